@@ -1,0 +1,185 @@
+/*
+ * tracestore.h - libtracestore: the AgentTrail store on LMDB.
+ *
+ * One store = one directory = one LMDB environment. Events are kept
+ * compressed (zstd with trained dictionaries), indexed by workflow, DRI,
+ * incident, trace, time and event id, deduplicated by event id. The layout is
+ * in docs/store-format.md.
+ *
+ * Writers: one process at a time writes a store (the collector holds an
+ * exclusive lock file); a ts_store opened read-write is used by one thread at
+ * a time. Readers: any number of processes may open the store read-only
+ * (TS_OPEN_RDONLY) while the writer writes; a read-only ts_store may be used
+ * by one thread at a time (open one per thread).
+ *
+ * Errors: 0 on success or a negative TS_E* code; ts_strerror() describes it
+ * and ts_last_error() gives a message with detail (the path, the LMDB or
+ * zstd reason) for the last failure on that store.
+ *
+ * Durability: ts_append returns only after the LMDB commit is on disk
+ * (no MDB_NOSYNC, no MDB_WRITEMAP). A process killed at any moment leaves the
+ * store with every group whose ts_append returned and no part of any other.
+ */
+#ifndef AGENTTRAIL_TRACESTORE_H
+#define AGENTTRAIL_TRACESTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "traceproto.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Error codes. Numbered explicitly; never renumbered. */
+enum {
+    TS_OK = 0,
+    TS_EINVAL = -100,    /* bad argument or filter */
+    TS_ENOMEM = -101,    /* out of memory */
+    TS_EIO = -102,       /* file system error (errno in ts_last_error) */
+    TS_ENOTFOUND = -103, /* no such store / event / trace */
+    TS_EVERSION = -104,  /* store schema version unknown to this build */
+    TS_ECORRUPT = -105,  /* a checksum, a block or an index is wrong */
+    TS_EFULL = -106,     /* the disk (not the map) is full: nothing written */
+    TS_ELOCKED = -107,   /* another writer holds the store */
+    TS_EREADONLY = -108, /* write on a read-only store */
+    TS_ELMDB = -109,     /* another LMDB error (see ts_last_error) */
+    TS_EZSTD = -110,     /* compression error */
+    TS_EEND = -111,      /* iterator exhausted (not an error) */
+};
+
+const char *ts_strerror(int code);
+
+typedef struct ts_store ts_store;
+
+enum {
+    TS_OPEN_RDONLY = 1 << 0, /* readers: never writes, never creates */
+    TS_OPEN_CREATE = 1 << 1, /* create the directory and store if missing */
+};
+
+typedef struct ts_options {
+    size_t map_size_initial; /* bytes; 0 = default (64 MiB); grows on MDB_MAP_FULL */
+    size_t map_size_max;     /* bytes; 0 = no limit but the disk; past it: TS_EFULL */
+    const tp_limits *limits; /* NULL = tp_limits_default() */
+} ts_options;
+
+/* The directory used when none is given: $AGENTTRAIL_STORE, else
+ * ./agenttrail-store. Returns a static string. */
+const char *ts_default_dir(void);
+
+/* Opens (or with TS_OPEN_CREATE creates, 0700 dir / 0600 files) a store.
+ * `opt` may be NULL. Read-write opens clear stale readers of dead
+ * processes. Returns 0 and *out, or TS_ENOTFOUND (no store there),
+ * TS_EVERSION, TS_ELOCKED, TS_EIO, TS_ELMDB; on failure *out is NULL and
+ * `errbuf` (if not NULL) holds a message for people. */
+int ts_open(const char *dir, unsigned flags, const ts_options *opt, ts_store **out, char *errbuf,
+            size_t errlen);
+
+/* Closes; accepts NULL and *s == NULL; sets *s to NULL. */
+void ts_close(ts_store **s);
+
+/* Detail of the last failure on this store (never NULL). */
+const char *ts_last_error(const ts_store *s);
+
+/* ---- writing --------------------------------------------------------- */
+
+enum {
+    TS_RESULT_STORED = 1,    /* stored now, at log_index */
+    TS_RESULT_DUPLICATE = 2, /* an event with this event_id was already stored */
+};
+
+typedef struct ts_result {
+    int status;          /* TS_RESULT_* */
+    uint64_t log_index;  /* STORED: its position in the log; DUPLICATE: the first copy's */
+} ts_result;
+
+/* Appends `n` validated events in one durable write transaction. For each
+ * stored event the store sets stored.log_index (consecutive in commit order,
+ * from 0); stored.received_unix_nano and stored.source are kept as the
+ * caller set them (the collector stamps them; absent ones are set to now and
+ * "anonymous"). Events whose event_id is already stored, or repeated within
+ * the group, are DUPLICATE and not stored again. The events are modified
+ * (stored stamps) but stay owned by the caller. Returns 0 once the commit is
+ * durable, with results[i] for each event; on error nothing of the group is
+ * stored. TS_EFULL when the map may not grow further or the disk is full. */
+int ts_append(ts_store *s, tp_event *const *events, size_t n, ts_result *results);
+
+/* ---- reading --------------------------------------------------------- */
+
+/* Filters; a zero/NULL member means "any". All given members must match. */
+typedef struct ts_filter {
+    const char *workflow;
+    const char *dri;
+    const char *incident; /* also matches traces linked to it by incident_link */
+    const char *service;
+    const char *model;    /* model.name */
+    const char *tool;     /* tool_call.name */
+    const char *source;   /* stored.source */
+    const uint8_t *trace_id; /* 16 bytes */
+    int kind;             /* AGENTTRAIL__V1__KIND__*, 0 = any */
+    int outcome;          /* AGENTTRAIL__V1__DECISION__*, 0 = any */
+    uint64_t since;       /* time_unix_nano >= since (0 = open) */
+    uint64_t until;       /* time_unix_nano < until (0 = open) */
+} ts_filter;
+
+/* A resume point: opaque, printable. ts_iter_cursor() gives the cursor
+ * after the last event returned; passing it to ts_query resumes after it. */
+#define TS_CURSOR_LEN 64
+typedef struct ts_cursor {
+    char text[TS_CURSOR_LEN]; /* NUL-terminated hex */
+} ts_cursor;
+
+typedef struct ts_iter ts_iter;
+
+/* Starts a query: events matching `f` in time order (ties: log order),
+ * after `after` if not NULL. The most selective index is chosen (trace,
+ * incident, workflow, dri, then time). The iterator holds no read
+ * transaction between calls to ts_iter_next. Returns 0 and *out, or
+ * TS_EINVAL (bad cursor). */
+int ts_query(ts_store *s, const ts_filter *f, const ts_cursor *after, ts_iter **out);
+
+/* The next matching event, a new event owned by the caller (with `stored`
+ * set). Returns 0, TS_EEND when done, or an error. */
+int ts_iter_next(ts_iter *it, tp_event **ev);
+
+/* The cursor after the last event returned. */
+void ts_iter_cursor(const ts_iter *it, ts_cursor *out);
+
+/* Which index the query uses ("trace", "incident", "workflow", "dri",
+ * "time"), for tests and --explain. */
+const char *ts_iter_index_name(const ts_iter *it);
+
+void ts_iter_destroy(ts_iter **it);
+
+/* Gets one event by id: 0 and a new event, or TS_ENOTFOUND. */
+int ts_get(ts_store *s, const uint8_t event_id[16], tp_event **ev);
+
+/* The stored bytes of one event (protobuf with `stored`, as hashed by the
+ * Merkle log) by log index: malloc'd, caller frees. 0 or TS_ENOTFOUND. */
+int ts_get_stored_bytes(ts_store *s, uint64_t log_index, uint8_t **buf, size_t *len);
+
+/* Counts. */
+typedef struct ts_stats {
+    uint64_t events;       /* stored events == next log_index */
+    uint64_t traces;       /* distinct trace ids */
+    uint64_t bytes_on_disk; /* data.mdb size */
+    uint64_t map_size;
+    uint32_t dictionaries; /* trained dictionaries in meta */
+} ts_stats;
+int ts_stat(ts_store *s, ts_stats *out);
+
+/* ---- checking -------------------------------------------------------- */
+
+/* Verifies every index entry points to a stored event, every stored event
+ * is in each index that applies, every block's SHA-256 matches and every
+ * event decodes. `report` (may be NULL) is called once per problem found
+ * with a message for people; returns 0 when all is well, TS_ECORRUPT when
+ * any problem was found, or another error. */
+typedef void (*ts_report_fn)(void *ctx, const char *message);
+int ts_check(ts_store *s, ts_report_fn report, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
