@@ -1,0 +1,26 @@
+/*
+ * testutil.h - small helpers shared by the tests: temp directories, reading files, running
+ * the built programs. Tests link tests/common/*.c automatically.
+ */
+#ifndef AGENTTRAIL_TESTUTIL_H
+#define AGENTTRAIL_TESTUTIL_H
+#include <stddef.h>
+
+/* A new empty directory under $TMPDIR (or /tmp), 0700; malloc'd path. Aborts on failure. */
+char *tu_tempdir(const char *tag);
+/* Removes a directory tree (best effort). */
+void tu_rmtree(const char *path);
+/* Reads a whole file; malloc'd, NUL-terminated; *len if not NULL. NULL on error. */
+char *tu_read_file(const char *path, size_t *len);
+/* Writes a whole file (0600). 0 or -1. */
+int tu_write_file(const char *path, const void *data, size_t len);
+/* Path of a built program: $AGENTTRAIL_BIN/name (static buffer per call site is not kept:
+ * returns malloc'd). */
+char *tu_bin(const char *name);
+/* Path under the shared folder: $AGENTTRAIL_SHARED/rel, else ../shared/rel; malloc'd. */
+char *tu_shared(const char *rel);
+/* Runs argv (argv[0] a path) with stdin from `in_path` (NULL: /dev/null), stdout and stderr
+ * captured into malloc'd strings (may pass NULL to discard). Returns the exit status
+ * (0..255), or 128+signal, or -1 if it could not run. */
+int tu_run(char *const argv[], const char *in_path, char **out, size_t *out_len, char **err);
+#endif
