@@ -1,0 +1,30 @@
+/*
+ * describe.h - short human descriptions of events for trace-query's tables.
+ *
+ * Responsibility: one-line text for times, durations, costs, tokens and "what an event did"
+ * (model, tool and status, diff paths, outcome, approval, link, note).
+ * Owns: nothing; every function writes into the caller's buffer (always NUL-terminated).
+ * Threading: reentrant.
+ */
+#ifndef AGENTTRAIL_QUERY_DESCRIBE_H
+#define AGENTTRAIL_QUERY_DESCRIBE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "traceproto.h"
+
+/* "2024-05-01 20:46:42.123" (UTC, milliseconds). */
+void qdesc_time(uint64_t unix_nano, char *buf, size_t len);
+/* "850ms", "1.25s", "2m05s", "1h02m". */
+void qdesc_duration(uint64_t nano, char *buf, size_t len);
+/* "$0.001234" for micro-USD (6 decimals, exact). */
+void qdesc_cost(uint64_t micros, char *buf, size_t len);
+/* What the event did: "gpt-4o", "bash ok", "src/a.py +3 -1", "accepted by x", ... */
+void qdesc_what(const tp_event *ev, char *buf, size_t len);
+/* Tokens as "in/out" ("1200/85", "1200(+800 cached)/85"), "" when no usage. */
+void qdesc_tokens(const tp_event *ev, char *buf, size_t len);
+/* Status: tool status, outcome decision or approval decision; "" otherwise. */
+void qdesc_status(const tp_event *ev, char *buf, size_t len);
+
+#endif

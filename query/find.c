@@ -1,0 +1,198 @@
+/*
+ * find.c - `trace-query find`: the events matching filters, in time order, a page at a time.
+ *
+ * Responsibility: runs one store query (the store picks the best index from the filters),
+ * writes the events as canonical JSON lines or as an aligned table, and when a --limit cut
+ * the results short, prints the cursor that resumes after the last event shown.
+ * Owns: the store handle and iterator for the duration of the command.
+ * Invariants: jsonl output is exactly tp_event_to_json of each stored event, one per line
+ * (with `stored`), so it pipes into jq and back into trace-shim --dry-run.
+ * Threading: single-threaded.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "describe.h"
+#include "table.h"
+
+/* The page size of a table on a terminal when no --limit is given. */
+#define FIND_TABLE_DEFAULT_LIMIT 100
+
+static const qopt find_opts[] = {
+    QOPT_FILTERS,
+    {"limit", "N", QOPT_LIMIT,
+     "at most N events (table on a terminal: 100 by default), then the next cursor"},
+    {"after", "CURSOR", QOPT_AFTER, "resume after the cursor printed by the previous page"},
+    {"format", "FMT", QOPT_FORMAT, "table (default on a terminal) or jsonl (default otherwise)"},
+    {"help", NULL, QOPT_HELP, "this help"},
+    {NULL, NULL, 0, NULL},
+};
+
+static const char find_help[] =
+    "usage: trace-query [--store DIR] find [FILTERS] [--limit N] [--after CURSOR]\n"
+    "                   [--format table|jsonl]\n"
+    "\n"
+    "Lists the events that match every filter given, oldest first. A workflow, DRI, incident\n"
+    "or trace filter reads only that index; other filters narrow the scan. When --limit\n"
+    "stops the list early, the cursor of the next page is printed: as the last table line,\n"
+    "or on stderr (\"next: CURSOR\") with jsonl; pass it back with --after CURSOR.\n"
+    "jsonl is the canonical event JSON (EVENTS.md) with the `stored` stamps.\n"
+    "\n"
+    "examples:\n"
+    "  trace-query find --workflow support-draft-reply --since 2h\n"
+    "  trace-query find --dri maria.chen@example.com --kind outcome --outcome rejected --since 7d\n"
+    "  trace-query find --incident INC-2041 --format jsonl | jq .tool_call.name\n"
+    "  trace-query find --trace 4bf92f3577b34da6a3ce929d0e0e4736 --kind tool_call\n"
+    "  trace-query find --since 2024-06-01T00:00:00Z --until 2024-06-02T00:00:00Z --limit 50\n"
+    "  trace-query find --since 1d --limit 50 --after 0000000000000a3f...   (the next page)\n";
+
+static const char *const find_headers[] = {"TIME",   "TRACE", "KIND",   "WORKFLOW", "DRI",
+                                           "STATUS", "DUR",   "TOKENS", "COST",     "WHAT"};
+static const int find_flags[] = {0, 0,          0,          QCOL_FLEX,  QCOL_FLEX,
+                                 0, QCOL_RIGHT, QCOL_RIGHT, QCOL_RIGHT, QCOL_FLEX};
+
+static int add_row(qtable *t, const tp_event *ev)
+{
+    char time[40], trace[33] = "", dur[32] = "", tokens[64], cost[32] = "", status[32], what[512];
+    qdesc_time(ev->time_unix_nano, time, sizeof time);
+    if (ev->has_trace_id && ev->trace_id.len == 16) tp_hex_encode(ev->trace_id.data, 16, trace);
+    if (ev->has_duration_nano) qdesc_duration(ev->duration_nano, dur, sizeof dur);
+    qdesc_tokens(ev, tokens, sizeof tokens);
+    if (ev->usage && ev->usage->has_cost_usd_micros)
+        qdesc_cost(ev->usage->cost_usd_micros, cost, sizeof cost);
+    qdesc_status(ev, status, sizeof status);
+    qdesc_what(ev, what, sizeof what);
+    const char *kind = ev->has_kind ? tp_kind_name(ev->kind) : NULL;
+    const char *cells[] = {
+        time, trace, kind ? kind : "?", ev->workflow, ev->dri, status, dur, tokens, cost, what};
+    return qtable_add(t, cells);
+}
+
+static int find_run(const qctx *ctx, int argc, char **argv)
+{
+    qargs a;
+    int rc = qargs_parse(ctx, &qcmd_find, argc, argv, tp_now_unix_nano(), &a);
+    if (rc != 0 || a.help) {
+        if (rc == 0) qcmd_print_help(ctx, &qcmd_find, ctx->out);
+        qargs_free(&a);
+        return rc;
+    }
+    if (a.nrest > 0) {
+        qerr(ctx, "find",
+             "unexpected argument '%s' (filters are options, e.g. --trace ID; "
+             "see trace-query find --help)",
+             a.rest[0]);
+        qargs_free(&a);
+        return QEXIT_USAGE;
+    }
+    if (a.ntraces > 1) {
+        qerr(ctx, "find", "give --trace once (to list several traces, run find per trace)");
+        qargs_free(&a);
+        return QEXIT_USAGE;
+    }
+    int fmt = qfmt_effective(ctx, a.format);
+    uint64_t limit = a.limit;
+    if (!limit && fmt == QFMT_TABLE && ctx->out_is_tty) limit = FIND_TABLE_DEFAULT_LIMIT;
+
+    ts_store *s = NULL;
+    rc = qctx_open_store(ctx, &s);
+    if (rc != 0) {
+        qargs_free(&a);
+        return rc;
+    }
+    ts_cursor after;
+    if (a.after) snprintf(after.text, sizeof after.text, "%s", a.after);
+    ts_iter *it = NULL;
+    int trc = ts_query(s, &a.filter, a.after ? &after : NULL, &it);
+    if (trc == TS_EINVAL) {
+        qerr(ctx, "find",
+             "--after '%s': not a cursor printed by an earlier find with the same "
+             "store (see trace-query find --help)",
+             a.after ? a.after : "");
+        ts_close(&s);
+        qargs_free(&a);
+        return QEXIT_USAGE;
+    }
+    if (trc != 0) {
+        qerr(ctx, "find", "query failed on %s: %s", ctx->store_dir, ts_last_error(s));
+        ts_close(&s);
+        qargs_free(&a);
+        return QEXIT_STORE;
+    }
+    qtable *t = NULL;
+    if (fmt == QFMT_TABLE) {
+        t = qtable_new(10, find_headers, find_flags);
+        if (!t) {
+            qerr(ctx, "find", "out of memory");
+            rc = QEXIT_STORE;
+        }
+    }
+    uint64_t n = 0;
+    int more = 0;
+    ts_cursor next = {{0}};
+    while (rc == 0) {
+        tp_event *ev = NULL;
+        int r = ts_iter_next(it, &ev);
+        if (r == TS_EEND) break;
+        if (r != 0) {
+            qerr(ctx, "find", "reading %s failed: %s (%s)", ctx->store_dir, ts_strerror(r),
+                 ts_last_error(s));
+            rc = QEXIT_STORE;
+            break;
+        }
+        if (limit && n == limit) {
+            /* One event past the page: there is more; the cursor is the one after the page. */
+            more = 1;
+            tp_event_destroy(&ev);
+            break;
+        }
+        if (t) {
+            if (add_row(t, ev) != 0) {
+                qerr(ctx, "find", "out of memory");
+                rc = QEXIT_STORE;
+            }
+        } else {
+            size_t len = 0;
+            char *js = tp_event_to_json(ev, &len);
+            if (!js) {
+                qerr(ctx, "find", "out of memory");
+                rc = QEXIT_STORE;
+            } else {
+                fwrite(js, 1, len, ctx->out);
+                fputc('\n', ctx->out);
+                free(js);
+            }
+        }
+        tp_event_destroy(&ev);
+        n++;
+        if (limit && n == limit) ts_iter_cursor(it, &next);
+    }
+    if (rc == 0 && t) {
+        qtable_print(t, ctx->out, ctx->term_width);
+        if (more)
+            fprintf(ctx->out, "-- %" PRIu64 " shown; next page: --after %s\n", n, next.text);
+        else if (n == 0)
+            fprintf(ctx->out, "-- no events match\n");
+    } else if (rc == 0 && more) {
+        fprintf(ctx->err, "next: %s\n", next.text);
+    }
+    if (fflush(ctx->out) != 0 && rc == 0) {
+        qerr(ctx, "find", "cannot write the results (output closed or disk full)");
+        rc = QEXIT_STORE;
+    }
+    qtable_destroy(&t);
+    ts_iter_destroy(&it);
+    ts_close(&s);
+    qargs_free(&a);
+    return rc;
+}
+
+const qcmd qcmd_find = {
+    .name = "find",
+    .run = find_run,
+    .summary = "list the events matching filters, in time order, a page at a time",
+    .help = find_help,
+    .opts = find_opts,
+};

@@ -1,0 +1,48 @@
+/*
+ * table.h - aligned text tables that fit the terminal, for trace-query's table format.
+ *
+ * Responsibility: collects rows of cells, then prints them with columns aligned on display
+ * width (UTF-8 code points), shrinking the columns marked flexible (with a trailing "~")
+ * until the table fits the given width.
+ * Owns: copies of every cell added.
+ * Threading: a qtable is used by one thread.
+ */
+#ifndef AGENTTRAIL_QUERY_TABLE_H
+#define AGENTTRAIL_QUERY_TABLE_H
+
+#include <stdio.h>
+
+typedef struct qtable qtable;
+
+/* Column alignment and behaviour flags. */
+enum {
+    QCOL_LEFT = 0,
+    QCOL_RIGHT = 1 << 0, /* numbers */
+    QCOL_FLEX = 1 << 1,  /* may be shortened to fit the width */
+};
+
+/* A new table with `ncols` columns named by `headers` (copied) with `flags[i]` (QCOL_*).
+ * Returns NULL when out of memory. */
+qtable *qtable_new(int ncols, const char *const *headers, const int *flags);
+
+/* Adds one row of `ncols` cells (copied; NULL is printed as "-"). 0 or -1 (out of memory). */
+int qtable_add(qtable *t, const char *const *cells);
+
+/* Number of rows added. */
+size_t qtable_rows(const qtable *t);
+
+/* Prints header and rows. `width` is the terminal width (0: no limit). Columns are separated
+ * by two spaces; trailing spaces are not printed. */
+void qtable_print(const qtable *t, FILE *f, int width);
+
+/* Frees; accepts NULL and *t == NULL; sets *t to NULL. */
+void qtable_destroy(qtable **t);
+
+/* Display width of a UTF-8 string (code points). */
+size_t qtext_width(const char *s);
+
+/* Prints `s` cut to at most `width` code points (the last one replaced by '~' when cut),
+ * then pads with spaces to `width` if `pad`. */
+void qtext_print_fit(FILE *f, const char *s, size_t width, int right, int pad);
+
+#endif
