@@ -19,6 +19,8 @@
 /* The commands, in the order `trace-query --help` lists them. One line per command. */
 static const qcmd *const commands[] = {
     &qcmd_find,
+    &qcmd_show,
+    &qcmd_stats,
     NULL,
 };
 

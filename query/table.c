@@ -109,11 +109,9 @@ void qtext_print_fit(FILE *f, const char *s, size_t width, int right, int pad)
     fputc('~', f);
 }
 
-void qtable_print(const qtable *t, FILE *f, int width)
+static void natural_widths(const qtable *t, size_t *w)
 {
     int n = t->ncols;
-    size_t *w = calloc((size_t)n, sizeof *w);
-    if (!w) return;
     for (int c = 0; c < n; c++) {
         w[c] = qtext_width(t->headers[c]);
         for (size_t r = 0; r < t->rows; r++) {
@@ -121,6 +119,26 @@ void qtable_print(const qtable *t, FILE *f, int width)
             if (cw > w[c]) w[c] = cw;
         }
     }
+}
+
+size_t qtable_natural_width(const qtable *t)
+{
+    size_t *w = calloc((size_t)t->ncols, sizeof *w);
+    if (!w) return 0;
+    natural_widths(t, w);
+    size_t total = 2 * (size_t)(t->ncols - 1);
+    for (int c = 0; c < t->ncols; c++)
+        total += w[c];
+    free(w);
+    return total;
+}
+
+void qtable_print(const qtable *t, FILE *f, int width)
+{
+    int n = t->ncols;
+    size_t *w = calloc((size_t)n, sizeof *w);
+    if (!w) return;
+    natural_widths(t, w);
     if (width > 0) {
         size_t total = 2 * (size_t)(n - 1);
         for (int c = 0; c < n; c++)

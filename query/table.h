@@ -31,6 +31,9 @@ int qtable_add(qtable *t, const char *const *cells);
 /* Number of rows added. */
 size_t qtable_rows(const qtable *t);
 
+/* The width the table takes without shrinking (columns, two spaces between). */
+size_t qtable_natural_width(const qtable *t);
+
 /* Prints header and rows. `width` is the terminal width (0: no limit). Columns are separated
  * by two spaces; trailing spaces are not printed. */
 void qtable_print(const qtable *t, FILE *f, int width);

@@ -1,0 +1,386 @@
+/*
+ * show.c - `trace-query show TRACE_ID`: one trace as a tree and waterfall.
+ *
+ * Responsibility: reads every event of one trace (the trace index), orders them as a tree
+ * by parent span (children in time order), and prints one line per event: indentation by
+ * depth, kind, a duration bar scaled to the whole trace, what it did (model, tool, paths),
+ * tokens, cost and status; then the foot: totals, outcome, DRI, approvals, incidents.
+ * With --format jsonl it writes the trace's events as canonical JSON lines, in time order.
+ * Owns: the trace's events (freed before returning).
+ * Invariants: every event of the trace is printed exactly once, even when its parent span
+ * is missing (it is then a root) or the parents form a cycle (broken at the first repeat).
+ * Threading: single-threaded.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "describe.h"
+#include "table.h"
+
+#define SHOW_BAR_WIDTH 24
+
+static const qopt show_opts[] = {
+    {"format", "FMT", QOPT_FORMAT, "table (default on a terminal) or jsonl (default otherwise)"},
+    {"help", NULL, QOPT_HELP, "this help"},
+    {NULL, NULL, 0, NULL},
+};
+
+static const char show_help[] =
+    "usage: trace-query [--store DIR] show TRACE_ID [--format table|jsonl]\n"
+    "\n"
+    "Shows one trace as a tree: each line is one event, indented under the event whose span\n"
+    "is its parent, with the time since the trace began, its duration, a bar showing when it\n"
+    "ran within the trace, the model or tool or paths, tokens (input/output), cost and status.\n"
+    "The foot gives the totals, the outcome, the DRI and any approvals. TRACE_ID is 32 hex\n"
+    "digits (find prints it in the TRACE column). jsonl gives the events, oldest first.\n"
+    "\n"
+    "examples:\n"
+    "  trace-query show 4bf92f3577b34da6a3ce929d0e0e4736\n"
+    "  trace-query show 4bf92f3577b34da6a3ce929d0e0e4736 --format jsonl | jq -c .tool_call\n"
+    "  trace-query find --workflow tau2-airline --outcome rejected --limit 1 --format jsonl \\\n"
+    "    | jq -r .trace_id | xargs trace-query show\n";
+
+typedef struct node {
+    tp_event *ev;
+    int parent;      /* index in the events array, -1 for a root */
+    int first_child; /* in time order */
+    int next_sibling;
+    int last_child;
+} node;
+
+typedef struct trace_view {
+    node *nodes;
+    size_t n, cap;
+    uint64_t start, end; /* earliest start, latest end */
+} trace_view;
+
+static void view_free(trace_view *v)
+{
+    for (size_t i = 0; i < v->n; i++)
+        tp_event_destroy(&v->nodes[i].ev);
+    free(v->nodes);
+    v->nodes = NULL;
+    v->n = v->cap = 0;
+}
+
+static int view_add(trace_view *v, tp_event *ev)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 64;
+        node *nn = realloc(v->nodes, cap * sizeof *nn);
+        if (!nn) return -1;
+        v->nodes = nn;
+        v->cap = cap;
+    }
+    node *nd = &v->nodes[v->n++];
+    memset(nd, 0, sizeof *nd);
+    nd->ev = ev;
+    nd->parent = nd->first_child = nd->next_sibling = nd->last_child = -1;
+    uint64_t t = ev->time_unix_nano;
+    uint64_t e = t + (ev->has_duration_nano ? ev->duration_nano : 0);
+    if (v->n == 1 || t < v->start) v->start = t;
+    if (v->n == 1 || e > v->end) v->end = e;
+    return 0;
+}
+
+static int same_span(const ProtobufCBinaryData *a, const ProtobufCBinaryData *b)
+{
+    return a->len == b->len && a->len > 0 && memcmp(a->data, b->data, a->len) == 0;
+}
+
+/* Links each event under the event whose span is its parent. Events arrive in time order,
+ * so appending children keeps them in time order. Quadratic only in pathological traces;
+ * a span map is not worth it for the sizes one person reads on a screen. */
+static void view_link(trace_view *v)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        const tp_event *ev = v->nodes[i].ev;
+        if (!ev->has_parent_span_id) continue;
+        for (size_t j = 0; j < v->n; j++) {
+            if (j == i || !v->nodes[j].ev->has_span_id) continue;
+            if (!same_span(&ev->parent_span_id, &v->nodes[j].ev->span_id)) continue;
+            /* Refuse a link that would make a cycle: walk up from j. */
+            int k = (int)j, cycle = 0;
+            while (k >= 0) {
+                if (k == (int)i) {
+                    cycle = 1;
+                    break;
+                }
+                k = v->nodes[k].parent;
+            }
+            if (!cycle) v->nodes[i].parent = (int)j;
+            break;
+        }
+    }
+    for (size_t i = 0; i < v->n; i++) {
+        int p = v->nodes[i].parent;
+        if (p < 0) continue;
+        if (v->nodes[p].last_child < 0)
+            v->nodes[p].first_child = (int)i;
+        else
+            v->nodes[v->nodes[p].last_child].next_sibling = (int)i;
+        v->nodes[p].last_child = (int)i;
+    }
+}
+
+/* The bar: where the event ran within [start, end], in SHOW_BAR_WIDTH cells. */
+static void bar(const trace_view *v, const tp_event *ev, char *out)
+{
+    uint64_t span = v->end > v->start ? v->end - v->start : 0;
+    for (int i = 0; i < SHOW_BAR_WIDTH; i++)
+        out[i] = '.';
+    out[SHOW_BAR_WIDTH] = 0;
+    uint64_t off = ev->time_unix_nano - v->start;
+    uint64_t dur = ev->has_duration_nano ? ev->duration_nano : 0;
+    int a = span ? (int)((long double)off * SHOW_BAR_WIDTH / span) : 0;
+    int b = span ? (int)((long double)(off + dur) * SHOW_BAR_WIDTH / span + 0.999L) : 1;
+    if (a >= SHOW_BAR_WIDTH) a = SHOW_BAR_WIDTH - 1;
+    if (b > SHOW_BAR_WIDTH) b = SHOW_BAR_WIDTH;
+    if (!dur) {
+        out[a] = '|';
+        return;
+    }
+    if (b <= a) b = a + 1;
+    for (int i = a; i < b; i++)
+        out[i] = '#';
+}
+
+static int add_line(qtable *t, const trace_view *v, int idx, int depth)
+{
+    const tp_event *ev = v->nodes[idx].ev;
+    char name[160], off[32], dur[32] = "", b[SHOW_BAR_WIDTH + 1], what[512], tokens[64],
+                             cost[32] = "", status[32];
+    const char *kind = ev->has_kind ? tp_kind_name(ev->kind) : NULL;
+    int indent = depth > 30 ? 30 : depth;
+    snprintf(name, sizeof name, "%*s%s", indent * 2, "", kind ? kind : "?");
+    char rel[32];
+    qdesc_duration(ev->time_unix_nano - v->start, rel, sizeof rel);
+    snprintf(off, sizeof off, "+%s", rel);
+    if (ev->has_duration_nano) qdesc_duration(ev->duration_nano, dur, sizeof dur);
+    bar(v, ev, b);
+    qdesc_what(ev, what, sizeof what);
+    qdesc_tokens(ev, tokens, sizeof tokens);
+    if (ev->usage && ev->usage->has_cost_usd_micros)
+        qdesc_cost(ev->usage->cost_usd_micros, cost, sizeof cost);
+    qdesc_status(ev, status, sizeof status);
+    const char *cells[] = {name, off, dur, b, status, tokens, cost, what};
+    return qtable_add(t, cells);
+}
+
+/* Depth-first, iterative (a deep chain of spans must not overflow the stack). */
+static int add_tree(qtable *t, const trace_view *v)
+{
+    int *stack = malloc((v->n + 1) * sizeof *stack);
+    int *depth = malloc((v->n + 1) * sizeof *depth);
+    if (!stack || !depth) {
+        free(stack);
+        free(depth);
+        return -1;
+    }
+    int rc = 0;
+    /* Roots in time order; push children in reverse so they pop in time order. */
+    for (size_t r = 0; r < v->n && rc == 0; r++) {
+        if (v->nodes[r].parent >= 0) continue;
+        size_t sp = 0;
+        stack[sp] = (int)r;
+        depth[sp++] = 0;
+        while (sp > 0 && rc == 0) {
+            sp--;
+            int i = stack[sp], d = depth[sp];
+            rc = add_line(t, v, i, d);
+            size_t mark = sp;
+            for (int c = v->nodes[i].first_child; c >= 0; c = v->nodes[c].next_sibling) {
+                stack[sp] = c;
+                depth[sp++] = d + 1;
+            }
+            /* Reverse the children just pushed. */
+            for (size_t lo = mark, hi = sp; hi > lo + 1; lo++, hi--) {
+                int ts = stack[lo];
+                stack[lo] = stack[hi - 1];
+                stack[hi - 1] = ts;
+            }
+        }
+    }
+    free(stack);
+    free(depth);
+    return rc;
+}
+
+/* Adds `s` to a small list of distinct strings (for the foot). */
+static void add_distinct(const char **list, size_t *n, size_t max, const char *s)
+{
+    if (!s) return;
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(list[i], s) == 0) return;
+    if (*n < max) list[(*n)++] = s;
+}
+
+static void print_list(FILE *f, const char *label, const char **list, size_t n)
+{
+    fprintf(f, "%s", label);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%s%s", i ? ", " : " ", list[i]);
+    if (n == 0) fprintf(f, " -");
+    fputc('\n', f);
+}
+
+static void print_foot(FILE *f, const trace_view *v, const char *trace_hex)
+{
+    uint64_t in = 0, out = 0, cached = 0, cost = 0, redactions = 0;
+    const char *wf[8], *dri[8], *svc[8], *inc[8];
+    size_t nwf = 0, ndri = 0, nsvc = 0, ninc = 0, noutcome = 0, napproval = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        const tp_event *ev = v->nodes[i].ev;
+        if (ev->usage) {
+            in += ev->usage->input_tokens;
+            out += ev->usage->output_tokens;
+            cached += ev->usage->cached_tokens;
+            cost += ev->usage->cost_usd_micros;
+        }
+        redactions += ev->redactions;
+        add_distinct(wf, &nwf, 8, ev->workflow);
+        add_distinct(dri, &ndri, 8, ev->dri);
+        add_distinct(svc, &nsvc, 8, ev->service);
+        add_distinct(inc, &ninc, 8, ev->incident);
+    }
+    char dur[32], c[32], t0[40];
+    qdesc_duration(v->end - v->start, dur, sizeof dur);
+    qdesc_cost(cost, c, sizeof c);
+    qdesc_time(v->start, t0, sizeof t0);
+    fprintf(f, "\ntrace %s: %zu events from %s UTC over %s\n", trace_hex, v->n, t0, dur);
+    fprintf(f,
+            "tokens: %" PRIu64 " in (%" PRIu64 " cached), %" PRIu64 " out; cost %s; "
+            "redactions %" PRIu64 "\n",
+            in, cached, out, c, redactions);
+    print_list(f, "workflow:", wf, nwf);
+    print_list(f, "service:", svc, nsvc);
+    print_list(f, "DRI:", dri, ndri);
+    for (size_t i = 0; i < v->n; i++) {
+        const tp_event *ev = v->nodes[i].ev;
+        if (!ev->outcome || !ev->has_kind || ev->kind != AGENTTRAIL__V1__KIND__OUTCOME) continue;
+        char when[40];
+        qdesc_time(ev->time_unix_nano, when, sizeof when);
+        const char *d = ev->outcome->has_decision ? tp_decision_name(ev->outcome->decision) : NULL;
+        fprintf(f, "outcome: %s%s%s at %s UTC (DRI %s)\n", d ? d : "?",
+                ev->outcome->by ? " by " : "", ev->outcome->by ? ev->outcome->by : "", when,
+                ev->dri ? ev->dri : "-");
+        noutcome++;
+    }
+    if (!noutcome) fprintf(f, "outcome: none recorded (the trace has not reached an outcome)\n");
+    for (size_t i = 0; i < v->n; i++) {
+        const tp_event *ev = v->nodes[i].ev;
+        if (!ev->approval) continue;
+        const Agenttrail__V1__Approval *ap = ev->approval;
+        const char *d = ap->has_decision ? tp_approval_decision_name(ap->decision) : NULL;
+        fprintf(f, "approval: %s %s by %s%s%s\n", ap->checkpoint ? ap->checkpoint : "-",
+                d ? d : "?", ap->approver ? ap->approver : "-", ap->reason ? ": " : "",
+                ap->reason ? ap->reason : "");
+        napproval++;
+    }
+    if (!napproval) fprintf(f, "approvals: none\n");
+    if (ninc) print_list(f, "incident:", inc, ninc);
+}
+
+static int show_run(const qctx *ctx, int argc, char **argv)
+{
+    qargs a;
+    int rc = qargs_parse(ctx, &qcmd_show, argc, argv, tp_now_unix_nano(), &a);
+    if (rc != 0 || a.help) {
+        if (rc == 0) qcmd_print_help(ctx, &qcmd_show, ctx->out);
+        qargs_free(&a);
+        return rc;
+    }
+    if (a.nrest != 1) {
+        qerr(ctx, "show", "%s (usage: trace-query show TRACE_ID; see trace-query show --help)",
+             a.nrest ? "give one trace id" : "which trace? give its id");
+        qargs_free(&a);
+        return QEXIT_USAGE;
+    }
+    const char *hex = a.rest[0];
+    uint8_t tid[16];
+    if (strlen(hex) != 32 || tp_hex_decode(hex, 32, tid, 16) != 0) {
+        qerr(ctx, "show",
+             "'%s' is not a trace id: a trace id is 32 lowercase hex digits "
+             "(the TRACE column of trace-query find)",
+             hex);
+        qargs_free(&a);
+        return QEXIT_USAGE;
+    }
+    int fmt = qfmt_effective(ctx, a.format);
+    qargs_free(&a);
+
+    ts_store *s = NULL;
+    rc = qctx_open_store(ctx, &s);
+    if (rc != 0) return rc;
+    ts_filter f = {0};
+    f.trace_id = tid;
+    ts_iter *it = NULL;
+    trace_view v = {0};
+    int trc = ts_query(s, &f, NULL, &it);
+    while (trc == 0) {
+        tp_event *ev = NULL;
+        trc = ts_iter_next(it, &ev);
+        if (trc != 0) break;
+        if (view_add(&v, ev) != 0) {
+            tp_event_destroy(&ev);
+            trc = TS_ENOMEM;
+        }
+    }
+    ts_iter_destroy(&it);
+    if (trc != TS_EEND) {
+        qerr(ctx, "show", "reading trace %s from %s failed: %s (%s)", hex, ctx->store_dir,
+             ts_strerror(trc), ts_last_error(s));
+        rc = QEXIT_STORE;
+    } else if (v.n == 0) {
+        qerr(ctx, "show",
+             "no trace %s in the store at %s (check the id with trace-query find, or the "
+             "--store)",
+             hex, ctx->store_dir);
+        rc = QEXIT_STORE;
+    } else if (fmt == QFMT_JSONL) {
+        for (size_t i = 0; i < v.n && rc == 0; i++) {
+            size_t len = 0;
+            char *js = tp_event_to_json(v.nodes[i].ev, &len);
+            if (!js) {
+                qerr(ctx, "show", "out of memory");
+                rc = QEXIT_STORE;
+                break;
+            }
+            fwrite(js, 1, len, ctx->out);
+            fputc('\n', ctx->out);
+            free(js);
+        }
+    } else {
+        static const char *const headers[] = {"SPAN",   "START",  "DUR",  "WHEN",
+                                              "STATUS", "TOKENS", "COST", "WHAT"};
+        static const int flags[] = {QCOL_FLEX, QCOL_RIGHT, QCOL_RIGHT, 0,
+                                    0,         QCOL_RIGHT, QCOL_RIGHT, QCOL_FLEX};
+        view_link(&v);
+        qtable *t = qtable_new(8, headers, flags);
+        if (!t || add_tree(t, &v) != 0) {
+            qerr(ctx, "show", "out of memory");
+            rc = QEXIT_STORE;
+        } else {
+            qtable_print(t, ctx->out, ctx->term_width);
+            print_foot(ctx->out, &v, hex);
+        }
+        qtable_destroy(&t);
+    }
+    if (fflush(ctx->out) != 0 && rc == 0) {
+        qerr(ctx, "show", "cannot write the output (output closed or disk full)");
+        rc = QEXIT_STORE;
+    }
+    view_free(&v);
+    ts_close(&s);
+    return rc;
+}
+
+const qcmd qcmd_show = {
+    .name = "show",
+    .run = show_run,
+    .summary = "one trace as a tree and waterfall: tools, diffs, cost, outcome, DRI",
+    .help = show_help,
+    .opts = show_opts,
+};
