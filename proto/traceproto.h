@@ -34,14 +34,14 @@ typedef Agenttrail__V1__TraceEvent tp_event;
 /* Error codes. Numbered explicitly; never renumbered. */
 enum {
     TP_OK = 0,
-    TP_EINVAL = -1,    /* the input breaks a rule of EVENTS.md (see tp_error) */
-    TP_ENOMEM = -2,    /* out of memory */
-    TP_ETOOBIG = -3,   /* a configured limit was exceeded (see tp_error) */
-    TP_EFRAME = -4,    /* bad framing: magic, version or truncated bytes */
-    TP_EDECODE = -5,   /* protobuf bytes that do not decode */
-    TP_EKEY = -6,      /* HMAC key file missing, unreadable or malformed */
-    TP_EIO = -7,       /* read or write error (errno is kept) */
-    TP_ECRYPTO = -8,   /* OpenSSL failed */
+    TP_EINVAL = -1,  /* the input breaks a rule of EVENTS.md (see tp_error) */
+    TP_ENOMEM = -2,  /* out of memory */
+    TP_ETOOBIG = -3, /* a configured limit was exceeded (see tp_error) */
+    TP_EFRAME = -4,  /* bad framing: magic, version or truncated bytes */
+    TP_EDECODE = -5, /* protobuf bytes that do not decode */
+    TP_EKEY = -6,    /* HMAC key file missing, unreadable or malformed */
+    TP_EIO = -7,     /* read or write error (errno is kept) */
+    TP_ECRYPTO = -8, /* OpenSSL failed */
 };
 
 /* A short English description of a TP_E* code; never NULL. */
@@ -100,16 +100,19 @@ int tp_event_validate(const tp_event *ev, const tp_limits *lim, tp_error *err);
 
 /* Flags for tp_event_from_json. */
 enum {
-    TP_JSON_LENIENT = 1 << 0, /* unknown top-level fields: warning, dropped */
+    TP_JSON_LENIENT = 1 << 0,     /* unknown top-level fields: warning, dropped */
+    TP_JSON_KEEP_STORED = 1 << 1, /* keep `stored` (trusted input only: the store's own
+                                     JSON); without it `stored` is checked and dropped */
 };
 
 /* Parses one JSON line (no trailing newline needed; `len` bytes, need not be
- * NUL-terminated) into a new event. Checks the JSON-level rules: one compact
- * object, UTF-8, no duplicate keys, known fields (any key order is accepted
- * on input), types, hex ids, enum names, RFC 3339 `time` (converted to
- * time_unix_nano), empty values refused, limits. It does not require ids or
+ * NUL-terminated) into a new event. Checks the JSON-level rules: one object,
+ * UTF-8, no duplicate keys, known fields (any key order and whitespace
+ * between tokens are accepted on input; output is canonical), types, hex ids, enum names, RFC 3339
+ * `time` (converted to time_unix_nano), empty values refused, limits. It does not require ids or
  * time (the shim fills them) nor per-kind fields: call tp_event_validate
- * after filling. `stored` on input is ignored (dropped): no client forges it.
+ * after filling. `stored` on input is checked and dropped (no client forges it) unless
+ * TP_JSON_KEEP_STORED.
  * `warn`, if not NULL, receives a warning (unknown field under
  * TP_JSON_LENIENT; warn->field[0] == 0 when none).
  * Returns 0 and *out, or a TP_E* code with `err` filled. */

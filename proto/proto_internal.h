@@ -1,0 +1,69 @@
+/*
+ * proto_internal.h - helpers shared by the files of libtraceproto; not a public header.
+ *
+ * Owns: nothing. Declares the growable output buffer used by the canonical JSON
+ * writer, the field-level checker shared by JSON parsing and tp_event_validate,
+ * and small string rules (UTF-8, JSON text).
+ *
+ * Invariants: every checker stops at the first broken rule and fills the
+ * tp_error with the field path and the problem in the words of EVENTS.md.
+ *
+ * Threading: all functions are reentrant; no global state.
+ */
+#ifndef AGENTTRAIL_PROTO_INTERNAL_H
+#define AGENTTRAIL_PROTO_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "traceproto.h"
+
+/* Largest integer an event may hold: JSON integers are 0..2^63-1. */
+#define TP_INT_MAX UINT64_C(9223372036854775807)
+/* workflow and link.workflow: 1-128 bytes; dri: 1-256 bytes. */
+#define TP_WORKFLOW_MAX 128
+#define TP_DRI_MAX 256
+
+/* A growable byte buffer. `data` is malloc'd; `failed` is sticky after an
+ * allocation failure so writers need not check every append. */
+typedef struct tp_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    bool failed;
+} tp_buf;
+
+void tp_buf_put(tp_buf *b, const void *p, size_t n);
+void tp_buf_putc(tp_buf *b, char c);
+void tp_buf_puts(tp_buf *b, const char *s);
+void tp_buf_put_u64(tp_buf *b, uint64_t v);
+/* A JSON string literal with the escapes of Python's json.dumps(ensure_ascii=False). */
+void tp_buf_put_json_string(tp_buf *b, const char *s, size_t n);
+
+/* True when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates). */
+bool tp_utf8_valid(const char *s, size_t n);
+/* Offset of the first ill-formed UTF-8 byte of s[0..n), or n when well-formed. */
+size_t tp_utf8_bad_at(const char *s, size_t n);
+
+/* Checks every field-level rule of an event (types are given by the struct):
+ * sizes and non-zero ids, integer range, enum range, strings non-empty valid
+ * UTF-8 within limits, arguments JSON text, counts, attribute keys unique,
+ * span not its own parent, link time order, sub-objects non-empty. Does not
+ * check required fields. 0, TP_EINVAL or TP_ETOOBIG with err filled. */
+int tp_check_fields(const tp_event *ev, const tp_limits *lim, tp_error *err);
+
+/* Required fields (kind, workflow, dri) and the per-kind requirements. */
+int tp_check_required(const tp_event *ev, tp_error *err);
+
+/* "a|b|c" list of names of an enum, for messages. */
+const char *tp_kind_names(void);
+
+/* "field[i]" and "path.key" into out (cut to n-1 bytes). */
+void tp_path_index(char *out, size_t n, const char *field, size_t i);
+void tp_path_key(char *out, size_t n, const char *path, const char *key);
+
+/* malloc'd copy of s[0..n) with a NUL; NULL when out of memory. */
+char *tp_strndup(const char *s, size_t n);
+
+#endif
