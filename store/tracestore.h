@@ -90,8 +90,8 @@ enum {
 };
 
 typedef struct ts_result {
-    int status;          /* TS_RESULT_* */
-    uint64_t log_index;  /* STORED: its position in the log; DUPLICATE: the first copy's */
+    int status;         /* TS_RESULT_* */
+    uint64_t log_index; /* STORED: its position in the log; DUPLICATE: the first copy's */
 } ts_result;
 
 /* Appends `n` validated events in one durable write transaction. For each
@@ -113,14 +113,14 @@ typedef struct ts_filter {
     const char *dri;
     const char *incident; /* also matches traces linked to it by incident_link */
     const char *service;
-    const char *model;    /* model.name */
-    const char *tool;     /* tool_call.name */
-    const char *source;   /* stored.source */
+    const char *model;       /* model.name */
+    const char *tool;        /* tool_call.name */
+    const char *source;      /* stored.source */
     const uint8_t *trace_id; /* 16 bytes */
-    int kind;             /* AGENTTRAIL__V1__KIND__*, 0 = any */
-    int outcome;          /* AGENTTRAIL__V1__DECISION__*, 0 = any */
-    uint64_t since;       /* time_unix_nano >= since (0 = open) */
-    uint64_t until;       /* time_unix_nano < until (0 = open) */
+    int kind;                /* AGENTTRAIL__V1__KIND__*, 0 = any */
+    int outcome;             /* AGENTTRAIL__V1__DECISION__*, 0 = any */
+    uint64_t since;          /* time_unix_nano >= since (0 = open) */
+    uint64_t until;          /* time_unix_nano < until (0 = open) */
 } ts_filter;
 
 /* A resume point: opaque, printable. ts_iter_cursor() gives the cursor
@@ -143,6 +143,13 @@ int ts_query(ts_store *s, const ts_filter *f, const ts_cursor *after, ts_iter **
  * set). Returns 0, TS_EEND when done, or an error. */
 int ts_iter_next(ts_iter *it, tp_event **ev);
 
+/* Like ts_iter_next, but gives the next matching event's stored bytes (the
+ * protobuf with `stored`, as ts_get_stored_bytes) without building an event:
+ * *buf is borrowed and valid until the next call on this store or iterator.
+ * For readers that forward or hash events rather than inspect them.
+ * Returns 0, TS_EEND when done, or an error. */
+int ts_iter_next_stored(ts_iter *it, const uint8_t **buf, size_t *len);
+
 /* The cursor after the last event returned. */
 void ts_iter_cursor(const ts_iter *it, ts_cursor *out);
 
@@ -161,8 +168,8 @@ int ts_get_stored_bytes(ts_store *s, uint64_t log_index, uint8_t **buf, size_t *
 
 /* Counts. */
 typedef struct ts_stats {
-    uint64_t events;       /* stored events == next log_index */
-    uint64_t traces;       /* distinct trace ids */
+    uint64_t events;        /* stored events == next log_index */
+    uint64_t traces;        /* distinct trace ids */
     uint64_t bytes_on_disk; /* data.mdb size */
     uint64_t map_size;
     uint32_t dictionaries; /* trained dictionaries in meta */

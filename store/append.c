@@ -1,0 +1,328 @@
+/*
+ * append.c - ts_append: one group of events, one durable write transaction.
+ *
+ * Owns: the write path. For each event not already stored (ids lookup, which
+ * also sees the earlier events of the same group) it stamps `stored`, packs
+ * the stored bytes, writes the unit (events), the leaf hash (log_leaves), the
+ * id (ids) and the index entries (by_workflow, by_dri, by_trace, by_time,
+ * by_incident); INCIDENT_LINK events record trace -> incident links
+ * (trace_incidents) and index the linked traces' stored events under the
+ * incident; events of linked traces arriving later are indexed at append.
+ * Then the ledger hook, then the commit.
+ *
+ * Invariants: all or nothing per group: any failure aborts the transaction;
+ * MDB_MAP_FULL grows the map (nothing open) and retries the whole group.
+ * log_size in meta equals the next log index; log indexes are consecutive.
+ *
+ * Threading: one thread per ts_store.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store_internal.h"
+
+/* An LMDB failure inside the transaction: kept raw so that MDB_MAP_FULL can
+ * be told apart; translated by the caller. */
+typedef struct wctx {
+    ts_store *s;
+    MDB_txn *txn;
+    MDB_cursor *cur[TS_DBI_COUNT];
+    int links; /* trace_incidents has entries */
+} wctx;
+
+static uint32_t hour_of(uint64_t ts)
+{
+    uint64_t h = ts / 3600000000000ull;
+    return h > UINT32_MAX ? UINT32_MAX : (uint32_t)h;
+}
+
+/* Adds an index entry; appends at the end of the key's duplicates when it is
+ * the newest (full pages), inserts in place otherwise. `nodup`: an entry
+ * already there is not an error. */
+static int index_put(wctx *w, int dbi, const void *key, size_t klen, const uint8_t entry[16])
+{
+    if (klen == 0 || klen > 511) return 0; /* LMDB's key limit; such values go unindexed */
+    MDB_val k = {klen, (void *)key}, v = {TS_ENTRY_LEN, (void *)entry};
+    int rc = mdb_cursor_put(w->cur[dbi], &k, &v, MDB_APPENDDUP);
+    if (rc == MDB_KEYEXIST) {
+        k.mv_size = klen;
+        k.mv_data = (void *)key;
+        v.mv_size = TS_ENTRY_LEN;
+        v.mv_data = (void *)entry;
+        rc = mdb_cursor_put(w->cur[dbi], &k, &v, MDB_NODUPDATA);
+        if (rc == MDB_KEYEXIST) rc = 0;
+    }
+    return rc;
+}
+
+static int has_bytes(const ProtobufCBinaryData *b, int has, size_t n)
+{
+    return has && b->len == n && b->data;
+}
+
+/* Indexes every stored event of `trace` under `incident`. */
+static int index_trace_under(wctx *w, const uint8_t trace[16], const char *incident)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(w->txn, w->s->dbi[TS_DBI_BY_TRACE], &c);
+    if (rc) return rc;
+    MDB_val k = {16, (void *)trace}, v;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+    while (rc == 0) {
+        uint8_t e[16];
+        memcpy(e, v.mv_data, 16);
+        rc = index_put(w, TS_DBI_BY_INCIDENT, incident, strlen(incident), e);
+        if (!rc) rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP);
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int record_links(wctx *w, const tp_event *ev)
+{
+    const Agenttrail__V1__Link *l = ev->link;
+    if (ev->kind != AGENTTRAIL__V1__KIND__INCIDENT_LINK || !ev->incident || !l) return 0;
+    size_t ilen = strlen(ev->incident);
+    if (ilen == 0 || ilen > 511) return 0;
+    for (size_t i = 0; i < l->n_trace_ids; i++) {
+        if (l->trace_ids[i].len != 16) continue;
+        MDB_val k = {16, l->trace_ids[i].data}, v = {ilen, ev->incident};
+        int rc = mdb_put(w->txn, w->s->dbi[TS_DBI_TRACE_INCIDENTS], &k, &v, MDB_NODUPDATA);
+        if (rc == MDB_KEYEXIST) continue; /* linked before: already indexed */
+        if (rc) return rc;
+        w->links = 1;
+        if ((rc = index_trace_under(w, l->trace_ids[i].data, ev->incident))) return rc;
+    }
+    return 0;
+}
+
+/* Indexes an event under each incident its trace is linked to. */
+static int index_linked(wctx *w, const uint8_t trace[16], const uint8_t entry[16])
+{
+    if (!w->links) return 0;
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(w->txn, w->s->dbi[TS_DBI_TRACE_INCIDENTS], &c);
+    if (rc) return rc;
+    MDB_val k = {16, (void *)trace}, v;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+    while (rc == 0) {
+        char inc[512];
+        size_t n = v.mv_size < sizeof inc ? v.mv_size : sizeof inc - 1;
+        memcpy(inc, v.mv_data, n);
+        rc = index_put(w, TS_DBI_BY_INCIDENT, inc, n, entry);
+        if (!rc) rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP);
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int write_indexes(wctx *w, const tp_event *ev, uint64_t li)
+{
+    uint64_t ts = ev->has_time_unix_nano ? ev->time_unix_nano : 0;
+    uint8_t e[16], hour[4];
+    ts_put_be64(e, ts);
+    ts_put_be64(e + 8, li);
+    ts_put_be32(hour, hour_of(ts));
+    int rc = index_put(w, TS_DBI_BY_TIME, hour, 4, e);
+    if (!rc && ev->workflow)
+        rc = index_put(w, TS_DBI_BY_WORKFLOW, ev->workflow, strlen(ev->workflow), e);
+    if (!rc && ev->dri) rc = index_put(w, TS_DBI_BY_DRI, ev->dri, strlen(ev->dri), e);
+    if (!rc && ev->incident)
+        rc = index_put(w, TS_DBI_BY_INCIDENT, ev->incident, strlen(ev->incident), e);
+    if (!rc && has_bytes(&ev->trace_id, ev->has_trace_id, 16)) {
+        rc = index_put(w, TS_DBI_BY_TRACE, ev->trace_id.data, 16, e);
+        if (!rc) rc = index_linked(w, ev->trace_id.data, e);
+    }
+    if (!rc) rc = record_links(w, ev);
+    return rc;
+}
+
+static uint64_t now_unix_nano(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+/* Sets the `stored` stamps: log index always; time received and source only
+ * when the collector did not. */
+static int stamp(ts_store *s, tp_event *ev, uint64_t li)
+{
+    if (!ev->stored) {
+        ev->stored = malloc(sizeof *ev->stored);
+        if (!ev->stored) return ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
+        agenttrail__v1__stored__init(ev->stored);
+    }
+    Agenttrail__V1__Stored *st = ev->stored;
+    st->has_log_index = 1;
+    st->log_index = li;
+    if (!st->has_received_unix_nano) {
+        st->has_received_unix_nano = 1;
+        st->received_unix_nano = now_unix_nano();
+    }
+    if (!st->source) {
+        st->source = strdup("anonymous");
+        if (!st->source) return ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
+    }
+    return 0;
+}
+
+static int pack(ts_store *s, const tp_event *ev, size_t *len)
+{
+    size_t n = agenttrail__v1__trace_event__get_packed_size(ev);
+    if (n > s->pack_cap) {
+        size_t cap = n * 2 < 4096 ? 4096 : n * 2;
+        uint8_t *p = realloc(s->pack_buf, cap);
+        if (!p) return ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
+        s->pack_buf = p;
+        s->pack_cap = cap;
+    }
+    *len = agenttrail__v1__trace_event__pack(ev, s->pack_buf);
+    return 0;
+}
+
+/* Stores one new event at `li`. Returns 0, a TS_E* code (negative, < -99)
+ * or an LMDB code. */
+static int store_one(wctx *w, tp_event *ev, uint64_t li)
+{
+    ts_store *s = w->s;
+    size_t rawlen = 0, ulen = 0;
+    const uint8_t *unit;
+    int rc = stamp(s, ev, li);
+    if (!rc) rc = pack(s, ev, &rawlen);
+    if (!rc && rawlen > s->limits.event_max)
+        rc = ts_fail(s, TS_EINVAL, "store %s: an event of %zu bytes exceeds the limit of %zu",
+                     s->dir, rawlen, s->limits.event_max);
+    if (!rc) rc = ts_unit_encode(s, s->pack_buf, rawlen, &unit, &ulen);
+    if (rc) return rc;
+    uint8_t key[8], leaf[32];
+    ts_put_be64(key, li);
+    if ((rc = ts_sha256(s, 0x00, s->pack_buf, rawlen, leaf))) return rc;
+    ts_dict_observe(s, rawlen, ulen - TS_UNIT_HEADER);
+    MDB_val k = {8, key}, v = {ulen, (void *)unit};
+    rc = mdb_cursor_put(w->cur[TS_DBI_EVENTS], &k, &v, MDB_APPEND);
+    if (rc) return rc;
+    MDB_val lk = {8, key}, lv = {32, leaf};
+    rc = mdb_cursor_put(w->cur[TS_DBI_LOG_LEAVES], &lk, &lv, MDB_APPEND);
+    if (rc) return rc;
+    MDB_val ik = {16, ev->event_id.data}, iv = {8, key};
+    rc = mdb_cursor_put(w->cur[TS_DBI_IDS], &ik, &iv, MDB_NOOVERWRITE);
+    if (rc) return rc;
+    return write_indexes(w, ev, li);
+}
+
+static int lookup_dup(wctx *w, const tp_event *ev, uint64_t *li)
+{
+    MDB_val k = {16, ev->event_id.data}, v;
+    int rc = mdb_get(w->txn, w->s->dbi[TS_DBI_IDS], &k, &v);
+    if (rc) return rc;
+    *li = v.mv_size == 8 ? ts_get_be64(v.mv_data) : 0;
+    return 0;
+}
+
+static int open_cursors(wctx *w)
+{
+    for (int i = 0; i < TS_DBI_COUNT; i++) {
+        int rc = mdb_cursor_open(w->txn, w->s->dbi[i], &w->cur[i]);
+        if (rc) return rc;
+    }
+    MDB_stat st;
+    int rc = mdb_stat(w->txn, w->s->dbi[TS_DBI_TRACE_INCIDENTS], &st);
+    w->links = rc == 0 && st.ms_entries > 0;
+    return rc;
+}
+
+static void close_cursors(wctx *w)
+{
+    for (int i = 0; i < TS_DBI_COUNT; i++)
+        if (w->cur[i]) mdb_cursor_close(w->cur[i]);
+    memset(w->cur, 0, sizeof w->cur);
+}
+
+/* One attempt at the whole group. Returns 0, a TS_E* code, or an LMDB code
+ * (MDB_MAP_FULL: the caller grows the map and tries again). */
+static int append_once(ts_store *s, tp_event *const *events, size_t n, ts_result *results,
+                       uint64_t *new_size)
+{
+    wctx w;
+    memset(&w, 0, sizeof w);
+    w.s = s;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &w.txn);
+    if (rc) return rc;
+    uint64_t li = s->log_size;
+    rc = open_cursors(&w);
+    for (size_t i = 0; i < n && !rc; i++) {
+        uint64_t first;
+        int d = lookup_dup(&w, events[i], &first);
+        if (d == 0) {
+            results[i].status = TS_RESULT_DUPLICATE;
+            results[i].log_index = first;
+            continue;
+        }
+        if (d != MDB_NOTFOUND) {
+            rc = d;
+            break;
+        }
+        rc = store_one(&w, events[i], li);
+        if (rc) break;
+        results[i].status = TS_RESULT_STORED;
+        results[i].log_index = li++;
+    }
+    close_cursors(&w);
+    if (!rc && li != s->log_size) {
+        uint8_t b[8];
+        ts_put_be64(b, li);
+        MDB_val k = {8, "log_size"}, v = {8, b};
+        rc = mdb_put(w.txn, s->dbi[TS_DBI_META], &k, &v, 0);
+    }
+    if (!rc && s->hook) rc = s->hook(s->hook_ctx, s, w.txn, s->log_size, li - s->log_size);
+    if (rc) {
+        mdb_txn_abort(w.txn);
+        return rc;
+    }
+    rc = mdb_txn_commit(w.txn); /* durable: no MDB_NOSYNC, no MDB_WRITEMAP */
+    if (!rc) *new_size = li;
+    return rc;
+}
+
+static int check_group(ts_store *s, tp_event *const *events, size_t n, const ts_result *results)
+{
+    if (!events && n) return ts_fail(s, TS_EINVAL, "ts_append: no events");
+    if (!results && n) return ts_fail(s, TS_EINVAL, "ts_append: no results array");
+    for (size_t i = 0; i < n; i++) {
+        const tp_event *ev = events[i];
+        if (!ev || !has_bytes(&ev->event_id, ev->has_event_id, 16))
+            return ts_fail(s, TS_EINVAL, "ts_append: event %zu: event_id: required, 16 bytes", i);
+    }
+    return 0;
+}
+
+int ts_append(ts_store *s, tp_event *const *events, size_t n, ts_result *results)
+{
+    if (!s) return TS_EINVAL;
+    if (s->flags & TS_OPEN_RDONLY)
+        return ts_fail(s, TS_EREADONLY, "store %s: opened read-only; appends need the writer",
+                       s->dir);
+    int rc = check_group(s, events, n, results);
+    if (rc || n == 0) return rc;
+    ts_read_drop(s); /* no snapshot pinned by this process while writing or growing */
+    if ((rc = ts_dict_maybe_train(s))) return rc;
+    ts_read_drop(s);
+    for (int attempt = 0; attempt < 64; attempt++) {
+        uint64_t new_size = s->log_size;
+        rc = append_once(s, events, n, results, &new_size);
+        if (rc == 0) {
+            s->log_size = new_size;
+            return 0;
+        }
+        if (rc == MDB_MAP_FULL) {
+            int g = ts_map_grow(s, 64 * 1024 + n * 4096);
+            if (g) return g;
+            continue;
+        }
+        if (rc <= TS_EINVAL && rc >= TS_EEND) return rc; /* already a TS_E* code with a message */
+        return ts_fail_mdb(s, rc, "appending a group");
+    }
+    return ts_fail(s, TS_EFULL, "store %s: the map could not grow enough for this group", s->dir);
+}

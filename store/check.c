@@ -1,0 +1,270 @@
+/*
+ * check.c - ts_check: the store agrees with itself.
+ *
+ * Owns: the verification walk. Pass 1 reads every unit in log order and
+ * checks its header and SHA-256, that it decompresses and decodes, that its
+ * stored.log_index is its key, that log_leaves holds SHA-256(0x00 || bytes),
+ * that ids maps its event_id back to it, and that every index entry that
+ * should exist for it exists (counting them). Pass 2 walks every index and
+ * checks each entry names a stored event with the same time, and that each
+ * index holds exactly as many entries as pass 1 expected: with every expected
+ * entry present, equal counts mean no stray entries either.
+ *
+ * Invariants: read-only; one read snapshot for the whole check, so a writer
+ * appending meanwhile does not confuse it.
+ *
+ * Threading: one thread per ts_store.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_internal.h"
+
+#define CHECK_MAX_REPORTS 100
+
+typedef struct chk {
+    ts_store *s;
+    MDB_txn *txn;
+    ts_report_fn report;
+    void *ctx;
+    uint64_t problems;
+    uint64_t *times; /* time of each log index, UINT64_MAX when missing */
+    uint64_t nlog;
+    uint64_t expect[TS_DBI_COUNT];
+    uint8_t *buf;
+    size_t cap;
+} chk;
+
+__attribute__((format(printf, 2, 3))) static void problem(chk *c, const char *fmt, ...)
+{
+    c->problems++;
+    if (!c->report || c->problems > CHECK_MAX_REPORTS) return;
+    char msg[768];
+    int n = snprintf(msg, sizeof msg, "store %s: ", c->s->dir);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+    va_end(ap);
+    c->report(c->ctx, msg);
+}
+
+static int has_entry(chk *c, int dbi, const void *key, size_t klen, const uint8_t e[16])
+{
+    MDB_cursor *cur;
+    if (mdb_cursor_open(c->txn, c->s->dbi[dbi], &cur)) return 0;
+    MDB_val k = {klen, (void *)key}, v = {16, (void *)e};
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH);
+    mdb_cursor_close(cur);
+    return rc == 0;
+}
+
+static void expect_entry(chk *c, int dbi, const char *what, const void *key, size_t klen,
+                         const uint8_t e[16], uint64_t li)
+{
+    if (klen == 0 || klen > 511) return; /* not indexed by design */
+    c->expect[dbi]++;
+    if (!has_entry(c, dbi, key, klen, e))
+        problem(c, "log index %llu: missing from %s", (unsigned long long)li, what);
+}
+
+/* Incidents the event belongs to: its own and those its trace is linked to. */
+static void expect_incidents(chk *c, const tp_event *ev, const uint8_t e[16], uint64_t li)
+{
+    if (ev->incident)
+        expect_entry(c, TS_DBI_BY_INCIDENT, "by_incident", ev->incident, strlen(ev->incident), e,
+                     li);
+    if (!ev->has_trace_id || ev->trace_id.len != 16) return;
+    MDB_cursor *cur;
+    if (mdb_cursor_open(c->txn, c->s->dbi[TS_DBI_TRACE_INCIDENTS], &cur)) return;
+    MDB_val k = {16, ev->trace_id.data}, v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
+    while (rc == 0) {
+        if (!(ev->incident && strlen(ev->incident) == v.mv_size &&
+              memcmp(ev->incident, v.mv_data, v.mv_size) == 0))
+            expect_entry(c, TS_DBI_BY_INCIDENT, "by_incident (linked trace)", v.mv_data, v.mv_size,
+                         e, li);
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
+    }
+    mdb_cursor_close(cur);
+}
+
+static void check_event(chk *c, uint64_t li, const uint8_t *bytes, size_t len)
+{
+    ts_store *s = c->s;
+    uint8_t leaf[32], want[32];
+    if (ts_sha256(s, 0x00, bytes, len, want) == 0) {
+        if (ts_internal_leaf_get(s, c->txn, li, leaf) != 0)
+            problem(c, "log index %llu: no leaf hash in log_leaves", (unsigned long long)li);
+        else if (memcmp(leaf, want, 32) != 0)
+            problem(c, "log index %llu: leaf hash does not match the stored bytes",
+                    (unsigned long long)li);
+    }
+    tp_event *ev = agenttrail__v1__trace_event__unpack(NULL, len, bytes);
+    if (!ev) {
+        problem(c, "log index %llu: stored bytes do not decode", (unsigned long long)li);
+        return;
+    }
+    if (!ev->stored || !ev->stored->has_log_index || ev->stored->log_index != li)
+        problem(c, "log index %llu: stored.log_index disagrees with its place in the log",
+                (unsigned long long)li);
+    uint64_t ts = ev->has_time_unix_nano ? ev->time_unix_nano : 0;
+    c->times[li] = ts;
+    uint8_t e[16], hour[4];
+    ts_put_be64(e, ts);
+    ts_put_be64(e + 8, li);
+    uint64_t h = ts / 3600000000000ull;
+    ts_put_be32(hour, h > UINT32_MAX ? UINT32_MAX : (uint32_t)h);
+    if (ev->has_event_id && ev->event_id.len == 16) {
+        MDB_val k = {16, ev->event_id.data}, v;
+        c->expect[TS_DBI_IDS]++;
+        if (mdb_get(c->txn, s->dbi[TS_DBI_IDS], &k, &v) != 0 || v.mv_size != 8 ||
+            ts_get_be64(v.mv_data) != li)
+            problem(c, "log index %llu: ids does not map its event_id to it",
+                    (unsigned long long)li);
+    } else {
+        problem(c, "log index %llu: no 16-byte event_id", (unsigned long long)li);
+    }
+    expect_entry(c, TS_DBI_BY_TIME, "by_time", hour, 4, e, li);
+    if (ev->workflow)
+        expect_entry(c, TS_DBI_BY_WORKFLOW, "by_workflow", ev->workflow, strlen(ev->workflow), e,
+                     li);
+    if (ev->dri) expect_entry(c, TS_DBI_BY_DRI, "by_dri", ev->dri, strlen(ev->dri), e, li);
+    if (ev->has_trace_id && ev->trace_id.len == 16)
+        expect_entry(c, TS_DBI_BY_TRACE, "by_trace", ev->trace_id.data, 16, e, li);
+    expect_incidents(c, ev, e, li);
+    agenttrail__v1__trace_event__free_unpacked(ev, NULL);
+}
+
+static int pass_events(chk *c)
+{
+    ts_store *s = c->s;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(c->txn, s->dbi[TS_DBI_EVENTS], &cur);
+    if (rc) return ts_fail_mdb(s, rc, "events");
+    MDB_val k, v;
+    uint64_t expect_li = 0;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        if (k.mv_size != 8) {
+            problem(c, "events: a key of %zu bytes", k.mv_size);
+        } else {
+            uint64_t li = ts_get_be64(k.mv_data);
+            if (li != expect_li)
+                problem(c, "events: log index %llu follows %llu (gap or disorder)",
+                        (unsigned long long)li, (unsigned long long)expect_li);
+            expect_li = li + 1;
+            size_t len = 0;
+            if (li >= c->nlog) {
+                problem(c, "events: log index %llu beyond log_size %llu", (unsigned long long)li,
+                        (unsigned long long)c->nlog);
+            } else if (ts_unit_decode(s, c->txn, v.mv_data, v.mv_size, 1, &c->buf, &c->cap, &len) !=
+                       0) {
+                problem(c, "log index %llu: %s", (unsigned long long)li, s->err);
+            } else {
+                check_event(c, li, c->buf, len);
+            }
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND) return ts_fail_mdb(s, rc, "walking events");
+    if (expect_li != c->nlog)
+        problem(c, "meta log_size is %llu but the log holds %llu events",
+                (unsigned long long)c->nlog, (unsigned long long)expect_li);
+    return 0;
+}
+
+static const char *dbi_name(int dbi)
+{
+    static const char *const n[TS_DBI_COUNT] = {[TS_DBI_IDS] = "ids",
+                                                [TS_DBI_LOG_LEAVES] = "log_leaves",
+                                                [TS_DBI_BY_WORKFLOW] = "by_workflow",
+                                                [TS_DBI_BY_DRI] = "by_dri",
+                                                [TS_DBI_BY_INCIDENT] = "by_incident",
+                                                [TS_DBI_BY_TRACE] = "by_trace",
+                                                [TS_DBI_BY_TIME] = "by_time"};
+    return n[dbi] ? n[dbi] : "?";
+}
+
+/* Every entry of an index names a stored event with the same time. */
+static int pass_index(chk *c, int dbi)
+{
+    ts_store *s = c->s;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(c->txn, s->dbi[dbi], &cur);
+    if (rc) return ts_fail_mdb(s, rc, dbi_name(dbi));
+    MDB_val k, v;
+    uint64_t n = 0;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        n++;
+        if (v.mv_size != 16) {
+            problem(c, "%s: an entry of %zu bytes", dbi_name(dbi), v.mv_size);
+        } else {
+            uint64_t ts = ts_get_be64(v.mv_data), li = ts_get_be64((uint8_t *)v.mv_data + 8);
+            if (li >= c->nlog || c->times[li] == UINT64_MAX)
+                problem(c, "%s: an entry names log index %llu, which is not stored", dbi_name(dbi),
+                        (unsigned long long)li);
+            else if (c->times[li] != ts)
+                problem(c, "%s: the entry for log index %llu has the wrong time", dbi_name(dbi),
+                        (unsigned long long)li);
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND) return ts_fail_mdb(s, rc, dbi_name(dbi));
+    if (n != c->expect[dbi])
+        problem(c, "%s holds %llu entries where the events call for %llu", dbi_name(dbi),
+                (unsigned long long)n, (unsigned long long)c->expect[dbi]);
+    return 0;
+}
+
+static int count_entries(chk *c, int dbi, uint64_t *n)
+{
+    MDB_stat st;
+    int rc = mdb_stat(c->txn, c->s->dbi[dbi], &st);
+    if (rc) return ts_fail_mdb(c->s, rc, dbi_name(dbi));
+    *n = st.ms_entries;
+    return 0;
+}
+
+int ts_check(ts_store *s, ts_report_fn report, void *ctx)
+{
+    if (!s) return TS_EINVAL;
+    chk c;
+    memset(&c, 0, sizeof c);
+    c.s = s;
+    c.report = report;
+    c.ctx = ctx;
+    int rc = ts_read_begin(s, &c.txn);
+    if (rc) return rc;
+    rc = ts_internal_log_size(s, c.txn, &c.nlog);
+    if (!rc) {
+        c.times = malloc((c.nlog ? c.nlog : 1) * sizeof *c.times);
+        if (!c.times)
+            rc = ts_fail(s, TS_ENOMEM, "store %s: out of memory for the check", s->dir);
+        else
+            memset(c.times, 0xff, (c.nlog ? c.nlog : 1) * sizeof *c.times);
+    }
+    if (!rc) rc = pass_events(&c);
+    static const int idx[] = {TS_DBI_BY_WORKFLOW, TS_DBI_BY_DRI, TS_DBI_BY_INCIDENT,
+                              TS_DBI_BY_TRACE, TS_DBI_BY_TIME};
+    for (size_t i = 0; !rc && i < sizeof idx / sizeof idx[0]; i++)
+        rc = pass_index(&c, idx[i]);
+    uint64_t n = 0;
+    if (!rc && !(rc = count_entries(&c, TS_DBI_IDS, &n)) && n != c.expect[TS_DBI_IDS])
+        problem(&c, "ids holds %llu entries for %llu stored events", (unsigned long long)n,
+                (unsigned long long)c.expect[TS_DBI_IDS]);
+    if (!rc && !(rc = count_entries(&c, TS_DBI_LOG_LEAVES, &n)) && n != c.nlog)
+        problem(&c, "log_leaves holds %llu leaves for a log of %llu", (unsigned long long)n,
+                (unsigned long long)c.nlog);
+    ts_read_end(s);
+    free(c.times);
+    free(c.buf);
+    if (rc) return rc;
+    if (c.problems)
+        return ts_fail(s, TS_ECORRUPT, "store %s: the check found %llu problem(s)", s->dir,
+                       (unsigned long long)c.problems);
+    return 0;
+}

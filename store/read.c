@@ -1,0 +1,525 @@
+/*
+ * read.c - the read path: stored bytes by log index (with the per-store
+ * cache), events by id, and queries over the indexes.
+ *
+ * Owns: the decompressed-bytes cache (direct-mapped by log index; stored
+ * bytes never change once committed, so entries never go stale), ts_iter.
+ *
+ * Invariants: every public call here begins and ends its own read snapshot;
+ * an iterator keeps only its position (time, log index) between calls and
+ * re-seeks from it, so a writer is never held back by a slow reader. Results
+ * come in (time, log index) order because every index entry is
+ * time BE8 + log index BE8 under DUPSORT.
+ *
+ * Threading: one thread per ts_store (and its iterators).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_internal.h"
+
+/* ---- stored bytes ----------------------------------------------------- */
+
+void ts_cache_clear(ts_store *s)
+{
+    for (size_t i = 0; i < TS_CACHE_SLOTS; i++) {
+        free(s->cache[i].buf);
+        s->cache[i].buf = NULL;
+        s->cache[i].cap = s->cache[i].len = 0;
+        s->cache[i].log_index = UINT64_MAX;
+    }
+}
+
+static int read_unit(ts_store *s, MDB_txn *txn, uint64_t li, MDB_val *v)
+{
+    uint8_t key[8];
+    ts_put_be64(key, li);
+    MDB_val k = {8, key};
+    int rc = mdb_get(txn, s->dbi[TS_DBI_EVENTS], &k, v);
+    if (rc == MDB_NOTFOUND)
+        return ts_fail(s, TS_ENOTFOUND, "store %s: no event at log index %llu", s->dir,
+                       (unsigned long long)li);
+    return ts_fail_mdb(s, rc, "reading an event");
+}
+
+int ts_read_stored(ts_store *s, MDB_txn *txn, uint64_t li, const uint8_t **buf, size_t *len)
+{
+    ts_cache_slot *c = &s->cache[li % TS_CACHE_SLOTS];
+    if (c->log_index == li) {
+        *buf = c->buf;
+        *len = c->len;
+        return 0;
+    }
+    MDB_val v;
+    int rc = read_unit(s, txn, li, &v);
+    if (rc) return rc;
+    c->log_index = UINT64_MAX;
+    rc = ts_unit_decode(s, txn, v.mv_data, v.mv_size, 0, &c->buf, &c->cap, &c->len);
+    if (rc) {
+        char tmp[sizeof s->err];
+        snprintf(tmp, sizeof tmp, "%s", s->err);
+        return ts_fail(s, rc, "store %s: log index %llu: %s", s->dir, (unsigned long long)li, tmp);
+    }
+    c->log_index = li;
+    *buf = c->buf;
+    *len = c->len;
+    return 0;
+}
+
+int ts_event_decode(ts_store *s, const uint8_t *buf, size_t len, tp_event **ev)
+{
+    *ev = agenttrail__v1__trace_event__unpack(NULL, len, buf);
+    if (!*ev)
+        return ts_fail(s, TS_ECORRUPT, "store %s: stored bytes do not decode as an event", s->dir);
+    return 0;
+}
+
+int ts_internal_read_stored(ts_store *s, MDB_txn *txn, uint64_t li, uint8_t **buf, size_t *len)
+{
+    *buf = NULL;
+    *len = 0;
+    MDB_val v;
+    int rc = read_unit(s, txn, li, &v);
+    if (rc) return rc;
+    size_t cap = 0;
+    rc = ts_unit_decode(s, txn, v.mv_data, v.mv_size, 1, buf, &cap, len);
+    if (rc) {
+        free(*buf);
+        *buf = NULL;
+    }
+    return rc;
+}
+
+int ts_internal_leaf_get(ts_store *s, MDB_txn *txn, uint64_t li, uint8_t out[32])
+{
+    uint8_t key[8];
+    ts_put_be64(key, li);
+    MDB_val k = {8, key}, v;
+    int rc = mdb_get(txn, s->dbi[TS_DBI_LOG_LEAVES], &k, &v);
+    if (rc) return ts_fail_mdb(s, rc, "reading a leaf hash");
+    if (v.mv_size != 32)
+        return ts_fail(s, TS_ECORRUPT, "store %s: leaf hash of %zu bytes", s->dir, v.mv_size);
+    memcpy(out, v.mv_data, 32);
+    return 0;
+}
+
+int ts_get_stored_bytes(ts_store *s, uint64_t log_index, uint8_t **buf, size_t *len)
+{
+    if (!s || !buf || !len) return TS_EINVAL;
+    *buf = NULL;
+    MDB_txn *txn;
+    int rc = ts_read_begin(s, &txn);
+    if (rc) return rc;
+    const uint8_t *b;
+    size_t n;
+    rc = ts_read_stored(s, txn, log_index, &b, &n);
+    if (!rc) {
+        *buf = malloc(n ? n : 1);
+        if (!*buf)
+            rc = ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
+        else {
+            memcpy(*buf, b, n);
+            *len = n;
+        }
+    }
+    ts_read_end(s);
+    return rc;
+}
+
+static int lookup_id(ts_store *s, MDB_txn *txn, const uint8_t id[16], uint64_t *li)
+{
+    MDB_val k = {16, (void *)id}, v;
+    int rc = mdb_get(txn, s->dbi[TS_DBI_IDS], &k, &v);
+    if (rc == MDB_NOTFOUND) return ts_fail(s, TS_ENOTFOUND, "store %s: no such event", s->dir);
+    if (rc) return ts_fail_mdb(s, rc, "looking up an event id");
+    if (v.mv_size != 8) return ts_fail(s, TS_ECORRUPT, "store %s: bad ids entry", s->dir);
+    *li = ts_get_be64(v.mv_data);
+    return 0;
+}
+
+int ts_get(ts_store *s, const uint8_t event_id[16], tp_event **ev)
+{
+    if (!s || !event_id || !ev) return TS_EINVAL;
+    *ev = NULL;
+    MDB_txn *txn;
+    int rc = ts_read_begin(s, &txn);
+    if (rc) return rc;
+    uint64_t li = 0;
+    const uint8_t *b;
+    size_t n;
+    rc = lookup_id(s, txn, event_id, &li);
+    if (!rc) rc = ts_read_stored(s, txn, li, &b, &n);
+    if (!rc) rc = ts_event_decode(s, b, n, ev);
+    ts_read_end(s);
+    return rc;
+}
+
+/* ---- queries ---------------------------------------------------------- */
+
+#define ITER_BATCH 64
+
+struct ts_iter {
+    ts_store *s;
+    ts_filter f;
+    char *strs[8]; /* owned copies of the filter's strings */
+    uint8_t trace[16];
+    int dbi;           /* TS_DBI_BY_* */
+    uint8_t key[1024]; /* the index key (by_time: 4-byte hour, set per seek) */
+    size_t keylen;
+    uint64_t next_ts, next_li; /* the next entry to read is >= this */
+    uint64_t last_ts, last_li; /* the last entry returned (cursor) */
+    int returned;
+    int exhausted;   /* no index entry left */
+    int need_decode; /* filters the index does not answer */
+    uint64_t ents[ITER_BATCH][2];
+    size_t n, i;
+    tp_event *cur; /* decoded event of the last match, when decoding was needed */
+};
+
+static const char *index_name(int dbi)
+{
+    switch (dbi) {
+    case TS_DBI_BY_TRACE:
+        return "trace";
+    case TS_DBI_BY_INCIDENT:
+        return "incident";
+    case TS_DBI_BY_WORKFLOW:
+        return "workflow";
+    case TS_DBI_BY_DRI:
+        return "dri";
+    default:
+        return "time";
+    }
+}
+
+const char *ts_iter_index_name(const ts_iter *it)
+{
+    return it ? index_name(it->dbi) : "none";
+}
+
+static uint32_t hour_of(uint64_t ts)
+{
+    uint64_t h = ts / 3600000000000ull;
+    return h > UINT32_MAX ? UINT32_MAX : (uint32_t)h;
+}
+
+static void entry_encode(uint8_t e[16], uint64_t ts, uint64_t li)
+{
+    ts_put_be64(e, ts);
+    ts_put_be64(e + 8, li);
+}
+
+static int parse_cursor(const ts_cursor *c, uint64_t *ts, uint64_t *li)
+{
+    uint8_t b[16];
+    if (strnlen(c->text, TS_CURSOR_LEN) != 32) return TS_EINVAL;
+    for (size_t i = 0; i < 32; i++) {
+        char ch = c->text[i];
+        unsigned d = ch >= '0' && ch <= '9'   ? (unsigned)(ch - '0')
+                     : ch >= 'a' && ch <= 'f' ? (unsigned)(ch - 'a' + 10)
+                                              : 16u;
+        if (d == 16) return TS_EINVAL;
+        if (i % 2 == 0)
+            b[i / 2] = (uint8_t)(d << 4);
+        else
+            b[i / 2] |= (uint8_t)d;
+    }
+    *ts = ts_get_be64(b);
+    *li = ts_get_be64(b + 8);
+    return 0;
+}
+
+void ts_iter_cursor(const ts_iter *it, ts_cursor *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint8_t b[16];
+    memset(out, 0, sizeof *out);
+    if (!it) return;
+    entry_encode(b, it->last_ts, it->last_li);
+    for (int i = 0; i < 16; i++) {
+        out->text[2 * i] = hex[b[i] >> 4];
+        out->text[2 * i + 1] = hex[b[i] & 15];
+    }
+}
+
+/* The number of entries under `key` in an index (0 when absent). */
+static size_t key_count(ts_store *s, MDB_txn *txn, int dbi, const void *key, size_t len)
+{
+    MDB_cursor *c;
+    if (mdb_cursor_open(txn, s->dbi[dbi], &c)) return 0;
+    MDB_val k = {len, (void *)key}, v;
+    size_t n = 0;
+    if (mdb_cursor_get(c, &k, &v, MDB_SET) == 0) mdb_cursor_count(c, &n);
+    mdb_cursor_close(c);
+    return (size_t)n;
+}
+
+static int dup_str(ts_iter *it, int slot, const char **p)
+{
+    if (!*p) return 0;
+    it->strs[slot] = strdup(*p);
+    if (!it->strs[slot]) return TS_ENOMEM;
+    *p = it->strs[slot];
+    return 0;
+}
+
+/* Picks the index with the fewest entries for the query's key. */
+static void choose_index(ts_iter *it, MDB_txn *txn)
+{
+    ts_store *s = it->s;
+    const ts_filter *f = &it->f;
+    struct candidate {
+        int dbi;
+        const void *key;
+        size_t len;
+    } cand[4];
+    int nc = 0;
+    if (f->trace_id) cand[nc++] = (struct candidate){TS_DBI_BY_TRACE, it->trace, 16};
+    if (f->incident)
+        cand[nc++] = (struct candidate){TS_DBI_BY_INCIDENT, f->incident, strlen(f->incident)};
+    if (f->workflow)
+        cand[nc++] = (struct candidate){TS_DBI_BY_WORKFLOW, f->workflow, strlen(f->workflow)};
+    if (f->dri) cand[nc++] = (struct candidate){TS_DBI_BY_DRI, f->dri, strlen(f->dri)};
+    it->dbi = TS_DBI_BY_TIME;
+    size_t best = SIZE_MAX;
+    for (int i = 0; i < nc; i++) {
+        size_t n = cand[i].len <= sizeof it->key
+                       ? key_count(s, txn, cand[i].dbi, cand[i].key, cand[i].len)
+                       : 0;
+        if (n < best) {
+            best = n;
+            it->dbi = cand[i].dbi;
+            memcpy(it->key, cand[i].key, cand[i].len);
+            it->keylen = cand[i].len;
+        }
+    }
+    if (nc && best == 0) it->exhausted = 1; /* a given key with no entry: nothing matches */
+    /* Filters the chosen index does not answer need the event decoded. */
+    it->need_decode = f->service || f->model || f->tool || f->source || f->kind || f->outcome ||
+                      (f->workflow && it->dbi != TS_DBI_BY_WORKFLOW) ||
+                      (f->dri && it->dbi != TS_DBI_BY_DRI) ||
+                      (f->trace_id && it->dbi != TS_DBI_BY_TRACE);
+}
+
+int ts_query(ts_store *s, const ts_filter *f, const ts_cursor *after, ts_iter **out)
+{
+    if (!s || !out) return TS_EINVAL;
+    *out = NULL;
+    ts_filter none;
+    memset(&none, 0, sizeof none);
+    if (!f) f = &none;
+    if (f->until && f->since >= f->until)
+        return ts_fail(s, TS_EINVAL, "query: since must be before until");
+    ts_iter *it = calloc(1, sizeof *it);
+    if (!it) return ts_fail(s, TS_ENOMEM, "query: out of memory");
+    it->s = s;
+    it->f = *f;
+    int rc = 0;
+    const char **strs[] = {&it->f.workflow, &it->f.dri,  &it->f.incident, &it->f.service,
+                           &it->f.model,    &it->f.tool, &it->f.source};
+    for (int i = 0; i < 7 && !rc; i++)
+        rc = dup_str(it, i, strs[i]);
+    if (f->trace_id) {
+        memcpy(it->trace, f->trace_id, 16);
+        it->f.trace_id = it->trace;
+    }
+    it->next_ts = f->since;
+    it->next_li = 0;
+    if (!rc && after) {
+        uint64_t ts, li;
+        if (parse_cursor(after, &ts, &li) != 0)
+            rc = ts_fail(s, TS_EINVAL, "query: bad cursor");
+        else if (ts > it->next_ts || (ts == it->next_ts && li >= it->next_li)) {
+            it->next_ts = li == UINT64_MAX ? ts + 1 : ts;
+            it->next_li = li == UINT64_MAX ? 0 : li + 1;
+            it->last_ts = ts;
+            it->last_li = li;
+        }
+    }
+    if (rc) {
+        ts_iter_destroy(&it);
+        return rc == TS_ENOMEM ? ts_fail(s, rc, "query: out of memory") : rc;
+    }
+    MDB_txn *txn;
+    if ((rc = ts_read_begin(s, &txn))) {
+        ts_iter_destroy(&it);
+        return rc;
+    }
+    choose_index(it, txn);
+    ts_read_end(s);
+    *out = it;
+    return 0;
+}
+
+/* Reads the next batch of index entries from (next_ts, next_li) on. */
+static int iter_fill(ts_iter *it, MDB_txn *txn)
+{
+    ts_store *s = it->s;
+    it->n = it->i = 0;
+    if (it->exhausted) return 0;
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, s->dbi[it->dbi], &c);
+    if (rc) return ts_fail_mdb(s, rc, "opening an index cursor");
+    uint8_t e[16];
+    entry_encode(e, it->next_ts, it->next_li);
+    MDB_val k, v = {16, e};
+    int by_time = it->dbi == TS_DBI_BY_TIME;
+    if (by_time) {
+        ts_put_be32(it->key, hour_of(it->next_ts));
+        it->keylen = 4;
+    }
+    k.mv_size = it->keylen;
+    k.mv_data = it->key;
+    rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH_RANGE);
+    if (rc == MDB_NOTFOUND && by_time) {
+        uint32_t h = hour_of(it->next_ts);
+        uint8_t nk[4];
+        if (h == UINT32_MAX) goto done;
+        ts_put_be32(nk, h + 1);
+        k.mv_size = 4;
+        k.mv_data = nk;
+        rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    }
+    while (rc == 0 && it->n < ITER_BATCH) {
+        if (v.mv_size != 16) {
+            rc = ts_fail(s, TS_ECORRUPT, "store %s: index %s: entry of %zu bytes", s->dir,
+                         index_name(it->dbi), v.mv_size);
+            break;
+        }
+        uint64_t ts = ts_get_be64(v.mv_data), li = ts_get_be64((uint8_t *)v.mv_data + 8);
+        if (it->f.until && ts >= it->f.until) goto done;
+        it->ents[it->n][0] = ts;
+        it->ents[it->n][1] = li;
+        it->n++;
+        rc = mdb_cursor_get(c, &k, &v, by_time ? MDB_NEXT : MDB_NEXT_DUP);
+    }
+    if (rc == MDB_NOTFOUND) goto done;
+    if (rc < 0 || rc > 0) {
+        mdb_cursor_close(c);
+        return rc == TS_ECORRUPT ? rc : ts_fail_mdb(s, rc, "reading an index");
+    }
+    mdb_cursor_close(c);
+    goto advance;
+done:
+    it->exhausted = 1;
+    mdb_cursor_close(c);
+advance:
+    if (it->n) {
+        uint64_t ts = it->ents[it->n - 1][0], li = it->ents[it->n - 1][1];
+        it->next_ts = li == UINT64_MAX ? ts + 1 : ts;
+        it->next_li = li == UINT64_MAX ? 0 : li + 1;
+    }
+    return 0;
+}
+
+static int str_eq(const char *want, const char *have)
+{
+    return !want || (have && strcmp(want, have) == 0);
+}
+
+static int event_matches(const ts_iter *it, const tp_event *ev)
+{
+    const ts_filter *f = &it->f;
+    if (!str_eq(f->workflow, ev->workflow) || !str_eq(f->dri, ev->dri) ||
+        !str_eq(f->service, ev->service))
+        return 0;
+    if (f->model && !(ev->model && str_eq(f->model, ev->model->name))) return 0;
+    if (f->tool && !(ev->tool_call && str_eq(f->tool, ev->tool_call->name))) return 0;
+    if (f->source && !(ev->stored && str_eq(f->source, ev->stored->source))) return 0;
+    if (f->kind && (!ev->has_kind || (int)ev->kind != f->kind)) return 0;
+    if (f->outcome &&
+        !(ev->outcome && ev->outcome->has_decision && (int)ev->outcome->decision == f->outcome))
+        return 0;
+    if (f->trace_id && !(ev->has_trace_id && ev->trace_id.len == 16 &&
+                         memcmp(ev->trace_id.data, f->trace_id, 16) == 0))
+        return 0;
+    return 1;
+}
+
+/* Incident membership for an entry found through another index. */
+static int in_incident(ts_iter *it, MDB_txn *txn, uint64_t ts, uint64_t li)
+{
+    uint8_t e[16];
+    entry_encode(e, ts, li);
+    MDB_cursor *c;
+    if (mdb_cursor_open(txn, it->s->dbi[TS_DBI_BY_INCIDENT], &c)) return 0;
+    MDB_val k = {strlen(it->f.incident), (void *)it->f.incident}, v = {16, e};
+    int rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH);
+    mdb_cursor_close(c);
+    return rc == 0;
+}
+
+/* Advances to the next match; its stored bytes in *buf (borrowed from the
+ * store's cache), its decoded event in it->cur when decoding was needed. */
+static int iter_advance(ts_iter *it, const uint8_t **buf, size_t *len, int want_event)
+{
+    ts_store *s = it->s;
+    if (it->cur) agenttrail__v1__trace_event__free_unpacked(it->cur, NULL);
+    it->cur = NULL;
+    MDB_txn *txn;
+    int rc = ts_read_begin(s, &txn);
+    if (rc) return rc;
+    for (;;) {
+        if (it->i == it->n) {
+            if (it->exhausted) {
+                rc = TS_EEND;
+                break;
+            }
+            if ((rc = iter_fill(it, txn))) break;
+            if (it->n == 0) {
+                rc = TS_EEND;
+                break;
+            }
+        }
+        uint64_t ts = it->ents[it->i][0], li = it->ents[it->i][1];
+        it->i++;
+        if (it->f.incident && it->dbi != TS_DBI_BY_INCIDENT && !in_incident(it, txn, ts, li))
+            continue;
+        if ((rc = ts_read_stored(s, txn, li, buf, len))) break;
+        if (it->need_decode || want_event) {
+            tp_event *ev;
+            if ((rc = ts_event_decode(s, *buf, *len, &ev))) break;
+            if (!event_matches(it, ev)) {
+                agenttrail__v1__trace_event__free_unpacked(ev, NULL);
+                continue;
+            }
+            it->cur = ev;
+        }
+        it->last_ts = ts;
+        it->last_li = li;
+        it->returned++;
+        break;
+    }
+    ts_read_end(s);
+    return rc;
+}
+
+int ts_iter_next(ts_iter *it, tp_event **ev)
+{
+    if (!it || !ev) return TS_EINVAL;
+    *ev = NULL;
+    const uint8_t *b;
+    size_t n;
+    int rc = iter_advance(it, &b, &n, 1);
+    if (rc) return rc;
+    *ev = it->cur;
+    it->cur = NULL;
+    return 0;
+}
+
+int ts_iter_next_stored(ts_iter *it, const uint8_t **buf, size_t *len)
+{
+    if (!it || !buf || !len) return TS_EINVAL;
+    return iter_advance(it, buf, len, 0);
+}
+
+void ts_iter_destroy(ts_iter **itp)
+{
+    if (!itp || !*itp) return;
+    ts_iter *it = *itp;
+    if (it->cur) agenttrail__v1__trace_event__free_unpacked(it->cur, NULL);
+    for (size_t i = 0; i < sizeof it->strs / sizeof it->strs[0]; i++)
+        free(it->strs[i]);
+    free(it);
+    *itp = NULL;
+}

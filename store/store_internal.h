@@ -1,0 +1,202 @@
+/*
+ * store_internal.h - what the files of libtracestore share, and the seam the
+ * Merkle ledger (store/merkle.c, store/checkpoint.c) builds on.
+ *
+ * Owns: the ts_store structure (LMDB environment, named databases, the cached
+ * read transaction, zstd contexts and dictionaries, the lock file), and the
+ * helpers every store file uses: error recording, big-endian keys, the unit
+ * codec (unit.c), index writes (append.c) and the read path (read.c).
+ *
+ * Invariants: a ts_store is used by one thread at a time. At most one write
+ * transaction is open (inside ts_append or a helper it calls). The cached read
+ * transaction is reset between public calls, so no snapshot is pinned while
+ * the caller is not inside the library. The map is grown only when no
+ * transaction of this ts_store is open.
+ *
+ * Ledger seam: ts_internal_env, ts_internal_dbi, ts_internal_set_append_hook,
+ * ts_internal_read_stored and ts_internal_leaf_get. The layout of every table
+ * is in docs/store-format.md.
+ *
+ * Threading: none of these functions is thread-safe on one ts_store.
+ */
+#ifndef AGENTTRAIL_STORE_INTERNAL_H
+#define AGENTTRAIL_STORE_INTERNAL_H
+
+#include <lmdb.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tracestore.h"
+
+/* Schema version kept in meta under "schema_version" (4 bytes BE). */
+#define TS_SCHEMA_VERSION 1u
+/* Format version carried in the first byte of every stored unit. */
+#define TS_UNIT_VERSION 1u
+/* Unit header: version (1), codec (1), dictionary id (4 BE), SHA-256 (32). */
+#define TS_UNIT_HEADER 38u
+enum { TS_CODEC_RAW = 0, TS_CODEC_ZSTD = 1 };
+
+/* Index entry (the duplicate value of every by_* table): time BE8 + log index BE8. */
+#define TS_ENTRY_LEN 16u
+
+/* Named databases. */
+enum {
+    TS_DBI_META,
+    TS_DBI_EVENTS,
+    TS_DBI_IDS,
+    TS_DBI_LOG_LEAVES,
+    TS_DBI_BY_WORKFLOW,
+    TS_DBI_BY_DRI,
+    TS_DBI_BY_INCIDENT,
+    TS_DBI_BY_TRACE,
+    TS_DBI_BY_TIME,
+    TS_DBI_TRACE_INCIDENTS,
+    TS_DBI_COUNT
+};
+
+/* The hook the ledger registers: called inside ts_append's write transaction
+ * after the stored events of the group are written, before the commit, with
+ * the log indexes [first, first + n) just stored (n may be 0 when the whole
+ * group was duplicates). Returns 0, a TS_E* code, or an LMDB code; anything
+ * but 0 aborts the transaction (MDB_MAP_FULL: the map grows and the whole
+ * group, hook included, is retried). */
+typedef int (*ts_append_hook)(void *ctx, ts_store *s, MDB_txn *txn, uint64_t first, uint64_t n);
+
+/* A trained dictionary, for compression (writer) and decompression. */
+typedef struct ts_dict {
+    uint32_t id;
+    void *cdict; /* ZSTD_CDict *, writer only, may be NULL */
+    void *ddict; /* ZSTD_DDict *, created on first use */
+} ts_dict;
+
+/* A direct-mapped cache of decompressed stored bytes by log index. */
+#define TS_CACHE_SLOTS 256
+typedef struct ts_cache_slot {
+    uint64_t log_index; /* UINT64_MAX when empty */
+    uint8_t *buf;
+    size_t len, cap;
+} ts_cache_slot;
+
+struct ts_store {
+    MDB_env *env;
+    MDB_dbi dbi[TS_DBI_COUNT];
+    unsigned flags; /* TS_OPEN_* */
+    char *dir;
+    int lock_fd; /* read-write opens: flock'd lock file; -1 otherwise */
+    size_t map_size, map_max;
+    tp_limits limits;
+
+    MDB_txn *rtxn; /* cached read transaction, reset when idle */
+    int rtxn_live; /* 1 while it holds a snapshot */
+
+    void *cctx; /* ZSTD_CCtx * */
+    void *dctx; /* ZSTD_DCtx * */
+    ts_dict *dicts;
+    size_t ndicts;
+    uint32_t dict_current; /* 0 = none yet */
+
+    /* Writer state (read-write only). */
+    uint64_t log_size;                /* next log index */
+    uint64_t next_train_at;           /* stored events count that triggers (re)training */
+    uint64_t drift_raw, drift_packed; /* bytes since the current dictionary */
+    double dict_ratio;                /* packed/raw measured on the first events after training */
+    uint8_t *pack_buf;
+    size_t pack_cap;
+    uint8_t *zbuf;
+    size_t zcap;
+    void *md_ctx; /* EVP_MD_CTX * */
+    void *md;     /* EVP_MD * (SHA-256, fetched once) */
+
+    ts_append_hook hook;
+    void *hook_ctx;
+
+    ts_cache_slot cache[TS_CACHE_SLOTS];
+    char err[512];
+};
+
+/* ---- errors and helpers (store.c) ------------------------------------ */
+
+/* Records a message in s->err and returns `code`. */
+int ts_fail(ts_store *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Translates an LMDB return code (records "what: mdb_strerror" and returns
+ * TS_ELMDB, TS_EFULL, TS_ENOTFOUND or TS_ENOMEM). 0 stays 0. */
+int ts_fail_mdb(ts_store *s, int rc, const char *what);
+
+void ts_put_be64(uint8_t *p, uint64_t v);
+uint64_t ts_get_be64(const uint8_t *p);
+void ts_put_be32(uint8_t *p, uint32_t v);
+uint32_t ts_get_be32(const uint8_t *p);
+
+/* Begins (or renews) the cached read transaction, following the map if a
+ * writer grew it. 0 or a TS_E* code. */
+int ts_read_begin(ts_store *s, MDB_txn **txn);
+/* Releases the snapshot (mdb_txn_reset); the handle is kept for reuse. */
+void ts_read_end(ts_store *s);
+/* Drops the cached read transaction entirely (before the map grows). */
+void ts_read_drop(ts_store *s);
+
+/* Grows the map (no transaction of this store may be open). 0 or TS_EFULL. */
+int ts_map_grow(ts_store *s, size_t need);
+
+/* ---- units and dictionaries (unit.c) --------------------------------- */
+
+/* Encodes stored bytes into a unit (header + payload) in s->zbuf.
+ * out and outlen borrow s->zbuf until the next call. 0 or TS_EZSTD/TS_ENOMEM. */
+int ts_unit_encode(ts_store *s, const uint8_t *raw, size_t rawlen, const uint8_t **out,
+                   size_t *outlen);
+/* Decodes a unit to its stored bytes: checks the version, the SHA-256 of the
+ * payload (when `verify`), the dictionary, decompresses into *buf (grown with
+ * realloc; *cap its capacity). 0, TS_ECORRUPT (message set), TS_ENOMEM. */
+int ts_unit_decode(ts_store *s, MDB_txn *txn, const uint8_t *unit, size_t len, int verify,
+                   uint8_t **buf, size_t *cap, size_t *outlen);
+/* Loads the dictionaries named in meta (for the writer: also the current
+ * one's compression dictionary). 0 or an error. */
+int ts_dicts_load(ts_store *s, MDB_txn *txn);
+/* Trains a new dictionary from the most recent stored events when the
+ * policy says so, in its own write transaction. 0 or an error. */
+int ts_dict_maybe_train(ts_store *s);
+void ts_dicts_free(ts_store *s);
+/* SHA-256 of (prefix byte if prefix >= 0) || data into out. 0 or TS_ENOMEM. */
+int ts_sha256(ts_store *s, int prefix, const uint8_t *data, size_t len, uint8_t out[32]);
+/* Records how well the current dictionary compresses (drives retraining). */
+void ts_dict_observe(ts_store *s, size_t raw, size_t packed);
+
+/* ---- read path (read.c) ---------------------------------------------- */
+
+/* The stored bytes of `log_index` inside `txn`, through the per-store cache:
+ * *buf borrows the cache until the next read call on this store.
+ * 0, TS_ENOTFOUND, TS_ECORRUPT. */
+int ts_read_stored(ts_store *s, MDB_txn *txn, uint64_t log_index, const uint8_t **buf, size_t *len);
+/* Unpacks stored bytes into a new event (caller frees with tp_event_destroy
+ * or protobuf-c's free_unpacked). 0 or TS_ECORRUPT. */
+int ts_event_decode(ts_store *s, const uint8_t *buf, size_t len, tp_event **ev);
+void ts_cache_clear(ts_store *s);
+
+/* ---- the ledger seam ------------------------------------------------- */
+
+/* The LMDB environment of the store (borrowed, valid until ts_close). */
+MDB_env *ts_internal_env(ts_store *s);
+
+/* Opens (with `create` and a write transaction: creates) a named database
+ * inside `txn`. `mdb_flags` are extra mdb_dbi_open flags (MDB_DUPSORT...).
+ * 0 and *dbi, TS_ENOTFOUND if missing and not created, TS_ELMDB. */
+int ts_internal_dbi(ts_store *s, MDB_txn *txn, const char *name, unsigned mdb_flags, int create,
+                    MDB_dbi *dbi);
+
+/* Registers the append hook (NULL to remove). Read-write stores only. */
+void ts_internal_set_append_hook(ts_store *s, ts_append_hook fn, void *ctx);
+
+/* The stored bytes of an event by log index inside `txn` (any transaction of
+ * this store, read or write): malloc'd copy, caller frees. 0, TS_ENOTFOUND,
+ * TS_ECORRUPT, TS_ENOMEM. */
+int ts_internal_read_stored(ts_store *s, MDB_txn *txn, uint64_t log_index, uint8_t **buf,
+                            size_t *len);
+
+/* The leaf hash SHA-256(0x00 || stored bytes) of log_index from log_leaves.
+ * 0 or TS_ENOTFOUND. */
+int ts_internal_leaf_get(ts_store *s, MDB_txn *txn, uint64_t log_index, uint8_t out[32]);
+
+/* The number of entries in the log (next log index) as committed in `txn`. */
+int ts_internal_log_size(ts_store *s, MDB_txn *txn, uint64_t *out);
+
+#endif
