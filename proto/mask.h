@@ -1,0 +1,101 @@
+/*
+ * mask.h - the secret masker of libtraceproto.
+ *
+ * Responsibility: find secrets (cloud keys, tokens, private keys, JWTs,
+ * passwords in URLs, high-entropy values assigned to secret-looking names)
+ * in text and replace each masked span by "[REDACTED:<rule>]". Both the shim
+ * (before an event leaves the process) and the collector (again, before an
+ * event is stored) call it.
+ *
+ * Rules: one table (mask.c, `rules[]`), one row per rule with its name, its
+ * detector and true/false-positive fixtures; tp_mask_rules() exposes it so
+ * that tests walk every row. Every detector is a hand-written forward scanner:
+ * no regular expressions, no backtracking. Total work is linear in the input
+ * (tp_mask_text_ex reports it so tests can assert it).
+ *
+ * JSON escapes: text is scanned twice. First an "unescaped view" in which
+ * every JSON string escape (\" \\ \/ \b \f \n \r \t \uXXXX, surrogate pairs)
+ * is decoded, so that a secret split by an escape ("ghp_\u0041...",
+ * "postgres://u:p\u0040host") is still found; each view byte maps back to the
+ * raw bytes it came from and the whole raw span (escapes included) is masked.
+ * Then the raw text itself is scanned. One level of escaping is decoded;
+ * deeper nesting is seen through the raw pass only.
+ *
+ * Failure contract: a function here that returns an error (TP_ENOMEM) may
+ * leave an event partially masked. The caller must then withhold the event
+ * (never forward or store it) and count it.
+ *
+ * Ownership: outputs are malloc'd and owned by the caller.
+ * Threading: reentrant, no global mutable state.
+ */
+#ifndef AGENTTRAIL_MASK_H
+#define AGENTTRAIL_MASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "traceproto.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Flags for tp_mask_text_ex. */
+enum {
+    /* The text is JSON text (tool_call.arguments): the result must remain
+     * valid JSON. When masking the text as text would break the JSON (a
+     * private key block spanning two strings, one without END), every string
+     * of the parsed document is masked on its own instead, object members
+     * whose name looks secret and whose string value is high-entropy are
+     * masked whole, and the document is written back compactly. */
+    TP_MASK_JSON = 1 << 0,
+    /* Skip the unescaped view (raw pass only). For tests and benchmarks. */
+    TP_MASK_RAW_ONLY = 1 << 1,
+};
+
+/* One rule of the table. Fixtures are NULL-terminated lists: every string of
+ * `positives` contains exactly one secret this rule masks; no rule masks any
+ * string of `negatives`. */
+typedef struct tp_mask_scan tp_mask_scan; /* internal scanner state */
+typedef struct tp_mask_rule {
+    const char *name;        /* as in "[REDACTED:<name>]" */
+    const char *description; /* for people */
+    const char *const *positives;
+    const char *const *negatives;
+    /* The detector (internal): when a secret starts at position i of the
+     * scanned text, sets [*ms, *me) to the bytes to mask and returns 1. */
+    int (*detect)(tp_mask_scan *sc, size_t i, size_t *ms, size_t *me);
+    /* The bytes a match can start with (internal); NULL: any identifier byte. */
+    const char *first;
+} tp_mask_rule;
+
+/* The table. Returns the rows and their number in *n. Static storage. */
+const tp_mask_rule *tp_mask_rules(size_t *n);
+
+/* Masks `len` bytes at `in` (need not be NUL-terminated; may contain NUL).
+ * On success *out is a malloc'd NUL-terminated copy with every secret
+ * replaced (the caller frees it), *out_len its length (may be NULL), and
+ * *count the number of masked spans (may be NULL). When nothing is found the
+ * copy equals the input. Returns 0, TP_EINVAL (NULL in/out with len > 0),
+ * TP_ENOMEM (nothing is returned: the caller withholds the text). */
+int tp_mask_text(const char *in, size_t len, char **out, size_t *out_len, unsigned *count);
+
+/* As tp_mask_text with TP_MASK_* `flags`; *work (may be NULL) receives the
+ * number of scanner steps taken, which is O(len): tests assert it stays
+ * under a small constant times len on adversarial input. */
+int tp_mask_text_ex(const char *in, size_t len, unsigned flags, char **out, size_t *out_len,
+                    unsigned *count, uint64_t *work);
+
+/* Masks the free-text fields of an event in place: tool_call.arguments (as
+ * JSON, so it stays valid JSON text), tool_call.error, prompt.text,
+ * diff.patch, note, every attribute value, approval.reason, link.reason.
+ * Adds the number of masked spans to ev->redactions (setting has_redactions
+ * when it adds any) and to *count if not NULL. Returns 0, TP_EINVAL (ev is
+ * NULL) or TP_ENOMEM: then some fields may be masked and others not, and the
+ * caller must withhold the event and count it. */
+int tp_mask_event(tp_event *ev, unsigned *count);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,393 @@
+/*
+ * test_mask.c - the secret masker (proto/mask.h): every rule's fixtures,
+ * ordinary text left alone, secrets split by JSON escapes, idempotence, JSON
+ * arguments kept valid, linear work on adversarial input, event fields.
+ *
+ * Owns: nothing shared; each test builds its own inputs.
+ * Threading: single-threaded.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "mask.h"
+#include "testutil.h"
+
+/* Masks `in`; returns the malloc'd output and the count. */
+static char *mask(const char *in, unsigned flags, unsigned *count)
+{
+    char *out = NULL;
+    size_t out_len = 0;
+    uint64_t work = 0;
+    int rc = tp_mask_text_ex(in, strlen(in), flags, &out, &out_len, count, &work);
+    assert_int_equal(rc, 0);
+    assert_non_null(out);
+    assert_int_equal(strlen(out), out_len);
+    return out;
+}
+
+static void test_mask_every_rule_masks_its_positive_fixtures(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    const tp_mask_rule *rules = tp_mask_rules(&n);
+    assert_true(n >= 8);
+    for (size_t r = 0; r < n; r++) {
+        assert_non_null(rules[r].positives[0]);
+        for (const char *const *p = rules[r].positives; *p; p++) {
+            unsigned count = 0;
+            char *out = mask(*p, 0, &count);
+            char marker[64];
+            snprintf(marker, sizeof marker, "[REDACTED:%s]", rules[r].name);
+            if (count != 1 || !strstr(out, marker))
+                fail_msg("rule %s: fixture \"%s\" gave %u masks: \"%s\"", rules[r].name, *p, count,
+                         out);
+            free(out);
+        }
+    }
+}
+
+static void test_mask_no_rule_masks_any_negative_fixture(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    const tp_mask_rule *rules = tp_mask_rules(&n);
+    for (size_t r = 0; r < n; r++) {
+        assert_non_null(rules[r].negatives[0]);
+        for (const char *const *p = rules[r].negatives; *p; p++) {
+            unsigned count = 0;
+            char *out = mask(*p, 0, &count);
+            if (count != 0 || strcmp(out, *p) != 0)
+                fail_msg("rule %s: negative fixture \"%s\" was masked: \"%s\"", rules[r].name, *p,
+                         out);
+            free(out);
+        }
+    }
+}
+
+/* Text that looks technical but holds no secret. */
+static const char *const ordinary[] = {
+    "AKIAIOSFODNN7EXAMPLE",
+    "aws_access_key_id=AKIAIOSFODNN7EXAMPLE",
+    "commit 3f2a9c1d4b5e6f708192a3b4c5d6e7f8091a2b3c fixes the retry loop",
+    "request 550e8400-e29b-41d4-a716-446655440000 timed out",
+    "The quick brown fox jumps over the lazy dog; keys, tokens and secrets are words.",
+    "https://github.com/agenttrail/agenttrail/pull/42#discussion_r1234567890",
+    "{\"user_id\":\"james_lee_6136\",\"reservation_id\":\"EHGLP3\"}",
+    "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "/usr/lib/x86_64-linux-gnu/libzmq.so.5.2.4",
+    "--- a/src/token.c\n+++ b/src/token.c\n@@ -1,3 +1,4 @@\n+int token_count = 0;\n",
+    "key_id=kid-2024-05 public_key=MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEabc123XYZ",
+    "max_tokens=4096 temperature=0.7 top_p=0.95",
+    "Use a bearer token from the vault; never paste it here.",
+    "",
+};
+
+static void test_mask_leaves_ordinary_text_alone(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < sizeof ordinary / sizeof *ordinary; k++) {
+        unsigned count = 0;
+        char *out = mask(ordinary[k], 0, &count);
+        if (count != 0 || strcmp(out, ordinary[k]) != 0)
+            fail_msg("ordinary text was masked: \"%s\" -> \"%s\"", ordinary[k], out);
+        free(out);
+    }
+}
+
+/* Real agent runs from ../shared/data carry no secrets: masking them must
+ * change (almost) nothing. Each hit is printed so a new false positive is
+ * easy to see; the bound is one hit per thousand lines. */
+static void test_mask_rarely_fires_on_real_agent_runs(void **state)
+{
+    (void)state;
+    const char *files[] = {"data/tau2.jsonl", "data/swe-agent.jsonl"};
+    size_t lines = 0, hits = 0;
+    for (size_t f = 0; f < 2; f++) {
+        char *path = tu_shared(files[f]);
+        size_t len = 0;
+        char *text = tu_read_file(path, &len);
+        free(path);
+        if (!text) continue;
+        char *line = text;
+        while (line < text + len && lines < 20000) {
+            char *nl = memchr(line, '\n', (size_t)(text + len - line));
+            size_t ll = nl ? (size_t)(nl - line) : (size_t)(text + len - line);
+            char *out = NULL;
+            unsigned count = 0;
+            assert_int_equal(tp_mask_text(line, ll, &out, NULL, &count), 0);
+            if (count > 0) {
+                const char *m = strstr(out, "[REDACTED:");
+                fprintf(stderr, "# %s:%zu: %u hit(s) near: %.80s\n", files[f], lines + 1, count,
+                        m ? (m > out + 40 ? m - 40 : out) : out);
+            }
+            hits += count;
+            free(out);
+            lines++;
+            line = nl ? nl + 1 : text + len;
+        }
+        free(text);
+    }
+    assert_true(lines > 100);
+    fprintf(stderr, "# %zu lines of real runs, %zu masks\n", lines, hits);
+    assert_true(hits * 1000 <= lines);
+}
+
+/* The secrets below are split by one level of JSON escaping, as they are
+ * inside tool_call.arguments or inside a JSON string in a note. */
+static void test_mask_finds_secrets_split_by_json_escapes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *rule, *leak;
+    } cases[] = {
+        {"{\"cmd\":\"echo ghp_\\u00301234567890abcdefghijABCDEFGHIJ012345\"}", "github_token",
+         "abcdefghijABCDEFGHIJ"},
+        {"{\"url\":\"postgres:\\/\\/admin:S3cr3tPass@db\\/app\"}", "url_password", "S3cr3tPass"},
+        {"{\"dsn\":\"postgres://admin:S3cr3tPass\\u0040db/app\"}", "url_password", "S3cr3tPass"},
+        {"{\"body\":\"{\\\"api_key\\\":\\\"sk_live_4eC39HqLyjWDarjtT1zdp7dc\\\"}\"}",
+         "generic_secret", "4eC39HqLyjWDarjtT1zdp7dc"},
+        {"{\"pem\":\"-----BEGIN EC PRIVATE KEY-----\\nMHcCAQEEIfakefake\\n-----END EC PRIVATE "
+         "KEY-----\"}",
+         "private_key", "MHcCAQEEIfakefake"},
+        {"{\"k\":\"AKIA\\u005A3MPLEK3YT0TEST1\"}", "aws_access_key", "3MPLEK3YT0TEST1"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        unsigned count = 0;
+        char *out = mask(cases[k].in, TP_MASK_JSON, &count);
+        char marker[64];
+        snprintf(marker, sizeof marker, "[REDACTED:%s]", cases[k].rule);
+        if (count != 1 || !strstr(out, marker) || strstr(out, cases[k].leak))
+            fail_msg("escaped secret not masked: %s -> %s (count %u)", cases[k].in, out, count);
+        json_error_t e;
+        json_t *j = json_loads(out, JSON_DECODE_ANY, &e);
+        if (!j) fail_msg("masked JSON no longer parses: %s: %s", out, e.text);
+        json_decref(j);
+        free(out);
+    }
+}
+
+static void test_mask_masking_masked_text_changes_nothing(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    const tp_mask_rule *rules = tp_mask_rules(&n);
+    for (size_t r = 0; r < n; r++) {
+        for (const char *const *p = rules[r].positives; *p; p++) {
+            unsigned c1 = 0, c2 = 0;
+            char *once = mask(*p, 0, &c1);
+            char *twice = mask(once, 0, &c2);
+            if (c2 != 0 || strcmp(once, twice) != 0)
+                fail_msg("rule %s: masking \"%s\" again gave \"%s\"", rules[r].name, once, twice);
+            free(once);
+            free(twice);
+        }
+    }
+}
+
+/* Text masking of these would cut across JSON strings; the result must
+ * still parse and hold no key material. */
+static void test_mask_keeps_json_arguments_valid(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *leak;
+    } cases[] = {
+        {"{\"a\":\"-----BEGIN RSA PRIVATE KEY-----\\nMIIEfakeAAA\",\"b\":\"MIIEfakeBBB\\n-----END "
+         "RSA PRIVATE KEY-----\"}",
+         "MIIEfakeAAA"},
+        {"{\"a\":\"-----BEGIN OPENSSH PRIVATE KEY-----\\nb3BlbnNzaC1fake\",\"n\":1.5}",
+         "b3BlbnNzaC1fake"},
+        {"[\"-----BEGIN PRIVATE KEY-----\",\"MIIfakeCCC\",{\"token\":\"Xk9#mP2vL7qR4wZ\"}]",
+         "Xk9#mP2vL7qR4wZ"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        unsigned count = 0;
+        char *out = mask(cases[k].in, TP_MASK_JSON, &count);
+        json_error_t e;
+        json_t *j = json_loads(out, JSON_DECODE_ANY, &e);
+        if (!j) fail_msg("masked arguments no longer JSON: %s -> %s: %s", cases[k].in, out, e.text);
+        json_decref(j);
+        if (count == 0 || strstr(out, cases[k].leak))
+            fail_msg("secret left in masked arguments: %s -> %s", cases[k].in, out);
+        free(out);
+    }
+    /* Arguments without secrets are returned byte for byte. */
+    const char *plain = "{ \"user_id\" : \"james_lee_6136\", \"n\": 1.10 }";
+    unsigned count = 0;
+    char *out = mask(plain, TP_MASK_JSON, &count);
+    assert_int_equal(count, 0);
+    assert_string_equal(out, plain);
+    free(out);
+}
+
+/* 1 MiB of each adversarial pattern; the scanner's step count stays within
+ * a small constant of the length (a backtracking or rescanning scanner
+ * would take ~len^2/period steps). */
+static void test_mask_work_is_linear_on_adversarial_input(void **state)
+{
+    (void)state;
+    static const char *const patterns[] = {
+        "eyJ",
+        "eyJ.",
+        "eyJhbGciOiJIUzI1NiJ9.",
+        "-----BEGIN ",
+        "-----BEGIN RSA PRIVATE KEY-----",
+        "-----END ",
+        "ghp_",
+        "github_pat_",
+        "xoxb-",
+        "xoxb-1",
+        "AKIA",
+        "key=",
+        "password=x/",
+        "token: ",
+        "api_key=Xk9#mP2vL7qR4wZ/",
+        "\"secret\":\"",
+        "://",
+        "a://b:",
+        "a://b:c",
+        "Bearer ",
+        "Bearer a",
+        "\\u0041",
+        "\\ud800",
+        "\\",
+        "a",
+    };
+    const size_t len = 1 << 20;
+    uint64_t worst = 0;
+    char *in = malloc(len + 1);
+    assert_non_null(in);
+    for (size_t p = 0; p < sizeof patterns / sizeof *patterns; p++) {
+        size_t pl = strlen(patterns[p]);
+        for (size_t k = 0; k < len; k++)
+            in[k] = patterns[p][k % pl];
+        in[len] = 0;
+        /* The JSON mode differs only when escapes or quotes are present. */
+        unsigned last = strpbrk(patterns[p], "\\\"") ? TP_MASK_JSON : 0;
+        for (unsigned flags = 0; flags <= last; flags++) {
+            char *out = NULL;
+            uint64_t work = 0;
+            unsigned count = 0;
+            assert_int_equal(tp_mask_text_ex(in, len, flags, &out, NULL, &count, &work), 0);
+            if (work > worst) worst = work;
+            if (work > 64 * (uint64_t)len)
+                fail_msg("pattern \"%s\": %llu steps for %zu bytes", patterns[p],
+                         (unsigned long long)work, len);
+            free(out);
+        }
+    }
+    fprintf(stderr, "# worst: %.1f steps per byte\n", (double)worst / (double)len);
+    free(in);
+}
+
+static char *dupstr(const char *s)
+{
+    char *p = strdup(s);
+    assert_non_null(p);
+    return p;
+}
+
+static void test_mask_event_masks_every_free_text_field_and_counts(void **state)
+{
+    (void)state;
+    tp_event *ev = calloc(1, sizeof *ev);
+    assert_non_null(ev);
+    agenttrail__v1__trace_event__init(ev);
+    ev->tool_call = calloc(1, sizeof *ev->tool_call);
+    ev->prompt = calloc(1, sizeof *ev->prompt);
+    ev->diff = calloc(1, sizeof *ev->diff);
+    ev->approval = calloc(1, sizeof *ev->approval);
+    ev->link = calloc(1, sizeof *ev->link);
+    ev->attributes = calloc(2, sizeof *ev->attributes);
+    assert_true(ev->tool_call && ev->prompt && ev->diff && ev->approval && ev->link &&
+                ev->attributes);
+    agenttrail__v1__tool_call__init(ev->tool_call);
+    agenttrail__v1__prompt__init(ev->prompt);
+    agenttrail__v1__diff__init(ev->diff);
+    agenttrail__v1__approval__init(ev->approval);
+    agenttrail__v1__link__init(ev->link);
+    for (int k = 0; k < 2; k++) {
+        ev->attributes[k] = calloc(1, sizeof **ev->attributes);
+        assert_non_null(ev->attributes[k]);
+        agenttrail__v1__attribute__init(ev->attributes[k]);
+    }
+    ev->n_attributes = 2;
+    ev->tool_call->name = dupstr("shell");
+    ev->tool_call->arguments =
+        dupstr("{\"cmd\":\"curl -H 'Authorization: Bearer 8f2kQ9zLx0Vb7mN3pR5tW1yC' x\"}");
+    ev->tool_call->error = dupstr("auth failed for ghp_0123456789abcdefghijABCDEFGHIJ012345");
+    ev->prompt->text = dupstr("use AKIAZ3MPLEK3YT0TEST1 please");
+    ev->diff->patch = dupstr("+DB_PASSWORD=Xk9#mP2vL7qR4wZ\n");
+    ev->note = dupstr("db at postgres://admin:S3cr3tPass@db/app");
+    ev->attributes[0]->key = dupstr("env");
+    ev->attributes[0]->value = dupstr("prod");
+    ev->attributes[1]->key = dupstr("slack");
+    ev->attributes[1]->value = dupstr("xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOp");
+    ev->approval->reason = dupstr("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig");
+    ev->link->reason = dupstr("-----BEGIN PRIVATE KEY-----\nMIIfake\n-----END PRIVATE KEY-----");
+    ev->workflow = dupstr("wf");
+    ev->has_redactions = 1;
+    ev->redactions = 2; /* already masked upstream */
+
+    unsigned count = 0;
+    assert_int_equal(tp_mask_event(ev, &count), 0);
+    assert_int_equal(count, 8);
+    assert_int_equal(ev->redactions, 10);
+    assert_string_equal(ev->tool_call->arguments,
+                        "{\"cmd\":\"curl -H 'Authorization: Bearer [REDACTED:bearer_token]' x\"}");
+    assert_string_equal(ev->tool_call->error, "auth failed for [REDACTED:github_token]");
+    assert_string_equal(ev->prompt->text, "use [REDACTED:aws_access_key] please");
+    assert_string_equal(ev->diff->patch, "+DB_PASSWORD=[REDACTED:generic_secret]\n");
+    assert_string_equal(ev->note, "db at postgres://admin:[REDACTED:url_password]@db/app");
+    assert_string_equal(ev->attributes[0]->value, "prod");
+    assert_string_equal(ev->attributes[1]->value, "[REDACTED:slack_token]");
+    assert_string_equal(ev->approval->reason, "jwt [REDACTED:jwt]");
+    assert_string_equal(ev->link->reason, "[REDACTED:private_key]");
+    assert_string_equal(ev->workflow, "wf");
+
+    /* A second pass (the collector's) finds nothing more. */
+    assert_int_equal(tp_mask_event(ev, &count), 0);
+    assert_int_equal(count, 0);
+    assert_int_equal(ev->redactions, 10);
+    agenttrail__v1__trace_event__free_unpacked(ev, NULL);
+}
+
+static void test_mask_event_without_secrets_keeps_redactions_absent(void **state)
+{
+    (void)state;
+    tp_event ev;
+    agenttrail__v1__trace_event__init(&ev);
+    char note[] = "all good";
+    ev.note = note;
+    unsigned count = 7;
+    assert_int_equal(tp_mask_event(&ev, &count), 0);
+    assert_int_equal(count, 0);
+    assert_int_equal(ev.has_redactions, 0);
+    assert_ptr_equal(ev.note, note);
+    assert_int_equal(tp_mask_event(NULL, &count), TP_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mask_every_rule_masks_its_positive_fixtures),
+        cmocka_unit_test(test_mask_no_rule_masks_any_negative_fixture),
+        cmocka_unit_test(test_mask_leaves_ordinary_text_alone),
+        cmocka_unit_test(test_mask_rarely_fires_on_real_agent_runs),
+        cmocka_unit_test(test_mask_finds_secrets_split_by_json_escapes),
+        cmocka_unit_test(test_mask_masking_masked_text_changes_nothing),
+        cmocka_unit_test(test_mask_keeps_json_arguments_valid),
+        cmocka_unit_test(test_mask_work_is_linear_on_adversarial_input),
+        cmocka_unit_test(test_mask_event_masks_every_free_text_field_and_counts),
+        cmocka_unit_test(test_mask_event_without_secrets_keeps_redactions_absent),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
