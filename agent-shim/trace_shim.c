@@ -1,0 +1,359 @@
+/*
+ * trace_shim.c - the trace-shim program.
+ *
+ *   trace-shim --dry-run [OPTIONS] [FILE...]   judge and print canonical events
+ *   trace-shim [OPTIONS] [FILE...]             send to a collector (not built yet)
+ *   trace-shim keygen --hmac -o FILE           make an organisation HMAC key
+ *
+ * Responsibility: command line, key loading, and the output of --dry-run.
+ * Reading, judging and reporting lines is jsonl_source.c's, shared by every
+ * mode; sending plugs in as run_send(). Options come from one table that
+ * drives getopt_long and --help alike.
+ *
+ * Exit status: 0 every line valid; 1 a line was rejected (the valid ones are
+ * still printed); 2 usage error, unusable key file, unreadable input, output
+ * error, or a line needed the HMAC key and none was configured.
+ *
+ * Threading: single-threaded program.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jsonl_source.h"
+#include "traceproto.h"
+
+#define EXIT_REJECTED 1
+#define EXIT_USAGE 2
+#define KEY_ENV "AGENTTRAIL_HMAC_KEY_FILE"
+
+enum opt_id {
+    OPT_DRY_RUN = 256,
+    OPT_KEY_FILE,
+    OPT_KEEP_TEXT,
+    OPT_LENIENT,
+    OPT_MAX_EVENT,
+    OPT_MAX_PATCH,
+    OPT_MAX_ARGUMENTS,
+    OPT_MAX_STRING,
+    OPT_MAX_CONTEXT_IDS,
+    OPT_MAX_ATTRIBUTES,
+    OPT_HELP = 'h',
+    OPT_VERSION = 'V',
+};
+
+typedef struct shim_option {
+    const char *name;
+    int id;
+    const char *arg; /* NULL: takes no argument */
+    const char *help;
+    size_t limit_offset; /* for the limits options: offset in tp_limits, else SIZE_MAX */
+} shim_option;
+
+#define NO_LIMIT ((size_t)-1)
+
+static const shim_option options[] = {
+    {"dry-run", OPT_DRY_RUN, NULL,
+     "judge each line and print the event as it would be sent, as canonical JSON, on stdout; "
+     "send nothing",
+     NO_LIMIT},
+    {"hmac-key-file", OPT_KEY_FILE, "FILE",
+     "the organisation key that prompt.text is hashed with (64 hex digits; default: $" KEY_ENV
+     "); make one with `trace-shim keygen --hmac -o FILE`",
+     NO_LIMIT},
+    {"keep-prompt-text", OPT_KEEP_TEXT, NULL,
+     "keep prompt.text beside its HMAC instead of dropping it", NO_LIMIT},
+    {"lenient", OPT_LENIENT, NULL,
+     "unknown top-level fields are warnings (and dropped) instead of errors", NO_LIMIT},
+    {"max-event-bytes", OPT_MAX_EVENT, "N", "largest line and encoded event (default 1 MiB)",
+     offsetof(tp_limits, event_max)},
+    {"max-patch-bytes", OPT_MAX_PATCH, "N", "largest diff.patch (default 1 MiB)",
+     offsetof(tp_limits, patch_max)},
+    {"max-arguments-bytes", OPT_MAX_ARGUMENTS, "N", "largest tool_call.arguments (default 256 KiB)",
+     offsetof(tp_limits, arguments_max)},
+    {"max-string-bytes", OPT_MAX_STRING, "N", "largest other string (default 64 KiB)",
+     offsetof(tp_limits, string_max)},
+    {"max-context-ids", OPT_MAX_CONTEXT_IDS, "N", "most context_ids entries (default 1024)",
+     offsetof(tp_limits, context_ids_max)},
+    {"max-attributes", OPT_MAX_ATTRIBUTES, "N", "most attributes entries (default 64)",
+     offsetof(tp_limits, attributes_max)},
+    {"help", OPT_HELP, NULL, "print this help and exit", NO_LIMIT},
+    {"version", OPT_VERSION, NULL, "print the version and exit", NO_LIMIT},
+};
+#define N_OPTIONS (sizeof options / sizeof options[0])
+
+typedef struct shim_config {
+    bool dry_run;
+    const char *key_file;
+    jsonl_options judge;
+    uint8_t key[TP_HMAC_KEY_LEN];
+} shim_config;
+
+static void print_help(FILE *out)
+{
+    fprintf(out,
+            "usage: trace-shim --dry-run [OPTIONS] [FILE...]\n"
+            "       trace-shim [OPTIONS] [FILE...]      (send to a collector: not built yet)\n"
+            "       trace-shim keygen --hmac -o FILE\n\n"
+            "Reads trace events as JSON lines (EVENTS.md) from each FILE, or stdin when there\n"
+            "is none or FILE is \"-\". Fills missing event_id, trace_id, span_id and time,\n"
+            "replaces prompt.text by its HMAC-SHA256 under the organisation key, and checks\n"
+            "every rule. Rejected lines go to stderr as FILE:LINE: field: problem.\n\n"
+            "options:\n");
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        char left[64];
+        snprintf(left, sizeof left, "--%s%s%s", options[i].name, options[i].arg ? " " : "",
+                 options[i].arg ? options[i].arg : "");
+        fprintf(out, "  %-28s %s\n", left, options[i].help);
+    }
+    fprintf(out,
+            "\nkeygen options:\n"
+            "  %-28s make an HMAC key for prompt text (the only kind for now)\n"
+            "  %-28s write the key to FILE, created 0600; an existing file is never "
+            "overwritten\n",
+            "--hmac", "-o, --output FILE");
+    fprintf(out, "\nexit status: 0 every line valid; 1 a line was rejected (valid lines are still\n"
+                 "printed); 2 usage error, unusable key, unreadable input, or prompt text to hash\n"
+                 "with no key configured.\n");
+}
+
+/* N, NK or NM (KiB, MiB); 0 on success. */
+static int parse_size(const char *s, size_t *out)
+{
+    if (!s || *s < '0' || *s > '9') return -1;
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s) return -1;
+    unsigned long long mult = 1;
+    if (*end == 'k' || *end == 'K')
+        mult = 1024, end++;
+    else if (*end == 'm' || *end == 'M')
+        mult = 1024 * 1024, end++;
+    if (*end || v == 0 || v > SIZE_MAX / mult) return -1;
+    *out = (size_t)(v * mult);
+    return 0;
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fputs("trace-shim: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("; see trace-shim --help\n", stderr);
+    return EXIT_USAGE;
+}
+
+/* Parses argv into cfg; returns -1 to go on, or an exit status. */
+static int parse_args(int argc, char **argv, shim_config *cfg)
+{
+    struct option longopts[N_OPTIONS + 1];
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        longopts[i].name = options[i].name;
+        longopts[i].has_arg = options[i].arg ? required_argument : no_argument;
+        longopts[i].flag = NULL;
+        longopts[i].val = options[i].id;
+    }
+    memset(&longopts[N_OPTIONS], 0, sizeof longopts[N_OPTIONS]);
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
+        const shim_option *o = NULL;
+        for (size_t i = 0; i < N_OPTIONS; i++)
+            if (options[i].id == c) o = &options[i];
+        if (!o) {
+            const char *bad = argv[optind - 1] ? argv[optind - 1] : "?";
+            if (c == ':' || (c == '?' && optopt))
+                return usage_error("option %s needs an argument or is unknown", bad);
+            return usage_error("unknown option %s", bad);
+        }
+        if (o->limit_offset != NO_LIMIT) {
+            size_t v;
+            if (parse_size(optarg, &v) != 0)
+                return usage_error("--%s needs a positive size (N, NK or NM)", o->name);
+            *(size_t *)((char *)&cfg->judge.limits + o->limit_offset) = v;
+            continue;
+        }
+        switch (c) {
+        case OPT_DRY_RUN:
+            cfg->dry_run = true;
+            break;
+        case OPT_KEY_FILE:
+            cfg->key_file = optarg;
+            break;
+        case OPT_KEEP_TEXT:
+            cfg->judge.keep_prompt_text = 1;
+            break;
+        case OPT_LENIENT:
+            cfg->judge.lenient = 1;
+            break;
+        case OPT_HELP:
+            print_help(stdout);
+            return 0;
+        case OPT_VERSION:
+            printf("trace-shim %s\n", AGENTTRAIL_VERSION);
+            return 0;
+        default:
+            return usage_error("unhandled option %s", argv[optind - 1]);
+        }
+    }
+    return -1;
+}
+
+/* Loads the key when one is configured; an unusable configured key is fatal. */
+static int load_key(shim_config *cfg)
+{
+    const char *path = cfg->key_file;
+    if (!path) {
+        const char *env = getenv(KEY_ENV);
+        path = env && *env ? env : NULL;
+    }
+    if (!path) return 0; /* none configured: only lines with prompt.text need one */
+    tp_error err;
+    if (tp_hmac_key_load(path, cfg->key, &err) != TP_OK) {
+        fprintf(stderr, "trace-shim: %s: %s\n", err.field, err.problem);
+        return EXIT_USAGE;
+    }
+    cfg->judge.hmac_key = cfg->key;
+    return 0;
+}
+
+/* The exit status once every input is read. */
+static int finish(const jsonl_stats *st)
+{
+    if (st->key_missing) {
+        fprintf(stderr,
+                "trace-shim: %llu line(s) carry prompt.text and no HMAC key is configured; make "
+                "one with `trace-shim keygen --hmac -o FILE`, then pass --hmac-key-file FILE or "
+                "set " KEY_ENV "\n",
+                (unsigned long long)st->key_missing);
+        return EXIT_USAGE;
+    }
+    if (st->unreadable) return EXIT_USAGE;
+    return st->rejected ? EXIT_REJECTED : 0;
+}
+
+static int run_dry_run(const shim_config *cfg, const char *const *files, size_t n)
+{
+    jsonl_source *src = NULL;
+    if (jsonl_source_open(&src, files, n, &cfg->judge) != TP_OK) {
+        fprintf(stderr, "trace-shim: out of memory\n");
+        return EXIT_USAGE;
+    }
+    tp_event *ev = NULL;
+    bool out_failed = false;
+    while (jsonl_source_next(src, &ev, NULL) == 1) {
+        size_t len = 0;
+        char *json = tp_event_to_json(ev, &len);
+        tp_event_destroy(&ev);
+        if (!json) {
+            fprintf(stderr, "trace-shim: out of memory writing an event\n");
+            out_failed = true;
+            break;
+        }
+        if (fwrite(json, 1, len, stdout) != len || putchar('\n') == EOF) out_failed = true;
+        free(json);
+        if (out_failed) break;
+    }
+    if (fflush(stdout) != 0) out_failed = true;
+    if (out_failed) fprintf(stderr, "trace-shim: cannot write to stdout: %s\n", strerror(errno));
+    int status = out_failed ? EXIT_USAGE : finish(jsonl_source_stats(src));
+    jsonl_source_destroy(&src);
+    return status;
+}
+
+/* Sending to a collector plugs in here: read events with jsonl_source (the same
+ * judgement and messages as --dry-run) and hand them to libtraceshim. */
+static int run_send(const shim_config *cfg, const char *const *files, size_t n)
+{
+    (void)cfg;
+    (void)files;
+    (void)n;
+    fprintf(stderr, "trace-shim: sending to a collector is not built yet; use --dry-run\n");
+    return EXIT_USAGE;
+}
+
+static int keygen(int argc, char **argv)
+{
+    static const struct option kopts[] = {{"hmac", no_argument, NULL, 'k'},
+                                          {"output", required_argument, NULL, 'o'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
+    bool hmac = false;
+    const char *out = NULL;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "o:h", kopts, NULL)) != -1) {
+        switch (c) {
+        case 'k':
+            hmac = true;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'h':
+            print_help(stdout);
+            return 0;
+        default:
+            return usage_error("keygen: bad option %s", argv[optind - 1]);
+        }
+    }
+    if (!hmac || !out || optind != argc)
+        return usage_error("%s", "usage: trace-shim keygen --hmac -o FILE");
+    uint8_t key[TP_HMAC_KEY_LEN];
+    if (tp_id_random(key, sizeof key) != TP_OK) {
+        fprintf(stderr, "trace-shim: keygen: no random bytes from OpenSSL\n");
+        return EXIT_USAGE;
+    }
+    char hex[2 * TP_HMAC_KEY_LEN + 2];
+    tp_hex_encode(key, sizeof key, hex);
+    hex[2 * TP_HMAC_KEY_LEN] = '\n';
+    hex[2 * TP_HMAC_KEY_LEN + 1] = 0;
+    int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        if (errno == EEXIST)
+            fprintf(stderr,
+                    "trace-shim: %s exists; refusing to overwrite a key (every event hashed "
+                    "with it would stop matching); remove it first to replace it\n",
+                    out);
+        else
+            fprintf(stderr, "trace-shim: cannot create %s: %s\n", out, strerror(errno));
+        return EXIT_USAGE;
+    }
+    size_t len = strlen(hex);
+    bool ok = write(fd, hex, len) == (ssize_t)len && fsync(fd) == 0;
+    int e = errno;
+    if (close(fd) != 0) ok = false;
+    memset(hex, 0, sizeof hex);
+    memset(key, 0, sizeof key);
+    if (!ok) {
+        fprintf(stderr, "trace-shim: cannot write %s: %s\n", out, strerror(e));
+        unlink(out);
+        return EXIT_USAGE;
+    }
+    fprintf(stderr,
+            "trace-shim: wrote a new HMAC key to %s (mode 0600); every shim of the "
+            "organisation must use the same key\n",
+            out);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "keygen") == 0) return keygen(argc - 1, argv + 1);
+    shim_config cfg = {.judge = jsonl_options_default()};
+    int status = parse_args(argc, argv, &cfg);
+    if (status >= 0) return status;
+    status = load_key(&cfg);
+    if (status) return status;
+    const char *const *files = (const char *const *)(argv + optind);
+    size_t n = (size_t)(argc - optind);
+    status = cfg.dry_run ? run_dry_run(&cfg, files, n) : run_send(&cfg, files, n);
+    memset(cfg.key, 0, sizeof cfg.key);
+    return status;
+}
