@@ -1,0 +1,311 @@
+/*
+ * test_store_append.c - groups, results, log indexes, stamps, dedup, stored
+ * bytes and leaf hashes, dictionaries.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <openssl/sha.h>
+
+#include "store_fixture.h"
+#include "store_internal.h"
+#include "testutil.h"
+
+#define T0 1717200000000000000ull
+
+static void test_store_append_gives_consecutive_log_indexes(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir("store-append");
+    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    uint64_t next = 0;
+    for (int g = 0; g < 5; g++) {
+        tp_event *ev[7];
+        ts_result r[7];
+        for (int i = 0; i < 7; i++)
+            ev[i] = fx_event((uint64_t)(g * 7 + i), (uint64_t)g, "wf-a", NULL,
+                             T0 + (uint64_t)(g * 7 + i) * 1000);
+        assert_int_equal(ts_append(s, ev, 7, r), 0);
+        for (int i = 0; i < 7; i++) {
+            assert_int_equal(r[i].status, TS_RESULT_STORED);
+            assert_int_equal(r[i].log_index, next);
+            assert_int_equal(ev[i]->stored->log_index, next);
+            assert_string_equal(ev[i]->stored->source, "anonymous");
+            assert_true(ev[i]->stored->has_received_unix_nano);
+            next++;
+        }
+        fx_free(ev, 7);
+    }
+    ts_stats st;
+    assert_int_equal(ts_stat(s, &st), 0);
+    assert_int_equal(st.events, 35);
+    assert_int_equal(st.traces, 5);
+    ts_close(&s);
+    /* The log continues where it stopped after a reopen. */
+    s = fx_open(dir, 0, NULL);
+    tp_event *ev = fx_event(1000, 9, "wf-a", NULL, T0);
+    ts_result r;
+    assert_int_equal(ts_append(s, &ev, 1, &r), 0);
+    assert_int_equal(r.log_index, 35);
+    tp_event_destroy(&ev);
+    assert_int_equal(ts_check(s, fx_report, NULL), 0);
+    ts_close(&s);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static void test_store_keeps_collector_stamps(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir("store-append");
+    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    tp_event *ev = fx_event(1, 1, "wf", NULL, T0);
+    ev->stored = malloc(sizeof *ev->stored);
+    agenttrail__v1__stored__init(ev->stored);
+    ev->stored->has_received_unix_nano = 1;
+    ev->stored->received_unix_nano = 42;
+    ev->stored->source = strdup("shim-key-7");
+    ev->stored->has_log_index = 1;
+    ev->stored->log_index = 999; /* a client's forgery: replaced */
+    ts_result r;
+    assert_int_equal(ts_append(s, &ev, 1, &r), 0);
+    tp_event *got = NULL;
+    assert_int_equal(ts_get(s, ev->event_id.data, &got), 0);
+    assert_int_equal(got->stored->log_index, 0);
+    assert_int_equal(got->stored->received_unix_nano, 42);
+    assert_string_equal(got->stored->source, "shim-key-7");
+    tp_event_destroy(&got);
+    tp_event_destroy(&ev);
+    ts_close(&s);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static void test_store_dedups_within_a_group(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir("store-append");
+    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    tp_event *ev[4] = {fx_event(1, 1, "wf", NULL, T0), fx_event(2, 1, "wf", NULL, T0 + 1),
+                       fx_event(1, 1, "wf", NULL, T0), fx_event(3, 1, "wf", NULL, T0 + 2)};
+    ts_result r[4];
+    assert_int_equal(ts_append(s, ev, 4, r), 0);
+    assert_int_equal(r[0].status, TS_RESULT_STORED);
+    assert_int_equal(r[1].status, TS_RESULT_STORED);
+    assert_int_equal(r[2].status, TS_RESULT_DUPLICATE);
+    assert_int_equal(r[2].log_index, r[0].log_index);
+    assert_int_equal(r[3].status, TS_RESULT_STORED);
+    assert_int_equal(r[3].log_index, 2);
+    ts_stats st;
+    assert_int_equal(ts_stat(s, &st), 0);
+    assert_int_equal(st.events, 3);
+    assert_int_equal(ts_check(s, fx_report, NULL), 0);
+    fx_free(ev, 4);
+    ts_close(&s);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static void test_store_dedups_across_groups(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir("store-append");
+    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    tp_event *a[3] = {fx_event(1, 1, "wf", NULL, T0), fx_event(2, 1, "wf", NULL, T0 + 1),
+                      fx_event(3, 1, "wf", NULL, T0 + 2)};
+    fx_append_all(s, a, 3);
+    ts_close(&s);
+    s = fx_open(dir, 0, NULL); /* also across a reopen */
+    tp_event *b[3] = {fx_event(3, 1, "wf", NULL, T0 + 2), fx_event(4, 1, "wf", NULL, T0 + 3),
+                      fx_event(1, 1, "wf", NULL, T0)};
+    ts_result r[3];
+    assert_int_equal(ts_append(s, b, 3, r), 0);
+    assert_int_equal(r[0].status, TS_RESULT_DUPLICATE);
+    assert_int_equal(r[0].log_index, 2);
+    assert_int_equal(r[1].status, TS_RESULT_STORED);
+    assert_int_equal(r[1].log_index, 3);
+    assert_int_equal(r[2].status, TS_RESULT_DUPLICATE);
+    assert_int_equal(r[2].log_index, 0);
+    /* A group of only duplicates changes nothing. */
+    assert_int_equal(ts_append(s, a, 3, r), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(r[i].status, TS_RESULT_DUPLICATE);
+    ts_stats st;
+    assert_int_equal(ts_stat(s, &st), 0);
+    assert_int_equal(st.events, 4);
+    assert_int_equal(ts_check(s, fx_report, NULL), 0);
+    fx_free(a, 3);
+    fx_free(b, 3);
+    ts_close(&s);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static void test_store_rejects_events_without_id(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir("store-append");
+    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    tp_event *ev[2] = {fx_event(1, 1, "wf", NULL, T0), fx_event(2, 1, "wf", NULL, T0)};
+    ev[1]->event_id.len = 8;
+    ts_result r[2];
+    assert_int_equal(ts_append(s, ev, 2, r), TS_EINVAL);
+    assert_non_null(strstr(ts_last_error(s), "event 1"));
+    ts_stats st;
+    assert_int_equal(ts_stat(s, &st), 0);
+    assert_int_equal(st.events, 0); /* nothing of the group */
+    ev[1]->event_id.len = 16;
+    fx_free(ev, 2);
+    ts_close(&s);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* The stored bytes are the event's protobuf with its stamps, bit for bit,
+ * and log_leaves holds SHA-256(0x00 || them). Across a dictionary being
+ * trained, old and new events read back. */
+static void test_store_stored_bytes_match_leaf_hashes_across_dictionaries(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir("store-append");
+    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    enum { N = 3000, G = 500 };
+    uint8_t *packed[N];
+    size_t plen[N];
+    for (int g = 0; g < N / G; g++) {
+        tp_event *ev[G];
+        for (int i = 0; i < G; i++) {
+            uint64_t n = (uint64_t)(g * G + i);
+            ev[i] = fx_event(n, n / 20, (n % 3) ? "wf-a" : "wf-b", NULL, T0 + n * 1000000);
+        }
+        fx_append_all(s, ev, G);
+        for (int i = 0; i < G; i++)
+            assert_int_equal(tp_event_pack(ev[i], &packed[g * G + i], &plen[g * G + i]), 0);
+        fx_free(ev, G);
+    }
+    ts_stats st;
+    assert_int_equal(ts_stat(s, &st), 0);
+    assert_true(st.dictionaries >= 1);
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(ts_internal_env(s), NULL, MDB_RDONLY, &txn), 0);
+    for (uint64_t li = 0; li < N; li += 37) {
+        uint8_t *b = NULL;
+        size_t n = 0;
+        assert_int_equal(ts_get_stored_bytes(s, li, &b, &n), 0);
+        assert_int_equal(n, plen[li]);
+        assert_memory_equal(b, packed[li], n);
+        uint8_t leaf[32], want[32];
+        uint8_t *pre = malloc(n + 1);
+        pre[0] = 0;
+        memcpy(pre + 1, b, n);
+        SHA256(pre, n + 1, want);
+        free(pre);
+        assert_int_equal(ts_internal_leaf_get(s, txn, li, leaf), 0);
+        assert_memory_equal(leaf, want, 32);
+        uint8_t *b2 = NULL;
+        size_t n2 = 0;
+        assert_int_equal(ts_internal_read_stored(s, txn, li, &b2, &n2), 0);
+        assert_int_equal(n2, n);
+        assert_memory_equal(b2, b, n);
+        free(b2);
+        free(b);
+    }
+    /* Compression pays once a dictionary exists: units after training are
+     * on average well under half the raw size. */
+    MDB_dbi events;
+    MDB_cursor *c;
+    assert_int_equal(ts_internal_dbi(s, txn, "events", 0, 0, &events), 0);
+    assert_int_equal(mdb_cursor_open(txn, events, &c), 0);
+    MDB_val k, v;
+    size_t raw = 0, unit = 0;
+    int dict_units = 0;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        const uint8_t *u = v.mv_data;
+        uint64_t li = ts_get_be64(k.mv_data);
+        assert_int_equal(u[0], TS_UNIT_VERSION);
+        if (ts_get_be32(u + 2) == 0) continue;
+        dict_units++;
+        raw += plen[li];
+        unit += v.mv_size - TS_UNIT_HEADER;
+    }
+    mdb_cursor_close(c);
+    assert_true(dict_units >= N - 1500);
+    assert_true(unit * 2 < raw);
+    mdb_txn_abort(txn);
+    uint8_t *b = NULL;
+    size_t n = 0;
+    assert_int_equal(ts_get_stored_bytes(s, N, &b, &n), TS_ENOTFOUND);
+    assert_int_equal(ts_check(s, fx_report, NULL), 0);
+    for (int i = 0; i < N; i++)
+        free(packed[i]);
+    ts_close(&s);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static int hook_calls;
+static uint64_t hook_first, hook_n;
+static int hook_fail;
+static int count_hook(void *ctx, ts_store *s, MDB_txn *txn, uint64_t first, uint64_t n)
+{
+    (void)ctx;
+    hook_calls++;
+    hook_first = first;
+    hook_n = n;
+    /* The hook sees the group's events inside the transaction. */
+    for (uint64_t li = first; li < first + n; li++) {
+        uint8_t leaf[32];
+        assert_int_equal(ts_internal_leaf_get(s, txn, li, leaf), 0);
+    }
+    MDB_dbi extra;
+    assert_int_equal(ts_internal_dbi(s, txn, "hook_extra", 0, 1, &extra), 0);
+    return hook_fail ? TS_ECORRUPT : 0;
+}
+
+static void test_store_append_hook_runs_inside_the_transaction(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir("store-append");
+    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    ts_internal_set_append_hook(s, count_hook, NULL);
+    tp_event *ev[3] = {fx_event(1, 1, "wf", NULL, T0), fx_event(2, 1, "wf", NULL, T0 + 1),
+                       fx_event(3, 1, "wf", NULL, T0 + 2)};
+    ts_result r[3];
+    assert_int_equal(ts_append(s, ev, 2, r), 0);
+    assert_int_equal(hook_calls, 1);
+    assert_int_equal(hook_first, 0);
+    assert_int_equal(hook_n, 2);
+    hook_fail = 1; /* a failing hook aborts the whole group */
+    assert_int_equal(ts_append(s, ev + 2, 1, r), TS_ECORRUPT);
+    hook_fail = 0;
+    ts_stats st;
+    assert_int_equal(ts_stat(s, &st), 0);
+    assert_int_equal(st.events, 2);
+    assert_int_equal(ts_append(s, ev + 2, 1, r), 0);
+    assert_int_equal(r[0].log_index, 2);
+    assert_int_equal(hook_first, 2);
+    fx_free(ev, 3);
+    ts_close(&s);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_store_append_gives_consecutive_log_indexes),
+        cmocka_unit_test(test_store_keeps_collector_stamps),
+        cmocka_unit_test(test_store_dedups_within_a_group),
+        cmocka_unit_test(test_store_dedups_across_groups),
+        cmocka_unit_test(test_store_rejects_events_without_id),
+        cmocka_unit_test(test_store_stored_bytes_match_leaf_hashes_across_dictionaries),
+        cmocka_unit_test(test_store_append_hook_runs_inside_the_transaction),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
