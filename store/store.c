@@ -26,6 +26,7 @@
 #include <openssl/evp.h>
 #include <zstd.h>
 
+#include "ledger.h"
 #include "store_internal.h"
 
 #define TS_MAP_DEFAULT ((size_t)64 << 20)
@@ -396,6 +397,7 @@ int ts_open(const char *dir, unsigned flags, const ts_options *opt, ts_store **o
     if (!s->cctx || !s->dctx || !s->md_ctx || !s->md)
         rc = ts_fail(s, TS_ENOMEM, "store %s: out of memory", dir);
     if (!rc) rc = open_store(s, opt);
+    if (!rc && !(flags & TS_OPEN_RDONLY)) rc = ts_ledger_attach(s); /* store/ledger.c */
     if (rc) {
         if (errbuf && errlen) snprintf(errbuf, errlen, "%s", s->err);
         ts_close(&s);

@@ -186,6 +186,73 @@ int ts_stat(ts_store *s, ts_stats *out);
 typedef void (*ts_report_fn)(void *ctx, const char *message);
 int ts_check(ts_store *s, ts_report_fn report, void *ctx);
 
+/* ==== the Merkle log and its checkpoints (store/ledger.c) ===============
+ *
+ * Every stored event is leaf `log_index` of an RFC 9162 Merkle tree: leaf
+ * hash = SHA-256(0x00 || stored bytes), node = SHA-256(0x01 || left ||
+ * right). The store keeps the leaf hashes (log_leaves) and every complete
+ * subtree hash (log_nodes), written in ts_append's transaction, so roots and
+ * proofs need O(log n) reads and no event. Signed checkpoints (C2SP
+ * tlog-checkpoint signed notes, see docs/ledger.md) are kept in
+ * log_checkpoints, oldest first. Same threading and error rules as above;
+ * read-write and read-only stores answer every ts_log_* read. */
+
+#define TS_HASH_LEN 32
+#define TS_PROOF_MAX 64 /* hashes in any proof */
+
+/* The committed size of the log (== ts_stat().events). 0 or an error. */
+int ts_log_size(ts_store *s, uint64_t *size);
+
+/* The root of the tree of the first `size` leaves (size <= ts_log_size).
+ * 0, TS_EINVAL (size too large), TS_ECORRUPT (a node missing), TS_ELMDB. */
+int ts_log_root(ts_store *s, uint64_t size, uint8_t root[TS_HASH_LEN]);
+
+/* The stored leaf hash of `log_index`. 0 or TS_ENOTFOUND. */
+int ts_log_leaf(ts_store *s, uint64_t log_index, uint8_t leaf[TS_HASH_LEN]);
+
+/* The inclusion proof of leaf `log_index` in the tree of `size` leaves
+ * (RFC 9162 2.1.3) into proof[0..*n) (capacity TS_PROOF_MAX).
+ * 0, TS_EINVAL (index >= size or size > log size), TS_ECORRUPT. */
+int ts_log_inclusion_proof(ts_store *s, uint64_t log_index, uint64_t size,
+                           uint8_t proof[][TS_HASH_LEN], size_t *n);
+
+/* The consistency proof from the tree of `old_size` leaves to that of
+ * `new_size` (RFC 9162 2.1.4) into proof[0..*n) (capacity TS_PROOF_MAX).
+ * 0, TS_EINVAL, TS_ECORRUPT. */
+int ts_log_consistency_proof(ts_store *s, uint64_t old_size, uint64_t new_size,
+                             uint8_t proof[][TS_HASH_LEN], size_t *n);
+
+/* Pure checks, no store needed: 0 when the proof holds, TS_ECORRUPT when
+ * not. Leaf hash of bytes: ts_log_leaf_hash. */
+int ts_log_verify_inclusion(const uint8_t leaf[TS_HASH_LEN], uint64_t log_index, uint64_t size,
+                            const uint8_t proof[][TS_HASH_LEN], size_t n,
+                            const uint8_t root[TS_HASH_LEN]);
+int ts_log_verify_consistency(uint64_t old_size, uint64_t new_size,
+                              const uint8_t old_root[TS_HASH_LEN],
+                              const uint8_t new_root[TS_HASH_LEN],
+                              const uint8_t proof[][TS_HASH_LEN], size_t n);
+void ts_log_leaf_hash(const void *bytes, size_t len, uint8_t leaf[TS_HASH_LEN]);
+
+/* The log's origin (the first line of its checkpoints, naming this store:
+ * "agenttrail/<host>/<random id>", chosen when the store is created).
+ * 0 or TS_ENOTFOUND (a store from before the ledger, opened read-only). */
+int ts_log_origin(ts_store *s, char *out, size_t outlen);
+
+/* Keeps a signed checkpoint note (read-write stores). The note must parse,
+ * name this store's origin, and its size and root must be those of this
+ * log; its signature is the signer's business (collector/signer.c).
+ * 0, TS_EINVAL (malformed or another origin), TS_ECORRUPT (root differs
+ * from the log's), TS_EREADONLY, TS_ELMDB. */
+int ts_checkpoint_add(ts_store *s, const char *note, size_t len);
+
+/* How many checkpoints are kept. 0 or an error. */
+int ts_checkpoint_count(ts_store *s, uint64_t *count);
+
+/* Checkpoint number `seq` (0 = oldest) or, with seq == UINT64_MAX, the
+ * latest: a malloc'd NUL-terminated note the caller frees, *len without the
+ * NUL. 0 or TS_ENOTFOUND. */
+int ts_checkpoint_get(ts_store *s, uint64_t seq, char **note, size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,421 @@
+/*
+ * ledger.c - the store's Merkle log and checkpoints: the ts_log_* and ts_checkpoint_* half of
+ * tracestore.h, built on the tree math of merkle.c and the note format of checkpoint.c.
+ *
+ * Owns three LMDB tables (docs/ledger.md):
+ *   log_nodes        BE64(last leaf covered) || level (1 byte) -> 32-byte hash of a complete
+ *                    subtree of 2^level leaves, level >= 1 (leaves are in the store's
+ *                    log_leaves). Keys grow in the order nodes complete, so every put appends.
+ *   log_checkpoints  BE64(sequence) -> signed checkpoint note, oldest first.
+ *   log_info         "origin" -> the log's origin; "nodes_size" -> BE64 leaves covered by
+ *                    log_nodes.
+ *
+ * Invariants: inside every committed transaction nodes_size == the log size and log_nodes
+ * holds every complete subtree of the first nodes_size leaves: the append hook runs in
+ * ts_append's transaction, so a crash loses both or neither. Every kept checkpoint's root is
+ * the log's root at its size (checked on ts_checkpoint_add), hence successive checkpoints are
+ * consistent by construction; verify --store re-checks it from the events.
+ *
+ * Threading: one thread per ts_store, as the rest of the store.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "ledger.h"
+#include "merkle.h"
+
+#define T_NODES "log_nodes"
+#define T_CHECKPOINTS "log_checkpoints"
+#define T_INFO "log_info"
+
+typedef struct ledger_txn {
+    ts_store *s;
+    MDB_txn *txn;
+    MDB_dbi nodes;
+    int failed_rc; /* the TS_E* / LMDB code behind a MERKLE_ESOURCE */
+} ledger_txn;
+
+static void node_key(uint8_t key[9], unsigned level, uint64_t index)
+{
+    ts_put_be64(key, ((index + 1) << level) - 1);
+    key[8] = (uint8_t)level;
+}
+
+static int node_get(void *ctx, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_LEN])
+{
+    ledger_txn *l = ctx;
+    if (level == 0) {
+        int rc = ts_internal_leaf_get(l->s, l->txn, index, out);
+        if (rc) l->failed_rc = rc;
+        return rc;
+    }
+    uint8_t key[9];
+    node_key(key, level, index);
+    MDB_val k = {9, key}, v;
+    int rc = mdb_get(l->txn, l->nodes, &k, &v);
+    if (rc == 0 && v.mv_size != MERKLE_HASH_LEN) rc = MDB_CORRUPTED;
+    if (rc) {
+        l->failed_rc = rc == MDB_NOTFOUND || rc == MDB_CORRUPTED
+                           ? ts_fail(l->s, TS_ECORRUPT,
+                                     "store %s: log_nodes: node (level %u, index %llu) missing or "
+                                     "damaged",
+                                     l->s->dir, level, (unsigned long long)index)
+                           : ts_fail_mdb(l->s, rc, "reading log_nodes");
+        return rc;
+    }
+    memcpy(out, v.mv_data, MERKLE_HASH_LEN);
+    return 0;
+}
+
+static int node_put(void *ctx, unsigned level, uint64_t index, const uint8_t hash[MERKLE_HASH_LEN])
+{
+    ledger_txn *l = ctx;
+    uint8_t key[9];
+    node_key(key, level, index);
+    MDB_val k = {9, key}, v = {MERKLE_HASH_LEN, (void *)hash};
+    int rc = mdb_put(l->txn, l->nodes, &k, &v, MDB_APPEND);
+    if (rc) l->failed_rc = rc; /* raw: MDB_MAP_FULL must reach ts_append's retry */
+    return rc;
+}
+
+/* A merkle.c result as a store code (MERKLE_ESOURCE: the accessor's own). */
+static int from_merkle(ledger_txn *l, int mrc)
+{
+    if (mrc == 0) return 0;
+    if (mrc == MERKLE_ESOURCE) return l->failed_rc ? l->failed_rc : TS_ECORRUPT;
+    if (mrc == MERKLE_EINVAL) return ts_fail(l->s, TS_EINVAL, "store %s: log range", l->s->dir);
+    return ts_fail(l->s, TS_ECORRUPT, "store %s: proof does not verify", l->s->dir);
+}
+
+static int info_get_u64(MDB_txn *txn, MDB_dbi info, const char *key, uint64_t *out)
+{
+    MDB_val k = {strlen(key), (void *)key}, v;
+    int rc = mdb_get(txn, info, &k, &v);
+    if (rc) return rc;
+    if (v.mv_size != 8) return MDB_CORRUPTED;
+    *out = ts_get_be64(v.mv_data);
+    return 0;
+}
+
+static int info_put_u64(MDB_txn *txn, MDB_dbi info, const char *key, uint64_t val)
+{
+    uint8_t b[8];
+    ts_put_be64(b, val);
+    MDB_val k = {strlen(key), (void *)key}, v = {8, b};
+    return mdb_put(txn, info, &k, &v, 0);
+}
+
+/* Extends log_nodes from `from` leaves to `to` leaves inside a write txn.
+ * Returns 0 or a raw LMDB / TS_E* code. */
+static int extend(ledger_txn *l, MDB_dbi info, uint64_t from, uint64_t to)
+{
+    merkle_frontier f;
+    if (merkle_frontier_load(&f, node_get, l, from)) return l->failed_rc ? l->failed_rc : -1;
+    for (uint64_t i = from; i < to; i++) {
+        uint8_t leaf[MERKLE_HASH_LEN];
+        int rc = ts_internal_leaf_get(l->s, l->txn, i, leaf);
+        if (rc) return rc;
+        if (merkle_frontier_append(&f, leaf, node_put, l))
+            return l->failed_rc ? l->failed_rc : TS_ECORRUPT;
+    }
+    return info_put_u64(l->txn, info, "nodes_size", to);
+}
+
+static int append_hook(void *ctx, ts_store *s, MDB_txn *txn, uint64_t first, uint64_t n)
+{
+    (void)ctx;
+    if (n == 0) return 0;
+    ledger_txn l = {s, txn, 0, 0};
+    MDB_dbi info;
+    int rc = mdb_dbi_open(txn, T_NODES, 0, &l.nodes);
+    if (!rc) rc = mdb_dbi_open(txn, T_INFO, 0, &info);
+    if (rc) return rc;
+    return extend(&l, info, first, first + n);
+}
+
+static void make_origin(char *out, size_t outlen)
+{
+    char host[128] = "localhost";
+    if (gethostname(host, sizeof host - 1) != 0) snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = 0;
+    for (char *p = host; *p; p++)
+        if (*p <= 0x20 || *p >= 0x7f || *p == '+' || *p == '/') *p = '-';
+    uint8_t id[8];
+    char hex[17];
+    if (tp_id_random(id, sizeof id) != 0) memset(id, 0x5a, sizeof id);
+    tp_hex_encode(id, sizeof id, hex);
+    snprintf(out, outlen, "agenttrail/%s/%s", host[0] ? host : "localhost", hex);
+}
+
+int ts_ledger_attach(ts_store *s)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc) return ts_fail_mdb(s, rc, "ledger: beginning a write transaction");
+    ledger_txn l = {s, txn, 0, 0};
+    MDB_dbi info, cps;
+    rc = mdb_dbi_open(txn, T_NODES, MDB_CREATE, &l.nodes);
+    if (!rc) rc = mdb_dbi_open(txn, T_CHECKPOINTS, MDB_CREATE, &cps);
+    if (!rc) rc = mdb_dbi_open(txn, T_INFO, MDB_CREATE, &info);
+    MDB_val k = {6, "origin"}, v;
+    if (!rc && (rc = mdb_get(txn, info, &k, &v)) == MDB_NOTFOUND) {
+        char origin[CP_ORIGIN_MAX];
+        make_origin(origin, sizeof origin);
+        v.mv_size = strlen(origin);
+        v.mv_data = origin;
+        rc = mdb_put(txn, info, &k, &v, 0);
+    }
+    uint64_t covered = 0, size = 0;
+    if (!rc && (rc = info_get_u64(txn, info, "nodes_size", &covered)) == MDB_NOTFOUND) rc = 0;
+    if (!rc) rc = ts_internal_log_size(s, txn, &size);
+    if (!rc && covered < size) rc = extend(&l, info, covered, size);
+    if (rc) {
+        mdb_txn_abort(txn);
+        return rc <= TS_EINVAL && rc > -200 ? rc
+                                            : ts_fail_mdb(s, rc, "ledger: preparing log_nodes");
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc) return ts_fail_mdb(s, rc, "ledger: committing");
+    ts_internal_set_append_hook(s, append_hook, NULL);
+    return 0;
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+/* Begins a read with the nodes table open. */
+static int read_begin(ts_store *s, ledger_txn *l)
+{
+    memset(l, 0, sizeof *l);
+    l->s = s;
+    int rc = ts_read_begin(s, &l->txn);
+    if (rc) return rc;
+    rc = ts_internal_dbi(s, l->txn, T_NODES, 0, 0, &l->nodes);
+    if (rc) ts_read_end(s);
+    return rc;
+}
+
+int ts_log_size(ts_store *s, uint64_t *size)
+{
+    if (!s || !size) return TS_EINVAL;
+    MDB_txn *txn;
+    int rc = ts_read_begin(s, &txn);
+    if (rc) return rc;
+    rc = ts_internal_log_size(s, txn, size);
+    ts_read_end(s);
+    return rc;
+}
+
+static int check_size(ledger_txn *l, uint64_t size)
+{
+    uint64_t have = 0;
+    int rc = ts_internal_log_size(l->s, l->txn, &have);
+    if (!rc && size > have)
+        rc = ts_fail(l->s, TS_EINVAL, "store %s: the log has %llu entries, not %llu", l->s->dir,
+                     (unsigned long long)have, (unsigned long long)size);
+    return rc;
+}
+
+int ts_log_root(ts_store *s, uint64_t size, uint8_t root[TS_HASH_LEN])
+{
+    if (!s || !root) return TS_EINVAL;
+    ledger_txn l;
+    int rc = read_begin(s, &l);
+    if (rc) return rc;
+    rc = check_size(&l, size);
+    if (!rc) rc = from_merkle(&l, merkle_root(node_get, &l, size, root));
+    ts_read_end(s);
+    return rc;
+}
+
+int ts_log_leaf(ts_store *s, uint64_t log_index, uint8_t leaf[TS_HASH_LEN])
+{
+    if (!s || !leaf) return TS_EINVAL;
+    MDB_txn *txn;
+    int rc = ts_read_begin(s, &txn);
+    if (rc) return rc;
+    rc = ts_internal_leaf_get(s, txn, log_index, leaf);
+    ts_read_end(s);
+    return rc;
+}
+
+int ts_log_inclusion_proof(ts_store *s, uint64_t log_index, uint64_t size,
+                           uint8_t proof[][TS_HASH_LEN], size_t *n)
+{
+    if (!s || !proof || !n) return TS_EINVAL;
+    *n = 0;
+    ledger_txn l;
+    int rc = read_begin(s, &l);
+    if (rc) return rc;
+    rc = check_size(&l, size);
+    if (!rc)
+        rc = from_merkle(
+            &l, merkle_inclusion_proof(node_get, &l, log_index, size, proof, TS_PROOF_MAX, n));
+    ts_read_end(s);
+    return rc;
+}
+
+int ts_log_consistency_proof(ts_store *s, uint64_t old_size, uint64_t new_size,
+                             uint8_t proof[][TS_HASH_LEN], size_t *n)
+{
+    if (!s || !proof || !n) return TS_EINVAL;
+    *n = 0;
+    ledger_txn l;
+    int rc = read_begin(s, &l);
+    if (rc) return rc;
+    rc = check_size(&l, new_size);
+    if (!rc)
+        rc = from_merkle(
+            &l, merkle_consistency_proof(node_get, &l, old_size, new_size, proof, TS_PROOF_MAX, n));
+    ts_read_end(s);
+    return rc;
+}
+
+int ts_log_verify_inclusion(const uint8_t leaf[TS_HASH_LEN], uint64_t log_index, uint64_t size,
+                            const uint8_t proof[][TS_HASH_LEN], size_t n,
+                            const uint8_t root[TS_HASH_LEN])
+{
+    return merkle_verify_inclusion(leaf, log_index, size, proof, n, root) ? TS_ECORRUPT : 0;
+}
+
+int ts_log_verify_consistency(uint64_t old_size, uint64_t new_size,
+                              const uint8_t old_root[TS_HASH_LEN],
+                              const uint8_t new_root[TS_HASH_LEN],
+                              const uint8_t proof[][TS_HASH_LEN], size_t n)
+{
+    return merkle_verify_consistency(old_size, new_size, old_root, new_root, proof, n) ? TS_ECORRUPT
+                                                                                       : 0;
+}
+
+void ts_log_leaf_hash(const void *bytes, size_t len, uint8_t leaf[TS_HASH_LEN])
+{
+    merkle_leaf_hash(bytes, len, leaf);
+}
+
+static int origin_in(ts_store *s, MDB_txn *txn, char *out, size_t outlen)
+{
+    MDB_dbi info;
+    int rc = ts_internal_dbi(s, txn, T_INFO, 0, 0, &info);
+    if (rc) return rc;
+    MDB_val k = {6, "origin"}, v;
+    rc = mdb_get(txn, info, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return ts_fail(s, TS_ENOTFOUND, "store %s: the log has no origin yet", s->dir);
+    if (rc) return ts_fail_mdb(s, rc, "reading the log origin");
+    if (v.mv_size == 0 || v.mv_size >= outlen)
+        return ts_fail(s, TS_ECORRUPT, "store %s: log origin of %zu bytes", s->dir, v.mv_size);
+    memcpy(out, v.mv_data, v.mv_size);
+    out[v.mv_size] = 0;
+    return 0;
+}
+
+int ts_log_origin(ts_store *s, char *out, size_t outlen)
+{
+    if (!s || !out || !outlen) return TS_EINVAL;
+    MDB_txn *txn;
+    int rc = ts_read_begin(s, &txn);
+    if (rc) return rc;
+    rc = origin_in(s, txn, out, outlen);
+    ts_read_end(s);
+    return rc;
+}
+
+/* ---- checkpoints -------------------------------------------------------- */
+
+int ts_checkpoint_add(ts_store *s, const char *note, size_t len)
+{
+    if (!s || !note) return TS_EINVAL;
+    if (s->flags & TS_OPEN_RDONLY)
+        return ts_fail(s, TS_EREADONLY, "store %s: opened read-only", s->dir);
+    cp_checkpoint c;
+    cp_signature sig;
+    size_t nsig;
+    char err[256];
+    if (cp_note_parse(note, len, &c, &sig, 1, &nsig, err, sizeof err))
+        return ts_fail(s, TS_EINVAL, "store %s: checkpoint: %s", s->dir, err);
+
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc) return ts_fail_mdb(s, rc, "checkpoint: beginning a write transaction");
+    ledger_txn l = {s, txn, 0, 0};
+    MDB_dbi cps;
+    char origin[CP_ORIGIN_MAX];
+    uint8_t root[MERKLE_HASH_LEN];
+    rc = ts_internal_dbi(s, txn, T_NODES, 0, 0, &l.nodes);
+    if (!rc) rc = ts_internal_dbi(s, txn, T_CHECKPOINTS, 0, 0, &cps);
+    if (!rc) rc = origin_in(s, txn, origin, sizeof origin);
+    if (!rc && strcmp(origin, c.origin) != 0)
+        rc = ts_fail(s, TS_EINVAL, "store %s: checkpoint of origin %s, but this log is %s", s->dir,
+                     c.origin, origin);
+    if (!rc) rc = check_size(&l, c.size);
+    if (!rc) rc = from_merkle(&l, merkle_root(node_get, &l, c.size, root));
+    if (!rc && memcmp(root, c.root, MERKLE_HASH_LEN) != 0)
+        rc = ts_fail(s, TS_ECORRUPT,
+                     "store %s: checkpoint root for size %llu differs from the log's root", s->dir,
+                     (unsigned long long)c.size);
+    MDB_stat st;
+    if (!rc) rc = ts_fail_mdb(s, mdb_stat(txn, cps, &st), "log_checkpoints");
+    if (!rc) {
+        uint8_t key[8];
+        ts_put_be64(key, st.ms_entries);
+        MDB_val k = {8, key}, v = {len, (void *)note};
+        rc = ts_fail_mdb(s, mdb_put(txn, cps, &k, &v, MDB_APPEND), "writing a checkpoint");
+    }
+    if (rc) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return ts_fail_mdb(s, mdb_txn_commit(txn), "committing a checkpoint");
+}
+
+int ts_checkpoint_count(ts_store *s, uint64_t *count)
+{
+    if (!s || !count) return TS_EINVAL;
+    *count = 0;
+    MDB_txn *txn;
+    int rc = ts_read_begin(s, &txn);
+    if (rc) return rc;
+    MDB_dbi cps;
+    MDB_stat st;
+    rc = ts_internal_dbi(s, txn, T_CHECKPOINTS, 0, 0, &cps);
+    if (!rc) rc = ts_fail_mdb(s, mdb_stat(txn, cps, &st), "log_checkpoints");
+    if (!rc) *count = st.ms_entries;
+    ts_read_end(s);
+    return rc;
+}
+
+int ts_checkpoint_get(ts_store *s, uint64_t seq, char **note, size_t *len)
+{
+    if (!s || !note) return TS_EINVAL;
+    *note = NULL;
+    MDB_txn *txn;
+    int rc = ts_read_begin(s, &txn);
+    if (rc) return rc;
+    MDB_dbi cps;
+    MDB_cursor *cur = NULL;
+    rc = ts_internal_dbi(s, txn, T_CHECKPOINTS, 0, 0, &cps);
+    if (!rc) rc = ts_fail_mdb(s, mdb_cursor_open(txn, cps, &cur), "log_checkpoints");
+    if (!rc) {
+        uint8_t key[8];
+        ts_put_be64(key, seq);
+        MDB_val k = {8, key}, v;
+        int r = seq == UINT64_MAX ? mdb_cursor_get(cur, &k, &v, MDB_LAST)
+                                  : mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+        if (r == MDB_NOTFOUND)
+            rc = ts_fail(s, TS_ENOTFOUND, "store %s: no checkpoint %s", s->dir,
+                         seq == UINT64_MAX ? "yet" : "with that number");
+        else if (r)
+            rc = ts_fail_mdb(s, r, "reading a checkpoint");
+        else if (!(*note = malloc(v.mv_size + 1)))
+            rc = ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
+        else {
+            memcpy(*note, v.mv_data, v.mv_size);
+            (*note)[v.mv_size] = 0;
+            if (len) *len = v.mv_size;
+        }
+    }
+    if (cur) mdb_cursor_close(cur);
+    ts_read_end(s);
+    return rc;
+}
