@@ -150,7 +150,7 @@ static void bar(const trace_view *v, const tp_event *ev, char *out)
 static int add_line(qtable *t, const trace_view *v, int idx, int depth)
 {
     const tp_event *ev = v->nodes[idx].ev;
-    char name[160], off[32], dur[32] = "", b[SHOW_BAR_WIDTH + 1], what[512], tokens[64],
+    char name[160], off[40], dur[32] = "", b[SHOW_BAR_WIDTH + 1], what[512], tokens[64],
                              cost[32] = "", status[32];
     const char *kind = ev->has_kind ? tp_kind_name(ev->kind) : NULL;
     int indent = depth > 30 ? 30 : depth;
