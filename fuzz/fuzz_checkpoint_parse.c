@@ -28,7 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (cp_note_parse(text, size, &c, sigs, 4, &nsigs, err, sizeof err) == 0) {
         char body[CP_ORIGIN_MAX + 128];
         size_t blen = cp_checkpoint_body(&c, body, sizeof body);
-        /* A parsed body without extension lines renders back to its own bytes. */
+        /* A parsed body renders back to its own first lines (extensions other than the time
+         * are not kept). */
         if (blen == 0 || blen > size) abort();
         if (memcmp(body, text, blen - 1) != 0) abort();
         cp_checkpoint v;

@@ -457,7 +457,11 @@ size_t cp_checkpoint_body(const cp_checkpoint *c, char *out, size_t outlen)
     if (!cp_name_valid(c->origin)) return 0;
     char root[48];
     cp_base64_encode(c->root, 32, root);
-    int n = snprintf(out, outlen, "%s\n%llu\n%s\n", c->origin, (unsigned long long)c->size, root);
+    int n =
+        c->time_unix_nano
+            ? snprintf(out, outlen, "%s\n%llu\n%s\ntime_unix_nano %llu\n", c->origin,
+                       (unsigned long long)c->size, root, (unsigned long long)c->time_unix_nano)
+            : snprintf(out, outlen, "%s\n%llu\n%s\n", c->origin, (unsigned long long)c->size, root);
     return n < 0 || (size_t)n >= outlen ? 0 : (size_t)n;
 }
 
@@ -559,6 +563,16 @@ int cp_note_parse(const char *note, size_t len, cp_checkpoint *out, cp_signature
         cp_base64_decode(p, n, out->root, sizeof out->root, &rootlen) || rootlen != 32)
         return fail(err, errlen, CP_EFORMAT, "line 3: root must be base64 of 32 bytes");
     p = q;
+    /* The signing time, when present, is the first extension line. */
+    static const char TIME_KEY[] = "time_unix_nano ";
+    const size_t tk = sizeof TIME_KEY - 1;
+    if (p < body_end && (q = next_line(p, body_end, &n)) && n > tk &&
+        memcmp(p, TIME_KEY, tk) == 0) {
+        if (parse_size(p + tk, n - tk, &out->time_unix_nano) || out->time_unix_nano == 0)
+            return fail(err, errlen, CP_EFORMAT,
+                        "line 4: time_unix_nano must be a positive integer");
+        p = q;
+    }
     for (int line = 4; p < body_end; line++) {
         if (!(q = next_line(p, body_end, &n)) || n == 0 || !text_ok(p, n))
             return fail(err, errlen, CP_EFORMAT, "line %d: bad extension line", line);

@@ -5,7 +5,7 @@
  *
  * Formats (docs/ledger.md): a checkpoint body is
  *     <origin>\n<tree size, decimal>\n<base64 of the 32-byte root>\n
- *     [<extension line>\n ...]
+ *     [time_unix_nano <decimal>\n] [<extension line>\n ...]
  * and the signed note is the body, an empty line, then one or more lines
  *     "\u2014 <key name> <base64(key id (4 bytes) || Ed25519 signature (64))>\n"
  * The key name of an AgentTrail checkpoint key is the log's origin. The key
@@ -60,6 +60,8 @@ typedef struct cp_checkpoint {
     char origin[CP_ORIGIN_MAX]; /* NUL-terminated, no newline, non-empty */
     uint64_t size;
     uint8_t root[32];
+    uint64_t time_unix_nano; /* when it was signed; 0 = absent. Carried as the first
+                              * extension line "time_unix_nano <decimal>" */
 } cp_checkpoint;
 
 /* One signature line of a note, unverified. */

@@ -74,6 +74,14 @@ static void test_checkpoint_sign_then_verify_round_trips(void **state)
         assert_string_equal(got.origin, c.origin);
         assert_int_equal(got.size, c.size);
         assert_memory_equal(got.root, c.root, 32);
+        assert_int_equal(got.time_unix_nano, 0);
+        free(note);
+        /* With the signing time as the first extension line. */
+        c.time_unix_nano = 1732531200123456789ull + size;
+        assert_int_equal(cp_checkpoint_sign(&c, k, &note, &len), 0);
+        assert_non_null(strstr(note, "\ntime_unix_nano 17325312001234"));
+        assert_int_equal(cp_note_verify(note, len, k, &got, err, sizeof err), 0);
+        assert_int_equal(got.time_unix_nano, c.time_unix_nano);
         free(note);
     }
     cp_key_destroy(&k);
@@ -215,6 +223,8 @@ static void test_checkpoint_parser_rejects_malformed_notes(void **state)
         {"root missing", "o/x\n5\n\n%s%s"},
         {"empty extension line", "o/x\n5\n%s\n\next\n\n%s"},
         {"control char in extension", "o/x\n5\n%s\nex\tt\n\n%s"},
+        {"zero time", "o/x\n5\n%s\ntime_unix_nano 0\n\n%s"},
+        {"bad time", "o/x\n5\n%s\ntime_unix_nano 12x\n\n%s"},
         {"signature without dash", "o/x\n5\n%s\n\n- o/x AAAAAAAA\n%s"},
         {"signature too short", "o/x\n5\n%s\n\n\xe2\x80\x94 o/x AAAA\n%s"},
         {"signature without name", "o/x\n5\n%s\n\n\xe2\x80\x94  AAAAAAAA\n%s"},
