@@ -48,10 +48,18 @@ static const char find_help[] =
     "  trace-query find --since 2024-06-01T00:00:00Z --until 2024-06-02T00:00:00Z --limit 50\n"
     "  trace-query find --since 1d --limit 50 --after 0000000000000a3f...   (the next page)\n";
 
-static const char *const find_headers[] = {"TIME",   "TRACE", "KIND",   "WORKFLOW", "DRI",
-                                           "STATUS", "DUR",   "TOKENS", "COST",     "WHAT"};
-static const int find_flags[] = {0, 0,          0,          QCOL_FLEX,  QCOL_FLEX,
-                                 0, QCOL_RIGHT, QCOL_RIGHT, QCOL_RIGHT, QCOL_FLEX};
+static const char *const find_headers[] = {"TIME", "TRACE",  "KIND", "WORKFLOW", "DRI",
+                                           "WHAT", "STATUS", "DUR",  "TOKENS",   "COST"};
+static const int find_flags[] = {0,
+                                 0,
+                                 0,
+                                 QCOL_FLEX,
+                                 QCOL_FLEX,
+                                 QCOL_FLEX,
+                                 QCOL_OPTIONAL,
+                                 QCOL_RIGHT | QCOL_OPTIONAL,
+                                 QCOL_RIGHT | QCOL_OPTIONAL,
+                                 QCOL_RIGHT | QCOL_OPTIONAL};
 
 static int add_row(qtable *t, const tp_event *ev)
 {
@@ -66,7 +74,7 @@ static int add_row(qtable *t, const tp_event *ev)
     qdesc_what(ev, what, sizeof what);
     const char *kind = ev->has_kind ? tp_kind_name(ev->kind) : NULL;
     const char *cells[] = {
-        time, trace, kind ? kind : "?", ev->workflow, ev->dri, status, dur, tokens, cost, what};
+        time, trace, kind ? kind : "?", ev->workflow, ev->dri, what, status, dur, tokens, cost};
     return qtable_add(t, cells);
 }
 

@@ -355,8 +355,14 @@ static int show_run(const qctx *ctx, int argc, char **argv)
     } else {
         static const char *const headers[] = {"SPAN",   "START",  "DUR",  "WHEN",
                                               "STATUS", "TOKENS", "COST", "WHAT"};
-        static const int flags[] = {QCOL_FLEX, QCOL_RIGHT, QCOL_RIGHT, 0,
-                                    0,         QCOL_RIGHT, QCOL_RIGHT, QCOL_FLEX};
+        static const int flags[] = {QCOL_FLEX,
+                                    QCOL_RIGHT,
+                                    QCOL_RIGHT,
+                                    0,
+                                    QCOL_OPTIONAL,
+                                    QCOL_RIGHT | QCOL_OPTIONAL,
+                                    QCOL_RIGHT | QCOL_OPTIONAL,
+                                    QCOL_FLEX};
         view_link(&v);
         qtable *t = qtable_new(8, headers, flags);
         if (!t || add_tree(t, &v) != 0) {

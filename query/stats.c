@@ -252,8 +252,9 @@ static void print_group_block(FILE *f, const char *by, const qstats_group *g)
             r.c[C_OUTCOMES], r.c[C_ACCEPT], r.c[C_EDIT], r.c[C_REJECT], r.c[C_ESCAL]);
     fprintf(f, "  tokens in %s (%" PRIu64 " cached, hit %s), out %s; cost %s\n", r.c[C_IN],
             g->cached_tokens, r.c[C_CACHE], r.c[C_OUT], r.c[C_COST]);
-    fprintf(f, "  duration p50 %s, p95 %s; tool calls blocked %s, errored %s; redactions %s\n",
-            r.c[C_P50], r.c[C_P95], r.c[C_BLOCKED], r.c[C_ERRORS], r.c[C_REDACT]);
+    fprintf(f, "  duration of prompts and tool calls: p50 %s, p95 %s\n", r.c[C_P50], r.c[C_P95]);
+    fprintf(f, "  tool calls blocked %s, errored %s; redactions %s\n", r.c[C_BLOCKED],
+            r.c[C_ERRORS], r.c[C_REDACT]);
     fprintf(f, "  coverage: outcome %s of traces, DRI %s\n", r.c[C_OUTCOV], r.c[C_DRICOV]);
 }
 

@@ -133,40 +133,89 @@ size_t qtable_natural_width(const qtable *t)
     return total;
 }
 
+/* Shrinks flexible columns, widest first, down to `floor`, until total <= width. */
+static void shrink_flex(const qtable *t, size_t *w, const int *shown, size_t *total, size_t width,
+                        size_t floor)
+{
+    while (*total > width) {
+        int widest = -1;
+        for (int c = 0; c < t->ncols; c++) {
+            if (!shown[c] || !(t->flags[c] & QCOL_FLEX)) continue;
+            size_t min = qtext_width(t->headers[c]);
+            if (min < floor) min = floor;
+            if (w[c] > min && (widest < 0 || w[c] > w[widest])) widest = c;
+        }
+        if (widest < 0) return;
+        w[widest]--;
+        (*total)--;
+    }
+}
+
+static size_t total_width(const qtable *t, const size_t *w, const int *shown)
+{
+    size_t total = 0;
+    int n = 0;
+    for (int c = 0; c < t->ncols; c++)
+        if (shown[c]) {
+            total += w[c];
+            n++;
+        }
+    return n ? total + 2 * (size_t)(n - 1) : 0;
+}
+
 void qtable_print(const qtable *t, FILE *f, int width)
 {
     int n = t->ncols;
     size_t *w = calloc((size_t)n, sizeof *w);
-    if (!w) return;
-    natural_widths(t, w);
-    if (width > 0) {
-        size_t total = 2 * (size_t)(n - 1);
-        for (int c = 0; c < n; c++)
-            total += w[c];
-        /* Shrink the widest flexible column one step at a time: fair to every column. */
-        while (total > (size_t)width) {
-            int widest = -1;
-            for (int c = 0; c < n; c++) {
-                if (!(t->flags[c] & QCOL_FLEX)) continue;
-                size_t min = qtext_width(t->headers[c]);
-                if (min < 6) min = 6;
-                if (w[c] > min && (widest < 0 || w[c] > w[widest])) widest = c;
-            }
-            if (widest < 0) break;
-            w[widest]--;
-            total--;
-        }
+    int *shown = calloc((size_t)n, sizeof *shown);
+    if (!w || !shown) {
+        free(w);
+        free(shown);
+        return;
     }
+    natural_widths(t, w);
+    for (int c = 0; c < n; c++) {
+        /* A column with nothing in any row says nothing: leave it out. */
+        shown[c] = t->rows == 0;
+        for (size_t r = 0; r < t->rows && !shown[c]; r++)
+            if (t->cells[r * (size_t)n + (size_t)c][0]) shown[c] = 1;
+    }
+    if (width > 0) {
+        size_t total = total_width(t, w, shown);
+        shrink_flex(t, w, shown, &total, (size_t)width, 16);
+        for (int c = n - 1; c >= 0 && total > (size_t)width; c--) {
+            if (!shown[c] || !(t->flags[c] & QCOL_OPTIONAL)) continue;
+            shown[c] = 0;
+            total = total_width(t, w, shown);
+        }
+        shrink_flex(t, w, shown, &total, (size_t)width, 6);
+    }
+    int last = -1;
+    for (int c = 0; c < n; c++)
+        if (shown[c]) last = c;
+    /* Each line is built in memory so that trailing spaces (empty last cells) are cut. */
+    char *line = NULL;
+    size_t linelen = 0;
     for (size_t r = 0; r <= t->rows; r++) {
         char *const *row = r == 0 ? t->headers : t->cells + (r - 1) * (size_t)n;
+        FILE *m = open_memstream(&line, &linelen);
+        if (!m) break;
         for (int c = 0; c < n; c++) {
-            int last = c == n - 1;
-            qtext_print_fit(f, row[c], w[c], t->flags[c] & QCOL_RIGHT, !last);
-            if (!last) fputs("  ", f);
+            if (!shown[c]) continue;
+            qtext_print_fit(m, row[c], w[c], t->flags[c] & QCOL_RIGHT, c != last);
+            if (c != last) fputs("  ", m);
         }
+        if (fclose(m) != 0) break;
+        while (linelen > 0 && line[linelen - 1] == ' ')
+            linelen--;
+        fwrite(line, 1, linelen, f);
         fputc('\n', f);
+        free(line);
+        line = NULL;
     }
+    free(line);
     free(w);
+    free(shown);
 }
 
 void qtable_destroy(qtable **tp)

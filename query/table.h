@@ -2,8 +2,9 @@
  * table.h - aligned text tables that fit the terminal, for trace-query's table format.
  *
  * Responsibility: collects rows of cells, then prints them with columns aligned on display
- * width (UTF-8 code points), shrinking the columns marked flexible (with a trailing "~")
- * until the table fits the given width.
+ * width (UTF-8 code points). To fit the given width it, in order: leaves out columns that are
+ * empty in every row, shortens flexible columns to 16 (a cut cell ends with "~"), leaves out
+ * optional columns (rightmost first), then shortens flexible columns down to 6.
  * Owns: copies of every cell added.
  * Threading: a qtable is used by one thread.
  */
@@ -17,8 +18,9 @@ typedef struct qtable qtable;
 /* Column alignment and behaviour flags. */
 enum {
     QCOL_LEFT = 0,
-    QCOL_RIGHT = 1 << 0, /* numbers */
-    QCOL_FLEX = 1 << 1,  /* may be shortened to fit the width */
+    QCOL_RIGHT = 1 << 0,    /* numbers */
+    QCOL_FLEX = 1 << 1,     /* may be shortened to fit the width */
+    QCOL_OPTIONAL = 1 << 2, /* may be left out (rightmost first) when the table cannot fit */
 };
 
 /* A new table with `ncols` columns named by `headers` (copied) with `flags[i]` (QCOL_*).

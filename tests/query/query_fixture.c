@@ -1,0 +1,136 @@
+/*
+ * query_fixture.c - stores from the shared sample data, independent parsing, running
+ * trace-query (see query_fixture.h). Single-threaded.
+ */
+#include "query_fixture.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "tracestore.h"
+
+#define GROUP 512
+
+static const uint8_t test_key[TP_HMAC_KEY_LEN] = {
+    0x51, 0x75, 0x65, 0x72, 0x79, 0x54, 0x65, 0x73, 0x74, 0x4b, 0x65, 0x79, 0x00, 0x01, 0x02, 0x03,
+    0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13};
+
+static void die(const char *what, const char *where, const char *detail)
+{
+    fprintf(stderr, "query fixture: %s: %s: %s\n", where, what, detail ? detail : "");
+    abort();
+}
+
+static void append_group(ts_store *s, tp_event **evs, size_t n, const char *path)
+{
+    ts_result res[GROUP];
+    int rc = ts_append(s, evs, n, res);
+    if (rc != 0) die("ts_append failed", path, ts_last_error(s));
+    for (size_t i = 0; i < n; i++)
+        tp_event_destroy(&evs[i]);
+}
+
+char *qf_build_store(const char *rel)
+{
+    char *path = tu_shared(rel);
+    FILE *f = fopen(path, "r");
+    if (!f) die("cannot open", path, "is ../shared/ beside the project?");
+    char *store = tu_tempdir("query");
+    char msg[512] = "";
+    ts_store *s = NULL;
+    if (ts_open(store, TS_OPEN_CREATE, NULL, &s, msg, sizeof msg) != 0)
+        die("ts_open failed", store, msg);
+    tp_limits lim = tp_limits_default();
+    tp_event *evs[GROUP];
+    size_t n = 0, lineno = 0, cap = 0;
+    char *line = NULL;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) > 0) {
+        lineno++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = 0;
+        if (len == 0) continue;
+        tp_error err;
+        tp_event *ev = NULL;
+        if (tp_event_from_json(line, (size_t)len, &lim, 0, &ev, &err, NULL) != 0 ||
+            tp_event_prepare(ev, test_key, 0, &err) != 0) {
+            char where[4200], buf[600];
+            snprintf(where, sizeof where, "%s:%zu", path, lineno);
+            die("bad event", where, tp_error_format(&err, buf, sizeof buf));
+        }
+        evs[n++] = ev;
+        if (n == GROUP) {
+            append_group(s, evs, n, path);
+            n = 0;
+        }
+    }
+    if (n) append_group(s, evs, n, path);
+    free(line);
+    fclose(f);
+    ts_close(&s);
+    free(path);
+    return store;
+}
+
+json_t *qf_load_events(const char *rel)
+{
+    char *path = tu_shared(rel);
+    FILE *f = fopen(path, "r");
+    if (!f) die("cannot open", path, NULL);
+    json_t *arr = json_array();
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) > 0) {
+        if (len <= 1) continue;
+        json_error_t jerr;
+        json_t *o = json_loadb(line, (size_t)len, 0, &jerr);
+        if (!o) die("bad JSON", path, jerr.text);
+        json_array_append_new(arr, o);
+    }
+    free(line);
+    fclose(f);
+    free(path);
+    return arr;
+}
+
+int qf_query(char **out, char **err, ...)
+{
+    char *argv[64];
+    int n = 0;
+    argv[n++] = tu_bin("trace-query");
+    va_list ap;
+    va_start(ap, err);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL && n < 63)
+        argv[n++] = (char *)a;
+    va_end(ap);
+    argv[n] = NULL;
+    int rc = tu_run(argv, NULL, out, NULL, err);
+    free(argv[0]);
+    return rc;
+}
+
+char **qf_lines(char *text, size_t *n)
+{
+    size_t cap = 16, k = 0;
+    char **v = malloc(cap * sizeof *v);
+    if (!v) abort();
+    char *p = text;
+    while (p && *p) {
+        char *nl = strchr(p, '\n');
+        if (nl) *nl = 0;
+        if (k == cap) {
+            cap *= 2;
+            v = realloc(v, cap * sizeof *v);
+            if (!v) abort();
+        }
+        v[k++] = p;
+        p = nl ? nl + 1 : NULL;
+    }
+    *n = k;
+    return v;
+}

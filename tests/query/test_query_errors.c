@@ -1,0 +1,165 @@
+/*
+ * test_query_errors.c - every error path of trace-query gives the documented exit code
+ * (2 usage, 3 store or I/O) and a message that says what to do; --help works everywhere.
+ *
+ * Ownership: each test frees what it allocates. Threading: single-threaded.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query_fixture.h"
+#include "testutil.h"
+
+static char *store;
+
+/* Runs trace-query; checks the exit code and that stderr contains `needle`. */
+static void expect_error(int code, const char *needle, ...)
+{
+    char *argv[32];
+    int n = 0;
+    argv[n++] = tu_bin("trace-query");
+    va_list ap;
+    va_start(ap, needle);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL && n < 31)
+        argv[n++] = (char *)a;
+    va_end(ap);
+    argv[n] = NULL;
+    char *out = NULL, *err = NULL;
+    int rc = tu_run(argv, NULL, &out, NULL, &err);
+    if (rc != code || !strstr(err, needle))
+        fprintf(stderr, "%s: want exit %d and \"%s\", got exit %d and: %s\n", argv[n - 1], code,
+                needle, rc, err);
+    assert_int_equal(rc, code);
+    assert_non_null(strstr(err, needle));
+    assert_string_equal(out, "");
+    free(out);
+    free(err);
+    free(argv[0]);
+}
+
+static void test_missing_store_says_how_to_make_one(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir("nostore");
+    char missing[4200], msg[9000];
+    snprintf(missing, sizeof missing, "%s/none", dir);
+    snprintf(msg, sizeof msg, "no store at %s: start trace-collector --store %s or pass --store",
+             missing, missing);
+    expect_error(3, msg, "--store", missing, "find", NULL);
+    expect_error(3, msg, "--store", missing, "stats", NULL);
+    expect_error(3, msg, "--store", missing, "show", "012e39dda9b29f048a68039110163fb8", NULL);
+    /* The store also comes from AGENTTRAIL_STORE. */
+    setenv("AGENTTRAIL_STORE", missing, 1);
+    expect_error(3, msg, "find", NULL);
+    unsetenv("AGENTTRAIL_STORE");
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static void test_store_from_environment_is_used(void **state)
+{
+    (void)state;
+    setenv("AGENTTRAIL_STORE", store, 1);
+    char *out = NULL;
+    int rc = qf_query(&out, NULL, "find", "--workflow", "swe-agent-test-repo", NULL);
+    unsetenv("AGENTTRAIL_STORE");
+    assert_int_equal(rc, 0);
+    size_t n = 0;
+    char **lines = qf_lines(out, &n);
+    assert_int_equal(n, 14);
+    free(lines);
+    free(out);
+}
+
+static void test_usage_errors_exit_2_and_name_the_problem(void **state)
+{
+    (void)state;
+    expect_error(2, "unknown command 'fnd'", "--store", store, "fnd", NULL);
+    expect_error(2, "no command given", "--store", store, NULL);
+    expect_error(2, "unknown global option '--stor'", "--stor", store, "find", NULL);
+    expect_error(2, "--store needs a directory", "--store", NULL);
+    expect_error(2, "unknown option '--workflw'", "--store", store, "find", "--workflw", "x", NULL);
+    expect_error(2, "unknown option '-w'", "--store", store, "find", "-w", "x", NULL);
+    expect_error(2, "--workflow needs a value", "--store", store, "find", "--workflow", NULL);
+    expect_error(2, "--since 'yesterday'", "--store", store, "find", "--since", "yesterday", NULL);
+    expect_error(2, "--until '2024-13-01T00:00:00Z'", "--store", store, "stats", "--until",
+                 "2024-13-01T00:00:00Z", NULL);
+    expect_error(2, "--since '5x'", "--store", store, "find", "--since", "5x", NULL);
+    expect_error(2, "--since must be before --until", "--store", store, "find", "--since", "1h",
+                 "--until", "2h", NULL);
+    expect_error(2, "--kind 'tool'", "--store", store, "find", "--kind", "tool", NULL);
+    expect_error(2, "--outcome 'ok'", "--store", store, "find", "--outcome", "ok", NULL);
+    expect_error(2, "--trace 'abc'", "--store", store, "find", "--trace", "abc", NULL);
+    expect_error(2, "--limit '0'", "--store", store, "find", "--limit", "0", NULL);
+    expect_error(2, "--limit '-5'", "--store", store, "find", "--limit", "-5", NULL);
+    expect_error(2, "--format 'csv'", "--store", store, "find", "--format", "csv", NULL);
+    expect_error(2, "unexpected argument 'extra'", "--store", store, "find", "extra", NULL);
+    expect_error(2, "--after 'nonsense'", "--store", store, "find", "--after", "nonsense", NULL);
+    expect_error(2, "not a trace id", "--store", store, "show", "not-hex", NULL);
+}
+
+static void test_help_on_every_command_shows_usage_options_and_examples(void **state)
+{
+    (void)state;
+    const char *cmds[] = {"find", "show", "stats"};
+    for (int i = 0; i < 3; i++) {
+        char *out = NULL;
+        int rc = qf_query(&out, NULL, cmds[i], "--help", NULL);
+        assert_int_equal(rc, 0);
+        assert_non_null(strstr(out, "usage: trace-query"));
+        assert_non_null(strstr(out, "examples:"));
+        assert_non_null(strstr(out, "options:"));
+        assert_non_null(strstr(out, "--format FMT"));
+        free(out);
+        /* `trace-query help CMD` is the same text. */
+        char *out2 = NULL;
+        rc = qf_query(&out2, NULL, "help", cmds[i], NULL);
+        assert_int_equal(rc, 0);
+        qf_query(&out, NULL, cmds[i], "--help", NULL);
+        assert_string_equal(out, out2);
+        free(out);
+        free(out2);
+    }
+    char *out = NULL;
+    assert_int_equal(qf_query(&out, NULL, "--help", NULL), 0);
+    assert_non_null(strstr(out, "commands:"));
+    assert_non_null(strstr(out, "  find "));
+    assert_non_null(strstr(out, "exit codes: 0 success, 2 usage error, 3 store or I/O error"));
+    free(out);
+    assert_int_equal(qf_query(&out, NULL, "--version", NULL), 0);
+    assert_true(strncmp(out, "trace-query ", 12) == 0);
+    free(out);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    store = qf_build_store("data/swe-agent.jsonl");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_rmtree(store);
+    free(store);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_missing_store_says_how_to_make_one),
+        cmocka_unit_test(test_store_from_environment_is_used),
+        cmocka_unit_test(test_usage_errors_exit_2_and_name_the_problem),
+        cmocka_unit_test(test_help_on_every_command_shows_usage_options_and_examples),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,406 @@
+/*
+ * test_query_find.c - `trace-query find`: exact result sets, time order, paging, windows,
+ * the jsonl form and the table form, against stores built from the shared sample data.
+ *
+ * Expected sets are computed here from the input files parsed with jansson.
+ * Ownership: each test frees what it allocates; stores are removed at teardown.
+ * Threading: single-threaded.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "query_fixture.h"
+#include "testutil.h"
+
+static char *swe_store, *tau_store;
+static json_t *swe, *tau;
+
+static const char *str_at(json_t *o, const char *a, const char *b)
+{
+    json_t *v = json_object_get(o, a);
+    if (v && b) v = json_object_get(v, b);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* Event ids of the input events for which `match` holds, as a set (object id -> true). */
+typedef int (*match_fn)(json_t *ev, const void *arg);
+static json_t *expected_ids(json_t *events, match_fn match, const void *arg)
+{
+    json_t *set = json_object();
+    size_t i;
+    json_t *ev;
+    json_array_foreach(events, i, ev)
+    {
+        if (match(ev, arg)) json_object_set_new(set, str_at(ev, "event_id", NULL), json_true());
+    }
+    return set;
+}
+
+static int match_workflow(json_t *ev, const void *arg)
+{
+    return strcmp(str_at(ev, "workflow", NULL), arg) == 0;
+}
+
+static int match_all(json_t *ev, const void *arg)
+{
+    (void)ev;
+    (void)arg;
+    return 1;
+}
+
+static int match_tool(json_t *ev, const void *arg)
+{
+    const char *t = str_at(ev, "tool_call", "name");
+    return t && strcmp(t, arg) == 0;
+}
+
+typedef struct window {
+    json_int_t since, until;
+} window;
+
+static int match_window(json_t *ev, const void *arg)
+{
+    const window *w = arg;
+    json_int_t t = json_integer_value(json_object_get(ev, "time_unix_nano"));
+    return t >= w->since && t < w->until;
+}
+
+/* Checks that jsonl `out` holds exactly the events of `want` (each once), in time order,
+ * each with its `stored` stamps. Consumes `out`'s text. */
+static void check_jsonl_set(char *out, json_t *want, const char *ctx)
+{
+    size_t n = 0;
+    char **lines = qf_lines(out, &n);
+    if (n != json_object_size(want))
+        fprintf(stderr, "%s: want %zu events, got %zu\n", ctx, json_object_size(want), n);
+    assert_int_equal(n, json_object_size(want));
+    json_t *seen = json_object();
+    json_int_t prev = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_loads(lines[i], 0, NULL);
+        assert_non_null(o);
+        const char *id = str_at(o, "event_id", NULL);
+        assert_non_null(id);
+        assert_non_null(json_object_get(want, id));
+        assert_null(json_object_get(seen, id));
+        json_object_set_new(seen, id, json_true());
+        json_int_t t = json_integer_value(json_object_get(o, "time_unix_nano"));
+        assert_true(t >= prev);
+        prev = t;
+        assert_non_null(json_object_get(json_object_get(o, "stored"), "log_index"));
+        json_decref(o);
+    }
+    json_decref(seen);
+    free(lines);
+}
+
+static void test_find_by_workflow_returns_exactly_that_workflow_in_time_order(void **state)
+{
+    (void)state;
+    const char *wfs[] = {"swe-agent-marshmallow", "swe-agent-ctf-crypto", "swe-agent-test-repo"};
+    for (int k = 0; k < 3; k++) {
+        char *out = NULL;
+        int rc = qf_query(&out, NULL, "--store", swe_store, "find", "--workflow", wfs[k],
+                          "--format", "jsonl", NULL);
+        assert_int_equal(rc, 0);
+        json_t *want = expected_ids(swe, match_workflow, wfs[k]);
+        assert_true(json_object_size(want) > 0);
+        check_jsonl_set(out, want, wfs[k]);
+        json_decref(want);
+        free(out);
+    }
+}
+
+static void test_find_without_filters_returns_every_event(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    int rc = qf_query(&out, NULL, "--store", tau_store, "find", NULL);
+    assert_int_equal(rc, 0); /* not a terminal: jsonl, no limit */
+    json_t *want = expected_ids(tau, match_all, NULL);
+    check_jsonl_set(out, want, "tau all");
+    json_decref(want);
+    free(out);
+}
+
+static void test_find_by_tool_and_kind_returns_exact_tool_calls(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    int rc = qf_query(&out, NULL, "--store", tau_store, "find", "--kind", "tool_call", "--tool",
+                      "book_reservation", "--format", "jsonl", NULL);
+    assert_int_equal(rc, 0);
+    json_t *want = expected_ids(tau, match_tool, "book_reservation");
+    assert_true(json_object_size(want) > 0);
+    check_jsonl_set(out, want, "tau --tool book_reservation");
+    json_decref(want);
+    free(out);
+}
+
+/* Pages through `args` with --limit `page` and --after, collecting every line. */
+static char *page_through(const char *store, const char *limit, const char *filter_opt,
+                          const char *filter_val, int *pages)
+{
+    size_t cap = 1 << 20, len = 0;
+    char *all = malloc(cap);
+    assert_non_null(all);
+    all[0] = 0;
+    char cursor[128] = "";
+    *pages = 0;
+    for (;;) {
+        char *out = NULL, *err = NULL;
+        int rc;
+        const char *fo = filter_opt ? filter_opt : "--format";
+        const char *fv = filter_opt ? filter_val : "jsonl";
+        if (cursor[0])
+            rc = qf_query(&out, &err, "--store", store, "find", fo, fv, "--limit", limit,
+                          "--format", "jsonl", "--after", cursor, NULL);
+        else
+            rc = qf_query(&out, &err, "--store", store, "find", fo, fv, "--limit", limit,
+                          "--format", "jsonl", NULL);
+        assert_int_equal(rc, 0);
+        (*pages)++;
+        size_t n = strlen(out);
+        while (len + n + 1 > cap) {
+            cap *= 2;
+            all = realloc(all, cap);
+            assert_non_null(all);
+        }
+        memcpy(all + len, out, n + 1);
+        len += n;
+        const char *next = strstr(err, "next: ");
+        if (!next) {
+            free(out);
+            free(err);
+            break;
+        }
+        size_t cl = strcspn(next + 6, "\n");
+        assert_true(cl > 0 && cl < sizeof cursor);
+        memcpy(cursor, next + 6, cl);
+        cursor[cl] = 0;
+        free(out);
+        free(err);
+        assert_true(*pages < 10000);
+    }
+    return all;
+}
+
+static void test_find_pages_return_every_event_once(void **state)
+{
+    (void)state;
+    int pages = 0;
+    char *all = page_through(tau_store, "500", NULL, NULL, &pages);
+    assert_int_equal(pages, (3818 + 499) / 500); /* the last page says no more */
+    json_t *want = expected_ids(tau, match_all, NULL);
+    check_jsonl_set(all, want, "tau paged by 500");
+    json_decref(want);
+    free(all);
+
+    /* Through the workflow index too, with a page size that does not divide the count. */
+    all = page_through(swe_store, "7", "--workflow", "swe-agent-marshmallow", &pages);
+    want = expected_ids(swe, match_workflow, "swe-agent-marshmallow");
+    assert_int_equal(pages, (int)((json_object_size(want) + 6) / 7));
+    check_jsonl_set(all, want, "marshmallow paged by 7");
+    json_decref(want);
+    free(all);
+}
+
+static void test_find_time_window_is_half_open_in_rfc3339(void **state)
+{
+    (void)state;
+    /* The window between the times of tau's 101st and 901st events, in RFC 3339. */
+    json_int_t a = json_integer_value(json_object_get(json_array_get(tau, 100), "time_unix_nano"));
+    json_int_t b = json_integer_value(json_object_get(json_array_get(tau, 900), "time_unix_nano"));
+    window w = {a < b ? a : b, a < b ? b : a};
+    assert_true(w.since < w.until);
+    char since[64], until[64];
+    time_t s1 = (time_t)(w.since / 1000000000), s2 = (time_t)(w.until / 1000000000);
+    struct tm t1, t2;
+    gmtime_r(&s1, &t1);
+    gmtime_r(&s2, &t2);
+    snprintf(since, sizeof since, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", t1.tm_year + 1900,
+             t1.tm_mon + 1, t1.tm_mday, t1.tm_hour, t1.tm_min, t1.tm_sec,
+             (long long)(w.since % 1000000000));
+    snprintf(until, sizeof until, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", t2.tm_year + 1900,
+             t2.tm_mon + 1, t2.tm_mday, t2.tm_hour, t2.tm_min, t2.tm_sec,
+             (long long)(w.until % 1000000000));
+    char *out = NULL;
+    int rc = qf_query(&out, NULL, "--store", tau_store, "find", "--since", since, "--until", until,
+                      "--format", "jsonl", NULL);
+    assert_int_equal(rc, 0);
+    json_t *want = expected_ids(tau, match_window, &w);
+    assert_true(json_object_size(want) > 0);
+    check_jsonl_set(out, want, "tau window");
+    json_decref(want);
+    free(out);
+}
+
+static void test_find_relative_since_counts_back_from_now(void **state)
+{
+    (void)state;
+    /* The sample data is from 2024: nothing in the last hour, everything in 1000 weeks. */
+    char *out = NULL;
+    int rc = qf_query(&out, NULL, "--store", swe_store, "find", "--since", "1h", "--format",
+                      "jsonl", NULL);
+    assert_int_equal(rc, 0);
+    assert_string_equal(out, "");
+    free(out);
+    rc = qf_query(&out, NULL, "--store", swe_store, "find", "--since", "1000w", "--format", "jsonl",
+                  NULL);
+    assert_int_equal(rc, 0);
+    json_t *want = expected_ids(swe, match_all, NULL);
+    check_jsonl_set(out, want, "swe since 1000w");
+    json_decref(want);
+    free(out);
+}
+
+static void test_find_jsonl_round_trips_the_input_event(void **state)
+{
+    (void)state;
+    /* A tool call carries no prompt text, so its stored JSON is the input line plus the
+     * `stored` stamps at the end: canonical output of canonical input. */
+    char *path = tu_shared("data/swe-agent.jsonl");
+    char *text = tu_read_file(path, NULL);
+    assert_non_null(text);
+    size_t n = 0;
+    char **in = qf_lines(text, &n);
+    int checked = 0;
+    for (size_t i = 0; i < n && checked < 5; i++) {
+        if (!strstr(in[i], "\"kind\":\"tool_call\"")) continue;
+        json_t *o = json_loads(in[i], 0, NULL);
+        char tid[33];
+        snprintf(tid, sizeof tid, "%s", str_at(o, "trace_id", NULL));
+        const char *eid = str_at(o, "event_id", NULL);
+        char *out = NULL;
+        int rc = qf_query(&out, NULL, "--store", swe_store, "find", "--trace", tid, "--kind",
+                          "tool_call", "--format", "jsonl", NULL);
+        assert_int_equal(rc, 0);
+        size_t m = 0;
+        char **lines = qf_lines(out, &m);
+        int found = 0;
+        for (size_t k = 0; k < m; k++) {
+            if (!strstr(lines[k], eid)) continue;
+            char *st = strstr(lines[k], ",\"stored\":{");
+            assert_non_null(st);
+            *st = 0;
+            /* The output without `stored` is the input without its closing brace. */
+            assert_int_equal(strlen(lines[k]), strlen(in[i]) - 1);
+            assert_memory_equal(lines[k], in[i], strlen(lines[k]));
+            found = 1;
+        }
+        assert_true(found);
+        free(lines);
+        free(out);
+        json_decref(o);
+        checked++;
+    }
+    assert_int_equal(checked, 5);
+    free(in);
+    free(text);
+    free(path);
+}
+
+static void test_find_table_aligns_columns_and_fits_the_width(void **state)
+{
+    (void)state;
+    setenv("COLUMNS", "120", 1);
+    char *out = NULL;
+    int rc = qf_query(&out, NULL, "--store", swe_store, "find", "--workflow", "swe-agent-test-repo",
+                      "--format", "table", NULL);
+    unsetenv("COLUMNS");
+    assert_int_equal(rc, 0);
+    size_t n = 0;
+    char **lines = qf_lines(out, &n);
+    assert_int_equal(n, 1 + 14); /* header + the 14 events of the workflow */
+    assert_true(strncmp(lines[0], "TIME", 4) == 0);
+    const char *kind = strstr(lines[0], "KIND");
+    const char *trace = strstr(lines[0], "TRACE");
+    assert_non_null(kind);
+    assert_non_null(trace);
+    size_t kcol = (size_t)(kind - lines[0]), tcol = (size_t)(trace - lines[0]);
+    for (size_t i = 0; i < n; i++) {
+        assert_true(strlen(lines[i]) <= 120);
+        if (i == 0) continue;
+        /* Every row has a 32-hex trace id and a kind name where the headers say. */
+        for (size_t k = 0; k < 32; k++)
+            assert_non_null(strchr("0123456789abcdef", lines[i][tcol + k]));
+        assert_true(strncmp(lines[i] + kcol, "prompt", 6) == 0 ||
+                    strncmp(lines[i] + kcol, "tool_call", 9) == 0 ||
+                    strncmp(lines[i] + kcol, "diff", 4) == 0);
+    }
+    free(lines);
+    free(out);
+}
+
+static void test_find_table_ends_with_the_next_page_cursor(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    int rc = qf_query(&out, NULL, "--store", swe_store, "find", "--limit", "10", "--format",
+                      "table", NULL);
+    assert_int_equal(rc, 0);
+    size_t n = 0;
+    char **lines = qf_lines(out, &n);
+    assert_int_equal(n, 1 + 10 + 1);
+    const char *after = strstr(lines[11], "--after ");
+    assert_non_null(after);
+    char cursor[128];
+    snprintf(cursor, sizeof cursor, "%s", after + 8);
+    free(lines);
+    free(out);
+    /* The cursor resumes at the 11th event: the next 10 jsonl events start there. */
+    rc = qf_query(&out, NULL, "--store", swe_store, "find", "--limit", "256", "--after", cursor,
+                  "--format", "jsonl", NULL);
+    assert_int_equal(rc, 0);
+    lines = qf_lines(out, &n);
+    assert_int_equal(n, 266 - 10);
+    free(lines);
+    free(out);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    unsetenv("COLUMNS");
+    swe_store = qf_build_store("data/swe-agent.jsonl");
+    tau_store = qf_build_store("data/tau.jsonl");
+    swe = qf_load_events("data/swe-agent.jsonl");
+    tau = qf_load_events("data/tau.jsonl");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_rmtree(swe_store);
+    tu_rmtree(tau_store);
+    free(swe_store);
+    free(tau_store);
+    json_decref(swe);
+    json_decref(tau);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_find_by_workflow_returns_exactly_that_workflow_in_time_order),
+        cmocka_unit_test(test_find_without_filters_returns_every_event),
+        cmocka_unit_test(test_find_by_tool_and_kind_returns_exact_tool_calls),
+        cmocka_unit_test(test_find_pages_return_every_event_once),
+        cmocka_unit_test(test_find_time_window_is_half_open_in_rfc3339),
+        cmocka_unit_test(test_find_relative_since_counts_back_from_now),
+        cmocka_unit_test(test_find_jsonl_round_trips_the_input_event),
+        cmocka_unit_test(test_find_table_aligns_columns_and_fits_the_width),
+        cmocka_unit_test(test_find_table_ends_with_the_next_page_cursor),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

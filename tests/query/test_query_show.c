@@ -1,0 +1,158 @@
+/*
+ * test_query_show.c - `trace-query show`: the tree of a known trace (golden file), the foot
+ * with outcome and DRI, the jsonl form, and its errors.
+ *
+ * The golden file tests/query/golden/show_swe_agent_012e39dd.txt is the table of trace
+ * 012e39dda9b29f048a68039110163fb8 of swe-agent.jsonl (one prompt, five tool calls under it,
+ * one diff); a change of the format changes the golden file in the same commit.
+ * Ownership: each test frees what it allocates. Threading: single-threaded.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query_fixture.h"
+#include "testutil.h"
+
+#define SWE_TRACE "012e39dda9b29f048a68039110163fb8"
+#define TAU_TRACE "53e957ff0d75f79d850126ec767949e6"
+
+static char *swe_store, *tau_store;
+
+static void test_show_prints_the_span_tree_of_a_known_trace(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    int rc =
+        qf_query(&out, NULL, "--store", swe_store, "show", SWE_TRACE, "--format", "table", NULL);
+    assert_int_equal(rc, 0);
+    char *golden = tu_read_file("tests/query/golden/show_swe_agent_012e39dd.txt", NULL);
+    assert_non_null(golden);
+    if (strcmp(out, golden) != 0) fprintf(stderr, "got:\n%s\nwant:\n%s\n", out, golden);
+    assert_string_equal(out, golden);
+    free(golden);
+
+    /* The same facts, independently of the golden file: the prompt is the root, the five
+     * tool calls and the diff are its children (indented by two), in time order. */
+    assert_non_null(strstr(out, "trace " SWE_TRACE ": 7 events"));
+    assert_non_null(strstr(out, "DRI: arjun.mehta@example.com"));
+    assert_non_null(strstr(out, "outcome: none recorded"));
+    size_t n = 0;
+    char **lines = qf_lines(out, &n); /* splits `out` in place */
+    assert_true(n > 8);
+    assert_true(strncmp(lines[1], "prompt ", 7) == 0);
+    const char *tools[] = {"find_file", "open", "edit", "python3", "submit"};
+    for (int i = 0; i < 5; i++) {
+        assert_true(strncmp(lines[2 + i], "  tool_call ", 12) == 0);
+        assert_non_null(strstr(lines[2 + i], tools[i]));
+        assert_non_null(strchr(lines[2 + i], '#')); /* each ran for a while: a bar */
+    }
+    assert_true(strncmp(lines[7], "  diff ", 7) == 0);
+    assert_non_null(strstr(lines[7], "tests/missing_colon.py"));
+    assert_non_null(strstr(lines[1], "7141/243"));
+    assert_non_null(strstr(lines[1], "$0.019520"));
+    free(lines);
+    free(out);
+}
+
+static void test_show_foot_gives_the_outcome_and_its_dri(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    int rc =
+        qf_query(&out, NULL, "--store", tau_store, "show", TAU_TRACE, "--format", "table", NULL);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "trace " TAU_TRACE ": 24 events"));
+    assert_non_null(strstr(out, "outcome: rejected by evaluator at "));
+    assert_non_null(strstr(out, "(DRI tom.becker@example.com)"));
+    assert_non_null(strstr(out, "workflow: tau-airline"));
+    free(out);
+}
+
+static void test_show_jsonl_gives_the_trace_events_in_time_order(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    int rc = qf_query(&out, NULL, "--store", tau_store, "show", TAU_TRACE, NULL);
+    assert_int_equal(rc, 0); /* not a terminal: jsonl */
+    size_t n = 0;
+    char **lines = qf_lines(out, &n);
+    assert_int_equal(n, 24);
+    json_int_t prev = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_loads(lines[i], 0, NULL);
+        assert_non_null(o);
+        assert_string_equal(json_string_value(json_object_get(o, "trace_id")), TAU_TRACE);
+        json_int_t t = json_integer_value(json_object_get(o, "time_unix_nano"));
+        assert_true(t >= prev);
+        prev = t;
+        json_decref(o);
+    }
+    free(lines);
+    free(out);
+}
+
+static void test_show_unknown_trace_is_a_store_error(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    int rc = qf_query(NULL, &err, "--store", swe_store, "show", "00000000000000000000000000000001",
+                      NULL);
+    assert_int_equal(rc, 3);
+    assert_non_null(strstr(err, "no trace 00000000000000000000000000000001"));
+    free(err);
+}
+
+static void test_show_malformed_id_is_a_usage_error(void **state)
+{
+    (void)state;
+    const char *bad[] = {"xyz", "012E39DDA9B29F048A68039110163FB8", "012e39dd", ""};
+    for (int i = 0; i < 4; i++) {
+        char *err = NULL;
+        int rc = qf_query(NULL, &err, "--store", swe_store, "show", bad[i], NULL);
+        assert_int_equal(rc, 2);
+        assert_non_null(strstr(err, "32 lowercase hex digits"));
+        free(err);
+    }
+    char *err = NULL;
+    int rc = qf_query(NULL, &err, "--store", swe_store, "show", NULL);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(err, "give its id"));
+    free(err);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    unsetenv("COLUMNS");
+    swe_store = qf_build_store("data/swe-agent.jsonl");
+    tau_store = qf_build_store("data/tau.jsonl");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_rmtree(swe_store);
+    tu_rmtree(tau_store);
+    free(swe_store);
+    free(tau_store);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_show_prints_the_span_tree_of_a_known_trace),
+        cmocka_unit_test(test_show_foot_gives_the_outcome_and_its_dri),
+        cmocka_unit_test(test_show_jsonl_gives_the_trace_events_in_time_order),
+        cmocka_unit_test(test_show_unknown_trace_is_a_store_error),
+        cmocka_unit_test(test_show_malformed_id_is_a_usage_error),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
