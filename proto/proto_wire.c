@@ -76,6 +76,8 @@ int tp_batch_encode(const char *shim_id, uint64_t seq, const uint8_t *const *eve
     }
     b.n_events = n;
     b.events = ev;
+    b.has_event_count = 1;
+    b.event_count = (uint32_t)n;
     int rc = frame(TP_BATCH_MAGIC, &b.base, buf, len);
     free(ev);
     return rc;
@@ -108,6 +110,17 @@ int tp_batch_decode(const uint8_t *buf, size_t len, const tp_limits *lim, tp_bat
     } else if (!b->has_seq) {
         tp_error_set(err, "seq", "required, missing");
         rc = TP_EDECODE;
+    } else if (!b->has_event_count || b->event_count != b->n_events) {
+        if (b->has_event_count)
+            tp_error_set(err, "event_count",
+                         "says %u events, the batch holds %zu; truncated or "
+                         "corrupt",
+                         b->event_count, b->n_events);
+        else
+            tp_error_set(err, "event_count",
+                         "missing: the batch is truncated (or not written "
+                         "by tp_batch_encode)");
+        rc = TP_EFRAME;
     } else if (b->n_events > lim->batch_max_events) {
         tp_error_set(err, "events", "%zu entries; at most %zu", b->n_events, lim->batch_max_events);
         rc = TP_ETOOBIG;
