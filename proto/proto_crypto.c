@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mask.h"
 #include "proto_internal.h"
 #include "traceproto.h"
 
@@ -192,7 +193,13 @@ int tp_event_prepare(tp_event *ev, const uint8_t *key, int keep_text, tp_error *
         protobuf_c_message_free_unpacked(&ev->stored->base, NULL);
         ev->stored = NULL;
     }
-    if (ev->prompt && ev->prompt->text && ev->prompt->text[0])
-        return hash_prompt(ev->prompt, key, keep_text, err);
-    return TP_OK;
+    if (ev->prompt && ev->prompt->text && ev->prompt->text[0]) {
+        rc = hash_prompt(ev->prompt, key, keep_text, err);
+        if (rc != TP_OK) return rc;
+    }
+    /* Secrets are masked before anything leaves the process (mask.h); the
+     * HMAC above is of the text as given. On failure the caller withholds. */
+    rc = tp_mask_event(ev, NULL);
+    if (rc != TP_OK) tp_error_set(err, "-", "cannot mask secrets: %s", tp_strerror(rc));
+    return rc;
 }

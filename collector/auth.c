@@ -1,0 +1,716 @@
+/*
+ * auth.c - CURVE keys, the allowlist and the ZAP handler (see auth.h).
+ *
+ * Responsibility: key files (create, read, check modes), the allowlist
+ * parser, the ZAP handler thread and its counters.
+ *
+ * Owns: an auth_zap owns its REP socket (bound to inproc://zeromq.zap.01),
+ * the monitor PAIR sockets handed to it by auth_zap_watch, its thread, its
+ * allowlist (swapped whole on reload) and a copy of the allowlist path.
+ *
+ * Invariants: key material never reaches a log line or an error message;
+ * only names, peer addresses and reasons do. Every ZAP request gets exactly
+ * one reply (REP's state machine demands it), malformed ones a 500.
+ *
+ * Threading: the handler thread alone uses the sockets after start; the
+ * allowlist pointer and the pending-monitor slots are guarded by `lock`;
+ * counters are C11 atomics.
+ */
+#include "auth.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define ZAP_ENDPOINT "inproc://zeromq.zap.01"
+#define MAX_WATCH 8
+#define ALLOWLIST_MAX_BYTES (16u << 20)
+
+const char *auth_strerror(int code)
+{
+    switch (code) {
+    case AUTH_OK:
+        return "success";
+    case AUTH_EINVAL:
+        return "invalid argument";
+    case AUTH_ENOMEM:
+        return "out of memory";
+    case AUTH_EIO:
+        return "file read or write error";
+    case AUTH_EFORMAT:
+        return "malformed key file or allowlist";
+    case AUTH_ENOCURVE:
+        return "this libzmq has no CURVE support";
+    case AUTH_EZMQ:
+        return "ZeroMQ error";
+    case AUTH_EEXIST:
+        return "key file already exists";
+    case AUTH_EPERM:
+        return "secret key file readable by others";
+    default:
+        return "unknown error";
+    }
+}
+
+static int fail(char *errbuf, size_t errlen, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(char *errbuf, size_t errlen, int code, const char *fmt, ...)
+{
+    if (errbuf && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(errbuf, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+int auth_curve_available(void)
+{
+    return zmq_has("curve") ? 1 : 0;
+}
+
+/* ---- keys ------------------------------------------------------------- */
+
+static int write_key_file(const char *path, const char *z85, mode_t mode, char *errbuf,
+                          size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0) {
+        if (errno == EEXIST)
+            return fail(errbuf, errlen, AUTH_EEXIST,
+                        "%s: already exists; remove it or choose another name with -o", path);
+        return fail(errbuf, errlen, AUTH_EIO, "%s: cannot create: %s", path, strerror(errno));
+    }
+    /* The umask may have narrowed the mode; secret keys must be exactly 0600. */
+    if (fchmod(fd, mode) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(path);
+        return fail(errbuf, errlen, AUTH_EIO, "%s: cannot set mode: %s", path, strerror(e));
+    }
+    char line[AUTH_Z85_KEY_LEN + 2];
+    int n = snprintf(line, sizeof line, "%s\n", z85);
+    ssize_t w = write(fd, line, (size_t)n);
+    int ok = w == n && fsync(fd) == 0;
+    int e = errno;
+    if (close(fd) != 0) ok = 0;
+    if (!ok) {
+        unlink(path);
+        return fail(errbuf, errlen, AUTH_EIO, "%s: cannot write: %s", path, strerror(e));
+    }
+    return AUTH_OK;
+}
+
+int auth_keygen_curve(const char *name, char *errbuf, size_t errlen)
+{
+    if (!name || !*name) return fail(errbuf, errlen, AUTH_EINVAL, "keygen: -o NAME is required");
+    if (!auth_curve_available())
+        return fail(errbuf, errlen, AUTH_ENOCURVE,
+                    "keygen: this libzmq was built without CURVE (zmq_has(\"curve\") is false); "
+                    "install a libzmq with libsodium support");
+    char pub[AUTH_Z85_KEY_LEN + 1], sec[AUTH_Z85_KEY_LEN + 1];
+    if (zmq_curve_keypair(pub, sec) != 0)
+        return fail(errbuf, errlen, AUTH_EZMQ, "keygen: zmq_curve_keypair: %s",
+                    zmq_strerror(zmq_errno()));
+    size_t n = strlen(name) + 5;
+    char *kpath = malloc(n), *ppath = malloc(n);
+    int rc = AUTH_ENOMEM;
+    if (kpath && ppath) {
+        snprintf(kpath, n, "%s.key", name);
+        snprintf(ppath, n, "%s.pub", name);
+        struct stat st;
+        if (stat(ppath, &st) == 0)
+            rc = fail(errbuf, errlen, AUTH_EEXIST,
+                      "%s: already exists; remove it or choose another name with -o", ppath);
+        else if ((rc = write_key_file(kpath, sec, 0600, errbuf, errlen)) == AUTH_OK &&
+                 (rc = write_key_file(ppath, pub, 0644, errbuf, errlen)) != AUTH_OK)
+            unlink(kpath);
+    }
+    memset(sec, 0, sizeof sec);
+    free(kpath);
+    free(ppath);
+    return rc;
+}
+
+static int is_z85_key(const char *s, size_t len)
+{
+    if (len != AUTH_Z85_KEY_LEN) return 0;
+    char tmp[AUTH_Z85_KEY_LEN + 1];
+    uint8_t bin[32];
+    memcpy(tmp, s, len);
+    tmp[len] = 0;
+    return zmq_z85_decode(bin, tmp) != NULL;
+}
+
+int auth_key_load(const char *path, int secret, char z85[AUTH_Z85_KEY_LEN + 1], char *errbuf,
+                  size_t errlen)
+{
+    if (!path || !z85) return fail(errbuf, errlen, AUTH_EINVAL, "key file: no path given");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return fail(errbuf, errlen, AUTH_EIO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return fail(errbuf, errlen, AUTH_EIO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (secret && (st.st_mode & 077)) {
+        close(fd);
+        return fail(errbuf, errlen, AUTH_EPERM,
+                    "%s: secret key is readable by group or others (mode %03o); run chmod 600 %s",
+                    path, (unsigned)(st.st_mode & 0777), path);
+    }
+    char buf[256];
+    ssize_t n = read(fd, buf, sizeof buf);
+    int e = errno;
+    close(fd);
+    if (n < 0) return fail(errbuf, errlen, AUTH_EIO, "%s: cannot read: %s", path, strerror(e));
+    size_t len = (size_t)n;
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
+                       buf[len - 1] == '\t'))
+        len--;
+    if (!is_z85_key(buf, len)) {
+        memset(buf, 0, sizeof buf);
+        return fail(errbuf, errlen, AUTH_EFORMAT,
+                    "%s: not a CURVE key (expected 40 Z85 characters and a newline, as written "
+                    "by `trace-collector keygen --curve -o NAME`)",
+                    path);
+    }
+    memcpy(z85, buf, AUTH_Z85_KEY_LEN);
+    z85[AUTH_Z85_KEY_LEN] = 0;
+    memset(buf, 0, sizeof buf);
+    return AUTH_OK;
+}
+
+/* ---- the allowlist ---------------------------------------------------- */
+
+typedef struct allow_entry {
+    char name[AUTH_NAME_MAX + 1];
+    uint8_t key[32];
+} allow_entry;
+
+struct auth_allowlist {
+    allow_entry *v;
+    size_t n, cap;
+};
+
+static int is_name_char(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '@' || c == '-';
+}
+
+static int is_blank(int c)
+{
+    return c == ' ' || c == '\t' || c == '\r';
+}
+
+/* Parses one non-comment line [s, e). */
+static int parse_entry(auth_allowlist *a, const char *s, const char *e, const char *origin,
+                       size_t lineno, char *errbuf, size_t errlen)
+{
+    const char *name = s;
+    while (s < e && !is_blank(*s))
+        s++;
+    size_t nlen = (size_t)(s - name);
+    while (s < e && is_blank(*s))
+        s++;
+    const char *key = s;
+    while (s < e && !is_blank(*s))
+        s++;
+    size_t klen = (size_t)(s - key);
+    while (s < e && is_blank(*s))
+        s++;
+    if (s < e && *s != '#')
+        return fail(errbuf, errlen, AUTH_EFORMAT,
+                    "%s:%zu: extra text after the key; lines are \"NAME Z85-PUBLIC-KEY\"", origin,
+                    lineno);
+    if (nlen > AUTH_NAME_MAX)
+        return fail(errbuf, errlen, AUTH_EFORMAT, "%s:%zu: name: longer than %d characters", origin,
+                    lineno, AUTH_NAME_MAX);
+    for (size_t k = 0; k < nlen; k++)
+        if (!is_name_char((unsigned char)name[k]))
+            return fail(errbuf, errlen, AUTH_EFORMAT,
+                        "%s:%zu: name: only letters, digits and . _ @ - are allowed", origin,
+                        lineno);
+    if (klen == 0)
+        return fail(errbuf, errlen, AUTH_EFORMAT,
+                    "%s:%zu: key: missing; lines are \"NAME Z85-PUBLIC-KEY\" (the content of a "
+                    ".pub file)",
+                    origin, lineno);
+    if (!is_z85_key(key, klen))
+        return fail(errbuf, errlen, AUTH_EFORMAT,
+                    "%s:%zu: key: not 40 Z85 characters (the content of a .pub file)", origin,
+                    lineno);
+    allow_entry ent;
+    memset(&ent, 0, sizeof ent);
+    memcpy(ent.name, name, nlen);
+    char tmp[AUTH_Z85_KEY_LEN + 1];
+    memcpy(tmp, key, AUTH_Z85_KEY_LEN);
+    tmp[AUTH_Z85_KEY_LEN] = 0;
+    zmq_z85_decode(ent.key, tmp);
+    for (size_t k = 0; k < a->n; k++) {
+        if (strcmp(a->v[k].name, ent.name) == 0)
+            return fail(errbuf, errlen, AUTH_EFORMAT, "%s:%zu: name: \"%s\" is listed twice",
+                        origin, lineno, ent.name);
+        if (memcmp(a->v[k].key, ent.key, 32) == 0)
+            return fail(errbuf, errlen, AUTH_EFORMAT,
+                        "%s:%zu: key: already listed for \"%s\"; one key, one name", origin, lineno,
+                        a->v[k].name);
+    }
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 16;
+        allow_entry *v = realloc(a->v, cap * sizeof *v);
+        if (!v) return fail(errbuf, errlen, AUTH_ENOMEM, "%s: out of memory", origin);
+        a->v = v;
+        a->cap = cap;
+    }
+    a->v[a->n++] = ent;
+    return AUTH_OK;
+}
+
+int auth_allowlist_parse(const char *text, size_t len, const char *origin, auth_allowlist **out,
+                         char *errbuf, size_t errlen)
+{
+    if (!out || (!text && len)) return fail(errbuf, errlen, AUTH_EINVAL, "allowlist: no text");
+    *out = NULL;
+    if (!origin) origin = "allowlist";
+    auth_allowlist *a = calloc(1, sizeof *a);
+    if (!a) return fail(errbuf, errlen, AUTH_ENOMEM, "%s: out of memory", origin);
+    const char *p = text, *end = text + len;
+    size_t lineno = 0;
+    int rc = AUTH_OK;
+    while (rc == AUTH_OK && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *e = nl ? nl : end;
+        lineno++;
+        const char *s = p;
+        while (s < e && is_blank(*s))
+            s++;
+        if (memchr(s, '\0', (size_t)(e - s)))
+            rc = fail(errbuf, errlen, AUTH_EFORMAT, "%s:%zu: NUL byte in the line", origin, lineno);
+        else if (s < e && *s != '#')
+            rc = parse_entry(a, s, e, origin, lineno, errbuf, errlen);
+        p = nl ? nl + 1 : end;
+    }
+    if (rc != AUTH_OK) {
+        auth_allowlist_destroy(&a);
+        return rc;
+    }
+    *out = a;
+    return AUTH_OK;
+}
+
+int auth_allowlist_load(const char *path, auth_allowlist **out, char *errbuf, size_t errlen)
+{
+    if (!path || !out) return fail(errbuf, errlen, AUTH_EINVAL, "allowlist: no path given");
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return fail(errbuf, errlen, AUTH_EIO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    int rc = AUTH_OK;
+    while (buf) {
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0) break;
+        if (n == cap) {
+            if (cap >= ALLOWLIST_MAX_BYTES) {
+                rc = fail(errbuf, errlen, AUTH_EFORMAT, "%s: larger than 16 MiB", path);
+                break;
+            }
+            char *b = realloc(buf, cap * 2);
+            if (!b) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = b;
+            cap *= 2;
+        }
+    }
+    if (!buf)
+        rc = fail(errbuf, errlen, AUTH_ENOMEM, "%s: out of memory", path);
+    else if (rc == AUTH_OK && ferror(f))
+        rc = fail(errbuf, errlen, AUTH_EIO, "%s: cannot read: %s", path, strerror(errno));
+    fclose(f);
+    if (rc == AUTH_OK) rc = auth_allowlist_parse(buf, n, path, out, errbuf, errlen);
+    free(buf);
+    return rc;
+}
+
+size_t auth_allowlist_size(const auth_allowlist *a)
+{
+    return a ? a->n : 0;
+}
+
+const char *auth_allowlist_find_key(const auth_allowlist *a, const uint8_t key[32])
+{
+    for (size_t k = 0; a && key && k < a->n; k++)
+        if (memcmp(a->v[k].key, key, 32) == 0) return a->v[k].name;
+    return NULL;
+}
+
+int auth_allowlist_has_name(const auth_allowlist *a, const char *name)
+{
+    for (size_t k = 0; a && name && k < a->n; k++)
+        if (strcmp(a->v[k].name, name) == 0) return 1;
+    return 0;
+}
+
+void auth_allowlist_destroy(auth_allowlist **a)
+{
+    if (!a || !*a) return;
+    free((*a)->v);
+    free(*a);
+    *a = NULL;
+}
+
+/* ---- the ZAP handler -------------------------------------------------- */
+
+struct auth_zap {
+    void *zctx;
+    void *rep;
+    void *watch[MAX_WATCH]; /* monitor PAIR sockets owned by the thread */
+    size_t nwatch;
+    void *pending[MAX_WATCH]; /* handed over by auth_zap_watch, under lock */
+    size_t npending;
+    unsigned watch_serial;
+    char *path;
+    auth_allowlist *list; /* under lock */
+    pthread_mutex_t lock;
+    pthread_t thread;
+    atomic_int stop;
+    atomic_uint_fast64_t accepted, rejected, handshake_failed, reloads;
+    auth_log_fn log;
+    void *log_ctx;
+};
+
+static void zap_log(auth_zap *z, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void zap_log(auth_zap *z, int level, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (z->log)
+        z->log(z->log_ctx, level, line);
+    else
+        fprintf(stderr, "trace-collector: %s\n", line);
+}
+
+/* Refusals are logged one by one at first, then at powers of two, so a
+ * client retrying every 100 ms cannot flood the log; counters see them all. */
+static int worth_logging(uint64_t n)
+{
+    return n <= 10 || (n & (n - 1)) == 0;
+}
+
+/* Copies a frame into a printable string: bytes outside 0x21..0x7e become
+ * '?', so a peer cannot inject lines into the log. */
+static void frame_text(zmq_msg_t *m, char *out, size_t outlen)
+{
+    size_t n = zmq_msg_size(m);
+    const unsigned char *d = zmq_msg_data(m);
+    if (n >= outlen) n = outlen - 1;
+    for (size_t k = 0; k < n; k++)
+        out[k] = d[k] > 0x20 && d[k] < 0x7f ? (char)d[k] : '?';
+    out[n] = 0;
+}
+
+static int send_frame(void *s, const void *data, size_t len, int more)
+{
+    return zmq_send(s, data, len, more ? ZMQ_SNDMORE : 0) < 0 ? -1 : 0;
+}
+
+static void zap_reply(auth_zap *z, zmq_msg_t *reqid, const char *status, const char *text,
+                      const char *user)
+{
+    send_frame(z->rep, "1.0", 3, 1);
+    send_frame(z->rep, reqid ? zmq_msg_data(reqid) : "", reqid ? zmq_msg_size(reqid) : 0, 1);
+    send_frame(z->rep, status, strlen(status), 1);
+    send_frame(z->rep, text, strlen(text), 1);
+    send_frame(z->rep, user, strlen(user), 1);
+    send_frame(z->rep, "", 0, 0);
+}
+
+/* Frames of a ZAP request (RFC 27). */
+enum { F_VERSION, F_REQID, F_DOMAIN, F_ADDRESS, F_IDENTITY, F_MECHANISM, F_CRED, F_MAX = 8 };
+
+static void zap_handle(auth_zap *z)
+{
+    zmq_msg_t f[F_MAX];
+    size_t nf = 0;
+    int more = 1, truncated = 0;
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, z->rep, 0) < 0) {
+            zmq_msg_close(&m);
+            break;
+        }
+        more = zmq_msg_more(&m);
+        if (nf < F_MAX)
+            f[nf++] = m;
+        else {
+            truncated = 1;
+            zmq_msg_close(&m);
+        }
+    }
+    char addr[64] = "?", mech[16] = "?";
+    if (nf > F_ADDRESS) frame_text(&f[F_ADDRESS], addr, sizeof addr);
+    if (nf > F_MECHANISM) frame_text(&f[F_MECHANISM], mech, sizeof mech);
+    if (!addr[0]) snprintf(addr, sizeof addr, "a local peer");
+    if (nf < F_CRED - 1 || truncated || zmq_msg_size(&f[F_VERSION]) != 3 ||
+        memcmp(zmq_msg_data(&f[F_VERSION]), "1.0", 3) != 0) {
+        zap_reply(z, nf > F_REQID ? &f[F_REQID] : NULL, "500", "malformed ZAP request", "");
+        atomic_fetch_add(&z->rejected, 1);
+        zap_log(z, AUTH_LOG_WARN, "refused a connection from %s: malformed ZAP request", addr);
+    } else if (strcmp(mech, "CURVE") != 0 || nf != F_CRED + 1 || zmq_msg_size(&f[F_CRED]) != 32) {
+        zap_reply(z, &f[F_REQID], "400", "CURVE required", "");
+        uint64_t n = atomic_fetch_add(&z->rejected, 1) + 1;
+        if (worth_logging(n))
+            zap_log(z, AUTH_LOG_WARN,
+                    "refused a connection from %s: mechanism %s, only CURVE is served (refused so "
+                    "far: %llu)",
+                    addr, mech, (unsigned long long)n);
+    } else {
+        char name[AUTH_NAME_MAX + 1] = "";
+        pthread_mutex_lock(&z->lock);
+        const char *found = auth_allowlist_find_key(z->list, zmq_msg_data(&f[F_CRED]));
+        if (found) snprintf(name, sizeof name, "%s", found);
+        pthread_mutex_unlock(&z->lock);
+        if (name[0]) {
+            zap_reply(z, &f[F_REQID], "200", "OK", name);
+            atomic_fetch_add(&z->accepted, 1);
+            zap_log(z, AUTH_LOG_INFO, "accepted shim \"%s\" from %s", name, addr);
+        } else {
+            zap_reply(z, &f[F_REQID], "400", "key not allowed", "");
+            uint64_t n = atomic_fetch_add(&z->rejected, 1) + 1;
+            if (worth_logging(n))
+                zap_log(
+                    z, AUTH_LOG_WARN,
+                    "refused a CURVE client from %s: its key is not in the allowlist %s (refused "
+                    "so far: %llu)",
+                    addr, z->path, (unsigned long long)n);
+        }
+    }
+    for (size_t k = 0; k < nf; k++)
+        zmq_msg_close(&f[k]);
+}
+
+/* One socket-monitor event: [uint16 event, uint32 value][endpoint]. */
+static void monitor_handle(auth_zap *z, void *pair)
+{
+    zmq_msg_t ev, ep;
+    zmq_msg_init(&ev);
+    zmq_msg_init(&ep);
+    if (zmq_msg_recv(&ev, pair, 0) >= 0 && zmq_msg_more(&ev) && zmq_msg_recv(&ep, pair, 0) >= 0 &&
+        zmq_msg_size(&ev) >= 6) {
+        uint16_t event;
+        uint32_t value;
+        memcpy(&event, zmq_msg_data(&ev), 2);
+        memcpy(&value, (char *)zmq_msg_data(&ev) + 2, 4);
+        char where[128];
+        frame_text(&ep, where, sizeof where);
+        /* HANDSHAKE_FAILED_AUTH follows a ZAP refusal, already counted. */
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+            event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+            uint64_t n = atomic_fetch_add(&z->handshake_failed, 1) + 1;
+            if (worth_logging(n))
+                zap_log(z, AUTH_LOG_WARN,
+                        "refused a connection on %s: handshake failed (%s, code 0x%x): a client "
+                        "without CURVE or with the wrong server key (failed so far: %llu)",
+                        where,
+                        value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH ? "mechanism mismatch"
+                                                                            : "protocol",
+                        (unsigned)value, (unsigned long long)n);
+        }
+    }
+    while (zmq_msg_more(&ep)) { /* drain anything unexpected */
+        zmq_msg_close(&ep);
+        zmq_msg_init(&ep);
+        if (zmq_msg_recv(&ep, pair, 0) < 0) break;
+    }
+    zmq_msg_close(&ev);
+    zmq_msg_close(&ep);
+}
+
+static void *zap_main(void *arg)
+{
+    auth_zap *z = arg;
+    while (!atomic_load(&z->stop)) {
+        pthread_mutex_lock(&z->lock);
+        for (size_t k = 0; k < z->npending && z->nwatch < MAX_WATCH; k++)
+            z->watch[z->nwatch++] = z->pending[k];
+        z->npending = 0;
+        pthread_mutex_unlock(&z->lock);
+        zmq_pollitem_t items[1 + MAX_WATCH];
+        items[0] = (zmq_pollitem_t){z->rep, 0, ZMQ_POLLIN, 0};
+        for (size_t k = 0; k < z->nwatch; k++)
+            items[1 + k] = (zmq_pollitem_t){z->watch[k], 0, ZMQ_POLLIN, 0};
+        int rc = zmq_poll(items, (int)(1 + z->nwatch), 100);
+        if (rc < 0) {
+            if (zmq_errno() == EINTR) continue;
+            break; /* ETERM: the context is ending */
+        }
+        if (items[0].revents & ZMQ_POLLIN) zap_handle(z);
+        for (size_t k = 0; k < z->nwatch; k++)
+            if (items[1 + k].revents & ZMQ_POLLIN) monitor_handle(z, z->watch[k]);
+    }
+    int linger = 0;
+    zmq_setsockopt(z->rep, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_close(z->rep);
+    z->rep = NULL;
+    for (size_t k = 0; k < z->nwatch; k++) {
+        zmq_setsockopt(z->watch[k], ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close(z->watch[k]);
+    }
+    z->nwatch = 0;
+    return NULL;
+}
+
+int auth_zap_start(void *zctx, const char *allow_path, auth_log_fn log, void *log_ctx,
+                   auth_zap **out, char *errbuf, size_t errlen)
+{
+    if (!zctx || !allow_path || !out)
+        return fail(errbuf, errlen, AUTH_EINVAL, "auth: context, allowlist and out are required");
+    *out = NULL;
+    if (!auth_curve_available())
+        return fail(errbuf, errlen, AUTH_ENOCURVE,
+                    "this libzmq was built without CURVE (zmq_has(\"curve\") is false): refusing "
+                    "to serve --allow without authentication");
+    auth_zap *z = calloc(1, sizeof *z);
+    if (!z) return fail(errbuf, errlen, AUTH_ENOMEM, "auth: out of memory");
+    z->zctx = zctx;
+    z->log = log;
+    z->log_ctx = log_ctx;
+    z->path = strdup(allow_path);
+    int rc = z->path ? AUTH_OK : fail(errbuf, errlen, AUTH_ENOMEM, "auth: out of memory");
+    if (rc == AUTH_OK) rc = auth_allowlist_load(allow_path, &z->list, errbuf, errlen);
+    if (rc == AUTH_OK) {
+        z->rep = zmq_socket(zctx, ZMQ_REP);
+        int linger = 0;
+        if (!z->rep || zmq_setsockopt(z->rep, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+            zmq_bind(z->rep, ZAP_ENDPOINT) != 0)
+            rc = fail(errbuf, errlen, AUTH_EZMQ,
+                      "cannot run the ZAP handler: bind %s: %s (is another handler running in "
+                      "this process?)",
+                      ZAP_ENDPOINT, zmq_strerror(zmq_errno()));
+    }
+    if (rc == AUTH_OK && pthread_mutex_init(&z->lock, NULL) != 0)
+        rc = fail(errbuf, errlen, AUTH_ENOMEM, "auth: cannot create a mutex");
+    if (rc == AUTH_OK && pthread_create(&z->thread, NULL, zap_main, z) != 0) {
+        pthread_mutex_destroy(&z->lock);
+        rc = fail(errbuf, errlen, AUTH_ENOMEM, "cannot run the ZAP handler: no thread");
+    }
+    if (rc != AUTH_OK) {
+        if (z->rep) zmq_close(z->rep);
+        auth_allowlist_destroy(&z->list);
+        free(z->path);
+        free(z);
+        return rc;
+    }
+    zap_log(z, AUTH_LOG_INFO, "CURVE authentication on: %zu key(s) allowed by %s",
+            auth_allowlist_size(z->list), z->path);
+    *out = z;
+    return AUTH_OK;
+}
+
+int auth_zap_watch(auth_zap *z, void *server_socket, char *errbuf, size_t errlen)
+{
+    if (!z || !server_socket) return fail(errbuf, errlen, AUTH_EINVAL, "auth: no socket to watch");
+    char ep[96];
+    pthread_mutex_lock(&z->lock);
+    unsigned serial = z->watch_serial++;
+    int full = z->nwatch + z->npending >= MAX_WATCH;
+    pthread_mutex_unlock(&z->lock);
+    if (full) return fail(errbuf, errlen, AUTH_EINVAL, "auth: more than %d sockets", MAX_WATCH);
+    snprintf(ep, sizeof ep, "inproc://agenttrail-auth-monitor-%p-%u", (void *)z, serial);
+    if (zmq_socket_monitor(server_socket, ep,
+                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0)
+        return fail(errbuf, errlen, AUTH_EZMQ, "auth: zmq_socket_monitor: %s",
+                    zmq_strerror(zmq_errno()));
+    void *pair = zmq_socket(z->zctx, ZMQ_PAIR);
+    if (!pair || zmq_connect(pair, ep) != 0) {
+        if (pair) zmq_close(pair);
+        zmq_socket_monitor(server_socket, NULL, 0);
+        return fail(errbuf, errlen, AUTH_EZMQ, "auth: monitor connect: %s",
+                    zmq_strerror(zmq_errno()));
+    }
+    pthread_mutex_lock(&z->lock);
+    z->pending[z->npending++] = pair;
+    pthread_mutex_unlock(&z->lock);
+    return AUTH_OK;
+}
+
+int auth_zap_reload(auth_zap *z, char *errbuf, size_t errlen)
+{
+    if (!z) return fail(errbuf, errlen, AUTH_EINVAL, "auth: not running");
+    auth_allowlist *fresh = NULL;
+    int rc = auth_allowlist_load(z->path, &fresh, errbuf, errlen);
+    if (rc != AUTH_OK) {
+        zap_log(z, AUTH_LOG_ERROR, "allowlist reload failed, keeping the previous one: %s",
+                errbuf ? errbuf : auth_strerror(rc));
+        return rc;
+    }
+    size_t n = auth_allowlist_size(fresh);
+    pthread_mutex_lock(&z->lock);
+    auth_allowlist *old = z->list;
+    z->list = fresh;
+    pthread_mutex_unlock(&z->lock);
+    auth_allowlist_destroy(&old);
+    atomic_fetch_add(&z->reloads, 1);
+    zap_log(z, AUTH_LOG_INFO, "allowlist reloaded: %zu key(s) allowed by %s", n, z->path);
+    return AUTH_OK;
+}
+
+int auth_zap_allows_name(auth_zap *z, const char *name)
+{
+    if (!z || !name) return 0;
+    pthread_mutex_lock(&z->lock);
+    int ok = auth_allowlist_has_name(z->list, name);
+    pthread_mutex_unlock(&z->lock);
+    return ok;
+}
+
+void auth_zap_counts(auth_zap *z, auth_counts *out)
+{
+    if (!out) return;
+    memset(out, 0, sizeof *out);
+    if (!z) return;
+    out->accepted = atomic_load(&z->accepted);
+    out->rejected = atomic_load(&z->rejected);
+    out->handshake_failed = atomic_load(&z->handshake_failed);
+    out->reloads = atomic_load(&z->reloads);
+}
+
+void auth_zap_stop(auth_zap **zp)
+{
+    if (!zp || !*zp) return;
+    auth_zap *z = *zp;
+    atomic_store(&z->stop, 1);
+    pthread_join(z->thread, NULL);
+    int linger = 0;
+    for (size_t k = 0; k < z->npending; k++) {
+        zmq_setsockopt(z->pending[k], ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close(z->pending[k]);
+    }
+    pthread_mutex_destroy(&z->lock);
+    auth_allowlist_destroy(&z->list);
+    free(z->path);
+    free(z);
+    *zp = NULL;
+}

@@ -1,0 +1,152 @@
+/*
+ * auth.h - trace-collector's authentication: CURVE keys, the allowlist of
+ * shim public keys, and the ZAP handler that admits only those keys.
+ *
+ * Responsibility: `trace-collector keygen --curve -o NAME` (auth_keygen_curve),
+ * loading Z85 key files, parsing the allowlist (lines "NAME Z85-PUBLIC-KEY",
+ * '#' comments, blank lines; errors name file:line), and a ZAP handler thread
+ * (RFC 27, inproc://zeromq.zap.01) that answers 200 with User-Id = NAME for a
+ * CURVE client whose key is listed and 400 for anything else. The collector
+ * reads the authenticated source of each message from its "User-Id"
+ * metadata (zmq_msg_gets) and stamps it as stored.source.
+ *
+ * Owns: the ZAP REP socket, optional monitor PAIR sockets, the current
+ * allowlist, counters. Never logs or stores key material: rejections are
+ * logged with the peer address and the reason only.
+ *
+ * Invariants: no silent fallback to open access. auth_zap_start fails when
+ * libzmq lacks CURVE or the ZAP endpoint cannot be bound; a reload that
+ * fails keeps the previous allowlist.
+ *
+ * Threading: auth_zap_start/stop/watch are called from one controlling
+ * thread. auth_zap_reload, auth_zap_allows_name and auth_zap_counts may be
+ * called from any thread (the allowlist is swapped under a mutex). The
+ * allowlist functions are reentrant; an auth_allowlist is read-only after
+ * parsing.
+ */
+#ifndef AGENTTRAIL_COLLECTOR_AUTH_H
+#define AGENTTRAIL_COLLECTOR_AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Error codes. Numbered explicitly; never renumbered. */
+enum {
+    AUTH_OK = 0,
+    AUTH_EINVAL = -200,   /* bad argument */
+    AUTH_ENOMEM = -201,   /* out of memory */
+    AUTH_EIO = -202,      /* a file could not be read or written (errbuf says which) */
+    AUTH_EFORMAT = -203,  /* a key file or the allowlist is malformed (errbuf: file:line) */
+    AUTH_ENOCURVE = -204, /* this libzmq was built without CURVE */
+    AUTH_EZMQ = -205,     /* a ZeroMQ call failed (errbuf says which) */
+    AUTH_EEXIST = -206,   /* keygen: the key file already exists */
+    AUTH_EPERM = -207,    /* a secret key file is readable by group or others */
+};
+
+/* A short English description of an AUTH_E* code; never NULL. */
+const char *auth_strerror(int code);
+
+#define AUTH_Z85_KEY_LEN 40 /* a 32-byte CURVE key in Z85 text */
+#define AUTH_NAME_MAX 64    /* longest allowlist name */
+
+/* 1 when this libzmq supports CURVE (zmq_has("curve")), else 0. */
+int auth_curve_available(void);
+
+/* ---- keys ------------------------------------------------------------- */
+
+/* Writes a new CURVE key pair: NAME.key (the secret key, Z85 and a newline,
+ * mode 0600) and NAME.pub (the public key, mode 0644). Never overwrites:
+ * AUTH_EEXIST when either exists. Returns 0, AUTH_ENOCURVE, AUTH_EEXIST,
+ * AUTH_EIO (errbuf names the file and the reason), AUTH_EINVAL. */
+int auth_keygen_curve(const char *name, char *errbuf, size_t errlen);
+
+/* Reads a Z85 key file (40 Z85 characters, optional trailing whitespace)
+ * into z85[41] (NUL-terminated). With `secret` set the file must not be
+ * readable by group or others (AUTH_EPERM: errbuf says to chmod 600 it).
+ * Returns 0, AUTH_EIO, AUTH_EFORMAT, AUTH_EPERM. */
+int auth_key_load(const char *path, int secret, char z85[AUTH_Z85_KEY_LEN + 1], char *errbuf,
+                  size_t errlen);
+
+/* ---- the allowlist ---------------------------------------------------- */
+
+typedef struct auth_allowlist auth_allowlist;
+
+/* Parses allowlist text (`len` bytes). Each line is blank, a comment
+ * (first non-blank character '#'), or "NAME KEY" separated by blanks, with
+ * an optional trailing "# comment". NAME: 1..64 of [A-Za-z0-9._@-]; KEY: a
+ * Z85 public key. Names and keys are unique. `origin` (a file name) prefixes
+ * error messages: "allow.txt:3: key: not 40 Z85 characters". Returns 0 and
+ * *out (caller destroys), AUTH_EFORMAT, AUTH_ENOMEM. An empty list is valid
+ * (it admits nobody). */
+int auth_allowlist_parse(const char *text, size_t len, const char *origin, auth_allowlist **out,
+                         char *errbuf, size_t errlen);
+
+/* Reads and parses a file (at most 16 MiB). Returns as auth_allowlist_parse,
+ * or AUTH_EIO. */
+int auth_allowlist_load(const char *path, auth_allowlist **out, char *errbuf, size_t errlen);
+
+/* Number of entries. */
+size_t auth_allowlist_size(const auth_allowlist *a);
+
+/* The name listed for a 32-byte public key, or NULL. Valid while `a` lives. */
+const char *auth_allowlist_find_key(const auth_allowlist *a, const uint8_t key[32]);
+
+/* 1 when `name` is listed, else 0. */
+int auth_allowlist_has_name(const auth_allowlist *a, const char *name);
+
+/* Frees; accepts NULL and *a == NULL; sets *a to NULL. */
+void auth_allowlist_destroy(auth_allowlist **a);
+
+/* ---- the ZAP handler -------------------------------------------------- */
+
+/* Log levels passed to an auth_log_fn. */
+enum { AUTH_LOG_ERROR = 0, AUTH_LOG_WARN = 1, AUTH_LOG_INFO = 2 };
+
+/* Receives one line for people (no newline). Called from the ZAP thread. */
+typedef void (*auth_log_fn)(void *ctx, int level, const char *message);
+
+typedef struct auth_zap auth_zap;
+
+/* Loads the allowlist at `allow_path`, binds the ZAP endpoint in ZeroMQ
+ * context `zctx` and starts the handler thread. Call it before any CURVE
+ * server socket of `zctx` accepts connections. `log` may be NULL (lines go
+ * to stderr prefixed "trace-collector: "). Returns 0 and *out, or
+ * AUTH_ENOCURVE, AUTH_EIO, AUTH_EFORMAT, AUTH_EZMQ (for instance another
+ * ZAP handler already runs in this context), AUTH_ENOMEM, with errbuf
+ * filled. Never starts half-way: on error nothing is left running. */
+int auth_zap_start(void *zctx, const char *allow_path, auth_log_fn log, void *log_ctx,
+                   auth_zap **out, char *errbuf, size_t errlen);
+
+/* Counts handshakes that fail before ZAP is asked (a client without CURVE,
+ * a client with the wrong server key) on `server_socket`, through a socket
+ * monitor read by the handler thread. Call from the thread that owns the
+ * socket, before it binds. Up to 8 sockets. Returns 0, AUTH_EZMQ,
+ * AUTH_EINVAL. */
+int auth_zap_watch(auth_zap *z, void *server_socket, char *errbuf, size_t errlen);
+
+/* Re-reads the allowlist file (the collector calls it on SIGHUP). On
+ * success the new list answers every later handshake; on failure the old
+ * list stays and errbuf says why. Thread-safe. */
+int auth_zap_reload(auth_zap *z, char *errbuf, size_t errlen);
+
+/* 1 when `name` (a message's User-Id) is in the current allowlist: lets the
+ * collector refuse messages of a session whose key was revoked by a reload
+ * after it connected. Thread-safe. */
+int auth_zap_allows_name(auth_zap *z, const char *name);
+
+typedef struct auth_counts {
+    uint64_t accepted;         /* ZAP: key listed */
+    uint64_t rejected;         /* ZAP: key not listed, or not CURVE */
+    uint64_t handshake_failed; /* watched sockets: failed before ZAP */
+    uint64_t reloads;          /* successful reloads */
+} auth_counts;
+
+/* Snapshot of the counters. Thread-safe. */
+void auth_zap_counts(auth_zap *z, auth_counts *out);
+
+/* Stops the thread and frees everything; accepts NULL and *z == NULL; sets
+ * *z to NULL. Call before zmq_ctx_term of its context (or after: the thread
+ * also ends when the context terminates). */
+void auth_zap_stop(auth_zap **z);
+
+#endif
