@@ -1,0 +1,1024 @@
+/*
+ * shim.c - libtraceshim: the client a service links (see traceshim.h).
+ *
+ * Owns: the bounded in-memory queue of packed events, the ZeroMQ context and
+ * DEALER socket, the window of unacked batches, the spool (spool.c) and the
+ * background thread that moves events queue -> batch -> collector, or queue
+ * -> spool when the collector is unreachable, and spool -> collector when it
+ * answers again.
+ *
+ * Invariants:
+ * - an event leaves memory only once acked OK/REJECTED, written to the spool,
+ *   or counted as dropped;
+ * - a spool segment is deleted only when every record in it was read and
+ *   every batch made from it was acked;
+ * - a batch keeps its seq for every resend; seqs grow across restarts (they
+ *   start at the creation time in ns).
+ *
+ * Threading: emit/flush/counters run on any thread. The queue has one mutex,
+ * held only to copy a pointer in or out; counters are atomics. The socket,
+ * the window and the replay state belong to the background thread alone.
+ * flush talks to the background thread through `fmu`/`fcond` generations.
+ */
+#include "traceshim.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "spool.h"
+
+#define DEFAULT_ENDPOINT "tcp://127.0.0.1:7600"
+#define PROBE_INTERVAL_MS 200u
+#define RETRY_BACKOFF_MS 100u
+
+typedef tp_event *qitem; /* an event as emitted: ids and time filled, not yet masked */
+
+typedef struct batch {
+    int in_use;
+    int from_spool; /* event bytes point into the replay segment */
+    uint64_t seq;
+    size_t n;
+    uint8_t **evs; /* owned when !from_spool */
+    size_t *lens;
+    uint8_t *frame; /* encoded Batch, resent as is */
+    size_t frame_len;
+    uint64_t deadline; /* ns, monotonic: resend or give up after this */
+    unsigned attempts;
+} batch;
+
+struct traceshim {
+    traceshim_options o;
+    char *endpoints[TRACESHIM_MAX_ENDPOINTS];
+    char *service, *workflow, *dri, *spool_dir;
+    uint8_t key[TP_HMAC_KEY_LEN];
+    int has_key;
+    tp_limits limits;
+
+    /* queue */
+    pthread_mutex_t qmu;
+    pthread_cond_t qspace;
+    qitem *ring;
+    size_t cap, head, count;
+    uint64_t q_first; /* monotonic ns when the queue last became non-empty */
+    int evfd;
+    atomic_int closing;
+    atomic_int stop;
+
+    /* counters */
+    atomic_uint_fast64_t c_emitted, c_acked, c_dups, c_rejected, c_retried, c_spooled, c_replayed,
+        c_dropped;
+
+    spool *sp;
+    char shim_id[33];
+    void *zctx, *sock;
+    pthread_t thr;
+    int thr_started;
+
+    /* flush handshake */
+    pthread_mutex_t fmu;
+    pthread_cond_t fcond;
+    uint64_t req_gen, done_gen, spill_gen, req_deadline;
+
+    /* background thread only */
+    batch *win;
+    unsigned nwin;
+    uint64_t next_seq;
+    int down;
+    uint64_t probe_at;
+    int replaying;
+    uint64_t rseg;
+    uint8_t *rdata;
+    size_t rlen, roff;
+    unsigned rinflight;
+    uint8_t *rxbuf;
+};
+
+const char *traceshim_strerror(int code)
+{
+    switch (code) {
+    case TRACESHIM_OK:
+        return "success";
+    case TRACESHIM_EINVAL:
+        return "invalid option or argument";
+    case TRACESHIM_ENOMEM:
+        return "out of memory";
+    case TRACESHIM_EFULL:
+        return "queue full: event dropped";
+    case TRACESHIM_ETIMEDOUT:
+        return "not everything was acked in time (the rest is spooled)";
+    case TRACESHIM_ELOCKED:
+        return "spool directory in use by another client";
+    case TRACESHIM_EIO:
+        return "spool I/O error";
+    case TRACESHIM_EZMQ:
+        return "ZeroMQ error";
+    case TRACESHIM_EEVENT:
+        return "event cannot be prepared or is too big";
+    case TRACESHIM_ECLOSED:
+        return "client is closing";
+    default:
+        return "unknown error";
+    }
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+#define CINC(s, c, n) atomic_fetch_add_explicit(&(s)->c, (uint64_t)(n), memory_order_relaxed)
+
+void traceshim_options_default(traceshim_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->queue_events = 65536;
+    o->batch_events = 256;
+    o->batch_delay_ms = 2;
+    o->window = 16;
+    o->ack_timeout_ms = 2000;
+    o->attempts = 3;
+    o->overflow = TRACESHIM_OVERFLOW_SPOOL;
+}
+
+/* ---- small helpers ---------------------------------------------------- */
+
+/* Bumped in a forked child: per-thread id generators reseed (see ids). */
+static atomic_uint g_fork_gen;
+static pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
+
+static void on_fork_child(void)
+{
+    atomic_fetch_add(&g_fork_gen, 1);
+}
+
+static void register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+static char *dup_opt(const char *s, int *fail)
+{
+    if (!s) return NULL;
+    char *d = strdup(s);
+    if (!d) *fail = 1;
+    return d;
+}
+
+static void wake(traceshim *s)
+{
+    uint64_t one = 1;
+    ssize_t w = write(s->evfd, &one, sizeof one);
+    (void)w; /* EAGAIN: the counter is already non-zero, the thread will wake */
+}
+
+static void batch_free(batch *b)
+{
+    if (!b->from_spool) {
+        for (size_t i = 0; i < b->n; i++)
+            free(b->evs[i]);
+    }
+    free(b->evs);
+    free(b->lens);
+    free(b->frame);
+    memset(b, 0, sizeof *b);
+}
+
+static batch *win_slot(traceshim *s)
+{
+    for (unsigned i = 0; i < s->o.window; i++)
+        if (!s->win[i].in_use) return &s->win[i];
+    return NULL;
+}
+
+static long spool_sync_count(traceshim *s)
+{
+    if (!s->sp) return 0;
+    long n = spool_sync(s->sp);
+    if (n > 0) CINC(s, c_spooled, n);
+    return n;
+}
+
+/* Writes events to the spool (not yet fsync'd: spool_sync_count does it and
+ * counts). On failure the events are dropped and counted. Frees nothing. */
+static void spool_events(traceshim *s, uint8_t *const *evs, const size_t *lens, size_t n)
+{
+    if (n == 0) return;
+    if (!s->sp || spool_append(s->sp, (const uint8_t *const *)evs, lens, n) != 0)
+        CINC(s, c_dropped, n);
+}
+
+/* ---- creating --------------------------------------------------------- */
+
+static int set_err(char *errbuf, size_t errlen, int code, const char *fmt, const char *a,
+                   const char *b)
+{
+    if (errbuf && errlen) snprintf(errbuf, errlen, fmt, a, b);
+    return code;
+}
+
+static void *bg_main(void *arg);
+
+static int setup_socket(traceshim *s, char *errbuf, size_t errlen)
+{
+    s->zctx = zmq_ctx_new();
+    if (!s->zctx)
+        return set_err(errbuf, errlen, TRACESHIM_EZMQ, "zmq: cannot create a context: %s%s",
+                       zmq_strerror(errno), "");
+    s->sock = zmq_socket(s->zctx, ZMQ_DEALER);
+    if (!s->sock)
+        return set_err(errbuf, errlen, TRACESHIM_EZMQ, "zmq: cannot create a socket: %s%s",
+                       zmq_strerror(errno), "");
+    int zero = 0, one = 1, hwm = 4096, ivl = 100, ivlmax = 1000;
+    zmq_setsockopt(s->sock, ZMQ_LINGER, &zero, sizeof zero);
+    /* Queue only on live connections, so that a send while the collector is
+     * down fails at once (EAGAIN) and the batch goes to the spool. */
+    zmq_setsockopt(s->sock, ZMQ_IMMEDIATE, &one, sizeof one);
+    zmq_setsockopt(s->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    zmq_setsockopt(s->sock, ZMQ_RECONNECT_IVL_MAX, &ivlmax, sizeof ivlmax);
+    for (int i = 0; i < TRACESHIM_MAX_ENDPOINTS && s->endpoints[i]; i++) {
+        if (zmq_connect(s->sock, s->endpoints[i]) != 0)
+            return set_err(errbuf, errlen, TRACESHIM_EZMQ,
+                           "endpoint %s: %s (expected tcp://HOST:PORT or ipc://PATH)",
+                           s->endpoints[i], zmq_strerror(errno));
+    }
+    return 0;
+}
+
+static int copy_options(traceshim *s, const traceshim_options *o, char *errbuf, size_t errlen)
+{
+    int fail = 0;
+    s->o = *o;
+    if (!s->o.queue_events) s->o.queue_events = 65536;
+    if (!s->o.batch_events) s->o.batch_events = 256;
+    if (!s->o.window) s->o.window = 16;
+    if (!s->o.ack_timeout_ms) s->o.ack_timeout_ms = 2000;
+    if (!s->o.attempts) s->o.attempts = 3;
+    s->limits = o->limits ? *o->limits : tp_limits_default();
+    if (s->o.batch_events > s->limits.batch_max_events)
+        s->o.batch_events = s->limits.batch_max_events;
+    if ((unsigned)s->o.overflow > TRACESHIM_OVERFLOW_BLOCK)
+        return set_err(errbuf, errlen, TRACESHIM_EINVAL, "overflow policy %s%s: unknown", "?", "");
+    int n = 0;
+    for (; n < TRACESHIM_MAX_ENDPOINTS && o->endpoints[n]; n++)
+        s->endpoints[n] = dup_opt(o->endpoints[n], &fail);
+    if (n == 0) s->endpoints[0] = dup_opt(DEFAULT_ENDPOINT, &fail);
+    s->service = dup_opt(o->service, &fail);
+    s->workflow = dup_opt(o->workflow, &fail);
+    s->dri = dup_opt(o->dri, &fail);
+    s->spool_dir = dup_opt(o->spool_dir, &fail);
+    if (o->hmac_key) {
+        memcpy(s->key, o->hmac_key, TP_HMAC_KEY_LEN);
+        s->has_key = 1;
+    }
+    if (!s->spool_dir && s->o.overflow == TRACESHIM_OVERFLOW_SPOOL)
+        s->o.overflow = TRACESHIM_OVERFLOW_DROP;
+    if (fail) return set_err(errbuf, errlen, TRACESHIM_ENOMEM, "out of memory%s%s", "", "");
+    return 0;
+}
+
+static void destroy_client(traceshim *s)
+{
+    if (s->ring) {
+        for (size_t i = 0; i < s->count; i++)
+            tp_event_destroy(&s->ring[(s->head + i) % s->cap]);
+    }
+    if (s->win) {
+        for (unsigned i = 0; i < s->o.window; i++)
+            if (s->win[i].in_use) batch_free(&s->win[i]);
+    }
+    free(s->win);
+    free(s->ring);
+    free(s->rdata);
+    free(s->rxbuf);
+    if (s->sock) zmq_close(s->sock);
+    if (s->zctx) zmq_ctx_term(s->zctx);
+    spool_close(&s->sp);
+    if (s->evfd >= 0) close(s->evfd);
+    for (int i = 0; i < TRACESHIM_MAX_ENDPOINTS; i++)
+        free(s->endpoints[i]);
+    free(s->service);
+    free(s->workflow);
+    free(s->dri);
+    free(s->spool_dir);
+    pthread_mutex_destroy(&s->qmu);
+    pthread_cond_destroy(&s->qspace);
+    pthread_mutex_destroy(&s->fmu);
+    pthread_cond_destroy(&s->fcond);
+    memset(s->key, 0, sizeof s->key);
+    free(s);
+}
+
+int traceshim_create(const traceshim_options *o, traceshim **out, char *errbuf, size_t errlen)
+{
+    if (!o || !out) return set_err(errbuf, errlen, TRACESHIM_EINVAL, "no options%s%s", "", "");
+    *out = NULL;
+    traceshim *s = calloc(1, sizeof *s);
+    if (!s) return set_err(errbuf, errlen, TRACESHIM_ENOMEM, "out of memory%s%s", "", "");
+    s->evfd = -1;
+    pthread_mutex_init(&s->qmu, NULL);
+    pthread_cond_init(&s->qspace, NULL);
+    pthread_mutex_init(&s->fmu, NULL);
+    pthread_cond_init(&s->fcond, NULL);
+    int rc = copy_options(s, o, errbuf, errlen);
+    if (rc != 0) goto fail;
+    s->cap = s->o.queue_events;
+    s->ring = calloc(s->cap, sizeof *s->ring);
+    s->win = calloc(s->o.window, sizeof *s->win);
+    s->rxbuf = malloc(65536);
+    if (!s->ring || !s->win || !s->rxbuf) {
+        rc = set_err(errbuf, errlen, TRACESHIM_ENOMEM, "out of memory%s%s", "", "");
+        goto fail;
+    }
+    s->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (s->evfd < 0) {
+        rc = set_err(errbuf, errlen, TRACESHIM_EIO, "eventfd: %s%s", strerror(errno), "");
+        goto fail;
+    }
+    if (s->spool_dir) {
+        int locked = 0;
+        if (spool_open(s->spool_dir, &s->sp, s->shim_id, &locked, errbuf, errlen) != 0) {
+            rc = locked ? TRACESHIM_ELOCKED : TRACESHIM_EIO;
+            goto fail;
+        }
+    } else {
+        uint8_t id[16];
+        if (tp_id_random(id, sizeof id) != 0) {
+            rc = set_err(errbuf, errlen, TRACESHIM_EIO, "cannot draw a shim id%s%s", "", "");
+            goto fail;
+        }
+        tp_hex_encode(id, 16, s->shim_id);
+    }
+    s->next_seq = (uint64_t)tp_now_unix_nano();
+    pthread_once(&g_atfork_once, register_atfork);
+    /* The context's I/O thread and ours inherit this mask: no signal of the
+     * service is ever delivered to them. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = setup_socket(s, errbuf, errlen);
+    if (rc == 0) {
+        if (pthread_create(&s->thr, NULL, bg_main, s) != 0)
+            rc = set_err(errbuf, errlen, TRACESHIM_ENOMEM, "cannot start the shim thread%s%s", "",
+                         "");
+        else
+            s->thr_started = 1;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) goto fail;
+    *out = s;
+    return 0;
+fail:
+    destroy_client(s);
+    return rc;
+}
+
+const char *traceshim_id(const traceshim *s)
+{
+    return s->shim_id;
+}
+
+/* ---- ids ---------------------------------------------------------------- */
+
+/* OpenSSL's RAND_bytes costs microseconds per call, more than the whole emit
+ * budget, so ids come from a per-thread xoshiro256** generator seeded from
+ * it. Ids need uniqueness, not secrecy. A fork bumps g_fork_gen so that a
+ * child reseeds instead of repeating its parent's ids (which the store
+ * would drop as duplicates). */
+typedef struct idrng {
+    uint64_t s[4];
+    unsigned gen;
+    int seeded;
+} idrng;
+
+static _Thread_local idrng t_rng;
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t rng_next(void)
+{
+    idrng *r = &t_rng;
+    unsigned gen = atomic_load_explicit(&g_fork_gen, memory_order_relaxed);
+    if (!r->seeded || r->gen != gen) {
+        if (tp_id_random((uint8_t *)r->s, sizeof r->s) != 0) {
+            /* No OpenSSL randomness: time and address still differ per thread. */
+            r->s[0] = tp_now_unix_nano();
+            r->s[1] = (uint64_t)(uintptr_t)r;
+            r->s[2] = 0x9E3779B97F4A7C15ull;
+            r->s[3] = (uint64_t)getpid();
+        }
+        r->seeded = 1;
+        r->gen = gen;
+    }
+    uint64_t *q = r->s, result = rotl(q[1] * 5, 7) * 9, t = q[1] << 17;
+    q[2] ^= q[0];
+    q[3] ^= q[1];
+    q[1] ^= q[2];
+    q[0] ^= q[3];
+    q[2] ^= t;
+    q[3] = rotl(q[3], 45);
+    return result;
+}
+
+static int set_id(protobuf_c_boolean *has, ProtobufCBinaryData *id, size_t n, int time_ordered)
+{
+    uint8_t *p = malloc(n);
+    if (!p) return -1;
+    uint64_t a = rng_next(), b = rng_next() | 1; /* never all zero */
+    memcpy(p, &a, 8);
+    if (n > 8)
+        memcpy(p + 8, &b, n - 8);
+    else
+        p[n - 1] |= 1;
+    if (time_ordered) { /* 48-bit big-endian Unix ms first, as tp_id_event */
+        uint64_t ms = tp_now_unix_nano() / 1000000u;
+        for (int i = 0; i < 6; i++)
+            p[i] = (uint8_t)(ms >> (40 - 8 * i));
+    }
+    id->data = p;
+    id->len = n;
+    *has = 1;
+    return 0;
+}
+
+/* What emit fills so that the caller knows it: ids, time, defaults. */
+static int fill_ids(traceshim *s, tp_event *ev)
+{
+    if ((!ev->has_event_id && set_id(&ev->has_event_id, &ev->event_id, 16, 1) != 0) ||
+        (!ev->has_trace_id && set_id(&ev->has_trace_id, &ev->trace_id, 16, 0) != 0) ||
+        (!ev->has_span_id && set_id(&ev->has_span_id, &ev->span_id, 8, 0) != 0))
+        return TRACESHIM_ENOMEM;
+    if (!ev->has_time_unix_nano) {
+        ev->has_time_unix_nano = 1;
+        ev->time_unix_nano = tp_now_unix_nano();
+    }
+    if ((!ev->service && s->service && !(ev->service = strdup(s->service))) ||
+        (!ev->workflow && s->workflow && !(ev->workflow = strdup(s->workflow))) ||
+        (!ev->dri && s->dri && !(ev->dri = strdup(s->dri))))
+        return TRACESHIM_ENOMEM;
+    return 0;
+}
+
+/* Masks secrets, hashes prompt text, packs. Slow (the masker reads every
+ * string): runs on the background thread, or in emit only when the queue
+ * is full and the event goes to the spool. 0, or -1 (counted rejected). */
+static int prepare_pack(traceshim *s, tp_event *ev, uint8_t **buf, size_t *len)
+{
+    tp_error err;
+    if (tp_event_prepare(ev, s->has_key ? s->key : NULL, s->o.keep_prompt_text, &err) != 0 ||
+        tp_event_pack(ev, buf, len) != 0) {
+        CINC(s, c_rejected, 1);
+        return -1;
+    }
+    if (*len > s->limits.event_max) {
+        free(*buf);
+        *buf = NULL;
+        CINC(s, c_rejected, 1);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- emit --------------------------------------------------------------- */
+
+/* Queues an owned event (ids filled). Takes ownership in every case. */
+static int enqueue(traceshim *s, tp_event *ev)
+{
+    pthread_mutex_lock(&s->qmu);
+    while (s->count == s->cap && s->o.overflow == TRACESHIM_OVERFLOW_BLOCK &&
+           !atomic_load(&s->closing))
+        pthread_cond_wait(&s->qspace, &s->qmu);
+    if (s->count < s->cap) {
+        s->ring[(s->head + s->count) % s->cap] = ev;
+        int was_empty = s->count++ == 0;
+        if (was_empty) s->q_first = now_ns();
+        pthread_mutex_unlock(&s->qmu);
+        CINC(s, c_emitted, 1);
+        if (was_empty) wake(s);
+        return 0;
+    }
+    pthread_mutex_unlock(&s->qmu);
+    if (s->o.overflow == TRACESHIM_OVERFLOW_SPOOL) {
+        /* No fsync here: the background thread makes it durable shortly. */
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        if (prepare_pack(s, ev, &buf, &len) != 0) {
+            tp_event_destroy(&ev);
+            return TRACESHIM_EEVENT;
+        }
+        tp_event_destroy(&ev);
+        const uint8_t *b = buf;
+        int rc = spool_append(s->sp, &b, &len, 1);
+        free(buf);
+        if (rc != 0) {
+            CINC(s, c_dropped, 1);
+            return TRACESHIM_EIO;
+        }
+        CINC(s, c_emitted, 1);
+        wake(s);
+        return 0;
+    }
+    tp_event_destroy(&ev);
+    CINC(s, c_dropped, 1);
+    return atomic_load(&s->closing) ? TRACESHIM_ECLOSED : TRACESHIM_EFULL;
+}
+
+static int emit_check(traceshim *s, tp_event *ev)
+{
+    if (atomic_load_explicit(&s->closing, memory_order_relaxed)) return TRACESHIM_ECLOSED;
+    if (ev->prompt && ev->prompt->text && ev->prompt->text[0] && !s->has_key)
+        return TRACESHIM_EEVENT; /* prompt text needs the organisation key */
+    return fill_ids(s, ev);
+}
+
+int traceshim_emit(traceshim *s, tp_event *ev)
+{
+    if (!s || !ev) return TRACESHIM_EINVAL;
+    int rc = emit_check(s, ev);
+    if (rc != 0) return rc;
+    tp_event *copy = tp_event_clone(ev);
+    if (!copy) return TRACESHIM_ENOMEM;
+    return enqueue(s, copy);
+}
+
+int traceshim_emit_take(traceshim *s, tp_event **ev)
+{
+    if (!s || !ev || !*ev) return TRACESHIM_EINVAL;
+    tp_event *e = *ev;
+    *ev = NULL;
+    int rc = emit_check(s, e);
+    if (rc != 0) {
+        tp_event_destroy(&e);
+        return rc;
+    }
+    return enqueue(s, e);
+}
+
+/* ---- background thread: queue ------------------------------------------- */
+
+/* Takes up to `max` events from the queue. */
+static size_t queue_take(traceshim *s, qitem *out, size_t max)
+{
+    pthread_mutex_lock(&s->qmu);
+    size_t n = s->count < max ? s->count : max;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = s->ring[s->head];
+        s->head = (s->head + 1) % s->cap;
+    }
+    s->count -= n;
+    if (s->count) s->q_first = now_ns(); /* what is left waits a full delay at most */
+    pthread_mutex_unlock(&s->qmu);
+    if (n) pthread_cond_broadcast(&s->qspace);
+    return n;
+}
+
+static size_t queue_count(traceshim *s, uint64_t *first)
+{
+    pthread_mutex_lock(&s->qmu);
+    size_t n = s->count;
+    if (first) *first = s->q_first;
+    pthread_mutex_unlock(&s->qmu);
+    return n;
+}
+
+/* Moves the queue to the spool until `keep` events are left in it. */
+static void queue_to_spool(traceshim *s, size_t keep)
+{
+    qitem items[256];
+    size_t n, q;
+    while ((q = queue_count(s, NULL)) > keep &&
+           (n = queue_take(s, items, q - keep < 256 ? q - keep : 256)) > 0) {
+        uint8_t *evs[256];
+        size_t lens[256], m = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (prepare_pack(s, items[i], &evs[m], &lens[m]) == 0) m++;
+            tp_event_destroy(&items[i]);
+        }
+        spool_events(s, evs, lens, m);
+        for (size_t i = 0; i < m; i++)
+            free(evs[i]);
+    }
+}
+
+/* ---- background thread: sending ----------------------------------------- */
+
+/* Sends (or resends) a batch's frame. 0, or -1 when it cannot be queued on
+ * a live connection. */
+static int batch_send(traceshim *s, batch *b, uint64_t now)
+{
+    b->attempts++;
+    b->deadline = now + (uint64_t)s->o.ack_timeout_ms * 1000000u;
+    if (zmq_send(s->sock, b->frame, b->frame_len, ZMQ_DONTWAIT) < 0) return -1;
+    return 0;
+}
+
+static int batch_build(traceshim *s, batch *b, size_t n)
+{
+    b->seq = s->next_seq++;
+    b->n = n;
+    b->in_use = 1;
+    return tp_batch_encode(s->shim_id, b->seq, (const uint8_t *const *)b->evs, b->lens, n,
+                           &b->frame, &b->frame_len) == 0
+               ? 0
+               : -1;
+}
+
+/* Stops the replay of the current segment: its batches leave the window and
+ * the segment will be read again from the start (acked events resent are
+ * duplicates the collector drops). */
+static void replay_abort(traceshim *s)
+{
+    if (!s->replaying) return;
+    for (unsigned i = 0; i < s->o.window; i++)
+        if (s->win[i].in_use && s->win[i].from_spool) batch_free(&s->win[i]);
+    s->nwin -= s->rinflight;
+    s->rinflight = 0;
+    s->roff = 0;
+}
+
+/* Gives up on a batch for now: memory batches go to the spool (or, without
+ * one, stay for a later resend); spool batches restart their segment. */
+static void batch_fail(traceshim *s, batch *b, uint64_t now)
+{
+    s->down = 1;
+    s->probe_at = now + PROBE_INTERVAL_MS * 1000000ull;
+    if (b->from_spool) {
+        replay_abort(s);
+        return;
+    }
+    if (!s->sp) {
+        b->attempts = 0;
+        b->deadline = now + PROBE_INTERVAL_MS * 1000000ull;
+        return;
+    }
+    spool_events(s, b->evs, b->lens, b->n);
+    batch_free(b);
+    s->nwin--;
+}
+
+/* Reads the next batch out of the replay segment. 1 sent (or failed and
+ * handled), 0 nothing to send. */
+static int replay_next(traceshim *s, uint64_t now, int probe)
+{
+    if (!s->sp) return 0;
+    if (!s->replaying) {
+        int r = spool_replay_take(s->sp, &s->rseg, &s->rdata, &s->rlen);
+        if (r <= 0) return 0;
+        s->replaying = 1;
+        s->roff = 0;
+        s->rinflight = 0;
+    }
+    if (s->roff >= s->rlen) {
+        if (s->rinflight == 0) { /* every batch of it acked: delete */
+            spool_remove(s->sp, s->rseg);
+            free(s->rdata);
+            s->rdata = NULL;
+            s->replaying = 0;
+        }
+        return 0;
+    }
+    batch *b = win_slot(s);
+    if (!b) return 0;
+    b->evs = malloc(s->o.batch_events * sizeof *b->evs);
+    b->lens = malloc(s->o.batch_events * sizeof *b->lens);
+    if (!b->evs || !b->lens) {
+        free(b->evs);
+        free(b->lens);
+        b->evs = NULL;
+        b->lens = NULL;
+        return 0;
+    }
+    b->from_spool = 1;
+    size_t n = 0;
+    while (n < s->o.batch_events) {
+        const uint8_t *rec;
+        size_t rl;
+        int r = spool_record_next(s->rdata, s->rlen, &s->roff, &rec, &rl);
+        if (r <= 0) {
+            if (r < 0) s->roff = s->rlen; /* torn tail: the rest is lost to a crash */
+            break;
+        }
+        b->evs[n] = (uint8_t *)rec;
+        b->lens[n++] = rl;
+    }
+    if (n == 0 || batch_build(s, b, n) != 0) {
+        batch_free(b);
+        return n == 0 ? 1 : 0;
+    }
+    s->nwin++;
+    s->rinflight++;
+    if (probe) b->attempts = s->o.attempts - 1; /* one try: a timeout means still down */
+    if (batch_send(s, b, now) != 0) batch_fail(s, b, now);
+    return 1;
+}
+
+/* Sends a batch from the queue when it is full, old enough or being flushed. */
+static int send_from_queue(traceshim *s, uint64_t now, int urgent)
+{
+    uint64_t first = 0;
+    size_t q = queue_count(s, &first);
+    if (q == 0) return 0;
+    if (q < s->o.batch_events && !urgent && now < first + (uint64_t)s->o.batch_delay_ms * 1000000u)
+        return 0;
+    batch *b = win_slot(s);
+    if (!b) return 0;
+    size_t max = s->o.batch_events;
+    qitem *items = malloc(max * sizeof *items);
+    b->evs = malloc(max * sizeof *b->evs);
+    b->lens = malloc(max * sizeof *b->lens);
+    if (!items || !b->evs || !b->lens) {
+        free(items);
+        free(b->evs);
+        free(b->lens);
+        b->evs = NULL;
+        b->lens = NULL;
+        return 0;
+    }
+    size_t got = queue_take(s, items, max), n = 0;
+    for (size_t i = 0; i < got; i++) {
+        if (prepare_pack(s, items[i], &b->evs[n], &b->lens[n]) == 0) n++;
+        tp_event_destroy(&items[i]);
+    }
+    free(items);
+    b->n = n;
+    if (n == 0) {
+        batch_free(b);
+        return got > 0;
+    }
+    if (batch_build(s, b, n) != 0) {
+        spool_events(s, b->evs, b->lens, n);
+        batch_free(b);
+        return 0;
+    }
+    s->nwin++;
+    if (batch_send(s, b, now) != 0) batch_fail(s, b, now);
+    return 1;
+}
+
+/* ---- background thread: acks and timeouts -------------------------------- */
+
+static batch *win_find(traceshim *s, uint64_t seq)
+{
+    for (unsigned i = 0; i < s->o.window; i++)
+        if (s->win[i].in_use && s->win[i].seq == seq) return &s->win[i];
+    return NULL;
+}
+
+static void batch_done(traceshim *s, batch *b)
+{
+    if (b->from_spool) {
+        s->rinflight--;
+        CINC(s, c_replayed, b->n);
+    }
+    batch_free(b);
+    s->nwin--;
+}
+
+static void handle_ack(traceshim *s, const uint8_t *buf, size_t len, uint64_t now)
+{
+    tp_ack *ack = NULL;
+    tp_error err;
+    if (tp_ack_decode(buf, len, &ack, &err) != 0) return; /* not from a collector */
+    batch *b = win_find(s, ack->seq);
+    if (!b) { /* an ack for a batch already settled (resend, abort) */
+        tp_ack_destroy(&ack);
+        return;
+    }
+    switch (ack->status) {
+    case AGENTTRAIL__V1__ACK_STATUS__ACK_OK:
+        CINC(s, c_acked, ack->accepted);
+        CINC(s, c_dups, ack->duplicates);
+        CINC(s, c_rejected, ack->n_rejected);
+        s->down = 0;
+        batch_done(s, b);
+        break;
+    case AGENTTRAIL__V1__ACK_STATUS__ACK_REJECTED:
+        CINC(s, c_rejected, b->n);
+        s->down = 0;
+        batch_done(s, b);
+        break;
+    default: /* RETRY: store full or collector busy */
+        if (b->attempts >= s->o.attempts) {
+            batch_fail(s, b, now);
+        } else {
+            b->deadline = now + RETRY_BACKOFF_MS * 1000000ull;
+        }
+        break;
+    }
+    tp_ack_destroy(&ack);
+}
+
+static void recv_acks(traceshim *s, uint64_t now)
+{
+    for (;;) {
+        int n = zmq_recv(s->sock, s->rxbuf, 65536, ZMQ_DONTWAIT);
+        if (n < 0) break;
+        if (n > 65536) continue; /* truncated: not an ack of ours */
+        handle_ack(s, s->rxbuf, (size_t)n, now);
+    }
+}
+
+static void check_timeouts(traceshim *s, uint64_t now)
+{
+    for (unsigned i = 0; i < s->o.window; i++) {
+        batch *b = &s->win[i];
+        if (!b->in_use || now < b->deadline) continue;
+        if (b->attempts >= s->o.attempts) {
+            batch_fail(s, b, now);
+            continue;
+        }
+        CINC(s, c_retried, 1);
+        if (batch_send(s, b, now) != 0) batch_fail(s, b, now);
+    }
+}
+
+/* ---- background thread: flush and the loop --------------------------- */
+
+static int all_settled(traceshim *s)
+{
+    return s->nwin == 0 && queue_count(s, NULL) == 0 && !s->replaying &&
+           (!s->sp || !spool_has_data(s->sp));
+}
+
+/* Flush timed out: everything in memory goes to the spool, durably. */
+static void spill(traceshim *s)
+{
+    if (!s->sp) return;
+    for (unsigned i = 0; i < s->o.window; i++) {
+        batch *b = &s->win[i];
+        if (b->in_use && !b->from_spool) {
+            spool_events(s, b->evs, b->lens, b->n);
+            batch_free(b);
+            s->nwin--;
+        }
+    }
+    queue_to_spool(s, 0);
+    spool_sync_count(s);
+}
+
+static int poll_timeout_ms(traceshim *s, uint64_t now, uint64_t req_deadline)
+{
+    uint64_t next = now + 100 * 1000000ull;
+    uint64_t first = 0;
+    if (queue_count(s, &first) > 0) {
+        uint64_t t = first + (uint64_t)s->o.batch_delay_ms * 1000000u;
+        if (t < next) next = t;
+    }
+    for (unsigned i = 0; i < s->o.window; i++)
+        if (s->win[i].in_use && s->win[i].deadline < next) next = s->win[i].deadline;
+    if (s->down && s->probe_at < next) next = s->probe_at;
+    if (req_deadline && req_deadline < next) next = req_deadline;
+    if (next <= now) return 0;
+    return (int)((next - now + 999999) / 1000000);
+}
+
+static void bg_step(traceshim *s, uint64_t gen, uint64_t req_deadline)
+{
+    uint64_t now = now_ns();
+    recv_acks(s, now);
+    check_timeouts(s, now);
+    int urgent = gen > s->done_gen || atomic_load(&s->closing);
+    if (!s->down) {
+        /* Spool first (older), at most half the window; then the queue. */
+        while (s->rinflight < (s->o.window + 1) / 2 && s->nwin < s->o.window && !s->down &&
+               replay_next(s, now, 0))
+            ;
+        while (s->nwin < s->o.window && !s->down && send_from_queue(s, now, urgent))
+            ;
+        /* Window stuck and the queue half full: spool from here, so that
+         * emit rarely has to write the spool itself. */
+        if (s->sp && s->nwin == s->o.window && queue_count(s, NULL) > s->cap / 2)
+            queue_to_spool(s, s->cap / 4);
+    } else {
+        if (s->sp) queue_to_spool(s, 0);
+        if (now >= s->probe_at) {
+            s->probe_at = now + PROBE_INTERVAL_MS * 1000000ull;
+            if (s->rinflight == 0 && !replay_next(s, now, 1) && !s->sp) send_from_queue(s, now, 1);
+        }
+    }
+    spool_sync_count(s);
+    if (!gen) return;
+    pthread_mutex_lock(&s->fmu);
+    if (s->done_gen < gen && all_settled(s)) {
+        s->done_gen = gen;
+        pthread_cond_broadcast(&s->fcond);
+    } else if (s->spill_gen < gen && req_deadline && now_ns() >= req_deadline) {
+        pthread_mutex_unlock(&s->fmu);
+        spill(s);
+        pthread_mutex_lock(&s->fmu);
+        s->spill_gen = gen;
+        if (s->req_gen == gen) s->req_deadline = 0;
+        pthread_cond_broadcast(&s->fcond);
+    }
+    pthread_mutex_unlock(&s->fmu);
+}
+
+static void *bg_main(void *arg)
+{
+    traceshim *s = arg;
+    while (!atomic_load(&s->stop)) {
+        pthread_mutex_lock(&s->fmu);
+        uint64_t gen = s->req_gen > s->done_gen && s->req_gen > s->spill_gen ? s->req_gen : 0;
+        uint64_t dl = s->req_deadline;
+        pthread_mutex_unlock(&s->fmu);
+        bg_step(s, gen, gen ? dl : 0);
+        uint64_t now = now_ns();
+        zmq_pollitem_t items[2] = {{s->sock, 0, ZMQ_POLLIN, 0}, {NULL, s->evfd, ZMQ_POLLIN, 0}};
+        int timeout = poll_timeout_ms(s, now, gen ? dl : 0);
+        if (gen && all_settled(s)) timeout = 0;
+        if (zmq_poll(items, 2, timeout) > 0 && (items[1].revents & ZMQ_POLLIN)) {
+            uint64_t v;
+            ssize_t r = read(s->evfd, &v, sizeof v);
+            (void)r;
+        }
+    }
+    return NULL;
+}
+
+/* ---- flush, counters, close ------------------------------------------ */
+
+int traceshim_flush(traceshim *s, int timeout_ms)
+{
+    if (!s) return TRACESHIM_EINVAL;
+    if (timeout_ms < 0) timeout_ms = 0;
+    uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
+    pthread_mutex_lock(&s->fmu);
+    uint64_t my = ++s->req_gen;
+    if (!s->req_deadline || deadline < s->req_deadline || s->spill_gen + 1 >= my)
+        s->req_deadline = deadline;
+    pthread_mutex_unlock(&s->fmu);
+    wake(s);
+    pthread_mutex_lock(&s->fmu);
+    while (s->done_gen < my && s->spill_gen < my) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&s->fcond, &s->fmu, &ts);
+        /* A later flush moved the deadline: keep ours honoured. */
+        if (s->req_gen > my && s->spill_gen < my && now_ns() >= deadline &&
+            (!s->req_deadline || s->req_deadline > deadline))
+            s->req_deadline = deadline;
+    }
+    int rc = s->done_gen >= my ? 0 : TRACESHIM_ETIMEDOUT;
+    pthread_mutex_unlock(&s->fmu);
+    return rc;
+}
+
+void traceshim_counters_get(const traceshim *s, traceshim_counters *out)
+{
+    traceshim *m = (traceshim *)s;
+    out->emitted = atomic_load(&m->c_emitted);
+    out->acked = atomic_load(&m->c_acked);
+    out->duplicates = atomic_load(&m->c_dups);
+    out->rejected = atomic_load(&m->c_rejected);
+    out->retried = atomic_load(&m->c_retried);
+    out->spooled = atomic_load(&m->c_spooled);
+    out->replayed = atomic_load(&m->c_replayed);
+    out->dropped = atomic_load(&m->c_dropped);
+    out->queued = queue_count(m, NULL);
+}
+
+int traceshim_close(traceshim **sp, int timeout_ms)
+{
+    if (!sp || !*sp) return 0;
+    traceshim *s = *sp;
+    int rc = traceshim_flush(s, timeout_ms);
+    atomic_store(&s->closing, 1);
+    pthread_mutex_lock(&s->qmu);
+    pthread_cond_broadcast(&s->qspace);
+    pthread_mutex_unlock(&s->qmu);
+    atomic_store(&s->stop, 1);
+    wake(s);
+    if (s->thr_started) pthread_join(s->thr, NULL);
+    /* Whatever emit queued after the flush: to the spool, or lost (counted). */
+    if (s->sp) {
+        spill(s);
+    } else {
+        CINC(s, c_dropped, queue_count(s, NULL));
+        for (unsigned i = 0; i < s->o.window; i++)
+            if (s->win[i].in_use && !s->win[i].from_spool) CINC(s, c_dropped, s->win[i].n);
+    }
+    destroy_client(s);
+    *sp = NULL;
+    return rc;
+}

@@ -1,0 +1,40 @@
+/*
+ * options.h - trace-collector's configuration and its one options table.
+ *
+ * The table in options.c drives parsing, defaults and --help, so adding an
+ * option is one line there plus its field here.
+ * Threading: parsed once in main before anything starts.
+ */
+#ifndef AGENTTRAIL_COLLECTOR_OPTIONS_H
+#define AGENTTRAIL_COLLECTOR_OPTIONS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define COLLECTOR_MAX_LISTEN 16
+
+typedef struct collector_config {
+    const char *store_dir;                    /* --store */
+    const char *listen[COLLECTOR_MAX_LISTEN]; /* --listen, repeatable */
+    int nlisten;
+    int log_level;           /* --log-level */
+    size_t event_max;        /* --max-event-bytes */
+    size_t string_max;       /* --max-string-bytes */
+    size_t batch_max_bytes;  /* --max-batch-bytes */
+    size_t batch_max_events; /* --max-batch-events */
+    size_t group_events;     /* --group-events */
+    size_t group_bytes;      /* --group-bytes */
+    size_t group_ms;         /* --group-ms */
+    size_t map_size_max;     /* --map-size-max */
+    size_t recv_hwm;         /* --recv-hwm */
+} collector_config;
+
+/* Fills defaults, then parses argv. Returns 0 to run, 1 when --help or
+ * --version was printed (exit 0), -1 on a usage error (message printed to
+ * stderr; exit 2). */
+int collector_options_parse(int argc, char **argv, collector_config *cfg);
+
+/* Prints the usage text generated from the table. */
+void collector_options_help(FILE *out);
+
+#endif

@@ -1,0 +1,470 @@
+/*
+ * server.c - trace-collector's serving loop (see server.h).
+ *
+ * Owns: the ZeroMQ context and ROUTER socket, the open store, and the
+ * pending group: the events received and not yet committed, with, for each
+ * batch they came in, the peer to answer and the events it rejected.
+ *
+ * Invariants:
+ * - an OK ack is sent only after ts_append returned 0 for the group holding
+ *   every accepted event of that batch (ts_append returns once durable);
+ * - the pending group never exceeds group_events + one batch of events, or
+ *   group_bytes + one batch of bytes: the loop stops reading while it is
+ *   full, and ZeroMQ's receive high-water mark then pushes back on shims;
+ * - a failed commit stores nothing and every batch of the group gets RETRY.
+ *
+ * Threading: single-threaded. Reading, validating, committing and acking on
+ * one thread keeps the ordering argument trivial; while ts_append waits for
+ * the disk, new batches wait in ZeroMQ's queues and form the next group.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "log.h"
+#include "tracestore.h"
+
+typedef struct rejection {
+    uint32_t index;
+    char *reason;
+} rejection;
+
+typedef struct pending_batch {
+    uint8_t rid[256]; /* ZeroMQ routing id of the peer */
+    size_t rid_len;
+    uint64_t seq;
+    size_t first, n; /* range in the group's events */
+    rejection *rej;
+    size_t nrej;
+} pending_batch;
+
+struct collector {
+    const collector_config *cfg;
+    tp_limits limits;
+    ts_store *store;
+    void *zctx, *sock;
+
+    tp_event **events;
+    ts_result *results;
+    size_t nevents, capevents, group_bytes;
+    pending_batch *batches;
+    size_t nbatches, capbatches;
+    uint64_t group_start; /* monotonic ns of the first batch in the group */
+
+    int store_full; /* last commit failed with TS_EFULL (log transitions only) */
+    uint64_t n_batches, n_stored, n_dups, n_rejected, n_bad_batches, n_retry;
+};
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- opening ------------------------------------------------------------ */
+
+int collector_open(const collector_config *cfg, collector **out)
+{
+    *out = NULL;
+    collector *c = calloc(1, sizeof *c);
+    if (!c) {
+        clog_line(CLOG_ERROR, "out of memory");
+        return 3;
+    }
+    c->cfg = cfg;
+    c->limits = tp_limits_default();
+    c->limits.event_max = cfg->event_max;
+    c->limits.string_max = cfg->string_max;
+    c->limits.batch_max_bytes = cfg->batch_max_bytes;
+    c->limits.batch_max_events = cfg->batch_max_events;
+    ts_options so = {.map_size_max = cfg->map_size_max, .limits = &c->limits};
+    /* The store starts at 64 MiB whatever the maximum: start a small limit at
+     * the limit itself so that it holds from the first commit. */
+    if (cfg->map_size_max && cfg->map_size_max < ((size_t)64 << 20))
+        so.map_size_initial = cfg->map_size_max;
+    char err[512] = "";
+    int rc = ts_open(cfg->store_dir, TS_OPEN_CREATE, &so, &c->store, err, sizeof err);
+    if (rc != 0) {
+        if (rc == TS_ELOCKED)
+            clog_line(CLOG_ERROR,
+                      "store %s: held by another collector (%s); stop it or give this one another "
+                      "--store",
+                      cfg->store_dir, err);
+        else
+            clog_line(CLOG_ERROR, "store %s: cannot open: %s", cfg->store_dir,
+                      err[0] ? err : ts_strerror(rc));
+        collector_close(&c);
+        return 3;
+    }
+    c->zctx = zmq_ctx_new();
+    c->sock = c->zctx ? zmq_socket(c->zctx, ZMQ_ROUTER) : NULL;
+    if (!c->sock) {
+        clog_line(CLOG_ERROR, "zmq: cannot create the ROUTER socket: %s", zmq_strerror(errno));
+        collector_close(&c);
+        return 3;
+    }
+    int hwm = (int)cfg->recv_hwm, linger = 2000;
+    /* Bigger frames than this close the connection; between batch_max_bytes
+     * and this they get a REJECTED ack naming the limit. */
+    int64_t maxmsg = (int64_t)cfg->batch_max_bytes * 2 + 4096;
+    zmq_setsockopt(c->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(c->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    for (int i = 0; i < cfg->nlisten; i++) {
+        if (zmq_bind(c->sock, cfg->listen[i]) != 0) {
+            clog_line(CLOG_ERROR,
+                      "listen %s: %s (is another collector on it? use another --listen)",
+                      cfg->listen[i], zmq_strerror(errno));
+            collector_close(&c);
+            return 3;
+        }
+        clog_line(CLOG_INFO, "listening on %s", cfg->listen[i]);
+    }
+    ts_stats st;
+    if (ts_stat(c->store, &st) == 0)
+        clog_line(CLOG_INFO, "store %s open: %" PRIu64 " events", cfg->store_dir, st.events);
+    *out = c;
+    return 0;
+}
+
+static void group_clear(collector *c)
+{
+    for (size_t i = 0; i < c->nevents; i++)
+        tp_event_destroy(&c->events[i]);
+    for (size_t b = 0; b < c->nbatches; b++) {
+        for (size_t k = 0; k < c->batches[b].nrej; k++)
+            free(c->batches[b].rej[k].reason);
+        free(c->batches[b].rej);
+    }
+    c->nevents = 0;
+    c->nbatches = 0;
+    c->group_bytes = 0;
+}
+
+void collector_close(collector **cp)
+{
+    if (!cp || !*cp) return;
+    collector *c = *cp;
+    group_clear(c);
+    free(c->events);
+    free(c->results);
+    free(c->batches);
+    if (c->sock) zmq_close(c->sock);
+    if (c->zctx) zmq_ctx_term(c->zctx);
+    ts_close(&c->store);
+    free(c);
+    *cp = NULL;
+}
+
+/* ---- acks --------------------------------------------------------------- */
+
+static void send_ack(collector *c, const uint8_t *rid, size_t rid_len, const tp_ack *ack)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (tp_ack_encode(ack, &buf, &len) != 0) {
+        clog_line(CLOG_ERROR, "out of memory encoding an ack; the shim will resend");
+        return;
+    }
+    /* A peer that went away is dropped silently by ROUTER; it resends. */
+    if (zmq_send(c->sock, rid, rid_len, ZMQ_SNDMORE) >= 0) zmq_send(c->sock, buf, len, 0);
+    free(buf);
+}
+
+static void ack_simple(collector *c, const uint8_t *rid, size_t rid_len, uint64_t seq, int status,
+                       const char *reason)
+{
+    tp_ack ack = AGENTTRAIL__V1__ACK__INIT;
+    ack.has_seq = 1;
+    ack.seq = seq;
+    ack.has_status = 1;
+    ack.status = status;
+    ack.reason = (char *)reason;
+    send_ack(c, rid, rid_len, &ack);
+}
+
+static void ack_batch_ok(collector *c, const pending_batch *pb, uint32_t accepted, uint32_t dups)
+{
+    tp_ack ack = AGENTTRAIL__V1__ACK__INIT;
+    ack.has_seq = 1;
+    ack.seq = pb->seq;
+    ack.has_status = 1;
+    ack.status = AGENTTRAIL__V1__ACK_STATUS__ACK_OK;
+    ack.has_accepted = 1;
+    ack.accepted = accepted;
+    ack.has_duplicates = 1;
+    ack.duplicates = dups;
+    Agenttrail__V1__Rejection *rs = NULL, **rp = NULL;
+    if (pb->nrej) {
+        rs = calloc(pb->nrej, sizeof *rs);
+        rp = calloc(pb->nrej, sizeof *rp);
+        if (!rs || !rp) {
+            free(rs);
+            free(rp);
+            clog_line(CLOG_ERROR, "out of memory building an ack; the shim will resend");
+            return;
+        }
+        for (size_t i = 0; i < pb->nrej; i++) {
+            agenttrail__v1__rejection__init(&rs[i]);
+            rs[i].has_index = 1;
+            rs[i].index = pb->rej[i].index;
+            rs[i].reason = pb->rej[i].reason;
+            rp[i] = &rs[i];
+        }
+        ack.n_rejected = pb->nrej;
+        ack.rejected = rp;
+    }
+    send_ack(c, pb->rid, pb->rid_len, &ack);
+    free(rs);
+    free(rp);
+}
+
+/* ---- the group ---------------------------------------------------------- */
+
+static int group_reserve(collector *c, size_t more_events)
+{
+    if (c->nevents + more_events > c->capevents) {
+        size_t cap = c->capevents ? c->capevents : 1024;
+        while (cap < c->nevents + more_events)
+            cap *= 2;
+        tp_event **e = realloc(c->events, cap * sizeof *e);
+        if (!e) return -1;
+        c->events = e;
+        ts_result *r = realloc(c->results, cap * sizeof *r);
+        if (!r) return -1;
+        c->results = r;
+        c->capevents = cap;
+    }
+    if (c->nbatches == c->capbatches) {
+        size_t cap = c->capbatches ? c->capbatches * 2 : 64;
+        pending_batch *b = realloc(c->batches, cap * sizeof *b);
+        if (!b) return -1;
+        c->batches = b;
+        c->capbatches = cap;
+    }
+    return 0;
+}
+
+/* Commits the group, then acks every batch in it: OK once durable, RETRY if
+ * the commit failed (nothing of it is stored; the shims resend). */
+static void group_commit(collector *c)
+{
+    if (c->nbatches == 0) return;
+    int rc = c->nevents ? ts_append(c->store, c->events, c->nevents, c->results) : 0;
+    if (rc == 0) {
+        if (c->store_full) clog_line(CLOG_INFO, "store has room again: acking batches");
+        c->store_full = 0;
+        for (size_t b = 0; b < c->nbatches; b++) {
+            const pending_batch *pb = &c->batches[b];
+            uint32_t dups = 0;
+            for (size_t i = pb->first; i < pb->first + pb->n; i++)
+                dups += c->results[i].status == TS_RESULT_DUPLICATE;
+            c->n_stored += pb->n - dups;
+            c->n_dups += dups;
+            ack_batch_ok(c, pb, (uint32_t)pb->n, dups);
+        }
+        clog_line(CLOG_DEBUG, "committed %zu events from %zu batches", c->nevents, c->nbatches);
+    } else {
+        const char *why = ts_last_error(c->store);
+        if (rc == TS_EFULL) {
+            if (!c->store_full)
+                clog_line(CLOG_WARN,
+                          "store %s full (%s): answering RETRY, nothing acked until there is room "
+                          "(raise --map-size-max or free disk space)",
+                          c->cfg->store_dir, why);
+            c->store_full = 1;
+        } else {
+            clog_line(CLOG_ERROR, "commit of %zu events failed: %s: %s; answering RETRY",
+                      c->nevents, ts_strerror(rc), why);
+        }
+        char reason[256];
+        snprintf(reason, sizeof reason, "store: %s", ts_strerror(rc));
+        for (size_t b = 0; b < c->nbatches; b++) {
+            c->n_retry++;
+            ack_simple(c, c->batches[b].rid, c->batches[b].rid_len, c->batches[b].seq,
+                       AGENTTRAIL__V1__ACK_STATUS__ACK_RETRY, reason);
+        }
+    }
+    group_clear(c);
+}
+
+/* The authenticated name of the sender, stamped as stored.source. Today the
+ * "User-Id" metadata ZeroMQ sets when a ZAP handler authenticated the
+ * connection (CURVE), else "anonymous". The place to plug collector/auth.c. */
+static const char *message_source(zmq_msg_t *msg)
+{
+    const char *uid = zmq_msg_gets(msg, "User-Id");
+    return uid && *uid ? uid : "anonymous";
+}
+
+static int stamp(tp_event *ev, uint64_t received, const char *source)
+{
+    if (!ev->stored) {
+        ev->stored = malloc(sizeof *ev->stored);
+        if (!ev->stored) return -1;
+    } else {
+        free(ev->stored->source); /* never trusted from a client */
+    }
+    agenttrail__v1__stored__init(ev->stored);
+    ev->stored->has_received_unix_nano = 1;
+    ev->stored->received_unix_nano = received;
+    ev->stored->source = strdup(source);
+    return ev->stored->source ? 0 : -1;
+}
+
+static int add_rejection(pending_batch *pb, uint32_t index, const char *reason)
+{
+    rejection *r = realloc(pb->rej, (pb->nrej + 1) * sizeof *r);
+    if (!r) return -1;
+    pb->rej = r;
+    r[pb->nrej].index = index;
+    r[pb->nrej].reason = strdup(reason);
+    if (!r[pb->nrej].reason) return -1;
+    pb->nrej++;
+    return 0;
+}
+
+/* Decodes one framed batch into the group (or answers REJECTED at once). */
+static void take_batch(collector *c, const uint8_t *rid, size_t rid_len, zmq_msg_t *payload)
+{
+    c->n_batches++;
+    tp_batch *b = NULL;
+    tp_error err;
+    char why[600];
+    int rc = tp_batch_decode(zmq_msg_data(payload), zmq_msg_size(payload), &c->limits, &b, &err);
+    if (rc != 0) {
+        tp_error_format(&err, why, sizeof why);
+        c->n_bad_batches++;
+        clog_line(CLOG_WARN, "batch rejected: %s: %s", tp_strerror(rc), why);
+        ack_simple(c, rid, rid_len, 0, AGENTTRAIL__V1__ACK_STATUS__ACK_REJECTED, why);
+        return;
+    }
+    if (b->n_events > c->limits.batch_max_events) {
+        snprintf(why, sizeof why, "events: %zu in one batch, limit %zu (--max-batch-events)",
+                 b->n_events, c->limits.batch_max_events);
+        c->n_bad_batches++;
+        clog_line(CLOG_WARN, "batch rejected: %s", why);
+        ack_simple(c, rid, rid_len, b->seq, AGENTTRAIL__V1__ACK_STATUS__ACK_REJECTED, why);
+        tp_batch_destroy(&b);
+        return;
+    }
+    if (group_reserve(c, b->n_events) != 0) {
+        ack_simple(c, rid, rid_len, b->seq, AGENTTRAIL__V1__ACK_STATUS__ACK_RETRY,
+                   "collector out of memory");
+        tp_batch_destroy(&b);
+        return;
+    }
+    if (c->nbatches == 0) c->group_start = mono_ns();
+    pending_batch *pb = &c->batches[c->nbatches++];
+    memset(pb, 0, sizeof *pb);
+    memcpy(pb->rid, rid, rid_len);
+    pb->rid_len = rid_len;
+    pb->seq = b->seq;
+    pb->first = c->nevents;
+    uint64_t received = tp_now_unix_nano();
+    const char *source = message_source(payload);
+    for (size_t i = 0; i < b->n_events; i++) {
+        tp_event *ev = NULL;
+        rc = tp_event_unpack(b->events[i].data, b->events[i].len, &c->limits, &ev, &err);
+        if (rc == 0 && stamp(ev, received, source) != 0) {
+            rc = TP_ENOMEM;
+            tp_error_set(&err, "-", "collector out of memory");
+        }
+        if (rc != 0) {
+            tp_event_destroy(&ev);
+            tp_error_format(&err, why, sizeof why);
+            add_rejection(pb, (uint32_t)i, why);
+            c->n_rejected++;
+            continue;
+        }
+        c->events[c->nevents++] = ev;
+        c->group_bytes += b->events[i].len;
+    }
+    pb->n = c->nevents - pb->first;
+    if (pb->nrej)
+        clog_line(CLOG_INFO, "batch %" PRIu64 " from %s: %zu of %zu events rejected, first: %s",
+                  pb->seq, source, pb->nrej, b->n_events, pb->rej[0].reason);
+    tp_batch_destroy(&b);
+}
+
+/* Receives one message if any: 1 taken, 0 none waiting. */
+static int recv_one(collector *c)
+{
+    zmq_msg_t rid, payload;
+    zmq_msg_init(&rid);
+    if (zmq_msg_recv(&rid, c->sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&rid);
+        return 0;
+    }
+    zmq_msg_init(&payload);
+    int ok = zmq_msg_more(&rid) && zmq_msg_recv(&payload, c->sock, 0) >= 0;
+    int extra = 0;
+    while (ok && zmq_msg_more(&payload)) { /* one part per batch: drop the rest */
+        zmq_msg_t x;
+        zmq_msg_init(&x);
+        zmq_msg_recv(&x, c->sock, 0);
+        int more = zmq_msg_more(&x);
+        zmq_msg_close(&x);
+        extra = 1;
+        if (!more) break;
+    }
+    size_t rid_len = zmq_msg_size(&rid);
+    if (ok && rid_len <= 256) {
+        if (extra) {
+            c->n_bad_batches++;
+            clog_line(CLOG_WARN, "batch rejected: more than one message part");
+            ack_simple(c, zmq_msg_data(&rid), rid_len, 0, AGENTTRAIL__V1__ACK_STATUS__ACK_REJECTED,
+                       "-: a batch is one message part (docs/wire-format.md)");
+        } else {
+            take_batch(c, zmq_msg_data(&rid), rid_len, &payload);
+        }
+    }
+    zmq_msg_close(&payload);
+    zmq_msg_close(&rid);
+    return 1;
+}
+
+static int group_is_full(const collector *c)
+{
+    return c->nevents >= c->cfg->group_events || c->group_bytes >= c->cfg->group_bytes;
+}
+
+int collector_run(collector *c, volatile sig_atomic_t *stop)
+{
+    const uint64_t group_ns = (uint64_t)c->cfg->group_ms * 1000000u;
+    while (!*stop) {
+        int timeout = 200;
+        if (c->nbatches) {
+            uint64_t now = mono_ns(), due = c->group_start + group_ns;
+            timeout = now >= due ? 0 : (int)((due - now + 999999) / 1000000);
+        }
+        zmq_pollitem_t item = {c->sock, 0, ZMQ_POLLIN, 0};
+        int n = zmq_poll(&item, 1, timeout);
+        if (n < 0 && errno != EINTR) {
+            clog_line(CLOG_ERROR, "zmq_poll: %s", zmq_strerror(errno));
+            break;
+        }
+        if (*stop) break;
+        while (!group_is_full(c) && recv_one(c))
+            ;
+        if (c->nbatches &&
+            (group_is_full(c) || mono_ns() >= c->group_start + group_ns || group_ns == 0))
+            group_commit(c);
+    }
+    /* Stop accepting: what is received gets committed and acked. */
+    group_commit(c);
+    clog_line(CLOG_INFO,
+              "stopping: %" PRIu64 " batches, %" PRIu64 " events stored, %" PRIu64
+              " duplicates, %" PRIu64 " events rejected, %" PRIu64 " bad batches, %" PRIu64
+              " RETRY acks",
+              c->n_batches, c->n_stored, c->n_dups, c->n_rejected, c->n_bad_batches, c->n_retry);
+    return 0;
+}
