@@ -171,7 +171,7 @@ static expect *compute(json_t *events, const char *dim, size_t *n)
             if (o >= 1) g[k].outcome_traces++;
             if (o == 2) g[k].dri_traces++;
         }
-        qsort(g[k].durs, g[k].ndurs, sizeof *g[k].durs, cmp_ll);
+        if (g[k].ndurs > 1) qsort(g[k].durs, g[k].ndurs, sizeof *g[k].durs, cmp_ll);
     }
     json_decref(trace_outcome);
     *n = ng;
