@@ -21,6 +21,8 @@ static const qcmd *const commands[] = {
     &qcmd_find,
     &qcmd_show,
     &qcmd_stats,
+    &qcmd_export,
+    &qcmd_verify,
     NULL,
 };
 

@@ -1,0 +1,932 @@
+/*
+ * bundle.c - compliance bundles: archive I/O with libarchive, contents, sealing and offline
+ * verification (see bundle.h and docs/ledger.md).
+ *
+ * Owns: the files of a bundle (malloc'd). libarchive and jansson are used here only.
+ *
+ * Invariants: writing is deterministic (sorted entries, fixed metadata, manifest keys
+ * sorted by jansson); verification reads nothing outside the bundle's buffers, checks in a
+ * fixed order and stops at the first failure, which it names.
+ *
+ * Threading: reentrant.
+ */
+#include "bundle.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tracestore.h"
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- the file set ---------------------------------------------------------------- */
+
+void bundle_init(bundle *b)
+{
+    memset(b, 0, sizeof *b);
+}
+
+void bundle_clear(bundle *b)
+{
+    if (!b) return;
+    for (size_t i = 0; i < b->n; i++)
+        free(b->files[i].data);
+    bundle_init(b);
+}
+
+/* A plain file name: 1..63 bytes of [A-Za-z0-9._-], not starting with '.'. */
+static int name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n >= BUNDLE_MAX_NAME || name[0] == '.') return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+int bundle_put(bundle *b, const char *name, uint8_t *data, size_t len)
+{
+    if (!name_ok(name)) {
+        free(data);
+        return BUNDLE_EFORMAT;
+    }
+    for (size_t i = 0; i < b->n; i++)
+        if (strcmp(b->files[i].name, name) == 0) {
+            free(b->files[i].data);
+            b->files[i].data = data;
+            b->files[i].len = len;
+            return 0;
+        }
+    if (b->n >= BUNDLE_MAX_FILES) {
+        free(data);
+        return BUNDLE_EFORMAT;
+    }
+    bundle_file *f = &b->files[b->n++];
+    snprintf(f->name, sizeof f->name, "%s", name);
+    f->data = data;
+    f->len = len;
+    return 0;
+}
+
+int bundle_put_copy(bundle *b, const char *name, const void *data, size_t len)
+{
+    uint8_t *p = malloc(len ? len : 1);
+    if (!p) return BUNDLE_ENOMEM;
+    if (len) memcpy(p, data, len);
+    return bundle_put(b, name, p, len);
+}
+
+const bundle_file *bundle_get(const bundle *b, const char *name)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (strcmp(b->files[i].name, name) == 0) return &b->files[i];
+    return NULL;
+}
+
+/* ---- archive I/O ------------------------------------------------------------------- */
+
+static int cmp_names(const void *a, const void *b)
+{
+    const bundle_file *const *x = a, *const *y = b;
+    return strcmp((*x)->name, (*y)->name);
+}
+
+int bundle_write(const bundle *b, const char *path, char *err, size_t errlen)
+{
+    const bundle_file *sorted[BUNDLE_MAX_FILES];
+    for (size_t i = 0; i < b->n; i++)
+        sorted[i] = &b->files[i];
+    qsort(sorted, b->n, sizeof sorted[0], cmp_names);
+
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (!tmp) return BUNDLE_ENOMEM;
+    snprintf(tmp, plen + 16, "%s.tmp-XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        set_err(err, errlen, "%s: cannot create a temporary file beside it: %s", path,
+                strerror(errno));
+        free(tmp);
+        return BUNDLE_EIO;
+    }
+    fchmod(fd, 0644);
+    struct archive *a = archive_write_new();
+    struct archive_entry *e = archive_entry_new();
+    int rc = 0;
+    if (!a || !e || archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+        archive_write_add_filter_none(a) != ARCHIVE_OK ||
+        archive_write_open_fd(a, fd) != ARCHIVE_OK)
+        rc = BUNDLE_EIO;
+    for (size_t i = 0; !rc && i < b->n; i++) {
+        const bundle_file *f = sorted[i];
+        archive_entry_clear(e);
+        archive_entry_set_pathname(e, f->name);
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        archive_entry_set_size(e, (la_int64_t)f->len);
+        archive_entry_set_mtime(e, (time_t)b->mtime, 0);
+        archive_entry_set_uid(e, 0);
+        archive_entry_set_gid(e, 0);
+        if (archive_write_header(a, e) != ARCHIVE_OK) rc = BUNDLE_EIO;
+        size_t off = 0;
+        while (!rc && off < f->len) {
+            la_ssize_t w = archive_write_data(a, f->data + off, f->len - off);
+            if (w <= 0)
+                rc = BUNDLE_EIO;
+            else
+                off += (size_t)w;
+        }
+    }
+    if (!rc && archive_write_close(a) != ARCHIVE_OK) rc = BUNDLE_EIO;
+    if (rc)
+        set_err(err, errlen, "%s: cannot write the archive: %s", path,
+                a && archive_error_string(a) ? archive_error_string(a) : strerror(errno));
+    archive_entry_free(e);
+    archive_write_free(a);
+    if (!rc && fsync(fd) != 0) {
+        set_err(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+        rc = BUNDLE_EIO;
+    }
+    close(fd);
+    if (!rc && rename(tmp, path) != 0) {
+        set_err(err, errlen, "%s: cannot rename the finished archive into place: %s", path,
+                strerror(errno));
+        rc = BUNDLE_EIO;
+    }
+    if (rc) unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+static int read_archive(struct archive *a, bundle *b, char *err, size_t errlen)
+{
+    struct archive_entry *e;
+    uint64_t total = 0;
+    int r;
+    while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+        const char *name = archive_entry_pathname(e);
+        if (!name || !name_ok(name)) {
+            set_err(err, errlen, "archive entry \"%.64s\": not a bundle file name",
+                    name ? name : "");
+            return BUNDLE_EFORMAT;
+        }
+        if (archive_entry_filetype(e) != AE_IFREG) {
+            set_err(err, errlen, "%s: not a regular file", name);
+            return BUNDLE_EFORMAT;
+        }
+        if (bundle_get(b, name)) {
+            set_err(err, errlen, "%s: appears twice in the archive", name);
+            return BUNDLE_EFORMAT;
+        }
+        la_int64_t size = archive_entry_size(e);
+        if (!archive_entry_size_is_set(e) || size < 0 || (uint64_t)size > BUNDLE_MAX_FILE_BYTES ||
+            total + (uint64_t)size > BUNDLE_MAX_FILE_BYTES) {
+            set_err(err, errlen, "%s: size missing or over the limit of %llu bytes", name,
+                    (unsigned long long)BUNDLE_MAX_FILE_BYTES);
+            return BUNDLE_EFORMAT;
+        }
+        total += (uint64_t)size;
+        uint8_t *data = malloc(size ? (size_t)size : 1);
+        if (!data) return BUNDLE_ENOMEM;
+        size_t got = 0;
+        while (got < (size_t)size) {
+            la_ssize_t n = archive_read_data(a, data + got, (size_t)size - got);
+            if (n <= 0) {
+                free(data);
+                set_err(err, errlen, "%s: truncated in the archive", name);
+                return BUNDLE_EFORMAT;
+            }
+            got += (size_t)n;
+        }
+        int rc = bundle_put(b, name, data, got);
+        if (rc) {
+            set_err(err, errlen, "more than %d files in the archive", BUNDLE_MAX_FILES);
+            return rc;
+        }
+    }
+    if (r != ARCHIVE_EOF) {
+        set_err(err, errlen, "not a readable tar archive: %s",
+                archive_error_string(a) ? archive_error_string(a) : "unknown error");
+        return BUNDLE_EFORMAT;
+    }
+    return 0;
+}
+
+static struct archive *reader_new(void)
+{
+    struct archive *a = archive_read_new();
+    if (!a) return NULL;
+    archive_read_support_format_tar(a);
+    archive_read_support_filter_none(a);
+    return a;
+}
+
+int bundle_read_file(const char *path, bundle *b, char *err, size_t errlen)
+{
+    struct archive *a = reader_new();
+    if (!a) return BUNDLE_ENOMEM;
+    int rc;
+    if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK) {
+        struct stat st;
+        rc = stat(path, &st) != 0 ? BUNDLE_EIO : BUNDLE_EFORMAT;
+        set_err(err, errlen, "%s: %s", path,
+                rc == BUNDLE_EIO ? strerror(errno) : archive_error_string(a));
+    } else {
+        char inner[512] = "";
+        rc = read_archive(a, b, inner, sizeof inner);
+        if (rc) set_err(err, errlen, "%s: %s", path, inner);
+    }
+    archive_read_free(a);
+    if (rc) bundle_clear(b);
+    return rc;
+}
+
+int bundle_read_memory(const void *buf, size_t len, bundle *b, char *err, size_t errlen)
+{
+    struct archive *a = reader_new();
+    if (!a) return BUNDLE_ENOMEM;
+    int rc;
+    if (archive_read_open_memory(a, buf, len) != ARCHIVE_OK) {
+        set_err(err, errlen, "not a readable tar archive");
+        rc = BUNDLE_EFORMAT;
+    } else {
+        rc = read_archive(a, b, err, errlen);
+    }
+    archive_read_free(a);
+    if (rc) bundle_clear(b);
+    return rc;
+}
+
+/* ---- contents ------------------------------------------------------------------------- */
+
+int bundle_buf_append(bundle_buf *bb, const void *data, size_t len)
+{
+    if (bb->len + len + 1 > bb->cap) {
+        size_t cap = bb->cap ? bb->cap : 4096;
+        while (cap < bb->len + len + 1)
+            cap *= 2;
+        uint8_t *p = realloc(bb->data, cap);
+        if (!p) return BUNDLE_ENOMEM;
+        bb->data = p;
+        bb->cap = cap;
+    }
+    memcpy(bb->data + bb->len, data, len);
+    bb->len += len;
+    bb->data[bb->len] = 0;
+    return 0;
+}
+
+int bundle_events_bin_append(bundle_buf *bb, uint64_t log_index, const uint8_t *bytes, size_t len)
+{
+    uint8_t h[12];
+    for (int i = 0; i < 8; i++)
+        h[i] = (uint8_t)(log_index >> (56 - 8 * i));
+    for (int i = 0; i < 4; i++)
+        h[8 + i] = (uint8_t)((uint32_t)len >> (24 - 8 * i));
+    int rc = bundle_buf_append(bb, h, sizeof h);
+    return rc ? rc : bundle_buf_append(bb, bytes, len);
+}
+
+static void hex_of(const uint8_t *in, size_t n, char *out)
+{
+    static const char d[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = d[in[i] >> 4];
+        out[2 * i + 1] = d[in[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+
+static int hash_list(bundle_buf *bb, const uint8_t (*proof)[32], size_t n)
+{
+    int rc = bundle_buf_append(bb, "[", 1);
+    for (size_t i = 0; !rc && i < n; i++) {
+        char item[70];
+        hex_of(proof[i], 32, item + 1);
+        item[0] = '"';
+        item[65] = '"';
+        rc = bundle_buf_append(bb, i ? "," : "", i ? 1 : 0);
+        if (!rc) rc = bundle_buf_append(bb, item, 66);
+    }
+    return rc ? rc : bundle_buf_append(bb, "]}\n", 3);
+}
+
+int bundle_proof_line_append(bundle_buf *bb, uint64_t log_index, const uint8_t leaf[32],
+                             const uint8_t (*proof)[32], size_t n)
+{
+    char head[160], hex[65];
+    hex_of(leaf, 32, hex);
+    int hn = snprintf(head, sizeof head, "{\"log_index\":%llu,\"leaf_hash\":\"%s\",\"proof\":",
+                      (unsigned long long)log_index, hex);
+    int rc = bundle_buf_append(bb, head, (size_t)hn);
+    return rc ? rc : hash_list(bb, proof, n);
+}
+
+int bundle_consistency_line_append(bundle_buf *bb, uint64_t old_size, const uint8_t old_root[32],
+                                   uint64_t new_size, const uint8_t (*proof)[32], size_t n)
+{
+    char head[200], hex[65];
+    hex_of(old_root, 32, hex);
+    int hn = snprintf(head, sizeof head,
+                      "{\"old_size\":%llu,\"old_root\":\"%s\",\"new_size\":%llu,\"proof\":",
+                      (unsigned long long)old_size, hex, (unsigned long long)new_size);
+    int rc = bundle_buf_append(bb, head, (size_t)hn);
+    return rc ? rc : hash_list(bb, proof, n);
+}
+
+static const char GUIDE[] =
+    "AgentTrail compliance bundle\n"
+    "============================\n"
+    "\n"
+    "This archive holds trace events exported from an AgentTrail store, with the proof that\n"
+    "each of them is in the store's append-only Merkle log (RFC 9162) at the position given,\n"
+    "under a checkpoint signed by the collector's Ed25519 key.\n"
+    "\n"
+    "Files\n"
+    "  manifest.json      the export: query, who exported it, when (the checkpoint's signing\n"
+    "                     time), tool and version, log origin, counts, and the SHA-256 of\n"
+    "                     every other file but manifest.sig\n"
+    "  manifest.sig       Ed25519 signature of manifest.json (64 raw bytes)\n"
+    "  pub.pem            the collector's public key, as carried by the bundle. Trust it only\n"
+    "                     if it equals the key you obtained from the log's operator.\n"
+    "  checkpoint.txt     the signed checkpoint (C2SP tlog-checkpoint in a signed note): log\n"
+    "                     origin, tree size, base64 root hash, signing time, signature\n"
+    "  events.jsonl       the events as canonical JSON lines, in log order\n"
+    "  events.bin         the events' stored bytes, in log order: per event an 8-byte\n"
+    "                     big-endian log index, a 4-byte big-endian length, the bytes\n"
+    "  proofs.jsonl       per event: log index, leaf hash = SHA-256(0x00 || stored bytes),\n"
+    "                     inclusion proof (hex, deepest first) to the checkpoint's root\n"
+    "  consistency.jsonl  consistency proofs from earlier checkpoints of the log to this one\n"
+    "  SHA256SUMS         the SHA-256 of the files above, for sha256sum -c\n"
+    "  VERIFY.txt         this guide\n"
+    "\n"
+    "1. Everything, with the tool (offline, no store needed)\n"
+    "\n"
+    "     trace-query verify BUNDLE.tar --key pub.pem [--prior OLD-CHECKPOINT.txt]\n"
+    "\n"
+    "   checks the manifest signature, every file hash, the checkpoint signature, every\n"
+    "   event's leaf hash and inclusion proof, that each JSON line is its stored bytes\n"
+    "   decoded, and with --prior that the log only grew since a checkpoint you kept.\n"
+    "   Exit 0: verified. Exit 4: the first failure is named (file, event, check).\n"
+    "\n"
+    "2. The signature and the file hashes with openssl and sha256sum alone\n"
+    "\n"
+    "     mkdir bundle && tar -xf BUNDLE.tar -C bundle && cd bundle\n"
+    "     cp /path/to/the/key/you/were/given.pem pub.pem    # or keep the bundle's copy\n"
+    "     openssl pkeyutl -verify -pubin -inkey pub.pem -rawin -in manifest.json -sigfile "
+    "manifest.sig\n"
+    "     sha256sum -c SHA256SUMS\n"
+    "     sha256sum SHA256SUMS\n"
+    "\n"
+    "   openssl must print \"Signature Verified Successfully\", sha256sum -c must print OK\n"
+    "   for every file, and the last hash must equal the one listed for \"SHA256SUMS\" under\n"
+    "   \"files\" in manifest.json (which the signature covers).\n"
+    "\n"
+    "The proofs themselves (leaf hashes, inclusion and consistency proofs) follow RFC 9162\n"
+    "section 2.1 and can be recomputed by any implementation of it; see docs/ledger.md.\n";
+
+const char *bundle_guide_text(void)
+{
+    return GUIDE;
+}
+
+/* ---- sealing ---------------------------------------------------------------------------- */
+
+static void sha256_hex(const uint8_t *data, size_t len, char out[65])
+{
+    uint8_t md[32];
+    unsigned int mdlen = 0;
+    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+    hex_of(md, 32, out);
+}
+
+/* The files SHA256SUMS lists: everything but the manifest, its signature and itself. */
+static int summed(const char *name)
+{
+    return strcmp(name, BUNDLE_MANIFEST) && strcmp(name, BUNDLE_SIGNATURE) &&
+           strcmp(name, BUNDLE_SUMS);
+}
+
+/* SHA256SUMS from a name -> hex table (sorted by name). */
+static int sums_text(const bundle *b, bundle_buf *out)
+{
+    const bundle_file *sorted[BUNDLE_MAX_FILES];
+    size_t n = 0;
+    for (size_t i = 0; i < b->n; i++)
+        if (summed(b->files[i].name)) sorted[n++] = &b->files[i];
+    qsort(sorted, n, sizeof sorted[0], cmp_names);
+    for (size_t i = 0; i < n; i++) {
+        char hex[65], line[160];
+        sha256_hex(sorted[i]->data, sorted[i]->len, hex);
+        int ln = snprintf(line, sizeof line, "%s  %s\n", hex, sorted[i]->name);
+        int rc = bundle_buf_append(out, line, (size_t)ln);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static size_t count_lines(const bundle_file *f)
+{
+    size_t n = 0;
+    for (size_t i = 0; f && i < f->len; i++)
+        if (f->data[i] == '\n') n++;
+    return n;
+}
+
+int bundle_seal(bundle *b, const char *query_json, const char *exported_by, const cp_key *k,
+                char *err, size_t errlen)
+{
+    const bundle_file *cpf = bundle_get(b, BUNDLE_CHECKPOINT);
+    cp_checkpoint cp;
+    cp_signature sig;
+    size_t nsig;
+    char why[256];
+    if (!cpf ||
+        cp_note_parse((const char *)cpf->data, cpf->len, &cp, &sig, 1, &nsig, why, sizeof why)) {
+        set_err(err, errlen, "checkpoint.txt missing or malformed");
+        return BUNDLE_EFORMAT;
+    }
+    b->mtime = cp.time_unix_nano / 1000000000u;
+    int rc = bundle_put_copy(b, BUNDLE_GUIDE, GUIDE, strlen(GUIDE));
+    char *pem = NULL;
+    size_t pemlen = 0;
+    if (!rc && cp_key_public_pem(k, &pem, &pemlen)) rc = BUNDLE_ECRYPTO;
+    if (!rc) rc = bundle_put(b, BUNDLE_PUBKEY, (uint8_t *)pem, pemlen);
+    bundle_buf sums = {0};
+    if (!rc) rc = sums_text(b, &sums);
+    if (!rc) {
+        rc = bundle_put(b, BUNDLE_SUMS, sums.data, sums.len);
+        sums.data = NULL;
+    }
+    if (rc) {
+        free(sums.data);
+        set_err(err, errlen, "cannot assemble the bundle: %s",
+                rc == BUNDLE_ENOMEM ? "out of memory" : "bad content");
+        return rc;
+    }
+
+    json_error_t jerr;
+    json_t *query = json_loads(query_json, JSON_REJECT_DUPLICATES, &jerr);
+    if (!query || !json_is_object(query)) {
+        json_decref(query);
+        set_err(err, errlen, "the query is not a JSON object");
+        return BUNDLE_EFORMAT;
+    }
+    char root64[48], when[40];
+    cp_base64_encode(cp.root, 32, root64);
+    if (cp.time_unix_nano)
+        tp_time_format_rfc3339(cp.time_unix_nano, when, sizeof when);
+    else
+        snprintf(when, sizeof when, "unknown");
+    json_t *files = json_object();
+    for (size_t i = 0; files && i < b->n; i++) {
+        if (!strcmp(b->files[i].name, BUNDLE_MANIFEST) ||
+            !strcmp(b->files[i].name, BUNDLE_SIGNATURE))
+            continue;
+        char hex[65];
+        sha256_hex(b->files[i].data, b->files[i].len, hex);
+        json_object_set_new(files, b->files[i].name, json_string(hex));
+    }
+    json_t *m = json_pack(
+        "{s:s, s:o, s:s, s:s, s:s, s:{s:s, s:I, s:s, s:s}, s:{s:I, s:I}, s:o}", "format",
+        BUNDLE_FORMAT, "query", query, "exported_by", exported_by ? exported_by : "unknown", "when",
+        when, "tool", "trace-query " AGENTTRAIL_VERSION, "checkpoint", "origin", cp.origin, "size",
+        (json_int_t)cp.size, "root", root64, "time", when, "counts", "events",
+        (json_int_t)count_lines(bundle_get(b, BUNDLE_PROOFS)), "consistency_proofs",
+        (json_int_t)count_lines(bundle_get(b, BUNDLE_CONSISTENCY)), "files", files);
+    char *text = m ? json_dumps(m, JSON_SORT_KEYS | JSON_INDENT(2)) : NULL;
+    json_decref(m);
+    if (!text) {
+        set_err(err, errlen, "cannot write the manifest");
+        return BUNDLE_ENOMEM;
+    }
+    size_t tlen = strlen(text);
+    uint8_t *mdata = malloc(tlen + 1);
+    if (!mdata) {
+        free(text);
+        return BUNDLE_ENOMEM;
+    }
+    memcpy(mdata, text, tlen);
+    mdata[tlen++] = '\n';
+    free(text);
+    uint8_t *sigb = malloc(CP_SIG_LEN);
+    if (!sigb || cp_key_sign(k, mdata, tlen, sigb)) {
+        free(mdata);
+        free(sigb);
+        set_err(err, errlen, "cannot sign the manifest: the key has no private half?");
+        return BUNDLE_ECRYPTO;
+    }
+    rc = bundle_put(b, BUNDLE_MANIFEST, mdata, tlen);
+    if (!rc)
+        rc = bundle_put(b, BUNDLE_SIGNATURE, sigb, CP_SIG_LEN);
+    else
+        free(sigb);
+    return rc;
+}
+
+/* ---- verification ---------------------------------------------------------------------- */
+
+static int failed(bundle_failure *f, const char *file, int64_t event, uint64_t log_index,
+                  const char *check, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static int failed(bundle_failure *f, const char *file, int64_t event, uint64_t log_index,
+                  const char *check, const char *fmt, ...)
+{
+    snprintf(f->file, sizeof f->file, "%s", file);
+    f->event = event;
+    f->log_index = log_index;
+    snprintf(f->check, sizeof f->check, "%s", check);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->message, sizeof f->message, fmt, ap);
+    va_end(ap);
+    return BUNDLE_EVERIFY;
+}
+
+int bundle_event_json(const uint8_t *bytes, size_t len, char **json, size_t *jlen, const char **why)
+{
+    static _Thread_local char
+        reason[sizeof(((tp_error *)0)->field) + sizeof(((tp_error *)0)->problem) + 4];
+    tp_limits lim = tp_limits_default();
+    tp_event *ev = NULL;
+    tp_error e;
+    memset(&e, 0, sizeof e);
+    if (tp_event_unpack(bytes, len, &lim, &ev, &e) != 0) {
+        if (why) *why = tp_error_format(&e, reason, sizeof reason);
+        return -1;
+    }
+    *json = tp_event_to_json(ev, jlen);
+    tp_event_destroy(&ev);
+    if (!*json) {
+        if (why) *why = "out of memory";
+        return -1;
+    }
+    return 0;
+}
+
+const char *bundle_failure_format(const bundle_failure *f, char *buf, size_t buflen)
+{
+    if (f->event >= 0)
+        snprintf(buf, buflen, "%s: event %lld (log index %llu): %s: %s", f->file,
+                 (long long)f->event, (unsigned long long)f->log_index, f->check, f->message);
+    else
+        snprintf(buf, buflen, "%s: %s: %s", f->file, f->check, f->message);
+    return buf;
+}
+
+static int hex_decode32(const char *s, uint8_t out[32])
+{
+    if (!s || strlen(s) != 64) return -1;
+    return tp_hex_decode(s, 64, out, 32);
+}
+
+/* A line [p, nl) of a JSON-lines file: advances *off past the newline. */
+static int next_jsonl(const bundle_file *f, size_t *off, const char **line, size_t *len)
+{
+    if (*off >= f->len) return -1;
+    const uint8_t *start = f->data + *off;
+    const uint8_t *nl = memchr(start, '\n', f->len - *off);
+    if (!nl) return -1;
+    *line = (const char *)start;
+    *len = (size_t)(nl - start);
+    *off += *len + 1;
+    return 0;
+}
+
+/* Parses a JSON array of hex hashes into proof. */
+static int parse_proof(json_t *arr, uint8_t (*proof)[32], size_t *n)
+{
+    if (!json_is_array(arr) || json_array_size(arr) > TS_PROOF_MAX) return -1;
+    *n = json_array_size(arr);
+    for (size_t i = 0; i < *n; i++)
+        if (hex_decode32(json_string_value(json_array_get(arr, i)), proof[i])) return -1;
+    return 0;
+}
+
+static int get_u64(json_t *o, const char *key, uint64_t *out)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_integer(v) || json_integer_value(v) < 0) return -1;
+    *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+static int check_manifest_and_hashes(const bundle *b, json_t *m, bundle_failure *f)
+{
+    if (!json_is_object(m) || !json_is_string(json_object_get(m, "format")) ||
+        strcmp(json_string_value(json_object_get(m, "format")), BUNDLE_FORMAT) != 0)
+        return failed(f, BUNDLE_MANIFEST, -1, 0, "manifest", "not an %s manifest", BUNDLE_FORMAT);
+    json_t *files = json_object_get(m, "files");
+    if (!json_is_object(files))
+        return failed(f, BUNDLE_MANIFEST, -1, 0, "manifest", "\"files\" missing");
+    /* Every file but the manifest and its signature is listed, with its hash. */
+    for (size_t i = 0; i < b->n; i++) {
+        const bundle_file *bf = &b->files[i];
+        if (!strcmp(bf->name, BUNDLE_MANIFEST) || !strcmp(bf->name, BUNDLE_SIGNATURE)) continue;
+        const char *want = json_string_value(json_object_get(files, bf->name));
+        if (!want)
+            return failed(f, bf->name, -1, 0, "file hash",
+                          "file not listed in the manifest (added after export)");
+        char hex[65];
+        sha256_hex(bf->data, bf->len, hex);
+        if (strcmp(hex, want) != 0)
+            return failed(f, bf->name, -1, 0, "file hash",
+                          "SHA-256 %s differs from the manifest's %.64s: the file was changed", hex,
+                          want);
+    }
+    const char *name;
+    json_t *v;
+    json_object_foreach(files, name, v)
+    {
+        if (!bundle_get(b, name))
+            return failed(f, name, -1, 0, "file missing",
+                          "listed in the manifest but not in the archive");
+    }
+    /* SHA256SUMS says the same as the manifest. */
+    bundle_buf want = {0};
+    if (sums_text(b, &want)) return BUNDLE_ENOMEM;
+    const bundle_file *sums = bundle_get(b, BUNDLE_SUMS);
+    int same = sums && sums->len == want.len && memcmp(sums->data, want.data, want.len) == 0;
+    free(want.data);
+    if (!same)
+        return failed(f, BUNDLE_SUMS, -1, 0, "file hash",
+                      "does not list exactly the bundle's files and their SHA-256");
+    return 0;
+}
+
+static int check_checkpoint(const bundle *b, json_t *m, const cp_key *k, cp_checkpoint *cp,
+                            bundle_failure *f)
+{
+    const bundle_file *cpf = bundle_get(b, BUNDLE_CHECKPOINT);
+    char why[256];
+    int rc = cp_note_verify((const char *)cpf->data, cpf->len, k, cp, why, sizeof why);
+    if (rc == CP_EFORMAT)
+        return failed(f, BUNDLE_CHECKPOINT, -1, 0, "checkpoint format", "%s", why);
+    if (rc) return failed(f, BUNDLE_CHECKPOINT, -1, 0, "checkpoint signature", "%s", why);
+    json_t *mc = json_object_get(m, "checkpoint");
+    uint64_t size;
+    char root64[48];
+    cp_base64_encode(cp->root, 32, root64);
+    const char *origin = json_string_value(json_object_get(mc, "origin"));
+    const char *root = json_string_value(json_object_get(mc, "root"));
+    if (get_u64(mc, "size", &size) || size != cp->size || !origin ||
+        strcmp(origin, cp->origin) != 0 || !root || strcmp(root, root64) != 0)
+        return failed(f, BUNDLE_CHECKPOINT, -1, 0, "checkpoint",
+                      "origin, size or root differ from the manifest's (a checkpoint of size "
+                      "%llu was put in place of the exported one)",
+                      (unsigned long long)cp->size);
+    return 0;
+}
+
+/* One events.bin record at *off. */
+static int next_record(const bundle_file *f, size_t *off, uint64_t *li, const uint8_t **bytes,
+                       size_t *len)
+{
+    if (f->len - *off < 12) return -1;
+    const uint8_t *p = f->data + *off;
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    uint32_t n = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
+    if (f->len - *off - 12 < n) return -1;
+    *li = v;
+    *bytes = p + 12;
+    *len = n;
+    *off += 12 + (size_t)n;
+    return 0;
+}
+
+static int check_event(const cp_checkpoint *cp, int64_t i, uint64_t li, const uint8_t *bytes,
+                       size_t len, const char *pline, size_t plen, const char *jline, size_t jlen,
+                       bundle_json_fn json, bundle_failure *f)
+{
+    uint8_t leaf[32], claimed[32], proof[TS_PROOF_MAX][32];
+    size_t n = 0;
+    ts_log_leaf_hash(bytes, len, leaf);
+    json_error_t jerr;
+    json_t *p = json_loadb(pline, plen, JSON_REJECT_DUPLICATES, &jerr);
+    uint64_t pli;
+    int bad = !json_is_object(p) || get_u64(p, "log_index", &pli) ||
+              hex_decode32(json_string_value(json_object_get(p, "leaf_hash")), claimed) ||
+              parse_proof(json_object_get(p, "proof"), proof, &n);
+    json_decref(p);
+    if (bad)
+        return failed(f, BUNDLE_PROOFS, i, li, "proof format", "line %lld is not a proof",
+                      (long long)i + 1);
+    if (pli != li)
+        return failed(f, BUNDLE_PROOFS, i, li, "proof order",
+                      "line %lld is the proof of log index %llu", (long long)i + 1,
+                      (unsigned long long)pli);
+    if (memcmp(leaf, claimed, 32) != 0)
+        return failed(f, BUNDLE_EVENTS_BIN, i, li, "leaf hash",
+                      "SHA-256(0x00 || stored bytes) differs from the proof's leaf hash: the "
+                      "event's bytes are not those logged");
+    if (ts_log_verify_inclusion(leaf, li, cp->size, (const uint8_t(*)[32])proof, n, cp->root))
+        return failed(f, BUNDLE_PROOFS, i, li, "inclusion proof",
+                      "does not lead from the leaf to the checkpoint's root (tree size %llu): "
+                      "the event is not at this position in this log",
+                      (unsigned long long)cp->size);
+    if (json) {
+        char *mine = NULL;
+        size_t mlen = 0;
+        const char *why = NULL;
+        if (json(bytes, len, &mine, &mlen, &why))
+            return failed(f, BUNDLE_EVENTS_BIN, i, li, "event decode",
+                          "stored bytes do not decode: %s", why ? why : "invalid");
+        int same = mlen == jlen && memcmp(mine, jline, jlen) == 0;
+        free(mine);
+        if (!same)
+            return failed(f, BUNDLE_EVENTS_JSON, i, li, "event JSON",
+                          "line %lld is not the canonical JSON of the stored bytes",
+                          (long long)i + 1);
+    }
+    return 0;
+}
+
+static int check_events(const bundle *b, json_t *m, const cp_checkpoint *cp, bundle_json_fn json,
+                        bundle_progress_fn progress, void *pctx, uint64_t *count, bundle_failure *f)
+{
+    const bundle_file *bin = bundle_get(b, BUNDLE_EVENTS_BIN);
+    const bundle_file *pr = bundle_get(b, BUNDLE_PROOFS);
+    const bundle_file *js = bundle_get(b, BUNDLE_EVENTS_JSON);
+    uint64_t want;
+    if (get_u64(json_object_get(m, "counts"), "events", &want))
+        return failed(f, BUNDLE_MANIFEST, -1, 0, "manifest", "counts.events missing");
+    size_t boff = 0, poff = 0, joff = 0;
+    int64_t i = 0;
+    uint64_t prev = 0;
+    while (boff < bin->len) {
+        uint64_t li;
+        const uint8_t *bytes;
+        size_t len;
+        if (next_record(bin, &boff, &li, &bytes, &len))
+            return failed(f, BUNDLE_EVENTS_BIN, i, 0, "events.bin format",
+                          "record %lld is truncated", (long long)i + 1);
+        if (i > 0 && li <= prev)
+            return failed(f, BUNDLE_EVENTS_BIN, i, li, "log order",
+                          "log index %llu after %llu: events are out of log order or repeated",
+                          (unsigned long long)li, (unsigned long long)prev);
+        if (li >= cp->size)
+            return failed(f, BUNDLE_EVENTS_BIN, i, li, "checkpoint coverage",
+                          "log index beyond the checkpoint's tree of %llu entries",
+                          (unsigned long long)cp->size);
+        const char *pline, *jline = NULL;
+        size_t plen, jlen = 0;
+        if (next_jsonl(pr, &poff, &pline, &plen))
+            return failed(f, BUNDLE_PROOFS, i, li, "proof missing", "fewer proofs than events");
+        if (next_jsonl(js, &joff, &jline, &jlen))
+            return failed(f, BUNDLE_EVENTS_JSON, i, li, "event missing",
+                          "fewer JSON lines than stored events");
+        int rc = check_event(cp, i, li, bytes, len, pline, plen, jline, jlen, json, f);
+        if (rc) return rc;
+        prev = li;
+        i++;
+        if (progress && (i & 8191) == 0) progress(pctx, (uint64_t)i, want);
+    }
+    if (poff != pr->len)
+        return failed(f, BUNDLE_PROOFS, -1, 0, "event count", "more proofs than events");
+    if (joff != js->len)
+        return failed(f, BUNDLE_EVENTS_JSON, -1, 0, "event count",
+                      "more JSON lines than stored events (or a line without a newline)");
+    if ((uint64_t)i != want)
+        return failed(f, BUNDLE_EVENTS_BIN, -1, 0, "event count",
+                      "%lld events, the manifest says %llu", (long long)i,
+                      (unsigned long long)want);
+    if (progress) progress(pctx, (uint64_t)i, want);
+    *count = (uint64_t)i;
+    return 0;
+}
+
+static int check_prior(const bundle *b, const cp_key *k, const cp_checkpoint *cp, const char *prior,
+                       size_t prior_len, bundle_failure *f)
+{
+    cp_checkpoint old;
+    char why[256];
+    if (cp_note_verify(prior, prior_len, k, &old, why, sizeof why))
+        return failed(f, "prior checkpoint", -1, 0, "prior signature", "%s", why);
+    if (strcmp(old.origin, cp->origin) != 0)
+        return failed(f, "prior checkpoint", -1, 0, "prior origin",
+                      "of log %s, the bundle is of log %s", old.origin, cp->origin);
+    if (old.size > cp->size)
+        return failed(f, BUNDLE_CHECKPOINT, -1, 0, "consistency",
+                      "the bundle's tree (%llu entries) is smaller than the prior checkpoint's "
+                      "(%llu): the log was rolled back or forked",
+                      (unsigned long long)cp->size, (unsigned long long)old.size);
+    if (old.size == cp->size) {
+        if (memcmp(old.root, cp->root, 32) != 0)
+            return failed(f, BUNDLE_CHECKPOINT, -1, 0, "consistency",
+                          "same size %llu as the prior checkpoint, another root: the log forked",
+                          (unsigned long long)cp->size);
+        return 0;
+    }
+    const bundle_file *cf = bundle_get(b, BUNDLE_CONSISTENCY);
+    size_t off = 0;
+    const char *line;
+    size_t len;
+    while (cf && next_jsonl(cf, &off, &line, &len) == 0) {
+        json_error_t jerr;
+        json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+        uint64_t os = 0, ns = 0;
+        uint8_t proof[TS_PROOF_MAX][32];
+        size_t n = 0;
+        int ok = json_is_object(o) && !get_u64(o, "old_size", &os) &&
+                 !get_u64(o, "new_size", &ns) &&
+                 !parse_proof(json_object_get(o, "proof"), proof, &n);
+        json_decref(o);
+        if (!ok || os != old.size || ns != cp->size) continue;
+        if (ts_log_verify_consistency(old.size, cp->size, old.root, cp->root,
+                                      (const uint8_t(*)[32])proof, n))
+            return failed(f, BUNDLE_CONSISTENCY, -1, 0, "consistency",
+                          "the log of the bundle does not extend the prior checkpoint (size "
+                          "%llu): the log was rewritten or forked",
+                          (unsigned long long)old.size);
+        return 0;
+    }
+    return failed(f, BUNDLE_CONSISTENCY, -1, 0, "consistency proof missing",
+                  "no proof from tree size %llu to %llu in the bundle: export again from the "
+                  "store with the prior checkpoint kept there",
+                  (unsigned long long)old.size, (unsigned long long)cp->size);
+}
+
+int bundle_verify(const bundle *b, const cp_key *pinned, const char *prior, size_t prior_len,
+                  bundle_json_fn json, bundle_progress_fn progress, void *pctx, bundle_summary *sum,
+                  bundle_failure *f)
+{
+    memset(sum, 0, sizeof *sum);
+    memset(f, 0, sizeof *f);
+    f->event = -1;
+    static const char *required[] = {
+        BUNDLE_MANIFEST,    BUNDLE_SIGNATURE, BUNDLE_PUBKEY, BUNDLE_CHECKPOINT, BUNDLE_EVENTS_BIN,
+        BUNDLE_EVENTS_JSON, BUNDLE_PROOFS,    BUNDLE_SUMS,   BUNDLE_GUIDE,      BUNDLE_CONSISTENCY};
+    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
+        if (!bundle_get(b, required[i]))
+            return failed(f, required[i], -1, 0, "file missing", "not in the archive");
+    for (size_t i = 0; i < b->n; i++) {
+        int known = 0;
+        for (size_t j = 0; j < sizeof required / sizeof required[0]; j++)
+            known |= strcmp(b->files[i].name, required[j]) == 0;
+        if (!known)
+            return failed(f, b->files[i].name, -1, 0, "unexpected file", "not part of an %s bundle",
+                          BUNDLE_FORMAT);
+    }
+    cp_key *own = NULL;
+    const cp_key *k = pinned;
+    if (!k) {
+        const bundle_file *pk = bundle_get(b, BUNDLE_PUBKEY);
+        if (cp_key_parse_public((const char *)pk->data, pk->len, &own))
+            return failed(f, BUNDLE_PUBKEY, -1, 0, "public key", "not an Ed25519 public key");
+        k = own;
+    }
+    const bundle_file *mf = bundle_get(b, BUNDLE_MANIFEST), *sf = bundle_get(b, BUNDLE_SIGNATURE);
+    int rc;
+    json_t *m = NULL;
+    if (cp_key_verify(k, mf->data, mf->len, sf->data, sf->len)) {
+        rc = failed(f, BUNDLE_SIGNATURE, -1, 0, "manifest signature",
+                    "manifest.json is not signed by %s: it was changed or signed by another "
+                    "key",
+                    pinned ? "the given key" : "the bundle's pub.pem");
+        goto out;
+    }
+    json_error_t jerr;
+    m = json_loadb((const char *)mf->data, mf->len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!m) {
+        rc = failed(f, BUNDLE_MANIFEST, -1, 0, "manifest", "not JSON: %s", jerr.text);
+        goto out;
+    }
+    if ((rc = check_manifest_and_hashes(b, m, f))) goto out;
+    if ((rc = check_checkpoint(b, m, k, &sum->checkpoint, f))) goto out;
+    if ((rc = check_events(b, m, &sum->checkpoint, json, progress, pctx, &sum->events, f)))
+        goto out;
+    if (prior) {
+        if ((rc = check_prior(b, k, &sum->checkpoint, prior, prior_len, f))) goto out;
+        sum->prior_checked = 1;
+    }
+    sum->key_pinned = pinned != NULL;
+    rc = 0;
+out:
+    json_decref(m);
+    cp_key_destroy(&own);
+    return rc;
+}
