@@ -2,7 +2,7 @@
  * trace_shim.c - the trace-shim program.
  *
  *   trace-shim --dry-run [OPTIONS] [FILE...]   judge and print canonical events
- *   trace-shim [OPTIONS] [FILE...]             send to a collector (not built yet)
+ *   trace-shim [OPTIONS] [FILE...]             send to a collector (shim_send.c)
  *   trace-shim keygen --hmac -o FILE           make an organisation HMAC key
  *
  * Responsibility: command line, key loading, and the output of --dry-run.
@@ -10,9 +10,11 @@
  * mode; sending plugs in as run_send(). Options come from one table that
  * drives getopt_long and --help alike.
  *
- * Exit status: 0 every line valid; 1 a line was rejected (the valid ones are
- * still printed); 2 usage error, unusable key file, unreadable input, output
- * error, or a line needed the HMAC key and none was configured.
+ * Exit status: 0 every line valid (and, sending, acked); 1 a line was
+ * rejected (the valid ones are still printed or sent); 2 usage error,
+ * unusable key file, unreadable input, output error, or a line needed the
+ * HMAC key and none was configured; 3 (sending) not every event was acked
+ * within --timeout: the rest waits in the spool for the next run.
  *
  * Threading: single-threaded program.
  */
@@ -26,10 +28,12 @@
 #include <unistd.h>
 
 #include "jsonl_source.h"
+#include "shim_send.h"
 #include "traceproto.h"
 
 #define EXIT_REJECTED 1
 #define EXIT_USAGE 2
+#define EXIT_TIMEOUT 3
 #define KEY_ENV "AGENTTRAIL_HMAC_KEY_FILE"
 
 enum opt_id {
@@ -43,6 +47,10 @@ enum opt_id {
     OPT_MAX_STRING,
     OPT_MAX_CONTEXT_IDS,
     OPT_MAX_ATTRIBUTES,
+    OPT_ENDPOINT,
+    OPT_SPOOL_DIR,
+    OPT_TIMEOUT,
+    OPT_FOLLOW,
     OPT_HELP = 'h',
     OPT_VERSION = 'V',
 };
@@ -82,6 +90,18 @@ static const shim_option options[] = {
      offsetof(tp_limits, context_ids_max)},
     {"max-attributes", OPT_MAX_ATTRIBUTES, "N", "most attributes entries (default 64)",
      offsetof(tp_limits, attributes_max)},
+    {"endpoint", OPT_ENDPOINT, "E",
+     "collector to send to, tcp://HOST:PORT or ipc://PATH, repeatable (default "
+     "tcp://127.0.0.1:7600)",
+     NO_LIMIT},
+    {"spool-dir", OPT_SPOOL_DIR, "DIR",
+     "where unacked events wait for the next run (default: $AGENTTRAIL_SPOOL_DIR, else "
+     "./agenttrail-spool)",
+     NO_LIMIT},
+    {"timeout", OPT_TIMEOUT, "SECONDS", "wait this long for the acks at the end (default 30)",
+     NO_LIMIT},
+    {"follow", OPT_FOLLOW, "FILE",
+     "tail FILE as it grows (log shipping) until SIGINT or SIGTERM", NO_LIMIT},
     {"help", OPT_HELP, NULL, "print this help and exit", NO_LIMIT},
     {"version", OPT_VERSION, NULL, "print the version and exit", NO_LIMIT},
 };
@@ -92,13 +112,14 @@ typedef struct shim_config {
     const char *key_file;
     jsonl_options judge;
     uint8_t key[TP_HMAC_KEY_LEN];
+    shim_send_options send;
 } shim_config;
 
 static void print_help(FILE *out)
 {
     fprintf(out,
             "usage: trace-shim --dry-run [OPTIONS] [FILE...]\n"
-            "       trace-shim [OPTIONS] [FILE...]      (send to a collector: not built yet)\n"
+            "       trace-shim [OPTIONS] [FILE...]      (send to a collector)\n"
             "       trace-shim keygen --hmac -o FILE\n\n"
             "Reads trace events as JSON lines (EVENTS.md) from each FILE, or stdin when there\n"
             "is none or FILE is \"-\". Fills missing event_id, trace_id, span_id and time,\n"
@@ -118,8 +139,10 @@ static void print_help(FILE *out)
             "overwritten\n",
             "--hmac", "-o, --output FILE");
     fprintf(out, "\nexit status: 0 every line valid; 1 a line was rejected (valid lines are still\n"
-                 "printed); 2 usage error, unusable key, unreadable input, or prompt text to hash\n"
-                 "with no key configured.\n");
+                 "printed or sent); 2 usage error, unusable key, unreadable input, or prompt text\n"
+                 "to hash with no key configured; 3 when sending, not every event was acked\n"
+                 "within --timeout (the rest waits in the spool and goes with the next run).\n"
+                 "Sending prints one summary line on stderr: sent, acked, rejected, spooled.\n");
 }
 
 /* N, NK or NM (KiB, MiB); 0 on success. */
@@ -190,6 +213,24 @@ static int parse_args(int argc, char **argv, shim_config *cfg)
             break;
         case OPT_LENIENT:
             cfg->judge.lenient = 1;
+            break;
+        case OPT_ENDPOINT:
+            if (cfg->send.nendpoints == TRACESHIM_MAX_ENDPOINTS - 1)
+                return usage_error("too many --endpoint (at most %s)", "7");
+            cfg->send.endpoints[cfg->send.nendpoints++] = optarg;
+            break;
+        case OPT_SPOOL_DIR:
+            cfg->send.spool_dir = optarg;
+            break;
+        case OPT_TIMEOUT: {
+            size_t v;
+            if (parse_size(optarg, &v) != 0 || v > 86400)
+                return usage_error("--timeout needs whole seconds, 1 to 86400: %s", optarg);
+            cfg->send.timeout_s = (unsigned)v;
+            break;
+        }
+        case OPT_FOLLOW:
+            cfg->send.follow = optarg;
             break;
         case OPT_HELP:
             print_help(stdout);
@@ -266,15 +307,17 @@ static int run_dry_run(const shim_config *cfg, const char *const *files, size_t 
     return status;
 }
 
-/* Sending to a collector plugs in here: read events with jsonl_source (the same
- * judgement and messages as --dry-run) and hand them to libtraceshim. */
+/* Sending to a collector (shim_send.c): the same judgement and messages as
+ * --dry-run; exit 3 when delivery did not complete within --timeout. */
 static int run_send(const shim_config *cfg, const char *const *files, size_t n)
 {
-    (void)cfg;
-    (void)files;
-    (void)n;
-    fprintf(stderr, "trace-shim: sending to a collector is not built yet; use --dry-run\n");
-    return EXIT_USAGE;
+    jsonl_stats st;
+    int delivery = 0;
+    if (shim_send_run(&cfg->send, &cfg->judge, files, n, &st, &delivery) != 0) return EXIT_USAGE;
+    int status = finish(&st);
+    if (status == EXIT_USAGE) return status;
+    if (delivery == SHIM_SEND_TIMEOUT) return EXIT_TIMEOUT;
+    return delivery == SHIM_SEND_REJECTED ? EXIT_REJECTED : status;
 }
 
 static int keygen(int argc, char **argv)

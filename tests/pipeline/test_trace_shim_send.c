@@ -1,0 +1,168 @@
+/*
+ * test_trace_shim_send.c - the trace-shim command in send mode, as users run
+ * it: against a real trace-collector on ipc:// in a temp dir. Exit status
+ * 0/1/3, the summary line, the same rejection messages as --dry-run, the
+ * spool carried to the next run, and --follow.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pipeline_util.h"
+#include "testutil.h"
+
+typedef struct env {
+    char *dir, *shim;
+    char store[512], ep[600], log[512], spool[512], input[512], err[512];
+} env;
+
+static int setup(void **state)
+{
+    env *e = calloc(1, sizeof *e);
+    e->dir = tu_tempdir("shimsend");
+    e->shim = tu_bin("trace-shim");
+    snprintf(e->store, sizeof e->store, "%s/store", e->dir);
+    snprintf(e->ep, sizeof e->ep, "ipc://%s/c.sock", e->dir);
+    snprintf(e->log, sizeof e->log, "%s/collector.log", e->dir);
+    snprintf(e->spool, sizeof e->spool, "%s/spool", e->dir);
+    snprintf(e->input, sizeof e->input, "%s/events.jsonl", e->dir);
+    snprintf(e->err, sizeof e->err, "%s/shim.err", e->dir);
+    *state = e;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    env *e = *state;
+    tu_rmtree(e->dir);
+    free(e->dir);
+    free(e->shim);
+    free(e);
+    return 0;
+}
+
+static const char *line_fmt =
+    "{\"event_id\":\"%032x\",\"kind\":\"note\",\"workflow\":\"shim-send\","
+    "\"dri\":\"dri@example.com\",\"note\":\"line %d\"}\n";
+
+/* n valid lines, numbered from first; line `bad` (1-based, 0: none) lacks dri. */
+static void write_lines(const char *path, int first, int n, int bad, const char *mode)
+{
+    FILE *f = fopen(path, mode);
+    assert_non_null(f);
+    for (int i = 0; i < n; i++) {
+        if (i + 1 == bad)
+            fprintf(f, "{\"kind\":\"note\",\"workflow\":\"shim-send\",\"note\":\"no dri\"}\n");
+        else
+            fprintf(f, line_fmt, first + i + 1, first + i);
+    }
+    fclose(f);
+}
+
+static int run_shim(env *e, const char *input, const char *timeout, char **err)
+{
+    char *argv[] = {e->shim,     "--endpoint",    e->ep,         "--spool-dir", e->spool,
+                    "--timeout", (char *)timeout, (char *)input, NULL};
+    return tu_run(argv, NULL, NULL, NULL, err);
+}
+
+static uint64_t stored(env *e)
+{
+    uint64_t lost, dup, total = 0;
+    assert_int_equal(pu_set_check(e->store, 0, 0, &lost, &dup, &total), 0);
+    return total;
+}
+
+static void test_send_acks_every_line_and_exits_0(void **state)
+{
+    env *e = *state;
+    pid_t c = pu_collector_start(e->store, e->ep, e->log, NULL);
+    write_lines(e->input, 0, 500, 0, "w");
+    char *err = NULL;
+    assert_int_equal(run_shim(e, e->input, "30", &err), 0);
+    assert_non_null(strstr(err, "sent 500, acked 500, rejected 0, spooled 0"));
+    free(err);
+    assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
+    assert_int_equal(stored(e), 500);
+}
+
+static void test_send_names_bad_lines_as_dry_run_does_and_exits_1(void **state)
+{
+    env *e = *state;
+    pid_t c = pu_collector_start(e->store, e->ep, e->log, NULL);
+    write_lines(e->input, 0, 20, 7, "w");
+    char *err = NULL, *dry_err = NULL;
+    assert_int_equal(run_shim(e, e->input, "30", &err), 1);
+    char *argv[] = {e->shim, "--dry-run", e->input, NULL};
+    assert_int_equal(tu_run(argv, NULL, NULL, NULL, &dry_err), 1);
+    /* The rejection line of --dry-run, word for word, in the send output. */
+    char *nl = strchr(dry_err, '\n');
+    assert_non_null(nl);
+    *nl = 0;
+    assert_non_null(strstr(dry_err, ":7: "));
+    assert_non_null(strstr(err, dry_err));
+    assert_non_null(strstr(err, "acked 19, rejected 1"));
+    free(err);
+    free(dry_err);
+    assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
+    assert_int_equal(stored(e), 19);
+}
+
+static void test_send_without_collector_exits_3_and_next_run_delivers(void **state)
+{
+    env *e = *state;
+    write_lines(e->input, 0, 300, 0, "w");
+    char *err = NULL;
+    assert_int_equal(run_shim(e, e->input, "1", &err), 3);
+    assert_non_null(strstr(err, "spooled 300"));
+    assert_non_null(strstr(err, "waits in"));
+    free(err);
+    pid_t c = pu_collector_start(e->store, e->ep, e->log, NULL);
+    assert_int_equal(run_shim(e, "/dev/null", "30", &err), 0); /* the spool goes first */
+    assert_non_null(strstr(err, "acked 300"));
+    free(err);
+    assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
+    assert_int_equal(stored(e), 300);
+}
+
+static void test_follow_ships_lines_appended_to_a_growing_file(void **state)
+{
+    env *e = *state;
+    pid_t c = pu_collector_start(e->store, e->ep, e->log, NULL);
+    write_lines(e->input, 0, 10, 0, "w");
+    char *argv[] = {e->shim,  "--endpoint", e->ep,    "--spool-dir",
+                    e->spool, "--follow",   e->input, NULL};
+    pid_t s = pu_spawn(argv, NULL, e->err);
+    for (int round = 1; round <= 3; round++) {
+        pu_sleep_ms(300);
+        write_lines(e->input, round * 10, 10, 0, "a");
+    }
+    /* Wait until all 40 are stored, then stop the follower. */
+    for (int i = 0; i < 100 && stored(e) < 40; i++)
+        pu_sleep_ms(50);
+    assert_int_equal(pu_kill_wait(s, SIGTERM), 0);
+    assert_true(pu_wait_for_text(e->err, "sent 40, acked 40", 0));
+    assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
+    assert_int_equal(stored(e), 40);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_send_acks_every_line_and_exits_0, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_send_names_bad_lines_as_dry_run_does_and_exits_1,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_send_without_collector_exits_3_and_next_run_delivers,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_follow_ships_lines_appended_to_a_growing_file, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
