@@ -246,6 +246,10 @@ static int set_value(const qctx *ctx, const qcmd *cmd, const qopt *o, const char
     case QOPT_OUTPUT:
         a->output = v;
         break;
+    case QOPT_TIMEOUT:
+        if (parse_u64(v, &a->timeout) != 0 || a->timeout == 0 || a->timeout > 3600)
+            return bad_value(ctx, cmd, o->name, v, "expected seconds, 1 to 3600");
+        break;
     default:
         return bad_value(ctx, cmd, o->name, v, "unsupported option");
     }

@@ -91,6 +91,7 @@ enum {
     QOPT_WHO,
     QOPT_ENDPOINT,
     QOPT_OUTPUT,
+    QOPT_TIMEOUT,
 };
 
 /* One option: `--name ARG` (arg == NULL: a flag). `help` is one line for --help. */
@@ -136,6 +137,7 @@ typedef struct qargs {
     const char *who;
     const char *endpoint;
     const char *output;
+    uint64_t timeout; /* seconds; 0 = the command's default */
     int help;
     char **rest; /* positional arguments left over */
     int nrest;

@@ -178,7 +178,7 @@ static int find_run(const qctx *ctx, int argc, char **argv)
         if (limit && n == limit) ts_iter_cursor(it, &next);
     }
     if (rc == 0 && t) {
-        qtable_print(t, ctx->out, ctx->term_width);
+        if (n > 0) qtable_print(t, ctx->out, ctx->term_width);
         if (more)
             fprintf(ctx->out, "-- %" PRIu64 " shown; next page: --after %s\n", n, next.text);
         else if (n == 0)

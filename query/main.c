@@ -17,14 +17,17 @@
 #include "commands.h"
 
 /* The commands, in the order `trace-query --help` lists them. One line per command. */
+/* clang-format off */
 static const qcmd *const commands[] = {
     &qcmd_find,
     &qcmd_show,
     &qcmd_stats,
+    &qcmd_link,
     &qcmd_export,
     &qcmd_verify,
     NULL,
 };
+/* clang-format on */
 
 static const char global_usage[] =
     "usage: trace-query [--store DIR] COMMAND [OPTIONS]\n"

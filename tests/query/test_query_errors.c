@@ -108,15 +108,15 @@ static void test_usage_errors_exit_2_and_name_the_problem(void **state)
 static void test_help_on_every_command_shows_usage_options_and_examples(void **state)
 {
     (void)state;
-    const char *cmds[] = {"find", "show", "stats"};
-    for (int i = 0; i < 3; i++) {
+    const char *cmds[] = {"find", "show", "stats", "link"};
+    for (int i = 0; i < 4; i++) {
         char *out = NULL;
         int rc = qf_query(&out, NULL, cmds[i], "--help", NULL);
         assert_int_equal(rc, 0);
         assert_non_null(strstr(out, "usage: trace-query"));
         assert_non_null(strstr(out, "examples:"));
         assert_non_null(strstr(out, "options:"));
-        assert_non_null(strstr(out, "--format FMT"));
+        assert_non_null(strstr(out, i == 3 ? "--incident ID" : "--format FMT"));
         free(out);
         /* `trace-query help CMD` is the same text. */
         char *out2 = NULL;

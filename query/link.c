@@ -1,0 +1,358 @@
+/*
+ * link.c - `trace-query link`: attach traces to an incident after the fact.
+ *
+ * Responsibility: resolves what to link (the --trace ids, checked against the store, or the
+ * traces of a workflow within a time window, read from the store), builds one incident_link
+ * event (who, when, why, which trace ids) and sends it through the collector with
+ * libtraceshim, waiting for the collector's ack (which comes only after the commit).
+ * The store is only read here: the collector stays its only writer. When the store commits
+ * the link, it indexes the linked traces' events under the incident.
+ * Owns: the store handle (closed before sending), the event and the shim client.
+ * Invariants: success (exit 0) means the link event is durable in the store.
+ * Threading: single-threaded (libtraceshim runs its own background thread).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "traceshim.h"
+
+/* At most this many traces in one link event (16 bytes each, far below the event limit). */
+#define LINK_MAX_TRACES 16384
+#define LINK_DEFAULT_ENDPOINT "tcp://127.0.0.1:7600"
+#define LINK_DEFAULT_TIMEOUT_S 5
+
+static const qopt link_opts[] = {
+    {"incident", "ID", QOPT_INCIDENT, "the incident to link to (required), e.g. INC-2041"},
+    {"trace", "TRACE_ID", QOPT_TRACE, "a trace to link (32 hex); repeat for several"},
+    {"workflow", "NAME", QOPT_WORKFLOW, "or: link every trace of this workflow in the window"},
+    {"since", "TIME", QOPT_SINCE, "the window's start (with --workflow): RFC 3339 or 2h, 7d"},
+    {"until", "TIME", QOPT_UNTIL, "the window's end, excluded (with --workflow)"},
+    {"reason", "TEXT", QOPT_REASON, "why these traces belong to the incident (required)"},
+    {"by", "WHO", QOPT_WHO, "who links them (default: $USER); recorded as actor and DRI"},
+    {"collector", "ENDPOINT", QOPT_ENDPOINT,
+     "the collector (default: $AGENTTRAIL_COLLECTOR, else " LINK_DEFAULT_ENDPOINT ")"},
+    {"timeout", "SECONDS", QOPT_TIMEOUT, "how long to wait for the collector (default 5)"},
+    {"help", NULL, QOPT_HELP, "this help"},
+    {NULL, NULL, 0, NULL},
+};
+
+static const char link_help[] =
+    "usage: trace-query [--store DIR] link --incident ID --reason TEXT [--by WHO]\n"
+    "                   (--trace TRACE_ID... | --workflow NAME --since TIME --until TIME)\n"
+    "\n"
+    "Attaches traces to an incident after the fact. The link is itself an event (kind\n"
+    "incident_link: who, when, why and the trace ids; a workflow window is resolved to its\n"
+    "trace ids now) sent through the collector like any event, so the collector stays the\n"
+    "store's only writer: a collector must be running on the store. Once it is committed,\n"
+    "find --incident, stats --incident and exports include the linked traces' events.\n"
+    "Linking the same traces twice is harmless (a second link event, no duplicated events).\n"
+    "\n"
+    "examples:\n"
+    "  trace-query link --incident INC-2041 --trace 4bf92f3577b34da6a3ce929d0e0e4736 \\\n"
+    "    --reason \"refund issued without approval\" --by maria.chen@example.com\n"
+    "  trace-query link --incident INC-2041 --workflow airline-support \\\n"
+    "    --since 2024-06-01T09:00:00Z --until 2024-06-01T11:00:00Z --reason \"bad deploy window\"\n"
+    "  trace-query find --incident INC-2041\n";
+
+typedef struct trace_set {
+    uint8_t (*ids)[16];
+    size_t n, cap;
+} trace_set;
+
+static int set_add(trace_set *s, const uint8_t id[16])
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (memcmp(s->ids[i], id, 16) == 0) return 0;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        uint8_t(*n)[16] = realloc(s->ids, cap * sizeof *n);
+        if (!n) return -1;
+        s->ids = n;
+        s->cap = cap;
+    }
+    memcpy(s->ids[s->n++], id, 16);
+    return 0;
+}
+
+/* Reads the first event of `f`'s results into *ev (NULL if none). A TS_E* code. */
+static int first_event(ts_store *s, const ts_filter *f, tp_event **ev)
+{
+    ts_iter *it = NULL;
+    *ev = NULL;
+    int rc = ts_query(s, f, NULL, &it);
+    if (rc == 0) rc = ts_iter_next(it, ev);
+    ts_iter_destroy(&it);
+    return rc == TS_EEND ? 0 : rc;
+}
+
+/* Checks each --trace exists; fills the set and the workflow (of the first trace). */
+static int resolve_traces(const qctx *ctx, ts_store *s, const qargs *a, trace_set *set,
+                          char **workflow)
+{
+    for (int i = 0; i < a->ntraces; i++) {
+        uint8_t id[16];
+        if (tp_hex_decode(a->traces[i], 32, id, 16) != 0) return QEXIT_USAGE; /* parsed */
+        ts_filter f = {0};
+        f.trace_id = id;
+        tp_event *ev = NULL;
+        int rc = first_event(s, &f, &ev);
+        if (rc != 0) {
+            qerr(ctx, "link", "reading %s failed: %s", ctx->store_dir, ts_last_error(s));
+            return QEXIT_STORE;
+        }
+        if (!ev) {
+            qerr(ctx, "link",
+                 "no trace %s in the store at %s: check the id with trace-query find "
+                 "(nothing was linked)",
+                 a->traces[i], ctx->store_dir);
+            return QEXIT_STORE;
+        }
+        if (!*workflow && ev->workflow) *workflow = strdup(ev->workflow);
+        tp_event_destroy(&ev);
+        if (set_add(set, id) != 0) {
+            qerr(ctx, "link", "out of memory");
+            return QEXIT_STORE;
+        }
+    }
+    return 0;
+}
+
+/* The traces of a workflow within [since, until). */
+static int resolve_window(const qctx *ctx, ts_store *s, const qargs *a, trace_set *set)
+{
+    ts_filter f = {0};
+    f.workflow = a->filter.workflow;
+    f.since = a->filter.since;
+    f.until = a->filter.until;
+    ts_iter *it = NULL;
+    int rc = ts_query(s, &f, NULL, &it);
+    while (rc == 0) {
+        tp_event *ev = NULL;
+        rc = ts_iter_next(it, &ev);
+        if (rc != 0) break;
+        if (ev->has_trace_id && ev->trace_id.len == 16 && set_add(set, ev->trace_id.data) != 0)
+            rc = TS_ENOMEM;
+        tp_event_destroy(&ev);
+        if (rc == 0 && set->n > LINK_MAX_TRACES) {
+            ts_iter_destroy(&it);
+            qerr(ctx, "link",
+                 "the window holds more than %d traces of %s: link a narrower window "
+                 "(several links to one incident are fine)",
+                 LINK_MAX_TRACES, f.workflow);
+            return QEXIT_USAGE;
+        }
+    }
+    ts_iter_destroy(&it);
+    if (rc != TS_EEND) {
+        qerr(ctx, "link", "reading %s failed: %s (%s)", ctx->store_dir, ts_strerror(rc),
+             ts_last_error(s));
+        return QEXIT_STORE;
+    }
+    if (set->n == 0) {
+        qerr(ctx, "link",
+             "no events of workflow %s in that window in the store at %s: check the name and "
+             "the times with trace-query find --workflow %s (nothing was linked)",
+             f.workflow, ctx->store_dir, f.workflow);
+        return QEXIT_STORE;
+    }
+    return 0;
+}
+
+static const char *default_who(void)
+{
+    const char *u = getenv("USER");
+    if (u && *u) return u;
+    struct passwd *pw = getpwuid(getuid());
+    return pw && pw->pw_name && *pw->pw_name ? pw->pw_name : NULL;
+}
+
+/* Fills the link event. Strings are copied (the event owns them). */
+static int build_event(tp_event *ev, const qargs *a, const trace_set *set, const char *workflow,
+                       const char *who)
+{
+    Agenttrail__V1__Link *l = malloc(sizeof *l);
+    if (!l) return -1;
+    agenttrail__v1__link__init(l);
+    ev->link = l;
+    ev->has_kind = 1;
+    ev->kind = AGENTTRAIL__V1__KIND__INCIDENT_LINK;
+    ev->incident = strdup(a->filter.incident);
+    ev->workflow = strdup(workflow);
+    ev->dri = strdup(who);
+    ev->actor = strdup(who);
+    ev->service = strdup("trace-query");
+    l->reason = strdup(a->reason);
+    if (!ev->incident || !ev->workflow || !ev->dri || !ev->actor || !ev->service || !l->reason)
+        return -1;
+    if (a->filter.workflow) {
+        l->workflow = strdup(a->filter.workflow);
+        if (!l->workflow) return -1;
+        l->has_since_unix_nano = l->has_until_unix_nano = 1;
+        l->since_unix_nano = a->filter.since;
+        l->until_unix_nano = a->filter.until;
+    }
+    l->trace_ids = calloc(set->n, sizeof *l->trace_ids);
+    if (!l->trace_ids) return -1;
+    for (size_t i = 0; i < set->n; i++) {
+        l->trace_ids[i].data = malloc(16);
+        if (!l->trace_ids[i].data) return -1;
+        memcpy(l->trace_ids[i].data, set->ids[i], 16);
+        l->trace_ids[i].len = 16;
+        l->n_trace_ids++;
+    }
+    return 0;
+}
+
+/* Sends the event and waits for its ack. A QEXIT_* code. */
+static int send_event(const qctx *ctx, const char *endpoint, unsigned timeout_s, tp_event *ev)
+{
+    traceshim_options o;
+    traceshim_options_default(&o);
+    o.endpoints[0] = endpoint;
+    o.endpoints[1] = NULL;
+    o.overflow = TRACESHIM_OVERFLOW_DROP; /* no spool: a link is sent now or not at all */
+    o.ack_timeout_ms = 1000;
+    o.attempts = timeout_s > 1 ? timeout_s : 1;
+    traceshim *sh = NULL;
+    char msg[512] = "";
+    int rc = traceshim_create(&o, &sh, msg, sizeof msg);
+    if (rc != 0) {
+        qerr(ctx, "link", "cannot reach the collector at %s: %s", endpoint,
+             msg[0] ? msg : traceshim_strerror(rc));
+        return rc == TRACESHIM_EINVAL || rc == TRACESHIM_EZMQ ? QEXIT_USAGE : QEXIT_STORE;
+    }
+    rc = traceshim_emit(sh, ev);
+    if (rc != 0) {
+        qerr(ctx, "link", "the link event could not be sent: %s", traceshim_strerror(rc));
+        traceshim_close(&sh, 0);
+        return QEXIT_STORE;
+    }
+    rc = traceshim_flush(sh, (int)(timeout_s * 1000));
+    traceshim_counters c;
+    traceshim_counters_get(sh, &c);
+    traceshim_close(&sh, 0);
+    if (c.acked >= 1) return QEXIT_OK;
+    if (c.rejected >= 1) {
+        qerr(ctx, "link", "the collector at %s refused the link event (its log says why)",
+             endpoint);
+        return QEXIT_STORE;
+    }
+    (void)rc;
+    qerr(ctx, "link",
+         "no collector answered at %s within %u s: start trace-collector --store %s --listen "
+         "%s, or pass --collector ENDPOINT; nothing was linked",
+         endpoint, timeout_s, ctx->store_dir, endpoint);
+    return QEXIT_STORE;
+}
+
+static int check_usage(const qctx *ctx, const qargs *a)
+{
+    const char *problem = NULL;
+    if (a->nrest > 0)
+        problem = "unexpected argument (trace ids go after --trace)";
+    else if (!a->filter.incident)
+        problem = "which incident? pass --incident ID";
+    else if (!a->reason || !*a->reason)
+        problem = "why? pass --reason TEXT (it is kept in the link event)";
+    else if (a->ntraces && a->filter.workflow)
+        problem = "give either --trace IDs or --workflow with --since and --until, not both";
+    else if (!a->ntraces && !a->filter.workflow)
+        problem = "what to link? pass --trace TRACE_ID or --workflow NAME --since T --until T";
+    else if (a->filter.workflow && (!a->filter.since || !a->filter.until))
+        problem = "--workflow needs a window: --since TIME and --until TIME";
+    else if (a->ntraces && (a->filter.since || a->filter.until))
+        problem = "--since and --until go with --workflow, not with --trace";
+    if (!problem) return 0;
+    qerr(ctx, "link", "%s (see trace-query link --help)", problem);
+    return QEXIT_USAGE;
+}
+
+static int link_run(const qctx *ctx, int argc, char **argv)
+{
+    qargs a;
+    int rc = qargs_parse(ctx, &qcmd_link, argc, argv, tp_now_unix_nano(), &a);
+    if (rc != 0 || a.help) {
+        if (rc == 0) qcmd_print_help(ctx, &qcmd_link, ctx->out);
+        qargs_free(&a);
+        return rc;
+    }
+    if ((rc = check_usage(ctx, &a)) != 0) {
+        qargs_free(&a);
+        return rc;
+    }
+    const char *who = a.who ? a.who : default_who();
+    if (!who || !*who) {
+        qerr(ctx, "link", "who is linking? pass --by WHO (no $USER here)");
+        qargs_free(&a);
+        return QEXIT_USAGE;
+    }
+    const char *endpoint = a.endpoint ? a.endpoint : getenv("AGENTTRAIL_COLLECTOR");
+    if (!endpoint || !*endpoint) endpoint = LINK_DEFAULT_ENDPOINT;
+    unsigned timeout_s = a.timeout ? (unsigned)a.timeout : LINK_DEFAULT_TIMEOUT_S;
+
+    ts_store *s = NULL;
+    if ((rc = qctx_open_store(ctx, &s)) != 0) {
+        qargs_free(&a);
+        return rc;
+    }
+    trace_set set = {0};
+    char *workflow = NULL;
+    if (a.ntraces)
+        rc = resolve_traces(ctx, s, &a, &set, &workflow);
+    else
+        rc = resolve_window(ctx, s, &a, &set);
+    ts_close(&s); /* read only, and never held while the collector writes the link */
+    tp_event *ev = NULL;
+    if (rc == 0) {
+        ev = tp_event_new();
+        if (!ev || build_event(ev, &a, &set, workflow ? workflow : a.filter.workflow, who) != 0) {
+            qerr(ctx, "link", "out of memory");
+            rc = QEXIT_STORE;
+        }
+    }
+    if (rc == 0) {
+        /* Judge it here, so a bad value is a usage error rather than a collector refusal. */
+        tp_error err;
+        char buf[600];
+        tp_limits lim = tp_limits_default();
+        ev->has_time_unix_nano = 1;
+        ev->time_unix_nano = tp_now_unix_nano();
+        int prc = tp_event_prepare(ev, NULL, 0, &err);
+        if (prc == 0) prc = tp_event_validate(ev, &lim, &err);
+        if (prc != 0) {
+            qerr(ctx, "link", "the link event is not valid: %s",
+                 tp_error_format(&err, buf, sizeof buf));
+            rc = QEXIT_USAGE;
+        }
+    }
+    if (rc == 0) rc = send_event(ctx, endpoint, timeout_s, ev);
+    if (rc == 0) {
+        char eid[33] = "";
+        if (ev->has_event_id && ev->event_id.len == 16) tp_hex_encode(ev->event_id.data, 16, eid);
+        fprintf(ctx->out, "linked %zu trace%s to %s (link event %s, by %s)\n", set.n,
+                set.n == 1 ? "" : "s", a.filter.incident, eid, who);
+        for (size_t i = 0; i < set.n; i++) {
+            char hex[33];
+            tp_hex_encode(set.ids[i], 16, hex);
+            fprintf(ctx->out, "  %s\n", hex);
+        }
+    }
+    tp_event_destroy(&ev);
+    free(set.ids);
+    free(workflow);
+    qargs_free(&a);
+    return rc;
+}
+
+const qcmd qcmd_link = {
+    .name = "link",
+    .run = link_run,
+    .summary = "attach traces to an incident after the fact (an event sent via the collector)",
+    .help = link_help,
+    .opts = link_opts,
+};
