@@ -337,6 +337,10 @@ static int verify_store(const qctx *ctx, const vargs *v)
                     (unsigned long long)size);
     }
     if (tty && size >= 65536) fputc('\n', ctx->err);
+    if (ts_log_check_nodes(s, NULL, NULL)) {
+        rc = mismatch(ctx, "%s", ts_last_error(s));
+        goto out;
+    }
     uint8_t want[32], got[32];
     merkle_frontier_root(&fr, want);
     if (ts_log_root(s, size, got) || memcmp(want, got, 32) != 0) {

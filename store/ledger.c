@@ -293,6 +293,71 @@ void ts_log_leaf_hash(const void *bytes, size_t len, uint8_t leaf[TS_HASH_LEN])
     merkle_leaf_hash(bytes, len, leaf);
 }
 
+typedef struct node_walk {
+    ledger_txn *l;
+    MDB_cursor *cur;
+    int first; /* the next get is MDB_FIRST */
+    ts_report_fn report;
+    void *ctx;
+} node_walk;
+
+/* Each emitted node must be the next entry of log_nodes: both are in completion order. */
+static int compare_next(void *ctx, unsigned level, uint64_t index,
+                        const uint8_t hash[MERKLE_HASH_LEN])
+{
+    node_walk *w = ctx;
+    MDB_val k, v;
+    int rc = mdb_cursor_get(w->cur, &k, &v, w->first ? MDB_FIRST : MDB_NEXT);
+    w->first = 0;
+    uint8_t want[9];
+    node_key(want, level, index);
+    if (rc || k.mv_size != 9 || memcmp(k.mv_data, want, 9) != 0 || v.mv_size != 32 ||
+        memcmp(v.mv_data, hash, 32) != 0) {
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "log_nodes: node (level %u, index %llu) %s the one recomputed from the leaves",
+                 level, (unsigned long long)index, rc ? "is missing, unlike" : "differs from");
+        if (w->report) w->report(w->ctx, msg);
+        ts_fail(w->l->s, TS_ECORRUPT, "store %s: %s", w->l->s->dir, msg);
+        return -1;
+    }
+    return 0;
+}
+
+int ts_log_check_nodes(ts_store *s, ts_report_fn report, void *ctx)
+{
+    if (!s) return TS_EINVAL;
+    ledger_txn l;
+    int rc = read_begin(s, &l);
+    if (rc) return rc;
+    uint64_t size = 0;
+    node_walk w = {&l, NULL, 1, report, ctx};
+    MDB_cursor *leaves = NULL;
+    rc = ts_internal_log_size(s, l.txn, &size);
+    if (!rc) rc = ts_fail_mdb(s, mdb_cursor_open(l.txn, l.nodes, &w.cur), "log_nodes");
+    if (!rc)
+        rc = ts_fail_mdb(s, mdb_cursor_open(l.txn, s->dbi[TS_DBI_LOG_LEAVES], &leaves),
+                         "log_leaves");
+    merkle_frontier f;
+    memset(&f, 0, sizeof f);
+    MDB_val k, v;
+    int r = rc ? MDB_NOTFOUND : mdb_cursor_get(leaves, &k, &v, MDB_FIRST);
+    for (uint64_t i = 0; !rc && i < size; i++) {
+        if (r || k.mv_size != 8 || ts_get_be64(k.mv_data) != i || v.mv_size != 32) {
+            rc = ts_fail(s, TS_ECORRUPT, "store %s: log_leaves: leaf %llu missing or damaged",
+                         s->dir, (unsigned long long)i);
+            if (report) report(ctx, ts_last_error(s));
+            break;
+        }
+        if (merkle_frontier_append(&f, v.mv_data, compare_next, &w)) rc = TS_ECORRUPT;
+        r = mdb_cursor_get(leaves, &k, &v, MDB_NEXT);
+    }
+    if (leaves) mdb_cursor_close(leaves);
+    if (w.cur) mdb_cursor_close(w.cur);
+    ts_read_end(s);
+    return rc;
+}
+
 static int origin_in(ts_store *s, MDB_txn *txn, char *out, size_t outlen)
 {
     MDB_dbi info;

@@ -233,6 +233,11 @@ int ts_log_verify_consistency(uint64_t old_size, uint64_t new_size,
                               const uint8_t proof[][TS_HASH_LEN], size_t n);
 void ts_log_leaf_hash(const void *bytes, size_t len, uint8_t leaf[TS_HASH_LEN]);
 
+/* Recomputes every stored subtree hash (log_nodes) from the stored leaf
+ * hashes, in one read transaction, and compares them; `report` (may be NULL)
+ * gets a message for the first difference. 0, TS_ECORRUPT, or an error. */
+int ts_log_check_nodes(ts_store *s, ts_report_fn report, void *ctx);
+
 /* The log's origin (the first line of its checkpoints, naming this store:
  * "agenttrail/<host>/<random id>", chosen when the store is created).
  * 0 or TS_ENOTFOUND (a store from before the ledger, opened read-only). */
