@@ -648,8 +648,16 @@ int tp_event_from_json(const char *line, size_t len, const tp_limits *lim, int f
     r.ev = tp_event_new();
     if (!r.ev) return enomem(&r, "-");
     int rc = read_event(&r, line, len);
-    if (rc == TP_OK && r.ev->stored && !(flags & TP_JSON_KEEP_STORED))
-        protobuf_c_message_free_unpacked(&r.ev->stored->base, NULL), r.ev->stored = NULL;
+    if (rc == TP_OK && r.ev->stored && !(flags & TP_JSON_KEEP_STORED)) {
+        protobuf_c_message_free_unpacked(&r.ev->stored->base, NULL);
+        r.ev->stored = NULL;
+    }
+    if (rc == TP_OK && agenttrail__v1__trace_event__get_packed_size(r.ev) == 0) {
+        /* Only unknown fields (--lenient) or `stored`: nothing to record, and its
+         * canonical form "{}" would not read back. */
+        tp_error_set(err, "-", "empty object once unknown fields and `stored` are dropped");
+        rc = TP_EINVAL;
+    }
     if (rc == TP_OK) rc = tp_check_fields(r.ev, r.lim, err);
     if (rc != TP_OK) {
         tp_event_destroy(&r.ev);

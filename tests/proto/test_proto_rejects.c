@@ -288,6 +288,12 @@ static void test_lenient_turns_unknown_top_level_fields_into_a_warning(void **st
     assert_null(strstr(out, "extra"));
     free(out);
     tp_event_destroy(&ev);
+    /* Nothing but unknown fields leaves nothing to record. */
+    line = "{\"extra\":1}";
+    assert_int_equal(
+        tp_event_from_json(line, strlen(line), NULL, TP_JSON_LENIENT, &ev, &err, &warn), TP_EINVAL);
+    assert_string_equal(err.field, "-");
+    assert_string_equal(err.problem, "empty object once unknown fields and `stored` are dropped");
     /* Nested unknown fields stay errors. */
     line = "{" BASE ",\"usage\":{\"tokens\":1}}";
     assert_int_equal(
