@@ -1,0 +1,519 @@
+/*
+ * bench_store.c - bench-store: libtracestore against SQLite, same events,
+ * same run.
+ *
+ *   bench-store --events N [--seed S] [--input FILE] [--group G]
+ *               [--queries Q] [--dir DIR] [--keep]
+ *
+ * Generates N events with ../shared/tools/gen-events (or reads --input, one
+ * JSON event per line), loads them into a fresh store and into SQLite the way
+ * a user would without AgentTrail (WAL, synchronous=NORMAL, one table with the
+ * event JSON plus columns for the indexed fields, indexes on (workflow, time),
+ * (dri, time), (incident, time), (trace_id), transactions of G events,
+ * prepared statements), then times three queries on both over the same random
+ * keys: one workflow in a 1-hour window (all rows), one trace, one incident.
+ *
+ * What is timed: ingest times only ts_append / the SQLite transaction (JSON
+ * parsing is done before, untimed, for both); queries time from the query call
+ * to the last row's bytes (stored protobuf for the store, JSON text for
+ * SQLite); the decoded-event workflow figure (ts_iter_next) is printed too.
+ * Prints a table, then as its last line one JSON object of the figures.
+ *
+ * Owns its temp directory (removed unless --keep). Single-threaded.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "tracestore.h"
+
+#ifndef AGENTTRAIL_SHARED_DIR
+#define AGENTTRAIL_SHARED_DIR "../shared"
+#endif
+
+typedef struct opts {
+    uint64_t events, seed;
+    const char *input;
+    size_t group, queries;
+    const char *dir;
+    int keep;
+} opts;
+
+typedef struct line {
+    char *text;
+    size_t len;
+} line;
+
+typedef struct key {
+    char workflow[129];
+    char incident[129];
+    uint8_t trace[16];
+    uint64_t ts;
+} key;
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static double cpu_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void die(const char *what, const char *detail)
+{
+    fprintf(stderr, "bench-store: %s: %s\n", what, detail ? detail : "");
+    exit(1);
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-') return -1;
+    *out = v;
+    return 0;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: bench-store --events N [--seed S] [--input FILE] [--group G] "
+                    "[--queries Q] [--dir DIR] [--keep]\n");
+    exit(2);
+}
+
+static opts parse_args(int argc, char **argv)
+{
+    opts o = {.events = 0, .seed = 1, .group = 1000, .queries = 200};
+    for (int i = 1; i < argc; i++) {
+        uint64_t v = 0;
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--keep")) {
+            o.keep = 1;
+            continue;
+        }
+        if (!val) usage();
+        i++;
+        if (!strcmp(a, "--input"))
+            o.input = val;
+        else if (!strcmp(a, "--dir"))
+            o.dir = val;
+        else if (parse_u64(val, &v) != 0)
+            usage();
+        else if (!strcmp(a, "--events"))
+            o.events = v;
+        else if (!strcmp(a, "--seed"))
+            o.seed = v;
+        else if (!strcmp(a, "--group") && v > 0)
+            o.group = (size_t)v;
+        else if (!strcmp(a, "--queries") && v >= 100)
+            o.queries = (size_t)v;
+        else
+            usage();
+    }
+    if (!o.events && !o.input) usage();
+    return o;
+}
+
+/* ---- input ------------------------------------------------------------ */
+
+static line *read_lines(const char *path, uint64_t max, size_t *n)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) die(path, strerror(errno));
+    size_t cap = 1024, cnt = 0;
+    line *v = malloc(cap * sizeof *v);
+    char *buf = NULL;
+    size_t bcap = 0;
+    ssize_t r;
+    while ((!max || cnt < max) && (r = getline(&buf, &bcap, f)) > 0) {
+        while (r > 0 && (buf[r - 1] == '\n' || buf[r - 1] == '\r'))
+            buf[--r] = 0;
+        if (r == 0) continue;
+        if (cnt == cap) v = realloc(v, (cap *= 2) * sizeof *v);
+        if (!v) die("reading input", "out of memory");
+        v[cnt].text = malloc((size_t)r + 1);
+        memcpy(v[cnt].text, buf, (size_t)r + 1);
+        v[cnt].len = (size_t)r;
+        cnt++;
+    }
+    free(buf);
+    fclose(f);
+    *n = cnt;
+    return v;
+}
+
+static char *generate(const opts *o, const char *dir)
+{
+    static char path[4096];
+    char cmd[8192];
+    snprintf(path, sizeof path, "%s/events.jsonl", dir);
+    snprintf(cmd, sizeof cmd,
+             "python3 '%s/tools/gen-events' %" PRIu64 " --seed %" PRIu64 " -o '%s'",
+             AGENTTRAIL_SHARED_DIR, o->events, o->seed, path);
+    fprintf(stderr, "bench-store: generating %" PRIu64 " events (gen-events, seed %" PRIu64 ")\n",
+            o->events, o->seed);
+    if (system(cmd) != 0) die("gen-events failed", cmd);
+    return path;
+}
+
+static tp_event *parse(const line *l, size_t i)
+{
+    tp_event *ev = NULL;
+    tp_error err;
+    if (tp_event_from_json(l->text, l->len, NULL, 0, &ev, &err, NULL) != 0) {
+        char msg[600];
+        tp_error_format(&err, msg, sizeof msg);
+        fprintf(stderr, "bench-store: line %zu: %s\n", i + 1, msg);
+        exit(1);
+    }
+    return ev;
+}
+
+/* ---- SQLite ------------------------------------------------------------ */
+
+static void sq(sqlite3 *db, const char *sql)
+{
+    char *err = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) die(sql, err);
+}
+
+static sqlite3_stmt *prep(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) die(sql, sqlite3_errmsg(db));
+    return st;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* ---- timing helpers --------------------------------------------------- */
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(double *v, size_t n, double p)
+{
+    qsort(v, n, sizeof *v, cmp_d);
+    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+    return v[i];
+}
+
+static uint64_t file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+static int rm_one(const char *p, const struct stat *st, int fl, struct FTW *ftw)
+{
+    (void)st;
+    (void)fl;
+    (void)ftw;
+    remove(p);
+    return 0;
+}
+
+/* ---- queries ---------------------------------------------------------- */
+
+enum { Q_WORKFLOW, Q_TRACE, Q_INCIDENT, Q_COUNT };
+
+static size_t store_query(ts_store *s, const ts_filter *f, int decode, uint64_t *sum)
+{
+    ts_iter *it = NULL;
+    if (ts_query(s, f, NULL, &it) != 0) die("ts_query", ts_last_error(s));
+    size_t rows = 0;
+    int rc;
+    if (decode) {
+        tp_event *ev;
+        while ((rc = ts_iter_next(it, &ev)) == 0) {
+            *sum += ev->time_unix_nano;
+            tp_event_destroy(&ev);
+            rows++;
+        }
+    } else {
+        const uint8_t *b;
+        size_t len;
+        while ((rc = ts_iter_next_stored(it, &b, &len)) == 0) {
+            *sum += b[len - 1] + len;
+            rows++;
+        }
+    }
+    if (rc != TS_EEND) die("ts_iter_next", ts_last_error(s));
+    ts_iter_destroy(&it);
+    return rows;
+}
+
+static size_t sqlite_query(sqlite3_stmt *st, uint64_t *sum)
+{
+    size_t rows = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        int n = sqlite3_column_bytes(st, 0);
+        *sum += (uint64_t)t[n - 1] + (uint64_t)n;
+        rows++;
+    }
+    if (rc != SQLITE_DONE) die("sqlite step", sqlite3_errstr(rc));
+    sqlite3_reset(st);
+    return rows;
+}
+
+int main(int argc, char **argv)
+{
+    opts o = parse_args(argc, argv);
+    char tmpl[] = "/tmp/bench-store-XXXXXX";
+    const char *dir = o.dir;
+    if (!dir) {
+        if (!mkdtemp(tmpl)) die("mkdtemp", strerror(errno));
+        dir = tmpl;
+    } else if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        die(dir, strerror(errno));
+    }
+    const char *input = o.input ? o.input : generate(&o, dir);
+    size_t n = 0;
+    line *lines = read_lines(input, o.input ? o.events : 0, &n);
+    if (n == 0) die(input, "no events");
+    fprintf(stderr, "bench-store: %zu events, groups of %zu\n", n, o.group);
+
+    /* Keys for the queries: random events' workflow/hour, trace, incident. */
+    srand((unsigned)o.seed);
+    key *keys = calloc(o.queries, sizeof *keys);
+    char **incidents = NULL;
+    size_t nincidents = 0;
+
+    /* ---- load the store ------------------------------------------------ */
+    char sdir[4200], dbpath[4200];
+    snprintf(sdir, sizeof sdir, "%s/store", dir);
+    snprintf(dbpath, sizeof dbpath, "%s/sqlite.db", dir);
+    ts_store *s = NULL;
+    char err[512];
+    if (ts_open(sdir, TS_OPEN_CREATE, NULL, &s, err, sizeof err) != 0) die("ts_open", err);
+    tp_event **group = calloc(o.group, sizeof *group);
+    ts_result *res = calloc(o.group, sizeof *res);
+    double t_store = 0, c_store = 0;
+    size_t pick = 0;
+    for (size_t at = 0; at < n; at += o.group) {
+        size_t g = n - at < o.group ? n - at : o.group;
+        for (size_t i = 0; i < g; i++)
+            group[i] = parse(&lines[at + i], at + i);
+        double t0 = now_s(), c0 = cpu_s();
+        if (ts_append(s, group, g, res) != 0) die("ts_append", ts_last_error(s));
+        t_store += now_s() - t0;
+        c_store += cpu_s() - c0;
+        for (size_t i = 0; i < g; i++) {
+            tp_event *ev = group[i];
+            if (ev->incident) {
+                int seen = 0;
+                for (size_t k = 0; k < nincidents && !seen; k++)
+                    seen = !strcmp(incidents[k], ev->incident);
+                if (!seen) {
+                    incidents = realloc(incidents, (nincidents + 1) * sizeof *incidents);
+                    incidents[nincidents++] = strdup(ev->incident);
+                }
+            }
+            /* Reservoir of query keys. */
+            size_t idx = at + i;
+            size_t slot = pick < o.queries ? pick++ : (size_t)((uint64_t)rand() % (idx + 1));
+            if (slot < o.queries && ev->workflow && ev->has_trace_id) {
+                key *k = &keys[slot];
+                snprintf(k->workflow, sizeof k->workflow, "%s", ev->workflow);
+                memcpy(k->trace, ev->trace_id.data, 16);
+                k->ts = ev->time_unix_nano;
+            }
+            tp_event_destroy(&group[i]);
+        }
+    }
+    ts_stats st;
+    ts_stat(s, &st);
+
+    /* ---- load SQLite --------------------------------------------------- */
+    sqlite3 *db;
+    if (sqlite3_open(dbpath, &db) != SQLITE_OK) die(dbpath, sqlite3_errmsg(db));
+    sq(db, "PRAGMA journal_mode=WAL");
+    sq(db, "PRAGMA synchronous=NORMAL");
+    sq(db, "CREATE TABLE events(id INTEGER PRIMARY KEY, time INTEGER NOT NULL, workflow TEXT, "
+           "dri TEXT, incident TEXT, trace_id BLOB, json TEXT NOT NULL)");
+    sq(db, "CREATE INDEX by_workflow ON events(workflow, time)");
+    sq(db, "CREATE INDEX by_dri ON events(dri, time)");
+    sq(db, "CREATE INDEX by_incident ON events(incident, time)");
+    sq(db, "CREATE INDEX by_trace ON events(trace_id)");
+    sqlite3_stmt *ins = prep(db, "INSERT INTO events(time, workflow, dri, incident, trace_id, "
+                                 "json) VALUES(?,?,?,?,?,?)");
+    sqlite3_stmt *begin = prep(db, "BEGIN"), *commit = prep(db, "COMMIT");
+    double t_sqlite = 0, c_sqlite = 0;
+    for (size_t at = 0; at < n; at += o.group) {
+        size_t g = n - at < o.group ? n - at : o.group;
+        for (size_t i = 0; i < g; i++)
+            group[i] = parse(&lines[at + i], at + i);
+        double t0 = now_s(), c0 = cpu_s();
+        sqlite3_step(begin);
+        sqlite3_reset(begin);
+        for (size_t i = 0; i < g; i++) {
+            tp_event *ev = group[i];
+            sqlite3_bind_int64(ins, 1, (sqlite3_int64)ev->time_unix_nano);
+            bind_text(ins, 2, ev->workflow);
+            bind_text(ins, 3, ev->dri);
+            bind_text(ins, 4, ev->incident);
+            sqlite3_bind_blob(ins, 5, ev->trace_id.data, (int)ev->trace_id.len, SQLITE_STATIC);
+            sqlite3_bind_text(ins, 6, lines[at + i].text, (int)lines[at + i].len, SQLITE_STATIC);
+            if (sqlite3_step(ins) != SQLITE_DONE) die("sqlite insert", sqlite3_errmsg(db));
+            sqlite3_reset(ins);
+        }
+        if (sqlite3_step(commit) != SQLITE_DONE) die("sqlite commit", sqlite3_errmsg(db));
+        sqlite3_reset(commit);
+        t_sqlite += now_s() - t0;
+        c_sqlite += cpu_s() - c0;
+        for (size_t i = 0; i < g; i++)
+            tp_event_destroy(&group[i]);
+    }
+    sq(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+    char walpath[4300];
+    snprintf(walpath, sizeof walpath, "%s-wal", dbpath);
+    uint64_t sqlite_bytes = file_size(dbpath) + file_size(walpath);
+    for (size_t i = 0; i < n; i++)
+        free(lines[i].text);
+    free(lines);
+
+    /* ---- queries ------------------------------------------------------- */
+    const char *qname[Q_COUNT] = {"workflow, 1 hour", "trace", "incident"};
+    double *tq[Q_COUNT][2], *tdec = calloc(o.queries, sizeof *tdec);
+    size_t rows[Q_COUNT][2] = {{0}};
+    size_t nq[Q_COUNT] = {o.queries, o.queries, nincidents ? o.queries : 0};
+    for (int q = 0; q < Q_COUNT; q++)
+        for (int k = 0; k < 2; k++)
+            tq[q][k] = calloc(o.queries, sizeof(double));
+    sqlite3_stmt *sqs[Q_COUNT] = {
+        prep(db, "SELECT json FROM events WHERE workflow=? AND time>=? AND time<? ORDER BY time"),
+        prep(db, "SELECT json FROM events WHERE trace_id=? ORDER BY time"),
+        prep(db, "SELECT json FROM events WHERE incident=? ORDER BY time")};
+    uint64_t sum = 0;
+    const uint64_t hour = 3600000000000ull;
+    for (size_t i = 0; i < o.queries; i++) {
+        key *k = &keys[i];
+        const char *inc = nincidents ? incidents[(size_t)rand() % nincidents] : NULL;
+        uint64_t since = k->ts > hour / 2 ? k->ts - hour / 2 : 0;
+        ts_filter f[Q_COUNT] = {{.workflow = k->workflow, .since = since, .until = since + hour},
+                                {.trace_id = k->trace},
+                                {.incident = inc}};
+        for (int q = 0; q < Q_COUNT; q++) {
+            if (i >= nq[q]) continue;
+            double t0 = now_s();
+            size_t r0 = store_query(s, &f[q], 0, &sum);
+            tq[q][0][i] = (now_s() - t0) * 1e3;
+            sqlite3_stmt *qs = sqs[q];
+            if (q == Q_WORKFLOW) {
+                sqlite3_bind_text(qs, 1, k->workflow, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(qs, 2, (sqlite3_int64)since);
+                sqlite3_bind_int64(qs, 3, (sqlite3_int64)(since + hour));
+            } else if (q == Q_TRACE) {
+                sqlite3_bind_blob(qs, 1, k->trace, 16, SQLITE_STATIC);
+            } else {
+                sqlite3_bind_text(qs, 1, inc, -1, SQLITE_STATIC);
+            }
+            t0 = now_s();
+            size_t r1 = sqlite_query(qs, &sum);
+            tq[q][1][i] = (now_s() - t0) * 1e3;
+            if (r0 != r1)
+                fprintf(stderr, "bench-store: %s query %zu: store %zu rows, sqlite %zu rows\n",
+                        qname[q], i, r0, r1);
+            rows[q][0] += r0;
+            rows[q][1] += r1;
+        }
+        double t0 = now_s();
+        store_query(s, &f[Q_WORKFLOW], 1, &sum);
+        tdec[i] = (now_s() - t0) * 1e3;
+    }
+
+    /* ---- report -------------------------------------------------------- */
+    double ingest = (double)n / t_store, s_ingest = (double)n / t_sqlite;
+    double bpe = (double)st.bytes_on_disk / (double)n, s_bpe = (double)sqlite_bytes / (double)n;
+    double p50[Q_COUNT][2], p99[Q_COUNT][2];
+    for (int q = 0; q < Q_COUNT; q++)
+        for (int k = 0; k < 2; k++) {
+            p50[q][k] = nq[q] ? pct(tq[q][k], nq[q], 0.5) : 0;
+            p99[q][k] = nq[q] ? pct(tq[q][k], nq[q], 0.99) : 0;
+        }
+    double dec50 = pct(tdec, o.queries, 0.5);
+    printf("bench-store: %zu events (%s), groups of %zu, %zu random keys per query\n", n,
+           o.input ? o.input : "gen-events", o.group, o.queries);
+    printf("%-28s %14s %14s %10s\n", "figure", "tracestore", "sqlite", "ratio");
+    printf("%-28s %14.0f %14.0f %9.2fx\n", "ingest, events/s", ingest, s_ingest, ingest / s_ingest);
+    printf("%-28s %14.0f %14.0f %9.2fx\n", "ingest, events/CPU-s", (double)n / c_store,
+           (double)n / c_sqlite, c_sqlite / c_store);
+    printf("%-28s %14.1f %14.1f %9.2fx\n", "bytes on disk per event", bpe, s_bpe, s_bpe / bpe);
+    for (int q = 0; q < Q_COUNT; q++) {
+        char label[64];
+        snprintf(label, sizeof label, "%s p50 ms", qname[q]);
+        printf("%-28s %14.3f %14.3f %9.2fx\n", label, p50[q][0], p50[q][1],
+               p50[q][0] > 0 ? p50[q][1] / p50[q][0] : 0);
+        snprintf(label, sizeof label, "%s p99 ms", qname[q]);
+        printf("%-28s %14.3f %14.3f %9.2fx\n", label, p99[q][0], p99[q][1],
+               p99[q][0] > 0 ? p99[q][1] / p99[q][0] : 0);
+        snprintf(label, sizeof label, "%s rows/query", qname[q]);
+        printf("%-28s %14.1f %14.1f\n", label, nq[q] ? (double)rows[q][0] / (double)nq[q] : 0,
+               nq[q] ? (double)rows[q][1] / (double)nq[q] : 0);
+    }
+    printf("%-28s %14.3f %14s\n", "workflow p50 ms, decoded", dec50, "-");
+    printf("%-28s %14u\n", "dictionaries trained", st.dictionaries);
+    printf("(ratio: how many times better the store is; >1 is better. checksum %" PRIu64 ")\n",
+           sum % 1000);
+    printf("{\"events\":%zu,\"group\":%zu,\"queries\":%zu,\"ingest_eps\":%.0f,"
+           "\"sqlite_ingest_eps\":%.0f,\"ingest_ratio\":%.2f,\"ingest_cpu_eps\":%.0f,"
+           "\"sqlite_ingest_cpu_eps\":%.0f,\"bytes_per_event\":%.1f,"
+           "\"sqlite_bytes_per_event\":%.1f,\"bytes_ratio\":%.3f,"
+           "\"q_workflow_p50_ms\":%.3f,\"q_workflow_p99_ms\":%.3f,"
+           "\"sqlite_q_workflow_p50_ms\":%.3f,\"sqlite_q_workflow_p99_ms\":%.3f,"
+           "\"q_workflow_decoded_p50_ms\":%.3f,\"q_workflow_rows\":%.1f,"
+           "\"q_trace_p50_ms\":%.4f,\"q_trace_p99_ms\":%.4f,\"sqlite_q_trace_p50_ms\":%.4f,"
+           "\"q_trace_rows\":%.1f,\"q_incident_p50_ms\":%.4f,\"q_incident_p99_ms\":%.4f,"
+           "\"sqlite_q_incident_p50_ms\":%.4f,\"q_incident_rows\":%.1f,\"dictionaries\":%u}\n",
+           n, o.group, o.queries, ingest, s_ingest, ingest / s_ingest, (double)n / c_store,
+           (double)n / c_sqlite, bpe, s_bpe, bpe / s_bpe, p50[0][0], p99[0][0], p50[0][1],
+           p99[0][1], dec50, (double)rows[0][0] / (double)o.queries, p50[1][0], p99[1][0],
+           p50[1][1], (double)rows[1][0] / (double)o.queries, p50[2][0], p99[2][0], p50[2][1],
+           nq[2] ? (double)rows[2][0] / (double)nq[2] : 0, st.dictionaries);
+
+    for (int q = 0; q < Q_COUNT; q++) {
+        sqlite3_finalize(sqs[q]);
+        free(tq[q][0]);
+        free(tq[q][1]);
+    }
+    sqlite3_finalize(ins);
+    sqlite3_finalize(begin);
+    sqlite3_finalize(commit);
+    sqlite3_close(db);
+    ts_close(&s);
+    for (size_t i = 0; i < nincidents; i++)
+        free(incidents[i]);
+    free(incidents);
+    free(keys);
+    free(tdec);
+    free(group);
+    free(res);
+    if (!o.keep && !o.dir) nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
