@@ -36,6 +36,8 @@ typedef struct tp_mask_scan {
     const unsigned char *s; /* the text being scanned (raw or view) */
     size_t n;
     uint64_t work; /* scanner steps, for the linear-time bound */
+    size_t fresh;  /* end of the last match: a run may start there, as it will
+                      after the marker's ']' once masked */
 } scan;
 
 typedef struct span {
@@ -113,7 +115,7 @@ static int has_at_nocase(const scan *sc, size_t i, const char *lit)
 /* Left boundary: position i is not preceded by a byte of class `cls`. */
 static int starts_run(const scan *sc, size_t i, int (*cls)(int))
 {
-    return i == 0 || !cls(sc->s[i - 1]);
+    return i == 0 || i == sc->fresh || !cls(sc->s[i - 1]);
 }
 
 /* End of the run of class `cls` from i. */
@@ -350,8 +352,10 @@ static int ends_authority(int c)
            c == '>' || c == '\\' || c == '`' || is_space(c) || c < 0x20;
 }
 
-/* Passwords in URLs: scheme://user:password@host. Only the password is
- * masked. The trigger is the ':' of "://" after a scheme character. */
+/* Passwords in URLs: scheme://user:password@host. The whole user-info
+ * ("user:password") is masked: a user part may itself be a token
+ * (https://ghp_...:x-oauth-basic@github.com), and the scan resumes after the
+ * masked span. The trigger is the ':' of "://" after a scheme character. */
 static int detect_url_password(scan *sc, size_t i, size_t *ms, size_t *me)
 {
     STEP(sc);
@@ -363,8 +367,8 @@ static int detect_url_password(scan *sc, size_t i, size_t *ms, size_t *me)
         k++;
     }
     if (k >= sc->n || sc->s[k] != '@' || !colon || colon + 1 >= k) return 0;
-    if (has_at(sc, colon + 1, REDACTED_PREFIX)) return 0;
-    *ms = colon + 1;
+    if (has_at(sc, i + 3, REDACTED_PREFIX)) return 0;
+    *ms = i + 3;
     *me = k;
     return 1;
 }
@@ -410,7 +414,7 @@ static int name_is_secret(const unsigned char *name, size_t len)
 
 static int is_value_char(int c)
 {
-    return c >= 0x21 && c != 0x7f && !strchr("\"'\\,;&}])<>`", c);
+    return c >= 0x21 && c != 0x7f && !strchr("\"'\\,;&{}[]()<>`", c);
 }
 
 static int detect_specific(scan *sc, size_t i);
@@ -443,7 +447,7 @@ static int detect_generic(scan *sc, size_t i, size_t *ms, size_t *me)
         j += 2;
     else if (j < sc->n && (sc->s[j] == '"' || sc->s[j] == '\''))
         j++;
-    if (j >= sc->n || sc->s[j] == '[' || sc->s[j] == '{') return 0;
+    if (j >= sc->n) return 0;
     /* Value runs of different triggers may overlap ("key=x/key=x/..."), so
      * only a bounded window is judged; a long value whose head looks random
      * is masked whole, and the scan then resumes after it. */
@@ -502,7 +506,8 @@ static const tp_mask_rule rules[] = {
      LIST("the bearer of bad news", "Bearer authentication scheme", "Bearer <token>"),
      detect_bearer, "bB"},
     {"url_password", "passwords in URLs scheme://user:password@host",
-     LIST("postgres://admin:S3cr3tPass@db.internal:5432/app", "redis://:hunter2@cache:6379"),
+     LIST("postgres://admin:S3cr3tPass@db.internal:5432/app", "redis://:hunter2@cache:6379",
+          "https://ghp_0123456789abcdefghijABCDEFGHIJ012345:x-oauth-basic@github.com/o/r"),
      LIST("https://example.com:8443/path", "https://user@example.com/", "mailto:a@example.com",
           "http://[::1]:8080/"),
      detect_url_password, ":"},
@@ -598,6 +603,7 @@ static int scan_all(scan *sc, const size_t *map, size_t rawlen, spans *sp)
         }
         if (spans_add(sp, rs, re, hit) != 0) return TP_ENOMEM;
         i = me > i ? me : i + 1;
+        sc->fresh = me;
     }
     return 0;
 }
@@ -740,7 +746,7 @@ static int mask_pass(const char *in, size_t len, int use_view, char **out, size_
         rc = view_build((const unsigned char *)in, len, &view, &map, &vlen);
         if (rc != 0) return rc;
     }
-    scan sc = {use_view ? view : (const unsigned char *)in, vlen, 0};
+    scan sc = {use_view ? view : (const unsigned char *)in, vlen, 0, 0};
     rc = scan_all(&sc, map, len, &sp);
     *work += sc.work + (use_view ? len : 0);
     free(view);
@@ -801,7 +807,7 @@ static int mask_json_object(json_t *obj, unsigned *count, uint64_t *work)
     }
     json_object_foreach(obj, key, val)
     {
-        scan sc = {(const unsigned char *)key, strlen(key), 0};
+        scan sc = {(const unsigned char *)key, strlen(key), 0, 0};
         if (json_is_string(val) && name_is_secret(sc.s, sc.n) &&
             strncmp(json_string_value(val), REDACTED_PREFIX, strlen(REDACTED_PREFIX)) != 0 &&
             high_entropy(&sc, (const unsigned char *)json_string_value(val),
@@ -841,22 +847,17 @@ static int json_valid(const char *text, size_t len)
     return j != NULL;
 }
 
-/* The structured fallback for JSON text (see TP_MASK_JSON). `masked` is the
- * text-masked version, used inside a JSON string when `in` does not parse. */
-static int mask_json_document(const char *in, size_t len, const char *masked, size_t mlen,
-                              char **out, size_t *out_len, unsigned *count, uint64_t *work)
+/* The structured fallback for valid JSON text whose text mask broke it (see
+ * TP_MASK_JSON): each string masked on its own, written back compactly. */
+static int mask_json_document(const char *in, size_t len, char **out, size_t *out_len,
+                              unsigned *count, uint64_t *work)
 {
     json_error_t e;
     json_t *root = json_loadb(in, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
     unsigned c = 0;
     int rc = 0;
-    if (root) {
-        rc = mask_json_value(root, &c, work);
-    } else {
-        root = json_stringn_nocheck(masked, mlen);
-        if (!root) return TP_ENOMEM;
-        c = *count;
-    }
+    if (!root) return TP_ENOMEM; /* it parsed a moment ago: only memory can fail */
+    rc = mask_json_value(root, &c, work);
     char *text =
         rc == 0 ? json_dumps(root, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER) : NULL;
     json_decref(root);
@@ -891,10 +892,29 @@ int tp_mask_text_ex(const char *in, size_t len, unsigned flags, char **out, size
     rc = mask_pass(src, al, 0, &b, &bl, &c, &w);
     free(a);
     if (rc != 0) return rc;
-    if ((flags & TP_MASK_JSON) && c > 0 && !json_valid(b, bl)) {
+    /* A marker can shorten a line enough to reveal a match across it (a PEM
+     * header that fits its window once a token inside it is masked), so raw
+     * passes repeat while they find something, a bounded number of times. */
+    for (int round = 0; round < 3 && c > 0; round++) {
+        unsigned more = 0;
+        char *r = NULL;
+        size_t rl = 0;
+        rc = mask_pass(b, bl, 0, &r, &rl, &more, &w);
+        if (rc != 0) {
+            free(b);
+            return rc;
+        }
+        free(b);
+        b = r;
+        bl = rl;
+        c += more;
+        if (more == 0) break;
+    }
+    /* Only JSON that was valid must stay valid: other text keeps its text mask. */
+    if ((flags & TP_MASK_JSON) && c > 0 && !json_valid(b, bl) && json_valid(in, len)) {
         char *d = NULL;
         size_t dl = 0;
-        rc = mask_json_document(in, len, b, bl, &d, &dl, &c, &w);
+        rc = mask_json_document(in, len, &d, &dl, &c, &w);
         free(b);
         if (rc != 0) return rc;
         b = d;

@@ -346,7 +346,7 @@ static void test_mask_event_masks_every_free_text_field_and_counts(void **state)
     assert_string_equal(ev->tool_call->error, "auth failed for [REDACTED:github_token]");
     assert_string_equal(ev->prompt->text, "use [REDACTED:aws_access_key] please");
     assert_string_equal(ev->diff->patch, "+DB_PASSWORD=[REDACTED:generic_secret]\n");
-    assert_string_equal(ev->note, "db at postgres://admin:[REDACTED:url_password]@db/app");
+    assert_string_equal(ev->note, "db at postgres://[REDACTED:url_password]@db/app");
     assert_string_equal(ev->attributes[0]->value, "prod");
     assert_string_equal(ev->attributes[1]->value, "[REDACTED:slack_token]");
     assert_string_equal(ev->approval->reason, "jwt [REDACTED:jwt]");
