@@ -1,0 +1,208 @@
+/*
+ * signer.c - the collector's checkpoint signer (see signer.h).
+ *
+ * Owns: the cp_key and the pending state (log grew since the last checkpoint, time of the
+ * last checkpoint). Invariants: a checkpoint is signed only for a size the store reports as
+ * committed, and ts_checkpoint_add refuses one whose root is not the log's, so a kept
+ * checkpoint is always consistent with every earlier one.
+ * Threading: the store's writing thread only.
+ */
+#include "signer.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "checkpoint.h"
+
+struct signer {
+    ts_store *s;
+    cp_key *key;
+    char origin[CP_ORIGIN_MAX];
+    uint64_t interval_ms;
+    uint64_t signed_size; /* tree size of the latest kept checkpoint (UINT64_MAX: none) */
+    uint64_t last_ms;     /* when this signer last signed (0: never) */
+    int pending;
+    uint64_t count;
+};
+
+void signer_default_key_path(const char *store_dir, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s/%s", store_dir, SIGNER_KEY_FILE);
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* The tree size of the latest kept checkpoint, UINT64_MAX when none. */
+static int latest_size(signer *g, uint64_t *size, char *err, size_t errlen)
+{
+    char *note = NULL;
+    size_t len = 0;
+    int rc = ts_checkpoint_get(g->s, UINT64_MAX, &note, &len);
+    if (rc == TS_ENOTFOUND) {
+        *size = UINT64_MAX;
+        return 0;
+    }
+    if (rc) return fail(err, errlen, "reading the latest checkpoint: %s", ts_last_error(g->s));
+    cp_checkpoint c;
+    cp_signature sig;
+    size_t n;
+    rc = cp_note_parse(note, len, &c, &sig, 1, &n, NULL, 0);
+    free(note);
+    if (rc) return fail(err, errlen, "the latest checkpoint in the store is malformed");
+    *size = c.size;
+    return 0;
+}
+
+/* Signs and keeps a checkpoint of the committed log if it grew. 1 signed, 0 nothing new. */
+static int sign_if_grown(signer *g, uint64_t now_ms, char *err, size_t errlen)
+{
+    uint64_t size;
+    uint8_t root[32];
+    if (ts_log_size(g->s, &size) || ts_log_root(g->s, size, root))
+        return fail(err, errlen, "reading the log: %s", ts_last_error(g->s));
+    g->pending = 0;
+    if (size == g->signed_size || size == 0) return 0; /* nothing new, or nothing yet */
+    cp_checkpoint c;
+    memset(&c, 0, sizeof c);
+    memcpy(c.origin, g->origin, sizeof c.origin);
+    c.size = size;
+    memcpy(c.root, root, 32);
+    c.time_unix_nano = tp_now_unix_nano();
+    char *note = NULL;
+    size_t len = 0;
+    if (cp_checkpoint_sign(&c, g->key, &note, &len)) {
+        g->pending = 1;
+        return fail(err, errlen, "signing a checkpoint failed (OpenSSL)");
+    }
+    int rc = ts_checkpoint_add(g->s, note, len);
+    free(note);
+    if (rc) {
+        g->pending = 1;
+        return fail(err, errlen, "keeping a checkpoint failed: %s", ts_last_error(g->s));
+    }
+    g->signed_size = size;
+    g->last_ms = now_ms;
+    g->count++;
+    return 1;
+}
+
+int signer_open(ts_store *s, const char *store_dir, const signer_options *opt, signer **out,
+                int *created, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (created) *created = 0;
+    char defpath[4096];
+    const char *path = opt && opt->key_path ? opt->key_path : NULL;
+    if (!path) {
+        signer_default_key_path(store_dir, defpath, sizeof defpath);
+        path = defpath;
+    }
+    signer *g = calloc(1, sizeof *g);
+    if (!g) return fail(err, errlen, "out of memory");
+    g->s = s;
+    g->interval_ms = opt ? opt->interval_ms : SIGNER_INTERVAL_MS_DEFAULT;
+    struct stat st;
+    if (stat(path, &st) != 0 && errno == ENOENT) {
+        if (cp_key_generate(&g->key) || cp_key_save_private(g->key, path, err, errlen)) {
+            signer_destroy(&g);
+            return -1;
+        }
+        if (created) *created = 1;
+    } else if (cp_key_load_private(path, &g->key, err, errlen)) {
+        signer_destroy(&g);
+        return -1;
+    }
+    if (ts_log_origin(s, g->origin, sizeof g->origin)) {
+        fail(err, errlen, "the store has no log origin: %s", ts_last_error(s));
+        signer_destroy(&g);
+        return -1;
+    }
+    if (latest_size(g, &g->signed_size, err, errlen) || sign_if_grown(g, 0, err, errlen) < 0) {
+        signer_destroy(&g);
+        return -1;
+    }
+    g->last_ms = 0;
+    *out = g;
+    return 0;
+}
+
+int64_t signer_due_in_ms(const signer *g, uint64_t now_ms)
+{
+    if (!g->pending) return -1;
+    if (g->last_ms == 0 || now_ms >= g->last_ms + g->interval_ms) return 0;
+    return (int64_t)(g->last_ms + g->interval_ms - now_ms);
+}
+
+int signer_tick(signer *g, uint64_t now_ms, char *err, size_t errlen)
+{
+    if (signer_due_in_ms(g, now_ms) != 0) return 0;
+    return sign_if_grown(g, now_ms, err, errlen);
+}
+
+int signer_after_commit(signer *g, uint64_t now_ms, char *err, size_t errlen)
+{
+    g->pending = 1;
+    return signer_tick(g, now_ms, err, errlen);
+}
+
+int signer_sign_now(signer *g, char *err, size_t errlen)
+{
+    return sign_if_grown(g, g->last_ms, err, errlen);
+}
+
+uint64_t signer_count(const signer *g)
+{
+    return g->count;
+}
+
+void signer_destroy(signer **g)
+{
+    if (!g || !*g) return;
+    cp_key_destroy(&(*g)->key);
+    free(*g);
+    *g = NULL;
+}
+
+int signer_keygen(const char *path, FILE *out, char *err, size_t errlen)
+{
+    if (!path || !*path) return fail(err, errlen, "keygen: -o FILE is required");
+    cp_key *k = NULL;
+    if (cp_key_generate(&k)) return fail(err, errlen, "keygen: OpenSSL could not make a key");
+    int rc = cp_key_save_private(k, path, err, errlen) ? -1 : 0;
+    if (!rc && out) {
+        char *pem = NULL;
+        if (cp_key_public_pem(k, &pem, NULL) == 0) fputs(pem, out);
+        free(pem);
+    }
+    cp_key_destroy(&k);
+    return rc;
+}
+
+int signer_print_public_key(const char *path, const char *origin, FILE *out, char *err,
+                            size_t errlen)
+{
+    cp_key *k = NULL;
+    if (cp_key_load_private(path, &k, err, errlen)) return -1;
+    char *pem = NULL;
+    int rc = cp_key_public_pem(k, &pem, NULL) ? fail(err, errlen, "cannot encode the key") : 0;
+    if (!rc) fputs(pem, out);
+    char vkey[512];
+    if (!rc && origin && cp_key_vkey(k, origin, vkey, sizeof vkey) == 0) fprintf(out, "%s\n", vkey);
+    free(pem);
+    cp_key_destroy(&k);
+    return rc;
+}
