@@ -206,19 +206,20 @@ static int store_one(wctx *w, tp_event *ev, uint64_t li)
     MDB_val lk = {8, key}, lv = {32, leaf};
     rc = mdb_cursor_put(w->cur[TS_DBI_LOG_LEAVES], &lk, &lv, MDB_APPEND);
     if (rc) return rc;
-    MDB_val ik = {16, ev->event_id.data}, iv = {8, key};
-    rc = mdb_cursor_put(w->cur[TS_DBI_IDS], &ik, &iv, MDB_NOOVERWRITE);
-    if (rc) return rc;
     return write_indexes(w, ev, li);
 }
 
-static int lookup_dup(wctx *w, const tp_event *ev, uint64_t *li)
+/* Claims the event id for `li` in ids: 0 when new, MDB_KEYEXIST with the
+ * first copy's log index in *first when already stored (earlier in this
+ * group included), or an LMDB error. One B-tree descent does both. */
+static int claim_id(wctx *w, const tp_event *ev, uint64_t li, uint64_t *first)
 {
-    MDB_val k = {16, ev->event_id.data}, v;
-    int rc = mdb_get(w->txn, w->s->dbi[TS_DBI_IDS], &k, &v);
-    if (rc) return rc;
-    *li = v.mv_size == 8 ? ts_get_be64(v.mv_data) : 0;
-    return 0;
+    uint8_t b[8];
+    ts_put_be64(b, li);
+    MDB_val k = {16, ev->event_id.data}, v = {8, b};
+    int rc = mdb_cursor_put(w->cur[TS_DBI_IDS], &k, &v, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST) *first = v.mv_size == 8 ? ts_get_be64(v.mv_data) : 0;
+    return rc;
 }
 
 static int open_cursors(wctx *w)
@@ -253,14 +254,14 @@ static int append_once(ts_store *s, tp_event *const *events, size_t n, ts_result
     uint64_t li = s->log_size;
     rc = open_cursors(&w);
     for (size_t i = 0; i < n && !rc; i++) {
-        uint64_t first;
-        int d = lookup_dup(&w, events[i], &first);
-        if (d == 0) {
+        uint64_t first = 0;
+        int d = claim_id(&w, events[i], li, &first);
+        if (d == MDB_KEYEXIST) {
             results[i].status = TS_RESULT_DUPLICATE;
             results[i].log_index = first;
             continue;
         }
-        if (d != MDB_NOTFOUND) {
+        if (d) {
             rc = d;
             break;
         }
