@@ -4,3 +4,9 @@ agenttrail_add_fuzzer(fuzz_checkpoint_parse ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_che
                       PkgConfig::CRYPTO)
 target_sources(fuzz_checkpoint_parse PRIVATE ${CMAKE_SOURCE_DIR}/store/checkpoint.c)
 target_include_directories(fuzz_checkpoint_parse PRIVATE ${CMAKE_SOURCE_DIR}/store)
+
+pkg_check_modules(LEDGER_ARCHIVE REQUIRED IMPORTED_TARGET libarchive)
+agenttrail_add_fuzzer(fuzz_bundle_read ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_bundle_read.c
+                      tracestore traceproto PkgConfig::LEDGER_ARCHIVE PkgConfig::JANSSON)
+target_sources(fuzz_bundle_read PRIVATE ${CMAKE_SOURCE_DIR}/query/bundle.c)
+target_include_directories(fuzz_bundle_read PRIVATE ${CMAKE_SOURCE_DIR}/query)
