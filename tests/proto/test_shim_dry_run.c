@@ -296,6 +296,126 @@ static void test_lenient_reports_unknown_fields_as_warnings_and_exits_0(void **s
     free(in);
 }
 
+/* Lines in canonical order, each breaking one rule: trace-shim's message must be one of
+ * check-events' messages for that line, word for word, except where the JSON parsers word
+ * syntax errors differently and for redactions (32-bit on the wire); there the FILE:LINE: field
+ * prefix must still match. */
+static const char agreement_cases[] =
+    "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\",\"note\":\"n\",\"bogus\":1}\n"
+    "{\"kind\":\"chat\",\"workflow\":\"w\",\"dri\":\"d\"}\n"
+    "{\"workflow\":\"w\",\"dri\":\"d\",\"note\":\"n\"}\n"
+    "{\"kind\":\"note\",\"dri\":\"d\",\"note\":\"n\"}\n"
+    "{\"kind\":\"note\",\"workflow\":\"w\",\"note\":\"n\"}\n"
+    "{\"span_id\":\"00f067aa0ba902b7\",\"parent_span_id\":\"00f067aa0ba902b7\",\"kind\":\"note\","
+    "\"workflow\":\"w\",\"dri\":\"d\",\"note\":\"n\"}\n"
+    "{\"trace_id\":\"00000000000000000000000000000000\",\"kind\":\"note\",\"workflow\":\"w\","
+    "\"dri\":\"d\",\"note\":\"n\"}\n"
+    "{\"trace_id\":\"4BF92F3577B34DA6A3CE929D0E0E4736\",\"kind\":\"note\",\"workflow\":\"w\","
+    "\"dri\":\"d\",\"note\":\"n\"}\n"
+    "{\"event_id\":12,\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\",\"note\":\"n\"}\n"
+    "{\"duration_nano\":1.5,\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\",\"note\":\"n\"}\n"
+    "{\"duration_nano\":-1,\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\",\"note\":\"n\"}\n"
+    "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\",\"service\":\"\",\"note\":\"n\"}\n"
+    "{\"kind\":\"note\",\"workflow\":7,\"dri\":\"d\",\"note\":\"n\"}\n"
+    "{\"kind\":\"prompt\",\"workflow\":\"w\",\"dri\":\"d\",\"model\":{\"name\":\"m\"}}\n"
+    "{\"kind\":\"prompt\",\"workflow\":\"w\",\"dri\":\"d\",\"model\":{\"provider\":\"p\"}}\n"
+    "{\"kind\":\"retrieval\",\"workflow\":\"w\",\"dri\":\"d\"}\n"
+    "{\"kind\":\"tool_call\",\"workflow\":\"w\",\"dri\":\"d\",\"tool_call\":{\"status\":\"ok\"}}\n"
+    "{\"kind\":\"tool_call\",\"workflow\":\"w\",\"dri\":\"d\",\"tool_call\":{\"name\":\"t\","
+    "\"status\":\"fine\"}}\n"
+    "{\"kind\":\"tool_call\",\"workflow\":\"w\",\"dri\":\"d\",\"tool_call\":{\"name\":\"t\","
+    "\"arguments\":\"{x\"}}\n"
+    "{\"kind\":\"diff\",\"workflow\":\"w\",\"dri\":\"d\",\"diff\":{\"repo\":\"r\"}}\n"
+    "{\"kind\":\"diff\",\"workflow\":\"w\",\"dri\":\"d\",\"diff\":{\"paths\":[\"a\",2]}}\n"
+    "{\"kind\":\"outcome\",\"workflow\":\"w\",\"dri\":\"d\",\"outcome\":{\"by\":\"b\"}}\n"
+    "{\"kind\":\"outcome\",\"workflow\":\"w\",\"dri\":\"d\",\"outcome\":{\"decision\":\"maybe\"}}\n"
+    "{\"kind\":\"approval\",\"workflow\":\"w\",\"dri\":\"d\"}\n"
+    "{\"kind\":\"approval\",\"workflow\":\"w\",\"dri\":\"d\",\"approval\":{\"decision\":1}}\n"
+    "{\"kind\":\"incident_link\",\"workflow\":\"w\",\"dri\":\"d\",\"link\":{\"reason\":\"r\"}}\n"
+    "{\"kind\":\"incident_link\",\"workflow\":\"w\",\"dri\":\"d\",\"link\":{\"workflow\":\"w\","
+    "\"since_unix_nano\":5,\"until_unix_nano\":4}}\n"
+    "{\"kind\":\"incident_link\",\"workflow\":\"w\",\"dri\":\"d\",\"link\":{\"trace_ids\":[\"xyz\"]"
+    "}}\n"
+    "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\"}\n"
+    "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\",\"context_ids\":[],\"note\":\"n\"}\n"
+    "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\",\"context_ids\":\"c\",\"note\":\"n\"}\n"
+    "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\",\"model\":{},\"note\":\"n\"}\n"
+    "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\",\"model\":{\"name\":\"m\",\"size\":\"xl\"}"
+    ",\"note\":\"n\"}\n"
+    "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\",\"usage\":\"lots\",\"note\":\"n\"}\n"
+    "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\",\"usage\":{\"input_tokens\":true},"
+    "\"note\":\"n\"}\n"
+    "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\",\"note\":\"n\",\"attributes\":{\"k\":1}}\n"
+    "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\",\"note\":\"n\",\"attributes\":{\"\":\"v\"}"
+    "}\n"
+    "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\",\"note\":\"n\",\"attributes\":{}}\n"
+    "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\",\"note\":\"n\",\"attributes\":[]}\n"
+    "{\"time_unix_nano\":1,\"time\":\"2024-01-01T00:00:00Z\",\"kind\":\"note\",\"workflow\":\"w\","
+    "\"dri\":\"d\",\"note\":\"n\"}\n"
+    "{\"time\":\"2024-02-30T00:00:00Z\",\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\","
+    "\"note\":\"n\"}\n"
+    "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\",\"prompt\":{\"hmac_sha256\":\"abc\"},"
+    "\"note\":\"n\"}\n"
+    "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\",\"note\":\"n\",\"redactions\":-1}\n"
+    "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\",\"note\":\"n\",\"stored\":{\"log_index\":"
+    "\"1\"}}\n"
+    "[1,2]\n"
+    "{}\n"
+    "{\"kind\":\"note\",\n";
+
+/* The line of `text` that starts with `prefix`, or NULL. */
+static const char *line_with_prefix(const char *text, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, prefix, n) == 0) return p;
+    return NULL;
+}
+
+static void test_every_rejection_is_worded_like_check_events(void **state)
+{
+    (void)state;
+    char *in = path_in("agreement.jsonl");
+    assert_int_equal(tu_write_file(in, agreement_cases, strlen(agreement_cases)), 0);
+    char *out = NULL, *ours = NULL, *theirs = NULL;
+    assert_int_equal(shim_run(NULL, &out, NULL, &ours, "--dry-run", in, NULL), 1);
+    assert_string_equal(out, "");
+    char *check = tu_shared("tools/check-events");
+    char *py[] = {"/usr/bin/python3", check, in, NULL};
+    assert_int_equal(tu_run(py, NULL, &theirs, NULL, NULL), 1);
+    size_t cases = 0, lines = 0;
+    for (const char *p = agreement_cases; *p; p++)
+        cases += *p == '\n';
+    for (char *line = ours; *line;) {
+        char *nl = strchr(line, '\n');
+        assert_non_null(nl);
+        *nl = 0;
+        lines++;
+        size_t n = strlen(line);
+        const char *exact = line_with_prefix(theirs, line);
+        if (!exact || exact[n] != '\n') {
+            /* FILE:LINE: field: is the part before the second ": " after the path. */
+            const char *field = strstr(line + strlen(in), ": ");
+            const char *problem = field ? strstr(field + 2, ": ") : NULL;
+            assert_non_null(problem);
+            int parser_wording = strncmp(problem + 2, "must be JSON text:", 18) == 0 ||
+                                 strncmp(problem + 2, "not valid JSON:", 15) == 0 ||
+                                 strstr(line, ": redactions: ") != NULL;
+            char prefix[4096];
+            snprintf(prefix, sizeof prefix, "%.*s", (int)(problem + 2 - line), line);
+            if (!parser_wording || !line_with_prefix(theirs, prefix))
+                fail_msg("trace-shim said \"%s\"; check-events said:\n%s", line, theirs);
+        }
+        line = nl + 1;
+    }
+    assert_int_equal(lines, cases); /* one message per rejected line, none accepted */
+    free(check);
+    free(out);
+    free(ours);
+    free(theirs);
+    free(in);
+}
+
 static void test_keygen_makes_a_0600_key_and_never_overwrites(void **state)
 {
     (void)state;
@@ -330,6 +450,7 @@ int main(void)
         cmocka_unit_test(test_prompt_text_without_a_key_is_refused_with_how_to_make_one),
         cmocka_unit_test(test_line_over_the_event_limit_is_rejected_and_reading_goes_on),
         cmocka_unit_test(test_lenient_reports_unknown_fields_as_warnings_and_exits_0),
+        cmocka_unit_test(test_every_rejection_is_worded_like_check_events),
         cmocka_unit_test(test_keygen_makes_a_0600_key_and_never_overwrites),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
