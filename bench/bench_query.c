@@ -1,0 +1,627 @@
+/*
+ * bench_query.c - bench-query: the questions trace-query answers, against SQLite, same
+ * events, same run.
+ *
+ *   bench-query [--events N] [--seed S] [--input FILE] [--queries Q] [--stats-runs R]
+ *               [--process-queries P] [--dir DIR] [--keep]
+ *
+ * Generates N events (default 1,000,000) with ../shared/tools/gen-events (or reads --input),
+ * loads them into a fresh store (ts_append, groups of 1000) and into the SQLite baseline
+ * table of bench-store (WAL, synchronous=NORMAL, the event JSON plus columns for the indexed
+ * fields; indexes on (workflow, time), (dri, time), (incident, time), (trace_id), and (time)
+ * because the store has a time index too), then times on a warm page cache, over the same
+ * random keys, each question answered to the JSON text of every result row:
+ *   find:     one workflow in a 1-hour window, first 100 events (ts_query + tp_event_to_json;
+ *             SQLite ... ORDER BY time LIMIT 100)
+ *   show:     one trace, every event (the same, by trace)
+ *   incident: every event of one incident
+ *   stats:    the stats --by workflow scorecard over one day (query/stats_calc.c, every figure
+ *             including p50/p95 and coverage; SQLite: one GROUP BY over its indexed columns and
+ *             json_extract for the rest, without percentiles or coverage, so a lower bound)
+ * and, for the user's view, find through the trace-query program itself (process start,
+ * store open, output to /dev/null). Loading is not timed (bench-store measures ingest).
+ * Prints a table, then as its last line one JSON object of the figures.
+ *
+ * Owns its temp directory (removed unless --keep). Single-threaded (plus child processes).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "stats_calc.h"
+#include "tracestore.h"
+
+#ifndef AGENTTRAIL_SHARED_DIR
+#define AGENTTRAIL_SHARED_DIR "../shared"
+#endif
+#ifndef AGENTTRAIL_BIN_DIR
+#define AGENTTRAIL_BIN_DIR "build/release/bin"
+#endif
+
+#define GROUP 1000
+#define FIND_LIMIT 100
+#define HOUR_NS 3600000000000ull
+#define DAY_NS (24ull * HOUR_NS)
+
+extern char **environ;
+
+typedef struct opts {
+    uint64_t events, seed;
+    const char *input;
+    size_t queries, stats_runs, process_queries;
+    const char *dir;
+    int keep;
+} opts;
+
+typedef struct key {
+    char workflow[129];
+    uint8_t trace[16];
+    uint64_t ts;
+} key;
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void die(const char *what, const char *detail)
+{
+    fprintf(stderr, "bench-query: %s: %s\n", what, detail ? detail : "");
+    exit(1);
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    if (!s || !*s || *s == '-') return -1;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || !end || *end) return -1;
+    *out = v;
+    return 0;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: bench-query [--events N] [--seed S] [--input FILE] [--queries Q]\n"
+                    "                   [--stats-runs R] [--process-queries P] [--dir DIR] "
+                    "[--keep]\n");
+    exit(2);
+}
+
+static opts parse_args(int argc, char **argv)
+{
+    opts o = {1000000, 1, NULL, 200, 3, 20, NULL, 0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        uint64_t v = 0;
+        if (strcmp(a, "--keep") == 0) {
+            o.keep = 1;
+            continue;
+        }
+        if (i + 1 >= argc) usage();
+        const char *val = argv[++i];
+        if (strcmp(a, "--input") == 0)
+            o.input = val;
+        else if (strcmp(a, "--dir") == 0)
+            o.dir = val;
+        else if (parse_u64(val, &v) != 0)
+            usage();
+        else if (strcmp(a, "--events") == 0 && v > 0)
+            o.events = v;
+        else if (strcmp(a, "--seed") == 0)
+            o.seed = v;
+        else if (strcmp(a, "--queries") == 0 && v > 0)
+            o.queries = (size_t)v;
+        else if (strcmp(a, "--stats-runs") == 0 && v > 0)
+            o.stats_runs = (size_t)v;
+        else if (strcmp(a, "--process-queries") == 0)
+            o.process_queries = (size_t)v;
+        else
+            usage();
+    }
+    return o;
+}
+
+static void sq(sqlite3 *db, const char *sql)
+{
+    char *err = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) die(sql, err);
+}
+
+static sqlite3_stmt *prep(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) die(sql, sqlite3_errmsg(db));
+    return st;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Nearest rank, as trace-query stats. */
+static double pct(double *v, size_t n, double p)
+{
+    if (n == 0) return 0;
+    qsort(v, n, sizeof *v, cmp_d);
+    size_t rank = (size_t)(p * (double)n + 0.999999);
+    if (rank < 1) rank = 1;
+    if (rank > n) rank = n;
+    return v[rank - 1];
+}
+
+static int rm_one(const char *p, const struct stat *st, int fl, struct FTW *ftw)
+{
+    (void)st;
+    (void)fl;
+    (void)ftw;
+    remove(p);
+    return 0;
+}
+
+/* ---- the questions, answered by the store as trace-query does --------------------------- */
+
+/* Events of `f` (at most `limit`, 0 = all) decoded and written as canonical JSON. */
+static size_t store_json(ts_store *s, const ts_filter *f, size_t limit, uint64_t *sum)
+{
+    ts_iter *it = NULL;
+    if (ts_query(s, f, NULL, &it) != 0) die("ts_query", ts_last_error(s));
+    size_t rows = 0;
+    int rc = 0;
+    tp_event *ev = NULL;
+    while ((!limit || rows < limit) && (rc = ts_iter_next(it, &ev)) == 0) {
+        size_t len = 0;
+        char *js = tp_event_to_json(ev, &len);
+        if (!js) die("tp_event_to_json", "out of memory");
+        *sum += (uint64_t)js[len - 1] + len;
+        free(js);
+        tp_event_destroy(&ev);
+        rows++;
+    }
+    if (rc != 0 && rc != TS_EEND) die("ts_iter_next", ts_last_error(s));
+    ts_iter_destroy(&it);
+    return rows;
+}
+
+static size_t sqlite_json(sqlite3_stmt *st, uint64_t *sum)
+{
+    size_t rows = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        int n = sqlite3_column_bytes(st, 0);
+        *sum += (uint64_t)t[n - 1] + (uint64_t)n;
+        rows++;
+    }
+    if (rc != SQLITE_DONE) die("sqlite step", sqlite3_errstr(rc));
+    sqlite3_reset(st);
+    return rows;
+}
+
+/* stats --by workflow over [since, until): the groups found. */
+static size_t store_stats(ts_store *s, uint64_t since, uint64_t until, uint64_t *events)
+{
+    ts_filter f = {0};
+    f.since = since;
+    f.until = until;
+    qstats *st = qstats_new(QBY_WORKFLOW);
+    if (!st) die("qstats_new", "out of memory");
+    ts_iter *it = NULL;
+    if (ts_query(s, &f, NULL, &it) != 0) die("ts_query", ts_last_error(s));
+    tp_event *ev = NULL;
+    int rc;
+    *events = 0;
+    while ((rc = ts_iter_next(it, &ev)) == 0) {
+        if (qstats_add(st, ev) != 0) die("qstats_add", "out of memory");
+        tp_event_destroy(&ev);
+        (*events)++;
+    }
+    if (rc != TS_EEND) die("ts_iter_next", ts_last_error(s));
+    ts_iter_destroy(&it);
+    if (qstats_finish(st) != 0) die("qstats_finish", "out of memory");
+    size_t groups = qstats_ngroups(st);
+    qstats_destroy(&st);
+    return groups;
+}
+
+static const char sqlite_stats_sql[] =
+    "SELECT workflow, count(*), count(DISTINCT trace_id),"
+    " sum(json_extract(json,'$.kind')='prompt'), sum(json_extract(json,'$.kind')='retrieval'),"
+    " sum(json_extract(json,'$.kind')='tool_call'), sum(json_extract(json,'$.kind')='diff'),"
+    " sum(json_extract(json,'$.kind')='outcome'), sum(json_extract(json,'$.kind')='approval'),"
+    " sum(json_extract(json,'$.kind')='incident_link'), sum(json_extract(json,'$.kind')='note'),"
+    " sum(json_extract(json,'$.outcome.decision')='accepted'),"
+    " sum(json_extract(json,'$.outcome.decision')='edited'),"
+    " sum(json_extract(json,'$.outcome.decision')='rejected'),"
+    " sum(json_extract(json,'$.outcome.decision')='escalated'),"
+    " sum(json_extract(json,'$.usage.input_tokens')),"
+    " sum(json_extract(json,'$.usage.output_tokens')),"
+    " sum(json_extract(json,'$.usage.cached_tokens')),"
+    " sum(json_extract(json,'$.usage.cost_usd_micros')),"
+    " sum(json_extract(json,'$.tool_call.status')='blocked'),"
+    " sum(json_extract(json,'$.tool_call.status')='error'),"
+    " sum(json_extract(json,'$.redactions'))"
+    " FROM events WHERE time>=? AND time<? GROUP BY workflow ORDER BY workflow";
+
+static size_t sqlite_stats(sqlite3_stmt *st, uint64_t since, uint64_t until, uint64_t *events)
+{
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)since);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)until);
+    size_t groups = 0;
+    int rc;
+    *events = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *events += (uint64_t)sqlite3_column_int64(st, 1);
+        groups++;
+    }
+    if (rc != SQLITE_DONE) die("sqlite stats", sqlite3_errstr(rc));
+    sqlite3_reset(st);
+    return groups;
+}
+
+/* Runs trace-query with stdout/stderr to /dev/null; its exit status. */
+static int run_quiet(char *const argv[])
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) return -1;
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* ---- loading ---------------------------------------------------------------------------- */
+
+typedef struct loaded {
+    size_t n;
+    key *keys; /* reservoir of `queries` random events */
+    char **incidents;
+    size_t nincidents;
+    uint64_t t_min, t_max;
+} loaded;
+
+static void note_event(loaded *L, const tp_event *ev, size_t idx, size_t nkeys)
+{
+    if (ev->incident) {
+        int seen = 0;
+        for (size_t k = 0; k < L->nincidents && !seen; k++)
+            seen = !strcmp(L->incidents[k], ev->incident);
+        if (!seen) {
+            L->incidents = realloc(L->incidents, (L->nincidents + 1) * sizeof *L->incidents);
+            if (!L->incidents) die("realloc", "out of memory");
+            L->incidents[L->nincidents++] = strdup(ev->incident);
+        }
+    }
+    size_t slot = idx < nkeys ? idx : (size_t)((uint64_t)rand() % (idx + 1));
+    if (slot < nkeys && ev->workflow && ev->has_trace_id) {
+        key *k = &L->keys[slot];
+        snprintf(k->workflow, sizeof k->workflow, "%s", ev->workflow);
+        memcpy(k->trace, ev->trace_id.data, 16);
+        k->ts = ev->time_unix_nano;
+    }
+    if (!L->t_min || ev->time_unix_nano < L->t_min) L->t_min = ev->time_unix_nano;
+    if (ev->time_unix_nano > L->t_max) L->t_max = ev->time_unix_nano;
+}
+
+/* Streams the file into both engines, a group at a time. */
+static void load(const char *input, ts_store *s, sqlite3 *db, const opts *o, loaded *L)
+{
+    FILE *f = fopen(input, "r");
+    if (!f) die(input, strerror(errno));
+    sq(db, "CREATE TABLE events(id INTEGER PRIMARY KEY, time INTEGER NOT NULL, workflow TEXT, "
+           "dri TEXT, incident TEXT, trace_id BLOB, json TEXT NOT NULL)");
+    sq(db, "CREATE INDEX by_workflow ON events(workflow, time)");
+    sq(db, "CREATE INDEX by_dri ON events(dri, time)");
+    sq(db, "CREATE INDEX by_incident ON events(incident, time)");
+    sq(db, "CREATE INDEX by_trace ON events(trace_id)");
+    sq(db, "CREATE INDEX by_time ON events(time)");
+    sqlite3_stmt *ins = prep(db, "INSERT INTO events(time, workflow, dri, incident, trace_id, "
+                                 "json) VALUES(?,?,?,?,?,?)");
+    tp_limits lim = tp_limits_default();
+    tp_event *group[GROUP];
+    char *texts[GROUP];
+    size_t lens[GROUP];
+    ts_result res[GROUP];
+    char *line = NULL;
+    size_t cap = 0, g = 0;
+    ssize_t len;
+    int eof = 0;
+    L->keys = calloc(o->queries, sizeof *L->keys);
+    if (!L->keys) die("calloc", "out of memory");
+    while (!eof) {
+        len = getline(&line, &cap, f);
+        if (len > 0) {
+            while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+                line[--len] = 0;
+            if (len == 0) continue;
+            tp_error err;
+            tp_event *ev = NULL;
+            if (tp_event_from_json(line, (size_t)len, &lim, 0, &ev, &err, NULL) != 0 ||
+                tp_event_prepare(ev, NULL, 0, &err) != 0) {
+                char buf[600];
+                die("bad event", tp_error_format(&err, buf, sizeof buf));
+            }
+            group[g] = ev;
+            texts[g] = strndup(line, (size_t)len);
+            lens[g] = (size_t)len;
+            g++;
+            if (o->input && L->n + g >= o->events) eof = 1;
+        } else {
+            eof = 1;
+        }
+        if (g == GROUP || (eof && g)) {
+            if (ts_append(s, group, g, res) != 0) die("ts_append", ts_last_error(s));
+            sq(db, "BEGIN");
+            for (size_t i = 0; i < g; i++) {
+                tp_event *ev = group[i];
+                sqlite3_bind_int64(ins, 1, (sqlite3_int64)ev->time_unix_nano);
+                bind_text(ins, 2, ev->workflow);
+                bind_text(ins, 3, ev->dri);
+                bind_text(ins, 4, ev->incident);
+                sqlite3_bind_blob(ins, 5, ev->trace_id.data, (int)ev->trace_id.len, SQLITE_STATIC);
+                sqlite3_bind_text(ins, 6, texts[i], (int)lens[i], SQLITE_STATIC);
+                if (sqlite3_step(ins) != SQLITE_DONE) die("sqlite insert", sqlite3_errmsg(db));
+                sqlite3_reset(ins);
+                note_event(L, ev, L->n + i, o->queries);
+                tp_event_destroy(&group[i]);
+                free(texts[i]);
+            }
+            sq(db, "COMMIT");
+            L->n += g;
+            g = 0;
+            if (L->n % 100000 == 0) fprintf(stderr, "bench-query: loaded %zu events\n", L->n);
+        }
+    }
+    free(line);
+    fclose(f);
+    sqlite3_finalize(ins);
+    sq(db, "ANALYZE");
+    sq(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+/* ---- main ------------------------------------------------------------------------------- */
+
+enum { Q_FIND, Q_SHOW, Q_INCIDENT, Q_STATS, Q_COUNT };
+static const char *const qname[Q_COUNT] = {"find workflow 1h, first 100", "show one trace",
+                                           "find --incident", "stats --by workflow, 1 day"};
+static const char *const qkey[Q_COUNT] = {"find", "show", "incident", "stats"};
+
+int main(int argc, char **argv)
+{
+    opts o = parse_args(argc, argv);
+    char tmpl[] = "/tmp/bench-query-XXXXXX";
+    const char *dir = o.dir;
+    if (!dir) {
+        if (!mkdtemp(tmpl)) die("mkdtemp", strerror(errno));
+        dir = tmpl;
+    } else if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        die(dir, strerror(errno));
+    }
+    char input[4300];
+    if (o.input) {
+        snprintf(input, sizeof input, "%s", o.input);
+    } else {
+        snprintf(input, sizeof input, "%s/events.jsonl", dir);
+        char cmd[9000];
+        snprintf(cmd, sizeof cmd,
+                 "python3 '%s/tools/gen-events' %" PRIu64 " --seed %" PRIu64 " -o '%s'",
+                 AGENTTRAIL_SHARED_DIR, o.events, o.seed, input);
+        fprintf(stderr,
+                "bench-query: generating %" PRIu64 " events (gen-events, seed %" PRIu64 ")\n",
+                o.events, o.seed);
+        if (system(cmd) != 0) die("gen-events failed", cmd);
+    }
+    srand((unsigned)o.seed);
+    char sdir[4200], dbpath[4200];
+    snprintf(sdir, sizeof sdir, "%s/store", dir);
+    snprintf(dbpath, sizeof dbpath, "%s/sqlite.db", dir);
+    ts_store *s = NULL;
+    char err[512];
+    if (ts_open(sdir, TS_OPEN_CREATE, NULL, &s, err, sizeof err) != 0) die("ts_open", err);
+    sqlite3 *db;
+    if (sqlite3_open(dbpath, &db) != SQLITE_OK) die(dbpath, sqlite3_errmsg(db));
+    sq(db, "PRAGMA journal_mode=WAL");
+    sq(db, "PRAGMA synchronous=NORMAL");
+    loaded L = {0};
+    load(input, s, db, &o, &L);
+    if (L.n == 0) die(input, "no events");
+    /* Reopen the store read-only, as trace-query does. */
+    ts_close(&s);
+    if (ts_open(sdir, TS_OPEN_RDONLY, NULL, &s, err, sizeof err) != 0) die("ts_open", err);
+    size_t nkeys = L.n < o.queries ? L.n : o.queries;
+    fprintf(stderr, "bench-query: %zu events loaded, %zu incidents; timing\n", L.n, L.nincidents);
+
+    sqlite3_stmt *sq_find = prep(db, "SELECT json FROM events WHERE workflow=? AND time>=? AND "
+                                     "time<? ORDER BY time LIMIT 100");
+    sqlite3_stmt *sq_show = prep(db, "SELECT json FROM events WHERE trace_id=? ORDER BY time");
+    sqlite3_stmt *sq_inc = prep(db, "SELECT json FROM events WHERE incident=? ORDER BY time");
+    sqlite3_stmt *sq_stats = prep(db, sqlite_stats_sql);
+
+    double *t[Q_COUNT][2];
+    size_t nq[Q_COUNT] = {nkeys, nkeys, L.nincidents ? nkeys : 0, o.stats_runs};
+    double rows[Q_COUNT][2] = {{0}};
+    for (int q = 0; q < Q_COUNT; q++)
+        for (int k = 0; k < 2; k++) {
+            t[q][k] = calloc(nq[q] + 1, sizeof(double));
+            if (!t[q][k]) die("calloc", "out of memory");
+        }
+    uint64_t sum = 0;
+    /* Warm-up: one pass of each question, untimed, so both engines read from the page
+     * cache as a responder's second query does. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < nkeys; i++) {
+            key *k = &L.keys[i];
+            uint64_t since = k->ts > HOUR_NS / 2 ? k->ts - HOUR_NS / 2 : 0;
+            const char *inc = L.nincidents ? L.incidents[i % L.nincidents] : NULL;
+            ts_filter ff = {0}, fs = {0}, fi = {0};
+            ff.workflow = k->workflow;
+            ff.since = since;
+            ff.until = since + HOUR_NS;
+            fs.trace_id = k->trace;
+            fi.incident = inc;
+            for (int q = 0; q < Q_INCIDENT + 1; q++) {
+                if (q == Q_INCIDENT && !inc) continue;
+                double t0 = now_s();
+                size_t r0 = store_json(s,
+                                       q == Q_FIND   ? &ff
+                                       : q == Q_SHOW ? &fs
+                                                     : &fi,
+                                       q == Q_FIND ? FIND_LIMIT : 0, &sum);
+                double ts_ms = (now_s() - t0) * 1e3;
+                sqlite3_stmt *st = q == Q_FIND ? sq_find : q == Q_SHOW ? sq_show : sq_inc;
+                if (q == Q_FIND) {
+                    sqlite3_bind_text(st, 1, k->workflow, -1, SQLITE_STATIC);
+                    sqlite3_bind_int64(st, 2, (sqlite3_int64)since);
+                    sqlite3_bind_int64(st, 3, (sqlite3_int64)(since + HOUR_NS));
+                } else if (q == Q_SHOW) {
+                    sqlite3_bind_blob(st, 1, k->trace, 16, SQLITE_STATIC);
+                } else {
+                    sqlite3_bind_text(st, 1, inc, -1, SQLITE_STATIC);
+                }
+                t0 = now_s();
+                size_t r1 = sqlite_json(st, &sum);
+                double sq_ms = (now_s() - t0) * 1e3;
+                if (r0 != r1)
+                    fprintf(stderr, "bench-query: %s #%zu: store %zu rows, sqlite %zu rows\n",
+                            qname[q], i, r0, r1);
+                if (pass == 1) {
+                    t[q][0][i] = ts_ms;
+                    t[q][1][i] = sq_ms;
+                    rows[q][0] += (double)r0;
+                    rows[q][1] += (double)r1;
+                }
+            }
+        }
+    }
+    /* stats over one day from the first event (the generator's 1M events span less). */
+    uint64_t since = L.t_min, until = L.t_min + DAY_NS;
+    uint64_t ev_store = 0, ev_sqlite = 0;
+    size_t g_store = 0, g_sqlite = 0;
+    for (size_t r = 0; r <= o.stats_runs; r++) {
+        double t0 = now_s();
+        g_store = store_stats(s, since, until, &ev_store);
+        double ts_ms = (now_s() - t0) * 1e3;
+        t0 = now_s();
+        g_sqlite = sqlite_stats(sq_stats, since, until, &ev_sqlite);
+        double sq_ms = (now_s() - t0) * 1e3;
+        if (r == 0) continue; /* warm-up */
+        t[Q_STATS][0][r - 1] = ts_ms;
+        t[Q_STATS][1][r - 1] = sq_ms;
+        rows[Q_STATS][0] += (double)ev_store;
+        rows[Q_STATS][1] += (double)ev_sqlite;
+    }
+    if (g_store != g_sqlite || ev_store != ev_sqlite)
+        fprintf(stderr,
+                "bench-query: stats: store %zu groups/%" PRIu64 " events, sqlite %zu/%" PRIu64 "\n",
+                g_store, ev_store, g_sqlite, ev_sqlite);
+
+    /* find through the program, as a responder runs it. */
+    size_t np = o.process_queries < nkeys ? o.process_queries : nkeys;
+    double *tp = calloc(np + 1, sizeof *tp);
+    char *bin = NULL;
+    if (np) {
+        size_t blen = strlen(AGENTTRAIL_BIN_DIR) + 32;
+        bin = malloc(blen);
+        snprintf(bin, blen, "%s/trace-query", AGENTTRAIL_BIN_DIR);
+        if (access(bin, X_OK) != 0) np = 0;
+    }
+    for (size_t i = 0; i < np; i++) {
+        key *k = &L.keys[i];
+        uint64_t s0 = k->ts > HOUR_NS / 2 ? k->ts - HOUR_NS / 2 : 0;
+        char since_s[32], until_s[32];
+        tp_time_format_rfc3339(s0, since_s, sizeof since_s);
+        tp_time_format_rfc3339(s0 + HOUR_NS, until_s, sizeof until_s);
+        char *argv_q[] = {bin,         "--store", sdir,       "find",    "--workflow",
+                          k->workflow, "--since", since_s,    "--until", until_s,
+                          "--limit",   "100",     "--format", "jsonl",   NULL};
+        double t0 = now_s();
+        int rc = run_quiet(argv_q);
+        tp[i] = (now_s() - t0) * 1e3;
+        if (rc != 0) die("trace-query find failed", bin);
+    }
+
+    /* ---- report ----------------------------------------------------------------------- */
+    double p50[Q_COUNT][2], p99[Q_COUNT][2];
+    for (int q = 0; q < Q_COUNT; q++)
+        for (int k = 0; k < 2; k++) {
+            p50[q][k] = pct(t[q][k], nq[q], 0.50);
+            p99[q][k] = pct(t[q][k], nq[q], 0.99);
+        }
+    double pp50 = pct(tp, np, 0.50), pp99 = pct(tp, np, 0.99);
+    printf("bench-query: %zu events (%s), %zu random keys, %zu incidents, %zu stats runs, "
+           "warm page cache\n",
+           L.n, o.input ? o.input : "gen-events", nkeys, L.nincidents, o.stats_runs);
+    printf("%-30s %12s %12s %12s %12s %9s %10s\n", "question", "store p50", "store p99",
+           "sqlite p50", "sqlite p99", "ratio", "rows");
+    for (int q = 0; q < Q_COUNT; q++) {
+        if (!nq[q]) continue;
+        printf("%-30s %10.3fms %10.3fms %10.3fms %10.3fms %8.2fx %10.1f\n", qname[q], p50[q][0],
+               p99[q][0], p50[q][1], p99[q][1], p50[q][0] > 0 ? p50[q][1] / p50[q][0] : 0,
+               rows[q][0] / (double)nq[q]);
+    }
+    if (np)
+        printf("%-30s %10.3fms %10.3fms %12s %12s\n", "trace-query find (process)", pp50, pp99, "-",
+               "-");
+    printf("(ratio: sqlite p50 / store p50, >1 means the store answers faster; stats groups "
+           "%zu, checksum %" PRIu64 ")\n",
+           g_store, sum % 1000);
+    printf("{\"events\":%zu,\"queries\":%zu,\"incidents\":%zu,\"stats_runs\":%zu", L.n, nkeys,
+           L.nincidents, o.stats_runs);
+    for (int q = 0; q < Q_COUNT; q++)
+        printf(",\"%s_p50_ms\":%.3f,\"%s_p99_ms\":%.3f,\"sqlite_%s_p50_ms\":%.3f,"
+               "\"sqlite_%s_p99_ms\":%.3f,\"%s_ratio\":%.3f,\"%s_rows\":%.1f",
+               qkey[q], p50[q][0], qkey[q], p99[q][0], qkey[q], p50[q][1], qkey[q], p99[q][1],
+               qkey[q], p50[q][0] > 0 ? p50[q][1] / p50[q][0] : 0, qkey[q],
+               nq[q] ? rows[q][0] / (double)nq[q] : 0);
+    printf(",\"find_process_p50_ms\":%.3f,\"find_process_p99_ms\":%.3f,"
+           "\"stats_vs_sqlite\":%.3f}\n",
+           pp50, pp99, p50[Q_STATS][1] > 0 ? p50[Q_STATS][0] / p50[Q_STATS][1] : 0);
+
+    sqlite3_finalize(sq_find);
+    sqlite3_finalize(sq_show);
+    sqlite3_finalize(sq_inc);
+    sqlite3_finalize(sq_stats);
+    sqlite3_close(db);
+    ts_close(&s);
+    for (int q = 0; q < Q_COUNT; q++)
+        for (int k = 0; k < 2; k++)
+            free(t[q][k]);
+    for (size_t i = 0; i < L.nincidents; i++)
+        free(L.incidents[i]);
+    free(L.incidents);
+    free(L.keys);
+    free(tp);
+    free(bin);
+    if (!o.keep && !o.dir) nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
