@@ -195,7 +195,7 @@ static int list_segments(spool *sp, char *errbuf, size_t errlen)
         }
     }
     closedir(d);
-    qsort(sp->segs, sp->nsegs, sizeof *sp->segs, cmp_u64);
+    if (sp->nsegs) qsort(sp->segs, sp->nsegs, sizeof *sp->segs, cmp_u64);
     sp->next_id = sp->nsegs ? sp->segs[sp->nsegs - 1] + 1 : 1;
     return 0;
 }
