@@ -59,6 +59,7 @@ typedef struct batch {
 struct traceshim {
     traceshim_options o;
     char *endpoints[TRACESHIM_MAX_ENDPOINTS];
+    char curve_server[41], curve_secret[41]; /* Z85; empty: no CURVE */
     char *service, *workflow, *dri, *spool_dir;
     uint8_t key[TP_HMAC_KEY_LEN];
     int has_key;
@@ -249,6 +250,15 @@ static int setup_socket(traceshim *s, char *errbuf, size_t errlen)
     zmq_setsockopt(s->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(s->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
     zmq_setsockopt(s->sock, ZMQ_RECONNECT_IVL_MAX, &ivlmax, sizeof ivlmax);
+    if (s->curve_server[0]) {
+        char pub[41];
+        if (zmq_curve_public(pub, s->curve_secret) != 0 ||
+            zmq_setsockopt(s->sock, ZMQ_CURVE_SERVERKEY, s->curve_server, 40) != 0 ||
+            zmq_setsockopt(s->sock, ZMQ_CURVE_PUBLICKEY, pub, 40) != 0 ||
+            zmq_setsockopt(s->sock, ZMQ_CURVE_SECRETKEY, s->curve_secret, 40) != 0)
+            return set_err(errbuf, errlen, TRACESHIM_EZMQ, "zmq: cannot set CURVE keys: %s%s",
+                           zmq_strerror(errno), " (does this libzmq have CURVE?)");
+    }
     for (int i = 0; i < TRACESHIM_MAX_ENDPOINTS && s->endpoints[i]; i++) {
         if (zmq_connect(s->sock, s->endpoints[i]) != 0)
             return set_err(errbuf, errlen, TRACESHIM_EZMQ,
@@ -283,6 +293,19 @@ static int copy_options(traceshim *s, const traceshim_options *o, char *errbuf, 
     if (o->hmac_key) {
         memcpy(s->key, o->hmac_key, TP_HMAC_KEY_LEN);
         s->has_key = 1;
+    }
+    s->o.curve_server_key = s->o.curve_secret_key = NULL; /* copied below, not kept */
+    if (!o->curve_server_key != !o->curve_secret_key)
+        return set_err(errbuf, errlen, TRACESHIM_EINVAL, "CURVE: give both the server key and %s%s",
+                       "the client secret key", "");
+    if (o->curve_server_key) {
+        uint8_t bin[32];
+        if (strlen(o->curve_server_key) != 40 || strlen(o->curve_secret_key) != 40 ||
+            !zmq_z85_decode(bin, o->curve_server_key) || !zmq_z85_decode(bin, o->curve_secret_key))
+            return set_err(errbuf, errlen, TRACESHIM_EINVAL, "CURVE: keys are 40 Z85 %s%s",
+                           "characters (trace-collector keygen --curve)", "");
+        memcpy(s->curve_server, o->curve_server_key, 41);
+        memcpy(s->curve_secret, o->curve_secret_key, 41);
     }
     if (!s->spool_dir && s->o.overflow == TRACESHIM_OVERFLOW_SPOOL)
         s->o.overflow = TRACESHIM_OVERFLOW_DROP;

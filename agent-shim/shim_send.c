@@ -132,6 +132,8 @@ int shim_send_run(const shim_send_options *o, const jsonl_options *judge, const 
     so.keep_prompt_text = judge->keep_prompt_text;
     so.limits = &judge->limits;
     so.overflow = TRACESHIM_OVERFLOW_BLOCK; /* a file can wait; nothing is dropped */
+    so.curve_server_key = o->curve_server_key;
+    so.curve_secret_key = o->curve_secret_key;
     traceshim *s = NULL;
     char err[1024];
     int rc = traceshim_create(&so, &s, err, sizeof err);

@@ -25,7 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include "jsonl_source.h"
 #include "shim_send.h"
@@ -51,6 +53,8 @@ enum opt_id {
     OPT_SPOOL_DIR,
     OPT_TIMEOUT,
     OPT_FOLLOW,
+    OPT_SERVER_KEY,
+    OPT_CLIENT_KEY,
     OPT_HELP = 'h',
     OPT_VERSION = 'V',
 };
@@ -102,6 +106,12 @@ static const shim_option options[] = {
      NO_LIMIT},
     {"follow", OPT_FOLLOW, "FILE",
      "tail FILE as it grows (log shipping) until SIGINT or SIGTERM", NO_LIMIT},
+    {"server-key", OPT_SERVER_KEY, "FILE",
+     "the collector's CURVE public key (NAME.pub of trace-collector keygen --curve)", NO_LIMIT},
+    {"client-key", OPT_CLIENT_KEY, "FILE",
+     "this shim's CURVE secret key (NAME.key, mode 0600); its NAME.pub goes in the collector's "
+     "--allow file",
+     NO_LIMIT},
     {"help", OPT_HELP, NULL, "print this help and exit", NO_LIMIT},
     {"version", OPT_VERSION, NULL, "print the version and exit", NO_LIMIT},
 };
@@ -113,6 +123,8 @@ typedef struct shim_config {
     jsonl_options judge;
     uint8_t key[TP_HMAC_KEY_LEN];
     shim_send_options send;
+    const char *server_key_file, *client_key_file;
+    char server_key[41], client_key[41]; /* Z85 */
 } shim_config;
 
 static void print_help(FILE *out)
@@ -231,6 +243,12 @@ static int parse_args(int argc, char **argv, shim_config *cfg)
         }
         case OPT_FOLLOW:
             cfg->send.follow = optarg;
+            break;
+        case OPT_SERVER_KEY:
+            cfg->server_key_file = optarg;
+            break;
+        case OPT_CLIENT_KEY:
+            cfg->client_key_file = optarg;
             break;
         case OPT_HELP:
             print_help(stdout);
@@ -386,6 +404,54 @@ static int keygen(int argc, char **argv)
     return 0;
 }
 
+/* Reads a Z85 CURVE key file (40 characters, optional trailing blanks); a
+ * secret key must not be readable by group or others. 0 or EXIT_USAGE. */
+static int load_curve_key(const char *path, int secret, char out[41])
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        fprintf(stderr, "trace-shim: %s: cannot open: %s\n", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        return EXIT_USAGE;
+    }
+    if (secret && (st.st_mode & 077)) {
+        close(fd);
+        fprintf(stderr, "trace-shim: %s: secret key readable by group or others; chmod 600 it\n",
+                path);
+        return EXIT_USAGE;
+    }
+    char buf[128];
+    ssize_t n = read(fd, buf, sizeof buf);
+    close(fd);
+    while (n > 0 && strchr(" \t\r\n", buf[n - 1]))
+        n--;
+    uint8_t bin[32];
+    if (n != 40 || (memcpy(out, buf, 40), out[40] = 0, !zmq_z85_decode(bin, out))) {
+        memset(buf, 0, sizeof buf);
+        fprintf(stderr,
+                "trace-shim: %s: not a CURVE key (40 Z85 characters, from trace-collector keygen "
+                "--curve)\n",
+                path);
+        return EXIT_USAGE;
+    }
+    memset(buf, 0, sizeof buf);
+    return 0;
+}
+
+static int load_curve_keys(shim_config *cfg)
+{
+    if (!cfg->server_key_file && !cfg->client_key_file) return 0;
+    if (!cfg->server_key_file || !cfg->client_key_file)
+        return usage_error("%s", "--server-key and --client-key go together");
+    if (load_curve_key(cfg->server_key_file, 0, cfg->server_key) ||
+        load_curve_key(cfg->client_key_file, 1, cfg->client_key))
+        return EXIT_USAGE;
+    cfg->send.curve_server_key = cfg->server_key;
+    cfg->send.curve_secret_key = cfg->client_key;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "keygen") == 0) return keygen(argc - 1, argv + 1);
@@ -393,10 +459,12 @@ int main(int argc, char **argv)
     int status = parse_args(argc, argv, &cfg);
     if (status >= 0) return status;
     status = load_key(&cfg);
+    if (status == 0) status = load_curve_keys(&cfg);
     if (status) return status;
     const char *const *files = (const char *const *)(argv + optind);
     size_t n = (size_t)(argc - optind);
     status = cfg.dry_run ? run_dry_run(&cfg, files, n) : run_send(&cfg, files, n);
     memset(cfg.key, 0, sizeof cfg.key);
+    memset(cfg.client_key, 0, sizeof cfg.client_key);
     return status;
 }

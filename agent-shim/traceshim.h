@@ -90,6 +90,10 @@ typedef struct traceshim_options {
     const char *spool_dir;       /* created 0700 if missing; NULL: no spool */
     traceshim_overflow overflow; /* default SPOOL (DROP when spool_dir is NULL) */
     const tp_limits *limits;     /* NULL = tp_limits_default(); event size is checked in emit */
+    /* CURVE (docs/security.md): both or neither, 40 Z85 characters each, copied. The
+     * collector's public key, and this shim's secret key (its public key is derived). */
+    const char *curve_server_key;
+    const char *curve_secret_key;
 } traceshim_options;
 
 /* Fills `o` with the defaults above (all pointers NULL). */

@@ -141,6 +141,41 @@ int auth_keygen_curve(const char *name, char *errbuf, size_t errlen)
     return rc;
 }
 
+int auth_keygen_main(int argc, char **argv)
+{
+    const char *name = NULL;
+    int curve = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--curve") == 0)
+            curve = 1;
+        else if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc)
+            name = argv[++i];
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: trace-collector keygen --curve -o NAME\n"
+                   "Writes NAME.key (CURVE secret key, 0600) and NAME.pub (public key), Z85 "
+                   "text.\nThe collector loads its NAME.key with --curve-secret; each shim's "
+                   "NAME.pub\ngoes into the collector's --allow file as \"NAME KEY\".\n");
+            return 0;
+        } else {
+            fprintf(stderr, "trace-collector: keygen: unexpected argument %s (see keygen --help)\n",
+                    argv[i]);
+            return 2;
+        }
+    }
+    if (!curve || !name) {
+        fprintf(stderr, "trace-collector: usage: trace-collector keygen --curve -o NAME\n");
+        return 2;
+    }
+    char err[600] = "";
+    int rc = auth_keygen_curve(name, err, sizeof err);
+    if (rc != AUTH_OK) {
+        fprintf(stderr, "trace-collector: keygen: %s\n", err);
+        return rc == AUTH_EINVAL ? 2 : 3;
+    }
+    printf("wrote %s.key (CURVE secret key, mode 0600) and %s.pub (public key)\n", name, name);
+    return 0;
+}
+
 static int is_z85_key(const char *s, size_t len)
 {
     if (len != AUTH_Z85_KEY_LEN) return 0;

@@ -60,6 +60,11 @@ int auth_curve_available(void);
  * AUTH_EIO (errbuf names the file and the reason), AUTH_EINVAL. */
 int auth_keygen_curve(const char *name, char *errbuf, size_t errlen);
 
+/* `trace-collector keygen --curve -o NAME`: argv[0] is "keygen". Writes the
+ * pair with auth_keygen_curve and says where on stdout. Returns the exit
+ * status: 0, 2 usage error, 3 when the files cannot be written. */
+int auth_keygen_main(int argc, char **argv);
+
 /* Reads a Z85 key file (40 Z85 characters, optional trailing whitespace)
  * into z85[41] (NUL-terminated). With `secret` set the file must not be
  * readable by group or others (AUTH_EPERM: errbuf says to chmod 600 it).

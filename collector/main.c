@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth.h"
 #include "log.h"
 #include "options.h"
 #include "server.h"
@@ -22,8 +23,15 @@ static void on_signal(int sig)
     g_stop = 1;
 }
 
+static void on_hangup(int sig)
+{
+    (void)sig;
+    collector_request_reload();
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "keygen") == 0) return auth_keygen_main(argc - 1, argv + 1);
     collector_config cfg;
     int rc = collector_options_parse(argc, argv, &cfg);
     if (rc != 0) return rc > 0 ? 0 : 2;
@@ -36,6 +44,8 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_hangup;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     collector *c = NULL;

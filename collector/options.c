@@ -14,7 +14,7 @@
 #include "log.h"
 #include "tracestore.h"
 
-enum kind { K_STRING, K_LIST, K_SIZE, K_LEVEL };
+enum kind { K_STRING, K_LIST, K_SIZE, K_LEVEL, K_FLAG };
 
 typedef struct opt_row {
     const char *name;
@@ -47,12 +47,19 @@ static const opt_row table[] = {
      "largest store map (0: no limit but the disk); past it batches get RETRY"},
     {"recv-hwm", "N", K_SIZE, OFF(recv_hwm), "1000",
      "batches queued per connection before the socket stops reading (back-pressure)"},
+    {"curve-secret", "FILE", K_STRING, OFF(curve_secret), NULL,
+     "CURVE secret key (trace-collector keygen --curve -o NAME); needs --allow"},
+    {"allow", "FILE", K_STRING, OFF(allow), NULL,
+     "serve only shims whose public key is listed (\"NAME KEY\" lines); reloaded on SIGHUP"},
+    {"insecure", "", K_FLAG, OFF(insecure), NULL,
+     "allow non-loopback --listen without CURVE (anyone who can connect can write)"},
 };
 #define NROWS (sizeof table / sizeof table[0])
 
 void collector_options_help(FILE *out)
 {
     fprintf(out, "usage: trace-collector [OPTION]...\n"
+                 "       trace-collector keygen --curve -o NAME\n"
                  "Receives event batches from trace-shim and libtraceshim over ZeroMQ, validates\n"
                  "them, commits them to the store in groups and acks each batch once durable.\n\n");
     for (size_t i = 0; i < NROWS; i++) {
@@ -113,6 +120,9 @@ static int apply(const opt_row *r, const char *val, collector_config *cfg)
             return -1;
         }
         return 0;
+    case K_FLAG:
+        *(int *)field = 1;
+        return 0;
     case K_LEVEL: {
         int l = clog_level_parse(val);
         if (l < 0) {
@@ -156,7 +166,8 @@ int collector_options_parse(int argc, char **argv, collector_config *cfg)
             fprintf(stderr, "trace-collector: %s: unknown option (see --help)\n", a);
             return -1;
         }
-        const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        const char *val =
+            r->kind == K_FLAG ? "1" : eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!val) {
             fprintf(stderr, "trace-collector: --%s: needs %s\n", r->name, r->arg);
             return -1;
@@ -166,6 +177,11 @@ int collector_options_parse(int argc, char **argv, collector_config *cfg)
     if (!cfg->store_dir) cfg->store_dir = ts_default_dir();
     if (cfg->nlisten == 0) cfg->listen[cfg->nlisten++] = "tcp://127.0.0.1:7600";
     if (cfg->group_events == 0) cfg->group_events = 1;
+    if (!cfg->curve_secret != !cfg->allow) {
+        fprintf(stderr, "trace-collector: --curve-secret and --allow go together: CURVE serves "
+                        "only the keys the allowlist names\n");
+        return -1;
+    }
     if (cfg->batch_max_events == 0 || cfg->batch_max_bytes == 0 || cfg->event_max == 0) {
         fprintf(stderr, "trace-collector: limits must be positive\n");
         return -1;

@@ -27,6 +27,9 @@ typedef struct collector_config {
     size_t group_ms;         /* --group-ms */
     size_t map_size_max;     /* --map-size-max */
     size_t recv_hwm;         /* --recv-hwm */
+    const char *curve_secret; /* --curve-secret (collector/auth.h) */
+    const char *allow;        /* --allow: allowlist of shim public keys */
+    int insecure;             /* --insecure: non-loopback --listen without CURVE */
 } collector_config;
 
 /* Fills defaults, then parses argv. Returns 0 to run, 1 when --help or

@@ -27,7 +27,9 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "auth.h"
 #include "log.h"
+#include "mask.h"
 #include "tracestore.h"
 
 typedef struct rejection {
@@ -49,6 +51,7 @@ struct collector {
     tp_limits limits;
     ts_store *store;
     void *zctx, *sock;
+    auth_zap *auth; /* CURVE allowlist (--allow), else NULL: loopback/anonymous */
 
     tp_event **events;
     ts_result *results;
@@ -69,6 +72,78 @@ static uint64_t mono_ns(void)
 }
 
 /* ---- opening ------------------------------------------------------------ */
+
+static volatile sig_atomic_t g_reload;
+
+void collector_request_reload(void)
+{
+    g_reload = 1;
+}
+
+/* Endpoints reachable from this machine only. */
+static int endpoint_is_local(const char *ep)
+{
+    if (strncmp(ep, "ipc://", 6) == 0 || strncmp(ep, "inproc://", 9) == 0) return 1;
+    if (strncmp(ep, "tcp://", 6) != 0) return 0;
+    const char *h = ep + 6;
+    return strncmp(h, "127.", 4) == 0 || strncmp(h, "localhost:", 10) == 0 ||
+           strncmp(h, "[::1]:", 6) == 0;
+}
+
+static void auth_log(void *ctx, int level, const char *msg)
+{
+    (void)ctx;
+    clog_line(level == AUTH_LOG_ERROR  ? CLOG_ERROR
+              : level == AUTH_LOG_WARN ? CLOG_WARN
+                                       : CLOG_INFO,
+              "%s", msg);
+}
+
+/* CURVE with the allowlist (collector/auth.h), or loopback only unless
+ * --insecure. Never falls back to open access: 3 when it cannot be set up. */
+static int setup_security(collector *c, const collector_config *cfg)
+{
+    if (!cfg->allow) {
+        int open = 0;
+        for (int i = 0; i < cfg->nlisten; i++) {
+            if (endpoint_is_local(cfg->listen[i])) continue;
+            if (!cfg->insecure) {
+                clog_line(CLOG_ERROR,
+                          "listen %s: not a loopback address and no CURVE: give --curve-secret "
+                          "FILE --allow FILE (see trace-collector keygen --curve), or --insecure "
+                          "to serve it open",
+                          cfg->listen[i]);
+                return 3;
+            }
+            open = 1;
+        }
+        clog_line(open ? CLOG_WARN : CLOG_INFO, "security: %s",
+                  open ? "no authentication, OPEN to the network (--insecure); every source is "
+                         "\"anonymous\""
+                       : "no authentication, loopback only; every source is \"anonymous\"");
+        return 0;
+    }
+    char err[600] = "", sec[AUTH_Z85_KEY_LEN + 1] = "";
+    int one = 1;
+    int rc = auth_key_load(cfg->curve_secret, 1, sec, err, sizeof err);
+    if (rc == 0)
+        rc = auth_zap_start(c->zctx, cfg->allow, auth_log, NULL, &c->auth, err, sizeof err);
+    if (rc == 0 && (zmq_setsockopt(c->sock, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
+                    zmq_setsockopt(c->sock, ZMQ_CURVE_SECRETKEY, sec, AUTH_Z85_KEY_LEN) != 0 ||
+                    zmq_setsockopt(c->sock, ZMQ_ZAP_DOMAIN, "agenttrail", 10) != 0)) {
+        snprintf(err, sizeof err, "zmq: cannot make the socket a CURVE server: %s",
+                 zmq_strerror(errno));
+        rc = -1;
+    }
+    if (rc == 0) rc = auth_zap_watch(c->auth, c->sock, err, sizeof err);
+    memset(sec, 0, sizeof sec);
+    if (rc != 0) {
+        clog_line(CLOG_ERROR, "security: %s; refusing to start without authentication", err);
+        return 3;
+    }
+    clog_line(CLOG_INFO, "security: CURVE, only the keys in %s (SIGHUP reloads it)", cfg->allow);
+    return 0;
+}
 
 int collector_open(const collector_config *cfg, collector **out)
 {
@@ -118,6 +193,10 @@ int collector_open(const collector_config *cfg, collector **out)
     zmq_setsockopt(c->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    if (setup_security(c, cfg) != 0) {
+        collector_close(&c);
+        return 3;
+    }
     for (int i = 0; i < cfg->nlisten; i++) {
         if (zmq_bind(c->sock, cfg->listen[i]) != 0) {
             clog_line(CLOG_ERROR,
@@ -158,6 +237,7 @@ void collector_close(collector **cp)
     free(c->results);
     free(c->batches);
     if (c->sock) zmq_close(c->sock);
+    auth_zap_stop(&c->auth);
     if (c->zctx) zmq_ctx_term(c->zctx);
     ts_close(&c->store);
     free(c);
@@ -356,6 +436,18 @@ static void take_batch(collector *c, const uint8_t *rid, size_t rid_len, zmq_msg
         tp_batch_destroy(&b);
         return;
     }
+    /* A session authenticated before a reload that revoked its key. */
+    const char *who = message_source(payload);
+    if (c->auth && !auth_zap_allows_name(c->auth, who)) {
+        snprintf(why, sizeof why,
+                 "-: source \"%s\" is no longer in the allowlist; reconnect with an allowed key",
+                 who);
+        c->n_bad_batches++;
+        clog_line(CLOG_WARN, "batch from \"%s\" rejected: key revoked by an allowlist reload", who);
+        ack_simple(c, rid, rid_len, b->seq, AGENTTRAIL__V1__ACK_STATUS__ACK_REJECTED, why);
+        tp_batch_destroy(&b);
+        return;
+    }
     if (group_reserve(c, b->n_events) != 0) {
         ack_simple(c, rid, rid_len, b->seq, AGENTTRAIL__V1__ACK_STATUS__ACK_RETRY,
                    "collector out of memory");
@@ -374,6 +466,12 @@ static void take_batch(collector *c, const uint8_t *rid, size_t rid_len, zmq_msg
     for (size_t i = 0; i < b->n_events; i++) {
         tp_event *ev = NULL;
         rc = tp_event_unpack(b->events[i].data, b->events[i].len, &c->limits, &ev, &err);
+        /* Masked again here, whatever the shim did (proto/mask.h); an event
+         * that cannot be masked is withheld, never stored raw. */
+        if (rc == 0 && tp_mask_event(ev, NULL) != 0) {
+            rc = TP_ENOMEM;
+            tp_error_set(&err, "-", "collector could not mask secrets (out of memory): withheld");
+        }
         if (rc == 0 && stamp(ev, received, source) != 0) {
             rc = TP_ENOMEM;
             tp_error_set(&err, "-", "collector out of memory");
@@ -453,6 +551,14 @@ int collector_run(collector *c, volatile sig_atomic_t *stop)
             break;
         }
         if (*stop) break;
+        if (g_reload) {
+            g_reload = 0;
+            char err[600] = "";
+            if (!c->auth)
+                clog_line(CLOG_INFO, "SIGHUP: no --allow file to reload");
+            else
+                auth_zap_reload(c->auth, err, sizeof err); /* logs either way */
+        }
         while (!group_is_full(c) && recv_one(c))
             ;
         if (c->nbatches &&

@@ -25,6 +25,10 @@ int collector_open(const collector_config *cfg, collector **out);
  * logged; they never stop the loop. */
 int collector_run(collector *c, volatile sig_atomic_t *stop);
 
+/* Asks the serving loop to reload the --allow file (SIGHUP). Only sets a
+ * flag: async-signal-safe. */
+void collector_request_reload(void);
+
 /* Closes the socket (waiting up to 2 s for the last acks to leave) and the
  * store; accepts NULL; sets *c to NULL. */
 void collector_close(collector **c);
