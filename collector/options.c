@@ -166,8 +166,7 @@ int collector_options_parse(int argc, char **argv, collector_config *cfg)
             fprintf(stderr, "trace-collector: %s: unknown option (see --help)\n", a);
             return -1;
         }
-        const char *val =
-            r->kind == K_FLAG ? "1" : eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        const char *val = r->kind == K_FLAG ? "1" : eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!val) {
             fprintf(stderr, "trace-collector: --%s: needs %s\n", r->name, r->arg);
             return -1;
