@@ -32,8 +32,10 @@ struct jsonl_source {
     char *rbuf;
     size_t rlen, rpos;
     char *line;        /* current line, at most limits.event_max bytes */
+    size_t line_cap;   /* allocated bytes of `line`; grows up to event_max */
     size_t line_len;   /* bytes kept in `line` */
     size_t line_total; /* bytes the line really has (> event_max when too long) */
+    bool line_oom;     /* the line buffer could not grow: the line is refused */
     char where[512];
 };
 
@@ -54,7 +56,8 @@ int jsonl_source_open(jsonl_source **out, const char *const *paths, size_t n,
     s->paths = n ? paths : stdin_only;
     s->npaths = n ? n : 1;
     s->rbuf = malloc(READ_CHUNK);
-    s->line = malloc(s->opt.limits.event_max + 1);
+    s->line_cap = 4096;
+    s->line = malloc(s->line_cap);
     if (!s->rbuf || !s->line) {
         jsonl_source_destroy(&s);
         return TP_ENOMEM;
@@ -104,6 +107,20 @@ static bool open_next(jsonl_source *s)
     return false;
 }
 
+/* Makes room for `need` bytes in the line buffer (need <= event_max). */
+static bool grow_line(jsonl_source *s, size_t need)
+{
+    if (need <= s->line_cap) return true;
+    size_t cap = s->line_cap;
+    while (cap < need)
+        cap = cap > s->opt.limits.event_max / 2 ? s->opt.limits.event_max : cap * 2;
+    char *p = realloc(s->line, cap);
+    if (!p) return false;
+    s->line = p;
+    s->line_cap = cap;
+    return true;
+}
+
 /* Reads the next line of the current input into s->line. Returns true when a
  * line (possibly empty, possibly too long) was read, false at end of input. */
 static bool read_line(jsonl_source *s)
@@ -111,6 +128,7 @@ static bool read_line(jsonl_source *s)
     size_t max = s->opt.limits.event_max;
     bool any = false;
     s->line_len = s->line_total = 0;
+    s->line_oom = false;
     for (;;) {
         if (s->rpos == s->rlen) {
             if (s->eof) return any;
@@ -130,7 +148,9 @@ static bool read_line(jsonl_source *s)
         char *start = s->rbuf + s->rpos;
         char *nl = memchr(start, '\n', s->rlen - s->rpos);
         size_t chunk = nl ? (size_t)(nl - start) : s->rlen - s->rpos;
-        if (s->line_total + chunk <= max) {
+        if (s->line_total + chunk <= max && !s->line_oom && !grow_line(s, s->line_len + chunk)) {
+            s->line_oom = true;
+        } else if (s->line_total + chunk <= max && !s->line_oom) {
             memcpy(s->line + s->line_len, start, chunk);
             s->line_len += chunk;
         }
@@ -181,11 +201,15 @@ int jsonl_source_next(jsonl_source *s, tp_event **ev, const char **where)
             continue;
         }
         s->lineno++;
-        if (s->line_total <= s->opt.limits.event_max && blank(s->line, s->line_len)) continue;
+        if (!s->line_oom && s->line_total <= s->opt.limits.event_max && blank(s->line, s->line_len))
+            continue;
         s->stats.lines++;
         tp_error err = {{0}}, warn = {{0}};
         int rc;
-        if (s->line_total > s->opt.limits.event_max) {
+        if (s->line_oom) {
+            tp_error_set(&err, "-", "out of memory holding a line of %zu bytes", s->line_total);
+            rc = TP_ENOMEM;
+        } else if (s->line_total > s->opt.limits.event_max) {
             tp_error_set(&err, "-", "encoded event is %zu bytes; at most %zu", s->line_total,
                          s->opt.limits.event_max);
             rc = TP_ETOOBIG;
