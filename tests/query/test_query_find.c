@@ -308,6 +308,46 @@ static void test_find_jsonl_round_trips_the_input_event(void **state)
     free(path);
 }
 
+static void test_find_jsonl_feeds_back_into_trace_shim_dry_run(void **state)
+{
+    (void)state;
+    /* EVENTS.md: find --format jsonl, fed back through trace-shim --dry-run, prints identical
+     * lines apart from `stored`. */
+    char *out = NULL;
+    int rc = qf_query(&out, NULL, "--store", swe_store, "find", "--format", "jsonl", NULL);
+    assert_int_equal(rc, 0);
+    char *dir = tu_tempdir("qshim");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/found.jsonl", dir);
+    assert_int_equal(tu_write_file(path, out, strlen(out)), 0);
+    char *shim = tu_bin("trace-shim");
+    char *argv[] = {shim, "--dry-run", path, NULL};
+    char *again = NULL, *err = NULL;
+    rc = tu_run(argv, NULL, &again, NULL, &err);
+    if (rc != 0) fprintf(stderr, "trace-shim --dry-run: %s\n", err);
+    assert_int_equal(rc, 0);
+    size_t n = 0, m = 0;
+    char **found = qf_lines(out, &n);
+    char **shimmed = qf_lines(again, &m);
+    assert_int_equal(n, 266);
+    assert_int_equal(m, n);
+    for (size_t i = 0; i < n; i++) {
+        char *st = strstr(found[i], ",\"stored\":{");
+        assert_non_null(st);
+        st[0] = '}';
+        st[1] = 0;
+        assert_string_equal(shimmed[i], found[i]);
+    }
+    free(found);
+    free(shimmed);
+    free(again);
+    free(err);
+    free(shim);
+    free(out);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 static void test_find_table_aligns_columns_and_fits_the_width(void **state)
 {
     (void)state;
@@ -399,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_find_time_window_is_half_open_in_rfc3339),
         cmocka_unit_test(test_find_relative_since_counts_back_from_now),
         cmocka_unit_test(test_find_jsonl_round_trips_the_input_event),
+        cmocka_unit_test(test_find_jsonl_feeds_back_into_trace_shim_dry_run),
         cmocka_unit_test(test_find_table_aligns_columns_and_fits_the_width),
         cmocka_unit_test(test_find_table_ends_with_the_next_page_cursor),
     };
