@@ -94,6 +94,7 @@ struct traceshim {
     batch *win;
     unsigned nwin;
     uint64_t next_seq;
+    uint64_t last_ack; /* monotonic ns of the last OK or REJECTED ack */
     int down;
     uint64_t probe_at;
     int replaying;
@@ -645,8 +646,11 @@ static void queue_to_spool(traceshim *s, size_t keep)
  * a live connection. */
 static int batch_send(traceshim *s, batch *b, uint64_t now)
 {
+    /* Each resend waits twice as long (up to 32x): a collector that is
+     * alive but slow gets time, not a storm of resends. */
+    unsigned shift = b->attempts < 5 ? b->attempts : 5;
     b->attempts++;
-    b->deadline = now + (uint64_t)s->o.ack_timeout_ms * 1000000u;
+    b->deadline = now + ((uint64_t)s->o.ack_timeout_ms * 1000000u << shift);
     if (zmq_send(s->sock, b->frame, b->frame_len, ZMQ_DONTWAIT) < 0) return -1;
     return 0;
 }
@@ -746,8 +750,11 @@ static int replay_next(traceshim *s, uint64_t now, int probe)
     }
     s->nwin++;
     s->rinflight++;
-    if (probe) b->attempts = s->o.attempts - 1; /* one try: a timeout means still down */
-    if (batch_send(s, b, now) != 0) batch_fail(s, b, now);
+    if (batch_send(s, b, now) != 0) {
+        batch_fail(s, b, now);
+    } else if (probe) { /* one try: a timeout means still down */
+        b->attempts = s->o.attempts;
+    }
     return 1;
 }
 
@@ -825,6 +832,7 @@ static void handle_ack(traceshim *s, const uint8_t *buf, size_t len, uint64_t no
     }
     switch (ack->status) {
     case AGENTTRAIL__V1__ACK_STATUS__ACK_OK:
+        s->last_ack = now;
         CINC(s, c_acked, ack->accepted);
         CINC(s, c_dups, ack->duplicates);
         CINC(s, c_rejected, ack->n_rejected);
@@ -832,6 +840,7 @@ static void handle_ack(traceshim *s, const uint8_t *buf, size_t len, uint64_t no
         batch_done(s, b);
         break;
     case AGENTTRAIL__V1__ACK_STATUS__ACK_REJECTED:
+        s->last_ack = now;
         CINC(s, c_rejected, b->n);
         s->down = 0;
         batch_done(s, b);
@@ -862,7 +871,10 @@ static void check_timeouts(traceshim *s, uint64_t now)
     for (unsigned i = 0; i < s->o.window; i++) {
         batch *b = &s->win[i];
         if (!b->in_use || now < b->deadline) continue;
-        if (b->attempts >= s->o.attempts) {
+        /* Give up on it (spool, down) only when the collector answered
+         * nothing for a whole ack timeout; while acks flow, resend. */
+        if (b->attempts >= s->o.attempts &&
+            now - s->last_ack > (uint64_t)s->o.ack_timeout_ms * 1000000u) {
             batch_fail(s, b, now);
             continue;
         }
@@ -955,6 +967,7 @@ static void bg_step(traceshim *s, uint64_t gen, uint64_t req_deadline)
 static void *bg_main(void *arg)
 {
     traceshim *s = arg;
+    s->last_ack = now_ns();
     while (!atomic_load(&s->stop)) {
         pthread_mutex_lock(&s->fmu);
         uint64_t gen = s->req_gen > s->done_gen && s->req_gen > s->spill_gen ? s->req_gen : 0;
