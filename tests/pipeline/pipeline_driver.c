@@ -9,7 +9,7 @@
  * Usage: test-pipeline-driver --endpoint E [--spool-dir D] --tag T --count N
  *          [--start K] [--rate EV_PER_S] [--ack-timeout-ms MS] [--flush-ms MS]
  *          [--queue N] [--batch N] [--overflow spool|drop|block]
- *          [--hold] [--wait-spooled] [--take]
+ *          [--hold] [--wait-spooled] [--take] [--note-bytes N]
  * Prints "emitted=.. acked=.. ... flush=RC emit_p50_ns=.. emit_p99_ns=..
  * emit_max_ns=.." on stdout (and "flushed" alone on a line before --hold
  * sleeps forever, for tests that SIGKILL it after flush).
@@ -49,7 +49,7 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static tp_event *make_event(uint32_t tag, uint64_t n)
+static tp_event *make_event(uint32_t tag, uint64_t n, size_t note_bytes)
 {
     tp_event *ev = tp_event_new();
     if (!ev) return NULL;
@@ -71,7 +71,22 @@ static tp_event *make_event(uint32_t tag, uint64_t n)
     ev->dri = strdup("dri@example.com");
     char note[64];
     snprintf(note, sizeof note, "event %" PRIu64 " of driver %" PRIu32, n, tag);
-    ev->note = strdup(note);
+    if (note_bytes > strlen(note)) { /* padded with letters that compress poorly */
+        char *p = malloc(note_bytes + 1);
+        if (p) {
+            uint64_t x = n * 0x9E3779B97F4A7C15ull + tag;
+            size_t k = strlen(note);
+            memcpy(p, note, k);
+            for (; k < note_bytes; k++) {
+                x = x * 6364136223846793005ull + 1442695040888963407ull;
+                p[k] = (char)('a' + (x >> 60));
+            }
+            p[note_bytes] = 0;
+        }
+        ev->note = p;
+    } else {
+        ev->note = strdup(note);
+    }
     if (!ev->workflow || !ev->dri || !ev->note) tp_event_destroy(&ev);
     return ev;
 }
@@ -80,7 +95,7 @@ int main(int argc, char **argv)
 {
     traceshim_options o;
     traceshim_options_default(&o);
-    uint64_t tag = 1, count = 0, start = 0, rate = 0, flush_ms = 30000, v;
+    uint64_t tag = 1, count = 0, start = 0, rate = 0, flush_ms = 30000, note_bytes = 0, v;
     int hold = 0, wait_spooled = 0, take = 0, ne = 0;
     uint64_t errors = 0;
     for (int i = 1; i < argc; i++) {
@@ -117,6 +132,8 @@ int main(int argc, char **argv)
             start = v;
         else if (strcmp(a, "--rate") == 0)
             rate = v;
+        else if (strcmp(a, "--note-bytes") == 0)
+            note_bytes = v;
         else if (strcmp(a, "--flush-ms") == 0)
             flush_ms = v;
         else if (strcmp(a, "--ack-timeout-ms") == 0)
@@ -138,7 +155,7 @@ int main(int argc, char **argv)
     uint64_t *lat = count ? malloc(count * sizeof *lat) : NULL;
     uint64_t t0 = mono();
     for (uint64_t k = 0; k < count; k++) {
-        tp_event *ev = make_event((uint32_t)tag, start + k);
+        tp_event *ev = make_event((uint32_t)tag, start + k, (size_t)note_bytes);
         if (!ev) return 1;
         uint64_t a = mono();
         rc = take ? traceshim_emit_take(s, &ev) : traceshim_emit(s, ev);
