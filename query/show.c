@@ -8,7 +8,7 @@
  * With --format jsonl it writes the trace's events as canonical JSON lines, in time order.
  * Owns: the trace's events (freed before returning).
  * Invariants: every event of the trace is printed exactly once, even when its parent span
- * is missing (it is then a root) or the parents form a cycle (broken at the first repeat).
+ * is missing (it is then a root) or the parents form a cycle (tree.c).
  * Threading: single-threaded.
  */
 #include <inttypes.h>
@@ -18,6 +18,7 @@
 #include "commands.h"
 #include "describe.h"
 #include "table.h"
+#include "tree.h"
 
 #define SHOW_BAR_WIDTH 24
 
@@ -42,16 +43,8 @@ static const char show_help[] =
     "  trace-query find --workflow tau2-airline --outcome rejected --limit 1 --format jsonl \\\n"
     "    | jq -r .trace_id | xargs trace-query show\n";
 
-typedef struct node {
-    tp_event *ev;
-    int parent;      /* index in the events array, -1 for a root */
-    int first_child; /* in time order */
-    int next_sibling;
-    int last_child;
-} node;
-
 typedef struct trace_view {
-    node *nodes;
+    tp_event **evs; /* time order */
     size_t n, cap;
     uint64_t start, end; /* earliest start, latest end */
 } trace_view;
@@ -59,9 +52,9 @@ typedef struct trace_view {
 static void view_free(trace_view *v)
 {
     for (size_t i = 0; i < v->n; i++)
-        tp_event_destroy(&v->nodes[i].ev);
-    free(v->nodes);
-    v->nodes = NULL;
+        tp_event_destroy(&v->evs[i]);
+    free(v->evs);
+    v->evs = NULL;
     v->n = v->cap = 0;
 }
 
@@ -69,60 +62,17 @@ static int view_add(trace_view *v, tp_event *ev)
 {
     if (v->n == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 64;
-        node *nn = realloc(v->nodes, cap * sizeof *nn);
-        if (!nn) return -1;
-        v->nodes = nn;
+        tp_event **ne = realloc(v->evs, cap * sizeof *ne);
+        if (!ne) return -1;
+        v->evs = ne;
         v->cap = cap;
     }
-    node *nd = &v->nodes[v->n++];
-    memset(nd, 0, sizeof *nd);
-    nd->ev = ev;
-    nd->parent = nd->first_child = nd->next_sibling = nd->last_child = -1;
+    v->evs[v->n++] = ev;
     uint64_t t = ev->time_unix_nano;
     uint64_t e = t + (ev->has_duration_nano ? ev->duration_nano : 0);
     if (v->n == 1 || t < v->start) v->start = t;
     if (v->n == 1 || e > v->end) v->end = e;
     return 0;
-}
-
-static int same_span(const ProtobufCBinaryData *a, const ProtobufCBinaryData *b)
-{
-    return a->len == b->len && a->len > 0 && memcmp(a->data, b->data, a->len) == 0;
-}
-
-/* Links each event under the event whose span is its parent. Events arrive in time order,
- * so appending children keeps them in time order. Quadratic only in pathological traces;
- * a span map is not worth it for the sizes one person reads on a screen. */
-static void view_link(trace_view *v)
-{
-    for (size_t i = 0; i < v->n; i++) {
-        const tp_event *ev = v->nodes[i].ev;
-        if (!ev->has_parent_span_id) continue;
-        for (size_t j = 0; j < v->n; j++) {
-            if (j == i || !v->nodes[j].ev->has_span_id) continue;
-            if (!same_span(&ev->parent_span_id, &v->nodes[j].ev->span_id)) continue;
-            /* Refuse a link that would make a cycle: walk up from j. */
-            int k = (int)j, cycle = 0;
-            while (k >= 0) {
-                if (k == (int)i) {
-                    cycle = 1;
-                    break;
-                }
-                k = v->nodes[k].parent;
-            }
-            if (!cycle) v->nodes[i].parent = (int)j;
-            break;
-        }
-    }
-    for (size_t i = 0; i < v->n; i++) {
-        int p = v->nodes[i].parent;
-        if (p < 0) continue;
-        if (v->nodes[p].last_child < 0)
-            v->nodes[p].first_child = (int)i;
-        else
-            v->nodes[v->nodes[p].last_child].next_sibling = (int)i;
-        v->nodes[p].last_child = (int)i;
-    }
 }
 
 /* The bar: where the event ran within [start, end], in SHOW_BAR_WIDTH cells. */
@@ -147,9 +97,9 @@ static void bar(const trace_view *v, const tp_event *ev, char *out)
         out[i] = '#';
 }
 
-static int add_line(qtable *t, const trace_view *v, int idx, int depth)
+static int add_line(qtable *t, const trace_view *v, size_t idx, int depth)
 {
-    const tp_event *ev = v->nodes[idx].ev;
+    const tp_event *ev = v->evs[idx];
     char name[160], off[40], dur[32] = "", b[SHOW_BAR_WIDTH + 1], what[512], tokens[64],
                              cost[32] = "", status[32];
     const char *kind = ev->has_kind ? tp_kind_name(ev->kind) : NULL;
@@ -169,42 +119,14 @@ static int add_line(qtable *t, const trace_view *v, int idx, int depth)
     return qtable_add(t, cells);
 }
 
-/* Depth-first, iterative (a deep chain of spans must not overflow the stack). */
+/* One line per event, in tree order (tree.c). */
 static int add_tree(qtable *t, const trace_view *v)
 {
-    int *stack = malloc((v->n + 1) * sizeof *stack);
-    int *depth = malloc((v->n + 1) * sizeof *depth);
-    if (!stack || !depth) {
-        free(stack);
-        free(depth);
-        return -1;
-    }
-    int rc = 0;
-    /* Roots in time order; push children in reverse so they pop in time order. */
-    for (size_t r = 0; r < v->n && rc == 0; r++) {
-        if (v->nodes[r].parent >= 0) continue;
-        size_t sp = 0;
-        stack[sp] = (int)r;
-        depth[sp++] = 0;
-        while (sp > 0 && rc == 0) {
-            sp--;
-            int i = stack[sp], d = depth[sp];
-            rc = add_line(t, v, i, d);
-            size_t mark = sp;
-            for (int c = v->nodes[i].first_child; c >= 0; c = v->nodes[c].next_sibling) {
-                stack[sp] = c;
-                depth[sp++] = d + 1;
-            }
-            /* Reverse the children just pushed. */
-            for (size_t lo = mark, hi = sp; hi > lo + 1; lo++, hi--) {
-                int ts = stack[lo];
-                stack[lo] = stack[hi - 1];
-                stack[hi - 1] = ts;
-            }
-        }
-    }
-    free(stack);
-    free(depth);
+    qtree_line *order = malloc(v->n * sizeof *order);
+    int rc = order ? qtree_order((const tp_event *const *)v->evs, v->n, order) : -1;
+    for (size_t i = 0; i < v->n && rc == 0; i++)
+        rc = add_line(t, v, order[i].index, order[i].depth);
+    free(order);
     return rc;
 }
 
@@ -232,7 +154,7 @@ static void print_foot(FILE *f, const trace_view *v, const char *trace_hex)
     const char *wf[8], *dri[8], *svc[8], *inc[8];
     size_t nwf = 0, ndri = 0, nsvc = 0, ninc = 0, noutcome = 0, napproval = 0;
     for (size_t i = 0; i < v->n; i++) {
-        const tp_event *ev = v->nodes[i].ev;
+        const tp_event *ev = v->evs[i];
         if (ev->usage) {
             in += ev->usage->input_tokens;
             out += ev->usage->output_tokens;
@@ -258,7 +180,7 @@ static void print_foot(FILE *f, const trace_view *v, const char *trace_hex)
     print_list(f, "service:", svc, nsvc);
     print_list(f, "DRI:", dri, ndri);
     for (size_t i = 0; i < v->n; i++) {
-        const tp_event *ev = v->nodes[i].ev;
+        const tp_event *ev = v->evs[i];
         if (!ev->outcome || !ev->has_kind || ev->kind != AGENTTRAIL__V1__KIND__OUTCOME) continue;
         char when[40];
         qdesc_time(ev->time_unix_nano, when, sizeof when);
@@ -270,7 +192,7 @@ static void print_foot(FILE *f, const trace_view *v, const char *trace_hex)
     }
     if (!noutcome) fprintf(f, "outcome: none recorded (the trace has not reached an outcome)\n");
     for (size_t i = 0; i < v->n; i++) {
-        const tp_event *ev = v->nodes[i].ev;
+        const tp_event *ev = v->evs[i];
         if (!ev->approval) continue;
         const Agenttrail__V1__Approval *ap = ev->approval;
         const char *d = ap->has_decision ? tp_approval_decision_name(ap->decision) : NULL;
@@ -342,7 +264,7 @@ static int show_run(const qctx *ctx, int argc, char **argv)
     } else if (fmt == QFMT_JSONL) {
         for (size_t i = 0; i < v.n && rc == 0; i++) {
             size_t len = 0;
-            char *js = tp_event_to_json(v.nodes[i].ev, &len);
+            char *js = tp_event_to_json(v.evs[i], &len);
             if (!js) {
                 qerr(ctx, "show", "out of memory");
                 rc = QEXIT_STORE;
@@ -363,7 +285,6 @@ static int show_run(const qctx *ctx, int argc, char **argv)
                                     QCOL_RIGHT | QCOL_OPTIONAL,
                                     QCOL_RIGHT | QCOL_OPTIONAL,
                                     QCOL_FLEX};
-        view_link(&v);
         qtable *t = qtable_new(8, headers, flags);
         if (!t || add_tree(t, &v) != 0) {
             qerr(ctx, "show", "out of memory");
