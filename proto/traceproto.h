@@ -147,13 +147,17 @@ int tp_event_unpack(const uint8_t *buf, size_t len, const tp_limits *lim, tp_eve
 typedef Agenttrail__V1__Batch tp_batch;
 typedef Agenttrail__V1__Ack tp_ack;
 
-/* Frames a batch: magic, version, protobuf Batch. `events[i]` are packed
- * events (tp_event_pack). Returns 0 with a malloc'd *buf, or TP_ENOMEM. */
+/* Frames a batch: magic, version, protobuf Batch (schema_version, shim_id,
+ * seq, the events, event_count). `events[i]` are packed events
+ * (tp_event_pack), borrowed. Returns 0 with a malloc'd *buf, or TP_ENOMEM. */
 int tp_batch_encode(const char *shim_id, uint64_t seq, const uint8_t *const *events,
                     const size_t *event_lens, size_t n, uint8_t **buf, size_t *len);
 
 /* Checks the frame (size limit, magic, version) and decodes the Batch
- * without decoding its events (see tp_event_unpack for each). Returns 0 and
+ * without decoding its events (see tp_event_unpack for each); then the
+ * batch rules: schema_version current, seq present, event_count equal to
+ * the number of events (a truncated frame is refused), at most
+ * batch_max_events. `lim` NULL means tp_limits_default(). Returns 0 and
  * a new batch (free with tp_batch_destroy), or TP_ETOOBIG, TP_EFRAME,
  * TP_EDECODE with `err` filled. */
 int tp_batch_decode(const uint8_t *buf, size_t len, const tp_limits *lim, tp_batch **out,
