@@ -389,6 +389,7 @@ int ts_open(const char *dir, unsigned flags, const ts_options *opt, ts_store **o
     s->map_max = opt ? opt->map_size_max : 0;
     for (size_t i = 0; i < TS_CACHE_SLOTS; i++)
         s->cache[i].log_index = UINT64_MAX;
+    ts_dict_policy_default(s);
     int rc = 0;
     s->cctx = ZSTD_createCCtx();
     s->dctx = ZSTD_createDCtx();

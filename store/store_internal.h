@@ -100,6 +100,10 @@ struct ts_store {
     uint64_t next_train_at;           /* stored events count that triggers (re)training */
     uint64_t drift_raw, drift_packed; /* bytes since the current dictionary */
     double dict_ratio;                /* packed/raw measured on the first events after training */
+    /* Training policy (defaults in unit.c; tests shrink them): the first dictionary at
+     * train_first stored events, a larger one at train_second, then whenever a window of
+     * drift_window raw bytes compresses 25% worse than the first window after training. */
+    uint64_t train_first, train_second, drift_window;
     uint8_t *pack_buf;
     size_t pack_cap;
     uint8_t *zbuf;
@@ -152,6 +156,8 @@ int ts_unit_decode(ts_store *s, MDB_txn *txn, const uint8_t *unit, size_t len, i
 /* Loads the dictionaries named in meta (for the writer: also the current
  * one's compression dictionary). 0 or an error. */
 int ts_dicts_load(ts_store *s, MDB_txn *txn);
+/* Sets the training policy's defaults (before ts_dicts_load). */
+void ts_dict_policy_default(ts_store *s);
 /* Trains a new dictionary from the most recent stored events when the
  * policy says so, in its own write transaction. 0 or an error. */
 int ts_dict_maybe_train(ts_store *s);

@@ -121,6 +121,13 @@ static int dicts_refresh(ts_store *s, MDB_txn *txn)
     return 0;
 }
 
+void ts_dict_policy_default(ts_store *s)
+{
+    s->train_first = TS_TRAIN_FIRST;
+    s->train_second = TS_TRAIN_SECOND;
+    s->drift_window = (uint64_t)TS_DRIFT_WINDOW * 400;
+}
+
 int ts_dicts_load(ts_store *s, MDB_txn *txn)
 {
     int rc = dicts_refresh(s, txn);
@@ -135,9 +142,9 @@ int ts_dicts_load(ts_store *s, MDB_txn *txn)
     if (mdb_get(txn, s->dbi[TS_DBI_META], &tk, &v) == 0 && v.mv_size == 8)
         trained_at = ts_get_be64(v.mv_data);
     if (!s->dict_current)
-        s->next_train_at = TS_TRAIN_FIRST;
-    else if (trained_at < TS_TRAIN_SECOND)
-        s->next_train_at = TS_TRAIN_SECOND;
+        s->next_train_at = s->train_first;
+    else if (trained_at < s->train_second)
+        s->next_train_at = s->train_second;
     else
         s->next_train_at = UINT64_MAX; /* drift decides */
     s->drift_raw = s->drift_packed = 0;
@@ -160,7 +167,7 @@ void ts_dict_observe(ts_store *s, size_t raw, size_t packed)
 {
     s->drift_raw += raw;
     s->drift_packed += packed;
-    if (s->drift_raw < (uint64_t)TS_DRIFT_WINDOW * 400) return;
+    if (s->drift_raw < s->drift_window) return;
     double ratio = (double)s->drift_packed / (double)s->drift_raw;
     s->drift_raw = s->drift_packed = 0;
     if (!s->dict_current) return;
@@ -359,8 +366,8 @@ int ts_dict_maybe_train(ts_store *s)
     free(samples);
     free(sizes);
     /* Whatever happens, do not try again for a while. */
-    if (s->log_size < TS_TRAIN_SECOND)
-        s->next_train_at = TS_TRAIN_SECOND;
+    if (s->log_size < s->train_second)
+        s->next_train_at = s->train_second;
     else
         s->next_train_at = UINT64_MAX;
     if (rc || !dlen) {

@@ -249,6 +249,62 @@ static void test_store_stored_bytes_match_leaf_hashes_across_dictionaries(void *
     free(dir);
 }
 
+/* Events unlike the fixture's: arguments of pseudo-random letters. */
+static tp_event *drifted_event(uint64_t n)
+{
+    tp_event *ev = fx_event(n, n / 20, "wf-new", NULL, T0 + n);
+    char buf[301];
+    uint64_t x = n * 0x9e3779b97f4a7c15ull + 1;
+    for (int i = 0; i < 300; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        buf[i] = (char)('a' + x % 26);
+    }
+    buf[300] = 0;
+    free(ev->tool_call->arguments);
+    ev->tool_call->arguments = strdup(buf);
+    return ev;
+}
+
+static void test_store_retrains_when_the_data_drifts(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir("store-append");
+    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    s->train_first = 200;
+    s->train_second = 400;
+    s->next_train_at = 200;
+    s->drift_window = 64 * 1024;
+    enum { G = 100 };
+    tp_event *ev[G];
+    for (uint64_t g = 0; g < 12; g++) {
+        for (uint64_t i = 0; i < G; i++)
+            ev[i] = fx_event(g * G + i, g, "wf-a", NULL, T0 + g * G + i);
+        fx_append_all(s, ev, G);
+        fx_free(ev, G);
+    }
+    ts_stats st;
+    assert_int_equal(ts_stat(s, &st), 0);
+    assert_int_equal(st.dictionaries, 2); /* at 200 and 400; steady data after that */
+    for (uint64_t g = 12; g < 24; g++) {
+        for (uint64_t i = 0; i < G; i++)
+            ev[i] = drifted_event(g * G + i);
+        fx_append_all(s, ev, G);
+        fx_free(ev, G);
+    }
+    assert_int_equal(ts_stat(s, &st), 0);
+    assert_true(st.dictionaries >= 3); /* the drift was noticed and a new one trained */
+    assert_int_equal(ts_check(s, fx_report, NULL), 0);
+    ts_close(&s);
+    /* A reader decodes units of every dictionary. */
+    s = fx_open(dir, TS_OPEN_RDONLY, NULL);
+    assert_int_equal(ts_check(s, fx_report, NULL), 0);
+    ts_close(&s);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 static int hook_calls;
 static uint64_t hook_first, hook_n;
 static int hook_fail;
@@ -306,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_store_rejects_events_without_id),
         cmocka_unit_test(test_store_stored_bytes_match_leaf_hashes_across_dictionaries),
         cmocka_unit_test(test_store_append_hook_runs_inside_the_transaction),
+        cmocka_unit_test(test_store_retrains_when_the_data_drifts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
