@@ -77,6 +77,8 @@ typedef struct exported {
     uint64_t log_index;
     uint8_t *bytes;
     size_t len;
+    char *json; /* canonical JSON of the stored bytes, no newline */
+    size_t jlen;
 } exported;
 
 static int by_log_index(const void *a, const void *b)
@@ -164,9 +166,14 @@ static int collect(const qctx *ctx, ts_store *s, const ts_filter *f, exported **
             ev = more;
         }
         ev[*n].log_index = e->stored->log_index;
+        ev[*n].json = tp_event_to_json(e, &ev[*n].jlen);
         tp_event_destroy(&e);
         ev[*n].bytes = malloc(len ? len : 1);
-        if (!ev[*n].bytes) break;
+        if (!ev[*n].bytes || !ev[*n].json) {
+            free(ev[*n].bytes);
+            free(ev[*n].json);
+            break;
+        }
         memcpy(ev[*n].bytes, buf, len);
         ev[*n].len = len;
         (*n)++;
@@ -175,8 +182,10 @@ static int collect(const qctx *ctx, ts_store *s, const ts_filter *f, exported **
     ts_iter_destroy(&it);
     if (is_tty && *n >= 10000) fputc('\n', ctx->err);
     if (!ev || rc != TS_EEND) {
-        for (size_t i = 0; ev && i < *n; i++)
+        for (size_t i = 0; ev && i < *n; i++) {
             free(ev[i].bytes);
+            free(ev[i].json);
+        }
         free(ev);
         qerr(ctx, "export", "reading the events failed: %s",
              !ev ? "out of memory" : ts_last_error(s));
@@ -193,33 +202,36 @@ static int fill(const qctx *ctx, ts_store *s, const cp_checkpoint *cp, const exp
 {
     bundle_buf bin = {0}, js = {0}, pr = {0}, cons = {0};
     int rc = 0, is_tty = isatty(STDERR_FILENO);
-    for (size_t i = 0; !rc && i < n; i++) {
-        uint8_t leaf[32], proof[TS_PROOF_MAX][32];
-        size_t np = 0;
-        char *json = NULL;
-        size_t jlen = 0;
-        const char *why = NULL;
-        if (ts_log_leaf(s, ev[i].log_index, leaf) ||
-            ts_log_inclusion_proof(s, ev[i].log_index, cp->size, proof, &np)) {
-            qerr(ctx, "export", "log index %llu: no proof: %s", (unsigned long long)ev[i].log_index,
-                 ts_last_error(s));
+    /* Proofs in batches: one read transaction each, shared upper nodes read once. */
+    enum { BATCH = 4096 };
+    uint64_t *idx = malloc(BATCH * sizeof *idx);
+    uint8_t(*proofs)[TS_PROOF_MAX][32] = malloc(BATCH * sizeof *proofs);
+    size_t *lens = malloc(BATCH * sizeof *lens);
+    if (!idx || !proofs || !lens) rc = QEXIT_STORE;
+    for (size_t base = 0; !rc && base < n; base += BATCH) {
+        size_t m = n - base < BATCH ? n - base : BATCH;
+        for (size_t i = 0; i < m; i++)
+            idx[i] = ev[base + i].log_index;
+        if (ts_log_inclusion_proofs(s, cp->size, m, idx, proofs, lens)) {
+            qerr(ctx, "export", "no inclusion proofs: %s", ts_last_error(s));
             rc = QEXIT_STORE;
             break;
         }
-        if (bundle_event_json(ev[i].bytes, ev[i].len, &json, &jlen, &why)) {
-            qerr(ctx, "export", "log index %llu: stored bytes do not decode: %s",
-                 (unsigned long long)ev[i].log_index, why ? why : "invalid");
-            rc = QEXIT_STORE;
-            break;
+        for (size_t i = 0; !rc && i < m; i++) {
+            const exported *e = &ev[base + i];
+            uint8_t leaf[32];
+            ts_log_leaf_hash(e->bytes, e->len, leaf);
+            if (bundle_events_bin_append(&bin, e->log_index, e->bytes, e->len) ||
+                bundle_buf_append(&js, e->json, e->jlen) || bundle_buf_append(&js, "\n", 1) ||
+                bundle_proof_line_append(&pr, e->log_index, leaf, (const uint8_t(*)[32])proofs[i],
+                                         lens[i]))
+                rc = QEXIT_STORE;
         }
-        if (bundle_events_bin_append(&bin, ev[i].log_index, ev[i].bytes, ev[i].len) ||
-            bundle_buf_append(&js, json, jlen) || bundle_buf_append(&js, "\n", 1) ||
-            bundle_proof_line_append(&pr, ev[i].log_index, leaf, (const uint8_t(*)[32])proof, np))
-            rc = QEXIT_STORE;
-        free(json);
-        if (is_tty && (i + 1) % 10000 == 0)
-            fprintf(ctx->err, "\rexport: %zu/%zu events proved", i + 1, n);
+        if (is_tty && n >= 10000) fprintf(ctx->err, "\rexport: %zu/%zu events proved", base + m, n);
     }
+    free(idx);
+    free(proofs);
+    free(lens);
     if (is_tty && n >= 10000) fputc('\n', ctx->err);
     /* Consistency proofs from every earlier kept checkpoint (one per distinct size). */
     uint64_t count = 0, last_size = UINT64_MAX;
@@ -337,8 +349,10 @@ static int export_run(const qctx *ctx, int argc, char **argv)
         rc = QEXIT_STORE;
     }
     if (!rc) rc = fill(ctx, s, &cp, ev, n, &b);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         free(ev[i].bytes);
+        free(ev[i].json);
+    }
     free(ev);
     char who[256];
     if (a.who)

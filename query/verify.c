@@ -17,7 +17,6 @@
 
 #include "bundle.h"
 #include "commands.h"
-#include "merkle.h"
 
 enum { VOPT_KEY = 1000, VOPT_PRIOR, VOPT_STORE };
 
@@ -295,54 +294,37 @@ static int verify_store(const qctx *ctx, const vargs *v)
     }
     if ((rc = load_checkpoints(ctx, s, k, origin, size, &cps, &ncp))) goto out;
 
-    /* The tree from the events, checked against each checkpoint on the way. */
-    merkle_frontier fr;
-    memset(&fr, 0, sizeof fr);
-    uint64_t next_cp = 0;
-    int tty = isatty(STDERR_FILENO);
-    for (uint64_t i = 0; i <= size; i++) {
-        uint8_t root[32];
-        while (next_cp < ncp && cps[next_cp].cp.size == i) {
-            merkle_frontier_root(&fr, root);
-            if (memcmp(root, cps[next_cp].cp.root, 32) != 0) {
-                rc = mismatch(ctx,
-                              "checkpoint %llu (tree size %llu): root differs from the tree "
-                              "recomputed from the stored events",
-                              (unsigned long long)next_cp, (unsigned long long)i);
-                goto out;
-            }
-            next_cp++;
-        }
-        if (i == size) break;
-        uint8_t *b = NULL, leaf[32], stored[32];
-        size_t len = 0;
-        int r = ts_get_stored_bytes(s, i, &b, &len);
-        if (r) {
-            rc = mismatch(ctx, "log index %llu: stored event unreadable: %s", (unsigned long long)i,
-                          ts_last_error(s));
-            goto out;
-        }
-        merkle_leaf_hash(b, len, leaf);
-        free(b);
-        if (ts_log_leaf(s, i, stored) || memcmp(leaf, stored, 32) != 0) {
-            rc = mismatch(ctx,
-                          "log index %llu: leaf hash: the stored leaf differs from "
-                          "SHA-256(0x00 || stored bytes)",
-                          (unsigned long long)i);
-            goto out;
-        }
-        merkle_frontier_append(&fr, leaf, NULL, NULL);
-        if (tty && (i + 1) % 65536 == 0)
-            fprintf(ctx->err, "\rverify: %llu/%llu events", (unsigned long long)i + 1,
-                    (unsigned long long)size);
+    /* The tree from the events, checked against each checkpoint. */
+    uint64_t *sizes = calloc(ncp ? ncp : 1, sizeof *sizes);
+    uint8_t(*roots)[32] = calloc(ncp ? ncp : 1, sizeof *roots);
+    uint8_t want[32], got[32];
+    if (!sizes || !roots) {
+        free(sizes);
+        free(roots);
+        rc = QEXIT_STORE;
+        goto out;
     }
-    if (tty && size >= 65536) fputc('\n', ctx->err);
+    for (uint64_t i = 0; i < ncp; i++)
+        sizes[i] = cps[i].cp.size;
+    int tty = isatty(STDERR_FILENO);
+    int r = ts_log_recompute(s, ncp, sizes, roots, want, NULL, NULL, NULL,
+                             tty && size >= 65536 ? progress : NULL, (void *)ctx);
+    for (uint64_t i = 0; !r && i < ncp; i++)
+        if (memcmp(roots[i], cps[i].cp.root, 32) != 0) {
+            rc = mismatch(ctx,
+                          "checkpoint %llu (tree size %llu): root differs from the tree "
+                          "recomputed from the stored events",
+                          (unsigned long long)i, (unsigned long long)sizes[i]);
+            break;
+        }
+    free(sizes);
+    free(roots);
+    if (r) rc = mismatch(ctx, "%s", ts_last_error(s));
+    if (rc) goto out;
     if (ts_log_check_nodes(s, NULL, NULL)) {
         rc = mismatch(ctx, "%s", ts_last_error(s));
         goto out;
     }
-    uint8_t want[32], got[32];
-    merkle_frontier_root(&fr, want);
     if (ts_log_root(s, size, got) || memcmp(want, got, 32) != 0) {
         rc = mismatch(ctx, "log_nodes: the root from the stored nodes differs from the tree "
                            "recomputed from the events");

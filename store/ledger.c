@@ -69,17 +69,6 @@ static int node_get(void *ctx, unsigned level, uint64_t index, uint8_t out[MERKL
     return 0;
 }
 
-static int node_put(void *ctx, unsigned level, uint64_t index, const uint8_t hash[MERKLE_HASH_LEN])
-{
-    ledger_txn *l = ctx;
-    uint8_t key[9];
-    node_key(key, level, index);
-    MDB_val k = {9, key}, v = {MERKLE_HASH_LEN, (void *)hash};
-    int rc = mdb_put(l->txn, l->nodes, &k, &v, MDB_APPEND);
-    if (rc) l->failed_rc = rc; /* raw: MDB_MAP_FULL must reach ts_append's retry */
-    return rc;
-}
-
 /* A merkle.c result as a store code (MERKLE_ESOURCE: the accessor's own). */
 static int from_merkle(ledger_txn *l, int mrc)
 {
@@ -107,20 +96,48 @@ static int info_put_u64(MDB_txn *txn, MDB_dbi info, const char *key, uint64_t va
     return mdb_put(txn, info, &k, &v, 0);
 }
 
-/* Extends log_nodes from `from` leaves to `to` leaves inside a write txn.
- * Returns 0 or a raw LMDB / TS_E* code. */
+/* Appends nodes through a cursor at the end of log_nodes. */
+typedef struct node_appender {
+    ledger_txn *l;
+    MDB_cursor *cur;
+} node_appender;
+
+static int node_append(void *ctx, unsigned level, uint64_t index,
+                       const uint8_t hash[MERKLE_HASH_LEN])
+{
+    node_appender *a = ctx;
+    uint8_t key[9];
+    node_key(key, level, index);
+    MDB_val k = {9, key}, v = {MERKLE_HASH_LEN, (void *)hash};
+    int rc = mdb_cursor_put(a->cur, &k, &v, MDB_APPEND);
+    if (rc) a->l->failed_rc = rc; /* raw: MDB_MAP_FULL must reach ts_append's retry */
+    return rc;
+}
+
+/* Extends log_nodes from `from` leaves to `to` leaves inside a write txn, reading the
+ * leaves through one cursor. Returns 0 or a raw LMDB / TS_E* code. */
 static int extend(ledger_txn *l, MDB_dbi info, uint64_t from, uint64_t to)
 {
     merkle_frontier f;
     if (merkle_frontier_load(&f, node_get, l, from)) return l->failed_rc ? l->failed_rc : -1;
-    for (uint64_t i = from; i < to; i++) {
-        uint8_t leaf[MERKLE_HASH_LEN];
-        int rc = ts_internal_leaf_get(l->s, l->txn, i, leaf);
-        if (rc) return rc;
-        if (merkle_frontier_append(&f, leaf, node_put, l))
-            return l->failed_rc ? l->failed_rc : TS_ECORRUPT;
+    MDB_cursor *leaves = NULL;
+    node_appender a = {l, NULL};
+    int rc = mdb_cursor_open(l->txn, l->s->dbi[TS_DBI_LOG_LEAVES], &leaves);
+    if (!rc) rc = mdb_cursor_open(l->txn, l->nodes, &a.cur);
+    uint8_t key[8];
+    ts_put_be64(key, from);
+    MDB_val k = {8, key}, v;
+    for (uint64_t i = from; !rc && i < to; i++) {
+        rc = mdb_cursor_get(leaves, &k, &v, i == from ? MDB_SET_KEY : MDB_NEXT);
+        if (!rc && (k.mv_size != 8 || ts_get_be64(k.mv_data) != i || v.mv_size != 32))
+            rc = ts_fail(l->s, TS_ECORRUPT, "store %s: log_leaves: leaf %llu missing", l->s->dir,
+                         (unsigned long long)i);
+        if (!rc && merkle_frontier_append(&f, v.mv_data, node_append, &a))
+            rc = l->failed_rc ? l->failed_rc : TS_ECORRUPT;
     }
-    return info_put_u64(l->txn, info, "nodes_size", to);
+    if (a.cur) mdb_cursor_close(a.cur);
+    if (leaves) mdb_cursor_close(leaves);
+    return rc ? rc : info_put_u64(l->txn, info, "nodes_size", to);
 }
 
 static int append_hook(void *ctx, ts_store *s, MDB_txn *txn, uint64_t first, uint64_t n)
@@ -354,6 +371,135 @@ int ts_log_check_nodes(ts_store *s, ts_report_fn report, void *ctx)
     }
     if (leaves) mdb_cursor_close(leaves);
     if (w.cur) mdb_cursor_close(w.cur);
+    ts_read_end(s);
+    return rc;
+}
+
+/* A node accessor with a direct-mapped memo in front: the upper nodes are shared by
+ * most proofs of a batch. */
+#define MEMO_SLOTS 16384
+typedef struct memo_slot {
+    uint64_t index;
+    uint8_t level; /* 0xff: empty */
+    uint8_t hash[MERKLE_HASH_LEN];
+} memo_slot;
+
+typedef struct memo_src {
+    ledger_txn *l;
+    memo_slot *slots;
+} memo_src;
+
+static int memo_get(void *ctx, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_LEN])
+{
+    memo_src *m = ctx;
+    if (level < 3) return node_get(m->l, level, index, out); /* rarely shared */
+    memo_slot *sl = &m->slots[(index * 64 + level) % MEMO_SLOTS];
+    if (sl->level == level && sl->index == index) {
+        memcpy(out, sl->hash, MERKLE_HASH_LEN);
+        return 0;
+    }
+    int rc = node_get(m->l, level, index, out);
+    if (!rc) {
+        sl->level = (uint8_t)level;
+        sl->index = index;
+        memcpy(sl->hash, out, MERKLE_HASH_LEN);
+    }
+    return rc;
+}
+
+int ts_log_inclusion_proofs(ts_store *s, uint64_t size, size_t n, const uint64_t *indexes,
+                            uint8_t (*proofs)[TS_PROOF_MAX][TS_HASH_LEN], size_t *lens)
+{
+    if (!s || (n && (!indexes || !proofs || !lens))) return TS_EINVAL;
+    memo_slot *slots = malloc(MEMO_SLOTS * sizeof *slots);
+    if (!slots) return ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
+    for (size_t i = 0; i < MEMO_SLOTS; i++)
+        slots[i].level = 0xff;
+    ledger_txn l;
+    int rc = read_begin(s, &l);
+    if (rc) {
+        free(slots);
+        return rc;
+    }
+    rc = check_size(&l, size);
+    memo_src m = {&l, slots};
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = from_merkle(&l, merkle_inclusion_proof(memo_get, &m, indexes[i], size, proofs[i],
+                                                    TS_PROOF_MAX, &lens[i]));
+    ts_read_end(s);
+    free(slots);
+    return rc;
+}
+
+int ts_log_recompute(ts_store *s, size_t nsizes, const uint64_t *sizes,
+                     uint8_t (*roots)[TS_HASH_LEN], uint8_t full_root[TS_HASH_LEN],
+                     uint64_t *full_size, ts_report_fn report, void *ctx,
+                     void (*progress)(void *pctx, uint64_t done, uint64_t total), void *pctx)
+{
+    if (!s || (nsizes && (!sizes || !roots))) return TS_EINVAL;
+    MDB_txn *txn;
+    int rc = ts_read_begin(s, &txn);
+    if (rc) return rc;
+    uint64_t size = 0;
+    MDB_cursor *ev = NULL, *lv = NULL;
+    uint8_t *buf = NULL;
+    size_t cap = 0, len = 0;
+    rc = ts_internal_log_size(s, txn, &size);
+    if (!rc) rc = ts_fail_mdb(s, mdb_cursor_open(txn, s->dbi[TS_DBI_EVENTS], &ev), "events");
+    if (!rc)
+        rc = ts_fail_mdb(s, mdb_cursor_open(txn, s->dbi[TS_DBI_LOG_LEAVES], &lv), "log_leaves");
+    merkle_frontier f;
+    memset(&f, 0, sizeof f);
+    size_t next = 0;
+    char msg[768];
+    msg[0] = 0;
+    MDB_val ek, evv, lk, lvv;
+    int er = rc ? MDB_NOTFOUND : mdb_cursor_get(ev, &ek, &evv, MDB_FIRST);
+    int lr = rc ? MDB_NOTFOUND : mdb_cursor_get(lv, &lk, &lvv, MDB_FIRST);
+    for (uint64_t i = 0; !rc && i <= size; i++) {
+        while (next < nsizes && sizes[next] == i)
+            merkle_frontier_root(&f, roots[next++]);
+        if (i == size) break;
+        uint8_t leaf[MERKLE_HASH_LEN];
+        if (er || ek.mv_size != 8 || ts_get_be64(ek.mv_data) != i) {
+            snprintf(msg, sizeof msg, "log index %llu: stored event missing",
+                     (unsigned long long)i);
+        } else if (ts_unit_decode(s, txn, evv.mv_data, evv.mv_size, 0, &buf, &cap, &len)) {
+            snprintf(msg, sizeof msg, "log index %llu: stored event unreadable: %s",
+                     (unsigned long long)i, ts_last_error(s));
+        } else {
+            merkle_leaf_hash(buf, len, leaf);
+            if (lr || lk.mv_size != 8 || ts_get_be64(lk.mv_data) != i || lvv.mv_size != 32)
+                snprintf(msg, sizeof msg, "log index %llu: leaf hash missing from log_leaves",
+                         (unsigned long long)i);
+            else if (memcmp(lvv.mv_data, leaf, 32) != 0)
+                snprintf(msg, sizeof msg,
+                         "log index %llu: leaf hash: the stored leaf differs from SHA-256(0x00 "
+                         "|| stored bytes)",
+                         (unsigned long long)i);
+        }
+        if (msg[0]) {
+            rc = ts_fail(s, TS_ECORRUPT, "store %s: %s", s->dir, msg);
+            if (report) report(ctx, msg);
+            break;
+        }
+        merkle_frontier_append(&f, leaf, NULL, NULL);
+        /* The events table may skip ahead (a deleted event): the index check above says so. */
+        er = mdb_cursor_get(ev, &ek, &evv, MDB_NEXT);
+        lr = mdb_cursor_get(lv, &lk, &lvv, MDB_NEXT);
+        if (progress && ((i + 1) & 65535) == 0) progress(pctx, i + 1, size);
+    }
+    if (!rc && next < nsizes) {
+        rc = ts_fail(s, TS_EINVAL, "store %s: a size beyond the log of %llu", s->dir,
+                     (unsigned long long)size);
+        if (report) report(ctx, ts_last_error(s));
+    }
+    if (!rc && full_root) merkle_frontier_root(&f, full_root);
+    if (!rc && full_size) *full_size = size;
+    if (!rc && progress) progress(pctx, size, size);
+    free(buf);
+    if (ev) mdb_cursor_close(ev);
+    if (lv) mdb_cursor_close(lv);
     ts_read_end(s);
     return rc;
 }

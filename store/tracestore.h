@@ -222,6 +222,25 @@ int ts_log_inclusion_proof(ts_store *s, uint64_t log_index, uint64_t size,
 int ts_log_consistency_proof(ts_store *s, uint64_t old_size, uint64_t new_size,
                              uint8_t proof[][TS_HASH_LEN], size_t *n);
 
+/* Inclusion proofs of n leaves in the tree of `size` leaves, in one read
+ * transaction with the shared upper nodes read once: what an export or a
+ * proof server wants. proofs[i] / lens[i] as ts_log_inclusion_proof.
+ * 0, TS_EINVAL (an index >= size), TS_ENOMEM, TS_ECORRUPT. */
+int ts_log_inclusion_proofs(ts_store *s, uint64_t size, size_t n, const uint64_t *indexes,
+                            uint8_t (*proofs)[TS_PROOF_MAX][TS_HASH_LEN], size_t *lens);
+
+/* Recomputes the tree from the stored events in one read transaction: for
+ * every log index, decodes the stored bytes, checks the stored leaf hash
+ * against SHA-256(0x00 || bytes), and gives the roots of the recomputed tree
+ * at the ascending sizes[0..nsizes) into roots (and, when not NULL, its root
+ * at the full log size into *full_root, the size into *full_size).
+ * `report` gets a message naming the first log index that fails; `progress`
+ * (may be NULL) is called every 65536 events. 0, TS_ECORRUPT, or an error. */
+int ts_log_recompute(ts_store *s, size_t nsizes, const uint64_t *sizes,
+                     uint8_t (*roots)[TS_HASH_LEN], uint8_t full_root[TS_HASH_LEN],
+                     uint64_t *full_size, ts_report_fn report, void *ctx,
+                     void (*progress)(void *pctx, uint64_t done, uint64_t total), void *pctx);
+
 /* Pure checks, no store needed: 0 when the proof holds, TS_ECORRUPT when
  * not. Leaf hash of bytes: ts_log_leaf_hash. */
 int ts_log_verify_inclusion(const uint8_t leaf[TS_HASH_LEN], uint64_t log_index, uint64_t size,
