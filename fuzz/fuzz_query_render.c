@@ -1,0 +1,105 @@
+/*
+ * fuzz_query_render.c - libFuzzer target for what trace-query does with events read back from
+ * a store and with its own arguments: the show tree order, the stats arithmetic, the one-line
+ * descriptions and the table layout, and the --since/--until time parser.
+ *
+ * Input: byte 0 picks the stats grouping and the table width; then records of a 2-byte
+ * little-endian length and that many bytes of a protobuf TraceEvent (tp_event_unpack
+ * validates them, as the store does on read); the bytes after the last whole record are also
+ * parsed as a time. Invariants checked: every event appears exactly once in the tree order;
+ * the stats groups' events add up to the events given.
+ * Single-threaded, as libFuzzer runs it.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "describe.h"
+#include "stats_calc.h"
+#include "table.h"
+#include "tree.h"
+
+#define MAX_EVENTS 64
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void render(tp_event **evs, size_t n, int by, int width)
+{
+    qtree_line order[MAX_EVENTS];
+    if (qtree_order((const tp_event *const *)evs, n, order) != 0) abort();
+    unsigned char seen[MAX_EVENTS] = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (order[i].index >= n || seen[order[i].index]) abort();
+        seen[order[i].index] = 1;
+    }
+    qstats *st = qstats_new(by);
+    static const char *const headers[] = {"TIME", "WHAT", "TOKENS", "STATUS", "DUR", "COST"};
+    static const int flags[] = {0,
+                                QCOL_FLEX,
+                                QCOL_RIGHT | QCOL_OPTIONAL,
+                                QCOL_OPTIONAL,
+                                QCOL_RIGHT,
+                                QCOL_RIGHT | QCOL_OPTIONAL};
+    qtable *t = qtable_new(6, headers, flags);
+    if (!st || !t) abort();
+    for (size_t i = 0; i < n; i++) {
+        const tp_event *ev = evs[order[i].index];
+        char tm[40], what[512], tok[64], status[32], dur[32], cost[32];
+        qdesc_time(ev->time_unix_nano, tm, sizeof tm);
+        qdesc_what(ev, what, sizeof what);
+        qdesc_tokens(ev, tok, sizeof tok);
+        qdesc_status(ev, status, sizeof status);
+        qdesc_duration(ev->duration_nano, dur, sizeof dur);
+        qdesc_cost(ev->usage ? ev->usage->cost_usd_micros : 0, cost, sizeof cost);
+        const char *cells[] = {tm, what, tok, status, dur, cost};
+        if (qtable_add(t, cells) != 0) abort();
+        if (qstats_add(st, ev) != 0) abort();
+    }
+    if (qstats_finish(st) != 0) abort();
+    uint64_t total = 0, ns;
+    for (size_t g = 0; g < qstats_ngroups(st); g++) {
+        const qstats_group *gr = qstats_group_at(st, g);
+        total += gr->events;
+        qstats_percentile(gr, 50, &ns);
+        qstats_percentile(gr, 95, &ns);
+    }
+    if (total != n) abort();
+    FILE *f = fopen("/dev/null", "w");
+    if (f) {
+        qtable_print(t, f, width);
+        fclose(f);
+    }
+    qtable_destroy(&t);
+    qstats_destroy(&st);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1) return 0;
+    int by = data[0] % QBY_COUNT;
+    int width = (data[0] >> 3) * 8; /* 0 (no limit) .. 248 */
+    size_t off = 1, n = 0;
+    tp_event *evs[MAX_EVENTS];
+    tp_limits lim = tp_limits_default();
+    while (off + 2 <= size && n < MAX_EVENTS) {
+        size_t len = (size_t)data[off] | ((size_t)data[off + 1] << 8);
+        if (off + 2 + len > size) break;
+        tp_error err;
+        tp_event *ev = NULL;
+        if (tp_event_unpack(data + off + 2, len, &lim, &ev, &err) == 0) evs[n++] = ev;
+        off += 2 + len;
+    }
+    render(evs, n, by, width);
+    for (size_t i = 0; i < n; i++)
+        tp_event_destroy(&evs[i]);
+    /* The rest as a --since value. */
+    char text[128];
+    size_t tl = size - off < sizeof text - 1 ? size - off : sizeof text - 1;
+    memcpy(text, data + off, tl);
+    text[tl] = 0;
+    uint64_t t = 0;
+    qtime_parse(text, 1732531200000000000ull, &t);
+    return 0;
+}
