@@ -1,0 +1,738 @@
+/*
+ * test_secure_pipeline.c - security end to end with the real programs:
+ * trace-collector with CURVE and an allowlist, trace-shim with its keys, raw
+ * CURVE DEALER clients, a real store and a compliance bundle.
+ *
+ * Proves: fake secrets of every masking rule, sent through trace-shim and
+ * (unmasked) straight over the wire, are found nowhere in the decompressed
+ * stored bytes nor in any file of an exported bundle; every stored event
+ * names its authenticated source; a refused shim exits 3 after its timeout
+ * while the collector keeps serving; garbage from an authenticated client
+ * never stops the collector; SIGHUP revokes a connected shim; the collector
+ * refuses unsafe configurations.
+ *
+ * Owns: a temp directory per test (keys, allowlist, store, bundle), the
+ * collector process it starts (stopped with SIGTERM by pid).
+ * Threading: single-threaded.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include <cmocka.h>
+
+#include "checkpoint.h"
+#include "pipeline_util.h"
+#include "testutil.h"
+#include "traceproto.h"
+#include "tracestore.h"
+
+/* One fake secret per rule (and the JSON and escaped forms), with a piece
+ * of it that must never be stored. */
+typedef struct canary {
+    const char *rule;
+    const char *secret; /* as text */
+    const char *needle; /* must not appear anywhere once stored */
+} canary;
+
+static const canary canaries[] = {
+    {"aws_access_key", "AKIAQ7CANARY2AWS5KEY", "CANARY2AWS5KEY"},
+    {"github_token", "ghp_CanaryGithubToken0123456789abcdefXY", "CanaryGithubToken"},
+    {"github_token", "github_pat_11CANARYPAT0_abcdefghijklmnopqrstuvwxyz0123", "CANARYPAT0"},
+    {"slack_token", "xoxb-123456789012-9876543210987-CanarySlackTokenValue",
+     "CanarySlackTokenValue"},
+    {"private_key",
+     "-----BEGIN RSA PRIVATE KEY-----\nMIIECanaryPrivateKeyMaterial0123\n-----END RSA PRIVATE "
+     "KEY-----",
+     "CanaryPrivateKeyMaterial"},
+    {"jwt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjYW5hcnkifQ.CanaryJwtSignature0123456789",
+     "CanaryJwtSignature"},
+    {"bearer_token", "Authorization: Bearer CanaryBearer0123456789abcdef", "CanaryBearer0123"},
+    {"url_password", "postgres://admin:CanaryUrlPass99@db.internal/app", "CanaryUrlPass99"},
+    {"generic_secret", "DB_PASSWORD=CanaryGeneric#9xQ2mZ7", "CanaryGeneric#9xQ2mZ7"},
+};
+#define NCANARIES (sizeof canaries / sizeof *canaries)
+
+/* Needles of the JSON-only forms in tool_call.arguments. */
+static const char *const json_needles[] = {"CanaryJsonKey_4eC39", "anaryEscapedToken0123"};
+
+typedef struct env {
+    char *dir;
+    char path[16][512];
+    pid_t collector;
+} env;
+
+enum { P_STORE, P_SOCK, P_LOG, P_ALLOW, P_SERVER, P_A, P_B, P_EVENTS, P_SPOOL, P_BUNDLE, P_HMAC };
+
+static const char *P(env *e, int k)
+{
+    return e->path[k];
+}
+
+static char *bin(const char *name)
+{
+    return tu_bin(name);
+}
+
+/* Runs a program; returns its status, stderr in *err (may be NULL). */
+static int run(char **err, const char *a0, ...)
+{
+    char *argv[32];
+    int n = 0;
+    char *b = bin(a0);
+    argv[n++] = b;
+    va_list ap;
+    va_start(ap, a0);
+    const char *s;
+    while ((s = va_arg(ap, const char *)) != NULL && n < 31)
+        argv[n++] = (char *)s;
+    va_end(ap);
+    argv[n] = NULL;
+    char *out = NULL;
+    int rc = tu_run(argv, NULL, &out, NULL, err);
+    free(out);
+    free(b);
+    return rc;
+}
+
+static void keygen(env *e, int k, const char *name)
+{
+    char base[480];
+    snprintf(base, sizeof base, "%s/%s", e->dir, name);
+    char *err = NULL;
+    int rc = run(&err, "trace-collector", "keygen", "--curve", "-o", base, (char *)NULL);
+    if (rc != 0) fail_msg("keygen %s: %d %s", base, rc, err);
+    free(err);
+    snprintf(e->path[k], sizeof e->path[k], "%s", base);
+}
+
+static void key_text(const char *base, const char *ext, char out[41])
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s.%s", base, ext);
+    char *t = tu_read_file(p, NULL);
+    assert_non_null(t);
+    assert_true(strlen(t) >= 40);
+    memcpy(out, t, 40);
+    out[40] = 0;
+    free(t);
+}
+
+static void allow_only(env *e, int k, const char *name)
+{
+    char pub[41], text[256];
+    key_text(P(e, k), "pub", pub);
+    int n = snprintf(text, sizeof text, "# shims allowed in\n%s %s\n", name, pub);
+    assert_int_equal(tu_write_file(P(e, P_ALLOW), text, (size_t)n), 0);
+}
+
+static int setup(void **state)
+{
+    env *e = calloc(1, sizeof *e);
+    assert_non_null(e);
+    e->dir = tu_tempdir("secpipe");
+    const char *names[] = {
+        [P_STORE] = "store",       [P_SOCK] = "c.sock",         [P_LOG] = "collector.log",
+        [P_ALLOW] = "allow.txt",   [P_EVENTS] = "events.jsonl", [P_SPOOL] = "spool",
+        [P_BUNDLE] = "bundle.tar", [P_HMAC] = "org.hmac"};
+    for (int k = 0; k < 16; k++)
+        if (k < (int)(sizeof names / sizeof *names) && names[k])
+            snprintf(e->path[k], sizeof e->path[k], "%s/%s", e->dir, names[k]);
+    keygen(e, P_SERVER, "server");
+    keygen(e, P_A, "shim-a");
+    keygen(e, P_B, "shim-b");
+    allow_only(e, P_A, "shim-a");
+    *state = e;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    env *e = *state;
+    if (e->collector > 0) pu_kill_wait(e->collector, SIGKILL);
+    tu_rmtree(e->dir);
+    free(e->dir);
+    free(e);
+    return 0;
+}
+
+static char *endpoint(env *e)
+{
+    static char ep[600];
+    snprintf(ep, sizeof ep, "ipc://%s", P(e, P_SOCK));
+    return ep;
+}
+
+static void start_collector(env *e, const char *const *extra_in)
+{
+    char key[600];
+    snprintf(key, sizeof key, "%s.key", P(e, P_SERVER));
+    const char *extra[16] = {"--curve-secret", key, "--allow", P(e, P_ALLOW)};
+    int n = 4;
+    for (int k = 0; extra_in && extra_in[k] && n < 15; k++)
+        extra[n++] = extra_in[k];
+    extra[n] = NULL;
+    e->collector = pu_collector_start(P(e, P_STORE), endpoint(e), P(e, P_LOG), extra);
+    if (!pu_wait_for_text(P(e, P_LOG), "ready (", 5000)) {
+        char *log = tu_read_file(P(e, P_LOG), NULL);
+        fail_msg("collector did not start: %s", log ? log : "(no log)");
+    }
+}
+
+static int collector_alive(env *e)
+{
+    return waitpid(e->collector, NULL, WNOHANG) == 0;
+}
+
+static void stop_collector(env *e)
+{
+    assert_int_equal(pu_kill_wait(e->collector, SIGTERM), 0);
+    e->collector = 0;
+}
+
+/* ---- events carrying the canaries -------------------------------------- */
+
+/* Appends s to buf as JSON string content. */
+static size_t json_put(char *buf, size_t cap, size_t o, const char *s)
+{
+    for (; *s && o + 8 < cap; s++) {
+        if (*s == '"' || *s == '\\') {
+            buf[o++] = '\\';
+            buf[o++] = *s;
+        } else if (*s == '\n') {
+            buf[o++] = '\\';
+            buf[o++] = 'n';
+        } else {
+            buf[o++] = *s;
+        }
+    }
+    buf[o] = 0;
+    return o;
+}
+
+/* One JSON line per canary and field, plus the JSON-only forms. Returns
+ * the number of lines. `tag` goes into the workflow. */
+static int write_canary_events(const char *path, const char *workflow)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    int lines = 0;
+    char buf[4096], arg[2048];
+    for (size_t k = 0; k < NCANARIES; k++) {
+        const char *s = canaries[k].secret;
+        /* note, tool_call.error, diff.patch, attribute, approval.reason */
+        size_t o;
+        o = (size_t)snprintf(buf, sizeof buf,
+                             "{\"kind\":\"note\",\"workflow\":\"%s\",\"dri\":\"sec@example.com\","
+                             "\"note\":\"see ",
+                             workflow);
+        o = json_put(buf, sizeof buf, o, s);
+        fprintf(f, "%s\"}\n", buf);
+        /* arguments: JSON text holding the secret as a string value */
+        size_t a = (size_t)snprintf(arg, sizeof arg, "{\"cmd\":\"run ");
+        a = json_put(arg, sizeof arg, a, s);
+        snprintf(arg + a, sizeof arg - a, "\"}");
+        o = (size_t)snprintf(buf, sizeof buf,
+                             "{\"kind\":\"tool_call\",\"workflow\":\"%s\",\"dri\":\"sec@example."
+                             "com\",\"tool_call\":{\"name\":\"shell\",\"arguments\":\"",
+                             workflow);
+        o = json_put(buf, sizeof buf, o, arg);
+        o += (size_t)snprintf(buf + o, sizeof buf - o, "\",\"status\":\"error\",\"error\":\"");
+        o = json_put(buf, sizeof buf, o, s);
+        fprintf(f, "%s\"}}\n", buf);
+        o = (size_t)snprintf(buf, sizeof buf,
+                             "{\"kind\":\"diff\",\"workflow\":\"%s\",\"dri\":\"sec@example.com\","
+                             "\"diff\":{\"repo\":\"r\",\"patch\":\"+",
+                             workflow);
+        o = json_put(buf, sizeof buf, o, s);
+        o += (size_t)snprintf(buf + o, sizeof buf - o, "\\n\"},\"attributes\":{\"cfg\":\"");
+        o = json_put(buf, sizeof buf, o, s);
+        fprintf(f, "%s\"}}\n", buf);
+        o = (size_t)snprintf(buf, sizeof buf,
+                             "{\"kind\":\"approval\",\"workflow\":\"%s\",\"dri\":\"sec@example."
+                             "com\",\"approval\":{\"checkpoint\":\"release\",\"approver\":\"a\","
+                             "\"decision\":\"denied\",\"reason\":\"",
+                             workflow);
+        o = json_put(buf, sizeof buf, o, s);
+        fprintf(f, "%s\"}}\n", buf);
+        lines += 4;
+    }
+    /* "key": "value" JSON form, and a token split by a JSON escape. */
+    fprintf(f,
+            "{\"kind\":\"tool_call\",\"workflow\":\"%s\",\"dri\":\"sec@example.com\","
+            "\"tool_call\":{\"name\":\"http\",\"arguments\":\"{\\\"api_key\\\": "
+            "\\\"CanaryJsonKey_4eC39HqLyjWD\\\"}\"}}\n",
+            workflow);
+    fprintf(f,
+            "{\"kind\":\"tool_call\",\"workflow\":\"%s\",\"dri\":\"sec@example.com\","
+            "\"tool_call\":{\"name\":\"sh\",\"arguments\":\"{\\\"cmd\\\":\\\"echo "
+            "ghp_\\\\u0043anaryEscapedToken0123456789abcdefgh\\\"}\"}}\n",
+            workflow);
+    lines += 2;
+    fclose(f);
+    return lines;
+}
+
+static int contains(const void *hay, size_t n, const char *needle)
+{
+    size_t k = strlen(needle);
+    const char *h = hay;
+    for (size_t i = 0; k <= n && i + k <= n; i++)
+        if (h[i] == needle[0] && memcmp(h + i, needle, k) == 0) return 1;
+    return 0;
+}
+
+/* Number of needles found in [p, p+n); prints each hit with `where`. */
+static int scan(const void *p, size_t n, const char *where)
+{
+    int hits = 0;
+    for (size_t k = 0; k < NCANARIES; k++)
+        if (contains(p, n, canaries[k].needle)) {
+            fprintf(stderr, "# LEAK: %s (%s) in %s\n", canaries[k].needle, canaries[k].rule, where);
+            hits++;
+        }
+    for (size_t k = 0; k < sizeof json_needles / sizeof *json_needles; k++)
+        if (contains(p, n, json_needles[k])) {
+            fprintf(stderr, "# LEAK: %s in %s\n", json_needles[k], where);
+            hits++;
+        }
+    return hits;
+}
+
+/* Sends events (JSON lines) as one batch over a CURVE DEALER, without the
+ * shim's masking (ids are filled here). Returns the ack, NULL on timeout. */
+static tp_ack *send_raw_batch(void *d, const char *jsonl, uint64_t seq)
+{
+    uint8_t *packed[64] = {0};
+    size_t lens[64] = {0}, n = 0;
+    const char *p = jsonl;
+    while (*p && n < 64) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        tp_event *ev = NULL;
+        tp_error err;
+        tp_limits lim = tp_limits_default();
+        if (tp_event_from_json(p, len, &lim, 0, &ev, &err, NULL) != 0)
+            fail_msg("fixture line: %s: %s", err.field, err.problem);
+        uint8_t id[16];
+        assert_int_equal(tp_id_event(id), 0);
+        ev->has_event_id = 1;
+        ev->event_id.len = 16;
+        ev->event_id.data = malloc(16);
+        memcpy(ev->event_id.data, id, 16);
+        ev->has_trace_id = 1;
+        ev->trace_id.len = 16;
+        ev->trace_id.data = malloc(16);
+        assert_int_equal(tp_id_random(ev->trace_id.data, 16), 0);
+        ev->has_span_id = 1;
+        ev->span_id.len = 8;
+        ev->span_id.data = malloc(8);
+        assert_int_equal(tp_id_random(ev->span_id.data, 8), 0);
+        ev->has_time_unix_nano = 1;
+        ev->time_unix_nano = tp_now_unix_nano();
+        assert_int_equal(tp_event_pack(ev, &packed[n], &lens[n]), 0);
+        tp_event_destroy(&ev);
+        n++;
+        p = nl ? nl + 1 : p + len;
+    }
+    uint8_t *frame;
+    size_t flen;
+    assert_int_equal(
+        tp_batch_encode("raw-canary", seq, (const uint8_t *const *)packed, lens, n, &frame, &flen),
+        0);
+    for (size_t k = 0; k < n; k++)
+        free(packed[k]);
+    assert_int_equal(zmq_send(d, frame, flen, 0), (int)flen);
+    free(frame);
+    return NULL;
+}
+
+static tp_ack *recv_ack(void *d, int timeout_ms)
+{
+    zmq_pollitem_t it = {d, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, timeout_ms) <= 0) return NULL;
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    assert_true(zmq_msg_recv(&m, d, 0) >= 0);
+    tp_ack *ack = NULL;
+    tp_error err;
+    int rc = tp_ack_decode(zmq_msg_data(&m), zmq_msg_size(&m), &ack, &err);
+    zmq_msg_close(&m);
+    return rc == 0 ? ack : NULL;
+}
+
+static void *curve_dealer(void *ctx, env *e, int k, const char *ep)
+{
+    char sp[41], cs[41], cp[41];
+    key_text(P(e, P_SERVER), "pub", sp);
+    key_text(P(e, k), "key", cs);
+    assert_int_equal(zmq_curve_public(cp, cs), 0);
+    void *d = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, sp, 40);
+    zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, cp, 40);
+    zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, cs, 40);
+    assert_int_equal(zmq_connect(d, ep), 0);
+    return d;
+}
+
+static int shim_send(env *e, int key, const char *timeout, char **err)
+{
+    char spub[600], ckey[600];
+    snprintf(spub, sizeof spub, "%s.pub", P(e, P_SERVER));
+    snprintf(ckey, sizeof ckey, "%s.key", P(e, key));
+    return run(err, "trace-shim", "--endpoint", endpoint(e), "--spool-dir", P(e, P_SPOOL),
+               "--timeout", timeout, "--server-key", spub, "--client-key", ckey, "--hmac-key-file",
+               P(e, P_HMAC), "--keep-prompt-text", P(e, P_EVENTS), (char *)NULL);
+}
+
+/* Export needs a signed checkpoint: the collector's key and checkpoint when
+ * it made them, else a key and a checkpoint of the log as it stands. */
+static void sign_checkpoint_if_none(env *e)
+{
+    char kp[600], ebuf[256];
+    snprintf(kp, sizeof kp, "%s/checkpoint.key", P(e, P_STORE));
+    cp_key *k = NULL;
+    if (access(kp, R_OK) == 0) {
+        assert_int_equal(cp_key_load_private(kp, &k, ebuf, sizeof ebuf), 0);
+    } else {
+        assert_int_equal(cp_key_generate(&k), 0);
+        assert_int_equal(cp_key_save_private(k, kp, ebuf, sizeof ebuf), 0);
+    }
+    ts_store *s = NULL;
+    assert_int_equal(ts_open(P(e, P_STORE), 0, NULL, &s, ebuf, sizeof ebuf), 0);
+    uint64_t count = 0, size = 0;
+    assert_int_equal(ts_checkpoint_count(s, &count), 0);
+    if (count == 0) {
+        cp_checkpoint c;
+        memset(&c, 0, sizeof c);
+        assert_int_equal(ts_log_origin(s, c.origin, sizeof c.origin), 0);
+        assert_int_equal(ts_log_size(s, &size), 0);
+        c.size = size;
+        assert_int_equal(ts_log_root(s, size, c.root), 0);
+        c.time_unix_nano = tp_now_unix_nano();
+        char *note = NULL;
+        size_t len = 0;
+        assert_int_equal(cp_checkpoint_sign(&c, k, &note, &len), 0);
+        assert_int_equal(ts_checkpoint_add(s, note, len), 0);
+        free(note);
+    }
+    ts_close(&s);
+    cp_key_destroy(&k);
+}
+
+static void test_canary_secrets_reach_neither_the_store_nor_a_bundle(void **state)
+{
+    env *e = *state;
+    char *err = NULL;
+    assert_int_equal(run(&err, "trace-shim", "keygen", "--hmac", "-o", P(e, P_HMAC), (char *)NULL),
+                     0);
+    free(err);
+    start_collector(e, NULL);
+
+    /* Through trace-shim (masked in the shim, again in the collector). */
+    int lines = write_canary_events(P(e, P_EVENTS), "canary");
+    FILE *f = fopen(P(e, P_EVENTS), "a");
+    fprintf(f, "{\"kind\":\"prompt\",\"workflow\":\"canary\",\"dri\":\"sec@example.com\","
+               "\"model\":{\"provider\":\"p\",\"name\":\"m\"},\"prompt\":{\"text\":\"deploy with "
+               "AKIAQ7CANARY2AWS5KEY now\"}}\n");
+    fclose(f);
+    lines++;
+    int rc = shim_send(e, P_A, "20", &err);
+    if (rc != 0) fail_msg("trace-shim exited %d: %s", rc, err);
+    free(err);
+
+    /* Straight over the wire, unmasked: only the collector masks these. */
+    int raw_lines = write_canary_events(P(e, P_EVENTS), "canary-raw");
+    char *raw = tu_read_file(P(e, P_EVENTS), NULL);
+    void *ctx = zmq_ctx_new();
+    void *d = curve_dealer(ctx, e, P_A, endpoint(e));
+    send_raw_batch(d, raw, 1);
+    free(raw);
+    tp_ack *ack = recv_ack(d, 10000);
+    assert_non_null(ack);
+    assert_int_equal(ack->status, AGENTTRAIL__V1__ACK_STATUS__ACK_OK);
+    assert_int_equal(ack->accepted, (unsigned)raw_lines);
+    tp_ack_destroy(&ack);
+    zmq_close(d);
+    zmq_ctx_term(ctx);
+    stop_collector(e);
+
+    /* Every stored event, decompressed, as stored bytes and as JSON. */
+    ts_store *s = NULL;
+    char ebuf[256];
+    assert_int_equal(ts_open(P(e, P_STORE), TS_OPEN_RDONLY, NULL, &s, ebuf, sizeof ebuf), 0);
+    ts_filter all;
+    memset(&all, 0, sizeof all);
+    ts_iter *it = NULL;
+    assert_int_equal(ts_query(s, &all, NULL, &it), 0);
+    tp_event *ev = NULL;
+    int events = 0, hits = 0, redacted = 0;
+    while (ts_iter_next(it, &ev) == 0) {
+        events++;
+        assert_non_null(ev->stored);
+        assert_string_equal(ev->stored->source, "shim-a");
+        if (ev->has_redactions && ev->redactions > 0) redacted++;
+        uint8_t *bytes = NULL;
+        size_t blen = 0;
+        assert_int_equal(ts_get_stored_bytes(s, ev->stored->log_index, &bytes, &blen), 0);
+        hits += scan(bytes, blen, "stored bytes");
+        free(bytes);
+        size_t jlen = 0;
+        char *json = tp_event_to_json(ev, &jlen);
+        hits += scan(json, jlen, "stored event JSON");
+        free(json);
+        tp_event_destroy(&ev);
+    }
+    ts_iter_destroy(&it);
+    assert_int_equal(events, lines + raw_lines);
+    assert_int_equal(redacted, events); /* each event carried a secret */
+
+    ts_close(&s);
+    sign_checkpoint_if_none(e);
+    rc = run(&err, "trace-query", "--store", P(e, P_STORE), "export", "--source", "shim-a", "-o",
+             P(e, P_BUNDLE), (char *)NULL);
+    if (rc != 0) fail_msg("export exited %d: %s", rc, err);
+    free(err);
+    char xdir[600];
+    snprintf(xdir, sizeof xdir, "%s/bundle", e->dir);
+    assert_int_equal(mkdir(xdir, 0700), 0);
+    char *tar_argv[] = {"/bin/tar", "-xf", e->path[P_BUNDLE], "-C", xdir, NULL};
+    assert_int_equal(tu_run(tar_argv, NULL, NULL, NULL, NULL), 0);
+    char *ls_argv[] = {"/usr/bin/find", xdir, "-type", "f", NULL};
+    char *files = NULL;
+    assert_int_equal(tu_run(ls_argv, NULL, &files, NULL, NULL), 0);
+    int nfiles = 0;
+    for (char *line = strtok(files, "\n"); line; line = strtok(NULL, "\n")) {
+        size_t flen = 0;
+        char *content = tu_read_file(line, &flen);
+        assert_non_null(content);
+        hits += scan(content, flen, line);
+        free(content);
+        nfiles++;
+    }
+    free(files);
+    fprintf(stderr, "# %d stored events and %d bundle files scanned\n", events, nfiles);
+    assert_true(nfiles >= 3);
+    assert_int_equal(hits, 0);
+
+    /* Sources are queryable. */
+    char *out = NULL;
+    char *q_argv[] = {bin("trace-query"), "--store", e->path[P_STORE], "stats", "--by",
+                      "source",           NULL};
+    assert_int_equal(tu_run(q_argv, NULL, &out, NULL, NULL), 0);
+    assert_non_null(strstr(out, "shim-a"));
+    free(out);
+    free(q_argv[0]);
+}
+
+static void test_refused_shims_exit_3_while_the_collector_keeps_serving(void **state)
+{
+    env *e = *state;
+    start_collector(e, NULL);
+    FILE *f = fopen(P(e, P_EVENTS), "w");
+    fprintf(f, "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d@example.com\",\"note\":\"n\"}\n");
+    fclose(f);
+    char *err = NULL;
+    /* shim-b: a valid key the allowlist does not name. */
+    char spub[600], bkey[600];
+    snprintf(spub, sizeof spub, "%s.pub", P(e, P_SERVER));
+    snprintf(bkey, sizeof bkey, "%s.key", P(e, P_B));
+    int rc = run(&err, "trace-shim", "--endpoint", endpoint(e), "--spool-dir", P(e, P_SPOOL),
+                 "--timeout", "2", "--server-key", spub, "--client-key", bkey, P(e, P_EVENTS),
+                 (char *)NULL);
+    if (rc != 3) fail_msg("unlisted shim: exit %d, wanted 3: %s", rc, err);
+    free(err);
+    /* No CURVE at all. */
+    char spool2[600];
+    snprintf(spool2, sizeof spool2, "%s/spool2", e->dir);
+    rc = run(&err, "trace-shim", "--endpoint", endpoint(e), "--spool-dir", spool2, "--timeout", "2",
+             P(e, P_EVENTS), (char *)NULL);
+    if (rc != 3) fail_msg("plain shim: exit %d, wanted 3: %s", rc, err);
+    free(err);
+    assert_true(collector_alive(e));
+    /* The allowed shim gets in (and its own spool is fresh). */
+    char spool3[600], akey[600];
+    snprintf(spool3, sizeof spool3, "%s/spool3", e->dir);
+    snprintf(akey, sizeof akey, "%s.key", P(e, P_A));
+    rc = run(&err, "trace-shim", "--endpoint", endpoint(e), "--spool-dir", spool3, "--timeout",
+             "10", "--server-key", spub, "--client-key", akey, P(e, P_EVENTS), (char *)NULL);
+    if (rc != 0) fail_msg("allowed shim: exit %d: %s", rc, err);
+    free(err);
+    stop_collector(e);
+    /* Refusals are logged with the peer, never with key material. */
+    char *log = tu_read_file(P(e, P_LOG), NULL);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "refused"));
+    char bpub[41], bsec[41], ssec[41];
+    key_text(P(e, P_B), "pub", bpub);
+    key_text(P(e, P_B), "key", bsec);
+    key_text(P(e, P_SERVER), "key", ssec);
+    assert_null(strstr(log, bpub));
+    assert_null(strstr(log, bsec));
+    assert_null(strstr(log, ssec));
+    free(log);
+}
+
+static void test_garbage_from_an_authenticated_client_never_stops_the_collector(void **state)
+{
+    env *e = *state;
+    const char *small[] = {"--max-batch-bytes", "64K", NULL};
+    start_collector(e, small);
+    void *ctx = zmq_ctx_new();
+    void *d = curve_dealer(ctx, e, P_A, endpoint(e));
+    /* Malformed frames: each gets a REJECTED ack. */
+    static const char *const junk[] = {"", "ATB", "ATB\x07garbage", "not a batch at all"};
+    for (size_t k = 0; k < sizeof junk / sizeof *junk; k++) {
+        assert_true(zmq_send(d, junk[k], strlen(junk[k]), 0) >= 0);
+        tp_ack *ack = recv_ack(d, 5000);
+        if (!ack) fail_msg("no ack for junk %zu", k);
+        assert_int_equal(ack->status, AGENTTRAIL__V1__ACK_STATUS__ACK_REJECTED);
+        tp_ack_destroy(&ack);
+    }
+    /* A valid frame holding undecodable events: rejected per event. */
+    const uint8_t *bad[] = {(const uint8_t *)"\xff\xff\xff"};
+    size_t bad_len[] = {3};
+    uint8_t *frame;
+    size_t flen;
+    assert_int_equal(tp_batch_encode("junk", 7, bad, bad_len, 1, &frame, &flen), 0);
+    assert_int_equal(zmq_send(d, frame, flen, 0), (int)flen);
+    free(frame);
+    tp_ack *ack = recv_ack(d, 5000);
+    assert_non_null(ack);
+    assert_int_equal(ack->accepted, 0);
+    assert_int_equal(ack->n_rejected, 1);
+    tp_ack_destroy(&ack);
+    /* Oversized frames: over --max-batch-bytes (REJECTED) and far over it
+     * (the connection is dropped by ZeroMQ). */
+    size_t big = 200 << 10;
+    char *huge = calloc(1, 4 << 20);
+    memcpy(huge, "ATB\x01", 4);
+    assert_true(zmq_send(d, huge, big, 0) >= 0);
+    ack = recv_ack(d, 5000);
+    if (ack) {
+        assert_int_equal(ack->status, AGENTTRAIL__V1__ACK_STATUS__ACK_REJECTED);
+        tp_ack_destroy(&ack);
+    }
+    assert_true(zmq_send(d, huge, 4 << 20, 0) >= 0);
+    free(huge);
+    pu_sleep_ms(300);
+    assert_true(collector_alive(e));
+    zmq_close(d);
+    /* Still serving: a fresh connection gets a valid batch stored. */
+    void *d2 = curve_dealer(ctx, e, P_A, endpoint(e));
+    send_raw_batch(
+        d2, "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d@example.com\",\"note\":\"ok\"}", 8);
+    ack = recv_ack(d2, 10000);
+    assert_non_null(ack);
+    assert_int_equal(ack->status, AGENTTRAIL__V1__ACK_STATUS__ACK_OK);
+    assert_int_equal(ack->accepted, 1);
+    tp_ack_destroy(&ack);
+    zmq_close(d2);
+    zmq_ctx_term(ctx);
+    stop_collector(e);
+}
+
+static void test_sighup_reload_revokes_a_connected_shim(void **state)
+{
+    env *e = *state;
+    start_collector(e, NULL);
+    void *ctx = zmq_ctx_new();
+    void *a = curve_dealer(ctx, e, P_A, endpoint(e));
+    const char *line =
+        "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d@example.com\",\"note\":\"x\"}";
+    send_raw_batch(a, line, 1);
+    tp_ack *ack = recv_ack(a, 10000);
+    assert_non_null(ack);
+    assert_int_equal(ack->status, AGENTTRAIL__V1__ACK_STATUS__ACK_OK);
+    tp_ack_destroy(&ack);
+    allow_only(e, P_B, "shim-b");
+    assert_int_equal(kill(e->collector, SIGHUP), 0);
+    assert_true(pu_wait_for_text(P(e, P_LOG), "allowlist reloaded", 5000));
+    send_raw_batch(a, line, 2);
+    ack = recv_ack(a, 10000);
+    assert_non_null(ack);
+    assert_int_equal(ack->status, AGENTTRAIL__V1__ACK_STATUS__ACK_REJECTED);
+    assert_non_null(strstr(ack->reason, "no longer in the allowlist"));
+    tp_ack_destroy(&ack);
+    void *b = curve_dealer(ctx, e, P_B, endpoint(e));
+    send_raw_batch(b, line, 1);
+    ack = recv_ack(b, 10000);
+    assert_non_null(ack);
+    assert_int_equal(ack->status, AGENTTRAIL__V1__ACK_STATUS__ACK_OK);
+    tp_ack_destroy(&ack);
+    zmq_close(a);
+    zmq_close(b);
+    zmq_ctx_term(ctx);
+    stop_collector(e);
+}
+
+static void test_collector_refuses_unsafe_configurations(void **state)
+{
+    env *e = *state;
+    char *err = NULL;
+    /* Non-loopback without CURVE. */
+    int rc = run(&err, "trace-collector", "--store", P(e, P_STORE), "--listen", "tcp://0.0.0.0:0",
+                 (char *)NULL);
+    assert_int_equal(rc, 3);
+    assert_non_null(strstr(err, "--insecure"));
+    free(err);
+    /* Half a CURVE configuration. */
+    char key[600];
+    snprintf(key, sizeof key, "%s.key", P(e, P_SERVER));
+    rc =
+        run(&err, "trace-collector", "--store", P(e, P_STORE), "--curve-secret", key, (char *)NULL);
+    assert_int_equal(rc, 2);
+    free(err);
+    /* An allowlist that cannot be read: no fallback to open access. */
+    char missing[600];
+    snprintf(missing, sizeof missing, "%s/missing.txt", e->dir);
+    rc = run(&err, "trace-collector", "--store", P(e, P_STORE), "--listen", endpoint(e),
+             "--curve-secret", key, "--allow", missing, (char *)NULL);
+    assert_int_equal(rc, 3);
+    assert_non_null(strstr(err, "refusing to start"));
+    free(err);
+    /* A secret key others can read. */
+    assert_int_equal(chmod(key, 0644), 0);
+    rc = run(&err, "trace-collector", "--store", P(e, P_STORE), "--listen", endpoint(e),
+             "--curve-secret", key, "--allow", P(e, P_ALLOW), (char *)NULL);
+    assert_int_equal(rc, 3);
+    assert_non_null(strstr(err, "chmod 600"));
+    free(err);
+    /* keygen never overwrites. */
+    rc = run(&err, "trace-collector", "keygen", "--curve", "-o", P(e, P_SERVER), (char *)NULL);
+    assert_int_equal(rc, 3);
+    assert_non_null(strstr(err, "already exists"));
+    free(err);
+    /* Loopback without CURVE starts and says so. */
+    e->collector = pu_collector_start(P(e, P_STORE), endpoint(e), P(e, P_LOG), NULL);
+    assert_true(pu_wait_for_text(P(e, P_LOG), "loopback only", 5000));
+    stop_collector(e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_canary_secrets_reach_neither_the_store_nor_a_bundle,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_shims_exit_3_while_the_collector_keeps_serving,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_garbage_from_an_authenticated_client_never_stops_the_collector, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sighup_reload_revokes_a_connected_shim, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_collector_refuses_unsafe_configurations, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
