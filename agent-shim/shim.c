@@ -54,6 +54,7 @@ typedef struct batch {
     size_t frame_len;
     uint64_t deadline; /* ns, monotonic: resend or give up after this */
     unsigned attempts;
+    size_t roff_start; /* spool batches: offset of their first record in the segment */
 } batch;
 
 struct traceshim {
@@ -667,20 +668,27 @@ static int batch_build(traceshim *s, batch *b, size_t n)
 }
 
 /* Stops the replay of the current segment: its batches leave the window and
- * the segment will be read again from the start (acked events resent are
- * duplicates the collector drops). */
+ * the segment will be read again from the first record not yet acked. */
 static void replay_abort(traceshim *s)
 {
     if (!s->replaying) return;
-    for (unsigned i = 0; i < s->o.window; i++)
-        if (s->win[i].in_use && s->win[i].from_spool) batch_free(&s->win[i]);
+    /* Replay batches leave the window in order of acks or all at once here,
+     * so everything before the oldest one in flight is acked: resume there. */
+    size_t resume = s->roff;
+    for (unsigned i = 0; i < s->o.window; i++) {
+        batch *b = &s->win[i];
+        if (b->in_use && b->from_spool) {
+            if (b->roff_start < resume) resume = b->roff_start;
+            batch_free(b);
+        }
+    }
     s->nwin -= s->rinflight;
     s->rinflight = 0;
-    s->roff = 0;
+    s->roff = resume;
 }
 
 /* Gives up on a batch for now: memory batches go to the spool (or, without
- * one, stay for a later resend); spool batches restart their segment. */
+ * one, stay for a later resend); spool batches resume at their first unacked record. */
 static void batch_fail(traceshim *s, batch *b, uint64_t now)
 {
     s->down = 1;
@@ -732,6 +740,7 @@ static int replay_next(traceshim *s, uint64_t now, int probe)
         return 0;
     }
     b->from_spool = 1;
+    b->roff_start = s->roff;
     size_t n = 0;
     while (n < s->o.batch_events) {
         const uint8_t *rec;
@@ -754,6 +763,7 @@ static int replay_next(traceshim *s, uint64_t now, int probe)
         batch_fail(s, b, now);
     } else if (probe) { /* one try: a timeout means still down */
         b->attempts = s->o.attempts;
+        b->deadline = now + 4ull * s->o.ack_timeout_ms * 1000000u; /* a busy collector is slow */
     }
     return 1;
 }
