@@ -298,7 +298,14 @@ int qargs_parse(const qctx *ctx, const qcmd *cmd, int argc, char **argv, uint64_
             a->help = 1;
             continue;
         }
-        if (!o->arg) continue; /* a flag: no flags besides --help today */
+        if (!o->arg) {
+            if (eq) {
+                qerr(ctx, cmd->name, "--%s takes no value", o->name);
+                return QEXIT_USAGE;
+            }
+            if (o->id == QOPT_EXPLAIN) a->explain = 1;
+            continue;
+        }
         const char *v = eq ? eq + 1 : NULL;
         if (!v) {
             if (i + 1 >= argc) {

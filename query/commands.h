@@ -92,6 +92,7 @@ enum {
     QOPT_ENDPOINT,
     QOPT_OUTPUT,
     QOPT_TIMEOUT,
+    QOPT_EXPLAIN,
 };
 
 /* One option: `--name ARG` (arg == NULL: a flag). `help` is one line for --help. */
@@ -138,6 +139,7 @@ typedef struct qargs {
     const char *endpoint;
     const char *output;
     uint64_t timeout; /* seconds; 0 = the command's default */
+    int explain;      /* --explain: say which index answers */
     int help;
     char **rest; /* positional arguments left over */
     int nrest;

@@ -26,6 +26,7 @@ static const qopt find_opts[] = {
      "at most N events (table on a terminal: 100 by default), then the next cursor"},
     {"after", "CURSOR", QOPT_AFTER, "resume after the cursor printed by the previous page"},
     {"format", "FMT", QOPT_FORMAT, "table (default on a terminal) or jsonl (default otherwise)"},
+    {"explain", NULL, QOPT_EXPLAIN, "say on stderr which index answers the query"},
     {"help", NULL, QOPT_HELP, "this help"},
     {NULL, NULL, 0, NULL},
 };
@@ -129,6 +130,7 @@ static int find_run(const qctx *ctx, int argc, char **argv)
         qargs_free(&a);
         return QEXIT_STORE;
     }
+    if (a.explain) fprintf(ctx->err, "index: %s\n", ts_iter_index_name(it));
     qtable *t = NULL;
     if (fmt == QFMT_TABLE) {
         t = qtable_new(10, find_headers, find_flags);

@@ -55,6 +55,11 @@ static void test_missing_store_says_how_to_make_one(void **state)
     expect_error(3, msg, "--store", missing, "find", NULL);
     expect_error(3, msg, "--store", missing, "stats", NULL);
     expect_error(3, msg, "--store", missing, "show", "012e39dda9b29f048a68039110163fb8", NULL);
+    /* A directory that is not a store is no store either. */
+    char msg2[9000];
+    snprintf(msg2, sizeof msg2, "no store at %s: start trace-collector --store %s or pass --store",
+             dir, dir);
+    expect_error(3, msg2, "--store", dir, "stats", NULL);
     /* The store also comes from AGENTTRAIL_STORE. */
     setenv("AGENTTRAIL_STORE", missing, 1);
     expect_error(3, msg, "find", NULL);
@@ -103,6 +108,7 @@ static void test_usage_errors_exit_2_and_name_the_problem(void **state)
     expect_error(2, "unexpected argument 'extra'", "--store", store, "find", "extra", NULL);
     expect_error(2, "--after 'nonsense'", "--store", store, "find", "--after", "nonsense", NULL);
     expect_error(2, "not a trace id", "--store", store, "show", "not-hex", NULL);
+    expect_error(2, "--explain takes no value", "--store", store, "find", "--explain=yes", NULL);
 }
 
 static void test_help_on_every_command_shows_usage_options_and_examples(void **state)

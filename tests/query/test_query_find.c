@@ -348,6 +348,31 @@ static void test_find_jsonl_feeds_back_into_trace_shim_dry_run(void **state)
     free(dir);
 }
 
+static void test_find_uses_the_index_of_the_most_selective_filter(void **state)
+{
+    (void)state;
+    struct {
+        const char *opt, *val, *index;
+    } cases[] = {
+        {"--trace", "012e39dda9b29f048a68039110163fb8", "trace"},
+        {"--workflow", "swe-agent-test-repo", "workflow"},
+        {"--dri", "arjun.mehta@example.com", "dri"},
+        {"--incident", "INC-1", "incident"},
+        {"--kind", "diff", "time"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *err = NULL;
+        int rc = qf_query(NULL, &err, "--store", swe_store, "find", cases[i].opt, cases[i].val,
+                          "--explain", "--format", "jsonl", NULL);
+        assert_int_equal(rc, 0);
+        char want[64];
+        snprintf(want, sizeof want, "index: %s\n", cases[i].index);
+        if (!strstr(err, want)) fprintf(stderr, "%s: want %s got %s\n", cases[i].opt, want, err);
+        assert_non_null(strstr(err, want));
+        free(err);
+    }
+}
+
 static void test_find_table_aligns_columns_and_fits_the_width(void **state)
 {
     (void)state;
@@ -440,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_find_relative_since_counts_back_from_now),
         cmocka_unit_test(test_find_jsonl_round_trips_the_input_event),
         cmocka_unit_test(test_find_jsonl_feeds_back_into_trace_shim_dry_run),
+        cmocka_unit_test(test_find_uses_the_index_of_the_most_selective_filter),
         cmocka_unit_test(test_find_table_aligns_columns_and_fits_the_width),
         cmocka_unit_test(test_find_table_ends_with_the_next_page_cursor),
     };
