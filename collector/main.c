@@ -14,6 +14,7 @@
 #include "log.h"
 #include "options.h"
 #include "server.h"
+#include "signer.h"
 
 static volatile sig_atomic_t g_stop;
 
@@ -31,11 +32,24 @@ static void on_hangup(int sig)
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "keygen") == 0) return auth_keygen_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "keygen") == 0) {
+        int k = signer_keygen_main(argc - 1, argv + 1); /* -1: --curve, a transport key */
+        return k >= 0 ? k : auth_keygen_main(argc - 1, argv + 1);
+    }
     collector_config cfg;
     int rc = collector_options_parse(argc, argv, &cfg);
     if (rc != 0) return rc > 0 ? 0 : 2;
     clog_set_level(cfg.log_level);
+    if (cfg.print_public_key) {
+        char path[4096], err[600] = "";
+        if (!cfg.signing_key) signer_default_key_path(cfg.store_dir, path, sizeof path);
+        if (signer_print_public_key(cfg.signing_key ? cfg.signing_key : path, NULL, stdout, err,
+                                    sizeof err) != 0) {
+            fprintf(stderr, "trace-collector: --print-public-key: %s\n", err);
+            return 3;
+        }
+        return 0;
+    }
 
     /* No SA_RESTART: a signal interrupts zmq_poll and the loop sees the flag. */
     struct sigaction sa;

@@ -53,6 +53,13 @@ static const opt_row table[] = {
      "serve only shims whose public key is listed (\"NAME KEY\" lines); reloaded on SIGHUP"},
     {"insecure", "", K_FLAG, OFF(insecure), NULL,
      "allow non-loopback --listen without CURVE (anyone who can connect can write)"},
+    {"signing-key", "FILE", K_STRING, OFF(signing_key), NULL,
+     "Ed25519 key signing the log's checkpoints, created 0600 if missing (default "
+     "STORE/checkpoint.key)"},
+    {"checkpoint-ms", "MS", K_SIZE, OFF(checkpoint_ms), "1000",
+     "sign a checkpoint of the Merkle log at most this often after commits (0: every commit)"},
+    {"print-public-key", "", K_FLAG, OFF(print_public_key), NULL,
+     "print the signing key's public key (PEM, what auditors verify with) and exit"},
 };
 #define NROWS (sizeof table / sizeof table[0])
 
@@ -60,6 +67,7 @@ void collector_options_help(FILE *out)
 {
     fprintf(out, "usage: trace-collector [OPTION]...\n"
                  "       trace-collector keygen --curve -o NAME\n"
+                 "       trace-collector keygen [-o FILE]   (checkpoint signing key)\n"
                  "Receives event batches from trace-shim and libtraceshim over ZeroMQ, validates\n"
                  "them, commits them to the store in groups and acks each batch once durable.\n\n");
     for (size_t i = 0; i < NROWS; i++) {

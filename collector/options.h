@@ -30,6 +30,9 @@ typedef struct collector_config {
     const char *curve_secret; /* --curve-secret (collector/auth.h) */
     const char *allow;        /* --allow: allowlist of shim public keys */
     int insecure;             /* --insecure: non-loopback --listen without CURVE */
+    const char *signing_key;  /* --signing-key (NULL: STORE/checkpoint.key) */
+    size_t checkpoint_ms;     /* --checkpoint-ms: at most one checkpoint per interval */
+    int print_public_key;     /* --print-public-key: print it and exit */
 } collector_config;
 
 /* Fills defaults, then parses argv. Returns 0 to run, 1 when --help or

@@ -28,6 +28,7 @@
 #include <zmq.h>
 
 #include "auth.h"
+#include "signer.h"
 #include "log.h"
 #include "mask.h"
 #include "tracestore.h"
@@ -52,6 +53,7 @@ struct collector {
     ts_store *store;
     void *zctx, *sock;
     auth_zap *auth; /* CURVE allowlist (--allow), else NULL: loopback/anonymous */
+    signer *signer; /* signs checkpoints of the Merkle log (collector/signer.c) */
 
     tp_event **events;
     ts_result *results;
@@ -145,6 +147,35 @@ static int setup_security(collector *c, const collector_config *cfg)
     return 0;
 }
 
+/* The checkpoint signer: its key created 0600 on first start; a checkpoint at once if the
+ * log grew past the last one (a crash between a commit and its checkpoint). */
+static int open_signer(collector *c, const collector_config *cfg)
+{
+    signer_options so = {cfg->signing_key, cfg->checkpoint_ms};
+    char err[600] = "";
+    int created = 0;
+    if (signer_open(c->store, cfg->store_dir, &so, &c->signer, &created, err, sizeof err) != 0) {
+        clog_line(CLOG_ERROR, "checkpoint signing key: %s", err);
+        return -1;
+    }
+    char path[4096];
+    if (!cfg->signing_key) signer_default_key_path(cfg->store_dir, path, sizeof path);
+    clog_line(CLOG_INFO, "checkpoints: signed with %s%s, at most every %zu ms",
+              cfg->signing_key ? cfg->signing_key : path, created ? " (new key, mode 0600)" : "",
+              cfg->checkpoint_ms);
+    return 0;
+}
+
+/* After a commit (committed = 1) or when idle: a checkpoint when one is due. */
+static void sign_if_due(collector *c, int committed)
+{
+    char err[600] = "";
+    uint64_t ms = mono_ns() / 1000000u;
+    int rc = committed ? signer_after_commit(c->signer, ms, err, sizeof err)
+                       : signer_tick(c->signer, ms, err, sizeof err);
+    if (rc < 0) clog_line(CLOG_ERROR, "checkpoint: %s; will try again", err);
+}
+
 int collector_open(const collector_config *cfg, collector **out)
 {
     *out = NULL;
@@ -175,6 +206,10 @@ int collector_open(const collector_config *cfg, collector **out)
         else
             clog_line(CLOG_ERROR, "store %s: cannot open: %s", cfg->store_dir,
                       err[0] ? err : ts_strerror(rc));
+        collector_close(&c);
+        return 3;
+    }
+    if (open_signer(c, cfg) != 0) {
         collector_close(&c);
         return 3;
     }
@@ -239,6 +274,7 @@ void collector_close(collector **cp)
     if (c->sock) zmq_close(c->sock);
     auth_zap_stop(&c->auth);
     if (c->zctx) zmq_ctx_term(c->zctx);
+    signer_destroy(&c->signer);
     ts_close(&c->store);
     free(c);
     *cp = NULL;
@@ -352,6 +388,7 @@ static void group_commit(collector *c)
             ack_batch_ok(c, pb, (uint32_t)pb->n, dups);
         }
         clog_line(CLOG_DEBUG, "committed %zu events from %zu batches", c->nevents, c->nbatches);
+        sign_if_due(c, 1);
     } else {
         const char *why = ts_last_error(c->store);
         if (rc == TS_EFULL) {
@@ -544,6 +581,8 @@ int collector_run(collector *c, volatile sig_atomic_t *stop)
             uint64_t now = mono_ns(), due = c->group_start + group_ns;
             timeout = now >= due ? 0 : (int)((due - now + 999999) / 1000000);
         }
+        int64_t sign_in = signer_due_in_ms(c->signer, mono_ns() / 1000000u);
+        if (sign_in >= 0 && sign_in < timeout) timeout = (int)sign_in;
         zmq_pollitem_t item = {c->sock, 0, ZMQ_POLLIN, 0};
         int n = zmq_poll(&item, 1, timeout);
         if (n < 0 && errno != EINTR) {
@@ -564,9 +603,13 @@ int collector_run(collector *c, volatile sig_atomic_t *stop)
         if (c->nbatches &&
             (group_is_full(c) || mono_ns() >= c->group_start + group_ns || group_ns == 0))
             group_commit(c);
+        sign_if_due(c, 0);
     }
     /* Stop accepting: what is received gets committed and acked. */
     group_commit(c);
+    char serr[600] = "";
+    if (signer_sign_now(c->signer, serr, sizeof serr) < 0)
+        clog_line(CLOG_ERROR, "last checkpoint: %s (the next start signs it)", serr);
     clog_line(CLOG_INFO,
               "stopping: %" PRIu64 " batches, %" PRIu64 " events stored, %" PRIu64
               " duplicates, %" PRIu64 " events rejected, %" PRIu64 " bad batches, %" PRIu64

@@ -206,3 +206,43 @@ int signer_print_public_key(const char *path, const char *origin, FILE *out, cha
     cp_key_destroy(&k);
     return rc;
 }
+
+int signer_keygen_main(int argc, char **argv)
+{
+    const char *out = NULL, *store = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--curve") == 0) return -1;
+        if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc)
+            out = argv[++i];
+        else if (strcmp(argv[i], "--store") == 0 && i + 1 < argc)
+            store = argv[++i];
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: trace-collector keygen [-o FILE] [--store DIR]\n"
+                   "       trace-collector keygen --curve -o NAME   (transport keys)\n"
+                   "Writes a new Ed25519 checkpoint signing key to FILE (PKCS#8 PEM, mode 0600;\n"
+                   "default STORE/checkpoint.key, where the collector looks for it) and prints\n"
+                   "its public key (PEM) for auditors. An existing file is never overwritten.\n"
+                   "The collector creates this key by itself on first start; use keygen to make\n"
+                   "one ahead of time or a new one (then start with --signing-key FILE).\n");
+            return 0;
+        } else {
+            fprintf(stderr, "trace-collector: keygen: unexpected argument %s (see keygen --help)\n",
+                    argv[i]);
+            return 2;
+        }
+    }
+    char def[4096], err[600] = "";
+    if (!out) {
+        signer_default_key_path(store ? store : ts_default_dir(), def, sizeof def);
+        out = def;
+    }
+    if (signer_keygen(out, stdout, err, sizeof err) != 0) {
+        fprintf(stderr, "trace-collector: keygen: %s\n", err);
+        return 3;
+    }
+    fprintf(stderr,
+            "trace-collector: wrote %s (checkpoint signing key, mode 0600); its public "
+            "key is above\n",
+            out);
+    return 0;
+}

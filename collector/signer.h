@@ -70,6 +70,11 @@ void signer_destroy(signer **g);
  * public key PEM printed to `out` (may be NULL). 0 or -1 with err filled. */
 int signer_keygen(const char *path, FILE *out, char *err, size_t errlen);
 
+/* `trace-collector keygen [-o FILE] [--store DIR]`: argv[0] is "keygen". Returns the exit
+ * code (0, 2 usage, 3 I/O), or -1 when the arguments ask for another kind of key (--curve:
+ * the transport keys of collector/auth.c). Default FILE: STORE/checkpoint.key. */
+int signer_keygen_main(int argc, char **argv);
+
 /* `--print-public-key`: the SPKI PEM of the key at `path` to `out`, then its signed-note
  * verifier line for log `origin` (when not NULL) as a comment-free last line. 0 or -1. */
 int signer_print_public_key(const char *path, const char *origin, FILE *out, char *err,
