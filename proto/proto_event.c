@@ -137,6 +137,28 @@ tp_event *tp_event_clone(const tp_event *ev)
     return copy;
 }
 
+/* The bytes must be exactly what tp_event_pack writes for the decoded event.
+ * Otherwise what is hashed and stored could differ from what every reader
+ * sees: a string with a NUL byte reads as its prefix, a repeated optional
+ * field reads as its last copy, an oversized uint32 is cut to 32 bits. */
+static int check_canonical(const tp_event *ev, const uint8_t *buf, size_t len, tp_error *err)
+{
+    size_t n = agenttrail__v1__trace_event__get_packed_size(ev);
+    if (n == len) {
+        uint8_t *again = malloc(n ? n : 1);
+        if (!again) return TP_ENOMEM;
+        agenttrail__v1__trace_event__pack(ev, again);
+        int same = memcmp(again, buf, n) == 0;
+        free(again);
+        if (same) return TP_OK;
+    }
+    tp_error_set(err, "-",
+                 "not in canonical protobuf form: re-encoding the decoded event gives other "
+                 "bytes (a string with a NUL byte, a repeated field, an oversized or "
+                 "non-minimal integer, or fields out of order)");
+    return TP_EDECODE;
+}
+
 int tp_event_unpack(const uint8_t *buf, size_t len, const tp_limits *lim, tp_event **out,
                     tp_error *err)
 {
@@ -153,6 +175,7 @@ int tp_event_unpack(const uint8_t *buf, size_t len, const tp_limits *lim, tp_eve
         return TP_EDECODE;
     }
     int rc = tp_event_validate(ev, lim, err);
+    if (rc == TP_OK) rc = check_canonical(ev, buf, len, err);
     if (rc != TP_OK) {
         tp_event_destroy(&ev);
         return rc;

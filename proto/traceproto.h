@@ -133,8 +133,10 @@ char *tp_event_to_json(const tp_event *ev, size_t *len);
 int tp_event_pack(const tp_event *ev, uint8_t **buf, size_t *len);
 
 /* Unpacks untrusted protobuf bytes into a new event and validates it with
- * tp_event_validate. Never reads outside [buf, buf+len). Returns 0 and *out,
- * TP_ETOOBIG, TP_EDECODE or TP_EINVAL with `err` filled. */
+ * tp_event_validate; the bytes must also be canonical (exactly what
+ * tp_event_pack writes for the decoded event), so what is stored and hashed
+ * is what every reader sees. Never reads outside [buf, buf+len). Returns 0
+ * and *out, TP_ETOOBIG, TP_EDECODE or TP_EINVAL with `err` filled. */
 int tp_event_unpack(const uint8_t *buf, size_t len, const tp_limits *lim, tp_event **out,
                     tp_error *err);
 

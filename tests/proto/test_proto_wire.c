@@ -258,6 +258,39 @@ static void test_unpacked_event_without_ids_is_refused(void **state)
     tp_event_destroy(&ev);
 }
 
+static void test_event_bytes_that_do_not_re_encode_identically_are_refused(void **state)
+{
+    (void)state;
+    const char *line = "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\",\"note\":\"n\"}";
+    tp_event *ev = NULL;
+    tp_error err;
+    assert_int_equal(tp_event_from_json(line, strlen(line), NULL, 0, &ev, NULL, NULL), TP_OK);
+    assert_int_equal(tp_event_prepare(ev, NULL, 0, &err), TP_OK);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(tp_event_pack(ev, &buf, &len), TP_OK);
+    tp_event_destroy(&ev);
+    uint8_t *bad = malloc(len + 16);
+    memcpy(bad, buf, len);
+    /* A second `note` (field 23) holding "a\0b": it decodes, the last copy wins, and a reader
+     * would see "a" while the bytes hold more. */
+    static const uint8_t hidden[] = {0xba, 0x01, 0x03, 'a', 0x00, 'b'};
+    memcpy(bad + len, hidden, sizeof hidden);
+    assert_int_equal(tp_event_unpack(bad, len + sizeof hidden, NULL, &ev, &err), TP_EDECODE);
+    assert_null(ev);
+    assert_string_equal(err.field, "-");
+    assert_non_null(strstr(err.problem, "not in canonical protobuf form"));
+    /* redactions (field 25, uint32) given a 33-bit value is cut on decode: refused too. */
+    static const uint8_t wide[] = {0xc8, 0x01, 0x80, 0x80, 0x80, 0x80, 0x10};
+    memcpy(bad + len, wide, sizeof wide);
+    assert_int_equal(tp_event_unpack(bad, len + sizeof wide, NULL, &ev, &err), TP_EDECODE);
+    /* The canonical bytes themselves pass. */
+    assert_int_equal(tp_event_unpack(buf, len, NULL, &ev, &err), TP_OK);
+    tp_event_destroy(&ev);
+    free(bad);
+    free(buf);
+}
+
 static void test_ack_round_trips_and_checks_its_frame(void **state)
 {
     (void)state;
@@ -333,6 +366,7 @@ int main(void)
         cmocka_unit_test(test_wrong_magic_and_wrong_version_are_named),
         cmocka_unit_test(test_random_bytes_never_crash_batch_or_event_decoding),
         cmocka_unit_test(test_unpacked_event_without_ids_is_refused),
+        cmocka_unit_test(test_event_bytes_that_do_not_re_encode_identically_are_refused),
         cmocka_unit_test(test_ack_round_trips_and_checks_its_frame),
         cmocka_unit_test(test_event_ids_are_time_ordered_and_random),
     };
