@@ -48,6 +48,8 @@ static const char global_examples[] =
     "  trace-query find --workflow support-draft-reply --since 2h\n"
     "  trace-query show 4bf92f3577b34da6a3ce929d0e0e4736\n"
     "  trace-query stats --by workflow --since 7d\n"
+    "  trace-query link --incident INC-2041 --trace 4bf92f3577b34da6a3ce929d0e0e4736 \\\n"
+    "    --reason \"refund issued without approval\"\n"
     "\n"
     "exit codes: 0 success, 2 usage error, 3 store or I/O error, 4 verification failed\n";
 
