@@ -31,18 +31,21 @@ static const qopt export_opts[] = {
     {"key", "FILE", QOPT_LEDGER_KEY,
      "the collector's signing key (default: STORE/checkpoint.key) to sign the manifest"},
     {"who", "NAME", QOPT_WHO, "who exports, for the manifest (default: user@host)"},
+    {"prior", "CHECKPOINT", QOPT_LEDGER_KEY + 1,
+     "an auditor's earlier checkpoint: include the consistency proof from it"},
     {"help", NULL, QOPT_HELP, "this help"},
     {NULL, NULL, 0, NULL},
 };
 
 static const char export_help[] =
     "usage: trace-query [--store DIR] export (--incident ID | --trace TRACE_ID | FILTERS)\n"
-    "                   -o FILE [--key FILE] [--who NAME]\n"
+    "                   -o FILE [--key FILE] [--who NAME] [--prior CHECKPOINT]\n"
     "\n"
     "Writes a compliance bundle: a tar archive of the matching events (canonical JSON and\n"
     "stored bytes), each event's inclusion proof in the store's Merkle log, the latest\n"
-    "signed checkpoint, consistency proofs from earlier checkpoints, a manifest with the\n"
-    "SHA-256 of every file signed with the collector's key, the public key and VERIFY.txt.\n"
+    "signed checkpoint, consistency proofs from the last 64 earlier checkpoints and from\n"
+    "--prior (a checkpoint the auditor kept), a manifest with the SHA-256 of every file\n"
+    "signed with the collector's key, the public key and VERIFY.txt.\n"
     "The same store state and query give the same bytes. Check it with trace-query verify.\n"
     "\n"
     "examples:\n"
@@ -50,19 +53,25 @@ static const char export_help[] =
     "  trace-query verify INC-2041.bundle.tar --key collector.pub.pem\n";
 
 /* Takes `-o FILE` and `--key FILE` / `--key=FILE` out of argv (qargs does not know them). */
-static int extract(int *argc, char **argv, const char **output, const char **key)
+static int extract(int *argc, char **argv, const char **output, const char **key,
+                   const char **prior)
 {
     int w = 1;
     for (int r = 1; r < *argc; r++) {
         const char *a = argv[r];
-        if ((strcmp(a, "-o") == 0 || strcmp(a, "--key") == 0) && r + 1 < *argc) {
+        if ((strcmp(a, "-o") == 0 || strcmp(a, "--key") == 0 || strcmp(a, "--prior") == 0) &&
+            r + 1 < *argc) {
             if (a[1] == 'o')
                 *output = argv[++r];
-            else
+            else if (a[2] == 'k')
                 *key = argv[++r];
+            else
+                *prior = argv[++r];
         } else if (strncmp(a, "--key=", 6) == 0) {
             *key = a + 6;
-        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--key") == 0) {
+        } else if (strncmp(a, "--prior=", 8) == 0) {
+            *prior = a + 8;
+        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--key") == 0 || strcmp(a, "--prior") == 0) {
             return -1;
         } else {
             argv[w++] = argv[r];
@@ -197,8 +206,8 @@ static int collect(const qctx *ctx, ts_store *s, const ts_filter *f, exported **
 }
 
 /* The events, their proofs and the consistency proofs into the bundle. */
-static int fill(const qctx *ctx, ts_store *s, const cp_checkpoint *cp, const exported *ev, size_t n,
-                bundle *b)
+static int fill(const qctx *ctx, ts_store *s, const cp_checkpoint *cp, const cp_checkpoint *prior,
+                const exported *ev, size_t n, bundle *b)
 {
     bundle_buf bin = {0}, js = {0}, pr = {0}, cons = {0};
     int rc = 0, is_tty = isatty(STDERR_FILENO);
@@ -233,10 +242,15 @@ static int fill(const qctx *ctx, ts_store *s, const cp_checkpoint *cp, const exp
     free(proofs);
     free(lens);
     if (is_tty && n >= 10000) fputc('\n', ctx->err);
-    /* Consistency proofs from every earlier kept checkpoint (one per distinct size). */
-    uint64_t count = 0, last_size = UINT64_MAX;
+    /* Consistency proofs to this checkpoint: from the earlier kept checkpoints of the last
+     * CONSISTENCY_MAX distinct sizes, and from the --prior checkpoint if given. */
+    enum { CONSISTENCY_MAX = 64 };
+    uint64_t sizes[CONSISTENCY_MAX + 1];
+    uint8_t roots[CONSISTENCY_MAX + 1][32];
+    size_t ns = 0;
+    uint64_t count = 0;
     if (!rc && ts_checkpoint_count(s, &count)) rc = QEXIT_STORE;
-    for (uint64_t seq = 0; !rc && seq < count; seq++) {
+    for (uint64_t seq = count; !rc && seq-- > 0 && ns < CONSISTENCY_MAX;) {
         char *note = NULL;
         size_t len = 0;
         cp_checkpoint old;
@@ -248,12 +262,36 @@ static int fill(const qctx *ctx, ts_store *s, const cp_checkpoint *cp, const exp
         }
         int bad = cp_note_parse(note, len, &old, &sig, 1, &nsig, NULL, 0);
         free(note);
-        if (bad || old.size == 0 || old.size >= cp->size || old.size == last_size) continue;
-        last_size = old.size;
+        if (bad || old.size == 0 || old.size >= cp->size || (ns && sizes[ns - 1] == old.size))
+            continue;
+        sizes[ns] = old.size;
+        memcpy(roots[ns++], old.root, 32);
+    }
+    if (!rc && prior && prior->size > 0 && prior->size < cp->size) {
+        int have = 0;
+        for (size_t i = 0; i < ns; i++)
+            have |= sizes[i] == prior->size;
+        if (!have) {
+            sizes[ns] = prior->size;
+            memcpy(roots[ns++], prior->root, 32);
+        }
+    }
+    /* Ascending sizes, for a stable file. */
+    for (size_t i = 1; i < ns; i++)
+        for (size_t j = i; j > 0 && sizes[j - 1] > sizes[j]; j--) {
+            uint64_t t = sizes[j];
+            sizes[j] = sizes[j - 1];
+            sizes[j - 1] = t;
+            uint8_t r[32];
+            memcpy(r, roots[j], 32);
+            memcpy(roots[j], roots[j - 1], 32);
+            memcpy(roots[j - 1], r, 32);
+        }
+    for (size_t i = 0; !rc && i < ns; i++) {
         uint8_t proof[TS_PROOF_MAX][32];
         size_t np = 0;
-        if (ts_log_consistency_proof(s, old.size, cp->size, proof, &np) ||
-            bundle_consistency_line_append(&cons, old.size, old.root, cp->size,
+        if (ts_log_consistency_proof(s, sizes[i], cp->size, proof, &np) ||
+            bundle_consistency_line_append(&cons, sizes[i], roots[i], cp->size,
                                            (const uint8_t(*)[32])proof, np))
             rc = QEXIT_STORE;
     }
@@ -292,14 +330,50 @@ static int load_checkpoint(const qctx *ctx, ts_store *s, bundle *b, cp_checkpoin
     return bundle_put(b, BUNDLE_CHECKPOINT, (uint8_t *)note, len) ? QEXIT_STORE : 0;
 }
 
+/* The auditor's earlier checkpoint (--prior): its consistency proof goes in the bundle. */
+static int load_prior(const qctx *ctx, ts_store *s, const char *path, const cp_checkpoint *cp,
+                      cp_checkpoint *prior)
+{
+    FILE *f = fopen(path, "rb");
+    char *text = malloc(CP_NOTE_MAX + 1), why[256] = "";
+    size_t len = f && text ? fread(text, 1, CP_NOTE_MAX + 1, f) : 0;
+    if (f) fclose(f);
+    cp_signature sig;
+    size_t nsig;
+    int bad = !f || !text || len > CP_NOTE_MAX ||
+              cp_note_parse(text, len, prior, &sig, 1, &nsig, why, sizeof why);
+    free(text);
+    if (bad) {
+        qerr(ctx, "export", "--prior %s: not a checkpoint: %s", path,
+             why[0] ? why : strerror(errno));
+        return QEXIT_USAGE;
+    }
+    if (strcmp(prior->origin, cp->origin) != 0 || prior->size > cp->size) {
+        qerr(ctx, "export",
+             "--prior %s: a checkpoint of %s at size %llu, not of this log (%s, "
+             "size %llu)",
+             path, prior->origin, (unsigned long long)prior->size, cp->origin,
+             (unsigned long long)cp->size);
+        return QEXIT_STORE;
+    }
+    uint8_t root[32];
+    if (ts_log_root(s, prior->size, root) == 0 && memcmp(root, prior->root, 32) != 0)
+        fprintf(ctx->err,
+                "export: warning: --prior %s is not this log's root at size %llu: "
+                "the log was rewritten since, or the checkpoint is forged; verify "
+                "--prior will fail\n",
+                path, (unsigned long long)prior->size);
+    return 0;
+}
+
 static int export_run(const qctx *ctx, int argc, char **argv)
 {
-    const char *output = NULL, *keypath = NULL;
+    const char *output = NULL, *keypath = NULL, *prior_path = NULL;
     char **args = calloc((size_t)argc + 1, sizeof *args);
     if (!args) return QEXIT_STORE;
     memcpy(args, argv, (size_t)argc * sizeof *args);
-    if (extract(&argc, args, &output, &keypath)) {
-        qerr(ctx, "export", "-o and --key need a FILE (see trace-query export --help)");
+    if (extract(&argc, args, &output, &keypath, &prior_path)) {
+        qerr(ctx, "export", "-o, --key and --prior need a FILE (see trace-query export --help)");
         free(args);
         return QEXIT_USAGE;
     }
@@ -340,6 +414,8 @@ static int export_run(const qctx *ctx, int argc, char **argv)
         rc = QEXIT_STORE;
     }
     if (!rc) rc = load_checkpoint(ctx, s, &b, &cp);
+    cp_checkpoint prior;
+    if (!rc && prior_path) rc = load_prior(ctx, s, prior_path, &cp, &prior);
     if (!rc) rc = collect(ctx, s, &a.filter, &ev, &n);
     if (!rc && n && ev[n - 1].log_index >= cp.size) {
         qerr(ctx, "export",
@@ -348,7 +424,7 @@ static int export_run(const qctx *ctx, int argc, char **argv)
              (unsigned long long)ev[n - 1].log_index, (unsigned long long)cp.size);
         rc = QEXIT_STORE;
     }
-    if (!rc) rc = fill(ctx, s, &cp, ev, n, &b);
+    if (!rc) rc = fill(ctx, s, &cp, prior_path ? &prior : NULL, ev, n, &b);
     for (size_t i = 0; i < n; i++) {
         free(ev[i].bytes);
         free(ev[i].json);

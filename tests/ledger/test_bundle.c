@@ -483,6 +483,19 @@ static void test_bundle_prior_checkpoint_consistency_is_checked(void **state)
     char *odd = lf_note(key, origin, 150, root, LF_T0);
     assert_int_equal(tu_write_file(prior, odd, strlen(odd)), 0);
     expect_failure(bundle_path, pub, prior, "consistency proof missing", NULL);
+    /* Exported again with that checkpoint as --prior, the bundle carries its proof. */
+    char *with_prior = lf_path(dir, "with-prior.tar"), *err = NULL;
+    tq = tu_bin("trace-query");
+    char *exp[] = {tq,   "--store",  store,     "export", "--workflow", "wf-1",
+                   "-o", with_prior, "--prior", prior,    NULL};
+    assert_int_equal(run(exp, NULL, &err), 0);
+    free(err);
+    char *argv3[] = {tq, "verify", with_prior, "--key", pub, "--prior", prior, NULL};
+    assert_int_equal(run(argv3, &out, NULL), 0);
+    assert_non_null(strstr(out, "consistent with the prior checkpoint"));
+    free(out);
+    free(tq);
+    free(with_prior);
     free(odd);
     /* A prior signed by someone else. */
     char *foreign = lf_note(other_key, origin, 100, root, LF_T0);
