@@ -30,12 +30,6 @@ typedef struct rd {
     tp_error *warn;
 } rd;
 
-#define CK(expr)                                                                                   \
-    do {                                                                                           \
-        int ck_rc_ = (expr);                                                                       \
-        if (ck_rc_) return ck_rc_;                                                                 \
-    } while (0)
-
 static const char *jtype(const json_t *v)
 {
     switch (json_typeof(v)) {

@@ -59,14 +59,6 @@ int tp_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg, size_t
     return TP_OK;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 int tp_hmac_key_load(const char *path, uint8_t key[TP_HMAC_KEY_LEN], tp_error *err)
 {
     const char *where = path ? path : "(no path)";
@@ -110,7 +102,7 @@ int tp_hmac_key_load(const char *path, uint8_t key[TP_HMAC_KEY_LEN], tp_error *e
         rc = TP_EKEY;
     } else {
         for (size_t i = 0; i < 32; i++) {
-            int hi = hexval(buf[2 * i]), lo = hexval(buf[2 * i + 1]);
+            int hi = tp_hex_digit(buf[2 * i], true), lo = tp_hex_digit(buf[2 * i + 1], true);
             if (hi < 0 || lo < 0) {
                 tp_error_set(err, where,
                              "byte %zu is not a hex digit; an HMAC key file holds exactly 64 hex "

@@ -25,6 +25,16 @@
 #define TP_WORKFLOW_MAX 128
 #define TP_DRI_MAX 256
 
+/* Runs a check returning a TP_E* code and returns that code when it fails. */
+#define CK(expr)                                                                                   \
+    do {                                                                                           \
+        int ck_rc_ = (expr);                                                                       \
+        if (ck_rc_) return ck_rc_;                                                                 \
+    } while (0)
+
+/* Value of one hex digit (lowercase only, or also uppercase); -1 when not one. */
+int tp_hex_digit(int c, bool upper_too);
+
 /* A growable byte buffer. `data` is malloc'd; `failed` is sticky after an
  * allocation failure so writers need not check every append. */
 typedef struct tp_buf {

@@ -84,10 +84,11 @@ void tp_hex_encode(const uint8_t *in, size_t n, char *out)
     out[2 * n] = 0;
 }
 
-static int hex_value(char c)
+int tp_hex_digit(int c, bool upper_too)
 {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (upper_too && c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
 }
 
@@ -95,7 +96,7 @@ int tp_hex_decode(const char *hex, size_t hexlen, uint8_t *out, size_t n)
 {
     if (hexlen != 2 * n) return TP_EINVAL;
     for (size_t i = 0; i < n; i++) {
-        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+        int hi = tp_hex_digit(hex[2 * i], false), lo = tp_hex_digit(hex[2 * i + 1], false);
         if (hi < 0 || lo < 0) return TP_EINVAL;
         out[i] = (uint8_t)(hi << 4 | lo);
     }

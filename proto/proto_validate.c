@@ -164,13 +164,6 @@ static int check_string_array(const char *field, size_t n, char *const *v, size_
     return TP_OK;
 }
 
-/* Run a check; return its code on failure. */
-#define CK(expr)                                                                                   \
-    do {                                                                                           \
-        int ck_rc_ = (expr);                                                                       \
-        if (ck_rc_) return ck_rc_;                                                                 \
-    } while (0)
-
 static int empty_object(const char *field, tp_error *err)
 {
     tp_error_set(err, field, "empty; omit the field instead");
