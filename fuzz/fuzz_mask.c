@@ -67,7 +67,7 @@ static int utf8_valid(const unsigned char *s, size_t n)
 static int json_valid(const char *s, size_t n)
 {
     json_error_t e;
-    json_t *j = json_loadb(s, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+    json_t *j = json_loadb(s, n, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &e);
     json_decref(j);
     return j != NULL;
 }

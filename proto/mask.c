@@ -21,11 +21,14 @@
  *    UTF-8 (and a JSON string's content) stays valid.
  *  - Masked text masks to itself: no rule matches "[REDACTED:<rule>]".
  *
- * Threading: reentrant; no mutable global state.
+ * Threading: reentrant; the only global state is a byte-class table filled
+ * once under pthread_once.
  */
 #include "mask.h"
 
+#include <assert.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,40 +379,52 @@ static int detect_url_password(scan *sc, size_t i, size_t *ms, size_t *me)
 /* Names whose assigned value is a secret when it looks random: the name (an
  * identifier) ends with one of these words, the whole name or after a
  * separator (_ - .) or a lower-to-upper camelCase step. */
-static const char *const secret_words[] = {
-    "password", "passwd", "pwd",        "pass",        "passphrase", "secret",    "token",
-    "key",      "apikey", "credential", "credentials", "auth",       "accesskey", "secretkey",
+typedef struct word {
+    const char *w;
+    size_t n;
+} word;
+#define WORD(s)                                                                                    \
+    {                                                                                              \
+        s, sizeof s - 1                                                                            \
+    }
+static const word secret_words[] = {
+    WORD("password"),    WORD("passwd"), WORD("pwd"),       WORD("pass"),      WORD("passphrase"),
+    WORD("secret"),      WORD("token"),  WORD("key"),       WORD("apikey"),    WORD("credential"),
+    WORD("credentials"), WORD("auth"),   WORD("accesskey"), WORD("secretkey"),
 };
 /* Names that end with a secret word but name no secret. */
-static const char *const public_names[] = {
-    "public_key",  "publickey",   "pubkey",        "public-key", "sort_key",
-    "primary_key", "foreign_key", "partition_key", "cache_key",  "idempotency_key",
-    "keep_key",    "next_token",  "page_token",    "max_token",  "continuation_token",
+static const word public_names[] = {
+    WORD("public_key"),      WORD("publickey"),     WORD("pubkey"),
+    WORD("public-key"),      WORD("sort_key"),      WORD("primary_key"),
+    WORD("foreign_key"),     WORD("partition_key"), WORD("cache_key"),
+    WORD("idempotency_key"), WORD("keep_key"),      WORD("next_token"),
+    WORD("page_token"),      WORD("max_token"),     WORD("continuation_token"),
 };
+
+/* Does name end with w (case-insensitive)? */
+static int ends_with(const unsigned char *name, size_t len, const word *w)
+{
+    if (w->n > len) return 0;
+    for (size_t j = 0; j < w->n; j++)
+        if (to_lower(name[len - w->n + j]) != w->w[j]) return 0;
+    return 1;
+}
 
 static int name_is_secret(const unsigned char *name, size_t len)
 {
-    for (size_t p = 0; p < sizeof public_names / sizeof *public_names; p++) {
-        size_t k = strlen(public_names[p]);
-        if (k != len) continue;
-        size_t j = 0;
-        while (j < k && to_lower(name[j]) == public_names[p][j])
-            j++;
-        if (j == k) return 0;
+    /* Every secret word ends in one of these letters: most names stop here. */
+    if (len == 0 || !strchr("dsetnylh", to_lower(name[len - 1]))) return 0;
+    int secret = 0;
+    for (size_t w = 0; w < sizeof secret_words / sizeof *secret_words && !secret; w++) {
+        if (!ends_with(name, len, &secret_words[w])) continue;
+        size_t at = len - secret_words[w].n;
+        int before = at ? name[at - 1] : 0;
+        secret = at == 0 || before == '_' || before == '-' || before == '.' ||
+                 (is_upper(name[at]) && (is_lower(before) || is_digit(before)));
     }
-    for (size_t w = 0; w < sizeof secret_words / sizeof *secret_words; w++) {
-        size_t k = strlen(secret_words[w]);
-        if (k > len) continue;
-        size_t at = len - k, j = 0;
-        while (j < k && to_lower(name[at + j]) == secret_words[w][j])
-            j++;
-        if (j < k) continue;
-        if (at == 0) return 1;
-        int before = name[at - 1];
-        if (before == '_' || before == '-' || before == '.') return 1;
-        if (is_upper(name[at]) && (is_lower(before) || is_digit(before))) return 1;
-    }
-    return 0;
+    for (size_t p = 0; secret && p < sizeof public_names / sizeof *public_names; p++)
+        if (public_names[p].n == len && ends_with(name, len, &public_names[p])) secret = 0;
+    return secret;
 }
 
 static int is_value_char(int c)
@@ -431,7 +446,7 @@ static int detect_generic(scan *sc, size_t i, size_t *ms, size_t *me)
         STEP(sc);
         if (++j - i > 128) return 0; /* no name is that long; no trigger inside */
     }
-    if (!name_is_secret(sc->s + i, j - i)) return 0;
+    size_t name_end = j;
     if (j + 1 < sc->n && sc->s[j] == '\\' && sc->s[j + 1] == '"')
         j += 2;
     else if (j < sc->n && (sc->s[j] == '"' || sc->s[j] == '\''))
@@ -441,6 +456,8 @@ static int detect_generic(scan *sc, size_t i, size_t *ms, size_t *me)
     if (j >= sc->n || (sc->s[j] != '=' && sc->s[j] != ':')) return 0;
     j++;
     if (j < sc->n && sc->s[j] == '=') return 0; /* a comparison, not an assignment */
+    /* The name is judged only now: most words are not followed by = or :. */
+    if (!name_is_secret(sc->s + i, name_end - i)) return 0;
     for (int b = 0; b < 8 && j < sc->n && (sc->s[j] == ' ' || sc->s[j] == '\t'); b++, j++)
         STEP(sc);
     if (j + 1 < sc->n && sc->s[j] == '\\' && sc->s[j + 1] == '"')
@@ -560,28 +577,40 @@ static int spans_add(spans *sp, size_t start, size_t end, unsigned rule)
     return 0;
 }
 
-/* Runs every rule over the scan text. `map` (NULL for the raw text) gives
- * the raw start of each view byte; `rawlen` is the raw length. */
-static int scan_all(scan *sc, const size_t *map, size_t rawlen, spans *sp)
+/* Which rules may start at a byte: every detector's first test is on the
+ * byte itself, so most positions need no call at all. Filled once. */
+static uint32_t first[256];
+#define GENERIC_BIT (1u << (NRULES - 1)) /* the generic rule is the table's last row */
+static pthread_once_t first_once = PTHREAD_ONCE_INIT;
+
+static void first_init(void)
 {
-    /* Which rules may start at a byte: every detector's first test is on the
-     * byte itself, so most positions need no call at all. */
-    uint32_t first[256];
-    for (int c = 0; c < 256; c++) {
-        first[c] = 0;
+    assert(rules[NRULES - 1].detect == detect_generic);
+    for (int c = 0; c < 256; c++)
         for (unsigned r = 0; r < NRULES; r++) {
             const char *f = rules[r].first;
             if (f ? (c && strchr(f, c) != NULL) : is_ident(c)) first[c] |= 1u << r;
         }
-    }
+}
+
+/* Runs every rule over the scan text. `map` (NULL for the raw text) gives
+ * the raw start of each view byte; `rawlen` is the raw length. */
+static int scan_all(scan *sc, const size_t *map, size_t rawlen, spans *sp)
+{
+    pthread_once(&first_once, first_init);
     size_t i = 0;
     while (i < sc->n) {
         STEP(sc);
         size_t ms = 0, me = 0;
         unsigned hit = NRULES;
         uint32_t may = first[sc->s[i]];
-        for (unsigned r = 0; may && r < NRULES && hit == NRULES; r++)
-            if ((may & (1u << r)) && rules[r].detect(sc, i, &ms, &me)) hit = r;
+        /* The generic rule starts only where an identifier starts. */
+        if (i > 0 && i != sc->fresh && is_ident(sc->s[i - 1])) may &= ~GENERIC_BIT;
+        while (may && hit == NRULES) {
+            unsigned r = (unsigned)__builtin_ctz(may);
+            may &= may - 1;
+            if (rules[r].detect(sc, i, &ms, &me)) hit = r;
+        }
         if (hit == NRULES) {
             i++;
             continue;
@@ -839,25 +868,47 @@ static int mask_json_value(json_t *v, unsigned *count, uint64_t *work)
     return 0;
 }
 
+/* Valid JSON text as tp_event_validate judges tool_call.arguments. */
 static int json_valid(const char *text, size_t len)
 {
     json_error_t e;
-    json_t *j = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+    json_t *j =
+        json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &e);
     json_decref(j);
     return j != NULL;
 }
 
-/* The structured fallback for valid JSON text whose text mask broke it (see
- * TP_MASK_JSON): each string masked on its own, written back compactly. */
-static int mask_json_document(const char *in, size_t len, char **out, size_t *out_len,
-                              unsigned *count, uint64_t *work)
+/* The fallback for valid JSON text whose text mask broke it (see
+ * TP_MASK_JSON). `in` is parsed and each string masked on its own, then
+ * written back compactly; when that finds nothing (the text mask matched
+ * only across strings), `in` is returned as it was. A document jansson
+ * cannot rewrite faithfully (duplicate keys, integers past 64 bits) becomes
+ * one JSON string holding the text-masked version `masked`. */
+static int mask_json_document(const char *in, size_t len, const char *masked, size_t mlen,
+                              char **out, size_t *out_len, unsigned *count, uint64_t *work)
 {
     json_error_t e;
-    json_t *root = json_loadb(in, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
-    unsigned c = 0;
+    json_t *root =
+        json_loadb(in, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &e);
+    unsigned c = *count;
     int rc = 0;
-    if (!root) return TP_ENOMEM; /* it parsed a moment ago: only memory can fail */
-    rc = mask_json_value(root, &c, work);
+    if (root) {
+        c = 0;
+        rc = mask_json_value(root, &c, work);
+        if (rc == 0 && c == 0) {
+            json_decref(root);
+            *out = malloc(len + 1);
+            if (!*out) return TP_ENOMEM;
+            memcpy(*out, in, len);
+            (*out)[len] = 0;
+            if (out_len) *out_len = len;
+            *count = 0;
+            return 0;
+        }
+    } else {
+        root = json_stringn_nocheck(masked, mlen);
+        if (!root) return TP_ENOMEM;
+    }
     char *text =
         rc == 0 ? json_dumps(root, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER) : NULL;
     json_decref(root);
@@ -914,7 +965,7 @@ int tp_mask_text_ex(const char *in, size_t len, unsigned flags, char **out, size
     if ((flags & TP_MASK_JSON) && c > 0 && !json_valid(b, bl) && json_valid(in, len)) {
         char *d = NULL;
         size_t dl = 0;
-        rc = mask_json_document(in, len, &d, &dl, &c, &w);
+        rc = mask_json_document(in, len, b, bl, &d, &dl, &c, &w);
         free(b);
         if (rc != 0) return rc;
         b = d;

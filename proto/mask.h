@@ -42,12 +42,16 @@ extern "C" {
 
 /* Flags for tp_mask_text_ex. */
 enum {
-    /* The text is JSON text (tool_call.arguments): the result must remain
-     * valid JSON. When masking the text as text would break the JSON (a
-     * private key block spanning two strings, one without END), every string
-     * of the parsed document is masked on its own instead, object members
-     * whose name looks secret and whose string value is high-entropy are
-     * masked whole, and the document is written back compactly. */
+    /* The text is JSON text (tool_call.arguments): valid JSON stays valid
+     * (as tp_event_validate judges it). When masking the text as text would
+     * break it (a private key block spanning two strings, or one without
+     * END), the document is parsed and every string masked on its own
+     * (object members whose name looks secret and whose string value looks
+     * random are masked whole), then written back compactly; if that finds
+     * nothing, the text is returned unchanged. A document that cannot be
+     * rewritten faithfully (duplicate keys, integers past 64 bits) becomes
+     * one JSON string holding its text-masked form. Text that is not valid
+     * JSON to begin with is masked as text. */
     TP_MASK_JSON = 1 << 0,
     /* Skip the unescaped view (raw pass only). For tests and benchmarks. */
     TP_MASK_RAW_ONLY = 1 << 1,
