@@ -185,7 +185,10 @@ int tp_event_prepare(tp_event *ev, const uint8_t *key, int keep_text, tp_error *
         protobuf_c_message_free_unpacked(&ev->stored->base, NULL);
         ev->stored = NULL;
     }
-    if (ev->prompt && ev->prompt->text && ev->prompt->text[0]) {
+    /* A kept text already hashed (a second prepare, as trace-shim's judge then
+     * libtraceshim do) is masked text now: its HMAC stays the first one. */
+    if (ev->prompt && ev->prompt->text && ev->prompt->text[0] &&
+        !(keep_text && ev->prompt->has_hmac_sha256 && ev->prompt->hmac_sha256.len == 32)) {
         rc = hash_prompt(ev->prompt, key, keep_text, err);
         if (rc != TP_OK) return rc;
     }

@@ -246,6 +246,12 @@ static int set_value(const qctx *ctx, const qcmd *cmd, const qopt *o, const char
     case QOPT_OUTPUT:
         a->output = v;
         break;
+    case QOPT_PROMPT_FILE:
+        a->prompt_file = v;
+        break;
+    case QOPT_HMAC_KEY_FILE:
+        a->hmac_key_file = v;
+        break;
     case QOPT_TIMEOUT:
         if (parse_u64(v, &a->timeout) != 0 || a->timeout == 0 || a->timeout > 3600)
             return bad_value(ctx, cmd, o->name, v, "expected seconds, 1 to 3600");

@@ -93,6 +93,8 @@ enum {
     QOPT_OUTPUT,
     QOPT_TIMEOUT,
     QOPT_EXPLAIN,
+    QOPT_PROMPT_FILE,
+    QOPT_HMAC_KEY_FILE,
 };
 
 /* One option: `--name ARG` (arg == NULL: a flag). `help` is one line for --help. */
@@ -140,6 +142,11 @@ typedef struct qargs {
     const char *output;
     uint64_t timeout; /* seconds; 0 = the command's default */
     int explain;      /* --explain: say which index answers */
+
+    /* find --prompt-file: prompts whose HMAC is that of this file's text, under the key of
+     * --hmac-key-file (default $AGENTTRAIL_HMAC_KEY_FILE). */
+    const char *prompt_file;
+    const char *hmac_key_file;
     int help;
     char **rest; /* positional arguments left over */
     int nrest;

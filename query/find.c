@@ -27,6 +27,10 @@ static const qopt find_opts[] = {
     {"after", "CURSOR", QOPT_AFTER, "resume after the cursor printed by the previous page"},
     {"format", "FMT", QOPT_FORMAT, "table (default on a terminal) or jsonl (default otherwise)"},
     {"explain", NULL, QOPT_EXPLAIN, "say on stderr which index answers the query"},
+    {"prompt-file", "FILE", QOPT_PROMPT_FILE,
+     "only prompts whose HMAC is that of FILE's text (with or without its final newline)"},
+    {"hmac-key-file", "FILE", QOPT_HMAC_KEY_FILE,
+     "the organisation key for --prompt-file (default: $AGENTTRAIL_HMAC_KEY_FILE)"},
     {"help", NULL, QOPT_HELP, "this help"},
     {NULL, NULL, 0, NULL},
 };
@@ -47,7 +51,8 @@ static const char find_help[] =
     "  trace-query find --incident INC-2041 --format jsonl | jq .tool_call.name\n"
     "  trace-query find --trace 4bf92f3577b34da6a3ce929d0e0e4736 --kind tool_call\n"
     "  trace-query find --since 2024-06-01T00:00:00Z --until 2024-06-02T00:00:00Z --limit 50\n"
-    "  trace-query find --since 1d --limit 50 --after 0000000000000a3f...   (the next page)\n";
+    "  trace-query find --since 1d --limit 50 --after 0000000000000a3f...   (the next page)\n"
+    "  trace-query find --prompt-file leaked-prompt.txt --hmac-key-file org.hmac\n";
 
 static const char *const find_headers[] = {"TIME", "TRACE",  "KIND", "WORKFLOW", "DRI",
                                            "WHAT", "STATUS", "DUR",  "TOKENS",   "COST"};
@@ -79,6 +84,66 @@ static int add_row(qtable *t, const tp_event *ev)
     return qtable_add(t, cells);
 }
 
+/* --prompt-file: the HMACs of the file's text as is and without one final
+ * newline (a prompt rarely ends with one; a text file usually does). */
+static int prompt_macs(const qctx *ctx, const qargs *a, uint8_t macs[2][32])
+{
+    const char *kp = a->hmac_key_file ? a->hmac_key_file : getenv("AGENTTRAIL_HMAC_KEY_FILE");
+    if (!kp || !*kp) {
+        qerr(ctx, "find",
+             "--prompt-file needs the organisation key: --hmac-key-file FILE or "
+             "$AGENTTRAIL_HMAC_KEY_FILE (the key trace-shim hashes prompts with)");
+        return QEXIT_USAGE;
+    }
+    uint8_t key[TP_HMAC_KEY_LEN];
+    tp_error err;
+    if (tp_hmac_key_load(kp, key, &err) != 0) {
+        qerr(ctx, "find", "%s: %s", kp, err.problem);
+        return QEXIT_USAGE;
+    }
+    FILE *f = fopen(a->prompt_file, "rb");
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    int rc = f ? 0 : QEXIT_STORE;
+    while (f && rc == 0) {
+        if (len == cap) {
+            char *t = realloc(text, cap = cap ? cap * 2 : 65536);
+            if (!t)
+                rc = QEXIT_STORE;
+            else
+                text = t;
+        }
+        size_t r = rc == 0 ? fread(text + len, 1, cap - len, f) : 0;
+        len += r;
+        if (r == 0) break;
+    }
+    if (f && ferror(f)) rc = QEXIT_STORE;
+    if (f) fclose(f);
+    if (rc != 0) {
+        qerr(ctx, "find", "--prompt-file %s: cannot read it", a->prompt_file);
+    } else {
+        size_t trimmed = len;
+        if (trimmed && text[trimmed - 1] == '\n') trimmed--;
+        if (trimmed && text[trimmed - 1] == '\r') trimmed--;
+        if (tp_hmac_sha256(key, sizeof key, (const uint8_t *)text, len, macs[0]) != 0 ||
+            tp_hmac_sha256(key, sizeof key, (const uint8_t *)text, trimmed, macs[1]) != 0) {
+            qerr(ctx, "find", "HMAC-SHA256 failed in OpenSSL");
+            rc = QEXIT_STORE;
+        }
+    }
+    memset(key, 0, sizeof key);
+    free(text);
+    return rc;
+}
+
+static int prompt_matches(const tp_event *ev, uint8_t macs[2][32])
+{
+    const Agenttrail__V1__Prompt *p = ev->prompt;
+    return p && p->has_hmac_sha256 && p->hmac_sha256.len == 32 &&
+           (memcmp(p->hmac_sha256.data, macs[0], 32) == 0 ||
+            memcmp(p->hmac_sha256.data, macs[1], 32) == 0);
+}
+
 static int find_run(const qctx *ctx, int argc, char **argv)
 {
     qargs a;
@@ -100,6 +165,15 @@ static int find_run(const qctx *ctx, int argc, char **argv)
         qerr(ctx, "find", "give --trace once (to list several traces, run find per trace)");
         qargs_free(&a);
         return QEXIT_USAGE;
+    }
+    uint8_t macs[2][32];
+    if (a.prompt_file) {
+        rc = prompt_macs(ctx, &a, macs);
+        if (rc != 0) {
+            qargs_free(&a);
+            return rc;
+        }
+        if (!a.filter.kind) a.filter.kind = AGENTTRAIL__V1__KIND__PROMPT;
     }
     int fmt = qfmt_effective(ctx, a.format);
     uint64_t limit = a.limit;
@@ -151,6 +225,10 @@ static int find_run(const qctx *ctx, int argc, char **argv)
                  ts_last_error(s));
             rc = QEXIT_STORE;
             break;
+        }
+        if (a.prompt_file && !prompt_matches(ev, macs)) {
+            tp_event_destroy(&ev);
+            continue;
         }
         if (limit && n == limit) {
             /* One event past the page: there is more; the cursor is the one after the page. */

@@ -534,6 +534,35 @@ static void test_canary_secrets_reach_neither_the_store_nor_a_bundle(void **stat
     assert_non_null(strstr(out, "shim-a"));
     free(out);
     free(q_argv[0]);
+
+    /* The prompt is found by its text (the HMAC is of the text before masking). */
+    char pf[600];
+    snprintf(pf, sizeof pf, "%s/prompt.txt", e->dir);
+    const char *ptext = "deploy with AKIAQ7CANARY2AWS5KEY now\n";
+    assert_int_equal(tu_write_file(pf, ptext, strlen(ptext)), 0);
+    char *f_argv[] = {bin("trace-query"),
+                      "--store",
+                      e->path[P_STORE],
+                      "find",
+                      "--prompt-file",
+                      pf,
+                      "--hmac-key-file",
+                      e->path[P_HMAC],
+                      "--format",
+                      "jsonl",
+                      NULL};
+    assert_int_equal(tu_run(f_argv, NULL, &out, NULL, NULL), 0);
+    int found = 0;
+    for (char *q = out; (q = strstr(q, "\"kind\":\"prompt\"")) != NULL; q++)
+        found++;
+    assert_int_equal(found, 1);
+    assert_non_null(strstr(out, "[REDACTED:aws_access_key]"));
+    free(out);
+    assert_int_equal(tu_write_file(pf, "deploy later\n", 13), 0);
+    assert_int_equal(tu_run(f_argv, NULL, &out, NULL, NULL), 0);
+    assert_null(strstr(out, "\"kind\""));
+    free(out);
+    free(f_argv[0]);
 }
 
 static void test_refused_shims_exit_3_while_the_collector_keeps_serving(void **state)
