@@ -505,9 +505,18 @@ static void take_batch(collector *c, const uint8_t *rid, size_t rid_len, zmq_msg
         rc = tp_event_unpack(b->events[i].data, b->events[i].len, &c->limits, &ev, &err);
         /* Masked again here, whatever the shim did (proto/mask.h); an event
          * that cannot be masked is withheld, never stored raw. */
-        if (rc == 0 && tp_mask_event(ev, NULL) != 0) {
+        unsigned masked = 0;
+        if (rc == 0 && tp_mask_event(ev, &masked) != 0) {
             rc = TP_ENOMEM;
             tp_error_set(&err, "-", "collector could not mask secrets (out of memory): withheld");
+        }
+        /* Markers can be longer than what they replace: an event pushed over
+         * the limit is refused here rather than failing its whole group. */
+        if (rc == 0 && masked > 0 &&
+            agenttrail__v1__trace_event__get_packed_size(ev) + 512 > c->limits.event_max) {
+            rc = TP_ETOOBIG;
+            tp_error_set(&err, "-", "over the event size limit once its %u secret(s) are masked",
+                         masked);
         }
         if (rc == 0 && stamp(ev, received, source) != 0) {
             rc = TP_ENOMEM;
