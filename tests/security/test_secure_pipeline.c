@@ -616,7 +616,7 @@ static void test_refused_shims_exit_3_while_the_collector_keeps_serving(void **s
 static void test_garbage_from_an_authenticated_client_never_stops_the_collector(void **state)
 {
     env *e = *state;
-    const char *small[] = {"--max-batch-bytes", "64K", NULL};
+    const char *small[] = {"--max-batch-bytes", "64K", "--max-event-bytes", "8K", NULL};
     start_collector(e, small);
     void *ctx = zmq_ctx_new();
     void *d = curve_dealer(ctx, e, P_A, endpoint(e));
@@ -660,6 +660,23 @@ static void test_garbage_from_an_authenticated_client_never_stops_the_collector(
     zmq_close(d);
     /* Still serving: a fresh connection gets a valid batch stored. */
     void *d2 = curve_dealer(ctx, e, P_A, endpoint(e));
+    /* An event that masking pushes over --max-event-bytes is refused alone. */
+    char *grow = malloc(8192);
+    size_t o = (size_t)snprintf(grow, 8192,
+                                "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d@example.com\","
+                                "\"note\":\"");
+    for (int k = 0; k < 300; k++)
+        o += (size_t)snprintf(grow + o, 8192 - o, "a://:p@h ");
+    snprintf(grow + o, 8192 - o, "\"}");
+    send_raw_batch(d2, grow, 9);
+    free(grow);
+    ack = recv_ack(d2, 10000);
+    assert_non_null(ack);
+    assert_int_equal(ack->status, AGENTTRAIL__V1__ACK_STATUS__ACK_OK);
+    assert_int_equal(ack->accepted, 0);
+    assert_int_equal(ack->n_rejected, 1);
+    assert_non_null(strstr(ack->rejected[0]->reason, "once its 300 secret(s) are masked"));
+    tp_ack_destroy(&ack);
     send_raw_batch(
         d2, "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d@example.com\",\"note\":\"ok\"}", 8);
     ack = recv_ack(d2, 10000);
