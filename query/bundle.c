@@ -430,18 +430,30 @@ static int summed(const char *name)
            strcmp(name, BUNDLE_SUMS);
 }
 
-/* SHA256SUMS from a name -> hex table (sorted by name). */
-static int sums_text(const bundle *b, bundle_buf *out)
+/* The SHA-256 of every file, hex, in the order of b->files: each file hashed once. */
+typedef char file_hashes[BUNDLE_MAX_FILES][65];
+static void hash_files(const bundle *b, file_hashes hex)
 {
-    const bundle_file *sorted[BUNDLE_MAX_FILES];
-    size_t n = 0;
     for (size_t i = 0; i < b->n; i++)
-        if (summed(b->files[i].name)) sorted[n++] = &b->files[i];
-    qsort(sorted, n, sizeof sorted[0], cmp_names);
+        sha256_hex(b->files[i].data, b->files[i].len, hex[i]);
+}
+
+/* SHA256SUMS from the files' hashes (sorted by name). */
+static int sums_text(const bundle *b, file_hashes hex, bundle_buf *out)
+{
+    size_t order[BUNDLE_MAX_FILES], n = 0;
+    for (size_t i = 0; i < b->n; i++)
+        if (summed(b->files[i].name)) order[n++] = i;
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i;
+             j > 0 && strcmp(b->files[order[j - 1]].name, b->files[order[j]].name) > 0; j--) {
+            size_t t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
     for (size_t i = 0; i < n; i++) {
-        char hex[65], line[160];
-        sha256_hex(sorted[i]->data, sorted[i]->len, hex);
-        int ln = snprintf(line, sizeof line, "%s  %s\n", hex, sorted[i]->name);
+        char line[160];
+        int ln = snprintf(line, sizeof line, "%s  %s\n", hex[order[i]], b->files[order[i]].name);
         int rc = bundle_buf_append(out, line, (size_t)ln);
         if (rc) return rc;
     }
@@ -476,11 +488,19 @@ int bundle_seal(bundle *b, const char *query_json, const char *exported_by, cons
     if (!rc && cp_key_public_pem(k, &pem, &pemlen)) rc = BUNDLE_ECRYPTO;
     if (!rc) rc = bundle_put(b, BUNDLE_PUBKEY, (uint8_t *)pem, pemlen);
     bundle_buf sums = {0};
-    if (!rc) rc = sums_text(b, &sums);
+    file_hashes hex;
+    if (!rc) {
+        hash_files(b, hex);
+        rc = sums_text(b, hex, &sums);
+    }
     if (!rc) {
         rc = bundle_put(b, BUNDLE_SUMS, sums.data, sums.len);
         sums.data = NULL;
     }
+    /* SHA256SUMS itself, and a manifest left from an earlier seal, get (re)hashed. */
+    for (size_t i = 0; !rc && i < b->n; i++)
+        if (!strcmp(b->files[i].name, BUNDLE_SUMS))
+            sha256_hex(b->files[i].data, b->files[i].len, hex[i]);
     if (rc) {
         free(sums.data);
         set_err(err, errlen, "cannot assemble the bundle: %s",
@@ -506,9 +526,7 @@ int bundle_seal(bundle *b, const char *query_json, const char *exported_by, cons
         if (!strcmp(b->files[i].name, BUNDLE_MANIFEST) ||
             !strcmp(b->files[i].name, BUNDLE_SIGNATURE))
             continue;
-        char hex[65];
-        sha256_hex(b->files[i].data, b->files[i].len, hex);
-        json_object_set_new(files, b->files[i].name, json_string(hex));
+        json_object_set_new(files, b->files[i].name, json_string(hex[i]));
     }
     json_t *m = json_pack(
         "{s:s, s:o, s:s, s:s, s:s, s:{s:s, s:I, s:s, s:s}, s:{s:I, s:I}, s:o}", "format",
@@ -642,6 +660,8 @@ static int check_manifest_and_hashes(const bundle *b, json_t *m, bundle_failure 
     if (!json_is_object(files))
         return failed(f, BUNDLE_MANIFEST, -1, 0, "manifest", "\"files\" missing");
     /* Every file but the manifest and its signature is listed, with its hash. */
+    file_hashes hex;
+    hash_files(b, hex);
     for (size_t i = 0; i < b->n; i++) {
         const bundle_file *bf = &b->files[i];
         if (!strcmp(bf->name, BUNDLE_MANIFEST) || !strcmp(bf->name, BUNDLE_SIGNATURE)) continue;
@@ -649,12 +669,10 @@ static int check_manifest_and_hashes(const bundle *b, json_t *m, bundle_failure 
         if (!want)
             return failed(f, bf->name, -1, 0, "file hash",
                           "file not listed in the manifest (added after export)");
-        char hex[65];
-        sha256_hex(bf->data, bf->len, hex);
-        if (strcmp(hex, want) != 0)
+        if (strcmp(hex[i], want) != 0)
             return failed(f, bf->name, -1, 0, "file hash",
-                          "SHA-256 %s differs from the manifest's %.64s: the file was changed", hex,
-                          want);
+                          "SHA-256 %s differs from the manifest's %.64s: the file was changed",
+                          hex[i], want);
     }
     const char *name;
     json_t *v;
@@ -666,7 +684,7 @@ static int check_manifest_and_hashes(const bundle *b, json_t *m, bundle_failure 
     }
     /* SHA256SUMS says the same as the manifest. */
     bundle_buf want = {0};
-    if (sums_text(b, &want)) return BUNDLE_ENOMEM;
+    if (sums_text(b, hex, &want)) return BUNDLE_ENOMEM;
     const bundle_file *sums = bundle_get(b, BUNDLE_SUMS);
     int same = sums && sums->len == want.len && memcmp(sums->data, want.data, want.len) == 0;
     free(want.data);

@@ -392,7 +392,7 @@ typedef struct memo_src {
 static int memo_get(void *ctx, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_LEN])
 {
     memo_src *m = ctx;
-    if (level < 3) return node_get(m->l, level, index, out); /* rarely shared */
+    if (level < 2) return node_get(m->l, level, index, out); /* rarely shared */
     memo_slot *sl = &m->slots[(index * 64 + level) % MEMO_SLOTS];
     if (sl->level == level && sl->index == index) {
         memcpy(out, sl->hash, MERKLE_HASH_LEN);
@@ -405,6 +405,33 @@ static int memo_get(void *ctx, unsigned level, uint64_t index, uint8_t out[MERKL
         memcpy(sl->hash, out, MERKLE_HASH_LEN);
     }
     return rc;
+}
+
+/* Sorts positions by the index they hold (a heap sort: no allocation, no recursion). */
+static void sift(size_t *o, size_t root, size_t n, const uint64_t *key)
+{
+    for (;;) {
+        size_t c = 2 * root + 1;
+        if (c >= n) return;
+        if (c + 1 < n && key[o[c + 1]] > key[o[c]]) c++;
+        if (key[o[root]] >= key[o[c]]) return;
+        size_t t = o[root];
+        o[root] = o[c];
+        o[c] = t;
+        root = c;
+    }
+}
+
+static void sort_by_index(size_t *o, size_t n, const uint64_t *key)
+{
+    for (size_t i = n / 2; i-- > 0;)
+        sift(o, i, n, key);
+    for (size_t end = n; end > 1; end--) {
+        size_t t = o[0];
+        o[0] = o[end - 1];
+        o[end - 1] = t;
+        sift(o, 0, end - 1, key);
+    }
 }
 
 int ts_log_inclusion_proofs(ts_store *s, uint64_t size, size_t n, const uint64_t *indexes,
@@ -422,10 +449,20 @@ int ts_log_inclusion_proofs(ts_store *s, uint64_t size, size_t n, const uint64_t
         return rc;
     }
     rc = check_size(&l, size);
-    memo_src m = {&l, slots};
+    /* In index order: neighbours share their upper nodes (memo hits) and their lower nodes
+     * sit on the same pages. */
+    size_t *order = malloc((n ? n : 1) * sizeof *order);
+    if (!order) rc = ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
     for (size_t i = 0; !rc && i < n; i++)
+        order[i] = i;
+    if (!rc) sort_by_index(order, n, indexes);
+    memo_src m = {&l, slots};
+    for (size_t k = 0; !rc && k < n; k++) {
+        size_t i = order[k];
         rc = from_merkle(&l, merkle_inclusion_proof(memo_get, &m, indexes[i], size, proofs[i],
                                                     TS_PROOF_MAX, &lens[i]));
+    }
+    free(order);
     ts_read_end(s);
     free(slots);
     return rc;
