@@ -85,11 +85,12 @@ typedef struct traceshim_options {
     size_t batch_events;         /* events per batch (default 256) */
     unsigned batch_delay_ms;     /* send a partial batch after this (default 2) */
     unsigned window;             /* unacked batches in flight (default 16) */
-    unsigned ack_timeout_ms;     /* resend a batch after this (default 2000) */
-    unsigned attempts;           /* sends of a batch before it goes to the spool (default 3) */
+    unsigned ack_timeout_ms;     /* resend a batch after this, x2 per resend up to x32 (2000) */
+    unsigned attempts;           /* sends of a batch before it may go to the spool (default 3);
+                                    it goes only if no ack came for an ack timeout */
     const char *spool_dir;       /* created 0700 if missing; NULL: no spool */
     traceshim_overflow overflow; /* default SPOOL (DROP when spool_dir is NULL) */
-    const tp_limits *limits;     /* NULL = tp_limits_default(); event size is checked in emit */
+    const tp_limits *limits;     /* NULL = tp_limits_default(); event size checked before sending */
     /* CURVE (docs/security.md): both or neither, 40 Z85 characters each, copied. The
      * collector's public key, and this shim's secret key (its public key is derived). */
     const char *curve_server_key;
