@@ -413,9 +413,9 @@ static void group_commit(collector *c)
     group_clear(c);
 }
 
-/* The authenticated name of the sender, stamped as stored.source. Today the
- * "User-Id" metadata ZeroMQ sets when a ZAP handler authenticated the
- * connection (CURVE), else "anonymous". The place to plug collector/auth.c. */
+/* The authenticated name of the sender, stamped as stored.source: the
+ * "User-Id" metadata ZeroMQ sets from the reply of the ZAP handler
+ * (collector/auth.c: the allowlist name of the CURVE key), else "anonymous". */
 static const char *message_source(zmq_msg_t *msg)
 {
     const char *uid = zmq_msg_gets(msg, "User-Id");
