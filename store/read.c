@@ -283,7 +283,9 @@ static void choose_index(ts_iter *it, MDB_txn *txn)
     it->dbi = TS_DBI_BY_TIME;
     size_t best = SIZE_MAX;
     for (int i = 0; i < nc; i++) {
-        size_t n = cand[i].len <= sizeof it->key
+        /* One key: no choice to make, and the scan itself finds a missing key. */
+        size_t n = nc == 1 ? 1
+                   : cand[i].len <= sizeof it->key
                        ? key_count(s, txn, cand[i].dbi, cand[i].key, cand[i].len)
                        : 0;
         if (n < best) {
@@ -340,13 +342,15 @@ int ts_query(ts_store *s, const ts_filter *f, const ts_cursor *after, ts_iter **
         ts_iter_destroy(&it);
         return rc == TS_ENOMEM ? ts_fail(s, rc, "query: out of memory") : rc;
     }
-    MDB_txn *txn;
-    if ((rc = ts_read_begin(s, &txn))) {
+    /* Counting entries to compare keys needs a snapshot; one key or none does not. */
+    int keys = !!f->trace_id + !!f->incident + !!f->workflow + !!f->dri;
+    MDB_txn *txn = NULL;
+    if (keys > 1 && (rc = ts_read_begin(s, &txn))) {
         ts_iter_destroy(&it);
         return rc;
     }
     choose_index(it, txn);
-    ts_read_end(s);
+    if (txn) ts_read_end(s);
     *out = it;
     return 0;
 }
