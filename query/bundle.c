@@ -282,6 +282,16 @@ int bundle_read_memory(const void *buf, size_t len, bundle *b, char *err, size_t
 
 /* ---- contents ------------------------------------------------------------------------- */
 
+int bundle_buf_reserve(bundle_buf *bb, size_t cap)
+{
+    if (cap <= bb->cap) return 0;
+    uint8_t *p = realloc(bb->data, cap);
+    if (!p) return BUNDLE_ENOMEM;
+    bb->data = p;
+    bb->cap = cap;
+    return 0;
+}
+
 int bundle_buf_append(bundle_buf *bb, const void *data, size_t len)
 {
     if (bb->len + len + 1 > bb->cap) {
@@ -463,8 +473,11 @@ static int sums_text(const bundle *b, file_hashes hex, bundle_buf *out)
 static size_t count_lines(const bundle_file *f)
 {
     size_t n = 0;
-    for (size_t i = 0; f && i < f->len; i++)
-        if (f->data[i] == '\n') n++;
+    const uint8_t *p = f ? f->data : NULL, *end = f ? f->data + f->len : NULL;
+    while (p && p < end && (p = memchr(p, '\n', (size_t)(end - p)))) {
+        n++;
+        p++;
+    }
     return n;
 }
 

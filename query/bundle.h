@@ -94,6 +94,9 @@ typedef struct bundle_buf {
     size_t len, cap;
 } bundle_buf;
 int bundle_buf_append(bundle_buf *bb, const void *data, size_t len);
+/* Grows the buffer's capacity to at least cap bytes (a size known in advance saves the
+ * copies of growing). 0 or BUNDLE_ENOMEM. */
+int bundle_buf_reserve(bundle_buf *bb, size_t cap);
 int bundle_events_bin_append(bundle_buf *bb, uint64_t log_index, const uint8_t *bytes, size_t len);
 /* Appends one proofs.jsonl line. */
 int bundle_proof_line_append(bundle_buf *bb, uint64_t log_index, const uint8_t leaf[32],

@@ -217,6 +217,17 @@ static int fill(const qctx *ctx, ts_store *s, const cp_checkpoint *cp, const cp_
     uint8_t(*proofs)[TS_PROOF_MAX][32] = malloc(BATCH * sizeof *proofs);
     size_t *lens = malloc(BATCH * sizeof *lens);
     if (!idx || !proofs || !lens) rc = QEXIT_STORE;
+    /* The sizes are known: reserve them, sparing the copies of growing buffers. */
+    size_t bytes = 0, jbytes = 0, depth = 1;
+    for (uint64_t t = cp->size; t > 1; t = (t + 1) / 2)
+        depth++;
+    for (size_t i = 0; i < n; i++) {
+        bytes += 12 + ev[i].len;
+        jbytes += ev[i].jlen + 1;
+    }
+    if (!rc && (bundle_buf_reserve(&bin, bytes + 1) || bundle_buf_reserve(&js, jbytes + 1) ||
+                bundle_buf_reserve(&pr, n * (128 + 67 * depth) + 1)))
+        rc = QEXIT_STORE;
     for (size_t base = 0; !rc && base < n; base += BATCH) {
         size_t m = n - base < BATCH ? n - base : BATCH;
         for (size_t i = 0; i < m; i++)
