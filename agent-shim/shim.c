@@ -644,7 +644,10 @@ static void queue_to_spool(traceshim *s, size_t keep)
 /* ---- background thread: sending ----------------------------------------- */
 
 /* Sends (or resends) a batch's frame. 0, or -1 when it cannot be queued on
- * a live connection. */
+ * a live connection (not connected yet, collector gone, queue full): it is
+ * then tried again shortly, like a timeout; it goes to the spool only once
+ * its attempts are spent and the collector has been silent (check_timeouts),
+ * so a client that sends before its connection is up does not spool. */
 static int batch_send(traceshim *s, batch *b, uint64_t now)
 {
     /* Each resend waits twice as long (up to 32x): a collector that is
@@ -652,7 +655,10 @@ static int batch_send(traceshim *s, batch *b, uint64_t now)
     unsigned shift = b->attempts < 5 ? b->attempts : 5;
     b->attempts++;
     b->deadline = now + ((uint64_t)s->o.ack_timeout_ms * 1000000u << shift);
-    if (zmq_send(s->sock, b->frame, b->frame_len, ZMQ_DONTWAIT) < 0) return -1;
+    if (zmq_send(s->sock, b->frame, b->frame_len, ZMQ_DONTWAIT) < 0) {
+        b->deadline = now + RETRY_BACKOFF_MS * 1000000ull;
+        return -1;
+    }
     return 0;
 }
 
@@ -759,11 +765,10 @@ static int replay_next(traceshim *s, uint64_t now, int probe)
     }
     s->nwin++;
     s->rinflight++;
-    if (batch_send(s, b, now) != 0) {
-        batch_fail(s, b, now);
-    } else if (probe) { /* one try: a timeout means still down */
+    int sent = batch_send(s, b, now) == 0;
+    if (probe) { /* one try: a timeout means still down */
         b->attempts = s->o.attempts;
-        b->deadline = now + 4ull * s->o.ack_timeout_ms * 1000000u; /* a busy collector is slow */
+        if (sent) b->deadline = now + 4ull * s->o.ack_timeout_ms * 1000000u; /* busy: slow */
     }
     return 1;
 }
@@ -807,7 +812,7 @@ static int send_from_queue(traceshim *s, uint64_t now, int urgent)
         return 0;
     }
     s->nwin++;
-    if (batch_send(s, b, now) != 0) batch_fail(s, b, now);
+    batch_send(s, b, now);
     return 1;
 }
 
@@ -889,7 +894,7 @@ static void check_timeouts(traceshim *s, uint64_t now)
             continue;
         }
         CINC(s, c_retried, 1);
-        if (batch_send(s, b, now) != 0) batch_fail(s, b, now);
+        batch_send(s, b, now);
     }
 }
 
