@@ -174,6 +174,15 @@ struct ts_iter {
     uint64_t ents[ITER_BATCH][2];
     size_t n, i;
     tp_event *cur; /* decoded event of the last match, when decoding was needed */
+    /* Matches read ahead in one snapshot and copied out, handed over one per
+     * call with no transaction open: 8 at first, doubling to ITER_BATCH. */
+    struct ahead {
+        uint64_t ts, li;
+        uint8_t *buf;
+        size_t len, cap;
+        tp_event *ev; /* when decoding was needed to filter */
+    } ahead[ITER_BATCH];
+    size_t an, ai, awant;
 };
 
 static const char *index_name(int dbi)
@@ -327,6 +336,7 @@ int ts_query(ts_store *s, const ts_filter *f, const ts_cursor *after, ts_iter **
     }
     it->next_ts = f->since;
     it->next_li = 0;
+    it->awant = 8;
     if (!rc && after) {
         uint64_t ts, li;
         if (parse_cursor(after, &ts, &li) != 0)
@@ -453,49 +463,104 @@ static int in_incident(ts_iter *it, MDB_txn *txn, uint64_t ts, uint64_t li)
     return rc == 0;
 }
 
-/* Advances to the next match; its stored bytes in *buf (borrowed from the
- * store's cache), its decoded event in it->cur when decoding was needed. */
-static int iter_advance(ts_iter *it, const uint8_t **buf, size_t *len, int want_event)
+/* Copies the stored bytes of `li` into a read-ahead slot: from the store's
+ * cache when it holds them, else decompressed straight into the slot. */
+static int ahead_load(ts_iter *it, MDB_txn *txn, uint64_t li, struct ahead *a)
 {
     ts_store *s = it->s;
-    if (it->cur) agenttrail__v1__trace_event__free_unpacked(it->cur, NULL);
-    it->cur = NULL;
+    ts_cache_slot *c = &s->cache[li % TS_CACHE_SLOTS];
+    if (c->log_index == li) {
+        if (a->cap < c->len) {
+            uint8_t *p = realloc(a->buf, c->len);
+            if (!p) return ts_fail(s, TS_ENOMEM, "query: out of memory");
+            a->buf = p;
+            a->cap = c->len;
+        }
+        memcpy(a->buf, c->buf, c->len);
+        a->len = c->len;
+        return 0;
+    }
+    uint8_t key[8];
+    ts_put_be64(key, li);
+    MDB_val k = {8, key}, v;
+    int rc = mdb_get(txn, s->dbi[TS_DBI_EVENTS], &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return ts_fail(s, TS_ECORRUPT, "store %s: an index names log index %llu, not stored",
+                       s->dir, (unsigned long long)li);
+    if (rc) return ts_fail_mdb(s, rc, "reading an event");
+    return ts_unit_decode(s, txn, v.mv_data, v.mv_size, 0, &a->buf, &a->cap, &a->len);
+}
+
+/* Reads up to it->awant matches ahead in one read snapshot. */
+static int iter_read_ahead(ts_iter *it, int want_event)
+{
+    ts_store *s = it->s;
+    it->an = it->ai = 0;
     MDB_txn *txn;
     int rc = ts_read_begin(s, &txn);
     if (rc) return rc;
-    for (;;) {
+    while (it->an < it->awant) {
         if (it->i == it->n) {
-            if (it->exhausted) {
-                rc = TS_EEND;
-                break;
-            }
+            if (it->exhausted) break;
             if ((rc = iter_fill(it, txn))) break;
-            if (it->n == 0) {
-                rc = TS_EEND;
-                break;
-            }
+            if (it->n == 0) break;
         }
         uint64_t ts = it->ents[it->i][0], li = it->ents[it->i][1];
         it->i++;
         if (it->f.incident && it->dbi != TS_DBI_BY_INCIDENT && !in_incident(it, txn, ts, li))
             continue;
-        if ((rc = ts_read_stored(s, txn, li, buf, len))) break;
+        struct ahead *a = &it->ahead[it->an];
+        if ((rc = ahead_load(it, txn, li, a))) break;
         if (it->need_decode || want_event) {
             tp_event *ev;
-            if ((rc = ts_event_decode(s, *buf, *len, &ev))) break;
+            if ((rc = ts_event_decode(s, a->buf, a->len, &ev))) break;
             if (!event_matches(it, ev)) {
                 agenttrail__v1__trace_event__free_unpacked(ev, NULL);
                 continue;
             }
-            it->cur = ev;
+            a->ev = ev;
         }
-        it->last_ts = ts;
-        it->last_li = li;
-        it->returned++;
-        break;
+        a->ts = ts;
+        a->li = li;
+        it->an++;
     }
     ts_read_end(s);
+    if (it->awant < ITER_BATCH) it->awant *= 2;
     return rc;
+}
+
+/* Advances to the next match; its stored bytes in *buf (borrowed from the
+ * iterator until its next call), its decoded event in it->cur when asked. */
+static int iter_advance(ts_iter *it, const uint8_t **buf, size_t *len, int want_event)
+{
+    if (it->cur) agenttrail__v1__trace_event__free_unpacked(it->cur, NULL);
+    it->cur = NULL;
+    if (it->ai == it->an) {
+        int rc = iter_read_ahead(it, want_event);
+        if (rc) {
+            for (size_t i = 0; i < it->an; i++)
+                if (it->ahead[i].ev)
+                    agenttrail__v1__trace_event__free_unpacked(it->ahead[i].ev, NULL);
+            for (size_t i = 0; i < it->an; i++)
+                it->ahead[i].ev = NULL;
+            it->an = it->ai = 0;
+            return rc;
+        }
+        if (it->an == 0) return TS_EEND;
+    }
+    struct ahead *a = &it->ahead[it->ai++];
+    *buf = a->buf;
+    *len = a->len;
+    if (want_event && !a->ev) {
+        int rc = ts_event_decode(it->s, a->buf, a->len, &a->ev);
+        if (rc) return rc;
+    }
+    it->cur = a->ev;
+    a->ev = NULL;
+    it->last_ts = a->ts;
+    it->last_li = a->li;
+    it->returned++;
+    return 0;
 }
 
 int ts_iter_next(ts_iter *it, tp_event **ev)
@@ -524,6 +589,10 @@ void ts_iter_destroy(ts_iter **itp)
     if (it->cur) agenttrail__v1__trace_event__free_unpacked(it->cur, NULL);
     for (size_t i = 0; i < sizeof it->strs / sizeof it->strs[0]; i++)
         free(it->strs[i]);
+    for (size_t i = 0; i < ITER_BATCH; i++) {
+        free(it->ahead[i].buf);
+        if (it->ahead[i].ev) agenttrail__v1__trace_event__free_unpacked(it->ahead[i].ev, NULL);
+    }
     free(it);
     *itp = NULL;
 }
