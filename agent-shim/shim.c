@@ -245,8 +245,9 @@ static int setup_socket(traceshim *s, char *errbuf, size_t errlen)
                        zmq_strerror(errno), "");
     int zero = 0, one = 1, hwm = 4096, ivl = 100, ivlmax = 1000;
     zmq_setsockopt(s->sock, ZMQ_LINGER, &zero, sizeof zero);
-    /* Queue only on live connections, so that a send while the collector is
-     * down fails at once (EAGAIN) and the batch goes to the spool. */
+    /* Queue only on live connections: a send while the collector is down
+     * fails at once (EAGAIN) instead of piling up in ZeroMQ; the batch is
+     * tried again and, while the collector stays silent, spooled. */
     zmq_setsockopt(s->sock, ZMQ_IMMEDIATE, &one, sizeof one);
     zmq_setsockopt(s->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(s->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);

@@ -24,7 +24,9 @@
  *
  * Fork: do not use a client in a child after fork(); the background thread
  * does not exist there. Create a new client in the child (on another spool
- * directory: a spool directory is locked by one client at a time).
+ * directory: a spool directory is locked by one client at a time). The id
+ * generator reseeds in a child (pthread_atfork), so a child never repeats
+ * its parent's event ids.
  *
  * Signals: no function here is async-signal-safe. Do not call them from a
  * signal handler; set a flag there and call traceshim_flush from normal code.
