@@ -11,9 +11,9 @@
  * fields; indexes on (workflow, time), (dri, time), (incident, time), (trace_id), and (time)
  * because the store has a time index too), then times on a warm page cache, over the same
  * random keys, each question answered to the JSON text of every result row:
- *   find:     one workflow in a 1-hour window, first 100 events (ts_query + tp_event_to_json;
- *             SQLite ... ORDER BY time LIMIT 100)
- *   show:     one trace, every event (the same, by trace)
+ *   find:     one workflow in a 1-hour window, first 100 events (ts_query, query/reader.c,
+ *             tp_event_to_json, as trace-query find; SQLite ... ORDER BY time LIMIT 100)
+ *   show:     one trace, every event (ts_iter_next: show keeps the events for its tree)
  *   incident: every event of one incident
  *   stats:    the stats --by workflow scorecard over one day (query/stats_calc.c, every figure
  *             including p50/p95 and coverage; SQLite: one GROUP BY over its indexed columns and
@@ -39,6 +39,7 @@
 
 #include <sqlite3.h>
 
+#include "reader.h"
 #include "stats_calc.h"
 #include "tracestore.h"
 
@@ -185,22 +186,39 @@ static int rm_one(const char *p, const struct stat *st, int fl, struct FTW *ftw)
 
 /* ---- the questions, answered by the store as trace-query does --------------------------- */
 
-/* Events of `f` (at most `limit`, 0 = all) decoded and written as canonical JSON. */
-static size_t store_json(ts_store *s, const ts_filter *f, size_t limit, uint64_t *sum)
+static qreader *reader;
+
+/* Events of `f` (at most `limit`, 0 = all) decoded and written as canonical JSON, the way
+ * trace-query does: find through the arena reader, show with owned events. */
+static size_t store_json(ts_store *s, const ts_filter *f, size_t limit, int arena, uint64_t *sum)
 {
     ts_iter *it = NULL;
     if (ts_query(s, f, NULL, &it) != 0) die("ts_query", ts_last_error(s));
     size_t rows = 0;
     int rc = 0;
-    tp_event *ev = NULL;
-    while ((!limit || rows < limit) && (rc = ts_iter_next(it, &ev)) == 0) {
-        size_t len = 0;
-        char *js = tp_event_to_json(ev, &len);
-        if (!js) die("tp_event_to_json", "out of memory");
-        *sum += (uint64_t)js[len - 1] + len;
-        free(js);
-        tp_event_destroy(&ev);
-        rows++;
+    if (arena) {
+        /* find and find --incident: the page is read through query/reader.c */
+        const tp_event *ev = NULL;
+        while ((!limit || rows < limit) && (rc = qreader_next(reader, it, &ev)) == 0) {
+            size_t len = 0;
+            char *js = tp_event_to_json(ev, &len);
+            if (!js) die("tp_event_to_json", "out of memory");
+            *sum += (uint64_t)js[len - 1] + len;
+            free(js);
+            rows++;
+        }
+    } else {
+        /* show: the trace's events are kept (owned) to build the tree */
+        tp_event *ev = NULL;
+        while ((!limit || rows < limit) && (rc = ts_iter_next(it, &ev)) == 0) {
+            size_t len = 0;
+            char *js = tp_event_to_json(ev, &len);
+            if (!js) die("tp_event_to_json", "out of memory");
+            *sum += (uint64_t)js[len - 1] + len;
+            free(js);
+            tp_event_destroy(&ev);
+            rows++;
+        }
     }
     if (rc != 0 && rc != TS_EEND) die("ts_iter_next", ts_last_error(s));
     ts_iter_destroy(&it);
@@ -232,12 +250,11 @@ static size_t store_stats(ts_store *s, uint64_t since, uint64_t until, uint64_t 
     if (!st) die("qstats_new", "out of memory");
     ts_iter *it = NULL;
     if (ts_query(s, &f, NULL, &it) != 0) die("ts_query", ts_last_error(s));
-    tp_event *ev = NULL;
     int rc;
     *events = 0;
-    while ((rc = ts_iter_next(it, &ev)) == 0) {
+    const tp_event *ev = NULL;
+    while ((rc = qreader_next(reader, it, &ev)) == 0) {
         if (qstats_add(st, ev) != 0) die("qstats_add", "out of memory");
-        tp_event_destroy(&ev);
         (*events)++;
     }
     if (rc != TS_EEND) die("ts_iter_next", ts_last_error(s));
@@ -454,6 +471,8 @@ int main(int argc, char **argv)
     sq(db, "PRAGMA synchronous=NORMAL");
     loaded L = {0};
     load(input, s, db, &o, &L);
+    reader = qreader_new();
+    if (!reader) die("qreader_new", "out of memory");
     if (L.n == 0) die(input, "no events");
     /* Reopen the store read-only, as trace-query does. */
     ts_close(&s);
@@ -496,7 +515,7 @@ int main(int argc, char **argv)
                                        q == Q_FIND   ? &ff
                                        : q == Q_SHOW ? &fs
                                                      : &fi,
-                                       q == Q_FIND ? FIND_LIMIT : 0, &sum);
+                                       q == Q_FIND ? FIND_LIMIT : 0, q != Q_SHOW, &sum);
                 double ts_ms = (now_s() - t0) * 1e3;
                 sqlite3_stmt *st = q == Q_FIND ? sq_find : q == Q_SHOW ? sq_show : sq_inc;
                 if (q == Q_FIND) {
@@ -613,6 +632,7 @@ int main(int argc, char **argv)
     sqlite3_finalize(sq_stats);
     sqlite3_close(db);
     ts_close(&s);
+    qreader_destroy(&reader);
     for (int q = 0; q < Q_COUNT; q++)
         for (int k = 0; k < 2; k++)
             free(t[q][k]);

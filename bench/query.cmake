@@ -3,7 +3,8 @@
 pkg_check_modules(SQLITE3 IMPORTED_TARGET sqlite3)
 if(SQLITE3_FOUND AND TARGET trace-query)
   add_executable(bench-query ${CMAKE_CURRENT_SOURCE_DIR}/bench_query.c
-                             ${CMAKE_SOURCE_DIR}/query/stats_calc.c)
+                             ${CMAKE_SOURCE_DIR}/query/stats_calc.c
+                             ${CMAKE_SOURCE_DIR}/query/reader.c)
   target_include_directories(bench-query PRIVATE ${CMAKE_SOURCE_DIR}/query)
   target_link_libraries(bench-query PRIVATE tracestore PkgConfig::SQLITE3)
   target_compile_definitions(bench-query PRIVATE AGENTTRAIL_SHARED_DIR="${AGENTTRAIL_SHARED}"

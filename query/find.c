@@ -15,6 +15,7 @@
 
 #include "commands.h"
 #include "describe.h"
+#include "reader.h"
 #include "table.h"
 
 /* The page size of a table on a terminal when no --limit is given. */
@@ -216,9 +217,14 @@ static int find_run(const qctx *ctx, int argc, char **argv)
     uint64_t n = 0;
     int more = 0;
     ts_cursor next = {{0}};
+    qreader *rd = qreader_new();
+    if (!rd && rc == 0) {
+        qerr(ctx, "find", "out of memory");
+        rc = QEXIT_STORE;
+    }
     while (rc == 0) {
-        tp_event *ev = NULL;
-        int r = ts_iter_next(it, &ev);
+        const tp_event *ev = NULL;
+        int r = qreader_next(rd, it, &ev);
         if (r == TS_EEND) break;
         if (r != 0) {
             qerr(ctx, "find", "reading %s failed: %s (%s)", ctx->store_dir, ts_strerror(r),
@@ -226,14 +232,10 @@ static int find_run(const qctx *ctx, int argc, char **argv)
             rc = QEXIT_STORE;
             break;
         }
-        if (a.prompt_file && !prompt_matches(ev, macs)) {
-            tp_event_destroy(&ev);
-            continue;
-        }
+        if (a.prompt_file && !prompt_matches(ev, macs)) continue;
         if (limit && n == limit) {
             /* One event past the page: there is more; the cursor is the one after the page. */
             more = 1;
-            tp_event_destroy(&ev);
             break;
         }
         if (t) {
@@ -253,7 +255,6 @@ static int find_run(const qctx *ctx, int argc, char **argv)
                 free(js);
             }
         }
-        tp_event_destroy(&ev);
         n++;
         if (limit && n == limit) ts_iter_cursor(it, &next);
     }
@@ -271,6 +272,7 @@ static int find_run(const qctx *ctx, int argc, char **argv)
         rc = QEXIT_STORE;
     }
     qtable_destroy(&t);
+    qreader_destroy(&rd);
     ts_iter_destroy(&it);
     ts_close(&s);
     qargs_free(&a);

@@ -16,6 +16,7 @@
 
 #include "commands.h"
 #include "describe.h"
+#include "reader.h"
 #include "stats_calc.h"
 #include "table.h"
 
@@ -333,14 +334,14 @@ static int stats_run(const qctx *ctx, int argc, char **argv)
         return rc;
     }
     qstats *st = qstats_new(by);
+    qreader *rd = qreader_new();
     ts_iter *it = NULL;
-    int trc = st ? ts_query(s, &a.filter, NULL, &it) : TS_ENOMEM;
+    int trc = st && rd ? ts_query(s, &a.filter, NULL, &it) : TS_ENOMEM;
     while (trc == 0) {
-        tp_event *ev = NULL;
-        trc = ts_iter_next(it, &ev);
+        const tp_event *ev = NULL;
+        trc = qreader_next(rd, it, &ev);
         if (trc != 0) break;
         if (qstats_add(st, ev) != 0) trc = TS_ENOMEM;
-        tp_event_destroy(&ev);
     }
     if (trc != TS_EEND) {
         qerr(ctx, "stats", "reading %s failed: %s (%s)", ctx->store_dir, ts_strerror(trc),
@@ -361,6 +362,7 @@ static int stats_run(const qctx *ctx, int argc, char **argv)
         rc = QEXIT_STORE;
     }
     ts_iter_destroy(&it);
+    qreader_destroy(&rd);
     qstats_destroy(&st);
     ts_close(&s);
     qargs_free(&a);
