@@ -52,9 +52,11 @@ typedef struct batch {
     size_t *lens;
     uint8_t *frame; /* encoded Batch, resent as is */
     size_t frame_len;
-    uint64_t deadline; /* ns, monotonic: resend or give up after this */
-    unsigned attempts;
-    size_t roff_start; /* spool batches: offset of their first record in the segment */
+    uint64_t deadline;  /* ns, monotonic: resend after this */
+    uint64_t giveup_at; /* ns: spool it after this if the collector stays silent */
+    unsigned sends;     /* sends that reached a live connection (backoff) */
+    unsigned attempts;  /* RETRY answers received */
+    size_t roff_start;  /* spool batches: offset of their first record in the segment */
 } batch;
 
 struct traceshim {
@@ -646,20 +648,21 @@ static void queue_to_spool(traceshim *s, size_t keep)
 
 /* Sends (or resends) a batch's frame. 0, or -1 when it cannot be queued on
  * a live connection (not connected yet, collector gone, queue full): it is
- * then tried again shortly, like a timeout; it goes to the spool only once
- * its attempts are spent and the collector has been silent (check_timeouts),
- * so a client that sends before its connection is up does not spool. */
+ * then tried again shortly. A batch goes to the spool only once the
+ * collector has been silent for an ack timeout (check_timeouts), so a client
+ * that sends before its connection is up does not spool. */
 static int batch_send(traceshim *s, batch *b, uint64_t now)
 {
-    /* Each resend waits twice as long (up to 32x): a collector that is
-     * alive but slow gets time, not a storm of resends. */
-    unsigned shift = b->attempts < 5 ? b->attempts : 5;
-    b->attempts++;
-    b->deadline = now + ((uint64_t)s->o.ack_timeout_ms * 1000000u << shift);
+    uint64_t tmo = (uint64_t)s->o.ack_timeout_ms * 1000000u;
+    if (!b->giveup_at) b->giveup_at = now + tmo;
     if (zmq_send(s->sock, b->frame, b->frame_len, ZMQ_DONTWAIT) < 0) {
         b->deadline = now + RETRY_BACKOFF_MS * 1000000ull;
         return -1;
     }
+    /* Each resend waits twice as long (up to 32x): a collector that is
+     * alive but slow gets time, not a storm of resends. */
+    b->deadline = now + (tmo << (b->sends < 5 ? b->sends : 5));
+    b->sends++;
     return 0;
 }
 
@@ -704,9 +707,10 @@ static void batch_fail(traceshim *s, batch *b, uint64_t now)
         replay_abort(s);
         return;
     }
-    if (!s->sp) {
+    if (!s->sp) { /* keep it; try again later */
         b->attempts = 0;
         b->deadline = now + PROBE_INTERVAL_MS * 1000000ull;
+        b->giveup_at = now + (uint64_t)s->o.ack_timeout_ms * 1000000u;
         return;
     }
     spool_events(s, b->evs, b->lens, b->n);
@@ -767,10 +771,8 @@ static int replay_next(traceshim *s, uint64_t now, int probe)
     s->nwin++;
     s->rinflight++;
     int sent = batch_send(s, b, now) == 0;
-    if (probe) { /* one try: a timeout means still down */
-        b->attempts = s->o.attempts;
-        if (sent) b->deadline = now + 4ull * s->o.ack_timeout_ms * 1000000u; /* busy: slow */
-    }
+    if (probe && sent) /* a collector just back may be busy: wait longer for this one */
+        b->giveup_at = b->deadline = now + 4ull * s->o.ack_timeout_ms * 1000000u;
     return 1;
 }
 
@@ -862,7 +864,7 @@ static void handle_ack(traceshim *s, const uint8_t *buf, size_t len, uint64_t no
         batch_done(s, b);
         break;
     default: /* RETRY: store full or collector busy */
-        if (b->attempts >= s->o.attempts) {
+        if (++b->attempts >= s->o.attempts) {
             batch_fail(s, b, now);
         } else {
             b->deadline = now + RETRY_BACKOFF_MS * 1000000ull;
@@ -884,16 +886,18 @@ static void recv_acks(traceshim *s, uint64_t now)
 
 static void check_timeouts(traceshim *s, uint64_t now)
 {
+    /* A batch goes to the spool (and the client down) only when the
+     * collector has answered nothing for a whole ack timeout; while acks
+     * flow, a late batch is resent instead. */
+    int silent = now - s->last_ack >= (uint64_t)s->o.ack_timeout_ms * 1000000u;
     for (unsigned i = 0; i < s->o.window; i++) {
         batch *b = &s->win[i];
-        if (!b->in_use || now < b->deadline) continue;
-        /* Give up on it (spool, down) only when the collector answered
-         * nothing for a whole ack timeout; while acks flow, resend. */
-        if (b->attempts >= s->o.attempts &&
-            now - s->last_ack > (uint64_t)s->o.ack_timeout_ms * 1000000u) {
+        if (!b->in_use) continue;
+        if (silent && b->giveup_at && now >= b->giveup_at) {
             batch_fail(s, b, now);
             continue;
         }
+        if (now < b->deadline) continue;
         CINC(s, c_retried, 1);
         batch_send(s, b, now);
     }

@@ -88,8 +88,9 @@ typedef struct traceshim_options {
     unsigned batch_delay_ms;     /* send a partial batch after this (default 2) */
     unsigned window;             /* unacked batches in flight (default 16) */
     unsigned ack_timeout_ms;     /* resend a batch after this, x2 per resend up to x32 (2000) */
-    unsigned attempts;           /* sends of a batch before it may go to the spool (default 3);
-                                    it goes only if no ack came for an ack timeout */
+    unsigned attempts;           /* RETRY answers (store full) before a batch goes to the
+                                    spool (default 3); unanswered batches go there once the
+                                    collector has been silent for an ack timeout */
     const char *spool_dir;       /* created 0700 if missing; NULL: no spool */
     traceshim_overflow overflow; /* default SPOOL (DROP when spool_dir is NULL) */
     const tp_limits *limits;     /* NULL = tp_limits_default(); event size checked before sending */

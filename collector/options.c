@@ -37,7 +37,7 @@ static const opt_row table[] = {
     {"max-string-bytes", "N", K_SIZE, OFF(string_max), "64K", "largest plain string field"},
     {"max-batch-bytes", "N", K_SIZE, OFF(batch_max_bytes), "16M", "largest framed batch"},
     {"max-batch-events", "N", K_SIZE, OFF(batch_max_events), "4096", "most events in a batch"},
-    {"group-events", "N", K_SIZE, OFF(group_events), "8192",
+    {"group-events", "N", K_SIZE, OFF(group_events), "2048",
      "commit a group once it holds this many events"},
     {"group-bytes", "N", K_SIZE, OFF(group_bytes), "8M",
      "commit a group once its events weigh this many bytes"},
