@@ -91,13 +91,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *again = NULL;
     size_t again_len = 0;
     unsigned again_count = 0;
-    if (tp_mask_text_ex(out, out_len, flags, &again, &again_len, &again_count, NULL) != 0) abort();
-    if (again_count != 0 || again_len != out_len || memcmp(again, out, out_len) != 0) abort();
-
-    if (utf8_valid((const unsigned char *)in, len) &&
-        !utf8_valid((const unsigned char *)out, out_len))
-        abort();
-    if ((flags & TP_MASK_JSON) && json_valid(in, len) && !json_valid(out, out_len)) abort();
+    CHECK(tp_mask_text_ex(out, out_len, flags, &again, &again_len, &again_count, NULL) == 0,
+          "masking the output succeeds");
+    CHECK(again_count == 0 && again_len == out_len && memcmp(again, out, out_len) == 0,
+          "idempotent: masked text masks to itself");
+    CHECK(!utf8_valid((const unsigned char *)in, len) ||
+              utf8_valid((const unsigned char *)out, out_len),
+          "valid UTF-8 stays valid");
+    CHECK(!(flags & TP_MASK_JSON) || !json_valid(in, len) || json_valid(out, out_len),
+          "valid JSON stays valid");
     free(again);
     free(out);
     return 0;

@@ -367,6 +367,8 @@ static int detect_url_password(scan *sc, size_t i, size_t *ms, size_t *me)
     while (k < sc->n && !ends_authority(sc->s[k])) {
         STEP(sc);
         if (sc->s[k] == ':' && !colon) colon = k;
+        /* A marker's ':' is no password separator (masked text masks to itself). */
+        if (sc->s[k] == '[' && has_at(sc, k, REDACTED_PREFIX)) return 0;
         k++;
     }
     if (k >= sc->n || sc->s[k] != '@' || !colon || colon + 1 >= k) return 0;
