@@ -106,6 +106,8 @@ struct traceshim {
     size_t rlen, roff;
     unsigned rinflight;
     uint8_t *rxbuf;
+    uint8_t *carry; /* a packed event taken from the queue that did not fit a batch */
+    size_t carry_len;
 };
 
 const char *traceshim_strerror(int code)
@@ -332,6 +334,7 @@ static void destroy_client(traceshim *s)
     free(s->ring);
     free(s->rdata);
     free(s->rxbuf);
+    free(s->carry);
     if (s->sock) zmq_close(s->sock);
     if (s->zctx) zmq_ctx_term(s->zctx);
     spool_close(&s->sp);
@@ -780,34 +783,52 @@ static int replay_next(traceshim *s, uint64_t now, int probe)
 static int send_from_queue(traceshim *s, uint64_t now, int urgent)
 {
     uint64_t first = 0;
-    size_t q = queue_count(s, &first);
+    size_t q = queue_count(s, &first) + (s->carry != NULL);
     if (q == 0) return 0;
     if (q < s->o.batch_events && !urgent && now < first + (uint64_t)s->o.batch_delay_ms * 1000000u)
         return 0;
     batch *b = win_slot(s);
     if (!b) return 0;
-    size_t max = s->o.batch_events;
-    qitem *items = malloc(max * sizeof *items);
+    size_t max = s->o.batch_events, n = 0, bytes = 0, taken = 0;
     b->evs = malloc(max * sizeof *b->evs);
     b->lens = malloc(max * sizeof *b->lens);
-    if (!items || !b->evs || !b->lens) {
-        free(items);
+    if (!b->evs || !b->lens) {
         free(b->evs);
         free(b->lens);
         b->evs = NULL;
         b->lens = NULL;
         return 0;
     }
-    size_t got = queue_take(s, items, max), n = 0;
-    for (size_t i = 0; i < got; i++) {
-        if (prepare_pack(s, items[i], &b->evs[n], &b->lens[n]) == 0) n++;
-        tp_event_destroy(&items[i]);
+    if (s->carry) { /* the event that did not fit in the previous batch */
+        b->evs[n] = s->carry;
+        b->lens[n++] = s->carry_len;
+        bytes = s->carry_len;
+        s->carry = NULL;
     }
-    free(items);
+    /* Events are masked and packed one by one; a batch stays under the
+     * batch size limit (the collector rejects bigger ones whole). */
+    size_t cap = s->limits.batch_max_bytes > 65536 ? s->limits.batch_max_bytes - 65536 : 0;
+    qitem it;
+    while (n < max && queue_take(s, &it, 1) == 1) {
+        taken++;
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        int rc = prepare_pack(s, it, &buf, &len);
+        tp_event_destroy(&it);
+        if (rc != 0) continue;
+        if (n > 0 && bytes + len + 16 * (n + 1) > cap) {
+            s->carry = buf;
+            s->carry_len = len;
+            break;
+        }
+        b->evs[n] = buf;
+        b->lens[n++] = len;
+        bytes += len;
+    }
     b->n = n;
     if (n == 0) {
         batch_free(b);
-        return got > 0;
+        return taken > 0;
     }
     if (batch_build(s, b, n) != 0) {
         spool_events(s, b->evs, b->lens, n);
@@ -817,6 +838,15 @@ static int send_from_queue(traceshim *s, uint64_t now, int urgent)
     s->nwin++;
     batch_send(s, b, now);
     return 1;
+}
+
+/* The carried event goes to the spool with the queue. */
+static void carry_to_spool(traceshim *s)
+{
+    if (!s->carry) return;
+    spool_events(s, &s->carry, &s->carry_len, 1);
+    free(s->carry);
+    s->carry = NULL;
 }
 
 /* ---- background thread: acks and timeouts -------------------------------- */
@@ -907,7 +937,7 @@ static void check_timeouts(traceshim *s, uint64_t now)
 
 static int all_settled(traceshim *s)
 {
-    return s->nwin == 0 && queue_count(s, NULL) == 0 && !s->replaying &&
+    return s->nwin == 0 && queue_count(s, NULL) == 0 && !s->carry && !s->replaying &&
            (!s->sp || !spool_has_data(s->sp));
 }
 
@@ -923,6 +953,7 @@ static void spill(traceshim *s)
             s->nwin--;
         }
     }
+    carry_to_spool(s);
     queue_to_spool(s, 0);
     spool_sync_count(s);
 }
@@ -961,7 +992,10 @@ static void bg_step(traceshim *s, uint64_t gen, uint64_t req_deadline)
         if (s->sp && s->nwin == s->o.window && queue_count(s, NULL) > s->cap / 2)
             queue_to_spool(s, s->cap / 4);
     } else {
-        if (s->sp) queue_to_spool(s, 0);
+        if (s->sp) {
+            carry_to_spool(s);
+            queue_to_spool(s, 0);
+        }
         if (now >= s->probe_at) {
             s->probe_at = now + PROBE_INTERVAL_MS * 1000000ull;
             if (s->rinflight == 0 && !replay_next(s, now, 1) && !s->sp) send_from_queue(s, now, 1);
@@ -1070,7 +1104,7 @@ int traceshim_close(traceshim **sp, int timeout_ms)
     if (s->sp) {
         spill(s);
     } else {
-        CINC(s, c_dropped, queue_count(s, NULL));
+        CINC(s, c_dropped, queue_count(s, NULL) + (s->carry != NULL));
         for (unsigned i = 0; i < s->o.window; i++)
             if (s->win[i].in_use && !s->win[i].from_spool) CINC(s, c_dropped, s->win[i].n);
     }

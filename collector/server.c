@@ -452,6 +452,24 @@ static int add_rejection(pending_batch *pb, uint32_t index, const char *reason)
     return 0;
 }
 
+/* The seq of a batch refused for its size (it decodes without the limit;
+ * ZMQ_MAXMSGSIZE bounds it), so that the shim can match the REJECTED ack
+ * and stop resending it; 0 when it cannot be read. */
+static uint64_t oversized_batch_seq(collector *c, zmq_msg_t *payload, int rc)
+{
+    if (rc != TP_ETOOBIG) return 0;
+    tp_limits big = c->limits;
+    big.batch_max_bytes = SIZE_MAX;
+    big.batch_max_events = SIZE_MAX;
+    tp_batch *b = NULL;
+    tp_error err;
+    uint64_t seq = 0;
+    if (tp_batch_decode(zmq_msg_data(payload), zmq_msg_size(payload), &big, &b, &err) == 0)
+        seq = b->seq;
+    tp_batch_destroy(&b);
+    return seq;
+}
+
 /* Decodes one framed batch into the group (or answers REJECTED at once). */
 static void take_batch(collector *c, const uint8_t *rid, size_t rid_len, zmq_msg_t *payload)
 {
@@ -464,7 +482,8 @@ static void take_batch(collector *c, const uint8_t *rid, size_t rid_len, zmq_msg
         tp_error_format(&err, why, sizeof why);
         c->n_bad_batches++;
         clog_line(CLOG_WARN, "batch rejected: %s: %s", tp_strerror(rc), why);
-        ack_simple(c, rid, rid_len, 0, AGENTTRAIL__V1__ACK_STATUS__ACK_REJECTED, why);
+        ack_simple(c, rid, rid_len, oversized_batch_seq(c, payload, rc),
+                   AGENTTRAIL__V1__ACK_STATUS__ACK_REJECTED, why);
         return;
     }
     if (b->n_events > c->limits.batch_max_events) {

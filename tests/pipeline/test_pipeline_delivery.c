@@ -233,6 +233,24 @@ static void test_full_store_makes_shims_spool_and_all_arrive_once_space_returns(
     assert_store_holds_exactly(e, 1, 3000);
 }
 
+static void test_large_events_are_split_into_batches_under_the_size_limit(void **state)
+{
+    env *e = *state;
+    pid_t c = pu_collector_start(e->store, e->ep, e->log, NULL);
+    /* 600 events of ~65 KB in batches of up to 400: 400 of them would be 26 MB, over
+     * the 16 MiB batch limit: the shim must cut batches by size, not only by count. */
+    const char *args[] = {"--note-bytes", "65000", "--batch", "400", NULL};
+    pid_t d = driver_start(e, 1, "600", "", e->out, args);
+    assert_int_equal(pu_wait(d), 0);
+    char *o = tu_read_file(e->out, NULL);
+    assert_int_equal(pu_field(o, "acked"), 600);
+    assert_int_equal(pu_field(o, "rejected"), 0);
+    free(o);
+    assert_false(pu_wait_for_text(e->log, "batch rejected", 0));
+    assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
+    assert_store_holds_exactly(e, 1, 600);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +270,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_full_store_makes_shims_spool_and_all_arrive_once_space_returns, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_large_events_are_split_into_batches_under_the_size_limit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
