@@ -145,7 +145,7 @@ static void test_follow_ships_lines_appended_to_a_growing_file(void **state)
         write_lines(e->input, round * 10, 10, 0, "a");
     }
     /* Wait until all 40 are stored, then stop the follower. */
-    for (int i = 0; i < 100 && stored(e) < 40; i++)
+    for (int i = 0; i < 400 && stored(e) < 40; i++)
         pu_sleep_ms(50);
     assert_int_equal(pu_kill_wait(s, SIGTERM), 0);
     assert_true(pu_wait_for_text(e->err, "sent 40, acked 40", 0));
