@@ -209,8 +209,10 @@ static int read_archive(struct archive *a, bundle *b, char *err, size_t errlen)
             return BUNDLE_EFORMAT;
         }
         total += (uint64_t)size;
-        uint8_t *data = malloc(size ? (size_t)size : 1);
+        /* One byte more, always 0: text files (manifest, checkpoint) can be read as strings. */
+        uint8_t *data = malloc((size_t)size + 1);
         if (!data) return BUNDLE_ENOMEM;
+        data[size] = 0;
         size_t got = 0;
         while (got < (size_t)size) {
             la_ssize_t n = archive_read_data(a, data + got, (size_t)size - got);
