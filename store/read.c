@@ -465,7 +465,7 @@ static int in_incident(ts_iter *it, MDB_txn *txn, uint64_t ts, uint64_t li)
 
 /* Copies the stored bytes of `li` into a read-ahead slot: from the store's
  * cache when it holds them, else decompressed straight into the slot. */
-static int ahead_load(ts_iter *it, MDB_txn *txn, uint64_t li, struct ahead *a)
+static int ahead_load(ts_iter *it, MDB_txn *txn, MDB_cursor *ec, uint64_t li, struct ahead *a)
 {
     ts_store *s = it->s;
     ts_cache_slot *c = &s->cache[li % TS_CACHE_SLOTS];
@@ -483,7 +483,9 @@ static int ahead_load(ts_iter *it, MDB_txn *txn, uint64_t li, struct ahead *a)
     uint8_t key[8];
     ts_put_be64(key, li);
     MDB_val k = {8, key}, v;
-    int rc = mdb_get(txn, s->dbi[TS_DBI_EVENTS], &k, &v);
+    /* A positioned cursor looks on its current page before descending from the root:
+     * matches close in the log (a workflow's, a trace's) often share pages. */
+    int rc = mdb_cursor_get(ec, &k, &v, MDB_SET_KEY);
     if (rc == MDB_NOTFOUND)
         return ts_fail(s, TS_ECORRUPT, "store %s: an index names log index %llu, not stored",
                        s->dir, (unsigned long long)li);
@@ -497,8 +499,13 @@ static int iter_read_ahead(ts_iter *it, int want_event)
     ts_store *s = it->s;
     it->an = it->ai = 0;
     MDB_txn *txn;
+    MDB_cursor *ec;
     int rc = ts_read_begin(s, &txn);
     if (rc) return rc;
+    if ((rc = mdb_cursor_open(txn, s->dbi[TS_DBI_EVENTS], &ec))) {
+        ts_read_end(s);
+        return ts_fail_mdb(s, rc, "opening the events cursor");
+    }
     while (it->an < it->awant) {
         if (it->i == it->n) {
             if (it->exhausted) break;
@@ -510,7 +517,7 @@ static int iter_read_ahead(ts_iter *it, int want_event)
         if (it->f.incident && it->dbi != TS_DBI_BY_INCIDENT && !in_incident(it, txn, ts, li))
             continue;
         struct ahead *a = &it->ahead[it->an];
-        if ((rc = ahead_load(it, txn, li, a))) break;
+        if ((rc = ahead_load(it, txn, ec, li, a))) break;
         if (it->need_decode || want_event) {
             tp_event *ev;
             if ((rc = ts_event_decode(s, a->buf, a->len, &ev))) break;
@@ -524,6 +531,7 @@ static int iter_read_ahead(ts_iter *it, int want_event)
         a->li = li;
         it->an++;
     }
+    mdb_cursor_close(ec);
     ts_read_end(s);
     if (it->awant < ITER_BATCH) it->awant *= 2;
     return rc;
