@@ -55,6 +55,7 @@ typedef struct batch {
     uint64_t deadline;  /* ns, monotonic: resend after this */
     uint64_t giveup_at; /* ns: spool it after this if the collector stays silent */
     unsigned sends;     /* sends that reached a live connection (backoff) */
+    uint64_t sent_at;   /* ns of the first of them (ack delay) */
     unsigned attempts;  /* RETRY answers received */
     size_t roff_start;  /* spool batches: offset of their first record in the segment */
 } batch;
@@ -98,6 +99,7 @@ struct traceshim {
     unsigned nwin;
     uint64_t next_seq;
     uint64_t last_ack; /* monotonic ns of the last OK or REJECTED ack */
+    uint64_t srtt;     /* smoothed ack delay, ns, of batches acked after one send */
     int down;
     uint64_t probe_at;
     int replaying;
@@ -662,10 +664,13 @@ static int batch_send(traceshim *s, batch *b, uint64_t now)
         b->deadline = now + RETRY_BACKOFF_MS * 1000000ull;
         return -1;
     }
-    /* Each resend waits twice as long (up to 32x): a collector that is
-     * alive but slow gets time, not a storm of resends. */
+    /* Wait at least 3x the acks' usual delay: a collector with a deep
+     * queue is slow to answer, not gone. Each resend waits twice as long
+     * again (up to 32x): a slow collector gets time, not a storm. */
+    if (3 * s->srtt > tmo) tmo = 3 * s->srtt;
+    if (tmo > 60000000000ull) tmo = 60000000000ull;
     b->deadline = now + (tmo << (b->sends < 5 ? b->sends : 5));
-    b->sends++;
+    if (b->sends++ == 0) b->sent_at = now;
     return 0;
 }
 
@@ -881,6 +886,8 @@ static void handle_ack(traceshim *s, const uint8_t *buf, size_t len, uint64_t no
     switch (ack->status) {
     case AGENTTRAIL__V1__ACK_STATUS__ACK_OK:
         s->last_ack = now;
+        if (b->sends == 1) /* resent batches say nothing certain about the delay */
+            s->srtt = s->srtt ? (7 * s->srtt + (now - b->sent_at)) / 8 : now - b->sent_at;
         CINC(s, c_acked, ack->accepted);
         CINC(s, c_dups, ack->duplicates);
         CINC(s, c_rejected, ack->n_rejected);
