@@ -33,14 +33,14 @@
 /* Error codes. Numbered explicitly; never renumbered. */
 enum {
     AUTH_OK = 0,
-    AUTH_EINVAL = -200,   /* bad argument */
-    AUTH_ENOMEM = -201,   /* out of memory */
-    AUTH_EIO = -202,      /* a file could not be read or written (errbuf says which) */
-    AUTH_EFORMAT = -203,  /* a key file or the allowlist is malformed (errbuf: file:line) */
-    AUTH_ENOCURVE = -204, /* this libzmq was built without CURVE */
-    AUTH_EZMQ = -205,     /* a ZeroMQ call failed (errbuf says which) */
-    AUTH_EEXIST = -206,   /* keygen: the key file already exists */
-    AUTH_EPERM = -207,    /* a secret key file is readable by group or others */
+    AUTH_EINVAL = -300,   /* bad argument */
+    AUTH_ENOMEM = -301,   /* out of memory */
+    AUTH_EIO = -302,      /* a file could not be read or written (errbuf says which) */
+    AUTH_EFORMAT = -303,  /* a key file or the allowlist is malformed (errbuf: file:line) */
+    AUTH_ENOCURVE = -304, /* this libzmq was built without CURVE */
+    AUTH_EZMQ = -305,     /* a ZeroMQ call failed (errbuf says which) */
+    AUTH_EEXIST = -306,   /* keygen: the key file already exists */
+    AUTH_EPERM = -307,    /* a secret key file is readable by group or others */
 };
 
 /* A short English description of an AUTH_E* code; never NULL. */
