@@ -34,7 +34,7 @@ static void buf_grow(tp_buf *b, size_t need)
 
 void tp_buf_put(tp_buf *b, const void *p, size_t n)
 {
-    buf_grow(b, n);
+    if (b->len + n > b->cap) buf_grow(b, n); /* the common case fits: no call */
     if (b->failed) return;
     memcpy(b->data + b->len, p, n);
     b->len += n;
@@ -42,6 +42,10 @@ void tp_buf_put(tp_buf *b, const void *p, size_t n)
 
 void tp_buf_putc(tp_buf *b, char c)
 {
+    if (!b->failed && b->len < b->cap) { /* one byte with room: no memcpy call */
+        b->data[b->len++] = c;
+        return;
+    }
     tp_buf_put(b, &c, 1);
 }
 
