@@ -295,6 +295,14 @@ int qargs_parse(const qctx *ctx, const qcmd *cmd, int argc, char **argv, uint64_
         const char *eq = strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         const qopt *o = opt_lookup(cmd, name, len);
+        if (!o && len == 5 && strncmp(name, "store", 5) == 0) {
+            /* The one global option people most often put after the command. */
+            qerr(ctx, cmd->name,
+                 "--store is a global option: it goes before the command "
+                 "(trace-query --store DIR %s ...)",
+                 cmd->name);
+            return QEXIT_USAGE;
+        }
         if (!o) {
             qerr(ctx, cmd->name, "unknown option '%.*s' (see trace-query %s --help)", (int)len + 2,
                  arg, cmd->name);

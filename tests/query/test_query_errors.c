@@ -89,6 +89,8 @@ static void test_usage_errors_exit_2_and_name_the_problem(void **state)
     expect_error(2, "unknown command 'fnd'", "--store", store, "fnd", NULL);
     expect_error(2, "no command given", "--store", store, NULL);
     expect_error(2, "unknown global option '--stor'", "--stor", store, "find", NULL);
+    expect_error(2, "--store is a global option: it goes before the command", "show",
+                 "012e39dda9b29f048a68039110163fb8", "--store", store, NULL);
     expect_error(2, "--store needs a directory", "--store", NULL);
     expect_error(2, "unknown option '--workflw'", "--store", store, "find", "--workflw", "x", NULL);
     expect_error(2, "unknown option '-w'", "--store", store, "find", "-w", "x", NULL);
