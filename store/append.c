@@ -5,7 +5,8 @@
  * also sees the earlier events of the same group) it stamps `stored`, packs
  * the stored bytes, writes the unit (events), the leaf hash (log_leaves), the
  * id (ids) and the index entries (by_workflow, by_dri, by_trace, by_time,
- * by_incident); INCIDENT_LINK events record trace -> incident links
+ * by_incident; by_trace under the trace's number from traces, given to a
+ * trace id the first time it is seen); INCIDENT_LINK events record trace -> incident links
  * (trace_incidents) and index the linked traces' stored events under the
  * incident; events of linked traces arriving later are indexed at append.
  * Then the ledger hook, then the commit.
@@ -28,7 +29,8 @@ typedef struct wctx {
     ts_store *s;
     MDB_txn *txn;
     MDB_cursor *cur[TS_DBI_COUNT];
-    int links; /* trace_incidents has entries */
+    int links;        /* trace_incidents has entries */
+    uint64_t ntraces; /* entries of traces: the next trace number */
 } wctx;
 
 static uint32_t hour_of(uint64_t ts)
@@ -64,10 +66,14 @@ static int has_bytes(const ProtobufCBinaryData *b, int has, size_t n)
 /* Indexes every stored event of `trace` under `incident`. */
 static int index_trace_under(wctx *w, const uint8_t trace[16], const char *incident)
 {
-    MDB_cursor *c;
-    int rc = mdb_cursor_open(w->txn, w->s->dbi[TS_DBI_BY_TRACE], &c);
+    uint8_t num[8];
+    int rc = ts_trace_key(w->s, w->txn, trace, num);
+    if (rc == MDB_NOTFOUND) return 0; /* no event of the trace stored yet */
     if (rc) return rc;
-    MDB_val k = {16, (void *)trace}, v;
+    MDB_cursor *c;
+    rc = mdb_cursor_open(w->txn, w->s->dbi[TS_DBI_BY_TRACE], &c);
+    if (rc) return rc;
+    MDB_val k = {8, num}, v;
     rc = mdb_cursor_get(c, &k, &v, MDB_SET);
     while (rc == 0) {
         uint8_t e[16];
@@ -117,6 +123,29 @@ static int index_linked(wctx *w, const uint8_t trace[16], const uint8_t entry[16
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* The trace number of `trace`, given the next number when the trace is new
+ * (one B-tree descent either way: the put fails on an existing key and hands
+ * back its number). */
+static int trace_number(wctx *w, const uint8_t trace[16], uint8_t num[8])
+{
+    ts_put_be64(num, w->ntraces);
+    MDB_val k = {16, (void *)trace}, v = {8, num};
+    int rc = mdb_cursor_put(w->cur[TS_DBI_TRACES], &k, &v, MDB_NOOVERWRITE);
+    if (rc == 0) {
+        w->ntraces++;
+        return 0;
+    }
+    if (rc == MDB_KEYEXIST && v.mv_size == 8) {
+        memcpy(num, v.mv_data, 8);
+        return 0;
+    }
+    if (rc == MDB_KEYEXIST)
+        return ts_fail(w->s, TS_ECORRUPT,
+                       "store %s: traces: a trace number of %zu bytes (run ts_check)", w->s->dir,
+                       v.mv_size);
+    return rc;
+}
+
 static int write_indexes(wctx *w, const tp_event *ev, uint64_t li)
 {
     uint64_t ts = ev->has_time_unix_nano ? ev->time_unix_nano : 0;
@@ -131,7 +160,9 @@ static int write_indexes(wctx *w, const tp_event *ev, uint64_t li)
     if (!rc && ev->incident)
         rc = index_put(w, TS_DBI_BY_INCIDENT, ev->incident, strlen(ev->incident), e);
     if (!rc && has_bytes(&ev->trace_id, ev->has_trace_id, 16)) {
-        rc = index_put(w, TS_DBI_BY_TRACE, ev->trace_id.data, 16, e);
+        uint8_t num[8];
+        rc = trace_number(w, ev->trace_id.data, num);
+        if (!rc) rc = index_put(w, TS_DBI_BY_TRACE, num, 8, e);
         if (!rc) rc = index_linked(w, ev->trace_id.data, e);
     }
     if (!rc) rc = record_links(w, ev);
@@ -231,6 +262,9 @@ static int open_cursors(wctx *w)
     MDB_stat st;
     int rc = mdb_stat(w->txn, w->s->dbi[TS_DBI_TRACE_INCIDENTS], &st);
     w->links = rc == 0 && st.ms_entries > 0;
+    if (rc) return rc;
+    rc = mdb_stat(w->txn, w->s->dbi[TS_DBI_TRACES], &st);
+    w->ntraces = st.ms_entries;
     return rc;
 }
 

@@ -8,7 +8,8 @@
  * should exist for it exists (counting them). Pass 2 walks every index and
  * checks each entry names a stored event with the same time, and that each
  * index holds exactly as many entries as pass 1 expected: with every expected
- * entry present, equal counts mean no stray entries either.
+ * entry present, equal counts mean no stray entries either. The traces
+ * table (trace id -> number, the key of by_trace) must give distinct numbers.
  *
  * Invariants: read-only; one read snapshot for the whole check, so a writer
  * appending meanwhile does not confuse it.
@@ -130,8 +131,16 @@ static void check_event(chk *c, uint64_t li, const uint8_t *bytes, size_t len)
         expect_entry(c, TS_DBI_BY_WORKFLOW, "by_workflow", ev->workflow, strlen(ev->workflow), e,
                      li);
     if (ev->dri) expect_entry(c, TS_DBI_BY_DRI, "by_dri", ev->dri, strlen(ev->dri), e, li);
-    if (ev->has_trace_id && ev->trace_id.len == 16)
-        expect_entry(c, TS_DBI_BY_TRACE, "by_trace", ev->trace_id.data, 16, e, li);
+    if (ev->has_trace_id && ev->trace_id.len == 16) {
+        uint8_t num[8];
+        if (ts_trace_key(s, c->txn, ev->trace_id.data, num) != 0) {
+            c->expect[TS_DBI_BY_TRACE]++;
+            problem(c, "log index %llu: its trace id has no number in traces",
+                    (unsigned long long)li);
+        } else {
+            expect_entry(c, TS_DBI_BY_TRACE, "by_trace", num, 8, e, li);
+        }
+    }
     expect_incidents(c, ev, e, li);
     agenttrail__v1__trace_event__free_unpacked(ev, NULL);
 }
@@ -220,6 +229,41 @@ static int pass_index(chk *c, int dbi)
     return 0;
 }
 
+/* traces gives each trace id its own number, 0 .. entries - 1: two ids
+ * sharing a number would mix their by_trace entries unseen by pass 2. */
+static int pass_traces(chk *c)
+{
+    ts_store *s = c->s;
+    MDB_stat st;
+    int rc = mdb_stat(c->txn, s->dbi[TS_DBI_TRACES], &st);
+    if (rc) return ts_fail_mdb(s, rc, "traces");
+    uint64_t n = st.ms_entries;
+    uint8_t *seen = calloc(n / 8 + 1, 1);
+    if (!seen) return ts_fail(s, TS_ENOMEM, "store %s: out of memory for the check", s->dir);
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(c->txn, s->dbi[TS_DBI_TRACES], &cur))) {
+        free(seen);
+        return ts_fail_mdb(s, rc, "traces");
+    }
+    MDB_val k, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        uint64_t num = v.mv_size == 8 ? ts_get_be64(v.mv_data) : UINT64_MAX;
+        if (k.mv_size != 16 || num >= n)
+            problem(c, "traces: an entry that is not a 16-byte trace id with a number below %llu",
+                    (unsigned long long)n);
+        else if (seen[num / 8] & (1u << (num % 8)))
+            problem(c, "traces: trace number %llu is given to two trace ids",
+                    (unsigned long long)num);
+        else
+            seen[num / 8] |= (uint8_t)(1u << (num % 8));
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    free(seen);
+    return rc == MDB_NOTFOUND ? 0 : ts_fail_mdb(s, rc, "traces");
+}
+
 static int count_entries(chk *c, int dbi, uint64_t *n)
 {
     MDB_stat st;
@@ -248,6 +292,7 @@ int ts_check(ts_store *s, ts_report_fn report, void *ctx)
             memset(c.times, 0xff, (c.nlog ? c.nlog : 1) * sizeof *c.times);
     }
     if (!rc) rc = pass_events(&c);
+    if (!rc) rc = pass_traces(&c);
     static const int idx[] = {TS_DBI_BY_WORKFLOW, TS_DBI_BY_DRI, TS_DBI_BY_INCIDENT,
                               TS_DBI_BY_TRACE, TS_DBI_BY_TIME};
     for (size_t i = 0; !rc && i < sizeof idx / sizeof idx[0]; i++)

@@ -251,9 +251,25 @@ void ts_iter_cursor(const ts_iter *it, ts_cursor *out)
     }
 }
 
+int ts_trace_key(ts_store *s, MDB_txn *txn, const uint8_t trace[16], uint8_t out[8])
+{
+    MDB_val k = {16, (void *)trace}, v;
+    int rc = mdb_get(txn, s->dbi[TS_DBI_TRACES], &k, &v);
+    if (rc) return rc;
+    if (v.mv_size != 8) return MDB_NOTFOUND; /* not a number: ts_check reports it */
+    memcpy(out, v.mv_data, 8);
+    return 0;
+}
+
 /* The number of entries under `key` in an index (0 when absent). */
 static size_t key_count(ts_store *s, MDB_txn *txn, int dbi, const void *key, size_t len)
 {
+    uint8_t num[8];
+    if (dbi == TS_DBI_BY_TRACE) { /* by_trace is keyed by the trace's number */
+        if (len != 16 || ts_trace_key(s, txn, key, num)) return 0;
+        key = num;
+        len = 8;
+    }
     MDB_cursor *c;
     if (mdb_cursor_open(txn, s->dbi[dbi], &c)) return 0;
     MDB_val k = {len, (void *)key}, v;
@@ -384,6 +400,17 @@ static int iter_fill(ts_iter *it, MDB_txn *txn)
     }
     k.mv_size = it->keylen;
     k.mv_data = it->key;
+    uint8_t num[8];
+    if (it->dbi == TS_DBI_BY_TRACE) { /* it->key is the trace id; by_trace wants its number */
+        rc = it->keylen == 16 ? ts_trace_key(s, txn, it->key, num) : MDB_NOTFOUND;
+        if (rc == MDB_NOTFOUND) goto done;
+        if (rc) {
+            mdb_cursor_close(c);
+            return ts_fail_mdb(s, rc, "reading traces");
+        }
+        k.mv_size = 8;
+        k.mv_data = num;
+    }
     rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH_RANGE);
     if (rc == MDB_NOTFOUND && by_time) {
         uint32_t h = hour_of(it->next_ts);

@@ -43,6 +43,7 @@ static const char *const db_names[TS_DBI_COUNT] = {
     [TS_DBI_BY_TRACE] = "by_trace",
     [TS_DBI_BY_TIME] = "by_time",
     [TS_DBI_TRACE_INCIDENTS] = "trace_incidents",
+    [TS_DBI_TRACES] = "traces",
 };
 
 static const unsigned db_flags[TS_DBI_COUNT] = {
@@ -56,6 +57,7 @@ static const unsigned db_flags[TS_DBI_COUNT] = {
     [TS_DBI_BY_TRACE] = MDB_DUPSORT | MDB_DUPFIXED,
     [TS_DBI_BY_TIME] = MDB_DUPSORT | MDB_DUPFIXED,
     [TS_DBI_TRACE_INCIDENTS] = MDB_DUPSORT,
+    [TS_DBI_TRACES] = 0,
 };
 
 static const struct {
@@ -466,17 +468,9 @@ int ts_stat(ts_store *s, ts_stats *out)
     int rc = ts_read_begin(s, &txn);
     if (rc) return rc;
     rc = ts_internal_log_size(s, txn, &out->events);
-    MDB_cursor *c = NULL;
-    if (!rc) rc = ts_fail_mdb(s, mdb_cursor_open(txn, s->dbi[TS_DBI_BY_TRACE], &c), "by_trace");
-    if (!rc) {
-        MDB_val k, v;
-        int r = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-        while (r == 0) {
-            out->traces++;
-            r = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP);
-        }
-        mdb_cursor_close(c);
-    }
+    MDB_stat tst;
+    if (!rc) rc = ts_fail_mdb(s, mdb_stat(txn, s->dbi[TS_DBI_TRACES], &tst), "traces");
+    if (!rc) out->traces = tst.ms_entries; /* one number per distinct trace id */
     uint32_t nd = 0;
     for (size_t i = 0; i < s->ndicts; i++)
         if (s->dicts[i].id) nd++;

@@ -29,7 +29,7 @@
 #include "tracestore.h"
 
 /* Schema version kept in meta under "schema_version" (4 bytes BE). */
-#define TS_SCHEMA_VERSION 1u
+#define TS_SCHEMA_VERSION 2u /* 2: by_trace keyed by trace number (traces) */
 /* Format version carried in the first byte of every stored unit. */
 #define TS_UNIT_VERSION 1u
 /* Unit header: version (1), codec (1), dictionary id (4 BE), SHA-256 (32). */
@@ -51,6 +51,7 @@ enum {
     TS_DBI_BY_TRACE,
     TS_DBI_BY_TIME,
     TS_DBI_TRACE_INCIDENTS,
+    TS_DBI_TRACES, /* trace_id (16) -> BE64 trace number, in order of first appearance */
     TS_DBI_COUNT
 };
 
@@ -168,6 +169,12 @@ int ts_sha256(ts_store *s, int prefix, const uint8_t *data, size_t len, uint8_t 
 void ts_dict_observe(ts_store *s, size_t raw, size_t packed);
 
 /* ---- read path (read.c) ---------------------------------------------- */
+
+/* The by_trace key of a trace: its BE64 trace number from `traces` (numbers
+ * are given in order of first appearance, so the entries of recent traces
+ * share the last pages of by_trace). 0 and out, MDB_NOTFOUND for a trace
+ * never stored, or another LMDB code. */
+int ts_trace_key(ts_store *s, MDB_txn *txn, const uint8_t trace[16], uint8_t out[8]);
 
 /* The stored bytes of `log_index` inside `txn`, through the per-store cache:
  * *buf borrows the cache until the next read call on this store.

@@ -147,11 +147,12 @@ static void test_store_check_detects_missing_and_stray_index_entries(void **stat
     assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
     assert_int_equal(ts_internal_dbi(s, txn, "by_trace", MDB_DUPSORT | MDB_DUPFIXED, 0, &by_trace),
                      0);
-    uint8_t tr[16], e[16];
-    fx_trace_id(1, tr); /* events 10..19 */
+    uint8_t tr[16], e[16], num[8];
+    fx_trace_id(1, tr);                                 /* events 10..19 */
+    assert_int_equal(ts_trace_key(s, txn, tr, num), 0); /* by_trace is keyed by trace number */
     ts_put_be64(e, T0 + 12 * 1000);
     ts_put_be64(e + 8, 12);
-    MDB_val k = {16, tr}, v = {16, e};
+    MDB_val k = {8, num}, v = {16, e};
     assert_int_equal(mdb_del(txn, by_trace, &k, &v), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
     int problems = 0;
@@ -159,8 +160,8 @@ static void test_store_check_detects_missing_and_stray_index_entries(void **stat
     assert_int_equal(problems, 2); /* missing entry, and the count */
     /* Put it back, then add an entry naming an event that is not there. */
     assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    k.mv_size = 16;
-    k.mv_data = tr;
+    k.mv_size = 8;
+    k.mv_data = num;
     v.mv_size = 16;
     v.mv_data = e;
     assert_int_equal(mdb_put(txn, by_trace, &k, &v, 0), 0);
@@ -181,6 +182,35 @@ static void test_store_check_detects_missing_and_stray_index_entries(void **stat
     free(dir);
 }
 
+static void test_store_check_detects_a_trace_number_given_twice(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir("store-check");
+    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    append_range(s, 0, 50);
+    ts_stats st;
+    assert_int_equal(ts_stat(s, &st), 0);
+    assert_int_equal(st.traces, 5); /* events 0..49, ten per trace */
+    MDB_env *env = ts_internal_env(s);
+    MDB_txn *txn;
+    MDB_dbi traces;
+    uint8_t tr[16], num[8];
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(ts_internal_dbi(s, txn, "traces", 0, 0, &traces), 0);
+    fx_trace_id(1, tr);
+    assert_int_equal(ts_trace_key(s, txn, tr, num), 0);
+    fx_trace_id(2, tr);
+    MDB_val k = {16, tr}, v = {8, num}; /* trace 2 now claims trace 1's number */
+    assert_int_equal(mdb_put(txn, traces, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    int problems = 0;
+    assert_int_equal(ts_check(s, fx_report, &problems), TS_ECORRUPT);
+    assert_true(problems >= 1);
+    ts_close(&s);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -188,6 +218,7 @@ int main(void)
         cmocka_unit_test(test_store_map_limit_stops_the_whole_group),
         cmocka_unit_test(test_store_check_detects_a_corrupted_unit),
         cmocka_unit_test(test_store_check_detects_missing_and_stray_index_entries),
+        cmocka_unit_test(test_store_check_detects_a_trace_number_given_twice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
