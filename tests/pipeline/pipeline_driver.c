@@ -9,7 +9,7 @@
  * Usage: test-pipeline-driver --endpoint E [--spool-dir D] --tag T --count N
  *          [--start K] [--rate EV_PER_S] [--ack-timeout-ms MS] [--flush-ms MS]
  *          [--queue N] [--batch N] [--overflow spool|drop|block]
- *          [--hold] [--wait-spooled] [--take] [--note-bytes N]
+ *          [--hold] [--wait-spooled] [--take] [--note-bytes N] [--batch-max-bytes N]
  * Prints "emitted=.. acked=.. ... flush=RC emit_p50_ns=.. emit_p99_ns=..
  * emit_max_ns=.." on stdout (and "flushed" alone on a line before --hold
  * sleeps forever, for tests that SIGKILL it after flush).
@@ -98,6 +98,7 @@ int main(int argc, char **argv)
     uint64_t tag = 1, count = 0, start = 0, rate = 0, flush_ms = 30000, note_bytes = 0, v;
     int hold = 0, wait_spooled = 0, take = 0, ne = 0;
     uint64_t errors = 0;
+    tp_limits limits = tp_limits_default(); /* copied by traceshim_create */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--hold") == 0) {
@@ -142,7 +143,10 @@ int main(int argc, char **argv)
             o.queue_events = v;
         else if (strcmp(a, "--batch") == 0)
             o.batch_events = v;
-        else
+        else if (strcmp(a, "--batch-max-bytes") == 0) {
+            limits.batch_max_bytes = (size_t)v;
+            o.limits = &limits;
+        } else
             goto usage;
     }
     traceshim *s = NULL;

@@ -237,21 +237,23 @@ static void test_full_store_makes_shims_spool_and_all_arrive_once_space_returns(
 static void test_large_events_are_split_into_batches_under_the_size_limit(void **state)
 {
     env *e = *state;
-    pid_t c = pu_collector_start(e->store, e->ep, e->log, NULL);
-    /* 300 events of ~65 KB in batches of up to 300: 300 of them would be 19.5 MB, over
-     * the 16 MiB batch limit: the shim must cut batches by size, not only by count.
-     * The flush may take long under ASan with other tests beside it (every byte is masked
-     * twice), hence 120 s. */
-    const char *args[] = {"--note-bytes", "65000", "--batch", "300", "--flush-ms", "120000", NULL};
-    pid_t d = driver_start(e, 1, "300", "", e->out, args);
+    /* Collector and shim both limit a framed batch to 1 MiB. 60 events of ~65 KB (3.9 MB)
+     * with up to 60 events per batch: one batch by count would be over the limit and
+     * REJECTED by the collector, so the shim must cut batches by size, not only by count.
+     * (Small data: the same rule at 16 MiB costs minutes under ASan.) */
+    const char *cargs[] = {"--max-batch-bytes", "1M", NULL};
+    pid_t c = pu_collector_start(e->store, e->ep, e->log, cargs);
+    const char *args[] = {"--note-bytes", "65000",      "--batch", "60", "--batch-max-bytes",
+                          "1048576",      "--flush-ms", "60000",   NULL};
+    pid_t d = driver_start(e, 1, "60", "", e->out, args);
     assert_int_equal(pu_wait(d), 0);
     char *o = tu_read_file(e->out, NULL);
-    assert_int_equal(pu_field(o, "acked"), 300);
+    assert_int_equal(pu_field(o, "acked"), 60);
     assert_int_equal(pu_field(o, "rejected"), 0);
     free(o);
     assert_false(pu_wait_for_text(e->log, "batch rejected", 0));
     assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
-    assert_store_holds_exactly(e, 1, 300);
+    assert_store_holds_exactly(e, 1, 60);
 }
 
 int main(void)
