@@ -20,9 +20,9 @@
 typedef struct shim_send_options {
     const char *endpoints[TRACESHIM_MAX_ENDPOINTS]; /* NULL-terminated; none: the default */
     int nendpoints;
-    const char *spool_dir; /* NULL: $AGENTTRAIL_SPOOL_DIR, else ./agenttrail-spool */
-    unsigned timeout_s;    /* wait for acks this long at the end (0: default 30) */
-    const char *follow;    /* tail this file instead of reading `files` */
+    const char *spool_dir;        /* NULL: $AGENTTRAIL_SPOOL_DIR, else ./agenttrail-spool */
+    unsigned timeout_s;           /* wait for acks this long at the end (0: default 30) */
+    const char *follow;           /* tail this file instead of reading `files` */
     const char *curve_server_key; /* Z85 (--server-key); NULL: no CURVE */
     const char *curve_secret_key; /* Z85 (--client-key) */
 } shim_send_options;

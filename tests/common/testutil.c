@@ -160,11 +160,15 @@ int tu_run(char *const argv[], const char *in_path, char **out, size_t *out_len,
         }
         s[i].buf[s[i].len] = 0;
     }
-    if (out) *out = s[0].buf;
-    else free(s[0].buf);
+    if (out)
+        *out = s[0].buf;
+    else
+        free(s[0].buf);
     if (out_len) *out_len = s[0].len;
-    if (err) *err = s[1].buf;
-    else free(s[1].buf);
+    if (err)
+        *err = s[1].buf;
+    else
+        free(s[1].buf);
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
     return -1;
