@@ -38,6 +38,7 @@
 
 #include <openssl/evp.h>
 
+#include "bench_common.h"
 #include "checkpoint.h"
 #include "merkle.h"
 #include "store_internal.h"
@@ -57,34 +58,14 @@ typedef struct opts {
     int keep;
 } opts;
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-/* CPU seconds of this process, and of its finished children: the machine is shared, so the
- * figures are judged on CPU time (wall time is printed too). */
-static double cpu_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
+/* CPU seconds of the finished children (this process's: bench_cpu_s): the machine is shared,
+ * so the figures are judged on CPU time (wall time is printed too). */
 static double children_cpu_s(void)
 {
     struct rusage ru;
     getrusage(RUSAGE_CHILDREN, &ru);
     return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-static void die(const char *what, const char *detail)
-{
-    fprintf(stderr, "bench-ledger: %s: %s\n", what, detail ? detail : "");
-    exit(1);
 }
 
 static void usage(void)
@@ -110,10 +91,8 @@ static opts parse_args(int argc, char **argv)
         }
         if (!val) usage();
         i++;
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(val, &end, 10);
-        int num = !errno && end != val && !*end && val[0] != '-';
+        uint64_t v = 0;
+        int num = bench_parse_u64(val, &v) == 0;
         if (!strcmp(a, "--input"))
             o.input = val;
         else if (!strcmp(a, "--dir"))
@@ -142,9 +121,9 @@ static opts parse_args(int argc, char **argv)
 /* Runs a command; *cpu gets its CPU seconds (user + system), *wall its wall time. */
 static int run(const char *cmd, double *cpu, double *wall)
 {
-    double c0 = children_cpu_s(), t0 = now_s();
+    double c0 = children_cpu_s(), t0 = bench_now_s();
     int rc = system(cmd);
-    *wall = now_s() - t0;
+    *wall = bench_now_s() - t0;
     *cpu = children_cpu_s() - c0;
     return rc;
 }
@@ -163,7 +142,7 @@ static size_t read_group(FILE *f, tp_event **ev, size_t n, uint64_t *seen, uint6
         tp_error err;
         if (tp_event_from_json(buf, (size_t)r, NULL, 0, &ev[got], &err, NULL) != 0) {
             char msg[600];
-            die("bad input line", tp_error_format(&err, msg, sizeof msg));
+            bench_die("bad input line", tp_error_format(&err, msg, sizeof msg));
         }
         if (*seen % every == 0) {
             free(ev[got]->incident);
@@ -177,17 +156,18 @@ static size_t read_group(FILE *f, tp_event **ev, size_t n, uint64_t *seen, uint6
 
 static double append_timed(ts_store *s, tp_event **ev, size_t n, ts_result *res)
 {
-    double t0 = now_s();
-    if (ts_append(s, ev, n, res) != 0) die("ts_append", ts_last_error(s));
-    return now_s() - t0;
+    double t0 = bench_now_s();
+    if (ts_append(s, ev, n, res) != 0) bench_die("ts_append", ts_last_error(s));
+    return bench_now_s() - t0;
 }
 
 int main(int argc, char **argv)
 {
+    bench_set_name("bench-ledger");
     opts o = parse_args(argc, argv);
     char tmpl[] = "/tmp/bench-ledger-XXXXXX";
     const char *dir = o.dir;
-    if (!dir && !(dir = mkdtemp(tmpl))) die("mkdtemp", strerror(errno));
+    if (!dir && !(dir = mkdtemp(tmpl))) bench_die("mkdtemp", strerror(errno));
     mkdir(dir, 0700);
     char path[4096], cmd[16384], with[4096], without[4096], keyp[4096], pubp[4096], bundle[4096];
     snprintf(with, sizeof with, "%s/store", dir);
@@ -198,22 +178,19 @@ int main(int argc, char **argv)
     const char *input = o.input;
     if (!input) {
         snprintf(path, sizeof path, "%s/events.jsonl", dir);
-        snprintf(cmd, sizeof cmd,
-                 "python3 '%s/tools/gen-events' %" PRIu64 " --seed %" PRIu64 " -o '%s'",
-                 AGENTTRAIL_SHARED_DIR, o.events, o.seed, path);
         fprintf(stderr, "bench-ledger: generating %" PRIu64 " events (gen-events)\n", o.events);
-        if (system(cmd) != 0) die("gen-events failed", cmd);
+        bench_generate_events(o.events, o.seed, path);
         input = path;
     }
     FILE *in = fopen(input, "r");
-    if (!in) die(input, strerror(errno));
+    if (!in) bench_die(input, strerror(errno));
 
     /* ---- 1. ingest with and without the log, alternating groups ---------------------- */
     ts_store *s = NULL, *bare = NULL;
     char err[512];
     if (ts_open(with, TS_OPEN_CREATE, NULL, &s, err, sizeof err) ||
         ts_open(without, TS_OPEN_CREATE, NULL, &bare, err, sizeof err))
-        die("ts_open", err);
+        bench_die("ts_open", err);
     ts_internal_set_append_hook(bare, NULL, NULL);
     tp_event **ev = calloc(o.group, sizeof *ev);
     ts_result *res = calloc(o.group, sizeof *res);
@@ -253,7 +230,7 @@ int main(int argc, char **argv)
 
     /* A signed checkpoint over everything, with the key where the collector keeps it. */
     cp_key *k = NULL;
-    if (cp_key_generate(&k) || cp_key_save_private(k, keyp, err, sizeof err)) die("key", err);
+    if (cp_key_generate(&k) || cp_key_save_private(k, keyp, err, sizeof err)) bench_die("key", err);
     char *pem;
     size_t pemlen;
     cp_key_public_pem(k, &pem, &pemlen);
@@ -266,13 +243,13 @@ int main(int argc, char **argv)
     memset(&c, 0, sizeof c);
     if (ts_log_size(s, &size) || ts_log_origin(s, c.origin, sizeof c.origin) ||
         ts_log_root(s, size, c.root))
-        die("log", ts_last_error(s));
+        bench_die("log", ts_last_error(s));
     c.size = size;
     c.time_unix_nano = tp_now_unix_nano();
     char *note;
     size_t notelen;
     if (cp_checkpoint_sign(&c, k, &note, &notelen) || ts_checkpoint_add(s, note, notelen))
-        die("checkpoint", ts_last_error(s));
+        bench_die("checkpoint", ts_last_error(s));
     free(note);
 
     /* ---- 2. proofs --------------------------------------------------------------------- */
@@ -284,26 +261,26 @@ int main(int argc, char **argv)
     uint8_t(*proofs)[TS_PROOF_MAX][32] = malloc(o.proofs * sizeof *proofs);
     size_t *plen = malloc(o.proofs * sizeof *plen);
     uint8_t(*leaves)[32] = malloc(o.proofs * sizeof *leaves);
-    double c0 = cpu_s();
+    double c0 = bench_cpu_s();
     for (uint64_t i = 0; i < o.proofs; i += 4096) {
         size_t m = o.proofs - i < 4096 ? (size_t)(o.proofs - i) : 4096;
         if (ts_log_inclusion_proofs(s, size, m, idx + i, proofs + i, plen + i))
-            die("proofs", ts_last_error(s));
+            bench_die("proofs", ts_last_error(s));
     }
-    double c_proofs = cpu_s() - c0;
-    c0 = cpu_s();
+    double c_proofs = bench_cpu_s() - c0;
+    c0 = bench_cpu_s();
     for (uint64_t i = 0; i < o.proofs; i++)
         if (ts_log_inclusion_proof(s, idx[i], size, proofs[i], &plen[i]))
-            die("proof", ts_last_error(s));
-    double c_proofs_one = cpu_s() - c0;
+            bench_die("proof", ts_last_error(s));
+    double c_proofs_one = bench_cpu_s() - c0;
     for (uint64_t i = 0; i < o.proofs; i++)
         ts_log_leaf(s, idx[i], leaves[i]);
-    c0 = cpu_s();
+    c0 = bench_cpu_s();
     for (uint64_t i = 0; i < o.proofs; i++)
         if (ts_log_verify_inclusion(leaves[i], idx[i], size, (const uint8_t(*)[32])proofs[i],
                                     plen[i], c.root))
-            die("proof", "does not verify");
-    double c_pverify = cpu_s() - c0;
+            bench_die("proof", "does not verify");
+    double c_pverify = bench_cpu_s() - c0;
     free(idx);
     free(proofs);
     free(plen);
@@ -316,11 +293,11 @@ int main(int argc, char **argv)
     for (uint64_t i = 0; i < size; i++) {
         uint8_t *b;
         size_t len;
-        if (ts_get_stored_bytes(s, i, &b, &len)) die("read", ts_last_error(s));
+        if (ts_get_stored_bytes(s, i, &b, &len)) bench_die("read", ts_last_error(s));
         if (total + len > allcap) {
             allcap = (total + len) * 2;
             all = realloc(all, allcap);
-            if (!all) die("memory", "stored bytes");
+            if (!all) bench_die("memory", "stored bytes");
         }
         memcpy(all + total, b, len);
         total += len;
@@ -328,36 +305,36 @@ int main(int argc, char **argv)
     }
     uint8_t md[32];
     unsigned int mdlen;
-    c0 = cpu_s();
+    c0 = bench_cpu_s();
     EVP_Digest(all, total, md, &mdlen, EVP_sha256(), NULL);
-    double c_sha = cpu_s() - c0;
+    double c_sha = bench_cpu_s() - c0;
     free(all);
     uint8_t full[32];
-    c0 = cpu_s();
+    c0 = bench_cpu_s();
     if (ts_log_recompute(s, 0, NULL, NULL, full, NULL, NULL, NULL, NULL, NULL))
-        die("recompute", ts_last_error(s));
-    double c_tree = cpu_s() - c0;
-    if (memcmp(full, c.root, 32) != 0) die("recompute", "root differs");
-    c0 = cpu_s();
-    if (ts_log_check_nodes(s, NULL, NULL)) die("check nodes", ts_last_error(s));
-    double c_nodes = cpu_s() - c0;
-    c0 = cpu_s();
-    if (ts_check(s, NULL, NULL)) die("ts_check", ts_last_error(s));
-    double c_index = cpu_s() - c0;
+        bench_die("recompute", ts_last_error(s));
+    double c_tree = bench_cpu_s() - c0;
+    if (memcmp(full, c.root, 32) != 0) bench_die("recompute", "root differs");
+    c0 = bench_cpu_s();
+    if (ts_log_check_nodes(s, NULL, NULL)) bench_die("check nodes", ts_last_error(s));
+    double c_nodes = bench_cpu_s() - c0;
+    c0 = bench_cpu_s();
+    if (ts_check(s, NULL, NULL)) bench_die("ts_check", ts_last_error(s));
+    double c_index = bench_cpu_s() - c0;
     ts_close(&s);
 
     double c_vstore, w_vstore, c_find, w_find, c_export, w_export, c_vbundle, w_vbundle;
     snprintf(cmd, sizeof cmd, "'%s/trace-query' verify --store '%s' --key '%s' >/dev/null",
              AGENTTRAIL_BIN_DIR, with, pubp);
     fprintf(stderr, "bench-ledger: verify --store\n");
-    if (run(cmd, &c_vstore, &w_vstore) != 0) die("verify --store failed", cmd);
+    if (run(cmd, &c_vstore, &w_vstore) != 0) bench_die("verify --store failed", cmd);
 
     /* ---- 4. export and verify of the incident ------------------------------------------ */
     snprintf(cmd, sizeof cmd,
              "'%s/trace-query' --store '%s' find --incident INC-BENCH --format jsonl > "
              "'%s/find.jsonl'",
              AGENTTRAIL_BIN_DIR, with, dir);
-    if (run(cmd, &c_find, &w_find) != 0) die("find failed", cmd);
+    if (run(cmd, &c_find, &w_find) != 0) bench_die("find failed", cmd);
     snprintf(path, sizeof path, "%s/find.jsonl", dir);
     struct stat st;
     stat(path, &st);
@@ -365,12 +342,12 @@ int main(int argc, char **argv)
              "'%s/trace-query' --store '%s' export --incident INC-BENCH -o '%s' --who bench "
              "2>/dev/null",
              AGENTTRAIL_BIN_DIR, with, bundle);
-    if (run(cmd, &c_export, &w_export) != 0) die("export failed", cmd);
+    if (run(cmd, &c_export, &w_export) != 0) bench_die("export failed", cmd);
     struct stat bst;
     stat(bundle, &bst);
     snprintf(cmd, sizeof cmd, "'%s/trace-query' verify '%s' --key '%s' >/dev/null",
              AGENTTRAIL_BIN_DIR, bundle, pubp);
-    if (run(cmd, &c_vbundle, &w_vbundle) != 0) die("bundle verify failed", cmd);
+    if (run(cmd, &c_vbundle, &w_vbundle) != 0) bench_die("bundle verify failed", cmd);
     uint64_t inc = (n + o.incident_every - 1) / o.incident_every;
 
     double mb = (double)total / 1e6;

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_common.h"
 #include "traceshim.h"
 #include "tracestore.h"
 
@@ -51,12 +52,6 @@ static uint64_t mono(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void die(const char *what, const char *why)
-{
-    fprintf(stderr, "bench-pipeline: %s: %s\n", what, why);
-    exit(1);
-}
-
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -70,7 +65,7 @@ static tp_event *parse(size_t i)
     tp_event *ev = NULL;
     tp_error err;
     if (tp_event_from_json(g_lines[i], g_lens[i], &lim, 0, &ev, &err, NULL) != 0)
-        die("gen-events line does not parse", err.problem);
+        bench_die("gen-events line does not parse", err.problem);
     return ev;
 }
 
@@ -80,9 +75,9 @@ static void load_events(size_t n, unsigned seed)
     snprintf(path, sizeof path, "%s/events.jsonl", g_tmp);
     snprintf(cmd, sizeof cmd, "%s/tools/gen-events %zu --seed %u -o %s", AGENTTRAIL_SHARED_DIR, n,
              seed, path);
-    if (system(cmd) != 0) die("gen-events failed", cmd);
+    if (system(cmd) != 0) bench_die("gen-events failed", cmd);
     FILE *f = fopen(path, "r");
-    if (!f) die(path, strerror(errno));
+    if (!f) bench_die(path, strerror(errno));
     g_lines = calloc(n, sizeof *g_lines);
     g_lens = calloc(n, sizeof *g_lens);
     char *line = NULL;
@@ -133,7 +128,7 @@ static void wait_serving(const char *ep)
         o.ack_timeout_ms = 200;
         traceshim *s = NULL;
         char err[256];
-        if (traceshim_create(&o, &s, err, sizeof err) != 0) die("shim", err);
+        if (traceshim_create(&o, &s, err, sizeof err) != 0) bench_die("shim", err);
         int rc = traceshim_flush(s, 100); /* nothing to send: tests the handshake only */
         traceshim_close(&s, 0);
         if (rc == 0) break;
@@ -183,7 +178,7 @@ static double run_shims(int k, const char *ep, const char *spool_base, unsigned 
                         const char *store, pid_t *collector, int *kills_done)
 {
     int go[2], ready[2];
-    if (pipe(go) != 0 || pipe(ready) != 0) die("pipe", strerror(errno));
+    if (pipe(go) != 0 || pipe(ready) != 0) bench_die("pipe", strerror(errno));
     pid_t pids[64];
     for (int i = 0; i < k; i++) {
         char spool[PATH_MAX + 64];
@@ -193,10 +188,10 @@ static double run_shims(int k, const char *ep, const char *spool_base, unsigned 
     }
     char c;
     for (int i = 0; i < k; i++)
-        if (read(ready[0], &c, 1) != 1) die("shim", "did not start");
+        if (read(ready[0], &c, 1) != 1) bench_die("shim", "did not start");
     uint64_t t0 = mono();
     for (int i = 0; i < k; i++)
-        if (write(go[1], "g", 1) != 1) die("pipe", strerror(errno));
+        if (write(go[1], "g", 1) != 1) bench_die("pipe", strerror(errno));
     int running = k, bad = 0;
     *kills_done = 0;
     while (running > 0) {
@@ -220,7 +215,7 @@ static double run_shims(int k, const char *ep, const char *spool_base, unsigned 
     close(go[1]);
     close(ready[0]);
     close(ready[1]);
-    if (bad) die("a shim did not get every event acked", "see the collector");
+    if (bad) bench_die("a shim did not get every event acked", "see the collector");
     return (double)g_n / secs;
 }
 
@@ -232,7 +227,7 @@ static double store_alone(void)
     snprintf(dir, sizeof dir, "%s/store-alone", g_tmp);
     ts_store *s = NULL;
     char err[512];
-    if (ts_open(dir, TS_OPEN_CREATE, NULL, &s, err, sizeof err) != 0) die(dir, err);
+    if (ts_open(dir, TS_OPEN_CREATE, NULL, &s, err, sizeof err) != 0) bench_die(dir, err);
     enum { G = 1000 };
     tp_event *group[G];
     ts_result res[G];
@@ -245,7 +240,7 @@ static double store_alone(void)
             tp_event_prepare(group[i], NULL, 0, &e);
         }
         uint64_t t = mono();
-        if (ts_append(s, group, g, res) != 0) die("ts_append", ts_last_error(s));
+        if (ts_append(s, group, g, res) != 0) bench_die("ts_append", ts_last_error(s));
         spent += mono() - t;
         for (size_t i = 0; i < g; i++)
             tp_event_destroy(&group[i]);
@@ -271,7 +266,7 @@ static void emit_cost(const char *ep, const char *spool, size_t n, int take, uin
     o.ack_timeout_ms = 300;
     traceshim *s = NULL;
     char err[256];
-    if (traceshim_create(&o, &s, err, sizeof err) != 0) die("shim", err);
+    if (traceshim_create(&o, &s, err, sizeof err) != 0) bench_die("shim", err);
     tp_event **evs = malloc(n * sizeof *evs);
     uint64_t *lat = malloc(n * sizeof *lat);
     for (size_t i = 0; i < n; i++)
@@ -297,7 +292,7 @@ static void set_check(const char *store, uint64_t *lost, uint64_t *dup, uint64_t
 {
     ts_store *s = NULL;
     char err[512];
-    if (ts_open(store, TS_OPEN_RDONLY, NULL, &s, err, sizeof err) != 0) die(store, err);
+    if (ts_open(store, TS_OPEN_RDONLY, NULL, &s, err, sizeof err) != 0) bench_die(store, err);
     /* Every generated event_id once: count by lookup. */
     *lost = *dup = *total = 0;
     ts_stats st;
@@ -315,13 +310,14 @@ static void set_check(const char *store, uint64_t *lost, uint64_t *dup, uint64_t
 
 int main(int argc, char **argv)
 {
+    bench_set_name("bench-pipeline");
     size_t n = 200000, emit_n = 50000;
     int kills = 1000;
     unsigned seed = 1;
     for (int i = 1; i + 1 < argc; i += 2) {
         char *end = NULL;
         unsigned long long v = strtoull(argv[i + 1], &end, 10);
-        if (!end || *end) die(argv[i], "needs a number");
+        if (!end || *end) bench_die(argv[i], "needs a number");
         if (!strcmp(argv[i], "--events"))
             n = v;
         else if (!strcmp(argv[i], "--emit-events"))
@@ -331,15 +327,15 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--seed"))
             seed = (unsigned)v;
         else
-            die(argv[i], "unknown option (--events N --emit-events N --kills K --seed S)");
+            bench_die(argv[i], "unknown option (--events N --emit-events N --kills K --seed S)");
     }
     ssize_t l = readlink("/proc/self/exe", g_bindir, sizeof g_bindir - 1);
-    if (l <= 0) die("/proc/self/exe", strerror(errno));
+    if (l <= 0) bench_die("/proc/self/exe", strerror(errno));
     g_bindir[l] = 0;
     *strrchr(g_bindir, '/') = 0;
     snprintf(g_tmp, sizeof g_tmp, "%s/agenttrail-bench-pipeline-XXXXXX",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(g_tmp)) die("mkdtemp", strerror(errno));
+    if (!mkdtemp(g_tmp)) bench_die("mkdtemp", strerror(errno));
     signal(SIGPIPE, SIG_IGN);
     srand(seed);
     load_events(n, seed);

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_common.h"
 #include "traceproto.h"
 
 #define ROUNDS 3
@@ -33,19 +34,6 @@ typedef struct corpus {
     size_t *packed_len;
     size_t packed_bytes;
 } corpus;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "bench-proto: %s\n", what);
-    exit(1);
-}
 
 static void add_file(corpus *c, const char *path)
 {
@@ -63,9 +51,9 @@ static void add_file(corpus *c, const char *path)
         if (n == 0) continue;
         c->line = realloc(c->line, (c->n + 1) * sizeof *c->line);
         c->len = realloc(c->len, (c->n + 1) * sizeof *c->len);
-        if (!c->line || !c->len) die("out of memory");
+        if (!c->line || !c->len) bench_die("out of memory", NULL);
         c->line[c->n] = malloc(n);
-        if (!c->line[c->n]) die("out of memory");
+        if (!c->line[c->n]) bench_die("out of memory", NULL);
         memcpy(c->line[c->n], line, n);
         c->len[c->n++] = n;
         c->bytes += n;
@@ -81,63 +69,63 @@ typedef struct step {
 
 static double run_jansson(corpus *c)
 {
-    double t = now_s();
+    double t = bench_now_s();
     for (size_t i = 0; i < c->n; i++) {
         json_error_t e;
         json_t *v = json_loadb(c->line[i], c->len[i], JSON_REJECT_DUPLICATES, &e);
-        if (!v) die("jansson refused a sample line");
+        if (!v) bench_die("jansson refused a sample line", NULL);
         json_decref(v);
     }
-    return now_s() - t;
+    return bench_now_s() - t;
 }
 
 static double run_from_json(corpus *c)
 {
-    double t = now_s();
+    double t = bench_now_s();
     for (size_t i = 0; i < c->n; i++) {
         tp_event_destroy(&c->ev[i]);
         tp_error err;
         if (tp_event_from_json(c->line[i], c->len[i], NULL, 0, &c->ev[i], &err, NULL) != TP_OK)
-            die("tp_event_from_json refused a sample line");
+            bench_die("tp_event_from_json refused a sample line", NULL);
     }
-    return now_s() - t;
+    return bench_now_s() - t;
 }
 
 static double run_to_json(corpus *c)
 {
-    double t = now_s();
+    double t = bench_now_s();
     for (size_t i = 0; i < c->n; i++) {
         char *s = tp_event_to_json(c->ev[i], NULL);
-        if (!s) die("out of memory");
+        if (!s) bench_die("out of memory", NULL);
         free(s);
     }
-    return now_s() - t;
+    return bench_now_s() - t;
 }
 
 static double run_pack(corpus *c)
 {
-    double t = now_s();
+    double t = bench_now_s();
     c->packed_bytes = 0;
     for (size_t i = 0; i < c->n; i++) {
         free(c->packed[i]);
         if (tp_event_pack(c->ev[i], &c->packed[i], &c->packed_len[i]) != TP_OK)
-            die("out of memory");
+            bench_die("out of memory", NULL);
         c->packed_bytes += c->packed_len[i];
     }
-    return now_s() - t;
+    return bench_now_s() - t;
 }
 
 static double run_unpack(corpus *c)
 {
-    double t = now_s();
+    double t = bench_now_s();
     for (size_t i = 0; i < c->n; i++) {
         tp_event *ev = NULL;
         tp_error err;
         if (tp_event_unpack(c->packed[i], c->packed_len[i], NULL, &ev, &err) != TP_OK)
-            die("tp_event_unpack refused a packed sample");
+            bench_die("tp_event_unpack refused a packed sample", NULL);
         tp_event_destroy(&ev);
     }
-    return now_s() - t;
+    return bench_now_s() - t;
 }
 
 static double run_prepare(corpus *c)
@@ -149,11 +137,11 @@ static double run_prepare(corpus *c)
         tp_event *ev = NULL;
         tp_error err;
         if (tp_event_from_json(c->line[i], c->len[i], NULL, 0, &ev, &err, NULL) != TP_OK)
-            die("tp_event_from_json refused a sample line");
-        double t = now_s();
+            bench_die("tp_event_from_json refused a sample line", NULL);
+        double t = bench_now_s();
         if (tp_event_prepare(ev, key, 0, &err) != TP_OK || tp_event_validate(ev, NULL, &err))
-            die("a sample line failed prepare/validate");
-        total += now_s() - t;
+            bench_die("a sample line failed prepare/validate", NULL);
+        total += bench_now_s() - t;
         tp_event_destroy(&ev);
     }
     return total;
@@ -161,6 +149,7 @@ static double run_prepare(corpus *c)
 
 int main(int argc, char **argv)
 {
+    bench_set_name("bench-proto");
     corpus c = {0};
     if (argc > 1) {
         for (int i = 1; i < argc; i++)
@@ -168,7 +157,7 @@ int main(int argc, char **argv)
     } else {
         glob_t g;
         if (glob(AGENTTRAIL_SHARED_DIR "/data/*.jsonl", 0, NULL, &g) != 0)
-            die("no ../shared/data/*.jsonl");
+            bench_die("no ../shared/data/*.jsonl", NULL);
         for (size_t i = 0; i < g.gl_pathc; i++)
             add_file(&c, g.gl_pathv[i]);
         globfree(&g);
@@ -176,7 +165,7 @@ int main(int argc, char **argv)
     c.ev = calloc(c.n, sizeof *c.ev);
     c.packed = calloc(c.n, sizeof *c.packed);
     c.packed_len = calloc(c.n, sizeof *c.packed_len);
-    if (!c.ev || !c.packed || !c.packed_len) die("out of memory");
+    if (!c.ev || !c.packed || !c.packed_len) bench_die("out of memory", NULL);
 
     step steps[] = {{"jansson parse (baseline)", 1e9}, {"tp_event_from_json", 1e9},
                     {"tp_event_to_json", 1e9},         {"tp_event_pack", 1e9},

@@ -26,7 +26,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -39,6 +38,8 @@
 
 #include <sqlite3.h>
 
+#include "bench_common.h"
+#include "bench_sqlite.h"
 #include "reader.h"
 #include "stats_calc.h"
 #include "tracestore.h"
@@ -71,30 +72,6 @@ typedef struct key {
     uint64_t ts;
 } key;
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static void die(const char *what, const char *detail)
-{
-    fprintf(stderr, "bench-query: %s: %s\n", what, detail ? detail : "");
-    exit(1);
-}
-
-static int parse_u64(const char *s, uint64_t *out)
-{
-    if (!s || !*s || *s == '-') return -1;
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || !end || *end) return -1;
-    *out = v;
-    return 0;
-}
-
 static void usage(void)
 {
     fprintf(stderr, "usage: bench-query [--events N] [--seed S] [--input FILE] [--queries Q]\n"
@@ -119,7 +96,7 @@ static opts parse_args(int argc, char **argv)
             o.input = val;
         else if (strcmp(a, "--dir") == 0)
             o.dir = val;
-        else if (parse_u64(val, &v) != 0)
+        else if (bench_parse_u64(val, &v) != 0)
             usage();
         else if (strcmp(a, "--events") == 0 && v > 0)
             o.events = v;
@@ -137,51 +114,15 @@ static opts parse_args(int argc, char **argv)
     return o;
 }
 
-static void sq(sqlite3 *db, const char *sql)
-{
-    char *err = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) die(sql, err);
-}
-
-static sqlite3_stmt *prep(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) die(sql, sqlite3_errmsg(db));
-    return st;
-}
-
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
-{
-    if (s)
-        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, i);
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Nearest rank, as trace-query stats. */
 static double pct(double *v, size_t n, double p)
 {
     if (n == 0) return 0;
-    qsort(v, n, sizeof *v, cmp_d);
+    qsort(v, n, sizeof *v, bench_cmp_double);
     size_t rank = (size_t)(p * (double)n + 0.999999);
     if (rank < 1) rank = 1;
     if (rank > n) rank = n;
     return v[rank - 1];
-}
-
-static int rm_one(const char *p, const struct stat *st, int fl, struct FTW *ftw)
-{
-    (void)st;
-    (void)fl;
-    (void)ftw;
-    remove(p);
-    return 0;
 }
 
 /* ---- the questions, answered by the store as trace-query does --------------------------- */
@@ -193,7 +134,7 @@ static qreader *reader;
 static size_t store_json(ts_store *s, const ts_filter *f, size_t limit, int arena, uint64_t *sum)
 {
     ts_iter *it = NULL;
-    if (ts_query(s, f, NULL, &it) != 0) die("ts_query", ts_last_error(s));
+    if (ts_query(s, f, NULL, &it) != 0) bench_die("ts_query", ts_last_error(s));
     size_t rows = 0;
     int rc = 0;
     if (arena) {
@@ -202,7 +143,7 @@ static size_t store_json(ts_store *s, const ts_filter *f, size_t limit, int aren
         while ((!limit || rows < limit) && (rc = qreader_next(reader, it, &ev)) == 0) {
             size_t len = 0;
             char *js = tp_event_to_json(ev, &len);
-            if (!js) die("tp_event_to_json", "out of memory");
+            if (!js) bench_die("tp_event_to_json", "out of memory");
             *sum += (uint64_t)js[len - 1] + len;
             free(js);
             rows++;
@@ -213,30 +154,15 @@ static size_t store_json(ts_store *s, const ts_filter *f, size_t limit, int aren
         while ((!limit || rows < limit) && (rc = ts_iter_next(it, &ev)) == 0) {
             size_t len = 0;
             char *js = tp_event_to_json(ev, &len);
-            if (!js) die("tp_event_to_json", "out of memory");
+            if (!js) bench_die("tp_event_to_json", "out of memory");
             *sum += (uint64_t)js[len - 1] + len;
             free(js);
             tp_event_destroy(&ev);
             rows++;
         }
     }
-    if (rc != 0 && rc != TS_EEND) die("ts_iter_next", ts_last_error(s));
+    if (rc != 0 && rc != TS_EEND) bench_die("ts_iter_next", ts_last_error(s));
     ts_iter_destroy(&it);
-    return rows;
-}
-
-static size_t sqlite_json(sqlite3_stmt *st, uint64_t *sum)
-{
-    size_t rows = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const unsigned char *t = sqlite3_column_text(st, 0);
-        int n = sqlite3_column_bytes(st, 0);
-        *sum += (uint64_t)t[n - 1] + (uint64_t)n;
-        rows++;
-    }
-    if (rc != SQLITE_DONE) die("sqlite step", sqlite3_errstr(rc));
-    sqlite3_reset(st);
     return rows;
 }
 
@@ -247,19 +173,19 @@ static size_t store_stats(ts_store *s, uint64_t since, uint64_t until, uint64_t 
     f.since = since;
     f.until = until;
     qstats *st = qstats_new(QBY_WORKFLOW);
-    if (!st) die("qstats_new", "out of memory");
+    if (!st) bench_die("qstats_new", "out of memory");
     ts_iter *it = NULL;
-    if (ts_query(s, &f, NULL, &it) != 0) die("ts_query", ts_last_error(s));
+    if (ts_query(s, &f, NULL, &it) != 0) bench_die("ts_query", ts_last_error(s));
     int rc;
     *events = 0;
     const tp_event *ev = NULL;
     while ((rc = qreader_next(reader, it, &ev)) == 0) {
-        if (qstats_add(st, ev) != 0) die("qstats_add", "out of memory");
+        if (qstats_add(st, ev) != 0) bench_die("qstats_add", "out of memory");
         (*events)++;
     }
-    if (rc != TS_EEND) die("ts_iter_next", ts_last_error(s));
+    if (rc != TS_EEND) bench_die("ts_iter_next", ts_last_error(s));
     ts_iter_destroy(&it);
-    if (qstats_finish(st) != 0) die("qstats_finish", "out of memory");
+    if (qstats_finish(st) != 0) bench_die("qstats_finish", "out of memory");
     size_t groups = qstats_ngroups(st);
     qstats_destroy(&st);
     return groups;
@@ -295,7 +221,7 @@ static size_t sqlite_stats(sqlite3_stmt *st, uint64_t since, uint64_t until, uin
         *events += (uint64_t)sqlite3_column_int64(st, 1);
         groups++;
     }
-    if (rc != SQLITE_DONE) die("sqlite stats", sqlite3_errstr(rc));
+    if (rc != SQLITE_DONE) bench_die("sqlite stats", sqlite3_errstr(rc));
     sqlite3_reset(st);
     return groups;
 }
@@ -335,7 +261,7 @@ static void note_event(loaded *L, const tp_event *ev, size_t idx, size_t nkeys)
             seen = !strcmp(L->incidents[k], ev->incident);
         if (!seen) {
             L->incidents = realloc(L->incidents, (L->nincidents + 1) * sizeof *L->incidents);
-            if (!L->incidents) die("realloc", "out of memory");
+            if (!L->incidents) bench_die("realloc", "out of memory");
             L->incidents[L->nincidents++] = strdup(ev->incident);
         }
     }
@@ -354,16 +280,10 @@ static void note_event(loaded *L, const tp_event *ev, size_t idx, size_t nkeys)
 static void load(const char *input, ts_store *s, sqlite3 *db, const opts *o, loaded *L)
 {
     FILE *f = fopen(input, "r");
-    if (!f) die(input, strerror(errno));
-    sq(db, "CREATE TABLE events(id INTEGER PRIMARY KEY, time INTEGER NOT NULL, workflow TEXT, "
-           "dri TEXT, incident TEXT, trace_id BLOB, json TEXT NOT NULL)");
-    sq(db, "CREATE INDEX by_workflow ON events(workflow, time)");
-    sq(db, "CREATE INDEX by_dri ON events(dri, time)");
-    sq(db, "CREATE INDEX by_incident ON events(incident, time)");
-    sq(db, "CREATE INDEX by_trace ON events(trace_id)");
-    sq(db, "CREATE INDEX by_time ON events(time)");
-    sqlite3_stmt *ins = prep(db, "INSERT INTO events(time, workflow, dri, incident, trace_id, "
-                                 "json) VALUES(?,?,?,?,?,?)");
+    if (!f) bench_die(input, strerror(errno));
+    bench_sqlite_create_baseline(db);
+    bench_sq(db, "CREATE INDEX by_time ON events(time)");
+    sqlite3_stmt *ins = bench_prep(db, BENCH_SQLITE_INSERT_SQL);
     tp_limits lim = tp_limits_default();
     tp_event *group[GROUP];
     char *texts[GROUP];
@@ -374,7 +294,7 @@ static void load(const char *input, ts_store *s, sqlite3 *db, const opts *o, loa
     ssize_t len;
     int eof = 0;
     L->keys = calloc(o->queries, sizeof *L->keys);
-    if (!L->keys) die("calloc", "out of memory");
+    if (!L->keys) bench_die("calloc", "out of memory");
     while (!eof) {
         len = getline(&line, &cap, f);
         if (len > 0) {
@@ -386,7 +306,7 @@ static void load(const char *input, ts_store *s, sqlite3 *db, const opts *o, loa
             if (tp_event_from_json(line, (size_t)len, &lim, 0, &ev, &err, NULL) != 0 ||
                 tp_event_prepare(ev, NULL, 0, &err) != 0) {
                 char buf[600];
-                die("bad event", tp_error_format(&err, buf, sizeof buf));
+                bench_die("bad event", tp_error_format(&err, buf, sizeof buf));
             }
             group[g] = ev;
             texts[g] = strndup(line, (size_t)len);
@@ -397,23 +317,16 @@ static void load(const char *input, ts_store *s, sqlite3 *db, const opts *o, loa
             eof = 1;
         }
         if (g == GROUP || (eof && g)) {
-            if (ts_append(s, group, g, res) != 0) die("ts_append", ts_last_error(s));
-            sq(db, "BEGIN");
+            if (ts_append(s, group, g, res) != 0) bench_die("ts_append", ts_last_error(s));
+            bench_sq(db, "BEGIN");
             for (size_t i = 0; i < g; i++) {
                 tp_event *ev = group[i];
-                sqlite3_bind_int64(ins, 1, (sqlite3_int64)ev->time_unix_nano);
-                bind_text(ins, 2, ev->workflow);
-                bind_text(ins, 3, ev->dri);
-                bind_text(ins, 4, ev->incident);
-                sqlite3_bind_blob(ins, 5, ev->trace_id.data, (int)ev->trace_id.len, SQLITE_STATIC);
-                sqlite3_bind_text(ins, 6, texts[i], (int)lens[i], SQLITE_STATIC);
-                if (sqlite3_step(ins) != SQLITE_DONE) die("sqlite insert", sqlite3_errmsg(db));
-                sqlite3_reset(ins);
+                bench_sqlite_insert_event(db, ins, ev, texts[i], lens[i]);
                 note_event(L, ev, L->n + i, o->queries);
                 tp_event_destroy(&group[i]);
                 free(texts[i]);
             }
-            sq(db, "COMMIT");
+            bench_sq(db, "COMMIT");
             L->n += g;
             g = 0;
             if (L->n % 100000 == 0) fprintf(stderr, "bench-query: loaded %zu events\n", L->n);
@@ -422,8 +335,8 @@ static void load(const char *input, ts_store *s, sqlite3 *db, const opts *o, loa
     free(line);
     fclose(f);
     sqlite3_finalize(ins);
-    sq(db, "ANALYZE");
-    sq(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+    bench_sq(db, "ANALYZE");
+    bench_sq(db, "PRAGMA wal_checkpoint(TRUNCATE)");
 }
 
 /* ---- main ------------------------------------------------------------------------------- */
@@ -435,28 +348,19 @@ static const char *const qkey[Q_COUNT] = {"find", "show", "incident", "stats"};
 
 int main(int argc, char **argv)
 {
+    bench_set_name("bench-query");
     opts o = parse_args(argc, argv);
     char tmpl[] = "/tmp/bench-query-XXXXXX";
-    const char *dir = o.dir;
-    if (!dir) {
-        if (!mkdtemp(tmpl)) die("mkdtemp", strerror(errno));
-        dir = tmpl;
-    } else if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        die(dir, strerror(errno));
-    }
+    const char *dir = bench_make_work_dir(o.dir, tmpl);
     char input[4300];
     if (o.input) {
         snprintf(input, sizeof input, "%s", o.input);
     } else {
         snprintf(input, sizeof input, "%s/events.jsonl", dir);
-        char cmd[9000];
-        snprintf(cmd, sizeof cmd,
-                 "python3 '%s/tools/gen-events' %" PRIu64 " --seed %" PRIu64 " -o '%s'",
-                 AGENTTRAIL_SHARED_DIR, o.events, o.seed, input);
         fprintf(stderr,
                 "bench-query: generating %" PRIu64 " events (gen-events, seed %" PRIu64 ")\n",
                 o.events, o.seed);
-        if (system(cmd) != 0) die("gen-events failed", cmd);
+        bench_generate_events(o.events, o.seed, input);
     }
     srand((unsigned)o.seed);
     char sdir[4200], dbpath[4200];
@@ -464,27 +368,29 @@ int main(int argc, char **argv)
     snprintf(dbpath, sizeof dbpath, "%s/sqlite.db", dir);
     ts_store *s = NULL;
     char err[512];
-    if (ts_open(sdir, TS_OPEN_CREATE, NULL, &s, err, sizeof err) != 0) die("ts_open", err);
+    if (ts_open(sdir, TS_OPEN_CREATE, NULL, &s, err, sizeof err) != 0) bench_die("ts_open", err);
     sqlite3 *db;
-    if (sqlite3_open(dbpath, &db) != SQLITE_OK) die(dbpath, sqlite3_errmsg(db));
-    sq(db, "PRAGMA journal_mode=WAL");
-    sq(db, "PRAGMA synchronous=NORMAL");
+    if (sqlite3_open(dbpath, &db) != SQLITE_OK) bench_die(dbpath, sqlite3_errmsg(db));
+    bench_sq(db, "PRAGMA journal_mode=WAL");
+    bench_sq(db, "PRAGMA synchronous=NORMAL");
     loaded L = {0};
     load(input, s, db, &o, &L);
     reader = qreader_new();
-    if (!reader) die("qreader_new", "out of memory");
-    if (L.n == 0) die(input, "no events");
+    if (!reader) bench_die("qreader_new", "out of memory");
+    if (L.n == 0) bench_die(input, "no events");
     /* Reopen the store read-only, as trace-query does. */
     ts_close(&s);
-    if (ts_open(sdir, TS_OPEN_RDONLY, NULL, &s, err, sizeof err) != 0) die("ts_open", err);
+    if (ts_open(sdir, TS_OPEN_RDONLY, NULL, &s, err, sizeof err) != 0) bench_die("ts_open", err);
     size_t nkeys = L.n < o.queries ? L.n : o.queries;
     fprintf(stderr, "bench-query: %zu events loaded, %zu incidents; timing\n", L.n, L.nincidents);
 
-    sqlite3_stmt *sq_find = prep(db, "SELECT json FROM events WHERE workflow=? AND time>=? AND "
-                                     "time<? ORDER BY time LIMIT 100");
-    sqlite3_stmt *sq_show = prep(db, "SELECT json FROM events WHERE trace_id=? ORDER BY time");
-    sqlite3_stmt *sq_inc = prep(db, "SELECT json FROM events WHERE incident=? ORDER BY time");
-    sqlite3_stmt *sq_stats = prep(db, sqlite_stats_sql);
+    sqlite3_stmt *sq_find =
+        bench_prep(db, "SELECT json FROM events WHERE workflow=? AND time>=? AND "
+                       "time<? ORDER BY time LIMIT 100");
+    sqlite3_stmt *sq_show =
+        bench_prep(db, "SELECT json FROM events WHERE trace_id=? ORDER BY time");
+    sqlite3_stmt *sq_inc = bench_prep(db, "SELECT json FROM events WHERE incident=? ORDER BY time");
+    sqlite3_stmt *sq_stats = bench_prep(db, sqlite_stats_sql);
 
     double *t[Q_COUNT][2];
     size_t nq[Q_COUNT] = {nkeys, nkeys, L.nincidents ? nkeys : 0, o.stats_runs};
@@ -492,7 +398,7 @@ int main(int argc, char **argv)
     for (int q = 0; q < Q_COUNT; q++)
         for (int k = 0; k < 2; k++) {
             t[q][k] = calloc(nq[q] + 1, sizeof(double));
-            if (!t[q][k]) die("calloc", "out of memory");
+            if (!t[q][k]) bench_die("calloc", "out of memory");
         }
     uint64_t sum = 0;
     /* Warm-up: one pass of each question, untimed, so both engines read from the page
@@ -510,13 +416,13 @@ int main(int argc, char **argv)
             fi.incident = inc;
             for (int q = 0; q < Q_INCIDENT + 1; q++) {
                 if (q == Q_INCIDENT && !inc) continue;
-                double t0 = now_s();
+                double t0 = bench_now_s();
                 size_t r0 = store_json(s,
                                        q == Q_FIND   ? &ff
                                        : q == Q_SHOW ? &fs
                                                      : &fi,
                                        q == Q_FIND ? FIND_LIMIT : 0, q != Q_SHOW, &sum);
-                double ts_ms = (now_s() - t0) * 1e3;
+                double ts_ms = (bench_now_s() - t0) * 1e3;
                 sqlite3_stmt *st = q == Q_FIND ? sq_find : q == Q_SHOW ? sq_show : sq_inc;
                 if (q == Q_FIND) {
                     sqlite3_bind_text(st, 1, k->workflow, -1, SQLITE_STATIC);
@@ -527,9 +433,9 @@ int main(int argc, char **argv)
                 } else {
                     sqlite3_bind_text(st, 1, inc, -1, SQLITE_STATIC);
                 }
-                t0 = now_s();
-                size_t r1 = sqlite_json(st, &sum);
-                double sq_ms = (now_s() - t0) * 1e3;
+                t0 = bench_now_s();
+                size_t r1 = bench_sqlite_read_json(st, &sum);
+                double sq_ms = (bench_now_s() - t0) * 1e3;
                 if (r0 != r1)
                     fprintf(stderr, "bench-query: %s #%zu: store %zu rows, sqlite %zu rows\n",
                             qname[q], i, r0, r1);
@@ -547,12 +453,12 @@ int main(int argc, char **argv)
     uint64_t ev_store = 0, ev_sqlite = 0;
     size_t g_store = 0, g_sqlite = 0;
     for (size_t r = 0; r <= o.stats_runs; r++) {
-        double t0 = now_s();
+        double t0 = bench_now_s();
         g_store = store_stats(s, since, until, &ev_store);
-        double ts_ms = (now_s() - t0) * 1e3;
-        t0 = now_s();
+        double ts_ms = (bench_now_s() - t0) * 1e3;
+        t0 = bench_now_s();
         g_sqlite = sqlite_stats(sq_stats, since, until, &ev_sqlite);
-        double sq_ms = (now_s() - t0) * 1e3;
+        double sq_ms = (bench_now_s() - t0) * 1e3;
         if (r == 0) continue; /* warm-up */
         t[Q_STATS][0][r - 1] = ts_ms;
         t[Q_STATS][1][r - 1] = sq_ms;
@@ -583,10 +489,10 @@ int main(int argc, char **argv)
         char *argv_q[] = {bin,         "--store", sdir,       "find",    "--workflow",
                           k->workflow, "--since", since_s,    "--until", until_s,
                           "--limit",   "100",     "--format", "jsonl",   NULL};
-        double t0 = now_s();
+        double t0 = bench_now_s();
         int rc = run_quiet(argv_q);
-        tp[i] = (now_s() - t0) * 1e3;
-        if (rc != 0) die("trace-query find failed", bin);
+        tp[i] = (bench_now_s() - t0) * 1e3;
+        if (rc != 0) bench_die("trace-query find failed", bin);
     }
 
     /* ---- report ----------------------------------------------------------------------- */
@@ -642,6 +548,6 @@ int main(int argc, char **argv)
     free(L.keys);
     free(tp);
     free(bin);
-    if (!o.keep && !o.dir) nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    if (!o.keep && !o.dir) bench_remove_tree(dir);
     return 0;
 }

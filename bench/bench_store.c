@@ -22,7 +22,6 @@
  * Owns its temp directory (removed unless --keep). Single-threaded.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +32,8 @@
 
 #include <sqlite3.h>
 
+#include "bench_common.h"
+#include "bench_sqlite.h"
 #include "tracestore.h"
 
 #ifndef AGENTTRAIL_SHARED_DIR
@@ -59,36 +60,6 @@ typedef struct key {
     uint64_t ts;
 } key;
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static double cpu_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static void die(const char *what, const char *detail)
-{
-    fprintf(stderr, "bench-store: %s: %s\n", what, detail ? detail : "");
-    exit(1);
-}
-
-static int parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-') return -1;
-    *out = v;
-    return 0;
-}
-
 static void usage(void)
 {
     fprintf(stderr, "usage: bench-store --events N [--seed S] [--input FILE] [--group G] "
@@ -112,7 +83,7 @@ static opts parse_args(int argc, char **argv)
             o.input = val;
         else if (!strcmp(a, "--dir"))
             o.dir = val;
-        else if (parse_u64(val, &v) != 0)
+        else if (bench_parse_u64(val, &v) != 0)
             usage();
         else if (!strcmp(a, "--events"))
             o.events = v;
@@ -134,7 +105,7 @@ static opts parse_args(int argc, char **argv)
 static line *read_lines(const char *path, uint64_t max, size_t *n)
 {
     FILE *f = fopen(path, "r");
-    if (!f) die(path, strerror(errno));
+    if (!f) bench_die(path, strerror(errno));
     size_t cap = 1024, cnt = 0;
     line *v = malloc(cap * sizeof *v);
     char *buf = NULL;
@@ -145,7 +116,7 @@ static line *read_lines(const char *path, uint64_t max, size_t *n)
             buf[--r] = 0;
         if (r == 0) continue;
         if (cnt == cap) v = realloc(v, (cap *= 2) * sizeof *v);
-        if (!v) die("reading input", "out of memory");
+        if (!v) bench_die("reading input", "out of memory");
         v[cnt].text = malloc((size_t)r + 1);
         memcpy(v[cnt].text, buf, (size_t)r + 1);
         v[cnt].len = (size_t)r;
@@ -160,14 +131,10 @@ static line *read_lines(const char *path, uint64_t max, size_t *n)
 static char *generate(const opts *o, const char *dir)
 {
     static char path[4096];
-    char cmd[8192];
     snprintf(path, sizeof path, "%s/events.jsonl", dir);
-    snprintf(cmd, sizeof cmd,
-             "python3 '%s/tools/gen-events' %" PRIu64 " --seed %" PRIu64 " -o '%s'",
-             AGENTTRAIL_SHARED_DIR, o->events, o->seed, path);
     fprintf(stderr, "bench-store: generating %" PRIu64 " events (gen-events, seed %" PRIu64 ")\n",
             o->events, o->seed);
-    if (system(cmd) != 0) die("gen-events failed", cmd);
+    bench_generate_events(o->events, o->seed, path);
     return path;
 }
 
@@ -186,38 +153,11 @@ static tp_event *parse(const line *l, size_t i)
 
 /* ---- SQLite ------------------------------------------------------------ */
 
-static void sq(sqlite3 *db, const char *sql)
-{
-    char *err = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) die(sql, err);
-}
-
-static sqlite3_stmt *prep(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) die(sql, sqlite3_errmsg(db));
-    return st;
-}
-
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
-{
-    if (s)
-        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, i);
-}
-
 /* ---- timing helpers --------------------------------------------------- */
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 static double pct(double *v, size_t n, double p)
 {
-    qsort(v, n, sizeof *v, cmp_d);
+    qsort(v, n, sizeof *v, bench_cmp_double);
     size_t i = (size_t)(p * (double)(n - 1) + 0.5);
     return v[i];
 }
@@ -228,15 +168,6 @@ static uint64_t file_size(const char *path)
     return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
-static int rm_one(const char *p, const struct stat *st, int fl, struct FTW *ftw)
-{
-    (void)st;
-    (void)fl;
-    (void)ftw;
-    remove(p);
-    return 0;
-}
-
 /* ---- queries ---------------------------------------------------------- */
 
 enum { Q_WORKFLOW, Q_TRACE, Q_INCIDENT, Q_COUNT };
@@ -244,7 +175,7 @@ enum { Q_WORKFLOW, Q_TRACE, Q_INCIDENT, Q_COUNT };
 static size_t store_query(ts_store *s, const ts_filter *f, int decode, uint64_t *sum)
 {
     ts_iter *it = NULL;
-    if (ts_query(s, f, NULL, &it) != 0) die("ts_query", ts_last_error(s));
+    if (ts_query(s, f, NULL, &it) != 0) bench_die("ts_query", ts_last_error(s));
     size_t rows = 0;
     int rc;
     if (decode) {
@@ -262,41 +193,21 @@ static size_t store_query(ts_store *s, const ts_filter *f, int decode, uint64_t 
             rows++;
         }
     }
-    if (rc != TS_EEND) die("ts_iter_next", ts_last_error(s));
+    if (rc != TS_EEND) bench_die("ts_iter_next", ts_last_error(s));
     ts_iter_destroy(&it);
-    return rows;
-}
-
-static size_t sqlite_query(sqlite3_stmt *st, uint64_t *sum)
-{
-    size_t rows = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const unsigned char *t = sqlite3_column_text(st, 0);
-        int n = sqlite3_column_bytes(st, 0);
-        *sum += (uint64_t)t[n - 1] + (uint64_t)n;
-        rows++;
-    }
-    if (rc != SQLITE_DONE) die("sqlite step", sqlite3_errstr(rc));
-    sqlite3_reset(st);
     return rows;
 }
 
 int main(int argc, char **argv)
 {
+    bench_set_name("bench-store");
     opts o = parse_args(argc, argv);
     char tmpl[] = "/tmp/bench-store-XXXXXX";
-    const char *dir = o.dir;
-    if (!dir) {
-        if (!mkdtemp(tmpl)) die("mkdtemp", strerror(errno));
-        dir = tmpl;
-    } else if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        die(dir, strerror(errno));
-    }
+    const char *dir = bench_make_work_dir(o.dir, tmpl);
     const char *input = o.input ? o.input : generate(&o, dir);
     size_t n = 0;
     line *lines = read_lines(input, o.input ? o.events : 0, &n);
-    if (n == 0) die(input, "no events");
+    if (n == 0) bench_die(input, "no events");
     fprintf(stderr, "bench-store: %zu events, groups of %zu\n", n, o.group);
 
     /* Keys for the queries: random events' workflow/hour, trace, incident. */
@@ -311,7 +222,7 @@ int main(int argc, char **argv)
     snprintf(dbpath, sizeof dbpath, "%s/sqlite.db", dir);
     ts_store *s = NULL;
     char err[512];
-    if (ts_open(sdir, TS_OPEN_CREATE, NULL, &s, err, sizeof err) != 0) die("ts_open", err);
+    if (ts_open(sdir, TS_OPEN_CREATE, NULL, &s, err, sizeof err) != 0) bench_die("ts_open", err);
     tp_event **group = calloc(o.group, sizeof *group);
     ts_result *res = calloc(o.group, sizeof *res);
     double t_store = 0, c_store = 0;
@@ -320,10 +231,10 @@ int main(int argc, char **argv)
         size_t g = n - at < o.group ? n - at : o.group;
         for (size_t i = 0; i < g; i++)
             group[i] = parse(&lines[at + i], at + i);
-        double t0 = now_s(), c0 = cpu_s();
-        if (ts_append(s, group, g, res) != 0) die("ts_append", ts_last_error(s));
-        t_store += now_s() - t0;
-        c_store += cpu_s() - c0;
+        double t0 = bench_now_s(), c0 = bench_cpu_s();
+        if (ts_append(s, group, g, res) != 0) bench_die("ts_append", ts_last_error(s));
+        t_store += bench_now_s() - t0;
+        c_store += bench_cpu_s() - c0;
         for (size_t i = 0; i < g; i++) {
             tp_event *ev = group[i];
             if (ev->incident) {
@@ -352,45 +263,31 @@ int main(int argc, char **argv)
 
     /* ---- load SQLite --------------------------------------------------- */
     sqlite3 *db;
-    if (sqlite3_open(dbpath, &db) != SQLITE_OK) die(dbpath, sqlite3_errmsg(db));
-    sq(db, "PRAGMA journal_mode=WAL");
-    sq(db, "PRAGMA synchronous=NORMAL");
-    sq(db, "CREATE TABLE events(id INTEGER PRIMARY KEY, time INTEGER NOT NULL, workflow TEXT, "
-           "dri TEXT, incident TEXT, trace_id BLOB, json TEXT NOT NULL)");
-    sq(db, "CREATE INDEX by_workflow ON events(workflow, time)");
-    sq(db, "CREATE INDEX by_dri ON events(dri, time)");
-    sq(db, "CREATE INDEX by_incident ON events(incident, time)");
-    sq(db, "CREATE INDEX by_trace ON events(trace_id)");
-    sqlite3_stmt *ins = prep(db, "INSERT INTO events(time, workflow, dri, incident, trace_id, "
-                                 "json) VALUES(?,?,?,?,?,?)");
-    sqlite3_stmt *begin = prep(db, "BEGIN"), *commit = prep(db, "COMMIT");
+    if (sqlite3_open(dbpath, &db) != SQLITE_OK) bench_die(dbpath, sqlite3_errmsg(db));
+    bench_sq(db, "PRAGMA journal_mode=WAL");
+    bench_sq(db, "PRAGMA synchronous=NORMAL");
+    bench_sqlite_create_baseline(db);
+    sqlite3_stmt *ins = bench_prep(db, BENCH_SQLITE_INSERT_SQL);
+    sqlite3_stmt *begin = bench_prep(db, "BEGIN"), *commit = bench_prep(db, "COMMIT");
     double t_sqlite = 0, c_sqlite = 0;
     for (size_t at = 0; at < n; at += o.group) {
         size_t g = n - at < o.group ? n - at : o.group;
         for (size_t i = 0; i < g; i++)
             group[i] = parse(&lines[at + i], at + i);
-        double t0 = now_s(), c0 = cpu_s();
+        double t0 = bench_now_s(), c0 = bench_cpu_s();
         sqlite3_step(begin);
         sqlite3_reset(begin);
         for (size_t i = 0; i < g; i++) {
-            tp_event *ev = group[i];
-            sqlite3_bind_int64(ins, 1, (sqlite3_int64)ev->time_unix_nano);
-            bind_text(ins, 2, ev->workflow);
-            bind_text(ins, 3, ev->dri);
-            bind_text(ins, 4, ev->incident);
-            sqlite3_bind_blob(ins, 5, ev->trace_id.data, (int)ev->trace_id.len, SQLITE_STATIC);
-            sqlite3_bind_text(ins, 6, lines[at + i].text, (int)lines[at + i].len, SQLITE_STATIC);
-            if (sqlite3_step(ins) != SQLITE_DONE) die("sqlite insert", sqlite3_errmsg(db));
-            sqlite3_reset(ins);
+            bench_sqlite_insert_event(db, ins, group[i], lines[at + i].text, lines[at + i].len);
         }
-        if (sqlite3_step(commit) != SQLITE_DONE) die("sqlite commit", sqlite3_errmsg(db));
+        if (sqlite3_step(commit) != SQLITE_DONE) bench_die("sqlite commit", sqlite3_errmsg(db));
         sqlite3_reset(commit);
-        t_sqlite += now_s() - t0;
-        c_sqlite += cpu_s() - c0;
+        t_sqlite += bench_now_s() - t0;
+        c_sqlite += bench_cpu_s() - c0;
         for (size_t i = 0; i < g; i++)
             tp_event_destroy(&group[i]);
     }
-    sq(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+    bench_sq(db, "PRAGMA wal_checkpoint(TRUNCATE)");
     char walpath[4300];
     snprintf(walpath, sizeof walpath, "%s-wal", dbpath);
     uint64_t sqlite_bytes = file_size(dbpath) + file_size(walpath);
@@ -407,9 +304,10 @@ int main(int argc, char **argv)
         for (int k = 0; k < 2; k++)
             tq[q][k] = calloc(o.queries, sizeof(double));
     sqlite3_stmt *sqs[Q_COUNT] = {
-        prep(db, "SELECT json FROM events WHERE workflow=? AND time>=? AND time<? ORDER BY time"),
-        prep(db, "SELECT json FROM events WHERE trace_id=? ORDER BY time"),
-        prep(db, "SELECT json FROM events WHERE incident=? ORDER BY time")};
+        bench_prep(db,
+                   "SELECT json FROM events WHERE workflow=? AND time>=? AND time<? ORDER BY time"),
+        bench_prep(db, "SELECT json FROM events WHERE trace_id=? ORDER BY time"),
+        bench_prep(db, "SELECT json FROM events WHERE incident=? ORDER BY time")};
     uint64_t sum = 0;
     const uint64_t hour = 3600000000000ull;
     for (size_t i = 0; i < o.queries; i++) {
@@ -421,9 +319,9 @@ int main(int argc, char **argv)
                                 {.incident = inc}};
         for (int q = 0; q < Q_COUNT; q++) {
             if (i >= nq[q]) continue;
-            double t0 = now_s();
+            double t0 = bench_now_s();
             size_t r0 = store_query(s, &f[q], 0, &sum);
-            tq[q][0][i] = (now_s() - t0) * 1e3;
+            tq[q][0][i] = (bench_now_s() - t0) * 1e3;
             sqlite3_stmt *qs = sqs[q];
             if (q == Q_WORKFLOW) {
                 sqlite3_bind_text(qs, 1, k->workflow, -1, SQLITE_STATIC);
@@ -434,18 +332,18 @@ int main(int argc, char **argv)
             } else {
                 sqlite3_bind_text(qs, 1, inc, -1, SQLITE_STATIC);
             }
-            t0 = now_s();
-            size_t r1 = sqlite_query(qs, &sum);
-            tq[q][1][i] = (now_s() - t0) * 1e3;
+            t0 = bench_now_s();
+            size_t r1 = bench_sqlite_read_json(qs, &sum);
+            tq[q][1][i] = (bench_now_s() - t0) * 1e3;
             if (r0 != r1)
                 fprintf(stderr, "bench-store: %s query %zu: store %zu rows, sqlite %zu rows\n",
                         qname[q], i, r0, r1);
             rows[q][0] += r0;
             rows[q][1] += r1;
         }
-        double t0 = now_s();
+        double t0 = bench_now_s();
         store_query(s, &f[Q_WORKFLOW], 1, &sum);
-        tdec[i] = (now_s() - t0) * 1e3;
+        tdec[i] = (bench_now_s() - t0) * 1e3;
     }
 
     /* ---- report -------------------------------------------------------- */
@@ -514,6 +412,6 @@ int main(int argc, char **argv)
     free(tdec);
     free(group);
     free(res);
-    if (!o.keep && !o.dir) nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    if (!o.keep && !o.dir) bench_remove_tree(dir);
     return 0;
 }

@@ -6,7 +6,7 @@ if(SQLITE3_FOUND AND TARGET trace-query)
                              ${CMAKE_SOURCE_DIR}/query/stats_calc.c
                              ${CMAKE_SOURCE_DIR}/query/reader.c)
   target_include_directories(bench-query PRIVATE ${CMAKE_SOURCE_DIR}/query)
-  target_link_libraries(bench-query PRIVATE tracestore PkgConfig::SQLITE3)
+  target_link_libraries(bench-query PRIVATE benchsqlite tracestore PkgConfig::SQLITE3)
   target_compile_definitions(bench-query PRIVATE AGENTTRAIL_SHARED_DIR="${AGENTTRAIL_SHARED}"
                              AGENTTRAIL_BIN_DIR="${CMAKE_BINARY_DIR}/bin")
   add_dependencies(bench-query trace-query)

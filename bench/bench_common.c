@@ -1,0 +1,104 @@
+/*
+ * bench_common.c - the helpers of bench_common.h: clocks, fatal errors, number parsing, the
+ * double comparator, the working directory, its removal and running gen-events.
+ *
+ * Owns nothing but the borrowed program-name pointer. Invariant: bench_die always exits.
+ * Threading: see bench_common.h (single-threaded programs).
+ */
+#include "bench_common.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#ifndef AGENTTRAIL_SHARED_DIR
+#define AGENTTRAIL_SHARED_DIR "../shared"
+#endif
+
+static const char *bench_name = "bench";
+
+void bench_set_name(const char *name)
+{
+    if (name) bench_name = name;
+}
+
+static double clock_s(clockid_t id)
+{
+    struct timespec t;
+    clock_gettime(id, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+double bench_now_s(void)
+{
+    return clock_s(CLOCK_MONOTONIC);
+}
+
+double bench_cpu_s(void)
+{
+    return clock_s(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+void bench_die(const char *what, const char *detail)
+{
+    if (detail)
+        fprintf(stderr, "%s: %s: %s\n", bench_name, what, detail);
+    else
+        fprintf(stderr, "%s: %s\n", bench_name, what);
+    exit(1);
+}
+
+int bench_parse_u64(const char *s, uint64_t *out)
+{
+    if (!s || !*s || *s == '-') return -1;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || !end || end == s || *end) return -1;
+    *out = v;
+    return 0;
+}
+
+int bench_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+const char *bench_make_work_dir(const char *dir, char *tmpl)
+{
+    if (!dir) {
+        if (!mkdtemp(tmpl)) bench_die("mkdtemp", strerror(errno));
+        return tmpl;
+    }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) bench_die(dir, strerror(errno));
+    return dir;
+}
+
+static int remove_one(const char *p, const struct stat *st, int fl, struct FTW *ftw)
+{
+    (void)st;
+    (void)fl;
+    (void)ftw;
+    remove(p);
+    return 0;
+}
+
+void bench_remove_tree(const char *dir)
+{
+    nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void bench_generate_events(uint64_t n, uint64_t seed, const char *path)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "python3 '%s/tools/gen-events' %" PRIu64 " --seed %" PRIu64 " -o '%s'",
+             AGENTTRAIL_SHARED_DIR, n, seed, path);
+    if (system(cmd) != 0) bench_die("gen-events failed", cmd);
+}

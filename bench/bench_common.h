@@ -1,0 +1,52 @@
+/*
+ * bench_common.h - helpers every benchmark program repeats: its name in messages, a monotonic
+ * and a CPU clock, fatal errors, number parsing, sorting doubles, the temp directory's removal
+ * and the generated event file.
+ *
+ * Responsibility: small process-level utilities for the programs in bench/; nothing here is
+ * timed itself or changes a figure. Ownership: nothing is allocated or kept, apart from the
+ * program name pointer given to bench_set_name (borrowed, must outlive the program, normally
+ * argv or a string literal). Threading: bench_set_name is called once from main before anything
+ * else; the rest is safe from any thread but the programs are single-threaded.
+ */
+#ifndef AGENTTRAIL_BENCH_COMMON_H
+#define AGENTTRAIL_BENCH_COMMON_H
+
+#include <stdint.h>
+
+/* Sets the name that prefixes bench_die's messages (default "bench"). `name` is borrowed and
+ * must stay valid for the life of the process. Not thread-safe: call once at the top of main. */
+void bench_set_name(const char *name);
+
+/* Seconds on CLOCK_MONOTONIC, for wall-clock intervals. No errors. Thread-safe. */
+double bench_now_s(void);
+
+/* CPU seconds of this process (CLOCK_PROCESS_CPUTIME_ID), all threads. No errors. */
+double bench_cpu_s(void);
+
+/* Prints "<name>: what: detail" (or "<name>: what" when detail is NULL) to stderr and exits
+ * with status 1. Both strings are borrowed. Does not return. */
+_Noreturn void bench_die(const char *what, const char *detail);
+
+/* Parses a whole decimal unsigned number into *out. Returns 0, or -1 (and leaves *out
+ * unchanged) when `s` is NULL, empty, negative, has trailing characters or overflows. */
+int bench_parse_u64(const char *s, uint64_t *out);
+
+/* qsort comparator for ascending doubles (a and b point to double). */
+int bench_cmp_double(const void *a, const void *b);
+
+/* The benchmark's working directory: `dir` when given (created with mode 0700 if missing), else
+ * a fresh directory made from `tmpl` (a mkdtemp template ending in XXXXXX, modified in place).
+ * Returns `dir` or `tmpl` (borrowed from the caller); dies when the directory cannot be made. */
+const char *bench_make_work_dir(const char *dir, char *tmpl);
+
+/* Removes `dir` and everything below it, without following symbolic links. Errors on single
+ * entries are ignored (a benchmark's temp directory is best-effort clean-up). */
+void bench_remove_tree(const char *dir);
+
+/* Writes `n` events with seed `seed` to `path` by running ../shared/tools/gen-events (the
+ * build's AGENTTRAIL_SHARED_DIR) under python3; dies with the command line if it fails.
+ * `path` is borrowed and must not contain a single quote. Prints nothing itself. */
+void bench_generate_events(uint64_t n, uint64_t seed, const char *path);
+
+#endif
