@@ -760,17 +760,25 @@ static int replay_next(traceshim *s, uint64_t now, int probe)
     }
     b->from_spool = 1;
     b->roff_start = s->roff;
-    size_t n = 0;
+    size_t n = 0, bytes = 0;
+    /* The same size rule as batches from the queue: a replayed batch over the collector's
+     * limit would be refused (or its connection dropped) on every replay. */
+    size_t cap = s->limits.batch_max_bytes > 65536 ? s->limits.batch_max_bytes - 65536 : 0;
     while (n < s->o.batch_events) {
         const uint8_t *rec;
-        size_t rl;
+        size_t rl, before = s->roff;
         int r = spool_record_next(s->rdata, s->rlen, &s->roff, &rec, &rl);
         if (r <= 0) {
             if (r < 0) s->roff = s->rlen; /* torn tail: the rest is lost to a crash */
             break;
         }
+        if (n > 0 && bytes + rl + 16 * (n + 1) > cap) {
+            s->roff = before; /* starts the next replayed batch */
+            break;
+        }
         b->evs[n] = (uint8_t *)rec;
         b->lens[n++] = rl;
+        bytes += rl;
     }
     if (n == 0 || batch_build(s, b, n) != 0) {
         batch_free(b);

@@ -256,6 +256,35 @@ static void test_large_events_are_split_into_batches_under_the_size_limit(void *
     assert_store_holds_exactly(e, 1, 60);
 }
 
+static void test_spooled_large_events_replay_in_batches_under_the_size_limit(void **state)
+{
+    env *e = *state;
+    /* Collector down: 60 events of ~65 KB (3.9 MB) go to the spool. Then a collector with a
+     * 1 MiB batch limit starts and the next process replays the spool: replayed batches
+     * must be cut by size as well, or the collector refuses them on every replay. */
+    const char *first[] = {"--note-bytes", "65000",      "--batch", "60", "--batch-max-bytes",
+                           "1048576",      "--flush-ms", "300",     NULL};
+    pid_t d = driver_start(e, 1, "60", "", e->out, first);
+    assert_int_equal(pu_wait(d), 3); /* flush timed out: all of it spooled */
+    char *o = tu_read_file(e->out, NULL);
+    assert_int_equal(pu_field(o, "spooled"), 60);
+    free(o);
+    const char *cargs[] = {"--max-batch-bytes", "1M", NULL};
+    pid_t c = pu_collector_start(e->store, e->ep, e->log, cargs);
+    char out2[600];
+    snprintf(out2, sizeof out2, "%s.2", e->out);
+    const char *second[] = {"--batch", "60", "--batch-max-bytes", "1048576", "--flush-ms",
+                            "60000",   NULL};
+    d = driver_start(e, 1, "0", "", out2, second); /* same spool: replays it */
+    assert_int_equal(pu_wait(d), 0);
+    o = tu_read_file(out2, NULL);
+    assert_int_equal(pu_field(o, "replayed"), 60);
+    free(o);
+    assert_false(pu_wait_for_text(e->log, "batch rejected", 0));
+    assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
+    assert_store_holds_exactly(e, 1, 60);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -277,6 +306,8 @@ int main(void)
             test_full_store_makes_shims_spool_and_all_arrive_once_space_returns, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_large_events_are_split_into_batches_under_the_size_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_spooled_large_events_replay_in_batches_under_the_size_limit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
