@@ -559,12 +559,13 @@ static int rd_top_field(rd *r, const char *key, const json_t *x)
         return TP_OK;
     }
     if (IS("stored")) return rd_stored(r, key, x);
+    const char *name = *key ? key : "\"\""; /* an empty key is still named */
     if (r->flags & TP_JSON_LENIENT) {
         if (r->warn && !r->warn->field[0])
-            tp_error_set(r->warn, key, "unknown field (ignored with --lenient)");
+            tp_error_set(r->warn, name, "unknown field (ignored with --lenient)");
         return TP_OK;
     }
-    tp_error_set(r->err, key, "unknown field");
+    tp_error_set(r->err, name, "unknown field");
     return TP_EINVAL;
 }
 

@@ -107,6 +107,7 @@ static const reject_case cases[] = {
     {"duplicate key", "{" BASE ",\"kind\":\"note\"}", NULL, 0, "-",
      "key \"kind\" appears more than once"},
     {"unknown top-level field", "{" BASE ",\"bogus\":1}", NULL, 0, "bogus", "unknown field"},
+    {"empty top-level key", "{" BASE ",\"\":\"\"}", NULL, 0, "\"\"", "unknown field"},
     {"unknown nested field", "{" BASE ",\"model\":{\"name\":\"m\",\"size\":\"xl\"}}", NULL, 0,
      "model.size", "unknown field"},
     {"string type", "{\"kind\":\"note\",\"workflow\":7,\"dri\":\"d\",\"note\":\"n\"}", NULL, 0,
