@@ -1,7 +1,8 @@
 /*
- * fuzz_store_unit.c - libFuzzer target for the store's unit decoder: the bytes of a unit as
- * read back from data.mdb (a disk that lies, a file edited by hand) go through
- * ts_unit_decode with and without SHA-256 verification, then through the event decoder.
+ * fuzz_store_unit.c - libFuzzer target for the store's unit decoder: the bytes of a unit (a
+ * block of events, or one event in a schema 2 store) as read back from data.mdb (a disk that
+ * lies, a file edited by hand) go through ts_block_decode with and without SHA-256
+ * verification, then each event it holds through the event decoder.
  *
  * Setup (once): a real store in a temp directory with 1,200 events, so that a trained
  * dictionary (id 1) exists and units naming it exercise dictionary decompression.
@@ -104,15 +105,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     MDB_txn *txn;
     if (ts_read_begin(store, &txn) != 0) abort();
-    uint8_t *buf = NULL;
-    size_t cap = 0, len = 0;
+    ts_block b = {.first = UINT64_MAX};
     for (int verify = 0; verify < 2; verify++) {
-        if (ts_unit_decode(store, txn, data, size, verify, &buf, &cap, &len) == 0) {
-            tp_event *ev = NULL;
-            if (ts_event_decode(store, buf, len, &ev) == 0) tp_event_destroy(&ev);
+        if (ts_block_decode(store, txn, 1000, data, size, verify, &b) == 0) {
+            for (uint64_t li = 1000; li < 1000 + b.count; li++) {
+                const uint8_t *p;
+                size_t len;
+                if (ts_block_event(&b, li, &p, &len) != 0) abort(); /* decode said it holds li */
+                tp_event *ev = NULL;
+                if (ts_event_decode(store, p, len, &ev) == 0) tp_event_destroy(&ev);
+            }
         }
     }
-    free(buf);
+    ts_block_free(&b);
     ts_read_end(store);
     return 0;
 }

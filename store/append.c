@@ -1,15 +1,19 @@
 /*
  * append.c - ts_append: one group of events, one durable write transaction.
  *
- * Owns: the write path. For each event not already stored (ids lookup, which
- * also sees the earlier events of the same group) it stamps `stored`, packs
- * the stored bytes, writes the unit (events), the leaf hash (log_leaves), the
- * id (ids) and the index entries (by_workflow, by_dri, by_trace, by_time,
+ * Owns: the write path. The group is first ordered by trace (traces in order
+ * of first appearance, arrival order within one); for each event not already
+ * stored (ids lookup, which also sees the earlier events of the same group)
+ * it stamps `stored` with the next log index, packs the stored bytes into the
+ * trace's block, writes the leaf hash (log_leaves), the id (ids) and the
+ * index entries (by_workflow, by_dri, by_trace, by_time,
  * by_incident; by_trace under the trace's number from traces, given to a
  * trace id the first time it is seen); INCIDENT_LINK events record trace -> incident links
  * (trace_incidents) and index the linked traces' stored events under the
  * incident; events of linked traces arriving later are indexed at append.
- * Then the ledger hook, then the commit.
+ * A block (events, keyed by its first log index) is compressed and written
+ * when its trace's events of the group end or it is full. Then the ledger
+ * hook, then the commit.
  *
  * Invariants: all or nothing per group: any failure aborts the transaction;
  * MDB_MAP_FULL grows the map (nothing open) and retries the whole group.
@@ -199,45 +203,62 @@ static int stamp(ts_store *s, tp_event *ev, uint64_t li)
     return 0;
 }
 
+/* Packs the stored bytes of `ev` at the end of the block being built. */
 static int pack(ts_store *s, const tp_event *ev, size_t *len)
 {
     size_t n = agenttrail__v1__trace_event__get_packed_size(ev);
-    if (n > s->pack_cap) {
-        size_t cap = n * 2 < 4096 ? 4096 : n * 2;
-        uint8_t *p = realloc(s->pack_buf, cap);
+    if (s->blk_len + n > s->blk_cap) {
+        size_t cap = s->blk_cap ? s->blk_cap : 16384;
+        while (cap < s->blk_len + n)
+            cap *= 2;
+        uint8_t *p = realloc(s->blk_buf, cap);
         if (!p) return ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
-        s->pack_buf = p;
-        s->pack_cap = cap;
+        s->blk_buf = p;
+        s->blk_cap = cap;
     }
-    *len = agenttrail__v1__trace_event__pack(ev, s->pack_buf);
+    *len = agenttrail__v1__trace_event__pack(ev, s->blk_buf + s->blk_len);
     return 0;
 }
 
-/* Stores one new event at `li`. Returns 0, a TS_E* code (negative, < -99)
- * or an LMDB code. */
-static int store_one(wctx *w, tp_event *ev, uint64_t li)
+/* Adds one new event at `li` to the block being built: stamps and packs it,
+ * writes its leaf hash and its index entries. Returns 0, a TS_E* code
+ * (negative, < -99) or an LMDB code. */
+static int add_event(wctx *w, tp_event *ev, uint64_t li, size_t nb)
 {
     ts_store *s = w->s;
-    size_t rawlen = 0, ulen = 0;
-    const uint8_t *unit;
+    size_t rawlen = 0;
     int rc = stamp(s, ev, li);
     if (!rc) rc = pack(s, ev, &rawlen);
     if (!rc && rawlen > s->limits.event_max)
         rc = ts_fail(s, TS_EINVAL, "store %s: an event of %zu bytes exceeds the limit of %zu",
                      s->dir, rawlen, s->limits.event_max);
-    if (!rc) rc = ts_unit_encode(s, s->pack_buf, rawlen, &unit, &ulen);
     if (rc) return rc;
+    const uint8_t *raw = s->blk_buf + s->blk_len;
+    s->blk_lens[nb] = (uint32_t)rawlen;
+    s->blk_len += rawlen;
     uint8_t key[8], leaf[32];
     ts_put_be64(key, li);
-    if ((rc = ts_sha256(s, 0x00, s->pack_buf, rawlen, leaf))) return rc;
-    ts_dict_observe(s, rawlen, ulen - TS_UNIT_HEADER);
-    MDB_val k = {8, key}, v = {ulen, (void *)unit};
-    rc = mdb_cursor_put(w->cur[TS_DBI_EVENTS], &k, &v, MDB_APPEND);
-    if (rc) return rc;
+    if ((rc = ts_sha256(s, 0x00, raw, rawlen, leaf))) return rc;
     MDB_val lk = {8, key}, lv = {32, leaf};
     rc = mdb_cursor_put(w->cur[TS_DBI_LOG_LEAVES], &lk, &lv, MDB_APPEND);
     if (rc) return rc;
     return write_indexes(w, ev, li);
+}
+
+/* Compresses the block being built (nb events from log index `first`) and
+ * stores it under its first log index. */
+static int flush_block(wctx *w, uint64_t first, size_t nb)
+{
+    ts_store *s = w->s;
+    const uint8_t *unit;
+    size_t ulen = 0;
+    int rc = ts_block_encode(s, s->blk_buf, s->blk_lens, nb, &unit, &ulen);
+    if (rc) return rc;
+    uint8_t key[8];
+    ts_put_be64(key, first);
+    MDB_val k = {8, key}, v = {ulen, (void *)unit};
+    s->blk_len = 0;
+    return mdb_cursor_put(w->cur[TS_DBI_EVENTS], &k, &v, MDB_APPEND);
 }
 
 /* Claims the event id for `li` in ids: 0 when new, MDB_KEYEXIST with the
@@ -251,6 +272,66 @@ static int claim_id(wctx *w, const tp_event *ev, uint64_t li, uint64_t *first)
     int rc = mdb_cursor_put(w->cur[TS_DBI_IDS], &k, &v, MDB_NOOVERWRITE);
     if (rc == MDB_KEYEXIST) *first = v.mv_size == 8 ? ts_get_be64(v.mv_data) : 0;
     return rc;
+}
+
+static const uint8_t *trace_of(const tp_event *ev)
+{
+    return has_bytes(&ev->trace_id, ev->has_trace_id, 16) ? ev->trace_id.data : NULL;
+}
+
+static uint64_t trace_hash(const uint8_t *t)
+{
+    uint64_t h = 0;
+    if (t) memcpy(&h, t, 8); /* trace ids are random */
+    return h * 0x9e3779b97f4a7c15ull;
+}
+
+/* Orders the group by trace: order[] lists the event positions, the events
+ * of each trace together (traces in order of first appearance, events in
+ * arrival order), and cl[i] is the cluster of event i. 0 or TS_ENOMEM. */
+static int cluster(ts_store *s, tp_event *const *events, size_t n, size_t *order, size_t *cl)
+{
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    size_t *slot = malloc(cap * sizeof *slot); /* event position + 1 of a cluster's first */
+    size_t *count = calloc(n + 1, sizeof *count);
+    if (!slot || !count) {
+        free(slot);
+        free(count);
+        return ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
+    }
+    memset(slot, 0, cap * sizeof *slot);
+    size_t nclusters = 0;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *t = trace_of(events[i]);
+        size_t h = (size_t)(trace_hash(t) >> 20) & (cap - 1);
+        for (;; h = (h + 1) & (cap - 1)) {
+            if (!slot[h]) {
+                slot[h] = i + 1;
+                cl[i] = nclusters++;
+                break;
+            }
+            const uint8_t *u = trace_of(events[slot[h] - 1]);
+            if ((!t && !u) || (t && u && memcmp(t, u, 16) == 0)) {
+                cl[i] = cl[slot[h] - 1];
+                break;
+            }
+        }
+        count[cl[i]]++;
+    }
+    /* Counting sort by cluster: stable, so arrival order holds within one. */
+    size_t at = 0;
+    for (size_t c = 0; c < nclusters; c++) {
+        size_t k = count[c];
+        count[c] = at;
+        at += k;
+    }
+    for (size_t i = 0; i < n; i++)
+        order[count[cl[i]]++] = i;
+    free(slot);
+    free(count);
+    return 0;
 }
 
 static int open_cursors(wctx *w)
@@ -276,9 +357,11 @@ static void close_cursors(wctx *w)
 }
 
 /* One attempt at the whole group. Returns 0, a TS_E* code, or an LMDB code
- * (MDB_MAP_FULL: the caller grows the map and tries again). */
-static int append_once(ts_store *s, tp_event *const *events, size_t n, ts_result *results,
-                       uint64_t *new_size)
+ * (MDB_MAP_FULL: the caller grows the map and tries again). The new events
+ * of one trace are stored together in blocks, so log indexes follow the
+ * order of `order`, not the order of `events`. */
+static int append_once(ts_store *s, tp_event *const *events, size_t n, const size_t *order,
+                       const size_t *cl, ts_result *results, uint64_t *new_size)
 {
     wctx w;
     memset(&w, 0, sizeof w);
@@ -287,22 +370,32 @@ static int append_once(ts_store *s, tp_event *const *events, size_t n, ts_result
     if (rc) return rc;
     uint64_t li = s->log_size;
     rc = open_cursors(&w);
-    for (size_t i = 0; i < n && !rc; i++) {
+    s->blk_len = 0;
+    size_t nb = 0;
+    uint64_t bfirst = li;
+    for (size_t k = 0; k < n && !rc; k++) {
+        size_t i = order[k];
         uint64_t first = 0;
         int d = claim_id(&w, events[i], li, &first);
         if (d == MDB_KEYEXIST) {
             results[i].status = TS_RESULT_DUPLICATE;
             results[i].log_index = first;
-            continue;
-        }
-        if (d) {
+        } else if (d) {
             rc = d;
             break;
+        } else {
+            if ((rc = add_event(&w, events[i], li, nb))) break;
+            results[i].status = TS_RESULT_STORED;
+            results[i].log_index = li++;
+            nb++;
         }
-        rc = store_one(&w, events[i], li);
-        if (rc) break;
-        results[i].status = TS_RESULT_STORED;
-        results[i].log_index = li++;
+        /* The block ends with its trace, or when full. */
+        int last = k + 1 == n || cl[order[k + 1]] != cl[i];
+        if (nb && (last || nb == TS_BLOCK_MAX_EVENTS || s->blk_len >= TS_BLOCK_MAX_RAW)) {
+            rc = flush_block(&w, bfirst, nb);
+            nb = 0;
+            bfirst = li;
+        }
     }
     close_cursors(&w);
     if (!rc && li != s->log_size) {
@@ -333,20 +426,13 @@ static int check_group(ts_store *s, tp_event *const *events, size_t n, const ts_
     return 0;
 }
 
-int ts_append(ts_store *s, tp_event *const *events, size_t n, ts_result *results)
+static int append_group(ts_store *s, tp_event *const *events, size_t n, const size_t *order,
+                        const size_t *cl, ts_result *results)
 {
-    if (!s) return TS_EINVAL;
-    if (s->flags & TS_OPEN_RDONLY)
-        return ts_fail(s, TS_EREADONLY, "store %s: opened read-only; appends need the writer",
-                       s->dir);
-    int rc = check_group(s, events, n, results);
-    if (rc || n == 0) return rc;
-    ts_read_drop(s); /* no snapshot pinned by this process while writing or growing */
-    if ((rc = ts_dict_maybe_train(s))) return rc;
-    ts_read_drop(s);
+    int rc;
     for (int attempt = 0; attempt < 64; attempt++) {
         uint64_t new_size = s->log_size;
-        rc = append_once(s, events, n, results, &new_size);
+        rc = append_once(s, events, n, order, cl, results, &new_size);
         if (rc == 0) {
             s->log_size = new_size;
             return 0;
@@ -360,4 +446,27 @@ int ts_append(ts_store *s, tp_event *const *events, size_t n, ts_result *results
         return ts_fail_mdb(s, rc, "appending a group");
     }
     return ts_fail(s, TS_EFULL, "store %s: the map could not grow enough for this group", s->dir);
+}
+
+int ts_append(ts_store *s, tp_event *const *events, size_t n, ts_result *results)
+{
+    if (!s) return TS_EINVAL;
+    if (s->flags & TS_OPEN_RDONLY)
+        return ts_fail(s, TS_EREADONLY, "store %s: opened read-only; appends need the writer",
+                       s->dir);
+    int rc = check_group(s, events, n, results);
+    if (rc || n == 0) return rc;
+    ts_read_drop(s); /* no snapshot pinned by this process while writing or growing */
+    if ((rc = ts_dict_maybe_train(s))) return rc;
+    ts_read_drop(s);
+    size_t *order = malloc(2 * n * sizeof *order);
+    if (!order) return ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
+    size_t *cl = order + n;
+    if ((rc = cluster(s, events, n, order, cl))) {
+        free(order);
+        return rc;
+    }
+    rc = append_group(s, events, n, order, cl, results);
+    free(order);
+    return rc;
 }

@@ -2,8 +2,9 @@
  * check.c - ts_check: the store agrees with itself.
  *
  * Owns: the verification walk. Pass 1 reads every unit in log order and
- * checks its header and SHA-256, that it decompresses and decodes, that its
- * stored.log_index is its key, that log_leaves holds SHA-256(0x00 || bytes),
+ * checks its header and SHA-256, that it decompresses, that its blocks cover
+ * the log without gap or overlap, that each event decodes, that its
+ * stored.log_index is its place, that log_leaves holds SHA-256(0x00 || bytes),
  * that ids maps its event_id back to it, and that every index entry that
  * should exist for it exists (counting them). Pass 2 walks every index and
  * checks each entry names a stored event with the same time, and that each
@@ -33,8 +34,7 @@ typedef struct chk {
     uint64_t *times; /* time of each log index, UINT64_MAX when missing */
     uint64_t nlog;
     uint64_t expect[TS_DBI_COUNT];
-    uint8_t *buf;
-    size_t cap;
+    ts_block blk;
 } chk;
 
 __attribute__((format(printf, 2, 3))) static void problem(chk *c, const char *fmt, ...)
@@ -160,18 +160,27 @@ static int pass_events(chk *c)
         } else {
             uint64_t li = ts_get_be64(k.mv_data);
             if (li != expect_li)
-                problem(c, "events: log index %llu follows %llu (gap or disorder)",
+                problem(c, "events: a block at log index %llu follows log index %llu (gap or "
+                           "disorder)",
                         (unsigned long long)li, (unsigned long long)expect_li);
             expect_li = li + 1;
-            size_t len = 0;
             if (li >= c->nlog) {
                 problem(c, "events: log index %llu beyond log_size %llu", (unsigned long long)li,
                         (unsigned long long)c->nlog);
-            } else if (ts_unit_decode(s, c->txn, v.mv_data, v.mv_size, 1, &c->buf, &c->cap, &len) !=
-                       0) {
+            } else if (ts_block_decode(s, c->txn, li, v.mv_data, v.mv_size, 1, &c->blk) != 0) {
                 problem(c, "log index %llu: %s", (unsigned long long)li, s->err);
+            } else if (c->blk.count > c->nlog - li) {
+                problem(c, "events: the block at log index %llu holds %u events, beyond "
+                           "log_size %llu",
+                        (unsigned long long)li, c->blk.count, (unsigned long long)c->nlog);
             } else {
-                check_event(c, li, c->buf, len);
+                for (uint32_t i = 0; i < c->blk.count; i++) {
+                    const uint8_t *b;
+                    size_t len;
+                    ts_block_event(&c->blk, li + i, &b, &len);
+                    check_event(c, li + i, b, len);
+                }
+                expect_li = li + c->blk.count;
             }
         }
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
@@ -281,6 +290,7 @@ int ts_check(ts_store *s, ts_report_fn report, void *ctx)
     c.s = s;
     c.report = report;
     c.ctx = ctx;
+    c.blk.first = UINT64_MAX;
     int rc = ts_read_begin(s, &c.txn);
     if (rc) return rc;
     rc = ts_internal_log_size(s, c.txn, &c.nlog);
@@ -306,7 +316,7 @@ int ts_check(ts_store *s, ts_report_fn report, void *ctx)
                 (unsigned long long)c.nlog);
     ts_read_end(s);
     free(c.times);
-    free(c.buf);
+    ts_block_free(&c.blk);
     if (rc) return rc;
     if (c.problems)
         return ts_fail(s, TS_ECORRUPT, "store %s: the check found %llu problem(s)", s->dir,

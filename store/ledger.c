@@ -479,8 +479,9 @@ int ts_log_recompute(ts_store *s, size_t nsizes, const uint64_t *sizes,
     if (rc) return rc;
     uint64_t size = 0;
     MDB_cursor *ev = NULL, *lv = NULL;
-    uint8_t *buf = NULL;
-    size_t cap = 0, len = 0;
+    ts_block blk = {.first = UINT64_MAX};
+    const uint8_t *buf = NULL;
+    size_t len = 0;
     rc = ts_internal_log_size(s, txn, &size);
     if (!rc) rc = ts_fail_mdb(s, mdb_cursor_open(txn, s->dbi[TS_DBI_EVENTS], &ev), "events");
     if (!rc)
@@ -498,10 +499,13 @@ int ts_log_recompute(ts_store *s, size_t nsizes, const uint64_t *sizes,
             merkle_frontier_root(&f, roots[next++]);
         if (i == size) break;
         uint8_t leaf[MERKLE_HASH_LEN];
-        if (er || ek.mv_size != 8 || ts_get_be64(ek.mv_data) != i) {
+        int have = ts_block_event(&blk, i, &buf, &len) == 0;
+        if (!have && blk.first != UINT64_MAX) /* the next block */
+            er = mdb_cursor_get(ev, &ek, &evv, MDB_NEXT);
+        if (!have && (er || ek.mv_size != 8 || ts_get_be64(ek.mv_data) != i)) {
             snprintf(msg, sizeof msg, "log index %llu: stored event missing",
                      (unsigned long long)i);
-        } else if (ts_unit_decode(s, txn, evv.mv_data, evv.mv_size, 0, &buf, &cap, &len)) {
+        } else if (!have && ts_block_decode(s, txn, i, evv.mv_data, evv.mv_size, 0, &blk)) {
             snprintf(msg, sizeof msg, "log index %llu: stored event unreadable: %s",
                      (unsigned long long)i, ts_last_error(s));
         } else {
@@ -521,8 +525,7 @@ int ts_log_recompute(ts_store *s, size_t nsizes, const uint64_t *sizes,
             break;
         }
         merkle_frontier_append(&f, leaf, NULL, NULL);
-        /* The events table may skip ahead (a deleted event): the index check above says so. */
-        er = mdb_cursor_get(ev, &ek, &evv, MDB_NEXT);
+        /* The events table may skip ahead (a deleted block): the check above says so. */
         lr = mdb_cursor_get(lv, &lk, &lvv, MDB_NEXT);
         if (progress && ((i + 1) & 65535) == 0) progress(pctx, i + 1, size);
     }
@@ -534,7 +537,7 @@ int ts_log_recompute(ts_store *s, size_t nsizes, const uint64_t *sizes,
     if (!rc && full_root) merkle_frontier_root(&f, full_root);
     if (!rc && full_size) *full_size = size;
     if (!rc && progress) progress(pctx, size, size);
-    free(buf);
+    ts_block_free(&blk);
     if (ev) mdb_cursor_close(ev);
     if (lv) mdb_cursor_close(lv);
     ts_read_end(s);
@@ -667,3 +670,4 @@ int ts_checkpoint_get(ts_store *s, uint64_t seq, char **note, size_t *len)
     ts_read_end(s);
     return rc;
 }
+            if (!have) ts_block_event(&blk, i, &buf, &len);

@@ -2,8 +2,8 @@
  * read.c - the read path: stored bytes by log index (with the per-store
  * cache), events by id, and queries over the indexes.
  *
- * Owns: the decompressed-bytes cache (direct-mapped by log index; stored
- * bytes never change once committed, so entries never go stale), ts_iter.
+ * Owns: the cache of decoded blocks (stored bytes never change once
+ * committed, so entries never go stale), ts_iter.
  *
  * Invariants: every public call here begins and ends its own read snapshot;
  * an iterator keeps only its position (time, log index) between calls and
@@ -22,48 +22,56 @@
 
 void ts_cache_clear(ts_store *s)
 {
-    for (size_t i = 0; i < TS_CACHE_SLOTS; i++) {
-        free(s->cache[i].buf);
-        s->cache[i].buf = NULL;
-        s->cache[i].cap = s->cache[i].len = 0;
-        s->cache[i].log_index = UINT64_MAX;
-    }
+    for (size_t i = 0; i < TS_CACHE_SLOTS; i++)
+        ts_block_free(&s->cache[i]);
 }
 
-static int read_unit(ts_store *s, MDB_txn *txn, uint64_t li, MDB_val *v)
+/* Decodes the block holding `li` into the next cache slot. */
+static int cache_load(ts_store *s, MDB_txn *txn, MDB_cursor *c, uint64_t li, ts_block **out)
 {
-    uint8_t key[8];
-    ts_put_be64(key, li);
-    MDB_val k = {8, key};
-    int rc = mdb_get(txn, s->dbi[TS_DBI_EVENTS], &k, v);
+    uint64_t first = 0;
+    MDB_val v;
+    int rc = ts_block_find(c, li, &first, &v);
     if (rc == MDB_NOTFOUND)
         return ts_fail(s, TS_ENOTFOUND, "store %s: no event at log index %llu", s->dir,
                        (unsigned long long)li);
-    return ts_fail_mdb(s, rc, "reading an event");
-}
-
-int ts_read_stored(ts_store *s, MDB_txn *txn, uint64_t li, const uint8_t **buf, size_t *len)
-{
-    ts_cache_slot *c = &s->cache[li % TS_CACHE_SLOTS];
-    if (c->log_index == li) {
-        *buf = c->buf;
-        *len = c->len;
-        return 0;
-    }
-    MDB_val v;
-    int rc = read_unit(s, txn, li, &v);
-    if (rc) return rc;
-    c->log_index = UINT64_MAX;
-    rc = ts_unit_decode(s, txn, v.mv_data, v.mv_size, 0, &c->buf, &c->cap, &c->len);
+    if (rc) return ts_fail_mdb(s, rc, "reading an event");
+    ts_block *b = &s->cache[s->cache_next];
+    s->cache_next = (s->cache_next + 1) % TS_CACHE_SLOTS;
+    rc = ts_block_decode(s, txn, first, v.mv_data, v.mv_size, 0, b);
     if (rc) {
         char tmp[sizeof s->err];
         snprintf(tmp, sizeof tmp, "%s", s->err);
         return ts_fail(s, rc, "store %s: log index %llu: %s", s->dir, (unsigned long long)li, tmp);
     }
-    c->log_index = li;
-    *buf = c->buf;
-    *len = c->len;
+    *out = b;
     return 0;
+}
+
+int ts_read_stored_cur(ts_store *s, MDB_txn *txn, MDB_cursor *c, uint64_t li, const uint8_t **buf,
+                       size_t *len)
+{
+    for (size_t i = 0; i < TS_CACHE_SLOTS; i++)
+        if (ts_block_event(&s->cache[i], li, buf, len) == 0) return 0;
+    ts_block *b;
+    int rc = cache_load(s, txn, c, li, &b);
+    if (rc) return rc;
+    if (ts_block_event(b, li, buf, len) != 0)
+        return ts_fail(s, TS_ENOTFOUND, "store %s: no event at log index %llu", s->dir,
+                       (unsigned long long)li);
+    return 0;
+}
+
+int ts_read_stored(ts_store *s, MDB_txn *txn, uint64_t li, const uint8_t **buf, size_t *len)
+{
+    for (size_t i = 0; i < TS_CACHE_SLOTS; i++)
+        if (ts_block_event(&s->cache[i], li, buf, len) == 0) return 0;
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, s->dbi[TS_DBI_EVENTS], &c);
+    if (rc) return ts_fail_mdb(s, rc, "opening the events cursor");
+    rc = ts_read_stored_cur(s, txn, c, li, buf, len);
+    mdb_cursor_close(c);
+    return rc;
 }
 
 int ts_event_decode(ts_store *s, const uint8_t *buf, size_t len, tp_event **ev)
@@ -78,15 +86,32 @@ int ts_internal_read_stored(ts_store *s, MDB_txn *txn, uint64_t li, uint8_t **bu
 {
     *buf = NULL;
     *len = 0;
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, s->dbi[TS_DBI_EVENTS], &c);
+    if (rc) return ts_fail_mdb(s, rc, "opening the events cursor");
+    uint64_t first = 0;
     MDB_val v;
-    int rc = read_unit(s, txn, li, &v);
-    if (rc) return rc;
-    size_t cap = 0;
-    rc = ts_unit_decode(s, txn, v.mv_data, v.mv_size, 1, buf, &cap, len);
-    if (rc) {
-        free(*buf);
-        *buf = NULL;
+    rc = ts_block_find(c, li, &first, &v);
+    ts_block b = {.first = UINT64_MAX};
+    const uint8_t *p = NULL;
+    size_t n = 0;
+    if (rc == MDB_NOTFOUND)
+        rc = ts_fail(s, TS_ENOTFOUND, "store %s: no event at log index %llu", s->dir,
+                     (unsigned long long)li);
+    else if (rc)
+        rc = ts_fail_mdb(s, rc, "reading an event");
+    else /* verified: the caller hashes what it gets */
+        rc = ts_block_decode(s, txn, first, v.mv_data, v.mv_size, 1, &b);
+    mdb_cursor_close(c);
+    if (!rc && ts_block_event(&b, li, &p, &n) != 0)
+        rc = ts_fail(s, TS_ENOTFOUND, "store %s: no event at log index %llu", s->dir,
+                     (unsigned long long)li);
+    if (!rc && !(*buf = malloc(n ? n : 1))) rc = ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
+    if (!rc) {
+        memcpy(*buf, p, n);
+        *len = n;
     }
+    ts_block_free(&b);
     return rc;
 }
 
@@ -490,34 +515,27 @@ static int in_incident(ts_iter *it, MDB_txn *txn, uint64_t ts, uint64_t li)
     return rc == 0;
 }
 
-/* Copies the stored bytes of `li` into a read-ahead slot: from the store's
- * cache when it holds them, else decompressed straight into the slot. */
+/* Copies the stored bytes of `li` into a read-ahead slot (through the
+ * store's block cache: matches close in the log share blocks). */
 static int ahead_load(ts_iter *it, MDB_txn *txn, MDB_cursor *ec, uint64_t li, struct ahead *a)
 {
     ts_store *s = it->s;
-    ts_cache_slot *c = &s->cache[li % TS_CACHE_SLOTS];
-    if (c->log_index == li) {
-        if (a->cap < c->len) {
-            uint8_t *p = realloc(a->buf, c->len);
-            if (!p) return ts_fail(s, TS_ENOMEM, "query: out of memory");
-            a->buf = p;
-            a->cap = c->len;
-        }
-        memcpy(a->buf, c->buf, c->len);
-        a->len = c->len;
-        return 0;
-    }
-    uint8_t key[8];
-    ts_put_be64(key, li);
-    MDB_val k = {8, key}, v;
-    /* A positioned cursor looks on its current page before descending from the root:
-     * matches close in the log (a workflow's, a trace's) often share pages. */
-    int rc = mdb_cursor_get(ec, &k, &v, MDB_SET_KEY);
-    if (rc == MDB_NOTFOUND)
+    const uint8_t *p;
+    size_t n;
+    int rc = ts_read_stored_cur(s, txn, ec, li, &p, &n);
+    if (rc == TS_ENOTFOUND)
         return ts_fail(s, TS_ECORRUPT, "store %s: an index names log index %llu, not stored",
                        s->dir, (unsigned long long)li);
-    if (rc) return ts_fail_mdb(s, rc, "reading an event");
-    return ts_unit_decode(s, txn, v.mv_data, v.mv_size, 0, &a->buf, &a->cap, &a->len);
+    if (rc) return rc;
+    if (a->cap < n) {
+        uint8_t *q = realloc(a->buf, n);
+        if (!q) return ts_fail(s, TS_ENOMEM, "query: out of memory");
+        a->buf = q;
+        a->cap = n;
+    }
+    memcpy(a->buf, p, n);
+    a->len = n;
+    return 0;
 }
 
 /* Reads up to it->awant matches ahead in one read snapshot. */

@@ -294,11 +294,20 @@ static int init_meta(ts_store *s, MDB_txn *txn, int writable)
     } else if (rc) {
         return ts_fail_mdb(s, rc, "reading the schema version");
     }
-    if (ver != TS_SCHEMA_VERSION)
+    if (ver < TS_SCHEMA_OLDEST || ver > TS_SCHEMA_VERSION)
         return ts_fail(s, TS_EVERSION,
-                       "store %s: schema version %llu is unknown to this build (it knows %u); "
-                       "use the AgentTrail release that wrote it",
-                       s->dir, (unsigned long long)ver, TS_SCHEMA_VERSION);
+                       "store %s: schema version %llu is unknown to this build (it knows %u to "
+                       "%u); use the AgentTrail release that wrote it",
+                       s->dir, (unsigned long long)ver, TS_SCHEMA_OLDEST, TS_SCHEMA_VERSION);
+    if (ver < TS_SCHEMA_VERSION && writable) {
+        /* Schema 2 units (one event each) keep decoding; this writer adds blocks,
+         * which releases that know only schema 2 could not read. */
+        uint8_t b[4];
+        ts_put_be32(b, TS_SCHEMA_VERSION);
+        MDB_val k = {14, "schema_version"}, v = {4, b};
+        rc = mdb_put(txn, s->dbi[TS_DBI_META], &k, &v, 0);
+        if (rc) return ts_fail_mdb(s, rc, "upgrading the schema version");
+    }
     uint64_t n = 0;
     rc = meta_get_u64(txn, s->dbi[TS_DBI_META], "log_size", &n);
     if (rc && rc != MDB_NOTFOUND) return ts_fail_mdb(s, rc, "reading log_size");
@@ -390,7 +399,7 @@ int ts_open(const char *dir, unsigned flags, const ts_options *opt, ts_store **o
     s->limits = opt && opt->limits ? *opt->limits : tp_limits_default();
     s->map_max = opt ? opt->map_size_max : 0;
     for (size_t i = 0; i < TS_CACHE_SLOTS; i++)
-        s->cache[i].log_index = UINT64_MAX;
+        s->cache[i].first = UINT64_MAX;
     ts_dict_policy_default(s);
     int rc = 0;
     s->cctx = ZSTD_createCCtx();
@@ -425,6 +434,8 @@ void ts_close(ts_store **sp)
     EVP_MD_free(s->md);
     free(s->pack_buf);
     free(s->zbuf);
+    free(s->blk_buf);
+    free(s->raw_buf);
     free(s->dir);
     free(s);
     *sp = NULL;

@@ -29,11 +29,20 @@
 #include "tracestore.h"
 
 /* Schema version kept in meta under "schema_version" (4 bytes BE). */
-#define TS_SCHEMA_VERSION 2u /* 2: by_trace keyed by trace number (traces) */
-/* Format version carried in the first byte of every stored unit. */
-#define TS_UNIT_VERSION 1u
+#define TS_SCHEMA_VERSION 3u /* 3: events holds blocks (unit version 2) */
+/* The oldest schema this build still reads and writes (2: one event per unit;
+ * such units keep decoding, new groups are written as blocks). */
+#define TS_SCHEMA_OLDEST 2u
+/* Format version carried in the first byte of every stored unit: 1 = one
+ * event; 2 = a block of consecutive events (what the writer writes). */
+#define TS_UNIT_VERSION_EVENT 1u
+#define TS_UNIT_VERSION 2u
 /* Unit header: version (1), codec (1), dictionary id (4 BE), SHA-256 (32). */
 #define TS_UNIT_HEADER 38u
+/* A block holds the new events of one trace within one group, at most this many
+ * events and about this many raw bytes (a read decompresses a whole block). */
+#define TS_BLOCK_MAX_EVENTS 64u
+#define TS_BLOCK_MAX_RAW (64u * 1024u)
 enum { TS_CODEC_RAW = 0, TS_CODEC_ZSTD = 1 };
 
 /* Index entry (the duplicate value of every by_* table): time BE8 + log index BE8. */
@@ -70,13 +79,19 @@ typedef struct ts_dict {
     void *ddict; /* ZSTD_DDict *, created on first use */
 } ts_dict;
 
-/* A direct-mapped cache of decompressed stored bytes by log index. */
-#define TS_CACHE_SLOTS 256
-typedef struct ts_cache_slot {
-    uint64_t log_index; /* UINT64_MAX when empty */
-    uint8_t *buf;
+/* A decoded block: the stored bytes of the events [first, first + count). */
+typedef struct ts_block {
+    uint64_t first; /* UINT64_MAX when empty */
+    uint32_t count;
+    uint8_t *buf; /* decompressed payload */
     size_t len, cap;
-} ts_cache_slot;
+    uint32_t *off; /* event i is buf[off[i] .. off[i + 1]) */
+    size_t offcap;
+} ts_block;
+
+/* The read cache: the last decoded blocks (stored bytes never change once
+ * committed, so entries never go stale), replaced round robin. */
+#define TS_CACHE_SLOTS 32
 
 struct ts_store {
     MDB_env *env;
@@ -115,7 +130,15 @@ struct ts_store {
     ts_append_hook hook;
     void *hook_ctx;
 
-    ts_cache_slot cache[TS_CACHE_SLOTS];
+    ts_block cache[TS_CACHE_SLOTS];
+    unsigned cache_next; /* the slot replaced next */
+    /* Writer: the stored bytes of the block being built, back to back, and
+     * their lengths; raw_buf: the block's payload before compression. */
+    uint8_t *blk_buf;
+    size_t blk_len, blk_cap;
+    uint32_t blk_lens[TS_BLOCK_MAX_EVENTS];
+    uint8_t *raw_buf;
+    size_t raw_cap;
     char err[512];
 };
 
@@ -145,15 +168,27 @@ int ts_map_grow(ts_store *s, size_t need);
 
 /* ---- units and dictionaries (unit.c) --------------------------------- */
 
-/* Encodes stored bytes into a unit (header + payload) in s->zbuf.
- * out and outlen borrow s->zbuf until the next call. 0 or TS_EZSTD/TS_ENOMEM. */
-int ts_unit_encode(ts_store *s, const uint8_t *raw, size_t rawlen, const uint8_t **out,
-                   size_t *outlen);
-/* Decodes a unit to its stored bytes: checks the version, the SHA-256 of the
- * payload (when `verify`), the dictionary, decompresses into *buf (grown with
- * realloc; *cap its capacity). 0, TS_ECORRUPT (message set), TS_ENOMEM. */
-int ts_unit_decode(ts_store *s, MDB_txn *txn, const uint8_t *unit, size_t len, int verify,
-                   uint8_t **buf, size_t *cap, size_t *outlen);
+/* Encodes the stored bytes of `n` consecutive events (events[i] of lens[i]
+ * bytes, laid out back to back in `data`) into a block unit (header +
+ * payload) in s->zbuf. out and outlen borrow s->zbuf until the next call.
+ * 0 or TS_EZSTD/TS_ENOMEM. */
+int ts_block_encode(ts_store *s, const uint8_t *data, const uint32_t *lens, size_t n,
+                    const uint8_t **out, size_t *outlen);
+/* Decodes the unit stored under log index `first` into *b: checks the
+ * version, the SHA-256 of the payload (when `verify`), the dictionary,
+ * decompresses, and splits the events (a version 1 unit is a block of one).
+ * 0, TS_ECORRUPT (message set), TS_ENOMEM. */
+int ts_block_decode(ts_store *s, MDB_txn *txn, uint64_t first, const uint8_t *unit, size_t len,
+                    int verify, ts_block *b);
+/* The stored bytes of `li` inside a decoded block (borrowed from it). 0 or
+ * TS_ENOTFOUND when the block does not hold it. */
+int ts_block_event(const ts_block *b, uint64_t li, const uint8_t **buf, size_t *len);
+void ts_block_free(ts_block *b);
+/* Finds the unit holding `li` with cursor `c` on events: the unit whose key
+ * is the greatest first log index <= li. 0 with *first and the unit (borrowed
+ * from the snapshot), MDB_NOTFOUND, or another LMDB code. The caller checks
+ * that the decoded block really holds li. */
+int ts_block_find(MDB_cursor *c, uint64_t li, uint64_t *first, MDB_val *unit);
 /* Loads the dictionaries named in meta (for the writer: also the current
  * one's compression dictionary). 0 or an error. */
 int ts_dicts_load(ts_store *s, MDB_txn *txn);
@@ -180,6 +215,10 @@ int ts_trace_key(ts_store *s, MDB_txn *txn, const uint8_t trace[16], uint8_t out
  * *buf borrows the cache until the next read call on this store.
  * 0, TS_ENOTFOUND, TS_ECORRUPT. */
 int ts_read_stored(ts_store *s, MDB_txn *txn, uint64_t log_index, const uint8_t **buf, size_t *len);
+/* The same with an open cursor on events (a positioned cursor finds nearby
+ * units without descending from the root). */
+int ts_read_stored_cur(ts_store *s, MDB_txn *txn, MDB_cursor *events, uint64_t log_index,
+                       const uint8_t **buf, size_t *len);
 /* Unpacks stored bytes into a new event (caller frees with tp_event_destroy
  * or protobuf-c's free_unpacked). 0 or TS_ECORRUPT. */
 int ts_event_decode(ts_store *s, const uint8_t *buf, size_t len, tp_event **ev);

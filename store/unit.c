@@ -1,11 +1,14 @@
 /*
- * unit.c - the stored unit (one event, compressed) and the dictionaries.
+ * unit.c - the stored unit (a block of events, compressed) and the
+ * dictionaries.
  *
  * Owns: the unit format (docs/store-format.md "Units"): version byte, codec
  * byte, dictionary id (4 bytes BE), SHA-256 of the payload (32 bytes), then
  * the payload: a zstd frame without magic number, dictionary id or checksum
  * (the unit header carries the id and a stronger hash), or the raw bytes when
- * compression does not pay. Also the dictionaries in meta ("dict" + id BE32
+ * compression does not pay. Decompressed, a version 2 payload is a block: a
+ * varint count, a varint length per event, then the events' stored bytes back
+ * to back; a version 1 payload (schema 2 stores) is one event's bytes. Also the dictionaries in meta ("dict" + id BE32
  * -> ZDICT bytes, "dict_current" -> id BE32, "dict_trained_at" -> BE64) and
  * the training policy: a first dictionary at TS_TRAIN_FIRST stored events, a
  * larger one at TS_TRAIN_SECOND, then a new one whenever the compression ratio
@@ -194,17 +197,56 @@ static int grow(ts_store *s, uint8_t **buf, size_t *cap, size_t need)
     return 0;
 }
 
-int ts_unit_encode(ts_store *s, const uint8_t *raw, size_t rawlen, const uint8_t **out,
-                   size_t *outlen)
+static size_t varint_put(uint8_t *p, uint64_t v)
 {
-    int rc = grow(s, &s->zbuf, &s->zcap, TS_UNIT_HEADER + ZSTD_compressBound(rawlen));
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+/* Reads a varint of at most 5 bytes (a 32-bit value) from [*p, end). 0 or -1. */
+static int varint_get(const uint8_t **p, const uint8_t *end, uint32_t *out)
+{
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 35 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            if (v > UINT32_MAX) return -1;
+            *out = (uint32_t)v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int ts_block_encode(ts_store *s, const uint8_t *data, const uint32_t *lens, size_t n,
+                    const uint8_t **out, size_t *outlen)
+{
+    /* The payload before compression: varint count, varint lengths, the events. */
+    size_t datalen = 0;
+    for (size_t i = 0; i < n; i++)
+        datalen += lens[i];
+    size_t rawlen = 5 * (n + 1) + datalen;
+    int rc = grow(s, &s->raw_buf, &s->raw_cap, rawlen);
+    if (!rc) rc = grow(s, &s->zbuf, &s->zcap, TS_UNIT_HEADER + ZSTD_compressBound(rawlen));
     if (rc) return rc;
+    uint8_t *raw = s->raw_buf;
+    size_t at = varint_put(raw, n);
+    for (size_t i = 0; i < n; i++)
+        at += varint_put(raw + at, lens[i]);
+    memcpy(raw + at, data, datalen);
+    rawlen = at + datalen;
     uint8_t *h = s->zbuf;
     uint8_t *payload = h + TS_UNIT_HEADER;
     size_t cap = s->zcap - TS_UNIT_HEADER;
     size_t z = ZSTD_compress2(s->cctx, payload, cap, raw, rawlen);
     if (ZSTD_isError(z))
-        return ts_fail(s, TS_EZSTD, "store %s: compressing an event: %s", s->dir,
+        return ts_fail(s, TS_EZSTD, "store %s: compressing a block: %s", s->dir,
                        ZSTD_getErrorName(z));
     h[0] = TS_UNIT_VERSION;
     if (z < rawlen) {
@@ -217,6 +259,7 @@ int ts_unit_encode(ts_store *s, const uint8_t *raw, size_t rawlen, const uint8_t
         z = rawlen;
     }
     if ((rc = ts_sha256(s, -1, payload, z, h + 6))) return rc;
+    ts_dict_observe(s, rawlen, z);
     *out = h;
     *outlen = TS_UNIT_HEADER + z;
     return 0;
@@ -229,14 +272,16 @@ static ts_dict *dict_for_read(ts_store *s, MDB_txn *txn, uint32_t id)
     return d;
 }
 
-int ts_unit_decode(ts_store *s, MDB_txn *txn, const uint8_t *unit, size_t len, int verify,
-                   uint8_t **buf, size_t *cap, size_t *outlen)
+/* Checks a unit's header and hash and leaves its decompressed payload in b->buf. */
+static int unit_payload(ts_store *s, MDB_txn *txn, const uint8_t *unit, size_t len, int verify,
+                        ts_block *b)
 {
     if (len < TS_UNIT_HEADER)
         return ts_fail(s, TS_ECORRUPT, "unit of %zu bytes is shorter than its header", len);
-    if (unit[0] != TS_UNIT_VERSION)
-        return ts_fail(s, TS_ECORRUPT, "unit format version %u is unknown (this build knows %u)",
-                       unit[0], TS_UNIT_VERSION);
+    if (unit[0] != TS_UNIT_VERSION && unit[0] != TS_UNIT_VERSION_EVENT)
+        return ts_fail(s, TS_ECORRUPT,
+                       "unit format version %u is unknown (this build knows %u and %u)", unit[0],
+                       TS_UNIT_VERSION_EVENT, TS_UNIT_VERSION);
     const uint8_t *payload = unit + TS_UNIT_HEADER;
     size_t plen = len - TS_UNIT_HEADER;
     if (verify) {
@@ -248,34 +293,115 @@ int ts_unit_decode(ts_store *s, MDB_txn *txn, const uint8_t *unit, size_t len, i
     }
     uint32_t id = ts_get_be32(unit + 2);
     if (unit[1] == TS_CODEC_RAW) {
-        int rc = grow(s, buf, cap, plen ? plen : 1);
+        int rc = grow(s, &b->buf, &b->cap, plen ? plen : 1);
         if (rc) return rc;
-        memcpy(*buf, payload, plen);
-        *outlen = plen;
+        memcpy(b->buf, payload, plen);
+        b->len = plen;
         return 0;
     }
     if (unit[1] != TS_CODEC_ZSTD)
         return ts_fail(s, TS_ECORRUPT, "unit codec %u is unknown", unit[1]);
     ZSTD_frameHeader fh;
     size_t r = ZSTD_getFrameHeader_advanced(&fh, payload, plen, ZSTD_f_zstd1_magicless);
-    if (r != 0 || fh.frameContentSize == ZSTD_CONTENTSIZE_UNKNOWN ||
-        fh.frameContentSize > (unsigned long long)s->limits.event_max * 2)
+    /* A block holds at most TS_BLOCK_MAX_EVENTS events of at most event_max bytes. */
+    unsigned long long most = (unsigned long long)s->limits.event_max * 2 * TS_BLOCK_MAX_EVENTS;
+    if (r != 0 || fh.frameContentSize == ZSTD_CONTENTSIZE_UNKNOWN || fh.frameContentSize > most)
         return ts_fail(s, TS_ECORRUPT, "unit zstd frame header is unreadable");
     ts_dict *d = NULL;
     if (id && !(d = dict_for_read(s, txn, id)))
         return ts_fail(s, TS_ECORRUPT, "unit names dictionary %u, which is not in meta", id);
-    int rc = grow(s, buf, cap, fh.frameContentSize ? fh.frameContentSize : 1);
+    int rc = grow(s, &b->buf, &b->cap, fh.frameContentSize ? fh.frameContentSize : 1);
     if (rc) return rc;
     ZSTD_DCtx *dc = s->dctx;
     ZSTD_DCtx_reset(dc, ZSTD_reset_session_only);
     r = ZSTD_DCtx_setParameter(dc, ZSTD_d_format, ZSTD_f_zstd1_magicless);
     if (!ZSTD_isError(r)) r = ZSTD_DCtx_refDDict(dc, d ? d->ddict : NULL);
-    if (!ZSTD_isError(r)) r = ZSTD_decompressDCtx(dc, *buf, *cap, payload, plen);
+    if (!ZSTD_isError(r)) r = ZSTD_decompressDCtx(dc, b->buf, b->cap, payload, plen);
     if (ZSTD_isError(r) || r != fh.frameContentSize)
         return ts_fail(s, TS_ECORRUPT, "unit does not decompress: %s",
                        ZSTD_isError(r) ? ZSTD_getErrorName(r) : "wrong length");
-    *outlen = r;
+    b->len = r;
     return 0;
+}
+
+int ts_block_decode(ts_store *s, MDB_txn *txn, uint64_t first, const uint8_t *unit, size_t len,
+                    int verify, ts_block *b)
+{
+    b->first = UINT64_MAX;
+    b->count = 0;
+    int rc = unit_payload(s, txn, unit, len, verify, b);
+    if (rc) return rc;
+    const uint8_t *p = b->buf, *end = b->buf + b->len;
+    uint32_t count = 1;
+    if (unit[0] == TS_UNIT_VERSION &&
+        (varint_get(&p, end, &count) || count == 0 || count > TS_BLOCK_MAX_EVENTS))
+        return ts_fail(s, TS_ECORRUPT, "block: bad event count");
+    if (b->offcap < (size_t)count + 1) {
+        uint32_t *o = realloc(b->off, ((size_t)count + 1) * sizeof *o);
+        if (!o) return ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
+        b->off = o;
+        b->offcap = (size_t)count + 1;
+    }
+    if (unit[0] == TS_UNIT_VERSION_EVENT) {
+        b->off[0] = 0;
+        b->off[1] = (uint32_t)b->len;
+    } else {
+        uint64_t at = 0;
+        for (uint32_t i = 0; i < count; i++) {
+            uint32_t n;
+            if (varint_get(&p, end, &n))
+                return ts_fail(s, TS_ECORRUPT, "block: bad length of event %u", i);
+            b->off[i] = (uint32_t)at;
+            at += n;
+        }
+        size_t hdr = (size_t)(p - b->buf);
+        if (at != b->len - hdr)
+            return ts_fail(s, TS_ECORRUPT, "block: event lengths add up to %llu, not %zu",
+                           (unsigned long long)at, b->len - hdr);
+        for (uint32_t i = 0; i < count; i++)
+            b->off[i] += (uint32_t)hdr;
+        b->off[count] = (uint32_t)b->len;
+    }
+    b->first = first;
+    b->count = count;
+    return 0;
+}
+
+int ts_block_event(const ts_block *b, uint64_t li, const uint8_t **buf, size_t *len)
+{
+    if (b->first == UINT64_MAX || li < b->first || li - b->first >= b->count) return TS_ENOTFOUND;
+    size_t i = (size_t)(li - b->first);
+    *buf = b->buf + b->off[i];
+    *len = b->off[i + 1] - b->off[i];
+    return 0;
+}
+
+void ts_block_free(ts_block *b)
+{
+    free(b->buf);
+    free(b->off);
+    memset(b, 0, sizeof *b);
+    b->first = UINT64_MAX;
+}
+
+int ts_block_find(MDB_cursor *c, uint64_t li, uint64_t *first, MDB_val *unit)
+{
+    uint8_t key[8];
+    ts_put_be64(key, li);
+    MDB_val k = {8, key};
+    int rc = mdb_cursor_get(c, &k, unit, MDB_SET_RANGE);
+    if (rc == 0 && k.mv_size == 8 && ts_get_be64(k.mv_data) == li) {
+        *first = li;
+        return 0;
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = mdb_cursor_get(c, &k, unit, MDB_LAST);
+    else if (rc == 0)
+        rc = mdb_cursor_get(c, &k, unit, MDB_PREV);
+    if (rc) return rc;
+    if (k.mv_size != 8) return MDB_NOTFOUND;
+    *first = ts_get_be64(k.mv_data);
+    return *first <= li ? 0 : MDB_NOTFOUND;
 }
 
 /* ---- training --------------------------------------------------------- */

@@ -1,7 +1,7 @@
 /*
  * test_verify_store.c - `trace-query verify --store DIR`: the real program on a real store
  * with signed checkpoints, and each damage to the store caught and named: a flipped byte in
- * a stored event's block, a deleted event, a changed leaf hash, changed Merkle nodes, a
+ * a block of stored events, a deleted block, a changed leaf hash, changed Merkle nodes, a
  * truncated log, forged checkpoints (another key, a wrong root).
  *
  * The damage is done with LMDB directly on a copy of the store, as an intruder with the
@@ -147,25 +147,26 @@ static void test_verify_store_names_a_flipped_byte_in_a_block(void **state)
     char *s = copy_store();
     raw r;
     raw_open(&r, s);
-    flip_value(&r, raw_dbi(&r, "events"), 57, 60);
+    /* The fixture's traces are 10 events each: the block of log indexes 50..59. */
+    flip_value(&r, raw_dbi(&r, "events"), 50, 60);
     raw_close(&r);
-    /* Depending on the codec the damage shows as an unreadable unit or as other bytes. */
-    expect_failure(s, "log index 57", NULL);
+    /* Depending on the codec the damage shows as an unreadable block or as other bytes. */
+    expect_failure(s, "log index 5", NULL);
     free(s);
 }
 
-static void test_verify_store_names_a_deleted_event(void **state)
+static void test_verify_store_names_a_deleted_block(void **state)
 {
     (void)state;
     char *s = copy_store();
     raw r;
     raw_open(&r, s);
     uint8_t k[8];
-    be64(k, 123);
+    be64(k, 120); /* the block of log indexes 120..129 */
     MDB_val kv = {8, k};
     assert_int_equal(mdb_del(r.txn, raw_dbi(&r, "events"), &kv, NULL), 0);
     raw_close(&r);
-    expect_failure(s, "log index 123", NULL);
+    expect_failure(s, "log index 120", NULL);
     free(s);
 }
 
@@ -180,19 +181,23 @@ static void test_verify_store_names_a_changed_leaf_or_node(void **state)
     expect_failure(s, "log index 200", "leaf hash");
     free(s);
 
-    /* A stored subtree hash (level 3, leaves 0..7: key = last leaf 7, level 3): not on the
-     * path of any root the checkpoints use, found by recomputing every node. */
+    /* The first stored subtree hash (the lowest stored level, leaves from 0, whatever the
+     * node layout): not on the path of any root the checkpoints use, found by recomputing
+     * every node. */
     s = copy_store();
     raw_open(&r, s);
-    uint8_t k[9];
-    be64(k, 7);
-    k[8] = 3;
     MDB_dbi nodes = raw_dbi(&r, "log_nodes");
-    MDB_val kv = {9, k}, v;
-    assert_int_equal(mdb_get(r.txn, nodes, &kv, &v), 0);
-    uint8_t h[32];
+    MDB_cursor *cur;
+    assert_int_equal(mdb_cursor_open(r.txn, nodes, &cur), 0);
+    MDB_val kv, v;
+    assert_int_equal(mdb_cursor_get(cur, &kv, &v, MDB_FIRST), 0);
+    uint8_t k[9], h[32];
+    assert_int_equal(kv.mv_size, 9);
+    memcpy(k, kv.mv_data, 9);
     memcpy(h, v.mv_data, 32);
+    mdb_cursor_close(cur);
     h[0] ^= 1;
+    kv.mv_data = k;
     MDB_val nv = {32, h};
     assert_int_equal(mdb_put(r.txn, nodes, &kv, &nv, 0), 0);
     raw_close(&r);
@@ -279,7 +284,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_verify_store_accepts_an_untouched_store),
         cmocka_unit_test(test_verify_store_names_a_flipped_byte_in_a_block),
-        cmocka_unit_test(test_verify_store_names_a_deleted_event),
+        cmocka_unit_test(test_verify_store_names_a_deleted_block),
         cmocka_unit_test(test_verify_store_names_a_changed_leaf_or_node),
         cmocka_unit_test(test_verify_store_names_a_truncated_log),
         cmocka_unit_test(test_verify_store_names_a_forged_checkpoint),

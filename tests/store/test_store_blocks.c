@@ -1,0 +1,210 @@
+/*
+ * test_store_blocks.c - the events of one trace within one group are stored
+ * together in a block: log indexes follow the blocks, duplicates across
+ * traces of one group are found, blocks split at their size limit, every
+ * event reads back through ids, by log index and by query, and a one-event
+ * unit of schema 2 still decodes.
+ *
+ * Owns: temp stores. Single-threaded.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <openssl/sha.h>
+
+#include "store_fixture.h"
+#include "store_internal.h"
+#include "testutil.h"
+
+#define T0 1717200000000000000ull
+
+/* The first log index of every unit in events, in key order. */
+static size_t block_keys(ts_store *s, uint64_t *keys, size_t cap)
+{
+    MDB_txn *txn;
+    MDB_dbi events;
+    MDB_cursor *c;
+    assert_int_equal(mdb_txn_begin(ts_internal_env(s), NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(ts_internal_dbi(s, txn, "events", 0, 0, &events), 0);
+    assert_int_equal(mdb_cursor_open(txn, events, &c), 0);
+    MDB_val k, v;
+    size_t n = 0;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        assert_true(n < cap);
+        keys[n++] = ts_get_be64(k.mv_data);
+    }
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    return n;
+}
+
+static void test_store_groups_a_traces_events_into_one_block(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir("store-blocks");
+    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    /* 30 events of traces 7, 8, 9 interleaved, then a resend of event 4
+     * (trace 8) at the end of the group. */
+    enum { N = 31 };
+    tp_event *ev[N];
+    ts_result r[N];
+    for (uint64_t i = 0; i < 30; i++)
+        ev[i] = fx_event(i, 7 + i % 3, "wf-blocks", NULL, T0 + i * 1000);
+    ev[30] = fx_event(4, 8, "wf-blocks", NULL, T0 + 4 * 1000);
+    assert_int_equal(ts_append(s, ev, N, r), 0);
+    /* Trace 7 (first seen) takes log indexes 0..9, trace 8 10..19, trace 9 20..29,
+     * each in arrival order. */
+    for (uint64_t i = 0; i < 30; i++) {
+        assert_int_equal(r[i].status, TS_RESULT_STORED);
+        assert_int_equal(r[i].log_index, (i % 3) * 10 + i / 3);
+        assert_int_equal(ev[i]->stored->log_index, r[i].log_index);
+    }
+    assert_int_equal(r[30].status, TS_RESULT_DUPLICATE);
+    assert_int_equal(r[30].log_index, r[4].log_index);
+    uint64_t keys[8];
+    assert_int_equal(block_keys(s, keys, 8), 3);
+    assert_int_equal(keys[0], 0);
+    assert_int_equal(keys[1], 10);
+    assert_int_equal(keys[2], 20);
+    /* Every event reads back by id and by log index, bit for bit. */
+    for (uint64_t i = 0; i < 30; i++) {
+        uint8_t id[16], *b = NULL, *want = NULL;
+        size_t n = 0, wn = 0;
+        fx_event_id(i, id);
+        tp_event *got = NULL;
+        assert_int_equal(ts_get(s, id, &got), 0);
+        assert_int_equal(got->stored->log_index, r[i].log_index);
+        assert_int_equal(got->time_unix_nano, T0 + i * 1000);
+        tp_event_destroy(&got);
+        assert_int_equal(ts_get_stored_bytes(s, r[i].log_index, &b, &n), 0);
+        assert_int_equal(tp_event_pack(ev[i], &want, &wn), 0);
+        assert_int_equal(n, wn);
+        assert_memory_equal(b, want, n);
+        free(b);
+        free(want);
+    }
+    uint8_t *b = NULL;
+    size_t n = 0;
+    assert_int_equal(ts_get_stored_bytes(s, 30, &b, &n), TS_ENOTFOUND);
+    /* A query still answers in time order, across the blocks. */
+    ts_filter f;
+    memset(&f, 0, sizeof f);
+    f.workflow = "wf-blocks";
+    uint64_t *lis = NULL;
+    assert_int_equal(fx_query_all(s, &f, 7, &lis), 30);
+    for (uint64_t i = 0; i < 30; i++)
+        assert_int_equal(lis[i], (i % 3) * 10 + i / 3);
+    free(lis);
+    assert_int_equal(ts_check(s, fx_report, NULL), 0);
+    fx_free(ev, N);
+    ts_close(&s);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static void test_store_splits_a_long_trace_into_blocks_of_the_limit(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir("store-blocks");
+    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    enum { N = 2 * TS_BLOCK_MAX_EVENTS + 22 };
+    tp_event *ev[N];
+    for (uint64_t i = 0; i < N; i++)
+        ev[i] = fx_event(i, 1, "wf", NULL, T0 + i);
+    fx_append_all(s, ev, N);
+    uint64_t keys[8];
+    assert_int_equal(block_keys(s, keys, 8), 3);
+    assert_int_equal(keys[1], TS_BLOCK_MAX_EVENTS);
+    assert_int_equal(keys[2], 2 * TS_BLOCK_MAX_EVENTS);
+    ts_filter f;
+    memset(&f, 0, sizeof f);
+    uint8_t tr[16];
+    fx_trace_id(1, tr);
+    f.trace_id = tr;
+    uint64_t *lis = NULL;
+    assert_int_equal(fx_query_all(s, &f, 0, &lis), N);
+    free(lis);
+    assert_int_equal(ts_check(s, fx_report, NULL), 0);
+    fx_free(ev, N);
+    ts_close(&s);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* A unit of format version 1 (schema 2 stores: one event, raw or zstd) is a
+ * block of one; a version 2 unit whose lengths do not add up is refused. */
+static void test_store_decodes_one_event_units_and_refuses_bad_blocks(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir("store-blocks");
+    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    tp_event *ev = fx_event(1, 1, "wf", NULL, T0);
+    uint8_t *packed = NULL;
+    size_t plen = 0;
+    assert_int_equal(tp_event_pack(ev, &packed, &plen), 0);
+    uint8_t unit[4096];
+    assert_true(TS_UNIT_HEADER + plen + 8 < sizeof unit);
+    memset(unit, 0, TS_UNIT_HEADER);
+    unit[0] = TS_UNIT_VERSION_EVENT;
+    unit[1] = TS_CODEC_RAW;
+    memcpy(unit + TS_UNIT_HEADER, packed, plen);
+    SHA256(unit + TS_UNIT_HEADER, plen, unit + 6);
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(ts_internal_env(s), NULL, MDB_RDONLY, &txn), 0);
+    ts_block b = {.first = UINT64_MAX};
+    assert_int_equal(ts_block_decode(s, txn, 41, unit, TS_UNIT_HEADER + plen, 1, &b), 0);
+    assert_int_equal(b.count, 1);
+    const uint8_t *p;
+    size_t n;
+    assert_int_equal(ts_block_event(&b, 41, &p, &n), 0);
+    assert_int_equal(n, plen);
+    assert_memory_equal(p, packed, plen);
+    assert_int_equal(ts_block_event(&b, 42, &p, &n), TS_ENOTFOUND);
+    assert_int_equal(ts_block_event(&b, 40, &p, &n), TS_ENOTFOUND);
+    /* Version 2, raw: count 2, lengths plen and 5, but only plen + 4 bytes follow. */
+    unit[0] = TS_UNIT_VERSION;
+    size_t at = TS_UNIT_HEADER;
+    unit[at++] = 2;
+    unit[at++] = (uint8_t)(plen | 0x80);
+    unit[at++] = (uint8_t)(plen >> 7);
+    unit[at++] = 5;
+    memcpy(unit + at, packed, plen);
+    at += plen;
+    memcpy(unit + at, "abcd", 4);
+    at += 4;
+    SHA256(unit + TS_UNIT_HEADER, at - TS_UNIT_HEADER, unit + 6);
+    assert_int_equal(ts_block_decode(s, txn, 0, unit, at, 1, &b), TS_ECORRUPT);
+    assert_non_null(strstr(ts_last_error(s), "lengths"));
+    unit[at++] = 'e'; /* now they add up */
+    SHA256(unit + TS_UNIT_HEADER, at - TS_UNIT_HEADER, unit + 6);
+    assert_int_equal(ts_block_decode(s, txn, 100, unit, at, 1, &b), 0);
+    assert_int_equal(b.count, 2);
+    assert_int_equal(ts_block_event(&b, 101, &p, &n), 0);
+    assert_int_equal(n, 5);
+    assert_memory_equal(p, "abcde", 5);
+    unit[7] ^= 1; /* the SHA-256 no longer matches */
+    assert_int_equal(ts_block_decode(s, txn, 100, unit, at, 1, &b), TS_ECORRUPT);
+    mdb_txn_abort(txn);
+    ts_block_free(&b);
+    free(packed);
+    tp_event_destroy(&ev);
+    ts_close(&s);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_store_groups_a_traces_events_into_one_block),
+        cmocka_unit_test(test_store_splits_a_long_trace_into_blocks_of_the_limit),
+        cmocka_unit_test(test_store_decodes_one_event_units_and_refuses_bad_blocks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
