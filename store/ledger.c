@@ -509,6 +509,7 @@ int ts_log_recompute(ts_store *s, size_t nsizes, const uint64_t *sizes,
             snprintf(msg, sizeof msg, "log index %llu: stored event unreadable: %s",
                      (unsigned long long)i, ts_last_error(s));
         } else {
+            if (!have) ts_block_event(&blk, i, &buf, &len);
             merkle_leaf_hash(buf, len, leaf);
             if (lr || lk.mv_size != 8 || ts_get_be64(lk.mv_data) != i || lvv.mv_size != 32)
                 snprintf(msg, sizeof msg, "log index %llu: leaf hash missing from log_leaves",
@@ -670,4 +671,3 @@ int ts_checkpoint_get(ts_store *s, uint64_t seq, char **note, size_t *len)
     ts_read_end(s);
     return rc;
 }
-            if (!have) ts_block_event(&blk, i, &buf, &len);
