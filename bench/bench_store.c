@@ -3,7 +3,7 @@
  * same run.
  *
  *   bench-store --events N [--seed S] [--input FILE] [--group G]
- *               [--queries Q] [--dir DIR] [--keep]
+ *               [--queries Q] [--dir DIR] [--keep] [--time-ordered-ids]
  *
  * Generates N events with ../shared/tools/gen-events (or reads --input, one
  * JSON event per line), loads them into a fresh store and into SQLite the way
@@ -18,6 +18,11 @@
  * to the last row's bytes (stored protobuf for the store, JSON text for
  * SQLite); the decoded-event workflow figure (ts_iter_next) is printed too.
  * Prints a table, then as its last line one JSON object of the figures.
+ *
+ * --time-ordered-ids rewrites every event id the way the shim makes them
+ * (48-bit milliseconds of the event's time first, then 80 bits of the given
+ * id) before loading: gen-events ids are uniformly random, the worst case
+ * for the store's id index (SQLite's baseline has no event id index).
  *
  * Owns its temp directory (removed unless --keep). Single-threaded.
  */
@@ -45,7 +50,7 @@ typedef struct opts {
     const char *input;
     size_t group, queries;
     const char *dir;
-    int keep;
+    int keep, time_ids;
 } opts;
 
 typedef struct line {
@@ -63,7 +68,7 @@ typedef struct key {
 static void usage(void)
 {
     fprintf(stderr, "usage: bench-store --events N [--seed S] [--input FILE] [--group G] "
-                    "[--queries Q] [--dir DIR] [--keep]\n");
+                    "[--queries Q] [--dir DIR] [--keep] [--time-ordered-ids]\n");
     exit(2);
 }
 
@@ -75,6 +80,10 @@ static opts parse_args(int argc, char **argv)
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--keep")) {
             o.keep = 1;
+            continue;
+        }
+        if (!strcmp(a, "--time-ordered-ids")) {
+            o.time_ids = 1;
             continue;
         }
         if (!val) usage();
@@ -138,6 +147,8 @@ static char *generate(const opts *o, const char *dir)
     return path;
 }
 
+static int time_ids; /* --time-ordered-ids */
+
 static tp_event *parse(const line *l, size_t i)
 {
     tp_event *ev = NULL;
@@ -147,6 +158,13 @@ static tp_event *parse(const line *l, size_t i)
         tp_error_format(&err, msg, sizeof msg);
         fprintf(stderr, "bench-store: line %zu: %s\n", i + 1, msg);
         exit(1);
+    }
+    if (time_ids && ev->has_event_id && ev->event_id.len == 16) {
+        uint8_t *id = ev->event_id.data;
+        memmove(id + 6, id, 10);
+        uint64_t ms = ev->time_unix_nano / 1000000u;
+        for (int b = 0; b < 6; b++)
+            id[b] = (uint8_t)(ms >> (40 - 8 * b));
     }
     return ev;
 }
@@ -202,6 +220,7 @@ int main(int argc, char **argv)
 {
     bench_set_name("bench-store");
     opts o = parse_args(argc, argv);
+    time_ids = o.time_ids;
     char tmpl[] = "/tmp/bench-store-XXXXXX";
     const char *dir = bench_make_work_dir(o.dir, tmpl);
     const char *input = o.input ? o.input : generate(&o, dir);
@@ -377,6 +396,7 @@ int main(int argc, char **argv)
     }
     printf("%-28s %14.3f %14s\n", "workflow p50 ms, decoded", dec50, "-");
     printf("%-28s %14u\n", "dictionaries trained", st.dictionaries);
+    printf("%-28s %14s\n", "event ids", o.time_ids ? "time-ordered" : "as given");
     printf("(ratio: how many times better the store is; >1 is better. checksum %" PRIu64 ")\n",
            sum % 1000);
     printf("{\"events\":%zu,\"group\":%zu,\"queries\":%zu,\"ingest_eps\":%.0f,"
@@ -388,12 +408,14 @@ int main(int argc, char **argv)
            "\"q_workflow_decoded_p50_ms\":%.3f,\"q_workflow_rows\":%.1f,"
            "\"q_trace_p50_ms\":%.4f,\"q_trace_p99_ms\":%.4f,\"sqlite_q_trace_p50_ms\":%.4f,"
            "\"q_trace_rows\":%.1f,\"q_incident_p50_ms\":%.4f,\"q_incident_p99_ms\":%.4f,"
-           "\"sqlite_q_incident_p50_ms\":%.4f,\"q_incident_rows\":%.1f,\"dictionaries\":%u}\n",
+           "\"sqlite_q_incident_p50_ms\":%.4f,\"q_incident_rows\":%.1f,\"dictionaries\":%u,"
+           "\"ids\":\"%s\"}\n",
            n, o.group, o.queries, ingest, s_ingest, ingest / s_ingest, (double)n / c_store,
            (double)n / c_sqlite, bpe, s_bpe, bpe / s_bpe, p50[0][0], p99[0][0], p50[0][1],
            p99[0][1], dec50, (double)rows[0][0] / (double)o.queries, p50[1][0], p99[1][0],
            p50[1][1], (double)rows[1][0] / (double)o.queries, p50[2][0], p99[2][0], p50[2][1],
-           nq[2] ? (double)rows[2][0] / (double)nq[2] : 0, st.dictionaries);
+           nq[2] ? (double)rows[2][0] / (double)nq[2] : 0, st.dictionaries,
+           o.time_ids ? "time-ordered" : "as given");
 
     for (int q = 0; q < Q_COUNT; q++) {
         sqlite3_finalize(sqs[q]);

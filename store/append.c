@@ -221,7 +221,7 @@ static int pack(ts_store *s, const tp_event *ev, size_t *len)
 }
 
 /* Adds one new event at `li` to the block being built: stamps and packs it,
- * writes its leaf hash and its index entries. Returns 0, a TS_E* code
+ * writes its leaf hash (its index entries are written later, in time order). Returns 0, a TS_E* code
  * (negative, < -99) or an LMDB code. */
 static int add_event(wctx *w, tp_event *ev, uint64_t li, size_t nb)
 {
@@ -240,9 +240,7 @@ static int add_event(wctx *w, tp_event *ev, uint64_t li, size_t nb)
     ts_put_be64(key, li);
     if ((rc = ts_sha256(s, 0x00, raw, rawlen, leaf))) return rc;
     MDB_val lk = {8, key}, lv = {32, leaf};
-    rc = mdb_cursor_put(w->cur[TS_DBI_LOG_LEAVES], &lk, &lv, MDB_APPEND);
-    if (rc) return rc;
-    return write_indexes(w, ev, li);
+    return mdb_cursor_put(w->cur[TS_DBI_LOG_LEAVES], &lk, &lv, MDB_APPEND);
 }
 
 /* Compresses the block being built (nb events from log index `first`) and
@@ -261,17 +259,21 @@ static int flush_block(wctx *w, uint64_t first, size_t nb)
     return mdb_cursor_put(w->cur[TS_DBI_EVENTS], &k, &v, MDB_APPEND);
 }
 
-/* Claims the event id for `li` in ids: 0 when new, MDB_KEYEXIST with the
- * first copy's log index in *first when already stored (earlier in this
- * group included), or an LMDB error. One B-tree descent does both. */
+/* Claims the event id for `li` in event_ids: 0 when new, MDB_KEYEXIST with
+ * the first copy's log index in *first when already stored (earlier in this
+ * group included), or an LMDB error. */
 static int claim_id(wctx *w, const tp_event *ev, uint64_t li, uint64_t *first)
 {
-    uint8_t b[8];
-    ts_put_be64(b, li);
-    MDB_val k = {16, ev->event_id.data}, v = {8, b};
-    int rc = mdb_cursor_put(w->cur[TS_DBI_IDS], &k, &v, MDB_NOOVERWRITE);
-    if (rc == MDB_KEYEXIST) *first = v.mv_size == 8 ? ts_get_be64(v.mv_data) : 0;
-    return rc;
+    const uint8_t *id = ev->event_id.data;
+    int rc = ts_id_lookup(w->cur[TS_DBI_IDS], id, first);
+    if (rc == 0) return MDB_KEYEXIST;
+    if (rc != MDB_NOTFOUND) return rc;
+    if (li >> 48)
+        return ts_fail(w->s, TS_EFULL, "store %s: the log is full (2^48 events)", w->s->dir);
+    uint8_t e[TS_ID_ENTRY];
+    ts_id_entry(id, li, e);
+    MDB_val k = {TS_ID_BUCKET, (void *)id}, v = {TS_ID_ENTRY, e};
+    return mdb_cursor_put(w->cur[TS_DBI_IDS], &k, &v, MDB_NODUPDATA);
 }
 
 static const uint8_t *trace_of(const tp_event *ev)
@@ -356,12 +358,25 @@ static void close_cursors(wctx *w)
     memset(w->cur, 0, sizeof w->cur);
 }
 
+/* An event stored by this group, for writing the index entries in time order. */
+typedef struct stored_ref {
+    uint64_t ts, li;
+    size_t i;
+} stored_ref;
+
+static int ref_cmp(const void *a, const void *b)
+{
+    const stored_ref *x = a, *y = b;
+    if (x->ts != y->ts) return x->ts < y->ts ? -1 : 1;
+    return x->li < y->li ? -1 : x->li > y->li;
+}
+
 /* One attempt at the whole group. Returns 0, a TS_E* code, or an LMDB code
  * (MDB_MAP_FULL: the caller grows the map and tries again). The new events
  * of one trace are stored together in blocks, so log indexes follow the
  * order of `order`, not the order of `events`. */
 static int append_once(ts_store *s, tp_event *const *events, size_t n, const size_t *order,
-                       const size_t *cl, ts_result *results, uint64_t *new_size)
+                       const size_t *cl, stored_ref *refs, ts_result *results, uint64_t *new_size)
 {
     wctx w;
     memset(&w, 0, sizeof w);
@@ -371,7 +386,7 @@ static int append_once(ts_store *s, tp_event *const *events, size_t n, const siz
     uint64_t li = s->log_size;
     rc = open_cursors(&w);
     s->blk_len = 0;
-    size_t nb = 0;
+    size_t nb = 0, nref = 0;
     uint64_t bfirst = li;
     for (size_t k = 0; k < n && !rc; k++) {
         size_t i = order[k];
@@ -385,6 +400,8 @@ static int append_once(ts_store *s, tp_event *const *events, size_t n, const siz
             break;
         } else {
             if ((rc = add_event(&w, events[i], li, nb))) break;
+            refs[nref++] = (stored_ref){events[i]->has_time_unix_nano ? events[i]->time_unix_nano : 0,
+                                        li, i};
             results[i].status = TS_RESULT_STORED;
             results[i].log_index = li++;
             nb++;
@@ -397,6 +414,12 @@ static int append_once(ts_store *s, tp_event *const *events, size_t n, const siz
             bfirst = li;
         }
     }
+    /* Index entries in time order: each key's newest entries append at the end
+     * of its duplicates (full pages, fewer pages touched) as they did before
+     * the group was ordered by trace. */
+    qsort(refs, nref, sizeof *refs, ref_cmp);
+    for (size_t k = 0; k < nref && !rc; k++)
+        rc = write_indexes(&w, events[refs[k].i], refs[k].li);
     close_cursors(&w);
     if (!rc && li != s->log_size) {
         uint8_t b[8];
@@ -427,12 +450,12 @@ static int check_group(ts_store *s, tp_event *const *events, size_t n, const ts_
 }
 
 static int append_group(ts_store *s, tp_event *const *events, size_t n, const size_t *order,
-                        const size_t *cl, ts_result *results)
+                        const size_t *cl, stored_ref *refs, ts_result *results)
 {
     int rc;
     for (int attempt = 0; attempt < 64; attempt++) {
         uint64_t new_size = s->log_size;
-        rc = append_once(s, events, n, order, cl, results, &new_size);
+        rc = append_once(s, events, n, order, cl, refs, results, &new_size);
         if (rc == 0) {
             s->log_size = new_size;
             return 0;
@@ -460,13 +483,14 @@ int ts_append(ts_store *s, tp_event *const *events, size_t n, ts_result *results
     if ((rc = ts_dict_maybe_train(s))) return rc;
     ts_read_drop(s);
     size_t *order = malloc(2 * n * sizeof *order);
-    if (!order) return ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
-    size_t *cl = order + n;
-    if ((rc = cluster(s, events, n, order, cl))) {
-        free(order);
-        return rc;
-    }
-    rc = append_group(s, events, n, order, cl, results);
+    stored_ref *refs = malloc(n * sizeof *refs);
+    size_t *cl = order ? order + n : NULL;
+    if (!order || !refs)
+        rc = ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
+    else
+        rc = cluster(s, events, n, order, cl);
+    if (!rc) rc = append_group(s, events, n, order, cl, refs, results);
     free(order);
+    free(refs);
     return rc;
 }

@@ -117,12 +117,14 @@ static void check_event(chk *c, uint64_t li, const uint8_t *bytes, size_t len)
     uint64_t h = ts / 3600000000000ull;
     ts_put_be32(hour, h > UINT32_MAX ? UINT32_MAX : (uint32_t)h);
     if (ev->has_event_id && ev->event_id.len == 16) {
-        MDB_val k = {16, ev->event_id.data}, v;
+        uint64_t got = 0;
+        MDB_cursor *ic = NULL;
         c->expect[TS_DBI_IDS]++;
-        if (mdb_get(c->txn, s->dbi[TS_DBI_IDS], &k, &v) != 0 || v.mv_size != 8 ||
-            ts_get_be64(v.mv_data) != li)
-            problem(c, "log index %llu: ids does not map its event_id to it",
+        if (mdb_cursor_open(c->txn, s->dbi[TS_DBI_IDS], &ic) != 0 ||
+            (ts_id_lookup(ic, ev->event_id.data, &got) != 0 || got != li))
+            problem(c, "log index %llu: event_ids does not map its event_id to it",
                     (unsigned long long)li);
+        if (ic) mdb_cursor_close(ic);
     } else {
         problem(c, "log index %llu: no 16-byte event_id", (unsigned long long)li);
     }
@@ -195,7 +197,7 @@ static int pass_events(chk *c)
 
 static const char *dbi_name(int dbi)
 {
-    static const char *const n[TS_DBI_COUNT] = {[TS_DBI_IDS] = "ids",
+    static const char *const n[TS_DBI_COUNT] = {[TS_DBI_IDS] = "event_ids",
                                                 [TS_DBI_LOG_LEAVES] = "log_leaves",
                                                 [TS_DBI_BY_WORKFLOW] = "by_workflow",
                                                 [TS_DBI_BY_DRI] = "by_dri",
@@ -309,7 +311,7 @@ int ts_check(ts_store *s, ts_report_fn report, void *ctx)
         rc = pass_index(&c, idx[i]);
     uint64_t n = 0;
     if (!rc && !(rc = count_entries(&c, TS_DBI_IDS, &n)) && n != c.expect[TS_DBI_IDS])
-        problem(&c, "ids holds %llu entries for %llu stored events", (unsigned long long)n,
+        problem(&c, "event_ids holds %llu entries for %llu stored events", (unsigned long long)n,
                 (unsigned long long)c.expect[TS_DBI_IDS]);
     if (!rc && !(rc = count_entries(&c, TS_DBI_LOG_LEAVES, &n)) && n != c.nlog)
         problem(&c, "log_leaves holds %llu leaves for a log of %llu", (unsigned long long)n,

@@ -151,15 +151,39 @@ int ts_get_stored_bytes(ts_store *s, uint64_t log_index, uint8_t **buf, size_t *
     return rc;
 }
 
+void ts_id_entry(const uint8_t id[16], uint64_t li, uint8_t e[TS_ID_ENTRY])
+{
+    memcpy(e, id + TS_ID_BUCKET, 16 - TS_ID_BUCKET);
+    for (int i = 0; i < 6; i++)
+        e[16 - TS_ID_BUCKET + i] = (uint8_t)(li >> (40 - 8 * i)); /* BE48 */
+}
+
+int ts_id_lookup(MDB_cursor *c, const uint8_t id[16], uint64_t *li)
+{
+    uint8_t e[TS_ID_ENTRY];
+    ts_id_entry(id, 0, e);
+    MDB_val k = {TS_ID_BUCKET, (void *)id}, v = {TS_ID_ENTRY, e};
+    int rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH_RANGE);
+    if (rc) return rc;
+    if (v.mv_size != TS_ID_ENTRY || memcmp(v.mv_data, id + TS_ID_BUCKET, 16 - TS_ID_BUCKET) != 0)
+        return MDB_NOTFOUND;
+    const uint8_t *p = (const uint8_t *)v.mv_data + 16 - TS_ID_BUCKET;
+    uint64_t x = 0;
+    for (int i = 0; i < 6; i++)
+        x = x << 8 | p[i];
+    *li = x;
+    return 0;
+}
+
 static int lookup_id(ts_store *s, MDB_txn *txn, const uint8_t id[16], uint64_t *li)
 {
-    MDB_val k = {16, (void *)id}, v;
-    int rc = mdb_get(txn, s->dbi[TS_DBI_IDS], &k, &v);
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, s->dbi[TS_DBI_IDS], &c);
+    if (rc) return ts_fail_mdb(s, rc, "opening event_ids");
+    rc = ts_id_lookup(c, id, li);
+    mdb_cursor_close(c);
     if (rc == MDB_NOTFOUND) return ts_fail(s, TS_ENOTFOUND, "store %s: no such event", s->dir);
-    if (rc) return ts_fail_mdb(s, rc, "looking up an event id");
-    if (v.mv_size != 8) return ts_fail(s, TS_ECORRUPT, "store %s: bad ids entry", s->dir);
-    *li = ts_get_be64(v.mv_data);
-    return 0;
+    return ts_fail_mdb(s, rc, "looking up an event id");
 }
 
 int ts_get(ts_store *s, const uint8_t event_id[16], tp_event **ev)

@@ -35,7 +35,7 @@
 static const char *const db_names[TS_DBI_COUNT] = {
     [TS_DBI_META] = "meta",
     [TS_DBI_EVENTS] = "events",
-    [TS_DBI_IDS] = "ids",
+    [TS_DBI_IDS] = "event_ids",
     [TS_DBI_LOG_LEAVES] = "log_leaves",
     [TS_DBI_BY_WORKFLOW] = "by_workflow",
     [TS_DBI_BY_DRI] = "by_dri",
@@ -49,7 +49,7 @@ static const char *const db_names[TS_DBI_COUNT] = {
 static const unsigned db_flags[TS_DBI_COUNT] = {
     [TS_DBI_META] = 0,
     [TS_DBI_EVENTS] = 0, /* 8-byte big-endian keys sort as bytes */
-    [TS_DBI_IDS] = 0,
+    [TS_DBI_IDS] = MDB_DUPSORT | MDB_DUPFIXED, /* id bucket -> TS_ID_ENTRY-byte entries */
     [TS_DBI_LOG_LEAVES] = 0,
     [TS_DBI_BY_WORKFLOW] = MDB_DUPSORT | MDB_DUPFIXED,
     [TS_DBI_BY_DRI] = MDB_DUPSORT | MDB_DUPFIXED,
@@ -248,7 +248,7 @@ static int take_writer_lock(ts_store *s)
 
 static int open_dbis(ts_store *s, MDB_txn *txn, int create)
 {
-    for (int i = 0; i < TS_DBI_COUNT; i++) {
+    for (int i = TS_DBI_META + 1; i < TS_DBI_COUNT; i++) {
         unsigned fl = db_flags[i] | (create ? MDB_CREATE : 0);
         int rc = mdb_dbi_open(txn, db_names[i], fl, &s->dbi[i]);
         if (rc == MDB_NOTFOUND)
@@ -275,9 +275,8 @@ static int meta_get_u64(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_t *o
     return 0;
 }
 
-/* Checks (or for a new store writes) the schema version, and loads the
- * writer's counters and the dictionaries. */
-static int init_meta(ts_store *s, MDB_txn *txn, int writable)
+/* Checks (or for a new store writes) the schema version. */
+static int check_schema(ts_store *s, MDB_txn *txn, int writable)
 {
     uint64_t ver = 0;
     int rc = meta_get_u64(txn, s->dbi[TS_DBI_META], "schema_version", &ver);
@@ -294,22 +293,19 @@ static int init_meta(ts_store *s, MDB_txn *txn, int writable)
     } else if (rc) {
         return ts_fail_mdb(s, rc, "reading the schema version");
     }
-    if (ver < TS_SCHEMA_OLDEST || ver > TS_SCHEMA_VERSION)
+    if (ver != TS_SCHEMA_VERSION)
         return ts_fail(s, TS_EVERSION,
-                       "store %s: schema version %llu is unknown to this build (it knows %u to "
-                       "%u); use the AgentTrail release that wrote it",
-                       s->dir, (unsigned long long)ver, TS_SCHEMA_OLDEST, TS_SCHEMA_VERSION);
-    if (ver < TS_SCHEMA_VERSION && writable) {
-        /* Schema 2 units (one event each) keep decoding; this writer adds blocks,
-         * which releases that know only schema 2 could not read. */
-        uint8_t b[4];
-        ts_put_be32(b, TS_SCHEMA_VERSION);
-        MDB_val k = {14, "schema_version"}, v = {4, b};
-        rc = mdb_put(txn, s->dbi[TS_DBI_META], &k, &v, 0);
-        if (rc) return ts_fail_mdb(s, rc, "upgrading the schema version");
-    }
+                       "store %s: schema version %llu is unknown to this build (it knows %u); "
+                       "use the AgentTrail release that wrote it",
+                       s->dir, (unsigned long long)ver, TS_SCHEMA_VERSION);
+    return 0;
+}
+
+/* Loads the writer's counters and the dictionaries. */
+static int init_meta(ts_store *s, MDB_txn *txn)
+{
     uint64_t n = 0;
-    rc = meta_get_u64(txn, s->dbi[TS_DBI_META], "log_size", &n);
+    int rc = meta_get_u64(txn, s->dbi[TS_DBI_META], "log_size", &n);
     if (rc && rc != MDB_NOTFOUND) return ts_fail_mdb(s, rc, "reading log_size");
     s->log_size = n;
     return ts_dicts_load(s, txn);
@@ -369,8 +365,18 @@ static int open_store(ts_store *s, const ts_options *opt)
     MDB_txn *txn;
     rc = mdb_txn_begin(s->env, NULL, ro ? MDB_RDONLY : 0, &txn);
     if (rc) return ts_fail_mdb(s, rc, "beginning the open transaction");
-    rc = open_dbis(s, txn, !ro);
-    if (!rc) rc = init_meta(s, txn, !ro);
+    /* meta first: a store of another schema is refused by its version, not by a table. */
+    rc = mdb_dbi_open(txn, db_names[TS_DBI_META], ro ? 0 : MDB_CREATE, &s->dbi[TS_DBI_META]);
+    if (rc == MDB_NOTFOUND)
+        rc = ts_fail(s, TS_ENOTFOUND,
+                     "store %s: table meta missing: not a store, or not initialised by a writer "
+                     "yet",
+                     s->dir);
+    else if (rc)
+        rc = ts_fail_mdb(s, rc, "meta");
+    if (!rc) rc = check_schema(s, txn, !ro);
+    if (!rc) rc = open_dbis(s, txn, !ro);
+    if (!rc) rc = init_meta(s, txn);
     if (rc) {
         mdb_txn_abort(txn);
         return rc;

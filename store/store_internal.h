@@ -29,13 +29,9 @@
 #include "tracestore.h"
 
 /* Schema version kept in meta under "schema_version" (4 bytes BE). */
-#define TS_SCHEMA_VERSION 3u /* 3: events holds blocks (unit version 2) */
-/* The oldest schema this build still reads and writes (2: one event per unit;
- * such units keep decoding, new groups are written as blocks). */
-#define TS_SCHEMA_OLDEST 2u
-/* Format version carried in the first byte of every stored unit: 1 = one
- * event; 2 = a block of consecutive events (what the writer writes). */
-#define TS_UNIT_VERSION_EVENT 1u
+#define TS_SCHEMA_VERSION 3u /* 3: events holds blocks; event_ids is bucketed */
+/* Format version carried in the first byte of every stored unit: 2 = a block
+ * of consecutive events (version 1, one event per unit, was schema 2's). */
 #define TS_UNIT_VERSION 2u
 /* Unit header: version (1), codec (1), dictionary id (4 BE), SHA-256 (32). */
 #define TS_UNIT_HEADER 38u
@@ -47,12 +43,17 @@ enum { TS_CODEC_RAW = 0, TS_CODEC_ZSTD = 1 };
 
 /* Index entry (the duplicate value of every by_* table): time BE8 + log index BE8. */
 #define TS_ENTRY_LEN 16u
+/* event_ids: key = the first TS_ID_BUCKET byte(s) of the event id; duplicate
+ * = the other bytes of the id then the log index as BE48 (DUPFIXED, sorted by
+ * id): 256 sub-databases of 21-byte entries packed in their own pages. */
+#define TS_ID_BUCKET 1u
+#define TS_ID_ENTRY (16u - TS_ID_BUCKET + 6u)
 
 /* Named databases. */
 enum {
     TS_DBI_META,
     TS_DBI_EVENTS,
-    TS_DBI_IDS,
+    TS_DBI_IDS, /* event_ids */
     TS_DBI_LOG_LEAVES,
     TS_DBI_BY_WORKFLOW,
     TS_DBI_BY_DRI,
@@ -176,7 +177,7 @@ int ts_block_encode(ts_store *s, const uint8_t *data, const uint32_t *lens, size
                     const uint8_t **out, size_t *outlen);
 /* Decodes the unit stored under log index `first` into *b: checks the
  * version, the SHA-256 of the payload (when `verify`), the dictionary,
- * decompresses, and splits the events (a version 1 unit is a block of one).
+ * decompresses, and splits the events.
  * 0, TS_ECORRUPT (message set), TS_ENOMEM. */
 int ts_block_decode(ts_store *s, MDB_txn *txn, uint64_t first, const uint8_t *unit, size_t len,
                     int verify, ts_block *b);
@@ -210,6 +211,13 @@ void ts_dict_observe(ts_store *s, size_t raw, size_t packed);
  * share the last pages of by_trace). 0 and out, MDB_NOTFOUND for a trace
  * never stored, or another LMDB code. */
 int ts_trace_key(ts_store *s, MDB_txn *txn, const uint8_t trace[16], uint8_t out[8]);
+
+/* Looks an event id up in event_ids with cursor `c`: 0 and *li, MDB_NOTFOUND,
+ * or another LMDB code. */
+int ts_id_lookup(MDB_cursor *c, const uint8_t id[16], uint64_t *li);
+/* The event_ids entry of (id, li) into e (TS_ID_ENTRY bytes); the key is the
+ * id's first TS_ID_BUCKET bytes. */
+void ts_id_entry(const uint8_t id[16], uint64_t li, uint8_t e[TS_ID_ENTRY]);
 
 /* The stored bytes of `log_index` inside `txn`, through the per-store cache:
  * *buf borrows the cache until the next read call on this store.

@@ -6,9 +6,9 @@
  * byte, dictionary id (4 bytes BE), SHA-256 of the payload (32 bytes), then
  * the payload: a zstd frame without magic number, dictionary id or checksum
  * (the unit header carries the id and a stronger hash), or the raw bytes when
- * compression does not pay. Decompressed, a version 2 payload is a block: a
- * varint count, a varint length per event, then the events' stored bytes back
- * to back; a version 1 payload (schema 2 stores) is one event's bytes. Also the dictionaries in meta ("dict" + id BE32
+ * compression does not pay. Decompressed, the payload is a block: a varint
+ * count, a varint length per event, then the events' stored bytes back to
+ * back. Also the dictionaries in meta ("dict" + id BE32
  * -> ZDICT bytes, "dict_current" -> id BE32, "dict_trained_at" -> BE64) and
  * the training policy: a first dictionary at TS_TRAIN_FIRST stored events, a
  * larger one at TS_TRAIN_SECOND, then a new one whenever the compression ratio
@@ -278,10 +278,9 @@ static int unit_payload(ts_store *s, MDB_txn *txn, const uint8_t *unit, size_t l
 {
     if (len < TS_UNIT_HEADER)
         return ts_fail(s, TS_ECORRUPT, "unit of %zu bytes is shorter than its header", len);
-    if (unit[0] != TS_UNIT_VERSION && unit[0] != TS_UNIT_VERSION_EVENT)
-        return ts_fail(s, TS_ECORRUPT,
-                       "unit format version %u is unknown (this build knows %u and %u)", unit[0],
-                       TS_UNIT_VERSION_EVENT, TS_UNIT_VERSION);
+    if (unit[0] != TS_UNIT_VERSION)
+        return ts_fail(s, TS_ECORRUPT, "unit format version %u is unknown (this build knows %u)",
+                       unit[0], TS_UNIT_VERSION);
     const uint8_t *payload = unit + TS_UNIT_HEADER;
     size_t plen = len - TS_UNIT_HEADER;
     if (verify) {
@@ -332,9 +331,8 @@ int ts_block_decode(ts_store *s, MDB_txn *txn, uint64_t first, const uint8_t *un
     int rc = unit_payload(s, txn, unit, len, verify, b);
     if (rc) return rc;
     const uint8_t *p = b->buf, *end = b->buf + b->len;
-    uint32_t count = 1;
-    if (unit[0] == TS_UNIT_VERSION &&
-        (varint_get(&p, end, &count) || count == 0 || count > TS_BLOCK_MAX_EVENTS))
+    uint32_t count = 0;
+    if (varint_get(&p, end, &count) || count == 0 || count > TS_BLOCK_MAX_EVENTS)
         return ts_fail(s, TS_ECORRUPT, "block: bad event count");
     if (b->offcap < (size_t)count + 1) {
         uint32_t *o = realloc(b->off, ((size_t)count + 1) * sizeof *o);
@@ -342,26 +340,21 @@ int ts_block_decode(ts_store *s, MDB_txn *txn, uint64_t first, const uint8_t *un
         b->off = o;
         b->offcap = (size_t)count + 1;
     }
-    if (unit[0] == TS_UNIT_VERSION_EVENT) {
-        b->off[0] = 0;
-        b->off[1] = (uint32_t)b->len;
-    } else {
-        uint64_t at = 0;
-        for (uint32_t i = 0; i < count; i++) {
-            uint32_t n;
-            if (varint_get(&p, end, &n))
-                return ts_fail(s, TS_ECORRUPT, "block: bad length of event %u", i);
-            b->off[i] = (uint32_t)at;
-            at += n;
-        }
-        size_t hdr = (size_t)(p - b->buf);
-        if (at != b->len - hdr)
-            return ts_fail(s, TS_ECORRUPT, "block: event lengths add up to %llu, not %zu",
-                           (unsigned long long)at, b->len - hdr);
-        for (uint32_t i = 0; i < count; i++)
-            b->off[i] += (uint32_t)hdr;
-        b->off[count] = (uint32_t)b->len;
+    uint64_t at = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t n;
+        if (varint_get(&p, end, &n))
+            return ts_fail(s, TS_ECORRUPT, "block: bad length of event %u", i);
+        b->off[i] = (uint32_t)at;
+        at += n;
     }
+    size_t hdr = (size_t)(p - b->buf);
+    if (at != b->len - hdr)
+        return ts_fail(s, TS_ECORRUPT, "block: event lengths add up to %llu, not %zu",
+                       (unsigned long long)at, b->len - hdr);
+    for (uint32_t i = 0; i < count; i++)
+        b->off[i] += (uint32_t)hdr;
+    b->off[count] = (uint32_t)b->len;
     b->first = first;
     b->count = count;
     return 0;

@@ -2,8 +2,8 @@
  * test_store_blocks.c - the events of one trace within one group are stored
  * together in a block: log indexes follow the blocks, duplicates across
  * traces of one group are found, blocks split at their size limit, every
- * event reads back through ids, by log index and by query, and a one-event
- * unit of schema 2 still decodes.
+ * event reads back through ids, by log index and by query, and damaged
+ * blocks are refused.
  *
  * Owns: temp stores. Single-threaded.
  */
@@ -137,9 +137,9 @@ static void test_store_splits_a_long_trace_into_blocks_of_the_limit(void **state
     free(dir);
 }
 
-/* A unit of format version 1 (schema 2 stores: one event, raw or zstd) is a
- * block of one; a version 2 unit whose lengths do not add up is refused. */
-static void test_store_decodes_one_event_units_and_refuses_bad_blocks(void **state)
+/* A raw (uncompressed) block decodes to its events; lengths that do not add
+ * up, an unknown version and a wrong SHA-256 are refused. */
+static void test_store_decodes_blocks_and_refuses_bad_ones(void **state)
 {
     (void)state;
     char *dir = tu_tempdir("store-blocks");
@@ -149,29 +149,14 @@ static void test_store_decodes_one_event_units_and_refuses_bad_blocks(void **sta
     size_t plen = 0;
     assert_int_equal(tp_event_pack(ev, &packed, &plen), 0);
     uint8_t unit[4096];
-    assert_true(TS_UNIT_HEADER + plen + 8 < sizeof unit);
+    assert_true(TS_UNIT_HEADER + plen + 16 < sizeof unit);
     memset(unit, 0, TS_UNIT_HEADER);
-    unit[0] = TS_UNIT_VERSION_EVENT;
-    unit[1] = TS_CODEC_RAW;
-    memcpy(unit + TS_UNIT_HEADER, packed, plen);
-    SHA256(unit + TS_UNIT_HEADER, plen, unit + 6);
-    MDB_txn *txn;
-    assert_int_equal(mdb_txn_begin(ts_internal_env(s), NULL, MDB_RDONLY, &txn), 0);
-    ts_block b = {.first = UINT64_MAX};
-    assert_int_equal(ts_block_decode(s, txn, 41, unit, TS_UNIT_HEADER + plen, 1, &b), 0);
-    assert_int_equal(b.count, 1);
-    const uint8_t *p;
-    size_t n;
-    assert_int_equal(ts_block_event(&b, 41, &p, &n), 0);
-    assert_int_equal(n, plen);
-    assert_memory_equal(p, packed, plen);
-    assert_int_equal(ts_block_event(&b, 42, &p, &n), TS_ENOTFOUND);
-    assert_int_equal(ts_block_event(&b, 40, &p, &n), TS_ENOTFOUND);
-    /* Version 2, raw: count 2, lengths plen and 5, but only plen + 4 bytes follow. */
     unit[0] = TS_UNIT_VERSION;
+    unit[1] = TS_CODEC_RAW;
+    /* Count 2, lengths plen and 5, but only plen + 4 bytes follow. */
     size_t at = TS_UNIT_HEADER;
     unit[at++] = 2;
-    unit[at++] = (uint8_t)(plen | 0x80);
+    unit[at++] = (uint8_t)((plen & 0x7f) | 0x80);
     unit[at++] = (uint8_t)(plen >> 7);
     unit[at++] = 5;
     memcpy(unit + at, packed, plen);
@@ -179,17 +164,32 @@ static void test_store_decodes_one_event_units_and_refuses_bad_blocks(void **sta
     memcpy(unit + at, "abcd", 4);
     at += 4;
     SHA256(unit + TS_UNIT_HEADER, at - TS_UNIT_HEADER, unit + 6);
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(ts_internal_env(s), NULL, MDB_RDONLY, &txn), 0);
+    ts_block b = {.first = UINT64_MAX};
     assert_int_equal(ts_block_decode(s, txn, 0, unit, at, 1, &b), TS_ECORRUPT);
     assert_non_null(strstr(ts_last_error(s), "lengths"));
     unit[at++] = 'e'; /* now they add up */
     SHA256(unit + TS_UNIT_HEADER, at - TS_UNIT_HEADER, unit + 6);
     assert_int_equal(ts_block_decode(s, txn, 100, unit, at, 1, &b), 0);
     assert_int_equal(b.count, 2);
+    const uint8_t *p;
+    size_t n;
+    assert_int_equal(ts_block_event(&b, 100, &p, &n), 0);
+    assert_int_equal(n, plen);
+    assert_memory_equal(p, packed, plen);
     assert_int_equal(ts_block_event(&b, 101, &p, &n), 0);
     assert_int_equal(n, 5);
     assert_memory_equal(p, "abcde", 5);
+    assert_int_equal(ts_block_event(&b, 102, &p, &n), TS_ENOTFOUND);
+    assert_int_equal(ts_block_event(&b, 99, &p, &n), TS_ENOTFOUND);
     unit[7] ^= 1; /* the SHA-256 no longer matches */
     assert_int_equal(ts_block_decode(s, txn, 100, unit, at, 1, &b), TS_ECORRUPT);
+    assert_non_null(strstr(ts_last_error(s), "SHA-256"));
+    assert_int_equal(ts_block_decode(s, txn, 100, unit, at, 0, &b), 0); /* unverified read */
+    unit[0] = 1; /* schema 2's one-event unit: not this build's */
+    assert_int_equal(ts_block_decode(s, txn, 100, unit, at, 0, &b), TS_ECORRUPT);
+    assert_non_null(strstr(ts_last_error(s), "version 1"));
     mdb_txn_abort(txn);
     ts_block_free(&b);
     free(packed);
@@ -204,7 +204,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_groups_a_traces_events_into_one_block),
         cmocka_unit_test(test_store_splits_a_long_trace_into_blocks_of_the_limit),
-        cmocka_unit_test(test_store_decodes_one_event_units_and_refuses_bad_blocks),
+        cmocka_unit_test(test_store_decodes_blocks_and_refuses_bad_ones),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
