@@ -3,16 +3,19 @@
  * compliance bundles, each against a baseline measured in the same run.
  *
  *   bench-ledger [--events N] [--incident-every K] [--ab-events M] [--group G] [--seed S]
- *                [--input FILE] [--proofs P] [--dir DIR] [--keep]
+ *                [--input FILE] [--proofs P] [--min-level L] [--dir DIR] [--keep]
  *
  * 1. Ingest cost of the log: the first M events (default 200k) are appended in groups of G
  *    to two stores, alternating group by group so that both see the same disk and cache
  *    state: one with the ledger hook (what ships), one with it removed
  *    (ts_internal_set_append_hook NULL). Target: the log costs <= 10% of the ingest rate.
  *    The rest of the N events (default 1M) go to the ledger store only. Every K-th event
- *    (default 10: 100k of 1M) gets incident INC-BENCH.
+ *    (default 10: 100k of 1M) gets incident INC-BENCH. The ledger store's node layout is the
+ *    default one (TS_NODE_MIN_LEVEL) unless --min-level L chooses another (1: every node).
+ *    Then the bytes per event of log_nodes and log_leaves (their pages in use, from
+ *    mdb_stat), against a log that stores every node (one 41-byte entry per event).
  * 2. Proofs: P random inclusion proofs (default 200k) from the store, then verified; against
- *    the target of 100k/s.
+ *    the target of 100k/s. Consistency proofs between random sizes, and roots.
  * 3. verify --store: the real `trace-query verify --store` over all N events, as a process,
  *    against raw SHA-256 (OpenSSL, one pass over a buffer of the same stored bytes) in the
  *    same run. Target: the verify's bytes/s >= 25% of raw SHA-256's. The hash-only phase
@@ -40,6 +43,7 @@
 
 #include "bench_common.h"
 #include "checkpoint.h"
+#include "ledger.h"
 #include "merkle.h"
 #include "store_internal.h"
 #include "tracestore.h"
@@ -52,7 +56,7 @@
 #endif
 
 typedef struct opts {
-    uint64_t events, incident_every, ab_events, seed, proofs;
+    uint64_t events, incident_every, ab_events, seed, proofs, min_level;
     size_t group;
     const char *input, *dir;
     int keep;
@@ -70,8 +74,10 @@ static double children_cpu_s(void)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench-ledger [--events N] [--incident-every K] [--ab-events M] "
-                    "[--group G] [--seed S] [--input FILE] [--proofs P] [--dir DIR] [--keep]\n");
+    fprintf(stderr,
+            "usage: bench-ledger [--events N] [--incident-every K] [--ab-events M] "
+            "[--group G] [--seed S] [--input FILE] [--proofs P] [--min-level L] [--dir DIR] "
+            "[--keep]\n");
     exit(2);
 }
 
@@ -111,6 +117,8 @@ static opts parse_args(int argc, char **argv)
             o.proofs = v;
         else if (!strcmp(a, "--group") && v > 0)
             o.group = (size_t)v;
+        else if (!strcmp(a, "--min-level") && v >= 1 && v <= TS_NODE_LEVEL_MAX)
+            o.min_level = v;
         else
             usage();
     }
@@ -144,6 +152,15 @@ static size_t read_group(FILE *f, tp_event **ev, size_t n, uint64_t *seen, uint6
             char msg[600];
             bench_die("bad input line", tp_error_format(&err, msg, sizeof msg));
         }
+        /* Stamped here as the collector would, so that both stores keep the same bytes,
+         * hence the same leaves and proofs. */
+        if (!ev[got]->stored) {
+            ev[got]->stored = malloc(sizeof *ev[got]->stored);
+            if (!ev[got]->stored) bench_die("memory", "stamps");
+            agenttrail__v1__stored__init(ev[got]->stored);
+        }
+        ev[got]->stored->has_received_unix_nano = 1;
+        ev[got]->stored->received_unix_nano = ev[got]->time_unix_nano + 1000000;
         if (*seen % every == 0) {
             free(ev[got]->incident);
             ev[got]->incident = strdup("INC-BENCH");
@@ -152,6 +169,31 @@ static size_t read_group(FILE *f, tp_event **ev, size_t n, uint64_t *seen, uint6
         got++;
     }
     return got;
+}
+
+/* Bytes of the pages a table of the store uses ((branch + leaf + overflow) * page size). */
+static uint64_t table_bytes(ts_store *s, const char *name)
+{
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_stat st;
+    if (ts_read_begin(s, &txn) || ts_internal_dbi(s, txn, name, 0, 0, &dbi) ||
+        mdb_stat(txn, dbi, &st))
+        bench_die(name, ts_last_error(s));
+    ts_read_end(s);
+    return (uint64_t)(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * st.ms_psize;
+}
+
+/* Appends clones of ev to s, untimed (the baseline store keeps up with the measured one). */
+static void append_copy(ts_store *s, tp_event **ev, size_t n, ts_result *res)
+{
+    tp_event **copy = calloc(n, sizeof *copy);
+    for (size_t i = 0; i < n; i++)
+        copy[i] = tp_event_clone(ev[i]);
+    if (ts_append(s, copy, n, res) != 0) bench_die("ts_append", ts_last_error(s));
+    for (size_t i = 0; i < n; i++)
+        tp_event_destroy(&copy[i]);
+    free(copy);
 }
 
 static double append_timed(ts_store *s, tp_event **ev, size_t n, ts_result *res)
@@ -192,6 +234,11 @@ int main(int argc, char **argv)
         ts_open(without, TS_OPEN_CREATE, NULL, &bare, err, sizeof err))
         bench_die("ts_open", err);
     ts_internal_set_append_hook(bare, NULL, NULL);
+    /* Its log_nodes is filled after the ingest, in the layout that stores every node: the
+     * baseline of the table's size and of the proofs. */
+    if (ts_ledger_set_layout(bare, 1)) bench_die("layout", ts_last_error(bare));
+    if (o.min_level && ts_ledger_set_layout(s, (unsigned)o.min_level))
+        bench_die("--min-level", ts_last_error(s));
     tp_event **ev = calloc(o.group, sizeof *ev);
     ts_result *res = calloc(o.group, sizeof *res);
     uint64_t seen = 0, n = 0, ab = 0;
@@ -218,6 +265,7 @@ int main(int argc, char **argv)
             ab += got;
         } else {
             t_rest += append_timed(s, ev, got, res);
+            append_copy(bare, ev, got, res);
         }
         for (size_t i = 0; i < got; i++)
             tp_event_destroy(&ev[i]);
@@ -225,6 +273,12 @@ int main(int argc, char **argv)
     }
     fclose(in);
     ts_close(&bare);
+    /* The read-write open catches the baseline's log_nodes up: every node of level >= 1. */
+    double c_catchup = bench_cpu_s();
+    if (ts_open(without, 0, NULL, &bare, err, sizeof err)) bench_die("ts_open", err);
+    c_catchup = bench_cpu_s() - c_catchup;
+    uint64_t nodes_b = table_bytes(s, "log_nodes"), nodes_all_b = table_bytes(bare, "log_nodes");
+    uint64_t leaves_b = table_bytes(s, "log_leaves");
     double eps_with = ab ? (double)ab / t_with : 0, eps_without = ab ? (double)ab / t_without : 0;
     double log_cost = eps_without > 0 ? 1.0 - eps_with / eps_without : 0;
 
@@ -254,6 +308,7 @@ int main(int argc, char **argv)
 
     /* ---- 2. proofs --------------------------------------------------------------------- */
     uint64_t *idx = malloc(o.proofs * sizeof *idx), x = o.seed * 0x9e3779b97f4a7c15ull + 1;
+    if (!idx) bench_die("memory", "proofs");
     for (uint64_t i = 0; i < o.proofs; i++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         idx[i] = x % size;
@@ -261,18 +316,68 @@ int main(int argc, char **argv)
     uint8_t(*proofs)[TS_PROOF_MAX][32] = malloc(o.proofs * sizeof *proofs);
     size_t *plen = malloc(o.proofs * sizeof *plen);
     uint8_t(*leaves)[32] = malloc(o.proofs * sizeof *leaves);
-    double c0 = bench_cpu_s();
-    for (uint64_t i = 0; i < o.proofs; i += 4096) {
-        size_t m = o.proofs - i < 4096 ? (size_t)(o.proofs - i) : 4096;
-        if (ts_log_inclusion_proofs(s, size, m, idx + i, proofs + i, plen + i))
-            bench_die("proofs", ts_last_error(s));
+    /* Both stores answer each batch of 4096 into the same warm buffers, alternating which
+     * goes first; the answers are then compared hash by hash and kept, untimed. (Writing
+     * straight into the 2 KB-per-proof array of all the proofs would charge the first
+     * timed store for cold memory and page faults.) */
+    enum { PB = 4096 };
+    uint8_t(*pbuf)[TS_PROOF_MAX][32] = malloc(PB * sizeof *pbuf);
+    uint8_t(*bbuf)[TS_PROOF_MAX][32] = malloc(PB * sizeof *bbuf);
+    size_t *blen = malloc(PB * sizeof *blen);
+    if (!idx || !proofs || !plen || !leaves || !pbuf || !bbuf || !blen)
+        bench_die("memory", "proofs");
+    double c_proofs = 0, c_proofs_all = 0, c0;
+    for (uint64_t i = 0; i < o.proofs; i += PB) {
+        size_t m = o.proofs - i < PB ? (size_t)(o.proofs - i) : PB;
+        for (int turn = 0; turn < 2; turn++) {
+            int sparse = turn ^ (int)((i / PB) & 1);
+            c0 = bench_cpu_s();
+            if (ts_log_inclusion_proofs(sparse ? s : bare, size, m, idx + i, sparse ? pbuf : bbuf,
+                                        sparse ? plen + i : blen))
+                bench_die("proofs", ts_last_error(sparse ? s : bare));
+            *(sparse ? &c_proofs : &c_proofs_all) += bench_cpu_s() - c0;
+        }
+        for (size_t j = 0; j < m; j++) {
+            if (blen[j] != plen[i + j] || memcmp(bbuf[j], pbuf[j], 32 * blen[j]) != 0)
+                bench_die("proofs", "the sparse layout's proof differs from the baseline's");
+            memcpy(proofs[i + j], pbuf[j], 32 * plen[i + j]);
+        }
     }
-    double c_proofs = bench_cpu_s() - c0;
-    c0 = bench_cpu_s();
-    for (uint64_t i = 0; i < o.proofs; i++)
-        if (ts_log_inclusion_proof(s, idx[i], size, proofs[i], &plen[i]))
-            bench_die("proof", ts_last_error(s));
-    double c_proofs_one = bench_cpu_s() - c0;
+    free(pbuf);
+    free(bbuf);
+    free(blen);
+    uint8_t one[TS_PROOF_MAX][32];
+    size_t onelen;
+    double c_proofs_one = 0, c_proofs_one_all = 0;
+    for (uint64_t i = 0; i < o.proofs; i += PB) {
+        size_t m = o.proofs - i < PB ? (size_t)(o.proofs - i) : PB;
+        for (int turn = 0; turn < 2; turn++) {
+            int sparse = turn ^ (int)((i / PB) & 1);
+            c0 = bench_cpu_s();
+            for (size_t j = 0; j < m; j++)
+                if (ts_log_inclusion_proof(sparse ? s : bare, idx[i + j], size, one, &onelen))
+                    bench_die("proof", ts_last_error(sparse ? s : bare));
+            *(sparse ? &c_proofs_one : &c_proofs_one_all) += bench_cpu_s() - c0;
+        }
+    }
+    /* Consistency proofs between random sizes: the other reader of the tree. */
+    uint64_t ncons = o.proofs / 4;
+    double c_cons = 0, c_cons_all = 0;
+    for (uint64_t i = 0; i < ncons; i += PB) {
+        uint64_t m = ncons - i < PB ? ncons - i : PB;
+        for (int turn = 0; turn < 2; turn++) {
+            int sparse = turn ^ (int)((i / PB) & 1);
+            c0 = bench_cpu_s();
+            for (uint64_t j = i; j < i + m; j++) {
+                uint64_t a = idx[j] + 1, b = idx[(j + 1) % o.proofs] + 1;
+                if (ts_log_consistency_proof(sparse ? s : bare, a < b ? a : b, a < b ? b : a, one,
+                                             &onelen))
+                    bench_die("consistency proof", ts_last_error(sparse ? s : bare));
+            }
+            *(sparse ? &c_cons : &c_cons_all) += bench_cpu_s() - c0;
+        }
+    }
+    ts_close(&bare);
     for (uint64_t i = 0; i < o.proofs; i++)
         ts_log_leaf(s, idx[i], leaves[i]);
     c0 = bench_cpu_s();
@@ -360,10 +465,26 @@ int main(int argc, char **argv)
     printf("%-46s %12.0f %12.0f %8.3f  log costs <= 10%%: %.1f%%\n",
            "ingest events/s (wall), with log vs without", eps_with, eps_without,
            eps_without ? eps_with / eps_without : 0, log_cost * 100);
-    printf("%-46s %12.0f %12s %8s  >= 100000\n", "inclusion proofs/s, batch (as export)", proofs_ps,
-           "-", "-");
-    printf("%-46s %12.0f %12s %8s  -\n", "  one call per proof /s", (double)o.proofs / c_proofs_one,
-           "-", "-");
+    unsigned lvl = o.min_level ? (unsigned)o.min_level : TS_NODE_MIN_LEVEL;
+    double nodes_bpe = (double)nodes_b / (double)n, nodes_all_bpe = (double)nodes_all_b / (double)n;
+    double proofs_all_ps = (double)o.proofs / c_proofs_all;
+    double one_ps = (double)o.proofs / c_proofs_one,
+           one_all_ps = (double)o.proofs / c_proofs_one_all;
+    double cons_ps = (double)ncons / c_cons, cons_all_ps = (double)ncons / c_cons_all;
+    char fig[64];
+    snprintf(fig, sizeof fig, "log_nodes B/event, levels >= %u vs all", lvl);
+    printf("%-46s %12.2f %12.2f %8.3f  <= 8\n", fig, nodes_bpe, nodes_all_bpe,
+           nodes_all_bpe > 0 ? nodes_bpe / nodes_all_bpe : 0);
+    printf("%-46s %12.2f %12s %8s  -\n", "  log_leaves B/event", (double)leaves_b / (double)n, "-",
+           "-");
+    printf("%-46s %12.3f %12s %8s  -\n", "  catch-up of every node at open, CPU s", c_catchup, "-",
+           "-");
+    printf("%-46s %12.0f %12.0f %8.3f  >= 100000\n", "inclusion proofs/s, batch (as export)",
+           proofs_ps, proofs_all_ps, proofs_ps / proofs_all_ps);
+    printf("%-46s %12.0f %12.0f %8.3f  -\n", "  one call per proof /s", one_ps, one_all_ps,
+           one_ps / one_all_ps);
+    printf("%-46s %12.0f %12.0f %8.3f  -\n", "  consistency proofs /s, one call each", cons_ps,
+           cons_all_ps, cons_ps / cons_all_ps);
     printf("%-46s %12.0f %12s %8s  -\n", "inclusion proofs verified /s",
            (double)o.proofs / c_pverify, "-", "-");
     printf("%-46s %12.1f %12.1f %8.3f  >= 0.25\n", "verify --store hashing MB/s vs raw SHA-256",
@@ -380,7 +501,12 @@ int main(int argc, char **argv)
     printf("%-46s %12.1f %12.1f %8s  -\n", "bundle MB vs find jsonl MB", (double)bst.st_size / 1e6,
            (double)st.st_size / 1e6, "-");
     printf("{\"events\":%" PRIu64 ",\"group\":%zu,\"ab_events\":%" PRIu64
-           ",\"ingest_eps_with_log\":%.0f,\"ingest_eps_without_log\":%.0f,\"log_cost\":%.4f,"
+           ",\"nodes_min_level\":%u,\"log_nodes_bytes_per_event\":%.2f,"
+           "\"log_nodes_all_levels_bytes_per_event\":%.2f,\"log_leaves_bytes_per_event\":%.2f,"
+           "\"proofs_all_levels_per_cpu_s\":%.0f,\"proofs_one_call_all_levels_per_cpu_s\":%.0f,"
+           "\"consistency_proofs_per_cpu_s\":%.0f,"
+           "\"consistency_proofs_all_levels_per_cpu_s\":%.0f,\"ingest_eps_with_log\":%.0f,\"ingest_"
+           "eps_without_log\":%.0f,\"log_cost\":%.4f,"
            "\"proofs_per_cpu_s\":%.0f,\"proofs_one_call_per_cpu_s\":%.0f,"
            "\"proof_verifies_per_cpu_s\":%.0f,\"stored_mb\":%.1f,\"sha256_mb_per_cpu_s\":%.1f,"
            "\"verify_store_hash_mb_per_cpu_s\":%.1f,\"verify_store_hash_vs_sha256\":%.3f,"
@@ -390,10 +516,11 @@ int main(int argc, char **argv)
            ",\"find_incident_cpu_s\":%.3f,\"export_incident_cpu_s\":%.3f,"
            "\"export_vs_find\":%.2f,\"export_vs_find_wall\":%.2f,\"verify_bundle_cpu_s\":%.3f,"
            "\"bundle_bytes\":%lld}\n",
-           n, o.group, ab, eps_with, eps_without, log_cost, proofs_ps,
-           (double)o.proofs / c_proofs_one, (double)o.proofs / c_pverify, mb, sha, tree, tree / sha,
-           c_vstore, w_vstore, vstore / sha, c_nodes, c_index, inc, c_find, c_export,
-           c_export / c_find, w_export / w_find, c_vbundle, (long long)bst.st_size);
+           n, o.group, ab, lvl, nodes_bpe, nodes_all_bpe, (double)leaves_b / (double)n,
+           proofs_all_ps, one_all_ps, cons_ps, cons_all_ps, eps_with, eps_without, log_cost,
+           proofs_ps, one_ps, (double)o.proofs / c_pverify, mb, sha, tree, tree / sha, c_vstore,
+           w_vstore, vstore / sha, c_nodes, c_index, inc, c_find, c_export, c_export / c_find,
+           w_export / w_find, c_vbundle, (long long)bst.st_size);
     cp_key_destroy(&k);
     free(ev);
     free(res);

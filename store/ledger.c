@@ -4,17 +4,25 @@
  *
  * Owns three LMDB tables (docs/ledger.md):
  *   log_nodes        BE64(last leaf covered) || level (1 byte) -> 32-byte hash of a complete
- *                    subtree of 2^level leaves, level >= 1 (leaves are in the store's
- *                    log_leaves). Keys grow in the order nodes complete, so every put appends.
+ *                    subtree of 2^level leaves, level >= the log's minimum level (leaves are
+ *                    in the store's log_leaves). Keys grow in the order nodes complete, so
+ *                    every put appends.
  *   log_checkpoints  BE64(sequence) -> signed checkpoint note, oldest first.
  *   log_info         "origin" -> the log's origin; "nodes_size" -> BE64 leaves covered by
- *                    log_nodes.
+ *                    log_nodes; "nodes_min_level" -> 1 byte, the lowest level log_nodes keeps
+ *                    (absent: 1, logs written before it was recorded).
+ *
+ * A node below the minimum level L is computed from its leaves: node_get reads the 2^L
+ * leaves of the aligned block around it with one range read (leaves_read, the one place
+ * that knows how log_leaves stores them), hashes the block's lower levels once and answers
+ * from that memo while the same block is asked for (a proof's L lowest siblings).
  *
  * Invariants: inside every committed transaction nodes_size == the log size and log_nodes
- * holds every complete subtree of the first nodes_size leaves: the append hook runs in
- * ts_append's transaction, so a crash loses both or neither. Every kept checkpoint's root is
- * the log's root at its size (checked on ts_checkpoint_add), hence successive checkpoints are
- * consistent by construction; verify --store re-checks it from the events.
+ * holds exactly the complete subtrees of level >= L of the first nodes_size leaves: the
+ * append hook runs in ts_append's transaction, so a crash loses both or neither. L never
+ * changes once a node is stored. Every kept checkpoint's root is the log's root at its size
+ * (checked on ts_checkpoint_add), hence successive checkpoints are consistent by
+ * construction; verify --store re-checks it from the events.
  *
  * Threading: one thread per ts_store, as the rest of the store.
  */
@@ -29,13 +37,155 @@
 #define T_NODES "log_nodes"
 #define T_CHECKPOINTS "log_checkpoints"
 #define T_INFO "log_info"
+#define K_MIN_LEVEL "nodes_min_level"
+
+/* The leaves of one aligned block of 2^L leaves and the hashes of its levels 1..L-1 computed
+ * so far: level j starts at block_off(L, j), so the block's nodes take at most 2^(L+1)
+ * slots. */
+typedef struct low_block {
+    uint64_t index; /* block number (leaves from index << L); UINT64_MAX when empty */
+    uint64_t count; /* leaves of the block present (fewer at the log's right edge) */
+    uint8_t done[2u << TS_NODE_LEVEL_MAX]; /* 1: h[slot] is computed (leaves always are) */
+    uint8_t h[2u << TS_NODE_LEVEL_MAX][MERKLE_HASH_LEN];
+} low_block;
 
 typedef struct ledger_txn {
     ts_store *s;
     MDB_txn *txn;
     MDB_dbi nodes;
-    int failed_rc; /* the TS_E* / LMDB code behind a MERKLE_ESOURCE */
+    unsigned min_level;   /* log_nodes keeps the levels >= this one */
+    uint64_t leaves;      /* leaves present in txn: the blocks read stop there */
+    MDB_cursor *leaf_cur; /* on log_leaves, opened by the first leaves_read */
+    int failed_rc;        /* the TS_E* / LMDB code behind a MERKLE_ESOURCE */
+    low_block blk;
 } ledger_txn;
+
+/* Reads the node layout from log_info into *min_level (1 when not recorded). */
+static int layout_read(ts_store *s, MDB_txn *txn, unsigned *min_level)
+{
+    *min_level = 1;
+    MDB_dbi info;
+    int rc = ts_internal_dbi(s, txn, T_INFO, 0, 0, &info);
+    if (rc == TS_ENOTFOUND) return 0; /* a log older than log_info: every node is stored */
+    if (rc) return rc;
+    MDB_val k = {strlen(K_MIN_LEVEL), K_MIN_LEVEL}, v;
+    rc = mdb_get(txn, info, &k, &v);
+    if (rc == MDB_NOTFOUND) return 0;
+    if (rc) return ts_fail_mdb(s, rc, "reading log_info");
+    unsigned lvl = v.mv_size == 1 ? *(const uint8_t *)v.mv_data : 0;
+    if (lvl < 1 || lvl > TS_NODE_LEVEL_MAX)
+        return ts_fail(s, TS_ECORRUPT,
+                       "store %s: log_info: nodes_min_level is not one byte of 1..%u: the node "
+                       "layout is unknown; run trace-query verify --store",
+                       s->dir, TS_NODE_LEVEL_MAX);
+    *min_level = lvl;
+    return 0;
+}
+
+/* Prepares l for reading the tree inside txn: log_nodes, the layout and the log size. */
+static int ledger_open(ledger_txn *l, ts_store *s, MDB_txn *txn)
+{
+    l->s = s;
+    l->txn = txn;
+    l->nodes = 0;
+    l->min_level = 1;
+    l->leaves = 0;
+    l->leaf_cur = NULL;
+    l->failed_rc = 0;
+    l->blk.index = UINT64_MAX;
+    l->blk.count = 0;
+    int rc = ts_internal_dbi(s, txn, T_NODES, 0, 0, &l->nodes);
+    if (!rc) rc = layout_read(s, txn, &l->min_level);
+    if (!rc) rc = ts_internal_log_size(s, txn, &l->leaves);
+    return rc;
+}
+
+/* Releases what ledger_open and the reads opened (before the transaction ends). */
+static void ledger_close(ledger_txn *l)
+{
+    if (l->leaf_cur) mdb_cursor_close(l->leaf_cur);
+    l->leaf_cur = NULL;
+}
+
+/* The leaf hashes [first, first + n) into out, through one cursor: the only reader of
+ * log_leaves in this file (but ts_log_recompute's). 0 or a TS_E* code. */
+static int leaves_read(ledger_txn *l, uint64_t first, size_t n, uint8_t (*out)[MERKLE_HASH_LEN])
+{
+    if (n == 0) return 0;
+    int rc = 0;
+    if (!l->leaf_cur &&
+        (rc = mdb_cursor_open(l->txn, l->s->dbi[TS_DBI_LOG_LEAVES], &l->leaf_cur)) != 0) {
+        l->leaf_cur = NULL;
+        return ts_fail_mdb(l->s, rc, "opening log_leaves");
+    }
+    uint8_t key[8];
+    ts_put_be64(key, first);
+    MDB_val k = {8, key}, v;
+    for (size_t i = 0; i < n; i++) {
+        rc = mdb_cursor_get(l->leaf_cur, &k, &v, i ? MDB_NEXT : MDB_SET_KEY);
+        if (rc && rc != MDB_NOTFOUND) return ts_fail_mdb(l->s, rc, "reading log_leaves");
+        if (rc || k.mv_size != 8 || ts_get_be64(k.mv_data) != first + i ||
+            v.mv_size != MERKLE_HASH_LEN)
+            return ts_fail(l->s, TS_ECORRUPT, "store %s: log_leaves: leaf %llu missing or damaged",
+                           l->s->dir, (unsigned long long)(first + i));
+        memcpy(out[i], v.mv_data, MERKLE_HASH_LEN);
+    }
+    return 0;
+}
+
+static size_t block_off(unsigned min_level, unsigned level)
+{
+    return ((size_t)2 << min_level) - (((size_t)2 << min_level) >> level);
+}
+
+/* Reads block `block` of the leaves into l->blk; its nodes are computed when asked for. */
+static int block_load(ledger_txn *l, uint64_t block)
+{
+    unsigned L = l->min_level;
+    uint64_t first = block << L, count = UINT64_C(1) << L;
+    l->blk.index = UINT64_MAX;
+    if (first >= l->leaves)
+        return ts_fail(l->s, TS_ECORRUPT, "store %s: log_leaves: leaf %llu missing", l->s->dir,
+                       (unsigned long long)first);
+    if (count > l->leaves - first) count = l->leaves - first;
+    int rc = leaves_read(l, first, (size_t)count, l->blk.h);
+    if (rc) return rc;
+    memset(l->blk.done + ((size_t)1 << L), 0, (size_t)1 << L);
+    l->blk.index = block;
+    l->blk.count = count;
+    return 0;
+}
+
+/* The hash of node (level, in) of the loaded block (complete: (in + 1) << level <= count),
+ * computing what is missing below it: a proof's L lowest siblings cost 2^L - L - 1 hashes. */
+static const uint8_t *block_node(low_block *b, unsigned min_level, unsigned level, uint64_t in)
+{
+    size_t slot = block_off(min_level, level) + (size_t)in;
+    if (level > 0 && !b->done[slot]) {
+        merkle_node_hash(block_node(b, min_level, level - 1, 2 * in),
+                         block_node(b, min_level, level - 1, 2 * in + 1), b->h[slot]);
+        b->done[slot] = 1;
+    }
+    return b->h[slot];
+}
+
+/* A node below the minimum level, from the memo of its block. */
+static int low_node_get(ledger_txn *l, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_LEN])
+{
+    unsigned up = l->min_level - level;
+    uint64_t block = index >> up, in = index - (block << up);
+    int rc = l->blk.index == block ? 0 : block_load(l, block);
+    if (!rc && (in + 1) << level > l->blk.count)
+        rc = ts_fail(l->s, TS_ECORRUPT,
+                     "store %s: node (level %u, index %llu) is beyond the log's %llu leaves",
+                     l->s->dir, level, (unsigned long long)index, (unsigned long long)l->leaves);
+    if (rc) {
+        l->failed_rc = rc;
+        return rc;
+    }
+    memcpy(out, block_node(&l->blk, l->min_level, level, in), MERKLE_HASH_LEN);
+    return 0;
+}
 
 static void node_key(uint8_t key[9], unsigned level, uint64_t index)
 {
@@ -46,11 +196,7 @@ static void node_key(uint8_t key[9], unsigned level, uint64_t index)
 static int node_get(void *ctx, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_LEN])
 {
     ledger_txn *l = ctx;
-    if (level == 0) {
-        int rc = ts_internal_leaf_get(l->s, l->txn, index, out);
-        if (rc) l->failed_rc = rc;
-        return rc;
-    }
+    if (level < l->min_level) return low_node_get(l, level, index, out);
     uint8_t key[9];
     node_key(key, level, index);
     MDB_val k = {9, key}, v;
@@ -96,7 +242,14 @@ static int info_put_u64(MDB_txn *txn, MDB_dbi info, const char *key, uint64_t va
     return mdb_put(txn, info, &k, &v, 0);
 }
 
-/* Appends nodes through a cursor at the end of log_nodes. */
+static int info_put_level(MDB_txn *txn, MDB_dbi info, unsigned min_level)
+{
+    uint8_t b = (uint8_t)min_level;
+    MDB_val k = {strlen(K_MIN_LEVEL), K_MIN_LEVEL}, v = {1, &b};
+    return mdb_put(txn, info, &k, &v, 0);
+}
+
+/* Appends the nodes of the stored levels through a cursor at the end of log_nodes. */
 typedef struct node_appender {
     ledger_txn *l;
     MDB_cursor *cur;
@@ -106,6 +259,7 @@ static int node_append(void *ctx, unsigned level, uint64_t index,
                        const uint8_t hash[MERKLE_HASH_LEN])
 {
     node_appender *a = ctx;
+    if (level < a->l->min_level) return 0; /* computed from the leaves when needed */
     uint8_t key[9];
     node_key(key, level, index);
     MDB_val k = {9, key}, v = {MERKLE_HASH_LEN, (void *)hash};
@@ -114,29 +268,29 @@ static int node_append(void *ctx, unsigned level, uint64_t index,
     return rc;
 }
 
-/* Extends log_nodes from `from` leaves to `to` leaves inside a write txn, reading the
- * leaves through one cursor. Returns 0 or a raw LMDB / TS_E* code. */
+/* Leaves read per range while extending or checking the tree. */
+#define LEAF_CHUNK 256
+
+/* Extends log_nodes from `from` leaves to `to` leaves inside a write txn (l opened on it).
+ * Returns 0 or a raw LMDB / TS_E* code. */
 static int extend(ledger_txn *l, MDB_dbi info, uint64_t from, uint64_t to)
 {
+    l->leaves = to;
     merkle_frontier f;
     if (merkle_frontier_load(&f, node_get, l, from)) return l->failed_rc ? l->failed_rc : -1;
-    MDB_cursor *leaves = NULL;
     node_appender a = {l, NULL};
-    int rc = mdb_cursor_open(l->txn, l->s->dbi[TS_DBI_LOG_LEAVES], &leaves);
-    if (!rc) rc = mdb_cursor_open(l->txn, l->nodes, &a.cur);
-    uint8_t key[8];
-    ts_put_be64(key, from);
-    MDB_val k = {8, key}, v;
-    for (uint64_t i = from; !rc && i < to; i++) {
-        rc = mdb_cursor_get(leaves, &k, &v, i == from ? MDB_SET_KEY : MDB_NEXT);
-        if (!rc && (k.mv_size != 8 || ts_get_be64(k.mv_data) != i || v.mv_size != 32))
-            rc = ts_fail(l->s, TS_ECORRUPT, "store %s: log_leaves: leaf %llu missing", l->s->dir,
-                         (unsigned long long)i);
-        if (!rc && merkle_frontier_append(&f, v.mv_data, node_append, &a))
-            rc = l->failed_rc ? l->failed_rc : TS_ECORRUPT;
+    int rc = mdb_cursor_open(l->txn, l->nodes, &a.cur);
+    uint8_t chunk[LEAF_CHUNK][MERKLE_HASH_LEN];
+    for (uint64_t i = from; !rc && i < to;) {
+        size_t n = to - i < LEAF_CHUNK ? (size_t)(to - i) : LEAF_CHUNK;
+        rc = leaves_read(l, i, n, chunk);
+        for (size_t j = 0; !rc && j < n; j++)
+            if (merkle_frontier_append(&f, chunk[j], node_append, &a))
+                rc = l->failed_rc ? l->failed_rc : TS_ECORRUPT;
+        i += n;
     }
     if (a.cur) mdb_cursor_close(a.cur);
-    if (leaves) mdb_cursor_close(leaves);
+    ledger_close(l);
     return rc ? rc : info_put_u64(l->txn, info, "nodes_size", to);
 }
 
@@ -144,9 +298,9 @@ static int append_hook(void *ctx, ts_store *s, MDB_txn *txn, uint64_t first, uin
 {
     (void)ctx;
     if (n == 0) return 0;
-    ledger_txn l = {s, txn, 0, 0};
+    ledger_txn l;
     MDB_dbi info;
-    int rc = mdb_dbi_open(txn, T_NODES, 0, &l.nodes);
+    int rc = ledger_open(&l, s, txn);
     if (!rc) rc = mdb_dbi_open(txn, T_INFO, 0, &info);
     if (rc) return rc;
     return extend(&l, info, first, first + n);
@@ -166,14 +320,29 @@ static void make_origin(char *out, size_t outlen)
     snprintf(out, outlen, "agenttrail/%s/%s", host[0] ? host : "localhost", hex);
 }
 
-int ts_ledger_attach(ts_store *s)
+/* Records TS_NODE_MIN_LEVEL for a log that has no layout and no node yet: a new log, or
+ * one a writer without the ledger filled. A log with nodes but no layout keeps level 1. */
+static int layout_choose(MDB_txn *txn, MDB_dbi nodes, MDB_dbi info)
+{
+    MDB_val k = {strlen(K_MIN_LEVEL), K_MIN_LEVEL}, v;
+    int rc = mdb_get(txn, info, &k, &v);
+    if (rc != MDB_NOTFOUND) return rc;
+    MDB_stat st;
+    rc = mdb_stat(txn, nodes, &st);
+    if (rc || st.ms_entries > 0) return rc;
+    return info_put_level(txn, info, TS_NODE_MIN_LEVEL);
+}
+
+/* One attempt of ts_ledger_attach: 0, a TS_E* code, or a raw LMDB code (MDB_MAP_FULL: the
+ * caller grows the map and tries again; *need says how much the catch-up writes). */
+static int attach_once(ts_store *s, size_t *need)
 {
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (rc) return ts_fail_mdb(s, rc, "ledger: beginning a write transaction");
-    ledger_txn l = {s, txn, 0, 0};
-    MDB_dbi info, cps;
-    rc = mdb_dbi_open(txn, T_NODES, MDB_CREATE, &l.nodes);
+    if (rc) return rc;
+    ledger_txn l;
+    MDB_dbi nodes, info, cps;
+    rc = mdb_dbi_open(txn, T_NODES, MDB_CREATE, &nodes);
     if (!rc) rc = mdb_dbi_open(txn, T_CHECKPOINTS, MDB_CREATE, &cps);
     if (!rc) rc = mdb_dbi_open(txn, T_INFO, MDB_CREATE, &info);
     MDB_val k = {6, "origin"}, v;
@@ -184,33 +353,83 @@ int ts_ledger_attach(ts_store *s)
         v.mv_data = origin;
         rc = mdb_put(txn, info, &k, &v, 0);
     }
-    uint64_t covered = 0, size = 0;
+    if (!rc) rc = layout_choose(txn, nodes, info);
+    if (!rc) rc = ledger_open(&l, s, txn);
+    uint64_t covered = 0;
     if (!rc && (rc = info_get_u64(txn, info, "nodes_size", &covered)) == MDB_NOTFOUND) rc = 0;
-    if (!rc) rc = ts_internal_log_size(s, txn, &size);
-    if (!rc && covered < size) rc = extend(&l, info, covered, size);
+    if (!rc && covered < l.leaves) {
+        *need = (size_t)((l.leaves - covered) >> (l.min_level - 1)) * 64 + (1u << 20);
+        rc = extend(&l, info, covered, l.leaves);
+    }
     if (rc) {
         mdb_txn_abort(txn);
+        return rc;
+    }
+    return mdb_txn_commit(txn);
+}
+
+int ts_ledger_attach(ts_store *s)
+{
+    size_t need = 1u << 20;
+    int rc, tries = 0;
+    /* A long catch-up (a writer without the ledger) may not fit in the map as it is. */
+    while ((rc = attach_once(s, &need)) == MDB_MAP_FULL && tries++ < 16)
+        if ((rc = ts_map_grow(s, need)) != 0) return rc;
+    if (rc)
         return rc <= TS_EINVAL && rc > -200 ? rc
                                             : ts_fail_mdb(s, rc, "ledger: preparing log_nodes");
-    }
-    rc = mdb_txn_commit(txn);
-    if (rc) return ts_fail_mdb(s, rc, "ledger: committing");
     ts_internal_set_append_hook(s, append_hook, NULL);
     return 0;
 }
 
+int ts_ledger_set_layout(ts_store *s, unsigned min_level)
+{
+    if (!s || min_level < 1 || min_level > TS_NODE_LEVEL_MAX)
+        return s ? ts_fail(s, TS_EINVAL, "ledger: node level %u is not in 1..%u", min_level,
+                           TS_NODE_LEVEL_MAX)
+                 : TS_EINVAL;
+    if (s->flags & TS_OPEN_RDONLY)
+        return ts_fail(s, TS_EREADONLY, "store %s: opened read-only", s->dir);
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc) return ts_fail_mdb(s, rc, "ledger: beginning a write transaction");
+    MDB_dbi nodes, info;
+    MDB_stat st;
+    uint64_t size = 0;
+    rc = ts_internal_dbi(s, txn, T_NODES, 0, 0, &nodes);
+    if (!rc) rc = ts_internal_dbi(s, txn, T_INFO, 0, 0, &info);
+    if (!rc) rc = ts_internal_log_size(s, txn, &size);
+    if (!rc) rc = ts_fail_mdb(s, mdb_stat(txn, nodes, &st), "log_nodes");
+    if (!rc && (size > 0 || st.ms_entries > 0))
+        rc = ts_fail(s, TS_EINVAL,
+                     "store %s: the log has %llu entries: its node layout is fixed; choose it "
+                     "before the first append",
+                     s->dir, (unsigned long long)size);
+    if (!rc) rc = ts_fail_mdb(s, info_put_level(txn, info, min_level), "writing log_info");
+    if (rc) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return ts_fail_mdb(s, mdb_txn_commit(txn), "ledger: committing the node layout");
+}
+
 /* ---- reading ---------------------------------------------------------- */
 
-/* Begins a read with the nodes table open. */
+/* Begins a read with the tree ready to read (ledger_close, then ts_read_end, after). */
 static int read_begin(ts_store *s, ledger_txn *l)
 {
-    memset(l, 0, sizeof *l);
-    l->s = s;
-    int rc = ts_read_begin(s, &l->txn);
+    MDB_txn *txn;
+    int rc = ts_read_begin(s, &txn);
     if (rc) return rc;
-    rc = ts_internal_dbi(s, l->txn, T_NODES, 0, 0, &l->nodes);
+    rc = ledger_open(l, s, txn);
     if (rc) ts_read_end(s);
     return rc;
+}
+
+static void read_end(ledger_txn *l)
+{
+    ledger_close(l);
+    ts_read_end(l->s);
 }
 
 int ts_log_size(ts_store *s, uint64_t *size)
@@ -226,12 +445,10 @@ int ts_log_size(ts_store *s, uint64_t *size)
 
 static int check_size(ledger_txn *l, uint64_t size)
 {
-    uint64_t have = 0;
-    int rc = ts_internal_log_size(l->s, l->txn, &have);
-    if (!rc && size > have)
-        rc = ts_fail(l->s, TS_EINVAL, "store %s: the log has %llu entries, not %llu", l->s->dir,
-                     (unsigned long long)have, (unsigned long long)size);
-    return rc;
+    if (size > l->leaves)
+        return ts_fail(l->s, TS_EINVAL, "store %s: the log has %llu entries, not %llu", l->s->dir,
+                       (unsigned long long)l->leaves, (unsigned long long)size);
+    return 0;
 }
 
 int ts_log_root(ts_store *s, uint64_t size, uint8_t root[TS_HASH_LEN])
@@ -242,7 +459,7 @@ int ts_log_root(ts_store *s, uint64_t size, uint8_t root[TS_HASH_LEN])
     if (rc) return rc;
     rc = check_size(&l, size);
     if (!rc) rc = from_merkle(&l, merkle_root(node_get, &l, size, root));
-    ts_read_end(s);
+    read_end(&l);
     return rc;
 }
 
@@ -269,7 +486,7 @@ int ts_log_inclusion_proof(ts_store *s, uint64_t log_index, uint64_t size,
     if (!rc)
         rc = from_merkle(
             &l, merkle_inclusion_proof(node_get, &l, log_index, size, proof, TS_PROOF_MAX, n));
-    ts_read_end(s);
+    read_end(&l);
     return rc;
 }
 
@@ -285,7 +502,7 @@ int ts_log_consistency_proof(ts_store *s, uint64_t old_size, uint64_t new_size,
     if (!rc)
         rc = from_merkle(
             &l, merkle_consistency_proof(node_get, &l, old_size, new_size, proof, TS_PROOF_MAX, n));
-    ts_read_end(s);
+    read_end(&l);
     return rc;
 }
 
@@ -318,27 +535,61 @@ typedef struct node_walk {
     void *ctx;
 } node_walk;
 
-/* Each emitted node must be the next entry of log_nodes: both are in completion order. */
+static int walk_mismatch(node_walk *w, const char *msg)
+{
+    if (w->report) w->report(w->ctx, msg);
+    ts_fail(w->l->s, TS_ECORRUPT, "store %s: %s", w->l->s->dir, msg);
+    return -1;
+}
+
+/* The message for an entry of log_nodes the recomputed tree does not have. */
+static int extra_entry(node_walk *w, const MDB_val *k)
+{
+    char msg[256];
+    if (k->mv_size == 9)
+        snprintf(msg, sizeof msg,
+                 "log_nodes: an entry (level %u, last leaf %llu) that the tree of %llu leaves, "
+                 "storing levels >= %u, does not have",
+                 ((const uint8_t *)k->mv_data)[8], (unsigned long long)ts_get_be64(k->mv_data),
+                 (unsigned long long)w->l->leaves, w->l->min_level);
+    else
+        snprintf(msg, sizeof msg, "log_nodes: an entry with a key of %zu bytes", k->mv_size);
+    return walk_mismatch(w, msg);
+}
+
+/* Each emitted node of a stored level must be the next entry of log_nodes: both are in
+ * completion order, which is key order (last leaf, then level). */
 static int compare_next(void *ctx, unsigned level, uint64_t index,
                         const uint8_t hash[MERKLE_HASH_LEN])
 {
     node_walk *w = ctx;
+    if (level < w->l->min_level) return 0;
     MDB_val k, v;
     int rc = mdb_cursor_get(w->cur, &k, &v, w->first ? MDB_FIRST : MDB_NEXT);
     w->first = 0;
     uint8_t want[9];
     node_key(want, level, index);
-    if (rc || k.mv_size != 9 || memcmp(k.mv_data, want, 9) != 0 || v.mv_size != 32 ||
-        memcmp(v.mv_data, hash, 32) != 0) {
+    int cmp = rc ? 1 : k.mv_size != 9 ? -1 : memcmp(k.mv_data, want, 9);
+    if (cmp < 0) return extra_entry(w, &k);
+    if (cmp > 0 || v.mv_size != MERKLE_HASH_LEN || memcmp(v.mv_data, hash, 32) != 0) {
         char msg[256];
         snprintf(msg, sizeof msg,
                  "log_nodes: node (level %u, index %llu) %s the one recomputed from the leaves",
-                 level, (unsigned long long)index, rc ? "is missing, unlike" : "differs from");
-        if (w->report) w->report(w->ctx, msg);
-        ts_fail(w->l->s, TS_ECORRUPT, "store %s: %s", w->l->s->dir, msg);
-        return -1;
+                 level, (unsigned long long)index, cmp ? "is missing, unlike" : "differs from");
+        return walk_mismatch(w, msg);
     }
     return 0;
+}
+
+/* After the walk: log_nodes holds nothing more (a node beyond the log is damage too). */
+static int check_no_more(node_walk *w)
+{
+    MDB_val k, v;
+    int rc = mdb_cursor_get(w->cur, &k, &v, w->first ? MDB_FIRST : MDB_NEXT);
+    if (rc == MDB_NOTFOUND) return 0;
+    if (rc) return ts_fail_mdb(w->l->s, rc, "reading log_nodes");
+    extra_entry(w, &k);
+    return TS_ECORRUPT;
 }
 
 int ts_log_check_nodes(ts_store *s, ts_report_fn report, void *ctx)
@@ -346,37 +597,35 @@ int ts_log_check_nodes(ts_store *s, ts_report_fn report, void *ctx)
     if (!s) return TS_EINVAL;
     ledger_txn l;
     int rc = read_begin(s, &l);
-    if (rc) return rc;
-    uint64_t size = 0;
+    if (rc) {
+        if (report && rc == TS_ECORRUPT) report(ctx, ts_last_error(s));
+        return rc;
+    }
+    uint64_t size = l.leaves;
     node_walk w = {&l, NULL, 1, report, ctx};
-    MDB_cursor *leaves = NULL;
-    rc = ts_internal_log_size(s, l.txn, &size);
-    if (!rc) rc = ts_fail_mdb(s, mdb_cursor_open(l.txn, l.nodes, &w.cur), "log_nodes");
-    if (!rc)
-        rc = ts_fail_mdb(s, mdb_cursor_open(l.txn, s->dbi[TS_DBI_LOG_LEAVES], &leaves),
-                         "log_leaves");
+    rc = ts_fail_mdb(s, mdb_cursor_open(l.txn, l.nodes, &w.cur), "log_nodes");
     merkle_frontier f;
     memset(&f, 0, sizeof f);
-    MDB_val k, v;
-    int r = rc ? MDB_NOTFOUND : mdb_cursor_get(leaves, &k, &v, MDB_FIRST);
-    for (uint64_t i = 0; !rc && i < size; i++) {
-        if (r || k.mv_size != 8 || ts_get_be64(k.mv_data) != i || v.mv_size != 32) {
-            rc = ts_fail(s, TS_ECORRUPT, "store %s: log_leaves: leaf %llu missing or damaged",
-                         s->dir, (unsigned long long)i);
+    uint8_t chunk[LEAF_CHUNK][MERKLE_HASH_LEN];
+    for (uint64_t i = 0; !rc && i < size;) {
+        size_t n = size - i < LEAF_CHUNK ? (size_t)(size - i) : LEAF_CHUNK;
+        rc = leaves_read(&l, i, n, chunk);
+        if (rc) {
             if (report) report(ctx, ts_last_error(s));
             break;
         }
-        if (merkle_frontier_append(&f, v.mv_data, compare_next, &w)) rc = TS_ECORRUPT;
-        r = mdb_cursor_get(leaves, &k, &v, MDB_NEXT);
+        for (size_t j = 0; !rc && j < n; j++)
+            if (merkle_frontier_append(&f, chunk[j], compare_next, &w)) rc = TS_ECORRUPT;
+        i += n;
     }
-    if (leaves) mdb_cursor_close(leaves);
+    if (!rc) rc = check_no_more(&w);
     if (w.cur) mdb_cursor_close(w.cur);
-    ts_read_end(s);
+    read_end(&l);
     return rc;
 }
 
 /* A node accessor with a direct-mapped memo in front: the upper nodes are shared by
- * most proofs of a batch. */
+ * most proofs of a batch (the lower ones come from the block memo of node_get). */
 #define MEMO_SLOTS 16384
 typedef struct memo_slot {
     uint64_t index;
@@ -392,7 +641,7 @@ typedef struct memo_src {
 static int memo_get(void *ctx, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_LEN])
 {
     memo_src *m = ctx;
-    if (level < 2) return node_get(m->l, level, index, out); /* rarely shared */
+    if (level < 2 || level < m->l->min_level) return node_get(m->l, level, index, out);
     memo_slot *sl = &m->slots[(index * 64 + level) % MEMO_SLOTS];
     if (sl->level == level && sl->index == index) {
         memcpy(out, sl->hash, MERKLE_HASH_LEN);
@@ -463,7 +712,7 @@ int ts_log_inclusion_proofs(ts_store *s, uint64_t size, size_t n, const uint64_t
                                                     TS_PROOF_MAX, &lens[i]));
     }
     free(order);
-    ts_read_end(s);
+    read_end(&l);
     free(slots);
     return rc;
 }
@@ -590,11 +839,11 @@ int ts_checkpoint_add(ts_store *s, const char *note, size_t len)
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (rc) return ts_fail_mdb(s, rc, "checkpoint: beginning a write transaction");
-    ledger_txn l = {s, txn, 0, 0};
+    ledger_txn l;
     MDB_dbi cps;
     char origin[CP_ORIGIN_MAX];
     uint8_t root[MERKLE_HASH_LEN];
-    rc = ts_internal_dbi(s, txn, T_NODES, 0, 0, &l.nodes);
+    rc = ledger_open(&l, s, txn);
     if (!rc) rc = ts_internal_dbi(s, txn, T_CHECKPOINTS, 0, 0, &cps);
     if (!rc) rc = origin_in(s, txn, origin, sizeof origin);
     if (!rc && strcmp(origin, c.origin) != 0)
@@ -602,6 +851,7 @@ int ts_checkpoint_add(ts_store *s, const char *note, size_t len)
                      c.origin, origin);
     if (!rc) rc = check_size(&l, c.size);
     if (!rc) rc = from_merkle(&l, merkle_root(node_get, &l, c.size, root));
+    ledger_close(&l);
     if (!rc && memcmp(root, c.root, MERKLE_HASH_LEN) != 0)
         rc = ts_fail(s, TS_ECORRUPT,
                      "store %s: checkpoint root for size %llu differs from the log's root", s->dir,

@@ -4,7 +4,8 @@
  * definitions (MTH, PATH, PROOF/SUBPROOF), at every tree size 0..256, plus the
  * published Certificate Transparency test vectors and tampered proofs.
  *
- * Owns: a static table of 256 leaves and the reference's memo. Single-threaded.
+ * Owns: a static table of 256 leaves (the reference, merkle_ref.c, keeps their hashes and
+ * its memo). Single-threaded.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,105 +16,17 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <openssl/evp.h>
 
 #include "merkle.h"
+#include "merkle_ref.h"
 
 #define N_MAX 256
 #define H MERKLE_HASH_LEN
 
-/* ---- the reference: RFC 9162 section 2.1 read literally ------------- */
+/* ---- the leaves of the reference (merkle_ref.c: RFC 9162 read literally) -- */
 
 static uint8_t leaf_data[N_MAX][8];
 static size_t leaf_len[N_MAX];
-
-static void sha256_parts(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
-                         const uint8_t *c, size_t clen, uint8_t out[H])
-{
-    EVP_MD_CTX *x = EVP_MD_CTX_new();
-    assert_non_null(x);
-    assert_int_equal(EVP_DigestInit_ex(x, EVP_sha256(), NULL), 1);
-    EVP_DigestUpdate(x, a, alen);
-    if (blen) EVP_DigestUpdate(x, b, blen);
-    if (clen) EVP_DigestUpdate(x, c, clen);
-    unsigned int olen = 0;
-    EVP_DigestFinal_ex(x, out, &olen);
-    EVP_MD_CTX_free(x);
-}
-
-/* MTH(D[lo:lo+n]) with a memo so the exhaustive loops stay fast. */
-static uint8_t memo[N_MAX + 1][N_MAX + 1][H];
-static uint8_t memo_set[N_MAX + 1][N_MAX + 1];
-
-static void ref_mth(size_t lo, size_t n, uint8_t out[H])
-{
-    if (memo_set[lo][n]) {
-        memcpy(out, memo[lo][n], H);
-        return;
-    }
-    if (n == 0) {
-        sha256_parts((const uint8_t *)"", 0, NULL, 0, NULL, 0, out);
-    } else if (n == 1) {
-        uint8_t zero = 0;
-        sha256_parts(&zero, 1, leaf_data[lo], leaf_len[lo], NULL, 0, out);
-    } else {
-        size_t k = 1;
-        while (k * 2 < n)
-            k *= 2;
-        uint8_t l[H], r[H], one = 1;
-        ref_mth(lo, k, l);
-        ref_mth(lo + k, n - k, r);
-        sha256_parts(&one, 1, l, H, r, H, out);
-    }
-    memcpy(memo[lo][n], out, H);
-    memo_set[lo][n] = 1;
-}
-
-typedef struct ref_proof {
-    uint8_t h[MERKLE_MAX_PROOF][H];
-    size_t n;
-} ref_proof;
-
-static void ref_push(ref_proof *p, size_t lo, size_t n)
-{
-    assert_true(p->n < MERKLE_MAX_PROOF);
-    ref_mth(lo, n, p->h[p->n++]);
-}
-
-/* PATH(m, D[lo:lo+n]) */
-static void ref_path(ref_proof *p, size_t m, size_t lo, size_t n)
-{
-    if (n <= 1) return;
-    size_t k = 1;
-    while (k * 2 < n)
-        k *= 2;
-    if (m < k) {
-        ref_path(p, m, lo, k);
-        ref_push(p, lo + k, n - k);
-    } else {
-        ref_path(p, m - k, lo + k, n - k);
-        ref_push(p, lo, k);
-    }
-}
-
-/* SUBPROOF(m, D[lo:lo+n], b) */
-static void ref_subproof(ref_proof *p, size_t m, size_t lo, size_t n, int b)
-{
-    if (m == n) {
-        if (!b) ref_push(p, lo, n);
-        return;
-    }
-    size_t k = 1;
-    while (k * 2 < n)
-        k *= 2;
-    if (m <= k) {
-        ref_subproof(p, m, lo, k, b);
-        ref_push(p, lo + k, n - k);
-    } else {
-        ref_subproof(p, m - k, lo + k, n - k, 0);
-        ref_push(p, lo, k);
-    }
-}
 
 /* ---- the accessor merkle.c reads through ---------------------------- */
 
@@ -132,13 +45,24 @@ static int ref_node(void *ctx, unsigned level, uint64_t index, uint8_t out[H])
 static int setup_leaves(void **state)
 {
     (void)state;
-    /* Distinct leaves of varied lengths; leaf 0 is the empty string. */
+    /* Distinct leaves of varied lengths; leaf 0 is the empty string. Their hashes are
+     * SHA-256(0x00 || data), computed here, not by merkle.c. */
+    static uint8_t hashes[N_MAX][H];
     for (size_t i = 0; i < N_MAX; i++) {
         leaf_len[i] = i == 0 ? 0 : (i % 8) + 1;
         for (size_t j = 0; j < sizeof leaf_data[i]; j++)
             leaf_data[i][j] = (uint8_t)(i * 31 + j * 7);
+        uint8_t zero = 0;
+        ref_sha256(&zero, 1, leaf_data[i], leaf_len[i], NULL, 0, hashes[i]);
     }
-    memset(memo_set, 0, sizeof memo_set);
+    ref_init((const uint8_t(*)[H])hashes, N_MAX);
+    return 0;
+}
+
+static int teardown_leaves(void **state)
+{
+    (void)state;
+    ref_free();
     return 0;
 }
 
@@ -432,5 +356,5 @@ int main(void)
         cmocka_unit_test(test_merkle_frontier_builds_the_reference_tree_leaf_by_leaf),
         cmocka_unit_test(test_merkle_proofs_refuse_out_of_range_requests),
     };
-    return cmocka_run_group_tests(tests, setup_leaves, NULL);
+    return cmocka_run_group_tests(tests, setup_leaves, teardown_leaves);
 }
