@@ -5,7 +5,7 @@
  * of first appearance, arrival order within one); for each event not already
  * stored (ids lookup, which also sees the earlier events of the same group)
  * it stamps `stored` with the next log index, packs the stored bytes into the
- * trace's block, writes the leaf hash (log_leaves), the id (ids) and the
+ * trace's block with its leaf hash, writes the id (event_ids) and the
  * index entries (by_workflow, by_dri, by_trace, by_time,
  * by_incident; by_trace under the trace's number from traces, given to a
  * trace id the first time it is seen); INCIDENT_LINK events record trace -> incident links
@@ -221,7 +221,7 @@ static int pack(ts_store *s, const tp_event *ev, size_t *len)
 }
 
 /* Adds one new event at `li` to the block being built: stamps and packs it,
- * writes its leaf hash (its index entries are written later, in time order). Returns 0, a TS_E* code
+ * and hashes its leaf (its index entries are written later, in time order). Returns 0, a TS_E* code
  * (negative, < -99) or an LMDB code. */
 static int add_event(wctx *w, tp_event *ev, uint64_t li, size_t nb)
 {
@@ -236,11 +236,7 @@ static int add_event(wctx *w, tp_event *ev, uint64_t li, size_t nb)
     const uint8_t *raw = s->blk_buf + s->blk_len;
     s->blk_lens[nb] = (uint32_t)rawlen;
     s->blk_len += rawlen;
-    uint8_t key[8], leaf[32];
-    ts_put_be64(key, li);
-    if ((rc = ts_sha256(s, 0x00, raw, rawlen, leaf))) return rc;
-    MDB_val lk = {8, key}, lv = {32, leaf};
-    return mdb_cursor_put(w->cur[TS_DBI_LOG_LEAVES], &lk, &lv, MDB_APPEND);
+    return ts_sha256(s, 0x00, raw, rawlen, s->blk_leaves[nb]);
 }
 
 /* Compresses the block being built (nb events from log index `first`) and
@@ -250,7 +246,8 @@ static int flush_block(wctx *w, uint64_t first, size_t nb)
     ts_store *s = w->s;
     const uint8_t *unit;
     size_t ulen = 0;
-    int rc = ts_block_encode(s, s->blk_buf, s->blk_lens, nb, &unit, &ulen);
+    int rc = ts_block_encode(s, s->blk_buf, s->blk_lens, (const uint8_t(*)[32])s->blk_leaves, nb,
+                             &unit, &ulen);
     if (rc) return rc;
     uint8_t key[8];
     ts_put_be64(key, first);

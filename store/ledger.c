@@ -55,7 +55,7 @@ typedef struct ledger_txn {
     MDB_dbi nodes;
     unsigned min_level;   /* log_nodes keeps the levels >= this one */
     uint64_t leaves;      /* leaves present in txn: the blocks read stop there */
-    MDB_cursor *leaf_cur; /* on log_leaves, opened by the first leaves_read */
+    MDB_cursor *leaf_cur; /* on the store's events, opened by the first leaves_read */
     int failed_rc;        /* the TS_E* / LMDB code behind a MERKLE_ESOURCE */
     low_block blk;
 } ledger_txn;
@@ -107,30 +107,13 @@ static void ledger_close(ledger_txn *l)
     l->leaf_cur = NULL;
 }
 
-/* The leaf hashes [first, first + n) into out, through one cursor: the only reader of
- * log_leaves in this file (but ts_log_recompute's). 0 or a TS_E* code. */
+/* The leaf hashes [first, first + n) into out, through one cursor on the store's blocks
+ * (each block keeps its events' leaf hashes uncompressed). 0 or a TS_E* code. */
 static int leaves_read(ledger_txn *l, uint64_t first, size_t n, uint8_t (*out)[MERKLE_HASH_LEN])
 {
     if (n == 0) return 0;
-    int rc = 0;
-    if (!l->leaf_cur &&
-        (rc = mdb_cursor_open(l->txn, l->s->dbi[TS_DBI_LOG_LEAVES], &l->leaf_cur)) != 0) {
-        l->leaf_cur = NULL;
-        return ts_fail_mdb(l->s, rc, "opening log_leaves");
-    }
-    uint8_t key[8];
-    ts_put_be64(key, first);
-    MDB_val k = {8, key}, v;
-    for (size_t i = 0; i < n; i++) {
-        rc = mdb_cursor_get(l->leaf_cur, &k, &v, i ? MDB_NEXT : MDB_SET_KEY);
-        if (rc && rc != MDB_NOTFOUND) return ts_fail_mdb(l->s, rc, "reading log_leaves");
-        if (rc || k.mv_size != 8 || ts_get_be64(k.mv_data) != first + i ||
-            v.mv_size != MERKLE_HASH_LEN)
-            return ts_fail(l->s, TS_ECORRUPT, "store %s: log_leaves: leaf %llu missing or damaged",
-                           l->s->dir, (unsigned long long)(first + i));
-        memcpy(out[i], v.mv_data, MERKLE_HASH_LEN);
-    }
-    return 0;
+    int rc = ts_internal_leaves_read(l->s, l->txn, &l->leaf_cur, first, n, out);
+    return rc == TS_ENOTFOUND ? TS_ECORRUPT : rc;
 }
 
 static size_t block_off(unsigned min_level, unsigned level)
@@ -727,22 +710,19 @@ int ts_log_recompute(ts_store *s, size_t nsizes, const uint64_t *sizes,
     int rc = ts_read_begin(s, &txn);
     if (rc) return rc;
     uint64_t size = 0;
-    MDB_cursor *ev = NULL, *lv = NULL;
+    MDB_cursor *ev = NULL;
     ts_block blk = {.first = UINT64_MAX};
     const uint8_t *buf = NULL;
     size_t len = 0;
     rc = ts_internal_log_size(s, txn, &size);
     if (!rc) rc = ts_fail_mdb(s, mdb_cursor_open(txn, s->dbi[TS_DBI_EVENTS], &ev), "events");
-    if (!rc)
-        rc = ts_fail_mdb(s, mdb_cursor_open(txn, s->dbi[TS_DBI_LOG_LEAVES], &lv), "log_leaves");
     merkle_frontier f;
     memset(&f, 0, sizeof f);
     size_t next = 0;
     char msg[768];
     msg[0] = 0;
-    MDB_val ek, evv, lk, lvv;
+    MDB_val ek, evv;
     int er = rc ? MDB_NOTFOUND : mdb_cursor_get(ev, &ek, &evv, MDB_FIRST);
-    int lr = rc ? MDB_NOTFOUND : mdb_cursor_get(lv, &lk, &lvv, MDB_FIRST);
     for (uint64_t i = 0; !rc && i <= size; i++) {
         while (next < nsizes && sizes[next] == i)
             merkle_frontier_root(&f, roots[next++]);
@@ -760,10 +740,7 @@ int ts_log_recompute(ts_store *s, size_t nsizes, const uint64_t *sizes,
         } else {
             if (!have) ts_block_event(&blk, i, &buf, &len);
             merkle_leaf_hash(buf, len, leaf);
-            if (lr || lk.mv_size != 8 || ts_get_be64(lk.mv_data) != i || lvv.mv_size != 32)
-                snprintf(msg, sizeof msg, "log index %llu: leaf hash missing from log_leaves",
-                         (unsigned long long)i);
-            else if (memcmp(lvv.mv_data, leaf, 32) != 0)
+            if (memcmp(blk.leaves[i - blk.first], leaf, 32) != 0)
                 snprintf(msg, sizeof msg,
                          "log index %llu: leaf hash: the stored leaf differs from SHA-256(0x00 "
                          "|| stored bytes)",
@@ -776,7 +753,6 @@ int ts_log_recompute(ts_store *s, size_t nsizes, const uint64_t *sizes,
         }
         merkle_frontier_append(&f, leaf, NULL, NULL);
         /* The events table may skip ahead (a deleted block): the check above says so. */
-        lr = mdb_cursor_get(lv, &lk, &lvv, MDB_NEXT);
         if (progress && ((i + 1) & 65535) == 0) progress(pctx, i + 1, size);
     }
     if (!rc && next < nsizes) {
@@ -789,7 +765,6 @@ int ts_log_recompute(ts_store *s, size_t nsizes, const uint64_t *sizes,
     if (!rc && progress) progress(pctx, size, size);
     ts_block_free(&blk);
     if (ev) mdb_cursor_close(ev);
-    if (lv) mdb_cursor_close(lv);
     ts_read_end(s);
     return rc;
 }

@@ -117,14 +117,46 @@ int ts_internal_read_stored(ts_store *s, MDB_txn *txn, uint64_t li, uint8_t **bu
 
 int ts_internal_leaf_get(ts_store *s, MDB_txn *txn, uint64_t li, uint8_t out[32])
 {
-    uint8_t key[8];
-    ts_put_be64(key, li);
-    MDB_val k = {8, key}, v;
-    int rc = mdb_get(txn, s->dbi[TS_DBI_LOG_LEAVES], &k, &v);
-    if (rc) return ts_fail_mdb(s, rc, "reading a leaf hash");
-    if (v.mv_size != 32)
-        return ts_fail(s, TS_ECORRUPT, "store %s: leaf hash of %zu bytes", s->dir, v.mv_size);
-    memcpy(out, v.mv_data, 32);
+    MDB_cursor *c = NULL;
+    int rc = ts_internal_leaves_read(s, txn, &c, li, 1, (uint8_t(*)[32])out);
+    if (c) mdb_cursor_close(c);
+    return rc;
+}
+
+int ts_internal_leaves_read(ts_store *s, MDB_txn *txn, MDB_cursor **cur, uint64_t first, size_t n,
+                            uint8_t (*out)[32])
+{
+    int rc = 0;
+    if (!*cur && (rc = mdb_cursor_open(txn, s->dbi[TS_DBI_EVENTS], cur)))
+        return ts_fail_mdb(s, rc, "opening the events cursor");
+    size_t done = 0;
+    uint64_t bfirst = 0;
+    MDB_val k, v;
+    while (done < n) {
+        uint64_t li = first + done;
+        if (done == 0) {
+            rc = ts_block_find(*cur, li, &bfirst, &v);
+        } else {
+            rc = mdb_cursor_get(*cur, &k, &v, MDB_NEXT);
+            if (!rc) bfirst = k.mv_size == 8 ? ts_get_be64(k.mv_data) : UINT64_MAX;
+            if (!rc && bfirst != li) rc = MDB_NOTFOUND; /* a block missing */
+        }
+        if (rc == MDB_NOTFOUND)
+            return ts_fail(s, TS_ENOTFOUND, "store %s: no leaf hash for log index %llu", s->dir,
+                           (unsigned long long)li);
+        if (rc) return ts_fail_mdb(s, rc, "reading leaf hashes");
+        const uint8_t *u = v.mv_data;
+        for (; done < n; done++) {
+            int r = ts_unit_leaf(u, v.mv_size, bfirst, first + done, out[done]);
+            if (r == TS_ENOTFOUND && done > 0 && first + done > bfirst) break; /* next block */
+            if (r == TS_ENOTFOUND)
+                return ts_fail(s, TS_ENOTFOUND, "store %s: no leaf hash for log index %llu",
+                               s->dir, (unsigned long long)(first + done));
+            if (r)
+                return ts_fail(s, TS_ECORRUPT, "store %s: the block at log index %llu is damaged",
+                               s->dir, (unsigned long long)bfirst);
+        }
+    }
     return 0;
 }
 

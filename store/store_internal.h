@@ -33,8 +33,12 @@
 /* Format version carried in the first byte of every stored unit: 2 = a block
  * of consecutive events (version 1, one event per unit, was schema 2's). */
 #define TS_UNIT_VERSION 2u
-/* Unit header: version (1), codec (1), dictionary id (4 BE), SHA-256 (32). */
+/* Unit header: version (1), codec (1), dictionary id (4 BE), SHA-256 (32) of
+ * everything after it; then the event count (1) and the events' leaf hashes
+ * (32 each, uncompressed: proofs read them without decompressing), then the
+ * compressed payload. */
 #define TS_UNIT_HEADER 38u
+#define TS_UNIT_LEAVES (TS_UNIT_HEADER + 1u)
 /* A block holds the new events of one trace within one group, at most this many
  * events and about this many raw bytes (a read decompresses a whole block). */
 #define TS_BLOCK_MAX_EVENTS 64u
@@ -54,7 +58,6 @@ enum {
     TS_DBI_META,
     TS_DBI_EVENTS,
     TS_DBI_IDS, /* event_ids */
-    TS_DBI_LOG_LEAVES,
     TS_DBI_BY_WORKFLOW,
     TS_DBI_BY_DRI,
     TS_DBI_BY_INCIDENT,
@@ -84,6 +87,7 @@ typedef struct ts_dict {
 typedef struct ts_block {
     uint64_t first; /* UINT64_MAX when empty */
     uint32_t count;
+    uint8_t leaves[TS_BLOCK_MAX_EVENTS][32]; /* leaf hash of each event, from the unit */
     uint8_t *buf; /* decompressed payload */
     size_t len, cap;
     uint32_t *off; /* event i is buf[off[i] .. off[i + 1]) */
@@ -138,6 +142,7 @@ struct ts_store {
     uint8_t *blk_buf;
     size_t blk_len, blk_cap;
     uint32_t blk_lens[TS_BLOCK_MAX_EVENTS];
+    uint8_t blk_leaves[TS_BLOCK_MAX_EVENTS][32];
     uint8_t *raw_buf;
     size_t raw_cap;
     char err[512];
@@ -170,11 +175,14 @@ int ts_map_grow(ts_store *s, size_t need);
 /* ---- units and dictionaries (unit.c) --------------------------------- */
 
 /* Encodes the stored bytes of `n` consecutive events (events[i] of lens[i]
- * bytes, laid out back to back in `data`) into a block unit (header +
- * payload) in s->zbuf. out and outlen borrow s->zbuf until the next call.
+ * bytes, laid out back to back in `data`) and their leaf hashes into a block
+ * unit in s->zbuf. out and outlen borrow s->zbuf until the next call.
  * 0 or TS_EZSTD/TS_ENOMEM. */
-int ts_block_encode(ts_store *s, const uint8_t *data, const uint32_t *lens, size_t n,
-                    const uint8_t **out, size_t *outlen);
+int ts_block_encode(ts_store *s, const uint8_t *data, const uint32_t *lens,
+                    const uint8_t (*leaves)[32], size_t n, const uint8_t **out, size_t *outlen);
+/* The leaf hash of `li` from the unit stored under `first`, without
+ * decompressing it. 0, TS_ENOTFOUND (not in this unit) or TS_ECORRUPT. */
+int ts_unit_leaf(const uint8_t *unit, size_t len, uint64_t first, uint64_t li, uint8_t out[32]);
 /* Decodes the unit stored under log index `first` into *b: checks the
  * version, the SHA-256 of the payload (when `verify`), the dictionary,
  * decompresses, and splits the events.
@@ -252,9 +260,14 @@ void ts_internal_set_append_hook(ts_store *s, ts_append_hook fn, void *ctx);
 int ts_internal_read_stored(ts_store *s, MDB_txn *txn, uint64_t log_index, uint8_t **buf,
                             size_t *len);
 
-/* The leaf hash SHA-256(0x00 || stored bytes) of log_index from log_leaves.
- * 0 or TS_ENOTFOUND. */
+/* The leaf hash SHA-256(0x00 || stored bytes) of log_index, kept in the
+ * header of its block. 0, TS_ENOTFOUND or TS_ECORRUPT. */
 int ts_internal_leaf_get(ts_store *s, MDB_txn *txn, uint64_t log_index, uint8_t out[32]);
+/* The leaf hashes of [first, first + n) in out, block by block through
+ * *cur (a cursor on events opened on first use; the caller closes it).
+ * 0, TS_ENOTFOUND (beyond the log or a block missing) or TS_ECORRUPT. */
+int ts_internal_leaves_read(ts_store *s, MDB_txn *txn, MDB_cursor **cur, uint64_t first, size_t n,
+                            uint8_t (*out)[32]);
 
 /* The number of entries in the log (next log index) as committed in `txn`. */
 int ts_internal_log_size(ts_store *s, MDB_txn *txn, uint64_t *out);

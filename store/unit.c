@@ -6,9 +6,9 @@
  * byte, dictionary id (4 bytes BE), SHA-256 of the payload (32 bytes), then
  * the payload: a zstd frame without magic number, dictionary id or checksum
  * (the unit header carries the id and a stronger hash), or the raw bytes when
- * compression does not pay. Decompressed, the payload is a block: a varint
- * count, a varint length per event, then the events' stored bytes back to
- * back. Also the dictionaries in meta ("dict" + id BE32
+ * compression does not pay. Between the two, uncompressed: the event count
+ * (1 byte) and each event's leaf hash (32 bytes). Decompressed, the payload
+ * is a varint length per event, then the events' stored bytes back to back. Also the dictionaries in meta ("dict" + id BE32
  * -> ZDICT bytes, "dict_current" -> id BE32, "dict_trained_at" -> BE64) and
  * the training policy: a first dictionary at TS_TRAIN_FIRST stored events, a
  * larger one at TS_TRAIN_SECOND, then a new one whenever the compression ratio
@@ -224,26 +224,29 @@ static int varint_get(const uint8_t **p, const uint8_t *end, uint32_t *out)
     return -1;
 }
 
-int ts_block_encode(ts_store *s, const uint8_t *data, const uint32_t *lens, size_t n,
-                    const uint8_t **out, size_t *outlen)
+int ts_block_encode(ts_store *s, const uint8_t *data, const uint32_t *lens,
+                    const uint8_t (*leaves)[32], size_t n, const uint8_t **out, size_t *outlen)
 {
-    /* The payload before compression: varint count, varint lengths, the events. */
+    /* The payload before compression: a varint length per event, the events. */
     size_t datalen = 0;
     for (size_t i = 0; i < n; i++)
         datalen += lens[i];
-    size_t rawlen = 5 * (n + 1) + datalen;
+    size_t rawlen = 5 * n + datalen;
+    size_t at_payload = TS_UNIT_LEAVES + 32 * n;
     int rc = grow(s, &s->raw_buf, &s->raw_cap, rawlen);
-    if (!rc) rc = grow(s, &s->zbuf, &s->zcap, TS_UNIT_HEADER + ZSTD_compressBound(rawlen));
+    if (!rc) rc = grow(s, &s->zbuf, &s->zcap, at_payload + ZSTD_compressBound(rawlen));
     if (rc) return rc;
     uint8_t *raw = s->raw_buf;
-    size_t at = varint_put(raw, n);
+    size_t at = 0;
     for (size_t i = 0; i < n; i++)
         at += varint_put(raw + at, lens[i]);
     memcpy(raw + at, data, datalen);
     rawlen = at + datalen;
     uint8_t *h = s->zbuf;
-    uint8_t *payload = h + TS_UNIT_HEADER;
-    size_t cap = s->zcap - TS_UNIT_HEADER;
+    h[TS_UNIT_HEADER] = (uint8_t)n;
+    memcpy(h + TS_UNIT_LEAVES, leaves, 32 * n);
+    uint8_t *payload = h + at_payload;
+    size_t cap = s->zcap - at_payload;
     size_t z = ZSTD_compress2(s->cctx, payload, cap, raw, rawlen);
     if (ZSTD_isError(z))
         return ts_fail(s, TS_EZSTD, "store %s: compressing a block: %s", s->dir,
@@ -258,10 +261,29 @@ int ts_block_encode(ts_store *s, const uint8_t *data, const uint32_t *lens, size
         memcpy(payload, raw, rawlen);
         z = rawlen;
     }
-    if ((rc = ts_sha256(s, -1, payload, z, h + 6))) return rc;
+    if ((rc = ts_sha256(s, -1, h + TS_UNIT_HEADER, at_payload - TS_UNIT_HEADER + z, h + 6)))
+        return rc;
     ts_dict_observe(s, rawlen, z);
     *out = h;
-    *outlen = TS_UNIT_HEADER + z;
+    *outlen = at_payload + z;
+    return 0;
+}
+
+/* The event count of a unit, or 0 when the unit is too short for its leaves. */
+static uint32_t unit_count(const uint8_t *unit, size_t len)
+{
+    if (len < TS_UNIT_LEAVES) return 0;
+    uint32_t n = unit[TS_UNIT_HEADER];
+    if (n == 0 || n > TS_BLOCK_MAX_EVENTS || len < TS_UNIT_LEAVES + 32 * (size_t)n) return 0;
+    return n;
+}
+
+int ts_unit_leaf(const uint8_t *unit, size_t len, uint64_t first, uint64_t li, uint8_t out[32])
+{
+    uint32_t n = unit_count(unit, len);
+    if (n == 0 || unit[0] != TS_UNIT_VERSION) return TS_ECORRUPT;
+    if (li < first || li - first >= n) return TS_ENOTFOUND;
+    memcpy(out, unit + TS_UNIT_LEAVES + 32 * (size_t)(li - first), 32);
     return 0;
 }
 
@@ -281,15 +303,21 @@ static int unit_payload(ts_store *s, MDB_txn *txn, const uint8_t *unit, size_t l
     if (unit[0] != TS_UNIT_VERSION)
         return ts_fail(s, TS_ECORRUPT, "unit format version %u is unknown (this build knows %u)",
                        unit[0], TS_UNIT_VERSION);
-    const uint8_t *payload = unit + TS_UNIT_HEADER;
-    size_t plen = len - TS_UNIT_HEADER;
+    uint32_t count = unit_count(unit, len);
+    if (count == 0)
+        return ts_fail(s, TS_ECORRUPT, "unit of %zu bytes: bad event count or leaf hashes cut",
+                       len);
     if (verify) {
         uint8_t h[32];
-        int rc = ts_sha256(s, -1, payload, plen, h);
+        int rc = ts_sha256(s, -1, unit + TS_UNIT_HEADER, len - TS_UNIT_HEADER, h);
         if (rc) return rc;
         if (memcmp(h, unit + 6, 32) != 0)
             return ts_fail(s, TS_ECORRUPT, "unit SHA-256 does not match its payload");
     }
+    memcpy(b->leaves, unit + TS_UNIT_LEAVES, 32 * (size_t)count);
+    b->count = count;
+    const uint8_t *payload = unit + TS_UNIT_LEAVES + 32 * (size_t)count;
+    size_t plen = len - TS_UNIT_LEAVES - 32 * (size_t)count;
     uint32_t id = ts_get_be32(unit + 2);
     if (unit[1] == TS_CODEC_RAW) {
         int rc = grow(s, &b->buf, &b->cap, plen ? plen : 1);
@@ -331,9 +359,8 @@ int ts_block_decode(ts_store *s, MDB_txn *txn, uint64_t first, const uint8_t *un
     int rc = unit_payload(s, txn, unit, len, verify, b);
     if (rc) return rc;
     const uint8_t *p = b->buf, *end = b->buf + b->len;
-    uint32_t count = 0;
-    if (varint_get(&p, end, &count) || count == 0 || count > TS_BLOCK_MAX_EVENTS)
-        return ts_fail(s, TS_ECORRUPT, "block: bad event count");
+    uint32_t count = b->count;
+    b->count = 0;
     if (b->offcap < (size_t)count + 1) {
         uint32_t *o = realloc(b->off, ((size_t)count + 1) * sizeof *o);
         if (!o) return ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);

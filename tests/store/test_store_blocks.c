@@ -149,13 +149,15 @@ static void test_store_decodes_blocks_and_refuses_bad_ones(void **state)
     size_t plen = 0;
     assert_int_equal(tp_event_pack(ev, &packed, &plen), 0);
     uint8_t unit[4096];
-    assert_true(TS_UNIT_HEADER + plen + 16 < sizeof unit);
-    memset(unit, 0, TS_UNIT_HEADER);
+    assert_true(TS_UNIT_LEAVES + 64 + plen + 16 < sizeof unit);
+    memset(unit, 0, TS_UNIT_LEAVES + 64);
     unit[0] = TS_UNIT_VERSION;
     unit[1] = TS_CODEC_RAW;
-    /* Count 2, lengths plen and 5, but only plen + 4 bytes follow. */
-    size_t at = TS_UNIT_HEADER;
-    unit[at++] = 2;
+    /* Count 2, two leaf hashes, lengths plen and 5, but only plen + 4 bytes follow. */
+    unit[TS_UNIT_HEADER] = 2;
+    memset(unit + TS_UNIT_LEAVES, 0xaa, 32);
+    memset(unit + TS_UNIT_LEAVES + 32, 0xbb, 32);
+    size_t at = TS_UNIT_LEAVES + 64;
     unit[at++] = (uint8_t)((plen & 0x7f) | 0x80);
     unit[at++] = (uint8_t)(plen >> 7);
     unit[at++] = 5;
@@ -182,6 +184,13 @@ static void test_store_decodes_blocks_and_refuses_bad_ones(void **state)
     assert_int_equal(n, 5);
     assert_memory_equal(p, "abcde", 5);
     assert_int_equal(ts_block_event(&b, 102, &p, &n), TS_ENOTFOUND);
+    uint8_t leaf[32], want[32];
+    memset(want, 0xbb, 32);
+    assert_int_equal(ts_unit_leaf(unit, at, 100, 101, leaf), 0); /* without decompressing */
+    assert_memory_equal(leaf, want, 32);
+    assert_memory_equal(b.leaves[1], want, 32);
+    assert_int_equal(ts_unit_leaf(unit, at, 100, 102, leaf), TS_ENOTFOUND);
+    assert_int_equal(ts_unit_leaf(unit, TS_UNIT_LEAVES + 40, 100, 100, leaf), TS_ECORRUPT);
     assert_int_equal(ts_block_event(&b, 99, &p, &n), TS_ENOTFOUND);
     unit[7] ^= 1; /* the SHA-256 no longer matches */
     assert_int_equal(ts_block_decode(s, txn, 100, unit, at, 1, &b), TS_ECORRUPT);
