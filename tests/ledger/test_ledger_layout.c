@@ -5,7 +5,8 @@
  * test_merkle uses); so does a log written in the layout of older stores (every node, no
  * layout recorded), before and after it is reopened and extended; every minimum level
  * 1..TS_NODE_LEVEL_MAX works; ts_log_check_nodes catches a flipped, a missing and an extra
- * stored node; the layout is chosen once and a damaged layout record is refused.
+ * stored node; the layout is chosen once and a damaged layout record is refused; the
+ * catch-up at open of a log a writer without the ledger left behind grows a full map.
  *
  * Owns: temp store directories; the damage is done with LMDB on the store's own
  * environment (ts_internal_env). Single-threaded.
@@ -410,6 +411,45 @@ static void test_ledger_layout_is_chosen_once_and_a_damaged_record_is_refused(vo
     free(dir);
 }
 
+static void test_ledger_catch_up_at_open_grows_a_full_map(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir("ledger-grow");
+    ts_options opt = {.map_size_initial = 1u << 20};
+    ts_store *s = fx_open(dir, TS_OPEN_CREATE, &opt);
+    /* A writer without the ledger fills the map until what the catch-up of every node of
+     * level >= 1 will write (~50 bytes a leaf) no longer fits in what is left of it, free
+     * pages included (hence thousands of leaves: LMDB reuses the pages earlier
+     * transactions freed). */
+    assert_int_equal(ts_ledger_set_layout(s, 1), 0);
+    ts_internal_set_append_hook(s, NULL, NULL);
+    uint64_t n = 0;
+    for (;;) {
+        append_range(s, n, 200, 200);
+        n += 200;
+        MDB_envinfo info;
+        MDB_stat st;
+        assert_int_equal(mdb_env_info(ts_internal_env(s), &info), 0);
+        assert_int_equal(mdb_env_stat(ts_internal_env(s), &st), 0);
+        uint64_t left = info.me_mapsize - (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+        if (n >= 8000 && left < n * 16) break;
+        assert_true(n < 200000);
+    }
+    ts_close(&s);
+    s = fx_open(dir, 0, &opt);
+    assert_int_equal(nodes_count(s), nodes_expected(n, 1));
+    reference_of(s, n);
+    uint8_t got[32], want[32];
+    assert_int_equal(ts_log_root(s, n, got), 0);
+    ref_mth(0, (size_t)n, want);
+    assert_memory_equal(got, want, 32);
+    assert_int_equal(ts_log_check_nodes(s, NULL, NULL), 0);
+    ts_close(&s);
+    ref_free();
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -418,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_ledger_every_minimum_level_gives_the_reference_tree),
         cmocka_unit_test(test_ledger_check_nodes_catches_a_flipped_missing_or_extra_node),
         cmocka_unit_test(test_ledger_layout_is_chosen_once_and_a_damaged_record_is_refused),
+        cmocka_unit_test(test_ledger_catch_up_at_open_grows_a_full_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
