@@ -2,7 +2,8 @@
  * fuzz_store_unit.c - libFuzzer target for the store's unit decoder: the bytes of a unit (a
  * block of events, or one event in a schema 2 store) as read back from data.mdb (a disk that
  * lies, a file edited by hand) go through ts_block_decode with and without SHA-256
- * verification, then each event it holds through the event decoder.
+ * verification, then each event it holds through the event decoder; and through
+ * ts_unit_leaf, which reads leaf hashes without decompressing.
  *
  * Setup (once): a real store in a temp directory with 1,200 events, so that a trained
  * dictionary (id 1) exists and units naming it exercise dictionary decompression.
@@ -105,6 +106,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     MDB_txn *txn;
     if (ts_read_begin(store, &txn) != 0) abort();
+    uint8_t leaf[32];
+    for (uint64_t li = 999; li < 1000 + TS_BLOCK_MAX_EVENTS + 1; li++)
+        (void)ts_unit_leaf(data, size, 1000, li, leaf); /* the proofs' reader: no decompression */
     ts_block b = {.first = UINT64_MAX};
     for (int verify = 0; verify < 2; verify++) {
         if (ts_block_decode(store, txn, 1000, data, size, verify, &b) == 0) {
