@@ -4,9 +4,9 @@
  *
  * Owns three LMDB tables (docs/ledger.md):
  *   log_nodes        BE64(last leaf covered) || level (1 byte) -> 32-byte hash of a complete
- *                    subtree of 2^level leaves, level >= the log's minimum level (leaves are
- *                    in the store's log_leaves). Keys grow in the order nodes complete, so
- *                    every put appends.
+ *                    subtree of 2^level leaves, level >= the log's minimum level (the
+ *                    leaf hashes are the store's, kept in its blocks). Keys grow in the
+ *                    order nodes complete, so every put appends.
  *   log_checkpoints  BE64(sequence) -> signed checkpoint note, oldest first.
  *   log_info         "origin" -> the log's origin; "nodes_size" -> BE64 leaves covered by
  *                    log_nodes; "nodes_min_level" -> 1 byte, the lowest level log_nodes keeps
@@ -14,8 +14,9 @@
  *
  * A node below the minimum level L is computed from its leaves: node_get reads the 2^L
  * leaves of the aligned block around it with one range read (leaves_read, the one place
- * that knows how log_leaves stores them), hashes the block's lower levels once and answers
- * from that memo while the same block is asked for (a proof's L lowest siblings).
+ * that asks the store for leaf hashes), hashes what is asked of the block's lower levels
+ * once and answers from that memo while the same block is asked for (a proof's L lowest
+ * siblings).
  *
  * Invariants: inside every committed transaction nodes_size == the log size and log_nodes
  * holds exactly the complete subtrees of level >= L of the first nodes_size leaves: the
@@ -128,7 +129,7 @@ static int block_load(ledger_txn *l, uint64_t block)
     uint64_t first = block << L, count = UINT64_C(1) << L;
     l->blk.index = UINT64_MAX;
     if (first >= l->leaves)
-        return ts_fail(l->s, TS_ECORRUPT, "store %s: log_leaves: leaf %llu missing", l->s->dir,
+        return ts_fail(l->s, TS_ECORRUPT, "store %s: leaf %llu missing", l->s->dir,
                        (unsigned long long)first);
     if (count > l->leaves - first) count = l->leaves - first;
     int rc = leaves_read(l, first, (size_t)count, l->blk.h);
