@@ -76,8 +76,8 @@ static int layout_read(ts_store *s, MDB_txn *txn, unsigned *min_level)
     unsigned lvl = v.mv_size == 1 ? *(const uint8_t *)v.mv_data : 0;
     if (lvl < 1 || lvl > TS_NODE_LEVEL_MAX)
         return ts_fail(s, TS_ECORRUPT,
-                       "store %s: log_info: nodes_min_level is not one byte of 1..%u: the node "
-                       "layout is unknown; run trace-query verify --store",
+                       "store %s: log_info: nodes_min_level is not one byte of 1..%u: a node "
+                       "layout this build does not know (a newer build's, or damage)",
                        s->dir, TS_NODE_LEVEL_MAX);
     *min_level = lvl;
     return 0;
