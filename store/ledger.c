@@ -261,7 +261,8 @@ static int extend(ledger_txn *l, MDB_dbi info, uint64_t from, uint64_t to)
 {
     l->leaves = to;
     merkle_frontier f;
-    if (merkle_frontier_load(&f, node_get, l, from)) return l->failed_rc ? l->failed_rc : -1;
+    if (merkle_frontier_load(&f, node_get, l, from))
+        return l->failed_rc ? l->failed_rc : TS_ECORRUPT;
     node_appender a = {l, NULL};
     int rc = mdb_cursor_open(l->txn, l->nodes, &a.cur);
     uint8_t chunk[LEAF_CHUNK][MERKLE_HASH_LEN];
