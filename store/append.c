@@ -397,8 +397,8 @@ static int append_once(ts_store *s, tp_event *const *events, size_t n, const siz
             break;
         } else {
             if ((rc = add_event(&w, events[i], li, nb))) break;
-            refs[nref++] = (stored_ref){events[i]->has_time_unix_nano ? events[i]->time_unix_nano : 0,
-                                        li, i};
+            refs[nref++] =
+                (stored_ref){events[i]->has_time_unix_nano ? events[i]->time_unix_nano : 0, li, i};
             results[i].status = TS_RESULT_STORED;
             results[i].log_index = li++;
             nb++;

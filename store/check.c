@@ -159,8 +159,9 @@ static int pass_events(chk *c)
         } else {
             uint64_t li = ts_get_be64(k.mv_data);
             if (li != expect_li)
-                problem(c, "events: a block at log index %llu follows log index %llu (gap or "
-                           "disorder)",
+                problem(c,
+                        "events: a block at log index %llu follows log index %llu (gap or "
+                        "disorder)",
                         (unsigned long long)li, (unsigned long long)expect_li);
             expect_li = li + 1;
             if (li >= c->nlog) {
@@ -169,8 +170,9 @@ static int pass_events(chk *c)
             } else if (ts_block_decode(s, c->txn, li, v.mv_data, v.mv_size, 1, &c->blk) != 0) {
                 problem(c, "log index %llu: %s", (unsigned long long)li, s->err);
             } else if (c->blk.count > c->nlog - li) {
-                problem(c, "events: the block at log index %llu holds %u events, beyond "
-                           "log_size %llu",
+                problem(c,
+                        "events: the block at log index %llu holds %u events, beyond "
+                        "log_size %llu",
                         (unsigned long long)li, c->blk.count, (unsigned long long)c->nlog);
             } else {
                 for (uint32_t i = 0; i < c->blk.count; i++) {
@@ -194,12 +196,10 @@ static int pass_events(chk *c)
 
 static const char *dbi_name(int dbi)
 {
-    static const char *const n[TS_DBI_COUNT] = {[TS_DBI_IDS] = "event_ids",
-                                                [TS_DBI_BY_WORKFLOW] = "by_workflow",
-                                                [TS_DBI_BY_DRI] = "by_dri",
-                                                [TS_DBI_BY_INCIDENT] = "by_incident",
-                                                [TS_DBI_BY_TRACE] = "by_trace",
-                                                [TS_DBI_BY_TIME] = "by_time"};
+    static const char *const n[TS_DBI_COUNT] = {
+        [TS_DBI_IDS] = "event_ids",     [TS_DBI_BY_WORKFLOW] = "by_workflow",
+        [TS_DBI_BY_DRI] = "by_dri",     [TS_DBI_BY_INCIDENT] = "by_incident",
+        [TS_DBI_BY_TRACE] = "by_trace", [TS_DBI_BY_TIME] = "by_time"};
     return n[dbi] ? n[dbi] : "?";
 }
 

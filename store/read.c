@@ -106,7 +106,8 @@ int ts_internal_read_stored(ts_store *s, MDB_txn *txn, uint64_t li, uint8_t **bu
     if (!rc && ts_block_event(&b, li, &p, &n) != 0)
         rc = ts_fail(s, TS_ENOTFOUND, "store %s: no event at log index %llu", s->dir,
                      (unsigned long long)li);
-    if (!rc && !(*buf = malloc(n ? n : 1))) rc = ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
+    if (!rc && !(*buf = malloc(n ? n : 1)))
+        rc = ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
     if (!rc) {
         memcpy(*buf, p, n);
         *len = n;
@@ -150,8 +151,8 @@ int ts_internal_leaves_read(ts_store *s, MDB_txn *txn, MDB_cursor **cur, uint64_
             int r = ts_unit_leaf(u, v.mv_size, bfirst, first + done, out[done]);
             if (r == TS_ENOTFOUND && done > 0 && first + done > bfirst) break; /* next block */
             if (r == TS_ENOTFOUND)
-                return ts_fail(s, TS_ENOTFOUND, "store %s: no leaf hash for log index %llu",
-                               s->dir, (unsigned long long)(first + done));
+                return ts_fail(s, TS_ENOTFOUND, "store %s: no leaf hash for log index %llu", s->dir,
+                               (unsigned long long)(first + done));
             if (r)
                 return ts_fail(s, TS_ECORRUPT, "store %s: the block at log index %llu is damaged",
                                s->dir, (unsigned long long)bfirst);

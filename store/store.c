@@ -47,7 +47,7 @@ static const char *const db_names[TS_DBI_COUNT] = {
 
 static const unsigned db_flags[TS_DBI_COUNT] = {
     [TS_DBI_META] = 0,
-    [TS_DBI_EVENTS] = 0, /* 8-byte big-endian keys sort as bytes */
+    [TS_DBI_EVENTS] = 0,                       /* 8-byte big-endian keys sort as bytes */
     [TS_DBI_IDS] = MDB_DUPSORT | MDB_DUPFIXED, /* id bucket -> TS_ID_ENTRY-byte entries */
     [TS_DBI_BY_WORKFLOW] = MDB_DUPSORT | MDB_DUPFIXED,
     [TS_DBI_BY_DRI] = MDB_DUPSORT | MDB_DUPFIXED,

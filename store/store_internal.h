@@ -88,7 +88,7 @@ typedef struct ts_block {
     uint64_t first; /* UINT64_MAX when empty */
     uint32_t count;
     uint8_t leaves[TS_BLOCK_MAX_EVENTS][32]; /* leaf hash of each event, from the unit */
-    uint8_t *buf; /* decompressed payload */
+    uint8_t *buf;                            /* decompressed payload */
     size_t len, cap;
     uint32_t *off; /* event i is buf[off[i] .. off[i + 1]) */
     size_t offcap;

@@ -8,7 +8,8 @@
  * (the unit header carries the id and a stronger hash), or the raw bytes when
  * compression does not pay. Between the two, uncompressed: the event count
  * (1 byte) and each event's leaf hash (32 bytes). Decompressed, the payload
- * is a varint length per event, then the events' stored bytes back to back. Also the dictionaries in meta ("dict" + id BE32
+ * is a varint length per event, then the events' stored bytes back to back. Also the dictionaries
+ * in meta ("dict" + id BE32
  * -> ZDICT bytes, "dict_current" -> id BE32, "dict_trained_at" -> BE64) and
  * the training policy: a first dictionary at TS_TRAIN_FIRST stored events, a
  * larger one at TS_TRAIN_SECOND, then a new one whenever the compression ratio

@@ -44,6 +44,16 @@ static size_t block_keys(ts_store *s, uint64_t *keys, size_t cap)
     return n;
 }
 
+/* Checks the store, then frees the events, closes and removes the store. */
+static void check_and_remove(ts_store *s, char *dir, tp_event **ev, size_t n)
+{
+    assert_int_equal(ts_check(s, fx_report, NULL), 0);
+    fx_free(ev, n);
+    ts_close(&s);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 static void test_store_groups_a_traces_events_into_one_block(void **state)
 {
     (void)state;
@@ -101,11 +111,7 @@ static void test_store_groups_a_traces_events_into_one_block(void **state)
     for (uint64_t i = 0; i < 30; i++)
         assert_int_equal(lis[i], (i % 3) * 10 + i / 3);
     free(lis);
-    assert_int_equal(ts_check(s, fx_report, NULL), 0);
-    fx_free(ev, N);
-    ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    check_and_remove(s, dir, ev, N);
 }
 
 static void test_store_splits_a_long_trace_into_blocks_of_the_limit(void **state)
@@ -130,11 +136,7 @@ static void test_store_splits_a_long_trace_into_blocks_of_the_limit(void **state
     uint64_t *lis = NULL;
     assert_int_equal(fx_query_all(s, &f, 0, &lis), N);
     free(lis);
-    assert_int_equal(ts_check(s, fx_report, NULL), 0);
-    fx_free(ev, N);
-    ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    check_and_remove(s, dir, ev, N);
 }
 
 /* A raw (uncompressed) block decodes to its events; lengths that do not add
