@@ -44,6 +44,18 @@ double bench_cpu_s(void)
     return clock_s(CLOCK_PROCESS_CPUTIME_ID);
 }
 
+uint64_t bench_written_bytes(void)
+{
+    FILE *f = fopen("/proc/self/io", "r");
+    if (!f) return 0;
+    char line[128];
+    uint64_t v = 0;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "wchar: ", 7) == 0) v = strtoull(line + 7, NULL, 10);
+    fclose(f);
+    return v;
+}
+
 void bench_die(const char *what, const char *detail)
 {
     if (detail)

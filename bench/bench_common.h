@@ -24,6 +24,10 @@ double bench_now_s(void);
 /* CPU seconds of this process (CLOCK_PROCESS_CPUTIME_ID), all threads. No errors. */
 double bench_cpu_s(void);
 
+/* Bytes this process has handed to write-type system calls so far (`wchar` of
+ * /proc/self/io): what a store writes before its fsyncs. 0 when unreadable. */
+uint64_t bench_written_bytes(void);
+
 /* Prints "<name>: what: detail" (or "<name>: what" when detail is NULL) to stderr and exits
  * with status 1. Both strings are borrowed. Does not return. */
 _Noreturn void bench_die(const char *what, const char *detail);

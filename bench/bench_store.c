@@ -245,15 +245,18 @@ int main(int argc, char **argv)
     tp_event **group = calloc(o.group, sizeof *group);
     ts_result *res = calloc(o.group, sizeof *res);
     double t_store = 0, c_store = 0;
+    uint64_t w_store = 0, w_sqlite = 0;
     size_t pick = 0;
     for (size_t at = 0; at < n; at += o.group) {
         size_t g = n - at < o.group ? n - at : o.group;
         for (size_t i = 0; i < g; i++)
             group[i] = parse(&lines[at + i], at + i);
         double t0 = bench_now_s(), c0 = bench_cpu_s();
+        uint64_t w0 = bench_written_bytes();
         if (ts_append(s, group, g, res) != 0) bench_die("ts_append", ts_last_error(s));
         t_store += bench_now_s() - t0;
         c_store += bench_cpu_s() - c0;
+        w_store += bench_written_bytes() - w0;
         for (size_t i = 0; i < g; i++) {
             tp_event *ev = group[i];
             if (ev->incident) {
@@ -294,6 +297,7 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < g; i++)
             group[i] = parse(&lines[at + i], at + i);
         double t0 = bench_now_s(), c0 = bench_cpu_s();
+        uint64_t w0 = bench_written_bytes();
         sqlite3_step(begin);
         sqlite3_reset(begin);
         for (size_t i = 0; i < g; i++) {
@@ -303,6 +307,7 @@ int main(int argc, char **argv)
         sqlite3_reset(commit);
         t_sqlite += bench_now_s() - t0;
         c_sqlite += bench_cpu_s() - c0;
+        w_sqlite += bench_written_bytes() - w0;
         for (size_t i = 0; i < g; i++)
             tp_event_destroy(&group[i]);
     }
@@ -381,6 +386,9 @@ int main(int argc, char **argv)
     printf("%-28s %14.0f %14.0f %9.2fx\n", "ingest, events/s", ingest, s_ingest, ingest / s_ingest);
     printf("%-28s %14.0f %14.0f %9.2fx\n", "ingest, events/CPU-s", (double)n / c_store,
            (double)n / c_sqlite, c_sqlite / c_store);
+    double wpe = (double)w_store / (double)n, s_wpe = (double)w_sqlite / (double)n;
+    printf("%-28s %14.0f %14.0f %9.2fx\n", "ingest, written B/event", wpe, s_wpe,
+           wpe > 0 ? s_wpe / wpe : 0);
     printf("%-28s %14.1f %14.1f %9.2fx\n", "bytes on disk per event", bpe, s_bpe, s_bpe / bpe);
     for (int q = 0; q < Q_COUNT; q++) {
         char label[64];
@@ -401,7 +409,8 @@ int main(int argc, char **argv)
            sum % 1000);
     printf("{\"events\":%zu,\"group\":%zu,\"queries\":%zu,\"ingest_eps\":%.0f,"
            "\"sqlite_ingest_eps\":%.0f,\"ingest_ratio\":%.2f,\"ingest_cpu_eps\":%.0f,"
-           "\"sqlite_ingest_cpu_eps\":%.0f,\"bytes_per_event\":%.1f,"
+           "\"sqlite_ingest_cpu_eps\":%.0f,\"written_per_event\":%.0f,"
+           "\"sqlite_written_per_event\":%.0f,\"bytes_per_event\":%.1f,"
            "\"sqlite_bytes_per_event\":%.1f,\"bytes_ratio\":%.3f,"
            "\"q_workflow_p50_ms\":%.3f,\"q_workflow_p99_ms\":%.3f,"
            "\"sqlite_q_workflow_p50_ms\":%.3f,\"sqlite_q_workflow_p99_ms\":%.3f,"
@@ -411,10 +420,10 @@ int main(int argc, char **argv)
            "\"sqlite_q_incident_p50_ms\":%.4f,\"q_incident_rows\":%.1f,\"dictionaries\":%u,"
            "\"ids\":\"%s\"}\n",
            n, o.group, o.queries, ingest, s_ingest, ingest / s_ingest, (double)n / c_store,
-           (double)n / c_sqlite, bpe, s_bpe, bpe / s_bpe, p50[0][0], p99[0][0], p50[0][1],
-           p99[0][1], dec50, (double)rows[0][0] / (double)o.queries, p50[1][0], p99[1][0],
-           p50[1][1], (double)rows[1][0] / (double)o.queries, p50[2][0], p99[2][0], p50[2][1],
-           nq[2] ? (double)rows[2][0] / (double)nq[2] : 0, st.dictionaries,
+           (double)n / c_sqlite, wpe, s_wpe, bpe, s_bpe, bpe / s_bpe, p50[0][0], p99[0][0],
+           p50[0][1], p99[0][1], dec50, (double)rows[0][0] / (double)o.queries, p50[1][0],
+           p99[1][0], p50[1][1], (double)rows[1][0] / (double)o.queries, p50[2][0], p99[2][0],
+           p50[2][1], nq[2] ? (double)rows[2][0] / (double)nq[2] : 0, st.dictionaries,
            o.time_ids ? "time-ordered" : "as given");
 
     for (int q = 0; q < Q_COUNT; q++) {

@@ -73,6 +73,11 @@ static int cctx_setup(ts_store *s)
     if (!ZSTD_isError(r)) r = ZSTD_CCtx_setParameter(c, ZSTD_c_dictIDFlag, 0);
     if (!ZSTD_isError(r)) r = ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 0);
     if (!ZSTD_isError(r)) r = ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 1);
+    /* Literals stay uncompressed (no Huffman table per frame): reading a block then costs
+     * ~17% fewer instructions, which took the trace query's median from SQLite's to 1.2x
+     * better than it, for 1.3% more bytes (docs/store-format.md). */
+    if (!ZSTD_isError(r))
+        r = ZSTD_CCtx_setParameter(c, ZSTD_c_literalCompressionMode, ZSTD_ps_disable);
     ts_dict *d = s->dict_current ? dict_find(s, s->dict_current) : NULL;
     if (!ZSTD_isError(r)) r = ZSTD_CCtx_refCDict(c, d ? d->cdict : NULL);
     if (ZSTD_isError(r))
