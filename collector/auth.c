@@ -331,7 +331,7 @@ int auth_allowlist_parse(const char *text, size_t len, const char *origin, auth_
         const char *s = p;
         while (s < e && is_blank(*s))
             s++;
-        if (memchr(s, '\0', (size_t)(e - s)))
+        if (s < e && memchr(s, '\0', (size_t)(e - s)))
             rc = fail(errbuf, errlen, AUTH_EFORMAT, "%s:%zu: NUL byte in the line", origin, lineno);
         else if (s < e && *s != '#')
             rc = parse_entry(a, s, e, origin, lineno, errbuf, errlen);
