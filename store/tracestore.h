@@ -96,7 +96,9 @@ typedef struct ts_result {
 
 /* Appends `n` validated events in one durable write transaction. For each
  * stored event the store sets stored.log_index (consecutive in commit order,
- * from 0); stored.received_unix_nano and stored.source are kept as the
+ * from 0; within a group the new events of one trace get consecutive
+ * indexes, traces in order of their first event in `events`, so indexes need
+ * not follow the order of `events`: read them from results); stored.received_unix_nano and stored.source are kept as the
  * caller set them (the collector stamps them; absent ones are set to now and
  * "anonymous"). Events whose event_id is already stored, or repeated within
  * the group, are DUPLICATE and not stored again. The events are modified
