@@ -67,25 +67,44 @@ static int has_bytes(const ProtobufCBinaryData *b, int has, size_t n)
     return has && b->len == n && b->data;
 }
 
-/* Indexes every stored event of `trace` under `incident`. */
+/* Indexes every stored event of `trace` under `incident`: by_trace names the
+ * trace's blocks, whose events are read back from this transaction. */
 static int index_trace_under(wctx *w, const uint8_t trace[16], const char *incident)
 {
     uint8_t num[8];
     int rc = ts_trace_key(w->s, w->txn, trace, num);
     if (rc == MDB_NOTFOUND) return 0; /* no event of the trace stored yet */
     if (rc) return rc;
-    MDB_cursor *c;
+    MDB_cursor *c = NULL, *ec = NULL;
     rc = mdb_cursor_open(w->txn, w->s->dbi[TS_DBI_BY_TRACE], &c);
-    if (rc) return rc;
+    if (!rc) rc = mdb_cursor_open(w->txn, w->s->dbi[TS_DBI_EVENTS], &ec);
+    ts_block b = {.first = UINT64_MAX};
     MDB_val k = {8, num}, v;
-    rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+    if (!rc) rc = mdb_cursor_get(c, &k, &v, MDB_SET);
     while (rc == 0) {
-        uint8_t e[16];
-        memcpy(e, v.mv_data, 16);
-        rc = index_put(w, TS_DBI_BY_INCIDENT, incident, strlen(incident), e);
+        uint64_t first = ts_get_be64((const uint8_t *)v.mv_data + 8);
+        uint8_t key[8];
+        ts_put_be64(key, first);
+        MDB_val bk = {8, key}, bv;
+        rc = mdb_cursor_get(ec, &bk, &bv, MDB_SET_KEY);
+        if (rc == MDB_NOTFOUND)
+            rc = ts_fail(w->s, TS_ECORRUPT, "store %s: by_trace names a block at %llu, not stored",
+                         w->s->dir, (unsigned long long)first);
+        if (!rc) rc = ts_block_decode(w->s, w->txn, first, bv.mv_data, bv.mv_size, 0, &b);
+        for (uint32_t i = 0; !rc && i < b.count; i++) {
+            const uint8_t *p;
+            size_t n;
+            uint8_t e[16];
+            ts_block_event(&b, first + i, &p, &n);
+            ts_put_be64(e, ts_stored_time(p, n));
+            ts_put_be64(e + 8, first + i);
+            rc = index_put(w, TS_DBI_BY_INCIDENT, incident, strlen(incident), e);
+        }
         if (!rc) rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP);
     }
-    mdb_cursor_close(c);
+    ts_block_free(&b);
+    if (ec) mdb_cursor_close(ec);
+    if (c) mdb_cursor_close(c);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
@@ -163,12 +182,8 @@ static int write_indexes(wctx *w, const tp_event *ev, uint64_t li)
     if (!rc && ev->dri) rc = index_put(w, TS_DBI_BY_DRI, ev->dri, strlen(ev->dri), e);
     if (!rc && ev->incident)
         rc = index_put(w, TS_DBI_BY_INCIDENT, ev->incident, strlen(ev->incident), e);
-    if (!rc && has_bytes(&ev->trace_id, ev->has_trace_id, 16)) {
-        uint8_t num[8];
-        rc = trace_number(w, ev->trace_id.data, num);
-        if (!rc) rc = index_put(w, TS_DBI_BY_TRACE, num, 8, e);
-        if (!rc) rc = index_linked(w, ev->trace_id.data, e);
-    }
+    if (!rc && has_bytes(&ev->trace_id, ev->has_trace_id, 16))
+        rc = index_linked(w, ev->trace_id.data, e); /* by_trace is written per block */
     if (!rc) rc = record_links(w, ev);
     return rc;
 }
@@ -239,9 +254,10 @@ static int add_event(wctx *w, tp_event *ev, uint64_t li, size_t nb)
     return ts_sha256(s, 0x00, raw, rawlen, s->blk_leaves[nb]);
 }
 
-/* Compresses the block being built (nb events from log index `first`) and
- * stores it under its first log index. */
-static int flush_block(wctx *w, uint64_t first, size_t nb)
+/* Compresses the block being built (nb events from log index `first`, all of
+ * trace `trace` (NULL: none), the earliest at `tmin`), stores it under its
+ * first log index and names it in by_trace. */
+static int flush_block(wctx *w, uint64_t first, size_t nb, const uint8_t *trace, uint64_t tmin)
 {
     ts_store *s = w->s;
     const uint8_t *unit;
@@ -253,7 +269,13 @@ static int flush_block(wctx *w, uint64_t first, size_t nb)
     ts_put_be64(key, first);
     MDB_val k = {8, key}, v = {ulen, (void *)unit};
     s->blk_len = 0;
-    return mdb_cursor_put(w->cur[TS_DBI_EVENTS], &k, &v, MDB_APPEND);
+    rc = mdb_cursor_put(w->cur[TS_DBI_EVENTS], &k, &v, MDB_APPEND);
+    if (rc || !trace) return rc;
+    uint8_t num[8], e[16];
+    ts_put_be64(e, tmin);
+    ts_put_be64(e + 8, first);
+    rc = trace_number(w, trace, num);
+    return rc ? rc : index_put(w, TS_DBI_BY_TRACE, num, 8, e);
 }
 
 /* Claims the event id for `li` in event_ids: 0 when new, MDB_KEYEXIST with
@@ -384,7 +406,7 @@ static int append_once(ts_store *s, tp_event *const *events, size_t n, const siz
     rc = open_cursors(&w);
     s->blk_len = 0;
     size_t nb = 0, nref = 0;
-    uint64_t bfirst = li;
+    uint64_t bfirst = li, tmin = UINT64_MAX;
     for (size_t k = 0; k < n && !rc; k++) {
         size_t i = order[k];
         uint64_t first = 0;
@@ -397,8 +419,9 @@ static int append_once(ts_store *s, tp_event *const *events, size_t n, const siz
             break;
         } else {
             if ((rc = add_event(&w, events[i], li, nb))) break;
-            refs[nref++] =
-                (stored_ref){events[i]->has_time_unix_nano ? events[i]->time_unix_nano : 0, li, i};
+            uint64_t ts = events[i]->has_time_unix_nano ? events[i]->time_unix_nano : 0;
+            refs[nref++] = (stored_ref){ts, li, i};
+            if (ts < tmin) tmin = ts;
             results[i].status = TS_RESULT_STORED;
             results[i].log_index = li++;
             nb++;
@@ -406,9 +429,10 @@ static int append_once(ts_store *s, tp_event *const *events, size_t n, const siz
         /* The block ends with its trace, or when full. */
         int last = k + 1 == n || cl[order[k + 1]] != cl[i];
         if (nb && (last || nb == TS_BLOCK_MAX_EVENTS || s->blk_len >= TS_BLOCK_MAX_RAW)) {
-            rc = flush_block(&w, bfirst, nb);
+            rc = flush_block(&w, bfirst, nb, trace_of(events[i]), tmin);
             nb = 0;
             bfirst = li;
+            tmin = UINT64_MAX;
         }
     }
     /* Index entries in time order: each key's newest entries append at the end

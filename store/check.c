@@ -35,6 +35,9 @@ typedef struct chk {
     uint64_t nlog;
     uint64_t expect[TS_DBI_COUNT];
     ts_block blk;
+    uint64_t *bmin; /* per first log index of a block: its earliest time; else UINT64_MAX */
+    uint8_t ev_trace[16];
+    int ev_has_trace; /* the trace of the event check_event last saw */
 } chk;
 
 __attribute__((format(printf, 2, 3))) static void problem(chk *c, const char *fmt, ...)
@@ -130,18 +133,49 @@ static void check_event(chk *c, uint64_t li, const uint8_t *bytes, size_t len,
         expect_entry(c, TS_DBI_BY_WORKFLOW, "by_workflow", ev->workflow, strlen(ev->workflow), e,
                      li);
     if (ev->dri) expect_entry(c, TS_DBI_BY_DRI, "by_dri", ev->dri, strlen(ev->dri), e, li);
-    if (ev->has_trace_id && ev->trace_id.len == 16) {
-        uint8_t num[8];
-        if (ts_trace_key(s, c->txn, ev->trace_id.data, num) != 0) {
-            c->expect[TS_DBI_BY_TRACE]++;
-            problem(c, "log index %llu: its trace id has no number in traces",
-                    (unsigned long long)li);
-        } else {
-            expect_entry(c, TS_DBI_BY_TRACE, "by_trace", num, 8, e, li);
-        }
-    }
+    /* by_trace names blocks (pass_events): remember this event's trace. */
+    c->ev_has_trace = ev->has_trace_id && ev->trace_id.len == 16;
+    if (c->ev_has_trace) memcpy(c->ev_trace, ev->trace_id.data, 16);
     expect_incidents(c, ev, e, li);
     agenttrail__v1__trace_event__free_unpacked(ev, NULL);
+}
+
+/* Checks the events of the block at `li` (decoded in c->blk), that they share
+ * one trace, and that by_trace names the block under it with its earliest time. */
+static void check_block(chk *c, uint64_t li)
+{
+    uint8_t trace[16];
+    int has = 0, mixed = 0;
+    uint64_t tmin = UINT64_MAX;
+    for (uint32_t i = 0; i < c->blk.count; i++) {
+        const uint8_t *b;
+        size_t len;
+        ts_block_event(&c->blk, li + i, &b, &len);
+        c->times[li + i] = UINT64_MAX;
+        c->ev_has_trace = 0;
+        check_event(c, li + i, b, len, c->blk.leaves[i]);
+        if (c->times[li + i] != UINT64_MAX && c->times[li + i] < tmin) tmin = c->times[li + i];
+        if (i == 0) {
+            has = c->ev_has_trace;
+            memcpy(trace, c->ev_trace, 16);
+        } else if (has != c->ev_has_trace || (has && memcmp(trace, c->ev_trace, 16) != 0)) {
+            mixed = 1;
+        }
+    }
+    if (mixed)
+        problem(c, "events: the block at log index %llu holds events of different traces",
+                (unsigned long long)li);
+    c->bmin[li] = tmin;
+    if (!has || tmin == UINT64_MAX) return;
+    uint8_t num[8], e[16];
+    if (ts_trace_key(c->s, c->txn, trace, num) != 0) {
+        c->expect[TS_DBI_BY_TRACE]++;
+        problem(c, "log index %llu: its trace id has no number in traces", (unsigned long long)li);
+        return;
+    }
+    ts_put_be64(e, tmin);
+    ts_put_be64(e + 8, li);
+    expect_entry(c, TS_DBI_BY_TRACE, "by_trace", num, 8, e, li);
 }
 
 static int pass_events(chk *c)
@@ -175,12 +209,7 @@ static int pass_events(chk *c)
                         "log_size %llu",
                         (unsigned long long)li, c->blk.count, (unsigned long long)c->nlog);
             } else {
-                for (uint32_t i = 0; i < c->blk.count; i++) {
-                    const uint8_t *b;
-                    size_t len;
-                    ts_block_event(&c->blk, li + i, &b, &len);
-                    check_event(c, li + i, b, len, c->blk.leaves[i]);
-                }
+                check_block(c, li);
                 expect_li = li + c->blk.count;
             }
         }
@@ -219,10 +248,13 @@ static int pass_index(chk *c, int dbi)
             problem(c, "%s: an entry of %zu bytes", dbi_name(dbi), v.mv_size);
         } else {
             uint64_t ts = ts_get_be64(v.mv_data), li = ts_get_be64((uint8_t *)v.mv_data + 8);
-            if (li >= c->nlog || c->times[li] == UINT64_MAX)
-                problem(c, "%s: an entry names log index %llu, which is not stored", dbi_name(dbi),
-                        (unsigned long long)li);
-            else if (c->times[li] != ts)
+            /* by_trace names blocks by their earliest time; the others name events. */
+            const uint64_t *t = dbi == TS_DBI_BY_TRACE ? c->bmin : c->times;
+            if (li >= c->nlog || t[li] == UINT64_MAX)
+                problem(c, "%s: an entry names log index %llu, which is not %s", dbi_name(dbi),
+                        (unsigned long long)li,
+                        dbi == TS_DBI_BY_TRACE ? "the first of a stored block" : "stored");
+            else if (t[li] != ts)
                 problem(c, "%s: the entry for log index %llu has the wrong time", dbi_name(dbi),
                         (unsigned long long)li);
         }
@@ -293,11 +325,15 @@ int ts_check(ts_store *s, ts_report_fn report, void *ctx)
     if (rc) return rc;
     rc = ts_internal_log_size(s, c.txn, &c.nlog);
     if (!rc) {
-        c.times = malloc((c.nlog ? c.nlog : 1) * sizeof *c.times);
-        if (!c.times)
+        size_t n = (c.nlog ? c.nlog : 1) * sizeof *c.times;
+        c.times = malloc(n);
+        c.bmin = malloc(n);
+        if (!c.times || !c.bmin) {
             rc = ts_fail(s, TS_ENOMEM, "store %s: out of memory for the check", s->dir);
-        else
-            memset(c.times, 0xff, (c.nlog ? c.nlog : 1) * sizeof *c.times);
+        } else {
+            memset(c.times, 0xff, n);
+            memset(c.bmin, 0xff, n);
+        }
     }
     if (!rc) rc = pass_events(&c);
     if (!rc) rc = pass_traces(&c);
@@ -311,6 +347,7 @@ int ts_check(ts_store *s, ts_report_fn report, void *ctx)
                 (unsigned long long)c.expect[TS_DBI_IDS]);
     ts_read_end(s);
     free(c.times);
+    free(c.bmin);
     ts_block_free(&c.blk);
     if (rc) return rc;
     if (c.problems)

@@ -184,6 +184,44 @@ int ts_get_stored_bytes(ts_store *s, uint64_t log_index, uint8_t **buf, size_t *
     return rc;
 }
 
+static int wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+uint64_t ts_stored_time(const uint8_t *buf, size_t len)
+{
+    enum { FIELD_TIME = 5 }; /* TraceEvent.time_unix_nano, a varint (proto/trace.proto) */
+    const uint8_t *p = buf, *end = buf + len;
+    uint64_t tag, v;
+    while (p < end && wire_varint(&p, end, &tag) == 0) {
+        unsigned type = (unsigned)(tag & 7);
+        if (tag >> 3 == FIELD_TIME && type == 0) return wire_varint(&p, end, &v) == 0 ? v : 0;
+        if (type == 0) {
+            if (wire_varint(&p, end, &v)) return 0;
+        } else if (type == 1 || type == 5) {
+            size_t n = type == 1 ? 8 : 4;
+            if ((size_t)(end - p) < n) return 0;
+            p += n;
+        } else if (type == 2) {
+            if (wire_varint(&p, end, &v) || v > (uint64_t)(end - p)) return 0;
+            p += v;
+        } else {
+            return 0;
+        }
+    }
+    return 0;
+}
+
 void ts_id_entry(const uint8_t id[16], uint64_t li, uint8_t e[TS_ID_ENTRY])
 {
     memcpy(e, id + TS_ID_BUCKET, 16 - TS_ID_BUCKET);
@@ -255,6 +293,11 @@ struct ts_iter {
     int need_decode; /* filters the index does not answer */
     uint64_t ents[ITER_BATCH][2];
     size_t n, i;
+    /* A trace query: by_trace names the trace's blocks; their events' (time, log
+     * index), sorted, read once at the first fill. */
+    uint64_t (*tents)[2];
+    size_t ntents, tpos;
+    int tready;
     tp_event *cur; /* decoded event of the last match, when decoding was needed */
     /* Matches read ahead in one snapshot and copied out, handed over one per
      * call with no transaction open: 8 at first, doubling to ITER_BATCH. */
@@ -463,12 +506,115 @@ int ts_query(ts_store *s, const ts_filter *f, const ts_cursor *after, ts_iter **
     return 0;
 }
 
+static int ent_cmp(const void *a, const void *b)
+{
+    const uint64_t *x = a, *y = b;
+    if (x[0] != y[0]) return x[0] < y[0] ? -1 : 1;
+    return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+/* Reads every event of the trace (it->key) into it->tents, sorted by (time,
+ * log index): by_trace holds one entry per block, every event of a block
+ * belongs to the trace, and the times come from the stored bytes. */
+static int trace_collect(ts_iter *it, MDB_txn *txn)
+{
+    ts_store *s = it->s;
+    uint8_t num[8];
+    int rc = it->keylen == 16 ? ts_trace_key(s, txn, it->key, num) : MDB_NOTFOUND;
+    if (rc == MDB_NOTFOUND) return 0;
+    if (rc) return ts_fail_mdb(s, rc, "reading traces");
+    MDB_cursor *c = NULL, *ec = NULL;
+    rc = mdb_cursor_open(txn, s->dbi[TS_DBI_BY_TRACE], &c);
+    if (!rc) rc = mdb_cursor_open(txn, s->dbi[TS_DBI_EVENTS], &ec);
+    if (rc) {
+        if (c) mdb_cursor_close(c);
+        return ts_fail_mdb(s, rc, "opening a cursor");
+    }
+    size_t cap = 0;
+    MDB_val k = {8, num}, v;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+    while (rc == 0) {
+        if (v.mv_size != 16) {
+            rc = ts_fail(s, TS_ECORRUPT, "store %s: index trace: entry of %zu bytes", s->dir,
+                         v.mv_size);
+            break;
+        }
+        uint64_t first = ts_get_be64((const uint8_t *)v.mv_data + 8);
+        const uint8_t *p;
+        size_t n;
+        rc = ts_read_stored_cur(s, txn, ec, first, &p, &n); /* decodes the block into the cache */
+        ts_block *b = NULL;
+        for (size_t i = 0; !rc && i < TS_CACHE_SLOTS && !b; i++)
+            if (s->cache[i].first == first) b = &s->cache[i];
+        if (!rc && !b)
+            rc = ts_fail(s, TS_ECORRUPT, "store %s: by_trace names log index %llu, not a block",
+                         s->dir, (unsigned long long)first);
+        for (uint32_t i = 0; !rc && i < b->count; i++) {
+            if (it->ntents == cap) {
+                size_t nc = cap ? cap * 2 : 64;
+                uint64_t(*t)[2] = realloc(it->tents, nc * sizeof *t);
+                if (!t) {
+                    rc = ts_fail(s, TS_ENOMEM, "query: out of memory");
+                    break;
+                }
+                it->tents = t;
+                cap = nc;
+            }
+            ts_block_event(b, first + i, &p, &n);
+            it->tents[it->ntents][0] = ts_stored_time(p, n);
+            it->tents[it->ntents][1] = first + i;
+            it->ntents++;
+        }
+        if (!rc) rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP);
+    }
+    mdb_cursor_close(ec);
+    mdb_cursor_close(c);
+    if (rc == TS_ENOTFOUND)
+        return ts_fail(s, TS_ECORRUPT, "store %s: by_trace names a block that is not stored",
+                       s->dir);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc <= TS_EINVAL && rc >= TS_EEND ? rc : ts_fail_mdb(s, rc, "reading by_trace");
+    qsort(it->tents, it->ntents, sizeof *it->tents, ent_cmp);
+    return 0;
+}
+
+/* The next batch of a trace query, from (next_ts, next_li) on. */
+static int trace_fill(ts_iter *it, MDB_txn *txn)
+{
+    if (!it->tready) {
+        int rc = trace_collect(it, txn);
+        if (rc) return rc;
+        it->tready = 1;
+    }
+    while (it->tpos < it->ntents &&
+           ent_cmp(it->tents[it->tpos], (uint64_t[2]){it->next_ts, it->next_li}) < 0)
+        it->tpos++;
+    while (it->tpos < it->ntents && it->n < ITER_BATCH) {
+        if (it->f.until && it->tents[it->tpos][0] >= it->f.until) {
+            it->tpos = it->ntents;
+            break;
+        }
+        it->ents[it->n][0] = it->tents[it->tpos][0];
+        it->ents[it->n][1] = it->tents[it->tpos][1];
+        it->n++;
+        it->tpos++;
+    }
+    if (it->tpos >= it->ntents) it->exhausted = 1;
+    if (it->n) {
+        uint64_t ts = it->ents[it->n - 1][0], li = it->ents[it->n - 1][1];
+        it->next_ts = li == UINT64_MAX ? ts + 1 : ts;
+        it->next_li = li == UINT64_MAX ? 0 : li + 1;
+    }
+    return 0;
+}
+
 /* Reads the next batch of index entries from (next_ts, next_li) on. */
 static int iter_fill(ts_iter *it, MDB_txn *txn)
 {
     ts_store *s = it->s;
     it->n = it->i = 0;
     if (it->exhausted) return 0;
+    if (it->dbi == TS_DBI_BY_TRACE) return trace_fill(it, txn);
     MDB_cursor *c;
     int rc = mdb_cursor_open(txn, s->dbi[it->dbi], &c);
     if (rc) return ts_fail_mdb(s, rc, "opening an index cursor");
@@ -699,6 +845,7 @@ void ts_iter_destroy(ts_iter **itp)
     if (it->cur) agenttrail__v1__trace_event__free_unpacked(it->cur, NULL);
     for (size_t i = 0; i < sizeof it->strs / sizeof it->strs[0]; i++)
         free(it->strs[i]);
+    free(it->tents);
     for (size_t i = 0; i < ITER_BATCH; i++) {
         free(it->ahead[i].buf);
         if (it->ahead[i].ev) agenttrail__v1__trace_event__free_unpacked(it->ahead[i].ev, NULL);

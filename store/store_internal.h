@@ -220,6 +220,10 @@ void ts_dict_observe(ts_store *s, size_t raw, size_t packed);
  * never stored, or another LMDB code. */
 int ts_trace_key(ts_store *s, MDB_txn *txn, const uint8_t trace[16], uint8_t out[8]);
 
+/* The time_unix_nano of stored bytes, read from the protobuf wire format
+ * without unpacking (0 when absent or unreadable, as the indexes use). */
+uint64_t ts_stored_time(const uint8_t *buf, size_t len);
+
 /* Looks an event id up in event_ids with cursor `c`: 0 and *li, MDB_NOTFOUND,
  * or another LMDB code. */
 int ts_id_lookup(MDB_cursor *c, const uint8_t id[16], uint64_t *li);

@@ -139,6 +139,64 @@ static void test_store_splits_a_long_trace_into_blocks_of_the_limit(void **state
     check_and_remove(s, dir, ev, N);
 }
 
+/* by_trace names blocks; a trace query still returns the trace's events in
+ * time order across groups (a late group holding earlier events included),
+ * page by page, within since/until, and a link indexes every one of them. */
+static void test_store_trace_query_orders_events_across_blocks(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir("store-blocks");
+    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    /* Three groups, each with 4 events of trace 9 and 4 of trace 10; the third
+     * group's events of trace 9 are older than the second's. */
+    static const uint64_t when[3] = {100, 300, 200};
+    tp_event *all[24];
+    for (uint64_t g = 0; g < 3; g++) {
+        tp_event *ev[8];
+        for (uint64_t i = 0; i < 8; i++) {
+            uint64_t n = g * 8 + i;
+            ev[i] = fx_event(n, 9 + i % 2, "wf", NULL, T0 + (when[g] + i) * 1000);
+            all[n] = ev[i];
+        }
+        fx_append_all(s, ev, 8);
+    }
+    ts_filter f;
+    memset(&f, 0, sizeof f);
+    uint8_t tr[16];
+    fx_trace_id(9, tr);
+    f.trace_id = tr;
+    uint64_t *lis = NULL;
+    assert_int_equal(fx_query_all(s, &f, 2, &lis), 12); /* fx_query_all checks time order */
+    /* Times 100.., 200.., 300..: the first group's, the third's, then the second's. */
+    static const uint64_t want[12] = {0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11};
+    for (int i = 0; i < 12; i++)
+        assert_int_equal(lis[i], want[i]);
+    free(lis);
+    f.since = T0 + 200 * 1000;
+    f.until = T0 + 300 * 1000;
+    assert_int_equal(fx_query_all(s, &f, 0, &lis), 4);
+    assert_int_equal(lis[0], 16);
+    free(lis);
+    /* An incident link indexes every event of the trace's blocks. */
+    tp_event *link = fx_event(100, 11, "wf", NULL, T0 + 400 * 1000);
+    link->kind = AGENTTRAIL__V1__KIND__INCIDENT_LINK;
+    link->incident = strdup("INC-BLOCKS");
+    link->link = malloc(sizeof *link->link);
+    agenttrail__v1__link__init(link->link);
+    link->link->n_trace_ids = 1;
+    link->link->trace_ids = calloc(1, sizeof *link->link->trace_ids);
+    link->link->trace_ids[0].len = 16;
+    link->link->trace_ids[0].data = malloc(16);
+    memcpy(link->link->trace_ids[0].data, tr, 16);
+    fx_append_all(s, &link, 1);
+    memset(&f, 0, sizeof f);
+    f.incident = "INC-BLOCKS";
+    assert_int_equal(fx_query_all(s, &f, 5, &lis), 13); /* the trace's 12 and the link */
+    free(lis);
+    fx_free(&link, 1);
+    check_and_remove(s, dir, all, 24);
+}
+
 /* A raw (uncompressed) block decodes to its events; lengths that do not add
  * up, an unknown version and a wrong SHA-256 are refused. */
 static void test_store_decodes_blocks_and_refuses_bad_ones(void **state)
@@ -215,6 +273,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_groups_a_traces_events_into_one_block),
         cmocka_unit_test(test_store_splits_a_long_trace_into_blocks_of_the_limit),
+        cmocka_unit_test(test_store_trace_query_orders_events_across_blocks),
         cmocka_unit_test(test_store_decodes_blocks_and_refuses_bad_ones),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

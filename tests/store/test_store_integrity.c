@@ -146,15 +146,16 @@ static void test_store_check_detects_missing_and_stray_index_entries(void **stat
     MDB_env *env = ts_internal_env(s);
     MDB_txn *txn;
     MDB_dbi by_dri, by_trace;
-    /* Remove one event's by_trace entry. */
+    /* Remove one block's by_trace entry (by_trace names a trace's blocks, each by its
+     * earliest time and first log index). */
     assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
     assert_int_equal(ts_internal_dbi(s, txn, "by_trace", MDB_DUPSORT | MDB_DUPFIXED, 0, &by_trace),
                      0);
     uint8_t tr[16], e[16], num[8];
-    fx_trace_id(1, tr);                                 /* events 10..19 */
+    fx_trace_id(1, tr);                                 /* events 10..19: one block */
     assert_int_equal(ts_trace_key(s, txn, tr, num), 0); /* by_trace is keyed by trace number */
-    ts_put_be64(e, T0 + 12 * 1000);
-    ts_put_be64(e + 8, 12);
+    ts_put_be64(e, T0 + 10 * 1000);
+    ts_put_be64(e + 8, 10);
     MDB_val k = {8, num}, v = {16, e};
     assert_int_equal(mdb_del(txn, by_trace, &k, &v), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
