@@ -7,7 +7,10 @@
  *
  * Invariants: every public call here begins and ends its own read snapshot;
  * an iterator keeps only its position (time, log index) between calls and
- * re-seeks from it, so a writer is never held back by a slow reader. Results
+ * re-seeks from it, so a writer is never held back by a slow reader. A trace
+ * query is the exception: it keeps the trace's sorted (time, log index)
+ * pairs read at its first batch, so events of the trace appended after that
+ * are not in its results (a new query sees them). Results
  * come in (time, log index) order because every index entry is
  * time BE8 + log index BE8 under DUPSORT.
  *
