@@ -187,36 +187,22 @@ int ts_get_stored_bytes(ts_store *s, uint64_t log_index, uint8_t **buf, size_t *
     return rc;
 }
 
-static int wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 64 && *p < end; shift += 7) {
-        uint8_t b = *(*p)++;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 uint64_t ts_stored_time(const uint8_t *buf, size_t len)
 {
     enum { FIELD_TIME = 5 }; /* TraceEvent.time_unix_nano, a varint (proto/trace.proto) */
     const uint8_t *p = buf, *end = buf + len;
     uint64_t tag, v;
-    while (p < end && wire_varint(&p, end, &tag) == 0) {
+    while (p < end && ts_varint_get(&p, end, &tag) == 0) {
         unsigned type = (unsigned)(tag & 7);
-        if (tag >> 3 == FIELD_TIME && type == 0) return wire_varint(&p, end, &v) == 0 ? v : 0;
+        if (tag >> 3 == FIELD_TIME && type == 0) return ts_varint_get(&p, end, &v) == 0 ? v : 0;
         if (type == 0) {
-            if (wire_varint(&p, end, &v)) return 0;
+            if (ts_varint_get(&p, end, &v)) return 0;
         } else if (type == 1 || type == 5) {
             size_t n = type == 1 ? 8 : 4;
             if ((size_t)(end - p) < n) return 0;
             p += n;
         } else if (type == 2) {
-            if (wire_varint(&p, end, &v) || v > (uint64_t)(end - p)) return 0;
+            if (ts_varint_get(&p, end, &v) || v > (uint64_t)(end - p)) return 0;
             p += v;
         } else {
             return 0;

@@ -220,6 +220,10 @@ void ts_dict_observe(ts_store *s, size_t raw, size_t packed);
  * never stored, or another LMDB code. */
 int ts_trace_key(ts_store *s, MDB_txn *txn, const uint8_t trace[16], uint8_t out[8]);
 
+/* Reads a base-128 varint (protobuf's) from [*p, end), advancing *p. 0 or -1
+ * (cut or longer than 64 bits). */
+int ts_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *out);
+
 /* The time_unix_nano of stored bytes, read from the protobuf wire format
  * without unpacking (0 when absent or unreadable, as the indexes use). */
 uint64_t ts_stored_time(const uint8_t *buf, size_t len);

@@ -214,20 +214,27 @@ static size_t varint_put(uint8_t *p, uint64_t v)
     return n;
 }
 
-/* Reads a varint of at most 5 bytes (a 32-bit value) from [*p, end). 0 or -1. */
-static int varint_get(const uint8_t **p, const uint8_t *end, uint32_t *out)
+int ts_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *out)
 {
     uint64_t v = 0;
-    for (unsigned shift = 0; shift < 35 && *p < end; shift += 7) {
+    for (unsigned shift = 0; shift < 64 && *p < end; shift += 7) {
         uint8_t b = *(*p)++;
         v |= (uint64_t)(b & 0x7f) << shift;
         if (!(b & 0x80)) {
-            if (v > UINT32_MAX) return -1;
-            *out = (uint32_t)v;
+            *out = v;
             return 0;
         }
     }
     return -1;
+}
+
+/* Reads a varint that must fit 32 bits. 0 or -1. */
+static int varint_get(const uint8_t **p, const uint8_t *end, uint32_t *out)
+{
+    uint64_t v = 0;
+    if (ts_varint_get(p, end, &v) || v > UINT32_MAX) return -1;
+    *out = (uint32_t)v;
+    return 0;
 }
 
 int ts_block_encode(ts_store *s, const uint8_t *data, const uint32_t *lens,
