@@ -98,13 +98,12 @@ typedef struct ts_result {
  * stored event the store sets stored.log_index (consecutive in commit order,
  * from 0; within a group the new events of one trace get consecutive
  * indexes, traces in order of their first event in `events`, so indexes need
- * not follow the order of `events`: read them from results); stored.received_unix_nano and stored.source are kept as the
- * caller set them (the collector stamps them; absent ones are set to now and
- * "anonymous"). Events whose event_id is already stored, or repeated within
- * the group, are DUPLICATE and not stored again. The events are modified
- * (stored stamps) but stay owned by the caller. Returns 0 once the commit is
- * durable, with results[i] for each event; on error nothing of the group is
- * stored. TS_EFULL when the map may not grow further or the disk is full. */
+ * not follow the order of `events`: read them from results); stored.received_unix_nano and
+ * stored.source are kept as the caller set them (the collector stamps them; absent ones are set to
+ * now and "anonymous"). Events whose event_id is already stored, or repeated within the group, are
+ * DUPLICATE and not stored again. The events are modified (stored stamps) but stay owned by the
+ * caller. Returns 0 once the commit is durable, with results[i] for each event; on error nothing of
+ * the group is stored. TS_EFULL when the map may not grow further or the disk is full. */
 int ts_append(ts_store *s, tp_event *const *events, size_t n, ts_result *results);
 
 /* ---- reading --------------------------------------------------------- */
