@@ -6,8 +6,9 @@
  * Responsibility: the tree math only. Where the hashes live is the caller's
  * business: every function that reads the tree reads it through a
  * merkle_node_fn accessor returning the hash of one complete, aligned
- * subtree (level 0 = a leaf hash). The store answers from its `log_leaves`
- * and `log_nodes` tables; tests answer from an array in memory.
+ * subtree (level 0 = a leaf hash). The store answers from the leaf hashes
+ * kept in its blocks and its `log_nodes` table; tests answer from an array
+ * in memory.
  *
  * Definitions (RFC 9162 section 2.1): leaf hash = SHA-256(0x00 || bytes),
  * node hash = SHA-256(0x01 || left || right), the hash of the empty tree is

@@ -436,7 +436,6 @@ void ts_close(ts_store **sp)
     ZSTD_freeDCtx(s->dctx);
     EVP_MD_CTX_free(s->md_ctx);
     EVP_MD_free(s->md);
-    free(s->pack_buf);
     free(s->zbuf);
     free(s->blk_buf);
     free(s->raw_buf);

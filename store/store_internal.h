@@ -125,8 +125,6 @@ struct ts_store {
      * train_first stored events, a larger one at train_second, then whenever a window of
      * drift_window raw bytes compresses 25% worse than the first window after training. */
     uint64_t train_first, train_second, drift_window;
-    uint8_t *pack_buf;
-    size_t pack_cap;
     uint8_t *zbuf;
     size_t zcap;
     void *md_ctx; /* EVP_MD_CTX * */

@@ -191,7 +191,7 @@ int ts_check(ts_store *s, ts_report_fn report, void *ctx);
  *
  * Every stored event is leaf `log_index` of an RFC 9162 Merkle tree: leaf
  * hash = SHA-256(0x00 || stored bytes), node = SHA-256(0x01 || left ||
- * right). The store keeps the leaf hashes (log_leaves) and the complete
+ * right). The store keeps the leaf hashes (in the blocks) and the complete
  * subtree hashes of level >= 4 (log_nodes; lower ones are computed from at
  * most 16 leaf hashes), written in ts_append's transaction, so roots and
  * proofs need O(log n) reads and no event. Signed checkpoints (C2SP
