@@ -123,8 +123,11 @@ int bundle_write_fd(const bundle *b, int fd, const char *name, char *err, size_t
     struct archive *a = archive_write_new();
     struct archive_entry *e = archive_entry_new();
     int rc = 0;
+    /* The last block unpadded, as libarchive does by itself for a regular file: the same
+     * bytes whether the bundle goes to a file or a pipe. */
     if (!a || !e || archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
         archive_write_add_filter_none(a) != ARCHIVE_OK ||
+        archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
         archive_write_open_fd(a, fd) != ARCHIVE_OK)
         rc = BUNDLE_EIO;
     for (size_t i = 0; !rc && i < b->n; i++) {
