@@ -432,15 +432,6 @@ static void test_find_table_ends_with_the_next_page_cursor(void **state)
     free(out);
 }
 
-/* Columns a line takes: one per code point. */
-static size_t columns(const char *s)
-{
-    size_t w = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xc0) != 0x80) w++;
-    return w;
-}
-
 /* A table longer than its window (256 rows) streams with the layout of its first rows: every
  * event is there once, in order, each row's trace id and kind where the header says, and
  * every line fits the width. */
@@ -468,7 +459,7 @@ static void test_find_table_streams_every_row_across_the_window(void **state)
             json_t *o = json_loads(jl[i], 0, NULL);
             assert_non_null(o);
             const char *row = lines[1 + i];
-            if (narrow) assert_true(columns(row) <= 100);
+            if (narrow) assert_true(qf_columns(row) <= 100);
             assert_memory_equal(row + tcol, str_at(o, "trace_id", NULL), 32);
             const char *kind = str_at(o, "kind", NULL);
             assert_memory_equal(row + kcol, kind, strlen(kind));

@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 
+#include "ledger_fixture.h"
 #include "pipeline_util.h"
 #include "query_fixture.h"
 #include "testutil.h"
@@ -36,15 +37,6 @@
 #define TRACE "7e57c0de7e57c0de7e57c0de7e57c0de"
 
 static char *dir, *store, *bundle_path, *shim_err, *link_out, *link_err;
-
-static char *join(const char *a, const char *b)
-{
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *p = malloc(n);
-    assert_non_null(p);
-    snprintf(p, n, "%s/%s", a, b);
-    return p;
-}
 
 /* "<prefix>" HOSTILE_SHOWN: what the terminal must show for the field with that prefix. */
 static char *shown(const char *prefix)
@@ -99,15 +91,6 @@ static void assert_clean(const char *what, const char *text)
             fail_msg("%s: bidi control U+%04X at %zu", what, (unsigned)cp, i);
         i += len;
     }
-}
-
-/* Columns a cleaned text takes: one per code point. */
-static size_t columns(const char *s)
-{
-    size_t w = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xc0) != 0x80) w++;
-    return w;
 }
 
 static void assert_shows(const char *what, const char *text, const char *prefix)
@@ -165,9 +148,9 @@ static int setup(void **state)
     (void)state;
     unsetenv("COLUMNS");
     dir = tu_tempdir("query-term");
-    store = join(dir, "store");
-    char *log = join(dir, "collector.log"), *in = join(dir, "hostile.jsonl");
-    char *spool = join(dir, "spool"), ep[4200];
+    store = lf_path(dir, "store");
+    char *log = lf_path(dir, "collector.log"), *in = lf_path(dir, "hostile.jsonl");
+    char *spool = lf_path(dir, "spool"), ep[4200];
     snprintf(ep, sizeof ep, "ipc://%s/c.sock", dir);
     write_events(in);
     const char *fast[] = {"--checkpoint-ms", "20", NULL};
@@ -186,7 +169,7 @@ static int setup(void **state)
     assert_non_null(clog);
     assert_clean("trace-collector's log", clog);
     free(clog);
-    bundle_path = join(dir, "b" HOSTILE_RAW ".tar");
+    bundle_path = lf_path(dir, "b" HOSTILE_RAW ".tar");
     free(log);
     free(in);
     free(spool);
@@ -258,7 +241,7 @@ static void test_find_table_shows_hostile_text_cleaned_and_aligned(void **state)
         if (!cell) cell = strstr(lines[i], "  who<");
         assert_non_null(cell);
         char *prefix = strndup(lines[i], (size_t)(cell + 2 - lines[i]));
-        assert_int_equal(columns(prefix), col);
+        assert_int_equal(qf_columns(prefix), col);
         free(prefix);
     }
     free(lines);
@@ -351,7 +334,7 @@ static void test_link_export_verify_and_shim_messages_are_clean(void **state)
     assert_non_null(strstr(out, "verified: 8 events"));
     free(out);
     free(err);
-    char *missing = join(dir, "gone" HOSTILE_RAW ".tar");
+    char *missing = lf_path(dir, "gone" HOSTILE_RAW ".tar");
     assert_int_equal(qf_query(&out, &err, "verify", missing, NULL), 3);
     assert_clean("verify's failure", err);
     assert_shows("verify's failure", err, "/gone");
