@@ -57,7 +57,7 @@ int qoutfile_open(qoutfile *o, const char *path, int replace, char *err, size_t 
 {
     memset(o, 0, sizeof *o);
     o->fd = -1;
-    o->path = (char *)path;
+    o->path = path;
     o->replace = replace;
     int rc = qoutfile_check(path, replace, err, errlen);
     if (rc) return rc;

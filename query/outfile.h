@@ -22,9 +22,9 @@
 #include <stddef.h>
 
 typedef struct qoutfile {
-    char *path; /* the target (borrowed) */
-    char *tmp;  /* the temporary file's name (malloc'd) */
-    int fd;     /* the temporary file, -1 when none */
+    const char *path; /* the target (borrowed) */
+    char *tmp;        /* the temporary file's name (malloc'd) */
+    int fd;           /* the temporary file, -1 when none */
     int replace;
 } qoutfile;
 
