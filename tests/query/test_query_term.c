@@ -8,7 +8,8 @@
  * trace-shim's rejection messages and the collector's log. Each must hold no control byte
  * (beyond its own newlines), no C1 or bidi control and only well-formed UTF-8, and still
  * show the rest of the text; table columns stay aligned. jsonl stays exact.
- * tp_term_clean itself is checked on bytes that are not UTF-8 (which events cannot hold).
+ * tp_term_clean itself is checked on bytes that are not UTF-8 (which events cannot hold), and
+ * the collector's log line (collector/log.c, compiled in) on a message quoting them.
  *
  * Owns: a temp directory with the store, socket, logs and bundles. Single-threaded.
  */
@@ -23,7 +24,11 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "ledger_fixture.h"
+#include "log.h"
 #include "pipeline_util.h"
 #include "query_fixture.h"
 #include "testutil.h"
@@ -214,6 +219,30 @@ static void test_term_clean_replaces_bytes_that_are_not_utf8(void **state)
     }
 }
 
+/* What shims send reaches the collector's log only through clog_line: one cleaned line. */
+static void test_collector_log_line_is_cleaned(void **state)
+{
+    (void)state;
+    char *path = lf_path(dir, "clog.txt");
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600), saved = dup(2);
+    assert_true(fd >= 0 && saved >= 0);
+    assert_int_equal(dup2(fd, 2), 2);
+    clog_line(CLOG_WARN, "batch from \"%s\" rejected: %s", "shim" HOSTILE_RAW,
+              "wf" HOSTILE_RAW "\xc0\x9b\x9b\nforged: line");
+    assert_int_equal(dup2(saved, 2), 2);
+    close(fd);
+    close(saved);
+    char *text = tu_read_file(path, NULL);
+    assert_non_null(text);
+    assert_clean("trace-collector's log line", text);
+    assert_shows("trace-collector's log line", text, "batch from \"shim");
+    assert_shows("trace-collector's log line", text, "rejected: wf");
+    assert_non_null(strstr(text, "?>??? forged: line\n"));
+    assert_int_equal(strchr(text, '\n') - text + 1, (long)strlen(text)); /* one line */
+    free(text);
+    free(path);
+}
+
 static const char *const every_field[] = {
     "wf",  "dri",  "svc", "env",  "actor",      "prov",     "model",
     "tpl", "tplv", "ctx", "tool", "scope",      "toolerr",  "repo",
@@ -347,6 +376,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_term_clean_replaces_bytes_that_are_not_utf8),
+        cmocka_unit_test(test_collector_log_line_is_cleaned),
         cmocka_unit_test(test_find_table_shows_hostile_text_cleaned_and_aligned),
         cmocka_unit_test(test_show_and_its_foot_show_hostile_text_cleaned),
         cmocka_unit_test(test_stats_by_every_key_shows_group_names_cleaned),
