@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text_term.h"
+
 #define READ_CHUNK (64 * 1024)
 
 struct jsonl_source {
@@ -102,7 +104,7 @@ static bool open_next(jsonl_source *s)
         s->rlen = s->rpos = 0;
         if (s->in) return true;
         s->stats.unreadable++;
-        if (s->opt.report) fprintf(s->opt.report, "%s: cannot read: %s\n", p, strerror(errno));
+        if (s->opt.report) tp_term_printf(s->opt.report, "%s: cannot read: %s", p, strerror(errno));
     }
     return false;
 }
@@ -139,7 +141,8 @@ static bool read_line(jsonl_source *s)
                 if (ferror(s->in)) {
                     s->stats.unreadable++;
                     if (s->opt.report)
-                        fprintf(s->opt.report, "%s: cannot read: %s\n", s->label, strerror(errno));
+                        tp_term_printf(s->opt.report, "%s: cannot read: %s", s->label,
+                                       strerror(errno));
                 }
                 return any;
             }
@@ -187,8 +190,8 @@ int jsonl_judge_line(const char *line, size_t len, const jsonl_options *opt, tp_
 static void report(jsonl_source *s, const char *field, const char *kind, const char *problem)
 {
     if (s->opt.report)
-        fprintf(s->opt.report, "%s:%llu: %s: %s%s\n", s->label, (unsigned long long)s->lineno,
-                field[0] ? field : "-", kind, problem);
+        tp_term_printf(s->opt.report, "%s:%llu: %s: %s%s", s->label, (unsigned long long)s->lineno,
+                       field[0] ? field : "-", kind, problem);
 }
 
 int jsonl_source_next(jsonl_source *s, tp_event **ev, const char **where)

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "text_term.h"
+
 static volatile sig_atomic_t g_stop;
 
 static void on_stop(int sig)
@@ -29,7 +31,7 @@ static int emit_event(traceshim *s, tp_event *ev, const char *where, jsonl_stats
 {
     int rc = traceshim_emit_take(s, &ev);
     if (rc != 0) {
-        fprintf(stderr, "trace-shim: %s: not sent: %s\n", where, traceshim_strerror(rc));
+        tp_term_printf(stderr, "trace-shim: %s: not sent: %s", where, traceshim_strerror(rc));
         st->rejected++;
     }
     return rc;
@@ -56,7 +58,7 @@ static int follow_file(traceshim *s, const char *path, const jsonl_options *judg
             f = fopen(path, "r");
             if (!f) {
                 if (errno != ENOENT) {
-                    fprintf(stderr, "%s: cannot read: %s\n", path, strerror(errno));
+                    tp_term_printf(stderr, "%s: cannot read: %s", path, strerror(errno));
                     st->unreadable++;
                     break;
                 }
@@ -82,14 +84,14 @@ static int follow_file(traceshim *s, const char *path, const jsonl_options *judg
                          : jsonl_judge_line(line, (size_t)len, judge, &ev, &err, &warn);
             if (warn.field[0]) {
                 st->warnings++;
-                fprintf(stderr, "%s:%llu: %s: warning: %s\n", path, lineno, warn.field,
-                        warn.problem);
+                tp_term_printf(stderr, "%s:%llu: %s: warning: %s", path, lineno, warn.field,
+                               warn.problem);
             }
             if (rc != TP_OK) {
                 st->rejected++;
                 if (rc == TP_EKEY) st->key_missing++;
-                fprintf(stderr, "%s:%llu: %s: %s\n", path, lineno, err.field[0] ? err.field : "-",
-                        err.problem);
+                tp_term_printf(stderr, "%s:%llu: %s: %s", path, lineno,
+                               err.field[0] ? err.field : "-", err.problem);
                 continue;
             }
             char where[64 + 4096];
@@ -138,7 +140,7 @@ int shim_send_run(const shim_send_options *o, const jsonl_options *judge, const 
     char err[1024];
     int rc = traceshim_create(&so, &s, err, sizeof err);
     if (rc != 0) {
-        fprintf(stderr, "trace-shim: %s\n", err);
+        tp_term_printf(stderr, "trace-shim: %s", err);
         return 2;
     }
     struct sigaction sa, old_int, old_term;
@@ -183,10 +185,11 @@ int shim_send_run(const shim_send_options *o, const jsonl_options *judge, const 
             (unsigned long long)stats->lines, (unsigned long long)stats->rejected,
             (unsigned long long)c.rejected, (unsigned long long)c.duplicates);
     if (frc != 0) {
-        fprintf(stderr,
-                "trace-shim: delivery not complete after %u s: what was not acked waits in %s "
-                "and is sent by the next run (is trace-collector running?)\n",
-                timeout, dir);
+        tp_term_printf(
+            stderr,
+            "trace-shim: delivery not complete after %u s: what was not acked waits in %s "
+            "and is sent by the next run (is trace-collector running?)",
+            timeout, dir);
         *delivery = SHIM_SEND_TIMEOUT;
     } else if (c.rejected) {
         *delivery = SHIM_SEND_REJECTED;

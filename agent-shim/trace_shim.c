@@ -32,6 +32,7 @@
 #include "jsonl_source.h"
 #include "shim_send.h"
 #include "traceproto.h"
+#include "text_term.h"
 
 #define EXIT_REJECTED 1
 #define EXIT_USAGE 2
@@ -177,9 +178,10 @@ static int parse_size(const char *s, size_t *out)
 
 static int usage_error(const char *fmt, const char *arg)
 {
-    fputs("trace-shim: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("; see trace-shim --help\n", stderr);
+    /* arg is what was typed: cleaned with the rest (text_term.h). */
+    char msg[4200];
+    snprintf(msg, sizeof msg, fmt, arg);
+    tp_term_printf(stderr, "trace-shim: %s; see trace-shim --help", msg);
     return EXIT_USAGE;
 }
 
@@ -274,7 +276,7 @@ static int load_key(shim_config *cfg)
     if (!path) return 0; /* none configured: only lines with prompt.text need one */
     tp_error err;
     if (tp_hmac_key_load(path, cfg->key, &err) != TP_OK) {
-        fprintf(stderr, "trace-shim: %s: %s\n", err.field, err.problem);
+        tp_term_printf(stderr, "trace-shim: %s: %s", err.field, err.problem);
         return EXIT_USAGE;
     }
     cfg->judge.hmac_key = cfg->key;
@@ -319,7 +321,8 @@ static int run_dry_run(const shim_config *cfg, const char *const *files, size_t 
         if (out_failed) break;
     }
     if (fflush(stdout) != 0) out_failed = true;
-    if (out_failed) fprintf(stderr, "trace-shim: cannot write to stdout: %s\n", strerror(errno));
+    if (out_failed)
+        tp_term_printf(stderr, "trace-shim: cannot write to stdout: %s", strerror(errno));
     int status = out_failed ? EXIT_USAGE : finish(jsonl_source_stats(src));
     jsonl_source_destroy(&src);
     return status;
@@ -378,12 +381,12 @@ static int keygen(int argc, char **argv)
     int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
         if (errno == EEXIST)
-            fprintf(stderr,
-                    "trace-shim: %s exists; refusing to overwrite a key (every event hashed "
-                    "with it would stop matching); remove it first to replace it\n",
-                    out);
+            tp_term_printf(stderr,
+                           "trace-shim: %s exists; refusing to overwrite a key (every event hashed "
+                           "with it would stop matching); remove it first to replace it",
+                           out);
         else
-            fprintf(stderr, "trace-shim: cannot create %s: %s\n", out, strerror(errno));
+            tp_term_printf(stderr, "trace-shim: cannot create %s: %s", out, strerror(errno));
         return EXIT_USAGE;
     }
     size_t len = strlen(hex);
@@ -393,14 +396,14 @@ static int keygen(int argc, char **argv)
     memset(hex, 0, sizeof hex);
     memset(key, 0, sizeof key);
     if (!ok) {
-        fprintf(stderr, "trace-shim: cannot write %s: %s\n", out, strerror(e));
+        tp_term_printf(stderr, "trace-shim: cannot write %s: %s", out, strerror(e));
         unlink(out);
         return EXIT_USAGE;
     }
-    fprintf(stderr,
-            "trace-shim: wrote a new HMAC key to %s (mode 0600); every shim of the "
-            "organisation must use the same key\n",
-            out);
+    tp_term_printf(stderr,
+                   "trace-shim: wrote a new HMAC key to %s (mode 0600); every shim of the "
+                   "organisation must use the same key",
+                   out);
     return 0;
 }
 
@@ -411,14 +414,14 @@ static int load_curve_key(const char *path, int secret, char out[41])
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
-        fprintf(stderr, "trace-shim: %s: cannot open: %s\n", path, strerror(errno));
+        tp_term_printf(stderr, "trace-shim: %s: cannot open: %s", path, strerror(errno));
         if (fd >= 0) close(fd);
         return EXIT_USAGE;
     }
     if (secret && (st.st_mode & 077)) {
         close(fd);
-        fprintf(stderr, "trace-shim: %s: secret key readable by group or others; chmod 600 it\n",
-                path);
+        tp_term_printf(
+            stderr, "trace-shim: %s: secret key readable by group or others; chmod 600 it", path);
         return EXIT_USAGE;
     }
     char buf[128];
@@ -429,10 +432,11 @@ static int load_curve_key(const char *path, int secret, char out[41])
     uint8_t bin[32];
     if (n != 40 || (memcpy(out, buf, 40), out[40] = 0, !zmq_z85_decode(bin, out))) {
         memset(buf, 0, sizeof buf);
-        fprintf(stderr,
-                "trace-shim: %s: not a CURVE key (40 Z85 characters, from trace-collector keygen "
-                "--curve)\n",
-                path);
+        tp_term_printf(
+            stderr,
+            "trace-shim: %s: not a CURVE key (40 Z85 characters, from trace-collector keygen "
+            "--curve)",
+            path);
         return EXIT_USAGE;
     }
     memset(buf, 0, sizeof buf);

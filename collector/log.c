@@ -3,7 +3,8 @@
  *
  * Owns: the level threshold (set before threads start).
  * Threading: each line is formatted into a local buffer and written with a
- * single write(2), so lines from several threads never interleave.
+ * single write(2), so lines from several threads never interleave. The message part is
+ * cleaned for the terminal (text_term.h) before it is written.
  */
 #include "log.h"
 
@@ -11,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "text_term.h"
 
 static int g_level = CLOG_INFO;
 static const char *const names[] = {"error", "warn", "info", "debug"};
@@ -43,6 +46,9 @@ void clog_line(int level, const char *fmt, ...)
     va_end(ap);
     size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
     if (len > sizeof line - 2) len = sizeof line - 2;
+    /* Messages quote what shims sent (workflow names, field values, shim ids): cleaned, so
+     * that no byte of theirs reaches the operator's terminal raw (text_term.h). */
+    len = (size_t)n + tp_term_clean(line + n, len - (size_t)n);
     line[len++] = '\n';
     ssize_t w = write(2, line, len);
     (void)w;

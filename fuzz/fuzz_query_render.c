@@ -6,8 +6,12 @@
  * Input: byte 0 picks the stats grouping and the table width; then records of a 2-byte
  * little-endian length and that many bytes of a protobuf TraceEvent (tp_event_unpack
  * validates them, as the store does on read); the bytes after the last whole record are also
- * parsed as a time. Invariants checked: every event appears exactly once in the tree order;
- * the stats groups' events add up to the events given.
+ * parsed as a time and cleaned for the terminal. Bit 2 of byte 0 streams the table with a
+ * window of 4 rows. Invariants checked: every event appears exactly once in the tree order;
+ * the stats groups' events add up to the events given; the table has one line per row plus
+ * the header and every line is already clean (tp_term_clean leaves it as it is: no control
+ * byte, no C1 or bidi control, only well-formed UTF-8); tp_term_clean of arbitrary bytes is
+ * never longer than its input and cleaning twice changes nothing.
  * Single-threaded, as libFuzzer runs it.
  */
 #include <stdint.h>
@@ -19,13 +23,32 @@
 #include "describe.h"
 #include "stats_calc.h"
 #include "table.h"
+#include "text_term.h"
 #include "tree.h"
 
 #define MAX_EVENTS 64
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void render(tp_event **evs, size_t n, int by, int width)
+/* Every line of the printed table is clean, and there are `rows` + 1 of them. */
+static void check_printed(char *text, size_t len, size_t rows)
+{
+    size_t lines = 0, start = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] != '\n') continue;
+        size_t n = i - start;
+        char *copy = malloc(n + 1);
+        if (!copy) abort();
+        memcpy(copy, text + start, n);
+        if (tp_term_clean(copy, n) != n || memcmp(copy, text + start, n) != 0) abort();
+        free(copy);
+        lines++;
+        start = i + 1;
+    }
+    if (start != len || lines != rows + 1) abort();
+}
+
+static void render(tp_event **evs, size_t n, int by, int width, int streamed)
 {
     qtree_line order[MAX_EVENTS];
     if (qtree_order((const tp_event *const *)evs, n, order) != 0) abort();
@@ -43,7 +66,14 @@ static void render(tp_event **evs, size_t n, int by, int width)
                                 QCOL_RIGHT,
                                 QCOL_RIGHT | QCOL_OPTIONAL};
     qtable *t = qtable_new(6, headers, flags);
-    if (!st || !t) abort();
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (!st || !t || !m) abort();
+    if (streamed) {
+        qtable_set_min_width(t, 0, 23);
+        qtable_stream(t, m, width, 4);
+    }
     for (size_t i = 0; i < n; i++) {
         const tp_event *ev = evs[order[i].index];
         char tm[40], what[512], tok[64], status[32], dur[32], cost[32];
@@ -66,11 +96,13 @@ static void render(tp_event **evs, size_t n, int by, int width)
         qstats_percentile(gr, 95, &ns);
     }
     if (total != n) abort();
-    FILE *f = fopen("/dev/null", "w");
-    if (f) {
-        qtable_print(t, f, width);
-        fclose(f);
-    }
+    if (streamed)
+        qtable_end(t);
+    else
+        qtable_print(t, m, width);
+    if (fclose(m) != 0) abort();
+    check_printed(text, len, n);
+    free(text);
     qtable_destroy(&t);
     qstats_destroy(&st);
 }
@@ -91,7 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (tp_event_unpack(data + off + 2, len, &lim, &ev, &err) == 0) evs[n++] = ev;
         off += 2 + len;
     }
-    render(evs, n, by, width);
+    render(evs, n, by, width, data[0] & 4);
     for (size_t i = 0; i < n; i++)
         tp_event_destroy(&evs[i]);
     /* The rest as a --since value. */
@@ -101,5 +133,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     text[tl] = 0;
     uint64_t t = 0;
     qtime_parse(text, 1732531200000000000ull, &t);
+    size_t once = tp_term_clean(text, tl);
+    if (once > tl || tp_term_clean(text, once) != once) abort();
+    for (size_t i = 0; i < once; i++)
+        if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f) abort();
     return 0;
 }

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "text_term.h"
 
 void qerr(const qctx *ctx, const char *cmd, const char *fmt, ...)
 {
@@ -23,8 +24,8 @@ void qerr(const qctx *ctx, const char *cmd, const char *fmt, ...)
         fprintf(ctx->err, "%s %s: ", ctx->prog, cmd);
     else
         fprintf(ctx->err, "%s: ", ctx->prog);
-    vfprintf(ctx->err, fmt, ap);
-    fputc('\n', ctx->err);
+    /* Messages quote ids, names, file names and decoder errors: never raw to a terminal. */
+    tp_term_vprintf(ctx->err, fmt, ap);
     va_end(ap);
 }
 
@@ -318,6 +319,8 @@ int qargs_parse(const qctx *ctx, const qcmd *cmd, int argc, char **argv, uint64_
                 return QEXIT_USAGE;
             }
             if (o->id == QOPT_EXPLAIN) a->explain = 1;
+            if (o->id == QOPT_FORCE) a->force = 1;
+            if (o->id == QOPT_ALLOW_EMPTY) a->allow_empty = 1;
             continue;
         }
         const char *v = eq ? eq + 1 : NULL;

@@ -114,30 +114,20 @@ static int cmp_names(const void *a, const void *b)
     return strcmp((*x)->name, (*y)->name);
 }
 
-int bundle_write(const bundle *b, const char *path, char *err, size_t errlen)
+int bundle_write_fd(const bundle *b, int fd, const char *name, char *err, size_t errlen)
 {
     const bundle_file *sorted[BUNDLE_MAX_FILES];
     for (size_t i = 0; i < b->n; i++)
         sorted[i] = &b->files[i];
     qsort(sorted, b->n, sizeof sorted[0], cmp_names);
-
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) return BUNDLE_ENOMEM;
-    snprintf(tmp, plen + 16, "%s.tmp-XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        set_err(err, errlen, "%s: cannot create a temporary file beside it: %s", path,
-                strerror(errno));
-        free(tmp);
-        return BUNDLE_EIO;
-    }
-    fchmod(fd, 0644);
     struct archive *a = archive_write_new();
     struct archive_entry *e = archive_entry_new();
     int rc = 0;
+    /* The last block unpadded, as libarchive does by itself for a regular file: the same
+     * bytes whether the bundle goes to a file or a pipe. */
     if (!a || !e || archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
         archive_write_add_filter_none(a) != ARCHIVE_OK ||
+        archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
         archive_write_open_fd(a, fd) != ARCHIVE_OK)
         rc = BUNDLE_EIO;
     for (size_t i = 0; !rc && i < b->n; i++) {
@@ -162,10 +152,28 @@ int bundle_write(const bundle *b, const char *path, char *err, size_t errlen)
     }
     if (!rc && archive_write_close(a) != ARCHIVE_OK) rc = BUNDLE_EIO;
     if (rc)
-        set_err(err, errlen, "%s: cannot write the archive: %s", path,
+        set_err(err, errlen, "%s: cannot write the archive: %s", name,
                 a && archive_error_string(a) ? archive_error_string(a) : strerror(errno));
     archive_entry_free(e);
     archive_write_free(a);
+    return rc;
+}
+
+int bundle_write(const bundle *b, const char *path, char *err, size_t errlen)
+{
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (!tmp) return BUNDLE_ENOMEM;
+    snprintf(tmp, plen + 16, "%s.tmp-XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        set_err(err, errlen, "%s: cannot create a temporary file beside it: %s", path,
+                strerror(errno));
+        free(tmp);
+        return BUNDLE_EIO;
+    }
+    fchmod(fd, 0644);
+    int rc = bundle_write_fd(b, fd, path, err, errlen);
     if (!rc && fsync(fd) != 0) {
         set_err(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         rc = BUNDLE_EIO;

@@ -77,8 +77,12 @@ int bundle_put_copy(bundle *b, const char *name, const void *data, size_t len);
 /* The file called name, or NULL. */
 const bundle_file *bundle_get(const bundle *b, const char *name);
 
-/* Writes the archive to `path` (through a temporary file and rename). 0, BUNDLE_EIO,
- * BUNDLE_EFORMAT; err says what. */
+/* Writes the archive to `fd` (a file, a pipe: written in order, never sought); `name` is
+ * what messages call it. The descriptor stays open. 0 or BUNDLE_EIO; err says what. */
+int bundle_write_fd(const bundle *b, int fd, const char *name, char *err, size_t errlen);
+/* Writes the archive to `path` through a temporary file and rename, replacing whatever is
+ * there (tests use it to rewrite bundles; export's -o rules are in query/outfile.h). 0,
+ * BUNDLE_EIO, BUNDLE_ENOMEM; err says what. */
 int bundle_write(const bundle *b, const char *path, char *err, size_t errlen);
 /* Reads an archive from a file or memory into an empty bundle. 0, BUNDLE_EIO,
  * BUNDLE_EFORMAT, BUNDLE_ENOMEM; err says what. */

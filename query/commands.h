@@ -95,6 +95,8 @@ enum {
     QOPT_EXPLAIN,
     QOPT_PROMPT_FILE,
     QOPT_HMAC_KEY_FILE,
+    QOPT_FORCE,       /* export: replace an existing regular file */
+    QOPT_ALLOW_EMPTY, /* export: write a bundle even when no event matches */
 };
 
 /* One option: `--name ARG` (arg == NULL: a flag). `help` is one line for --help. */
@@ -142,6 +144,8 @@ typedef struct qargs {
     const char *output;
     uint64_t timeout; /* seconds; 0 = the command's default */
     int explain;      /* --explain: say which index answers */
+    int force;        /* --force */
+    int allow_empty;  /* --allow-empty */
 
     /* find --prompt-file: prompts whose HMAC is that of this file's text, under the key of
      * --hmac-key-file (default $AGENTTRAIL_HMAC_KEY_FILE). */

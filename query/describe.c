@@ -129,8 +129,6 @@ void qdesc_what(const tp_event *ev, char *buf, size_t len)
     default:
         break;
     }
-    /* Table cells are one line, and stored text never drives the terminal: control
-     * characters (newlines, tabs, escapes) become spaces. */
-    for (char *p = buf; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = ' ';
+    /* Raw stored text: the table cleans every cell for the terminal (table.c, text_term.h),
+     * so newlines, escapes, C1 and bidi controls never reach it from here. */
 }

@@ -20,7 +20,9 @@ void qdesc_time(uint64_t unix_nano, char *buf, size_t len);
 void qdesc_duration(uint64_t nano, char *buf, size_t len);
 /* "$0.001234" for micro-USD (6 decimals, exact). */
 void qdesc_cost(uint64_t micros, char *buf, size_t len);
-/* What the event did: "gpt-4o", "bash ok", "src/a.py +3 -1", "accepted by x", ... */
+/* What the event did: "gpt-4o", "bash ok", "src/a.py +3 -1", "accepted by x", ... The text
+ * is the stored text as is (it may hold control characters): print it through a qtable or
+ * tp_term_printf, which clean it for the terminal. */
 void qdesc_what(const tp_event *ev, char *buf, size_t len);
 /* Tokens as "in/out" ("1200/85", "1200(+800 cached)/85"), "" when no usage. */
 void qdesc_tokens(const tp_event *ev, char *buf, size_t len);

@@ -5,7 +5,10 @@
  * Responsibility: runs the query on the read-only store, takes the latest signed checkpoint,
  * and fills a bundle (query/bundle.c) with the events' stored bytes and canonical JSON, each
  * event's inclusion proof to that checkpoint, consistency proofs from every earlier kept
- * checkpoint, then seals it with the collector's key and writes it.
+ * checkpoint, then seals it with the collector's key and writes it: to -o FILE by the rules
+ * of outfile.h (never through a symlink, FIFO or device; an existing file only with
+ * --force), or to stdout with -o -. A query that matches no event writes nothing and fails
+ * (exit 3) unless --allow-empty.
  * Owns: the events' bytes for the duration of the run (all of them: a 100k-event export
  * holds ~100 MB).
  * Invariants: the output depends only on the store's state, the query and --who: events in
@@ -22,12 +25,18 @@
 
 #include "bundle.h"
 #include "commands.h"
+#include "outfile.h"
+#include "text_term.h"
 
 #define QOPT_LEDGER_KEY 1000 /* extracted before qargs_parse: --key FILE */
 
 static const qopt export_opts[] = {
     QOPT_FILTERS,
-    {"output", "FILE", QOPT_OUTPUT, "the bundle to write (also -o FILE); required"},
+    {"output", "FILE", QOPT_OUTPUT,
+     "the bundle to write (also -o FILE; - for stdout when it is not a terminal); required"},
+    {"force", NULL, QOPT_FORCE, "replace FILE if it is an existing regular file"},
+    {"allow-empty", NULL, QOPT_ALLOW_EMPTY,
+     "write a bundle even when no event matches (it proves nothing about an incident)"},
     {"key", "FILE", QOPT_LEDGER_KEY,
      "the collector's signing key (default: STORE/checkpoint.key) to sign the manifest"},
     {"who", "NAME", QOPT_WHO, "who exports, for the manifest (default: user@host)"},
@@ -39,7 +48,8 @@ static const qopt export_opts[] = {
 
 static const char export_help[] =
     "usage: trace-query [--store DIR] export (--incident ID | --trace TRACE_ID | FILTERS)\n"
-    "                   -o FILE [--key FILE] [--who NAME] [--prior CHECKPOINT]\n"
+    "                   -o FILE [--force] [--allow-empty] [--key FILE] [--who NAME]\n"
+    "                   [--prior CHECKPOINT]\n"
     "\n"
     "Writes a compliance bundle: a tar archive of the matching events (canonical JSON and\n"
     "stored bytes), each event's inclusion proof in the store's Merkle log, the latest\n"
@@ -47,9 +57,13 @@ static const char export_help[] =
     "--prior (a checkpoint the auditor kept), a manifest with the SHA-256 of every file\n"
     "signed with the collector's key, the public key and VERIFY.txt.\n"
     "The same store state and query give the same bytes. Check it with trace-query verify.\n"
+    "FILE is written through a temporary file beside it and never replaces a symlink, FIFO,\n"
+    "device or directory (exit 2); an existing file only with --force (else exit 2). When\n"
+    "no event matches, nothing is written and the exit status is 3, unless --allow-empty.\n"
     "\n"
     "examples:\n"
     "  trace-query export --incident INC-2041 -o INC-2041.bundle.tar\n"
+    "  trace-query export --trace 4bf92f3577b34da6a3ce929d0e0e4736 -o - | ssh vault 'cat > b.tar'\n"
     "  trace-query verify INC-2041.bundle.tar --key collector.pub.pem\n";
 
 /* Takes `-o FILE` and `--key FILE` / `--key=FILE` out of argv (qargs does not know them). */
@@ -369,12 +383,49 @@ static int load_prior(const qctx *ctx, ts_store *s, const char *path, const cp_c
     }
     uint8_t root[32];
     if (ts_log_root(s, prior->size, root) == 0 && memcmp(root, prior->root, 32) != 0)
-        fprintf(ctx->err,
-                "export: warning: --prior %s is not this log's root at size %llu: "
-                "the log was rewritten since, or the checkpoint is forged; verify "
-                "--prior will fail\n",
-                path, (unsigned long long)prior->size);
+        tp_term_printf(ctx->err,
+                       "export: warning: --prior %s is not this log's root at size %llu: "
+                       "the log was rewritten since, or the checkpoint is forged; verify "
+                       "--prior will fail",
+                       path, (unsigned long long)prior->size);
     return 0;
+}
+
+/* Where -o points: "-" is stdout (refused on a terminal: a tar archive would drive it),
+ * a FILE by the rules of outfile.h (checked again when the bundle is done). A QEXIT code. */
+static int check_output(const qctx *ctx, const char *output, int force)
+{
+    char err[4200];
+    if (strcmp(output, "-") == 0) {
+        if (!isatty(STDOUT_FILENO)) return 0;
+        qerr(ctx, "export",
+             "-o -: stdout is a terminal, and a bundle is a tar archive: redirect it "
+             "(-o - > FILE, or into a pipe) or give -o FILE");
+        return QEXIT_USAGE;
+    }
+    int rc = qoutfile_check(output, force, err, sizeof err);
+    if (rc) qerr(ctx, "export", "%s", err);
+    return rc;
+}
+
+static int write_output(const qctx *ctx, const bundle *b, const char *output, int force)
+{
+    char err[4200];
+    if (strcmp(output, "-") == 0) {
+        fflush(ctx->out);
+        if (bundle_write_fd(b, STDOUT_FILENO, "stdout", err, sizeof err) == 0) return 0;
+        qerr(ctx, "export", "%s", err);
+        return QEXIT_STORE;
+    }
+    qoutfile o;
+    int rc = qoutfile_open(&o, output, force, err, sizeof err);
+    if (!rc && bundle_write_fd(b, o.fd, output, err, sizeof err) != 0) {
+        qoutfile_abort(&o);
+        rc = QEXIT_STORE;
+    }
+    if (!rc) rc = qoutfile_commit(&o, err, sizeof err);
+    if (rc) qerr(ctx, "export", "%s", err);
+    return rc;
 }
 
 static int export_run(const qctx *ctx, int argc, char **argv)
@@ -403,6 +454,10 @@ static int export_run(const qctx *ctx, int argc, char **argv)
         qargs_free(&a);
         return QEXIT_USAGE;
     }
+    if ((rc = check_output(ctx, output, a.force)) != 0) {
+        qargs_free(&a);
+        return rc;
+    }
     char defkey[4096];
     if (!keypath) {
         snprintf(defkey, sizeof defkey, "%s/checkpoint.key", ctx->store_dir);
@@ -428,6 +483,13 @@ static int export_run(const qctx *ctx, int argc, char **argv)
     cp_checkpoint prior;
     if (!rc && prior_path) rc = load_prior(ctx, s, prior_path, &cp, &prior);
     if (!rc) rc = collect(ctx, s, &a.filter, &ev, &n);
+    if (!rc && n == 0 && !a.allow_empty) {
+        qerr(ctx, "export",
+             "no event matches the query: nothing was written (a signed bundle of no events "
+             "proves nothing about an incident; check the filters with trace-query find, or "
+             "pass --allow-empty)");
+        rc = QEXIT_STORE;
+    }
     if (!rc && n && ev[n - 1].log_index >= cp.size) {
         qerr(ctx, "export",
              "event at log index %llu is newer than the latest checkpoint (tree size %llu): "
@@ -452,13 +514,11 @@ static int export_run(const qctx *ctx, int argc, char **argv)
         rc = QEXIT_STORE;
     }
     free(q);
-    if (!rc && bundle_write(&b, output, err, sizeof err)) {
-        qerr(ctx, "export", "%s", err);
-        rc = QEXIT_STORE;
-    }
+    if (!rc) rc = write_output(ctx, &b, output, a.force);
     if (!rc)
-        fprintf(ctx->err, "export: %zu events, checkpoint of %s at tree size %llu -> %s\n", n,
-                cp.origin, (unsigned long long)cp.size, output);
+        tp_term_printf(ctx->err, "export: %zu events, checkpoint of %s at tree size %llu -> %s", n,
+                       cp.origin, (unsigned long long)cp.size,
+                       strcmp(output, "-") == 0 ? "stdout" : output);
     bundle_clear(&b);
     cp_key_destroy(&k);
     ts_close(&s);

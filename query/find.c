@@ -4,6 +4,8 @@
  * Responsibility: runs one store query (the store picks the best index from the filters),
  * writes the events as canonical JSON lines or as an aligned table, and when a --limit cut
  * the results short, prints the cursor that resumes after the last event shown.
+ * The table streams (table.h): rows are printed as they are read, with widths from the
+ * first rows, so memory stays bounded whatever the number of events.
  * Owns: the store handle and iterator for the duration of the command.
  * Invariants: jsonl output is exactly tp_event_to_json of each stored event, one per line
  * (with `stored`), so it pipes into jq and back into trace-shim --dry-run.
@@ -20,6 +22,9 @@
 
 /* The page size of a table on a terminal when no --limit is given. */
 #define FIND_TABLE_DEFAULT_LIMIT 100
+/* A table streams: its column widths come from its first FIND_TABLE_WINDOW + 1 rows, so the
+ * memory it takes does not grow with the number of events (docs/trace-query.md). */
+#define FIND_TABLE_WINDOW 256
 
 static const qopt find_opts[] = {
     QOPT_FILTERS,
@@ -67,6 +72,10 @@ static const int find_flags[] = {0,
                                  QCOL_RIGHT | QCOL_OPTIONAL,
                                  QCOL_RIGHT | QCOL_OPTIONAL,
                                  QCOL_RIGHT | QCOL_OPTIONAL};
+/* The least widths when the table streams, for values whose size is known: a time, a trace
+ * id, the longest kind ("incident_link") and status ("escalated"), typical durations
+ * ("59.99s"), tokens and costs ("$0.012345"). Wider values later are cut with '~'. */
+static const size_t find_min_widths[] = {23, 32, 13, 0, 0, 0, 9, 6, 9, 9};
 
 static int add_row(qtable *t, const tp_event *ev)
 {
@@ -212,6 +221,10 @@ static int find_run(const qctx *ctx, int argc, char **argv)
         if (!t) {
             qerr(ctx, "find", "out of memory");
             rc = QEXIT_STORE;
+        } else {
+            for (int c = 0; c < 10; c++)
+                qtable_set_min_width(t, c, find_min_widths[c]);
+            qtable_stream(t, ctx->out, ctx->term_width, FIND_TABLE_WINDOW);
         }
     }
     uint64_t n = 0;
@@ -259,7 +272,7 @@ static int find_run(const qctx *ctx, int argc, char **argv)
         if (limit && n == limit) ts_iter_cursor(it, &next);
     }
     if (rc == 0 && t) {
-        if (n > 0) qtable_print(t, ctx->out, ctx->term_width);
+        if (n > 0) qtable_end(t);
         if (more)
             fprintf(ctx->out, "-- %" PRIu64 " shown; next page: --after %s\n", n, next.text);
         else if (n == 0)
@@ -267,7 +280,7 @@ static int find_run(const qctx *ctx, int argc, char **argv)
     } else if (rc == 0 && more) {
         fprintf(ctx->err, "next: %s\n", next.text);
     }
-    if (fflush(ctx->out) != 0 && rc == 0) {
+    if ((fflush(ctx->out) != 0 || ferror(ctx->out)) && rc == 0) {
         qerr(ctx, "find", "cannot write the results (output closed or disk full)");
         rc = QEXIT_STORE;
     }

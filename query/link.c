@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "text_term.h"
 #include "traceshim.h"
 
 /* At most this many traces in one link event (16 bytes each, far below the event limit). */
@@ -334,8 +335,8 @@ static int link_run(const qctx *ctx, int argc, char **argv)
     if (rc == 0) {
         char eid[33] = "";
         if (ev->has_event_id && ev->event_id.len == 16) tp_hex_encode(ev->event_id.data, 16, eid);
-        fprintf(ctx->out, "linked %zu trace%s to %s (link event %s, by %s)\n", set.n,
-                set.n == 1 ? "" : "s", a.filter.incident, eid, who);
+        tp_term_printf(ctx->out, "linked %zu trace%s to %s (link event %s, by %s)", set.n,
+                       set.n == 1 ? "" : "s", a.filter.incident, eid, who);
         for (size_t i = 0; i < set.n; i++) {
             char hex[33];
             tp_hex_encode(set.ids[i], 16, hex);

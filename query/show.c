@@ -5,6 +5,8 @@
  * by parent span (children in time order), and prints one line per event: indentation by
  * depth, kind, a duration bar scaled to the whole trace, what it did (model, tool, paths),
  * tokens, cost and status; then the foot: totals, outcome, DRI, approvals, incidents.
+ * Stored text reaches the terminal only cleaned (table cells by table.c, the foot's lines
+ * by tp_term_printf).
  * With --format jsonl it writes the trace's events as canonical JSON lines, in time order.
  * Owns: the trace's events (freed before returning).
  * Invariants: every event of the trace is printed exactly once, even when its parent span
@@ -18,6 +20,7 @@
 #include "commands.h"
 #include "describe.h"
 #include "table.h"
+#include "text_term.h"
 #include "tree.h"
 
 #define SHOW_BAR_WIDTH 24
@@ -139,13 +142,19 @@ static void add_distinct(const char **list, size_t *n, size_t max, const char *s
     if (*n < max) list[(*n)++] = s;
 }
 
+/* "label a, b, c" as one cleaned line (the values are stored text). */
 static void print_list(FILE *f, const char *label, const char **list, size_t n)
 {
-    fprintf(f, "%s", label);
+    char *line = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&line, &len);
+    if (!m) return;
+    fprintf(m, "%s", label);
     for (size_t i = 0; i < n; i++)
-        fprintf(f, "%s%s", i ? ", " : " ", list[i]);
-    if (n == 0) fprintf(f, " -");
-    fputc('\n', f);
+        fprintf(m, "%s%s", i ? ", " : " ", list[i]);
+    if (n == 0) fprintf(m, " -");
+    if (fclose(m) == 0) tp_term_printf(f, "%s", line);
+    free(line);
 }
 
 static void print_foot(FILE *f, const trace_view *v, const char *trace_hex)
@@ -185,9 +194,9 @@ static void print_foot(FILE *f, const trace_view *v, const char *trace_hex)
         char when[40];
         qdesc_time(ev->time_unix_nano, when, sizeof when);
         const char *d = ev->outcome->has_decision ? tp_decision_name(ev->outcome->decision) : NULL;
-        fprintf(f, "outcome: %s%s%s at %s UTC (DRI %s)\n", d ? d : "?",
-                ev->outcome->by ? " by " : "", ev->outcome->by ? ev->outcome->by : "", when,
-                ev->dri ? ev->dri : "-");
+        tp_term_printf(f, "outcome: %s%s%s at %s UTC (DRI %s)", d ? d : "?",
+                       ev->outcome->by ? " by " : "", ev->outcome->by ? ev->outcome->by : "", when,
+                       ev->dri ? ev->dri : "-");
         noutcome++;
     }
     if (!noutcome) fprintf(f, "outcome: none recorded (the trace has not reached an outcome)\n");
@@ -196,9 +205,9 @@ static void print_foot(FILE *f, const trace_view *v, const char *trace_hex)
         if (!ev->approval) continue;
         const Agenttrail__V1__Approval *ap = ev->approval;
         const char *d = ap->has_decision ? tp_approval_decision_name(ap->decision) : NULL;
-        fprintf(f, "approval: %s %s by %s%s%s\n", ap->checkpoint ? ap->checkpoint : "-",
-                d ? d : "?", ap->approver ? ap->approver : "-", ap->reason ? ": " : "",
-                ap->reason ? ap->reason : "");
+        tp_term_printf(f, "approval: %s %s by %s%s%s", ap->checkpoint ? ap->checkpoint : "-",
+                       d ? d : "?", ap->approver ? ap->approver : "-", ap->reason ? ": " : "",
+                       ap->reason ? ap->reason : "");
         napproval++;
     }
     if (!napproval) fprintf(f, "approvals: none\n");

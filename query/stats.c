@@ -4,7 +4,8 @@
  *
  * Responsibility: runs the store query, feeds every event to stats_calc, prints one JSON
  * object per group (the keys the docs promise, in that order) or a table; the table becomes
- * one block per group when its columns would not fit the terminal.
+ * one block per group when its columns would not fit the terminal. Group names are stored
+ * text: the table (table.c) and the blocks (tp_term_printf) print them cleaned.
  * Owns: the store handle, the iterator and the accumulator for the duration of the command.
  * Invariants: rates are fractions in 0..1, or null when their denominator is 0; token and
  * cost sums are exact (integers; cost printed from micro-USD with 6 decimals).
@@ -19,6 +20,7 @@
 #include "reader.h"
 #include "stats_calc.h"
 #include "table.h"
+#include "text_term.h"
 
 static const qopt stats_opts[] = {
     {"by", "DIM", QOPT_BY, "group by workflow (default), dri, model, service, tool or source"},
@@ -245,7 +247,7 @@ static void print_group_block(FILE *f, const char *by, const qstats_group *g)
 {
     row_text r;
     group_cells(g, &r);
-    fprintf(f, "%s %s\n", by, r.c[C_GROUP]);
+    tp_term_printf(f, "%s %s", by, g->key ? g->key : "(none)"); /* the whole name, cleaned */
     fprintf(f, "  events %s, traces %s:", r.c[C_EVENTS], r.c[C_TRACES]);
     for (int k = 1; k < QSTATS_KINDS; k++)
         if (g->by_kind[k]) fprintf(f, " %s %" PRIu64, tp_kind_name(k), g->by_kind[k]);
@@ -278,6 +280,9 @@ static int print_table(const qctx *ctx, const char *by, const qstats *st)
         group_cells(qstats_group_at(st, i), &r);
         for (int c = 0; c < C_COUNT; c++)
             cells[c] = r.c[c];
+        /* The whole group name (r.c holds at most 47 bytes); the table cleans and fits it. */
+        const qstats_group *g = qstats_group_at(st, i);
+        cells[C_GROUP] = g->key ? g->key : "(none)";
         if (qtable_add(t, cells) != 0) {
             qtable_destroy(&t);
             return -1;

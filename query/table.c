@@ -1,9 +1,14 @@
 /*
  * table.c - aligned text tables that fit the terminal (see table.h).
  *
- * Responsibility: column widths, shrinking flexible columns to the terminal width, printing.
- * Owns: the cells (copied strings) of every row.
- * Invariants: every row has exactly ncols cells.
+ * Responsibility: column widths, shrinking flexible columns to the terminal width, printing;
+ * cleaning every cell for the terminal (text_term.h) as it is added, so that a cell's width
+ * in code points is its width on the screen; streaming long tables with a layout decided
+ * from their first rows.
+ * Owns: the cells (cleaned copies) of the rows held: every row of a table that is printed
+ * at the end, at most `window` rows of a streamed one.
+ * Invariants: every row has exactly ncols cells; every held cell is clean (no control byte,
+ * well-formed UTF-8); once a streamed table's layout is fixed (t->fixed) no row is held.
  * Threading: a qtable is used by one thread.
  */
 #include "table.h"
@@ -11,17 +16,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text_term.h"
+
 struct qtable {
     int ncols;
     char **headers;
     int *flags;
-    char **cells; /* rows * ncols */
+    size_t *min_width; /* per column, used only by a streamed table */
+    char **cells;      /* rows * ncols */
     size_t rows, cap;
+    /* Streaming (qtable_stream): */
+    FILE *out;
+    int width;
+    size_t window;
+    int fixed;      /* the layout is decided and the header printed */
+    size_t *w;      /* the fixed layout: column widths ... */
+    int *shown;     /* ... and which columns are printed */
+    size_t printed; /* rows printed so far */
 };
 
+/* A cleaned copy of a cell (NULL is "-"). */
 static char *dup_cell(const char *s)
 {
-    return strdup(s ? s : "-");
+    char *d = strdup(s ? s : "-");
+    if (d) d[tp_term_clean(d, strlen(d))] = 0;
+    return d;
 }
 
 qtable *qtable_new(int ncols, const char *const *headers, const int *flags)
@@ -31,7 +50,10 @@ qtable *qtable_new(int ncols, const char *const *headers, const int *flags)
     t->ncols = ncols;
     t->headers = calloc((size_t)ncols, sizeof *t->headers);
     t->flags = calloc((size_t)ncols, sizeof *t->flags);
-    if (!t->headers || !t->flags) {
+    t->min_width = calloc((size_t)ncols, sizeof *t->min_width);
+    t->w = calloc((size_t)ncols, sizeof *t->w);
+    t->shown = calloc((size_t)ncols, sizeof *t->shown);
+    if (!t->headers || !t->flags || !t->min_width || !t->w || !t->shown) {
         qtable_destroy(&t);
         return NULL;
     }
@@ -46,31 +68,14 @@ qtable *qtable_new(int ncols, const char *const *headers, const int *flags)
     return t;
 }
 
-int qtable_add(qtable *t, const char *const *cells)
+void qtable_set_min_width(qtable *t, int col, size_t width)
 {
-    if (t->rows == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 64;
-        char **n = realloc(t->cells, cap * (size_t)t->ncols * sizeof *n);
-        if (!n) return -1;
-        t->cells = n;
-        t->cap = cap;
-    }
-    char **row = t->cells + t->rows * (size_t)t->ncols;
-    for (int i = 0; i < t->ncols; i++) {
-        row[i] = dup_cell(cells[i]);
-        if (!row[i]) {
-            for (int k = 0; k < i; k++)
-                free(row[k]);
-            return -1;
-        }
-    }
-    t->rows++;
-    return 0;
+    if (col >= 0 && col < t->ncols) t->min_width[col] = width;
 }
 
 size_t qtable_rows(const qtable *t)
 {
-    return t->rows;
+    return t->printed + t->rows;
 }
 
 size_t qtext_width(const char *s)
@@ -163,20 +168,17 @@ static size_t total_width(const qtable *t, const size_t *w, const int *shown)
     return n ? total + 2 * (size_t)(n - 1) : 0;
 }
 
-void qtable_print(const qtable *t, FILE *f, int width)
+/* Decides the column widths and which columns are printed, from the rows held. A streamed
+ * table (`streamed`: rows will follow that are not held) gives each column at least its
+ * min width and keeps columns that are empty in the rows held (later rows may fill them). */
+static void layout(const qtable *t, int width, int streamed, size_t *w, int *shown)
 {
     int n = t->ncols;
-    size_t *w = calloc((size_t)n, sizeof *w);
-    int *shown = calloc((size_t)n, sizeof *shown);
-    if (!w || !shown) {
-        free(w);
-        free(shown);
-        return;
-    }
     natural_widths(t, w);
     for (int c = 0; c < n; c++) {
+        if (streamed && w[c] < t->min_width[c]) w[c] = t->min_width[c];
         /* A column with nothing in any row says nothing: leave it out. */
-        shown[c] = t->rows == 0;
+        shown[c] = streamed || t->rows == 0;
         for (size_t r = 0; r < t->rows && !shown[c]; r++)
             if (t->cells[r * (size_t)n + (size_t)c][0]) shown[c] = 1;
     }
@@ -190,30 +192,127 @@ void qtable_print(const qtable *t, FILE *f, int width)
         }
         shrink_flex(t, w, shown, &total, (size_t)width, 6);
     }
+}
+
+/* One line: the shown cells fitted to their widths, two spaces apart, trailing spaces cut. */
+static void print_row(const qtable *t, char *const *row, FILE *f, const size_t *w, const int *shown)
+{
     int last = -1;
-    for (int c = 0; c < n; c++)
+    for (int c = 0; c < t->ncols; c++)
         if (shown[c]) last = c;
-    /* Each line is built in memory so that trailing spaces (empty last cells) are cut. */
+    /* The line is built in memory so that trailing spaces (empty last cells) are cut. */
     char *line = NULL;
     size_t linelen = 0;
-    for (size_t r = 0; r <= t->rows; r++) {
-        char *const *row = r == 0 ? t->headers : t->cells + (r - 1) * (size_t)n;
-        FILE *m = open_memstream(&line, &linelen);
-        if (!m) break;
-        for (int c = 0; c < n; c++) {
-            if (!shown[c]) continue;
-            qtext_print_fit(m, row[c], w[c], t->flags[c] & QCOL_RIGHT, c != last);
-            if (c != last) fputs("  ", m);
-        }
-        if (fclose(m) != 0) break;
+    FILE *m = open_memstream(&line, &linelen);
+    if (!m) return;
+    for (int c = 0; c < t->ncols; c++) {
+        if (!shown[c]) continue;
+        qtext_print_fit(m, row[c], w[c], t->flags[c] & QCOL_RIGHT, c != last);
+        if (c != last) fputs("  ", m);
+    }
+    if (fclose(m) == 0) {
         while (linelen > 0 && line[linelen - 1] == ' ')
             linelen--;
         fwrite(line, 1, linelen, f);
         fputc('\n', f);
-        free(line);
-        line = NULL;
     }
     free(line);
+}
+
+static void free_rows(qtable *t)
+{
+    for (size_t i = 0; i < t->rows * (size_t)t->ncols; i++)
+        free(t->cells[i]);
+    t->rows = 0;
+}
+
+/* Prints the header and the rows held with the layout in t->w / t->shown, then drops them. */
+static void print_held(qtable *t, FILE *f, int header)
+{
+    if (header) print_row(t, t->headers, f, t->w, t->shown);
+    for (size_t r = 0; r < t->rows; r++)
+        print_row(t, t->cells + r * (size_t)t->ncols, f, t->w, t->shown);
+    t->printed += t->rows;
+    free_rows(t);
+}
+
+int qtable_stream(qtable *t, FILE *f, int width, size_t window)
+{
+    t->out = f;
+    t->width = width;
+    t->window = window ? window : 1;
+    return 0;
+}
+
+/* A cleaned copy of a row into `row`; -1 when out of memory (nothing kept). */
+static int copy_row(const qtable *t, const char *const *cells, char **row)
+{
+    for (int i = 0; i < t->ncols; i++) {
+        row[i] = dup_cell(cells[i]);
+        if (!row[i]) {
+            for (int k = 0; k < i; k++)
+                free(row[k]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int qtable_add(qtable *t, const char *const *cells)
+{
+    if (t->fixed) {
+        /* Streaming with the layout fixed: print the row now, hold nothing. */
+        char **row = malloc((size_t)t->ncols * sizeof *row);
+        if (!row || copy_row(t, cells, row) != 0) {
+            free(row);
+            return -1;
+        }
+        print_row(t, row, t->out, t->w, t->shown);
+        t->printed++;
+        for (int i = 0; i < t->ncols; i++)
+            free(row[i]);
+        free(row);
+        return 0;
+    }
+    if (t->rows == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        char **n = realloc(t->cells, cap * (size_t)t->ncols * sizeof *n);
+        if (!n) return -1;
+        t->cells = n;
+        t->cap = cap;
+    }
+    if (copy_row(t, cells, t->cells + t->rows * (size_t)t->ncols) != 0) return -1;
+    t->rows++;
+    if (t->out && t->rows > t->window) {
+        /* More rows than the window: the table streams. Its layout is decided from the rows
+         * held (the window and this one) and kept for every row to come. */
+        layout(t, t->width, 1, t->w, t->shown);
+        t->fixed = 1;
+        print_held(t, t->out, 1);
+    }
+    return 0;
+}
+
+void qtable_end(qtable *t)
+{
+    if (!t->out) return;
+    if (!t->fixed) {
+        layout(t, t->width, 0, t->w, t->shown);
+        print_held(t, t->out, 1);
+    }
+}
+
+void qtable_print(const qtable *t, FILE *f, int width)
+{
+    int n = t->ncols;
+    size_t *w = calloc((size_t)n, sizeof *w);
+    int *shown = calloc((size_t)n, sizeof *shown);
+    if (w && shown) {
+        layout(t, width, 0, w, shown);
+        print_row(t, t->headers, f, w, shown);
+        for (size_t r = 0; r < t->rows; r++)
+            print_row(t, t->cells + r * (size_t)n, f, w, shown);
+    }
     free(w);
     free(shown);
 }
@@ -222,14 +321,16 @@ void qtable_destroy(qtable **tp)
 {
     if (!tp || !*tp) return;
     qtable *t = *tp;
-    for (size_t i = 0; i < t->rows * (size_t)t->ncols; i++)
-        free(t->cells[i]);
+    if (t->cells) free_rows(t);
     free(t->cells);
     if (t->headers)
         for (int i = 0; i < t->ncols; i++)
             free(t->headers[i]);
     free(t->headers);
     free(t->flags);
+    free(t->min_width);
+    free(t->w);
+    free(t->shown);
     free(t);
     *tp = NULL;
 }

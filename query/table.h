@@ -5,7 +5,16 @@
  * width (UTF-8 code points). To fit the given width it, in order: leaves out columns that are
  * empty in every row, shortens flexible columns to 16 (a cut cell ends with "~"), leaves out
  * optional columns (rightmost first), then shortens flexible columns down to 6.
- * Owns: copies of every cell added.
+ * Every cell is cleaned for the terminal as it is added (text_term.h: control characters
+ * become spaces, bytes that are not UTF-8 and bidirectional controls '?'), so stored text
+ * never drives the terminal and each printed code point takes one column.
+ * A streamed table (qtable_stream) holds at most `window` + 1 rows: while it has no more
+ * rows than the window it prints exactly as qtable_print would at qtable_end; once one more
+ * row arrives, the layout is decided from the rows held (each column at least its
+ * qtable_set_min_width, no column left out for being empty since later rows may fill it),
+ * the header and those rows are printed, and every later row is printed as it is added, cut
+ * to the same widths.
+ * Owns: copies of the cells held.
  * Threading: a qtable is used by one thread.
  */
 #ifndef AGENTTRAIL_QUERY_TABLE_H
@@ -27,8 +36,22 @@ enum {
  * Returns NULL when out of memory. */
 qtable *qtable_new(int ncols, const char *const *headers, const int *flags);
 
-/* Adds one row of `ncols` cells (copied; NULL is printed as "-"). 0 or -1 (out of memory). */
+/* Adds one row of `ncols` cells (cleaned copies; NULL is printed as "-"); a streamed table
+ * whose layout is fixed prints it at once instead. 0 or -1 (out of memory). */
 int qtable_add(qtable *t, const char *const *cells);
+
+/* Makes the table stream to `f` with terminal width `width` (0: no limit): the layout is
+ * decided from the first `window` + 1 rows (see above). Call before the first qtable_add and
+ * end with qtable_end. Returns 0. */
+int qtable_stream(qtable *t, FILE *f, int width, size_t window);
+
+/* The least width of column `col` when the table streams: values of a known size (times,
+ * ids, kinds) are then never cut because the first rows happened to be shorter. */
+void qtable_set_min_width(qtable *t, int col, size_t width);
+
+/* Prints what a streamed table still holds (all of it, with the header, when it never
+ * reached more than its window). Does nothing for a table that does not stream. */
+void qtable_end(qtable *t);
 
 /* Number of rows added. */
 size_t qtable_rows(const qtable *t);
@@ -36,8 +59,8 @@ size_t qtable_rows(const qtable *t);
 /* The width the table takes without shrinking (columns, two spaces between). */
 size_t qtable_natural_width(const qtable *t);
 
-/* Prints header and rows. `width` is the terminal width (0: no limit). Columns are separated
- * by two spaces; trailing spaces are not printed. */
+/* Prints header and rows (of a table that does not stream). `width` is the terminal width (0: no
+ * limit). Columns are separated by two spaces; trailing spaces are not printed. */
 void qtable_print(const qtable *t, FILE *f, int width);
 
 /* Frees; accepts NULL and *t == NULL; sets *t to NULL. */

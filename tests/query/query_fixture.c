@@ -114,6 +114,14 @@ int qf_query(char **out, char **err, ...)
     return rc;
 }
 
+size_t qf_columns(const char *s)
+{
+    size_t w = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xc0) != 0x80) w++;
+    return w;
+}
+
 char **qf_lines(char *text, size_t *n)
 {
     size_t cap = 16, k = 0;

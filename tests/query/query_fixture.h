@@ -25,6 +25,10 @@ json_t *qf_load_events(const char *rel);
  * may be NULL to discard). Returns the exit status. */
 int qf_query(char **out, char **err, ...);
 
+/* Columns a line of text takes on a terminal, counted as trace-query counts them: one per
+ * code point. */
+size_t qf_columns(const char *s);
+
 /* Splits text into lines in place: returns a malloc'd array of *n pointers. */
 char **qf_lines(char *text, size_t *n);
 

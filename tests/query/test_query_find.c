@@ -1,6 +1,7 @@
 /*
  * test_query_find.c - `trace-query find`: exact result sets, time order, paging, windows,
- * the jsonl form and the table form, against stores built from the shared sample data.
+ * the jsonl form and the table form (also streamed past its window), against stores built
+ * from the shared sample data.
  *
  * Expected sets are computed here from the input files parsed with jansson.
  * Ownership: each test frees what it allocates; stores are removed at teardown.
@@ -431,6 +432,47 @@ static void test_find_table_ends_with_the_next_page_cursor(void **state)
     free(out);
 }
 
+/* A table longer than its window (256 rows) streams with the layout of its first rows: every
+ * event is there once, in order, each row's trace id and kind where the header says, and
+ * every line fits the width. */
+static void test_find_table_streams_every_row_across_the_window(void **state)
+{
+    (void)state;
+    char *js = NULL;
+    assert_int_equal(qf_query(&js, NULL, "--store", tau_store, "find", "--format", "jsonl", NULL),
+                     0);
+    size_t n = 0;
+    char **jl = qf_lines(js, &n);
+    assert_true(n > 1000);
+    for (int narrow = 0; narrow < 2; narrow++) {
+        if (narrow) setenv("COLUMNS", "100", 1);
+        char *out = NULL;
+        int rc = qf_query(&out, NULL, "--store", tau_store, "find", "--format", "table", NULL);
+        unsetenv("COLUMNS");
+        assert_int_equal(rc, 0);
+        size_t m = 0;
+        char **lines = qf_lines(out, &m);
+        assert_int_equal(m, 1 + n);
+        size_t tcol = (size_t)(strstr(lines[0], "TRACE") - lines[0]);
+        size_t kcol = (size_t)(strstr(lines[0], "KIND") - lines[0]);
+        for (size_t i = 0; i < n; i++) {
+            json_t *o = json_loads(jl[i], 0, NULL);
+            assert_non_null(o);
+            const char *row = lines[1 + i];
+            if (narrow) assert_true(qf_columns(row) <= 100);
+            assert_memory_equal(row + tcol, str_at(o, "trace_id", NULL), 32);
+            const char *kind = str_at(o, "kind", NULL);
+            assert_memory_equal(row + kcol, kind, strlen(kind));
+            assert_true(row[kcol + strlen(kind)] == ' ');
+            json_decref(o);
+        }
+        free(lines);
+        free(out);
+    }
+    free(jl);
+    free(js);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -468,6 +510,7 @@ int main(void)
         cmocka_unit_test(test_find_uses_the_index_of_the_most_selective_filter),
         cmocka_unit_test(test_find_table_aligns_columns_and_fits_the_width),
         cmocka_unit_test(test_find_table_ends_with_the_next_page_cursor),
+        cmocka_unit_test(test_find_table_streams_every_row_across_the_window),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
