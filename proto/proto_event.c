@@ -7,8 +7,9 @@
  * events built here, by the JSON parser and by protobuf-c alike.
  *
  * Invariants: tp_event_unpack never returns an event that failed
- * tp_event_validate; it never reads outside the given bytes (protobuf-c
- * bounds every read by the length it is given).
+ * tp_event_validate or that holds a field unknown to the schema (at any
+ * depth: protobuf-c would keep it and pack it back, unread and unmasked); it never reads outside
+ * the given bytes (protobuf-c bounds every read by the length it is given).
  *
  * Threading: reentrant; no global state.
  */
@@ -137,6 +138,55 @@ tp_event *tp_event_clone(const tp_event *ev)
     return copy;
 }
 
+static void unknown_path(char *out, size_t n, const char *path, uint32_t tag)
+{
+    int w =
+        path[0] ? snprintf(out, n, "%s: field %u", path, tag) : snprintf(out, n, "field %u", tag);
+    (void)w;
+}
+
+static void sub_path(char *out, size_t n, const char *path, const char *name)
+{
+    int w = path[0] ? snprintf(out, n, "%s.%s", path, name) : snprintf(out, n, "%s", name);
+    (void)w;
+}
+
+int tp_check_unknown_fields(const ProtobufCMessage *m, const char *path, tp_error *err)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    if (m->n_unknown_fields) {
+        char f[160];
+        unknown_path(f, sizeof f, path, m->unknown_fields[0].tag);
+        tp_error_set(err, f,
+                     "unknown to %s; refused: unknown fields would be stored unread and unmasked",
+                     d->name);
+        return TP_EDECODE;
+    }
+    const char *base = (const char *)m;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *fd = &d->fields[i];
+        if (fd->type != PROTOBUF_C_TYPE_MESSAGE) continue;
+        char f[160];
+        sub_path(f, sizeof f, path, fd->name);
+        if (fd->label != PROTOBUF_C_LABEL_REPEATED) {
+            const ProtobufCMessage *sub;
+            memcpy(&sub, base + fd->offset, sizeof sub);
+            if (sub) CK(tp_check_unknown_fields(sub, f, err));
+            continue;
+        }
+        size_t n;
+        ProtobufCMessage **v;
+        memcpy(&n, base + fd->quantifier_offset, sizeof n);
+        memcpy(&v, base + fd->offset, sizeof v);
+        for (size_t k = 0; k < n; k++) {
+            char fi[176];
+            tp_path_index(fi, sizeof fi, f, k);
+            if (v[k]) CK(tp_check_unknown_fields(v[k], fi, err));
+        }
+    }
+    return TP_OK;
+}
+
 /* The bytes must be exactly what tp_event_pack writes for the decoded event.
  * Otherwise what is hashed and stored could differ from what every reader
  * sees: a string with a NUL byte reads as its prefix, a repeated optional
@@ -174,7 +224,10 @@ int tp_event_unpack(const uint8_t *buf, size_t len, const tp_limits *lim, tp_eve
         tp_error_set(err, "-", "not a TraceEvent: the %zu protobuf bytes do not decode", len);
         return TP_EDECODE;
     }
-    int rc = tp_event_validate(ev, lim, err);
+    /* Unknown fields first: protobuf-c packs them back, so the canonical
+     * check alone would let them through. */
+    int rc = tp_check_unknown_fields(&ev->base, "", err);
+    if (rc == TP_OK) rc = tp_event_validate(ev, lim, err);
     if (rc == TP_OK) rc = check_canonical(ev, buf, len, err);
     if (rc != TP_OK) {
         tp_event_destroy(&ev);

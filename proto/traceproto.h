@@ -74,6 +74,16 @@ typedef struct tp_limits {
 /* The defaults of EVENTS.md. */
 tp_limits tp_limits_default(void);
 
+/* Values that are keys of the store's indexes (by_workflow, by_dri,
+ * by_incident) have fixed limits, well under LMDB's key limit of 511 bytes so
+ * that every accepted value is indexed: workflow and link.workflow 1-128
+ * bytes, dri 1-256, incident 1-256. These values also may not start or end
+ * with whitespace (nor be only whitespace): "maria@x " would be another key
+ * than "maria@x" to every query. */
+#define TP_WORKFLOW_MAX 128
+#define TP_DRI_MAX 256
+#define TP_INCIDENT_MAX 256
+
 /* ---- the event ------------------------------------------------------- */
 
 /* A new empty event (all fields absent). NULL when out of memory. */
@@ -88,10 +98,13 @@ tp_event *tp_event_clone(const tp_event *ev);
 
 /* Checks every rule of EVENTS.md that an event must satisfy once ids and
  * time are filled in (the shim's job): ids present with the right sizes and
- * not all zero (event_id may be any 16 bytes), kind known, required fields,
- * per-kind requirements, enums in range, strings non-empty valid UTF-8
- * within limits, tool_call.arguments valid JSON text, attribute keys unique,
- * span not its own parent, integers <= 2^63-1.
+ * not all zero (event_id included: tp_id_event never makes it), kind known,
+ * required fields, per-kind requirements, enums in range, strings non-empty
+ * valid UTF-8 within limits, index keys (workflow, dri, incident) within
+ * their limits and without leading/trailing whitespace,
+ * tool_call.arguments valid JSON text, attribute keys unique, span not its
+ * own parent, integers <= 2^63-1, usage.cached_tokens <= usage.input_tokens
+ * (input_tokens counts cached tokens).
  * `stored` is allowed (it is how the store hands events back).
  * Returns 0 or TP_EINVAL / TP_ETOOBIG with `err` filled. */
 int tp_event_validate(const tp_event *ev, const tp_limits *lim, tp_error *err);
@@ -133,10 +146,11 @@ char *tp_event_to_json(const tp_event *ev, size_t *len);
 int tp_event_pack(const tp_event *ev, uint8_t **buf, size_t *len);
 
 /* Unpacks untrusted protobuf bytes into a new event and validates it with
- * tp_event_validate; the bytes must also be canonical (exactly what
- * tp_event_pack writes for the decoded event), so what is stored and hashed
- * is what every reader sees. Never reads outside [buf, buf+len). Returns 0
- * and *out, TP_ETOOBIG, TP_EDECODE or TP_EINVAL with `err` filled. */
+ * tp_event_validate; fields unknown to the schema, at any depth, are refused
+ * (TP_EDECODE: they would be stored without being read or masked); the bytes must also be canonical
+ * (exactly what tp_event_pack writes for the decoded event), so what is stored and hashed is what
+ * every reader sees. Never reads outside [buf, buf+len). Returns 0 and *out, TP_ETOOBIG, TP_EDECODE
+ * or TP_EINVAL with `err` filled. */
 int tp_event_unpack(const uint8_t *buf, size_t len, const tp_limits *lim, tp_event **out,
                     tp_error *err);
 
@@ -159,9 +173,9 @@ int tp_batch_encode(const char *shim_id, uint64_t seq, const uint8_t *const *eve
  * without decoding its events (see tp_event_unpack for each); then the
  * batch rules: schema_version current, seq present, event_count equal to
  * the number of events (a truncated frame is refused), at most
- * batch_max_events. `lim` NULL means tp_limits_default(). Returns 0 and
- * a new batch (free with tp_batch_destroy), or TP_ETOOBIG, TP_EFRAME,
- * TP_EDECODE with `err` filled. */
+ * batch_max_events, no field unknown to the Batch schema. `lim` NULL means tp_limits_default().
+ * Returns 0 and a new batch (free with tp_batch_destroy), or TP_ETOOBIG, TP_EFRAME, TP_EDECODE with
+ * `err` filled. */
 int tp_batch_decode(const uint8_t *buf, size_t len, const tp_limits *lim, tp_batch **out,
                     tp_error *err);
 void tp_batch_destroy(tp_batch **b);
