@@ -243,6 +243,27 @@ int tp_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg, size_t
  * TP_ECRYPTO, TP_ENOMEM (then the event may be partly masked: withhold it). */
 int tp_event_prepare(tp_event *ev, const uint8_t *key, int keep_text, tp_error *err);
 
+/* ---- key files (proto/key_file.c, docs/security.md) ------------------- */
+
+struct stat;
+
+/* Opens `path` read-only without blocking (O_NONBLOCK: a FIFO does not hang
+ * the caller) and refuses anything but a regular file; fills *st. Returns the
+ * file descriptor (blocking again), or -1 with errbuf naming the file and
+ * the reason ("allow.txt: is a FIFO, not a regular file; refused"). */
+int tp_file_open_regular(const char *path, struct stat *st, char *errbuf, size_t errlen);
+
+#define TP_CURVE_Z85_LEN 40 /* a 32-byte CURVE key as Z85 text */
+
+/* Finds the key in the text of a CURVE key file: '#' comment lines and
+ * blank lines are skipped; the one key line is "Z85 secret-key" (a secret key
+ * file, *marked_secret = 1) or the 40 Z85 characters alone (a public key, or
+ * a secret key file written before the marker existed). Copies the 40
+ * characters to z85 (NUL-terminated); does not check the Z85 alphabet
+ * (zmq_z85_decode does). 0, or -1 when there is not exactly one such line. */
+int tp_curve_key_parse(const char *text, size_t len, char z85[TP_CURVE_Z85_LEN + 1],
+                       int *marked_secret);
+
 /* "field: problem" into buf; returns buf. */
 const char *tp_error_format(const tp_error *err, char *buf, size_t buflen);
 
