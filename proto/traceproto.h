@@ -48,7 +48,8 @@ enum {
 const char *tp_strerror(int code);
 
 /* What was wrong and where. `field` is the JSON path of the field
- * ("tool_call.name", "attributes.env", "context_ids[3]") or "-" for the
+ * ("tool_call.name", "attributes.env", "context_ids[3]"), a protobuf field
+ * unknown to the schema ("field 99", "usage: field 99"), or "-" for the
  * line as a whole; `problem` is a sentence fragment ("required, missing"). */
 typedef struct tp_error {
     char field[128];
