@@ -187,6 +187,50 @@ int tp_check_unknown_fields(const ProtobufCMessage *m, const char *path, tp_erro
     return TP_OK;
 }
 
+/* Reads a varint at buf[*i] (at most 10 bytes, within len); 0 or -1. */
+static int read_varint(const uint8_t *buf, size_t len, size_t *i, uint64_t *v)
+{
+    *v = 0;
+    for (unsigned shift = 0; *i < len && shift < 70; shift += 7) {
+        uint8_t c = buf[(*i)++];
+        *v |= (uint64_t)(c & 0x7f) << (shift < 64 ? shift : 63);
+        if (!(c & 0x80)) return 0;
+    }
+    return -1;
+}
+
+/* A top-level uint32 field (redactions) sent with a value that does not fit: protobuf-c keeps the
+ * low 32 bits, so the canonical check would refuse it without naming it. Names it like the JSON
+ * reader does. */
+static int name_oversized_field(const uint8_t *buf, size_t len, tp_error *err)
+{
+    const ProtobufCMessageDescriptor *d = &agenttrail__v1__trace_event__descriptor;
+    size_t i = 0;
+    while (i < len) {
+        uint64_t key, v;
+        if (read_varint(buf, len, &i, &key)) return 0;
+        unsigned wt = (unsigned)(key & 7);
+        if (wt == 0) {
+            if (read_varint(buf, len, &i, &v)) return 0;
+            const ProtobufCFieldDescriptor *f =
+                protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3));
+            if (f && v > UINT32_MAX && f->type == PROTOBUF_C_TYPE_UINT32) {
+                tp_error_set(err, f->name, "%llu out of range 0..4294967295",
+                             (unsigned long long)v);
+                return 1;
+            }
+        } else if (wt == 2) {
+            if (read_varint(buf, len, &i, &v) || v > len - i) return 0;
+            i += (size_t)v;
+        } else if (wt == 1 || wt == 5) {
+            i += wt == 1 ? 8 : 4;
+        } else {
+            return 0;
+        }
+    }
+    return 0;
+}
+
 /* The bytes must be exactly what tp_event_pack writes for the decoded event.
  * Otherwise what is hashed and stored could differ from what every reader
  * sees: a string with a NUL byte reads as its prefix, a repeated optional
@@ -202,6 +246,7 @@ static int check_canonical(const tp_event *ev, const uint8_t *buf, size_t len, t
         free(again);
         if (same) return TP_OK;
     }
+    if (name_oversized_field(buf, len, err)) return TP_EDECODE;
     tp_error_set(err, "-",
                  "not in canonical protobuf form: re-encoding the decoded event gives other "
                  "bytes (a string with a NUL byte, a repeated field, an oversized or "

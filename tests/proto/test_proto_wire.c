@@ -284,6 +284,8 @@ static void test_event_bytes_that_do_not_re_encode_identically_are_refused(void 
     static const uint8_t wide[] = {0xc8, 0x01, 0x80, 0x80, 0x80, 0x80, 0x10};
     memcpy(bad + len, wide, sizeof wide);
     assert_int_equal(tp_event_unpack(bad, len + sizeof wide, NULL, &ev, &err), TP_EDECODE);
+    assert_string_equal(err.field, "redactions"); /* named, as the JSON reader names it */
+    assert_string_equal(err.problem, "4294967296 out of range 0..4294967295");
     /* The canonical bytes themselves pass. */
     assert_int_equal(tp_event_unpack(buf, len, NULL, &ev, &err), TP_OK);
     tp_event_destroy(&ev);
