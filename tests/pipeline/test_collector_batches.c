@@ -296,43 +296,59 @@ static uint8_t *with_field_99(const uint8_t *buf, size_t len, size_t *out_len)
     return p;
 }
 
+/* Sends a batch of two valid events [n, n+1], the first one altered by
+ * `alter` (which replaces its packed bytes): the collector must store the
+ * second and reject the first. Returns the reason, malloc'd. */
+static char *send_pair_first_altered(env *e, uint64_t seq, uint64_t n,
+                                     void (*alter)(uint8_t **buf, size_t *len))
+{
+    uint8_t *ev[2], *frame = NULL;
+    size_t lens[2], flen = 0;
+    packed_event(n, 1, 50, &ev[0], &lens[0]);
+    packed_event(n + 1, 1, 50, &ev[1], &lens[1]);
+    alter(&ev[0], &lens[0]);
+    assert_int_equal(
+        tp_batch_encode("test-shim", seq, (const uint8_t *const *)ev, lens, 2, &frame, &flen), 0);
+    tp_ack *ack = ack_ok_with(e, frame, flen, 1, 1);
+    assert_int_equal(ack->rejected[0]->index, 0);
+    char *reason = strdup(ack->rejected[0]->reason);
+    tp_ack_destroy(&ack);
+    free(frame);
+    free(ev[0]);
+    free(ev[1]);
+    return reason;
+}
+
+static void append_field_99(uint8_t **buf, size_t *len)
+{
+    uint8_t *p = with_field_99(*buf, *len, len);
+    free(*buf);
+    *buf = p;
+}
+
 static void test_unknown_protobuf_fields_are_refused_not_stored(void **state)
 {
     (void)state;
     env *e = env_new(NULL);
-    uint8_t *ev[2], *frame = NULL;
-    size_t lens[2], flen = 0;
-    packed_event(1, 1, 50, &ev[0], &lens[0]);
-    packed_event(2, 1, 50, &ev[1], &lens[1]);
-    uint8_t *smuggler = with_field_99(ev[0], lens[0], &lens[0]);
-    free(ev[0]);
-    ev[0] = smuggler;
-    assert_int_equal(
-        tp_batch_encode("test-shim", 31, (const uint8_t *const *)ev, lens, 2, &frame, &flen), 0);
-    tp_ack *ack = ack_ok_with(e, frame, flen, 1, 1);
-    assert_int_equal(ack->rejected[0]->index, 0);
-    assert_string_equal(ack->rejected[0]->reason,
-                        "field 99: unknown to agenttrail.v1.TraceEvent; refused: unknown fields "
-                        "would be stored unread and unmasked");
-    tp_ack_destroy(&ack);
+    char *reason = send_pair_first_altered(e, 31, 1, append_field_99);
+    assert_string_equal(reason, "field 99: unknown to agenttrail.v1.TraceEvent; refused: unknown "
+                                "fields would be stored unread and unmasked");
+    free(reason);
     assert_int_equal(store_count(e->store), 1);
-    free(frame);
 
     /* The envelope: the whole batch is refused. */
     uint8_t *good = NULL;
-    size_t glen = 0;
+    size_t glen = 0, flen = 0;
     make_batch(32, 10, 2, 0, 50, &good, &glen);
     uint8_t *bad = with_field_99(good, glen, &flen);
     assert_rejected(e, bad, flen, "unknown Batch field");
-    ack = send_and_ack(e, bad, flen);
+    tp_ack *ack = send_and_ack(e, bad, flen);
     assert_string_equal(ack->reason, "field 99: unknown to agenttrail.v1.Batch; refused: unknown "
                                      "fields would be stored unread and unmasked");
     tp_ack_destroy(&ack);
     assert_int_equal(store_count(e->store), 1);
     free(good);
     free(bad);
-    free(ev[0]);
-    free(ev[1]);
     env_free(e);
 }
 
@@ -378,6 +394,30 @@ test_an_event_reusing_a_stored_id_with_other_content_is_rejected_and_counted(voi
     env_free(e);
 }
 
+/* An incident longer than the by_incident index takes (TP_INCIDENT_MAX) was
+ * stored unindexed: find and export --incident found nothing. Now refused. */
+static void set_long_incident(uint8_t **buf, size_t *len)
+{
+    tp_event *x = agenttrail__v1__trace_event__unpack(NULL, *len, *buf);
+    x->incident = malloc(301);
+    memset(x->incident, 'I', 300);
+    x->incident[300] = 0;
+    free(*buf);
+    assert_int_equal(tp_event_pack(x, buf, len), 0);
+    tp_event_destroy(&x);
+}
+
+static void test_an_incident_too_long_to_index_is_refused(void **state)
+{
+    (void)state;
+    env *e = env_new(NULL);
+    char *reason = send_pair_first_altered(e, 51, 1, set_long_incident);
+    assert_string_equal(reason, "incident: 300 bytes; must be 1-256 bytes");
+    free(reason);
+    assert_int_equal(store_count(e->store), 1);
+    env_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -386,6 +426,7 @@ int main(void)
         cmocka_unit_test(test_resent_batch_is_acked_again_and_stored_once),
         cmocka_unit_test(test_full_store_answers_retry_then_stores_once_space_returns),
         cmocka_unit_test(test_unknown_protobuf_fields_are_refused_not_stored),
+        cmocka_unit_test(test_an_incident_too_long_to_index_is_refused),
         cmocka_unit_test(
             test_an_event_reusing_a_stored_id_with_other_content_is_rejected_and_counted),
     };

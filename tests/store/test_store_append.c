@@ -198,6 +198,44 @@ static void test_store_tells_a_resend_from_another_event_under_the_same_id(void 
     free(dir);
 }
 
+/* The longest workflow, dri and incident the contract accepts (traceproto.h)
+ * are keys the indexes hold: each finds its event, and an event validated
+ * with a longer one never reaches the store. */
+static void test_store_indexes_the_longest_keys_the_contract_allows(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir("store-append");
+    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char wf[TP_WORKFLOW_MAX + 2], dri[TP_DRI_MAX + 2], inc[TP_INCIDENT_MAX + 2];
+    memset(wf, 'w', TP_WORKFLOW_MAX);
+    wf[TP_WORKFLOW_MAX] = 0;
+    memset(dri, 'd', TP_DRI_MAX);
+    dri[TP_DRI_MAX] = 0;
+    memset(inc, 'i', TP_INCIDENT_MAX);
+    inc[TP_INCIDENT_MAX] = 0;
+    tp_event *ev = fx_event(1, 1, wf, dri, T0);
+    ev->incident = strdup(inc);
+    tp_error err;
+    assert_int_equal(tp_event_validate(ev, NULL, &err), TP_OK);
+    fx_append_all(s, &ev, 1);
+    ts_filter f[3] = {{.workflow = wf}, {.dri = dri}, {.incident = inc}};
+    for (int k = 0; k < 3; k++) {
+        uint64_t *got = NULL;
+        assert_int_equal(fx_query_all(s, &f[k], 0, &got), 1);
+        free(got);
+    }
+    inc[TP_INCIDENT_MAX] = 'i'; /* one byte more: refused before any store sees it */
+    inc[TP_INCIDENT_MAX + 1] = 0;
+    free(ev->incident);
+    ev->incident = strdup(inc);
+    assert_int_equal(tp_event_validate(ev, NULL, &err), TP_ETOOBIG);
+    assert_string_equal(err.field, "incident");
+    tp_event_destroy(&ev);
+    ts_close(&s);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 static void test_store_rejects_events_without_id(void **state)
 {
     (void)state;
@@ -414,6 +452,7 @@ int main(void)
         cmocka_unit_test(test_store_keeps_collector_stamps),
         cmocka_unit_test(test_store_dedups_within_a_group),
         cmocka_unit_test(test_store_tells_a_resend_from_another_event_under_the_same_id),
+        cmocka_unit_test(test_store_indexes_the_longest_keys_the_contract_allows),
         cmocka_unit_test(test_store_dedups_across_groups),
         cmocka_unit_test(test_store_rejects_events_without_id),
         cmocka_unit_test(test_store_stored_bytes_match_leaf_hashes_across_dictionaries),
