@@ -407,15 +407,18 @@ static int keygen(int argc, char **argv)
     return 0;
 }
 
-/* Reads a Z85 CURVE key file (40 characters, optional trailing blanks); a
- * secret key must not be readable by group or others. 0 or EXIT_USAGE. */
+/* Reads a Z85 CURVE key file (tp_curve_key_parse: the bare key of a .pub
+ * file, or "KEY secret-key" in a .key file from trace-collector keygen); a
+ * regular file only (a FIFO is refused, not waited on); a secret key must not
+ * be readable by group or others; where a public key is wanted (the server's,
+ * --server-key) a file marked as a secret key is refused. 0 or EXIT_USAGE. */
 static int load_curve_key(const char *path, int secret, char out[41])
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        tp_term_printf(stderr, "trace-shim: %s: cannot open: %s", path, strerror(errno));
-        if (fd >= 0) close(fd);
+    char why[600];
+    int fd = tp_file_open_regular(path, &st, why, sizeof why);
+    if (fd < 0) {
+        tp_term_printf(stderr, "trace-shim: %s", why);
         return EXIT_USAGE;
     }
     if (secret && (st.st_mode & 077)) {
@@ -424,23 +427,29 @@ static int load_curve_key(const char *path, int secret, char out[41])
             stderr, "trace-shim: %s: secret key readable by group or others; chmod 600 it", path);
         return EXIT_USAGE;
     }
-    char buf[128];
+    char buf[512];
     ssize_t n = read(fd, buf, sizeof buf);
     close(fd);
-    while (n > 0 && strchr(" \t\r\n", buf[n - 1]))
-        n--;
+    int marked = 0;
     uint8_t bin[32];
-    if (n != 40 || (memcpy(out, buf, 40), out[40] = 0, !zmq_z85_decode(bin, out))) {
-        memset(buf, 0, sizeof buf);
-        tp_term_printf(
-            stderr,
-            "trace-shim: %s: not a CURVE key (40 Z85 characters, from trace-collector keygen "
-            "--curve)",
-            path);
-        return EXIT_USAGE;
-    }
+    int bad = n < 0 || (size_t)n == sizeof buf ||
+              tp_curve_key_parse(buf, (size_t)n, out, &marked) != 0 || !zmq_z85_decode(bin, out);
     memset(buf, 0, sizeof buf);
-    return 0;
+    memset(bin, 0, sizeof bin);
+    if (bad)
+        tp_term_printf(stderr,
+                       "trace-shim: %s: not a CURVE key (40 Z85 characters, from trace-collector "
+                       "keygen --curve)",
+                       path);
+    else if (!secret && marked)
+        tp_term_printf(stderr,
+                       "trace-shim: %s: holds a CURVE secret key; --server-key takes the "
+                       "collector's public key (the NAME.pub file keygen wrote beside it): pass "
+                       "that, and keep the secret key on the collector",
+                       path);
+    if (!bad && !(!secret && marked)) return 0;
+    memset(out, 0, 41);
+    return EXIT_USAGE;
 }
 
 static int load_curve_keys(shim_config *cfg)

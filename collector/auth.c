@@ -30,6 +30,8 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "traceproto.h"
+
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define MAX_WATCH 8
 #define ALLOWLIST_MAX_BYTES (16u << 20)
@@ -54,7 +56,8 @@ const char *auth_strerror(int code)
     case AUTH_EEXIST:
         return "key file already exists";
     case AUTH_EPERM:
-        return "secret key file readable by others";
+        return "key file or allowlist open to others (secret key readable, allowlist writable, "
+               "or another owner)";
     default:
         return "unknown error";
     }
@@ -80,7 +83,7 @@ int auth_curve_available(void)
 
 /* ---- keys ------------------------------------------------------------- */
 
-static int write_key_file(const char *path, const char *z85, mode_t mode, char *errbuf,
+static int write_key_file(const char *path, const char *text, mode_t mode, char *errbuf,
                           size_t errlen)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
@@ -97,10 +100,9 @@ static int write_key_file(const char *path, const char *z85, mode_t mode, char *
         unlink(path);
         return fail(errbuf, errlen, AUTH_EIO, "%s: cannot set mode: %s", path, strerror(e));
     }
-    char line[AUTH_Z85_KEY_LEN + 2];
-    int n = snprintf(line, sizeof line, "%s\n", z85);
-    ssize_t w = write(fd, line, (size_t)n);
-    int ok = w == n && fsync(fd) == 0;
+    size_t n = strlen(text);
+    ssize_t w = write(fd, text, n);
+    int ok = w == (ssize_t)n && fsync(fd) == 0;
     int e = errno;
     if (close(fd) != 0) ok = 0;
     if (!ok) {
@@ -131,9 +133,21 @@ int auth_keygen_curve(const char *name, char *errbuf, size_t errlen)
         if (stat(ppath, &st) == 0)
             rc = fail(errbuf, errlen, AUTH_EEXIST,
                       "%s: already exists; remove it or choose another name with -o", ppath);
-        else if ((rc = write_key_file(kpath, sec, 0600, errbuf, errlen)) == AUTH_OK &&
-                 (rc = write_key_file(ppath, pub, 0644, errbuf, errlen)) != AUTH_OK)
-            unlink(kpath);
+        else {
+            /* The secret file says what it is, so that a loader wanting a public key
+             * (the shim's --server-key) can refuse it (docs/security.md). */
+            char stext[320], ptext[AUTH_Z85_KEY_LEN + 2];
+            snprintf(stext, sizeof stext,
+                     "%s secret-key\n"
+                     "# CURVE secret key (trace-collector keygen): keep it private, mode 0600.\n"
+                     "# Peers get the public key in %s, never this file.\n",
+                     sec, ppath);
+            snprintf(ptext, sizeof ptext, "%s\n", pub);
+            if ((rc = write_key_file(kpath, stext, 0600, errbuf, errlen)) == AUTH_OK &&
+                (rc = write_key_file(ppath, ptext, 0644, errbuf, errlen)) != AUTH_OK)
+                unlink(kpath);
+            memset(stext, 0, sizeof stext);
+        }
     }
     memset(sec, 0, sizeof sec);
     free(kpath);
@@ -190,39 +204,38 @@ int auth_key_load(const char *path, int secret, char z85[AUTH_Z85_KEY_LEN + 1], 
                   size_t errlen)
 {
     if (!path || !z85) return fail(errbuf, errlen, AUTH_EINVAL, "key file: no path given");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return fail(errbuf, errlen, AUTH_EIO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return fail(errbuf, errlen, AUTH_EIO, "%s: cannot stat: %s", path, strerror(e));
-    }
+    int fd = tp_file_open_regular(path, &st, errbuf, errlen);
+    if (fd < 0) return AUTH_EIO;
     if (secret && (st.st_mode & 077)) {
         close(fd);
         return fail(errbuf, errlen, AUTH_EPERM,
                     "%s: secret key is readable by group or others (mode %03o); run chmod 600 %s",
                     path, (unsigned)(st.st_mode & 0777), path);
     }
-    char buf[256];
+    char buf[512];
     ssize_t n = read(fd, buf, sizeof buf);
     int e = errno;
     close(fd);
     if (n < 0) return fail(errbuf, errlen, AUTH_EIO, "%s: cannot read: %s", path, strerror(e));
-    size_t len = (size_t)n;
-    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
-                       buf[len - 1] == '\t'))
-        len--;
-    if (!is_z85_key(buf, len)) {
-        memset(buf, 0, sizeof buf);
+    int marked = 0;
+    int bad = (size_t)n == sizeof buf || tp_curve_key_parse(buf, (size_t)n, z85, &marked) != 0;
+    memset(buf, 0, sizeof buf);
+    if (!bad) bad = !is_z85_key(z85, AUTH_Z85_KEY_LEN);
+    if (bad) {
+        memset(z85, 0, AUTH_Z85_KEY_LEN + 1);
         return fail(errbuf, errlen, AUTH_EFORMAT,
-                    "%s: not a CURVE key (expected 40 Z85 characters and a newline, as written "
-                    "by `trace-collector keygen --curve -o NAME`)",
+                    "%s: not a CURVE key (expected 40 Z85 characters, as written by "
+                    "`trace-collector keygen --curve -o NAME`)",
                     path);
     }
-    memcpy(z85, buf, AUTH_Z85_KEY_LEN);
-    z85[AUTH_Z85_KEY_LEN] = 0;
-    memset(buf, 0, sizeof buf);
+    if (!secret && marked) {
+        memset(z85, 0, AUTH_Z85_KEY_LEN + 1);
+        return fail(errbuf, errlen, AUTH_EFORMAT,
+                    "%s: holds a CURVE secret key (marked \"secret-key\"); pass the public key "
+                    "instead (the NAME.pub file keygen wrote beside it) and keep this one private",
+                    path);
+    }
     return AUTH_OK;
 }
 
@@ -265,6 +278,11 @@ static int parse_entry(auth_allowlist *a, const char *s, const char *e, const ch
     size_t klen = (size_t)(s - key);
     while (s < e && is_blank(*s))
         s++;
+    if (s < e && *s != '#' && (size_t)(e - s) >= 10 && memcmp(s, "secret-key", 10) == 0)
+        return fail(errbuf, errlen, AUTH_EFORMAT,
+                    "%s:%zu: key: a CURVE secret key (the line of a .key file); list the public "
+                    "key of that shim (its .pub file) and keep the secret key on the shim",
+                    origin, lineno);
     if (s < e && *s != '#')
         return fail(errbuf, errlen, AUTH_EFORMAT,
                     "%s:%zu: extra text after the key; lines are \"NAME Z85-PUBLIC-KEY\"", origin,
@@ -345,39 +363,51 @@ int auth_allowlist_parse(const char *text, size_t len, const char *origin, auth_
     return AUTH_OK;
 }
 
+/* An allowlist decides who may write to the store: like ssh's authorized_keys
+ * under StrictModes, it must be a regular file (a FIFO would hang start-up)
+ * that nobody but its owner can change (no group or other write bit), owned
+ * by the collector's user or root. The directory holding it is not checked. */
+static int check_allowlist_file(const char *path, const struct stat *st, char *errbuf,
+                                size_t errlen)
+{
+    if (st->st_mode & 022)
+        return fail(errbuf, errlen, AUTH_EPERM,
+                    "%s: writable by %s (mode %04o): whoever can write it can admit a key; run "
+                    "chmod go-w %s",
+                    path, (st->st_mode & 002) ? "anyone (others)" : "its group",
+                    (unsigned)(st->st_mode & 07777), path);
+    uid_t me = geteuid();
+    if (st->st_uid != me && st->st_uid != 0)
+        return fail(errbuf, errlen, AUTH_EPERM,
+                    "%s: owned by uid %u, neither the collector's user (uid %u) nor root; chown it",
+                    path, (unsigned)st->st_uid, (unsigned)me);
+    if (st->st_size > (off_t)ALLOWLIST_MAX_BYTES)
+        return fail(errbuf, errlen, AUTH_EFORMAT, "%s: larger than 16 MiB", path);
+    return AUTH_OK;
+}
+
 int auth_allowlist_load(const char *path, auth_allowlist **out, char *errbuf, size_t errlen)
 {
     if (!path || !out) return fail(errbuf, errlen, AUTH_EINVAL, "allowlist: no path given");
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return fail(errbuf, errlen, AUTH_EIO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    int rc = AUTH_OK;
-    while (buf) {
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0) break;
-        if (n == cap) {
-            if (cap >= ALLOWLIST_MAX_BYTES) {
-                rc = fail(errbuf, errlen, AUTH_EFORMAT, "%s: larger than 16 MiB", path);
-                break;
-            }
-            char *b = realloc(buf, cap * 2);
-            if (!b) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = b;
-            cap *= 2;
-        }
+    struct stat st;
+    int fd = tp_file_open_regular(path, &st, errbuf, errlen);
+    if (fd < 0) return AUTH_EIO;
+    int rc = check_allowlist_file(path, &st, errbuf, errlen);
+    size_t cap = (size_t)st.st_size + 1, n = 0;
+    char *buf = rc == AUTH_OK ? malloc(cap) : NULL;
+    if (rc == AUTH_OK && !buf) rc = fail(errbuf, errlen, AUTH_ENOMEM, "%s: out of memory", path);
+    while (rc == AUTH_OK && n < cap) { /* one byte more than its size: it grew meanwhile */
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0)
+            rc = fail(errbuf, errlen, AUTH_EIO, "%s: cannot read: %s", path, strerror(errno));
+        if (r <= 0) break;
+        n += (size_t)r;
     }
-    if (!buf)
-        rc = fail(errbuf, errlen, AUTH_ENOMEM, "%s: out of memory", path);
-    else if (rc == AUTH_OK && ferror(f))
-        rc = fail(errbuf, errlen, AUTH_EIO, "%s: cannot read: %s", path, strerror(errno));
-    fclose(f);
+    close(fd);
+    if (rc == AUTH_OK && n == cap)
+        rc = fail(errbuf, errlen, AUTH_EIO, "%s: changed while being read; try again", path);
     if (rc == AUTH_OK) rc = auth_allowlist_parse(buf, n, path, out, errbuf, errlen);
     free(buf);
     return rc;

@@ -40,7 +40,8 @@ enum {
     AUTH_ENOCURVE = -304, /* this libzmq was built without CURVE */
     AUTH_EZMQ = -305,     /* a ZeroMQ call failed (errbuf says which) */
     AUTH_EEXIST = -306,   /* keygen: the key file already exists */
-    AUTH_EPERM = -307,    /* a secret key file is readable by group or others */
+    AUTH_EPERM = -307,    /* a secret key file readable by group or others, an allowlist
+                             writable by them or owned by another user */
 };
 
 /* A short English description of an AUTH_E* code; never NULL. */
@@ -54,8 +55,9 @@ int auth_curve_available(void);
 
 /* ---- keys ------------------------------------------------------------- */
 
-/* Writes a new CURVE key pair: NAME.key (the secret key, Z85 and a newline,
- * mode 0600) and NAME.pub (the public key, mode 0644). Never overwrites:
+/* Writes a new CURVE key pair: NAME.key (the secret key: "Z85 secret-key"
+ * and two '#' comment lines, mode 0600) and NAME.pub (the public key, Z85
+ * and a newline, mode 0644). Never overwrites:
  * AUTH_EEXIST when either exists. Returns 0, AUTH_ENOCURVE, AUTH_EEXIST,
  * AUTH_EIO (errbuf names the file and the reason), AUTH_EINVAL. */
 int auth_keygen_curve(const char *name, char *errbuf, size_t errlen);
@@ -65,10 +67,13 @@ int auth_keygen_curve(const char *name, char *errbuf, size_t errlen);
  * status: 0, 2 usage error, 3 when the files cannot be written. */
 int auth_keygen_main(int argc, char **argv);
 
-/* Reads a Z85 key file (40 Z85 characters, optional trailing whitespace)
- * into z85[41] (NUL-terminated). With `secret` set the file must not be
- * readable by group or others (AUTH_EPERM: errbuf says to chmod 600 it).
- * Returns 0, AUTH_EIO, AUTH_EFORMAT, AUTH_EPERM. */
+/* Reads a Z85 key file (tp_curve_key_parse: '#' comments, and "Z85
+ * secret-key" in a secret key file or the bare Z85 of a public one) into z85[41]
+ * (NUL-terminated). The file must be a regular file (a FIFO is refused
+ * without blocking: AUTH_EIO). With `secret` set it must not be readable by
+ * group or others (AUTH_EPERM: errbuf says to chmod 600 it); without it, a
+ * file marked as a secret key is refused (AUTH_EFORMAT: errbuf says to pass
+ * the .pub file). Returns 0, AUTH_EIO, AUTH_EFORMAT, AUTH_EPERM. */
 int auth_key_load(const char *path, int secret, char z85[AUTH_Z85_KEY_LEN + 1], char *errbuf,
                   size_t errlen);
 
@@ -86,8 +91,11 @@ typedef struct auth_allowlist auth_allowlist;
 int auth_allowlist_parse(const char *text, size_t len, const char *origin, auth_allowlist **out,
                          char *errbuf, size_t errlen);
 
-/* Reads and parses a file (at most 16 MiB). Returns as auth_allowlist_parse,
- * or AUTH_EIO. */
+/* Reads and parses a file (at most 16 MiB). Like ssh's StrictModes, the file
+ * must be a regular file (a FIFO is refused without blocking: AUTH_EIO),
+ * writable by nobody but its owner and owned by the collector's user or root
+ * (AUTH_EPERM, errbuf names the file and its mode or owner). Returns as
+ * auth_allowlist_parse, or AUTH_EIO, AUTH_EPERM. */
 int auth_allowlist_load(const char *path, auth_allowlist **out, char *errbuf, size_t errlen);
 
 /* Number of entries. */

@@ -57,6 +57,7 @@ struct collector {
 
     tp_event **events;
     ts_result *results;
+    uint32_t *bindex; /* index of each event in its batch, for rejections after the commit */
     size_t nevents, capevents, group_bytes;
     pending_batch *batches;
     size_t nbatches, capbatches;
@@ -64,6 +65,7 @@ struct collector {
 
     int store_full; /* last commit failed with TS_EFULL (log transitions only) */
     uint64_t n_batches, n_stored, n_dups, n_rejected, n_bad_batches, n_retry;
+    uint64_t n_conflicts; /* event ids already stored with other content (also in n_rejected) */
     uint64_t ns_take, ns_commit; /* time spent decoding+validating+masking, in ts_append */
 };
 
@@ -271,6 +273,7 @@ void collector_close(collector **cp)
     group_clear(c);
     free(c->events);
     free(c->results);
+    free(c->bindex);
     free(c->batches);
     if (c->sock) zmq_close(c->sock);
     auth_zap_stop(&c->auth);
@@ -346,6 +349,52 @@ static void ack_batch_ok(collector *c, const pending_batch *pb, uint32_t accepte
 
 /* ---- the group ---------------------------------------------------------- */
 
+/* Adds a rejection, keeping the list in batch order (rejections found at
+ * commit come after those found while decoding). */
+static int add_rejection(pending_batch *pb, uint32_t index, const char *reason)
+{
+    rejection *r = realloc(pb->rej, (pb->nrej + 1) * sizeof *r);
+    if (!r) return -1;
+    pb->rej = r;
+    char *why = strdup(reason);
+    if (!why) return -1;
+    size_t at = pb->nrej;
+    while (at > 0 && r[at - 1].index > index)
+        at--;
+    memmove(&r[at + 1], &r[at], (pb->nrej - at) * sizeof *r);
+    r[at].index = index;
+    r[at].reason = why;
+    pb->nrej++;
+    return 0;
+}
+
+#define CONFLICT_REASON "event_id: already stored with different content"
+
+/* An event whose id the store already holds with other content: a bug in an
+ * emitter (an id reused) or an attack (an event rewritten under a stored
+ * id). The stored copy stays; this one is rejected in the ack, logged and
+ * counted, never acked as stored. Returns 1 when ev is such an event. */
+static int report_conflict(collector *c, pending_batch *pb, size_t i)
+{
+    if (c->results[i].status != TS_RESULT_CONFLICT) return 0;
+    const tp_event *ev = c->events[i];
+    char id[33] = "?";
+    if (ev->has_event_id && ev->event_id.len == 16) tp_hex_encode(ev->event_id.data, 16, id);
+    const char *source = ev->stored && ev->stored->source ? ev->stored->source : "anonymous";
+    clog_line(CLOG_WARN,
+              "event %s from \"%s\" (batch %" PRIu64 ", index %u): event_id already stored at "
+              "log index %" PRIu64 " with different content; rejected, the stored event kept "
+              "(an emitter reusing ids, or an attempt to rewrite a stored event)",
+              id, source, pb->seq, c->bindex[i], c->results[i].log_index);
+    char why[160];
+    snprintf(why, sizeof why, CONFLICT_REASON " (log index %" PRIu64 ")", c->results[i].log_index);
+    if (add_rejection(pb, c->bindex[i], why) != 0)
+        clog_line(CLOG_ERROR, "out of memory recording a rejection for event %s", id);
+    c->n_conflicts++;
+    c->n_rejected++;
+    return 1;
+}
+
 static int group_reserve(collector *c, size_t more_events)
 {
     if (c->nevents + more_events > c->capevents) {
@@ -358,6 +407,9 @@ static int group_reserve(collector *c, size_t more_events)
         ts_result *r = realloc(c->results, cap * sizeof *r);
         if (!r) return -1;
         c->results = r;
+        uint32_t *x = realloc(c->bindex, cap * sizeof *x);
+        if (!x) return -1;
+        c->bindex = x;
         c->capevents = cap;
     }
     if (c->nbatches == c->capbatches) {
@@ -382,13 +434,15 @@ static void group_commit(collector *c)
         if (c->store_full) clog_line(CLOG_INFO, "store has room again: acking batches");
         c->store_full = 0;
         for (size_t b = 0; b < c->nbatches; b++) {
-            const pending_batch *pb = &c->batches[b];
-            uint32_t dups = 0;
-            for (size_t i = pb->first; i < pb->first + pb->n; i++)
+            pending_batch *pb = &c->batches[b];
+            uint32_t dups = 0, conflicts = 0;
+            for (size_t i = pb->first; i < pb->first + pb->n; i++) {
                 dups += c->results[i].status == TS_RESULT_DUPLICATE;
-            c->n_stored += pb->n - dups;
+                conflicts += (uint32_t)report_conflict(c, pb, i);
+            }
+            c->n_stored += pb->n - dups - conflicts;
             c->n_dups += dups;
-            ack_batch_ok(c, pb, (uint32_t)pb->n, dups);
+            ack_batch_ok(c, pb, (uint32_t)pb->n - conflicts, dups);
         }
         clog_line(CLOG_DEBUG, "committed %zu events from %zu batches", c->nevents, c->nbatches);
         sign_if_due(c, 1);
@@ -438,18 +492,6 @@ static int stamp(tp_event *ev, uint64_t received, const char *source)
     ev->stored->received_unix_nano = received;
     ev->stored->source = strdup(source);
     return ev->stored->source ? 0 : -1;
-}
-
-static int add_rejection(pending_batch *pb, uint32_t index, const char *reason)
-{
-    rejection *r = realloc(pb->rej, (pb->nrej + 1) * sizeof *r);
-    if (!r) return -1;
-    pb->rej = r;
-    r[pb->nrej].index = index;
-    r[pb->nrej].reason = strdup(reason);
-    if (!r[pb->nrej].reason) return -1;
-    pb->nrej++;
-    return 0;
 }
 
 /* The seq of a batch refused for its size (it decodes without the limit;
@@ -551,6 +593,7 @@ static void take_batch(collector *c, const uint8_t *rid, size_t rid_len, zmq_msg
             c->n_rejected++;
             continue;
         }
+        c->bindex[c->nevents] = (uint32_t)i;
         c->events[c->nevents++] = ev;
         c->group_bytes += b->events[i].len;
     }
@@ -645,9 +688,11 @@ int collector_run(collector *c, volatile sig_atomic_t *stop)
         clog_line(CLOG_ERROR, "last checkpoint: %s (the next start signs it)", serr);
     clog_line(CLOG_INFO,
               "stopping: %" PRIu64 " batches, %" PRIu64 " events stored, %" PRIu64
-              " duplicates, %" PRIu64 " events rejected, %" PRIu64 " bad batches, %" PRIu64
+              " duplicates, %" PRIu64 " events rejected (%" PRIu64
+              " reusing a stored event_id with different content), %" PRIu64
+              " bad batches, %" PRIu64
               " RETRY acks; %.2f s decoding, validating and masking, %.2f s committing",
-              c->n_batches, c->n_stored, c->n_dups, c->n_rejected, c->n_bad_batches, c->n_retry,
-              (double)c->ns_take / 1e9, (double)c->ns_commit / 1e9);
+              c->n_batches, c->n_stored, c->n_dups, c->n_rejected, c->n_conflicts, c->n_bad_batches,
+              c->n_retry, (double)c->ns_take / 1e9, (double)c->ns_commit / 1e9);
     return 0;
 }

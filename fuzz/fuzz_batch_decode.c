@@ -5,7 +5,9 @@
  * validates every event in it (tp_event_unpack). Every event that passes
  * must survive canonical JSON and back unchanged (to_json -> from_json ->
  * to_json is a fixed point), and the events that pass must re-encode into a
- * batch that decodes again with the same count. Any violation aborts.
+ * batch that decodes again with the same count; an event that passes holds
+ * no unknown protobuf field, and its packed bytes are those it came in (so
+ * nothing unknown hid below the top either). Any violation aborts.
  *
  * Limits are the defaults except a smaller batch size, so the fuzzer spends
  * its time in decoding rather than in allocation.
@@ -58,8 +60,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (ev || !err.field[0] || !err.problem[0]) abort();
             continue;
         }
+        /* Nothing unknown to the schema gets past unpack, at any depth: the
+         * stored bytes are then exactly what the JSON form shows. */
+        if (ev->base.n_unknown_fields) abort();
         check_json_fixed_point(ev);
         if (tp_event_pack(ev, &packed[kept], &lens[kept]) != TP_OK) abort();
+        if (lens[kept] != b->events[i].len ||
+            memcmp(packed[kept], b->events[i].data, lens[kept]) != 0)
+            abort();
         kept++;
         tp_event_destroy(&ev);
     }

@@ -569,8 +569,85 @@ static int rd_top_field(rd *r, const char *key, const json_t *x)
     return TP_EINVAL;
 }
 
+/* ---- the field of an integer jansson cannot hold ---- */
+
+/* One open container while scanning: an object (its current key) or an
+ * array (the index of its current element). */
+typedef struct scan_level {
+    bool object;
+    const char *key;
+    size_t klen, index;
+} scan_level;
+
+/* End of the JSON string starting at s[i] == '"' (the index after the closing quote). */
+static size_t skip_string(const char *s, size_t i, size_t end)
+{
+    for (i++; i < end && s[i] != '"'; i++)
+        if (s[i] == '\\') i++;
+    return i + 1;
+}
+
+/* The JSON path ("usage.input_tokens", "diff.paths[2]") of the value that
+ * starts at byte `at` of a line that is valid JSON up to there (jansson read
+ * it that far). Keys are written as they appear between their quotes. */
+static void path_at(const char *s, size_t at, char *out, size_t n)
+{
+    scan_level st[32];
+    size_t depth = 0;
+    bool want_key = false;
+    for (size_t i = 0; i < at;) {
+        char c = s[i];
+        scan_level *top = depth && depth <= 32 ? &st[depth - 1] : NULL;
+        if (c == '"') {
+            size_t e = skip_string(s, i, at);
+            if (top && top->object && want_key) {
+                top->key = s + i + 1;
+                top->klen = e - i - 2;
+                want_key = false;
+            }
+            i = e;
+            continue;
+        }
+        if (c == '{' || c == '[') {
+            if (depth < 32) st[depth] = (scan_level){.object = c == '{'};
+            depth++;
+            want_key = c == '{';
+        } else if ((c == '}' || c == ']') && depth) {
+            depth--;
+        } else if (c == ',' && top) {
+            top->index++;
+            want_key = top->object;
+        }
+        i++;
+    }
+    size_t w = 0;
+    out[0] = 0;
+    for (size_t k = 0; k < depth && k < 32 && w < n; k++) {
+        int m = st[k].object ? snprintf(out + w, n - w, "%s%.*s", w ? "." : "", (int)st[k].klen,
+                                        st[k].key ? st[k].key : "")
+                             : snprintf(out + w, n - w, "[%zu]", st[k].index);
+        if (m > 0) w += (size_t)m;
+    }
+    if (!out[0]) snprintf(out, n, "-");
+}
+
+/* An integer beyond 64 bits: jansson refuses the whole line; name the field
+ * it is in, as rd_uint would for one that fits. */
+static int too_big(rd *r, const char *line, const json_error_t *je)
+{
+    size_t end = je->position > 0 ? (size_t)je->position : 0, start = end;
+    while (start > 0 && strchr("0123456789-+.eE", line[start - 1]))
+        start--;
+    char path[128];
+    path_at(line, start, path, sizeof path);
+    int n = (int)(end - start > 40 ? 40 : end - start);
+    tp_error_set(r->err, path, "%.*s out of range 0..%s", n, line + start,
+                 strcmp(path, "redactions") == 0 ? "4294967295" : "2^63-1");
+    return TP_EINVAL;
+}
+
 /* Translates a jansson parse error into the words of check-events. */
-static int parse_error(rd *r, const json_error_t *je)
+static int parse_error(rd *r, const char *line, const json_error_t *je)
 {
     const char *near = strstr(je->text, "near '");
     if (strstr(je->text, "duplicate object key")) {
@@ -585,10 +662,7 @@ static int parse_error(rd *r, const json_error_t *je)
         }
         return TP_EINVAL;
     }
-    if (strstr(je->text, "too big")) {
-        tp_error_set(r->err, "-", "integer out of range 0..2^63-1 at column %d", je->column);
-        return TP_EINVAL;
-    }
+    if (strstr(je->text, "too big")) return too_big(r, line, je);
     tp_error_set(r->err, "-", "not valid JSON: %s at column %d", je->text, je->column);
     return TP_EINVAL;
 }
@@ -607,7 +681,7 @@ static int read_event(rd *r, const char *line, size_t len)
     }
     json_error_t je;
     json_t *root = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
-    if (!root) return parse_error(r, &je);
+    if (!root) return parse_error(r, line, &je);
     int rc = TP_OK;
     if (!json_is_object(root)) {
         tp_error_set(r->err, "-", "line must be a JSON object, got %s", jtype(root));

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mask.h"
@@ -66,10 +67,12 @@ int tp_hmac_key_load(const char *path, uint8_t key[TP_HMAC_KEY_LEN], tp_error *e
         tp_error_set(err, "hmac key", "no key file given; " KEYGEN_HINT);
         return TP_EKEY;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    char why[320];
+    int fd = tp_file_open_regular(path, &st, why, sizeof why); /* a FIFO must not block */
     if (fd < 0) {
-        tp_error_set(err, where, "cannot open the HMAC key file: %s; " KEYGEN_HINT,
-                     strerror(errno));
+        const char *reason = strncmp(why, path, strlen(path)) == 0 ? why + strlen(path) + 2 : why;
+        tp_error_set(err, where, "HMAC key file: %s; " KEYGEN_HINT, reason);
         return TP_EKEY;
     }
     /* 64 hex digits, an optional newline, and one byte more to detect extra content. */

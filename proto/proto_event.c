@@ -7,8 +7,9 @@
  * events built here, by the JSON parser and by protobuf-c alike.
  *
  * Invariants: tp_event_unpack never returns an event that failed
- * tp_event_validate; it never reads outside the given bytes (protobuf-c
- * bounds every read by the length it is given).
+ * tp_event_validate or that holds a field unknown to the schema (at any
+ * depth: protobuf-c would keep it and pack it back, unread and unmasked); it never reads outside
+ * the given bytes (protobuf-c bounds every read by the length it is given).
  *
  * Threading: reentrant; no global state.
  */
@@ -137,6 +138,99 @@ tp_event *tp_event_clone(const tp_event *ev)
     return copy;
 }
 
+static void unknown_path(char *out, size_t n, const char *path, uint32_t tag)
+{
+    int w =
+        path[0] ? snprintf(out, n, "%s: field %u", path, tag) : snprintf(out, n, "field %u", tag);
+    (void)w;
+}
+
+static void sub_path(char *out, size_t n, const char *path, const char *name)
+{
+    int w = path[0] ? snprintf(out, n, "%s.%s", path, name) : snprintf(out, n, "%s", name);
+    (void)w;
+}
+
+int tp_check_unknown_fields(const ProtobufCMessage *m, const char *path, tp_error *err)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    if (m->n_unknown_fields) {
+        char f[160];
+        unknown_path(f, sizeof f, path, m->unknown_fields[0].tag);
+        tp_error_set(err, f,
+                     "unknown to %s; refused: unknown fields would be stored unread and unmasked",
+                     d->name);
+        return TP_EDECODE;
+    }
+    const char *base = (const char *)m;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *fd = &d->fields[i];
+        if (fd->type != PROTOBUF_C_TYPE_MESSAGE) continue;
+        char f[160];
+        sub_path(f, sizeof f, path, fd->name);
+        if (fd->label != PROTOBUF_C_LABEL_REPEATED) {
+            const ProtobufCMessage *sub;
+            memcpy(&sub, base + fd->offset, sizeof sub);
+            if (sub) CK(tp_check_unknown_fields(sub, f, err));
+            continue;
+        }
+        size_t n;
+        ProtobufCMessage **v;
+        memcpy(&n, base + fd->quantifier_offset, sizeof n);
+        memcpy(&v, base + fd->offset, sizeof v);
+        for (size_t k = 0; k < n; k++) {
+            char fi[176];
+            tp_path_index(fi, sizeof fi, f, k);
+            if (v[k]) CK(tp_check_unknown_fields(v[k], fi, err));
+        }
+    }
+    return TP_OK;
+}
+
+/* Reads a varint at buf[*i] (at most 10 bytes, within len); 0 or -1. */
+static int read_varint(const uint8_t *buf, size_t len, size_t *i, uint64_t *v)
+{
+    *v = 0;
+    for (unsigned shift = 0; *i < len && shift < 70; shift += 7) {
+        uint8_t c = buf[(*i)++];
+        *v |= (uint64_t)(c & 0x7f) << (shift < 64 ? shift : 63);
+        if (!(c & 0x80)) return 0;
+    }
+    return -1;
+}
+
+/* A top-level uint32 field (redactions) sent with a value that does not fit: protobuf-c keeps the
+ * low 32 bits, so the canonical check would refuse it without naming it. Names it like the JSON
+ * reader does. */
+static int name_oversized_field(const uint8_t *buf, size_t len, tp_error *err)
+{
+    const ProtobufCMessageDescriptor *d = &agenttrail__v1__trace_event__descriptor;
+    size_t i = 0;
+    while (i < len) {
+        uint64_t key, v;
+        if (read_varint(buf, len, &i, &key)) return 0;
+        unsigned wt = (unsigned)(key & 7);
+        if (wt == 0) {
+            if (read_varint(buf, len, &i, &v)) return 0;
+            const ProtobufCFieldDescriptor *f =
+                protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3));
+            if (f && v > UINT32_MAX && f->type == PROTOBUF_C_TYPE_UINT32) {
+                tp_error_set(err, f->name, "%llu out of range 0..4294967295",
+                             (unsigned long long)v);
+                return 1;
+            }
+        } else if (wt == 2) {
+            if (read_varint(buf, len, &i, &v) || v > len - i) return 0;
+            i += (size_t)v;
+        } else if (wt == 1 || wt == 5) {
+            i += wt == 1 ? 8 : 4;
+        } else {
+            return 0;
+        }
+    }
+    return 0;
+}
+
 /* The bytes must be exactly what tp_event_pack writes for the decoded event.
  * Otherwise what is hashed and stored could differ from what every reader
  * sees: a string with a NUL byte reads as its prefix, a repeated optional
@@ -152,6 +246,7 @@ static int check_canonical(const tp_event *ev, const uint8_t *buf, size_t len, t
         free(again);
         if (same) return TP_OK;
     }
+    if (name_oversized_field(buf, len, err)) return TP_EDECODE;
     tp_error_set(err, "-",
                  "not in canonical protobuf form: re-encoding the decoded event gives other "
                  "bytes (a string with a NUL byte, a repeated field, an oversized or "
@@ -174,7 +269,10 @@ int tp_event_unpack(const uint8_t *buf, size_t len, const tp_limits *lim, tp_eve
         tp_error_set(err, "-", "not a TraceEvent: the %zu protobuf bytes do not decode", len);
         return TP_EDECODE;
     }
-    int rc = tp_event_validate(ev, lim, err);
+    /* Unknown fields first: protobuf-c packs them back, so the canonical
+     * check alone would let them through. */
+    int rc = tp_check_unknown_fields(&ev->base, "", err);
+    if (rc == TP_OK) rc = tp_event_validate(ev, lim, err);
     if (rc == TP_OK) rc = check_canonical(ev, buf, len, err);
     if (rc != TP_OK) {
         tp_event_destroy(&ev);

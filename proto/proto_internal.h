@@ -21,9 +21,6 @@
 
 /* Largest integer an event may hold: JSON integers are 0..2^63-1. */
 #define TP_INT_MAX UINT64_C(9223372036854775807)
-/* workflow and link.workflow: 1-128 bytes; dri: 1-256 bytes. */
-#define TP_WORKFLOW_MAX 128
-#define TP_DRI_MAX 256
 
 /* Runs a check returning a TP_E* code and returns that code when it fails. */
 #define CK(expr)                                                                                   \
@@ -65,6 +62,13 @@ int tp_check_fields(const tp_event *ev, const tp_limits *lim, tp_error *err);
 
 /* Required fields (kind, workflow, dri) and the per-kind requirements. */
 int tp_check_required(const tp_event *ev, tp_error *err);
+
+/* Refuses unknown protobuf fields in `m` and in every sub-message (repeated
+ * ones and map entries included): protobuf-c keeps them in unknown_fields and
+ * packs them back, so they would be stored and hashed without being read,
+ * validated or masked. `path` is the JSON path of `m` ("" for the top).
+ * `err` names the field number and the message type. 0 or TP_EDECODE. */
+int tp_check_unknown_fields(const ProtobufCMessage *m, const char *path, tp_error *err);
 
 /* "a|b|c" list of names of an enum, for messages. */
 const char *tp_kind_names(void);

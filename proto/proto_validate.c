@@ -86,6 +86,37 @@ static int check_string(const char *field, const char *s, size_t hi, tp_error *e
     return TP_OK;
 }
 
+static bool is_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* An index key (workflow, dri, incident): a string as above that neither
+ * starts nor ends with ASCII whitespace, so that what is queried is what
+ * was stored (" maria@x" would be a key of its own). Whitespace inside is
+ * kept ("Maria Chen"). */
+static int check_key_string(const char *field, const char *s, size_t hi, tp_error *err)
+{
+    CK(check_string(field, s, hi, err));
+    if (!s) return TP_OK;
+    size_t n = strlen(s);
+    size_t lead = 0;
+    while (lead < n && is_space((unsigned char)s[lead]))
+        lead++;
+    if (lead == n) {
+        tp_error_set(err, field, "only whitespace; a value is required");
+        return TP_EINVAL;
+    }
+    if (lead || is_space((unsigned char)s[n - 1])) {
+        tp_error_set(err, field,
+                     "'%.80s' %s with whitespace; an index key must not (it would not match "
+                     "queries for the trimmed value)",
+                     s, lead ? "starts" : "ends");
+        return TP_EINVAL;
+    }
+    return TP_OK;
+}
+
 static int check_int(const char *field, bool has, uint64_t v, tp_error *err)
 {
     if (has && v > TP_INT_MAX) {
@@ -112,7 +143,8 @@ static int check_id(const char *field, bool has, ProtobufCBinaryData d, size_t n
         return TP_EINVAL;
     }
     if (nonzero && all_zero(d.data, n)) {
-        tp_error_set(err, field, "all zero is not a valid W3C id");
+        tp_error_set(err, field, "all zero is not a valid %s id",
+                     strcmp(field, "event_id") == 0 ? "event" : "W3C");
         return TP_EINVAL;
     }
     return TP_OK;
@@ -223,6 +255,26 @@ static int check_tool_diff(const tp_event *ev, const tp_limits *lim, tp_error *e
     return TP_OK;
 }
 
+/* EVENTS.md: input_tokens counts every input token, cached ones included, so
+ * cached_tokens <= input_tokens; an absent input_tokens counts as 0, as
+ * check-events has it (cached tokens with no input is no call at all). */
+static int check_cached_tokens(const Agenttrail__V1__Usage *u, tp_error *err)
+{
+    uint64_t in = u->has_input_tokens ? u->input_tokens : 0;
+    if (!u->has_cached_tokens || u->cached_tokens <= in) return TP_OK;
+    if (u->has_input_tokens)
+        tp_error_set(err, "usage.cached_tokens",
+                     "%llu is more than usage.input_tokens %llu; input_tokens counts cached "
+                     "tokens (EVENTS.md)",
+                     (unsigned long long)u->cached_tokens, (unsigned long long)in);
+    else
+        tp_error_set(err, "usage.cached_tokens",
+                     "%llu without usage.input_tokens; input_tokens counts cached tokens "
+                     "(EVENTS.md): give it too",
+                     (unsigned long long)u->cached_tokens);
+    return TP_EINVAL;
+}
+
 static int check_usage_outcome(const tp_event *ev, const tp_limits *lim, tp_error *err)
 {
     const Agenttrail__V1__Usage *u = ev->usage;
@@ -234,6 +286,7 @@ static int check_usage_outcome(const tp_event *ev, const tp_limits *lim, tp_erro
         CK(check_int("usage.output_tokens", u->has_output_tokens, u->output_tokens, err));
         CK(check_int("usage.cached_tokens", u->has_cached_tokens, u->cached_tokens, err));
         CK(check_int("usage.cost_usd_micros", u->has_cost_usd_micros, u->cost_usd_micros, err));
+        CK(check_cached_tokens(u, err));
     }
     const Agenttrail__V1__Outcome *o = ev->outcome;
     if (o) {
@@ -269,7 +322,7 @@ static int check_link(const tp_event *ev, const tp_limits *lim, tp_error *err)
         snprintf(f, sizeof f, "link.trace_ids[%zu]", i);
         CK(check_id(f, true, l->trace_ids[i], 16, true, err));
     }
-    CK(check_string("link.workflow", l->workflow, TP_WORKFLOW_MAX, err));
+    CK(check_key_string("link.workflow", l->workflow, TP_WORKFLOW_MAX, err));
     CK(check_int("link.since_unix_nano", l->has_since_unix_nano, l->since_unix_nano, err));
     CK(check_int("link.until_unix_nano", l->has_until_unix_nano, l->until_unix_nano, err));
     CK(check_string("link.reason", l->reason, lim->string_max, err));
@@ -345,19 +398,19 @@ static int check_stored(const tp_event *ev, const tp_limits *lim, tp_error *err)
 
 int tp_check_fields(const tp_event *ev, const tp_limits *lim, tp_error *err)
 {
-    CK(check_id("event_id", ev->has_event_id, ev->event_id, 16, false, err));
+    CK(check_id("event_id", ev->has_event_id, ev->event_id, 16, true, err));
     CK(check_id("trace_id", ev->has_trace_id, ev->trace_id, 16, true, err));
     CK(check_id("span_id", ev->has_span_id, ev->span_id, 8, true, err));
     CK(check_id("parent_span_id", ev->has_parent_span_id, ev->parent_span_id, 8, true, err));
     CK(check_int("time_unix_nano", ev->has_time_unix_nano, ev->time_unix_nano, err));
     CK(check_int("duration_nano", ev->has_duration_nano, ev->duration_nano, err));
     CK(check_enum("kind", ev->has_kind, ev->kind, tp_kind_name, tp_kind_names(), err));
-    CK(check_string("workflow", ev->workflow, TP_WORKFLOW_MAX, err));
-    CK(check_string("dri", ev->dri, TP_DRI_MAX, err));
+    CK(check_key_string("workflow", ev->workflow, TP_WORKFLOW_MAX, err));
+    CK(check_key_string("dri", ev->dri, TP_DRI_MAX, err));
     CK(check_string("service", ev->service, lim->string_max, err));
     CK(check_string("environment", ev->environment, lim->string_max, err));
     CK(check_string("actor", ev->actor, lim->string_max, err));
-    CK(check_string("incident", ev->incident, lim->string_max, err));
+    CK(check_key_string("incident", ev->incident, TP_INCIDENT_MAX, err));
     CK(check_model_prompt(ev, lim, err));
     CK(check_string_array("context_ids", ev->n_context_ids, ev->context_ids, lim->context_ids_max,
                           lim->string_max, err));

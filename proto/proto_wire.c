@@ -5,7 +5,8 @@
  * version byte (TP_WIRE_VERSION), then the protobuf message. Decoding checks,
  * in this order and before any allocation proportional to the input: the
  * size limit, the magic, the version, then the protobuf bytes, then the
- * batch-level rules (schema version, event count). Events inside a batch
+ * batch-level rules (schema version, event count, no unknown fields: the
+ * envelope is refused whole rather than stripped). Events inside a batch
  * stay encoded: each is unpacked and validated on its own (tp_event_unpack)
  * so a bad event is named by its index without rejecting its neighbours.
  *
@@ -124,6 +125,8 @@ int tp_batch_decode(const uint8_t *buf, size_t len, const tp_limits *lim, tp_bat
     } else if (b->n_events > lim->batch_max_events) {
         tp_error_set(err, "events", "%zu entries; at most %zu", b->n_events, lim->batch_max_events);
         rc = TP_ETOOBIG;
+    } else if ((rc = tp_check_unknown_fields(&b->base, "", err)) != 0) {
+        /* an envelope field nobody reads is a channel past every check */
     } else if (b->shim_id && !tp_utf8_valid(b->shim_id, strlen(b->shim_id))) {
         tp_error_set(err, "shim_id", "not valid UTF-8");
         rc = TP_EDECODE;

@@ -48,7 +48,8 @@ enum {
 const char *tp_strerror(int code);
 
 /* What was wrong and where. `field` is the JSON path of the field
- * ("tool_call.name", "attributes.env", "context_ids[3]") or "-" for the
+ * ("tool_call.name", "attributes.env", "context_ids[3]"), a protobuf field
+ * unknown to the schema ("field 99", "usage: field 99"), or "-" for the
  * line as a whole; `problem` is a sentence fragment ("required, missing"). */
 typedef struct tp_error {
     char field[128];
@@ -74,6 +75,16 @@ typedef struct tp_limits {
 /* The defaults of EVENTS.md. */
 tp_limits tp_limits_default(void);
 
+/* Values that are keys of the store's indexes (by_workflow, by_dri,
+ * by_incident) have fixed limits, well under LMDB's key limit of 511 bytes so
+ * that every accepted value is indexed: workflow and link.workflow 1-128
+ * bytes, dri 1-256, incident 1-256. These values also may not start or end
+ * with whitespace (nor be only whitespace): "maria@x " would be another key
+ * than "maria@x" to every query. */
+#define TP_WORKFLOW_MAX 128
+#define TP_DRI_MAX 256
+#define TP_INCIDENT_MAX 256
+
 /* ---- the event ------------------------------------------------------- */
 
 /* A new empty event (all fields absent). NULL when out of memory. */
@@ -88,10 +99,13 @@ tp_event *tp_event_clone(const tp_event *ev);
 
 /* Checks every rule of EVENTS.md that an event must satisfy once ids and
  * time are filled in (the shim's job): ids present with the right sizes and
- * not all zero (event_id may be any 16 bytes), kind known, required fields,
- * per-kind requirements, enums in range, strings non-empty valid UTF-8
- * within limits, tool_call.arguments valid JSON text, attribute keys unique,
- * span not its own parent, integers <= 2^63-1.
+ * not all zero (event_id included: tp_id_event never makes it), kind known,
+ * required fields, per-kind requirements, enums in range, strings non-empty
+ * valid UTF-8 within limits, index keys (workflow, dri, incident) within
+ * their limits and without leading/trailing whitespace,
+ * tool_call.arguments valid JSON text, attribute keys unique, span not its
+ * own parent, integers <= 2^63-1, usage.cached_tokens <= usage.input_tokens
+ * (input_tokens counts cached tokens).
  * `stored` is allowed (it is how the store hands events back).
  * Returns 0 or TP_EINVAL / TP_ETOOBIG with `err` filled. */
 int tp_event_validate(const tp_event *ev, const tp_limits *lim, tp_error *err);
@@ -133,10 +147,11 @@ char *tp_event_to_json(const tp_event *ev, size_t *len);
 int tp_event_pack(const tp_event *ev, uint8_t **buf, size_t *len);
 
 /* Unpacks untrusted protobuf bytes into a new event and validates it with
- * tp_event_validate; the bytes must also be canonical (exactly what
- * tp_event_pack writes for the decoded event), so what is stored and hashed
- * is what every reader sees. Never reads outside [buf, buf+len). Returns 0
- * and *out, TP_ETOOBIG, TP_EDECODE or TP_EINVAL with `err` filled. */
+ * tp_event_validate; fields unknown to the schema, at any depth, are refused
+ * (TP_EDECODE: they would be stored without being read or masked); the bytes must also be canonical
+ * (exactly what tp_event_pack writes for the decoded event), so what is stored and hashed is what
+ * every reader sees. Never reads outside [buf, buf+len). Returns 0 and *out, TP_ETOOBIG, TP_EDECODE
+ * or TP_EINVAL with `err` filled. */
 int tp_event_unpack(const uint8_t *buf, size_t len, const tp_limits *lim, tp_event **out,
                     tp_error *err);
 
@@ -159,9 +174,9 @@ int tp_batch_encode(const char *shim_id, uint64_t seq, const uint8_t *const *eve
  * without decoding its events (see tp_event_unpack for each); then the
  * batch rules: schema_version current, seq present, event_count equal to
  * the number of events (a truncated frame is refused), at most
- * batch_max_events. `lim` NULL means tp_limits_default(). Returns 0 and
- * a new batch (free with tp_batch_destroy), or TP_ETOOBIG, TP_EFRAME,
- * TP_EDECODE with `err` filled. */
+ * batch_max_events, no field unknown to the Batch schema. `lim` NULL means tp_limits_default().
+ * Returns 0 and a new batch (free with tp_batch_destroy), or TP_ETOOBIG, TP_EFRAME, TP_EDECODE with
+ * `err` filled. */
 int tp_batch_decode(const uint8_t *buf, size_t len, const tp_limits *lim, tp_batch **out,
                     tp_error *err);
 void tp_batch_destroy(tp_batch **b);
@@ -228,6 +243,27 @@ int tp_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg, size_t
  * Returns 0, TP_EKEY (text present and no key; err says how to make one),
  * TP_ECRYPTO, TP_ENOMEM (then the event may be partly masked: withhold it). */
 int tp_event_prepare(tp_event *ev, const uint8_t *key, int keep_text, tp_error *err);
+
+/* ---- key files (proto/key_file.c, docs/security.md) ------------------- */
+
+struct stat;
+
+/* Opens `path` read-only without blocking (O_NONBLOCK: a FIFO does not hang
+ * the caller) and refuses anything but a regular file; fills *st. Returns the
+ * file descriptor (blocking again), or -1 with errbuf naming the file and
+ * the reason ("allow.txt: is a FIFO, not a regular file; refused"). */
+int tp_file_open_regular(const char *path, struct stat *st, char *errbuf, size_t errlen);
+
+#define TP_CURVE_Z85_LEN 40 /* a 32-byte CURVE key as Z85 text */
+
+/* Finds the key in the text of a CURVE key file: '#' comment lines and
+ * blank lines are skipped; the one key line is "Z85 secret-key" (a secret key
+ * file, *marked_secret = 1) or the 40 Z85 characters alone (a public key, or
+ * a secret key file written before the marker existed). Copies the 40
+ * characters to z85 (NUL-terminated); does not check the Z85 alphabet
+ * (zmq_z85_decode does). 0, or -1 when there is not exactly one such line. */
+int tp_curve_key_parse(const char *text, size_t len, char z85[TP_CURVE_Z85_LEN + 1],
+                       int *marked_secret);
 
 /* "field: problem" into buf; returns buf. */
 const char *tp_error_format(const tp_error *err, char *buf, size_t buflen);

@@ -2,7 +2,9 @@
  * append.c - ts_append: one group of events, one durable write transaction.
  *
  * Owns: the write path. The group is first ordered by trace (traces in order
- * of first appearance, arrival order within one); for each event not already
+ * of first appearance, arrival order within one); an event whose id is
+ * already stored is compared with its first copy (DUPLICATE when equal but
+ * for `stored`, CONFLICT otherwise) and not stored; for each event not already
  * stored (ids lookup, which also sees the earlier events of the same group)
  * it stamps `stored` with the next log index, packs the stored bytes into the
  * trace's block with its leaf hash, writes the id (event_ids) and the
@@ -35,6 +37,10 @@ typedef struct wctx {
     MDB_cursor *cur[TS_DBI_COUNT];
     int links;        /* trace_incidents has entries */
     uint64_t ntraces; /* entries of traces: the next trace number */
+    /* The last block read back to compare a resent event with its first copy
+     * (a resent batch reads each block once); this transaction's only. */
+    MDB_cursor *dup_cur;
+    ts_block dup;
 } wctx;
 
 static uint32_t hour_of(uint64_t ts)
@@ -46,9 +52,14 @@ static uint32_t hour_of(uint64_t ts)
 /* Adds an index entry; appends at the end of the key's duplicates when it is
  * the newest (full pages), inserts in place otherwise. `nodup`: an entry
  * already there is not an error. */
+/* Every index key the contract allows fits LMDB's key limit (traceproto.h). */
+_Static_assert(TP_WORKFLOW_MAX <= 511 && TP_DRI_MAX <= 511 && TP_INCIDENT_MAX <= 511,
+               "index keys must fit LMDB's 511-byte key limit");
+
 static int index_put(wctx *w, int dbi, const void *key, size_t klen, const uint8_t entry[16])
 {
-    if (klen == 0 || klen > 511) return 0; /* LMDB's key limit; such values go unindexed */
+    /* LMDB's key limit; validated events never reach it (the limits above). */
+    if (klen == 0 || klen > 511) return 0;
     MDB_val k = {klen, (void *)key}, v = {TS_ENTRY_LEN, (void *)entry};
     int rc = mdb_cursor_put(w->cur[dbi], &k, &v, MDB_APPENDDUP);
     if (rc == MDB_KEYEXIST) {
@@ -295,6 +306,62 @@ static int claim_id(wctx *w, const tp_event *ev, uint64_t li, uint64_t *first)
     return mdb_cursor_put(w->cur[TS_DBI_IDS], &k, &v, MDB_NODUPDATA);
 }
 
+/* The packed bytes of `ev` without its `stored` stamps (malloc'd): what a
+ * resend of the same event has in common with its stored copy. */
+static int pack_unstamped(ts_store *s, tp_event *ev, uint8_t **buf, size_t *len)
+{
+    Agenttrail__V1__Stored *st = ev->stored;
+    ev->stored = NULL;
+    int rc = tp_event_pack(ev, buf, len);
+    ev->stored = st;
+    return rc ? ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir) : 0;
+}
+
+/* Whether `ev` has the content of the event stored at `first` (a retry) or
+ * other content under the same id (*same = 0). The first copy is either in
+ * the block being built (log indexes from `bfirst`) or in a block written
+ * before, read through this transaction into w->dup and never through the
+ * read cache (the transaction may still abort). Runs only for ids already
+ * stored: new events cost nothing more. */
+static int same_content(wctx *w, tp_event *ev, uint64_t first, uint64_t bfirst, int *same)
+{
+    ts_store *s = w->s;
+    const uint8_t *p;
+    size_t n = 0;
+    int rc = 0;
+    if (first >= bfirst) {
+        size_t off = 0;
+        for (uint64_t k = bfirst; k < first; k++)
+            off += s->blk_lens[k - bfirst];
+        p = s->blk_buf + off;
+        n = s->blk_lens[first - bfirst];
+    } else if (ts_block_event(&w->dup, first, &p, &n) != 0) {
+        uint64_t bf = 0;
+        MDB_val v;
+        if (!w->dup_cur && (rc = mdb_cursor_open(w->txn, s->dbi[TS_DBI_EVENTS], &w->dup_cur)))
+            return rc;
+        rc = ts_block_find(w->dup_cur, first, &bf, &v);
+        if (!rc) rc = ts_block_decode(s, w->txn, bf, v.mv_data, v.mv_size, 0, &w->dup);
+        if (rc == MDB_NOTFOUND || (!rc && ts_block_event(&w->dup, first, &p, &n) != 0))
+            rc = ts_fail(s, TS_ECORRUPT,
+                         "store %s: event_ids names log index %llu, which no block holds (run "
+                         "ts_check)",
+                         s->dir, (unsigned long long)first);
+        if (rc) return rc;
+    }
+    tp_event *old = NULL;
+    uint8_t *a = NULL, *b = NULL;
+    size_t alen = 0, blen = 0;
+    rc = ts_event_decode(s, p, n, &old);
+    if (!rc) rc = pack_unstamped(s, old, &a, &alen);
+    if (!rc) rc = pack_unstamped(s, ev, &b, &blen);
+    if (!rc) *same = alen == blen && memcmp(a, b, alen) == 0;
+    tp_event_destroy(&old);
+    free(a);
+    free(b);
+    return rc;
+}
+
 static const uint8_t *trace_of(const tp_event *ev)
 {
     return has_bytes(&ev->trace_id, ev->has_trace_id, 16) ? ev->trace_id.data : NULL;
@@ -375,6 +442,9 @@ static void close_cursors(wctx *w)
     for (int i = 0; i < TS_DBI_COUNT; i++)
         if (w->cur[i]) mdb_cursor_close(w->cur[i]);
     memset(w->cur, 0, sizeof w->cur);
+    if (w->dup_cur) mdb_cursor_close(w->dup_cur);
+    w->dup_cur = NULL;
+    ts_block_free(&w->dup);
 }
 
 /* An event stored by this group, for writing the index entries in time order. */
@@ -400,6 +470,7 @@ static int append_once(ts_store *s, tp_event *const *events, size_t n, const siz
     wctx w;
     memset(&w, 0, sizeof w);
     w.s = s;
+    w.dup.first = UINT64_MAX;
     int rc = mdb_txn_begin(s->env, NULL, 0, &w.txn);
     if (rc) return rc;
     uint64_t li = s->log_size;
@@ -410,9 +481,10 @@ static int append_once(ts_store *s, tp_event *const *events, size_t n, const siz
     for (size_t k = 0; k < n && !rc; k++) {
         size_t i = order[k];
         uint64_t first = 0;
-        int d = claim_id(&w, events[i], li, &first);
+        int d = claim_id(&w, events[i], li, &first), same = 0;
         if (d == MDB_KEYEXIST) {
-            results[i].status = TS_RESULT_DUPLICATE;
+            if ((rc = same_content(&w, events[i], first, bfirst, &same))) break;
+            results[i].status = same ? TS_RESULT_DUPLICATE : TS_RESULT_CONFLICT;
             results[i].log_index = first;
         } else if (d) {
             rc = d;

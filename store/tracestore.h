@@ -86,12 +86,14 @@ const char *ts_last_error(const ts_store *s);
 
 enum {
     TS_RESULT_STORED = 1,    /* stored now, at log_index */
-    TS_RESULT_DUPLICATE = 2, /* an event with this event_id was already stored */
+    TS_RESULT_DUPLICATE = 2, /* this event_id was already stored with the same content (a retry) */
+    TS_RESULT_CONFLICT = 3,  /* this event_id was already stored with other content: not
+                                stored (an emitter bug or an attack); the caller reports it */
 };
 
 typedef struct ts_result {
     int status;         /* TS_RESULT_* */
-    uint64_t log_index; /* STORED: its position in the log; DUPLICATE: the first copy's */
+    uint64_t log_index; /* STORED: its position in the log; DUPLICATE, CONFLICT: the first copy's */
 } ts_result;
 
 /* Appends `n` validated events in one durable write transaction. For each
@@ -101,7 +103,10 @@ typedef struct ts_result {
  * not follow the order of `events`: read them from results); stored.received_unix_nano and
  * stored.source are kept as the caller set them (the collector stamps them; absent ones are set to
  * now and "anonymous"). Events whose event_id is already stored, or repeated within the group, are
- * DUPLICATE and not stored again. The events are modified (stored stamps) but stay owned by the
+ * not stored again: DUPLICATE when the first copy has the same content (its stored bytes and the
+ * event's bytes are equal once `stored` is left out of both), CONFLICT when it differs. Only
+ * events whose id is already there are compared (their first copy is read back), so new events
+ * cost nothing more. The events are modified (stored stamps) but stay owned by the
  * caller. Returns 0 once the commit is durable, with results[i] for each event; on error nothing of
  * the group is stored. TS_EFULL when the map may not grow further or the disk is full. */
 int ts_append(ts_store *s, tp_event *const *events, size_t n, ts_result *results);

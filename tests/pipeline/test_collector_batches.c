@@ -4,7 +4,10 @@
  * multi-part batches get a REJECTED ack and the collector keeps serving; a
  * batch with some bad events stores the good ones and names the bad ones;
  * a resent batch is acked OK again and stored once; a full store answers
- * RETRY, keeps running, and stores everything once space returns.
+ * RETRY, keeps running, and stores everything once space returns; an event
+ * or a batch carrying a protobuf field unknown to the schema is refused; an
+ * event reusing a stored event_id with other content is rejected, logged and
+ * counted.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -142,6 +145,17 @@ static void assert_ok(env *e, const void *frame, size_t len, uint64_t seq, uint3
     tp_ack_destroy(&ack);
 }
 
+/* Sends a batch and checks that it is acked OK with `accepted` events and
+ * `nrej` rejections; returns the ack for more checks (caller destroys). */
+static tp_ack *ack_ok_with(env *e, const void *frame, size_t len, uint32_t accepted, size_t nrej)
+{
+    tp_ack *ack = send_and_ack(e, frame, len);
+    assert_int_equal(ack->status, AGENTTRAIL__V1__ACK_STATUS__ACK_OK);
+    assert_int_equal(ack->accepted, accepted);
+    assert_int_equal(ack->n_rejected, nrej);
+    return ack;
+}
+
 static void test_bad_batches_are_rejected_and_the_collector_keeps_serving(void **state)
 {
     (void)state;
@@ -185,11 +199,8 @@ static void test_bad_events_are_named_and_their_neighbours_stored(void **state)
     uint8_t *frame = NULL;
     size_t len = 0;
     make_batch(11, 0, 5, (1u << 1) | (1u << 3), 50, &frame, &len);
-    tp_ack *ack = send_and_ack(e, frame, len);
-    assert_int_equal(ack->status, AGENTTRAIL__V1__ACK_STATUS__ACK_OK);
+    tp_ack *ack = ack_ok_with(e, frame, len, 3, 2);
     assert_int_equal(ack->seq, 11);
-    assert_int_equal(ack->accepted, 3);
-    assert_int_equal(ack->n_rejected, 2);
     assert_int_equal(ack->rejected[0]->index, 1);
     assert_int_equal(ack->rejected[1]->index, 3);
     assert_non_null(strstr(ack->rejected[0]->reason, "dri"));
@@ -269,6 +280,144 @@ static void test_full_store_answers_retry_then_stores_once_space_returns(void **
     env_free(e);
 }
 
+#define SECRET "AKIAIOSFODNN7EXAMPLE"
+
+/* Appends field 99 (length-delimited) holding SECRET to protobuf bytes. */
+static uint8_t *with_field_99(const uint8_t *buf, size_t len, size_t *out_len)
+{
+    size_t k = strlen(SECRET);
+    uint8_t *p = malloc(len + 3 + k);
+    memcpy(p, buf, len);
+    p[len] = 0x9a; /* (99 << 3) | 2, as a varint */
+    p[len + 1] = 0x06;
+    p[len + 2] = (uint8_t)k;
+    memcpy(p + len + 3, SECRET, k);
+    *out_len = len + 3 + k;
+    return p;
+}
+
+/* Sends a batch of two valid events [n, n+1], the first one altered by
+ * `alter` (which replaces its packed bytes): the collector must store the
+ * second and reject the first. Returns the reason, malloc'd. */
+static char *send_pair_first_altered(env *e, uint64_t seq, uint64_t n,
+                                     void (*alter)(uint8_t **buf, size_t *len))
+{
+    uint8_t *ev[2], *frame = NULL;
+    size_t lens[2], flen = 0;
+    packed_event(n, 1, 50, &ev[0], &lens[0]);
+    packed_event(n + 1, 1, 50, &ev[1], &lens[1]);
+    alter(&ev[0], &lens[0]);
+    assert_int_equal(
+        tp_batch_encode("test-shim", seq, (const uint8_t *const *)ev, lens, 2, &frame, &flen), 0);
+    tp_ack *ack = ack_ok_with(e, frame, flen, 1, 1);
+    assert_int_equal(ack->rejected[0]->index, 0);
+    char *reason = strdup(ack->rejected[0]->reason);
+    tp_ack_destroy(&ack);
+    free(frame);
+    free(ev[0]);
+    free(ev[1]);
+    return reason;
+}
+
+static void append_field_99(uint8_t **buf, size_t *len)
+{
+    uint8_t *p = with_field_99(*buf, *len, len);
+    free(*buf);
+    *buf = p;
+}
+
+static void test_unknown_protobuf_fields_are_refused_not_stored(void **state)
+{
+    (void)state;
+    env *e = env_new(NULL);
+    char *reason = send_pair_first_altered(e, 31, 1, append_field_99);
+    assert_string_equal(reason, "field 99: unknown to agenttrail.v1.TraceEvent; refused: unknown "
+                                "fields would be stored unread and unmasked");
+    free(reason);
+    assert_int_equal(store_count(e->store), 1);
+
+    /* The envelope: the whole batch is refused. */
+    uint8_t *good = NULL;
+    size_t glen = 0, flen = 0;
+    make_batch(32, 10, 2, 0, 50, &good, &glen);
+    uint8_t *bad = with_field_99(good, glen, &flen);
+    assert_rejected(e, bad, flen, "unknown Batch field");
+    tp_ack *ack = send_and_ack(e, bad, flen);
+    assert_string_equal(ack->reason, "field 99: unknown to agenttrail.v1.Batch; refused: unknown "
+                                     "fields would be stored unread and unmasked");
+    tp_ack_destroy(&ack);
+    assert_int_equal(store_count(e->store), 1);
+    free(good);
+    free(bad);
+    env_free(e);
+}
+
+static void
+test_an_event_reusing_a_stored_id_with_other_content_is_rejected_and_counted(void **state)
+{
+    (void)state;
+    env *e = env_new(NULL);
+    uint8_t *first = NULL, *other = NULL, *ev[2];
+    size_t first_len = 0, other_len = 0, lens[2];
+    make_batch(41, 5, 1, 0, 50, &first, &first_len);
+    assert_ok(e, first, first_len, 41, 1);
+    /* Event 5 again with another note, beside a new event 6. */
+    packed_event(6, 1, 50, &ev[0], &lens[0]);
+    packed_event(5, 1, 60, &ev[1], &lens[1]);
+    assert_int_equal(
+        tp_batch_encode("test-shim", 42, (const uint8_t *const *)ev, lens, 2, &other, &other_len),
+        0);
+    tp_ack *ack = ack_ok_with(e, other, other_len, 1, 1);
+    assert_int_equal(ack->duplicates, 0);
+    assert_int_equal(ack->rejected[0]->index, 1);
+    assert_string_equal(ack->rejected[0]->reason,
+                        "event_id: already stored with different content (log index 0)");
+    tp_ack_destroy(&ack);
+    /* An ordinary resend of the first batch is still a plain duplicate. */
+    ack = ack_ok_with(e, first, first_len, 1, 0);
+    assert_int_equal(ack->duplicates, 1);
+    tp_ack_destroy(&ack);
+    assert_int_equal(store_count(e->store), 2);
+    assert_true(pu_wait_for_text(e->log,
+                                 "event 42000000000000000000000000000005 from \"anonymous\" "
+                                 "(batch 42, index 1): event_id already stored at log index 0 "
+                                 "with different content",
+                                 5000));
+    assert_int_equal(pu_kill_wait(e->collector, SIGTERM), 0);
+    e->collector = 0;
+    assert_true(pu_wait_for_text(
+        e->log, "1 events rejected (1 reusing a stored event_id with different content)", 5000));
+    free(first);
+    free(other);
+    free(ev[0]);
+    free(ev[1]);
+    env_free(e);
+}
+
+/* An incident longer than the by_incident index takes (TP_INCIDENT_MAX) was
+ * stored unindexed: find and export --incident found nothing. Now refused. */
+static void set_long_incident(uint8_t **buf, size_t *len)
+{
+    tp_event *x = agenttrail__v1__trace_event__unpack(NULL, *len, *buf);
+    x->incident = malloc(301);
+    memset(x->incident, 'I', 300);
+    x->incident[300] = 0;
+    free(*buf);
+    assert_int_equal(tp_event_pack(x, buf, len), 0);
+    tp_event_destroy(&x);
+}
+
+static void test_an_incident_too_long_to_index_is_refused(void **state)
+{
+    (void)state;
+    env *e = env_new(NULL);
+    char *reason = send_pair_first_altered(e, 51, 1, set_long_incident);
+    assert_string_equal(reason, "incident: 300 bytes; must be 1-256 bytes");
+    free(reason);
+    assert_int_equal(store_count(e->store), 1);
+    env_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +425,10 @@ int main(void)
         cmocka_unit_test(test_bad_events_are_named_and_their_neighbours_stored),
         cmocka_unit_test(test_resent_batch_is_acked_again_and_stored_once),
         cmocka_unit_test(test_full_store_answers_retry_then_stores_once_space_returns),
+        cmocka_unit_test(test_unknown_protobuf_fields_are_refused_not_stored),
+        cmocka_unit_test(test_an_incident_too_long_to_index_is_refused),
+        cmocka_unit_test(
+            test_an_event_reusing_a_stored_id_with_other_content_is_rejected_and_counted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

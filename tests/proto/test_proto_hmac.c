@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -148,6 +150,14 @@ static void test_key_file_refuses_anything_else_and_says_how_to_make_one(void **
     assert_string_equal(err.field, path);
     assert_non_null(strstr(err.problem, "No such file"));
     assert_non_null(strstr(err.problem, "trace-shim keygen --hmac -o FILE"));
+    /* A FIFO is refused at once rather than waited on. */
+    snprintf(path, sizeof path, "%s/key.fifo", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    alarm(10);
+    assert_int_equal(tp_hmac_key_load(path, key, &err), TP_EKEY);
+    alarm(0);
+    assert_non_null(strstr(err.problem, "is a FIFO, not a regular file"));
+    unlink(path);
 }
 
 static void test_prepare_replaces_prompt_text_by_its_hmac(void **state)

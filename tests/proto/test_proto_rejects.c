@@ -59,6 +59,10 @@ static char *long_dri(void)
     return repeat("{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"", "d", 257,
                   "\",\"note\":\"n\"}");
 }
+static char *long_incident(void)
+{
+    return repeat("{" BASE ",\"incident\":\"", "i", 257, "\"}");
+}
 static char *long_note(void)
 {
     return repeat("{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\",\"note\":\"", "n", 65537,
@@ -123,8 +127,42 @@ static const reject_case cases[] = {
      "usage.input_tokens", "must be a JSON integer, got boolean"},
     {"integer not negative", "{" BASE ",\"duration_nano\":-1}", NULL, 0, "duration_nano",
      "-1 out of range 0..2^63-1"},
-    {"integer not above 2^63-1", "{" BASE ",\"duration_nano\":9223372036854775808}", NULL, 0, "-",
-     "integer out of range 0..2^63-1"},
+    {"integer not above 2^63-1", "{" BASE ",\"duration_nano\":9223372036854775808}", NULL, 0,
+     "duration_nano", "9223372036854775808 out of range 0..2^63-1"},
+    {"integer beyond 64 bits names its field",
+     "{" BASE ",\"usage\":{\"output_tokens\":1,\"input_tokens\":99999999999999999999}}", NULL, 0,
+     "usage.input_tokens", "99999999999999999999 out of range 0..2^63-1"},
+    {"negative beyond 64 bits names its field",
+     "{" BASE ",\"diff\":{\"paths\":[\"a\",\"b\"],\"lines_added\":-99999999999999999999}}", NULL, 0,
+     "diff.lines_added", "-99999999999999999999 out of range 0..2^63-1"},
+    {"huge integer in an array names its index",
+     "{" BASE ",\"context_ids\":[\"a\",1e3,"
+     "123456789012345678901234]}",
+     NULL, 0, "context_ids[2]", "123456789012345678901234 out of range"},
+    {"cached tokens are part of input tokens",
+     "{" BASE ",\"usage\":{\"input_tokens\":1000,\"cached_tokens\":1200}}", NULL, 0,
+     "usage.cached_tokens",
+     "1200 is more than usage.input_tokens 1000; input_tokens counts cached tokens (EVENTS.md)"},
+    {"cached tokens need input tokens", "{" BASE ",\"usage\":{\"cached_tokens\":5}}", NULL, 0,
+     "usage.cached_tokens", "5 without usage.input_tokens"},
+    {"event_id not all zero", "{" BASE ",\"event_id\":\"00000000000000000000000000000000\"}", NULL,
+     0, "event_id", "all zero is not a valid event id"},
+    {"dri not only whitespace",
+     "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\" \\t \",\"note\":\"n\"}", NULL, 0, "dri",
+     "only whitespace; a value is required"},
+    {"dri without leading whitespace",
+     "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\" maria@example.com\",\"note\":\"n\"}", NULL,
+     0, "dri", "' maria@example.com' starts with whitespace"},
+    {"workflow without trailing whitespace",
+     "{\"kind\":\"note\",\"workflow\":\"w\\n\",\"dri\":\"d\",\"note\":\"n\"}", NULL, 0, "workflow",
+     "'w\n' ends with whitespace"},
+    {"incident without trailing whitespace", "{" BASE ",\"incident\":\"INC-1 \"}", NULL, 0,
+     "incident", "'INC-1 ' ends with whitespace"},
+    {"link.workflow without whitespace around",
+     "{\"kind\":\"incident_link\",\"workflow\":\"w\",\"dri\":\"d\",\"link\":{\"workflow\":\" w\"}}",
+     NULL, 0, "link.workflow", "' w' starts with whitespace"},
+    {"incident length (an index key)", NULL, long_incident, 0, "incident",
+     "257 bytes; must be 1-256 bytes"},
     {"redactions fit 32 bits", "{" BASE ",\"redactions\":4294967296}", NULL, 0, "redactions",
      "4294967296 out of range 0..4294967295"},
     {"hex id type", "{" BASE ",\"event_id\":12}", NULL, 0, "event_id",
@@ -253,7 +291,9 @@ static void test_base_event_and_boundary_values_are_accepted(void **state)
         "{" BASE ",\"duration_nano\":9223372036854775807,\"redactions\":4294967295}",
         "{" BASE ",\"attributes\":{\"k\":\"\"}}",
         "{" BASE ",\"time\":\"2024-02-29T23:59:59.999999999999-23:59\"}",
-        "{" BASE ",\"event_id\":\"00000000000000000000000000000000\"}",
+        "{" BASE ",\"event_id\":\"00000000000000000000000000000001\"}",
+        "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"Maria Chen\",\"note\":\"n\",\"usage\":{"
+        "\"input_tokens\":7,\"cached_tokens\":7}}",
         "{" BASE ",\"prompt\":{\"text\":\"hello\"}}",
         "{\"kind\":\"diff\",\"workflow\":\"w\",\"dri\":\"d\",\"diff\":{\"paths\":[\"a\"]}}",
         "{\"kind\":\"incident_link\",\"workflow\":\"w\",\"dri\":\"d\",\"link\":{\"trace_ids\":"
@@ -273,6 +313,10 @@ static void test_base_event_and_boundary_values_are_accepted(void **state)
     tp_error err;
     assert_int_equal(judge(w, strlen(w), NULL, &err), TP_OK);
     free(w);
+    /* An incident of 256 bytes is the longest the by_incident index is given. */
+    char *inc = repeat("{" BASE ",\"incident\":\"", "i", 256, "\"}");
+    assert_int_equal(judge(inc, strlen(inc), NULL, &err), TP_OK);
+    free(inc);
 }
 
 static void test_lenient_turns_unknown_top_level_fields_into_a_warning(void **state)

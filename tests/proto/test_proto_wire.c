@@ -284,11 +284,121 @@ static void test_event_bytes_that_do_not_re_encode_identically_are_refused(void 
     static const uint8_t wide[] = {0xc8, 0x01, 0x80, 0x80, 0x80, 0x80, 0x10};
     memcpy(bad + len, wide, sizeof wide);
     assert_int_equal(tp_event_unpack(bad, len + sizeof wide, NULL, &ev, &err), TP_EDECODE);
+    assert_string_equal(err.field, "redactions"); /* named, as the JSON reader names it */
+    assert_string_equal(err.problem, "4294967296 out of range 0..4294967295");
     /* The canonical bytes themselves pass. */
     assert_int_equal(tp_event_unpack(buf, len, NULL, &ev, &err), TP_OK);
     tp_event_destroy(&ev);
     free(bad);
     free(buf);
+}
+
+/* Adds a length-delimited field `tag`, unknown to the schema, holding `text`. */
+static void add_unknown(ProtobufCMessage *m, uint32_t tag, const char *text)
+{
+    ProtobufCMessageUnknownField *u =
+        realloc(m->unknown_fields, (m->n_unknown_fields + 1) * sizeof *u);
+    assert_non_null(u);
+    m->unknown_fields = u;
+    u += m->n_unknown_fields++;
+    u->tag = tag;
+    u->wire_type = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
+    size_t n = strlen(text); /* < 128: one length byte */
+    u->len = 1 + n;          /* protobuf-c keeps the length prefix with the data */
+    u->data = malloc(1 + n);
+    u->data[0] = (uint8_t)n;
+    memcpy(u->data + 1, text, n);
+}
+
+#define SMUGGLED "AKIAIOSFODNN7EXAMPLE"
+#define REFUSAL "unknown to agenttrail.v1."
+
+/* Packs `ev` and checks that tp_event_unpack refuses it for `field`, of `type`. */
+static void assert_unknown_refused(tp_event *ev, const char *field, const char *type)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(tp_event_pack(ev, &buf, &len), TP_OK);
+    assert_non_null(memmem(buf, len, SMUGGLED, strlen(SMUGGLED))); /* it is in the bytes */
+    tp_event *out = NULL;
+    tp_error err = {{0}};
+    int rc = tp_event_unpack(buf, len, NULL, &out, &err);
+    if (rc != TP_EDECODE || strcmp(err.field, field) != 0)
+        fail_msg("%d %s: %s, expected %s", rc, err.field, err.problem, field);
+    assert_null(out);
+    char want[256];
+    snprintf(want, sizeof want,
+             REFUSAL "%s; refused: unknown fields would be stored unread and unmasked", type);
+    assert_string_equal(err.problem, want);
+    free(buf);
+}
+
+static void test_unknown_fields_at_any_depth_are_refused(void **state)
+{
+    fixture *f = *state;
+    /* The attack as sent: a valid event with a secret appended as field 99. */
+    size_t n = f->ev_len[0];
+    uint8_t *raw = malloc(n + 2 + 1 + strlen(SMUGGLED));
+    memcpy(raw, f->ev[0], n);
+    raw[n] = 0x9a; /* tag (99 << 3) | 2 as a varint */
+    raw[n + 1] = 0x06;
+    raw[n + 2] = (uint8_t)strlen(SMUGGLED);
+    memcpy(raw + n + 3, SMUGGLED, strlen(SMUGGLED));
+    tp_event *ev = NULL;
+    tp_error err = {{0}};
+    assert_int_equal(tp_event_unpack(raw, n + 3 + strlen(SMUGGLED), NULL, &ev, &err), TP_EDECODE);
+    char msg[600];
+    assert_string_equal(tp_error_format(&err, msg, sizeof msg),
+                        "field 99: unknown to agenttrail.v1.TraceEvent; refused: unknown fields "
+                        "would be stored unread and unmasked");
+    free(raw);
+    /* In a sub-message, in a map entry (attributes), in a repeated message. */
+    ev = agenttrail__v1__trace_event__unpack(NULL, f->ev_len[0], f->ev[0]);
+    assert_non_null(ev);
+    if (!ev->usage) {
+        ev->usage = malloc(sizeof *ev->usage);
+        agenttrail__v1__usage__init(ev->usage);
+        ev->usage->has_input_tokens = 1;
+        ev->usage->input_tokens = 10;
+    }
+    add_unknown(&ev->usage->base, 99, SMUGGLED);
+    assert_unknown_refused(ev, "usage: field 99", "Usage");
+    tp_event_destroy(&ev);
+
+    ev = agenttrail__v1__trace_event__unpack(NULL, f->ev_len[0], f->ev[0]);
+    Agenttrail__V1__Attribute *a = malloc(sizeof *a);
+    agenttrail__v1__attribute__init(a);
+    a->key = strdup("k");
+    a->value = strdup("v");
+    size_t na = ev->n_attributes;
+    ev->attributes = realloc(ev->attributes, (na + 1) * sizeof *ev->attributes);
+    ev->attributes[na] = a;
+    ev->n_attributes = na + 1;
+    add_unknown(&a->base, 3, SMUGGLED);
+    char field[64];
+    snprintf(field, sizeof field, "attributes[%zu]: field 3", na);
+    assert_unknown_refused(ev, field, "Attribute");
+    tp_event_destroy(&ev);
+}
+
+static void test_unknown_fields_in_the_batch_envelope_are_refused(void **state)
+{
+    fixture *f = *state;
+    size_t n = f->batch_len, k = strlen(SMUGGLED);
+    uint8_t *frame = malloc(n + 3 + k);
+    memcpy(frame, f->batch, n);
+    frame[n] = 0x9a;
+    frame[n + 1] = 0x06;
+    frame[n + 2] = (uint8_t)k;
+    memcpy(frame + n + 3, SMUGGLED, k);
+    tp_batch *b = NULL;
+    tp_error err = {{0}};
+    assert_int_equal(tp_batch_decode(frame, n + 3 + k, NULL, &b, &err), TP_EDECODE);
+    assert_null(b);
+    assert_string_equal(err.field, "field 99");
+    assert_string_equal(err.problem, REFUSAL "Batch; refused: unknown fields would be stored "
+                                             "unread and unmasked");
+    free(frame);
 }
 
 static void test_ack_round_trips_and_checks_its_frame(void **state)
@@ -367,6 +477,8 @@ int main(void)
         cmocka_unit_test(test_random_bytes_never_crash_batch_or_event_decoding),
         cmocka_unit_test(test_unpacked_event_without_ids_is_refused),
         cmocka_unit_test(test_event_bytes_that_do_not_re_encode_identically_are_refused),
+        cmocka_unit_test(test_unknown_fields_at_any_depth_are_refused),
+        cmocka_unit_test(test_unknown_fields_in_the_batch_envelope_are_refused),
         cmocka_unit_test(test_ack_round_trips_and_checks_its_frame),
         cmocka_unit_test(test_event_ids_are_time_ordered_and_random),
     };

@@ -3,6 +3,10 @@
  * with real ZeroMQ sockets on loopback: a ROUTER with curve_server and the
  * handler, DEALER clients with and without the right keys.
  *
+ * Also the files: allowlists with unsafe modes, another owner and a FIFO,
+ * secret keys where a public key is wanted, through the API and through the
+ * real trace-collector and trace-shim programs (which must refuse, not hang).
+ *
  * Owns: a temp directory per test (keys, allowlist), one ZeroMQ context per
  * test. Every "refused" check runs beside an allowed client that is served,
  * so a dead server cannot pass for a refusing one.
@@ -225,6 +229,142 @@ static void test_auth_secret_key_readable_by_others_is_refused(void **state)
     assert_non_null(strstr(err, "40 Z85"));
 }
 
+/* Runs a built program under timeout(1): a FIFO that blocks it shows as 124. */
+static int run_bounded(char **err, const char *prog, const char *const *args)
+{
+    char *bin = tu_bin(prog);
+    char *argv[24] = {"/usr/bin/timeout", "10", bin};
+    int n = 3;
+    for (int k = 0; args[k] && n < 23; k++)
+        argv[n++] = (char *)args[k];
+    argv[n] = NULL;
+    int rc = tu_run(argv, NULL, NULL, NULL, err);
+    free(bin);
+    return rc;
+}
+
+static void assert_allowlist_refused(const char *path, int code, const char *why)
+{
+    auth_allowlist *a = NULL;
+    char err[600] = "";
+    alarm(10); /* a FIFO must not block */
+    int rc = auth_allowlist_load(path, &a, err, sizeof err);
+    alarm(0);
+    if (rc != code) fail_msg("%s: %d (%s), expected %d", path, rc, err, code);
+    assert_null(a);
+    assert_non_null(strstr(err, path));
+    if (!strstr(err, why)) fail_msg("\"%s\" does not say \"%s\"", err, why);
+}
+
+static void test_auth_unsafe_allowlist_files_are_refused(void **state)
+{
+    fixture *fx = *state;
+    auth_allowlist *a = NULL;
+    char err[600] = "";
+    assert_int_equal(auth_allowlist_load(fx->allow, &a, err, sizeof err), 0); /* 0600: fine */
+    auth_allowlist_destroy(&a);
+    assert_int_equal(chmod(fx->allow, 0644), 0);
+    assert_int_equal(auth_allowlist_load(fx->allow, &a, err, sizeof err), 0);
+    auth_allowlist_destroy(&a);
+    assert_int_equal(chmod(fx->allow, 0666), 0);
+    assert_allowlist_refused(fx->allow, AUTH_EPERM, "writable by anyone (others) (mode 0666)");
+    assert_int_equal(chmod(fx->allow, 0620), 0);
+    assert_allowlist_refused(fx->allow, AUTH_EPERM, "writable by its group (mode 0620)");
+    assert_int_equal(chmod(fx->allow, 0644), 0);
+    if (geteuid() == 0) { /* only root can give a file away */
+        assert_int_equal(chown(fx->allow, 65534, 65534), 0);
+        assert_allowlist_refused(fx->allow, AUTH_EPERM, "owned by uid 65534");
+        assert_int_equal(chown(fx->allow, 0, 0), 0);
+    }
+    /* A reload from an unsafe file keeps the list that was loaded. */
+    assert_int_equal(chmod(fx->allow, 0646), 0);
+    assert_int_equal(auth_zap_reload(fx->zap, err, sizeof err), AUTH_EPERM);
+    assert_non_null(strstr(err, "chmod go-w"));
+    assert_true(auth_zap_allows_name(fx->zap, "shim-a"));
+    char fifo[512], dir[512];
+    path_in(fx, fifo, sizeof fifo, "allow.fifo");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_allowlist_refused(fifo, AUTH_EIO, "is a FIFO, not a regular file");
+    path_in(fx, dir, sizeof dir, "allow.d");
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_allowlist_refused(dir, AUTH_EIO, "is a directory, not a regular file");
+
+    /* The real collector refuses to start on them, at once. */
+    char store[512], ep[600], *cerr = NULL;
+    path_in(fx, store, sizeof store, "store");
+    snprintf(ep, sizeof ep, "ipc://%s/c.sock", fx->dir);
+    const char *args[] = {"--store",      store,     "--listen", ep,  "--curve-secret",
+                          fx->server_key, "--allow", fifo,       NULL};
+    assert_int_equal(run_bounded(&cerr, "trace-collector", args), 3);
+    assert_non_null(strstr(cerr, "is a FIFO, not a regular file"));
+    free(cerr);
+    args[7] = fx->allow; /* mode 0646 */
+    assert_int_equal(run_bounded(&cerr, "trace-collector", args), 3);
+    assert_non_null(strstr(cerr, "(mode 0646)"));
+    free(cerr);
+}
+
+static void test_auth_secret_key_is_refused_where_a_public_key_is_wanted(void **state)
+{
+    fixture *fx = *state;
+    char *text = tu_read_file(fx->server_key, NULL);
+    assert_non_null(strstr(text, " secret-key\n# CURVE secret key"));
+    free(text);
+    char z[41], err[600] = "";
+    assert_int_equal(auth_key_load(fx->server_key, 0, z, err, sizeof err), AUTH_EFORMAT);
+    assert_non_null(strstr(err, fx->server_key));
+    assert_non_null(strstr(err, "holds a CURVE secret key"));
+    assert_non_null(strstr(err, "pass the public key"));
+    assert_int_equal(auth_key_load(fx->server_key, 1, z, err, sizeof err), 0);
+    assert_int_equal(auth_key_load(fx->server_pub, 0, z, err, sizeof err), 0);
+    /* A secret key file from before the marker (bare Z85) still loads as a secret. */
+    char old[512], pub[41], sec[41];
+    path_in(fx, old, sizeof old, "old.key");
+    assert_int_equal(zmq_curve_keypair(pub, sec), 0);
+    char line[48];
+    snprintf(line, sizeof line, "%s\n", sec);
+    assert_int_equal(tu_write_file(old, line, strlen(line)), 0);
+    assert_int_equal(auth_key_load(old, 1, z, err, sizeof err), 0);
+    assert_string_equal(z, sec);
+    /* Pasted into an allowlist, the line of a .key file is named for what it is. */
+    char *line2 = tu_read_file(fx->server_key, NULL), allow[256];
+    snprintf(allow, sizeof allow, "server %.51s\n", line2);
+    free(line2);
+    auth_allowlist *a = NULL;
+    assert_int_equal(auth_allowlist_parse(allow, strlen(allow), "allow.txt", &a, err, sizeof err),
+                     AUTH_EFORMAT);
+    assert_string_equal(err, "allow.txt:1: key: a CURVE secret key (the line of a .key file); "
+                             "list the public key of that shim (its .pub file) and keep the "
+                             "secret key on the shim");
+    /* A FIFO as a key file is refused without blocking. */
+    char fifo[512];
+    path_in(fx, fifo, sizeof fifo, "server.fifo");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    alarm(10);
+    assert_int_equal(auth_key_load(fifo, 1, z, err, sizeof err), AUTH_EIO);
+    alarm(0);
+    assert_non_null(strstr(err, "is a FIFO"));
+
+    /* The real trace-shim: --server-key given the collector's secret key. */
+    char events[512], *serr = NULL;
+    path_in(fx, events, sizeof events, "events.jsonl");
+    const char *line1 = "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\",\"note\":\"n\"}\n";
+    assert_int_equal(tu_write_file(events, line1, strlen(line1)), 0);
+    char ep[600];
+    snprintf(ep, sizeof ep, "ipc://%s/none.sock", fx->dir);
+    const char *args[] = {
+        "--endpoint",   ep,        "--timeout", "1", "--server-key", fx->server_key,
+        "--client-key", fx->a_key, events,      NULL};
+    assert_int_equal(run_bounded(&serr, "trace-shim", args), 2);
+    if (!strstr(serr, "holds a CURVE secret key") || !strstr(serr, "NAME.pub"))
+        fail_msg("trace-shim said: %s", serr);
+    free(serr);
+    args[5] = fifo;
+    assert_int_equal(run_bounded(&serr, "trace-shim", args), 2);
+    assert_non_null(strstr(serr, "is a FIFO"));
+    free(serr);
+}
+
 static void test_auth_allowlist_parses_names_keys_and_comments(void **state)
 {
     (void)state;
@@ -430,6 +570,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_auth_secret_key_readable_by_others_is_refused, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_auth_unsafe_allowlist_files_are_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_auth_secret_key_is_refused_where_a_public_key_is_wanted, setup, teardown),
         cmocka_unit_test(test_auth_allowlist_parses_names_keys_and_comments),
         cmocka_unit_test(test_auth_allowlist_errors_name_file_and_line),
         cmocka_unit_test_setup_teardown(test_auth_allowed_key_is_served_and_named, setup, teardown),

@@ -146,6 +146,96 @@ static void test_store_dedups_across_groups(void **state)
     free(dir);
 }
 
+/* Same id, same bytes (a resend, whatever its `stored` stamps) is a
+ * DUPLICATE; same id, other bytes is a CONFLICT, within a group (first copy in
+ * the block being built, or in a block written earlier in the transaction)
+ * and across groups and a reopen; neither is stored. */
+static void test_store_tells_a_resend_from_another_event_under_the_same_id(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir("store-append");
+    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    tp_event *ev[5] = {fx_event(1, 1, "wf", NULL, T0), fx_event(2, 1, "wf", NULL, T0 + 1),
+                       fx_event(1, 1, "wf-other", NULL, T0), fx_event(1, 2, "wf", NULL, T0),
+                       fx_event(1, 1, "wf", NULL, T0)};
+    ev[4]->stored = malloc(sizeof *ev[4]->stored);
+    agenttrail__v1__stored__init(ev[4]->stored);
+    ev[4]->stored->has_received_unix_nano = 1;
+    ev[4]->stored->received_unix_nano = 42;
+    ev[4]->stored->source = strdup("another-shim");
+    ts_result r[5];
+    assert_int_equal(ts_append(s, ev, 5, r), 0);
+    assert_int_equal(r[0].status, TS_RESULT_STORED);
+    assert_int_equal(r[1].status, TS_RESULT_STORED);
+    assert_int_equal(r[2].status, TS_RESULT_CONFLICT); /* first copy in the open block */
+    assert_int_equal(r[2].log_index, r[0].log_index);
+    assert_int_equal(r[3].status, TS_RESULT_CONFLICT); /* another trace: a written block */
+    assert_int_equal(r[3].log_index, r[0].log_index);
+    assert_int_equal(r[4].status, TS_RESULT_DUPLICATE); /* other stamps, same event */
+    fx_free(ev, 5);
+    ts_close(&s);
+    s = fx_open(dir, 0, NULL);
+    tp_event *b[3] = {fx_event(1, 1, "wf", NULL, T0), fx_event(1, 1, "wf", NULL, T0 + 5),
+                      fx_event(2, 1, "wf", "someone-else@example.com", T0 + 1)};
+    assert_int_equal(ts_append(s, b, 3, r), 0);
+    assert_int_equal(r[0].status, TS_RESULT_DUPLICATE);
+    assert_int_equal(r[1].status, TS_RESULT_CONFLICT);
+    assert_int_equal(r[1].log_index, 0);
+    assert_int_equal(r[2].status, TS_RESULT_CONFLICT);
+    assert_int_equal(r[2].log_index, 1);
+    ts_stats st;
+    assert_int_equal(ts_stat(s, &st), 0);
+    assert_int_equal(st.events, 2);
+    tp_event *got = NULL;
+    assert_int_equal(ts_get(s, b[0]->event_id.data, &got), 0);
+    assert_string_equal(got->workflow, "wf"); /* the first copy stays */
+    assert_int_equal(got->time_unix_nano, T0);
+    tp_event_destroy(&got);
+    assert_int_equal(ts_check(s, fx_report, NULL), 0);
+    fx_free(b, 3);
+    ts_close(&s);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* The longest workflow, dri and incident the contract accepts (traceproto.h)
+ * are keys the indexes hold: each finds its event, and an event validated
+ * with a longer one never reaches the store. */
+static void test_store_indexes_the_longest_keys_the_contract_allows(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir("store-append");
+    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char wf[TP_WORKFLOW_MAX + 2], dri[TP_DRI_MAX + 2], inc[TP_INCIDENT_MAX + 2];
+    memset(wf, 'w', TP_WORKFLOW_MAX);
+    wf[TP_WORKFLOW_MAX] = 0;
+    memset(dri, 'd', TP_DRI_MAX);
+    dri[TP_DRI_MAX] = 0;
+    memset(inc, 'i', TP_INCIDENT_MAX);
+    inc[TP_INCIDENT_MAX] = 0;
+    tp_event *ev = fx_event(1, 1, wf, dri, T0);
+    ev->incident = strdup(inc);
+    tp_error err;
+    assert_int_equal(tp_event_validate(ev, NULL, &err), TP_OK);
+    fx_append_all(s, &ev, 1);
+    ts_filter f[3] = {{.workflow = wf}, {.dri = dri}, {.incident = inc}};
+    for (int k = 0; k < 3; k++) {
+        uint64_t *got = NULL;
+        assert_int_equal(fx_query_all(s, &f[k], 0, &got), 1);
+        free(got);
+    }
+    inc[TP_INCIDENT_MAX] = 'i'; /* one byte more: refused before any store sees it */
+    inc[TP_INCIDENT_MAX + 1] = 0;
+    free(ev->incident);
+    ev->incident = strdup(inc);
+    assert_int_equal(tp_event_validate(ev, NULL, &err), TP_ETOOBIG);
+    assert_string_equal(err.field, "incident");
+    tp_event_destroy(&ev);
+    ts_close(&s);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 static void test_store_rejects_events_without_id(void **state)
 {
     (void)state;
@@ -361,6 +451,8 @@ int main(void)
         cmocka_unit_test(test_store_append_gives_consecutive_log_indexes),
         cmocka_unit_test(test_store_keeps_collector_stamps),
         cmocka_unit_test(test_store_dedups_within_a_group),
+        cmocka_unit_test(test_store_tells_a_resend_from_another_event_under_the_same_id),
+        cmocka_unit_test(test_store_indexes_the_longest_keys_the_contract_allows),
         cmocka_unit_test(test_store_dedups_across_groups),
         cmocka_unit_test(test_store_rejects_events_without_id),
         cmocka_unit_test(test_store_stored_bytes_match_leaf_hashes_across_dictionaries),
