@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -35,6 +36,8 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "shim_monitor.h"
+#include "shim_replay.h"
 #include "spool.h"
 
 #define DEFAULT_ENDPOINT "tcp://127.0.0.1:7600"
@@ -52,12 +55,12 @@ typedef struct batch {
     size_t *lens;
     uint8_t *frame; /* encoded Batch, resent as is */
     size_t frame_len;
-    uint64_t deadline;  /* ns, monotonic: resend after this */
-    uint64_t giveup_at; /* ns: spool it after this if the collector stays silent */
-    unsigned sends;     /* sends that reached a live connection (backoff) */
-    uint64_t sent_at;   /* ns of the first of them (ack delay) */
-    unsigned attempts;  /* RETRY answers received */
-    size_t roff_start;  /* spool batches: offset of their first record in the segment */
+    uint64_t deadline;   /* ns, monotonic: resend after this */
+    uint64_t giveup_at;  /* ns: spool it after this if the collector stays silent */
+    unsigned sends;      /* sends that reached a live connection (backoff) */
+    uint64_t sent_at;    /* ns of the first of them (ack delay) */
+    unsigned attempts;   /* RETRY answers received */
+    size_t rfirst, rend; /* spool batches: their records' index range in the segment */
 } batch;
 
 struct traceshim {
@@ -81,13 +84,16 @@ struct traceshim {
 
     /* counters */
     atomic_uint_fast64_t c_emitted, c_acked, c_dups, c_rejected, c_retried, c_spooled, c_replayed,
-        c_dropped;
+        c_dropped, c_recovered, c_lost, c_lost_spans, c_auth_refused;
+    atomic_uint_fast64_t spool_failures, size_refusals, auth_reports; /* how often reported */
 
     spool *sp;
     char shim_id[33];
     void *zctx, *sock;
     pthread_t thr;
     int thr_started;
+    void *mon;             /* PAIR socket of the DEALER's monitor; NULL: none */
+    shim_conn_events conn; /* background thread only */
 
     /* flush handshake */
     pthread_mutex_t fmu;
@@ -102,10 +108,7 @@ struct traceshim {
     uint64_t srtt;     /* smoothed ack delay, ns, of batches acked after one send */
     int down;
     uint64_t probe_at;
-    int replaying;
-    uint64_t rseg;
-    uint8_t *rdata;
-    size_t rlen, roff;
+    replay_seg rs; /* the segment being replayed (rs.active) */
     unsigned rinflight;
     uint8_t *rxbuf;
     uint8_t *carry; /* a packed event taken from the queue that did not fit a batch */
@@ -149,6 +152,14 @@ static uint64_t now_ns(void)
 
 #define CINC(s, c, n) atomic_fetch_add_explicit(&(s)->c, (uint64_t)(n), memory_order_relaxed)
 
+size_t traceshim_event_max(const tp_limits *lim)
+{
+    tp_limits d = tp_limits_default();
+    if (!lim) lim = &d;
+    size_t in_batch = lim->batch_max_bytes > 65536 ? lim->batch_max_bytes - 65536 : 0;
+    return in_batch < SPOOL_RECORD_MAX ? in_batch : SPOOL_RECORD_MAX;
+}
+
 void traceshim_options_default(traceshim_options *o)
 {
     memset(o, 0, sizeof *o);
@@ -162,6 +173,51 @@ void traceshim_options_default(traceshim_options *o)
 }
 
 /* ---- small helpers ---------------------------------------------------- */
+
+/* A line for people through the log option (stderr by default). */
+static void shim_log(traceshim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void shim_log(traceshim *s, const char *fmt, ...)
+{
+    char line[1536];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (s->o.log)
+        s->o.log(s->o.log_ctx, line);
+    else
+        fprintf(stderr, "traceshim: %s\n", line);
+}
+
+static void replay_report(void *ctx, const char *line)
+{
+    shim_log(ctx, "%s", line);
+}
+
+/* Repeated failures are reported 10 times, then at powers of two. */
+static int worth_reporting(atomic_uint_fast64_t *counter)
+{
+    uint64_t n = atomic_fetch_add(counter, 1) + 1;
+    return n <= 10 || (n & (n - 1)) == 0;
+}
+
+static const char *spool_path(traceshim *s)
+{
+    return s->spool_dir ? s->spool_dir : "(none)";
+}
+
+/* Events given up because the spool could not take them (counted, said). */
+static void spool_failed(traceshim *s, size_t n, int err, const char *what)
+{
+    CINC(s, c_dropped, n);
+    if (!worth_reporting(&s->spool_failures)) return;
+    const char *hint = err == ENOSPC || err == EDQUOT || err == EFBIG
+                           ? "; free space on that file system or give a bigger --spool-dir"
+                       : err == EMSGSIZE ? " (an event over the spool's record limit)"
+                                         : "";
+    shim_log(s, "spool %s: %s failed: %s%s: %zu event(s) dropped (counted in `dropped`)",
+             spool_path(s), what, strerror(err), hint, n);
+}
 
 /* Bumped in a forked child: per-thread id generators reseed (see ids). */
 static atomic_uint g_fork_gen;
@@ -214,18 +270,28 @@ static batch *win_slot(traceshim *s)
 static long spool_sync_count(traceshim *s)
 {
     if (!s->sp) return 0;
-    long n = spool_sync(s->sp);
+    long lost = 0;
+    long n = spool_sync(s->sp, &lost);
     if (n > 0) CINC(s, c_spooled, n);
+    if (n < 0 && lost > 0) spool_failed(s, (size_t)lost, errno, "fsync");
     return n;
 }
 
 /* Writes events to the spool (not yet fsync'd: spool_sync_count does it and
- * counts). On failure the events are dropped and counted. Frees nothing. */
-static void spool_events(traceshim *s, uint8_t *const *evs, const size_t *lens, size_t n)
+ * counts). On failure (nothing of them written) the events are dropped,
+ * counted and reported. Frees nothing. Returns 0 or -1. */
+static int spool_events(traceshim *s, uint8_t *const *evs, const size_t *lens, size_t n)
 {
-    if (n == 0) return;
-    if (!s->sp || spool_append(s->sp, (const uint8_t *const *)evs, lens, n) != 0)
+    if (n == 0) return 0;
+    if (!s->sp) {
         CINC(s, c_dropped, n);
+        return -1;
+    }
+    if (spool_append(s->sp, (const uint8_t *const *)evs, lens, n) != 0) {
+        spool_failed(s, n, errno, "write");
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- creating --------------------------------------------------------- */
@@ -259,6 +325,9 @@ static int setup_socket(traceshim *s, char *errbuf, size_t errlen)
     zmq_setsockopt(s->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(s->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
     zmq_setsockopt(s->sock, ZMQ_RECONNECT_IVL_MAX, &ivlmax, sizeof ivlmax);
+    /* Without a monitor the client still works; it only cannot tell a
+     * refused key from a collector that is not running. */
+    s->mon = shim_monitor_start(s->zctx, s->sock);
     if (s->curve_server[0]) {
         char pub[41];
         if (zmq_curve_public(pub, s->curve_secret) != 0 ||
@@ -287,6 +356,10 @@ static int copy_options(traceshim *s, const traceshim_options *o, char *errbuf, 
     if (!s->o.ack_timeout_ms) s->o.ack_timeout_ms = 2000;
     if (!s->o.attempts) s->o.attempts = 3;
     s->limits = o->limits ? *o->limits : tp_limits_default();
+    /* An event above this could never be spooled or delivered: the limit is
+     * clamped to it (traceshim.h), and emit refuses bigger events. */
+    if (s->limits.event_max > traceshim_event_max(&s->limits))
+        s->limits.event_max = traceshim_event_max(&s->limits);
     if (s->o.batch_events > s->limits.batch_max_events)
         s->o.batch_events = s->limits.batch_max_events;
     if ((unsigned)s->o.overflow > TRACESHIM_OVERFLOW_BLOCK)
@@ -334,9 +407,10 @@ static void destroy_client(traceshim *s)
     }
     free(s->win);
     free(s->ring);
-    free(s->rdata);
+    replay_seg_clear(&s->rs);
     free(s->rxbuf);
     free(s->carry);
+    if (s->mon) zmq_close(s->mon);
     if (s->sock) zmq_close(s->sock);
     if (s->zctx) zmq_ctx_term(s->zctx);
     spool_close(&s->sp);
@@ -556,13 +630,9 @@ static int enqueue(traceshim *s, tp_event *ev)
             return TRACESHIM_EEVENT;
         }
         tp_event_destroy(&ev);
-        const uint8_t *b = buf;
-        int rc = spool_append(s->sp, &b, &len, 1);
+        int rc = spool_events(s, &buf, &len, 1);
         free(buf);
-        if (rc != 0) {
-            CINC(s, c_dropped, 1);
-            return TRACESHIM_EIO;
-        }
+        if (rc != 0) return TRACESHIM_EIO;
         CINC(s, c_emitted, 1);
         wake(s);
         return 0;
@@ -577,7 +647,19 @@ static int emit_check(traceshim *s, tp_event *ev)
     if (atomic_load_explicit(&s->closing, memory_order_relaxed)) return TRACESHIM_ECLOSED;
     if (ev->prompt && ev->prompt->text && ev->prompt->text[0] && !s->has_key)
         return TRACESHIM_EEVENT; /* prompt text needs the organisation key */
-    return fill_ids(s, ev);
+    int rc = fill_ids(s, ev);
+    if (rc != 0) return rc;
+    /* Refused here, not on the background thread: an event that could never
+     * be spooled or delivered must not be accepted. Masking rarely changes
+     * the size; an event that grows past the limit is still refused there. */
+    size_t n = agenttrail__v1__trace_event__get_packed_size(ev);
+    if (n > s->limits.event_max) {
+        if (worth_reporting(&s->size_refusals))
+            shim_log(s, "event refused at emit: it packs to %zu bytes, over the limit of %zu", n,
+                     s->limits.event_max);
+        return TRACESHIM_EEVENT;
+    }
+    return 0;
 }
 
 int traceshim_emit(traceshim *s, tp_event *ev)
@@ -686,23 +768,20 @@ static int batch_build(traceshim *s, batch *b, size_t n)
 }
 
 /* Stops the replay of the current segment: its batches leave the window and
- * the segment will be read again from the first record not yet acked. */
+ * sending resumes at the first record not yet acked (records of batches
+ * acked out of order are skipped, never sent twice). */
 static void replay_abort(traceshim *s)
 {
-    if (!s->replaying) return;
-    /* Replay batches leave the window in order of acks or all at once here,
-     * so everything before the oldest one in flight is acked: resume there. */
-    size_t resume = s->roff;
+    if (!s->rs.active) return;
     for (unsigned i = 0; i < s->o.window; i++) {
         batch *b = &s->win[i];
         if (b->in_use && b->from_spool) {
-            if (b->roff_start < resume) resume = b->roff_start;
+            replay_seg_rewind(&s->rs, b->rfirst);
             batch_free(b);
         }
     }
     s->nwin -= s->rinflight;
     s->rinflight = 0;
-    s->roff = resume;
 }
 
 /* Gives up on a batch for now: memory batches go to the spool (or, without
@@ -726,24 +805,40 @@ static void batch_fail(traceshim *s, batch *b, uint64_t now)
     s->nwin--;
 }
 
+/* Takes the next segment for replay: its damaged records are reported and
+ * counted lost; one of an unknown format version is set aside. 1 loaded. */
+static int replay_load(traceshim *s)
+{
+    replay_found f;
+    int r = replay_seg_load(&s->rs, s->sp, replay_report, s, &f);
+    if (r <= 0) return 0;
+    CINC(s, c_lost, f.lost);
+    CINC(s, c_lost_spans, f.spans);
+    if (f.inherited) CINC(s, c_recovered, f.records);
+    if (f.unreadable) {
+        char name[64];
+        spool_segment_name(s->rs.id, name, sizeof name);
+        if (spool_set_aside(s->sp, s->rs.id) == 0)
+            shim_log(s, "spool %s/%s: set aside as %s.unreadable (not replayed, not deleted)",
+                     spool_path(s), name, name);
+        replay_seg_clear(&s->rs);
+        return 0;
+    }
+    s->rinflight = 0;
+    return 1;
+}
+
 /* Reads the next batch out of the replay segment. 1 sent (or failed and
  * handled), 0 nothing to send. */
 static int replay_next(traceshim *s, uint64_t now, int probe)
 {
     if (!s->sp) return 0;
-    if (!s->replaying) {
-        int r = spool_replay_take(s->sp, &s->rseg, &s->rdata, &s->rlen);
-        if (r <= 0) return 0;
-        s->replaying = 1;
-        s->roff = 0;
-        s->rinflight = 0;
-    }
-    if (s->roff >= s->rlen) {
+    if (!s->rs.active && !replay_load(s)) return 0;
+    if (replay_seg_all_taken(&s->rs)) {
         if (s->rinflight == 0) { /* every batch of it acked: delete */
-            spool_remove(s->sp, s->rseg);
-            free(s->rdata);
-            s->rdata = NULL;
-            s->replaying = 0;
+            spool_remove(s->sp, s->rs.id);
+            replay_seg_clear(&s->rs);
+            return 1; /* the next segment may follow at once */
         }
         return 0;
     }
@@ -759,30 +854,15 @@ static int replay_next(traceshim *s, uint64_t now, int probe)
         return 0;
     }
     b->from_spool = 1;
-    b->roff_start = s->roff;
-    size_t n = 0, bytes = 0;
     /* The same size rule as batches from the queue: a replayed batch over the collector's
      * limit would be refused (or its connection dropped) on every replay. */
     size_t cap = s->limits.batch_max_bytes > 65536 ? s->limits.batch_max_bytes - 65536 : 0;
-    while (n < s->o.batch_events) {
-        const uint8_t *rec;
-        size_t rl, before = s->roff;
-        int r = spool_record_next(s->rdata, s->rlen, &s->roff, &rec, &rl);
-        if (r <= 0) {
-            if (r < 0) s->roff = s->rlen; /* torn tail: the rest is lost to a crash */
-            break;
-        }
-        if (n > 0 && bytes + rl + 16 * (n + 1) > cap) {
-            s->roff = before; /* starts the next replayed batch */
-            break;
-        }
-        b->evs[n] = (uint8_t *)rec;
-        b->lens[n++] = rl;
-        bytes += rl;
-    }
+    size_t n =
+        replay_seg_take(&s->rs, s->o.batch_events, cap, b->evs, b->lens, &b->rfirst, &b->rend);
     if (n == 0 || batch_build(s, b, n) != 0) {
+        replay_seg_rewind(&s->rs, b->rfirst);
         batch_free(b);
-        return n == 0 ? 1 : 0;
+        return 0;
     }
     s->nwin++;
     s->rinflight++;
@@ -875,6 +955,7 @@ static void batch_done(traceshim *s, batch *b)
 {
     if (b->from_spool) {
         s->rinflight--;
+        replay_seg_acked(&s->rs, b->rfirst, b->rend);
         CINC(s, c_replayed, b->n);
     }
     batch_free(b);
@@ -952,7 +1033,7 @@ static void check_timeouts(traceshim *s, uint64_t now)
 
 static int all_settled(traceshim *s)
 {
-    return s->nwin == 0 && queue_count(s, NULL) == 0 && !s->carry && !s->replaying &&
+    return s->nwin == 0 && queue_count(s, NULL) == 0 && !s->carry && !s->rs.active &&
            (!s->sp || !spool_has_data(s->sp));
 }
 
@@ -1033,6 +1114,23 @@ static void bg_step(traceshim *s, uint64_t gen, uint64_t req_deadline)
     pthread_mutex_unlock(&s->fmu);
 }
 
+/* Reads the socket monitor: a refused key is counted and said (the shim
+ * would otherwise look like it waits for a collector that is not there). */
+static void read_monitor(traceshim *s)
+{
+    if (!s->mon) return;
+    uint64_t before = s->conn.auth_refused;
+    shim_monitor_drain(s->mon, &s->conn);
+    uint64_t refused = s->conn.auth_refused - before;
+    if (refused == 0) return;
+    CINC(s, c_auth_refused, refused);
+    if (worth_reporting(&s->auth_reports))
+        shim_log(s,
+                 "%s: the collector refused this shim's key (not on its allowlist?); ZAP status "
+                 "%d; refused so far: %llu",
+                 s->endpoints[0], s->conn.last_status, (unsigned long long)s->conn.auth_refused);
+}
+
 static void *bg_main(void *arg)
 {
     traceshim *s = arg;
@@ -1044,14 +1142,17 @@ static void *bg_main(void *arg)
         pthread_mutex_unlock(&s->fmu);
         bg_step(s, gen, gen ? dl : 0);
         uint64_t now = now_ns();
-        zmq_pollitem_t items[2] = {{s->sock, 0, ZMQ_POLLIN, 0}, {NULL, s->evfd, ZMQ_POLLIN, 0}};
+        zmq_pollitem_t items[3] = {{s->sock, 0, ZMQ_POLLIN, 0},
+                                   {NULL, s->evfd, ZMQ_POLLIN, 0},
+                                   {s->mon, 0, ZMQ_POLLIN, 0}};
         int timeout = poll_timeout_ms(s, now, gen ? dl : 0);
         if (gen && all_settled(s)) timeout = 0;
-        if (zmq_poll(items, 2, timeout) > 0 && (items[1].revents & ZMQ_POLLIN)) {
+        if (zmq_poll(items, s->mon ? 3 : 2, timeout) > 0 && (items[1].revents & ZMQ_POLLIN)) {
             uint64_t v;
             ssize_t r = read(s->evfd, &v, sizeof v);
             (void)r;
         }
+        read_monitor(s);
     }
     return NULL;
 }
@@ -1101,6 +1202,10 @@ void traceshim_counters_get(const traceshim *s, traceshim_counters *out)
     out->replayed = atomic_load(&m->c_replayed);
     out->dropped = atomic_load(&m->c_dropped);
     out->queued = queue_count(m, NULL);
+    out->recovered = atomic_load(&m->c_recovered);
+    out->lost = atomic_load(&m->c_lost);
+    out->lost_spans = atomic_load(&m->c_lost_spans);
+    out->auth_refused = atomic_load(&m->c_auth_refused);
 }
 
 int traceshim_close(traceshim **sp, int timeout_ms)

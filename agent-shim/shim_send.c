@@ -35,6 +35,12 @@ static int emit_event(traceshim *s, tp_event *ev, const char *where, jsonl_stats
     return rc;
 }
 
+static void log_line(void *ctx, const char *line)
+{
+    (void)ctx;
+    fprintf(stderr, "trace-shim: %s\n", line);
+}
+
 static void sleep_ms(int ms)
 {
     struct timespec ts = {0, (long)ms * 1000000L};
@@ -117,6 +123,45 @@ static int follow_file(traceshim *s, const char *path, const jsonl_options *judg
     return 0;
 }
 
+typedef unsigned long long ull;
+
+/* The summary line and what became of the events not acked. Every event
+ * sent (emitted here, or recovered from an earlier run's spool) is acked,
+ * rejected, waiting in the spool, dropped or lost; the last two are said. */
+static void report(const traceshim_counters *c, const jsonl_stats *st, int frc, unsigned timeout,
+                   const char *dir, int *delivery)
+{
+    fprintf(stderr,
+            "trace-shim: sent %llu, acked %llu, rejected %llu, spooled %llu, dropped %llu, lost "
+            "%llu (lines: %llu read, %llu refused here; %llu refused by the collector; %llu "
+            "already stored; %llu recovered from the spool of an earlier run)\n",
+            (ull)(c->emitted + c->recovered), (ull)c->acked, (ull)(st->rejected + c->rejected),
+            (ull)c->spooled, (ull)c->dropped, (ull)c->lost, (ull)st->lines, (ull)st->rejected,
+            (ull)c->rejected, (ull)c->duplicates, (ull)c->recovered);
+    if (c->dropped)
+        fprintf(stderr,
+                "trace-shim: %llu event(s) dropped: the spool %s could not take them (see the "
+                "errors above); they wait nowhere\n",
+                (ull)c->dropped, dir);
+    if (c->lost || c->lost_spans)
+        fprintf(stderr,
+                "trace-shim: %llu event(s) lost to damaged spool records in %s, and %llu damaged "
+                "span(s) of unknown size (see the errors above)\n",
+                (ull)c->lost, dir, (ull)c->lost_spans);
+    if (frc != 0) {
+        fprintf(stderr,
+                "trace-shim: delivery not complete after %u s: what was not acked%s waits in %s "
+                "and is sent by the next run (%s)\n",
+                timeout, c->dropped || c->lost ? " and not dropped or lost" : "", dir,
+                c->auth_refused ? "the collector refused this shim's key (not on its allowlist?)"
+                                : "is trace-collector running?");
+        *delivery = SHIM_SEND_TIMEOUT;
+    } else if (c->rejected) {
+        *delivery = SHIM_SEND_REJECTED;
+    }
+    if (c->dropped || c->lost || c->lost_spans) *delivery = SHIM_SEND_LOST;
+}
+
 int shim_send_run(const shim_send_options *o, const jsonl_options *judge, const char *const *files,
                   size_t n, jsonl_stats *stats, int *delivery)
 {
@@ -134,6 +179,7 @@ int shim_send_run(const shim_send_options *o, const jsonl_options *judge, const 
     so.overflow = TRACESHIM_OVERFLOW_BLOCK; /* a file can wait; nothing is dropped */
     so.curve_server_key = o->curve_server_key;
     so.curve_secret_key = o->curve_secret_key;
+    so.log = log_line;
     traceshim *s = NULL;
     char err[1024];
     int rc = traceshim_create(&so, &s, err, sizeof err);
@@ -175,21 +221,6 @@ int shim_send_run(const shim_send_options *o, const jsonl_options *judge, const 
     traceshim_close(&s, 0);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    fprintf(stderr,
-            "trace-shim: sent %llu, acked %llu, rejected %llu, spooled %llu (lines: %llu read, "
-            "%llu refused here; %llu refused by the collector; %llu already stored)\n",
-            (unsigned long long)c.emitted, (unsigned long long)c.acked,
-            (unsigned long long)(stats->rejected + c.rejected), (unsigned long long)c.spooled,
-            (unsigned long long)stats->lines, (unsigned long long)stats->rejected,
-            (unsigned long long)c.rejected, (unsigned long long)c.duplicates);
-    if (frc != 0) {
-        fprintf(stderr,
-                "trace-shim: delivery not complete after %u s: what was not acked waits in %s "
-                "and is sent by the next run (is trace-collector running?)\n",
-                timeout, dir);
-        *delivery = SHIM_SEND_TIMEOUT;
-    } else if (c.rejected) {
-        *delivery = SHIM_SEND_REJECTED;
-    }
+    report(&c, stats, frc, timeout, dir, delivery);
     return 0;
 }
