@@ -61,6 +61,7 @@ typedef struct batch {
     uint64_t sent_at;    /* ns of the first of them (ack delay) */
     unsigned attempts;   /* RETRY answers received */
     size_t rfirst, rend; /* spool batches: their records' index range in the segment */
+    unsigned drops;      /* connections closed while it was in flight (size suspect) */
 } batch;
 
 struct traceshim {
@@ -84,7 +85,7 @@ struct traceshim {
 
     /* counters */
     atomic_uint_fast64_t c_emitted, c_acked, c_dups, c_rejected, c_retried, c_spooled, c_replayed,
-        c_dropped, c_recovered, c_lost, c_lost_spans, c_auth_refused;
+        c_dropped, c_recovered, c_lost, c_lost_spans, c_auth_refused, c_set_aside;
     atomic_uint_fast64_t spool_failures, size_refusals, auth_reports; /* how often reported */
 
     spool *sp;
@@ -110,6 +111,7 @@ struct traceshim {
     uint64_t probe_at;
     replay_seg rs; /* the segment being replayed (rs.active) */
     unsigned rinflight;
+    size_t learned_cap; /* batch bytes the collector was seen to refuse above; 0: none */
     uint8_t *rxbuf;
     uint8_t *carry; /* a packed event taken from the queue that did not fit a batch */
     size_t carry_len;
@@ -733,6 +735,14 @@ static void queue_to_spool(traceshim *s, size_t keep)
 
 /* ---- background thread: sending ----------------------------------------- */
 
+/* Event bytes per batch: the batch size limit less 64 KiB of framing, or
+ * less when the collector was seen to refuse smaller batches. */
+static size_t batch_cap(const traceshim *s)
+{
+    size_t cap = s->limits.batch_max_bytes > 65536 ? s->limits.batch_max_bytes - 65536 : 0;
+    return s->learned_cap && s->learned_cap < cap ? s->learned_cap : cap;
+}
+
 /* Sends (or resends) a batch's frame. 0, or -1 when it cannot be queued on
  * a live connection (not connected yet, collector gone, queue full): it is
  * then tried again shortly. A batch goes to the spool only once the
@@ -856,7 +866,7 @@ static int replay_next(traceshim *s, uint64_t now, int probe)
     b->from_spool = 1;
     /* The same size rule as batches from the queue: a replayed batch over the collector's
      * limit would be refused (or its connection dropped) on every replay. */
-    size_t cap = s->limits.batch_max_bytes > 65536 ? s->limits.batch_max_bytes - 65536 : 0;
+    size_t cap = batch_cap(s);
     size_t n =
         replay_seg_take(&s->rs, s->o.batch_events, cap, b->evs, b->lens, &b->rfirst, &b->rend);
     if (n == 0 || batch_build(s, b, n) != 0) {
@@ -900,7 +910,7 @@ static int send_from_queue(traceshim *s, uint64_t now, int urgent)
     }
     /* Events are masked and packed one by one; a batch stays under the
      * batch size limit (the collector rejects bigger ones whole). */
-    size_t cap = s->limits.batch_max_bytes > 65536 ? s->limits.batch_max_bytes - 65536 : 0;
+    size_t cap = batch_cap(s);
     qitem it;
     while (n < max && queue_take(s, &it, 1) == 1) {
         taken++;
@@ -962,6 +972,59 @@ static void batch_done(traceshim *s, batch *b)
     s->nwin--;
 }
 
+/* The collector's limit when a REJECTED ack says the batch was too big
+ * ("batch is N bytes; at most M", tp_batch_decode's words), else 0. */
+static size_t refused_for_size(const char *reason)
+{
+    const char *p = reason ? strstr(reason, "batch is ") : NULL;
+    p = p ? strstr(p, "; at most ") : NULL;
+    if (!p) return 0;
+    unsigned long long v = strtoull(p + strlen("; at most "), NULL, 10);
+    return v > 0 && v < SIZE_MAX ? (size_t)v : 0;
+}
+
+/* A batch that cannot be delivered as it is, for its size: the collector
+ * refused it (REJECTED naming its limit) or closed the connection on it
+ * again and again (frames above twice its limit; libzmq says nothing
+ * more). Later batches are cut below `limit`; this one's events go to the
+ * spool (or back into the replay) to be sent in smaller batches; a single
+ * event is moved aside to SPOOL_ASIDE_NAME, reported, never resent. */
+static void batch_too_big(traceshim *s, batch *b, size_t limit, const char *how)
+{
+    size_t cap = limit > 131072 ? limit - 65536 : limit / 2;
+    if (!s->learned_cap || cap < s->learned_cap) {
+        s->learned_cap = cap;
+        shim_log(s,
+                 "the collector %s a batch of %zu bytes (%zu events): batches are cut to %zu "
+                 "bytes of events from now on (is its --max-batch-bytes smaller than this "
+                 "shim's?)",
+                 how, b->frame_len, b->n, cap);
+    }
+    if (b->n == 1) {
+        const uint8_t *ev = b->evs[0];
+        if (s->sp && spool_put_aside(s->sp, &ev, b->lens, 1) == 0) {
+            CINC(s, c_set_aside, 1);
+            shim_log(s,
+                     "an event of %zu bytes is over the collector's limit: moved to %s/%s, "
+                     "never resent",
+                     b->lens[0], spool_path(s), SPOOL_ASIDE_NAME);
+        } else {
+            spool_failed(s, 1, s->sp ? errno : ENOENT, "setting an undeliverable event aside");
+        }
+        if (b->from_spool) {
+            s->rinflight--;
+            replay_seg_acked(&s->rs, b->rfirst, b->rend);
+        }
+    } else if (b->from_spool) {
+        s->rinflight--;
+        replay_seg_rewind(&s->rs, b->rfirst);
+    } else {
+        spool_events(s, b->evs, b->lens, b->n); /* a failure is counted dropped there */
+    }
+    batch_free(b);
+    s->nwin--;
+}
+
 static void handle_ack(traceshim *s, const uint8_t *buf, size_t len, uint64_t now)
 {
     tp_ack *ack = NULL;
@@ -983,12 +1046,18 @@ static void handle_ack(traceshim *s, const uint8_t *buf, size_t len, uint64_t no
         s->down = 0;
         batch_done(s, b);
         break;
-    case AGENTTRAIL__V1__ACK_STATUS__ACK_REJECTED:
+    case AGENTTRAIL__V1__ACK_STATUS__ACK_REJECTED: {
         s->last_ack = now;
-        CINC(s, c_rejected, b->n);
         s->down = 0;
+        size_t limit = refused_for_size(ack->reason);
+        if (limit) {
+            batch_too_big(s, b, limit, "refused");
+            break;
+        }
+        CINC(s, c_rejected, b->n);
         batch_done(s, b);
         break;
+    }
     default: /* RETRY: store full or collector busy */
         if (++b->attempts >= s->o.attempts) {
             batch_fail(s, b, now);
@@ -1114,13 +1183,42 @@ static void bg_step(traceshim *s, uint64_t gen, uint64_t req_deadline)
     pthread_mutex_unlock(&s->fmu);
 }
 
+/* The connection closed: the biggest batch in flight is suspected of being
+ * over the collector's limit (it closes on frames above twice its
+ * --max-batch-bytes, and libzmq's monitor gives no reason). Only batches
+ * over SIZE_SUSPECT_BYTES: a collector killed while a small batch was in
+ * flight never makes the shim cut batches. Three closes while it is in
+ * flight and it is handled as too big: a batch that was not (the collector
+ * was killed three times while it was in flight) is only cut smaller; a
+ * lone event over 64 KiB would be set aside (kept, reported), never lost. */
+#define SIZE_SUSPECT_BYTES (64u << 10)
+#define SIZE_SUSPECT_DROPS 3
+
+static void suspect_on_close(traceshim *s, uint64_t now)
+{
+    batch *big = NULL;
+    for (unsigned i = 0; i < s->o.window; i++) {
+        batch *b = &s->win[i];
+        /* What was in flight on the closed connection is gone with it: send
+         * again as soon as a connection is up (the collector stores each
+         * event once; a late ack of a settled batch is ignored). */
+        if (b->in_use && b->sends > 0) b->deadline = now;
+        if (b->in_use && b->sends > 0 && b->frame_len > SIZE_SUSPECT_BYTES &&
+            (!big || b->frame_len > big->frame_len))
+            big = b;
+    }
+    if (big && ++big->drops >= SIZE_SUSPECT_DROPS)
+        batch_too_big(s, big, big->frame_len / 2, "closed the connection 3 times on");
+}
+
 /* Reads the socket monitor: a refused key is counted and said (the shim
  * would otherwise look like it waits for a collector that is not there). */
 static void read_monitor(traceshim *s)
 {
     if (!s->mon) return;
-    uint64_t before = s->conn.auth_refused;
+    uint64_t before = s->conn.auth_refused, closed = s->conn.disconnected;
     shim_monitor_drain(s->mon, &s->conn);
+    if (s->conn.disconnected != closed) suspect_on_close(s, now_ns());
     uint64_t refused = s->conn.auth_refused - before;
     if (refused == 0) return;
     CINC(s, c_auth_refused, refused);
@@ -1206,6 +1304,7 @@ void traceshim_counters_get(const traceshim *s, traceshim_counters *out)
     out->lost = atomic_load(&m->c_lost);
     out->lost_spans = atomic_load(&m->c_lost_spans);
     out->auth_refused = atomic_load(&m->c_auth_refused);
+    out->set_aside = atomic_load(&m->c_set_aside);
 }
 
 int traceshim_close(traceshim **sp, int timeout_ms)

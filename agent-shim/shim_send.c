@@ -7,6 +7,7 @@
  * handlers only set a flag.
  */
 #include "shim_send.h"
+#include "spool.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -148,6 +149,11 @@ static void report(const traceshim_counters *c, const jsonl_stats *st, int frc, 
                 "trace-shim: %llu event(s) lost to damaged spool records in %s, and %llu damaged "
                 "span(s) of unknown size (see the errors above)\n",
                 (ull)c->lost, dir, (ull)c->lost_spans);
+    if (c->set_aside)
+        fprintf(stderr,
+                "trace-shim: %llu event(s) too big for the collector, alone in a batch: moved to "
+                "%s/" SPOOL_ASIDE_NAME ", never resent\n",
+                (ull)c->set_aside, dir);
     if (frc != 0) {
         fprintf(stderr,
                 "trace-shim: delivery not complete after %u s: what was not acked%s waits in %s "
@@ -159,7 +165,7 @@ static void report(const traceshim_counters *c, const jsonl_stats *st, int frc, 
     } else if (c->rejected) {
         *delivery = SHIM_SEND_REJECTED;
     }
-    if (c->dropped || c->lost || c->lost_spans) *delivery = SHIM_SEND_LOST;
+    if (c->dropped || c->lost || c->lost_spans || c->set_aside) *delivery = SHIM_SEND_LOST;
 }
 
 int shim_send_run(const shim_send_options *o, const jsonl_options *judge, const char *const *files,

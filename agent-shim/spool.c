@@ -560,6 +560,37 @@ int spool_set_aside(spool *sp, uint64_t seg_id)
     return rc;
 }
 
+int spool_put_aside(spool *sp, const uint8_t *const *bufs, const size_t *lens, size_t n)
+{
+    pthread_mutex_lock(&sp->mu);
+    char path[4096 + 32];
+    snprintf(path, sizeof path, "%s/" SPOOL_ASIDE_NAME, sp->dir);
+    int rc = -1, fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0) {
+        rc = 0;
+        if (st.st_size == 0) {
+            uint8_t hdr[SPOOL_SEGMENT_HEADER];
+            memcpy(hdr, seg_magic, sizeof seg_magic);
+            hdr[7] = SPOOL_FORMAT_VERSION;
+            rc = write_all(fd, hdr, sizeof hdr);
+        }
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            uint8_t h[RECORD_HEADER];
+            record_header(h, bufs[i], lens[i]);
+            struct iovec iov[2] = {{h, RECORD_HEADER}, {(void *)bufs[i], lens[i]}};
+            rc = writev_all(fd, iov, 2, RECORD_HEADER + lens[i]);
+        }
+        if (rc == 0) rc = fsync(fd);
+        if (rc != 0 && ftruncate(fd, st.st_size) != 0) rc = -1;
+    }
+    int e = errno;
+    if (fd >= 0) close(fd);
+    pthread_mutex_unlock(&sp->mu);
+    errno = e;
+    return rc;
+}
+
 /* ---- reading records ------------------------------------------------- */
 
 void spool_cursor_init(spool_cursor *c, const uint8_t *data, size_t len)

@@ -100,6 +100,14 @@ int spool_set_aside(spool *sp, uint64_t seg_id);
 /* Deletes a replayed segment (all of it acked). 0 or -1. */
 int spool_remove(spool *sp, uint64_t seg_id);
 
+/* Where events that can never be delivered are kept (a person decides):
+ * a segment-format file in the spool directory that replay never reads. */
+#define SPOOL_ASIDE_NAME "undeliverable.spool"
+
+/* Appends `n` records to SPOOL_ASIDE_NAME in the directory and fsyncs it.
+ * All or nothing. 0 or -1 (errno set). */
+int spool_put_aside(spool *sp, const uint8_t *const *bufs, const size_t *lens, size_t n);
+
 /* A walk over the records of a segment's contents (borrowed bytes). */
 typedef struct spool_cursor {
     const uint8_t *data;

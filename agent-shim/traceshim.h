@@ -186,6 +186,9 @@ typedef struct traceshim_counters {
                               at least one event) */
     uint64_t auth_refused; /* connections on which the collector refused this shim's
                               CURVE key */
+    uint64_t set_aside;    /* events too big for the collector (it refused them or closed
+                              the connection on them, alone in a batch): moved to
+                              undeliverable.spool in the spool directory, never resent */
 } traceshim_counters;
 
 /* A consistent-enough snapshot (each counter read atomically). Thread-safe. */

@@ -296,6 +296,67 @@ static void test_events_above_the_record_limit_are_refused(void **state)
     assert_true(traceshim_event_max(NULL) < tp_limits_default().batch_max_bytes);
 }
 
+static void test_batches_too_big_for_the_collector_are_cut_and_a_lone_event_set_aside(void **state)
+{
+    env *e = *state;
+    /* The collector takes batches of 256 KiB (and closes connections on frames over
+     * twice that, without a word); the shim assumes 16 MiB. */
+    const char *cargs[] = {"--max-batch-bytes", "256K", "--max-string-bytes", "1M", NULL};
+    pid_t c = pu_collector_start(e->store, e->ep, e->log, cargs);
+    /* 60 events of ~65 KB emitted at once: one 3.9 MB batch, cut until it fits. */
+    char *driver = tu_bin("test-pipeline-driver"), out[600], spool2[600];
+    snprintf(out, sizeof out, "%s/driver.out", e->dir);
+    snprintf(spool2, sizeof spool2, "%s/spool2", e->dir);
+    char *dargs[] = {driver, "--endpoint",       e->ep, "--spool-dir",  spool2,  "--tag",
+                     "1",    "--count",          "60",  "--note-bytes", "65000", "--batch",
+                     "60",   "--ack-timeout-ms", "300", "--flush-ms",   "15000", NULL};
+    assert_int_equal(pu_wait(pu_spawn(dargs, out, NULL)), 0);
+    free(driver);
+    char *o = tu_read_file(out, NULL);
+    assert_int_equal(pu_field(o, "acked"), 60);
+    free(o);
+    /* One event of 600 KB can never be delivered there: set aside, not retried forever. */
+    FILE *f = fopen(e->input, "w");
+    assert_non_null(f);
+    for (int i = 1; i <= 3; i++)
+        fprintf(f, "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d@e.com\",\"note\":\"%d\"}\n",
+                i);
+    fprintf(f, "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d@e.com\",\"note\":\"");
+    for (int i = 0; i < 600000; i++)
+        fputc('a' + i % 26, f);
+    fprintf(f, "\"}\n");
+    fclose(f);
+    char *argv[] = {e->shim, "--endpoint",         e->ep, "--spool-dir", e->spool, "--timeout",
+                    "20",    "--max-string-bytes", "1M",  e->input,      NULL};
+    char *err = NULL;
+    int rc = tu_run(argv, NULL, NULL, NULL, &err);
+    if (rc != 4) fail_msg("too big event: exit %d, wanted 4: %s", rc, err);
+    assert_non_null(strstr(err, "moved to"));
+    assert_non_null(strstr(err, SPOOL_ASIDE_NAME));
+    assert_non_null(strstr(err, ", acked 3,"));
+    free(err);
+    /* The spool is not poisoned: the next run has nothing left to send. */
+    rc = run_shim(e, "/dev/null", "10", &err);
+    if (rc != 0) fail_msg("next run: exit %d: %s", rc, err);
+    free(err);
+    assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
+    assert_int_equal(stored(e), 63);
+    char aside[700];
+    snprintf(aside, sizeof aside, "%s/%s", e->spool, SPOOL_ASIDE_NAME);
+    size_t alen = 0;
+    uint8_t *data = (uint8_t *)tu_read_file(aside, &alen);
+    assert_non_null(data);
+    spool_cursor cur;
+    spool_damage d;
+    const uint8_t *rec;
+    size_t rl;
+    spool_cursor_init(&cur, data, alen);
+    assert_int_equal(spool_cursor_next(&cur, &rec, &rl, NULL, &d), 1);
+    assert_true(rl > 600000);
+    assert_int_equal(spool_cursor_next(&cur, &rec, &rl, NULL, &d), 0);
+    free(data);
+}
+
 static void test_a_refused_curve_key_is_said_as_such(void **state)
 {
     env *e = *state;
@@ -346,6 +407,9 @@ int main(void)
             test_a_full_spool_file_system_counts_dropped_events_and_exits_4, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_above_the_record_limit_are_refused, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_batches_too_big_for_the_collector_are_cut_and_a_lone_event_set_aside, setup,
+            teardown),
         cmocka_unit_test_setup_teardown(test_a_refused_curve_key_is_said_as_such, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
