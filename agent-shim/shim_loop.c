@@ -225,6 +225,19 @@ static int batch_send(traceshim *s, batch *b, uint64_t now)
     return 0;
 }
 
+/* Room for a full batch's event pointers and lengths in a free slot. 0 or -1. */
+static int batch_alloc(traceshim *s, batch *b)
+{
+    b->evs = malloc(s->o.batch_events * sizeof *b->evs);
+    b->lens = malloc(s->o.batch_events * sizeof *b->lens);
+    if (b->evs && b->lens) return 0;
+    free(b->evs);
+    free(b->lens);
+    b->evs = NULL;
+    b->lens = NULL;
+    return -1;
+}
+
 static int batch_build(traceshim *s, batch *b, size_t n)
 {
     b->seq = s->next_seq++;
@@ -313,15 +326,7 @@ static int replay_next(traceshim *s, uint64_t now, int probe)
     }
     batch *b = win_slot(s);
     if (!b) return 0;
-    b->evs = malloc(s->o.batch_events * sizeof *b->evs);
-    b->lens = malloc(s->o.batch_events * sizeof *b->lens);
-    if (!b->evs || !b->lens) {
-        free(b->evs);
-        free(b->lens);
-        b->evs = NULL;
-        b->lens = NULL;
-        return 0;
-    }
+    if (batch_alloc(s, b) != 0) return 0;
     b->from_spool = 1;
     /* The same size rule as batches from the queue: a replayed batch over the collector's
      * limit would be refused (or its connection dropped) on every replay. */
@@ -352,15 +357,7 @@ static int send_from_queue(traceshim *s, uint64_t now, int urgent)
     batch *b = win_slot(s);
     if (!b) return 0;
     size_t max = s->o.batch_events, n = 0, bytes = 0, taken = 0;
-    b->evs = malloc(max * sizeof *b->evs);
-    b->lens = malloc(max * sizeof *b->lens);
-    if (!b->evs || !b->lens) {
-        free(b->evs);
-        free(b->lens);
-        b->evs = NULL;
-        b->lens = NULL;
-        return 0;
-    }
+    if (batch_alloc(s, b) != 0) return 0;
     if (s->carry) { /* the event that did not fit in the previous batch */
         b->evs[n] = s->carry;
         b->lens[n++] = s->carry_len;

@@ -36,34 +36,22 @@
 #include "testutil.h"
 #include "traceshim.h"
 
-typedef struct env {
-    char *dir, *shim;
-    char store[512], ep[600], log[512], spool[512], input[512];
-    int mounted;
-} env;
+typedef pu_shim_env env;
+
+static int mounted; /* the spool is a tmpfs of this test */
 
 static int setup(void **state)
 {
-    env *e = calloc(1, sizeof *e);
-    e->dir = tu_tempdir("spoolfault");
-    e->shim = tu_bin("trace-shim");
-    snprintf(e->store, sizeof e->store, "%s/store", e->dir);
-    snprintf(e->ep, sizeof e->ep, "ipc://%s/c.sock", e->dir);
-    snprintf(e->log, sizeof e->log, "%s/collector.log", e->dir);
-    snprintf(e->spool, sizeof e->spool, "%s/spool", e->dir);
-    snprintf(e->input, sizeof e->input, "%s/events.jsonl", e->dir);
-    *state = e;
+    *state = pu_shim_env_new("spoolfault");
     return 0;
 }
 
 static int teardown(void **state)
 {
-    env *e = *state;
-    if (e->mounted) umount2(e->spool, MNT_DETACH);
-    tu_rmtree(e->dir);
-    free(e->dir);
-    free(e->shim);
-    free(e);
+    pu_shim_env *e = *state;
+    if (mounted) umount2(e->spool, MNT_DETACH);
+    mounted = 0;
+    pu_shim_env_free(&e);
     return 0;
 }
 
@@ -82,16 +70,12 @@ static void write_lines(const char *path, int n)
 
 static int run_shim(env *e, const char *input, const char *timeout, char **err)
 {
-    char *argv[] = {e->shim,     "--endpoint",    e->ep,         "--spool-dir", e->spool,
-                    "--timeout", (char *)timeout, (char *)input, NULL};
-    return tu_run(argv, NULL, NULL, NULL, err);
+    return pu_shim_run(e, input, timeout, err);
 }
 
 static uint64_t stored(env *e)
 {
-    uint64_t lost, dup, total = 0;
-    assert_int_equal(pu_set_check(e->store, 0, 0, &lost, &dup, &total), 0);
-    return total;
+    return pu_store_total(e->store);
 }
 
 /* Sorted segment file names of the spool (up to max). */
@@ -103,7 +87,7 @@ static int segments(const char *dir, char names[][64], int max)
     struct dirent *de;
     while ((de = readdir(d)) != NULL && n < max)
         if (strncmp(de->d_name, "seg-", 4) == 0 && strlen(de->d_name) < 64)
-            snprintf(names[n++], 64, "%s", de->d_name);
+            snprintf(names[n++], 64, "%.63s", de->d_name);
     closedir(d);
     qsort(names, (size_t)n, 64, (int (*)(const void *, const void *))strcmp);
     return n;
@@ -231,7 +215,7 @@ static void test_a_full_spool_file_system_counts_dropped_events_and_exits_4(void
                 strerror(errno));
         skip();
     }
-    e->mounted = 1;
+    mounted = 1;
     write_lines(e->input, 4000); /* ~150 bytes each: ~600 KB, more than 256 KiB */
     char *err = NULL;
     int rc = run_shim(e, e->input, "1", &err);
