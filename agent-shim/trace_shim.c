@@ -17,7 +17,8 @@
  * spooled and delivered (sending); 3 (sending) not every event was acked
  * within --timeout: the rest waits in the spool for the next run; 4
  * (sending) events were lost: dropped because the spool could not take them
- * (disk full...) or found damaged in the spool; 4 wins over 3 and 1.
+ * (disk full...), found damaged in the spool, or set aside as too big for
+ * the collector; 4 wins over 3 and 1.
  *
  * Threading: single-threaded program.
  */
@@ -162,8 +163,10 @@ static void print_help(FILE *out)
                  "sending, not every event was acked within --timeout (the rest waits in the\n"
                  "spool and goes with the next run); 4 when sending, events were lost: dropped\n"
                  "because the spool could not take them (disk full) or found damaged in the\n"
-                 "spool (each damaged record is named: segment file, byte offset); 4 wins over\n"
-                 "3 and 1. Sending prints one summary line on stderr: sent (read here or\n"
+                 "spool (each damaged record is named: segment file, byte offset), or too big\n"
+                 "for the collector even alone in a batch (moved to undeliverable.spool in the\n"
+                 "spool directory); 4 wins over 3 and 1. Sending prints one summary line on "
+                 "stderr: sent (read here or\n"
                  "recovered from an earlier run's spool), acked, rejected, spooled, dropped,\n"
                  "lost.\n");
 }
