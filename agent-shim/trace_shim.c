@@ -165,10 +165,9 @@ static void print_help(FILE *out)
                  "because the spool could not take them (disk full) or found damaged in the\n"
                  "spool (each damaged record is named: segment file, byte offset), or too big\n"
                  "for the collector even alone in a batch (moved to undeliverable.spool in the\n"
-                 "spool directory); 4 wins over 3 and 1. Sending prints one summary line on "
-                 "stderr: sent (read here or\n"
-                 "recovered from an earlier run's spool), acked, rejected, spooled, dropped,\n"
-                 "lost.\n");
+                 "spool directory); 4 wins over 3 and 1.\n"
+                 "Sending prints one summary line on stderr: sent (read here or recovered from\n"
+                 "an earlier run's spool), acked, rejected, spooled, dropped, lost.\n");
 }
 
 /* N, NK or NM (KiB, MiB); 0 on success. */
