@@ -132,13 +132,15 @@ typedef unsigned long long ull;
 static void report(const traceshim_counters *c, const jsonl_stats *st, int frc, unsigned timeout,
                    const char *dir, int *delivery)
 {
+    /* A damaged span of unknown size held at least one event. */
     fprintf(stderr,
             "trace-shim: sent %llu, acked %llu, rejected %llu, spooled %llu, dropped %llu, lost "
-            "%llu (lines: %llu read, %llu refused here; %llu refused by the collector; %llu "
+            "%s%llu (lines: %llu read, %llu refused here; %llu refused by the collector; %llu "
             "already stored; %llu recovered from the spool of an earlier run)\n",
             (ull)(c->emitted + c->recovered), (ull)c->acked, (ull)(st->rejected + c->rejected),
-            (ull)c->spooled, (ull)c->dropped, (ull)c->lost, (ull)st->lines, (ull)st->rejected,
-            (ull)c->rejected, (ull)c->duplicates, (ull)c->recovered);
+            (ull)c->spooled, (ull)c->dropped, c->lost_spans ? "at least " : "",
+            (ull)(c->lost + c->lost_spans), (ull)st->lines, (ull)st->rejected, (ull)c->rejected,
+            (ull)c->duplicates, (ull)c->recovered);
     if (c->dropped)
         fprintf(stderr,
                 "trace-shim: %llu event(s) dropped: the spool %s could not take them (see the "
