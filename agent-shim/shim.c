@@ -1,10 +1,12 @@
 /*
- * shim.c - libtraceshim: the client a service links (see traceshim.h).
+ * shim.c - libtraceshim: the client a service links (see traceshim.h):
+ * options, creating and closing a client, ids, emit, flush, counters.
  *
- * Owns: the bounded in-memory queue of packed events, the ZeroMQ context and
- * DEALER socket, the window of unacked batches, the spool (spool.c) and the
- * background thread that moves events queue -> batch -> collector, or queue
- * -> spool when the collector is unreachable, and spool -> collector when it
+ * Owns: the client (shim_internal.h): the bounded in-memory queue of events,
+ * the ZeroMQ context and DEALER socket (and its monitor), the window of
+ * unacked batches, the spool (spool.c) and the background thread
+ * (shim_loop.c) that moves events queue -> batch -> collector, or queue ->
+ * spool when the collector is unreachable, and spool -> collector when it
  * answers again.
  *
  * Invariants:
@@ -35,82 +37,9 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "shim_internal.h"
+#include "shim_monitor.h"
 #include "spool.h"
-
-#define DEFAULT_ENDPOINT "tcp://127.0.0.1:7600"
-#define PROBE_INTERVAL_MS 200u
-#define RETRY_BACKOFF_MS 100u
-
-typedef tp_event *qitem; /* an event as emitted: ids and time filled, not yet masked */
-
-typedef struct batch {
-    int in_use;
-    int from_spool; /* event bytes point into the replay segment */
-    uint64_t seq;
-    size_t n;
-    uint8_t **evs; /* owned when !from_spool */
-    size_t *lens;
-    uint8_t *frame; /* encoded Batch, resent as is */
-    size_t frame_len;
-    uint64_t deadline;  /* ns, monotonic: resend after this */
-    uint64_t giveup_at; /* ns: spool it after this if the collector stays silent */
-    unsigned sends;     /* sends that reached a live connection (backoff) */
-    uint64_t sent_at;   /* ns of the first of them (ack delay) */
-    unsigned attempts;  /* RETRY answers received */
-    size_t roff_start;  /* spool batches: offset of their first record in the segment */
-} batch;
-
-struct traceshim {
-    traceshim_options o;
-    char *endpoints[TRACESHIM_MAX_ENDPOINTS];
-    char curve_server[41], curve_secret[41]; /* Z85; empty: no CURVE */
-    char *service, *workflow, *dri, *spool_dir;
-    uint8_t key[TP_HMAC_KEY_LEN];
-    int has_key;
-    tp_limits limits;
-
-    /* queue */
-    pthread_mutex_t qmu;
-    pthread_cond_t qspace;
-    qitem *ring;
-    size_t cap, head, count;
-    uint64_t q_first; /* monotonic ns when the queue last became non-empty */
-    int evfd;
-    atomic_int closing;
-    atomic_int stop;
-
-    /* counters */
-    atomic_uint_fast64_t c_emitted, c_acked, c_dups, c_rejected, c_retried, c_spooled, c_replayed,
-        c_dropped;
-
-    spool *sp;
-    char shim_id[33];
-    void *zctx, *sock;
-    pthread_t thr;
-    int thr_started;
-
-    /* flush handshake */
-    pthread_mutex_t fmu;
-    pthread_cond_t fcond;
-    uint64_t req_gen, done_gen, spill_gen, req_deadline;
-
-    /* background thread only */
-    batch *win;
-    unsigned nwin;
-    uint64_t next_seq;
-    uint64_t last_ack; /* monotonic ns of the last OK or REJECTED ack */
-    uint64_t srtt;     /* smoothed ack delay, ns, of batches acked after one send */
-    int down;
-    uint64_t probe_at;
-    int replaying;
-    uint64_t rseg;
-    uint8_t *rdata;
-    size_t rlen, roff;
-    unsigned rinflight;
-    uint8_t *rxbuf;
-    uint8_t *carry; /* a packed event taken from the queue that did not fit a batch */
-    size_t carry_len;
-};
 
 const char *traceshim_strerror(int code)
 {
@@ -140,14 +69,13 @@ const char *traceshim_strerror(int code)
     }
 }
 
-static uint64_t now_ns(void)
+size_t traceshim_event_max(const tp_limits *lim)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    tp_limits d = tp_limits_default();
+    if (!lim) lim = &d;
+    size_t in_batch = lim->batch_max_bytes > 65536 ? lim->batch_max_bytes - 65536 : 0;
+    return in_batch < SPOOL_RECORD_MAX ? in_batch : SPOOL_RECORD_MAX;
 }
-
-#define CINC(s, c, n) atomic_fetch_add_explicit(&(s)->c, (uint64_t)(n), memory_order_relaxed)
 
 void traceshim_options_default(traceshim_options *o)
 {
@@ -192,42 +120,6 @@ static void wake(traceshim *s)
     (void)w; /* EAGAIN: the counter is already non-zero, the thread will wake */
 }
 
-static void batch_free(batch *b)
-{
-    if (!b->from_spool) {
-        for (size_t i = 0; i < b->n; i++)
-            free(b->evs[i]);
-    }
-    free(b->evs);
-    free(b->lens);
-    free(b->frame);
-    memset(b, 0, sizeof *b);
-}
-
-static batch *win_slot(traceshim *s)
-{
-    for (unsigned i = 0; i < s->o.window; i++)
-        if (!s->win[i].in_use) return &s->win[i];
-    return NULL;
-}
-
-static long spool_sync_count(traceshim *s)
-{
-    if (!s->sp) return 0;
-    long n = spool_sync(s->sp);
-    if (n > 0) CINC(s, c_spooled, n);
-    return n;
-}
-
-/* Writes events to the spool (not yet fsync'd: spool_sync_count does it and
- * counts). On failure the events are dropped and counted. Frees nothing. */
-static void spool_events(traceshim *s, uint8_t *const *evs, const size_t *lens, size_t n)
-{
-    if (n == 0) return;
-    if (!s->sp || spool_append(s->sp, (const uint8_t *const *)evs, lens, n) != 0)
-        CINC(s, c_dropped, n);
-}
-
 /* ---- creating --------------------------------------------------------- */
 
 static int set_err(char *errbuf, size_t errlen, int code, const char *fmt, const char *a,
@@ -236,8 +128,6 @@ static int set_err(char *errbuf, size_t errlen, int code, const char *fmt, const
     if (errbuf && errlen) snprintf(errbuf, errlen, fmt, a, b);
     return code;
 }
-
-static void *bg_main(void *arg);
 
 static int setup_socket(traceshim *s, char *errbuf, size_t errlen)
 {
@@ -259,6 +149,9 @@ static int setup_socket(traceshim *s, char *errbuf, size_t errlen)
     zmq_setsockopt(s->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(s->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
     zmq_setsockopt(s->sock, ZMQ_RECONNECT_IVL_MAX, &ivlmax, sizeof ivlmax);
+    /* Without a monitor the client still works; it only cannot tell a
+     * refused key from a collector that is not running. */
+    s->mon = shim_monitor_start(s->zctx, s->sock);
     if (s->curve_server[0]) {
         char pub[41];
         if (zmq_curve_public(pub, s->curve_secret) != 0 ||
@@ -287,6 +180,10 @@ static int copy_options(traceshim *s, const traceshim_options *o, char *errbuf, 
     if (!s->o.ack_timeout_ms) s->o.ack_timeout_ms = 2000;
     if (!s->o.attempts) s->o.attempts = 3;
     s->limits = o->limits ? *o->limits : tp_limits_default();
+    /* An event above this could never be spooled or delivered: the limit is
+     * clamped to it (traceshim.h), and emit refuses bigger events. */
+    if (s->limits.event_max > traceshim_event_max(&s->limits))
+        s->limits.event_max = traceshim_event_max(&s->limits);
     if (s->o.batch_events > s->limits.batch_max_events)
         s->o.batch_events = s->limits.batch_max_events;
     if ((unsigned)s->o.overflow > TRACESHIM_OVERFLOW_BLOCK)
@@ -330,13 +227,14 @@ static void destroy_client(traceshim *s)
     }
     if (s->win) {
         for (unsigned i = 0; i < s->o.window; i++)
-            if (s->win[i].in_use) batch_free(&s->win[i]);
+            if (s->win[i].in_use) shim_batch_free(&s->win[i]);
     }
     free(s->win);
     free(s->ring);
-    free(s->rdata);
+    replay_seg_clear(&s->rs);
     free(s->rxbuf);
     free(s->carry);
+    if (s->mon) zmq_close(s->mon);
     if (s->sock) zmq_close(s->sock);
     if (s->zctx) zmq_ctx_term(s->zctx);
     spool_close(&s->sp);
@@ -404,7 +302,7 @@ int traceshim_create(const traceshim_options *o, traceshim **out, char *errbuf, 
     pthread_sigmask(SIG_SETMASK, &all, &old);
     rc = setup_socket(s, errbuf, errlen);
     if (rc == 0) {
-        if (pthread_create(&s->thr, NULL, bg_main, s) != 0)
+        if (pthread_create(&s->thr, NULL, shim_bg_main, s) != 0)
             rc = set_err(errbuf, errlen, TRACESHIM_ENOMEM, "cannot start the shim thread%s%s", "",
                          "");
         else
@@ -508,26 +406,6 @@ static int fill_ids(traceshim *s, tp_event *ev)
     return 0;
 }
 
-/* Masks secrets, hashes prompt text, packs. Slow (the masker reads every
- * string): runs on the background thread, or in emit only when the queue
- * is full and the event goes to the spool. 0, or -1 (counted rejected). */
-static int prepare_pack(traceshim *s, tp_event *ev, uint8_t **buf, size_t *len)
-{
-    tp_error err;
-    if (tp_event_prepare(ev, s->has_key ? s->key : NULL, s->o.keep_prompt_text, &err) != 0 ||
-        tp_event_pack(ev, buf, len) != 0) {
-        CINC(s, c_rejected, 1);
-        return -1;
-    }
-    if (*len > s->limits.event_max) {
-        free(*buf);
-        *buf = NULL;
-        CINC(s, c_rejected, 1);
-        return -1;
-    }
-    return 0;
-}
-
 /* ---- emit --------------------------------------------------------------- */
 
 /* Queues an owned event (ids filled). Takes ownership in every case. */
@@ -540,7 +418,7 @@ static int enqueue(traceshim *s, tp_event *ev)
     if (s->count < s->cap) {
         s->ring[(s->head + s->count) % s->cap] = ev;
         int was_empty = s->count++ == 0;
-        if (was_empty) s->q_first = now_ns();
+        if (was_empty) s->q_first = shim_now_ns();
         pthread_mutex_unlock(&s->qmu);
         CINC(s, c_emitted, 1);
         if (was_empty) wake(s);
@@ -551,18 +429,14 @@ static int enqueue(traceshim *s, tp_event *ev)
         /* No fsync here: the background thread makes it durable shortly. */
         uint8_t *buf = NULL;
         size_t len = 0;
-        if (prepare_pack(s, ev, &buf, &len) != 0) {
+        if (shim_prepare_pack(s, ev, &buf, &len) != 0) {
             tp_event_destroy(&ev);
             return TRACESHIM_EEVENT;
         }
         tp_event_destroy(&ev);
-        const uint8_t *b = buf;
-        int rc = spool_append(s->sp, &b, &len, 1);
+        int rc = shim_spool_events(s, &buf, &len, 1);
         free(buf);
-        if (rc != 0) {
-            CINC(s, c_dropped, 1);
-            return TRACESHIM_EIO;
-        }
+        if (rc != 0) return TRACESHIM_EIO;
         CINC(s, c_emitted, 1);
         wake(s);
         return 0;
@@ -577,7 +451,19 @@ static int emit_check(traceshim *s, tp_event *ev)
     if (atomic_load_explicit(&s->closing, memory_order_relaxed)) return TRACESHIM_ECLOSED;
     if (ev->prompt && ev->prompt->text && ev->prompt->text[0] && !s->has_key)
         return TRACESHIM_EEVENT; /* prompt text needs the organisation key */
-    return fill_ids(s, ev);
+    int rc = fill_ids(s, ev);
+    if (rc != 0) return rc;
+    /* Refused here, not on the background thread: an event that could never
+     * be spooled or delivered must not be accepted. Masking rarely changes
+     * the size; an event that grows past the limit is still refused there. */
+    size_t n = agenttrail__v1__trace_event__get_packed_size(ev);
+    if (n > s->limits.event_max) {
+        if (shim_worth_reporting(&s->size_refusals))
+            shim_log(s, "event refused at emit: it packs to %zu bytes, over the limit of %zu", n,
+                     s->limits.event_max);
+        return TRACESHIM_EEVENT;
+    }
+    return 0;
 }
 
 int traceshim_emit(traceshim *s, tp_event *ev)
@@ -603,466 +489,13 @@ int traceshim_emit_take(traceshim *s, tp_event **ev)
     return enqueue(s, e);
 }
 
-/* ---- background thread: queue ------------------------------------------- */
-
-/* Takes up to `max` events from the queue. */
-static size_t queue_take(traceshim *s, qitem *out, size_t max)
-{
-    pthread_mutex_lock(&s->qmu);
-    size_t n = s->count < max ? s->count : max;
-    for (size_t i = 0; i < n; i++) {
-        out[i] = s->ring[s->head];
-        s->head = (s->head + 1) % s->cap;
-    }
-    s->count -= n;
-    if (s->count) s->q_first = now_ns(); /* what is left waits a full delay at most */
-    pthread_mutex_unlock(&s->qmu);
-    if (n) pthread_cond_broadcast(&s->qspace);
-    return n;
-}
-
-static size_t queue_count(traceshim *s, uint64_t *first)
-{
-    pthread_mutex_lock(&s->qmu);
-    size_t n = s->count;
-    if (first) *first = s->q_first;
-    pthread_mutex_unlock(&s->qmu);
-    return n;
-}
-
-/* Moves the queue to the spool until `keep` events are left in it. */
-static void queue_to_spool(traceshim *s, size_t keep)
-{
-    qitem items[256];
-    size_t n, q;
-    while ((q = queue_count(s, NULL)) > keep &&
-           (n = queue_take(s, items, q - keep < 256 ? q - keep : 256)) > 0) {
-        uint8_t *evs[256];
-        size_t lens[256], m = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (prepare_pack(s, items[i], &evs[m], &lens[m]) == 0) m++;
-            tp_event_destroy(&items[i]);
-        }
-        spool_events(s, evs, lens, m);
-        for (size_t i = 0; i < m; i++)
-            free(evs[i]);
-    }
-}
-
-/* ---- background thread: sending ----------------------------------------- */
-
-/* Sends (or resends) a batch's frame. 0, or -1 when it cannot be queued on
- * a live connection (not connected yet, collector gone, queue full): it is
- * then tried again shortly. A batch goes to the spool only once the
- * collector has been silent for an ack timeout (check_timeouts), so a client
- * that sends before its connection is up does not spool. */
-static int batch_send(traceshim *s, batch *b, uint64_t now)
-{
-    uint64_t tmo = (uint64_t)s->o.ack_timeout_ms * 1000000u;
-    if (!b->giveup_at) b->giveup_at = now + tmo;
-    if (zmq_send(s->sock, b->frame, b->frame_len, ZMQ_DONTWAIT) < 0) {
-        b->deadline = now + RETRY_BACKOFF_MS * 1000000ull;
-        return -1;
-    }
-    /* Wait at least 3x the acks' usual delay: a collector with a deep
-     * queue is slow to answer, not gone. Each resend waits twice as long
-     * again (up to 32x): a slow collector gets time, not a storm. */
-    if (3 * s->srtt > tmo) tmo = 3 * s->srtt;
-    if (tmo > 60000000000ull) tmo = 60000000000ull;
-    b->deadline = now + (tmo << (b->sends < 5 ? b->sends : 5));
-    if (b->sends++ == 0) b->sent_at = now;
-    return 0;
-}
-
-static int batch_build(traceshim *s, batch *b, size_t n)
-{
-    b->seq = s->next_seq++;
-    b->n = n;
-    b->in_use = 1;
-    return tp_batch_encode(s->shim_id, b->seq, (const uint8_t *const *)b->evs, b->lens, n,
-                           &b->frame, &b->frame_len) == 0
-               ? 0
-               : -1;
-}
-
-/* Stops the replay of the current segment: its batches leave the window and
- * the segment will be read again from the first record not yet acked. */
-static void replay_abort(traceshim *s)
-{
-    if (!s->replaying) return;
-    /* Replay batches leave the window in order of acks or all at once here,
-     * so everything before the oldest one in flight is acked: resume there. */
-    size_t resume = s->roff;
-    for (unsigned i = 0; i < s->o.window; i++) {
-        batch *b = &s->win[i];
-        if (b->in_use && b->from_spool) {
-            if (b->roff_start < resume) resume = b->roff_start;
-            batch_free(b);
-        }
-    }
-    s->nwin -= s->rinflight;
-    s->rinflight = 0;
-    s->roff = resume;
-}
-
-/* Gives up on a batch for now: memory batches go to the spool (or, without
- * one, stay for a later resend); spool batches resume at their first unacked record. */
-static void batch_fail(traceshim *s, batch *b, uint64_t now)
-{
-    s->down = 1;
-    s->probe_at = now + PROBE_INTERVAL_MS * 1000000ull;
-    if (b->from_spool) {
-        replay_abort(s);
-        return;
-    }
-    if (!s->sp) { /* keep it; try again later */
-        b->attempts = 0;
-        b->deadline = now + PROBE_INTERVAL_MS * 1000000ull;
-        b->giveup_at = now + (uint64_t)s->o.ack_timeout_ms * 1000000u;
-        return;
-    }
-    spool_events(s, b->evs, b->lens, b->n);
-    batch_free(b);
-    s->nwin--;
-}
-
-/* Reads the next batch out of the replay segment. 1 sent (or failed and
- * handled), 0 nothing to send. */
-static int replay_next(traceshim *s, uint64_t now, int probe)
-{
-    if (!s->sp) return 0;
-    if (!s->replaying) {
-        int r = spool_replay_take(s->sp, &s->rseg, &s->rdata, &s->rlen);
-        if (r <= 0) return 0;
-        s->replaying = 1;
-        s->roff = 0;
-        s->rinflight = 0;
-    }
-    if (s->roff >= s->rlen) {
-        if (s->rinflight == 0) { /* every batch of it acked: delete */
-            spool_remove(s->sp, s->rseg);
-            free(s->rdata);
-            s->rdata = NULL;
-            s->replaying = 0;
-        }
-        return 0;
-    }
-    batch *b = win_slot(s);
-    if (!b) return 0;
-    b->evs = malloc(s->o.batch_events * sizeof *b->evs);
-    b->lens = malloc(s->o.batch_events * sizeof *b->lens);
-    if (!b->evs || !b->lens) {
-        free(b->evs);
-        free(b->lens);
-        b->evs = NULL;
-        b->lens = NULL;
-        return 0;
-    }
-    b->from_spool = 1;
-    b->roff_start = s->roff;
-    size_t n = 0, bytes = 0;
-    /* The same size rule as batches from the queue: a replayed batch over the collector's
-     * limit would be refused (or its connection dropped) on every replay. */
-    size_t cap = s->limits.batch_max_bytes > 65536 ? s->limits.batch_max_bytes - 65536 : 0;
-    while (n < s->o.batch_events) {
-        const uint8_t *rec;
-        size_t rl, before = s->roff;
-        int r = spool_record_next(s->rdata, s->rlen, &s->roff, &rec, &rl);
-        if (r <= 0) {
-            if (r < 0) s->roff = s->rlen; /* torn tail: the rest is lost to a crash */
-            break;
-        }
-        if (n > 0 && bytes + rl + 16 * (n + 1) > cap) {
-            s->roff = before; /* starts the next replayed batch */
-            break;
-        }
-        b->evs[n] = (uint8_t *)rec;
-        b->lens[n++] = rl;
-        bytes += rl;
-    }
-    if (n == 0 || batch_build(s, b, n) != 0) {
-        batch_free(b);
-        return n == 0 ? 1 : 0;
-    }
-    s->nwin++;
-    s->rinflight++;
-    int sent = batch_send(s, b, now) == 0;
-    if (probe && sent) /* a collector just back may be busy: wait longer for this one */
-        b->giveup_at = b->deadline = now + 4ull * s->o.ack_timeout_ms * 1000000u;
-    return 1;
-}
-
-/* Sends a batch from the queue when it is full, old enough or being flushed. */
-static int send_from_queue(traceshim *s, uint64_t now, int urgent)
-{
-    uint64_t first = 0;
-    size_t q = queue_count(s, &first) + (s->carry != NULL);
-    if (q == 0) return 0;
-    if (q < s->o.batch_events && !urgent && now < first + (uint64_t)s->o.batch_delay_ms * 1000000u)
-        return 0;
-    batch *b = win_slot(s);
-    if (!b) return 0;
-    size_t max = s->o.batch_events, n = 0, bytes = 0, taken = 0;
-    b->evs = malloc(max * sizeof *b->evs);
-    b->lens = malloc(max * sizeof *b->lens);
-    if (!b->evs || !b->lens) {
-        free(b->evs);
-        free(b->lens);
-        b->evs = NULL;
-        b->lens = NULL;
-        return 0;
-    }
-    if (s->carry) { /* the event that did not fit in the previous batch */
-        b->evs[n] = s->carry;
-        b->lens[n++] = s->carry_len;
-        bytes = s->carry_len;
-        s->carry = NULL;
-    }
-    /* Events are masked and packed one by one; a batch stays under the
-     * batch size limit (the collector rejects bigger ones whole). */
-    size_t cap = s->limits.batch_max_bytes > 65536 ? s->limits.batch_max_bytes - 65536 : 0;
-    qitem it;
-    while (n < max && queue_take(s, &it, 1) == 1) {
-        taken++;
-        uint8_t *buf = NULL;
-        size_t len = 0;
-        int rc = prepare_pack(s, it, &buf, &len);
-        tp_event_destroy(&it);
-        if (rc != 0) continue;
-        if (n > 0 && bytes + len + 16 * (n + 1) > cap) {
-            s->carry = buf;
-            s->carry_len = len;
-            break;
-        }
-        b->evs[n] = buf;
-        b->lens[n++] = len;
-        bytes += len;
-    }
-    b->n = n;
-    if (n == 0) {
-        batch_free(b);
-        return taken > 0;
-    }
-    if (batch_build(s, b, n) != 0) {
-        spool_events(s, b->evs, b->lens, n);
-        batch_free(b);
-        return 0;
-    }
-    s->nwin++;
-    batch_send(s, b, now);
-    return 1;
-}
-
-/* The carried event goes to the spool with the queue. */
-static void carry_to_spool(traceshim *s)
-{
-    if (!s->carry) return;
-    spool_events(s, &s->carry, &s->carry_len, 1);
-    free(s->carry);
-    s->carry = NULL;
-}
-
-/* ---- background thread: acks and timeouts -------------------------------- */
-
-static batch *win_find(traceshim *s, uint64_t seq)
-{
-    for (unsigned i = 0; i < s->o.window; i++)
-        if (s->win[i].in_use && s->win[i].seq == seq) return &s->win[i];
-    return NULL;
-}
-
-static void batch_done(traceshim *s, batch *b)
-{
-    if (b->from_spool) {
-        s->rinflight--;
-        CINC(s, c_replayed, b->n);
-    }
-    batch_free(b);
-    s->nwin--;
-}
-
-static void handle_ack(traceshim *s, const uint8_t *buf, size_t len, uint64_t now)
-{
-    tp_ack *ack = NULL;
-    tp_error err;
-    if (tp_ack_decode(buf, len, &ack, &err) != 0) return; /* not from a collector */
-    batch *b = win_find(s, ack->seq);
-    if (!b) { /* an ack for a batch already settled (resend, abort) */
-        tp_ack_destroy(&ack);
-        return;
-    }
-    switch (ack->status) {
-    case AGENTTRAIL__V1__ACK_STATUS__ACK_OK:
-        s->last_ack = now;
-        if (b->sends == 1) /* resent batches say nothing certain about the delay */
-            s->srtt = s->srtt ? (7 * s->srtt + (now - b->sent_at)) / 8 : now - b->sent_at;
-        CINC(s, c_acked, ack->accepted);
-        CINC(s, c_dups, ack->duplicates);
-        CINC(s, c_rejected, ack->n_rejected);
-        s->down = 0;
-        batch_done(s, b);
-        break;
-    case AGENTTRAIL__V1__ACK_STATUS__ACK_REJECTED:
-        s->last_ack = now;
-        CINC(s, c_rejected, b->n);
-        s->down = 0;
-        batch_done(s, b);
-        break;
-    default: /* RETRY: store full or collector busy */
-        if (++b->attempts >= s->o.attempts) {
-            batch_fail(s, b, now);
-        } else {
-            b->deadline = now + RETRY_BACKOFF_MS * 1000000ull;
-        }
-        break;
-    }
-    tp_ack_destroy(&ack);
-}
-
-static void recv_acks(traceshim *s, uint64_t now)
-{
-    for (;;) {
-        int n = zmq_recv(s->sock, s->rxbuf, 65536, ZMQ_DONTWAIT);
-        if (n < 0) break;
-        if (n > 65536) continue; /* truncated: not an ack of ours */
-        handle_ack(s, s->rxbuf, (size_t)n, now);
-    }
-}
-
-static void check_timeouts(traceshim *s, uint64_t now)
-{
-    /* A batch goes to the spool (and the client down) only when the
-     * collector has answered nothing for a whole ack timeout; while acks
-     * flow, a late batch is resent instead. */
-    int silent = now - s->last_ack >= (uint64_t)s->o.ack_timeout_ms * 1000000u;
-    for (unsigned i = 0; i < s->o.window; i++) {
-        batch *b = &s->win[i];
-        if (!b->in_use) continue;
-        if (silent && b->giveup_at && now >= b->giveup_at) {
-            batch_fail(s, b, now);
-            continue;
-        }
-        if (now < b->deadline) continue;
-        CINC(s, c_retried, 1);
-        batch_send(s, b, now);
-    }
-}
-
-/* ---- background thread: flush and the loop --------------------------- */
-
-static int all_settled(traceshim *s)
-{
-    return s->nwin == 0 && queue_count(s, NULL) == 0 && !s->carry && !s->replaying &&
-           (!s->sp || !spool_has_data(s->sp));
-}
-
-/* Flush timed out: everything in memory goes to the spool, durably. */
-static void spill(traceshim *s)
-{
-    if (!s->sp) return;
-    for (unsigned i = 0; i < s->o.window; i++) {
-        batch *b = &s->win[i];
-        if (b->in_use && !b->from_spool) {
-            spool_events(s, b->evs, b->lens, b->n);
-            batch_free(b);
-            s->nwin--;
-        }
-    }
-    carry_to_spool(s);
-    queue_to_spool(s, 0);
-    spool_sync_count(s);
-}
-
-static int poll_timeout_ms(traceshim *s, uint64_t now, uint64_t req_deadline)
-{
-    uint64_t next = now + 100 * 1000000ull;
-    uint64_t first = 0;
-    if (queue_count(s, &first) > 0) {
-        uint64_t t = first + (uint64_t)s->o.batch_delay_ms * 1000000u;
-        if (t < next) next = t;
-    }
-    for (unsigned i = 0; i < s->o.window; i++)
-        if (s->win[i].in_use && s->win[i].deadline < next) next = s->win[i].deadline;
-    if (s->down && s->probe_at < next) next = s->probe_at;
-    if (req_deadline && req_deadline < next) next = req_deadline;
-    if (next <= now) return 0;
-    return (int)((next - now + 999999) / 1000000);
-}
-
-static void bg_step(traceshim *s, uint64_t gen, uint64_t req_deadline)
-{
-    uint64_t now = now_ns();
-    recv_acks(s, now);
-    check_timeouts(s, now);
-    int urgent = gen > s->done_gen || atomic_load(&s->closing);
-    if (!s->down) {
-        /* Spool first (older), at most half the window; then the queue. */
-        while (s->rinflight < (s->o.window + 1) / 2 && s->nwin < s->o.window && !s->down &&
-               replay_next(s, now, 0))
-            ;
-        while (s->nwin < s->o.window && !s->down && send_from_queue(s, now, urgent))
-            ;
-        /* Window stuck and the queue half full: spool from here, so that
-         * emit rarely has to write the spool itself. */
-        if (s->sp && s->nwin == s->o.window && queue_count(s, NULL) > s->cap / 2)
-            queue_to_spool(s, s->cap / 4);
-    } else {
-        if (s->sp) {
-            carry_to_spool(s);
-            queue_to_spool(s, 0);
-        }
-        if (now >= s->probe_at) {
-            s->probe_at = now + PROBE_INTERVAL_MS * 1000000ull;
-            if (s->rinflight == 0 && !replay_next(s, now, 1) && !s->sp) send_from_queue(s, now, 1);
-        }
-    }
-    spool_sync_count(s);
-    if (!gen) return;
-    pthread_mutex_lock(&s->fmu);
-    if (s->done_gen < gen && all_settled(s)) {
-        s->done_gen = gen;
-        pthread_cond_broadcast(&s->fcond);
-    } else if (s->spill_gen < gen && req_deadline && now_ns() >= req_deadline) {
-        pthread_mutex_unlock(&s->fmu);
-        spill(s);
-        pthread_mutex_lock(&s->fmu);
-        s->spill_gen = gen;
-        if (s->req_gen == gen) s->req_deadline = 0;
-        pthread_cond_broadcast(&s->fcond);
-    }
-    pthread_mutex_unlock(&s->fmu);
-}
-
-static void *bg_main(void *arg)
-{
-    traceshim *s = arg;
-    s->last_ack = now_ns();
-    while (!atomic_load(&s->stop)) {
-        pthread_mutex_lock(&s->fmu);
-        uint64_t gen = s->req_gen > s->done_gen && s->req_gen > s->spill_gen ? s->req_gen : 0;
-        uint64_t dl = s->req_deadline;
-        pthread_mutex_unlock(&s->fmu);
-        bg_step(s, gen, gen ? dl : 0);
-        uint64_t now = now_ns();
-        zmq_pollitem_t items[2] = {{s->sock, 0, ZMQ_POLLIN, 0}, {NULL, s->evfd, ZMQ_POLLIN, 0}};
-        int timeout = poll_timeout_ms(s, now, gen ? dl : 0);
-        if (gen && all_settled(s)) timeout = 0;
-        if (zmq_poll(items, 2, timeout) > 0 && (items[1].revents & ZMQ_POLLIN)) {
-            uint64_t v;
-            ssize_t r = read(s->evfd, &v, sizeof v);
-            (void)r;
-        }
-    }
-    return NULL;
-}
-
 /* ---- flush, counters, close ------------------------------------------ */
 
 int traceshim_flush(traceshim *s, int timeout_ms)
 {
     if (!s) return TRACESHIM_EINVAL;
     if (timeout_ms < 0) timeout_ms = 0;
-    uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
+    uint64_t deadline = shim_now_ns() + (uint64_t)timeout_ms * 1000000u;
     pthread_mutex_lock(&s->fmu);
     uint64_t my = ++s->req_gen;
     if (!s->req_deadline || deadline < s->req_deadline || s->spill_gen + 1 >= my)
@@ -1080,7 +513,7 @@ int traceshim_flush(traceshim *s, int timeout_ms)
         }
         pthread_cond_timedwait(&s->fcond, &s->fmu, &ts);
         /* A later flush moved the deadline: keep ours honoured. */
-        if (s->req_gen > my && s->spill_gen < my && now_ns() >= deadline &&
+        if (s->req_gen > my && s->spill_gen < my && shim_now_ns() >= deadline &&
             (!s->req_deadline || s->req_deadline > deadline))
             s->req_deadline = deadline;
     }
@@ -1100,7 +533,12 @@ void traceshim_counters_get(const traceshim *s, traceshim_counters *out)
     out->spooled = atomic_load(&m->c_spooled);
     out->replayed = atomic_load(&m->c_replayed);
     out->dropped = atomic_load(&m->c_dropped);
-    out->queued = queue_count(m, NULL);
+    out->queued = shim_queue_count(m, NULL);
+    out->recovered = atomic_load(&m->c_recovered);
+    out->lost = atomic_load(&m->c_lost);
+    out->lost_spans = atomic_load(&m->c_lost_spans);
+    out->auth_refused = atomic_load(&m->c_auth_refused);
+    out->set_aside = atomic_load(&m->c_set_aside);
 }
 
 int traceshim_close(traceshim **sp, int timeout_ms)
@@ -1117,9 +555,9 @@ int traceshim_close(traceshim **sp, int timeout_ms)
     if (s->thr_started) pthread_join(s->thr, NULL);
     /* Whatever emit queued after the flush: to the spool, or lost (counted). */
     if (s->sp) {
-        spill(s);
+        shim_spill(s);
     } else {
-        CINC(s, c_dropped, queue_count(s, NULL) + (s->carry != NULL));
+        CINC(s, c_dropped, shim_queue_count(s, NULL) + (s->carry != NULL));
         for (unsigned i = 0; i < s->o.window; i++)
             if (s->win[i].in_use && !s->win[i].from_spool) CINC(s, c_dropped, s->win[i].n);
     }

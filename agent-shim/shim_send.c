@@ -7,6 +7,7 @@
  * handlers only set a flag.
  */
 #include "shim_send.h"
+#include "spool.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -35,6 +36,12 @@ static int emit_event(traceshim *s, tp_event *ev, const char *where, jsonl_stats
         st->rejected++;
     }
     return rc;
+}
+
+static void log_line(void *ctx, const char *line)
+{
+    (void)ctx;
+    tp_term_printf(stderr, "trace-shim: %s", line);
 }
 
 static void sleep_ms(int ms)
@@ -119,6 +126,57 @@ static int follow_file(traceshim *s, const char *path, const jsonl_options *judg
     return 0;
 }
 
+typedef unsigned long long ull;
+
+/* The summary line and what became of the events not acked. Every event
+ * sent (emitted here, or recovered from an earlier run's spool) is acked,
+ * rejected, waiting in the spool, dropped or lost; the last two are said. */
+static void report(const traceshim_counters *c, const jsonl_stats *st, int frc, unsigned timeout,
+                   const char *dir, int *delivery)
+{
+    /* A damaged span of unknown size held at least one event. */
+    tp_term_printf(
+        stderr,
+        "trace-shim: sent %llu, acked %llu, rejected %llu, spooled %llu, dropped %llu, lost "
+        "%s%llu (lines: %llu read, %llu refused here; %llu refused by the collector; %llu "
+        "already stored; %llu recovered from the spool of an earlier run)",
+        (ull)(c->emitted + c->recovered), (ull)c->acked, (ull)(st->rejected + c->rejected),
+        (ull)c->spooled, (ull)c->dropped, c->lost_spans ? "at least " : "",
+        (ull)(c->lost + c->lost_spans), (ull)st->lines, (ull)st->rejected, (ull)c->rejected,
+        (ull)c->duplicates, (ull)c->recovered);
+    if (c->dropped)
+        tp_term_printf(
+            stderr,
+            "trace-shim: %llu event(s) dropped: the spool %s could not take them (see the "
+            "errors above); they wait nowhere",
+            (ull)c->dropped, dir);
+    if (c->lost || c->lost_spans)
+        tp_term_printf(
+            stderr,
+            "trace-shim: %llu event(s) lost to damaged spool records in %s, and %llu damaged "
+            "span(s) of unknown size (see the errors above)",
+            (ull)c->lost, dir, (ull)c->lost_spans);
+    if (c->set_aside)
+        tp_term_printf(
+            stderr,
+            "trace-shim: %llu event(s) too big for the collector, alone in a batch: moved to "
+            "%s/" SPOOL_ASIDE_NAME ", never resent",
+            (ull)c->set_aside, dir);
+    if (frc != 0) {
+        tp_term_printf(
+            stderr,
+            "trace-shim: delivery not complete after %u s: what was not acked%s waits in %s "
+            "and is sent by the next run (%s)",
+            timeout, c->dropped || c->lost ? " and not dropped or lost" : "", dir,
+            c->auth_refused ? "the collector refused this shim's key (not on its allowlist?)"
+                            : "is trace-collector running?");
+        *delivery = SHIM_SEND_TIMEOUT;
+    } else if (c->rejected) {
+        *delivery = SHIM_SEND_REJECTED;
+    }
+    if (c->dropped || c->lost || c->lost_spans || c->set_aside) *delivery = SHIM_SEND_LOST;
+}
+
 int shim_send_run(const shim_send_options *o, const jsonl_options *judge, const char *const *files,
                   size_t n, jsonl_stats *stats, int *delivery)
 {
@@ -136,6 +194,7 @@ int shim_send_run(const shim_send_options *o, const jsonl_options *judge, const 
     so.overflow = TRACESHIM_OVERFLOW_BLOCK; /* a file can wait; nothing is dropped */
     so.curve_server_key = o->curve_server_key;
     so.curve_secret_key = o->curve_secret_key;
+    so.log = log_line;
     traceshim *s = NULL;
     char err[1024];
     int rc = traceshim_create(&so, &s, err, sizeof err);
@@ -177,22 +236,6 @@ int shim_send_run(const shim_send_options *o, const jsonl_options *judge, const 
     traceshim_close(&s, 0);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    fprintf(stderr,
-            "trace-shim: sent %llu, acked %llu, rejected %llu, spooled %llu (lines: %llu read, "
-            "%llu refused here; %llu refused by the collector; %llu already stored)\n",
-            (unsigned long long)c.emitted, (unsigned long long)c.acked,
-            (unsigned long long)(stats->rejected + c.rejected), (unsigned long long)c.spooled,
-            (unsigned long long)stats->lines, (unsigned long long)stats->rejected,
-            (unsigned long long)c.rejected, (unsigned long long)c.duplicates);
-    if (frc != 0) {
-        tp_term_printf(
-            stderr,
-            "trace-shim: delivery not complete after %u s: what was not acked waits in %s "
-            "and is sent by the next run (is trace-collector running?)",
-            timeout, dir);
-        *delivery = SHIM_SEND_TIMEOUT;
-    } else if (c.rejected) {
-        *delivery = SHIM_SEND_REJECTED;
-    }
+    report(&c, stats, frc, timeout, dir, delivery);
     return 0;
 }

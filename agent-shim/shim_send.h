@@ -32,6 +32,8 @@ enum {
     SHIM_SEND_DELIVERED = 0, /* every accepted line acked */
     SHIM_SEND_REJECTED = 1,  /* the collector refused some events */
     SHIM_SEND_TIMEOUT = 3,   /* not all acked in time: the rest waits in the spool */
+    SHIM_SEND_LOST = 4,      /* events were dropped (the spool could not take them) or lost
+                                (damaged spool records); wins over the others */
 };
 
 /* Sends. Returns 0 with *delivery (SHIM_SEND_*) and the line counters in

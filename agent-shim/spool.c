@@ -4,7 +4,10 @@
  * Owns: the spool directory's lock fd, the open write segment, the list of
  * segment ids present on disk.
  * Invariants: `segs` is sorted ascending; the write segment, when open, is
- * the last id in `segs`; a taken (replaying) segment is never the write one.
+ * the last id in `segs`; a taken (replaying) segment is never the write one;
+ * `wbytes` is the length of the write segment's good prefix (header and
+ * whole records): a failed write is truncated back to it; `synced` <=
+ * `wbytes` is the part of it known durable.
  * Threading: one mutex guards everything; emit threads append while the
  * background thread replays.
  */
@@ -26,7 +29,10 @@
 #include "traceproto.h"
 
 #define SEGMENT_ROTATE_BYTES (4u << 20)
-#define RECORD_MAX (64u << 20)
+#define RECORD_HEADER 16
+
+static const uint8_t seg_magic[7] = {'A', 'T', 'S', 'P', 'O', 'O', 'L'};
+static const uint8_t rec_magic[4] = {'A', 'T', 'R', 'C'};
 
 struct spool {
     pthread_mutex_t mu;
@@ -34,12 +40,15 @@ struct spool {
     int lock_fd;
     int wfd;        /* write segment fd, -1 when none is open */
     uint64_t wid;   /* its id */
-    size_t wbytes;  /* bytes written to it */
+    size_t wbytes;  /* bytes of it that hold the header and whole records */
+    size_t synced;  /* of which known durable (fsync'd) */
     int dirty;      /* written since the last fsync */
     long unsynced;  /* records appended and not yet fsync'd */
+    long cut;       /* records cut off after a failed fsync, not yet reported */
     uint64_t *segs; /* ids of segments on disk, ascending */
     size_t nsegs, capsegs;
     uint64_t next_id;
+    uint64_t first_own; /* segments below this id were on disk at open */
 };
 
 static uint32_t crc_table[256];
@@ -77,9 +86,21 @@ static uint32_t get_le32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+void spool_segment_name(uint64_t seg_id, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "seg-%016" PRIu64 ".spool", seg_id);
+}
+
 static void seg_path(const spool *sp, uint64_t id, char *out, size_t outlen)
 {
-    snprintf(out, outlen, "%s/seg-%016" PRIu64 ".spool", sp->dir, id);
+    char name[64];
+    spool_segment_name(id, name, sizeof name);
+    snprintf(out, outlen, "%s/%s", sp->dir, name);
+}
+
+const char *spool_dir(const spool *sp)
+{
+    return sp->dir;
 }
 
 static int segs_push(spool *sp, uint64_t id)
@@ -197,6 +218,7 @@ static int list_segments(spool *sp, char *errbuf, size_t errlen)
     closedir(d);
     if (sp->nsegs) qsort(sp->segs, sp->nsegs, sizeof *sp->segs, cmp_u64);
     sp->next_id = sp->nsegs ? sp->segs[sp->nsegs - 1] + 1 : 1;
+    sp->first_own = sp->next_id;
     return 0;
 }
 
@@ -241,11 +263,20 @@ fail:
     return -1;
 }
 
+static void truncate_back(spool *sp, size_t to);
+
 static int close_write_segment(spool *sp)
 {
     int rc = 0;
     if (sp->wfd >= 0) {
-        if (sp->dirty && fsync(sp->wfd) != 0) rc = -1;
+        if (sp->dirty && fsync(sp->wfd) != 0) {
+            /* Not known durable: cut off, reported by the next spool_sync. */
+            rc = -1;
+            truncate_back(sp,
+                          sp->synced > SPOOL_SEGMENT_HEADER ? sp->synced : SPOOL_SEGMENT_HEADER);
+            sp->cut += sp->unsynced;
+            sp->unsynced = 0;
+        }
         close(sp->wfd);
         sp->wfd = -1;
         sp->dirty = 0;
@@ -272,12 +303,16 @@ static int open_write_segment(spool *sp)
     char path[4096];
     uint64_t id = sp->next_id;
     seg_path(sp, id, path, sizeof path);
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0) return -1;
-    if (segs_push(sp, id) != 0) {
+    uint8_t hdr[SPOOL_SEGMENT_HEADER];
+    memcpy(hdr, seg_magic, sizeof seg_magic);
+    hdr[7] = SPOOL_FORMAT_VERSION;
+    if (write_all(fd, hdr, sizeof hdr) != 0 || segs_push(sp, id) != 0) {
+        int e = errno;
         close(fd);
         unlink(path);
-        errno = ENOMEM;
+        errno = e ? e : ENOMEM;
         return -1;
     }
     /* The new name must survive a crash before any record in it counts. */
@@ -285,59 +320,100 @@ static int open_write_segment(spool *sp)
     sp->next_id++;
     sp->wfd = fd;
     sp->wid = id;
-    sp->wbytes = 0;
+    sp->wbytes = sizeof hdr;
+    sp->synced = 0;
+    sp->dirty = 1;
+    return 0;
+}
+
+/* Cuts a failed write off the write segment (O_APPEND writes go to the new
+ * end), keeping errno. */
+static void truncate_back(spool *sp, size_t to)
+{
+    int e = errno;
+    if (ftruncate(sp->wfd, (off_t)to) == 0) sp->wbytes = to;
+    errno = e;
+}
+
+static void record_header(uint8_t hdr[RECORD_HEADER], const uint8_t *payload, size_t len)
+{
+    memcpy(hdr, rec_magic, 4);
+    put_le32(hdr + 4, (uint32_t)len);
+    put_le32(hdr + 8, spool_crc32(payload, len));
+    put_le32(hdr + 12, spool_crc32(hdr, 12));
+}
+
+/* Writes gathered iovecs whole (a short writev is finished piece by piece). */
+static int writev_all(int fd, struct iovec *iov, size_t niov, size_t total)
+{
+    ssize_t w = writev(fd, iov, (int)niov);
+    if (w < 0) return -1;
+    size_t done = (size_t)w;
+    if (done == total) return 0;
+    for (size_t k = 0; k < niov; k++) {
+        if (done >= iov[k].iov_len) {
+            done -= iov[k].iov_len;
+            continue;
+        }
+        if (write_all(fd, (uint8_t *)iov[k].iov_base + done, iov[k].iov_len - done) != 0) return -1;
+        done = 0;
+    }
     return 0;
 }
 
 int spool_append(spool *sp, const uint8_t *const *bufs, const size_t *lens, size_t n)
 {
+    for (size_t i = 0; i < n; i++) {
+        if (lens[i] > SPOOL_RECORD_MAX) {
+            errno = EMSGSIZE;
+            return -1;
+        }
+    }
     pthread_mutex_lock(&sp->mu);
     int rc = 0;
     if (sp->wfd >= 0 && sp->wbytes >= SEGMENT_ROTATE_BYTES) rc = close_write_segment(sp);
     if (rc == 0 && sp->wfd < 0) rc = open_write_segment(sp);
+    size_t start = sp->wbytes;
     /* Gather records into iovecs, at most 64 records per writev. */
     enum { CHUNK = 64 };
-    uint8_t hdr[CHUNK][8];
+    uint8_t hdr[CHUNK][RECORD_HEADER];
     struct iovec iov[CHUNK * 2];
     for (size_t i = 0; rc == 0 && i < n; i += CHUNK) {
         size_t m = n - i < CHUNK ? n - i : CHUNK, total = 0;
         for (size_t k = 0; k < m; k++) {
-            put_le32(hdr[k], (uint32_t)lens[i + k]);
-            put_le32(hdr[k] + 4, spool_crc32(bufs[i + k], lens[i + k]));
+            record_header(hdr[k], bufs[i + k], lens[i + k]);
             iov[2 * k].iov_base = hdr[k];
-            iov[2 * k].iov_len = 8;
+            iov[2 * k].iov_len = RECORD_HEADER;
             iov[2 * k + 1].iov_base = (void *)bufs[i + k];
             iov[2 * k + 1].iov_len = lens[i + k];
-            total += 8 + lens[i + k];
+            total += RECORD_HEADER + lens[i + k];
         }
-        ssize_t w = writev(sp->wfd, iov, (int)(2 * m));
-        if (w >= 0 && (size_t)w != total) {
-            /* Short write (disk full?): finish it byte by byte through write_all. */
-            size_t done = (size_t)w;
-            for (size_t k = 0; k < 2 * m && rc == 0; k++) {
-                if (done >= iov[k].iov_len) {
-                    done -= iov[k].iov_len;
-                    continue;
-                }
-                rc = write_all(sp->wfd, (uint8_t *)iov[k].iov_base + done, iov[k].iov_len - done);
-                done = 0;
-            }
-        } else if (w < 0) {
-            rc = -1;
-        }
+        rc = writev_all(sp->wfd, iov, 2 * m, total);
         sp->wbytes += total;
         sp->dirty = 1;
-        if (rc == 0) sp->unsynced += (long)m;
+    }
+    if (rc == 0) {
+        sp->unsynced += (long)n;
+    } else if (sp->wfd >= 0) {
+        truncate_back(sp, start); /* all or nothing: no half record in the segment */
     }
     pthread_mutex_unlock(&sp->mu);
     return rc;
 }
 
-long spool_sync(spool *sp)
+long spool_sync(spool *sp, long *lost)
 {
     /* fsync outside the mutex, on a dup of the fd: emit threads appending
      * to the spool must not wait for the disk. */
+    if (lost) *lost = 0;
     pthread_mutex_lock(&sp->mu);
+    if (sp->cut) {
+        if (lost) *lost = sp->cut;
+        sp->cut = 0;
+        pthread_mutex_unlock(&sp->mu);
+        errno = EIO;
+        return -1;
+    }
     if (sp->wfd < 0 || !sp->dirty) {
         long n = sp->unsynced; /* made durable by a rotation's fsync */
         sp->unsynced = 0;
@@ -346,25 +422,41 @@ long spool_sync(spool *sp)
     }
     int fd = dup(sp->wfd);
     long n = sp->unsynced;
+    uint64_t id = sp->wid;
+    size_t upto = sp->wbytes, from = sp->synced;
     sp->unsynced = 0;
     sp->dirty = 0;
     pthread_mutex_unlock(&sp->mu);
-    if (fd < 0 || fsync(fd) != 0) {
-        if (fd >= 0) close(fd);
+    if (fd >= 0 && fsync(fd) == 0) {
+        close(fd);
         pthread_mutex_lock(&sp->mu);
-        sp->unsynced += n;
-        sp->dirty = 1;
+        if (sp->wid == id && sp->synced < upto) sp->synced = upto;
         pthread_mutex_unlock(&sp->mu);
-        return -1;
+        return n;
     }
-    close(fd);
-    return n;
+    int e = errno;
+    if (fd >= 0) close(fd);
+    /* What the failed fsync covered may or may not be on disk: cut it off,
+     * and everything appended since, so that nothing counts as spooled that
+     * is not known durable. */
+    pthread_mutex_lock(&sp->mu);
+    long cut = n;
+    if (sp->wfd >= 0 && sp->wid == id) {
+        cut += sp->unsynced;
+        sp->unsynced = 0;
+        truncate_back(sp, from > SPOOL_SEGMENT_HEADER ? from : SPOOL_SEGMENT_HEADER);
+        sp->dirty = 1;
+    }
+    pthread_mutex_unlock(&sp->mu);
+    if (lost) *lost = cut;
+    errno = e;
+    return -1;
 }
 
 int spool_has_data(spool *sp)
 {
     pthread_mutex_lock(&sp->mu);
-    int r = sp->nsegs > 1 || (sp->nsegs == 1 && (sp->wfd < 0 || sp->wbytes > 0));
+    int r = sp->nsegs > 1 || (sp->nsegs == 1 && (sp->wfd < 0 || sp->wbytes > SPOOL_SEGMENT_HEADER));
     pthread_mutex_unlock(&sp->mu);
     return r;
 }
@@ -396,7 +488,7 @@ static int read_whole(const char *path, uint8_t **data, size_t *len)
     return 0;
 }
 
-int spool_replay_take(spool *sp, uint64_t *seg_id, uint8_t **data, size_t *len)
+int spool_replay_take(spool *sp, uint64_t *seg_id, uint8_t **data, size_t *len, int *inherited)
 {
     pthread_mutex_lock(&sp->mu);
     int rc = 0;
@@ -404,7 +496,7 @@ int spool_replay_take(spool *sp, uint64_t *seg_id, uint8_t **data, size_t *len)
         if (sp->nsegs == 0) break;
         uint64_t id = sp->segs[0];
         if (sp->wfd >= 0 && id == sp->wid) {
-            if (sp->wbytes == 0) break; /* only an empty write segment */
+            if (sp->wbytes <= SPOOL_SEGMENT_HEADER) break; /* only an empty write segment */
             if (close_write_segment(sp) != 0) {
                 rc = -1;
                 break;
@@ -422,11 +514,23 @@ int spool_replay_take(spool *sp, uint64_t *seg_id, uint8_t **data, size_t *len)
             break;
         }
         *seg_id = id;
+        *inherited = id < sp->first_own;
         rc = 1;
         break;
     }
     pthread_mutex_unlock(&sp->mu);
     return rc;
+}
+
+static void segs_forget(spool *sp, uint64_t seg_id)
+{
+    for (size_t i = 0; i < sp->nsegs; i++) {
+        if (sp->segs[i] == seg_id) {
+            memmove(sp->segs + i, sp->segs + i + 1, (sp->nsegs - i - 1) * sizeof *sp->segs);
+            sp->nsegs--;
+            break;
+        }
+    }
 }
 
 int spool_remove(spool *sp, uint64_t seg_id)
@@ -435,29 +539,156 @@ int spool_remove(spool *sp, uint64_t seg_id)
     char path[4096];
     seg_path(sp, seg_id, path, sizeof path);
     int rc = unlink(path) == 0 || errno == ENOENT ? 0 : -1;
-    for (size_t i = 0; i < sp->nsegs; i++) {
-        if (sp->segs[i] == seg_id) {
-            memmove(sp->segs + i, sp->segs + i + 1, (sp->nsegs - i - 1) * sizeof *sp->segs);
-            sp->nsegs--;
-            break;
-        }
-    }
+    segs_forget(sp, seg_id);
     if (rc == 0) fsync_dir(sp->dir);
     pthread_mutex_unlock(&sp->mu);
     return rc;
 }
 
-int spool_record_next(const uint8_t *data, size_t len, size_t *off, const uint8_t **rec,
-                      size_t *rec_len)
+int spool_set_aside(spool *sp, uint64_t seg_id)
 {
-    if (*off == len) return 0;
-    if (len - *off < 8) return -1;
-    uint32_t n = get_le32(data + *off), crc = get_le32(data + *off + 4);
-    if (n > RECORD_MAX || n > len - *off - 8) return -1;
-    const uint8_t *p = data + *off + 8;
-    if (spool_crc32(p, n) != crc) return -1;
+    pthread_mutex_lock(&sp->mu);
+    char path[4096], aside[4096 + 16];
+    seg_path(sp, seg_id, path, sizeof path);
+    snprintf(aside, sizeof aside, "%s.unreadable", path);
+    int rc = rename(path, aside) == 0 ? 0 : -1;
+    if (rc == 0) {
+        segs_forget(sp, seg_id);
+        fsync_dir(sp->dir);
+    }
+    pthread_mutex_unlock(&sp->mu);
+    return rc;
+}
+
+int spool_put_aside(spool *sp, const uint8_t *const *bufs, const size_t *lens, size_t n)
+{
+    pthread_mutex_lock(&sp->mu);
+    char path[4096 + 32];
+    snprintf(path, sizeof path, "%s/" SPOOL_ASIDE_NAME, sp->dir);
+    int rc = -1, fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0) {
+        rc = 0;
+        if (st.st_size == 0) {
+            uint8_t hdr[SPOOL_SEGMENT_HEADER];
+            memcpy(hdr, seg_magic, sizeof seg_magic);
+            hdr[7] = SPOOL_FORMAT_VERSION;
+            rc = write_all(fd, hdr, sizeof hdr);
+        }
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            uint8_t h[RECORD_HEADER];
+            record_header(h, bufs[i], lens[i]);
+            struct iovec iov[2] = {{h, RECORD_HEADER}, {(void *)bufs[i], lens[i]}};
+            rc = writev_all(fd, iov, 2, RECORD_HEADER + lens[i]);
+        }
+        if (rc == 0) rc = fsync(fd);
+        if (rc != 0 && ftruncate(fd, st.st_size) != 0) rc = -1;
+    }
+    int e = errno;
+    if (fd >= 0) close(fd);
+    pthread_mutex_unlock(&sp->mu);
+    errno = e;
+    return rc;
+}
+
+/* ---- reading records ------------------------------------------------- */
+
+void spool_cursor_init(spool_cursor *c, const uint8_t *data, size_t len)
+{
+    c->data = data;
+    c->len = len;
+    c->off = 0;
+    c->version = 0;
+}
+
+/* 1 when a good version-2 record header is at `off` (magic, header CRC, a
+ * length within the limit and the segment); its length in *n. */
+static int header_ok(const spool_cursor *c, size_t off, uint32_t *n)
+{
+    if (c->len - off < RECORD_HEADER) return 0;
+    const uint8_t *h = c->data + off;
+    if (memcmp(h, rec_magic, 4) != 0 || spool_crc32(h, 12) != get_le32(h + 12)) return 0;
+    *n = get_le32(h + 4);
+    return *n <= SPOOL_RECORD_MAX;
+}
+
+static int damage(spool_cursor *c, spool_damage *dmg, size_t to, long events, const char *why)
+{
+    dmg->off = c->off;
+    dmg->bytes = to - c->off;
+    dmg->events = events;
+    dmg->why = why;
+    c->off = to;
+    return -1;
+}
+
+/* Reads the segment's file header: sets the version. */
+static int cursor_start(spool_cursor *c, spool_damage *dmg)
+{
+    c->version = 1;
+    if (c->len >= 4 && memcmp(c->data, seg_magic, 4) == 0) {
+        if (c->len < SPOOL_SEGMENT_HEADER) { /* torn while created: nothing in it */
+            c->off = c->len;
+            return 0;
+        }
+        if (memcmp(c->data, seg_magic, sizeof seg_magic) != 0 ||
+            c->data[7] != SPOOL_FORMAT_VERSION) {
+            c->version = -1;
+            return damage(c, dmg, c->len, -1,
+                          "not a spool segment of format version 2 (written by another version "
+                          "of libtraceshim?)");
+        }
+        c->version = 2;
+        c->off = SPOOL_SEGMENT_HEADER;
+    }
+    return 0;
+}
+
+static int next_v1(spool_cursor *c, const uint8_t **rec, size_t *rec_len, spool_damage *dmg)
+{
+    if (c->len - c->off < 8)
+        return damage(c, dmg, c->len, -1,
+                      "version 1 record torn or corrupt; the rest of a "
+                      "version 1 segment cannot be resynchronised");
+    uint32_t n = get_le32(c->data + c->off), crc = get_le32(c->data + c->off + 4);
+    const uint8_t *p = c->data + c->off + 8;
+    if (n > SPOOL_RECORD_MAX || n > c->len - c->off - 8 || spool_crc32(p, n) != crc)
+        return damage(c, dmg, c->len, -1,
+                      "version 1 record torn or corrupt; the rest of a "
+                      "version 1 segment cannot be resynchronised");
     *rec = p;
     *rec_len = n;
-    *off += 8 + (size_t)n;
+    c->off += 8 + (size_t)n;
     return 1;
+}
+
+static int next_v2(spool_cursor *c, const uint8_t **rec, size_t *rec_len, spool_damage *dmg)
+{
+    uint32_t n;
+    if (!header_ok(c, c->off, &n)) { /* resync: the next offset with a good header */
+        size_t at = c->off + 1;
+        while (at < c->len && !header_ok(c, at, &n))
+            at++;
+        return damage(c, dmg, at, -1,
+                      at < c->len ? "record header unreadable"
+                                  : "record header unreadable or torn");
+    }
+    const uint8_t *p = c->data + c->off + RECORD_HEADER;
+    if (n > c->len - c->off - RECORD_HEADER)
+        return damage(c, dmg, c->len, 1, "record torn (shorter than its length)");
+    if (spool_crc32(p, n) != get_le32(c->data + c->off + 8))
+        return damage(c, dmg, c->off + RECORD_HEADER + n, 1, "record payload fails its CRC");
+    *rec = p;
+    *rec_len = n;
+    c->off += RECORD_HEADER + (size_t)n;
+    return 1;
+}
+
+int spool_cursor_next(spool_cursor *c, const uint8_t **rec, size_t *rec_len, size_t *rec_off,
+                      spool_damage *dmg)
+{
+    if (c->version == 0 && cursor_start(c, dmg) != 0) return -1;
+    if (c->off >= c->len || c->version < 0) return 0;
+    if (rec_off) *rec_off = c->off;
+    return c->version == 1 ? next_v1(c, rec, rec_len, dmg) : next_v2(c, rec, rec_len, dmg);
 }

@@ -13,8 +13,12 @@
  * Exit status: 0 every line valid (and, sending, acked); 1 a line was
  * rejected (the valid ones are still printed or sent); 2 usage error,
  * unusable key file, unreadable input, output error, or a line needed the
- * HMAC key and none was configured; 3 (sending) not every event was acked
- * within --timeout: the rest waits in the spool for the next run.
+ * HMAC key and none was configured, --max-event-bytes above what can be
+ * spooled and delivered (sending); 3 (sending) not every event was acked
+ * within --timeout: the rest waits in the spool for the next run; 4
+ * (sending) events were lost: dropped because the spool could not take them
+ * (disk full...), found damaged in the spool, or set aside as too big for
+ * the collector; 4 wins over 3 and 1.
  *
  * Threading: single-threaded program.
  */
@@ -37,6 +41,7 @@
 #define EXIT_REJECTED 1
 #define EXIT_USAGE 2
 #define EXIT_TIMEOUT 3
+#define EXIT_LOST 4
 #define KEY_ENV "AGENTTRAIL_HMAC_KEY_FILE"
 
 enum opt_id {
@@ -83,7 +88,9 @@ static const shim_option options[] = {
      "keep prompt.text beside its HMAC instead of dropping it", NO_LIMIT},
     {"lenient", OPT_LENIENT, NULL,
      "unknown top-level fields are warnings (and dropped) instead of errors", NO_LIMIT},
-    {"max-event-bytes", OPT_MAX_EVENT, "N", "largest line and encoded event (default 1 MiB)",
+    {"max-event-bytes", OPT_MAX_EVENT, "N",
+     "largest line and encoded event (default 1 MiB; when sending, at most 16320K: what one "
+     "batch holds)",
      offsetof(tp_limits, event_max)},
     {"max-patch-bytes", OPT_MAX_PATCH, "N", "largest diff.patch (default 1 MiB)",
      offsetof(tp_limits, patch_max)},
@@ -153,9 +160,15 @@ static void print_help(FILE *out)
             "--hmac", "-o, --output FILE");
     fprintf(out, "\nexit status: 0 every line valid; 1 a line was rejected (valid lines are still\n"
                  "printed or sent); 2 usage error, unusable key, unreadable input, or prompt text\n"
-                 "to hash with no key configured; 3 when sending, not every event was acked\n"
-                 "within --timeout (the rest waits in the spool and goes with the next run).\n"
-                 "Sending prints one summary line on stderr: sent, acked, rejected, spooled.\n");
+                 "to hash with no key configured, or (sending) --max-event-bytes too big; 3 when\n"
+                 "sending, not every event was acked within --timeout (the rest waits in the\n"
+                 "spool and goes with the next run); 4 when sending, events were lost: dropped\n"
+                 "because the spool could not take them (disk full) or found damaged in the\n"
+                 "spool (each damaged record is named: segment file, byte offset), or too big\n"
+                 "for the collector even alone in a batch (moved to undeliverable.spool in the\n"
+                 "spool directory); 4 wins over 3 and 1.\n"
+                 "Sending prints one summary line on stderr: sent (read here or recovered from\n"
+                 "an earlier run's spool), acked, rejected, spooled, dropped, lost.\n");
 }
 
 /* N, NK or NM (KiB, MiB); 0 on success. */
@@ -332,11 +345,21 @@ static int run_dry_run(const shim_config *cfg, const char *const *files, size_t 
  * --dry-run; exit 3 when delivery did not complete within --timeout. */
 static int run_send(const shim_config *cfg, const char *const *files, size_t n)
 {
+    size_t most = traceshim_event_max(&cfg->judge.limits);
+    if (cfg->judge.limits.event_max > most) {
+        char what[160];
+        snprintf(what, sizeof what, "%zu bytes is above %zu (%zuK)", cfg->judge.limits.event_max,
+                 most, most / 1024);
+        return usage_error("--max-event-bytes %s, the largest event one batch to the collector "
+                           "holds and the spool can keep (--dry-run takes any size)",
+                           what);
+    }
     jsonl_stats st;
     int delivery = 0;
     if (shim_send_run(&cfg->send, &cfg->judge, files, n, &st, &delivery) != 0) return EXIT_USAGE;
     int status = finish(&st);
     if (status == EXIT_USAGE) return status;
+    if (delivery == SHIM_SEND_LOST) return EXIT_LOST;
     if (delivery == SHIM_SEND_TIMEOUT) return EXIT_TIMEOUT;
     return delivery == SHIM_SEND_REJECTED ? EXIT_REJECTED : status;
 }

@@ -98,10 +98,25 @@ typedef struct traceshim_options {
      * collector's public key, and this shim's secret key (its public key is derived). */
     const char *curve_server_key;
     const char *curve_secret_key;
+    /* Lines for people about events lost or refused (a damaged spool record,
+     * a spool write that failed, an event over the size limit, a refused
+     * key). Called from any thread of the client, without its locks; no
+     * newline. NULL: written to stderr prefixed "traceshim: ". Repeated
+     * failures are reported 10 times, then at powers of two. */
+    void (*log)(void *log_ctx, const char *line);
+    void *log_ctx;
 } traceshim_options;
 
 /* Fills `o` with the defaults above (all pointers NULL). */
 void traceshim_options_default(traceshim_options *o);
+
+/* The largest packed event a client accepts under `lim` (NULL: defaults):
+ * the smaller of the spool's record limit (64 MiB) and what fits in one
+ * batch under lim->batch_max_bytes (less 64 KiB of framing); an event above
+ * it could never be spooled or delivered. A client created with a bigger
+ * lim->event_max uses this instead (clamped), and emit refuses bigger
+ * events (TRACESHIM_EEVENT). */
+size_t traceshim_event_max(const tp_limits *lim);
 
 typedef struct traceshim traceshim;
 
@@ -130,10 +145,11 @@ int traceshim_create(const traceshim_options *o, traceshim **out, char *errbuf, 
  * writes the event to the spool itself); under BLOCK it waits while the
  * queue is full.
  * Returns 0 (queued or spooled), TRACESHIM_EFULL (dropped under DROP),
- * TRACESHIM_EEVENT (prompt.text and no HMAC key; or, queue full, the event
- * cannot be prepared or is over the size limit), TRACESHIM_EIO (queue full
- * and the spool write failed: dropped and counted), TRACESHIM_ENOMEM,
- * TRACESHIM_ECLOSED. Thread-safe. */
+ * TRACESHIM_EEVENT (prompt.text and no HMAC key; the event packs to more
+ * than the limits' event_max: refused here, never queued nor spooled; or,
+ * queue full, the event cannot be prepared), TRACESHIM_EIO (queue full and
+ * the spool write failed, e.g. disk full: dropped, counted and reported),
+ * TRACESHIM_ENOMEM, TRACESHIM_ECLOSED. Thread-safe. */
 int traceshim_emit(traceshim *s, tp_event *ev);
 
 /* As traceshim_emit, without the copy: takes ownership of *ev (also on
@@ -153,15 +169,26 @@ int traceshim_flush(traceshim *s, int timeout_ms);
 
 /* Counters, monotonic since create. */
 typedef struct traceshim_counters {
-    uint64_t emitted;    /* events accepted by emit (queued or spooled) */
-    uint64_t acked;      /* events acked OK (stored now or found already stored) */
-    uint64_t duplicates; /* of acked: already stored (resends, replays) */
-    uint64_t rejected;   /* events the collector refused (bad event or batch) */
-    uint64_t retried;    /* batch resends after a timeout or a RETRY ack */
-    uint64_t spooled;    /* events written to the spool */
-    uint64_t replayed;   /* events read back from the spool and sent again */
-    uint64_t dropped;    /* events lost on purpose: DROP overflow, spool failure */
-    uint64_t queued;     /* events now in the in-memory queue (a gauge) */
+    uint64_t emitted;      /* events accepted by emit (queued or spooled) */
+    uint64_t acked;        /* events acked OK (stored now or found already stored) */
+    uint64_t duplicates;   /* of acked: already stored (resends, replays) */
+    uint64_t rejected;     /* events the collector refused (bad event or batch) */
+    uint64_t retried;      /* batch resends after a timeout or a RETRY ack */
+    uint64_t spooled;      /* events written to the spool */
+    uint64_t replayed;     /* events read back from the spool and sent again */
+    uint64_t dropped;      /* events given up: DROP overflow, a spool write or fsync that
+                              failed (disk full...), closed without a spool */
+    uint64_t queued;       /* events now in the in-memory queue (a gauge) */
+    uint64_t recovered;    /* events read from spool segments left by an earlier client,
+                              sent by this one: acked + rejected <= emitted + recovered */
+    uint64_t lost;         /* events of damaged spool records, skipped on replay */
+    uint64_t lost_spans;   /* damaged spool spans whose event count is unknown (each held
+                              at least one event) */
+    uint64_t auth_refused; /* connections on which the collector refused this shim's
+                              CURVE key */
+    uint64_t set_aside;    /* events too big for the collector (it refused them or closed
+                              the connection on them, alone in a batch): moved to
+                              undeliverable.spool in the spool directory, never resent */
 } traceshim_counters;
 
 /* A consistent-enough snapshot (each counter read atomically). Thread-safe. */

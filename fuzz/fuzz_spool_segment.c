@@ -4,7 +4,9 @@
  *
  * The input is treated (1) as the contents of a spool segment (a crash can
  * leave any bytes at its tail; a disk can flip any byte): every record is
- * walked with spool_record_next and unpacked as an event, as replay does;
+ * walked with spool_cursor_next, through damage and resync, and unpacked as
+ * an event, as replay does; every damage must move the cursor forward and
+ * stay inside the input;
  * (2) as an ack frame, decoded with tp_ack_decode. Neither may read outside
  * the input, loop forever, or leak.
  */
@@ -18,10 +20,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    size_t off = 0, len;
+    size_t len, at;
     const uint8_t *rec;
     tp_limits lim = tp_limits_default();
-    while (spool_record_next(data, size, &off, &rec, &len) == 1) {
+    spool_cursor c;
+    spool_damage d;
+    spool_cursor_init(&c, data, size);
+    int k;
+    while ((k = spool_cursor_next(&c, &rec, &len, &at, &d)) != 0) {
+        if (k < 0) {
+            if (d.bytes == 0 || d.off + d.bytes > size) __builtin_trap();
+            continue;
+        }
+        if (rec < data || rec + len > data + size) __builtin_trap();
         tp_event *ev = NULL;
         tp_error err;
         if (tp_event_unpack(rec, len, &lim, &ev, &err) == 0) tp_event_destroy(&ev);

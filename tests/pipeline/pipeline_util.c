@@ -157,3 +157,42 @@ int pu_set_check(const char *store, uint32_t ntags, uint64_t count, uint64_t *lo
     free(seen);
     return rc;
 }
+
+pu_shim_env *pu_shim_env_new(const char *tag)
+{
+    pu_shim_env *e = calloc(1, sizeof *e);
+    if (!e) abort();
+    e->dir = tu_tempdir(tag);
+    e->shim = tu_bin("trace-shim");
+    snprintf(e->store, sizeof e->store, "%s/store", e->dir);
+    snprintf(e->ep, sizeof e->ep, "ipc://%s/c.sock", e->dir);
+    snprintf(e->log, sizeof e->log, "%s/collector.log", e->dir);
+    snprintf(e->spool, sizeof e->spool, "%s/spool", e->dir);
+    snprintf(e->input, sizeof e->input, "%s/events.jsonl", e->dir);
+    snprintf(e->err, sizeof e->err, "%s/shim.err", e->dir);
+    return e;
+}
+
+void pu_shim_env_free(pu_shim_env **e)
+{
+    if (!e || !*e) return;
+    tu_rmtree((*e)->dir);
+    free((*e)->dir);
+    free((*e)->shim);
+    free(*e);
+    *e = NULL;
+}
+
+int pu_shim_run(pu_shim_env *e, const char *input, const char *timeout, char **err)
+{
+    char *argv[] = {e->shim,     "--endpoint",    e->ep,         "--spool-dir", e->spool,
+                    "--timeout", (char *)timeout, (char *)input, NULL};
+    return tu_run(argv, NULL, NULL, NULL, err);
+}
+
+uint64_t pu_store_total(const char *store)
+{
+    uint64_t lost, dup, total = 0;
+    if (pu_set_check(store, 0, 0, &lost, &dup, &total) != 0) abort();
+    return total;
+}

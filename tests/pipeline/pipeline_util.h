@@ -43,4 +43,25 @@ int pu_set_check(const char *store, uint32_t ntags, uint64_t count, uint64_t *lo
 /* Sleeps ms milliseconds. */
 void pu_sleep_ms(int ms);
 
+/* A temp directory for a test running trace-shim against a collector on
+ * ipc:// in it: the paths of the store, the endpoint, the collector's log,
+ * the spool, an input file and a stderr file, and of trace-shim. */
+typedef struct pu_shim_env {
+    char *dir, *shim;
+    char store[512], ep[600], log[512], spool[512], input[512], err[512];
+} pu_shim_env;
+
+/* A new environment (directory created, nothing in it). Aborts on failure. */
+pu_shim_env *pu_shim_env_new(const char *tag);
+
+/* Removes the directory and frees; accepts NULL; sets *e to NULL. */
+void pu_shim_env_free(pu_shim_env **e);
+
+/* Runs trace-shim --endpoint EP --spool-dir SPOOL --timeout T INPUT; its
+ * stderr into *err (malloc'd). Returns the exit status (as tu_run). */
+int pu_shim_run(pu_shim_env *e, const char *input, const char *timeout, char **err);
+
+/* Events in the store (pu_set_check's total); aborts on a store error. */
+uint64_t pu_store_total(const char *store);
+
 #endif

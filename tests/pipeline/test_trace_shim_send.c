@@ -18,33 +18,18 @@
 #include "pipeline_util.h"
 #include "testutil.h"
 
-typedef struct env {
-    char *dir, *shim;
-    char store[512], ep[600], log[512], spool[512], input[512], err[512];
-} env;
+typedef pu_shim_env env;
 
 static int setup(void **state)
 {
-    env *e = calloc(1, sizeof *e);
-    e->dir = tu_tempdir("shimsend");
-    e->shim = tu_bin("trace-shim");
-    snprintf(e->store, sizeof e->store, "%s/store", e->dir);
-    snprintf(e->ep, sizeof e->ep, "ipc://%s/c.sock", e->dir);
-    snprintf(e->log, sizeof e->log, "%s/collector.log", e->dir);
-    snprintf(e->spool, sizeof e->spool, "%s/spool", e->dir);
-    snprintf(e->input, sizeof e->input, "%s/events.jsonl", e->dir);
-    snprintf(e->err, sizeof e->err, "%s/shim.err", e->dir);
-    *state = e;
+    *state = pu_shim_env_new("shimsend");
     return 0;
 }
 
 static int teardown(void **state)
 {
-    env *e = *state;
-    tu_rmtree(e->dir);
-    free(e->dir);
-    free(e->shim);
-    free(e);
+    pu_shim_env *e = *state;
+    pu_shim_env_free(&e);
     return 0;
 }
 
@@ -68,16 +53,12 @@ static void write_lines(const char *path, int first, int n, int bad, const char 
 
 static int run_shim(env *e, const char *input, const char *timeout, char **err)
 {
-    char *argv[] = {e->shim,     "--endpoint",    e->ep,         "--spool-dir", e->spool,
-                    "--timeout", (char *)timeout, (char *)input, NULL};
-    return tu_run(argv, NULL, NULL, NULL, err);
+    return pu_shim_run(e, input, timeout, err);
 }
 
 static uint64_t stored(env *e)
 {
-    uint64_t lost, dup, total = 0;
-    assert_int_equal(pu_set_check(e->store, 0, 0, &lost, &dup, &total), 0);
-    return total;
+    return pu_store_total(e->store);
 }
 
 static void test_send_acks_every_line_and_exits_0(void **state)
