@@ -152,8 +152,10 @@ static void test_mask_finds_secrets_split_by_json_escapes(void **state)
          "abcdefghijABCDEFGHIJ"},
         {"{\"url\":\"postgres:\\/\\/admin:S3cr3tPass@db\\/app\"}", "url_password", "S3cr3tPass"},
         {"{\"dsn\":\"postgres://admin:S3cr3tPass\\u0040db/app\"}", "url_password", "S3cr3tPass"},
-        {"{\"body\":\"{\\\"api_key\\\":\\\"sk_live_4eC39HqLyjWDarjtT1zdp7dc\\\"}\"}",
-         "generic_secret", "4eC39HqLyjWDarjtT1zdp7dc"},
+        {"{\"body\":\"{\\\"api_key\\\":\\\"sk_live_4eC39HqLyjWDarjtT1zdp7dc\\\"}\"}", "stripe_key",
+         "4eC39HqLyjWDarjtT1zdp7dc"},
+        {"{\"body\":\"{\\\"api_key\\\":\\\"a4eC39HqLyjWDarjtT1zdp7dc\\\"}\"}", "generic_secret",
+         "4eC39HqLyjWDarjtT1zdp7dc"},
         {"{\"pem\":\"-----BEGIN EC PRIVATE KEY-----\\nMHcCAQEEIfakefake\\n-----END EC PRIVATE "
          "KEY-----\"}",
          "private_key", "MHcCAQEEIfakefake"},
@@ -273,6 +275,25 @@ static void test_mask_work_is_linear_on_adversarial_input(void **state)
         "a://b:c",
         "Bearer ",
         "Bearer a",
+        "curl -u ",
+        "curl -u a:",
+        "mysql -p",
+        "--password=",
+        "--password ",
+        "DB_PASSWORD=",
+        "A_PASSWORD=\"",
+        "Basic ",
+        "Basic dXNlcjpwYXNz",
+        "sig=",
+        "sig=Ab1/",
+        "hooks.slack.com/services/",
+        "sk-ant-",
+        "sk-proj-",
+        "SG.",
+        "SG.abcdefghijklmnopqrstuv.",
+        "Ab1/",
+        "Ab1+Cd2/Ef3",
+        "AC0123456789abcdef",
         "\\u0041",
         "\\ud800",
         "\\",
@@ -360,14 +381,14 @@ static void test_mask_event_masks_every_free_text_field_and_counts(void **state)
     ev->redactions = 2; /* already masked upstream */
 
     unsigned count = 0;
-    assert_int_equal(tp_mask_event(ev, &count), 0);
+    assert_int_equal(tp_mask_event(ev, &count, NULL), 0);
     assert_int_equal(count, 8);
     assert_int_equal(ev->redactions, 10);
     assert_string_equal(ev->tool_call->arguments,
                         "{\"cmd\":\"curl -H 'Authorization: Bearer [REDACTED:bearer_token]' x\"}");
     assert_string_equal(ev->tool_call->error, "auth failed for [REDACTED:github_token]");
     assert_string_equal(ev->prompt->text, "use [REDACTED:aws_access_key] please");
-    assert_string_equal(ev->diff->patch, "+DB_PASSWORD=[REDACTED:generic_secret]\n");
+    assert_string_equal(ev->diff->patch, "+DB_PASSWORD=[REDACTED:env_password]\n");
     assert_string_equal(ev->note, "db at postgres://[REDACTED:url_password]@db/app");
     assert_string_equal(ev->attributes[0]->value, "prod");
     assert_string_equal(ev->attributes[1]->value, "[REDACTED:slack_token]");
@@ -376,7 +397,7 @@ static void test_mask_event_masks_every_free_text_field_and_counts(void **state)
     assert_string_equal(ev->workflow, "wf");
 
     /* A second pass (the collector's) finds nothing more. */
-    assert_int_equal(tp_mask_event(ev, &count), 0);
+    assert_int_equal(tp_mask_event(ev, &count, NULL), 0);
     assert_int_equal(count, 0);
     assert_int_equal(ev->redactions, 10);
     agenttrail__v1__trace_event__free_unpacked(ev, NULL);
@@ -390,11 +411,11 @@ static void test_mask_event_without_secrets_keeps_redactions_absent(void **state
     char note[] = "all good";
     ev.note = note;
     unsigned count = 7;
-    assert_int_equal(tp_mask_event(&ev, &count), 0);
+    assert_int_equal(tp_mask_event(&ev, &count, NULL), 0);
     assert_int_equal(count, 0);
     assert_int_equal(ev.has_redactions, 0);
     assert_ptr_equal(ev.note, note);
-    assert_int_equal(tp_mask_event(NULL, &count), TP_EINVAL);
+    assert_int_equal(tp_mask_event(NULL, &count, NULL), TP_EINVAL);
 }
 
 int main(void)
