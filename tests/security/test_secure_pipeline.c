@@ -58,7 +58,18 @@ static const canary canaries[] = {
      "CanaryJwtSignature"},
     {"bearer_token", "Authorization: Bearer CanaryBearer0123456789abcdef", "CanaryBearer0123"},
     {"url_password", "postgres://admin:CanaryUrlPass99@db.internal/app", "CanaryUrlPass99"},
-    {"generic_secret", "DB_PASSWORD=CanaryGeneric#9xQ2mZ7", "CanaryGeneric#9xQ2mZ7"},
+    {"env_password", "DB_PASSWORD=CanaryGeneric#9xQ2mZ7", "CanaryGeneric#9xQ2mZ7"},
+    {"generic_secret", "client_secret=CanaryClient#9xQ2mZ7", "CanaryClient#9xQ2mZ7"},
+    {"stripe_key", "sk_live_CanaryStripe0123456789abcd", "CanaryStripe0123"},
+    {"anthropic_key", "sk-ant-api03-CanaryAnthropic0123456789abcdefghijklmnop",
+     "CanaryAnthropic0123"},
+    {"openai_key", "sk-proj-CanaryOpenAI0123456789abcdefghijklmnopqrst", "CanaryOpenAI0123"},
+    {"aws_secret_key", "Canary9AwsSecret/Kq7Xz2+Lw8Rv5Tn3Hb6Jm1p", "Canary9AwsSecret/Key"},
+    {"basic_auth",
+     "Authorization: Basic Y2FuYXJ5OkNhbmFyeUJhc2ljUHc=", "Y2FuYXJ5OkNhbmFyeUJhc2ljUHc"},
+    {"slack_webhook", "https://hooks.slack.com/services/T0CANARY1/B0CANARY2/CanaryWebhook0123456",
+     "CanaryWebhook0123456"},
+    {"cli_password", "curl -u deploy:CanaryCurlPw77 https://api.internal", "CanaryCurlPw77"},
 };
 #define NCANARIES (sizeof canaries / sizeof *canaries)
 
@@ -264,7 +275,33 @@ static int write_canary_events(const char *path, const char *workflow)
                              workflow);
         o = json_put(buf, sizeof buf, o, s);
         fprintf(f, "%s\"}}\n", buf);
-        lines += 4;
+        /* the short fields that are masked: environment, actor, context_ids,
+         * model.provider, tool_call.permission_scope, diff.repo and paths,
+         * outcome.by, an attribute key */
+        static const char *const shorts[] = {"\"environment\":\"@\"",
+                                             "\"actor\":\"@\"",
+                                             "\"context_ids\":[\"@\"]",
+                                             "\"model\":{\"provider\":\"@\"}",
+                                             "\"tool_call\":{\"permission_scope\":\"@\"}",
+                                             "\"diff\":{\"repo\":\"@\",\"paths\":[\"@\"]}",
+                                             "\"outcome\":{\"by\":\"@\"}",
+                                             "\"attributes\":{\"@\":\"v\"}"};
+        o = (size_t)snprintf(buf, sizeof buf,
+                             "{\"kind\":\"note\",\"workflow\":\"%s\",\"dri\":\"sec@example.com\","
+                             "\"note\":\"n\"",
+                             workflow);
+        for (size_t t = 0; t < sizeof shorts / sizeof *shorts; t++) {
+            buf[o++] = ',';
+            for (const char *c = shorts[t]; *c; c++) {
+                if (*c != '@') {
+                    buf[o++] = *c;
+                    continue;
+                }
+                o = json_put(buf, sizeof buf, o, s);
+            }
+        }
+        fprintf(f, "%.*s}\n", (int)o, buf);
+        lines += 5;
     }
     /* "key": "value" JSON form, and a token split by a JSON escape. */
     fprintf(f,
@@ -312,10 +349,10 @@ static int scan(const void *p, size_t n, const char *where)
  * shim's masking (ids are filled here). Returns the ack, NULL on timeout. */
 static tp_ack *send_raw_batch(void *d, const char *jsonl, uint64_t seq)
 {
-    uint8_t *packed[64] = {0};
-    size_t lens[64] = {0}, n = 0;
+    uint8_t *packed[128] = {0};
+    size_t lens[128] = {0}, n = 0;
     const char *p = jsonl;
-    while (*p && n < 64) {
+    while (*p && n < 128) {
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
         tp_event *ev = NULL;
@@ -766,6 +803,62 @@ static void test_collector_refuses_unsafe_configurations(void **state)
     stop_collector(e);
 }
 
+/* A secret in a field that is indexed and stored exactly (service) is
+ * refused, not masked: by trace-shim (--dry-run and sending) and by the
+ * collector, in the ack, with the field and the rule named. */
+static void test_a_secret_in_an_indexed_field_is_refused_everywhere(void **state)
+{
+    env *e = *state;
+    static const char *const why = "service: holds what looks like a secret (github_token); "
+                                   "refused: this field is indexed and stored exactly";
+    const char *bad = "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d@example.com\","
+                      "\"service\":\"ghp_CanaryServiceToken0123456789abcdefXY\",\"note\":\"n\"}";
+    const char *good =
+        "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d@example.com\",\"note\":\"ok\"}";
+    char lines[1024];
+    snprintf(lines, sizeof lines, "%s\n%s\n", bad, good);
+    assert_int_equal(tu_write_file(P(e, P_EVENTS), lines, strlen(lines)), 0);
+    char *err = NULL;
+    int rc = run(&err, "trace-shim", "--dry-run", P(e, P_EVENTS), (char *)NULL);
+    if (rc != 1 || !strstr(err, ":1: ") || !strstr(err, why))
+        fail_msg("trace-shim --dry-run: exit %d: %s", rc, err);
+    free(err);
+
+    assert_int_equal(run(&err, "trace-shim", "keygen", "--hmac", "-o", P(e, P_HMAC), (char *)NULL),
+                     0);
+    free(err);
+    start_collector(e, NULL);
+    rc = shim_send(e, P_A, "10", &err);
+    if (!strstr(err, why)) fail_msg("trace-shim: exit %d without the refusal: %s", rc, err);
+    free(err);
+    void *ctx = zmq_ctx_new();
+    void *d = curve_dealer(ctx, e, P_A, endpoint(e));
+    send_raw_batch(d, lines, 21);
+    tp_ack *ack = recv_ack(d, 10000);
+    assert_non_null(ack);
+    assert_int_equal(ack->status, AGENTTRAIL__V1__ACK_STATUS__ACK_OK);
+    assert_int_equal(ack->accepted, 1);
+    assert_int_equal(ack->n_rejected, 1);
+    assert_int_equal(ack->rejected[0]->index, 0);
+    assert_string_equal(ack->rejected[0]->reason, why);
+    tp_ack_destroy(&ack);
+    zmq_close(d);
+    zmq_ctx_term(ctx);
+    stop_collector(e);
+    /* Only the good line is stored, twice (shim and raw), and the token nowhere. */
+    char *q_argv[] = {
+        bin("trace-query"), "--store", e->path[P_STORE], "find", "--format", "jsonl", NULL};
+    char *out = NULL;
+    assert_int_equal(tu_run(q_argv, NULL, &out, NULL, NULL), 0);
+    assert_null(strstr(out, "CanaryServiceToken"));
+    int found = 0;
+    for (char *q = out; (q = strstr(q, "\"kind\":\"note\"")) != NULL; q++)
+        found++;
+    assert_int_equal(found, 2);
+    free(out);
+    free(q_argv[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -779,6 +872,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_collector_refuses_unsafe_configurations, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_a_secret_in_an_indexed_field_is_refused_everywhere,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
