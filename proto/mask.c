@@ -70,20 +70,20 @@ static int spans_add(spans *sp, size_t start, size_t end, unsigned rule)
 /* Which rules may start at a byte: every detector's first test is on the
  * byte itself, so most positions need no call at all. Filled once. */
 static uint64_t first[256];
+static uint64_t not_after[256];   /* rules that cannot start right after this byte */
 static const tp_mask_rule *rules; /* the table (mask_rules.c) */
 static size_t nrules;
-static uint64_t generic_bit; /* the generic rule is the table's last row */
 static pthread_once_t first_once = PTHREAD_ONCE_INIT;
 
 static void first_init(void)
 {
     rules = tp_mask_rules(&nrules);
     assert(nrules <= 64 && rules[nrules - 1].detect == tp_mask_detect_generic);
-    generic_bit = UINT64_C(1) << (nrules - 1);
     for (int c = 0; c < 256; c++)
         for (unsigned r = 0; r < nrules; r++) {
             const char *f = rules[r].first;
             if (f ? (c && strchr(f, c) != NULL) : is_ident(c)) first[c] |= UINT64_C(1) << r;
+            if (rules[r].left && rules[r].left(c)) not_after[c] |= UINT64_C(1) << r;
         }
 }
 
@@ -98,8 +98,8 @@ static int scan_all(scan *sc, const size_t *map, size_t rawlen, spans *sp)
         size_t ms = 0, me = 0;
         unsigned hit = (unsigned)nrules;
         uint64_t may = first[sc->s[i]];
-        /* The generic rule starts only where an identifier starts. */
-        if (i > 0 && i != sc->fresh && is_ident(sc->s[i - 1])) may &= ~generic_bit;
+        /* Most rules start only at the left boundary of a run. */
+        if (i > 0 && i != sc->fresh) may &= ~not_after[sc->s[i - 1]];
         while (may && hit == nrules) {
             unsigned r = (unsigned)__builtin_ctzll(may);
             may &= may - 1;
@@ -257,7 +257,8 @@ static char *apply_spans(const char *in, size_t len, const spans *sp, size_t *ou
     return out;
 }
 
-/* One pass: over the unescaped view (`use_view`) or the raw text. */
+/* One pass: over the unescaped view (`use_view`) or the raw text. *out is
+ * the masked copy, or NULL when the pass found nothing. */
 static int mask_pass(const char *in, size_t len, int use_view, char **out, size_t *out_len,
                      unsigned *count, uint64_t *work, const tp_mask_rule **first_rule)
 {
@@ -275,7 +276,8 @@ static int mask_pass(const char *in, size_t len, int use_view, char **out, size_
     *work += sc.work + (use_view ? len : 0);
     free(view);
     free(map);
-    if (rc == 0) {
+    *out = NULL; /* nothing found: no copy */
+    if (rc == 0 && sp.n > 0) {
         *out = apply_spans(in, len, &sp, out_len);
         if (!*out) rc = TP_ENOMEM;
         *count += sp.count;
@@ -430,19 +432,26 @@ int tp_mask_text_first(const char *in, size_t len, unsigned flags, char **out, s
     char *a = NULL, *b = NULL;
     size_t al = len, bl = 0;
     int rc = 0;
-    const char *src = in;
     if (!(flags & TP_MASK_RAW_ONLY) && memchr(in, '\\', len)) {
         rc = mask_pass(in, len, 1, &a, &al, &c, &w, first_rule);
         if (rc != 0) return rc;
-        src = a;
+        if (!a) al = len;
     }
-    rc = mask_pass(src, al, 0, &b, &bl, &c, &w, first_rule);
-    free(a);
-    if (rc != 0) return rc;
+    rc = mask_pass(a ? a : in, al, 0, &b, &bl, &c, &w, first_rule);
+    if (rc != 0) {
+        free(a);
+        return rc;
+    }
+    if (!b) { /* the raw pass found nothing: the view pass's result stands */
+        b = a;
+        bl = al;
+    } else {
+        free(a);
+    }
     /* A marker can shorten a line enough to reveal a match across it (a PEM
      * header that fits its window once a token inside it is masked), so raw
      * passes repeat while they find something, a bounded number of times. */
-    for (int round = 0; round < 3 && c > 0; round++) {
+    for (int round = 0; round < 3 && b; round++) {
         unsigned more = 0;
         char *r = NULL;
         size_t rl = 0;
@@ -451,14 +460,14 @@ int tp_mask_text_first(const char *in, size_t len, unsigned flags, char **out, s
             free(b);
             return rc;
         }
+        if (!r) break;
         free(b);
         b = r;
         bl = rl;
         c += more;
-        if (more == 0) break;
     }
     /* Only JSON that was valid must stay valid: other text keeps its text mask. */
-    if ((flags & TP_MASK_JSON) && c > 0 && !json_valid(b, bl) && json_valid(in, len)) {
+    if (b && (flags & TP_MASK_JSON) && !json_valid(b, bl) && json_valid(in, len)) {
         char *d = NULL;
         size_t dl = 0;
         rc = mask_json_document(in, len, b, bl, &d, &dl, &c, &w);
@@ -468,7 +477,7 @@ int tp_mask_text_first(const char *in, size_t len, unsigned flags, char **out, s
         bl = dl;
     }
     *out = b;
-    if (out_len) *out_len = bl;
+    if (out_len) *out_len = b ? bl : len;
     if (count) *count = c;
     if (work) *work = w;
     return 0;
@@ -477,9 +486,15 @@ int tp_mask_text_first(const char *in, size_t len, unsigned flags, char **out, s
 int tp_mask_text_ex(const char *in, size_t len, unsigned flags, char **out, size_t *out_len,
                     unsigned *count, uint64_t *work)
 {
-    return tp_mask_text_first(in, len, flags, out, out_len, count, work, NULL);
+    int rc = tp_mask_text_first(in, len, flags, out, out_len, count, work, NULL);
+    if (rc == 0 && !*out) { /* nothing found: the contract is a copy */
+        *out = malloc(len + 1);
+        if (!*out) return TP_ENOMEM;
+        if (len) memcpy(*out, in, len);
+        (*out)[len] = 0;
+    }
+    return rc;
 }
-
 int tp_mask_text(const char *in, size_t len, char **out, size_t *out_len, unsigned *count)
 {
     return tp_mask_text_ex(in, len, 0, out, out_len, count, NULL);

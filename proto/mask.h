@@ -73,6 +73,9 @@ typedef struct tp_mask_rule {
     int (*detect)(tp_mask_scan *sc, size_t i, size_t *ms, size_t *me);
     /* The bytes a match can start with (internal); NULL: any identifier byte. */
     const char *first;
+    /* (internal) When not NULL, a match never starts right after a byte of
+     * this class (the detector checks it too): the scanner skips the call. */
+    int (*left)(int);
 } tp_mask_rule;
 
 /* The table. Returns the rows and their number in *n. Static storage. */

@@ -262,7 +262,7 @@ static int aws_secret_looks_random(scan *sc, const unsigned char *v)
     return lower && upper && digit && ascending <= 5 && tp_mask_shannon(sc, v, 40) >= 4.2;
 }
 
-static int aws_secret_left(int c)
+int tp_mask_aws_secret_left(int c)
 {
     return is_b64std(c) || c == '_' || c == '-' || c == '.';
 }
@@ -270,7 +270,9 @@ static int aws_secret_left(int c)
 DETECTOR(tp_mask_detect_aws_secret)
 {
     STEP(sc);
-    if (!is_b64std(sc->s[i]) || !starts_run(sc, i, aws_secret_left) || sc->n - i < 40) return 0;
+    if (!starts_run(sc, i, tp_mask_aws_secret_left) || sc->n - i < 40 || !is_b64std(sc->s[i]) ||
+        !is_b64std(sc->s[i + 39]) || (sc->n - i > 40 && is_b64std(sc->s[i + 40])))
+        return 0; /* most runs are not 40 long: two bytes tell */
     size_t e = run_end(sc, i, is_b64std);
     if (e - i != 40) return 0;
     if (e < sc->n) {

@@ -16,8 +16,10 @@
  *    naming the field and the rule;
  *  - collector: set by the collector, never taken from a client.
  *
- * Owns: the static table. Threading: reentrant.
+ * Owns: the static table, and the descriptor-to-class lookup built from it
+ * once (pthread_once). Threading: reentrant.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +72,48 @@ static int field_class(const char *path)
     return TP_FIELD_MASK; /* unclassified: the safe side */
 }
 
+/* Every string field of the schema with its path and class, found once by
+ * walking the descriptors, so that masking an event looks fields up by
+ * their descriptor instead of building and comparing paths. */
+typedef struct field_slot {
+    const ProtobufCFieldDescriptor *fd;
+    char path[64];
+    int cls;
+} field_slot;
+
+static field_slot slots[64];
+static size_t nslots;
+static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
+
+static void slots_add(const ProtobufCMessageDescriptor *d, const char *prefix, int depth)
+{
+    for (unsigned f = 0; f < d->n_fields && depth < 8; f++) {
+        const ProtobufCFieldDescriptor *fd = &d->fields[f];
+        char path[64];
+        snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", fd->name);
+        if (fd->type == PROTOBUF_C_TYPE_MESSAGE) {
+            slots_add(fd->descriptor, path, depth + 1);
+        } else if (fd->type == PROTOBUF_C_TYPE_STRING && nslots < 64) {
+            slots[nslots].fd = fd;
+            snprintf(slots[nslots].path, sizeof slots[nslots].path, "%s", path);
+            slots[nslots].cls = field_class(path);
+            nslots++;
+        }
+    }
+}
+
+static void slots_init(void)
+{
+    slots_add(&agenttrail__v1__trace_event__descriptor, "", 0);
+}
+
+static const field_slot *slot_of(const ProtobufCFieldDescriptor *fd)
+{
+    for (size_t k = 0; k < nslots; k++)
+        if (slots[k].fd == fd) return &slots[k];
+    return NULL;
+}
+
 typedef struct walk {
     unsigned total;   /* masked spans */
     int keys_changed; /* an attribute key was masked */
@@ -77,10 +121,10 @@ typedef struct walk {
 } walk;
 
 /* Masks (or judges, for an exact field) one string. */
-static int visit_string(char **field, const char *path, walk *w)
+static int visit_string(char **field, const field_slot *slot, walk *w)
 {
     if (!*field || !**field) return 0;
-    int cls = field_class(path);
+    int cls = slot ? slot->cls : TP_FIELD_MASK;
     if (cls == TP_FIELD_COLLECTOR) return 0;
     char *m = NULL;
     unsigned c = 0;
@@ -88,14 +132,10 @@ static int visit_string(char **field, const char *path, walk *w)
     int rc =
         tp_mask_text_first(*field, strlen(*field), cls == TP_FIELD_MASK_JSON ? TP_MASK_JSON : 0, &m,
                            NULL, &c, NULL, &rule);
-    if (rc != 0) return rc;
-    if (c == 0) {
-        free(m);
-        return 0;
-    }
+    if (rc != 0 || !m) return rc;
     if (cls == TP_FIELD_EXACT) {
         free(m);
-        tp_error_set(w->err, path,
+        tp_error_set(w->err, slot->path,
                      "holds what looks like a secret (%s); refused: this field is indexed and "
                      "stored exactly",
                      rule ? rule->name : "secret");
@@ -104,40 +144,38 @@ static int visit_string(char **field, const char *path, walk *w)
     free(*field);
     *field = m;
     w->total += c;
-    if (strcmp(path, "attributes.key") == 0) w->keys_changed = 1;
+    if (slot && strcmp(slot->path, "attributes.key") == 0) w->keys_changed = 1;
     return 0;
 }
 
-static int visit_message(ProtobufCMessage *msg, const char *prefix, walk *w);
+static int visit_message(ProtobufCMessage *msg, walk *w);
 
 /* One field of a message: strings are visited, messages walked into. */
-static int visit_field(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd,
-                       const char *prefix, walk *w)
+static int visit_field(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd, walk *w)
 {
-    char path[128];
-    snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", fd->name);
     char *at = (char *)msg + fd->offset;
     int repeated = fd->label == PROTOBUF_C_LABEL_REPEATED;
     size_t n = repeated ? *(size_t *)((char *)msg + fd->quantifier_offset) : 1;
     int rc = 0;
     if (fd->type == PROTOBUF_C_TYPE_STRING) {
         char **v = repeated ? *(char ***)at : (char **)at;
+        const field_slot *slot = slot_of(fd);
         for (size_t k = 0; rc == 0 && v && k < n; k++)
-            rc = visit_string(&v[k], path, w);
+            rc = visit_string(&v[k], slot, w);
     } else if (fd->type == PROTOBUF_C_TYPE_MESSAGE) {
         ProtobufCMessage **v = repeated ? *(ProtobufCMessage ***)at : (ProtobufCMessage **)at;
         for (size_t k = 0; rc == 0 && v && k < n; k++)
-            if (v[k]) rc = visit_message(v[k], path, w);
+            if (v[k]) rc = visit_message(v[k], w);
     }
     return rc;
 }
 
-static int visit_message(ProtobufCMessage *msg, const char *prefix, walk *w)
+static int visit_message(ProtobufCMessage *msg, walk *w)
 {
     const ProtobufCMessageDescriptor *d = msg->descriptor;
     int rc = 0;
     for (unsigned f = 0; rc == 0 && f < d->n_fields; f++)
-        rc = visit_field(msg, &d->fields[f], prefix, w);
+        rc = visit_field(msg, &d->fields[f], w);
     return rc;
 }
 
@@ -165,8 +203,9 @@ int tp_mask_event(tp_event *ev, unsigned *count, tp_error *err)
         tp_error_set(err, "-", "no event to mask");
         return TP_EINVAL;
     }
+    pthread_once(&slots_once, slots_init);
     walk w = {0, 0, err};
-    int rc = visit_message(&ev->base, "", &w);
+    int rc = visit_message(&ev->base, &w);
     if (rc == 0 && w.keys_changed) rc = check_masked_keys(ev, err);
     if (rc == TP_ENOMEM) tp_error_set(err, "-", "out of memory while masking secrets: withheld");
     if (w.total > 0) {

@@ -164,6 +164,9 @@ DETECTOR(tp_mask_detect_env_password);
 DETECTOR(tp_mask_detect_cli_password);
 DETECTOR(tp_mask_detect_generic);
 
+/* The left boundary of a bare AWS secret key: no [A-Za-z0-9+/_.-] before. */
+int tp_mask_aws_secret_left(int c);
+
 /* Does any rule but the generic one (and the command-line rule, which needs
  * positions in order) match at i? (mask_rules.c) */
 int tp_mask_detect_specific(scan *sc, size_t i);
@@ -176,7 +179,8 @@ int tp_mask_high_entropy(scan *sc, const unsigned char *v, size_t len);
 int tp_mask_name_is_secret(const unsigned char *name, size_t len);
 
 /* tp_mask_text_ex that also reports the rule of the first masked span
- * (*first_rule: a row of tp_mask_rules(), NULL when nothing was masked). */
+ * (*first_rule: a row of tp_mask_rules(), NULL when nothing was masked),
+ * and makes no copy when nothing is found: *out is then NULL (*count 0). */
 int tp_mask_text_first(const char *in, size_t len, unsigned flags, char **out, size_t *out_len,
                        unsigned *count, uint64_t *work, const tp_mask_rule **first_rule);
 

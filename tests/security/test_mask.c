@@ -87,6 +87,16 @@ static const char *const ordinary[] = {
     "key_id=kid-2024-05 public_key=MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEabc123XYZ",
     "max_tokens=4096 temperature=0.7 top_p=0.95",
     "Use a bearer token from the vault; never paste it here.",
+    "git push -u origin main && docker run -u 1000:1000 -p 8080:80 img",
+    "gcc -O2 -pthread -pedantic -pipe -o x x.c; mysql -u root -p app",
+    "export PGPASSWORD=$PGPASS; DB_PASSWORD=${DB_PASSWORD:-} ./run",
+    "curl -u \"$USER:$TOKEN\" https://api.example.com; curl --user-agent x:yz https://a",
+    "Basic usage: run with --help; basic auth is off",
+    "pip install scikit-learn sk-video; hf_hub_download(repo_id='x'); npm_config_cache=/tmp",
+    "da39a3ee5e6b4b0d3255bfef95601890afd80709 DA39A3EE5E6B4B0D3255BFEF95601890AFD80709",
+    "src/components/HeaderMenu/DropdownItemList.tsx and src/lib/UserAccountSettings/Form",
+    "TWILIO_ACCOUNT_SID=ACxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx sig=verified",
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==",
     "",
 };
 
