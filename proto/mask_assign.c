@@ -206,8 +206,9 @@ static int is_placeholder(const unsigned char *v, size_t len)
     return 0;
 }
 
-/* A value from j: quoted ('...', "...", \"...\" up to the same quote on the
- * same line) or a run of value bytes; at most 128 bytes. Sets [*vs, *ve). */
+/* A value from j: quoted ('...', "...", \"...\" up to the same quote, with
+ * no control byte or marker inside) or a run of value bytes; at most 128
+ * bytes. Sets [*vs, *ve). */
 static int read_value(scan *sc, size_t j, size_t *vs, size_t *ve)
 {
     if (j >= sc->n) return 0;
@@ -233,7 +234,10 @@ static int read_value(scan *sc, size_t j, size_t *vs, size_t *ve)
     for (size_t e = j + q; e < sc->n && e - j < 128; e++) {
         STEP(sc);
         int c = sc->s[e];
-        if (c == '\n' || (q == 1 && c == '\\')) return 0;
+        /* Control bytes end no password; a marker inside means the quote
+         * is another's (masking shortened the text in between). */
+        if (c < 0x20 || c == 0x7f || (q == 1 && c == '\\')) return 0;
+        if (c == '[' && has_at(sc, e, REDACTED_PREFIX)) return 0;
         if (c == qc && (q == 1 || sc->s[e - 1] == '\\')) {
             *vs = j + q;
             *ve = q == 2 ? e - 1 : e;
@@ -343,6 +347,8 @@ static int curl_user(scan *sc, size_t k, size_t *ms, size_t *me)
         colon++;
     }
     if (colon == vs || colon >= ve || sc->s[vs] == '$') return 0;
+    for (size_t u = vs; u < colon; u++)
+        if (is_space(sc->s[u])) return 0; /* a user name has no blanks */
     if (!is_password_value(sc, colon + 1, ve)) return 0;
     int digits = 1;
     for (size_t d = colon + 1; d < ve && digits; d++)

@@ -96,7 +96,8 @@ static const char *const ordinary[] = {
     "da39a3ee5e6b4b0d3255bfef95601890afd80709 DA39A3EE5E6B4B0D3255BFEF95601890AFD80709",
     "src/components/HeaderMenu/DropdownItemList.tsx and src/lib/UserAccountSettings/Form",
     "TWILIO_ACCOUNT_SID=ACxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx sig=verified",
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==",
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg"
+    "==",
     "",
 };
 
@@ -192,6 +193,9 @@ static const char *const remask[] = {
     "pats:\\/\\/ub_tu0040808apiKey=AbC123z78GOiJIUzI1NiJ9.u&atjss@h",
     "s://u_apiKey=AbC123z78GOiJIUzI1NiJ9x@host/",
     "xoxb-123456789012-1234567890123-AbCdUv0Wxnt_secret: 0a8b7c6l5e4f3a2b1c0d9e8f#7a6b",
+    /* Found by fuzz_mask: a quoted curl -u value read across a marker. */
+    "curl -u\"PWD=oA\xff"
+    "xbht-\\\"",
 };
 
 static void test_mask_masking_masked_text_changes_nothing(void **state)
