@@ -123,6 +123,18 @@ static int is_value_char(int c)
     return c >= 0x21 && c != 0x7f && !strchr("\"'\\,;&{}[]()<>`", c);
 }
 
+/* End of the name of class `cls` at i, or 0 when it is longer than `max`
+ * bytes (names are short: the scan of a trigger stays bounded). */
+static size_t name_end(scan *sc, size_t i, int (*cls)(int), size_t max)
+{
+    size_t j = i;
+    while (j < sc->n && cls(sc->s[j])) {
+        STEP(sc);
+        if (++j - i > max) return 0;
+    }
+    return j;
+}
+
 /* Generic assignments: NAME=value, NAME: value, "NAME": "value" (also with
  * escaped quotes) where NAME looks secret and value looks random. Only the
  * value is masked. A value that another rule recognises is left to it. */
@@ -130,11 +142,8 @@ DETECTOR(tp_mask_detect_generic)
 {
     STEP(sc);
     if (!is_ident(sc->s[i]) || !starts_run(sc, i, is_ident)) return 0;
-    size_t j = i;
-    while (j < sc->n && is_ident(sc->s[j])) {
-        STEP(sc);
-        if (++j - i > 128) return 0; /* no name is that long; no trigger inside */
-    }
+    size_t j = name_end(sc, i, is_ident, 128); /* no name is longer; no trigger inside */
+    if (!j) return 0;
     size_t name_end = j;
     if (j + 1 < sc->n && sc->s[j] == '\\' && sc->s[j + 1] == '"')
         j += 2;
@@ -255,11 +264,8 @@ DETECTOR(tp_mask_detect_env_password)
 {
     STEP(sc);
     if (!is_upper(sc->s[i]) || !starts_run(sc, i, is_word)) return 0;
-    size_t j = i;
-    while (j < sc->n && is_env_name(sc->s[j])) {
-        STEP(sc);
-        if (++j - i > 64) return 0;
-    }
+    size_t j = name_end(sc, i, is_env_name, 64);
+    if (!j) return 0;
     if (j >= sc->n || is_word(sc->s[j]) || !env_name_is_password(sc->s + i, j - i)) return 0;
     if (sc->s[j] == '=')
         j++;
