@@ -120,7 +120,9 @@ const tp_mask_field *tp_mask_fields(size_t *n);
  * model.name, tool_call.name, link.workflow) refuses the event: TP_EINVAL,
  * `err` (may be NULL) naming the field and the rule ("service: holds what
  * looks like a secret (github_token); refused: this field is indexed and
- * stored exactly"); so does an attribute key that masks to another key.
+ * stored exactly"); so does an attribute key that masks to another key. An
+ * attribute whose key looks secret and whose value looks random has its
+ * value masked whole.
  * Adds the number of masked spans to ev->redactions (setting
  * has_redactions when it adds any) and sets *count (may be NULL) to it.
  * Returns 0, TP_EINVAL (refused, or ev is NULL) or TP_ENOMEM. On any error

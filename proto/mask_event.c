@@ -170,12 +170,33 @@ static int visit_field(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd
     return rc;
 }
 
+/* An attribute whose key names a secret (api_key, DB_PASSWORD) and whose
+ * value looks random has its value masked whole, as a JSON member is. */
+static int mask_secret_attribute(Agenttrail__V1__Attribute *a, walk *w)
+{
+    if (!a->key || !a->value || !a->value[0]) return 0;
+    size_t kl = strlen(a->key), vl = strlen(a->value);
+    scan sc = {.s = (const unsigned char *)a->value, .n = vl};
+    if (!tp_mask_name_is_secret((const unsigned char *)a->key, kl) ||
+        strncmp(a->value, REDACTED_PREFIX, strlen(REDACTED_PREFIX)) == 0 ||
+        !tp_mask_high_entropy(&sc, sc.s, vl))
+        return 0;
+    char *m = strdup(REDACTED_PREFIX "generic_secret]");
+    if (!m) return TP_ENOMEM;
+    free(a->value);
+    a->value = m;
+    w->total++;
+    return 0;
+}
+
 static int visit_message(ProtobufCMessage *msg, walk *w)
 {
     const ProtobufCMessageDescriptor *d = msg->descriptor;
     int rc = 0;
     for (unsigned f = 0; rc == 0 && f < d->n_fields; f++)
         rc = visit_field(msg, &d->fields[f], w);
+    if (rc == 0 && d == &agenttrail__v1__attribute__descriptor)
+        rc = mask_secret_attribute((Agenttrail__V1__Attribute *)msg, w);
     return rc;
 }
 

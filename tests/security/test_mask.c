@@ -524,7 +524,8 @@ static void test_mask_event_refuses_a_secret_in_an_exact_field(void **state)
     }
 }
 
-/* Attribute keys are masked; two keys that mask alike refuse the event. */
+/* Attribute keys are masked; a random value under a secret-looking key is
+ * masked whole; two keys that mask alike refuse the event. */
 static void test_mask_event_masks_attribute_keys_and_refuses_clashes(void **state)
 {
     (void)state;
@@ -541,11 +542,17 @@ static void test_mask_event_masks_attribute_keys_and_refuses_clashes(void **stat
         ev->attributes[k]->value = strdup("v");
     }
     ev->n_attributes = 2;
+    free(ev->attributes[1]->key);
+    ev->attributes[1]->key = strdup("api_key");
+    free(ev->attributes[1]->value);
+    ev->attributes[1]->value = strdup("Xk9#mP2vL7qR4wZ");
     tp_error err = {{0}, {0}};
     unsigned count = 0;
     assert_int_equal(tp_mask_event(ev, &count, &err), 0);
-    assert_int_equal(count, 1);
+    assert_int_equal(count, 2);
     assert_string_equal(ev->attributes[0]->key, "[REDACTED:github_token]");
+    /* A secret-looking key with a random value: the value is masked whole. */
+    assert_string_equal(ev->attributes[1]->value, "[REDACTED:generic_secret]");
     free(ev->attributes[1]->key);
     ev->attributes[1]->key = strdup(keys[1]);
     free(ev->attributes[0]->key);
