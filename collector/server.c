@@ -494,6 +494,17 @@ static int stamp(tp_event *ev, uint64_t received, const char *source)
     return ev->stored->source ? 0 : -1;
 }
 
+/* Masks an event's secrets (proto/mask.h): 0, or the event is withheld,
+ * `err` saying why (a secret in an exact field such as service, or out of
+ * memory). */
+static int mask_or_refuse(tp_event *ev, unsigned *masked, tp_error *err)
+{
+    int rc = tp_mask_event(ev, masked, err);
+    if (rc == TP_ENOMEM)
+        tp_error_set(err, "-", "collector could not mask secrets (out of memory): withheld");
+    return rc;
+}
+
 /* The seq of a batch refused for its size (it decodes without the limit;
  * ZMQ_MAXMSGSIZE bounds it), so that the shim can match the REJECTED ack
  * and stop resending it; 0 when it cannot be read. */
@@ -570,10 +581,7 @@ static void take_batch(collector *c, const uint8_t *rid, size_t rid_len, zmq_msg
         /* Masked again here, whatever the shim did (proto/mask.h); an event
          * that cannot be masked is withheld, never stored raw. */
         unsigned masked = 0;
-        if (rc == 0 && tp_mask_event(ev, &masked) != 0) {
-            rc = TP_ENOMEM;
-            tp_error_set(&err, "-", "collector could not mask secrets (out of memory): withheld");
-        }
+        if (rc == 0) rc = mask_or_refuse(ev, &masked, &err);
         /* Markers can be longer than what they replace: an event pushed over
          * the limit is refused here rather than failing its whole group. */
         if (rc == 0 && masked > 0 &&

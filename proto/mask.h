@@ -3,11 +3,12 @@
  *
  * Responsibility: find secrets (cloud keys, tokens, private keys, JWTs,
  * passwords in URLs, high-entropy values assigned to secret-looking names)
- * in text and replace each masked span by "[REDACTED:<rule>]". Both the shim
- * (before an event leaves the process) and the collector (again, before an
- * event is stored) call it.
+ * in text and replace each masked span by "[REDACTED:<rule>]"; apply it to
+ * every string field of an event, refusing events whose exact (indexed)
+ * fields hold a secret. Both the shim (before an event leaves the process)
+ * and the collector (again, before an event is stored) call it.
  *
- * Rules: one table (mask.c, `rules[]`), one row per rule with its name, its
+ * Rules: one table (mask_rules.c, `rules[]`), one row per rule with its name, its
  * detector and true/false-positive fixtures; tp_mask_rules() exposes it so
  * that tests walk every row. Every detector is a hand-written forward scanner:
  * no regular expressions, no backtracking. Total work is linear in the input
@@ -21,7 +22,8 @@
  * Then the raw text itself is scanned. One level of escaping is decoded;
  * deeper nesting is seen through the raw pass only.
  *
- * Failure contract: a function here that returns an error (TP_ENOMEM) may
+ * Failure contract: a function here that returns an error (TP_ENOMEM, or
+ * TP_EINVAL for a refused event) may
  * leave an event partially masked. The caller must then withhold the event
  * (never forward or store it) and count it.
  *
@@ -71,6 +73,9 @@ typedef struct tp_mask_rule {
     int (*detect)(tp_mask_scan *sc, size_t i, size_t *ms, size_t *me);
     /* The bytes a match can start with (internal); NULL: any identifier byte. */
     const char *first;
+    /* (internal) When not NULL, a match never starts right after a byte of
+     * this class (the detector checks it too): the scanner skips the call. */
+    int (*left)(int);
 } tp_mask_rule;
 
 /* The table. Returns the rows and their number in *n. Static storage. */
@@ -90,14 +95,40 @@ int tp_mask_text(const char *in, size_t len, char **out, size_t *out_len, unsign
 int tp_mask_text_ex(const char *in, size_t len, unsigned flags, char **out, size_t *out_len,
                     unsigned *count, uint64_t *work);
 
-/* Masks the free-text fields of an event in place: tool_call.arguments (as
- * JSON, so it stays valid JSON text), tool_call.error, prompt.text,
- * diff.patch, note, every attribute value, approval.reason, link.reason.
- * Adds the number of masked spans to ev->redactions (setting has_redactions
- * when it adds any) and to *count if not NULL. Returns 0, TP_EINVAL (ev is
- * NULL) or TP_ENOMEM: then some fields may be masked and others not, and the
- * caller must withhold the event and count it. */
-int tp_mask_event(tp_event *ev, unsigned *count);
+/* How tp_mask_event treats a string field of the event. */
+enum {
+    TP_FIELD_MASK = 1,      /* secrets are masked, the event is kept */
+    TP_FIELD_MASK_JSON = 2, /* masked with TP_MASK_JSON (tool_call.arguments) */
+    TP_FIELD_EXACT = 3,     /* indexed and stored exactly: a secret refuses the event */
+    TP_FIELD_COLLECTOR = 4, /* set by the collector, never from a client: not read */
+};
+
+/* One row of the field table: the field's path ("tool_call.name",
+ * "attributes.key", "context_ids") and its TP_FIELD_* class. */
+typedef struct tp_mask_field {
+    const char *path;
+    int cls;
+} tp_mask_field;
+
+/* The field table (mask_event.c), one row per string field of TraceEvent
+ * and of the messages it holds. Static storage; *n receives the rows. */
+const tp_mask_field *tp_mask_fields(size_t *n);
+
+/* Masks every string field of an event in place, as the field table says:
+ * walking the protobuf-c descriptors, so a field missing from the table is
+ * masked. A secret in an exact field (workflow, dri, service, incident,
+ * model.name, tool_call.name, link.workflow) refuses the event: TP_EINVAL,
+ * `err` (may be NULL) naming the field and the rule ("service: holds what
+ * looks like a secret (github_token); refused: this field is indexed and
+ * stored exactly"); so does an attribute key that masks to another key. An
+ * attribute whose key looks secret and whose value looks random has its
+ * value masked whole.
+ * Adds the number of masked spans to ev->redactions (setting
+ * has_redactions when it adds any) and sets *count (may be NULL) to it.
+ * Returns 0, TP_EINVAL (refused, or ev is NULL) or TP_ENOMEM. On any error
+ * some fields may be masked and others not: the caller must withhold the
+ * event (never forward or store it) and count it. */
+int tp_mask_event(tp_event *ev, unsigned *count, tp_error *err);
 
 #ifdef __cplusplus
 }

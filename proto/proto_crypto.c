@@ -196,8 +196,7 @@ int tp_event_prepare(tp_event *ev, const uint8_t *key, int keep_text, tp_error *
         if (rc != TP_OK) return rc;
     }
     /* Secrets are masked before anything leaves the process (mask.h); the
-     * HMAC above is of the text as given. On failure the caller withholds. */
-    rc = tp_mask_event(ev, NULL);
-    if (rc != TP_OK) tp_error_set(err, "-", "cannot mask secrets: %s", tp_strerror(rc));
-    return rc;
+     * HMAC above is of the text as given. On failure (a secret in an exact
+     * field: err names it) the caller withholds. */
+    return tp_mask_event(ev, NULL, err);
 }

@@ -238,10 +238,12 @@ int tp_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg, size_t
  * time_unix_nano (now); replaces prompt.text by its HMAC under `key` unless
  * `keep_text` (then the text is kept, and the HMAC is set as well; a kept
  * text that already has an HMAC keeps it); drops any `stored`; then masks
- * secrets in every free-text field (tp_mask_event, mask.h), adding to
+ * secrets in every string field (tp_mask_event, mask.h), adding to
  * `redactions`. `key` may be NULL only when no prompt.text is present.
  * Returns 0, TP_EKEY (text present and no key; err says how to make one),
- * TP_ECRYPTO, TP_ENOMEM (then the event may be partly masked: withhold it). */
+ * TP_ECRYPTO, TP_EINVAL (a secret in a field that is indexed and stored
+ * exactly, such as service: err names the field and the rule; withhold it),
+ * TP_ENOMEM (then the event may be partly masked: withhold it). */
 int tp_event_prepare(tp_event *ev, const uint8_t *key, int keep_text, tp_error *err);
 
 /* ---- key files (proto/key_file.c, docs/security.md) ------------------- */

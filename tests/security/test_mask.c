@@ -87,6 +87,17 @@ static const char *const ordinary[] = {
     "key_id=kid-2024-05 public_key=MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEabc123XYZ",
     "max_tokens=4096 temperature=0.7 top_p=0.95",
     "Use a bearer token from the vault; never paste it here.",
+    "git push -u origin main && docker run -u 1000:1000 -p 8080:80 img",
+    "gcc -O2 -pthread -pedantic -pipe -o x x.c; mysql -u root -p app",
+    "export PGPASSWORD=$PGPASS; DB_PASSWORD=${DB_PASSWORD:-} ./run",
+    "curl -u \"$USER:$TOKEN\" https://api.example.com; curl --user-agent x:yz https://a",
+    "Basic usage: run with --help; basic auth is off",
+    "pip install scikit-learn sk-video; hf_hub_download(repo_id='x'); npm_config_cache=/tmp",
+    "da39a3ee5e6b4b0d3255bfef95601890afd80709 DA39A3EE5E6B4B0D3255BFEF95601890AFD80709",
+    "src/components/HeaderMenu/DropdownItemList.tsx and src/lib/UserAccountSettings/Form",
+    "TWILIO_ACCOUNT_SID=ACxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx sig=verified",
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg"
+    "==",
     "",
 };
 
@@ -152,8 +163,10 @@ static void test_mask_finds_secrets_split_by_json_escapes(void **state)
          "abcdefghijABCDEFGHIJ"},
         {"{\"url\":\"postgres:\\/\\/admin:S3cr3tPass@db\\/app\"}", "url_password", "S3cr3tPass"},
         {"{\"dsn\":\"postgres://admin:S3cr3tPass\\u0040db/app\"}", "url_password", "S3cr3tPass"},
-        {"{\"body\":\"{\\\"api_key\\\":\\\"sk_live_4eC39HqLyjWDarjtT1zdp7dc\\\"}\"}",
-         "generic_secret", "4eC39HqLyjWDarjtT1zdp7dc"},
+        {"{\"body\":\"{\\\"api_key\\\":\\\"sk_live_4eC39HqLyjWDarjtT1zdp7dc\\\"}\"}", "stripe_key",
+         "4eC39HqLyjWDarjtT1zdp7dc"},
+        {"{\"body\":\"{\\\"api_key\\\":\\\"a4eC39HqLyjWDarjtT1zdp7dc\\\"}\"}", "generic_secret",
+         "4eC39HqLyjWDarjtT1zdp7dc"},
         {"{\"pem\":\"-----BEGIN EC PRIVATE KEY-----\\nMHcCAQEEIfakefake\\n-----END EC PRIVATE "
          "KEY-----\"}",
          "private_key", "MHcCAQEEIfakefake"},
@@ -180,6 +193,9 @@ static const char *const remask[] = {
     "pats:\\/\\/ub_tu0040808apiKey=AbC123z78GOiJIUzI1NiJ9.u&atjss@h",
     "s://u_apiKey=AbC123z78GOiJIUzI1NiJ9x@host/",
     "xoxb-123456789012-1234567890123-AbCdUv0Wxnt_secret: 0a8b7c6l5e4f3a2b1c0d9e8f#7a6b",
+    /* Found by fuzz_mask: a quoted curl -u value read across a marker. */
+    "curl -u\"PWD=oA\xff"
+    "xbht-\\\"",
 };
 
 static void test_mask_masking_masked_text_changes_nothing(void **state)
@@ -273,6 +289,25 @@ static void test_mask_work_is_linear_on_adversarial_input(void **state)
         "a://b:c",
         "Bearer ",
         "Bearer a",
+        "curl -u ",
+        "curl -u a:",
+        "mysql -p",
+        "--password=",
+        "--password ",
+        "DB_PASSWORD=",
+        "A_PASSWORD=\"",
+        "Basic ",
+        "Basic dXNlcjpwYXNz",
+        "sig=",
+        "sig=Ab1/",
+        "hooks.slack.com/services/",
+        "sk-ant-",
+        "sk-proj-",
+        "SG.",
+        "SG.abcdefghijklmnopqrstuv.",
+        "Ab1/",
+        "Ab1+Cd2/Ef3",
+        "AC0123456789abcdef",
         "\\u0041",
         "\\ud800",
         "\\",
@@ -360,14 +395,14 @@ static void test_mask_event_masks_every_free_text_field_and_counts(void **state)
     ev->redactions = 2; /* already masked upstream */
 
     unsigned count = 0;
-    assert_int_equal(tp_mask_event(ev, &count), 0);
+    assert_int_equal(tp_mask_event(ev, &count, NULL), 0);
     assert_int_equal(count, 8);
     assert_int_equal(ev->redactions, 10);
     assert_string_equal(ev->tool_call->arguments,
                         "{\"cmd\":\"curl -H 'Authorization: Bearer [REDACTED:bearer_token]' x\"}");
     assert_string_equal(ev->tool_call->error, "auth failed for [REDACTED:github_token]");
     assert_string_equal(ev->prompt->text, "use [REDACTED:aws_access_key] please");
-    assert_string_equal(ev->diff->patch, "+DB_PASSWORD=[REDACTED:generic_secret]\n");
+    assert_string_equal(ev->diff->patch, "+DB_PASSWORD=[REDACTED:env_password]\n");
     assert_string_equal(ev->note, "db at postgres://[REDACTED:url_password]@db/app");
     assert_string_equal(ev->attributes[0]->value, "prod");
     assert_string_equal(ev->attributes[1]->value, "[REDACTED:slack_token]");
@@ -376,7 +411,7 @@ static void test_mask_event_masks_every_free_text_field_and_counts(void **state)
     assert_string_equal(ev->workflow, "wf");
 
     /* A second pass (the collector's) finds nothing more. */
-    assert_int_equal(tp_mask_event(ev, &count), 0);
+    assert_int_equal(tp_mask_event(ev, &count, NULL), 0);
     assert_int_equal(count, 0);
     assert_int_equal(ev->redactions, 10);
     agenttrail__v1__trace_event__free_unpacked(ev, NULL);
@@ -390,11 +425,142 @@ static void test_mask_event_without_secrets_keeps_redactions_absent(void **state
     char note[] = "all good";
     ev.note = note;
     unsigned count = 7;
-    assert_int_equal(tp_mask_event(&ev, &count), 0);
+    assert_int_equal(tp_mask_event(&ev, &count, NULL), 0);
     assert_int_equal(count, 0);
     assert_int_equal(ev.has_redactions, 0);
     assert_ptr_equal(ev.note, note);
-    assert_int_equal(tp_mask_event(NULL, &count), TP_EINVAL);
+    assert_int_equal(tp_mask_event(NULL, &count, NULL), TP_EINVAL);
+}
+
+/* Collects the path of every string field reachable from a message
+ * descriptor ("tool_call.name", "attributes.key", "context_ids"). */
+static void string_fields(const ProtobufCMessageDescriptor *d, const char *prefix, char paths[][64],
+                          size_t *n)
+{
+    for (unsigned f = 0; f < d->n_fields; f++) {
+        const ProtobufCFieldDescriptor *fd = &d->fields[f];
+        char path[64];
+        snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", fd->name);
+        if (fd->type == PROTOBUF_C_TYPE_STRING && *n < 64)
+            snprintf(paths[(*n)++], 64, "%s", path);
+        else if (fd->type == PROTOBUF_C_TYPE_MESSAGE)
+            string_fields(fd->descriptor, path, paths, n);
+    }
+}
+
+/* A string field added to trace.proto must be classified in the field
+ * table (proto/mask_event.c) before this passes; every row names a field. */
+static void test_mask_field_table_classifies_every_string_field(void **state)
+{
+    (void)state;
+    char paths[64][64];
+    size_t n = 0, nt = 0;
+    string_fields(&agenttrail__v1__trace_event__descriptor, "", paths, &n);
+    const tp_mask_field *table = tp_mask_fields(&nt);
+    assert_true(n > 20);
+    for (size_t k = 0; k < n; k++) {
+        size_t t = 0;
+        while (t < nt && strcmp(table[t].path, paths[k]) != 0)
+            t++;
+        if (t == nt)
+            fail_msg("string field \"%s\" of trace.proto is not in the field table of "
+                     "proto/mask_event.c: classify it (mask, exact or collector) and say why in "
+                     "docs/security.md",
+                     paths[k]);
+        assert_true(table[t].cls >= TP_FIELD_MASK && table[t].cls <= TP_FIELD_COLLECTOR);
+    }
+    for (size_t t = 0; t < nt; t++) {
+        size_t k = 0;
+        while (k < n && strcmp(table[t].path, paths[k]) != 0)
+            k++;
+        if (k == n) fail_msg("field table row \"%s\" names no field of trace.proto", table[t].path);
+    }
+    assert_int_equal(n, nt);
+}
+
+/* Exact fields refuse the event, naming the field and the rule, and stay
+ * as they were. */
+static void test_mask_event_refuses_a_secret_in_an_exact_field(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *field, *rule;
+    } cases[] = {{"service", "github_token"},  {"workflow", "stripe_key"},
+                 {"dri", "url_password"},      {"incident", "aws_access_key"},
+                 {"model.name", "openai_key"}, {"tool_call.name", "slack_token"},
+                 {"link.workflow", "jwt"}};
+    static const char *const secrets[] = {"ghp_0123456789abcdefghijABCDEFGHIJ012345",
+                                          "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+                                          "smtp://ops:Hunter2Pass@mail.example.com",
+                                          "AKIAZ3MPLEK3YT0TEST1",
+                                          "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",
+                                          "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOp",
+                                          "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig"};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        tp_event *ev = tp_event_new();
+        assert_non_null(ev);
+        ev->model = calloc(1, sizeof *ev->model);
+        ev->tool_call = calloc(1, sizeof *ev->tool_call);
+        ev->link = calloc(1, sizeof *ev->link);
+        agenttrail__v1__model__init(ev->model);
+        agenttrail__v1__tool_call__init(ev->tool_call);
+        agenttrail__v1__link__init(ev->link);
+        char **slot[] = {&ev->service,     &ev->workflow,        &ev->dri,           &ev->incident,
+                         &ev->model->name, &ev->tool_call->name, &ev->link->workflow};
+        *slot[k] = strdup(secrets[k]);
+        ev->note = strdup("db at postgres://admin:S3cr3tPass@db/app");
+        tp_error err = {{0}, {0}};
+        unsigned count = 9;
+        assert_int_equal(tp_mask_event(ev, &count, &err), TP_EINVAL);
+        char want[256];
+        snprintf(want, sizeof want,
+                 "holds what looks like a secret (%s); refused: this field is indexed and stored "
+                 "exactly",
+                 cases[k].rule);
+        assert_string_equal(err.field, cases[k].field);
+        assert_string_equal(err.problem, want);
+        assert_string_equal(*slot[k], secrets[k]);
+        tp_event_destroy(&ev);
+    }
+}
+
+/* Attribute keys are masked; a random value under a secret-looking key is
+ * masked whole; two keys that mask alike refuse the event. */
+static void test_mask_event_masks_attribute_keys_and_refuses_clashes(void **state)
+{
+    (void)state;
+    tp_event *ev = tp_event_new();
+    assert_non_null(ev);
+    ev->attributes = calloc(2, sizeof *ev->attributes);
+    assert_non_null(ev->attributes);
+    static const char *const keys[] = {"ghp_0123456789abcdefghijABCDEFGHIJ012345",
+                                       "ghp_9876543210abcdefghijABCDEFGHIJ012345"};
+    for (int k = 0; k < 2; k++) {
+        ev->attributes[k] = calloc(1, sizeof **ev->attributes);
+        agenttrail__v1__attribute__init(ev->attributes[k]);
+        ev->attributes[k]->key = strdup(k == 0 ? keys[0] : "env");
+        ev->attributes[k]->value = strdup("v");
+    }
+    ev->n_attributes = 2;
+    free(ev->attributes[1]->key);
+    ev->attributes[1]->key = strdup("api_key");
+    free(ev->attributes[1]->value);
+    ev->attributes[1]->value = strdup("Xk9#mP2vL7qR4wZ");
+    tp_error err = {{0}, {0}};
+    unsigned count = 0;
+    assert_int_equal(tp_mask_event(ev, &count, &err), 0);
+    assert_int_equal(count, 2);
+    assert_string_equal(ev->attributes[0]->key, "[REDACTED:github_token]");
+    /* A secret-looking key with a random value: the value is masked whole. */
+    assert_string_equal(ev->attributes[1]->value, "[REDACTED:generic_secret]");
+    free(ev->attributes[1]->key);
+    ev->attributes[1]->key = strdup(keys[1]);
+    free(ev->attributes[0]->key);
+    ev->attributes[0]->key = strdup(keys[0]);
+    assert_int_equal(tp_mask_event(ev, &count, &err), TP_EINVAL);
+    assert_string_equal(err.field, "attributes");
+    assert_non_null(strstr(err.problem, "mask to the same key \"[REDACTED:github_token]\""));
+    tp_event_destroy(&ev);
 }
 
 int main(void)
@@ -410,6 +576,9 @@ int main(void)
         cmocka_unit_test(test_mask_work_is_linear_on_adversarial_input),
         cmocka_unit_test(test_mask_event_masks_every_free_text_field_and_counts),
         cmocka_unit_test(test_mask_event_without_secrets_keeps_redactions_absent),
+        cmocka_unit_test(test_mask_field_table_classifies_every_string_field),
+        cmocka_unit_test(test_mask_event_refuses_a_secret_in_an_exact_field),
+        cmocka_unit_test(test_mask_event_masks_attribute_keys_and_refuses_clashes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,7 +9,9 @@
  * names its authenticated source; a refused shim exits 3 after its timeout
  * while the collector keeps serving; garbage from an authenticated client
  * never stops the collector; SIGHUP revokes a connected shim; the collector
- * refuses unsafe configurations.
+ * refuses unsafe configurations; a secret in an indexed field (service) is
+ * refused by trace-shim and by the collector, naming the field and the rule.
+ * The environment (keys, collector, clients) is secure_env.c.
  *
  * Owns: a temp directory per test (keys, allowlist, store, bundle), the
  * collector process it starts (stopped with SIGTERM by pid).
@@ -32,6 +34,7 @@
 
 #include "checkpoint.h"
 #include "pipeline_util.h"
+#include "secure_env.h"
 #include "testutil.h"
 #include "traceproto.h"
 #include "tracestore.h"
@@ -58,146 +61,23 @@ static const canary canaries[] = {
      "CanaryJwtSignature"},
     {"bearer_token", "Authorization: Bearer CanaryBearer0123456789abcdef", "CanaryBearer0123"},
     {"url_password", "postgres://admin:CanaryUrlPass99@db.internal/app", "CanaryUrlPass99"},
-    {"generic_secret", "DB_PASSWORD=CanaryGeneric#9xQ2mZ7", "CanaryGeneric#9xQ2mZ7"},
+    {"env_password", "DB_PASSWORD=CanaryGeneric#9xQ2mZ7", "CanaryGeneric#9xQ2mZ7"},
+    {"generic_secret", "client_secret=CanaryClient#9xQ2mZ7", "CanaryClient#9xQ2mZ7"},
+    {"stripe_key", "sk_live_CanaryStripe0123456789abcd", "CanaryStripe0123"},
+    {"anthropic_key", "sk-ant-api03-CanaryAnthropic0123456789abcdefghijklmnop",
+     "CanaryAnthropic0123"},
+    {"openai_key", "sk-proj-CanaryOpenAI0123456789abcdefghijklmnopqrst", "CanaryOpenAI0123"},
+    {"aws_secret_key", "Canary9AwsSecret/Kq7Xz2+Lw8Rv5Tn3Hb6Jm1p", "Canary9AwsSecret/Key"},
+    {"basic_auth",
+     "Authorization: Basic Y2FuYXJ5OkNhbmFyeUJhc2ljUHc=", "Y2FuYXJ5OkNhbmFyeUJhc2ljUHc"},
+    {"slack_webhook", "https://hooks.slack.com/services/T0CANARY1/B0CANARY2/CanaryWebhook0123456",
+     "CanaryWebhook0123456"},
+    {"cli_password", "curl -u deploy:CanaryCurlPw77 https://api.internal", "CanaryCurlPw77"},
 };
 #define NCANARIES (sizeof canaries / sizeof *canaries)
 
 /* Needles of the JSON-only forms in tool_call.arguments. */
 static const char *const json_needles[] = {"CanaryJsonKey_4eC39", "anaryEscapedToken0123"};
-
-typedef struct env {
-    char *dir;
-    char path[16][512];
-    pid_t collector;
-} env;
-
-enum { P_STORE, P_SOCK, P_LOG, P_ALLOW, P_SERVER, P_A, P_B, P_EVENTS, P_SPOOL, P_BUNDLE, P_HMAC };
-
-static const char *P(env *e, int k)
-{
-    return e->path[k];
-}
-
-static char *bin(const char *name)
-{
-    return tu_bin(name);
-}
-
-/* Runs a program; returns its status, stderr in *err (may be NULL). */
-static int run(char **err, const char *a0, ...)
-{
-    char *argv[32];
-    int n = 0;
-    char *b = bin(a0);
-    argv[n++] = b;
-    va_list ap;
-    va_start(ap, a0);
-    const char *s;
-    while ((s = va_arg(ap, const char *)) != NULL && n < 31)
-        argv[n++] = (char *)s;
-    va_end(ap);
-    argv[n] = NULL;
-    char *out = NULL;
-    int rc = tu_run(argv, NULL, &out, NULL, err);
-    free(out);
-    free(b);
-    return rc;
-}
-
-static void keygen(env *e, int k, const char *name)
-{
-    char base[480];
-    snprintf(base, sizeof base, "%s/%s", e->dir, name);
-    char *err = NULL;
-    int rc = run(&err, "trace-collector", "keygen", "--curve", "-o", base, (char *)NULL);
-    if (rc != 0) fail_msg("keygen %s: %d %s", base, rc, err);
-    free(err);
-    snprintf(e->path[k], sizeof e->path[k], "%s", base);
-}
-
-static void key_text(const char *base, const char *ext, char out[41])
-{
-    char p[600];
-    snprintf(p, sizeof p, "%s.%s", base, ext);
-    char *t = tu_read_file(p, NULL);
-    assert_non_null(t);
-    assert_true(strlen(t) >= 40);
-    memcpy(out, t, 40);
-    out[40] = 0;
-    free(t);
-}
-
-static void allow_only(env *e, int k, const char *name)
-{
-    char pub[41], text[256];
-    key_text(P(e, k), "pub", pub);
-    int n = snprintf(text, sizeof text, "# shims allowed in\n%s %s\n", name, pub);
-    assert_int_equal(tu_write_file(P(e, P_ALLOW), text, (size_t)n), 0);
-}
-
-static int setup(void **state)
-{
-    env *e = calloc(1, sizeof *e);
-    assert_non_null(e);
-    e->dir = tu_tempdir("secpipe");
-    const char *names[] = {
-        [P_STORE] = "store",       [P_SOCK] = "c.sock",         [P_LOG] = "collector.log",
-        [P_ALLOW] = "allow.txt",   [P_EVENTS] = "events.jsonl", [P_SPOOL] = "spool",
-        [P_BUNDLE] = "bundle.tar", [P_HMAC] = "org.hmac"};
-    for (int k = 0; k < 16; k++)
-        if (k < (int)(sizeof names / sizeof *names) && names[k])
-            snprintf(e->path[k], sizeof e->path[k], "%s/%s", e->dir, names[k]);
-    keygen(e, P_SERVER, "server");
-    keygen(e, P_A, "shim-a");
-    keygen(e, P_B, "shim-b");
-    allow_only(e, P_A, "shim-a");
-    *state = e;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    env *e = *state;
-    if (e->collector > 0) pu_kill_wait(e->collector, SIGKILL);
-    tu_rmtree(e->dir);
-    free(e->dir);
-    free(e);
-    return 0;
-}
-
-static char *endpoint(env *e)
-{
-    static char ep[600];
-    snprintf(ep, sizeof ep, "ipc://%s", P(e, P_SOCK));
-    return ep;
-}
-
-static void start_collector(env *e, const char *const *extra_in)
-{
-    char key[600];
-    snprintf(key, sizeof key, "%s.key", P(e, P_SERVER));
-    const char *extra[16] = {"--curve-secret", key, "--allow", P(e, P_ALLOW)};
-    int n = 4;
-    for (int k = 0; extra_in && extra_in[k] && n < 15; k++)
-        extra[n++] = extra_in[k];
-    extra[n] = NULL;
-    e->collector = pu_collector_start(P(e, P_STORE), endpoint(e), P(e, P_LOG), extra);
-    if (!pu_wait_for_text(P(e, P_LOG), "ready (", 5000)) {
-        char *log = tu_read_file(P(e, P_LOG), NULL);
-        fail_msg("collector did not start: %s", log ? log : "(no log)");
-    }
-}
-
-static int collector_alive(env *e)
-{
-    return waitpid(e->collector, NULL, WNOHANG) == 0;
-}
-
-static void stop_collector(env *e)
-{
-    assert_int_equal(pu_kill_wait(e->collector, SIGTERM), 0);
-    e->collector = 0;
-}
 
 /* ---- events carrying the canaries -------------------------------------- */
 
@@ -264,7 +144,33 @@ static int write_canary_events(const char *path, const char *workflow)
                              workflow);
         o = json_put(buf, sizeof buf, o, s);
         fprintf(f, "%s\"}}\n", buf);
-        lines += 4;
+        /* the short fields that are masked: environment, actor, context_ids,
+         * model.provider, tool_call.permission_scope, diff.repo and paths,
+         * outcome.by, an attribute key */
+        static const char *const shorts[] = {"\"environment\":\"@\"",
+                                             "\"actor\":\"@\"",
+                                             "\"context_ids\":[\"@\"]",
+                                             "\"model\":{\"provider\":\"@\"}",
+                                             "\"tool_call\":{\"permission_scope\":\"@\"}",
+                                             "\"diff\":{\"repo\":\"@\",\"paths\":[\"@\"]}",
+                                             "\"outcome\":{\"by\":\"@\"}",
+                                             "\"attributes\":{\"@\":\"v\"}"};
+        o = (size_t)snprintf(buf, sizeof buf,
+                             "{\"kind\":\"note\",\"workflow\":\"%s\",\"dri\":\"sec@example.com\","
+                             "\"note\":\"n\"",
+                             workflow);
+        for (size_t t = 0; t < sizeof shorts / sizeof *shorts; t++) {
+            buf[o++] = ',';
+            for (const char *c = shorts[t]; *c; c++) {
+                if (*c != '@') {
+                    buf[o++] = *c;
+                    continue;
+                }
+                o = json_put(buf, sizeof buf, o, s);
+            }
+        }
+        fprintf(f, "%.*s}\n", (int)o, buf);
+        lines += 5;
     }
     /* "key": "value" JSON form, and a token split by a JSON escape. */
     fprintf(f,
@@ -306,94 +212,6 @@ static int scan(const void *p, size_t n, const char *where)
             hits++;
         }
     return hits;
-}
-
-/* Sends events (JSON lines) as one batch over a CURVE DEALER, without the
- * shim's masking (ids are filled here). Returns the ack, NULL on timeout. */
-static tp_ack *send_raw_batch(void *d, const char *jsonl, uint64_t seq)
-{
-    uint8_t *packed[64] = {0};
-    size_t lens[64] = {0}, n = 0;
-    const char *p = jsonl;
-    while (*p && n < 64) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        tp_event *ev = NULL;
-        tp_error err;
-        tp_limits lim = tp_limits_default();
-        if (tp_event_from_json(p, len, &lim, 0, &ev, &err, NULL) != 0)
-            fail_msg("fixture line: %s: %s", err.field, err.problem);
-        uint8_t id[16];
-        assert_int_equal(tp_id_event(id), 0);
-        ev->has_event_id = 1;
-        ev->event_id.len = 16;
-        ev->event_id.data = malloc(16);
-        memcpy(ev->event_id.data, id, 16);
-        ev->has_trace_id = 1;
-        ev->trace_id.len = 16;
-        ev->trace_id.data = malloc(16);
-        assert_int_equal(tp_id_random(ev->trace_id.data, 16), 0);
-        ev->has_span_id = 1;
-        ev->span_id.len = 8;
-        ev->span_id.data = malloc(8);
-        assert_int_equal(tp_id_random(ev->span_id.data, 8), 0);
-        ev->has_time_unix_nano = 1;
-        ev->time_unix_nano = tp_now_unix_nano();
-        assert_int_equal(tp_event_pack(ev, &packed[n], &lens[n]), 0);
-        tp_event_destroy(&ev);
-        n++;
-        p = nl ? nl + 1 : p + len;
-    }
-    uint8_t *frame;
-    size_t flen;
-    assert_int_equal(
-        tp_batch_encode("raw-canary", seq, (const uint8_t *const *)packed, lens, n, &frame, &flen),
-        0);
-    for (size_t k = 0; k < n; k++)
-        free(packed[k]);
-    assert_int_equal(zmq_send(d, frame, flen, 0), (int)flen);
-    free(frame);
-    return NULL;
-}
-
-static tp_ack *recv_ack(void *d, int timeout_ms)
-{
-    zmq_pollitem_t it = {d, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&it, 1, timeout_ms) <= 0) return NULL;
-    zmq_msg_t m;
-    zmq_msg_init(&m);
-    assert_true(zmq_msg_recv(&m, d, 0) >= 0);
-    tp_ack *ack = NULL;
-    tp_error err;
-    int rc = tp_ack_decode(zmq_msg_data(&m), zmq_msg_size(&m), &ack, &err);
-    zmq_msg_close(&m);
-    return rc == 0 ? ack : NULL;
-}
-
-static void *curve_dealer(void *ctx, env *e, int k, const char *ep)
-{
-    char sp[41], cs[41], cp[41];
-    key_text(P(e, P_SERVER), "pub", sp);
-    key_text(P(e, k), "key", cs);
-    assert_int_equal(zmq_curve_public(cp, cs), 0);
-    void *d = zmq_socket(ctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, sp, 40);
-    zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, cp, 40);
-    zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, cs, 40);
-    assert_int_equal(zmq_connect(d, ep), 0);
-    return d;
-}
-
-static int shim_send(env *e, int key, const char *timeout, char **err)
-{
-    char spub[600], ckey[600];
-    snprintf(spub, sizeof spub, "%s.pub", P(e, P_SERVER));
-    snprintf(ckey, sizeof ckey, "%s.key", P(e, key));
-    return run(err, "trace-shim", "--endpoint", endpoint(e), "--spool-dir", P(e, P_SPOOL),
-               "--timeout", timeout, "--server-key", spub, "--client-key", ckey, "--hmac-key-file",
-               P(e, P_HMAC), "--keep-prompt-text", P(e, P_EVENTS), (char *)NULL);
 }
 
 /* Export needs a signed checkpoint: the collector's key and checkpoint when
@@ -766,6 +584,62 @@ static void test_collector_refuses_unsafe_configurations(void **state)
     stop_collector(e);
 }
 
+/* A secret in a field that is indexed and stored exactly (service) is
+ * refused, not masked: by trace-shim (--dry-run and sending) and by the
+ * collector, in the ack, with the field and the rule named. */
+static void test_a_secret_in_an_indexed_field_is_refused_everywhere(void **state)
+{
+    env *e = *state;
+    static const char *const why = "service: holds what looks like a secret (github_token); "
+                                   "refused: this field is indexed and stored exactly";
+    const char *bad = "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d@example.com\","
+                      "\"service\":\"ghp_CanaryServiceToken0123456789abcdefXY\",\"note\":\"n\"}";
+    const char *good =
+        "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d@example.com\",\"note\":\"ok\"}";
+    char lines[1024];
+    snprintf(lines, sizeof lines, "%s\n%s\n", bad, good);
+    assert_int_equal(tu_write_file(P(e, P_EVENTS), lines, strlen(lines)), 0);
+    char *err = NULL;
+    int rc = run(&err, "trace-shim", "--dry-run", P(e, P_EVENTS), (char *)NULL);
+    if (rc != 1 || !strstr(err, ":1: ") || !strstr(err, why))
+        fail_msg("trace-shim --dry-run: exit %d: %s", rc, err);
+    free(err);
+
+    assert_int_equal(run(&err, "trace-shim", "keygen", "--hmac", "-o", P(e, P_HMAC), (char *)NULL),
+                     0);
+    free(err);
+    start_collector(e, NULL);
+    rc = shim_send(e, P_A, "10", &err);
+    if (!strstr(err, why)) fail_msg("trace-shim: exit %d without the refusal: %s", rc, err);
+    free(err);
+    void *ctx = zmq_ctx_new();
+    void *d = curve_dealer(ctx, e, P_A, endpoint(e));
+    send_raw_batch(d, lines, 21);
+    tp_ack *ack = recv_ack(d, 10000);
+    assert_non_null(ack);
+    assert_int_equal(ack->status, AGENTTRAIL__V1__ACK_STATUS__ACK_OK);
+    assert_int_equal(ack->accepted, 1);
+    assert_int_equal(ack->n_rejected, 1);
+    assert_int_equal(ack->rejected[0]->index, 0);
+    assert_string_equal(ack->rejected[0]->reason, why);
+    tp_ack_destroy(&ack);
+    zmq_close(d);
+    zmq_ctx_term(ctx);
+    stop_collector(e);
+    /* Only the good line is stored, twice (shim and raw), and the token nowhere. */
+    char *q_argv[] = {
+        bin("trace-query"), "--store", e->path[P_STORE], "find", "--format", "jsonl", NULL};
+    char *out = NULL;
+    assert_int_equal(tu_run(q_argv, NULL, &out, NULL, NULL), 0);
+    assert_null(strstr(out, "CanaryServiceToken"));
+    int found = 0;
+    for (char *q = out; (q = strstr(q, "\"kind\":\"note\"")) != NULL; q++)
+        found++;
+    assert_int_equal(found, 2);
+    free(out);
+    free(q_argv[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -779,6 +653,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_collector_refuses_unsafe_configurations, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_a_secret_in_an_indexed_field_is_refused_everywhere,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
