@@ -114,7 +114,8 @@ int ts_fail_mdb(ts_store *s, int rc, const char *what)
         code = TS_ENOMEM;
     else if (rc == ENOSPC || rc == MDB_MAP_FULL)
         code = TS_EFULL;
-    else if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND)
+    else if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INVALID ||
+             rc == MDB_VERSION_MISMATCH) /* damaged meta pages */
         code = TS_ECORRUPT;
     else if (rc == EIO)
         code = TS_EIO;

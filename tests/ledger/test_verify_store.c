@@ -136,10 +136,21 @@ static void test_verify_store_accepts_an_untouched_store(void **state)
     assert_int_equal(run_verify(pristine, pub, &out, NULL), 0);
     assert_non_null(strstr(out, "250 events, 3 checkpoints (signatures checked)"));
     free(out);
-    /* Without --key, the public half of the store's own key file is used. */
-    assert_int_equal(run_verify(pristine, NULL, &out, NULL), 0);
-    assert_non_null(strstr(out, "signatures checked"));
+    /* Without --key, the public half of the store's own key file is used, which anyone who
+     * can write the store can replace: every check passes, but the exit is 5, not 0. */
+    char *err = NULL;
+    assert_int_equal(run_verify(pristine, NULL, &out, &err), 5);
+    assert_non_null(strstr(out, "signatures checked only against DIR/checkpoint.key"));
+    assert_non_null(strstr(err, "NOT TRUSTED"));
     free(out);
+    free(err);
+    /* Accepting that key has to be said. */
+    char *tq = tu_bin("trace-query");
+    char *argv[] = {tq, "verify", "--store", pristine, "--trust-store-key", NULL};
+    assert_int_equal(tu_run(argv, NULL, &out, NULL, NULL), 0);
+    assert_non_null(strstr(out, "signatures checked only against DIR/checkpoint.key"));
+    free(out);
+    free(tq);
 }
 
 static void test_verify_store_names_a_flipped_byte_in_a_block(void **state)
