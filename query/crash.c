@@ -16,10 +16,8 @@
 #include "commands.h"
 
 static char head[4200]; /* "trace-query: the store DIR is damaged: reading it crashed (" */
-static size_t head_len;
-static const char tail[] =
-    "); run `trace-query verify --store DIR` on a copy, and restore the store from a "
-    "backup\n";
+static char tail[4200]; /* "); run `trace-query verify --store DIR` ...\n" */
+static size_t head_len, tail_len;
 
 /* clang-format off */
 static const struct { int sig; const char *name; } signals[] = {
@@ -46,7 +44,7 @@ static void on_crash(int sig)
         if (signals[i].sig == sig) name = signals[i].name;
     put(head, head_len);
     put(name, strlen(name));
-    put(tail, sizeof tail - 1);
+    put(tail, tail_len);
     _exit(QEXIT_VERIFY);
 }
 
@@ -57,6 +55,11 @@ void qcrash_store(const char *dir)
     int n = snprintf(head, sizeof head,
                      "trace-query: the store %s is damaged: reading it crashed (", dir);
     head_len = n < 0 ? 0 : (size_t)n < sizeof head ? (size_t)n : sizeof head - 1;
+    n = snprintf(tail, sizeof tail,
+                 "); check a copy with `trace-query --store %s verify --key PUB` and restore "
+                 "the store from a backup\n",
+                 dir);
+    tail_len = n < 0 ? 0 : (size_t)n < sizeof tail ? (size_t)n : sizeof tail - 1;
 }
 
 void qcrash_install(const char *dir)

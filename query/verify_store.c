@@ -71,11 +71,23 @@ static int open_store(vstore *vs)
     int rc = stat(vs->dir, &st) == 0 && S_ISDIR(st.st_mode)
                  ? ts_open(vs->dir, TS_OPEN_RDONLY, NULL, &vs->s, msg, sizeof msg)
                  : TS_ENOTFOUND;
+    char mdb[4200];
+    snprintf(mdb, sizeof mdb, "%s/data.mdb", vs->dir);
+    if (rc == TS_ENOTFOUND && stat(mdb, &st) == 0)
+        return failed(vs->ctx, "the store %s is damaged: its data.mdb lacks what a store holds: %s",
+                      vs->dir, msg);
     if (rc == TS_ENOTFOUND) {
         qerr(vs->ctx, "verify", "no store at %s (pass --store DIR)", vs->dir);
         return QEXIT_STORE;
     }
+    /* A store this build cannot read is not verified: damaged, or (a schema version it does
+     * not know) written by a newer release; the message says which. */
     if (rc == TS_ECORRUPT) return failed(vs->ctx, "the store %s is damaged: %s", vs->dir, msg);
+    if (rc == TS_EVERSION)
+        return failed(vs->ctx,
+                      "the store %s cannot be verified by this build (damaged, or "
+                      "written by a newer release): %s",
+                      vs->dir, msg);
     if (rc) {
         qerr(vs->ctx, "verify", "cannot open the store at %s: %s", vs->dir,
              msg[0] ? msg : ts_strerror(rc));
