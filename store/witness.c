@@ -135,6 +135,29 @@ static int record_head(const char *p, size_t n, size_t *hlen, size_t *len)
     return 1;
 }
 
+int wt_parse(const char *buf, size_t n, const char *name, wt_record_fn fn, void *ctx, int *torn,
+             char *err, size_t errlen)
+{
+    if (torn) *torn = 0;
+    int rc = 0;
+    uint64_t seq = 0;
+    for (size_t at = 0; at < n && !rc; seq++) {
+        size_t hlen = 0, len = 0;
+        int h = record_head(buf + at, n - at, &hlen, &len);
+        if (h < 0)
+            return wfail(err, errlen,
+                         "witness %s: byte %zu: record %llu: not \"checkpoint LENGTH\"", name, at,
+                         (unsigned long long)seq);
+        if (h == 0 || len > n - at - hlen) {
+            if (torn) *torn = 1; /* the last append did not finish */
+            break;
+        }
+        rc = fn(ctx, seq, buf + at + hlen, len);
+        at += hlen + len;
+    }
+    return rc;
+}
+
 int wt_read(const char *dir, const char *origin, wt_record_fn fn, void *ctx, int *torn, char *err,
             size_t errlen)
 {
@@ -147,22 +170,7 @@ int wt_read(const char *dir, const char *origin, wt_record_fn fn, void *ctx, int
     if (!buf)
         return wfail(err, errlen, "witness %s: cannot read (%s): it holds no checkpoint of log %s",
                      path, strerror(errno), origin);
-    int rc = 0;
-    uint64_t seq = 0;
-    for (size_t at = 0; at < n && !rc; seq++) {
-        size_t hlen = 0, len = 0;
-        int h = record_head(buf + at, n - at, &hlen, &len);
-        if (h < 0) {
-            rc = wfail(err, errlen, "witness %s: byte %zu: record %llu: not \"checkpoint LENGTH\"",
-                       path, at, (unsigned long long)seq);
-        } else if (h == 0 || len > n - at - hlen) {
-            if (torn) *torn = 1; /* the last append did not finish */
-            break;
-        } else {
-            rc = fn(ctx, seq, buf + at + hlen, len);
-            at += hlen + len;
-        }
-    }
+    int rc = wt_parse(buf, n, path, fn, ctx, torn, err, errlen);
     free(buf);
     return rc;
 }

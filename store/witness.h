@@ -32,4 +32,9 @@ typedef int (*wt_record_fn)(void *ctx, uint64_t seq, const char *note, size_t le
 int wt_read(const char *dir, const char *origin, wt_record_fn fn, void *ctx, int *torn, char *err,
             size_t errlen);
 
+/* The same over the n bytes of a witness file in memory (`name` says which, for messages):
+ * what wt_read calls, and what fuzz/fuzz_witness_read.c feeds untrusted bytes to. */
+int wt_parse(const char *buf, size_t n, const char *name, wt_record_fn fn, void *ctx, int *torn,
+             char *err, size_t errlen);
+
 #endif
