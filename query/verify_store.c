@@ -26,10 +26,9 @@
 #include "verify.h"
 #include "witness.h"
 
-/* A checkpoint: kept in the store, or from outside it (then `from` names where). */
+/* A checkpoint kept in the store. */
 typedef struct vcp {
     cp_checkpoint cp;
-    char from[160];
 } vcp;
 
 typedef struct vstore {
@@ -44,8 +43,7 @@ typedef struct vstore {
     uint64_t size;
     vcp *cps; /* the store's, oldest first */
     uint64_t ncp;
-    vcp *ext; /* --prior, then the witness's */
-    size_t next, capext;
+    uint64_t nwitness; /* witness records checked */
     int witness_torn;
     uint64_t *sizes; /* every checkpoint size, ascending, unique */
     uint8_t (*roots)[32];
@@ -148,7 +146,6 @@ static int load_store_checkpoints(vstore *vs)
         size_t len = 0;
         const char *what = NULL;
         cp_checkpoint *c = &vs->cps[i].cp;
-        snprintf(vs->cps[i].from, sizeof vs->cps[i].from, "checkpoint %llu", (unsigned long long)i);
         if (ts_checkpoint_get(vs->s, i, &note, &len))
             return failed(vs->ctx, "checkpoint %llu: unreadable: %s", (unsigned long long)i,
                           ts_last_error(vs->s));
@@ -169,66 +166,6 @@ static int load_store_checkpoints(vstore *vs)
     return 0;
 }
 
-/* One checkpoint from outside the store: signed, of this log, and not beyond it. */
-static int add_external(vstore *vs, const char *from, const char *note, size_t len)
-{
-    if (vs->next == vs->capext) {
-        size_t cap = vs->capext ? vs->capext * 2 : 16;
-        vcp *n = realloc(vs->ext, cap * sizeof *n);
-        if (!n) return QEXIT_STORE;
-        vs->ext = n, vs->capext = cap;
-    }
-    vcp *e = &vs->ext[vs->next];
-    snprintf(e->from, sizeof e->from, "%s", from);
-    char why[640] = "";
-    const char *what = NULL;
-    if (check_note(vs, note, len, &e->cp, &what, why, sizeof why))
-        return failed(vs->ctx, "%s: %s: %s", from, what, why);
-    if (e->cp.size > vs->size)
-        return failed(vs->ctx,
-                      "rollback: %s is a checkpoint of tree size %llu, but the store's log has "
-                      "only %llu entries: the store was rolled back to an earlier copy or "
-                      "truncated",
-                      from, (unsigned long long)e->cp.size, (unsigned long long)vs->size);
-    vs->next++;
-    return 0;
-}
-
-static int witness_record(void *ctx, uint64_t seq, const char *note, size_t len)
-{
-    vstore *vs = ctx;
-    char from[160];
-    snprintf(from, sizeof from, "witness record %llu", (unsigned long long)seq);
-    return add_external(vs, from, note, len);
-}
-
-static int load_external(vstore *vs)
-{
-    if (vs->v->prior) {
-        size_t len = 0;
-        char *note = verify_slurp(vs->v->prior, &len);
-        if (!note) {
-            qerr(vs->ctx, "verify", "%s: cannot read the prior checkpoint: %s", vs->v->prior,
-                 strerror(errno));
-            return QEXIT_STORE;
-        }
-        int rc = add_external(vs, "the prior checkpoint", note, len);
-        free(note);
-        if (rc) return rc;
-    }
-    if (!vs->v->witness) return 0;
-    char err[1024] = "";
-    size_t before = vs->next;
-    int rc =
-        wt_read(vs->v->witness, vs->origin, witness_record, vs, &vs->witness_torn, err, sizeof err);
-    if (rc > 0) return rc;
-    if (rc) return failed(vs->ctx, "%s", err);
-    if (vs->next == before && vs->size > 0)
-        return failed(vs->ctx, "witness %s holds no checkpoint of log %s", vs->v->witness,
-                      vs->origin);
-    return 0;
-}
-
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -242,18 +179,15 @@ static const uint8_t *root_at(const vstore *vs, uint64_t size)
     return p ? vs->roots[p - vs->sizes] : NULL;
 }
 
-/* The tree from the events, at every checkpoint's size; *full the root of the whole log. */
+/* The tree from the events, at every kept checkpoint's size; *full the root of the log. */
 static int recompute(vstore *vs, uint8_t full[32])
 {
-    size_t n = (size_t)vs->ncp + vs->next;
+    size_t n = (size_t)vs->ncp;
     vs->sizes = calloc(n ? n : 1, sizeof *vs->sizes);
     vs->roots = calloc(n ? n : 1, sizeof *vs->roots);
     if (!vs->sizes || !vs->roots) return QEXIT_STORE;
     for (uint64_t i = 0; i < vs->ncp; i++)
-        vs->sizes[vs->nsizes++] = vs->cps[i].cp.size;
-    for (size_t i = 0; i < vs->next; i++)
-        vs->sizes[vs->nsizes++] = vs->ext[i].cp.size;
-    qsort(vs->sizes, vs->nsizes, sizeof *vs->sizes, cmp_u64);
+        vs->sizes[vs->nsizes++] = vs->cps[i].cp.size; /* non-decreasing: checked on load */
     size_t u = 0;
     for (size_t i = 0; i < vs->nsizes; i++)
         if (u == 0 || vs->sizes[u - 1] != vs->sizes[i]) vs->sizes[u++] = vs->sizes[i];
@@ -283,35 +217,84 @@ static int check_roots(vstore *vs)
                           "checkpoint %llu (tree size %llu): root differs from the tree "
                           "recomputed from the stored events",
                           (unsigned long long)i, (unsigned long long)vs->cps[i].cp.size);
-    for (size_t i = 0; i < vs->next; i++)
-        if (memcmp(root_at(vs, vs->ext[i].cp.size), vs->ext[i].cp.root, 32) != 0)
-            return failed(vs->ctx,
-                          "%s (tree size %llu): root differs from the store's tree at that "
-                          "size: the log was rewritten since that checkpoint was signed",
-                          vs->ext[i].from, (unsigned long long)vs->ext[i].cp.size);
     return 0;
 }
 
-/* Every outside checkpoint must be at most the store's newest and consistent with it. */
+/* One checkpoint from outside the store (`from` names it): signed by the key, of this log,
+ * not beyond the log (else a rollback) nor beyond the newest kept checkpoint (else removed
+ * checkpoints), the store's root at its size, consistent with the newest. Runs after
+ * check_structure, so the stored nodes (ts_log_root) are the events' own tree; nothing is
+ * kept per checkpoint, so a witness of years of checkpoints costs no memory. */
+static int check_outside(vstore *vs, const char *from, const char *note, size_t len)
+{
+    cp_checkpoint c;
+    char why[640] = "";
+    const char *what = NULL;
+    const cp_checkpoint *newest = vs->ncp ? &vs->cps[vs->ncp - 1].cp : NULL;
+    uint8_t root[32];
+    if (check_note(vs, note, len, &c, &what, why, sizeof why))
+        return failed(vs->ctx, "%s: %s: %s", from, what, why);
+    if (c.size > vs->size)
+        return failed(vs->ctx,
+                      "rollback: %s is a checkpoint of tree size %llu, but the store's log has "
+                      "only %llu entries: the store was rolled back to an earlier copy or "
+                      "truncated",
+                      from, (unsigned long long)c.size, (unsigned long long)vs->size);
+    if (!newest || c.size > newest->size) {
+        char kept[64] = "none";
+        if (newest)
+            snprintf(kept, sizeof kept, "of tree size %llu", (unsigned long long)newest->size);
+        return failed(vs->ctx,
+                      "removed checkpoints: %s is a checkpoint of tree size %llu, but the "
+                      "store's newest checkpoint is %s: checkpoints were removed from the store",
+                      from, (unsigned long long)c.size, kept);
+    }
+    if (ts_log_root(vs->s, c.size, root) || memcmp(root, c.root, 32) != 0)
+        return failed(vs->ctx,
+                      "%s (tree size %llu): root differs from the store's tree at that size: "
+                      "the log was rewritten since that checkpoint was signed",
+                      from, (unsigned long long)c.size);
+    if (!consistent(vs, &c, newest))
+        return failed(vs->ctx,
+                      "%s (tree size %llu): consistency with the store's newest checkpoint "
+                      "(tree size %llu) fails",
+                      from, (unsigned long long)c.size, (unsigned long long)newest->size);
+    return 0;
+}
+
+static int witness_record(void *ctx, uint64_t seq, const char *note, size_t len)
+{
+    vstore *vs = ctx;
+    char from[64];
+    snprintf(from, sizeof from, "witness record %llu", (unsigned long long)seq);
+    vs->nwitness++;
+    return check_outside(vs, from, note, len);
+}
+
+/* --prior, then every witness record, read one at a time. */
 static int check_external(vstore *vs)
 {
-    const cp_checkpoint *newest = vs->ncp ? &vs->cps[vs->ncp - 1].cp : NULL;
-    for (size_t i = 0; i < vs->next; i++) {
-        const vcp *e = &vs->ext[i];
-        if (!newest || e->cp.size > newest->size)
-            return failed(vs->ctx,
-                          "removed checkpoints: %s is a checkpoint of tree size %llu, but the "
-                          "store's newest checkpoint is %s%llu: checkpoints were removed from "
-                          "the store",
-                          e->from, (unsigned long long)e->cp.size, newest ? "of tree size " : "",
-                          (unsigned long long)(newest ? newest->size : 0));
-        if (!consistent(vs, &e->cp, newest))
-            return failed(vs->ctx,
-                          "%s (tree size %llu): consistency with the store's newest checkpoint "
-                          "(tree size %llu) fails",
-                          e->from, (unsigned long long)e->cp.size,
-                          (unsigned long long)newest->size);
+    if (vs->v->prior) {
+        size_t len = 0;
+        char *note = verify_slurp(vs->v->prior, &len);
+        if (!note) {
+            qerr(vs->ctx, "verify", "%s: cannot read the prior checkpoint: %s", vs->v->prior,
+                 strerror(errno));
+            return QEXIT_STORE;
+        }
+        int rc = check_outside(vs, "the prior checkpoint", note, len);
+        free(note);
+        if (rc) return rc;
     }
+    if (!vs->v->witness) return 0;
+    char err[1024] = "";
+    int rc =
+        wt_read(vs->v->witness, vs->origin, witness_record, vs, &vs->witness_torn, err, sizeof err);
+    if (rc > 0) return rc;
+    if (rc) return failed(vs->ctx, "%s", err);
+    if (vs->nwitness == 0 && vs->size > 0)
+        return failed(vs->ctx, "witness %s holds no checkpoint of log %s", vs->v->witness,
+                      vs->origin);
     return 0;
 }
 
@@ -389,6 +372,9 @@ static int conclude(vstore *vs)
                             : "signatures checked only against DIR/checkpoint.key",
             v->prior ? "; the prior checkpoint is in the log" : "",
             v->witness ? "; every witness checkpoint is in the log" : "");
+    if (v->witness)
+        fprintf(vs->ctx->err, "verify: %llu witness checkpoints checked\n",
+                (unsigned long long)vs->nwitness);
     if (vs->witness_torn)
         fprintf(vs->ctx->err, "verify: note: the witness's last record is cut short (the "
                               "collector stopped in the middle of an append); it was skipped\n");
@@ -418,15 +404,13 @@ int verify_store(const qctx *ctx, const vargs *v)
     if (!rc && (ts_log_size(vs.s, &vs.size) || ts_log_origin(vs.s, vs.origin, sizeof vs.origin)))
         rc = failed(ctx, "the store has no Merkle log: %s", ts_last_error(vs.s));
     if (!rc) rc = load_store_checkpoints(&vs);
-    if (!rc) rc = load_external(&vs);
     if (!rc) rc = recompute(&vs, full);
     if (!rc) rc = check_roots(&vs);
+    if (!rc) rc = check_structure(&vs, full);
     if (!rc) rc = check_external(&vs);
     if (!rc) rc = check_tail(&vs);
-    if (!rc) rc = check_structure(&vs, full);
     if (!rc) rc = conclude(&vs);
     free(vs.cps);
-    free(vs.ext);
     free(vs.sizes);
     free(vs.roots);
     cp_key_destroy(&vs.k);

@@ -2,7 +2,8 @@
  * witness.c - the witness files: signed checkpoints appended outside the store (witness.h).
  *
  * Owns nothing past a call: every append opens, writes the whole record, fsyncs and closes,
- * so a witness on a remounted or briefly absent disk works again at the next checkpoint.
+ * so a witness on a remounted or briefly absent disk works again at the next checkpoint;
+ * reading goes record by record (constant memory, whatever the file's size).
  * Threading: reentrant.
  */
 #include "witness.h"
@@ -90,35 +91,6 @@ int wt_append(const char *dir, const char *origin, const char *note, size_t len,
     return 0;
 }
 
-/* Reads a whole file (at most 1 GiB) into a malloc'd buffer. */
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap || cap >= (1u << 30)) break;
-        char *g = realloc(buf, cap * 2);
-        if (!g) {
-            free(buf);
-            buf = NULL;
-        } else {
-            buf = g, cap *= 2;
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        errno = EIO;
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
 /* Parses the record head at p (n bytes left): 1 and *hlen, *len; 0 when cut short; -1 bad. */
 static int record_head(const char *p, size_t n, size_t *hlen, size_t *len)
 {
@@ -158,19 +130,50 @@ int wt_parse(const char *buf, size_t n, const char *name, wt_record_fn fn, void 
     return rc;
 }
 
+/* Reads one record head line ("checkpoint N\n", at most 32 bytes) from f into line: its
+ * length, 0 at the end of the file. */
+static size_t head_line(FILE *f, char *line, size_t cap)
+{
+    size_t n = 0;
+    int c;
+    while (n < cap && (c = getc(f)) != EOF) {
+        line[n++] = (char)c;
+        if (c == '\n') break;
+    }
+    return n;
+}
+
 int wt_read(const char *dir, const char *origin, wt_record_fn fn, void *ctx, int *torn, char *err,
             size_t errlen)
 {
-    char path[4096];
+    char path[4096], line[32];
     if (torn) *torn = 0;
     if (wt_path(dir, origin, path, sizeof path))
         return wfail(err, errlen, "witness %s: path too long", dir);
-    size_t n = 0;
-    char *buf = slurp(path, &n);
-    if (!buf)
+    FILE *f = fopen(path, "rb");
+    if (!f)
         return wfail(err, errlen, "witness %s: cannot read (%s): it holds no checkpoint of log %s",
                      path, strerror(errno), origin);
-    int rc = wt_parse(buf, n, path, fn, ctx, torn, err, errlen);
-    free(buf);
+    char *note = malloc(WT_NOTE_MAX);
+    int rc = note ? 0 : wfail(err, errlen, "witness %s: out of memory", path);
+    /* Record by record, so that a witness of years of checkpoints is read in constant memory. */
+    for (uint64_t seq = 0, at = 0; !rc; seq++) {
+        size_t n = head_line(f, line, sizeof line), hlen = 0, len = 0;
+        if (n == 0) break;
+        int h = record_head(line, n, &hlen, &len);
+        if (h < 0 || (h == 0 && n == sizeof line)) {
+            rc = wfail(err, errlen, "witness %s: byte %llu: record %llu: not \"checkpoint LENGTH\"",
+                       path, (unsigned long long)at, (unsigned long long)seq);
+        } else if (h == 0 || fread(note, 1, len, f) != len) {
+            if (torn) *torn = 1; /* the last append did not finish */
+            break;
+        } else {
+            rc = fn(ctx, seq, note, len);
+            at += hlen + len;
+        }
+    }
+    if (!rc && ferror(f)) rc = wfail(err, errlen, "witness %s: read error", path);
+    fclose(f);
+    free(note);
     return rc;
 }
