@@ -282,8 +282,9 @@ int signer_keygen_main(int argc, char **argv)
                    "Writes a new Ed25519 checkpoint signing key to FILE (PKCS#8 PEM, mode 0600;\n"
                    "default STORE/checkpoint.key, where the collector looks for it) and prints\n"
                    "its public key (PEM) for auditors. An existing file is never overwritten.\n"
-                   "The collector creates this key by itself on first start; use keygen to make\n"
-                   "one ahead of time or a new one (then start with --signing-key FILE).\n");
+                   "The collector creates this key by itself only on the first start of a new,\n"
+                   "empty store; use keygen to make one ahead of time (a store filled without a\n"
+                   "collector) or a new one (then start with --signing-key FILE).\n");
             return 0;
         } else {
             fprintf(stderr, "trace-collector: keygen: unexpected argument %s (see keygen --help)\n",

@@ -2,12 +2,14 @@
  * signer.h - the collector's checkpoint signer: its Ed25519 key and the signed checkpoints of
  * the store's Merkle log (docs/ledger.md).
  *
- * Responsibility: keeps the key file (PKCS#8 PEM, created 0600 on first start when missing,
- * never overwritten; default STORE/checkpoint.key), and after commits signs a checkpoint of
- * the log (C2SP tlog-checkpoint signed note, stamped with the signing time) at most every
- * interval_ms, keeping it in the store (ts_checkpoint_add). On open it signs at once when the
- * log grew past the latest checkpoint, so a crash between a commit and its checkpoint
- * leaves the next checkpoint consistent with the last (the log is append-only and every
+ * Responsibility: keeps the key file (PKCS#8 PEM, created 0600 on the first start of a new,
+ * empty log only, never overwritten; default STORE/checkpoint.key), and after commits signs a
+ * checkpoint of the log (C2SP tlog-checkpoint signed note, stamped with the signing time) at
+ * most every interval_ms, or at once past `entries` unsigned entries, keeping it in the store
+ * (ts_checkpoint_add) and appending it to the witness directory when there is one
+ * (store/witness.h); records the unsigned-tail bound in log_info (ts_log_set_tail_max). On open it
+ * signs at once when the log grew past the latest checkpoint, so a crash between a commit and its
+ * checkpoint leaves the next checkpoint consistent with the last (the log is append-only and every
  * kept checkpoint's root is checked against it).
  * Also `trace-collector keygen` (a new key file) and the public key export.
  *
