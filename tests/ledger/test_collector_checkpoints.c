@@ -8,7 +8,7 @@
  * mistyped --signing-key, stops the collector instead of making a new key; the entries
  * trigger bounds the unsigned tail (recorded for verify); the witness directory holds every
  * checkpoint, and verify --witness catches a copy of the store taken earlier and removed
- * checkpoints.
+ * checkpoints; a witness that fails while the collector runs is logged and acks go on.
  *
  * Owns: a temp directory with the store, sockets and logs. Single-threaded.
  */
@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -411,6 +412,35 @@ static void test_witness_catches_a_rollback_and_removed_checkpoints(void **state
     free(pub);
 }
 
+static void test_a_failing_witness_is_loud_and_acks_go_on(void **state)
+{
+    env *e = *state;
+    char *store = join(e->dir, "wf-store"), *wdir = join(e->dir, "wf-witness"),
+         *away = join(e->dir, "wf-witness.away"), *pub = join(e->dir, "wf.pub"), *out = NULL;
+    const char *opt[] = {"--checkpoint-ms", "0", "--witness", wdir, NULL};
+    pid_t pid = pu_collector_start(store, e->ep, e->log, opt);
+    send_events(e, 0, 5);
+    /* The witness disk goes away: a file where its directory was. */
+    assert_int_equal(rename(wdir, away), 0);
+    assert_int_equal(tu_write_file(wdir, "x", 1), 0);
+    send_events(e, 5, 5); /* acked: the events are committed and signed in the store */
+    assert_true(pu_wait_for_text(e->log, "NOT in the witness", 2000));
+    /* Back again: the next checkpoint, which covers everything before it, is appended. */
+    assert_int_equal(unlink(wdir), 0);
+    assert_int_equal(rename(away, wdir), 0);
+    send_events(e, 10, 5);
+    assert_int_equal(pu_kill_wait(pid, SIGTERM), 0);
+    char *pk[] = {e->collector, "--store", store, "--print-public-key", NULL};
+    assert_int_equal(tu_run(pk, NULL, &out, NULL, NULL), 0);
+    assert_int_equal(tu_write_file(pub, out, strlen(out)), 0);
+    free(out);
+    expect_verify(e, 0, store, pub, wdir, "witness checkpoints checked");
+    free(store);
+    free(wdir);
+    free(away);
+    free(pub);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -419,6 +449,7 @@ int main(void)
         cmocka_unit_test(test_collector_never_makes_a_new_key_for_an_existing_log),
         cmocka_unit_test(test_collector_bounds_the_unsigned_tail),
         cmocka_unit_test(test_witness_catches_a_rollback_and_removed_checkpoints),
+        cmocka_unit_test(test_a_failing_witness_is_loud_and_acks_go_on),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
