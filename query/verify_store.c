@@ -37,8 +37,7 @@ typedef struct vstore {
     const char *dir;
     ts_store *s;
     cp_key *k;
-    int key_given;    /* --key */
-    char keyfrom[80]; /* where the key came from, for messages */
+    int key_given; /* --key */
     char origin[CP_ORIGIN_MAX];
     uint64_t size;
     vcp *cps; /* the store's, oldest first */
@@ -100,7 +99,6 @@ static int load_key(vstore *vs)
     char err[1024];
     if (vs->v->key) {
         vs->key_given = 1;
-        snprintf(vs->keyfrom, sizeof vs->keyfrom, "the given key");
         if (cp_key_load_public(vs->v->key, &vs->k, err, sizeof err) == 0) return 0;
         /* A private key file also carries the public half. */
         if (cp_key_load_private(vs->v->key, &vs->k, err, sizeof err) == 0) return 0;
@@ -109,7 +107,6 @@ static int load_key(vstore *vs)
     }
     char path[4096];
     snprintf(path, sizeof path, "%s/checkpoint.key", vs->dir);
-    snprintf(vs->keyfrom, sizeof vs->keyfrom, "DIR/checkpoint.key");
     if (cp_key_load_private(path, &vs->k, err, sizeof err) != 0) {
         fprintf(vs->ctx->err, "verify: no key (%s): checkpoint signatures are NOT checked\n", err);
         vs->k = NULL;
