@@ -420,6 +420,10 @@ static void test_a_failing_witness_is_loud_and_acks_go_on(void **state)
     const char *opt[] = {"--checkpoint-ms", "0", "--witness", wdir, NULL};
     pid_t pid = pu_collector_start(store, e->ep, e->log, opt);
     send_events(e, 0, 5);
+    /* The checkpoint (and its append) follows the commit that acked the events. */
+    struct stat st;
+    for (int waited = 0; stat(wdir, &st) != 0 && waited < 3000; waited += 10)
+        pu_sleep_ms(10);
     /* The witness disk goes away: a file where its directory was. */
     assert_int_equal(rename(wdir, away), 0);
     assert_int_equal(tu_write_file(wdir, "x", 1), 0);
