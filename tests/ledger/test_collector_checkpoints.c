@@ -126,14 +126,20 @@ static void checkpoints(env *e, uint64_t *count, uint64_t *log_size, cp_checkpoi
     ts_close(&s);
 }
 
-static void print_public_key(env *e)
+/* `trace-collector --store store --print-public-key` into the file `pub`. */
+static void save_public_key(env *e, const char *store, const char *pub)
 {
     char *out = NULL;
-    char *argv[] = {e->collector, "--store", e->store, "--print-public-key", NULL};
+    char *argv[] = {e->collector, "--store", (char *)store, "--print-public-key", NULL};
     assert_int_equal(tu_run(argv, NULL, &out, NULL, NULL), 0);
     assert_non_null(strstr(out, "BEGIN PUBLIC KEY"));
-    assert_int_equal(tu_write_file(e->pub, out, strlen(out)), 0);
+    assert_int_equal(tu_write_file(pub, out, strlen(out)), 0);
     free(out);
+}
+
+static void print_public_key(env *e)
+{
+    save_public_key(e, e->store, e->pub);
 }
 
 static void verify_store(env *e)
@@ -309,7 +315,7 @@ static void expect_verify(env *e, int want, const char *store, const char *pub, 
 static void test_collector_bounds_the_unsigned_tail(void **state)
 {
     env *e = *state;
-    char *store = join(e->dir, "tail-store"), *pub = join(e->dir, "tail.pub"), *out = NULL;
+    char *store = join(e->dir, "tail-store"), *pub = join(e->dir, "tail.pub");
     /* Signing once a minute but at once past 8 unsigned entries; groups of at most 4 events
      * and batches of at most 4: the tail a running collector leaves is at most 8 + 4 + 4. */
     const char *opt[] = {"--checkpoint-ms",
@@ -325,10 +331,7 @@ static void test_collector_bounds_the_unsigned_tail(void **state)
     for (int i = 0; i < 40; i += 4) /* one shim run sends its 4 lines as one batch */
         send_events(e, i, 4);
     assert_int_equal(pu_kill_wait(pid, SIGKILL), 128 + SIGKILL);
-    char *pk[] = {e->collector, "--store", store, "--print-public-key", NULL};
-    assert_int_equal(tu_run(pk, NULL, &out, NULL, NULL), 0);
-    assert_int_equal(tu_write_file(pub, out, strlen(out)), 0);
-    free(out);
+    save_public_key(e, store, pub);
     ts_store *s = NULL;
     char err[512];
     uint64_t tail_max = 0, ncp = 0, size = 0;
@@ -352,7 +355,7 @@ static void test_witness_catches_a_rollback_and_removed_checkpoints(void **state
 {
     env *e = *state;
     char *store = join(e->dir, "w-store"), *early = join(e->dir, "w-early"),
-         *wdir = join(e->dir, "witness"), *pub = join(e->dir, "w.pub"), *out = NULL;
+         *wdir = join(e->dir, "witness"), *pub = join(e->dir, "w.pub");
     const char *opt[] = {"--checkpoint-ms", "0", "--witness", wdir, NULL};
     pid_t pid = pu_collector_start(store, e->ep, e->log, opt);
     send_events(e, 0, 20);
@@ -361,10 +364,7 @@ static void test_witness_catches_a_rollback_and_removed_checkpoints(void **state
     pid = pu_collector_start(store, e->ep, e->log, opt);
     send_events(e, 20, 20);
     assert_int_equal(pu_kill_wait(pid, SIGTERM), 0);
-    char *pk[] = {e->collector, "--store", store, "--print-public-key", NULL};
-    assert_int_equal(tu_run(pk, NULL, &out, NULL, NULL), 0);
-    assert_int_equal(tu_write_file(pub, out, strlen(out)), 0);
-    free(out);
+    save_public_key(e, store, pub);
     /* The witness: a 0700 directory, one 0600 file for this log. */
     struct stat st;
     assert_int_equal(stat(wdir, &st), 0);
@@ -416,7 +416,7 @@ static void test_a_failing_witness_is_loud_and_acks_go_on(void **state)
 {
     env *e = *state;
     char *store = join(e->dir, "wf-store"), *wdir = join(e->dir, "wf-witness"),
-         *away = join(e->dir, "wf-witness.away"), *pub = join(e->dir, "wf.pub"), *out = NULL;
+         *away = join(e->dir, "wf-witness.away"), *pub = join(e->dir, "wf.pub");
     const char *opt[] = {"--checkpoint-ms", "0", "--witness", wdir, NULL};
     pid_t pid = pu_collector_start(store, e->ep, e->log, opt);
     send_events(e, 0, 5);
@@ -434,10 +434,7 @@ static void test_a_failing_witness_is_loud_and_acks_go_on(void **state)
     assert_int_equal(rename(away, wdir), 0);
     send_events(e, 10, 5);
     assert_int_equal(pu_kill_wait(pid, SIGTERM), 0);
-    char *pk[] = {e->collector, "--store", store, "--print-public-key", NULL};
-    assert_int_equal(tu_run(pk, NULL, &out, NULL, NULL), 0);
-    assert_int_equal(tu_write_file(pub, out, strlen(out)), 0);
-    free(out);
+    save_public_key(e, store, pub);
     expect_verify(e, 0, store, pub, wdir, "witness checkpoints checked");
     free(store);
     free(wdir);
