@@ -63,9 +63,25 @@ static int setup(void **state)
     return 0;
 }
 
+/* Every collector started, so that a test that fails half way leaves none running. */
+static pid_t started[64];
+static int nstarted;
+
+static pid_t start(const char *store, const char *ep, const char *log, const char *const *extra)
+{
+    pid_t pid = pu_collector_start(store, ep, log, extra);
+    if (nstarted < (int)(sizeof started / sizeof started[0])) started[nstarted++] = pid;
+    return pid;
+}
+
 static int teardown(void **state)
 {
     env *e = *state;
+    for (int i = 0; i < nstarted; i++) /* still our child and running: stop it */
+        if (started[i] > 0 && waitpid(started[i], NULL, WNOHANG) == 0) {
+            kill(started[i], SIGKILL);
+            waitpid(started[i], NULL, 0);
+        }
     tu_rmtree(e->dir);
     free(e->dir);
     free(e->store);
@@ -157,7 +173,7 @@ static void test_collector_signs_checkpoints_and_heals_a_sigkill(void **state)
 {
     env *e = *state;
     const char *fast[] = {"--checkpoint-ms", "20", NULL};
-    pid_t pid = pu_collector_start(e->store, e->ep, e->log, fast);
+    pid_t pid = start(e->store, e->ep, e->log, fast);
     assert_true(pu_wait_for_text(e->log, "checkpoints: signed with", 1000));
     assert_true(pu_wait_for_text(e->log, "new key, mode 0600", 10));
     char *kp = join(e->store, "checkpoint.key");
@@ -179,7 +195,7 @@ static void test_collector_signs_checkpoints_and_heals_a_sigkill(void **state)
     /* Signing at most once a minute: the first commit after the start is signed at once,
      * later ones wait; SIGKILL leaves them unsigned. */
     const char *slow[] = {"--checkpoint-ms", "60000", NULL};
-    pid = pu_collector_start(e->store, e->ep, e->log, slow);
+    pid = start(e->store, e->ep, e->log, slow);
     send_events(e, 25, 10);
     send_events(e, 35, 10);
     assert_int_equal(pu_kill_wait(pid, SIGKILL), 128 + SIGKILL);
@@ -190,7 +206,7 @@ static void test_collector_signs_checkpoints_and_heals_a_sigkill(void **state)
      * since: the log is ahead of its latest checkpoint. */
     assert_true(c.size > 25 && c.size < 45);
     /* The next start signs the rest at once, consistent with the last one. */
-    pid = pu_collector_start(e->store, e->ep, e->log, slow);
+    pid = start(e->store, e->ep, e->log, slow);
     assert_int_equal(pu_kill_wait(pid, SIGTERM), 0);
     uint64_t count3 = 0;
     checkpoints(e, &count3, &size, &c);
@@ -239,7 +255,7 @@ static void test_collector_keygen_makes_a_new_key_and_never_overwrites(void **st
 /* A collector that must refuse to start: its exit code is 3 and its log names `needle`. */
 static void expect_refusal(env *e, const char *store, const char *const *extra, const char *needle)
 {
-    pid_t pid = pu_collector_start(store, e->ep, e->log, extra);
+    pid_t pid = start(store, e->ep, e->log, extra);
     siginfo_t info;
     int exited = 0;
     for (int waited = 0; waited < 3000 && !exited; waited += 10) {
@@ -277,7 +293,7 @@ static void test_collector_never_makes_a_new_key_for_an_existing_log(void **stat
     assert_int_not_equal(stat(typo, &st), 0);
     /* With the key back the collector starts and the log still verifies with it. */
     assert_int_equal(rename(saved, kp), 0);
-    pid_t pid = pu_collector_start(e->store, e->ep, e->log, NULL);
+    pid_t pid = start(e->store, e->ep, e->log, NULL);
     assert_int_equal(pu_kill_wait(pid, SIGTERM), 0);
     verify_store(e);
     free(kp);
@@ -327,7 +343,7 @@ static void test_collector_bounds_the_unsigned_tail(void **state)
                          "--max-batch-events",
                          "4",
                          NULL};
-    pid_t pid = pu_collector_start(store, e->ep, e->log, opt);
+    pid_t pid = start(store, e->ep, e->log, opt);
     for (int i = 0; i < 40; i += 4) /* one shim run sends its 4 lines as one batch */
         send_events(e, i, 4);
     assert_int_equal(pu_kill_wait(pid, SIGKILL), 128 + SIGKILL);
@@ -357,11 +373,11 @@ static void test_witness_catches_a_rollback_and_removed_checkpoints(void **state
     char *store = join(e->dir, "w-store"), *early = join(e->dir, "w-early"),
          *wdir = join(e->dir, "witness"), *pub = join(e->dir, "w.pub");
     const char *opt[] = {"--checkpoint-ms", "0", "--witness", wdir, NULL};
-    pid_t pid = pu_collector_start(store, e->ep, e->log, opt);
+    pid_t pid = start(store, e->ep, e->log, opt);
     send_events(e, 0, 20);
     assert_int_equal(pu_kill_wait(pid, SIGTERM), 0);
     lf_copy_tree(store, early); /* the copy an intruder keeps to put back later */
-    pid = pu_collector_start(store, e->ep, e->log, opt);
+    pid = start(store, e->ep, e->log, opt);
     send_events(e, 20, 20);
     assert_int_equal(pu_kill_wait(pid, SIGTERM), 0);
     save_public_key(e, store, pub);
@@ -418,7 +434,7 @@ static void test_a_failing_witness_is_loud_and_acks_go_on(void **state)
     char *store = join(e->dir, "wf-store"), *wdir = join(e->dir, "wf-witness"),
          *away = join(e->dir, "wf-witness.away"), *pub = join(e->dir, "wf.pub");
     const char *opt[] = {"--checkpoint-ms", "0", "--witness", wdir, NULL};
-    pid_t pid = pu_collector_start(store, e->ep, e->log, opt);
+    pid_t pid = start(store, e->ep, e->log, opt);
     send_events(e, 0, 5);
     /* The checkpoint (and its append) follows the commit that acked the events. */
     struct stat st;
