@@ -54,10 +54,14 @@ static const opt_row table[] = {
     {"insecure", "", K_FLAG, OFF(insecure), NULL,
      "allow non-loopback --listen without CURVE (anyone who can connect can write)"},
     {"signing-key", "FILE", K_STRING, OFF(signing_key), NULL,
-     "Ed25519 key signing the log's checkpoints, created 0600 if missing (default "
-     "STORE/checkpoint.key)"},
+     "Ed25519 key signing the log's checkpoints (default STORE/checkpoint.key, created 0600 "
+     "only for a new, empty log; a given FILE must exist: trace-collector keygen -o FILE)"},
     {"checkpoint-ms", "MS", K_SIZE, OFF(checkpoint_ms), "1000",
      "sign a checkpoint of the Merkle log at most this often after commits (0: every commit)"},
+    {"checkpoint-entries", "N", K_SIZE, OFF(checkpoint_entries), "16384",
+     "also sign at once after a commit that leaves N entries unsigned (0: only --checkpoint-ms)"},
+    {"witness", "DIR", K_STRING, OFF(witness), NULL,
+     "append every signed checkpoint to DIR (another disk or host; verify --witness DIR)"},
     {"print-public-key", "", K_FLAG, OFF(print_public_key), NULL,
      "print the signing key's public key (PEM, what auditors verify with) and exit"},
 };

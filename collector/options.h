@@ -17,22 +17,24 @@ typedef struct collector_config {
     const char *store_dir;                    /* --store */
     const char *listen[COLLECTOR_MAX_LISTEN]; /* --listen, repeatable */
     int nlisten;
-    int log_level;            /* --log-level */
-    size_t event_max;         /* --max-event-bytes */
-    size_t string_max;        /* --max-string-bytes */
-    size_t batch_max_bytes;   /* --max-batch-bytes */
-    size_t batch_max_events;  /* --max-batch-events */
-    size_t group_events;      /* --group-events */
-    size_t group_bytes;       /* --group-bytes */
-    size_t group_ms;          /* --group-ms */
-    size_t map_size_max;      /* --map-size-max */
-    size_t recv_hwm;          /* --recv-hwm */
-    const char *curve_secret; /* --curve-secret (collector/auth.h) */
-    const char *allow;        /* --allow: allowlist of shim public keys */
-    int insecure;             /* --insecure: non-loopback --listen without CURVE */
-    const char *signing_key;  /* --signing-key (NULL: STORE/checkpoint.key) */
-    size_t checkpoint_ms;     /* --checkpoint-ms: at most one checkpoint per interval */
-    int print_public_key;     /* --print-public-key: print it and exit */
+    int log_level;             /* --log-level */
+    size_t event_max;          /* --max-event-bytes */
+    size_t string_max;         /* --max-string-bytes */
+    size_t batch_max_bytes;    /* --max-batch-bytes */
+    size_t batch_max_events;   /* --max-batch-events */
+    size_t group_events;       /* --group-events */
+    size_t group_bytes;        /* --group-bytes */
+    size_t group_ms;           /* --group-ms */
+    size_t map_size_max;       /* --map-size-max */
+    size_t recv_hwm;           /* --recv-hwm */
+    const char *curve_secret;  /* --curve-secret (collector/auth.h) */
+    const char *allow;         /* --allow: allowlist of shim public keys */
+    int insecure;              /* --insecure: non-loopback --listen without CURVE */
+    const char *signing_key;   /* --signing-key (NULL: STORE/checkpoint.key) */
+    size_t checkpoint_ms;      /* --checkpoint-ms: at most one checkpoint per interval */
+    size_t checkpoint_entries; /* --checkpoint-entries: sign at once past this many unsigned */
+    const char *witness;       /* --witness DIR: every checkpoint appended there too */
+    int print_public_key;      /* --print-public-key: print it and exit */
 } collector_config;
 
 /* Fills defaults, then parses argv. Returns 0 to run, 1 when --help or

@@ -154,7 +154,14 @@ static int setup_security(collector *c, const collector_config *cfg)
  * log grew past the last one (a crash between a commit and its checkpoint). */
 static int open_signer(collector *c, const collector_config *cfg)
 {
-    signer_options so = {cfg->signing_key, cfg->checkpoint_ms};
+    /* The most a running collector leaves unsigned: the entries trigger, less one, plus the
+     * largest group (group_events + one batch) committed before the signer runs. With no
+     * entries trigger there is no bound to record (verify then only notes the tail). */
+    uint64_t tail_max = cfg->checkpoint_entries ? (uint64_t)cfg->checkpoint_entries +
+                                                      cfg->group_events + cfg->batch_max_events
+                                                : 0;
+    signer_options so = {cfg->signing_key, cfg->checkpoint_ms, cfg->checkpoint_entries, tail_max,
+                         cfg->witness};
     char err[600] = "";
     int created = 0;
     if (signer_open(c->store, cfg->store_dir, &so, &c->signer, &created, err, sizeof err) != 0) {
@@ -163,9 +170,11 @@ static int open_signer(collector *c, const collector_config *cfg)
     }
     char path[4096];
     if (!cfg->signing_key) signer_default_key_path(cfg->store_dir, path, sizeof path);
-    clog_line(CLOG_INFO, "checkpoints: signed with %s%s, at most every %zu ms",
+    clog_line(CLOG_INFO, "checkpoints: signed with %s%s, at most every %zu ms or %zu entries%s%s",
               cfg->signing_key ? cfg->signing_key : path, created ? " (new key, mode 0600)" : "",
-              cfg->checkpoint_ms);
+              cfg->checkpoint_ms, cfg->checkpoint_entries,
+              cfg->witness ? ", each appended to the witness " : "",
+              cfg->witness ? cfg->witness : "");
     return 0;
 }
 
@@ -176,7 +185,7 @@ static void sign_if_due(collector *c, int committed)
     uint64_t ms = mono_ns() / 1000000u;
     int rc = committed ? signer_after_commit(c->signer, ms, err, sizeof err)
                        : signer_tick(c->signer, ms, err, sizeof err);
-    if (rc < 0) clog_line(CLOG_ERROR, "checkpoint: %s; will try again", err);
+    if (rc < 0) clog_line(CLOG_ERROR, "checkpoint: %s", err);
 }
 
 int collector_open(const collector_config *cfg, collector **out)

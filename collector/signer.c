@@ -16,12 +16,15 @@
 #include <sys/stat.h>
 
 #include "checkpoint.h"
+#include "witness.h"
 
 struct signer {
     ts_store *s;
     cp_key *key;
     char origin[CP_ORIGIN_MAX];
     uint64_t interval_ms;
+    uint64_t entries; /* sign at once when this many entries are unsigned (0: never) */
+    const char *witness;
     uint64_t signed_size; /* tree size of the latest kept checkpoint (UINT64_MAX: none) */
     uint64_t last_ms;     /* when this signer last signed (0: never) */
     int pending;
@@ -67,6 +70,26 @@ static int latest_size(signer *g, uint64_t *size, char *err, size_t errlen)
     return 0;
 }
 
+/* Appends the latest kept checkpoint to the witness (when there is one and a checkpoint). */
+static int witness_latest(signer *g, char *err, size_t errlen)
+{
+    if (!g->witness) return 0;
+    char *note = NULL;
+    size_t len = 0;
+    int rc = ts_checkpoint_get(g->s, UINT64_MAX, &note, &len);
+    if (rc == TS_ENOTFOUND) return 0;
+    if (rc) return fail(err, errlen, "reading the latest checkpoint: %s", ts_last_error(g->s));
+    char why[600] = "";
+    rc = wt_append(g->witness, g->origin, note, len, why, sizeof why);
+    free(note);
+    if (rc)
+        return fail(err, errlen,
+                    "%s: the checkpoint is kept in the store but NOT in the witness; the next "
+                    "checkpoint is appended again",
+                    why);
+    return 0;
+}
+
 /* Signs and keeps a checkpoint of the committed log if it grew. 1 signed, 0 nothing new. */
 static int sign_if_grown(signer *g, uint64_t now_ms, char *err, size_t errlen)
 {
@@ -86,18 +109,40 @@ static int sign_if_grown(signer *g, uint64_t now_ms, char *err, size_t errlen)
     size_t len = 0;
     if (cp_checkpoint_sign(&c, g->key, &note, &len)) {
         g->pending = 1;
-        return fail(err, errlen, "signing a checkpoint failed (OpenSSL)");
+        return fail(err, errlen, "signing a checkpoint failed (OpenSSL); will try again");
     }
     int rc = ts_checkpoint_add(g->s, note, len);
     free(note);
     if (rc) {
         g->pending = 1;
-        return fail(err, errlen, "keeping a checkpoint failed: %s", ts_last_error(g->s));
+        return fail(err, errlen, "keeping a checkpoint failed: %s; will try again",
+                    ts_last_error(g->s));
     }
     g->signed_size = size;
     g->last_ms = now_ms;
     g->count++;
-    return 1;
+    return witness_latest(g, err, errlen) ? -1 : 1;
+}
+
+/* Whether the key file may be created: only at the default path, for a new, empty log. */
+static int may_create_key(signer *g, const char *path, int explicit_path, char *err, size_t errlen)
+{
+    uint64_t size = 0, ncp = 0;
+    if (ts_log_size(g->s, &size) || ts_checkpoint_count(g->s, &ncp))
+        return fail(err, errlen, "reading the log: %s", ts_last_error(g->s));
+    if (explicit_path)
+        return fail(err, errlen,
+                    "--signing-key %s: no such file; a given key is never created: check the "
+                    "path, or make a new key with `trace-collector keygen -o %s`",
+                    path, path);
+    if (size > 0 || ncp > 0)
+        return fail(err, errlen,
+                    "%s is missing, but the log already holds %llu entries and %llu "
+                    "checkpoints signed with it: restore the key file from your backup (or "
+                    "pass --signing-key FILE). A new key would make every earlier checkpoint "
+                    "unverifiable, so none is made",
+                    path, (unsigned long long)size, (unsigned long long)ncp);
+    return 0;
 }
 
 int signer_open(ts_store *s, const char *store_dir, const signer_options *opt, signer **out,
@@ -115,9 +160,12 @@ int signer_open(ts_store *s, const char *store_dir, const signer_options *opt, s
     if (!g) return fail(err, errlen, "out of memory");
     g->s = s;
     g->interval_ms = opt ? opt->interval_ms : SIGNER_INTERVAL_MS_DEFAULT;
+    g->entries = opt ? opt->entries : 0;
+    g->witness = opt ? opt->witness : NULL;
     struct stat st;
     if (stat(path, &st) != 0 && errno == ENOENT) {
-        if (cp_key_generate(&g->key) || cp_key_save_private(g->key, path, err, errlen)) {
+        if (may_create_key(g, path, opt && opt->key_path, err, errlen) ||
+            cp_key_generate(&g->key) || cp_key_save_private(g->key, path, err, errlen)) {
             signer_destroy(&g);
             return -1;
         }
@@ -131,7 +179,15 @@ int signer_open(ts_store *s, const char *store_dir, const signer_options *opt, s
         signer_destroy(&g);
         return -1;
     }
-    if (latest_size(g, &g->signed_size, err, errlen) || sign_if_grown(g, 0, err, errlen) < 0) {
+    if (opt && opt->tail_max && ts_log_set_tail_max(s, opt->tail_max)) {
+        fail(err, errlen, "recording the checkpoint bound: %s", ts_last_error(s));
+        signer_destroy(&g);
+        return -1;
+    }
+    int signed_now = 0;
+    if (latest_size(g, &g->signed_size, err, errlen) ||
+        (signed_now = sign_if_grown(g, 0, err, errlen)) < 0 ||
+        (!signed_now && witness_latest(g, err, errlen))) {
         signer_destroy(&g);
         return -1;
     }
@@ -156,6 +212,10 @@ int signer_tick(signer *g, uint64_t now_ms, char *err, size_t errlen)
 int signer_after_commit(signer *g, uint64_t now_ms, char *err, size_t errlen)
 {
     g->pending = 1;
+    uint64_t size = 0;
+    if (g->entries && ts_log_size(g->s, &size) == 0 &&
+        size - (g->signed_size == UINT64_MAX ? 0 : g->signed_size) >= g->entries)
+        return sign_if_grown(g, now_ms, err, errlen);
     return signer_tick(g, now_ms, err, errlen);
 }
 
@@ -222,8 +282,9 @@ int signer_keygen_main(int argc, char **argv)
                    "Writes a new Ed25519 checkpoint signing key to FILE (PKCS#8 PEM, mode 0600;\n"
                    "default STORE/checkpoint.key, where the collector looks for it) and prints\n"
                    "its public key (PEM) for auditors. An existing file is never overwritten.\n"
-                   "The collector creates this key by itself on first start; use keygen to make\n"
-                   "one ahead of time or a new one (then start with --signing-key FILE).\n");
+                   "The collector creates this key by itself only on the first start of a new,\n"
+                   "empty store; use keygen to make one ahead of time (a store filled without a\n"
+                   "collector) or a new one (then start with --signing-key FILE).\n");
             return 0;
         } else {
             fprintf(stderr, "trace-collector: keygen: unexpected argument %s (see keygen --help)\n",

@@ -2,12 +2,14 @@
  * signer.h - the collector's checkpoint signer: its Ed25519 key and the signed checkpoints of
  * the store's Merkle log (docs/ledger.md).
  *
- * Responsibility: keeps the key file (PKCS#8 PEM, created 0600 on first start when missing,
- * never overwritten; default STORE/checkpoint.key), and after commits signs a checkpoint of
- * the log (C2SP tlog-checkpoint signed note, stamped with the signing time) at most every
- * interval_ms, keeping it in the store (ts_checkpoint_add). On open it signs at once when the
- * log grew past the latest checkpoint, so a crash between a commit and its checkpoint
- * leaves the next checkpoint consistent with the last (the log is append-only and every
+ * Responsibility: keeps the key file (PKCS#8 PEM, created 0600 on the first start of a new,
+ * empty log only, never overwritten; default STORE/checkpoint.key), and after commits signs a
+ * checkpoint of the log (C2SP tlog-checkpoint signed note, stamped with the signing time) at
+ * most every interval_ms, or at once past `entries` unsigned entries, keeping it in the store
+ * (ts_checkpoint_add) and appending it to the witness directory when there is one
+ * (store/witness.h); records the unsigned-tail bound in log_info (ts_log_set_tail_max). On open it
+ * signs at once when the log grew past the latest checkpoint, so a crash between a commit and its
+ * checkpoint leaves the next checkpoint consistent with the last (the log is append-only and every
  * kept checkpoint's root is checked against it).
  * Also `trace-collector keygen` (a new key file) and the public key export.
  *
@@ -33,20 +35,30 @@ typedef struct signer signer;
 typedef struct signer_options {
     const char *key_path; /* NULL: STORE/checkpoint.key */
     uint64_t interval_ms; /* at most one checkpoint per interval; 0 = after every commit */
+    uint64_t entries;     /* also sign at once after a commit that leaves this many entries
+                           * unsigned (0: only the interval) */
+    uint64_t tail_max;    /* recorded in log_info for verify: the most entries this
+                           * collector leaves unsigned (0: not recorded) */
+    const char *witness;  /* NULL, or a directory every checkpoint is appended to */
 } signer_options;
 
 /* The default key path for a store directory into out. */
 void signer_default_key_path(const char *store_dir, char *out, size_t outlen);
 
-/* Loads the key (creating it 0600 when the file does not exist; *created set to 1 then, if
- * `created` is not NULL) and signs a checkpoint at once if the log grew past the latest one.
- * 0 and *out, or -1 with err filled. */
+/* Loads the key and signs a checkpoint at once if the log grew past the latest one. A key
+ * is created (0600, *created set to 1 if `created` is not NULL) only at the default path
+ * and only for a new log (no entry, no checkpoint): a missing --signing-key file, or a
+ * missing default key of a log that has entries, is an error, never a new key. With a
+ * witness, the latest checkpoint is appended to it at once (the witness must be writable
+ * to start). 0 and *out, or -1 with err filled. */
 int signer_open(ts_store *s, const char *store_dir, const signer_options *opt, signer **out,
                 int *created, char *err, size_t errlen);
 
 /* To call after every successful commit: notes that the log grew and signs if the interval
- * has passed since the last checkpoint. `now_ms` is a monotonic clock in milliseconds.
- * 1 signed, 0 not yet (pending), -1 error (err filled; the pending state is kept). */
+ * has passed since the last checkpoint, or the entries since it reach opt->entries.
+ * `now_ms` is a monotonic clock in milliseconds. 1 signed, 0 not yet (pending), -1 error
+ * (err filled; the pending state is kept). A checkpoint kept in the store but not appended
+ * to the witness is -1 too (err says so); the next checkpoint is appended again. */
 int signer_after_commit(signer *g, uint64_t now_ms, char *err, size_t errlen);
 
 /* To call from the serving loop when idle: signs a pending checkpoint once the interval has

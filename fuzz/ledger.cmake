@@ -1,4 +1,5 @@
-# Ledger fuzz targets: the checkpoint/signed-note parser and the compliance bundle reader.
+# Ledger fuzz targets: the checkpoint/signed-note parser, the compliance bundle reader and
+# the witness file reader.
 # The modules under test are compiled in directly.
 agenttrail_add_fuzzer(fuzz_checkpoint_parse ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_checkpoint_parse.c
                       PkgConfig::CRYPTO)
@@ -10,3 +11,9 @@ agenttrail_add_fuzzer(fuzz_bundle_read ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_bundle_r
                       tracestore traceproto PkgConfig::LEDGER_ARCHIVE PkgConfig::JANSSON)
 target_sources(fuzz_bundle_read PRIVATE ${CMAKE_SOURCE_DIR}/query/bundle.c)
 target_include_directories(fuzz_bundle_read PRIVATE ${CMAKE_SOURCE_DIR}/query)
+
+agenttrail_add_fuzzer(fuzz_witness_read ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_witness_read.c
+                      PkgConfig::CRYPTO)
+target_sources(fuzz_witness_read PRIVATE ${CMAKE_SOURCE_DIR}/store/witness.c
+                                         ${CMAKE_SOURCE_DIR}/store/checkpoint.c)
+target_include_directories(fuzz_witness_read PRIVATE ${CMAKE_SOURCE_DIR}/store)

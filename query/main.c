@@ -2,7 +2,9 @@
  * main.c - trace-query: global options and dispatch to the subcommands.
  *
  * Responsibility: parses the global options (--store DIR, --help, --version), builds the
- * qctx every command runs in, finds the command in the table below and runs it.
+ * qctx every command runs in, installs the crash report (query/crash.c: a crash while
+ * reading a damaged store exits 4 with a message, never by a signal), finds the command in
+ * the table below and runs it.
  * Owns: the qctx (lives for the whole run).
  * Invariants: the exit code is one of QEXIT_* (DESIGN.md): 0 success, 2 usage error,
  * 3 store or I/O error, 4 verification failed.
@@ -15,6 +17,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "crash.h"
 
 /* The commands, in the order `trace-query --help` lists them. One line per command. */
 /* clang-format off */
@@ -133,6 +136,8 @@ int main(int argc, char **argv)
             print_global_help(stdout);
         return QEXIT_OK;
     }
+    /* From here on a crash reading a damaged store is reported and exits 4 (crash.h). */
+    qcrash_install(ctx.store_dir);
     const qcmd *cmd = find_command(argv[i]);
     if (!cmd) {
         fprintf(stderr, "trace-query: unknown command '%s'; commands are:", argv[i]);

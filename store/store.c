@@ -8,8 +8,8 @@
  *
  * Invariants: the map grows only when no transaction of this store is open;
  * read-only stores follow a map grown by the writer (MDB_MAP_RESIZED ->
- * mdb_env_set_mapsize(env, 0), retry). Read-write opens clear the reader
- * slots of dead processes (mdb_reader_check).
+ * mdb_env_set_mapsize(env, 0), retry). Every open (read-only ones too) clears
+ * the reader slots of dead processes (mdb_reader_check).
  *
  * Threading: a ts_store is used by one thread at a time.
  */
@@ -114,7 +114,8 @@ int ts_fail_mdb(ts_store *s, int rc, const char *what)
         code = TS_ENOMEM;
     else if (rc == ENOSPC || rc == MDB_MAP_FULL)
         code = TS_EFULL;
-    else if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND)
+    else if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INVALID ||
+             rc == MDB_VERSION_MISMATCH) /* damaged meta pages */
         code = TS_ECORRUPT;
     else if (rc == EIO)
         code = TS_EIO;
@@ -328,10 +329,11 @@ static int open_env(ts_store *s, const ts_options *opt)
     if (rc == EACCES)
         return ts_fail(s, TS_EIO, "store %s: permission denied opening the LMDB files", s->dir);
     if (rc) return ts_fail_mdb(s, rc, "opening the LMDB environment");
-    if (!ro) {
-        int dead = 0;
-        mdb_reader_check(s->env, &dead);
-    }
+    /* Readers too: a reader that died by a signal (a crash on a damaged store, SIGKILL)
+     * leaves its slot taken, and after maxreaders of them every open fails with
+     * MDB_READERS_FULL until something clears them. */
+    int dead = 0;
+    mdb_reader_check(s->env, &dead);
     MDB_envinfo info;
     mdb_env_info(s->env, &info);
     s->map_size = info.me_mapsize;

@@ -269,6 +269,13 @@ int ts_log_check_nodes(ts_store *s, ts_report_fn report, void *ctx);
  * 0 or TS_ENOTFOUND (a store from before the ledger, opened read-only). */
 int ts_log_origin(ts_store *s, char *out, size_t outlen);
 
+/* The most entries a running collector leaves after its latest checkpoint (log_info
+ * "tail_max", written by the collector's signer at start, store/log_info.c): verify
+ * --store reports a longer unsigned tail as removed checkpoints. Set: read-write stores,
+ * 0, TS_EREADONLY, TS_ELMDB. Get: 0, TS_ENOTFOUND (never recorded), TS_ECORRUPT. */
+int ts_log_set_tail_max(ts_store *s, uint64_t tail_max);
+int ts_log_tail_max(ts_store *s, uint64_t *tail_max);
+
 /* Keeps a signed checkpoint note (read-write stores). The note must parse,
  * name this store's origin, and its size and root must be those of this
  * log; its signature is the signer's business (collector/signer.c).

@@ -97,3 +97,66 @@ cp_key *lf_make_store(const char *dir, uint64_t base, uint64_t n, uint64_t every
     }
     return k;
 }
+
+void lf_copy_tree(const char *from, const char *to)
+{
+    char cmd[8400];
+    snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", from, to);
+    char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    assert_int_equal(tu_run(argv, NULL, NULL, NULL, NULL), 0);
+}
+
+void lf_raw_open(lf_raw *r, const char *store)
+{
+    assert_int_equal(mdb_env_create(&r->env), 0);
+    mdb_env_set_maxdbs(r->env, 32);
+    assert_int_equal(mdb_env_open(r->env, store, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(r->env, NULL, 0, &r->txn), 0);
+}
+
+MDB_dbi lf_raw_dbi(lf_raw *r, const char *name)
+{
+    MDB_dbi d;
+    assert_int_equal(mdb_dbi_open(r->txn, name, 0, &d), 0);
+    return d;
+}
+
+void lf_raw_close(lf_raw *r)
+{
+    assert_int_equal(mdb_txn_commit(r->txn), 0);
+    mdb_env_close(r->env);
+}
+
+void lf_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+void lf_drop_checkpoints(const char *store, uint64_t from)
+{
+    lf_raw r;
+    lf_raw_open(&r, store);
+    MDB_dbi d = lf_raw_dbi(&r, "log_checkpoints");
+    MDB_stat st;
+    assert_int_equal(mdb_stat(r.txn, d, &st), 0);
+    for (uint64_t i = from; i < st.ms_entries; i++) {
+        uint8_t k[8];
+        lf_be64(k, i);
+        MDB_val kv = {8, k};
+        assert_int_equal(mdb_del(r.txn, d, &kv, NULL), 0);
+    }
+    lf_raw_close(&r);
+}
+
+ts_store *lf_store_as(const char *dir, const char *origin)
+{
+    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    ts_close(&s);
+    lf_raw r;
+    lf_raw_open(&r, dir);
+    MDB_val k = {6, "origin"}, v = {strlen(origin), (void *)origin};
+    assert_int_equal(mdb_put(r.txn, lf_raw_dbi(&r, "log_info"), &k, &v, 0), 0);
+    lf_raw_close(&r);
+    return fx_open(dir, 0, NULL);
+}

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <lmdb.h>
+
 #include "checkpoint.h"
 #include "tracestore.h"
 
@@ -36,5 +38,26 @@ cp_key *lf_make_store(const char *dir, uint64_t base, uint64_t n, uint64_t every
 
 /* A malloc'd "dir/name". */
 char *lf_path(const char *dir, const char *name);
+
+/* `cp -a from to`. */
+void lf_copy_tree(const char *from, const char *to);
+
+/* Raw LMDB access to a store's files in one write transaction, as an intruder with the
+ * files would have (lf_raw_close commits). */
+typedef struct lf_raw {
+    MDB_env *env;
+    MDB_txn *txn;
+} lf_raw;
+void lf_raw_open(lf_raw *r, const char *store);
+MDB_dbi lf_raw_dbi(lf_raw *r, const char *name);
+void lf_raw_close(lf_raw *r);
+void lf_be64(uint8_t *p, uint64_t v);
+
+/* Deletes the store's checkpoints numbered from `from` (0: all of them). */
+void lf_drop_checkpoints(const char *store, uint64_t from);
+
+/* Creates an empty store in `dir` whose log has the given origin (as if it were another
+ * store's files rewritten), open read-write. */
+ts_store *lf_store_as(const char *dir, const char *origin);
 
 #endif

@@ -4,7 +4,11 @@
  * start, checkpoints follow commits, a SIGKILL between a commit and its checkpoint is healed
  * by the next start with a checkpoint consistent with the last, --print-public-key gives the
  * key auditors verify with, `trace-collector keygen` never overwrites; and a bundle exported
- * from what the collector stored verifies.
+ * from what the collector stored verifies. A missing key of a log that has entries, or a
+ * mistyped --signing-key, stops the collector instead of making a new key; the entries
+ * trigger bounds the unsigned tail (recorded for verify); the witness directory holds every
+ * checkpoint, and verify --witness catches a copy of the store taken earlier and removed
+ * checkpoints; a witness that fails while the collector runs is logged and acks go on.
  *
  * Owns: a temp directory with the store, sockets and logs. Single-threaded.
  */
@@ -17,10 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "checkpoint.h"
+#include "ledger_fixture.h"
 #include "pipeline_util.h"
 #include "testutil.h"
 #include "tracestore.h"
@@ -56,9 +63,25 @@ static int setup(void **state)
     return 0;
 }
 
+/* Every collector started, so that a test that fails half way leaves none running. */
+static pid_t started[64];
+static int nstarted;
+
+static pid_t start(const char *store, const char *ep, const char *log, const char *const *extra)
+{
+    pid_t pid = pu_collector_start(store, ep, log, extra);
+    if (nstarted < (int)(sizeof started / sizeof started[0])) started[nstarted++] = pid;
+    return pid;
+}
+
 static int teardown(void **state)
 {
     env *e = *state;
+    for (int i = 0; i < nstarted; i++) /* still our child and running: stop it */
+        if (started[i] > 0 && waitpid(started[i], NULL, WNOHANG) == 0) {
+            kill(started[i], SIGKILL);
+            waitpid(started[i], NULL, 0);
+        }
     tu_rmtree(e->dir);
     free(e->dir);
     free(e->store);
@@ -73,8 +96,8 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Sends n note events numbered from first through trace-shim. */
-static void send_events(env *e, int first, int n)
+/* Sends n note events numbered from first through trace-shim to endpoint ep. */
+static void send_events_to(env *e, const char *ep, int first, int n)
 {
     char *in = join(e->dir, "in.jsonl");
     FILE *f = fopen(in, "w");
@@ -85,13 +108,18 @@ static void send_events(env *e, int first, int n)
                 "\"incident\":\"INC-7\",\"note\":\"step %d\"}\n",
                 i);
     fclose(f);
-    char *argv[] = {e->shim,     "--endpoint", e->ep, "--spool-dir", e->spool,
-                    "--timeout", "20",         in,    NULL};
+    char *argv[] = {e->shim,     "--endpoint", (char *)ep, "--spool-dir", e->spool,
+                    "--timeout", "20",         in,         NULL};
     char *err = NULL;
     int rc = tu_run(argv, NULL, NULL, NULL, &err);
     if (rc != 0) fail_msg("trace-shim exit %d: %s", rc, err ? err : "");
     free(err);
     free(in);
+}
+
+static void send_events(env *e, int first, int n)
+{
+    send_events_to(e, e->ep, first, n);
 }
 
 static void checkpoints(env *e, uint64_t *count, uint64_t *log_size, cp_checkpoint *latest)
@@ -114,14 +142,20 @@ static void checkpoints(env *e, uint64_t *count, uint64_t *log_size, cp_checkpoi
     ts_close(&s);
 }
 
-static void print_public_key(env *e)
+/* `trace-collector --store store --print-public-key` into the file `pub`. */
+static void save_public_key(env *e, const char *store, const char *pub)
 {
     char *out = NULL;
-    char *argv[] = {e->collector, "--store", e->store, "--print-public-key", NULL};
+    char *argv[] = {e->collector, "--store", (char *)store, "--print-public-key", NULL};
     assert_int_equal(tu_run(argv, NULL, &out, NULL, NULL), 0);
     assert_non_null(strstr(out, "BEGIN PUBLIC KEY"));
-    assert_int_equal(tu_write_file(e->pub, out, strlen(out)), 0);
+    assert_int_equal(tu_write_file(pub, out, strlen(out)), 0);
     free(out);
+}
+
+static void print_public_key(env *e)
+{
+    save_public_key(e, e->store, e->pub);
 }
 
 static void verify_store(env *e)
@@ -139,7 +173,7 @@ static void test_collector_signs_checkpoints_and_heals_a_sigkill(void **state)
 {
     env *e = *state;
     const char *fast[] = {"--checkpoint-ms", "20", NULL};
-    pid_t pid = pu_collector_start(e->store, e->ep, e->log, fast);
+    pid_t pid = start(e->store, e->ep, e->log, fast);
     assert_true(pu_wait_for_text(e->log, "checkpoints: signed with", 1000));
     assert_true(pu_wait_for_text(e->log, "new key, mode 0600", 10));
     char *kp = join(e->store, "checkpoint.key");
@@ -161,7 +195,7 @@ static void test_collector_signs_checkpoints_and_heals_a_sigkill(void **state)
     /* Signing at most once a minute: the first commit after the start is signed at once,
      * later ones wait; SIGKILL leaves them unsigned. */
     const char *slow[] = {"--checkpoint-ms", "60000", NULL};
-    pid = pu_collector_start(e->store, e->ep, e->log, slow);
+    pid = start(e->store, e->ep, e->log, slow);
     send_events(e, 25, 10);
     send_events(e, 35, 10);
     assert_int_equal(pu_kill_wait(pid, SIGKILL), 128 + SIGKILL);
@@ -172,7 +206,7 @@ static void test_collector_signs_checkpoints_and_heals_a_sigkill(void **state)
      * since: the log is ahead of its latest checkpoint. */
     assert_true(c.size > 25 && c.size < 45);
     /* The next start signs the rest at once, consistent with the last one. */
-    pid = pu_collector_start(e->store, e->ep, e->log, slow);
+    pid = start(e->store, e->ep, e->log, slow);
     assert_int_equal(pu_kill_wait(pid, SIGTERM), 0);
     uint64_t count3 = 0;
     checkpoints(e, &count3, &size, &c);
@@ -218,11 +252,221 @@ static void test_collector_keygen_makes_a_new_key_and_never_overwrites(void **st
     free(kp);
 }
 
+/* A collector that must refuse to start: its exit code is 3 and its log names `needle`. */
+static void expect_refusal(env *e, const char *store, const char *const *extra, const char *needle)
+{
+    pid_t pid = start(store, e->ep, e->log, extra);
+    siginfo_t info;
+    int exited = 0;
+    for (int waited = 0; waited < 3000 && !exited; waited += 10) {
+        memset(&info, 0, sizeof info);
+        exited =
+            waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+        if (!exited) pu_sleep_ms(10);
+    }
+    if (!exited) {
+        pu_kill_wait(pid, SIGTERM);
+        fail_msg("trace-collector started instead of refusing (\"%s\")", needle);
+    }
+    int rc = pu_wait(pid);
+    char *log = tu_read_file(e->log, NULL);
+    if (rc != 3 || !log || !strstr(log, needle))
+        fail_msg("trace-collector exit %d, wanted 3 naming \"%s\"; log: %s", rc, needle,
+                 log ? log : "");
+    free(log);
+}
+
+static void test_collector_never_makes_a_new_key_for_an_existing_log(void **state)
+{
+    env *e = *state;
+    /* The store of the first test: 45 entries signed with STORE/checkpoint.key. */
+    char *kp = join(e->store, "checkpoint.key"), *saved = join(e->dir, "saved.key");
+    assert_int_equal(rename(kp, saved), 0);
+    expect_refusal(e, e->store, NULL, "is missing, but the log already holds 45 entries");
+    struct stat st;
+    assert_int_not_equal(stat(kp, &st), 0); /* no new key */
+    /* A mistyped --signing-key is an error, for an existing log and for a new one alike. */
+    char *typo = join(e->dir, "sigining.key"), *fresh = join(e->dir, "fresh-store");
+    const char *opt[] = {"--signing-key", typo, NULL};
+    expect_refusal(e, e->store, opt, "no such file; a given key is never created");
+    expect_refusal(e, fresh, opt, "no such file; a given key is never created");
+    assert_int_not_equal(stat(typo, &st), 0);
+    /* With the key back the collector starts and the log still verifies with it. */
+    assert_int_equal(rename(saved, kp), 0);
+    pid_t pid = start(e->store, e->ep, e->log, NULL);
+    assert_int_equal(pu_kill_wait(pid, SIGTERM), 0);
+    verify_store(e);
+    free(kp);
+    free(saved);
+    free(typo);
+    free(fresh);
+}
+
+/* trace-query verify --store store --key pub [--witness w]: the exit code, stderr kept. */
+static int verify_with(env *e, const char *store, const char *pub, const char *witness, char **err)
+{
+    char *argv[] = {e->query,
+                    "verify",
+                    "--store",
+                    (char *)store,
+                    pub ? "--key" : "--witness",
+                    pub ? (char *)pub : (char *)witness,
+                    pub && witness ? "--witness" : NULL,
+                    (char *)witness,
+                    NULL};
+    return tu_run(argv, NULL, NULL, NULL, err);
+}
+
+static void expect_verify(env *e, int want, const char *store, const char *pub, const char *witness,
+                          const char *needle)
+{
+    char *err = NULL;
+    int rc = verify_with(e, store, pub, witness, &err);
+    if (rc != want || (needle && (!err || !strstr(err, needle))))
+        fail_msg("verify --store %s: exit %d, wanted %d naming \"%s\": %s", store, rc, want,
+                 needle ? needle : "", err ? err : "");
+    free(err);
+}
+
+static void test_collector_bounds_the_unsigned_tail(void **state)
+{
+    env *e = *state;
+    char *store = join(e->dir, "tail-store"), *pub = join(e->dir, "tail.pub");
+    /* Signing once a minute but at once past 8 unsigned entries; groups of at most 4 events
+     * and batches of at most 4: the tail a running collector leaves is at most 8 + 4 + 4. */
+    const char *opt[] = {"--checkpoint-ms",
+                         "60000",
+                         "--checkpoint-entries",
+                         "8",
+                         "--group-events",
+                         "4",
+                         "--max-batch-events",
+                         "4",
+                         NULL};
+    pid_t pid = start(store, e->ep, e->log, opt);
+    for (int i = 0; i < 40; i += 4) /* one shim run sends its 4 lines as one batch */
+        send_events(e, i, 4);
+    assert_int_equal(pu_kill_wait(pid, SIGKILL), 128 + SIGKILL);
+    save_public_key(e, store, pub);
+    ts_store *s = NULL;
+    char err[512];
+    uint64_t tail_max = 0, ncp = 0, size = 0;
+    assert_int_equal(ts_open(store, TS_OPEN_RDONLY, NULL, &s, err, sizeof err), 0);
+    assert_int_equal(ts_log_tail_max(s, &tail_max), 0);
+    assert_int_equal(ts_checkpoint_count(s, &ncp), 0);
+    assert_int_equal(ts_log_size(s, &size), 0);
+    ts_close(&s);
+    assert_int_equal(tail_max, 16);
+    assert_int_equal(size, 40);
+    assert_true(ncp >= 4); /* the interval alone would have signed once */
+    expect_verify(e, 0, store, pub, NULL, NULL);
+    /* All but the first checkpoint removed: far more unsigned than the collector leaves. */
+    lf_drop_checkpoints(store, 1);
+    expect_verify(e, 4, store, pub, NULL, "unsigned tail");
+    free(store);
+    free(pub);
+}
+
+static void test_witness_catches_a_rollback_and_removed_checkpoints(void **state)
+{
+    env *e = *state;
+    char *store = join(e->dir, "w-store"), *early = join(e->dir, "w-early"),
+         *wdir = join(e->dir, "witness"), *pub = join(e->dir, "w.pub");
+    const char *opt[] = {"--checkpoint-ms", "0", "--witness", wdir, NULL};
+    pid_t pid = start(store, e->ep, e->log, opt);
+    send_events(e, 0, 20);
+    assert_int_equal(pu_kill_wait(pid, SIGTERM), 0);
+    lf_copy_tree(store, early); /* the copy an intruder keeps to put back later */
+    pid = start(store, e->ep, e->log, opt);
+    send_events(e, 20, 20);
+    assert_int_equal(pu_kill_wait(pid, SIGTERM), 0);
+    save_public_key(e, store, pub);
+    /* The witness: a 0700 directory, one 0600 file for this log. */
+    struct stat st;
+    assert_int_equal(stat(wdir, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    char origin[CP_ORIGIN_MAX], wfile[4096];
+    ts_store *s = NULL;
+    char err[512];
+    assert_int_equal(ts_open(store, TS_OPEN_RDONLY, NULL, &s, err, sizeof err), 0);
+    assert_int_equal(ts_log_origin(s, origin, sizeof origin), 0);
+    ts_close(&s);
+    snprintf(wfile, sizeof wfile, "%s/", wdir);
+    for (size_t i = strlen(wfile), j = 0; origin[j] && i + 1 < sizeof wfile; i++, j++)
+        wfile[i] = origin[j] == '/' ? '_' : origin[j], wfile[i + 1] = 0;
+    strncat(wfile, ".checkpoints", sizeof wfile - strlen(wfile) - 1);
+    assert_int_equal(stat(wfile, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+
+    expect_verify(e, 0, store, pub, wdir, NULL);
+    expect_verify(e, 0, store, NULL, wdir, NULL); /* the witness vouches, even without --key */
+    /* The earlier copy put back: the witness holds checkpoints of 40 entries. */
+    expect_verify(e, 4, early, pub, wdir, "rollback: witness record");
+    expect_verify(e, 4, early, NULL, wdir, "rollback: witness record");
+    /* Every checkpoint but the first removed from the store. */
+    char *removed = join(e->dir, "w-removed");
+    lf_copy_tree(store, removed);
+    lf_drop_checkpoints(removed, 1);
+    expect_verify(e, 4, removed, pub, wdir, "removed checkpoints: witness record");
+    /* A last record cut short (a crash in the middle of an append) is skipped with a note. */
+    FILE *wf = fopen(wfile, "ab");
+    assert_non_null(wf);
+    fputs("checkpoint 300\nagenttrail/cut-", wf);
+    assert_int_equal(fclose(wf), 0);
+    expect_verify(e, 0, store, pub, wdir, "last record is cut short");
+    /* A witness that cannot be written stops the collector from starting. */
+    char *notdir = join(e->dir, "a-file"), *bad = join(notdir, "witness");
+    assert_int_equal(tu_write_file(notdir, "x", 1), 0);
+    const char *badopt[] = {"--witness", bad, NULL};
+    expect_refusal(e, store, badopt, "witness");
+    free(notdir);
+    free(bad);
+    free(removed);
+    free(store);
+    free(early);
+    free(wdir);
+    free(pub);
+}
+
+static void test_a_failing_witness_is_loud_and_acks_go_on(void **state)
+{
+    env *e = *state;
+    char *store = join(e->dir, "wf-store"), *wdir = join(e->dir, "wf-witness"),
+         *away = join(e->dir, "wf-witness.away"), *pub = join(e->dir, "wf.pub");
+    const char *opt[] = {"--checkpoint-ms", "0", "--witness", wdir, NULL};
+    pid_t pid = start(store, e->ep, e->log, opt);
+    send_events(e, 0, 5);
+    /* The checkpoint (and its append) follows the commit that acked the events. */
+    struct stat st;
+    for (int waited = 0; stat(wdir, &st) != 0 && waited < 3000; waited += 10)
+        pu_sleep_ms(10);
+    /* The witness disk goes away: a file where its directory was. */
+    assert_int_equal(rename(wdir, away), 0);
+    assert_int_equal(tu_write_file(wdir, "x", 1), 0);
+    send_events(e, 5, 5); /* acked: the events are committed and signed in the store */
+    assert_true(pu_wait_for_text(e->log, "NOT in the witness", 2000));
+    /* Back again: the next checkpoint, which covers everything before it, is appended. */
+    assert_int_equal(unlink(wdir), 0);
+    assert_int_equal(rename(away, wdir), 0);
+    send_events(e, 10, 5);
+    assert_int_equal(pu_kill_wait(pid, SIGTERM), 0);
+    save_public_key(e, store, pub);
+    expect_verify(e, 0, store, pub, wdir, "witness checkpoints checked");
+    free(store);
+    free(wdir);
+    free(away);
+    free(pub);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_collector_signs_checkpoints_and_heals_a_sigkill),
         cmocka_unit_test(test_collector_keygen_makes_a_new_key_and_never_overwrites),
+        cmocka_unit_test(test_collector_never_makes_a_new_key_for_an_existing_log),
+        cmocka_unit_test(test_collector_bounds_the_unsigned_tail),
+        cmocka_unit_test(test_witness_catches_a_rollback_and_removed_checkpoints),
+        cmocka_unit_test(test_a_failing_witness_is_loud_and_acks_go_on),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -52,12 +52,10 @@ static int teardown(void **state)
 /* A fresh copy of the pristine store; malloc'd path. */
 static char *copy_store(void)
 {
-    char name[32], cmd[4096];
+    char name[32];
     snprintf(name, sizeof name, "copy-%d", copies++);
     char *p = lf_path(dir, name);
-    snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", pristine, p);
-    char *argv[] = {"/bin/sh", "-c", cmd, NULL};
-    assert_int_equal(tu_run(argv, NULL, NULL, NULL, NULL), 0);
+    lf_copy_tree(pristine, p);
     return p;
 }
 
@@ -81,44 +79,11 @@ static void expect_failure(const char *store, const char *needle, const char *ne
     free(err);
 }
 
-/* Raw LMDB access to a store's files. */
-typedef struct raw {
-    MDB_env *env;
-    MDB_txn *txn;
-} raw;
-
-static void raw_open(raw *r, const char *store)
-{
-    assert_int_equal(mdb_env_create(&r->env), 0);
-    mdb_env_set_maxdbs(r->env, 32);
-    assert_int_equal(mdb_env_open(r->env, store, 0, 0600), 0);
-    assert_int_equal(mdb_txn_begin(r->env, NULL, 0, &r->txn), 0);
-}
-
-static MDB_dbi raw_dbi(raw *r, const char *name)
-{
-    MDB_dbi d;
-    assert_int_equal(mdb_dbi_open(r->txn, name, 0, &d), 0);
-    return d;
-}
-
-static void raw_close(raw *r)
-{
-    assert_int_equal(mdb_txn_commit(r->txn), 0);
-    mdb_env_close(r->env);
-}
-
-static void be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
 /* Replaces the value at an 8-byte key with a copy where byte `at` is flipped. */
-static void flip_value(raw *r, MDB_dbi d, uint64_t key8, size_t at)
+static void flip_value(lf_raw *r, MDB_dbi d, uint64_t key8, size_t at)
 {
     uint8_t k[8];
-    be64(k, key8);
+    lf_be64(k, key8);
     MDB_val kv = {8, k}, v;
     assert_int_equal(mdb_get(r->txn, d, &kv, &v), 0);
     uint8_t *copy = malloc(v.mv_size);
@@ -136,21 +101,32 @@ static void test_verify_store_accepts_an_untouched_store(void **state)
     assert_int_equal(run_verify(pristine, pub, &out, NULL), 0);
     assert_non_null(strstr(out, "250 events, 3 checkpoints (signatures checked)"));
     free(out);
-    /* Without --key, the public half of the store's own key file is used. */
-    assert_int_equal(run_verify(pristine, NULL, &out, NULL), 0);
-    assert_non_null(strstr(out, "signatures checked"));
+    /* Without --key, the public half of the store's own key file is used, which anyone who
+     * can write the store can replace: every check passes, but the exit is 5, not 0. */
+    char *err = NULL;
+    assert_int_equal(run_verify(pristine, NULL, &out, &err), 5);
+    assert_non_null(strstr(out, "signatures checked only against DIR/checkpoint.key"));
+    assert_non_null(strstr(err, "NOT TRUSTED"));
     free(out);
+    free(err);
+    /* Accepting that key has to be said. */
+    char *tq = tu_bin("trace-query");
+    char *argv[] = {tq, "verify", "--store", pristine, "--trust-store-key", NULL};
+    assert_int_equal(tu_run(argv, NULL, &out, NULL, NULL), 0);
+    assert_non_null(strstr(out, "signatures checked only against DIR/checkpoint.key"));
+    free(out);
+    free(tq);
 }
 
 static void test_verify_store_names_a_flipped_byte_in_a_block(void **state)
 {
     (void)state;
     char *s = copy_store();
-    raw r;
-    raw_open(&r, s);
+    lf_raw r;
+    lf_raw_open(&r, s);
     /* The fixture's traces are 10 events each: the block of log indexes 50..59. */
-    flip_value(&r, raw_dbi(&r, "events"), 50, 60);
-    raw_close(&r);
+    flip_value(&r, lf_raw_dbi(&r, "events"), 50, 60);
+    lf_raw_close(&r);
     /* Depending on the codec the damage shows as an unreadable block or as other bytes. */
     expect_failure(s, "log index 5", NULL);
     free(s);
@@ -160,13 +136,13 @@ static void test_verify_store_names_a_deleted_block(void **state)
 {
     (void)state;
     char *s = copy_store();
-    raw r;
-    raw_open(&r, s);
+    lf_raw r;
+    lf_raw_open(&r, s);
     uint8_t k[8];
-    be64(k, 120); /* the block of log indexes 120..129 */
+    lf_be64(k, 120); /* the block of log indexes 120..129 */
     MDB_val kv = {8, k};
-    assert_int_equal(mdb_del(r.txn, raw_dbi(&r, "events"), &kv, NULL), 0);
-    raw_close(&r);
+    assert_int_equal(mdb_del(r.txn, lf_raw_dbi(&r, "events"), &kv, NULL), 0);
+    lf_raw_close(&r);
     expect_failure(s, "log index 120", NULL);
     free(s);
 }
@@ -175,13 +151,13 @@ static void test_verify_store_names_a_changed_leaf_or_node(void **state)
 {
     (void)state;
     char *s = copy_store();
-    raw r;
-    raw_open(&r, s);
+    lf_raw r;
+    lf_raw_open(&r, s);
     /* The leaf hash of log index 200 kept in its block (offset 39), and the block's SHA-256
      * recomputed as an intruder would: the stored bytes no longer hash to that leaf. */
-    MDB_dbi evd = raw_dbi(&r, "events");
+    MDB_dbi evd = lf_raw_dbi(&r, "events");
     uint8_t bk[8];
-    be64(bk, 200);
+    lf_be64(bk, 200);
     MDB_val bkv = {8, bk}, bv;
     assert_int_equal(mdb_get(r.txn, evd, &bkv, &bv), 0);
     uint8_t *unit = malloc(bv.mv_size);
@@ -191,7 +167,7 @@ static void test_verify_store_names_a_changed_leaf_or_node(void **state)
     MDB_val nbv = {bv.mv_size, unit};
     assert_int_equal(mdb_put(r.txn, evd, &bkv, &nbv, 0), 0);
     free(unit);
-    raw_close(&r);
+    lf_raw_close(&r);
     expect_failure(s, "log index 200", "leaf hash");
     free(s);
 
@@ -199,8 +175,8 @@ static void test_verify_store_names_a_changed_leaf_or_node(void **state)
      * node layout): not on the path of any root the checkpoints use, found by recomputing
      * every node. */
     s = copy_store();
-    raw_open(&r, s);
-    MDB_dbi nodes = raw_dbi(&r, "log_nodes");
+    lf_raw_open(&r, s);
+    MDB_dbi nodes = lf_raw_dbi(&r, "log_nodes");
     MDB_cursor *cur;
     assert_int_equal(mdb_cursor_open(r.txn, nodes, &cur), 0);
     MDB_val kv, v;
@@ -214,7 +190,7 @@ static void test_verify_store_names_a_changed_leaf_or_node(void **state)
     kv.mv_data = k;
     MDB_val nv = {32, h};
     assert_int_equal(mdb_put(r.txn, nodes, &kv, &nv, 0), 0);
-    raw_close(&r);
+    lf_raw_close(&r);
     expect_failure(s, "log_nodes", NULL);
     free(s);
 }
@@ -223,33 +199,33 @@ static void test_verify_store_names_a_truncated_log(void **state)
 {
     (void)state;
     char *s = copy_store();
-    raw r;
-    raw_open(&r, s);
-    MDB_dbi ev = raw_dbi(&r, "events"), meta = raw_dbi(&r, "meta");
+    lf_raw r;
+    lf_raw_open(&r, s);
+    MDB_dbi ev = lf_raw_dbi(&r, "events"), meta = lf_raw_dbi(&r, "meta");
     for (uint64_t i = 180; i < 250; i++) { /* the blocks from log index 180 on */
         uint8_t k[8];
-        be64(k, i);
+        lf_be64(k, i);
         MDB_val kv = {8, k};
         mdb_del(r.txn, ev, &kv, NULL);
     }
     uint8_t b[8];
-    be64(b, 180);
+    lf_be64(b, 180);
     MDB_val mk = {8, "log_size"}, mv = {8, b};
     assert_int_equal(mdb_put(r.txn, meta, &mk, &mv, 0), 0);
-    raw_close(&r);
+    lf_raw_close(&r);
     expect_failure(s, "checkpoint 1", "truncated");
     free(s);
 }
 
 static void put_checkpoint(const char *s, uint64_t seq, const char *note)
 {
-    raw r;
-    raw_open(&r, s);
+    lf_raw r;
+    lf_raw_open(&r, s);
     uint8_t k[8];
-    be64(k, seq);
+    lf_be64(k, seq);
     MDB_val kv = {8, k}, v = {strlen(note), (void *)note};
-    assert_int_equal(mdb_put(r.txn, raw_dbi(&r, "log_checkpoints"), &kv, &v, 0), 0);
-    raw_close(&r);
+    assert_int_equal(mdb_put(r.txn, lf_raw_dbi(&r, "log_checkpoints"), &kv, &v, 0), 0);
+    lf_raw_close(&r);
 }
 
 static void test_verify_store_names_a_forged_checkpoint(void **state)
