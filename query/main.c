@@ -18,6 +18,7 @@
 
 #include "commands.h"
 #include "crash.h"
+#include "text_term.h"
 
 /* The commands, in the order `trace-query --help` lists them. One line per command. */
 /* clang-format off */
@@ -115,10 +116,10 @@ int main(int argc, char **argv)
         } else if (strncmp(a, "--store=", 8) == 0) {
             ctx.store_dir = a + 8;
         } else {
-            fprintf(stderr,
-                    "trace-query: unknown global option '%s' (global options: --store DIR, "
-                    "--help, --version; command options go after the command)\n",
-                    a);
+            tp_term_printf(stderr,
+                           "trace-query: unknown global option '%s' (global options: --store DIR, "
+                           "--help, --version; command options go after the command)",
+                           a);
             return QEXIT_USAGE;
         }
     }
@@ -140,10 +141,12 @@ int main(int argc, char **argv)
     qcrash_install(ctx.store_dir);
     const qcmd *cmd = find_command(argv[i]);
     if (!cmd) {
-        fprintf(stderr, "trace-query: unknown command '%s'; commands are:", argv[i]);
-        for (size_t k = 0; commands[k]; k++)
-            fprintf(stderr, " %s", commands[k]->name);
-        fprintf(stderr, " (see trace-query --help)\n");
+        char names[512] = "";
+        for (size_t k = 0, at = 0; commands[k] && at < sizeof names; k++)
+            at += (size_t)snprintf(names + at, sizeof names - at, " %s", commands[k]->name);
+        tp_term_printf(
+            stderr, "trace-query: unknown command '%s'; commands are:%s (see trace-query --help)",
+            argv[i], names);
         return QEXIT_USAGE;
     }
     return cmd->run(&ctx, argc - i, argv + i);

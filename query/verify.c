@@ -16,6 +16,7 @@
 #include "bundle.h"
 #include "commands.h"
 #include "verify.h"
+#include "text_term.h"
 
 enum { VOPT_KEY = 1000, VOPT_PRIOR, VOPT_STORE, VOPT_WITNESS, VOPT_TRUST };
 
@@ -183,12 +184,12 @@ static int verify_bundle(const qctx *ctx, const vargs *v)
         qerr(ctx, "verify", "out of memory");
         rc = QEXIT_STORE;
     } else {
-        fprintf(ctx->out,
-                "verified: %llu events of log %s, checkpoint tree size %llu, signed by %s%s\n",
-                (unsigned long long)sum.events, sum.checkpoint.origin,
-                (unsigned long long)sum.checkpoint.size,
-                sum.key_pinned ? "the given key" : "the bundle's pub.pem (compare it!)",
-                sum.prior_checked ? "; consistent with the prior checkpoint" : "");
+        tp_term_printf(ctx->out,
+                       "verified: %llu events of log %s, checkpoint tree size %llu, signed by %s%s",
+                       (unsigned long long)sum.events, sum.checkpoint.origin,
+                       (unsigned long long)sum.checkpoint.size,
+                       sum.key_pinned ? "the given key" : "the bundle's pub.pem (compare it!)",
+                       sum.prior_checked ? "; consistent with the prior checkpoint" : "");
     }
     bundle_clear(&b);
     free(prior);

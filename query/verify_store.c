@@ -25,6 +25,7 @@
 #include "crash.h"
 #include "verify.h"
 #include "witness.h"
+#include "text_term.h"
 
 /* A checkpoint kept in the store. */
 typedef struct vcp {
@@ -108,7 +109,8 @@ static int load_key(vstore *vs)
     char path[4096];
     snprintf(path, sizeof path, "%s/checkpoint.key", vs->dir);
     if (cp_key_load_private(path, &vs->k, err, sizeof err) != 0) {
-        fprintf(vs->ctx->err, "verify: no key (%s): checkpoint signatures are NOT checked\n", err);
+        tp_term_printf(vs->ctx->err, "verify: no key (%s): checkpoint signatures are NOT checked",
+                       err);
         vs->k = NULL;
     }
     return 0;
@@ -361,14 +363,14 @@ static int check_structure(vstore *vs, const uint8_t full[32])
 static int conclude(vstore *vs)
 {
     const vargs *v = vs->v;
-    fprintf(vs->ctx->out,
-            "verified: store %s, log %s: %llu events, %llu checkpoints (%s)%s%s, indexes\n",
-            vs->dir, vs->origin, (unsigned long long)vs->size, (unsigned long long)vs->ncp,
-            !vs->k          ? "signatures NOT checked"
-            : vs->key_given ? "signatures checked"
-                            : "signatures checked only against DIR/checkpoint.key",
-            v->prior ? "; the prior checkpoint is in the log" : "",
-            v->witness ? "; every witness checkpoint is in the log" : "");
+    tp_term_printf(vs->ctx->out,
+                   "verified: store %s, log %s: %llu events, %llu checkpoints (%s)%s%s, indexes",
+                   vs->dir, vs->origin, (unsigned long long)vs->size, (unsigned long long)vs->ncp,
+                   !vs->k          ? "signatures NOT checked"
+                   : vs->key_given ? "signatures checked"
+                                   : "signatures checked only against DIR/checkpoint.key",
+                   v->prior ? "; the prior checkpoint is in the log" : "",
+                   v->witness ? "; every witness checkpoint is in the log" : "");
     if (v->witness)
         fprintf(vs->ctx->err, "verify: %llu witness checkpoints checked\n",
                 (unsigned long long)vs->nwitness);
