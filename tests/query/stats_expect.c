@@ -18,6 +18,12 @@
 #include "query_fixture.h"
 #include "testutil.h"
 
+const char *const files[NFILES] = {"data/swe-agent.jsonl", "data/tau.jsonl", "data/tau2.jsonl"};
+char *stores[NFILES];
+json_t *inputs[NFILES];
+char *link_store;
+json_t *link_inputs;
+
 static const char *const kinds[] = {"prompt",  "retrieval", "tool_call",     "diff",
                                     "outcome", "approval",  "incident_link", "note"};
 static const char *const decisions[] = {"accepted", "edited", "rejected", "escalated"};
@@ -309,6 +315,16 @@ void check_group(json_t *o, const expect *e, const char *ctx)
     check_rate(o, "outcome_coverage", e->outcome_traces, e->ntraces, ctx);
 }
 
+const expect *expected_named(const expected *x, const char *name)
+{
+    for (size_t i = 0; i < x->n; i++) {
+        const expect *e = &x->g[i];
+        if (e->links) continue;
+        if (e->key ? strcmp(e->key, name) == 0 : strcmp(name, "(none)") == 0) return e;
+    }
+    return NULL;
+}
+
 /* The expected row of a jsonl object (by group and row), NULL when none. */
 static const expect *expected_row(const expected *x, json_t *o)
 {
@@ -377,4 +393,64 @@ char *stats_out(const char *store, ...)
     free(argv[0]);
     free(err);
     return out;
+}
+
+/* ---- the stores ------------------------------------------------------------------------ */
+
+/* Two incident_link events after tau.jsonl: INC-9 names two traces, INC-10 one of them and
+ * a third; their DRI is someone who is no DRI of any workflow. */
+static void build_link_store(void)
+{
+    const char *t[3];
+    for (int i = 0; i < 3; i++)
+        t[i] = str_at(json_array_get(inputs[1], (size_t)i * 100), "trace_id", NULL);
+    static char lines[2][1024];
+    snprintf(lines[0], sizeof lines[0],
+             "{\"event_id\":\"0192f5c1a4e87c3d9b2e4f6a8c0d0001\",\"trace_id\":"
+             "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaa0001\",\"span_id\":\"00000000000000a1\","
+             "\"time_unix_nano\":1800000000000000000,\"kind\":\"incident_link\","
+             "\"workflow\":\"tau-airline\",\"dri\":\"oncall@example.com\",\"service\":"
+             "\"trace-query\",\"actor\":\"oncall@example.com\",\"incident\":\"INC-9\","
+             "\"link\":{\"trace_ids\":[\"%s\",\"%s\"],\"reason\":\"refund\"}}",
+             t[0], t[1]);
+    snprintf(lines[1], sizeof lines[1],
+             "{\"event_id\":\"0192f5c1a4e87c3d9b2e4f6a8c0d0002\",\"trace_id\":"
+             "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaa0002\",\"span_id\":\"00000000000000a2\","
+             "\"time_unix_nano\":1800000000000000001,\"kind\":\"incident_link\","
+             "\"workflow\":\"tau-airline\",\"dri\":\"oncall@example.com\",\"service\":"
+             "\"trace-query\",\"actor\":\"oncall@example.com\",\"incident\":\"INC-10\","
+             "\"link\":{\"trace_ids\":[\"%s\",\"%s\"],\"reason\":\"again\"}}",
+             t[1], t[2]);
+    link_store = qf_build_store(files[1]);
+    const char *const add[2] = {lines[0], lines[1]};
+    qf_store_append(link_store, add, 2);
+    link_inputs = json_deep_copy(inputs[1]);
+    for (int i = 0; i < 2; i++)
+        json_array_append_new(link_inputs, json_loads(lines[i], 0, NULL));
+}
+
+int stats_stores_setup(void **state)
+{
+    (void)state;
+    unsetenv("COLUMNS"); /* tables are not cut unless a test asks for a width */
+    for (int f = 0; f < NFILES; f++) {
+        stores[f] = qf_build_store(files[f]);
+        inputs[f] = qf_load_events(files[f]);
+    }
+    build_link_store();
+    return 0;
+}
+
+int stats_stores_teardown(void **state)
+{
+    (void)state;
+    for (int f = 0; f < NFILES; f++) {
+        tu_rmtree(stores[f]);
+        free(stores[f]);
+        json_decref(inputs[f]);
+    }
+    tu_rmtree(link_store);
+    free(link_store);
+    json_decref(link_inputs);
+    return 0;
 }

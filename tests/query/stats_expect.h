@@ -13,6 +13,20 @@
 #include <jansson.h>
 #include <stddef.h>
 
+/* The stores the stats tests read, built by stats_stores_setup (a cmocka group setup) from
+ * the shared data files and removed by stats_stores_teardown: stores[i] from files[i] (whose
+ * events, parsed with jansson, are inputs[i]), and link_store from tau.jsonl plus two
+ * incident_link events (INC-9 names two tau traces, INC-10 one of them and a third; their DRI
+ * oncall@example.com is no DRI of any workflow), with its events in link_inputs. */
+#define NFILES 3
+extern const char *const files[NFILES];
+extern char *stores[NFILES];
+extern json_t *inputs[NFILES];
+extern char *link_store;
+extern json_t *link_inputs;
+int stats_stores_setup(void **state);
+int stats_stores_teardown(void **state);
+
 enum { LLM = 0, TOOL = 1 };
 
 typedef struct durs {
@@ -48,6 +62,9 @@ void free_expected(expected *x);
 
 /* The nearest-rank percentile of sorted durations: the value at rank ceil(p/100 * N). */
 long long percentile(const durs *d, int p);
+
+/* The row of `x` whose group is `name` ("(none)": the keyless group), NULL when none. */
+const expect *expected_named(const expected *x, const char *name);
 
 /* Fails the test unless o.key is the integer `want` / the fraction num/den (null if den 0). */
 void check_int(json_t *o, const char *key, long long want, const char *ctx);

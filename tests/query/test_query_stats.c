@@ -24,14 +24,6 @@
 #include "stats_expect.h"
 #include "testutil.h"
 
-static const char *const files[] = {"data/swe-agent.jsonl", "data/tau.jsonl", "data/tau2.jsonl"};
-#define NFILES 3
-static char *stores[NFILES];
-static json_t *inputs[NFILES];
-/* tau.jsonl plus two incident_link events (built in setup). */
-static char *link_store;
-static json_t *link_inputs;
-
 static const char *const dims[] = {"workflow", "dri", "model", "service", "tool", "source"};
 #define NDIMS 6
 
@@ -179,64 +171,6 @@ static void test_stats_sort_and_top_order_and_cut_the_groups(void **state)
     free(out);
 }
 
-/* Two incident_link events after tau.jsonl: INC-9 names two traces, INC-10 one of them and
- * a third; their DRI is someone who is no DRI of any workflow. */
-static void build_link_store(void)
-{
-    const char *t[3];
-    for (int i = 0; i < 3; i++)
-        t[i] = str_at(json_array_get(inputs[1], (size_t)i * 100), "trace_id", NULL);
-    static char lines[2][1024];
-    snprintf(lines[0], sizeof lines[0],
-             "{\"event_id\":\"0192f5c1a4e87c3d9b2e4f6a8c0d0001\",\"trace_id\":"
-             "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaa0001\",\"span_id\":\"00000000000000a1\","
-             "\"time_unix_nano\":1800000000000000000,\"kind\":\"incident_link\","
-             "\"workflow\":\"tau-airline\",\"dri\":\"oncall@example.com\",\"service\":"
-             "\"trace-query\",\"actor\":\"oncall@example.com\",\"incident\":\"INC-9\","
-             "\"link\":{\"trace_ids\":[\"%s\",\"%s\"],\"reason\":\"refund\"}}",
-             t[0], t[1]);
-    snprintf(lines[1], sizeof lines[1],
-             "{\"event_id\":\"0192f5c1a4e87c3d9b2e4f6a8c0d0002\",\"trace_id\":"
-             "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaa0002\",\"span_id\":\"00000000000000a2\","
-             "\"time_unix_nano\":1800000000000000001,\"kind\":\"incident_link\","
-             "\"workflow\":\"tau-airline\",\"dri\":\"oncall@example.com\",\"service\":"
-             "\"trace-query\",\"actor\":\"oncall@example.com\",\"incident\":\"INC-10\","
-             "\"link\":{\"trace_ids\":[\"%s\",\"%s\"],\"reason\":\"again\"}}",
-             t[1], t[2]);
-    link_store = qf_build_store(files[1]);
-    const char *const add[2] = {lines[0], lines[1]};
-    qf_store_append(link_store, add, 2);
-    link_inputs = json_deep_copy(inputs[1]);
-    for (int i = 0; i < 2; i++)
-        json_array_append_new(link_inputs, json_loads(lines[i], 0, NULL));
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    unsetenv("COLUMNS"); /* tables are not cut unless a test asks for a width */
-    for (int f = 0; f < NFILES; f++) {
-        stores[f] = qf_build_store(files[f]);
-        inputs[f] = qf_load_events(files[f]);
-    }
-    build_link_store();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    for (int f = 0; f < NFILES; f++) {
-        tu_rmtree(stores[f]);
-        free(stores[f]);
-        json_decref(inputs[f]);
-    }
-    tu_rmtree(link_store);
-    free(link_store);
-    json_decref(link_inputs);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,5 +180,5 @@ int main(void)
         cmocka_unit_test(test_stats_kind_filter_counts_only_that_kind),
         cmocka_unit_test(test_stats_sort_and_top_order_and_cut_the_groups),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, stats_stores_setup, stats_stores_teardown);
 }

@@ -24,14 +24,6 @@
 #include "stats_expect.h"
 #include "testutil.h"
 
-static const char *const files[] = {"data/swe-agent.jsonl", "data/tau.jsonl", "data/tau2.jsonl"};
-#define NFILES 3
-static char *stores[NFILES];
-static json_t *inputs[NFILES];
-/* tau.jsonl plus two incident_link events (built in setup). */
-static char *link_store;
-static json_t *link_inputs;
-
 static const char *const dims[] = {"workflow", "dri", "model", "service", "tool", "source"};
 #define NDIMS 6
 
@@ -143,41 +135,69 @@ static void test_stats_columns_choose_the_table_columns(void **state)
     free(out);
 }
 
-/* A cost is "unknown" when no LLM call of the group is priced, a lower bound ("+") when some
- * are not; tau.jsonl has no usage at all, so its cost is unknown, never $0. */
-static void test_stats_unpriced_calls_make_the_cost_unknown_or_a_lower_bound(void **state)
+/* Checks one table row: its two cells against the independent row; counts what it saw. */
+typedef void (*row_check)(const expect *e, char *const cells[2], size_t counts[2]);
+
+/* tau2's `stats --by DIM --columns COLS` (two columns) as a table: every row checked. */
+static void check_tau2_table(const char *dim, const char *cols, row_check check, size_t counts[2])
 {
-    (void)state;
-    char *out = stats_out(stores[2], "--by", "model", "--columns", "cost_usd,unpriced_calls",
-                          "--format", "table", NULL);
-    expected x = compute(inputs[2], "model");
-    size_t nl = 0, plus = 0, unknown = 0;
+    char *out = stats_out(stores[2], "--by", dim, "--columns", cols, "--format", "table", NULL);
+    assert_null(strstr(out, " 0ms"));
+    expected x = compute(inputs[2], dim);
+    size_t nl = 0;
     char **lines = qf_lines(out, &nl);
     assert_int_equal(nl, x.n + 1);
     for (size_t k = 1; k < nl; k++) {
         char *w[4];
         assert_int_equal(words(lines[k], w, 4), 3);
-        const expect *e = NULL;
-        for (size_t i = 0; i < x.n && !e; i++)
-            if (x.g[i].key && strcmp(x.g[i].key, w[0]) == 0) e = &x.g[i];
+        const expect *e = expected_named(&x, w[0]);
+        if (!e) fprintf(stderr, "--by %s: unexpected row %s\n", dim, w[0]);
         assert_non_null(e);
-        assert_int_equal(strtoll(w[2], NULL, 10), e->unpriced);
-        size_t cl = strlen(w[1]);
-        if (e->unpriced && !e->priced) {
-            assert_string_equal(w[1], "unknown");
-            unknown++;
-        } else if (e->unpriced) {
-            assert_true(w[1][0] == '$' && w[1][cl - 1] == '+');
-            plus++;
-        } else {
-            assert_true(w[1][0] == '$' && w[1][cl - 1] != '+');
-        }
+        check(e, w + 1, counts);
     }
-    assert_true(plus > 0 && unknown > 0);
     free(lines);
     free(out);
     free_expected(&x);
-    out = stats_out(stores[1], "--format", "table", NULL);
+}
+
+/* COST and UNPRICED: "unknown" with no priced call, a lower bound "+" with some unpriced. */
+static void check_cost_cells(const expect *e, char *const c[2], size_t counts[2])
+{
+    assert_int_equal(strtoll(c[1], NULL, 10), e->unpriced);
+    size_t cl = strlen(c[0]);
+    if (e->unpriced && !e->priced) {
+        assert_string_equal(c[0], "unknown");
+        counts[0]++;
+    } else if (e->unpriced) {
+        assert_true(c[0][0] == '$' && c[0][cl - 1] == '+');
+        counts[1]++;
+    } else {
+        assert_true(c[0][0] == '$' && c[0][cl - 1] != '+');
+    }
+}
+
+/* TOOL_P50 and TOOL_P95 as the docs give their format. */
+static void check_duration_cells(const expect *e, char *const c[2], size_t counts[2])
+{
+    for (int p = 0; p < 2; p++) {
+        char want[32] = "-";
+        if (e->d[TOOL].n) want_duration(percentile(&e->d[TOOL], p ? 95 : 50), want, sizeof want);
+        if (strcmp(c[p], want) != 0)
+            fprintf(stderr, "%s p%d: want %s, got %s\n", e->key, p ? 95 : 50, want, c[p]);
+        assert_string_equal(c[p], want);
+        if (strstr(want, "us") || strstr(want, "ns")) counts[0]++;
+    }
+}
+
+/* A cost is "unknown" when no LLM call of the group is priced, a lower bound ("+") when some
+ * are not; tau.jsonl has no usage at all, so its cost is unknown, never $0. */
+static void test_stats_unpriced_calls_make_the_cost_unknown_or_a_lower_bound(void **state)
+{
+    (void)state;
+    size_t counts[2] = {0, 0}; /* unknown, lower bound */
+    check_tau2_table("model", "cost_usd,unpriced_calls", check_cost_cells, counts);
+    assert_true(counts[0] > 0 && counts[1] > 0);
+    char *out = stats_out(stores[1], "--format", "table", NULL);
     assert_non_null(strstr(out, "unknown"));
     assert_null(strstr(out, "$0"));
     free(out);
@@ -187,36 +207,9 @@ static void test_stats_unpriced_calls_make_the_cost_unknown_or_a_lower_bound(voi
 static void test_stats_durations_below_a_millisecond_keep_their_precision(void **state)
 {
     (void)state;
-    char *out = stats_out(stores[2], "--by", "tool", "--columns",
-                          "tool_call_p50_ms,tool_call_p95_ms", "--format", "table", NULL);
-    expected x = compute(inputs[2], "tool");
-    size_t nl = 0, below_ms = 0;
-    char **lines = qf_lines(out, &nl);
-    assert_int_equal(nl, x.n + 1);
-    for (size_t k = 1; k < nl; k++) {
-        char *w[4];
-        assert_int_equal(words(lines[k], w, 4), 3);
-        const expect *e = NULL;
-        for (size_t i = 0; i < x.n && !e; i++)
-            if ((x.g[i].key && strcmp(x.g[i].key, w[0]) == 0) ||
-                (!x.g[i].key && strcmp(w[0], "(none)") == 0))
-                e = &x.g[i];
-        assert_non_null(e);
-        for (int p = 0; p < 2; p++) {
-            char want[32] = "-";
-            if (e->d[TOOL].n)
-                want_duration(percentile(&e->d[TOOL], p ? 95 : 50), want, sizeof want);
-            if (strcmp(w[1 + p], want) != 0)
-                fprintf(stderr, "%s p%d: want %s, got %s\n", w[0], p ? 95 : 50, want, w[1 + p]);
-            assert_string_equal(w[1 + p], want);
-            if (strstr(want, "us")) below_ms++;
-        }
-    }
-    assert_true(below_ms > 10);
-    assert_null(strstr(out, " 0ms"));
-    free(lines);
-    free(out);
-    free_expected(&x);
+    size_t counts[2] = {0, 0}; /* cells below 1 ms */
+    check_tau2_table("tool", "tool_call_p50_ms,tool_call_p95_ms", check_duration_cells, counts);
+    assert_true(counts[0] > 10);
 }
 
 static void test_stats_columns_all_on_a_narrow_terminal_prints_one_block_per_group(void **state)
@@ -286,64 +279,6 @@ static void test_stats_rejects_bad_options_with_what_to_use(void **state)
     }
 }
 
-/* Two incident_link events after tau.jsonl: INC-9 names two traces, INC-10 one of them and
- * a third; their DRI is someone who is no DRI of any workflow. */
-static void build_link_store(void)
-{
-    const char *t[3];
-    for (int i = 0; i < 3; i++)
-        t[i] = str_at(json_array_get(inputs[1], (size_t)i * 100), "trace_id", NULL);
-    static char lines[2][1024];
-    snprintf(lines[0], sizeof lines[0],
-             "{\"event_id\":\"0192f5c1a4e87c3d9b2e4f6a8c0d0001\",\"trace_id\":"
-             "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaa0001\",\"span_id\":\"00000000000000a1\","
-             "\"time_unix_nano\":1800000000000000000,\"kind\":\"incident_link\","
-             "\"workflow\":\"tau-airline\",\"dri\":\"oncall@example.com\",\"service\":"
-             "\"trace-query\",\"actor\":\"oncall@example.com\",\"incident\":\"INC-9\","
-             "\"link\":{\"trace_ids\":[\"%s\",\"%s\"],\"reason\":\"refund\"}}",
-             t[0], t[1]);
-    snprintf(lines[1], sizeof lines[1],
-             "{\"event_id\":\"0192f5c1a4e87c3d9b2e4f6a8c0d0002\",\"trace_id\":"
-             "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaa0002\",\"span_id\":\"00000000000000a2\","
-             "\"time_unix_nano\":1800000000000000001,\"kind\":\"incident_link\","
-             "\"workflow\":\"tau-airline\",\"dri\":\"oncall@example.com\",\"service\":"
-             "\"trace-query\",\"actor\":\"oncall@example.com\",\"incident\":\"INC-10\","
-             "\"link\":{\"trace_ids\":[\"%s\",\"%s\"],\"reason\":\"again\"}}",
-             t[1], t[2]);
-    link_store = qf_build_store(files[1]);
-    const char *const add[2] = {lines[0], lines[1]};
-    qf_store_append(link_store, add, 2);
-    link_inputs = json_deep_copy(inputs[1]);
-    for (int i = 0; i < 2; i++)
-        json_array_append_new(link_inputs, json_loads(lines[i], 0, NULL));
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    unsetenv("COLUMNS"); /* tables are not cut unless a test asks for a width */
-    for (int f = 0; f < NFILES; f++) {
-        stores[f] = qf_build_store(files[f]);
-        inputs[f] = qf_load_events(files[f]);
-    }
-    build_link_store();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    for (int f = 0; f < NFILES; f++) {
-        tu_rmtree(stores[f]);
-        free(stores[f]);
-        json_decref(inputs[f]);
-    }
-    tu_rmtree(link_store);
-    free(link_store);
-    json_decref(link_inputs);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -355,5 +290,5 @@ int main(void)
         cmocka_unit_test(test_stats_columns_all_on_a_narrow_terminal_prints_one_block_per_group),
         cmocka_unit_test(test_stats_rejects_bad_options_with_what_to_use),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, stats_stores_setup, stats_stores_teardown);
 }
