@@ -8,11 +8,12 @@
  * validates them, as the store does on read); the bytes after the last whole record are also
  * parsed as a time and cleaned for the terminal. Bit 2 of byte 0 streams the table with a
  * window of 4 rows. Invariants checked: every event appears exactly once in the tree order;
- * the stats groups' events add up to the events given; the table has one line per row plus
- * the header and every line is already clean (tp_term_clean leaves it as it is: no control
- * byte, no C1 or bidi control, only well-formed UTF-8); tp_term_clean of arbitrary bytes is
- * never longer than its input and cleaning twice changes nothing.
- * Single-threaded, as libFuzzer runs it.
+ * the events of the stats groups and of the incident links row add up to the events given
+ * (every row is also printed as jsonl and as table cells, sorted by a field); the table has one
+ * line per row plus the header and every line is already clean (tp_term_clean leaves it as it is:
+ * no control byte, no C1 or bidi control, only well-formed UTF-8); tp_term_clean of arbitrary bytes
+ * is never longer than its input and cleaning twice changes nothing. Single-threaded, as libFuzzer
+ * runs it.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include "commands.h"
 #include "describe.h"
 #include "stats_calc.h"
+#include "stats_fields.h"
 #include "table.h"
 #include "text_term.h"
 #include "tree.h"
@@ -46,6 +48,33 @@ static void check_printed(char *text, size_t len, size_t rows)
         start = i + 1;
     }
     if (start != len || lines != rows + 1) abort();
+}
+
+/* Prints every stats row as jsonl and as table cells; returns the events of all rows. */
+static uint64_t render_stats(const qstats *st)
+{
+    const qstats_group *rows[MAX_EVENTS + 1];
+    size_t nrows = 0;
+    for (size_t g = 0; g < qstats_ngroups(st) && nrows < MAX_EVENTS; g++)
+        rows[nrows++] = qstats_group_at(st, g);
+    if (qstats_links(st)) rows[nrows++] = qstats_links(st);
+    int by_traces = qsf_lookup("traces", 6);
+    if (by_traces < 0 || qsf_sort(rows, nrows - (qstats_links(st) != NULL), by_traces, 1) != 0)
+        abort();
+    FILE *null = fopen("/dev/null", "w");
+    if (!null) abort();
+    uint64_t total = 0;
+    for (size_t r = 0; r < nrows; r++) {
+        total += rows[r]->events;
+        qsf_print_json(null, rows[r]);
+        char cell[48];
+        for (size_t f = 0; f < qsf_nfields; f++) {
+            qsf_cell(&qsf_fields[f], rows[r], cell, sizeof cell);
+            if (strlen(cell) >= sizeof cell) abort();
+        }
+    }
+    fclose(null);
+    return total;
 }
 
 static void render(tp_event **evs, size_t n, int by, int width, int streamed)
@@ -88,13 +117,7 @@ static void render(tp_event **evs, size_t n, int by, int width, int streamed)
         if (qstats_add(st, ev) != 0) abort();
     }
     if (qstats_finish(st) != 0) abort();
-    uint64_t total = 0, ns;
-    for (size_t g = 0; g < qstats_ngroups(st); g++) {
-        const qstats_group *gr = qstats_group_at(st, g);
-        total += gr->events;
-        qstats_percentile(gr, 50, &ns);
-        qstats_percentile(gr, 95, &ns);
-    }
+    uint64_t total = render_stats(st);
     if (total != n) abort();
     if (streamed)
         qtable_end(t);

@@ -3,6 +3,7 @@
 agenttrail_add_fuzzer(fuzz_query_render ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_query_render.c
                       tracestore traceproto)
 target_sources(fuzz_query_render PRIVATE ${CMAKE_SOURCE_DIR}/query/tree.c
-               ${CMAKE_SOURCE_DIR}/query/stats_calc.c ${CMAKE_SOURCE_DIR}/query/describe.c
+               ${CMAKE_SOURCE_DIR}/query/stats_calc.c ${CMAKE_SOURCE_DIR}/query/stats_fields.c
+               ${CMAKE_SOURCE_DIR}/query/describe.c
                ${CMAKE_SOURCE_DIR}/query/table.c ${CMAKE_SOURCE_DIR}/query/args.c)
 target_include_directories(fuzz_query_render PRIVATE ${CMAKE_SOURCE_DIR}/query)

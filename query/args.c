@@ -258,7 +258,10 @@ static int set_value(const qctx *ctx, const qcmd *cmd, const qopt *o, const char
             return bad_value(ctx, cmd, o->name, v, "expected seconds, 1 to 3600");
         break;
     default:
-        return bad_value(ctx, cmd, o->name, v, "unsupported option");
+        if (o->id < QOPT_OWN || o->id >= QOPT_OWN + QARGS_MAX_OWN)
+            return bad_value(ctx, cmd, o->name, v, "unsupported option");
+        a->own[o->id - QOPT_OWN] = v;
+        break;
     }
     return 0;
 }
@@ -321,6 +324,8 @@ int qargs_parse(const qctx *ctx, const qcmd *cmd, int argc, char **argv, uint64_
             if (o->id == QOPT_EXPLAIN) a->explain = 1;
             if (o->id == QOPT_FORCE) a->force = 1;
             if (o->id == QOPT_ALLOW_EMPTY) a->allow_empty = 1;
+            if (o->id >= QOPT_OWN && o->id < QOPT_OWN + QARGS_MAX_OWN)
+                a->own[o->id - QOPT_OWN] = "";
             continue;
         }
         const char *v = eq ? eq + 1 : NULL;

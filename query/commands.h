@@ -99,6 +99,11 @@ enum {
     QOPT_ALLOW_EMPTY, /* export: write a bundle even when no event matches */
 };
 
+/* Ids QOPT_OWN .. QOPT_OWN + QARGS_MAX_OWN - 1 are a command's own options: qargs_parse keeps
+ * their value (a flag's is "") in qargs.own[id - QOPT_OWN] and the command checks it. */
+#define QOPT_OWN 100
+#define QARGS_MAX_OWN 8
+
 /* One option: `--name ARG` (arg == NULL: a flag). `help` is one line for --help. */
 typedef struct qopt {
     const char *name;
@@ -146,6 +151,9 @@ typedef struct qargs {
     int explain;      /* --explain: say which index answers */
     int force;        /* --force */
     int allow_empty;  /* --allow-empty */
+
+    /* The command's own options (QOPT_OWN): their values, NULL when not given. */
+    const char *own[QARGS_MAX_OWN];
 
     /* find --prompt-file: prompts whose HMAC is that of this file's text, under the key of
      * --hmac-key-file (default $AGENTTRAIL_HMAC_KEY_FILE). */

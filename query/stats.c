@@ -2,13 +2,17 @@
  * stats.c - `trace-query stats`: the scorecard of workflows (or DRIs, models, services,
  * tools, sources) over the same filters as find.
  *
- * Responsibility: runs the store query, feeds every event to stats_calc, prints one JSON
- * object per group (the keys the docs promise, in that order) or a table; the table becomes
- * one block per group when its columns would not fit the terminal. Group names are stored
- * text: the table (table.c) and the blocks (tp_term_printf) print them cleaned.
+ * Responsibility: parses stats' own options (--sort, --top, --columns), runs the store query,
+ * feeds every event to stats_calc, orders and cuts the groups, and prints one JSON object per
+ * row (stats_fields.c: the keys the docs promise, in that order) or a table: by default a
+ * compact set of columns per --by, one line per group, that fits 80 columns; with --columns
+ * all every figure, as one block per group when that table would not fit the terminal.
+ * The row of incident_link events comes after the groups, outside --sort and --top. Group
+ * names are stored text: the table (table.c) and the blocks (tp_term_printf) print them
+ * cleaned.
  * Owns: the store handle, the iterator and the accumulator for the duration of the command.
  * Invariants: rates are fractions in 0..1, or null when their denominator is 0; token and
- * cost sums are exact (integers; cost printed from micro-USD with 6 decimals).
+ * cost sums are exact in jsonl (integers; cost from micro-USD, 6 decimals at most).
  * Threading: single-threaded.
  */
 #include <inttypes.h>
@@ -16,297 +20,354 @@
 #include <string.h>
 
 #include "commands.h"
-#include "describe.h"
 #include "reader.h"
 #include "stats_calc.h"
+#include "stats_fields.h"
 #include "table.h"
 #include "text_term.h"
+
+/* The options only stats takes (qargs.own[]). */
+enum { OWN_SORT = 0, OWN_TOP, OWN_COLUMNS };
 
 static const qopt stats_opts[] = {
     {"by", "DIM", QOPT_BY, "group by workflow (default), dri, model, service, tool or source"},
     QOPT_FILTERS,
+    {"sort", "FIELD[:DIR]", QOPT_OWN + OWN_SORT,
+     "order groups by a column (numbers largest first; :asc or :desc)"},
+    {"top", "N", QOPT_OWN + OWN_TOP, "only the first N groups (after --sort)"},
+    {"columns", "LIST", QOPT_OWN + OWN_COLUMNS,
+     "table columns, comma-separated (see below), or all (every figure)"},
     {"format", "FMT", QOPT_FORMAT, "table (default on a terminal) or jsonl (default otherwise)"},
     {"help", NULL, QOPT_HELP, "this help"},
     {NULL, NULL, 0, NULL},
 };
 
 static const char stats_help[] =
-    "usage: trace-query [--store DIR] stats [--by DIM] [FILTERS] [--format table|jsonl]\n"
+    "usage: trace-query [--store DIR] stats [--by DIM] [FILTERS] [--sort FIELD[:asc|:desc]]\n"
+    "                   [--top N] [--columns LIST|all] [--format table|jsonl]\n"
     "\n"
     "The scorecard per group of the events matching the filters: events and traces; counts\n"
     "per kind; outcomes and acceptance/edit/rejection/escalation rates (over outcome events);\n"
-    "input, output and cached tokens, cost in USD, cache hit rate (cached/input tokens);\n"
-    "p50 and p95 duration of prompt and tool_call events (nearest rank); tool calls blocked\n"
-    "and errored; redactions; outcome coverage (traces that reached an outcome) and DRI\n"
-    "coverage (traces with an outcome whose DRI is set), both over the group's traces.\n"
-    "Events without the grouping field (e.g. no tool with --by tool) form the group null\n"
-    "(shown as '(none)'). Rates are fractions 0..1 in jsonl, percentages in the table, and\n"
-    "null / '-' when undefined.\n"
+    "input, output and cached tokens, cost in USD and LLM calls without a price (unpriced),\n"
+    "cache hit rate (cached/input tokens); p50 and p95 duration of LLM calls (prompt events)\n"
+    "and of tool calls, each kind apart (nearest rank); tool calls blocked and errored;\n"
+    "redactions; outcome coverage (traces that reached an outcome / traces) and DRI coverage\n"
+    "(events with a DRI / events). Events without the grouping field (e.g. no tool with\n"
+    "--by tool) form the group null ('(none)'). incident_link events are no group's work:\n"
+    "they form one row of their own, '(incident links)' (jsonl: \"row\":\"incident_links\"),\n"
+    "whose traces are the traces they link, printed after the groups.\n"
     "\n"
-    "jsonl: one object per group with exactly these keys, in this order: group, events, traces,\n"
-    "by_kind{prompt,retrieval,tool_call,diff,outcome,approval,incident_link,note},\n"
+    "The table shows a compact set of columns per --by, one line per group, that fits 80\n"
+    "columns; --columns picks others (names are the jsonl keys or the table headers):\n"
+    "  events traces llm_calls tool_calls outcome_events acceptance_rate edit_rate\n"
+    "  rejection_rate escalation_rate input_tokens output_tokens cached_tokens cost_usd\n"
+    "  unpriced_calls cache_hit_rate llm_call_p50_ms llm_call_p95_ms tool_call_p50_ms\n"
+    "  tool_call_p95_ms tool_calls_blocked tool_calls_error redactions dri_coverage\n"
+    "  outcome_coverage\n"
+    "--columns all shows every figure (one block per group when it cannot fit). A cost ending\n"
+    "in '+' is a lower bound (some LLM calls are unpriced); 'unknown' when none is priced.\n"
+    "Rates are fractions 0..1 in jsonl, percentages in the table; null / '-' when undefined.\n"
+    "\n"
+    "jsonl: one object per row with exactly these keys, in this order: group, row, events,\n"
+    "traces, by_kind{prompt,retrieval,tool_call,diff,outcome,approval,incident_link,note},\n"
     "outcomes{accepted,edited,rejected,escalated}, acceptance_rate, edit_rate, rejection_rate,\n"
-    "escalation_rate, input_tokens, output_tokens, cached_tokens, cost_usd, cache_hit_rate,\n"
-    "p50_duration_ms, p95_duration_ms, tool_calls_blocked, tool_calls_error, redactions,\n"
-    "dri_coverage, outcome_coverage.\n"
+    "escalation_rate, input_tokens, output_tokens, cached_tokens, cost_usd, unpriced_calls,\n"
+    "cache_hit_rate, llm_call_p50_ms, llm_call_p95_ms, tool_call_p50_ms, tool_call_p95_ms,\n"
+    "tool_calls_blocked, tool_calls_error, redactions, dri_coverage, outcome_coverage.\n"
     "\n"
     "examples:\n"
     "  trace-query stats                                   (every workflow, all time)\n"
-    "  trace-query stats --by workflow --since 7d\n"
+    "  trace-query stats --by workflow --since 7d --sort rejection_rate --top 10\n"
     "  trace-query stats --by model --workflow tau2-airline --format jsonl | jq .cost_usd\n"
     "  trace-query stats --by dri --incident INC-2041\n"
-    "  trace-query stats --by tool --since 2024-06-01T00:00:00Z --until 2024-06-02T00:00:00Z\n";
+    "  trace-query stats --by tool --sort tool_calls_error --columns tool_calls,tool_calls_error\n"
+    "  trace-query stats --columns all --since 2024-06-01T00:00:00Z --until 2024-06-02T00:00:00Z\n";
 
-/* ---- JSON output ----------------------------------------------------------------------- */
+/* ---- the command's own options ---------------------------------------------------------- */
 
-static void json_string(FILE *f, const char *s)
+/* Which figures the table shows and in which order the rows come. */
+typedef struct stats_view {
+    int cols[64]; /* indexes into qsf_fields, GROUP first */
+    int ncols;
+    int core; /* the default set: columns from this index on may be left out (0: none) */
+    int all;  /* --columns all: every figure, as blocks when the table cannot fit */
+    int sort; /* field index, -1: by group name */
+    int desc;
+    uint64_t top; /* 0: every group */
+} stats_view;
+
+/* The compact default columns per dimension (fit 80 columns with names up to 16; the
+ * columns after the first `core` are left out, rightmost first, on narrower terminals). */
+typedef struct default_columns {
+    const char *names[10];
+    int core;
+} default_columns;
+
+static const default_columns defaults[QBY_COUNT] = {
+    [QBY_WORKFLOW] = {{"group", "traces", "outcome_coverage", "acceptance_rate", "rejection_rate",
+                       "tool_calls_error", "cost_usd", "llm_call_p95_ms", "tool_call_p95_ms"},
+                      8},
+    [QBY_DRI] = {{"group", "traces", "outcome_coverage", "acceptance_rate", "rejection_rate",
+                  "tool_calls_error", "cost_usd", "llm_call_p95_ms", "tool_call_p95_ms"},
+                 8},
+    [QBY_MODEL] = {{"group", "llm_calls", "input_tokens", "output_tokens", "cost_usd",
+                    "unpriced_calls", "llm_call_p50_ms", "llm_call_p95_ms"},
+                   6},
+    [QBY_SERVICE] = {{"group", "traces", "llm_calls", "tool_calls", "tool_calls_error", "cost_usd",
+                      "llm_call_p50_ms", "tool_call_p50_ms"},
+                     6},
+    [QBY_TOOL] = {{"group", "tool_calls", "traces", "tool_calls_error", "tool_calls_blocked",
+                   "tool_call_p50_ms", "tool_call_p95_ms"},
+                  6},
+    [QBY_SOURCE] = {{"group", "events", "traces", "llm_calls", "tool_calls", "cost_usd",
+                     "redactions"},
+                    5},
+};
+
+static int field_index(const char *name)
 {
-    if (!s) {
-        fputs("null", f);
-        return;
-    }
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20 || *p == 0x7f)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
+    return qsf_lookup(name, strlen(name));
 }
 
-/* The shortest decimal that reads back as the same double. */
-static void json_fraction(FILE *f, uint64_t num, uint64_t den)
+/* The names --columns and --sort take, for error messages. */
+static void field_names(char *buf, size_t len)
 {
-    if (den == 0) {
-        fputs("null", f);
-        return;
+    size_t off = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < qsf_nfields && off < len; i++) {
+        if (!qsf_fields[i].in_table) continue;
+        int w = snprintf(buf + off, len - off, "%s%s", off ? ", " : "", qsf_fields[i].key);
+        if (w < 0) break;
+        off += (size_t)w;
     }
-    double x = (double)num / (double)den;
-    char buf[40];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, x);
-        if (strtod(buf, NULL) == x) break;
+}
+
+static int view_add(stats_view *v, int field)
+{
+    for (int i = 0; i < v->ncols; i++)
+        if (v->cols[i] == field) return 0; /* named twice: shown once */
+    if (v->ncols >= (int)(sizeof v->cols / sizeof v->cols[0])) return -1;
+    v->cols[v->ncols++] = field;
+    return 0;
+}
+
+/* --columns LIST|all, or the dimension's default set. */
+static int parse_columns(const qctx *ctx, const char *spec, int by, stats_view *v)
+{
+    view_add(v, field_index("group")); /* a row without its name says nothing */
+    if (!spec) {
+        for (int i = 1; i < 10 && defaults[by].names[i]; i++)
+            view_add(v, field_index(defaults[by].names[i]));
+        v->core = defaults[by].core;
+        return 0;
     }
-    fputs(buf, f);
-}
-
-/* An exact decimal of n / 10^digits, trailing zeros trimmed ("1250", "1250.5"). */
-static void json_decimal(FILE *f, uint64_t n, unsigned digits)
-{
-    uint64_t div = 1;
-    for (unsigned i = 0; i < digits; i++)
-        div *= 10;
-    uint64_t frac = n % div;
-    fprintf(f, "%" PRIu64, n / div);
-    if (!frac) return;
-    char buf[32];
-    snprintf(buf, sizeof buf, "%0*" PRIu64, (int)digits, frac);
-    size_t len = strlen(buf);
-    while (len > 0 && buf[len - 1] == '0')
-        buf[--len] = 0;
-    fprintf(f, ".%s", buf);
-}
-
-static void json_percentile_ms(FILE *f, const qstats_group *g, unsigned p)
-{
-    uint64_t ns;
-    if (qstats_percentile(g, p, &ns) != 0)
-        fputs("null", f);
-    else
-        json_decimal(f, ns, 6);
-}
-
-static uint64_t outcome_total(const qstats_group *g)
-{
-    uint64_t n = 0;
-    for (int d = 1; d < QSTATS_DECISIONS; d++)
-        n += g->outcomes[d];
-    return n;
-}
-
-static void print_group_json(FILE *f, const qstats_group *g)
-{
-    fputs("{\"group\":", f);
-    json_string(f, g->key);
-    fprintf(f, ",\"events\":%" PRIu64 ",\"traces\":%" PRIu64 ",\"by_kind\":{", g->events,
-            g->traces);
-    for (int k = 1; k < QSTATS_KINDS; k++)
-        fprintf(f, "%s\"%s\":%" PRIu64, k > 1 ? "," : "", tp_kind_name(k), g->by_kind[k]);
-    fputs("},\"outcomes\":{", f);
-    for (int d = 1; d < QSTATS_DECISIONS; d++)
-        fprintf(f, "%s\"%s\":%" PRIu64, d > 1 ? "," : "", tp_decision_name(d), g->outcomes[d]);
-    fputc('}', f);
-    uint64_t no = outcome_total(g);
-    static const char *const rate_keys[] = {NULL, "acceptance_rate", "edit_rate", "rejection_rate",
-                                            "escalation_rate"};
-    for (int d = 1; d < QSTATS_DECISIONS; d++) {
-        fprintf(f, ",\"%s\":", rate_keys[d]);
-        json_fraction(f, g->outcomes[d], no);
+    if (strcmp(spec, "all") == 0) {
+        for (size_t i = 1; i < qsf_nfields; i++)
+            if (qsf_fields[i].in_table) view_add(v, (int)i);
+        v->all = 1;
+        return 0;
     }
-    fprintf(f,
-            ",\"input_tokens\":%" PRIu64 ",\"output_tokens\":%" PRIu64 ",\"cached_tokens\":%" PRIu64
-            ",\"cost_usd\":",
-            g->input_tokens, g->output_tokens, g->cached_tokens);
-    json_decimal(f, g->cost_usd_micros, 6);
-    fputs(",\"cache_hit_rate\":", f);
-    json_fraction(f, g->cached_tokens, g->input_tokens);
-    fputs(",\"p50_duration_ms\":", f);
-    json_percentile_ms(f, g, 50);
-    fputs(",\"p95_duration_ms\":", f);
-    json_percentile_ms(f, g, 95);
-    fprintf(f,
-            ",\"tool_calls_blocked\":%" PRIu64 ",\"tool_calls_error\":%" PRIu64
-            ",\"redactions\":%" PRIu64 ",\"dri_coverage\":",
-            g->tool_calls_blocked, g->tool_calls_error, g->redactions);
-    json_fraction(f, g->dri_traces, g->traces);
-    fputs(",\"outcome_coverage\":", f);
-    json_fraction(f, g->outcome_traces, g->traces);
-    fputs("}\n", f);
+    for (const char *p = spec; *p;) {
+        size_t len = strcspn(p, ",");
+        int f = qsf_lookup(p, len);
+        if (f < 0 || !qsf_fields[f].in_table) {
+            char names[1024];
+            field_names(names, sizeof names);
+            qerr(ctx, "stats", "--columns: unknown column '%.*s'; columns are: %s, or all",
+                 (int)len, p, names);
+            return QEXIT_USAGE;
+        }
+        view_add(v, f);
+        p += len;
+        if (*p == ',') p++;
+    }
+    return 0;
+}
+
+/* --sort FIELD[:asc|:desc]: numbers sort descending unless :asc, the group name ascending. */
+static int parse_sort(const qctx *ctx, const char *spec, stats_view *v)
+{
+    v->sort = -1;
+    if (!spec) return 0;
+    const char *colon = strchr(spec, ':');
+    size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
+    int f = qsf_lookup(spec, len);
+    if (f < 0 || !qsf_fields[f].in_table) {
+        char names[1024];
+        field_names(names, sizeof names);
+        qerr(ctx, "stats", "--sort '%s': unknown field; fields are: %s (add :asc or :desc)", spec,
+             names);
+        return QEXIT_USAGE;
+    }
+    v->sort = f;
+    v->desc = qsf_fields[f].type != QSF_GROUP;
+    if (colon && strcmp(colon, ":asc") == 0)
+        v->desc = 0;
+    else if (colon && strcmp(colon, ":desc") == 0)
+        v->desc = 1;
+    else if (colon) {
+        qerr(ctx, "stats", "--sort '%s': the direction is :asc or :desc", spec);
+        return QEXIT_USAGE;
+    }
+    return 0;
+}
+
+static int parse_top(const qctx *ctx, const char *spec, stats_view *v)
+{
+    if (!spec) return 0;
+    char *end = NULL;
+    unsigned long long n = spec[0] >= '0' && spec[0] <= '9' ? strtoull(spec, &end, 10) : 0;
+    if (!end || *end || n == 0) {
+        qerr(ctx, "stats", "--top '%s': expected a positive number of groups", spec);
+        return QEXIT_USAGE;
+    }
+    v->top = n;
+    return 0;
+}
+
+static int parse_view(const qctx *ctx, const qargs *a, int by, stats_view *v)
+{
+    memset(v, 0, sizeof *v);
+    int rc = parse_columns(ctx, a->own[OWN_COLUMNS], by, v);
+    if (rc == 0) rc = parse_sort(ctx, a->own[OWN_SORT], v);
+    if (rc == 0) rc = parse_top(ctx, a->own[OWN_TOP], v);
+    return rc;
+}
+
+/* The rows to print: the groups in --sort order, cut to --top, then the links row. NULL when
+ * out of memory; *n rows. */
+static const qstats_group **view_rows(const stats_view *v, const qstats *st, size_t *n)
+{
+    size_t ng = qstats_ngroups(st);
+    const qstats_group **rows = calloc(ng + 1, sizeof *rows);
+    if (!rows) return NULL;
+    for (size_t i = 0; i < ng; i++)
+        rows[i] = qstats_group_at(st, i);
+    if (v->sort >= 0 && qsf_sort(rows, ng, v->sort, v->desc) != 0) {
+        free(rows);
+        return NULL;
+    }
+    if (v->top && v->top < ng) ng = (size_t)v->top;
+    if (qstats_links(st)) rows[ng++] = qstats_links(st);
+    *n = ng;
+    return rows;
 }
 
 /* ---- table output ---------------------------------------------------------------------- */
 
-static void pct(uint64_t num, uint64_t den, char *buf, size_t len)
+static void cell(const qstats_group *g, const char *key, char *buf, size_t len)
 {
-    if (!den)
-        snprintf(buf, len, "-");
-    else
-        snprintf(buf, len, "%.1f%%", 100.0 * (double)num / (double)den);
+    qsf_cell(&qsf_fields[field_index(key)], g, buf, len);
 }
 
-static void pctl(const qstats_group *g, unsigned p, char *buf, size_t len)
-{
-    uint64_t ns;
-    if (qstats_percentile(g, p, &ns) != 0)
-        snprintf(buf, len, "-");
-    else
-        qdesc_duration(ns, buf, len);
-}
-
-enum {
-    C_GROUP,
-    C_EVENTS,
-    C_TRACES,
-    C_OUTCOMES,
-    C_ACCEPT,
-    C_EDIT,
-    C_REJECT,
-    C_ESCAL,
-    C_IN,
-    C_OUT,
-    C_CACHE,
-    C_COST,
-    C_P50,
-    C_P95,
-    C_BLOCKED,
-    C_ERRORS,
-    C_REDACT,
-    C_OUTCOV,
-    C_DRICOV,
-    C_COUNT
-};
-
-static const char *const stats_headers[C_COUNT] = {
-    "GROUP",   "EVENTS", "TRACES",  "OUTCOMES", "ACCEPT", "EDIT", "REJECT",
-    "ESCAL",   "TOK_IN", "TOK_OUT", "CACHE",    "COST",   "P50",  "P95",
-    "BLOCKED", "ERRORS", "REDACT",  "OUT_COV",  "DRI_COV"};
-
-typedef struct row_text {
-    char c[C_COUNT][48];
-} row_text;
-
-static void group_cells(const qstats_group *g, row_text *r)
-{
-    uint64_t no = outcome_total(g);
-    snprintf(r->c[C_GROUP], 48, "%s", g->key ? g->key : "(none)");
-    snprintf(r->c[C_EVENTS], 48, "%" PRIu64, g->events);
-    snprintf(r->c[C_TRACES], 48, "%" PRIu64, g->traces);
-    snprintf(r->c[C_OUTCOMES], 48, "%" PRIu64, no);
-    pct(g->outcomes[AGENTTRAIL__V1__DECISION__ACCEPTED], no, r->c[C_ACCEPT], 48);
-    pct(g->outcomes[AGENTTRAIL__V1__DECISION__EDITED], no, r->c[C_EDIT], 48);
-    pct(g->outcomes[AGENTTRAIL__V1__DECISION__REJECTED], no, r->c[C_REJECT], 48);
-    pct(g->outcomes[AGENTTRAIL__V1__DECISION__ESCALATED], no, r->c[C_ESCAL], 48);
-    snprintf(r->c[C_IN], 48, "%" PRIu64, g->input_tokens);
-    snprintf(r->c[C_OUT], 48, "%" PRIu64, g->output_tokens);
-    pct(g->cached_tokens, g->input_tokens, r->c[C_CACHE], 48);
-    qdesc_cost(g->cost_usd_micros, r->c[C_COST], 48);
-    pctl(g, 50, r->c[C_P50], 48);
-    pctl(g, 95, r->c[C_P95], 48);
-    snprintf(r->c[C_BLOCKED], 48, "%" PRIu64, g->tool_calls_blocked);
-    snprintf(r->c[C_ERRORS], 48, "%" PRIu64, g->tool_calls_error);
-    snprintf(r->c[C_REDACT], 48, "%" PRIu64, g->redactions);
-    pct(g->outcome_traces, g->traces, r->c[C_OUTCOV], 48);
-    pct(g->dri_traces, g->traces, r->c[C_DRICOV], 48);
-}
-
-/* One block per group, for terminals too narrow for the wide table. */
+/* One block per group: every figure, for terminals too narrow for the table of all. */
 static void print_group_block(FILE *f, const char *by, const qstats_group *g)
 {
-    row_text r;
-    group_cells(g, &r);
-    tp_term_printf(f, "%s %s", by, g->key ? g->key : "(none)"); /* the whole name, cleaned */
-    fprintf(f, "  events %s, traces %s:", r.c[C_EVENTS], r.c[C_TRACES]);
+    char c[16][48];
+    static const char *const keys[16] = {
+        "events",          "traces",          "outcome_events",   "acceptance_rate",
+        "edit_rate",       "rejection_rate",  "escalation_rate",  "cost_usd",
+        "llm_call_p50_ms", "llm_call_p95_ms", "tool_call_p50_ms", "tool_call_p95_ms",
+        "cache_hit_rate",  "dri_coverage",    "outcome_coverage", "group"};
+    for (int i = 0; i < 16; i++)
+        cell(g, keys[i], c[i], sizeof c[i]);
+    if (g->is_links)
+        fputs(c[15], f);
+    else
+        tp_term_printf(f, "%s %s", by, g->key ? g->key : c[15]); /* the whole name, cleaned */
+    fputc('\n', f);
+    fprintf(f, "  events %s, traces %s:", c[0], c[1]);
     for (int k = 1; k < QSTATS_KINDS; k++)
         if (g->by_kind[k]) fprintf(f, " %s %" PRIu64, tp_kind_name(k), g->by_kind[k]);
-    fprintf(f, "\n  outcomes %s: accepted %s, edited %s, rejected %s, escalated %s\n",
-            r.c[C_OUTCOMES], r.c[C_ACCEPT], r.c[C_EDIT], r.c[C_REJECT], r.c[C_ESCAL]);
-    fprintf(f, "  tokens in %s (%" PRIu64 " cached, hit %s), out %s; cost %s\n", r.c[C_IN],
-            g->cached_tokens, r.c[C_CACHE], r.c[C_OUT], r.c[C_COST]);
-    fprintf(f, "  duration of prompts and tool calls: p50 %s, p95 %s\n", r.c[C_P50], r.c[C_P95]);
-    fprintf(f, "  tool calls blocked %s, errored %s; redactions %s\n", r.c[C_BLOCKED],
-            r.c[C_ERRORS], r.c[C_REDACT]);
-    fprintf(f, "  coverage: outcome %s of traces, DRI %s\n", r.c[C_OUTCOV], r.c[C_DRICOV]);
+    fprintf(f, "\n  outcomes %s: accepted %s, edited %s, rejected %s, escalated %s\n", c[2], c[3],
+            c[4], c[5], c[6]);
+    fprintf(f,
+            "  tokens in %" PRIu64 " (%" PRIu64 " cached, hit %s), out %" PRIu64
+            "; cost %s, unpriced LLM calls %" PRIu64 "\n",
+            g->input_tokens, g->cached_tokens, c[12], g->output_tokens, c[7], g->unpriced_calls);
+    fprintf(f, "  LLM calls %" PRIu64 ": p50 %s, p95 %s; tool calls %" PRIu64 ": p50 %s, p95 %s\n",
+            g->by_kind[AGENTTRAIL__V1__KIND__PROMPT], c[8], c[9],
+            g->by_kind[AGENTTRAIL__V1__KIND__TOOL_CALL], c[10], c[11]);
+    fprintf(f, "  tool calls blocked %" PRIu64 ", errored %" PRIu64 "; redactions %" PRIu64 "\n",
+            g->tool_calls_blocked, g->tool_calls_error, g->redactions);
+    fprintf(f, "  coverage: outcome %s of traces, DRI %s of events\n", c[14], c[13]);
 }
 
-static int print_table(const qctx *ctx, const char *by, const qstats *st)
+static qtable *build_table(const stats_view *v, const qstats_group *const *rows, size_t n)
 {
-    static const int flags[C_COUNT] = {QCOL_FLEX,  QCOL_RIGHT, QCOL_RIGHT, QCOL_RIGHT, QCOL_RIGHT,
-                                       QCOL_RIGHT, QCOL_RIGHT, QCOL_RIGHT, QCOL_RIGHT, QCOL_RIGHT,
-                                       QCOL_RIGHT, QCOL_RIGHT, QCOL_RIGHT, QCOL_RIGHT, QCOL_RIGHT,
-                                       QCOL_RIGHT, QCOL_RIGHT, QCOL_RIGHT, QCOL_RIGHT};
-    size_t n = qstats_ngroups(st);
+    const char *headers[64];
+    int flags[64];
+    for (int i = 0; i < v->ncols; i++) {
+        headers[i] = qsf_fields[v->cols[i]].header;
+        flags[i] = i == 0 ? QCOL_FLEX : QCOL_RIGHT;
+        if (v->core && i >= v->core) flags[i] |= QCOL_OPTIONAL;
+    }
+    qtable *t = qtable_new(v->ncols, headers, flags);
+    if (!t) return NULL;
+    char text[64][48];
+    const char *cells[64];
+    for (size_t r = 0; r < n; r++) {
+        for (int i = 0; i < v->ncols; i++) {
+            qsf_cell(&qsf_fields[v->cols[i]], rows[r], text[i], sizeof text[i]);
+            cells[i] = text[i];
+        }
+        /* The whole group name (text holds at most 47 bytes); the table cleans and fits it. */
+        if (!rows[r]->is_links && rows[r]->key) cells[0] = rows[r]->key;
+        if (qtable_add(t, cells) != 0) {
+            qtable_destroy(&t);
+            return NULL;
+        }
+    }
+    return t;
+}
+
+/* The table's width with the group names cut to 16 (the first thing the table shrinks). */
+static size_t squeezed_width(const qtable *t, const qstats_group *const *rows, size_t n)
+{
+    size_t longest = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t w = rows[i]->key && !rows[i]->is_links ? qtext_width(rows[i]->key) : 16;
+        if (w > longest) longest = w;
+    }
+    return qtable_natural_width(t) - (longest > 16 ? longest - 16 : 0);
+}
+
+static int print_table(const qctx *ctx, const char *by, const stats_view *v,
+                       const qstats_group *const *rows, size_t n)
+{
     if (n == 0) {
         fprintf(ctx->out, "-- no events match\n");
         return 0;
     }
-    qtable *t = qtable_new(C_COUNT, stats_headers, flags);
+    qtable *t = build_table(v, rows, n);
     if (!t) return -1;
-    row_text r;
-    const char *cells[C_COUNT];
-    for (size_t i = 0; i < n; i++) {
-        group_cells(qstats_group_at(st, i), &r);
-        for (int c = 0; c < C_COUNT; c++)
-            cells[c] = r.c[c];
-        /* The whole group name (r.c holds at most 47 bytes); the table cleans and fits it. */
-        const qstats_group *g = qstats_group_at(st, i);
-        cells[C_GROUP] = g->key ? g->key : "(none)";
-        if (qtable_add(t, cells) != 0) {
-            qtable_destroy(&t);
-            return -1;
-        }
-    }
-    /* Too wide even with group names cut to 16: one block per group instead. */
-    size_t natural = qtable_natural_width(t);
-    size_t longest = 0;
-    for (size_t i = 0; i < n; i++) {
-        const qstats_group *g = qstats_group_at(st, i);
-        size_t w = qtext_width(g->key ? g->key : "(none)");
-        if (w > longest) longest = w;
-    }
-    size_t squeezed = natural - (longest > 16 ? longest - 16 : 0);
-    if (ctx->term_width > 0 && squeezed > (size_t)ctx->term_width) {
+    if (v->all && ctx->term_width > 0 && squeezed_width(t, rows, n) > (size_t)ctx->term_width) {
         for (size_t i = 0; i < n; i++) {
             if (i) fputc('\n', ctx->out);
-            print_group_block(ctx->out, by, qstats_group_at(st, i));
+            print_group_block(ctx->out, by, rows[i]);
         }
     } else {
         qtable_print(t, ctx->out, ctx->term_width);
     }
     qtable_destroy(&t);
     return 0;
+}
+
+/* Finishes the figures and prints the rows the view selects. 0, or -1 when out of memory. */
+static int print_rows(const qctx *ctx, int fmt, const char *by, const stats_view *v, qstats *st)
+{
+    if (qstats_finish(st) != 0) return -1;
+    size_t n = 0;
+    const qstats_group **rows = view_rows(v, st, &n);
+    if (!rows) return -1;
+    int rc = 0;
+    if (fmt == QFMT_JSONL)
+        for (size_t i = 0; i < n; i++)
+            qsf_print_json(ctx->out, rows[i]);
+    else
+        rc = print_table(ctx, by, v, rows, n);
+    free(rows);
+    return rc;
 }
 
 static int stats_run(const qctx *ctx, int argc, char **argv)
@@ -331,6 +392,12 @@ static int stats_run(const qctx *ctx, int argc, char **argv)
         qargs_free(&a);
         return QEXIT_USAGE;
     }
+    stats_view view;
+    rc = parse_view(ctx, &a, by, &view);
+    if (rc != 0) {
+        qargs_free(&a);
+        return rc;
+    }
     int fmt = qfmt_effective(ctx, a.format);
     ts_store *s = NULL;
     rc = qctx_open_store(ctx, &s);
@@ -352,13 +419,7 @@ static int stats_run(const qctx *ctx, int argc, char **argv)
         qerr(ctx, "stats", "reading %s failed: %s (%s)", ctx->store_dir, ts_strerror(trc),
              ts_last_error(s));
         rc = QEXIT_STORE;
-    } else if (qstats_finish(st) != 0) {
-        qerr(ctx, "stats", "out of memory");
-        rc = QEXIT_STORE;
-    } else if (fmt == QFMT_JSONL) {
-        for (size_t i = 0; i < qstats_ngroups(st); i++)
-            print_group_json(ctx->out, qstats_group_at(st, i));
-    } else if (print_table(ctx, qstats_by_name(by), st) != 0) {
+    } else if (print_rows(ctx, fmt, qstats_by_name(by), &view, st) != 0) {
         qerr(ctx, "stats", "out of memory");
         rc = QEXIT_STORE;
     }

@@ -2,8 +2,9 @@
  * stats_calc.c - one-pass aggregation of events into groups (see stats_calc.h).
  *
  * Responsibility: the arithmetic of `trace-query stats`.
- * Owns: groups (open-addressed hash on the key), traces (open-addressed hash on the 16-byte
- * trace id, each with the list of groups it appeared in).
+ * Owns: groups (open-addressed hash on the key), the links row, traces (open-addressed hash on
+ * the 16-byte trace id, each with the list of groups it appeared in; LINKS_ROW stands for the
+ * links row).
  * Invariants: both hash tables are at most half full; group indexes are stable until
  * qstats_finish sorts them (the per-trace lists are consumed before the sort).
  * Threading: a qstats is used by one thread.
@@ -32,7 +33,6 @@ typedef struct strace {
     uint8_t id[16];
     uint8_t used;
     uint8_t has_outcome;
-    uint8_t has_dri_outcome;
     uint32_t ngroups, capgroups;
     uint32_t *groups;
 } strace;
@@ -43,7 +43,8 @@ struct qstats {
     size_t ngroups, capgroups;
     int32_t *gslots; /* index into groups, -1 empty */
     size_t gslots_cap;
-    int none_group; /* index of the group without a key, -1 when none yet */
+    int none_group;      /* index of the group without a key, -1 when none yet */
+    qstats_group *links; /* the incident_link events, NULL until the first */
     strace *traces;
     size_t ntraces, traces_cap;
 };
@@ -192,6 +193,9 @@ static strace *trace_for(qstats *st, const uint8_t id[16])
     return t;
 }
 
+/* The group index of the links row in a trace's list of groups. */
+#define LINKS_ROW UINT32_MAX
+
 static int trace_join(strace *t, uint32_t g)
 {
     for (uint32_t i = 0; i < t->ngroups; i++)
@@ -207,24 +211,45 @@ static int trace_join(strace *t, uint32_t g)
     return 0;
 }
 
-int qstats_add(qstats *st, const tp_event *ev)
+static int durations_add(qstats_durations *d, uint64_t ns)
 {
-    int gi = group_for(st, group_key(st, ev));
-    if (gi < 0) return -1;
-    qstats_group *g = &st->groups[gi];
-    g->events++;
-    int kind = ev->has_kind ? (int)ev->kind : 0;
-    if (kind > 0 && kind < QSTATS_KINDS) g->by_kind[kind]++;
-    int is_outcome = kind == AGENTTRAIL__V1__KIND__OUTCOME && ev->outcome;
-    if (is_outcome && ev->outcome->has_decision && ev->outcome->decision > 0 &&
-        ev->outcome->decision < QSTATS_DECISIONS)
-        g->outcomes[ev->outcome->decision]++;
-    if (ev->usage) {
-        g->input_tokens += ev->usage->input_tokens;
-        g->output_tokens += ev->usage->output_tokens;
-        g->cached_tokens += ev->usage->cached_tokens;
-        g->cost_usd_micros += ev->usage->cost_usd_micros;
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 64;
+        uint64_t *v = realloc(d->ns, cap * sizeof *v);
+        if (!v) return -1;
+        d->ns = v;
+        d->cap = cap;
     }
+    d->ns[d->n++] = ns;
+    return 0;
+}
+
+static void account_usage(qstats_group *g, const tp_event *ev, int kind)
+{
+    const Agenttrail__V1__Usage *u = ev->usage;
+    if (u) {
+        g->input_tokens += u->input_tokens;
+        g->output_tokens += u->output_tokens;
+        g->cached_tokens += u->cached_tokens;
+        g->cost_usd_micros += u->cost_usd_micros;
+    }
+    /* A cost of 0 that was stated is a price; a missing one is unknown, not free. */
+    if (u && u->has_cost_usd_micros)
+        g->priced_events++;
+    else if (kind == AGENTTRAIL__V1__KIND__PROMPT)
+        g->unpriced_calls++;
+}
+
+/* The per-event figures of `g` (everything but the trace-level ones). 0, or -1 (memory). */
+static int account_event(qstats_group *g, const tp_event *ev, int kind)
+{
+    g->events++;
+    if (kind > 0 && kind < QSTATS_KINDS) g->by_kind[kind]++;
+    if (ev->dri && ev->dri[0]) g->dri_events++;
+    if (kind == AGENTTRAIL__V1__KIND__OUTCOME && ev->outcome && ev->outcome->has_decision &&
+        ev->outcome->decision > 0 && ev->outcome->decision < QSTATS_DECISIONS)
+        g->outcomes[ev->outcome->decision]++;
+    account_usage(g, ev, kind);
     if (ev->tool_call && ev->tool_call->has_status) {
         if (ev->tool_call->status == AGENTTRAIL__V1__TOOL_STATUS__TOOL_BLOCKED)
             g->tool_calls_blocked++;
@@ -232,24 +257,43 @@ int qstats_add(qstats *st, const tp_event *ev)
             g->tool_calls_error++;
     }
     g->redactions += ev->redactions;
-    if ((kind == AGENTTRAIL__V1__KIND__PROMPT || kind == AGENTTRAIL__V1__KIND__TOOL_CALL) &&
-        ev->has_duration_nano) {
-        if (g->ndurations == g->cap_durations) {
-            size_t cap = g->cap_durations ? g->cap_durations * 2 : 64;
-            uint64_t *d = realloc(g->durations, cap * sizeof *d);
-            if (!d) return -1;
-            g->durations = d;
-            g->cap_durations = cap;
-        }
-        g->durations[g->ndurations++] = ev->duration_nano;
+    int dk = kind == AGENTTRAIL__V1__KIND__PROMPT      ? QDUR_LLM
+             : kind == AGENTTRAIL__V1__KIND__TOOL_CALL ? QDUR_TOOL
+                                                       : -1;
+    if (dk >= 0 && ev->has_duration_nano && durations_add(&g->dur[dk], ev->duration_nano) != 0)
+        return -1;
+    return 0;
+}
+
+/* A link event: its figures go to the links row, which joins the traces the link names. The
+ * link's own trace id only carries the event: it is no trace of any group. */
+static int add_link(qstats *st, const tp_event *ev, int kind)
+{
+    if (!st->links) {
+        st->links = calloc(1, sizeof *st->links);
+        if (!st->links) return -1;
+        st->links->is_links = 1;
     }
+    if (account_event(st->links, ev, kind) != 0) return -1;
+    for (size_t i = 0; ev->link && i < ev->link->n_trace_ids; i++) {
+        if (ev->link->trace_ids[i].len != 16) continue;
+        strace *t = trace_for(st, ev->link->trace_ids[i].data);
+        if (!t || trace_join(t, LINKS_ROW) != 0) return -1;
+    }
+    return 0;
+}
+
+int qstats_add(qstats *st, const tp_event *ev)
+{
+    int kind = ev->has_kind ? (int)ev->kind : 0;
+    if (kind == AGENTTRAIL__V1__KIND__INCIDENT_LINK) return add_link(st, ev, kind);
+    int gi = group_for(st, group_key(st, ev));
+    if (gi < 0) return -1;
+    if (account_event(&st->groups[gi], ev, kind) != 0) return -1;
     if (ev->has_trace_id && ev->trace_id.len == 16) {
         strace *t = trace_for(st, ev->trace_id.data);
         if (!t || trace_join(t, (uint32_t)gi) != 0) return -1;
-        if (is_outcome) {
-            t->has_outcome = 1;
-            if (ev->dri && ev->dri[0]) t->has_dri_outcome = 1;
-        }
+        if (kind == AGENTTRAIL__V1__KIND__OUTCOME && ev->outcome) t->has_outcome = 1;
     }
     return 0;
 }
@@ -267,24 +311,32 @@ static int cmp_group(const void *a, const void *b)
     return strcmp(x->key, y->key);
 }
 
+static void finish_group(qstats_group *g)
+{
+    g->outcome_events = 0;
+    for (int d = 1; d < QSTATS_DECISIONS; d++)
+        g->outcome_events += g->outcomes[d];
+    for (int k = 0; k < QDUR_KINDS; k++)
+        if (g->dur[k].n > 1) qsort(g->dur[k].ns, g->dur[k].n, sizeof(uint64_t), cmp_u64);
+}
+
 int qstats_finish(qstats *st)
 {
     for (size_t k = 0; k < st->traces_cap; k++) {
         strace *t = &st->traces[k];
         if (!t->used) continue;
         for (uint32_t i = 0; i < t->ngroups; i++) {
-            qstats_group *g = &st->groups[t->groups[i]];
+            qstats_group *g = t->groups[i] == LINKS_ROW ? st->links : &st->groups[t->groups[i]];
             g->traces++;
             g->outcome_traces += t->has_outcome;
-            g->dri_traces += t->has_dri_outcome;
         }
         free(t->groups);
         t->groups = NULL;
         t->ngroups = t->capgroups = 0;
     }
     for (size_t i = 0; i < st->ngroups; i++)
-        if (st->groups[i].ndurations > 1)
-            qsort(st->groups[i].durations, st->groups[i].ndurations, sizeof(uint64_t), cmp_u64);
+        finish_group(&st->groups[i]);
+    if (st->links) finish_group(st->links);
     if (st->ngroups > 1) qsort(st->groups, st->ngroups, sizeof *st->groups, cmp_group);
     /* The hash slots point at pre-sort indexes: no more qstats_add after this. */
     return 0;
@@ -300,25 +352,38 @@ const qstats_group *qstats_group_at(const qstats *st, size_t i)
     return i < st->ngroups ? &st->groups[i] : NULL;
 }
 
-int qstats_percentile(const qstats_group *g, unsigned p, uint64_t *out)
+const qstats_group *qstats_links(const qstats *st)
 {
-    if (!g->ndurations || p == 0 || p > 100) return -1;
-    size_t n = g->ndurations;
-    size_t rank = (p * n + 99) / 100; /* ceil(p * n / 100) */
+    return st->links;
+}
+
+int qstats_percentile(const qstats_group *g, int dur_kind, unsigned p, uint64_t *out)
+{
+    if (dur_kind < 0 || dur_kind >= QDUR_KINDS || p == 0 || p > 100) return -1;
+    const qstats_durations *d = &g->dur[dur_kind];
+    if (!d->n) return -1;
+    size_t rank = (p * d->n + 99) / 100; /* ceil(p * n / 100) */
     if (rank < 1) rank = 1;
-    *out = g->durations[rank - 1];
+    *out = d->ns[rank - 1];
     return 0;
+}
+
+static void free_group(qstats_group *g)
+{
+    free(g->key);
+    for (int k = 0; k < QDUR_KINDS; k++)
+        free(g->dur[k].ns);
 }
 
 void qstats_destroy(qstats **stp)
 {
     if (!stp || !*stp) return;
     qstats *st = *stp;
-    for (size_t i = 0; i < st->ngroups; i++) {
-        free(st->groups[i].key);
-        free(st->groups[i].durations);
-    }
+    for (size_t i = 0; i < st->ngroups; i++)
+        free_group(&st->groups[i]);
     free(st->groups);
+    if (st->links) free_group(st->links);
+    free(st->links);
     free(st->gslots);
     if (st->traces)
         for (size_t k = 0; k < st->traces_cap; k++)

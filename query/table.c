@@ -207,7 +207,9 @@ static void print_row(const qtable *t, char *const *row, FILE *f, const size_t *
     if (!m) return;
     for (int c = 0; c < t->ncols; c++) {
         if (!shown[c]) continue;
-        qtext_print_fit(m, row[c], w[c], t->flags[c] & QCOL_RIGHT, c != last);
+        /* A right-aligned last cell is padded on its left too (numbers line up). */
+        int right = t->flags[c] & QCOL_RIGHT;
+        qtext_print_fit(m, row[c], w[c], right, c != last || right);
         if (c != last) fputs("  ", m);
     }
     if (fclose(m) == 0) {

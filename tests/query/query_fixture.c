@@ -33,6 +33,38 @@ static void append_group(ts_store *s, tp_event **evs, size_t n, const char *path
         tp_event_destroy(&evs[i]);
 }
 
+/* One JSON line as the tests store it: parsed and prepared with the test HMAC key. */
+static tp_event *parse_event(const char *line, size_t len, const char *path, size_t lineno)
+{
+    tp_limits lim = tp_limits_default();
+    tp_error err;
+    tp_event *ev = NULL;
+    if (tp_event_from_json(line, len, &lim, 0, &ev, &err, NULL) != 0 ||
+        tp_event_prepare(ev, test_key, 0, &err) != 0) {
+        char where[4200], buf[600];
+        snprintf(where, sizeof where, "%s:%zu", path, lineno);
+        die("bad event", where, tp_error_format(&err, buf, sizeof buf));
+    }
+    return ev;
+}
+
+void qf_store_append(const char *dir, const char *const *lines, size_t n)
+{
+    char msg[512] = "";
+    ts_store *s = NULL;
+    if (ts_open(dir, 0, NULL, &s, msg, sizeof msg) != 0) die("ts_open failed", dir, msg);
+    tp_event *evs[GROUP];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        evs[k++] = parse_event(lines[i], strlen(lines[i]), "qf_store_append", i + 1);
+        if (k == GROUP || i + 1 == n) {
+            append_group(s, evs, k, dir);
+            k = 0;
+        }
+    }
+    ts_close(&s);
+}
+
 char *qf_build_store(const char *rel)
 {
     char *path = tu_shared(rel);
@@ -43,7 +75,6 @@ char *qf_build_store(const char *rel)
     ts_store *s = NULL;
     if (ts_open(store, TS_OPEN_CREATE, NULL, &s, msg, sizeof msg) != 0)
         die("ts_open failed", store, msg);
-    tp_limits lim = tp_limits_default();
     tp_event *evs[GROUP];
     size_t n = 0, lineno = 0, cap = 0;
     char *line = NULL;
@@ -53,15 +84,7 @@ char *qf_build_store(const char *rel)
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = 0;
         if (len == 0) continue;
-        tp_error err;
-        tp_event *ev = NULL;
-        if (tp_event_from_json(line, (size_t)len, &lim, 0, &ev, &err, NULL) != 0 ||
-            tp_event_prepare(ev, test_key, 0, &err) != 0) {
-            char where[4200], buf[600];
-            snprintf(where, sizeof where, "%s:%zu", path, lineno);
-            die("bad event", where, tp_error_format(&err, buf, sizeof buf));
-        }
-        evs[n++] = ev;
+        evs[n++] = parse_event(line, (size_t)len, path, lineno);
         if (n == GROUP) {
             append_group(s, evs, n, path);
             n = 0;

@@ -18,6 +18,10 @@
  * Aborts on any failure, naming the line. */
 char *qf_build_store(const char *rel);
 
+/* Appends `n` events given as JSON lines (EVENTS.md form) to the store at `dir`, prepared as
+ * qf_build_store prepares them, in one transaction per 512. Aborts on any failure. */
+void qf_store_append(const char *dir, const char *const *lines, size_t n);
+
 /* The same file parsed with jansson: an array of objects (json_decref when done). */
 json_t *qf_load_events(const char *rel);
 

@@ -312,10 +312,11 @@ static void test_stats_by_every_key_shows_group_names_cleaned(void **state)
     } keys[] = {{"workflow", "wf"}, {"dri", "dri"},   {"model", "model"},
                 {"service", "svc"}, {"tool", "tool"}, {"source", NULL}};
     for (int narrow = 0; narrow < 2; narrow++) {
-        if (narrow) setenv("COLUMNS", "60", 1); /* one block per group */
+        if (narrow) setenv("COLUMNS", "60", 1); /* --columns all: one block per group */
         for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
             char *out = NULL, *err = NULL;
             assert_int_equal(qf_query(&out, &err, "--store", store, "stats", "--by", keys[i].by,
+                                      "--columns", narrow ? "all" : "group,traces,cost_usd",
                                       "--format", "table", NULL),
                              0);
             assert_clean(keys[i].by, out);
