@@ -78,8 +78,9 @@ static void test_show_jsonl_gives_the_trace_events_in_time_order(void **state)
 {
     (void)state;
     char *out = NULL;
-    int rc = qf_query(&out, NULL, "--store", tau_store, "show", TAU_TRACE, NULL);
-    assert_int_equal(rc, 0); /* not a terminal: jsonl */
+    int rc = qf_query(&out, NULL, "--store", tau_store, "show", TAU_TRACE, "--format", "jsonl",
+                      NULL);
+    assert_int_equal(rc, 0);
     size_t n = 0;
     char **lines = qf_lines(out, &n);
     assert_int_equal(n, 24);
@@ -111,8 +112,9 @@ static void test_show_unknown_trace_is_a_store_error(void **state)
 static void test_show_malformed_id_is_a_usage_error(void **state)
 {
     (void)state;
-    const char *bad[] = {"xyz", "012E39DDA9B29F048A68039110163FB8", "012e39dd", ""};
-    for (int i = 0; i < 4; i++) {
+    const char *bad[] = {"xyz", "012E39DDA9B29F048A68039110163FB8", "012",
+                         "012e39dda9b29f048a68039110163fb8a", ""};
+    for (int i = 0; i < 5; i++) {
         char *err = NULL;
         int rc = qf_query(NULL, &err, "--store", swe_store, "show", bad[i], NULL);
         assert_int_equal(rc, 2);
