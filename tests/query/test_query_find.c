@@ -476,6 +476,94 @@ static void test_find_table_streams_every_row_across_the_window(void **state)
     free(js);
 }
 
+static int match_status_error(json_t *ev, const void *arg)
+{
+    (void)arg;
+    const char *st = str_at(ev, "tool_call", "status");
+    return st && strcmp(st, "error") == 0;
+}
+
+static int match_error_text(json_t *ev, const void *arg)
+{
+    const char *e = str_at(ev, "tool_call", "error");
+    return e && strstr(e, arg) != NULL;
+}
+
+/* --status and --error-text select tool calls by their status and by text in their error,
+ * exactly (computed from the input with jansson), through the time index and a workflow
+ * index alike; they contradict another --kind. */
+static void test_find_filters_tool_calls_by_status_and_error_text(void **state)
+{
+    (void)state;
+    char *out = NULL, *err = NULL;
+    int rc = qf_query(&out, NULL, "--store", tau_store, "find", "--status", "error", "--format",
+                      "jsonl", NULL);
+    assert_int_equal(rc, 0);
+    json_t *want = expected_ids(tau, match_status_error, NULL);
+    assert_true(json_object_size(want) > 5);
+    check_jsonl_set(out, want, "tau --status error");
+    json_decref(want);
+    free(out);
+
+    rc = qf_query(&out, NULL, "--store", tau_store, "find", "--workflow", "tau-airline",
+                  "--error-text", "payment", "--format", "jsonl", NULL);
+    assert_int_equal(rc, 0);
+    want = expected_ids(tau, match_error_text, "payment");
+    assert_true(json_object_size(want) > 0);
+    check_jsonl_set(out, want, "tau --error-text payment");
+    json_decref(want);
+    free(out);
+
+    rc = qf_query(&out, NULL, "--store", tau_store, "find", "--status", "blocked", "--error-text",
+                  "no such text in any error", "--format", "jsonl", NULL);
+    assert_int_equal(rc, 0);
+    assert_string_equal(out, "");
+    free(out);
+
+    rc = qf_query(NULL, &err, "--store", tau_store, "find", "--status", "error", "--kind", "prompt",
+                  NULL);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(err, "--kind prompt would match nothing"));
+    free(err);
+    rc = qf_query(NULL, &err, "--store", tau_store, "find", "--status", "failed", NULL);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(err, "expected ok, error or blocked"));
+    free(err);
+}
+
+/* At 80 columns every row of find is one line that shows the trace (short id), the kind and
+ * the status: a failed tool call says "error", an outcome its decision. */
+static void test_find_table_at_80_columns_is_one_line_per_row_with_status(void **state)
+{
+    (void)state;
+    const char *stores[] = {swe_store, tau_store};
+    json_t *data[] = {swe, tau};
+    for (int k = 0; k < 2; k++) {
+        setenv("COLUMNS", "80", 1);
+        char *out = NULL;
+        int rc = qf_query(&out, NULL, "--store", stores[k], "find", "--format", "table", NULL);
+        unsetenv("COLUMNS");
+        assert_int_equal(rc, 0);
+        size_t n = 0;
+        char **lines = qf_lines(out, &n);
+        assert_int_equal(n, 1 + json_array_size(data[k])); /* one line per event */
+        const char *st = strstr(lines[0], "STATUS");
+        assert_non_null(st);
+        size_t scol = (size_t)(st - lines[0]);
+        for (size_t i = 0; i < n; i++) {
+            if (qf_columns(lines[i]) > 80) fail_msg("line %zu is wider than 80: %s", i, lines[i]);
+            if (i == 0) continue;
+            json_t *ev = json_array_get(data[k], i - 1);
+            const char *want = str_at(ev, "tool_call", "status");
+            if (!want) want = str_at(ev, "outcome", "decision");
+            if (want && strncmp(lines[i] + scol, want, strlen(want)) != 0)
+                fail_msg("row %zu: STATUS should say %s: %s", i, want, lines[i]);
+        }
+        free(lines);
+        free(out);
+    }
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -514,6 +602,8 @@ int main(void)
         cmocka_unit_test(test_find_table_aligns_columns_and_fits_the_width),
         cmocka_unit_test(test_find_table_ends_with_the_next_page_cursor),
         cmocka_unit_test(test_find_table_streams_every_row_across_the_window),
+        cmocka_unit_test(test_find_filters_tool_calls_by_status_and_error_text),
+        cmocka_unit_test(test_find_table_at_80_columns_is_one_line_per_row_with_status),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
