@@ -86,8 +86,8 @@ static void sum_add(trace_sum *t, const tp_event *ev)
     if (ev->usage && ev->usage->has_cost_usd_micros) {
         t->cost += ev->usage->cost_usd_micros;
         t->priced++;
-    } else if (kind == AGENTTRAIL__V1__KIND__PROMPT) {
-        t->unpriced++; /* a model call without a price */
+    } else if (qdesc_unpriced(ev)) {
+        t->unpriced++;
     }
     if (kind == AGENTTRAIL__V1__KIND__OUTCOME && ev->outcome && ev->outcome->has_decision &&
         (!t->outcome || at >= t->outcome_time)) {
@@ -140,19 +140,6 @@ static int is_first_selected(qfind *q, const uint8_t id[16], uint64_t log_index,
     return QEXIT_STORE;
 }
 
-/* "$0.019520"; "$0.019520+?" when some model calls have no price; "unknown" when none has. */
-static void cost_cell(const trace_sum *t, char *buf, size_t len)
-{
-    buf[0] = 0;
-    if (!t->priced && !t->unpriced) return;
-    if (!t->priced) {
-        snprintf(buf, len, "unknown");
-        return;
-    }
-    qdesc_cost(t->cost, buf, len);
-    if (t->unpriced) snprintf(buf + strlen(buf), len - strlen(buf), "+?");
-}
-
 static int add_trace_row(qtable *tb, qid_short *ids, ts_store *s, const trace_sum *t)
 {
     char trace[33], start[40], dur[32], events[24], errors[48] = "", cost[40];
@@ -164,7 +151,7 @@ static int add_trace_row(qtable *tb, qid_short *ids, ts_store *s, const trace_su
     if (t->blocked)
         snprintf(errors + strlen(errors), sizeof errors - strlen(errors), "+%" PRIu64 "b",
                  t->blocked);
-    cost_cell(t, cost, sizeof cost);
+    qdesc_cost_sum(t->cost, t->priced, t->unpriced, 1, cost, sizeof cost);
     const char *outcome = t->outcome ? tp_decision_name(t->outcome) : "-";
     const char *cells[TCOLS] = {
         [T_TRACE] = trace,

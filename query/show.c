@@ -173,7 +173,7 @@ static void print_list(FILE *f, const char *label, const char **list, size_t n)
 
 static void print_foot(FILE *f, const trace_view *v, const char *trace_hex)
 {
-    uint64_t in = 0, out = 0, cached = 0, cost = 0, redactions = 0;
+    uint64_t in = 0, out = 0, cached = 0, cost = 0, priced = 0, unpriced = 0, redactions = 0;
     const char *wf[8], *dri[8], *svc[8], *inc[8];
     size_t nwf = 0, ndri = 0, nsvc = 0, ninc = 0, noutcome = 0, napproval = 0;
     for (size_t i = 0; i < v->n; i++) {
@@ -183,16 +183,19 @@ static void print_foot(FILE *f, const trace_view *v, const char *trace_hex)
             out += ev->usage->output_tokens;
             cached += ev->usage->cached_tokens;
             cost += ev->usage->cost_usd_micros;
+            priced += ev->usage->has_cost_usd_micros;
         }
+        unpriced += (uint64_t)qdesc_unpriced(ev);
         redactions += ev->redactions;
         add_distinct(wf, &nwf, 8, ev->workflow);
         add_distinct(dri, &ndri, 8, ev->dri);
         add_distinct(svc, &nsvc, 8, ev->service);
         add_distinct(inc, &ninc, 8, ev->incident);
     }
-    char dur[32], c[32], t0[40];
+    char dur[32], c[96], t0[40];
     qdesc_duration(v->end - v->start, dur, sizeof dur);
-    qdesc_cost(cost, c, sizeof c);
+    qdesc_cost_sum(cost, priced, unpriced, 0, c, sizeof c);
+    if (!c[0]) snprintf(c, sizeof c, "none (no model calls)");
     qdesc_time(v->start, t0, sizeof t0);
     fprintf(f, "\ntrace %s: %zu events from %s UTC over %s\n", trace_hex, v->n, t0, dur);
     fprintf(f,

@@ -71,6 +71,8 @@ static void test_show_foot_gives_the_outcome_and_its_dri(void **state)
     assert_non_null(strstr(out, "outcome: rejected by evaluator at "));
     assert_non_null(strstr(out, "(DRI tom.becker@example.com)"));
     assert_non_null(strstr(out, "workflow: tau-airline"));
+    /* tau's model calls carry no price: the cost is unknown, not $0. */
+    assert_non_null(strstr(out, "; cost unknown (15 model calls without a price);"));
     free(out);
 }
 
