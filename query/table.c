@@ -270,15 +270,21 @@ static void print_row(const qtable *t, char *const *row, FILE *f, const size_t *
     size_t linelen = 0;
     FILE *m = open_memstream(&line, &linelen);
     if (!m) return;
-    size_t debt = 0; /* columns a QCOL_KEEP cell took beyond its width, owed by a flex cell */
+    /* Columns a QCOL_KEEP cell took beyond its width: paid back from the padding of the
+     * cells after it, else by cutting the next flexible cell, so the row keeps its width
+     * and its later columns their places. */
+    size_t debt = 0;
     for (int c = 0; c < t->ncols; c++) {
         if (!shown[c]) continue;
         size_t width = w[c], cw = qtext_width(row[c]);
         if ((t->flags[c] & QCOL_KEEP) && cw > width) {
             debt += cw - width;
             width = cw;
-        } else if ((t->flags[c] & QCOL_FLEX) && debt && width > 1) {
-            size_t take = debt < width - 1 ? debt : width - 1;
+        } else if (debt) {
+            size_t take = cw < width ? width - cw : 0;
+            if (take > debt) take = debt;
+            if (debt > take && (t->flags[c] & QCOL_FLEX) && width - take > 1)
+                take = debt < width - 1 ? debt : width - 1;
             width -= take;
             debt -= take;
         }

@@ -33,7 +33,8 @@ enum {
     QCOL_FLEX = 1 << 1,     /* may be shortened to fit the width */
     QCOL_OPTIONAL = 1 << 2, /* may be left out (drop order) when the table cannot fit */
     QCOL_KEEP = 1 << 3,     /* never cut (ids): in a streamed table a later, wider cell takes
-                               the columns it needs from the next flexible cell of its row */
+                               the columns it needs from the padding of the cells after it,
+                               else from the next flexible cell of its row */
 };
 
 /* A new table with `ncols` columns named by `headers` (copied) with `flags[i]` (QCOL_*).

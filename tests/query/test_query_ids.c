@@ -145,6 +145,51 @@ static void test_an_unknown_or_too_short_prefix_is_refused(void **state)
     free(err);
 }
 
+/* A streamed table (more than 256 rows) fixes its TRACE width from its first rows (8); a
+ * later trace that needs 13 digits is shown whole, and its row keeps the width and the
+ * WORKFLOW column where the header has it. */
+static void test_a_streamed_table_never_cuts_a_later_longer_id(void **state)
+{
+    (void)state;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/stream.jsonl", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    const char *late[] = {"e0e0e0e0e0e0a0000000000000000001", "e0e0e0e0e0e0b0000000000000000002"};
+    for (int i = 0; i < 302; i++)
+        fprintf(f,
+                "{\"event_id\":\"%032x\",\"trace_id\":\"%s\",\"span_id\":\"%016x\","
+                "\"time_unix_nano\":%d000000000,\"kind\":\"tool_call\",\"workflow\":"
+                "\"wf-stream\",\"dri\":\"d@example.com\",\"tool_call\":{\"name\":\"bash\","
+                "\"status\":\"ok\"}}\n",
+                i + 1, i < 300 ? "77777777000000000000000000000001" : late[i - 300], i + 1,
+                1717236000 + i);
+    fclose(f);
+    char *st = qf_build_store_path(path);
+    setenv("COLUMNS", "100", 1);
+    char *out = NULL;
+    int rc = qf_query(&out, NULL, "--store", st, "find", "--format", "table", NULL);
+    unsetenv("COLUMNS");
+    assert_int_equal(rc, 0);
+    size_t n = 0;
+    char **lines = qf_lines(out, &n);
+    assert_int_equal(n, 1 + 302);
+    size_t tcol = (size_t)(strstr(lines[0], "TRACE") - lines[0]);
+    size_t wcol = (size_t)(strstr(lines[0], "WORKFLOW") - lines[0]);
+    assert_true(strncmp(lines[1] + tcol, "77777777 ", 9) == 0);
+    for (int k = 0; k < 2; k++) {
+        const char *row = lines[301 + k];
+        if (strncmp(row + tcol, late[k], 13) != 0 || row[tcol + 13] != ' ')
+            fail_msg("row of %s: %s", late[k], row);
+        assert_true(strncmp(row + wcol, "wf-stream", 9) == 0);
+        assert_true(qf_columns(row) <= 100);
+    }
+    free(lines);
+    free(out);
+    tu_rmtree(st);
+    free(st);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -174,6 +219,7 @@ int main(void)
         cmocka_unit_test(test_a_unique_prefix_is_taken_where_a_trace_id_is),
         cmocka_unit_test(test_an_ambiguous_prefix_lists_the_candidates),
         cmocka_unit_test(test_an_unknown_or_too_short_prefix_is_refused),
+        cmocka_unit_test(test_a_streamed_table_never_cuts_a_later_longer_id),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
