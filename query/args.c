@@ -30,6 +30,20 @@ void qerr(const qctx *ctx, const char *cmd, const char *fmt, ...)
     va_end(ap);
 }
 
+int qout_event_json(const qctx *ctx, const char *cmd, const tp_event *ev)
+{
+    size_t len = 0;
+    char *js = tp_event_to_json(ev, &len);
+    if (!js) {
+        qerr(ctx, cmd, "out of memory");
+        return QEXIT_STORE;
+    }
+    fwrite(js, 1, len, ctx->out);
+    fputc('\n', ctx->out);
+    free(js);
+    return 0;
+}
+
 void qcmd_print_help(const qctx *ctx, const qcmd *cmd, FILE *f)
 {
     (void)ctx;

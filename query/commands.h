@@ -201,6 +201,10 @@ int qfmt_effective(const qctx *ctx, int format);
  * otherwise 0 and *out (close with ts_close). */
 int qctx_open_store(const qctx *ctx, ts_store **out);
 
+/* Writes `ev` as one line of canonical JSON (EVENTS.md, with `stored`) to ctx->out; 0, or
+ * QEXIT_STORE with "out of memory" said for `cmd`. */
+int qout_event_json(const qctx *ctx, const char *cmd, const tp_event *ev);
+
 /* Prints "trace-query CMD: <message>" to ctx->err (printf-style). */
 void qerr(const qctx *ctx, const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

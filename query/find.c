@@ -141,20 +141,16 @@ static int add_row(qtable *t, qid_short *ids, ts_store *s, const tp_event *ev)
     return qtable_add(t, cells);
 }
 
-/* The table of find: streamed, fitted to the terminal (see the file's head). */
-static qtable *find_table(const qctx *ctx)
-{
-    qtable *t = qtable_new(NCOLS, find_headers, find_flags);
-    if (!t || qtable_set_drop_order(t, find_drop_order, 4) != 0) {
-        qtable_destroy(&t);
-        return NULL;
-    }
-    for (int c = 0; c < NCOLS; c++)
-        qtable_set_min_width(t, c, find_min_widths[c]);
-    qtable_set_trim(t, C_TIME, 19); /* "2024-05-01 20:46:42": seconds */
-    qtable_stream(t, ctx->out, ctx->term_width, FIND_TABLE_WINDOW);
-    return t;
-}
+static const qtable_spec find_spec = {
+    .ncols = NCOLS,
+    .headers = find_headers,
+    .flags = find_flags,
+    .min_widths = find_min_widths,
+    .drop = find_drop_order,
+    .ndrop = sizeof find_drop_order / sizeof find_drop_order[0],
+    .trim_col = C_TIME,
+    .trim_width = 19, /* "2024-05-01 20:46:42": seconds */
+};
 
 /* --prompt-file: the HMACs of the file's text as is and without one final
  * newline (a prompt rarely ends with one; a text file usually does). */
@@ -235,30 +231,18 @@ int qfind_next(qfind *q, const tp_event **ev)
     }
 }
 
-/* One event as a line of canonical JSON. */
-static int write_jsonl(const qctx *ctx, const tp_event *ev)
-{
-    size_t len = 0;
-    char *js = tp_event_to_json(ev, &len);
-    if (!js) {
-        qerr(ctx, "find", "out of memory");
-        return QEXIT_STORE;
-    }
-    fwrite(js, 1, len, ctx->out);
-    fputc('\n', ctx->out);
-    free(js);
-    return 0;
-}
-
 /* The events of the page, then the cursor when --limit cut it short. */
 static int find_events(qfind *q)
 {
     const qctx *ctx = q->ctx;
     qtable *t = NULL;
     int rc = 0;
-    if (q->fmt == QFMT_TABLE && !(t = find_table(ctx))) {
-        qerr(ctx, "find", "out of memory");
-        return QEXIT_STORE;
+    if (q->fmt == QFMT_TABLE) {
+        if (!(t = qtable_new_spec(&find_spec))) {
+            qerr(ctx, "find", "out of memory");
+            return QEXIT_STORE;
+        }
+        qtable_stream(t, ctx->out, ctx->term_width, FIND_TABLE_WINDOW);
     }
     qid_short ids = {{0}, 0};
     uint64_t n = 0;
@@ -281,7 +265,7 @@ static int find_events(qfind *q)
             qerr(ctx, "find", "out of memory");
             rc = QEXIT_STORE;
         } else if (!t) {
-            rc = write_jsonl(ctx, ev);
+            rc = qout_event_json(ctx, "find", ev);
         }
         n++;
         if (q->limit && n == q->limit) ts_iter_cursor(q->it, &next);

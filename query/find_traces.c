@@ -42,6 +42,16 @@ static const size_t traces_min_widths[TCOLS] = {
     [T_TRACE] = QID_SHORT_MIN, [T_START] = 23, [T_DUR] = 6, [T_EVENTS] = 6, [T_ERRORS] = 6,
     [T_OUTCOME] = 9,           [T_COST] = 9,
 };
+static const qtable_spec traces_spec = {
+    .ncols = TCOLS,
+    .headers = traces_headers,
+    .flags = traces_flags,
+    .min_widths = traces_min_widths,
+    .drop = traces_drop_order,
+    .ndrop = sizeof traces_drop_order / sizeof traces_drop_order[0],
+    .trim_col = T_START,
+    .trim_width = 16, /* "2024-05-01 20:46": minutes */
+};
 
 /* What a row says about one trace, over all its events. */
 typedef struct trace_sum {
@@ -248,20 +258,6 @@ static int set_add(trace_set *set, const uint8_t id[16])
     return 1;
 }
 
-static qtable *traces_table(const qctx *ctx)
-{
-    qtable *t = qtable_new(TCOLS, traces_headers, traces_flags);
-    if (!t || qtable_set_drop_order(t, traces_drop_order, 4) != 0) {
-        qtable_destroy(&t);
-        return NULL;
-    }
-    for (int c = 0; c < TCOLS; c++)
-        qtable_set_min_width(t, c, traces_min_widths[c]);
-    qtable_set_trim(t, T_START, 16); /* "2024-05-01 20:46": minutes */
-    qtable_stream(t, ctx->out, ctx->term_width, TRACES_TABLE_WINDOW);
-    return t;
-}
-
 /* One trace met at the event at `log_index`: listed when that is its first selected event.
  * *listed says whether it was; a QEXIT code. */
 static int list_trace(qfind *q, qtable *tb, qid_short *ids, const uint8_t id[16],
@@ -286,9 +282,12 @@ int qfind_traces(qfind *q)
     const qctx *ctx = q->ctx;
     uint64_t limit = q->limit;
     qtable *tb = NULL;
-    if (q->fmt == QFMT_TABLE && !(tb = traces_table(ctx))) {
-        qerr(ctx, "find", "out of memory");
-        return QEXIT_STORE;
+    if (q->fmt == QFMT_TABLE) {
+        if (!(tb = qtable_new_spec(&traces_spec))) {
+            qerr(ctx, "find", "out of memory");
+            return QEXIT_STORE;
+        }
+        qtable_stream(tb, ctx->out, ctx->term_width, TRACES_TABLE_WINDOW);
     }
     trace_set seen = {0};
     qid_short ids = {{0}, 0};

@@ -234,18 +234,10 @@ static void print_foot(FILE *f, const trace_view *v, const char *trace_hex)
 static int render_jsonl(const qctx *ctx, const trace_view *v, const char *hex)
 {
     (void)hex;
-    for (size_t i = 0; i < v->n; i++) {
-        size_t len = 0;
-        char *js = tp_event_to_json(v->evs[i], &len);
-        if (!js) {
-            qerr(ctx, "show", "out of memory");
-            return QEXIT_STORE;
-        }
-        fwrite(js, 1, len, ctx->out);
-        fputc('\n', ctx->out);
-        free(js);
-    }
-    return 0;
+    int rc = 0;
+    for (size_t i = 0; i < v->n && rc == 0; i++)
+        rc = qout_event_json(ctx, "show", v->evs[i]);
+    return rc;
 }
 
 enum { S_SPAN, S_START, S_DUR, S_WHEN, S_STATUS, S_TOKENS, S_COST, S_WHAT, SCOLS };
@@ -261,12 +253,19 @@ static const int show_flags[SCOLS] = {
 };
 /* Left out in this order when a line would not fit: STATUS never is. */
 static const int show_drop_order[] = {S_TOKENS, S_COST};
+static const qtable_spec show_spec = {
+    .ncols = SCOLS,
+    .headers = show_headers,
+    .flags = show_flags,
+    .drop = show_drop_order,
+    .ndrop = sizeof show_drop_order / sizeof show_drop_order[0],
+};
 
 static int render_table(const qctx *ctx, const trace_view *v, const char *hex)
 {
-    qtable *t = qtable_new(SCOLS, show_headers, show_flags);
+    qtable *t = qtable_new_spec(&show_spec);
     int rc = 0;
-    if (!t || qtable_set_drop_order(t, show_drop_order, 2) != 0 || add_tree(t, v) != 0) {
+    if (!t || add_tree(t, v) != 0) {
         qerr(ctx, "show", "out of memory");
         rc = QEXIT_STORE;
     } else {

@@ -72,6 +72,17 @@ qtable *qtable_new(int ncols, const char *const *headers, const int *flags)
     return t;
 }
 
+qtable *qtable_new_spec(const qtable_spec *spec)
+{
+    qtable *t = qtable_new(spec->ncols, spec->headers, spec->flags);
+    if (t && spec->drop && qtable_set_drop_order(t, spec->drop, spec->ndrop) != 0)
+        qtable_destroy(&t);
+    for (int c = 0; t && spec->min_widths && c < spec->ncols; c++)
+        qtable_set_min_width(t, c, spec->min_widths[c]);
+    if (t && spec->trim_width) qtable_set_trim(t, spec->trim_col, spec->trim_width);
+    return t;
+}
+
 void qtable_set_min_width(qtable *t, int col, size_t width)
 {
     if (col >= 0 && col < t->ncols) t->min_width[col] = width;

@@ -41,6 +41,23 @@ enum {
  * Returns NULL when out of memory. */
 qtable *qtable_new(int ncols, const char *const *headers, const int *flags);
 
+/* A table described by one table of constants: its columns, their flags, their least widths
+ * when it streams (NULL: none), the drop order (NULL: rightmost first) and one trimmed
+ * column (trim_width 0: none). */
+typedef struct qtable_spec {
+    int ncols;
+    const char *const *headers;
+    const int *flags;
+    const size_t *min_widths;
+    const int *drop;
+    int ndrop;
+    int trim_col;
+    size_t trim_width;
+} qtable_spec;
+
+/* qtable_new with everything of `spec` set. NULL when out of memory. */
+qtable *qtable_new_spec(const qtable_spec *spec);
+
 /* Adds one row of `ncols` cells (cleaned copies; NULL is printed as "-"); a streamed table
  * whose layout is fixed prints it at once instead. 0 or -1 (out of memory). */
 int qtable_add(qtable *t, const char *const *cells);

@@ -34,6 +34,26 @@ static size_t common_nibbles(const uint8_t *a, const uint8_t *b)
     return n;
 }
 
+/* A read snapshot and a cursor on the traces table; end with close_traces. */
+static int open_traces(ts_store *s, MDB_cursor **c)
+{
+    MDB_txn *txn;
+    int rc = ts_read_begin(s, &txn);
+    if (rc) return rc;
+    rc = mdb_cursor_open(txn, s->dbi[TS_DBI_TRACES], c);
+    if (rc) {
+        ts_read_end(s);
+        return ts_fail_mdb(s, rc, "opening the traces table");
+    }
+    return 0;
+}
+
+static void close_traces(ts_store *s, MDB_cursor *c)
+{
+    mdb_cursor_close(c);
+    ts_read_end(s);
+}
+
 int ts_trace_ids_by_prefix(ts_store *s, const char *hex, size_t len, uint8_t (*out)[16], size_t max,
                            size_t *count)
 {
@@ -45,15 +65,9 @@ int ts_trace_ids_by_prefix(ts_store *s, const char *hex, size_t len, uint8_t (*o
         if (v < 0) return TS_EINVAL;
         start[i / 2] |= (uint8_t)(i % 2 ? v : v << 4);
     }
-    MDB_txn *txn;
-    int rc = ts_read_begin(s, &txn);
-    if (rc) return rc;
     MDB_cursor *c;
-    rc = mdb_cursor_open(txn, s->dbi[TS_DBI_TRACES], &c);
-    if (rc) {
-        ts_read_end(s);
-        return ts_fail_mdb(s, rc, "opening the traces table");
-    }
+    int rc = open_traces(s, &c);
+    if (rc) return rc;
     MDB_val k = {16, start}, v;
     for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
@@ -65,22 +79,15 @@ int ts_trace_ids_by_prefix(ts_store *s, const char *hex, size_t len, uint8_t (*o
         if (*count < max) memcpy(out[*count], k.mv_data, 16);
         (*count)++;
     }
-    mdb_cursor_close(c);
-    ts_read_end(s);
+    close_traces(s, c);
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : ts_fail_mdb(s, rc, "reading the traces table");
 }
 
 int ts_trace_id_unique_len(ts_store *s, const uint8_t trace[16], size_t *digits)
 {
-    MDB_txn *txn;
-    int rc = ts_read_begin(s, &txn);
-    if (rc) return rc;
     MDB_cursor *c;
-    rc = mdb_cursor_open(txn, s->dbi[TS_DBI_TRACES], &c);
-    if (rc) {
-        ts_read_end(s);
-        return ts_fail_mdb(s, rc, "opening the traces table");
-    }
+    int rc = open_traces(s, &c);
+    if (rc) return rc;
     size_t shared = 0; /* the most digits another stored id has in common with it */
     /* The next stored id after it: the first key >= it, or the one after that when it is
      * the id itself. */
@@ -98,8 +105,7 @@ int ts_trace_id_unique_len(ts_store *s, const uint8_t trace[16], size_t *digits)
         size_t n = common_nibbles(trace, k.mv_data);
         if (n > shared) shared = n;
     }
-    mdb_cursor_close(c);
-    ts_read_end(s);
+    close_traces(s, c);
     *digits = shared < 32 ? shared + 1 : 32;
     return 0;
 }
