@@ -205,26 +205,27 @@ static size_t total_width(const qtable *t, const size_t *w, const int *shown)
     return n ? total + 2 * (size_t)(n - 1) : 0;
 }
 
-/* Gives the room that leaving columns out made back: trimmed columns get their whole
- * width back when it fits, then flexible columns grow (narrowest first) towards `nat`. */
+/* Gives the room that leaving columns out made back: flexible columns grow (narrowest
+ * first) towards `nat`, then trimmed columns get their whole width back when it fits (the
+ * text of a cell is worth more than a time's milliseconds). */
 static void give_back(const qtable *t, size_t *w, const int *shown, const size_t *nat,
                       size_t *total, size_t width)
 {
-    for (int c = 0; c < t->ncols; c++)
-        if (shown[c] && t->trim[c] && nat[c] > w[c] && *total + nat[c] - w[c] <= width) {
-            *total += nat[c] - w[c];
-            w[c] = nat[c];
-        }
     while (*total < width) {
         int narrowest = -1;
         for (int c = 0; c < t->ncols; c++)
             if (shown[c] && (t->flags[c] & QCOL_FLEX) && w[c] < nat[c] &&
                 (narrowest < 0 || w[c] < w[narrowest]))
                 narrowest = c;
-        if (narrowest < 0) return;
+        if (narrowest < 0) break;
         w[narrowest]++;
         (*total)++;
     }
+    for (int c = 0; c < t->ncols; c++)
+        if (shown[c] && t->trim[c] && nat[c] > w[c] && *total + nat[c] - w[c] <= width) {
+            *total += nat[c] - w[c];
+            w[c] = nat[c];
+        }
 }
 
 static void fit_width(const qtable *t, size_t *w, int *shown, const size_t *nat, size_t width)
