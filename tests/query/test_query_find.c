@@ -1,6 +1,7 @@
 /*
  * test_query_find.c - `trace-query find`: exact result sets, time order, paging, windows,
- * the jsonl form and the table form (also streamed past its window), against stores built
+ * the jsonl form and the table form (also streamed past its window, and at 80 columns: one
+ * line per row, STATUS kept), the --status and --error-text filters, against stores built
  * from the shared sample data.
  *
  * Expected sets are computed here from the input files parsed with jansson.
