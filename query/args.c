@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "ids.h"
 #include "text_term.h"
 
 void qerr(const qctx *ctx, const char *cmd, const char *fmt, ...)
@@ -27,6 +28,20 @@ void qerr(const qctx *ctx, const char *cmd, const char *fmt, ...)
     /* Messages quote ids, names, file names and decoder errors: never raw to a terminal. */
     tp_term_vprintf(ctx->err, fmt, ap);
     va_end(ap);
+}
+
+int qout_event_json(const qctx *ctx, const char *cmd, const tp_event *ev)
+{
+    size_t len = 0;
+    char *js = tp_event_to_json(ev, &len);
+    if (!js) {
+        qerr(ctx, cmd, "out of memory");
+        return QEXIT_STORE;
+    }
+    fwrite(js, 1, len, ctx->out);
+    fputc('\n', ctx->out);
+    free(js);
+    return 0;
 }
 
 void qcmd_print_help(const qctx *ctx, const qcmd *cmd, FILE *f)
@@ -176,13 +191,25 @@ static int set_value(const qctx *ctx, const qcmd *cmd, const qopt *o, const char
         f->source = v;
         break;
     case QOPT_TRACE:
-        if (strlen(v) != 32 || tp_hex_decode(v, 32, a->trace_id_buf, 16) != 0)
-            return bad_value(ctx, cmd, o->name, v, "a trace id is 32 lowercase hex digits");
+        if (!qid_is_trace_text(v))
+            return bad_value(ctx, cmd, o->name, v,
+                             "a trace id is 32 lowercase hex digits, or a unique prefix of at "
+                             "least 4");
         if (a->ntraces >= QARGS_MAX_TRACES)
             return bad_value(ctx, cmd, o->name, v, "too many --trace options (at most 256)");
-        a->traces[a->ntraces++] = v;
+        a->traces[a->ntraces++] = v; /* a prefix is resolved once every option is read */
         a->has_trace = 1;
         f->trace_id = a->trace_id_buf;
+        break;
+    case QOPT_STATUS: {
+        int st = tp_tool_status_parse(v);
+        if (st <= 0) return bad_value(ctx, cmd, o->name, v, "expected ok, error or blocked");
+        a->match.tool_status = st;
+        break;
+    }
+    case QOPT_ERROR_TEXT:
+        if (!*v) return bad_value(ctx, cmd, o->name, v, "expected some text of a tool error");
+        a->match.error_text = v;
         break;
     case QOPT_KIND: {
         int k = tp_kind_parse(v);
@@ -266,6 +293,40 @@ static int set_value(const qctx *ctx, const qcmd *cmd, const qopt *o, const char
     return 0;
 }
 
+/* --status and --error-text select tool calls: they imply --kind tool_call, and contradict
+ * any other kind. */
+static int match_needs_tool_calls(const qctx *ctx, const qcmd *cmd, qargs *a)
+{
+    if (!qmatch_active(&a->match)) return 0;
+    if (a->filter.kind && a->filter.kind != AGENTTRAIL__V1__KIND__TOOL_CALL) {
+        qerr(ctx, cmd->name, "--%s selects tool calls: --kind %s would match nothing",
+             a->match.tool_status ? "status" : "error-text", tp_kind_name(a->filter.kind));
+        return QEXIT_USAGE;
+    }
+    a->filter.kind = AGENTTRAIL__V1__KIND__TOOL_CALL;
+    return 0;
+}
+
+/* Every --trace as a full id in a->traces (a prefix looked up in the store, opened only
+ * when one is given), the last one decoded into the filter's trace id. */
+static int resolve_traces(const qctx *ctx, const qcmd *cmd, qargs *a)
+{
+    ts_store *s = NULL;
+    int rc = 0;
+    for (int i = 0; i < a->ntraces && rc == 0; i++) {
+        if (strlen(a->traces[i]) == 32) continue;
+        if (!s && (rc = qctx_open_store(ctx, &s)) != 0) break;
+        uint8_t id[16];
+        rc = qid_resolve_trace(ctx, s, cmd->name, a->traces[i], id, a->trace_hex[i]);
+        if (rc == 0) a->traces[i] = a->trace_hex[i];
+    }
+    ts_close(&s);
+    if (rc == 0 && a->ntraces > 0 &&
+        tp_hex_decode(a->traces[a->ntraces - 1], 32, a->trace_id_buf, 16) != 0)
+        rc = QEXIT_USAGE;
+    return rc;
+}
+
 int qargs_parse(const qctx *ctx, const qcmd *cmd, int argc, char **argv, uint64_t now, qargs *a)
 {
     memset(a, 0, sizeof *a);
@@ -326,6 +387,7 @@ int qargs_parse(const qctx *ctx, const qcmd *cmd, int argc, char **argv, uint64_
             if (o->id == QOPT_ALLOW_EMPTY) a->allow_empty = 1;
             if (o->id >= QOPT_OWN && o->id < QOPT_OWN + QARGS_MAX_OWN)
                 a->own[o->id - QOPT_OWN] = "";
+            if (o->id == QOPT_TRACES) a->per_trace = 1;
             continue;
         }
         const char *v = eq ? eq + 1 : NULL;
@@ -343,7 +405,9 @@ int qargs_parse(const qctx *ctx, const qcmd *cmd, int argc, char **argv, uint64_
         qerr(ctx, cmd->name, "--since must be before --until (the window is empty)");
         return QEXIT_USAGE;
     }
-    return 0;
+    if (a->help) return 0;
+    int rc = match_needs_tool_calls(ctx, cmd, a);
+    return rc ? rc : resolve_traces(ctx, cmd, a);
 }
 
 void qargs_free(qargs *a)

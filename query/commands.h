@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "reader.h"
 #include "tracestore.h"
 
 /* Exit codes (DESIGN.md "trace-query"). */
@@ -97,6 +98,9 @@ enum {
     QOPT_HMAC_KEY_FILE,
     QOPT_FORCE,       /* export: replace an existing regular file */
     QOPT_ALLOW_EMPTY, /* export: write a bundle even when no event matches */
+    QOPT_STATUS,      /* tool call status (qmatch) */
+    QOPT_ERROR_TEXT,  /* text in tool_call.error (qmatch) */
+    QOPT_TRACES,      /* find: one row per trace */
 };
 
 /* Ids QOPT_OWN .. QOPT_OWN + QARGS_MAX_OWN - 1 are a command's own options: qargs_parse keeps
@@ -118,7 +122,7 @@ typedef struct qopt {
     {"workflow", "NAME", QOPT_WORKFLOW, "only this workflow"},                                     \
         {"dri", "WHO", QOPT_DRI, "only events owned by this DRI"},                                 \
         {"incident", "ID", QOPT_INCIDENT, "only this incident (including linked traces)"},         \
-        {"trace", "TRACE_ID", QOPT_TRACE, "only this trace (32 hex)"},                             \
+        {"trace", "TRACE_ID", QOPT_TRACE, "only this trace (32 hex, or a unique prefix)"},         \
         {"service", "NAME", QOPT_SERVICE, "only this service"},                                    \
         {"kind", "KIND", QOPT_KIND,                                                                \
          "prompt|retrieval|tool_call|diff|outcome|approval|incident_link|note"},                   \
@@ -131,14 +135,28 @@ typedef struct qopt {
         "until", "TIME", QOPT_UNTIL, "before TIME: RFC 3339 or relative"                           \
     }
 
-/* The parsed arguments of a command. Strings point into argv. */
+/* The filters on decoded events (qmatch, reader.h): a command that has them in its table
+ * hands a->match to qreader_set_match. */
+#define QOPT_MATCH_FILTERS                                                                         \
+    {"status", "STATUS", QOPT_STATUS, "only tool calls with this status: ok|error|blocked"},       \
+    {                                                                                              \
+        "error-text", "TEXT", QOPT_ERROR_TEXT,                                                     \
+            "only tool calls whose error holds TEXT (case sensitive)"                              \
+    }
+
+/* The parsed arguments of a command. Strings point into argv, except traces[] (full ids). */
 #define QARGS_MAX_TRACES 256
 typedef struct qargs {
     ts_filter filter; /* filters; trace_id points at trace_id_buf */
     uint8_t trace_id_buf[16];
     int has_trace;
-    const char *traces[QARGS_MAX_TRACES]; /* every --trace given (link takes several) */
+    /* Every --trace given (link takes several), as full 32-digit ids: a prefix is resolved
+     * against the store by qargs_parse (ids.h) into trace_hex. */
+    const char *traces[QARGS_MAX_TRACES];
+    char trace_hex[QARGS_MAX_TRACES][33];
     int ntraces;
+    qmatch match;   /* --status, --error-text */
+    int per_trace;  /* find --traces */
     uint64_t limit; /* 0 = no limit */
     const char *after;
     int format; /* QFMT_* */
@@ -166,7 +184,9 @@ typedef struct qargs {
 
 /* Parses argv (argv[0] is the command name) against cmd->opts into *a. Accepts
  * `--name VALUE` and `--name=VALUE`; positionals go to a->rest. Values are checked (hex ids,
- * enum names, times, numbers). `--help` sets a->help. On a usage error prints what is wrong and how
+ * enum names, times, numbers). A --trace prefix is resolved in the store (opened read-only
+ * for it; an unknown prefix exits QEXIT_STORE, an ambiguous one QEXIT_USAGE with the
+ * candidates). `--help` sets a->help. On a usage error prints what is wrong and how
  * to get help on ctx->err and returns QEXIT_USAGE; otherwise 0. `now` is the reference for relative
  * times. */
 int qargs_parse(const qctx *ctx, const qcmd *cmd, int argc, char **argv, uint64_t now, qargs *a);
@@ -188,6 +208,10 @@ int qfmt_effective(const qctx *ctx, int format);
  * --store DIR or pass --store" (or the store's own reason) and returns QEXIT_STORE;
  * otherwise 0 and *out (close with ts_close). */
 int qctx_open_store(const qctx *ctx, ts_store **out);
+
+/* Writes `ev` as one line of canonical JSON (EVENTS.md, with `stored`) to ctx->out; 0, or
+ * QEXIT_STORE with "out of memory" said for `cmd`. */
+int qout_event_json(const qctx *ctx, const char *cmd, const tp_event *ev);
 
 /* Prints "trace-query CMD: <message>" to ctx->err (printf-style). */
 void qerr(const qctx *ctx, const char *cmd, const char *fmt, ...)

@@ -43,6 +43,32 @@ void qdesc_cost(uint64_t micros, char *buf, size_t len)
              micros % UINT64_C(1000000));
 }
 
+int qdesc_unpriced(const tp_event *ev)
+{
+    return ev->has_kind && ev->kind == AGENTTRAIL__V1__KIND__PROMPT &&
+           !(ev->usage && ev->usage->has_cost_usd_micros);
+}
+
+void qdesc_cost_sum(uint64_t micros, uint64_t priced, uint64_t unpriced, int compact, char *buf,
+                    size_t len)
+{
+    buf[0] = 0;
+    if (!priced && !unpriced) return;
+    if (!priced) {
+        if (compact)
+            snprintf(buf, len, "unknown");
+        else
+            snprintf(buf, len, "unknown (%" PRIu64 " model calls without a price)", unpriced);
+        return;
+    }
+    qdesc_cost(micros, buf, len);
+    size_t n = strlen(buf);
+    if (unpriced && compact)
+        snprintf(buf + n, len - n, "+?");
+    else if (unpriced)
+        snprintf(buf + n, len - n, " and %" PRIu64 " model calls without a price", unpriced);
+}
+
 void qdesc_tokens(const tp_event *ev, char *buf, size_t len)
 {
     buf[0] = 0;

@@ -26,6 +26,7 @@
 #include "bundle.h"
 #include "commands.h"
 #include "outfile.h"
+#include "progress.h"
 #include "text_term.h"
 
 #define QOPT_LEDGER_KEY 1000 /* extracted before qargs_parse: --key FILE */
@@ -154,7 +155,8 @@ static void default_who(char *out, size_t outlen)
 }
 
 /* Collects the matching events' stored bytes and log indexes. */
-static int collect(const qctx *ctx, ts_store *s, const ts_filter *f, exported **out, size_t *n)
+static int collect(const qctx *ctx, ts_store *s, const ts_filter *f, qprogress *pg, exported **out,
+                   size_t *n)
 {
     ts_iter *it = NULL;
     int rc = ts_query(s, f, NULL, &it);
@@ -166,7 +168,6 @@ static int collect(const qctx *ctx, ts_store *s, const ts_filter *f, exported **
     exported *ev = malloc(cap * sizeof *ev);
     *n = 0;
     tp_limits lim = tp_limits_default();
-    int is_tty = isatty(STDERR_FILENO);
     const uint8_t *buf;
     size_t len;
     while (ev && (rc = ts_iter_next_stored(it, &buf, &len)) == 0) {
@@ -200,10 +201,10 @@ static int collect(const qctx *ctx, ts_store *s, const ts_filter *f, exported **
         memcpy(ev[*n].bytes, buf, len);
         ev[*n].len = len;
         (*n)++;
-        if (is_tty && *n % 10000 == 0) fprintf(ctx->err, "\rexport: %zu events read", *n);
+        qprogress_update(pg, "export: reading", *n, 0);
     }
     ts_iter_destroy(&it);
-    if (is_tty && *n >= 10000) fputc('\n', ctx->err);
+    qprogress_end(pg); /* messages below start on a clean line */
     if (!ev || rc != TS_EEND) {
         for (size_t i = 0; ev && i < *n; i++) {
             free(ev[i].bytes);
@@ -221,10 +222,10 @@ static int collect(const qctx *ctx, ts_store *s, const ts_filter *f, exported **
 
 /* The events, their proofs and the consistency proofs into the bundle. */
 static int fill(const qctx *ctx, ts_store *s, const cp_checkpoint *cp, const cp_checkpoint *prior,
-                const exported *ev, size_t n, bundle *b)
+                const exported *ev, size_t n, qprogress *pg, bundle *b)
 {
     bundle_buf bin = {0}, js = {0}, pr = {0}, cons = {0};
-    int rc = 0, is_tty = isatty(STDERR_FILENO);
+    int rc = 0;
     /* Proofs in batches: one read transaction each, shared upper nodes read once. */
     enum { BATCH = 4096 };
     uint64_t *idx = malloc(BATCH * sizeof *idx);
@@ -247,6 +248,7 @@ static int fill(const qctx *ctx, ts_store *s, const cp_checkpoint *cp, const cp_
         for (size_t i = 0; i < m; i++)
             idx[i] = ev[base + i].log_index;
         if (ts_log_inclusion_proofs(s, cp->size, m, idx, proofs, lens)) {
+            qprogress_end(pg);
             qerr(ctx, "export", "no inclusion proofs: %s", ts_last_error(s));
             rc = QEXIT_STORE;
             break;
@@ -261,12 +263,11 @@ static int fill(const qctx *ctx, ts_store *s, const cp_checkpoint *cp, const cp_
                                          lens[i]))
                 rc = QEXIT_STORE;
         }
-        if (is_tty && n >= 10000) fprintf(ctx->err, "\rexport: %zu/%zu events proved", base + m, n);
+        qprogress_update(pg, "export: proving", base + m, n);
     }
     free(idx);
     free(proofs);
     free(lens);
-    if (is_tty && n >= 10000) fputc('\n', ctx->err);
     /* Consistency proofs to this checkpoint: from the earlier kept checkpoints of the last
      * CONSISTENCY_MAX distinct sizes, and from the --prior checkpoint if given. */
     enum { CONSISTENCY_MAX = 64 };
@@ -482,7 +483,9 @@ static int export_run(const qctx *ctx, int argc, char **argv)
     if (!rc) rc = load_checkpoint(ctx, s, &b, &cp);
     cp_checkpoint prior;
     if (!rc && prior_path) rc = load_prior(ctx, s, prior_path, &cp, &prior);
-    if (!rc) rc = collect(ctx, s, &a.filter, &ev, &n);
+    qprogress pg;
+    qprogress_start(&pg, ctx->err);
+    if (!rc) rc = collect(ctx, s, &a.filter, &pg, &ev, &n);
     if (!rc && n == 0 && !a.allow_empty) {
         qerr(ctx, "export",
              "no event matches the query: nothing was written (a signed bundle of no events "
@@ -497,7 +500,8 @@ static int export_run(const qctx *ctx, int argc, char **argv)
              (unsigned long long)ev[n - 1].log_index, (unsigned long long)cp.size);
         rc = QEXIT_STORE;
     }
-    if (!rc) rc = fill(ctx, s, &cp, prior_path ? &prior : NULL, ev, n, &b);
+    if (!rc) rc = fill(ctx, s, &cp, prior_path ? &prior : NULL, ev, n, &pg, &b);
+    qprogress_end(&pg);
     for (size_t i = 0; i < n; i++) {
         free(ev[i].bytes);
         free(ev[i].json);

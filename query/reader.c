@@ -1,7 +1,8 @@
 /*
  * reader.c - events decoded into a per-event arena (see reader.h).
  *
- * Responsibility: a bump allocator handed to protobuf-c, reset before each decode.
+ * Responsibility: a bump allocator handed to protobuf-c, reset before each decode; the
+ * filters the store does not apply (qmatch).
  * Owns: a list of chunks; after a reset at most one chunk is kept (grown to what the largest
  * event needed), so a long scan settles on one block.
  * Invariants: every pointer handed out is 16-byte aligned and lies in a live chunk until the
@@ -27,6 +28,7 @@ struct qreader {
     size_t total; /* bytes handed out since the last reset */
     ProtobufCAllocator alloc;
     int failed;
+    const qmatch *match; /* borrowed; NULL: every event */
 };
 
 static chunk *chunk_new(size_t cap)
@@ -110,18 +112,42 @@ qreader *qreader_new(void)
     return r;
 }
 
+int qmatch_active(const qmatch *m)
+{
+    return m && (m->tool_status || m->error_text);
+}
+
+int qmatch_event(const qmatch *m, const tp_event *ev)
+{
+    if (!qmatch_active(m)) return 1;
+    const Agenttrail__V1__ToolCall *tc = ev->tool_call;
+    if (!tc) return 0;
+    if (m->tool_status && (!tc->has_status || (int)tc->status != m->tool_status)) return 0;
+    if (m->error_text && (!tc->error || !strstr(tc->error, m->error_text))) return 0;
+    return 1;
+}
+
+void qreader_set_match(qreader *r, const qmatch *m)
+{
+    r->match = qmatch_active(m) ? m : NULL;
+}
+
 int qreader_next(qreader *r, ts_iter *it, const tp_event **ev)
 {
     *ev = NULL;
-    const uint8_t *buf = NULL;
-    size_t len = 0;
-    int rc = ts_iter_next_stored(it, &buf, &len);
-    if (rc != 0) return rc;
-    arena_reset(r);
-    tp_event *e = agenttrail__v1__trace_event__unpack(&r->alloc, len, buf);
-    if (!e) return r->failed ? TS_ENOMEM : TS_ECORRUPT;
-    *ev = e;
-    return 0;
+    for (;;) {
+        const uint8_t *buf = NULL;
+        size_t len = 0;
+        int rc = ts_iter_next_stored(it, &buf, &len);
+        if (rc != 0) return rc;
+        arena_reset(r);
+        tp_event *e = agenttrail__v1__trace_event__unpack(&r->alloc, len, buf);
+        if (!e) return r->failed ? TS_ENOMEM : TS_ECORRUPT;
+        if (!r->match || qmatch_event(r->match, e)) {
+            *ev = e;
+            return 0;
+        }
+    }
 }
 
 void qreader_destroy(qreader **rp)

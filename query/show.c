@@ -7,7 +7,13 @@
  * tokens, cost and status; then the foot: totals, outcome, DRI, approvals, incidents.
  * Stored text reaches the terminal only cleaned (table cells by table.c, the foot's lines
  * by tp_term_printf).
- * With --format jsonl it writes the trace's events as canonical JSON lines, in time order.
+ * With --format jsonl it writes the trace's events as canonical JSON lines, in time order;
+ * the table is the default also when stdout is not a terminal (`show ID | less`).
+ * At 80 columns every event stays one line: the WHEN bar narrows to 12 cells, TOKENS then
+ * COST are left out, STATUS (tool call status, outcome or approval decision) never is.
+ * TRACE_ID may be a unique prefix (ids.h).
+ * Output formats are a table of renderers (show_formats); a new one (e.g. HTML) is a QOPT
+ * line, a format id and one entry there.
  * Owns: the trace's events (freed before returning).
  * Invariants: every event of the trace is printed exactly once, even when its parent span
  * is missing (it is then a root) or the parents form a cycle (tree.c).
@@ -19,14 +25,18 @@
 
 #include "commands.h"
 #include "describe.h"
+#include "ids.h"
 #include "table.h"
 #include "text_term.h"
 #include "tree.h"
 
 #define SHOW_BAR_WIDTH 24
+/* Below this terminal width the bar takes SHOW_BAR_NARROW cells. */
+#define SHOW_BAR_NARROW 12
+#define SHOW_NARROW_TERM 120
 
 static const qopt show_opts[] = {
-    {"format", "FMT", QOPT_FORMAT, "table (default on a terminal) or jsonl (default otherwise)"},
+    {"format", "FMT", QOPT_FORMAT, "table (the default, also when piped) or jsonl"},
     {"help", NULL, QOPT_HELP, "this help"},
     {NULL, NULL, 0, NULL},
 };
@@ -38,11 +48,13 @@ static const char show_help[] =
     "is its parent, with the time since the trace began, its duration, a bar showing when it\n"
     "ran within the trace, the model or tool or paths, tokens (input/output), cost and status.\n"
     "The foot gives the totals, the outcome, the DRI and any approvals. TRACE_ID is 32 hex\n"
-    "digits (find prints it in the TRACE column). jsonl gives the events, oldest first.\n"
+    "digits or a unique prefix of at least 4 (find prints one in the TRACE column). The table\n"
+    "is printed also into a pipe; --format jsonl gives the events, oldest first.\n"
     "\n"
     "examples:\n"
     "  trace-query show 4bf92f3577b34da6a3ce929d0e0e4736\n"
-    "  trace-query show 4bf92f3577b34da6a3ce929d0e0e4736 --format jsonl | jq -c .tool_call\n"
+    "  trace-query show 4bf92f35 | less\n"
+    "  trace-query show 4bf92f35 --format jsonl | jq -c .tool_call\n"
     "  trace-query find --workflow tau2-airline --outcome rejected --limit 1 --format jsonl \\\n"
     "    | jq -r .trace_id | xargs trace-query show\n";
 
@@ -50,6 +62,7 @@ typedef struct trace_view {
     tp_event **evs; /* time order */
     size_t n, cap;
     uint64_t start, end; /* earliest start, latest end */
+    int bar_width;       /* cells of the WHEN bar */
 } trace_view;
 
 static void view_free(trace_view *v)
@@ -78,19 +91,20 @@ static int view_add(trace_view *v, tp_event *ev)
     return 0;
 }
 
-/* The bar: where the event ran within [start, end], in SHOW_BAR_WIDTH cells. */
+/* The bar: where the event ran within [start, end], in v->bar_width cells. */
 static void bar(const trace_view *v, const tp_event *ev, char *out)
 {
     uint64_t span = v->end > v->start ? v->end - v->start : 0;
-    for (int i = 0; i < SHOW_BAR_WIDTH; i++)
+    const int width = v->bar_width;
+    for (int i = 0; i < width; i++)
         out[i] = '.';
-    out[SHOW_BAR_WIDTH] = 0;
+    out[width] = 0;
     uint64_t off = ev->time_unix_nano - v->start;
     uint64_t dur = ev->has_duration_nano ? ev->duration_nano : 0;
-    int a = span ? (int)((long double)off * SHOW_BAR_WIDTH / span) : 0;
-    int b = span ? (int)((long double)(off + dur) * SHOW_BAR_WIDTH / span + 0.999L) : 1;
-    if (a >= SHOW_BAR_WIDTH) a = SHOW_BAR_WIDTH - 1;
-    if (b > SHOW_BAR_WIDTH) b = SHOW_BAR_WIDTH;
+    int a = span ? (int)((long double)off * width / span) : 0;
+    int b = span ? (int)((long double)(off + dur) * width / span + 0.999L) : 1;
+    if (a >= width) a = width - 1;
+    if (b > width) b = width;
     if (!dur) {
         out[a] = '|';
         return;
@@ -159,7 +173,7 @@ static void print_list(FILE *f, const char *label, const char **list, size_t n)
 
 static void print_foot(FILE *f, const trace_view *v, const char *trace_hex)
 {
-    uint64_t in = 0, out = 0, cached = 0, cost = 0, redactions = 0;
+    uint64_t in = 0, out = 0, cached = 0, cost = 0, priced = 0, unpriced = 0, redactions = 0;
     const char *wf[8], *dri[8], *svc[8], *inc[8];
     size_t nwf = 0, ndri = 0, nsvc = 0, ninc = 0, noutcome = 0, napproval = 0;
     for (size_t i = 0; i < v->n; i++) {
@@ -169,16 +183,19 @@ static void print_foot(FILE *f, const trace_view *v, const char *trace_hex)
             out += ev->usage->output_tokens;
             cached += ev->usage->cached_tokens;
             cost += ev->usage->cost_usd_micros;
+            priced += ev->usage->has_cost_usd_micros;
         }
+        unpriced += (uint64_t)qdesc_unpriced(ev);
         redactions += ev->redactions;
         add_distinct(wf, &nwf, 8, ev->workflow);
         add_distinct(dri, &ndri, 8, ev->dri);
         add_distinct(svc, &nsvc, 8, ev->service);
         add_distinct(inc, &ninc, 8, ev->incident);
     }
-    char dur[32], c[32], t0[40];
+    char dur[32], c[96], t0[40];
     qdesc_duration(v->end - v->start, dur, sizeof dur);
-    qdesc_cost(cost, c, sizeof c);
+    qdesc_cost_sum(cost, priced, unpriced, 0, c, sizeof c);
+    if (!c[0]) snprintf(c, sizeof c, "none (no model calls)");
     qdesc_time(v->start, t0, sizeof t0);
     fprintf(f, "\ntrace %s: %zu events from %s UTC over %s\n", trace_hex, v->n, t0, dur);
     fprintf(f,
@@ -214,6 +231,112 @@ static void print_foot(FILE *f, const trace_view *v, const char *trace_hex)
     if (ninc) print_list(f, "incident:", inc, ninc);
 }
 
+static int render_jsonl(const qctx *ctx, const trace_view *v, const char *hex)
+{
+    (void)hex;
+    int rc = 0;
+    for (size_t i = 0; i < v->n && rc == 0; i++)
+        rc = qout_event_json(ctx, "show", v->evs[i]);
+    return rc;
+}
+
+enum { S_SPAN, S_START, S_DUR, S_WHEN, S_STATUS, S_TOKENS, S_COST, S_WHAT, SCOLS };
+static const char *const show_headers[SCOLS] = {"SPAN",   "START",  "DUR",  "WHEN",
+                                                "STATUS", "TOKENS", "COST", "WHAT"};
+static const int show_flags[SCOLS] = {
+    [S_SPAN] = QCOL_FLEX,
+    [S_START] = QCOL_RIGHT,
+    [S_DUR] = QCOL_RIGHT,
+    [S_TOKENS] = QCOL_RIGHT | QCOL_OPTIONAL,
+    [S_COST] = QCOL_RIGHT | QCOL_OPTIONAL,
+    [S_WHAT] = QCOL_FLEX,
+};
+/* Left out in this order when a line would not fit: STATUS never is. */
+static const int show_drop_order[] = {S_TOKENS, S_COST};
+static const qtable_spec show_spec = {
+    .ncols = SCOLS,
+    .headers = show_headers,
+    .flags = show_flags,
+    .drop = show_drop_order,
+    .ndrop = sizeof show_drop_order / sizeof show_drop_order[0],
+};
+
+static int render_table(const qctx *ctx, const trace_view *v, const char *hex)
+{
+    qtable *t = qtable_new_spec(&show_spec);
+    int rc = 0;
+    if (!t || add_tree(t, v) != 0) {
+        qerr(ctx, "show", "out of memory");
+        rc = QEXIT_STORE;
+    } else {
+        qtable_print(t, ctx->out, ctx->term_width);
+        print_foot(ctx->out, v, hex);
+    }
+    qtable_destroy(&t);
+    return rc;
+}
+
+/* The output formats of show: one line each. */
+typedef int (*show_render_fn)(const qctx *ctx, const trace_view *v, const char *hex);
+static const struct {
+    int format;
+    show_render_fn render;
+} show_formats[] = {
+    {QFMT_TABLE, render_table},
+    {QFMT_JSONL, render_jsonl},
+};
+
+/* Reads every event of the trace into *v; a QEXIT code (messages printed). */
+static int load_trace(const qctx *ctx, ts_store *s, const uint8_t tid[16], const char *hex,
+                      trace_view *v)
+{
+    ts_filter f = {0};
+    f.trace_id = tid;
+    ts_iter *it = NULL;
+    int trc = ts_query(s, &f, NULL, &it);
+    while (trc == 0) {
+        tp_event *ev = NULL;
+        trc = ts_iter_next(it, &ev);
+        if (trc != 0) break;
+        if (view_add(v, ev) != 0) {
+            tp_event_destroy(&ev);
+            trc = TS_ENOMEM;
+        }
+    }
+    ts_iter_destroy(&it);
+    if (trc != TS_EEND) {
+        qerr(ctx, "show", "reading trace %s from %s failed: %s (%s)", hex, ctx->store_dir,
+             ts_strerror(trc), ts_last_error(s));
+        return QEXIT_STORE;
+    }
+    if (v->n == 0) {
+        qerr(ctx, "show",
+             "no trace %s in the store at %s (check the id with trace-query find, or the "
+             "--store)",
+             hex, ctx->store_dir);
+        return QEXIT_STORE;
+    }
+    return 0;
+}
+
+/* The one positional argument, checked before the store is opened. */
+static int check_trace_arg(const qctx *ctx, const qargs *a)
+{
+    if (a->nrest != 1) {
+        qerr(ctx, "show", "%s (usage: trace-query show TRACE_ID; see trace-query show --help)",
+             a->nrest ? "give one trace id" : "which trace? give its id");
+        return QEXIT_USAGE;
+    }
+    if (!qid_is_trace_text(a->rest[0])) {
+        qerr(ctx, "show",
+             "'%s' is not a trace id: a trace id is 32 lowercase hex digits, or a unique "
+             "prefix of at least 4 (the TRACE column of trace-query find)",
+             a->rest[0]);
+        return QEXIT_USAGE;
+    }
+    return 0;
+}
+
 static int show_run(const qctx *ctx, int argc, char **argv)
 {
     qargs a;
@@ -223,87 +346,21 @@ static int show_run(const qctx *ctx, int argc, char **argv)
         qargs_free(&a);
         return rc;
     }
-    if (a.nrest != 1) {
-        qerr(ctx, "show", "%s (usage: trace-query show TRACE_ID; see trace-query show --help)",
-             a.nrest ? "give one trace id" : "which trace? give its id");
-        qargs_free(&a);
-        return QEXIT_USAGE;
-    }
-    const char *hex = a.rest[0];
-    uint8_t tid[16];
-    if (strlen(hex) != 32 || tp_hex_decode(hex, 32, tid, 16) != 0) {
-        qerr(ctx, "show",
-             "'%s' is not a trace id: a trace id is 32 lowercase hex digits "
-             "(the TRACE column of trace-query find)",
-             hex);
-        qargs_free(&a);
-        return QEXIT_USAGE;
-    }
-    int fmt = qfmt_effective(ctx, a.format);
-    qargs_free(&a);
-
+    rc = check_trace_arg(ctx, &a);
+    /* A table unless jsonl is asked for, also into a pipe (show ID | less). */
+    int fmt = a.format == QFMT_AUTO ? QFMT_TABLE : a.format;
     ts_store *s = NULL;
-    rc = qctx_open_store(ctx, &s);
-    if (rc != 0) return rc;
-    ts_filter f = {0};
-    f.trace_id = tid;
-    ts_iter *it = NULL;
+    if (rc == 0) rc = qctx_open_store(ctx, &s);
+    uint8_t tid[16];
+    char hex[33];
+    if (rc == 0) rc = qid_resolve_trace(ctx, s, "show", a.rest[0], tid, hex);
+    qargs_free(&a);
     trace_view v = {0};
-    int trc = ts_query(s, &f, NULL, &it);
-    while (trc == 0) {
-        tp_event *ev = NULL;
-        trc = ts_iter_next(it, &ev);
-        if (trc != 0) break;
-        if (view_add(&v, ev) != 0) {
-            tp_event_destroy(&ev);
-            trc = TS_ENOMEM;
-        }
-    }
-    ts_iter_destroy(&it);
-    if (trc != TS_EEND) {
-        qerr(ctx, "show", "reading trace %s from %s failed: %s (%s)", hex, ctx->store_dir,
-             ts_strerror(trc), ts_last_error(s));
-        rc = QEXIT_STORE;
-    } else if (v.n == 0) {
-        qerr(ctx, "show",
-             "no trace %s in the store at %s (check the id with trace-query find, or the "
-             "--store)",
-             hex, ctx->store_dir);
-        rc = QEXIT_STORE;
-    } else if (fmt == QFMT_JSONL) {
-        for (size_t i = 0; i < v.n && rc == 0; i++) {
-            size_t len = 0;
-            char *js = tp_event_to_json(v.evs[i], &len);
-            if (!js) {
-                qerr(ctx, "show", "out of memory");
-                rc = QEXIT_STORE;
-                break;
-            }
-            fwrite(js, 1, len, ctx->out);
-            fputc('\n', ctx->out);
-            free(js);
-        }
-    } else {
-        static const char *const headers[] = {"SPAN",   "START",  "DUR",  "WHEN",
-                                              "STATUS", "TOKENS", "COST", "WHAT"};
-        static const int flags[] = {QCOL_FLEX,
-                                    QCOL_RIGHT,
-                                    QCOL_RIGHT,
-                                    0,
-                                    QCOL_OPTIONAL,
-                                    QCOL_RIGHT | QCOL_OPTIONAL,
-                                    QCOL_RIGHT | QCOL_OPTIONAL,
-                                    QCOL_FLEX};
-        qtable *t = qtable_new(8, headers, flags);
-        if (!t || add_tree(t, &v) != 0) {
-            qerr(ctx, "show", "out of memory");
-            rc = QEXIT_STORE;
-        } else {
-            qtable_print(t, ctx->out, ctx->term_width);
-            print_foot(ctx->out, &v, hex);
-        }
-        qtable_destroy(&t);
-    }
+    v.bar_width = ctx->term_width == 0 || ctx->term_width >= SHOW_NARROW_TERM ? SHOW_BAR_WIDTH
+                                                                              : SHOW_BAR_NARROW;
+    if (rc == 0) rc = load_trace(ctx, s, tid, hex, &v);
+    for (size_t i = 0; rc == 0 && i < sizeof show_formats / sizeof show_formats[0]; i++)
+        if (show_formats[i].format == fmt) rc = show_formats[i].render(ctx, &v, hex);
     if (fflush(ctx->out) != 0 && rc == 0) {
         qerr(ctx, "show", "cannot write the output (output closed or disk full)");
         rc = QEXIT_STORE;

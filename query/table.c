@@ -23,7 +23,10 @@ struct qtable {
     char **headers;
     int *flags;
     size_t *min_width; /* per column, used only by a streamed table */
-    char **cells;      /* rows * ncols */
+    size_t *trim;      /* per column: may be cut to this without a mark; 0 = not */
+    int *drop;         /* optional columns in the order they are left out; NULL: from right */
+    int ndrop;
+    char **cells; /* rows * ncols */
     size_t rows, cap;
     /* Streaming (qtable_stream): */
     FILE *out;
@@ -51,9 +54,10 @@ qtable *qtable_new(int ncols, const char *const *headers, const int *flags)
     t->headers = calloc((size_t)ncols, sizeof *t->headers);
     t->flags = calloc((size_t)ncols, sizeof *t->flags);
     t->min_width = calloc((size_t)ncols, sizeof *t->min_width);
+    t->trim = calloc((size_t)ncols, sizeof *t->trim);
     t->w = calloc((size_t)ncols, sizeof *t->w);
     t->shown = calloc((size_t)ncols, sizeof *t->shown);
-    if (!t->headers || !t->flags || !t->min_width || !t->w || !t->shown) {
+    if (!t->headers || !t->flags || !t->min_width || !t->trim || !t->w || !t->shown) {
         qtable_destroy(&t);
         return NULL;
     }
@@ -68,9 +72,36 @@ qtable *qtable_new(int ncols, const char *const *headers, const int *flags)
     return t;
 }
 
+qtable *qtable_new_spec(const qtable_spec *spec)
+{
+    qtable *t = qtable_new(spec->ncols, spec->headers, spec->flags);
+    if (t && spec->drop && qtable_set_drop_order(t, spec->drop, spec->ndrop) != 0)
+        qtable_destroy(&t);
+    for (int c = 0; t && spec->min_widths && c < spec->ncols; c++)
+        qtable_set_min_width(t, c, spec->min_widths[c]);
+    if (t && spec->trim_width) qtable_set_trim(t, spec->trim_col, spec->trim_width);
+    return t;
+}
+
 void qtable_set_min_width(qtable *t, int col, size_t width)
 {
     if (col >= 0 && col < t->ncols) t->min_width[col] = width;
+}
+
+void qtable_set_trim(qtable *t, int col, size_t width)
+{
+    if (col >= 0 && col < t->ncols) t->trim[col] = width;
+}
+
+int qtable_set_drop_order(qtable *t, const int *cols, int n)
+{
+    int *d = malloc((size_t)(n > 0 ? n : 1) * sizeof *d);
+    if (!d) return -1;
+    memcpy(d, cols, (size_t)n * sizeof *d);
+    free(t->drop);
+    t->drop = d;
+    t->ndrop = n;
+    return 0;
 }
 
 size_t qtable_rows(const qtable *t)
@@ -86,7 +117,8 @@ size_t qtext_width(const char *s)
     return w;
 }
 
-void qtext_print_fit(FILE *f, const char *s, size_t width, int right, int pad)
+/* Prints `s` in `width` code points; a cut shows '~' as its last one when `mark`. */
+static void fit_cell(FILE *f, const char *s, size_t width, int right, int pad, int mark)
 {
     size_t w = qtext_width(s);
     if (w <= width) {
@@ -100,10 +132,10 @@ void qtext_print_fit(FILE *f, const char *s, size_t width, int right, int pad)
         return;
     }
     if (width == 0) return;
-    /* Print width-1 code points, then '~'. */
-    size_t shown = 0;
+    /* Print width-1 code points, then '~' (or width code points without a mark). */
+    size_t shown = 0, keep = mark ? width - 1 : width;
     const char *p = s;
-    while (*p && shown < width - 1) {
+    while (*p && shown < keep) {
         const char *q = p + 1;
         while (*q && ((unsigned char)*q & 0xC0) == 0x80)
             q++;
@@ -111,7 +143,12 @@ void qtext_print_fit(FILE *f, const char *s, size_t width, int right, int pad)
         p = q;
         shown++;
     }
-    fputc('~', f);
+    if (mark) fputc('~', f);
+}
+
+void qtext_print_fit(FILE *f, const char *s, size_t width, int right, int pad)
+{
+    fit_cell(f, s, width, right, pad, 1);
 }
 
 static void natural_widths(const qtable *t, size_t *w)
@@ -168,6 +205,50 @@ static size_t total_width(const qtable *t, const size_t *w, const int *shown)
     return n ? total + 2 * (size_t)(n - 1) : 0;
 }
 
+/* Gives the room that leaving columns out made back: flexible columns grow (narrowest
+ * first) towards `nat`, then trimmed columns get their whole width back when it fits (the
+ * text of a cell is worth more than a time's milliseconds). */
+static void give_back(const qtable *t, size_t *w, const int *shown, const size_t *nat,
+                      size_t *total, size_t width)
+{
+    while (*total < width) {
+        int narrowest = -1;
+        for (int c = 0; c < t->ncols; c++)
+            if (shown[c] && (t->flags[c] & QCOL_FLEX) && w[c] < nat[c] &&
+                (narrowest < 0 || w[c] < w[narrowest]))
+                narrowest = c;
+        if (narrowest < 0) break;
+        w[narrowest]++;
+        (*total)++;
+    }
+    for (int c = 0; c < t->ncols; c++)
+        if (shown[c] && t->trim[c] && nat[c] > w[c] && *total + nat[c] - w[c] <= width) {
+            *total += nat[c] - w[c];
+            w[c] = nat[c];
+        }
+}
+
+static void fit_width(const qtable *t, size_t *w, int *shown, const size_t *nat, size_t width)
+{
+    int n = t->ncols;
+    size_t total = total_width(t, w, shown);
+    shrink_flex(t, w, shown, &total, width, 16);
+    for (int c = 0; c < n && total > width; c++)
+        if (shown[c] && t->trim[c] && w[c] > t->trim[c]) {
+            w[c] = t->trim[c];
+            total = total_width(t, w, shown);
+        }
+    int ndrop = t->drop ? t->ndrop : n;
+    for (int i = 0; i < ndrop && total > width; i++) {
+        int c = t->drop ? t->drop[i] : n - 1 - i;
+        if (c < 0 || c >= n || !shown[c] || !(t->flags[c] & QCOL_OPTIONAL)) continue;
+        shown[c] = 0;
+        total = total_width(t, w, shown);
+    }
+    shrink_flex(t, w, shown, &total, width, 6);
+    give_back(t, w, shown, nat, &total, width);
+}
+
 /* Decides the column widths and which columns are printed, from the rows held. A streamed
  * table (`streamed`: rows will follow that are not held) gives each column at least its
  * min width and keeps columns that are empty in the rows held (later rows may fill them). */
@@ -182,16 +263,12 @@ static void layout(const qtable *t, int width, int streamed, size_t *w, int *sho
         for (size_t r = 0; r < t->rows && !shown[c]; r++)
             if (t->cells[r * (size_t)n + (size_t)c][0]) shown[c] = 1;
     }
-    if (width > 0) {
-        size_t total = total_width(t, w, shown);
-        shrink_flex(t, w, shown, &total, (size_t)width, 16);
-        for (int c = n - 1; c >= 0 && total > (size_t)width; c--) {
-            if (!shown[c] || !(t->flags[c] & QCOL_OPTIONAL)) continue;
-            shown[c] = 0;
-            total = total_width(t, w, shown);
-        }
-        shrink_flex(t, w, shown, &total, (size_t)width, 6);
-    }
+    if (width <= 0) return;
+    size_t *nat = malloc((size_t)n * sizeof *nat); /* the widths before fitting */
+    if (!nat) return;
+    memcpy(nat, w, (size_t)n * sizeof *nat);
+    fit_width(t, w, shown, nat, (size_t)width);
+    free(nat);
 }
 
 /* One line: the shown cells fitted to their widths, two spaces apart, trailing spaces cut. */
@@ -205,11 +282,28 @@ static void print_row(const qtable *t, char *const *row, FILE *f, const size_t *
     size_t linelen = 0;
     FILE *m = open_memstream(&line, &linelen);
     if (!m) return;
+    /* Columns a QCOL_KEEP cell took beyond its width: paid back from the padding of the
+     * cells after it, else by cutting the next flexible cell, so the row keeps its width
+     * and its later columns their places. */
+    size_t debt = 0;
     for (int c = 0; c < t->ncols; c++) {
         if (!shown[c]) continue;
+        size_t width = w[c], cw = qtext_width(row[c]);
+        if ((t->flags[c] & QCOL_KEEP) && cw > width) {
+            debt += cw - width;
+            width = cw;
+        } else if (debt) {
+            size_t take = cw < width ? width - cw : 0;
+            if (take > debt) take = debt;
+            if (debt > take && (t->flags[c] & QCOL_FLEX) && width - take > 1)
+                take = debt < width - 1 ? debt : width - 1;
+            width -= take;
+            debt -= take;
+        }
+        int mark = !(t->trim[c] && width >= t->trim[c]);
         /* A right-aligned last cell is padded on its left too (numbers line up). */
         int right = t->flags[c] & QCOL_RIGHT;
-        qtext_print_fit(m, row[c], w[c], right, c != last || right);
+        fit_cell(m, row[c], width, right, c != last || right, mark);
         if (c != last) fputs("  ", m);
     }
     if (fclose(m) == 0) {
@@ -331,6 +425,8 @@ void qtable_destroy(qtable **tp)
     free(t->headers);
     free(t->flags);
     free(t->min_width);
+    free(t->trim);
+    free(t->drop);
     free(t->w);
     free(t->shown);
     free(t);

@@ -182,6 +182,20 @@ typedef struct ts_stats {
 } ts_stats;
 int ts_stat(ts_store *s, ts_stats *out);
 
+/* ---- trace ids by prefix (store/trace_ids.c) -------------------------- */
+
+/* The stored trace ids that begin with the `len` lowercase hex digits of `hex` (1..32):
+ * the first `max` of them (bytewise order) into out[], their number in *count (all of
+ * them, also past `max`). Returns 0, TS_EINVAL (not lowercase hex, or len outside 1..32),
+ * or a read error. */
+int ts_trace_ids_by_prefix(ts_store *s, const char *hex, size_t len, uint8_t (*out)[16], size_t max,
+                           size_t *count);
+
+/* The number of hex digits (1..32) of `trace` that no other stored trace id begins with:
+ * its shortest unique prefix now (a later trace may share it). `trace` need not be stored.
+ * Returns 0 and *digits, or a read error. */
+int ts_trace_id_unique_len(ts_store *s, const uint8_t trace[16], size_t *digits);
+
 /* ---- checking -------------------------------------------------------- */
 
 /* Verifies every index entry points to a stored event, every stored event

@@ -68,6 +68,13 @@ void qf_store_append(const char *dir, const char *const *lines, size_t n)
 char *qf_build_store(const char *rel)
 {
     char *path = tu_shared(rel);
+    char *store = qf_build_store_path(path);
+    free(path);
+    return store;
+}
+
+char *qf_build_store_path(const char *path)
+{
     FILE *f = fopen(path, "r");
     if (!f) die("cannot open", path, "is ../shared/ beside the project?");
     char *store = tu_tempdir("query");
@@ -94,7 +101,6 @@ char *qf_build_store(const char *rel)
     free(line);
     fclose(f);
     ts_close(&s);
-    free(path);
     return store;
 }
 

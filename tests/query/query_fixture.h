@@ -22,6 +22,9 @@ char *qf_build_store(const char *rel);
  * qf_build_store prepares them, in one transaction per 512. Aborts on any failure. */
 void qf_store_append(const char *dir, const char *const *lines, size_t n);
 
+/* The same from any JSON-lines file (e.g. one a test wrote). */
+char *qf_build_store_path(const char *path);
+
 /* The same file parsed with jansson: an array of objects (json_decref when done). */
 json_t *qf_load_events(const char *rel);
 

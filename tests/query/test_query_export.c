@@ -4,7 +4,8 @@
  * a device node given as -o are refused with exit 2 and left as they were; an existing
  * regular file is refused without --force and replaced with it; -o - writes the same bytes
  * to stdout; an export that matches no event writes nothing and exits 3 unless
- * --allow-empty; no temporary file is left behind.
+ * --allow-empty; no temporary file is left behind; a progress line is drawn on stderr only
+ * when stderr is a terminal (run under a pseudo-terminal with util-linux `script`).
  *
  * Owns: a temp directory with the store and the targets. Single-threaded.
  */
@@ -172,6 +173,40 @@ static void test_export_of_nothing_writes_nothing_unless_allowed(void **state)
     free(path);
 }
 
+/* On a terminal, export draws its progress over one line ("\r") and erases it before its
+ * summary; into a pipe it writes no progress at all. */
+static void test_export_shows_progress_only_on_a_terminal(void **state)
+{
+    (void)state;
+    if (access("/usr/bin/script", X_OK) != 0) skip(); /* util-linux: the pty runner */
+    char *path = lf_path(dir, "progress.tar"), *err = NULL;
+    assert_int_equal(export_wf("wf-1", path, NULL, NULL, &err, NULL, NULL), 0);
+    assert_null(strchr(err, '\r'));
+    assert_null(strstr(err, "proving"));
+    assert_non_null(strstr(err, "export: "));
+    free(err);
+    unlink(path);
+
+    char *tq = tu_bin("trace-query"), cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s --store %s export --workflow wf-1 -o %s --who a@example.com", tq,
+             store, path);
+    char *argv[] = {"/usr/bin/script", "-qec", cmd, "/dev/null", NULL};
+    char *tty = NULL;
+    assert_int_equal(tu_run(argv, NULL, &tty, NULL, NULL), 0);
+    /* The line is drawn for each step, then erased ("\r", spaces, "\r") before the summary. */
+    assert_non_null(strstr(tty, "\rexport: reading "));
+    const char *proving = strstr(tty, "\rexport: proving ");
+    assert_non_null(proving);
+    assert_non_null(strstr(proving, " events (100%)"));
+    const char *summary = strstr(proving, "export: 20 events, checkpoint");
+    if (!summary) fail_msg("no summary after the progress line: %s", tty);
+    assert_true(summary[-1] == '\r'); /* starts on the erased line */
+    free(tty);
+    free(tq);
+    unlink(path);
+    free(path);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -201,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_export_replaces_an_existing_file_only_with_force),
         cmocka_unit_test(test_export_to_stdout_writes_the_same_bundle),
         cmocka_unit_test(test_export_of_nothing_writes_nothing_unless_allowed),
+        cmocka_unit_test(test_export_shows_progress_only_on_a_terminal),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,6 +1,7 @@
 /*
  * test_query_find.c - `trace-query find`: exact result sets, time order, paging, windows,
- * the jsonl form and the table form (also streamed past its window), against stores built
+ * the jsonl form and the table form (also streamed past its window, and at 80 columns: one
+ * line per row, STATUS kept), the --status and --error-text filters, against stores built
  * from the shared sample data.
  *
  * Expected sets are computed here from the input files parsed with jansson.
@@ -395,9 +396,10 @@ static void test_find_table_aligns_columns_and_fits_the_width(void **state)
     for (size_t i = 0; i < n; i++) {
         assert_true(strlen(lines[i]) <= 120);
         if (i == 0) continue;
-        /* Every row has a 32-hex trace id and a kind name where the headers say. */
-        for (size_t k = 0; k < 32; k++)
-            assert_non_null(strchr("0123456789abcdef", lines[i][tcol + k]));
+        /* Every row has a short trace id (8 hex at least) and a kind name where the headers
+         * say. */
+        assert_true(strspn(lines[i] + tcol, "0123456789abcdef") >= 8);
+        assert_true(lines[i][tcol + strspn(lines[i] + tcol, "0123456789abcdef")] == ' ');
         assert_true(strncmp(lines[i] + kcol, "prompt", 6) == 0 ||
                     strncmp(lines[i] + kcol, "tool_call", 9) == 0 ||
                     strncmp(lines[i] + kcol, "diff", 4) == 0);
@@ -460,7 +462,9 @@ static void test_find_table_streams_every_row_across_the_window(void **state)
             assert_non_null(o);
             const char *row = lines[1 + i];
             if (narrow) assert_true(qf_columns(row) <= 100);
-            assert_memory_equal(row + tcol, str_at(o, "trace_id", NULL), 32);
+            size_t idlen = strspn(row + tcol, "0123456789abcdef");
+            assert_true(idlen >= 8 && row[tcol + idlen] == ' ');
+            assert_memory_equal(row + tcol, str_at(o, "trace_id", NULL), idlen);
             const char *kind = str_at(o, "kind", NULL);
             assert_memory_equal(row + kcol, kind, strlen(kind));
             assert_true(row[kcol + strlen(kind)] == ' ');
@@ -471,6 +475,94 @@ static void test_find_table_streams_every_row_across_the_window(void **state)
     }
     free(jl);
     free(js);
+}
+
+static int match_status_error(json_t *ev, const void *arg)
+{
+    (void)arg;
+    const char *st = str_at(ev, "tool_call", "status");
+    return st && strcmp(st, "error") == 0;
+}
+
+static int match_error_text(json_t *ev, const void *arg)
+{
+    const char *e = str_at(ev, "tool_call", "error");
+    return e && strstr(e, arg) != NULL;
+}
+
+/* --status and --error-text select tool calls by their status and by text in their error,
+ * exactly (computed from the input with jansson), through the time index and a workflow
+ * index alike; they contradict another --kind. */
+static void test_find_filters_tool_calls_by_status_and_error_text(void **state)
+{
+    (void)state;
+    char *out = NULL, *err = NULL;
+    int rc = qf_query(&out, NULL, "--store", tau_store, "find", "--status", "error", "--format",
+                      "jsonl", NULL);
+    assert_int_equal(rc, 0);
+    json_t *want = expected_ids(tau, match_status_error, NULL);
+    assert_true(json_object_size(want) > 5);
+    check_jsonl_set(out, want, "tau --status error");
+    json_decref(want);
+    free(out);
+
+    rc = qf_query(&out, NULL, "--store", tau_store, "find", "--workflow", "tau-airline",
+                  "--error-text", "payment", "--format", "jsonl", NULL);
+    assert_int_equal(rc, 0);
+    want = expected_ids(tau, match_error_text, "payment");
+    assert_true(json_object_size(want) > 0);
+    check_jsonl_set(out, want, "tau --error-text payment");
+    json_decref(want);
+    free(out);
+
+    rc = qf_query(&out, NULL, "--store", tau_store, "find", "--status", "blocked", "--error-text",
+                  "no such text in any error", "--format", "jsonl", NULL);
+    assert_int_equal(rc, 0);
+    assert_string_equal(out, "");
+    free(out);
+
+    rc = qf_query(NULL, &err, "--store", tau_store, "find", "--status", "error", "--kind", "prompt",
+                  NULL);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(err, "--kind prompt would match nothing"));
+    free(err);
+    rc = qf_query(NULL, &err, "--store", tau_store, "find", "--status", "failed", NULL);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(err, "expected ok, error or blocked"));
+    free(err);
+}
+
+/* At 80 columns every row of find is one line that shows the trace (short id), the kind and
+ * the status: a failed tool call says "error", an outcome its decision. */
+static void test_find_table_at_80_columns_is_one_line_per_row_with_status(void **state)
+{
+    (void)state;
+    const char *stores[] = {swe_store, tau_store};
+    json_t *data[] = {swe, tau};
+    for (int k = 0; k < 2; k++) {
+        setenv("COLUMNS", "80", 1);
+        char *out = NULL;
+        int rc = qf_query(&out, NULL, "--store", stores[k], "find", "--format", "table", NULL);
+        unsetenv("COLUMNS");
+        assert_int_equal(rc, 0);
+        size_t n = 0;
+        char **lines = qf_lines(out, &n);
+        assert_int_equal(n, 1 + json_array_size(data[k])); /* one line per event */
+        const char *st = strstr(lines[0], "STATUS");
+        assert_non_null(st);
+        size_t scol = (size_t)(st - lines[0]);
+        for (size_t i = 0; i < n; i++) {
+            if (qf_columns(lines[i]) > 80) fail_msg("line %zu is wider than 80: %s", i, lines[i]);
+            if (i == 0) continue;
+            json_t *ev = json_array_get(data[k], i - 1);
+            const char *want = str_at(ev, "tool_call", "status");
+            if (!want) want = str_at(ev, "outcome", "decision");
+            if (want && strncmp(lines[i] + scol, want, strlen(want)) != 0)
+                fail_msg("row %zu: STATUS should say %s: %s", i, want, lines[i]);
+        }
+        free(lines);
+        free(out);
+    }
 }
 
 static int setup(void **state)
@@ -511,6 +603,8 @@ int main(void)
         cmocka_unit_test(test_find_table_aligns_columns_and_fits_the_width),
         cmocka_unit_test(test_find_table_ends_with_the_next_page_cursor),
         cmocka_unit_test(test_find_table_streams_every_row_across_the_window),
+        cmocka_unit_test(test_find_filters_tool_calls_by_status_and_error_text),
+        cmocka_unit_test(test_find_table_at_80_columns_is_one_line_per_row_with_status),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

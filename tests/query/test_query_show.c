@@ -71,6 +71,8 @@ static void test_show_foot_gives_the_outcome_and_its_dri(void **state)
     assert_non_null(strstr(out, "outcome: rejected by evaluator at "));
     assert_non_null(strstr(out, "(DRI tom.becker@example.com)"));
     assert_non_null(strstr(out, "workflow: tau-airline"));
+    /* tau's model calls carry no price: the cost is unknown, not $0. */
+    assert_non_null(strstr(out, "; cost unknown (15 model calls without a price);"));
     free(out);
 }
 
@@ -78,8 +80,9 @@ static void test_show_jsonl_gives_the_trace_events_in_time_order(void **state)
 {
     (void)state;
     char *out = NULL;
-    int rc = qf_query(&out, NULL, "--store", tau_store, "show", TAU_TRACE, NULL);
-    assert_int_equal(rc, 0); /* not a terminal: jsonl */
+    int rc =
+        qf_query(&out, NULL, "--store", tau_store, "show", TAU_TRACE, "--format", "jsonl", NULL);
+    assert_int_equal(rc, 0);
     size_t n = 0;
     char **lines = qf_lines(out, &n);
     assert_int_equal(n, 24);
@@ -111,8 +114,9 @@ static void test_show_unknown_trace_is_a_store_error(void **state)
 static void test_show_malformed_id_is_a_usage_error(void **state)
 {
     (void)state;
-    const char *bad[] = {"xyz", "012E39DDA9B29F048A68039110163FB8", "012e39dd", ""};
-    for (int i = 0; i < 4; i++) {
+    const char *bad[] = {"xyz", "012E39DDA9B29F048A68039110163FB8", "012",
+                         "012e39dda9b29f048a68039110163fb8a", ""};
+    for (int i = 0; i < 5; i++) {
         char *err = NULL;
         int rc = qf_query(NULL, &err, "--store", swe_store, "show", bad[i], NULL);
         assert_int_equal(rc, 2);
@@ -124,6 +128,56 @@ static void test_show_malformed_id_is_a_usage_error(void **state)
     assert_int_equal(rc, 2);
     assert_non_null(strstr(err, "give its id"));
     free(err);
+}
+
+/* Into a pipe (not a terminal) show prints its table, not jsonl: `show ID | less` reads. */
+static void test_show_keeps_its_table_when_piped(void **state)
+{
+    (void)state;
+    char *piped = NULL, *table = NULL;
+    assert_int_equal(qf_query(&piped, NULL, "--store", swe_store, "show", SWE_TRACE, NULL), 0);
+    assert_int_equal(
+        qf_query(&table, NULL, "--store", swe_store, "show", SWE_TRACE, "--format", "table", NULL),
+        0);
+    assert_string_equal(piped, table);
+    assert_true(strncmp(piped, "SPAN", 4) == 0);
+    free(piped);
+    free(table);
+}
+
+/* At 80 columns each event is one line and its STATUS is there: the failed tool call of the
+ * tau trace says "error", the outcome "rejected". A prefix of the id shows the same. */
+static void test_show_at_80_columns_keeps_status_on_one_line_per_event(void **state)
+{
+    (void)state;
+    setenv("COLUMNS", "80", 1);
+    char *out = NULL, *by_prefix = NULL;
+    int rc = qf_query(&out, NULL, "--store", tau_store, "show", TAU_TRACE, NULL);
+    int rc2 = qf_query(&by_prefix, NULL, "--store", tau_store, "show", "53e957ff", NULL);
+    unsetenv("COLUMNS");
+    assert_int_equal(rc, 0);
+    assert_int_equal(rc2, 0);
+    assert_string_equal(out, by_prefix);
+    size_t n = 0;
+    char **lines = qf_lines(out, &n);
+    assert_true(n > 25);
+    const char *st = strstr(lines[0], "STATUS");
+    assert_non_null(st);
+    size_t scol = (size_t)(st - lines[0]);
+    int errors = 0, rejected = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (qf_columns(lines[i]) > 80 && i <= 24)
+            fail_msg("line %zu is wider than 80: %s", i, lines[i]);
+        if (i == 0 || i > 24) continue; /* the header; the foot after the 24 events */
+        errors += strncmp(lines[i] + scol, "error ", 6) == 0;
+        rejected += strncmp(lines[i] + scol, "rejected", 8) == 0;
+    }
+    assert_true(lines[25][0] == 0); /* 24 events, one line each, then the foot */
+    assert_int_equal(errors, 1);
+    assert_int_equal(rejected, 1);
+    free(lines);
+    free(out);
+    free(by_prefix);
 }
 
 static int setup(void **state)
@@ -153,6 +207,8 @@ int main(void)
         cmocka_unit_test(test_show_jsonl_gives_the_trace_events_in_time_order),
         cmocka_unit_test(test_show_unknown_trace_is_a_store_error),
         cmocka_unit_test(test_show_malformed_id_is_a_usage_error),
+        cmocka_unit_test(test_show_keeps_its_table_when_piped),
+        cmocka_unit_test(test_show_at_80_columns_keeps_status_on_one_line_per_event),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,34 @@
+/*
+ * progress.h - a progress line on a terminal for long work (export of many events).
+ *
+ * Responsibility: one line on stderr that is rewritten in place ("\r" then the text, padded
+ * over what the previous text left), at most every 100 ms, and erased when the work is
+ * done so the command's own last message starts on a clean line. Only when stderr is a
+ * terminal: into a file or a pipe nothing at all is written.
+ * Owns: nothing beyond the struct (no allocation).
+ * Threading: single-threaded.
+ */
+#ifndef AGENTTRAIL_QUERY_PROGRESS_H
+#define AGENTTRAIL_QUERY_PROGRESS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct qprogress {
+    FILE *f;          /* NULL: not a terminal, every call does nothing */
+    uint64_t last_ns; /* when the line was last drawn */
+    size_t shown;     /* columns the line takes now */
+} qprogress;
+
+/* Starts a progress line on `f` if it is a terminal. */
+void qprogress_start(qprogress *p, FILE *f);
+
+/* Redraws the line with `done` of `total` ("export: proving 1200/5000 events (24%)" when
+ * total > 0, else "export: reading 1200 events"): `what` names the step. Drawn at most
+ * every 100 ms, and always when done == total. */
+void qprogress_update(qprogress *p, const char *what, uint64_t done, uint64_t total);
+
+/* Erases the line (if one was drawn). */
+void qprogress_end(qprogress *p);
+
+#endif
