@@ -15,14 +15,28 @@
 
 #include "bundle.h"
 #include "commands.h"
+#include "keyring.h"
 #include "verify.h"
 #include "text_term.h"
 
-enum { VOPT_KEY = 1000, VOPT_PRIOR, VOPT_STORE, VOPT_WITNESS, VOPT_TRUST };
+enum {
+    VOPT_KEY = 1000,
+    VOPT_KEYRING,
+    VOPT_PRIOR,
+    VOPT_STORE,
+    VOPT_WITNESS,
+    VOPT_TRUST,
+    VOPT_TRUST_BUNDLE
+};
 
 static const qopt verify_opts[] = {
     {"key", "FILE", VOPT_KEY,
      "the collector's public key (PEM or verifier line) to check signatures against"},
+    {"keyring", "FILE", VOPT_KEYRING,
+     "a bundle is trusted when signed by one of the public keys in FILE (PEM blocks or verifier "
+     "lines, # comments)"},
+    {"trust-bundle-key", NULL, VOPT_TRUST_BUNDLE,
+     "a bundle without --key/--keyring: accept its own pub.pem knowingly (exit 5, not 4)"},
     {"prior", "FILE", VOPT_PRIOR, "a checkpoint kept from before: check the log only grew"},
     {"store", "DIR", VOPT_STORE, "verify a whole store instead of a bundle"},
     {"witness", "DIR", VOPT_WITNESS,
@@ -34,14 +48,19 @@ static const qopt verify_opts[] = {
 };
 
 static const char verify_help[] =
-    "usage: trace-query verify BUNDLE [--key FILE] [--prior CHECKPOINT]\n"
+    "usage: trace-query verify BUNDLE (--key FILE | --keyring FILE | --trust-bundle-key)\n"
+    "                          [--prior CHECKPOINT]\n"
     "       trace-query verify --store DIR --key FILE [--prior CHECKPOINT] [--witness WDIR]\n"
     "\n"
     "BUNDLE: checks, offline, the manifest signature, every file's SHA-256, the checkpoint\n"
     "signature, every event's leaf hash and inclusion proof against the checkpoint, that the\n"
     "JSON events are the stored bytes decoded and, with --prior, that the log only grew\n"
-    "since a checkpoint kept from before. Without --key the bundle's own pub.pem is used:\n"
-    "compare it with the key you were given.\n"
+    "since a checkpoint kept from before. The signing key must be pinned: --key (the\n"
+    "collector's public key, from its operator) or --keyring (several trusted keys). A\n"
+    "bundle carries its own pub.pem, but anyone can re-sign a changed bundle with a new key:\n"
+    "without a pinned key verify fails (exit 4) once every other check passed, and with\n"
+    "--trust-bundle-key it exits 5. Every verify prints the key's fingerprint\n"
+    "(SHA256:...): compare it with the one the operator gave you.\n"
     "--store: recomputes the whole Merkle tree from the stored events and checks it against\n"
     "the stored leaf hashes and nodes and every kept checkpoint (signature, root, consistency\n"
     "with the previous one), then the indexes. A log with no checkpoint, or with more\n"
@@ -52,10 +71,12 @@ static const char verify_help[] =
     "which anyone who can write DIR can replace: exit 5 unless --witness or\n"
     "--trust-store-key is given.\n"
     "Exit 0: verified; 4: the first failure is printed (file, event, check); 3: unreadable;\n"
-    "5 (--store): every check passed but nothing independent of DIR vouches for the key.\n"
+    "5: every check passed but nothing independent vouches for the key (--trust-bundle-key,\n"
+    "or --store without --key).\n"
     "\n"
     "examples:\n"
     "  trace-query verify INC-2041.bundle.tar --key collector.pub.pem\n"
+    "  trace-query verify INC-2041.bundle.tar --keyring trusted-collectors.pem\n"
     "  trace-query verify --store /var/lib/agenttrail --key collector.pub.pem\n"
     "  trace-query verify --store /var/lib/agenttrail --key collector.pub.pem \\\n"
     "      --witness /mnt/other-disk/agenttrail-witness --prior last-quarter.checkpoint.txt\n";
@@ -95,6 +116,12 @@ static int parse(const qctx *ctx, int argc, char **argv, vargs *v)
         case VOPT_KEY:
             v->key = val;
             break;
+        case VOPT_KEYRING:
+            v->keyring = val;
+            break;
+        case VOPT_TRUST_BUNDLE:
+            v->trust_bundle_key = 1;
+            break;
         case VOPT_PRIOR:
             v->prior = val;
             break;
@@ -114,6 +141,14 @@ static int parse(const qctx *ctx, int argc, char **argv, vargs *v)
     }
     if (!v->help && v->file && v->store) {
         qerr(ctx, "verify", "give a bundle or --store, not both");
+        return QEXIT_USAGE;
+    }
+    if (!v->help && v->store && (v->keyring || v->trust_bundle_key)) {
+        qerr(ctx, "verify", "--keyring and --trust-bundle-key go with a bundle, not --store");
+        return QEXIT_USAGE;
+    }
+    if (!v->help && v->file && v->key && v->keyring) {
+        qerr(ctx, "verify", "give --key or --keyring, not both");
         return QEXIT_USAGE;
     }
     if (!v->help && v->file && (v->witness || v->trust_store_key)) {
@@ -148,33 +183,94 @@ void verify_progress(void *ctx, uint64_t done, uint64_t total)
     if (done == total) fputc('\n', q->err);
 }
 
+/* The key a bundle must be signed by: --key, else the keyring's copy of the bundle's own
+ * pub.pem (NULL: not pinned; bundle_verify then checks against pub.pem, and the verdict
+ * cannot be "verified"). */
+static const cp_key *pinned_key(const bundle *b, const cp_key *key, const qkeyring *kr,
+                                cp_key **own)
+{
+    const bundle_file *pk = bundle_get(b, BUNDLE_PUBKEY);
+    if (pk && cp_key_parse_public((const char *)pk->data, pk->len, own) != 0) *own = NULL;
+    if (key) return key;
+    return kr->n && *own ? qkeyring_find(kr, *own) : NULL;
+}
+
+/* Every check passed against `used`: verified when it was pinned; otherwise 4, or 5 when the
+ * user asked to trust the bundle's own key. */
+static int bundle_verdict(const qctx *ctx, const vargs *v, const bundle_summary *sum,
+                          const cp_key *used, int pinned, size_t nring)
+{
+    char fp[CP_FINGERPRINT_LEN];
+    cp_key_fingerprint(used, fp);
+    const char *prior = sum->prior_checked ? "; consistent with the prior checkpoint" : "";
+    if (pinned) {
+        tp_term_printf(ctx->out,
+                       "verified: %llu events of log %s, checkpoint tree size %llu, signed by "
+                       "key %s (%s)%s",
+                       (unsigned long long)sum->events, sum->checkpoint.origin,
+                       (unsigned long long)sum->checkpoint.size, fp,
+                       v->key ? "the given key" : "in the keyring", prior);
+        return QEXIT_OK;
+    }
+    tp_term_printf(ctx->out,
+                   "unpinned: %llu events of log %s, checkpoint tree size %llu: every check "
+                   "passed against the bundle's own pub.pem, key %s%s",
+                   (unsigned long long)sum->events, sum->checkpoint.origin,
+                   (unsigned long long)sum->checkpoint.size, fp, prior);
+    if (v->keyring) {
+        qerr(ctx, "verify",
+             "FAILED: signing key: %s is not one of the %zu key(s) of the keyring %s: the "
+             "bundle may have been changed and signed again by someone else",
+             fp, nring, v->keyring);
+        return QEXIT_VERIFY;
+    }
+    if (v->trust_bundle_key) {
+        qerr(ctx, "verify",
+             "NOT TRUSTED: only the bundle vouches for key %s (--trust-bundle-key); compare "
+             "the fingerprint with the one the operator gave you, or pass --key",
+             fp);
+        return QEXIT_UNTRUSTED;
+    }
+    qerr(ctx, "verify",
+         "FAILED: signing key not pinned: anyone can change a bundle and sign it again with a "
+         "new key and pub.pem; pass --key FILE (the collector's public key, from its operator) "
+         "or --keyring FILE, or --trust-bundle-key to accept key %s knowingly (exit 5)",
+         fp);
+    return QEXIT_VERIFY;
+}
+
 static int verify_bundle(const qctx *ctx, const vargs *v)
 {
     char err[1024];
-    cp_key *k = NULL;
-    if (v->key && cp_key_load_public(v->key, &k, err, sizeof err)) {
-        qerr(ctx, "verify", "%s", err);
-        return QEXIT_STORE;
-    }
+    cp_key *k = NULL, *own = NULL;
+    qkeyring kr = {0};
     char *prior = NULL;
     size_t prior_len = 0;
-    if (v->prior && !(prior = verify_slurp(v->prior, &prior_len))) {
-        qerr(ctx, "verify", "%s: cannot read the prior checkpoint: %s", v->prior, strerror(errno));
-        cp_key_destroy(&k);
-        return QEXIT_STORE;
-    }
     bundle b;
     bundle_init(&b);
-    int rc = bundle_read_file(v->file, &b, err, sizeof err);
+    int rc = QEXIT_STORE;
+    if (v->key && cp_key_load_public(v->key, &k, err, sizeof err)) {
+        qerr(ctx, "verify", "%s", err);
+        goto out;
+    }
+    if (v->keyring && qkeyring_load(v->keyring, &kr, err, sizeof err)) {
+        qerr(ctx, "verify", "%s", err);
+        goto out;
+    }
+    if (v->prior && !(prior = verify_slurp(v->prior, &prior_len))) {
+        qerr(ctx, "verify", "%s: cannot read the prior checkpoint: %s", v->prior, strerror(errno));
+        goto out;
+    }
+    rc = bundle_read_file(v->file, &b, err, sizeof err);
     if (rc) {
         qerr(ctx, "verify", "FAILED: %s", err);
-        free(prior);
-        cp_key_destroy(&k);
-        return rc == BUNDLE_EIO ? QEXIT_STORE : QEXIT_VERIFY;
+        rc = rc == BUNDLE_EIO ? QEXIT_STORE : QEXIT_VERIFY;
+        goto out;
     }
+    const cp_key *pin = pinned_key(&b, k, &kr, &own);
     bundle_summary sum;
     bundle_failure f;
-    rc = bundle_verify(&b, k, prior, prior_len, bundle_event_json,
+    rc = bundle_verify(&b, pin, prior, prior_len, bundle_event_json,
                        isatty(STDERR_FILENO) ? verify_progress : NULL, (void *)ctx, &sum, &f);
     if (rc == BUNDLE_EVERIFY) {
         char msg[1024];
@@ -184,15 +280,13 @@ static int verify_bundle(const qctx *ctx, const vargs *v)
         qerr(ctx, "verify", "out of memory");
         rc = QEXIT_STORE;
     } else {
-        tp_term_printf(ctx->out,
-                       "verified: %llu events of log %s, checkpoint tree size %llu, signed by %s%s",
-                       (unsigned long long)sum.events, sum.checkpoint.origin,
-                       (unsigned long long)sum.checkpoint.size,
-                       sum.key_pinned ? "the given key" : "the bundle's pub.pem (compare it!)",
-                       sum.prior_checked ? "; consistent with the prior checkpoint" : "");
+        rc = bundle_verdict(ctx, v, &sum, pin ? pin : own, pin != NULL, kr.n);
     }
+out:
     bundle_clear(&b);
     free(prior);
+    qkeyring_clear(&kr);
+    cp_key_destroy(&own);
     cp_key_destroy(&k);
     return rc;
 }

@@ -15,8 +15,8 @@
 #define QEXIT_UNTRUSTED 5
 
 typedef struct vargs {
-    const char *file, *key, *prior, *store, *witness;
-    int trust_store_key;
+    const char *file, *key, *keyring, *prior, *store, *witness;
+    int trust_store_key, trust_bundle_key;
     int help;
 } vargs;
 

@@ -363,13 +363,18 @@ static int check_structure(vstore *vs, const uint8_t full[32])
 static int conclude(vstore *vs)
 {
     const vargs *v = vs->v;
+    char fp[CP_FINGERPRINT_LEN + 8] = "";
+    if (vs->k) {
+        memcpy(fp, ", key ", 7);
+        cp_key_fingerprint(vs->k, fp + 6);
+    }
     tp_term_printf(vs->ctx->out,
-                   "verified: store %s, log %s: %llu events, %llu checkpoints (%s)%s%s, indexes",
+                   "verified: store %s, log %s: %llu events, %llu checkpoints (%s)%s%s%s, indexes",
                    vs->dir, vs->origin, (unsigned long long)vs->size, (unsigned long long)vs->ncp,
                    !vs->k          ? "signatures NOT checked"
                    : vs->key_given ? "signatures checked"
                                    : "signatures checked only against DIR/checkpoint.key",
-                   v->prior ? "; the prior checkpoint is in the log" : "",
+                   fp, v->prior ? "; the prior checkpoint is in the log" : "",
                    v->witness ? "; every witness checkpoint is in the log" : "");
     if (v->witness)
         fprintf(vs->ctx->err, "verify: %llu witness checkpoints checked\n",

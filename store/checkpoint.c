@@ -299,6 +299,21 @@ void cp_key_public_raw(const cp_key *k, uint8_t out[CP_PUB_LEN])
     memcpy(out, k->pub, CP_PUB_LEN);
 }
 
+void cp_key_fingerprint(const cp_key *k, char out[CP_FINGERPRINT_LEN])
+{
+    uint8_t md[32];
+    unsigned int mdlen = 0;
+    memcpy(out, "SHA256:", 8);
+    if (EVP_Digest(k->pub, CP_PUB_LEN, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
+        memcpy(out + 7, "(unavailable)", 14);
+        return;
+    }
+    size_t n = cp_base64_encode(md, sizeof md, out + 7);
+    while (n > 0 && out[7 + n - 1] == '=')
+        n--;
+    out[7 + n] = 0;
+}
+
 int cp_key_has_private(const cp_key *k)
 {
     return k->has_private;

@@ -161,11 +161,15 @@ static void test_bundle_exported_from_a_store_verifies_with_the_pinned_key(void 
     assert_non_null(strstr(out, "tree size 300"));
     free(out);
     free(err);
-    /* Without a pinned key the bundle's own key is used, and the output says so. */
+    /* Without a pinned key every check runs against the bundle's own key, but the verdict
+     * is not "verified": exit 4, with the key's fingerprint to compare. */
     char *argv2[] = {tq, "verify", bundle_path, NULL};
-    assert_int_equal(run(argv2, &out, NULL), 0);
-    assert_non_null(strstr(out, "compare it"));
+    assert_int_equal(run(argv2, &out, &err), 4);
+    assert_non_null(
+        strstr(out, "every check passed against the bundle's own pub.pem, key SHA256:"));
+    assert_non_null(strstr(err, "FAILED: signing key not pinned"));
     free(out);
+    free(err);
     free(tq);
 
     bundle b;
@@ -425,6 +429,86 @@ static void test_bundle_manifest_resigned_with_another_key_is_named(void **state
     expect_failure(scratch, NULL, NULL, "checkpoint signature", NULL);
 }
 
+/* The whole bundle made anew by someone else: another collector's store, its own key, its
+ * own pub.pem; every hash, proof and signature inside holds. Only a pinned key tells. */
+static char *write_keyring(const char *name, const cp_key *const *keys, size_t n)
+{
+    char *path = lf_path(dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("# the collectors this auditor trusts\n\n", f);
+    for (size_t i = 0; i < n; i++) {
+        char *pem = NULL;
+        size_t len = 0;
+        assert_int_equal(cp_key_public_pem(keys[i], &pem, &len), 0);
+        fwrite(pem, 1, len, f);
+        free(pem);
+    }
+    fclose(f);
+    return path;
+}
+
+static int verify_with(const char *path, const char *opt, const char *val, char **out, char **err)
+{
+    char *tq = tu_bin("trace-query");
+    char *argv[] = {tq, "verify", (char *)path, (char *)opt, (char *)val, NULL};
+    int rc = run(argv, out, err);
+    free(tq);
+    return rc;
+}
+
+static void test_bundle_forged_with_a_new_key_fails_unless_that_key_is_trusted(void **state)
+{
+    (void)state;
+    char *out = NULL, *err = NULL, fp[CP_FINGERPRINT_LEN];
+    cp_key_fingerprint(other_key, fp);
+    /* No pin: every check passes against the forger's pub.pem, and it still fails. */
+    assert_int_equal(verify_with(other_bundle, NULL, NULL, &out, &err), 4);
+    assert_non_null(strstr(out, fp));
+    assert_non_null(strstr(err, "not pinned"));
+    free(out);
+    free(err);
+    /* The operator's key: the forgery is named. */
+    expect_failure(other_bundle, pub, NULL, "manifest signature", NULL);
+    /* Trusting the bundle's key is the user's choice, with its own exit status. */
+    assert_int_equal(verify_with(other_bundle, "--trust-bundle-key", NULL, &out, &err), 5);
+    assert_non_null(strstr(err, "NOT TRUSTED"));
+    assert_non_null(strstr(err, fp));
+    free(out);
+    free(err);
+    /* A keyring of the operator's key only: refused, naming the key and the keyring. */
+    const cp_key *ring1[] = {key};
+    char *kr1 = write_keyring("ring1.pem", ring1, 1);
+    assert_int_equal(verify_with(other_bundle, "--keyring", kr1, &out, &err), 4);
+    assert_non_null(strstr(err, "is not one of the 1 key(s) of the keyring"));
+    assert_non_null(strstr(err, fp));
+    free(out);
+    free(err);
+    /* The genuine bundle is verified by the same keyring; a keyring holding both keys
+     * verifies both, each naming its own key. */
+    assert_int_equal(verify_with(bundle_path, "--keyring", kr1, &out, &err), 0);
+    assert_non_null(strstr(out, "(in the keyring)"));
+    free(out);
+    free(err);
+    const cp_key *ring2[] = {key, other_key};
+    char *kr2 = write_keyring("ring2.pem", ring2, 2);
+    assert_int_equal(verify_with(other_bundle, "--keyring", kr2, &out, &err), 0);
+    assert_non_null(strstr(out, fp));
+    free(out);
+    free(err);
+    /* A damaged keyring names its line. */
+    FILE *f = fopen(kr2, "a");
+    fputs("not-a-key\n", f);
+    fclose(f);
+    assert_int_equal(verify_with(bundle_path, "--keyring", kr2, &out, &err), 3);
+    assert_non_null(strstr(err, "ring2.pem:"));
+    assert_non_null(strstr(err, "not an Ed25519 public key"));
+    free(out);
+    free(err);
+    free(kr1);
+    free(kr2);
+}
+
 static void test_bundle_checkpoint_with_a_smaller_tree_is_named(void **state)
 {
     (void)state;
@@ -533,6 +617,7 @@ int main(void)
         cmocka_unit_test(test_bundle_two_swapped_events_are_named),
         cmocka_unit_test(test_bundle_event_from_another_store_is_named),
         cmocka_unit_test(test_bundle_manifest_resigned_with_another_key_is_named),
+        cmocka_unit_test(test_bundle_forged_with_a_new_key_fails_unless_that_key_is_trusted),
         cmocka_unit_test(test_bundle_checkpoint_with_a_smaller_tree_is_named),
         cmocka_unit_test(test_bundle_prior_checkpoint_consistency_is_checked),
         cmocka_unit_test(test_bundle_that_is_not_an_archive_fails_verification),

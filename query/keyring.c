@@ -1,0 +1,117 @@
+/*
+ * keyring.c - the signing keys `trace-query verify` trusts for a bundle (see keyring.h).
+ *
+ * Owns: the keys of a qkeyring. Invariants: an entry is one PEM block or one verifier line,
+ * parsed by cp_key_parse_public; the file is read whole (a keyring is small: at most 1 MiB).
+ * Threading: single-threaded.
+ */
+#include "keyring.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEYRING_MAX (1u << 20)
+
+static char *read_small(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = malloc(KEYRING_MAX + 1);
+    size_t n = buf ? fread(buf, 1, KEYRING_MAX + 1, f) : 0;
+    int bad = !buf || ferror(f) || n > KEYRING_MAX;
+    fclose(f);
+    if (bad) {
+        free(buf);
+        errno = buf ? EFBIG : ENOMEM;
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+static int keyring_add(qkeyring *kr, const char *text, size_t len)
+{
+    cp_key *k = NULL;
+    if (cp_key_parse_public(text, len, &k) != 0) return -1;
+    cp_key **v = realloc(kr->keys, (kr->n + 1) * sizeof *v);
+    if (!v) {
+        cp_key_destroy(&k);
+        return -1;
+    }
+    kr->keys = v;
+    kr->keys[kr->n++] = k;
+    return 0;
+}
+
+/* The end of the line starting at p (at its '\n' or the NUL). */
+static const char *line_end(const char *p)
+{
+    const char *e = strchr(p, '\n');
+    return e ? e : p + strlen(p);
+}
+
+int qkeyring_load(const char *path, qkeyring *kr, char *err, size_t errlen)
+{
+    size_t len = 0;
+    char *text = read_small(path, &len);
+    if (!text) {
+        snprintf(err, errlen, "%s: cannot read the keyring: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = 0;
+    unsigned line = 1;
+    for (const char *p = text; *p && rc == 0;) {
+        const char *e = line_end(p), *start = p;
+        unsigned first = line;
+        size_t n = (size_t)(e - p);
+        while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
+        if (n > 0 && p[0] != '#') {
+            if (strncmp(p, "-----BEGIN ", 11) == 0) /* the block runs to its END line */
+                while (*e && strncmp(p, "-----END ", 9) != 0) {
+                    p = e + 1;
+                    e = line_end(p);
+                    line++;
+                }
+            if (strncmp(start, "-----BEGIN ", 11) == 0 && strncmp(p, "-----END ", 9) != 0) {
+                snprintf(err, errlen, "%s:%u: a PEM block with no END line", path, first);
+                rc = -1;
+            } else if (keyring_add(kr, start, (size_t)(e - start)) != 0) {
+                snprintf(err, errlen, "%s:%u: not an Ed25519 public key (PEM or verifier line)",
+                         path, first);
+                rc = -1;
+            }
+        }
+        p = *e ? e + 1 : e;
+        line++;
+    }
+    if (rc == 0 && kr->n == 0) {
+        snprintf(err, errlen, "%s: the keyring holds no key", path);
+        rc = -1;
+    }
+    free(text);
+    return rc;
+}
+
+const cp_key *qkeyring_find(const qkeyring *kr, const cp_key *k)
+{
+    uint8_t want[CP_PUB_LEN], have[CP_PUB_LEN];
+    cp_key_public_raw(k, want);
+    for (size_t i = 0; i < kr->n; i++) {
+        cp_key_public_raw(kr->keys[i], have);
+        if (memcmp(want, have, CP_PUB_LEN) == 0) return kr->keys[i];
+    }
+    return NULL;
+}
+
+void qkeyring_clear(qkeyring *kr)
+{
+    for (size_t i = 0; i < kr->n; i++)
+        cp_key_destroy(&kr->keys[i]);
+    free(kr->keys);
+    kr->keys = NULL;
+    kr->n = 0;
+}
