@@ -32,6 +32,7 @@ enum { OWN_SORT = 0, OWN_TOP, OWN_COLUMNS };
 static const qopt stats_opts[] = {
     {"by", "DIM", QOPT_BY, "group by workflow (default), dri, model, service, tool or source"},
     QOPT_FILTERS,
+    QOPT_MATCH_FILTERS,
     {"sort", "FIELD[:DIR]", QOPT_OWN + OWN_SORT,
      "order groups by a column (numbers largest first; :asc or :desc)"},
     {"top", "N", QOPT_OWN + OWN_TOP, "only the first N groups (after --sort)"},
@@ -407,6 +408,7 @@ static int stats_run(const qctx *ctx, int argc, char **argv)
     }
     qstats *st = qstats_new(by);
     qreader *rd = qreader_new();
+    if (rd) qreader_set_match(rd, &a.match);
     ts_iter *it = NULL;
     int trc = st && rd ? ts_query(s, &a.filter, NULL, &it) : TS_ENOMEM;
     while (trc == 0) {

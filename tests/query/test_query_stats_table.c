@@ -251,6 +251,40 @@ static void check_help_lists_every_column(const char *err)
     free(help);
 }
 
+/* --status and --error-text (shared with find) narrow the scorecard to those tool calls: with
+ * --status error every tool row's calls are all errors, and their count is the input's. */
+static void test_stats_takes_the_tool_call_filters_of_find(void **state)
+{
+    (void)state;
+    for (int f = 0; f < NFILES; f++) {
+        size_t want = 0;
+        json_t *ev;
+        size_t i;
+        json_array_foreach(inputs[f], i, ev)
+        {
+            json_t *tc = json_object_get(ev, "tool_call");
+            const char *st = json_string_value(json_object_get(tc, "status"));
+            want += st && strcmp(st, "error") == 0;
+        }
+        char *out =
+            stats_out(stores[f], "--by", "tool", "--status", "error", "--format", "jsonl", NULL);
+        size_t got = 0;
+        for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+            json_t *o = json_loads(line, 0, NULL);
+            assert_non_null(o);
+            json_int_t calls =
+                json_integer_value(json_object_get(json_object_get(o, "by_kind"), "tool_call"));
+            json_int_t errs = json_integer_value(json_object_get(o, "tool_calls_error"));
+            if (calls != errs) fail_msg("%s: %s", files[f], line);
+            got += (size_t)errs;
+            json_decref(o);
+        }
+        if (got != want)
+            fail_msg("%s: %zu errored tool calls, the input has %zu", files[f], got, want);
+        free(out);
+    }
+}
+
 static void test_stats_rejects_bad_options_with_what_to_use(void **state)
 {
     (void)state;
@@ -288,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_stats_unpriced_calls_make_the_cost_unknown_or_a_lower_bound),
         cmocka_unit_test(test_stats_durations_below_a_millisecond_keep_their_precision),
         cmocka_unit_test(test_stats_columns_all_on_a_narrow_terminal_prints_one_block_per_group),
+        cmocka_unit_test(test_stats_takes_the_tool_call_filters_of_find),
         cmocka_unit_test(test_stats_rejects_bad_options_with_what_to_use),
     };
     return cmocka_run_group_tests(tests, stats_stores_setup, stats_stores_teardown);
