@@ -286,6 +286,9 @@ int qargs_parse(const qctx *ctx, const qcmd *cmd, int argc, char **argv, uint64_
             a->help = 1;
             continue;
         }
+        if (strcmp(arg, "-o") == 0 && opt_lookup(cmd, "output", 6)) {
+            arg = "--output"; /* -o FILE: the short form of a command's --output */
+        }
         if (arg[1] != '-') {
             qerr(ctx, cmd->name,
                  "unknown option '%s' (options are long: see trace-query %s --help)", arg,
@@ -321,6 +324,7 @@ int qargs_parse(const qctx *ctx, const qcmd *cmd, int argc, char **argv, uint64_
             if (o->id == QOPT_EXPLAIN) a->explain = 1;
             if (o->id == QOPT_FORCE) a->force = 1;
             if (o->id == QOPT_ALLOW_EMPTY) a->allow_empty = 1;
+            if (o->id == QOPT_HTML) a->html = 1;
             continue;
         }
         const char *v = eq ? eq + 1 : NULL;

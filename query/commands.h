@@ -97,6 +97,7 @@ enum {
     QOPT_HMAC_KEY_FILE,
     QOPT_FORCE,       /* export: replace an existing regular file */
     QOPT_ALLOW_EMPTY, /* export: write a bundle even when no event matches */
+    QOPT_HTML,        /* show: the trace as one HTML page (-o FILE) */
 };
 
 /* One option: `--name ARG` (arg == NULL: a flag). `help` is one line for --help. */
@@ -146,6 +147,7 @@ typedef struct qargs {
     int explain;      /* --explain: say which index answers */
     int force;        /* --force */
     int allow_empty;  /* --allow-empty */
+    int html;         /* --html */
 
     /* find --prompt-file: prompts whose HMAC is that of this file's text, under the key of
      * --hmac-key-file (default $AGENTTRAIL_HMAC_KEY_FILE). */

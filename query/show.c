@@ -19,6 +19,7 @@
 
 #include "commands.h"
 #include "describe.h"
+#include "html_trace.h"
 #include "table.h"
 #include "text_term.h"
 #include "tree.h"
@@ -27,6 +28,9 @@
 
 static const qopt show_opts[] = {
     {"format", "FMT", QOPT_FORMAT, "table (default on a terminal) or jsonl (default otherwise)"},
+    {"html", NULL, QOPT_HTML, "write the trace as one self-contained HTML page to -o FILE"},
+    {"output", "FILE", QOPT_OUTPUT, "with --html: the page to write (also -o FILE; - for stdout)"},
+    {"force", NULL, QOPT_FORCE, "with --html: replace FILE if it is an existing regular file"},
     {"help", NULL, QOPT_HELP, "this help"},
     {NULL, NULL, 0, NULL},
 };
@@ -39,10 +43,14 @@ static const char show_help[] =
     "ran within the trace, the model or tool or paths, tokens (input/output), cost and status.\n"
     "The foot gives the totals, the outcome, the DRI and any approvals. TRACE_ID is 32 hex\n"
     "digits (find prints it in the TRACE column). jsonl gives the events, oldest first.\n"
+    "--html -o FILE writes the trace as one HTML page that fetches nothing (waterfall,\n"
+    "one panel per event, totals); FILE is never a link or device, nor replaced without\n"
+    "--force.\n"
     "\n"
     "examples:\n"
     "  trace-query show 4bf92f3577b34da6a3ce929d0e0e4736\n"
     "  trace-query show 4bf92f3577b34da6a3ce929d0e0e4736 --format jsonl | jq -c .tool_call\n"
+    "  trace-query show 4bf92f3577b34da6a3ce929d0e0e4736 --html -o trace.html\n"
     "  trace-query find --workflow tau2-airline --outcome rejected --limit 1 --format jsonl \\\n"
     "    | jq -r .trace_id | xargs trace-query show\n";
 
@@ -240,7 +248,10 @@ static int show_run(const qctx *ctx, int argc, char **argv)
         return QEXIT_USAGE;
     }
     int fmt = qfmt_effective(ctx, a.format);
+    const char *html_out = a.output; /* points into argv */
+    int html = a.html, force = a.force;
     qargs_free(&a);
+    if ((rc = qhtml_show_check(ctx, html, html_out, force)) != 0) return rc;
 
     ts_store *s = NULL;
     rc = qctx_open_store(ctx, &s);
@@ -270,6 +281,8 @@ static int show_run(const qctx *ctx, int argc, char **argv)
              "--store)",
              hex, ctx->store_dir);
         rc = QEXIT_STORE;
+    } else if (html) {
+        rc = qhtml_show(ctx, (const tp_event *const *)v.evs, v.n, hex, html_out, force);
     } else if (fmt == QFMT_JSONL) {
         for (size_t i = 0; i < v.n && rc == 0; i++) {
             size_t len = 0;
