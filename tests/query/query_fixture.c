@@ -36,6 +36,13 @@ static void append_group(ts_store *s, tp_event **evs, size_t n, const char *path
 char *qf_build_store(const char *rel)
 {
     char *path = tu_shared(rel);
+    char *store = qf_build_store_file(path);
+    free(path);
+    return store;
+}
+
+char *qf_build_store_file(const char *path)
+{
     FILE *f = fopen(path, "r");
     if (!f) die("cannot open", path, "is ../shared/ beside the project?");
     char *store = tu_tempdir("query");
@@ -71,7 +78,6 @@ char *qf_build_store(const char *rel)
     free(line);
     fclose(f);
     ts_close(&s);
-    free(path);
     return store;
 }
 
