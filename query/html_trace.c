@@ -142,22 +142,25 @@ static const struct owner_field {
     {"incident", "incident", get_incident},
 };
 
-/* The distinct values of one field, in first-seen order ("-" when none). */
+/* The distinct values of one field, in first-seen order, at most OWNER_MAX ("-" when
+ * none). O(n * OWNER_MAX) whatever the trace's size. */
+#define OWNER_MAX 16
 static void put_owner(FILE *f, const tp_event *const *evs, size_t n, const struct owner_field *o)
 {
+    const char *seen[OWNER_MAX];
+    size_t nseen = 0;
     fprintf(f, "<div><dt>%s</dt><dd id=\"o-%s\">", o->label, o->id);
-    size_t shown = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && nseen < OWNER_MAX; i++) {
         const char *v = o->get(evs[i]);
         size_t j = 0;
-        while (v && j < i && !(o->get(evs[j]) && strcmp(o->get(evs[j]), v) == 0))
+        while (v && j < nseen && strcmp(seen[j], v) != 0)
             j++;
-        if (!v || j < i) continue;
-        if (shown++) fputs(", ", f);
+        if (!v || j < nseen) continue;
+        if (nseen) fputs(", ", f);
+        seen[nseen++] = v;
         qhtml_text(f, v, 0);
-        if (shown == 16) break;
     }
-    fputs(shown ? "</dd></div>\n" : "-</dd></div>\n", f);
+    fputs(nseen ? "</dd></div>\n" : "-</dd></div>\n", f);
 }
 
 static void put_outcomes(FILE *f, const tp_event *const *evs, size_t n)

@@ -32,7 +32,7 @@
 #define ERR_TRACE "94112a46a2c549e08d4cb5382dfb27d3" /* tau2: 21 events, 5 tool errors */
 #define EVIL_TRACE "0af7651916cd43dd8448eb211c80319c"
 
-static char *tmp, *tau_store, *evil_store, *chromium;
+static char *tmp, *tau_store, *evil_store, *chromium, *timeout_bin;
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
@@ -106,51 +106,52 @@ static unsigned long long total_of(const char *dom, const char *id)
 }
 
 /* Runs Chromium headless on `html` with `mode` (--dump-dom or --screenshot=FILE); the DOM
- * (dump) is returned malloc'd. Each run gets a new profile directory. */
+ * (dump) is returned malloc'd. Each run gets a new profile directory. Chromium runs under
+ * timeout(1): on a loaded machine it has been seen to hang (seen once in about 20 runs of this
+ * test); a run that fails or hangs is tried once more, saying so. */
+#define BROWSE_SECONDS "30"
 static char *browse(const char *html, const char *mode)
 {
     static int run;
-    char udd[64], *profile, url[4200];
-    snprintf(udd, sizeof udd, "profile-%d", run++);
-    profile = path_in(tmp, udd);
-    char udd_arg[4200];
-    snprintf(udd_arg, sizeof udd_arg, "--user-data-dir=%s", profile);
+    char udd_arg[4200], url[4200];
     snprintf(url, sizeof url, "file://%s", html);
-    char *argv[] = {chromium,
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    udd_arg,
-                    "--no-first-run",
-                    "--no-default-browser-check",
-                    "--disable-extensions",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--disable-default-apps",
-                    "--host-resolver-rules=MAP * ~NOTFOUND",
-                    "--proxy-server=127.0.0.1:9",
-                    "--hide-scrollbars",
-                    "--force-device-scale-factor=1",
-                    "--window-size=1280,900",
-                    (char *)mode,
-                    url,
-                    NULL};
-    char *out = NULL, *err = NULL;
-    int rc = tu_run(argv, NULL, &out, NULL, &err);
-    if (rc != 0) fprintf(stderr, "chromium exited %d:\n%s\n", rc, err);
-    assert_int_equal(rc, 0);
-    free(err);
-    tu_rmtree(profile);
-    free(profile);
-    return out;
+    for (int attempt = 0;; attempt++) {
+        char udd[64];
+        snprintf(udd, sizeof udd, "profile-%d", run++);
+        char *profile = path_in(tmp, udd);
+        snprintf(udd_arg, sizeof udd_arg, "--user-data-dir=%s", profile);
+        char *argv[] = {
+            timeout_bin, "-k", "5", BROWSE_SECONDS, chromium, "--headless", "--no-sandbox",
+            "--disable-gpu", udd_arg, "--no-first-run", "--no-default-browser-check",
+            "--disable-extensions", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--disable-default-apps", "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--proxy-server=127.0.0.1:9", "--hide-scrollbars", "--force-device-scale-factor=1",
+            /* Draw only frames whose every stage ran: without it, a screenshot on
+             * a loaded machine missed tiles in 3 of 16 parallel runs. */
+            "--run-all-compositor-stages-before-draw", "--window-size=1280,900", (char *)mode, url,
+            NULL};
+        char *out = NULL, *err = NULL;
+        int rc = tu_run(argv, NULL, &out, NULL, &err);
+        tu_rmtree(profile);
+        free(profile);
+        if (rc != 0)
+            fprintf(stderr, "chromium exited %d (124: killed after %s s):\n%s\n", rc,
+                    BROWSE_SECONDS, err);
+        free(err);
+        if (rc == 0) return out;
+        free(out);
+        assert_true(attempt == 0);
+        fprintf(stderr, "chromium: trying once more\n");
+    }
 }
 
 static int need_chromium(void)
 {
-    if (chromium) return 1;
-    fprintf(stderr, "SKIP: no chromium (set AGENTTRAIL_CHROMIUM, or install Debian's chromium: "
-                    "scripts/install-deps); the browser checks of show --html did not run\n");
+    if (chromium && timeout_bin) return 1;
+    fprintf(stderr, "SKIP: %s; the browser checks of show --html did not run\n",
+            chromium ? "no timeout(1) (coreutils) to run chromium under"
+                     : "no chromium (set AGENTTRAIL_CHROMIUM, or install Debian's chromium: "
+                       "scripts/install-deps)");
     return 0;
 }
 
@@ -288,39 +289,52 @@ static char *png_pixels(const char *png)
     return out;
 }
 
+/* Takes screenshot number i of `page`: its PNG bytes in *bytes, its pixels (png_pixels). */
+static char *screenshot(const char *page, int i, char **bytes, size_t *len)
+{
+    char name[32], arg[4200];
+    snprintf(name, sizeof name, "shot-%d.png", i);
+    char *png = path_in(tmp, name);
+    snprintf(arg, sizeof arg, "--screenshot=%s", png);
+    free(browse(page, arg));
+    *bytes = tu_read_file(png, len);
+    assert_non_null(*bytes);
+    assert_true(*len > 1000);
+    char *px = png_pixels(png);
+    free(png);
+    return px;
+}
+
+/* Two screenshots must show the same pixels. Chromium under load has been seen to capture a
+ * frame before every tile was drawn (1 run in 80, twenty at a time on two cores, with the flags
+ * above): when the two differ, a third must equal one of them. A page that changes between loads (a
+ * clock, an animation, random ids) gives three different images and fails. */
 static void test_html_screenshots_of_the_page_are_stable(void **state)
 {
     (void)state;
     if (!need_chromium()) skip();
     char *page = write_page(tau_store, ERR_TRACE, "shot.html");
-    char *png[2];
-    size_t len[2];
-    char *bytes[2];
-    for (int i = 0; i < 2; i++) {
-        char name[32], arg[4200];
-        snprintf(name, sizeof name, "shot-%d.png", i);
-        png[i] = path_in(tmp, name);
-        snprintf(arg, sizeof arg, "--screenshot=%s", png[i]);
-        free(browse(page, arg));
-        bytes[i] = tu_read_file(png[i], &len[i]);
-        assert_non_null(bytes[i]);
-        assert_true(len[i] > 1000);
-    }
-    char *px0 = png_pixels(png[0]), *px1 = png_pixels(png[1]);
-    fprintf(stderr, "screenshots: %zu and %zu bytes, %s", len[0], len[1], px0);
-    assert_true(strncmp(px0, "1280x900 ", 9) == 0);
-    assert_string_equal(px0, px1); /* the same pixels */
-    if (len[0] != len[1] || memcmp(bytes[0], bytes[1], len[0]) != 0)
+    char *bytes[3] = {NULL, NULL, NULL}, *px[3] = {NULL, NULL, NULL};
+    size_t len[3] = {0, 0, 0};
+    for (int i = 0; i < 2; i++)
+        px[i] = screenshot(page, i, &bytes[i], &len[i]);
+    fprintf(stderr, "screenshots: %zu and %zu bytes, %s", len[0], len[1], px[0]);
+    assert_true(strncmp(px[0], "1280x900 ", 9) == 0);
+    int same = strcmp(px[0], px[1]) == 0;
+    if (!same) {
+        px[2] = screenshot(page, 2, &bytes[2], &len[2]);
+        fprintf(stderr, "screenshots differ (%s vs %s); a third: %s", px[0], px[1], px[2]);
+        same = strcmp(px[2], px[0]) == 0 || strcmp(px[2], px[1]) == 0;
+    } else if (len[0] != len[1] || memcmp(bytes[0], bytes[1], len[0]) != 0) {
         fprintf(stderr, "screenshots: same pixels, different PNG bytes\n");
-    if (getenv("AGENTTRAIL_KEEP_SCREENSHOT")) {
-        tu_write_file(getenv("AGENTTRAIL_KEEP_SCREENSHOT"), bytes[0], len[0]);
     }
-    for (int i = 0; i < 2; i++) {
+    assert_true(same);
+    const char *keep = getenv("AGENTTRAIL_KEEP_SCREENSHOT");
+    if (keep) assert_int_equal(tu_write_file(keep, bytes[0], len[0]), 0);
+    for (int i = 0; i < 3; i++) {
         free(bytes[i]);
-        free(png[i]);
+        free(px[i]);
     }
-    free(px0);
-    free(px1);
     free(page);
 }
 
@@ -491,6 +505,7 @@ static int setup(void **state)
     const char *c = getenv("AGENTTRAIL_CHROMIUM");
     chromium = c && *c ? strdup(c) : which("chromium");
     if (!chromium) chromium = which("chromium-browser");
+    timeout_bin = which("timeout"); /* coreutils */
     return 0;
 }
 
@@ -504,6 +519,7 @@ static int teardown(void **state)
     free(evil_store);
     free(tmp);
     free(chromium);
+    free(timeout_bin);
     return 0;
 }
 
