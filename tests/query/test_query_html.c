@@ -107,8 +107,8 @@ static unsigned long long total_of(const char *dom, const char *id)
 
 /* Runs Chromium headless on `html` with `mode` (--dump-dom or --screenshot=FILE); the DOM
  * (dump) is returned malloc'd. Each run gets a new profile directory. Chromium runs under
- * timeout(1): on a loaded machine it has been seen to hang (seen once in about 20 runs of this
- * test); a run that fails or hangs is tried once more, saying so. */
+ * timeout(1): on a loaded machine it hung once in about 20 runs of this test; a run that
+ * fails or hangs is tried once more, saying so. */
 #define BROWSE_SECONDS "30"
 static char *browse(const char *html, const char *mode)
 {
