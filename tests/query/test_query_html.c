@@ -36,15 +36,6 @@ static char *tmp, *tau_store, *evil_store, *chromium, *timeout_bin;
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-static char *path_in(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    assert_non_null(p);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 /* The first executable `name` on PATH, malloc'd, or NULL. */
 static char *which(const char *name)
 {
@@ -53,7 +44,7 @@ static char *which(const char *name)
     char *copy = strdup(path), *save = NULL;
     char *found = NULL;
     for (char *d = strtok_r(copy, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
-        char *p = path_in(*d ? d : ".", name);
+        char *p = tu_path(*d ? d : ".", name);
         if (access(p, X_OK) == 0)
             found = p;
         else
@@ -118,7 +109,7 @@ static char *browse(const char *html, const char *mode)
     for (int attempt = 0;; attempt++) {
         char udd[64];
         snprintf(udd, sizeof udd, "profile-%d", run++);
-        char *profile = path_in(tmp, udd);
+        char *profile = tu_path(tmp, udd);
         snprintf(udd_arg, sizeof udd_arg, "--user-data-dir=%s", profile);
         char *argv[] = {
             timeout_bin, "-k", "5", BROWSE_SECONDS, chromium, "--headless", "--no-sandbox",
@@ -158,7 +149,7 @@ static int need_chromium(void)
 /* Writes the page of `trace` from `store` to tmp/name; returns its path. */
 static char *write_page(const char *store, const char *trace, const char *name)
 {
-    char *page = path_in(tmp, name);
+    char *page = tu_path(tmp, name);
     unlink(page);
     char *err = NULL;
     int rc = qf_query(NULL, &err, "--store", store, "show", trace, "--html", "-o", page, NULL);
@@ -174,7 +165,7 @@ static char *trace_file(const char *rel, const char *trace, json_t **evs)
     json_t *all = qf_load_events(rel), *mine = json_array();
     size_t i;
     json_t *e;
-    char *path = path_in(tmp, "trace.jsonl");
+    char *path = tu_path(tmp, "trace.jsonl");
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     json_array_foreach(all, i, e)
@@ -294,7 +285,7 @@ static char *screenshot(const char *page, int i, char **bytes, size_t *len)
 {
     char name[32], arg[4200];
     snprintf(name, sizeof name, "shot-%d.png", i);
-    char *png = path_in(tmp, name);
+    char *png = tu_path(tmp, name);
     snprintf(arg, sizeof arg, "--screenshot=%s", png);
     free(browse(page, arg));
     *bytes = tu_read_file(png, len);
@@ -437,7 +428,7 @@ static void test_html_hostile_text_in_every_field_injects_no_markup(void **state
 static void test_html_output_rules(void **state)
 {
     (void)state;
-    char *page = path_in(tmp, "rules.html"), *link = path_in(tmp, "rules-link.html");
+    char *page = tu_path(tmp, "rules.html"), *link = tu_path(tmp, "rules-link.html");
     char *out = NULL, *err = NULL;
     unlink(page);
     /* --html needs -o; -o and --force need --html. */
