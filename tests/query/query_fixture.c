@@ -36,12 +36,12 @@ static void append_group(ts_store *s, tp_event **evs, size_t n, const char *path
 char *qf_build_store(const char *rel)
 {
     char *path = tu_shared(rel);
-    char *store = qf_build_store_file(path);
+    char *store = qf_build_store_path(path);
     free(path);
     return store;
 }
 
-char *qf_build_store_file(const char *path)
+char *qf_build_store_path(const char *path)
 {
     FILE *f = fopen(path, "r");
     if (!f) die("cannot open", path, "is ../shared/ beside the project?");

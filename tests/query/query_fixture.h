@@ -18,8 +18,8 @@
  * Aborts on any failure, naming the line. */
 char *qf_build_store(const char *rel);
 
-/* The same from any JSONL file (a path, e.g. one a test wrote). */
-char *qf_build_store_file(const char *path);
+/* The same from any JSON-lines file (e.g. one a test wrote). */
+char *qf_build_store_path(const char *path);
 
 /* The same file parsed with jansson: an array of objects (json_decref when done). */
 json_t *qf_load_events(const char *rel);

@@ -489,9 +489,9 @@ static int setup(void **state)
     json_t *evs = NULL;
     char *jsonl = trace_file("data/tau2.jsonl", ERR_TRACE, &evs);
     json_decref(evs);
-    tau_store = qf_build_store_file(jsonl);
+    tau_store = qf_build_store_path(jsonl);
     write_evil_events(jsonl);
-    evil_store = qf_build_store_file(jsonl);
+    evil_store = qf_build_store_path(jsonl);
     free(jsonl);
     const char *c = getenv("AGENTTRAIL_CHROMIUM");
     chromium = c && *c ? strdup(c) : which("chromium");
