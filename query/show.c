@@ -8,6 +8,7 @@
  * Stored text reaches the terminal only cleaned (table cells by table.c, the foot's lines
  * by tp_term_printf).
  * With --format jsonl it writes the trace's events as canonical JSON lines, in time order.
+ * With --html -o FILE it writes the trace as one self-contained HTML page (html_trace.c).
  * Owns: the trace's events (freed before returning).
  * Invariants: every event of the trace is printed exactly once, even when its parent span
  * is missing (it is then a root) or the parents form a cycle (tree.c).
@@ -37,6 +38,7 @@ static const qopt show_opts[] = {
 
 static const char show_help[] =
     "usage: trace-query [--store DIR] show TRACE_ID [--format table|jsonl]\n"
+    "                   [--html -o FILE [--force]]\n"
     "\n"
     "Shows one trace as a tree: each line is one event, indented under the event whose span\n"
     "is its parent, with the time since the trace began, its duration, a bar showing when it\n"
