@@ -350,6 +350,9 @@ int qargs_parse(const qctx *ctx, const qcmd *cmd, int argc, char **argv, uint64_
             a->help = 1;
             continue;
         }
+        if (strcmp(arg, "-o") == 0 && opt_lookup(cmd, "output", 6)) {
+            arg = "--output"; /* -o FILE: the short form of a command's --output */
+        }
         if (arg[1] != '-') {
             qerr(ctx, cmd->name,
                  "unknown option '%s' (options are long: see trace-query %s --help)", arg,
@@ -388,6 +391,7 @@ int qargs_parse(const qctx *ctx, const qcmd *cmd, int argc, char **argv, uint64_
             if (o->id >= QOPT_OWN && o->id < QOPT_OWN + QARGS_MAX_OWN)
                 a->own[o->id - QOPT_OWN] = "";
             if (o->id == QOPT_TRACES) a->per_trace = 1;
+            if (o->id == QOPT_HTML) a->html = 1;
             continue;
         }
         const char *v = eq ? eq + 1 : NULL;

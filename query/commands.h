@@ -101,6 +101,7 @@ enum {
     QOPT_STATUS,      /* tool call status (qmatch) */
     QOPT_ERROR_TEXT,  /* text in tool_call.error (qmatch) */
     QOPT_TRACES,      /* find: one row per trace */
+    QOPT_HTML,        /* show: the trace as one HTML page (-o FILE) */
 };
 
 /* Ids QOPT_OWN .. QOPT_OWN + QARGS_MAX_OWN - 1 are a command's own options: qargs_parse keeps
@@ -169,6 +170,7 @@ typedef struct qargs {
     int explain;      /* --explain: say which index answers */
     int force;        /* --force */
     int allow_empty;  /* --allow-empty */
+    int html;         /* --html */
 
     /* The command's own options (QOPT_OWN): their values, NULL when not given. */
     const char *own[QARGS_MAX_OWN];

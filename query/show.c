@@ -12,8 +12,8 @@
  * At 80 columns every event stays one line: the WHEN bar narrows to 12 cells, TOKENS then
  * COST are left out, STATUS (tool call status, outcome or approval decision) never is.
  * TRACE_ID may be a unique prefix (ids.h).
- * Output formats are a table of renderers (show_formats); a new one (e.g. HTML) is a QOPT
- * line, a format id and one entry there.
+ * Output formats are a table of renderers (show_formats). With --html -o FILE it writes the
+ * trace as one self-contained HTML page (html_trace.c) instead.
  * Owns: the trace's events (freed before returning).
  * Invariants: every event of the trace is printed exactly once, even when its parent span
  * is missing (it is then a root) or the parents form a cycle (tree.c).
@@ -25,6 +25,7 @@
 
 #include "commands.h"
 #include "describe.h"
+#include "html_trace.h"
 #include "ids.h"
 #include "table.h"
 #include "text_term.h"
@@ -37,6 +38,9 @@
 
 static const qopt show_opts[] = {
     {"format", "FMT", QOPT_FORMAT, "table (the default, also when piped) or jsonl"},
+    {"html", NULL, QOPT_HTML, "write the trace as one self-contained HTML page to -o FILE"},
+    {"output", "FILE", QOPT_OUTPUT, "with --html: the page to write (also -o FILE; - for stdout)"},
+    {"force", NULL, QOPT_FORCE, "with --html: replace FILE if it is an existing regular file"},
     {"help", NULL, QOPT_HELP, "this help"},
     {NULL, NULL, 0, NULL},
 };
@@ -50,11 +54,15 @@ static const char show_help[] =
     "The foot gives the totals, the outcome, the DRI and any approvals. TRACE_ID is 32 hex\n"
     "digits or a unique prefix of at least 4 (find prints one in the TRACE column). The table\n"
     "is printed also into a pipe; --format jsonl gives the events, oldest first.\n"
+    "--html -o FILE writes the trace as one HTML page that fetches nothing (waterfall,\n"
+    "one panel per event, totals); FILE is never a link or device, nor replaced without\n"
+    "--force.\n"
     "\n"
     "examples:\n"
     "  trace-query show 4bf92f3577b34da6a3ce929d0e0e4736\n"
     "  trace-query show 4bf92f35 | less\n"
     "  trace-query show 4bf92f35 --format jsonl | jq -c .tool_call\n"
+    "  trace-query show 4bf92f35 --html -o trace.html\n"
     "  trace-query find --workflow tau2-airline --outcome rejected --limit 1 --format jsonl \\\n"
     "    | jq -r .trace_id | xargs trace-query show\n";
 
@@ -349,6 +357,9 @@ static int show_run(const qctx *ctx, int argc, char **argv)
     rc = check_trace_arg(ctx, &a);
     /* A table unless jsonl is asked for, also into a pipe (show ID | less). */
     int fmt = a.format == QFMT_AUTO ? QFMT_TABLE : a.format;
+    const char *html_out = a.output; /* points into argv */
+    int html = a.html, force = a.force;
+    if (rc == 0) rc = qhtml_show_check(ctx, html, html_out, force);
     ts_store *s = NULL;
     if (rc == 0) rc = qctx_open_store(ctx, &s);
     uint8_t tid[16];
@@ -359,6 +370,10 @@ static int show_run(const qctx *ctx, int argc, char **argv)
     v.bar_width = ctx->term_width == 0 || ctx->term_width >= SHOW_NARROW_TERM ? SHOW_BAR_WIDTH
                                                                               : SHOW_BAR_NARROW;
     if (rc == 0) rc = load_trace(ctx, s, tid, hex, &v);
+    if (rc == 0 && html) {
+        rc = qhtml_show(ctx, (const tp_event *const *)v.evs, v.n, hex, html_out, force);
+        fmt = -1; /* no other renderer */
+    }
     for (size_t i = 0; rc == 0 && i < sizeof show_formats / sizeof show_formats[0]; i++)
         if (show_formats[i].format == fmt) rc = show_formats[i].render(ctx, &v, hex);
     if (fflush(ctx->out) != 0 && rc == 0) {

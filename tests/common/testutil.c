@@ -96,6 +96,11 @@ char *tu_bin(const char *name)
     return dup_printf(b && *b ? b : "build/release/bin", name);
 }
 
+char *tu_path(const char *dir, const char *name)
+{
+    return dup_printf(dir, name);
+}
+
 char *tu_shared(const char *rel)
 {
     const char *b = getenv("AGENTTRAIL_SHARED");

@@ -17,6 +17,8 @@ int tu_write_file(const char *path, const void *data, size_t len);
 /* Path of a built program: $AGENTTRAIL_BIN/name (static buffer per call site is not kept:
  * returns malloc'd). */
 char *tu_bin(const char *name);
+/* "dir/name", malloc'd. Aborts when out of memory. */
+char *tu_path(const char *dir, const char *name);
 /* Path under the shared folder: $AGENTTRAIL_SHARED/rel, else ../shared/rel; malloc'd. */
 char *tu_shared(const char *rel);
 /* Runs argv (argv[0] a path) with stdin from `in_path` (NULL: /dev/null), stdout and stderr
