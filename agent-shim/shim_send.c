@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "term_progress.h"
 #include "text_term.h"
 
 static volatile sig_atomic_t g_stop;
@@ -220,8 +221,14 @@ int shim_send_run(const shim_send_options *o, const jsonl_options *judge, const 
         tp_event *ev = NULL;
         const char *where = NULL;
         jsonl_stats mine = {0};
-        while (!g_stop && jsonl_source_next(src, &ev, &where) == 1)
+        /* A big file on a terminal: how far the sending is (stderr a tty only). */
+        tp_progress pg;
+        tp_progress_start(&pg, stderr);
+        for (uint64_t k = 1; !g_stop && jsonl_source_next(src, &ev, &where) == 1; k++) {
             emit_event(s, ev, where, &mine);
+            if (pg.f && k % 256 == 0) tp_progress_update(&pg, "trace-shim: sent", k, 0);
+        }
+        tp_progress_end(&pg);
         *stats = *jsonl_source_stats(src);
         stats->accepted -= mine.rejected;
         stats->rejected += mine.rejected;

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "term_progress.h"
+
 /* Length of the well-formed UTF-8 sequence at s[0..n) and its code point in *cp; 0 when the
  * byte at s does not start one. Same well-formedness as tp_utf8_bad_at (proto_validate.c). */
 static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
@@ -89,6 +91,7 @@ void tp_term_vprintf(FILE *f, const char *fmt, va_list ap)
             text = small, n = (int)sizeof small - 1; /* out of memory: the line cut short */
     }
     va_end(again);
+    tp_progress_clear(f); /* a progress line on f is erased, not glued to the message */
     if (n > 0) fwrite(text, 1, tp_term_clean(text, (size_t)n), f);
     fputc('\n', f);
     if (text != small) free(text);

@@ -26,7 +26,7 @@
 #include "bundle.h"
 #include "commands.h"
 #include "outfile.h"
-#include "progress.h"
+#include "term_progress.h"
 #include "text_term.h"
 
 #define QOPT_LEDGER_KEY 1000 /* extracted before qargs_parse: --key FILE */
@@ -155,8 +155,8 @@ static void default_who(char *out, size_t outlen)
 }
 
 /* Collects the matching events' stored bytes and log indexes. */
-static int collect(const qctx *ctx, ts_store *s, const ts_filter *f, qprogress *pg, exported **out,
-                   size_t *n)
+static int collect(const qctx *ctx, ts_store *s, const ts_filter *f, tp_progress *pg,
+                   exported **out, size_t *n)
 {
     ts_iter *it = NULL;
     int rc = ts_query(s, f, NULL, &it);
@@ -201,10 +201,10 @@ static int collect(const qctx *ctx, ts_store *s, const ts_filter *f, qprogress *
         memcpy(ev[*n].bytes, buf, len);
         ev[*n].len = len;
         (*n)++;
-        qprogress_update(pg, "export: reading", *n, 0);
+        tp_progress_update(pg, "export: reading", *n, 0);
     }
     ts_iter_destroy(&it);
-    qprogress_end(pg); /* messages below start on a clean line */
+    tp_progress_end(pg); /* messages below start on a clean line */
     if (!ev || rc != TS_EEND) {
         for (size_t i = 0; ev && i < *n; i++) {
             free(ev[i].bytes);
@@ -222,7 +222,7 @@ static int collect(const qctx *ctx, ts_store *s, const ts_filter *f, qprogress *
 
 /* The events, their proofs and the consistency proofs into the bundle. */
 static int fill(const qctx *ctx, ts_store *s, const cp_checkpoint *cp, const cp_checkpoint *prior,
-                const exported *ev, size_t n, qprogress *pg, bundle *b)
+                const exported *ev, size_t n, tp_progress *pg, bundle *b)
 {
     bundle_buf bin = {0}, js = {0}, pr = {0}, cons = {0};
     int rc = 0;
@@ -248,7 +248,7 @@ static int fill(const qctx *ctx, ts_store *s, const cp_checkpoint *cp, const cp_
         for (size_t i = 0; i < m; i++)
             idx[i] = ev[base + i].log_index;
         if (ts_log_inclusion_proofs(s, cp->size, m, idx, proofs, lens)) {
-            qprogress_end(pg);
+            tp_progress_end(pg);
             qerr(ctx, "export", "no inclusion proofs: %s", ts_last_error(s));
             rc = QEXIT_STORE;
             break;
@@ -263,7 +263,7 @@ static int fill(const qctx *ctx, ts_store *s, const cp_checkpoint *cp, const cp_
                                          lens[i]))
                 rc = QEXIT_STORE;
         }
-        qprogress_update(pg, "export: proving", base + m, n);
+        tp_progress_update(pg, "export: proving", base + m, n);
     }
     free(idx);
     free(proofs);
@@ -483,8 +483,8 @@ static int export_run(const qctx *ctx, int argc, char **argv)
     if (!rc) rc = load_checkpoint(ctx, s, &b, &cp);
     cp_checkpoint prior;
     if (!rc && prior_path) rc = load_prior(ctx, s, prior_path, &cp, &prior);
-    qprogress pg;
-    qprogress_start(&pg, ctx->err);
+    tp_progress pg;
+    tp_progress_start(&pg, ctx->err);
     if (!rc) rc = collect(ctx, s, &a.filter, &pg, &ev, &n);
     if (!rc && n == 0 && !a.allow_empty) {
         qerr(ctx, "export",
@@ -501,7 +501,7 @@ static int export_run(const qctx *ctx, int argc, char **argv)
         rc = QEXIT_STORE;
     }
     if (!rc) rc = fill(ctx, s, &cp, prior_path ? &prior : NULL, ev, n, &pg, &b);
-    qprogress_end(&pg);
+    tp_progress_end(&pg);
     for (size_t i = 0; i < n; i++) {
         free(ev[i].bytes);
         free(ev[i].json);

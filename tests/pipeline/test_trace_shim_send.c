@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -134,6 +135,44 @@ static void test_follow_ships_lines_appended_to_a_growing_file(void **state)
     assert_int_equal(stored(e), 40);
 }
 
+/* On a terminal a big file shows how far the sending is, one line redrawn in place; a
+ * message (a rejected line) erases it first and starts on a clean line; into a pipe
+ * nothing of it is written. */
+static void test_send_shows_progress_only_on_a_terminal(void **state)
+{
+    env *e = *state;
+    if (access("/usr/bin/script", X_OK) != 0) skip(); /* util-linux: the pty runner */
+    pid_t c = pu_collector_start(e->store, e->ep, e->log, NULL);
+    write_lines(e->input, 0, 3000, 2900, "w");
+    char *err = NULL;
+    assert_int_equal(run_shim(e, e->input, "30", &err), 1);
+    assert_null(strchr(err, '\r'));
+    assert_null(strstr(err, "sent 256 events"));
+    free(err);
+    write_lines(e->input, 5000, 3000, 2900, "w");
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s --endpoint %s --spool-dir %s --timeout 30 %s", e->shim, e->ep,
+             e->spool, e->input);
+    char *argv[] = {"/usr/bin/script", "-qec", cmd, "/dev/null", NULL};
+    char *tty = NULL;
+    assert_int_equal(tu_run(argv, NULL, &tty, NULL, NULL), 1); /* one line rejected */
+    assert_non_null(strstr(tty, "\rtrace-shim: sent 256 events"));
+    const char *bad = strstr(tty, ":2900: dri:");
+    if (!bad) fail_msg("no rejection message: %s", tty);
+    const char *start = bad;
+    while (start > tty && start[-1] != '\r' && start[-1] != '\n')
+        start--;
+    if (strncmp(start, e->input, strlen(e->input)) != 0)
+        fail_msg("the rejection is glued to the progress line: %.*s", (int)(bad - start) + 20,
+                 start);
+    const char *summary = strstr(tty, "trace-shim: sent 2999, acked 2999");
+    if (!summary) fail_msg("no summary line: %s", tty);
+    assert_true(summary[-1] == '\r' || summary[-1] == '\n');
+    free(tty);
+    assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
+    assert_int_equal(stored(e), 5998);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -142,6 +181,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_send_without_collector_exits_3_and_next_run_delivers,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_send_shows_progress_only_on_a_terminal, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_follow_ships_lines_appended_to_a_growing_file, setup,
                                         teardown),
     };
