@@ -16,6 +16,7 @@
 #include "bundle.h"
 #include "commands.h"
 #include "keyring.h"
+#include "term_progress.h"
 #include "verify.h"
 #include "text_term.h"
 
@@ -177,10 +178,13 @@ char *verify_slurp(const char *path, size_t *len)
 
 void verify_progress(void *ctx, uint64_t done, uint64_t total)
 {
+    /* One verify per process: one progress line, started at the first call, erased at the
+     * last (term_progress.h draws only on a terminal, 100 ms apart). */
+    static tp_progress pg;
     const qctx *q = ctx;
-    fprintf(q->err, "\rverify: %llu/%llu events", (unsigned long long)done,
-            (unsigned long long)total);
-    if (done == total) fputc('\n', q->err);
+    if (!pg.f && !pg.last_ns) tp_progress_start(&pg, q->err);
+    tp_progress_update(&pg, "verify: checked", done, total);
+    if (done == total) tp_progress_end(&pg);
 }
 
 /* The key a bundle must be signed by: --key, else the keyring's copy of the bundle's own
