@@ -20,6 +20,8 @@
 #include <string.h>
 
 #include "commands.h"
+#include "html_page.h"
+#include "html_stats.h"
 #include "reader.h"
 #include "stats_calc.h"
 #include "stats_fields.h"
@@ -39,6 +41,9 @@ static const qopt stats_opts[] = {
     {"columns", "LIST", QOPT_OWN + OWN_COLUMNS,
      "table columns, comma-separated (see below), or all (every figure)"},
     {"format", "FMT", QOPT_FORMAT, "table (default on a terminal) or jsonl (default otherwise)"},
+    {"html", NULL, QOPT_HTML, "write the scorecard as one self-contained HTML page to -o FILE"},
+    {"output", "FILE", QOPT_OUTPUT, "with --html: the page to write (also -o FILE; - for stdout)"},
+    {"force", NULL, QOPT_FORCE, "with --html: replace FILE if it is an existing regular file"},
     {"help", NULL, QOPT_HELP, "this help"},
     {NULL, NULL, 0, NULL},
 };
@@ -354,14 +359,28 @@ static int print_table(const qctx *ctx, const char *by, const stats_view *v,
     return 0;
 }
 
-/* Finishes the figures and prints the rows the view selects. 0, or -1 when out of memory. */
-static int print_rows(const qctx *ctx, int fmt, const char *by, const stats_view *v, qstats *st)
+/* --html -o FILE: the page instead of the table (every figure, unless --columns). */
+typedef struct stats_html {
+    int on, force, columns_given;
+    const char *output; /* points into argv */
+} stats_html;
+
+/* Finishes the figures and prints the rows the view selects. 0, -1 when out of memory, or
+ * the QEXIT code of writing the HTML page (its message printed). */
+static int print_rows(const qctx *ctx, int fmt, const char *by, const stats_view *v, qstats *st,
+                      const stats_html *h)
 {
     if (qstats_finish(st) != 0) return -1;
     size_t n = 0;
     const qstats_group **rows = view_rows(v, st, &n);
     if (!rows) return -1;
     int rc = 0;
+    if (h->on) {
+        rc = qhtml_stats(ctx, by, rows, n, h->columns_given ? v->cols : NULL, v->ncols, h->output,
+                         h->force);
+        free(rows);
+        return rc > 0 ? rc : 0; /* its message is printed */
+    }
     if (fmt == QFMT_JSONL)
         for (size_t i = 0; i < n; i++)
             qsf_print_json(ctx->out, rows[i]);
@@ -400,6 +419,20 @@ static int stats_run(const qctx *ctx, int argc, char **argv)
         return rc;
     }
     int fmt = qfmt_effective(ctx, a.format);
+    stats_html html = {a.html, a.force, a.own[OWN_COLUMNS] != NULL, a.output};
+    if (!html.on && (html.output || html.force)) {
+        qerr(ctx, "stats", "-o and --force are for --html (see trace-query stats --help)");
+        rc = QEXIT_USAGE;
+    } else if (html.on && !html.output) {
+        qerr(ctx, "stats", "--html needs -o FILE (or -o - for stdout)");
+        rc = QEXIT_USAGE;
+    } else if (html.on) {
+        rc = qhtml_check_output(ctx, "stats", html.output, html.force);
+    }
+    if (rc != 0) {
+        qargs_free(&a);
+        return rc;
+    }
     ts_store *s = NULL;
     rc = qctx_open_store(ctx, &s);
     if (rc != 0) {
@@ -421,8 +454,8 @@ static int stats_run(const qctx *ctx, int argc, char **argv)
         qerr(ctx, "stats", "reading %s failed: %s (%s)", ctx->store_dir, ts_strerror(trc),
              ts_last_error(s));
         rc = QEXIT_STORE;
-    } else if (print_rows(ctx, fmt, qstats_by_name(by), &view, st) != 0) {
-        qerr(ctx, "stats", "out of memory");
+    } else if ((rc = print_rows(ctx, fmt, qstats_by_name(by), &view, st, &html)) != 0) {
+        if (rc < 0) qerr(ctx, "stats", "out of memory");
         rc = QEXIT_STORE;
     }
     if (fflush(ctx->out) != 0 && rc == 0) {

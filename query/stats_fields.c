@@ -227,6 +227,17 @@ void qsf_print_json(FILE *f, const qstats_group *g)
     fputs("}\n", f);
 }
 
+void qsf_exact(const qstats_field *fd, const qstats_group *g, char *buf, size_t len)
+{
+    buf[0] = 0;
+    if (fd->type == QSF_GROUP || fd->type == QSF_KINDS || fd->type == QSF_DECISIONS) return;
+    FILE *m = fmemopen(buf, len, "w");
+    if (!m) return;
+    json_field(m, fd, g);
+    fclose(m);
+    if (strcmp(buf, "null") == 0) buf[0] = 0;
+}
+
 /* ---- table text ------------------------------------------------------------------------ */
 
 void qsf_duration_text(uint64_t ns, char *buf, size_t len)

@@ -50,6 +50,10 @@ int qsf_lookup(const char *name, size_t len);
 /* Prints one group as a JSON object with every in_json field, in table order, and a newline. */
 void qsf_print_json(FILE *f, const qstats_group *g);
 
+/* The exact value of a number field for a group as jsonl writes it ("" for null, and for the
+ * group name and the object fields), whether or not the field is in jsonl. */
+void qsf_exact(const qstats_field *fd, const qstats_group *g, char *buf, size_t len);
+
 /* The table text of a field for a group (never longer than len - 1; always terminated). */
 void qsf_cell(const qstats_field *fd, const qstats_group *g, char *buf, size_t len);
 

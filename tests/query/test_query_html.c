@@ -423,6 +423,88 @@ static void test_html_hostile_text_in_every_field_injects_no_markup(void **state
     free(page);
 }
 
+/* ---- stats --html ---------------------------------------------------------------------- */
+
+/* The sum of data-v over the cells of column `key` of a stats page (or its DOM). */
+static double column_sum(const char *dom, const char *key, size_t *cells)
+{
+    char pat[96];
+    snprintf(pat, sizeof pat, "data-key=\"%s\" data-v=\"", key);
+    double sum = 0;
+    *cells = 0;
+    for (const char *p = strstr(dom, pat); p; p = strstr(p + 1, pat)) {
+        sum += strtod(p + strlen(pat), NULL);
+        (*cells)++;
+    }
+    return sum;
+}
+
+static void test_html_stats_page_has_a_row_per_group_with_the_jsonl_figures(void **state)
+{
+    (void)state;
+    char *page = tu_path(tmp, "stats.html"), *out = NULL, *err = NULL;
+    unlink(page);
+    assert_int_equal(qf_query(NULL, &err, "--store", tau_store, "stats", "--by", "tool", "--html",
+                              "-o", page, NULL),
+                     0);
+    free(err);
+    assert_int_equal(qf_query(&out, NULL, "--store", tau_store, "stats", "--by", "tool", "--format",
+                              "jsonl", NULL),
+                     0);
+    size_t rows = 0;
+    long long errors = 0, calls = 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"), rows++) {
+        json_t *o = json_loads(line, 0, NULL);
+        assert_non_null(o);
+        errors += json_integer_value(json_object_get(o, "tool_calls_error"));
+        calls += json_integer_value(json_object_get(json_object_get(o, "by_kind"), "tool_call"));
+        json_decref(o);
+    }
+    free(out);
+    assert_true(rows > 1);
+    char *html = tu_read_file(page, NULL);
+    size_t cells = 0;
+    assert_true(column_sum(html, "tool_calls_error", &cells) == (double)errors);
+    assert_int_equal(cells, rows);
+    assert_true(column_sum(html, "tool_calls", &cells) == (double)calls);
+    free(html);
+    /* Hostile group names stay text. */
+    char *evil = tu_path(tmp, "stats-evil.html");
+    unlink(evil);
+    assert_int_equal(
+        qf_query(NULL, NULL, "--store", evil_store, "stats", "--html", "-o", evil, NULL), 0);
+    char *ehtml = tu_read_file(evil, NULL);
+    assert_int_equal(count(ehtml, "<script"), 1);
+    assert_null(strstr(ehtml, "<img"));
+    assert_null(strstr(ehtml, "<!--"));
+    assert_null(strchr(ehtml, 0x1b));
+    assert_null(strstr(ehtml, "\xe2\x80\xae"));
+    free(ehtml);
+    /* -o is required, and an existing page is not replaced. */
+    assert_int_equal(qf_query(NULL, NULL, "--store", tau_store, "stats", "--html", NULL), 2);
+    assert_int_equal(
+        qf_query(NULL, NULL, "--store", tau_store, "stats", "--html", "-o", page, NULL), 2);
+    if (!need_chromium()) {
+        free(evil);
+        free(page);
+        skip();
+    }
+    char *dom = browse(page, "--dump-dom");
+    assert_body_attr(dom, "data-rendered", "1");
+    char want[32];
+    snprintf(want, sizeof want, "%zu", rows);
+    assert_body_attr(dom, "data-rows", want);
+    assert_true(column_sum(dom, "tool_calls_error", &cells) == (double)errors);
+    free(dom);
+    dom = browse(evil, "--dump-dom");
+    assert_body_attr(dom, "data-rendered", "1");
+    assert_null(strstr(dom, "<img"));
+    assert_int_equal(count(dom, "<script"), 1);
+    free(dom);
+    free(evil);
+    free(page);
+}
+
 /* ---- where the page goes ---------------------------------------------------------------- */
 
 static void test_html_output_rules(void **state)
@@ -521,6 +603,7 @@ int main(void)
         cmocka_unit_test(test_html_screenshots_of_the_page_are_stable),
         cmocka_unit_test(test_html_hostile_text_in_every_field_injects_no_markup),
         cmocka_unit_test(test_html_output_rules),
+        cmocka_unit_test(test_html_stats_page_has_a_row_per_group_with_the_jsonl_figures),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
