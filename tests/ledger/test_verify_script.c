@@ -560,6 +560,15 @@ static void test_script_accepts_the_good_bundles_as_trace_query_does(void **stat
     assert_non_null(strstr(out, "signed by the given key (SHA256:"));
     assert_non_null(strstr(out, "consistent with the prior checkpoint"));
     free(out);
+    /* VERIFY.txt points at the script, with the command as it is run here. */
+    bundle b;
+    load(good, &b);
+    const bundle_file *guide = bundle_get(&b, BUNDLE_GUIDE);
+    assert_non_null(guide);
+    assert_non_null(strstr((const char *)guide->data,
+                           "agenttrail-verify-bundle BUNDLE.tar --key pub.pem [--prior "));
+    assert_non_null(strstr((const char *)guide->data, "scripts/agenttrail-verify-bundle"));
+    bundle_clear(&b);
 }
 
 static void test_script_fingerprint_is_the_documented_openssl_command(void **state)
