@@ -703,6 +703,7 @@ static void test_script_and_trace_query_agree_on_damaged_archives(void **state)
     same_verdict("events.jsonl twice", scratch, pub, NULL, 4, "appears twice", 0);
     char *missing = lf_path(dir, "missing.tar");
     same_verdict("no such bundle", missing, pub, NULL, 3, NULL, 0);
+    same_verdict("a directory", dir, pub, NULL, 4, NULL, 0);
     free(missing);
 }
 
