@@ -656,6 +656,14 @@ static void test_script_and_trace_query_agree_on_keys_and_prior_checkpoints(void
     assert_int_equal(tu_write_file(other, note, strlen(note)), 0);
     same_verdict("a prior signed by another key", good, pub, other, 4, "prior signature", 1);
     free(note);
+    /* The key as a signed-note verifier line instead of PEM. */
+    char vkey[512];
+    assert_int_equal(cp_key_vkey(collector_key, cp.origin, vkey, sizeof vkey), 0);
+    assert_int_equal(tu_write_file(other, vkey, strlen(vkey)), 0);
+    same_verdict("a verifier key line", good, other, NULL, 0, NULL, 0);
+    vkey[strlen(vkey) - 2] ^= 0x01; /* another key of the same name and id */
+    assert_int_equal(tu_write_file(other, vkey, strlen(vkey)), 0);
+    same_verdict("a verifier key line of another key", good, other, NULL, 3, NULL, 0);
     free(text);
     free(other);
 }
