@@ -301,17 +301,24 @@ void cp_key_public_raw(const cp_key *k, uint8_t out[CP_PUB_LEN])
 
 void cp_key_fingerprint(const cp_key *k, char out[CP_FINGERPRINT_LEN])
 {
-    uint8_t md[32];
+    /* The DER SubjectPublicKeyInfo of an Ed25519 key (RFC 8410): this prefix, then the key. */
+    static const uint8_t spki_prefix[12] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
+                                            0x2b, 0x65, 0x70, 0x03, 0x21, 0x00};
+    uint8_t der[sizeof spki_prefix + CP_PUB_LEN], md[32];
     unsigned int mdlen = 0;
+    memcpy(der, spki_prefix, sizeof spki_prefix);
+    memcpy(der + sizeof spki_prefix, k->pub, CP_PUB_LEN);
     memcpy(out, "SHA256:", 8);
-    if (EVP_Digest(k->pub, CP_PUB_LEN, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
+    if (EVP_Digest(der, sizeof der, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
         memcpy(out + 7, "(unavailable)", 14);
         return;
     }
-    size_t n = cp_base64_encode(md, sizeof md, out + 7);
-    while (n > 0 && out[7 + n - 1] == '=')
-        n--;
-    out[7 + n] = 0;
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        out[7 + 2 * i] = hex[md[i] >> 4];
+        out[8 + 2 * i] = hex[md[i] & 15];
+    }
+    out[71] = 0;
 }
 
 int cp_key_has_private(const cp_key *k)

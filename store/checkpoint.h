@@ -104,11 +104,12 @@ int cp_key_parse_public(const char *text, size_t len, cp_key **out);
 int cp_key_public_pem(const cp_key *k, char **pem, size_t *len);
 /* The raw 32-byte public key. */
 void cp_key_public_raw(const cp_key *k, uint8_t out[CP_PUB_LEN]);
-/* The key's fingerprint for people: "SHA256:" then the unpadded base64 of
- * SHA-256 over the raw 32-byte public key (the form ssh-keygen -l prints).
- * Printed by every verify so that an auditor compares it with the one the
- * operator gave out of band. */
-#define CP_FINGERPRINT_LEN 52
+/* The key's fingerprint for people: "SHA256:" then the hex SHA-256 of the
+ * key's DER SubjectPublicKeyInfo, what `openssl pkey -pubin -in KEY -outform
+ * DER | sha256sum` prints (and scripts/agenttrail-verify-bundle). Printed by
+ * every verify so that an auditor compares it with the one the operator gave
+ * out of band. */
+#define CP_FINGERPRINT_LEN 72
 void cp_key_fingerprint(const cp_key *k, char out[CP_FINGERPRINT_LEN]);
 /* Whether the key can sign (holds the private half). */
 int cp_key_has_private(const cp_key *k);
