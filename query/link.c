@@ -289,8 +289,11 @@ static int send_event(const qctx *ctx, const char *endpoint, unsigned timeout_s,
     traceshim_close(&sh, 0);
     if (c.acked >= 1) return QEXIT_OK;
     if (c.rejected >= 1) {
-        qerr(ctx, "link", "the collector at %s refused the link event: %s; nothing was linked",
-             endpoint, said.refused[0] ? said.refused : "(no reason given; its log says why)");
+        qerr(ctx, "link",
+             "the collector at %s refused the link event: %s; the link was resolved in the "
+             "store at %s: pass the --collector that writes it; nothing was linked",
+             endpoint, said.refused[0] ? said.refused : "(no reason given; its log says why)",
+             ctx->store_dir);
         return QEXIT_STORE;
     }
     (void)rc;
@@ -341,7 +344,7 @@ static int wait_readable(const qctx *ctx, const char *endpoint, unsigned timeout
         qerr(ctx, "link",
              "the collector at %s acknowledged link event %s, but it is not in the store at %s "
              "after %u s: that collector writes another store (a copy of this one?); pass the "
-             "--collector that writes %s (the traces are not linked there)",
+             "--collector that writes %s (nothing was linked there)",
              endpoint, eid, ctx->store_dir, timeout_s, ctx->store_dir);
     return QEXIT_STORE;
 }

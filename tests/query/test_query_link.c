@@ -168,6 +168,7 @@ static void test_link_puts_the_traces_under_the_incident(void **state)
     assert_string_equal(json_string_value(json_array_get(ids, 1)), T2);
     /* It names the log it was resolved in, kept as audit information. */
     json_t *attrs = json_object_get(o, "attributes");
+    assert_non_null(attrs);
     assert_string_equal(str_at(attrs, "agenttrail.expect_log"), origin_a);
     json_decref(o);
     free(out);
