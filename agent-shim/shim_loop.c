@@ -481,6 +481,19 @@ static void batch_too_big(traceshim *s, batch *b, size_t limit, const char *how)
     s->nwin--;
 }
 
+/* Events the collector refused, with its reason (the first of the ack), said through the
+ * log option: the counters say how many, only this says why. */
+static void report_refused(traceshim *s, const tp_ack *ack, size_t nbatch)
+{
+    size_t n = ack->status == AGENTTRAIL__V1__ACK_STATUS__ACK_OK ? ack->n_rejected : nbatch;
+    if (n == 0 || !shim_worth_reporting(&s->refusal_reports)) return;
+    const char *why = ack->status == AGENTTRAIL__V1__ACK_STATUS__ACK_OK
+                          ? (ack->rejected[0]->reason ? ack->rejected[0]->reason : "")
+                          : (ack->reason ? ack->reason : "");
+    shim_log(s, "the collector refused %zu event(s) of batch %llu, the first: %s", n,
+             (unsigned long long)ack->seq, why);
+}
+
 static void handle_ack(traceshim *s, const uint8_t *buf, size_t len, uint64_t now)
 {
     tp_ack *ack = NULL;
@@ -499,6 +512,7 @@ static void handle_ack(traceshim *s, const uint8_t *buf, size_t len, uint64_t no
         CINC(s, c_acked, ack->accepted);
         CINC(s, c_dups, ack->duplicates);
         CINC(s, c_rejected, ack->n_rejected);
+        report_refused(s, ack, b->n);
         s->down = 0;
         batch_done(s, b);
         break;
@@ -511,6 +525,7 @@ static void handle_ack(traceshim *s, const uint8_t *buf, size_t len, uint64_t no
             break;
         }
         CINC(s, c_rejected, b->n);
+        report_refused(s, ack, b->n);
         batch_done(s, b);
         break;
     }

@@ -100,7 +100,8 @@ typedef struct traceshim_options {
     const char *curve_secret_key;
     /* Lines for people about events lost or refused (a damaged spool record,
      * a spool write that failed, an event over the size limit, a refused
-     * key). Called from any thread of the client, without its locks; no
+     * key, events the collector refused: "the collector refused N event(s)
+     * of batch S, the first: REASON"). Called from any thread of the client, without its locks; no
      * newline. NULL: written to stderr prefixed "traceshim: ". Repeated
      * failures are reported 10 times, then at powers of two. */
     void (*log)(void *log_ctx, const char *line);

@@ -52,8 +52,9 @@ struct collector {
     tp_limits limits;
     ts_store *store;
     void *zctx, *sock;
-    auth_zap *auth; /* CURVE allowlist (--allow), else NULL: loopback/anonymous */
-    signer *signer; /* signs checkpoints of the Merkle log (collector/signer.c) */
+    auth_zap *auth;   /* CURVE allowlist (--allow), else NULL: loopback/anonymous */
+    signer *signer;   /* signs checkpoints of the Merkle log (collector/signer.c) */
+    char origin[256]; /* the store's log origin ("" if it has none), for expect_log */
 
     tp_event **events;
     ts_result *results;
@@ -225,6 +226,7 @@ int collector_open(const collector_config *cfg, collector **out)
         collector_close(&c);
         return 3;
     }
+    if (ts_log_origin(c->store, c->origin, sizeof c->origin) != 0) c->origin[0] = 0;
     c->zctx = zmq_ctx_new();
     c->sock = c->zctx ? zmq_socket(c->zctx, ZMQ_ROUTER) : NULL;
     if (!c->sock) {
@@ -532,6 +534,24 @@ static uint64_t oversized_batch_seq(collector *c, zmq_msg_t *payload, int rc)
     return seq;
 }
 
+/* An event that names the log it was meant for (attribute TP_ATTR_EXPECT_LOG, set by
+ * trace-query link to the origin of the store it resolved the link in) is refused unless
+ * that is this collector's log: a link resolved in store A must never land in store B. */
+static int check_expect_log(const collector *c, const tp_event *ev, tp_error *err)
+{
+    for (size_t i = 0; i < ev->n_attributes; i++) {
+        const Agenttrail__V1__Attribute *a = ev->attributes[i];
+        if (!a->key || strcmp(a->key, TP_ATTR_EXPECT_LOG) != 0) continue;
+        if (a->value && c->origin[0] && strcmp(a->value, c->origin) == 0) return 0;
+        tp_error_set(err, "attributes." TP_ATTR_EXPECT_LOG,
+                     "this collector writes log %s (store %s); the event was meant for log %s",
+                     c->origin[0] ? c->origin : "(none)", c->cfg->store_dir,
+                     a->value ? a->value : "(none)");
+        return TP_EINVAL;
+    }
+    return 0;
+}
+
 /* Decodes one framed batch into the group (or answers REJECTED at once). */
 static void take_batch(collector *c, const uint8_t *rid, size_t rid_len, zmq_msg_t *payload)
 {
@@ -590,6 +610,7 @@ static void take_batch(collector *c, const uint8_t *rid, size_t rid_len, zmq_msg
         /* Masked again here, whatever the shim did (proto/mask.h); an event
          * that cannot be masked is withheld, never stored raw. */
         unsigned masked = 0;
+        if (rc == 0) rc = check_expect_log(c, ev, &err);
         if (rc == 0) rc = mask_or_refuse(ev, &masked, &err);
         /* Markers can be longer than what they replace: an event pushed over
          * the limit is refused here rather than failing its whole group. */

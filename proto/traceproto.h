@@ -85,6 +85,12 @@ tp_limits tp_limits_default(void);
 #define TP_DRI_MAX 256
 #define TP_INCIDENT_MAX 256
 
+/* The attribute by which an event names the log it is meant for (a store's log origin,
+ * ts_log_origin): trace-query link sets it to the origin of the store it resolved the
+ * link in, and a collector writing another log refuses the event (collector/server.c).
+ * It stays in the stored event as audit information. */
+#define TP_ATTR_EXPECT_LOG "agenttrail.expect_log"
+
 /* ---- the event ------------------------------------------------------- */
 
 /* A new empty event (all fields absent). NULL when out of memory. */

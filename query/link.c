@@ -7,8 +7,13 @@
  * libtraceshim, waiting for the collector's ack (which comes only after the commit).
  * The store is only read here: the collector stays its only writer. When the store commits
  * the link, it indexes the linked traces' events under the incident.
+ * The link is meant for the store it was resolved in: the event names that store's log origin
+ * (attribute TP_ATTR_EXPECT_LOG), a collector writing another log refuses it (its reason is
+ * printed, exit 3), and after the ack link re-opens the store read-only and waits (within
+ * --timeout) until the event is there, so a collector writing a copy of the store with the
+ * same origin is caught too. --dry-run prints what would be linked and sends nothing.
  * Owns: the store handle (closed before sending), the event and the shim client.
- * Invariants: success (exit 0) means the link event is durable in the store.
+ * Invariants: success (exit 0) means the link event is durable and readable in the store.
  * Threading: single-threaded (libtraceshim runs its own background thread).
  */
 #include <errno.h>
@@ -16,6 +21,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -26,6 +32,8 @@
 #define LINK_MAX_TRACES 16384
 #define LINK_DEFAULT_ENDPOINT "tcp://127.0.0.1:7600"
 #define LINK_DEFAULT_TIMEOUT_S 5
+#define LINK_POLL_MS 20
+#define OWN_DRY_RUN 0
 
 static const qopt link_opts[] = {
     {"incident", "ID", QOPT_INCIDENT, "the incident to link to (required), e.g. INC-2041"},
@@ -37,13 +45,15 @@ static const qopt link_opts[] = {
     {"by", "WHO", QOPT_WHO, "who links them (default: $USER); recorded as actor and DRI"},
     {"collector", "ENDPOINT", QOPT_ENDPOINT,
      "the collector (default: $AGENTTRAIL_COLLECTOR, else " LINK_DEFAULT_ENDPOINT ")"},
-    {"timeout", "SECONDS", QOPT_TIMEOUT, "how long to wait for the collector (default 5)"},
+    {"timeout", "SECONDS", QOPT_TIMEOUT,
+     "how long to wait for the collector and the store (default 5)"},
+    {"dry-run", NULL, QOPT_OWN + OWN_DRY_RUN, "print the traces it would link; send nothing"},
     {"help", NULL, QOPT_HELP, "this help"},
     {NULL, NULL, 0, NULL},
 };
 
 static const char link_help[] =
-    "usage: trace-query [--store DIR] link --incident ID --reason TEXT [--by WHO]\n"
+    "usage: trace-query [--store DIR] link --incident ID --reason TEXT [--by WHO] [--dry-run]\n"
     "                   (--trace TRACE_ID... | --workflow NAME --since TIME --until TIME)\n"
     "\n"
     "Attaches traces to an incident after the fact. The link is itself an event (kind\n"
@@ -52,6 +62,9 @@ static const char link_help[] =
     "store's only writer: a collector must be running on the store. Once it is committed,\n"
     "find --incident, stats --incident and exports include the linked traces' events.\n"
     "Linking the same traces twice is harmless (a second link event, no duplicated events).\n"
+    "The link is meant for the store it was resolved in: a collector that writes another\n"
+    "store refuses it (exit 3, naming both logs), and link reports success only once the\n"
+    "event can be read back from this store (within --timeout).\n"
     "\n"
     "examples:\n"
     "  trace-query link --incident INC-2041 --trace 4bf92f3577b34da6a3ce929d0e0e4736 \\\n"
@@ -172,9 +185,26 @@ static const char *default_who(void)
     return pw && pw->pw_name && *pw->pw_name ? pw->pw_name : NULL;
 }
 
+/* Names the log the event is meant for (the store's origin; "" for a store without one). */
+static int add_expect_log(tp_event *ev, const char *origin)
+{
+    if (!origin[0]) return 0;
+    Agenttrail__V1__Attribute *at = malloc(sizeof *at);
+    ev->attributes = calloc(1, sizeof *ev->attributes);
+    if (!at || !ev->attributes) {
+        free(at);
+        return -1;
+    }
+    agenttrail__v1__attribute__init(at);
+    ev->attributes[ev->n_attributes++] = at;
+    at->key = strdup(TP_ATTR_EXPECT_LOG);
+    at->value = strdup(origin);
+    return at->key && at->value ? 0 : -1;
+}
+
 /* Fills the link event. Strings are copied (the event owns them). */
 static int build_event(tp_event *ev, const qargs *a, const trace_set *set, const char *workflow,
-                       const char *who)
+                       const char *who, const char *origin)
 {
     Agenttrail__V1__Link *l = malloc(sizeof *l);
     if (!l) return -1;
@@ -206,14 +236,34 @@ static int build_event(tp_event *ev, const qargs *a, const trace_set *set, const
         l->trace_ids[i].len = 16;
         l->n_trace_ids++;
     }
-    return 0;
+    return add_expect_log(ev, origin);
+}
+
+/* The collector's reason for a refusal, from the shim's log lines (its background thread;
+ * read only after traceshim_close joined it). Other lines go to stderr as usual. */
+typedef struct shim_said {
+    char refused[600];
+} shim_said;
+
+static void shim_line(void *ctx, const char *line)
+{
+    shim_said *said = ctx;
+    const char *why = strstr(line, "the first: ");
+    if (strstr(line, "the collector refused") && why) {
+        if (!said->refused[0]) snprintf(said->refused, sizeof said->refused, "%s", why + 11);
+        return;
+    }
+    tp_term_printf(stderr, "traceshim: %s", line);
 }
 
 /* Sends the event and waits for its ack. A QEXIT_* code. */
 static int send_event(const qctx *ctx, const char *endpoint, unsigned timeout_s, tp_event *ev)
 {
     traceshim_options o;
+    shim_said said = {""};
     traceshim_options_default(&o);
+    o.log = shim_line;
+    o.log_ctx = &said;
     o.endpoints[0] = endpoint;
     o.endpoints[1] = NULL;
     o.overflow = TRACESHIM_OVERFLOW_DROP; /* no spool: a link is sent now or not at all */
@@ -239,8 +289,11 @@ static int send_event(const qctx *ctx, const char *endpoint, unsigned timeout_s,
     traceshim_close(&sh, 0);
     if (c.acked >= 1) return QEXIT_OK;
     if (c.rejected >= 1) {
-        qerr(ctx, "link", "the collector at %s refused the link event (its log says why)",
-             endpoint);
+        qerr(ctx, "link",
+             "the collector at %s refused the link event: %s; the link was resolved in the "
+             "store at %s: pass the --collector that writes it; nothing was linked",
+             endpoint, said.refused[0] ? said.refused : "(no reason given; its log says why)",
+             ctx->store_dir);
         return QEXIT_STORE;
     }
     (void)rc;
@@ -249,6 +302,63 @@ static int send_event(const qctx *ctx, const char *endpoint, unsigned timeout_s,
          "%s, or pass --collector ENDPOINT; nothing was linked",
          endpoint, timeout_s, ctx->store_dir, endpoint);
     return QEXIT_STORE;
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* After the ack: waits until the link event can be read from the store it was resolved in
+ * (re-opened read-only for each look, by event id), within timeout_s. A QEXIT_* code. */
+static int wait_readable(const qctx *ctx, const char *endpoint, unsigned timeout_s,
+                         const tp_event *ev)
+{
+    uint64_t deadline = mono_ms() + (uint64_t)timeout_s * 1000u;
+    char last[512] = "";
+    for (;;) {
+        ts_store *s = NULL;
+        tp_event *got = NULL;
+        int rc = ts_open(ctx->store_dir, TS_OPEN_RDONLY, NULL, &s, last, sizeof last);
+        if (rc == 0) {
+            rc = ts_get(s, ev->event_id.data, &got);
+            if (rc != 0 && rc != TS_ENOTFOUND) snprintf(last, sizeof last, "%s", ts_last_error(s));
+            ts_close(&s);
+        }
+        tp_event_destroy(&got);
+        if (rc == 0) return QEXIT_OK;
+        if (rc != TS_ENOTFOUND || mono_ms() >= deadline) break;
+        struct timespec nap = {0, LINK_POLL_MS * 1000000L};
+        nanosleep(&nap, NULL);
+    }
+    char eid[33];
+    tp_hex_encode(ev->event_id.data, 16, eid);
+    if (last[0])
+        qerr(ctx, "link",
+             "the collector at %s acknowledged link event %s, but reading it back "
+             "from the store at %s failed: %s",
+             endpoint, eid, ctx->store_dir, last);
+    else
+        qerr(ctx, "link",
+             "the collector at %s acknowledged link event %s, but it is not in the store at %s "
+             "after %u s: that collector writes another store (a copy of this one?); pass the "
+             "--collector that writes %s (nothing was linked there)",
+             endpoint, eid, ctx->store_dir, timeout_s, ctx->store_dir);
+    return QEXIT_STORE;
+}
+
+/* --dry-run: what would be linked; nothing is sent. */
+static void print_dry_run(const qctx *ctx, const qargs *a, const trace_set *set)
+{
+    tp_term_printf(ctx->out, "dry run: would link %zu trace%s to %s (nothing sent)", set->n,
+                   set->n == 1 ? "" : "s", a->filter.incident);
+    for (size_t i = 0; i < set->n; i++) {
+        char hex[33];
+        tp_hex_encode(set->ids[i], 16, hex);
+        fprintf(ctx->out, "  %s\n", hex);
+    }
 }
 
 static int check_usage(const qctx *ctx, const qargs *a)
@@ -307,11 +417,14 @@ static int link_run(const qctx *ctx, int argc, char **argv)
         rc = resolve_traces(ctx, s, &a, &set, &workflow);
     else
         rc = resolve_window(ctx, s, &a, &set);
+    char origin[256] = ""; /* the log the link is meant for; none in a pre-ledger store */
+    if (rc == 0 && ts_log_origin(s, origin, sizeof origin) != 0) origin[0] = 0;
     ts_close(&s); /* read only, and never held while the collector writes the link */
     tp_event *ev = NULL;
     if (rc == 0) {
         ev = tp_event_new();
-        if (!ev || build_event(ev, &a, &set, workflow ? workflow : a.filter.workflow, who) != 0) {
+        if (!ev ||
+            build_event(ev, &a, &set, workflow ? workflow : a.filter.workflow, who, origin) != 0) {
             qerr(ctx, "link", "out of memory");
             rc = QEXIT_STORE;
         }
@@ -331,8 +444,11 @@ static int link_run(const qctx *ctx, int argc, char **argv)
             rc = QEXIT_USAGE;
         }
     }
-    if (rc == 0) rc = send_event(ctx, endpoint, timeout_s, ev);
-    if (rc == 0) {
+    int dry = a.own[OWN_DRY_RUN] != NULL;
+    if (rc == 0 && dry) print_dry_run(ctx, &a, &set);
+    if (rc == 0 && !dry) rc = send_event(ctx, endpoint, timeout_s, ev);
+    if (rc == 0 && !dry) rc = wait_readable(ctx, endpoint, timeout_s, ev);
+    if (rc == 0 && !dry) {
         char eid[33] = "";
         if (ev->has_event_id && ev->event_id.len == 16) tp_hex_encode(ev->event_id.data, 16, eid);
         tp_term_printf(ctx->out, "linked %zu trace%s to %s (link event %s, by %s)", set.n,

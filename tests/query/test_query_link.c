@@ -2,11 +2,14 @@
  * test_query_link.c - `trace-query link` through a real trace-collector on an ipc socket:
  * linked traces enter the incident (find and stats --incident), a workflow window resolves
  * to its traces, linking twice is harmless, and every error (no collector, unknown trace,
- * bad usage) is clear and links nothing.
+ * bad usage) is clear and links nothing. A link is meant for the store it was resolved in:
+ * a second store B with its own collector refuses a link resolved in A (naming both logs) and
+ * stores nothing; a collector on a copy of A (same log origin) acks, and link still fails
+ * because the event never shows up in A; --dry-run lists what it would link and sends nothing.
  *
  * Expected sets come from the input file parsed with jansson.
- * Ownership: the collector is started per test group and stopped with SIGTERM at teardown;
- * the store and socket directory are removed. Threading: single-threaded.
+ * Ownership: the collectors are started per test group and stopped with SIGTERM at teardown;
+ * the stores and socket directory are removed. Threading: single-threaded.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +27,7 @@
 
 #include "query_fixture.h"
 #include "testutil.h"
+#include "tracestore.h"
 
 #define T1 "012e39dda9b29f048a68039110163fb8"
 #define T2 "168acc2ae165d408ccdba25d9323a44e"
@@ -32,6 +36,11 @@ static char *store, *sockdir;
 static char endpoint[4200], logpath[4200];
 static pid_t collector = -1;
 static json_t *swe;
+/* Store B (another log) with its own collector, and its log origin and A's. */
+static char *store_b;
+static char endpoint_b[4200], logpath_b[4200];
+static pid_t collector_b = -1;
+static char origin_a[256], origin_b[256];
 
 static void sleep_ms(int ms)
 {
@@ -39,32 +48,32 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-static pid_t start_collector(void)
+static pid_t start_collector(const char *dir, const char *ep, const char *log_at)
 {
     char *bin = tu_bin("trace-collector");
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        int fd = open(log_at, O_WRONLY | O_CREAT | O_APPEND, 0600);
         int nul = open("/dev/null", O_RDWR);
         if (fd < 0 || nul < 0) _exit(126);
         dup2(nul, 0);
         dup2(nul, 1);
         dup2(fd, 2);
-        execl(bin, bin, "--store", store, "--listen", endpoint, (char *)NULL);
+        execl(bin, bin, "--store", dir, "--listen", ep, (char *)NULL);
         _exit(127);
     }
     free(bin);
     /* Ready when it says so in its log (up to 10 s). */
     for (int i = 0; i < 1000; i++) {
-        char *log = tu_read_file(logpath, NULL);
+        char *log = tu_read_file(log_at, NULL);
         int ready = log && strstr(log, "ready");
         free(log);
         if (ready) return pid;
         if (waitpid(pid, NULL, WNOHANG) == pid) break;
         sleep_ms(10);
     }
-    char *log = tu_read_file(logpath, NULL);
+    char *log = tu_read_file(log_at, NULL);
     fprintf(stderr, "trace-collector did not start: %s\n", log ? log : "(no log)");
     free(log);
     fail();
@@ -92,10 +101,10 @@ static size_t count_trace_events(const char *const *traces, size_t n)
 
 /* Runs find --incident; returns the number of lines and checks each event appears once;
  * counts the incident_link events in *links. */
-static size_t find_incident(const char *incident, size_t *links)
+static size_t find_incident_in(const char *dir, const char *incident, size_t *links)
 {
     char *out = NULL;
-    int rc = qf_query(&out, NULL, "--store", store, "find", "--incident", incident, "--format",
+    int rc = qf_query(&out, NULL, "--store", dir, "find", "--incident", incident, "--format",
                       "jsonl", NULL);
     assert_int_equal(rc, 0);
     size_t n = 0;
@@ -115,6 +124,11 @@ static size_t find_incident(const char *incident, size_t *links)
     free(lines);
     free(out);
     return n;
+}
+
+static size_t find_incident(const char *incident, size_t *links)
+{
+    return find_incident_in(store, incident, links);
 }
 
 static void test_link_puts_the_traces_under_the_incident(void **state)
@@ -152,6 +166,10 @@ static void test_link_puts_the_traces_under_the_incident(void **state)
     assert_int_equal(json_array_size(ids), 2);
     assert_string_equal(json_string_value(json_array_get(ids, 0)), T1);
     assert_string_equal(json_string_value(json_array_get(ids, 1)), T2);
+    /* It names the log it was resolved in, kept as audit information. */
+    json_t *attrs = json_object_get(o, "attributes");
+    assert_non_null(attrs);
+    assert_string_equal(str_at(attrs, "agenttrail.expect_log"), origin_a);
     json_decref(o);
     free(out);
 
@@ -289,32 +307,142 @@ static void test_link_errors_are_clear_and_link_nothing(void **state)
     assert_int_equal(find_incident("INC-5", &links), 0);
 }
 
+static void test_link_through_the_collector_of_another_store_is_refused(void **state)
+{
+    (void)state;
+    char *out = NULL, *err = NULL;
+    int rc = qf_query(&out, &err, "--store", store, "link", "--incident", "INC-6", "--trace", T1,
+                      "--reason", "wrong collector", "--by", "frank@example.com", "--collector",
+                      endpoint_b, NULL);
+    if (rc != 3) fprintf(stderr, "link: %d %s\n", rc, err);
+    assert_int_equal(rc, 3);
+    assert_null(strstr(out, "linked"));
+    assert_non_null(strstr(err, "refused the link event"));
+    assert_non_null(strstr(err, origin_a));
+    assert_non_null(strstr(err, origin_b));
+    free(out);
+    free(err);
+    size_t links = 0;
+    assert_int_equal(find_incident("INC-6", &links), 0);
+    assert_int_equal(find_incident_in(store_b, "INC-6", &links), 0);
+    /* Nothing of kind incident_link entered B at all. */
+    rc = qf_query(&out, NULL, "--store", store_b, "find", "--kind", "incident_link", "--format",
+                  "jsonl", NULL);
+    assert_int_equal(rc, 0);
+    assert_string_equal(out, "");
+    free(out);
+}
+
+static void test_link_acked_but_not_in_the_store_fails(void **state)
+{
+    (void)state;
+    /* A copy of A (same log origin) with its own collector: the origin check passes and the
+     * collector acks, but the event lands in the copy; link must not report success. */
+    char *copy = tu_path(sockdir, "copy");
+    char cmd[9000];
+    snprintf(cmd, sizeof cmd, "cp -r '%s' '%s'", store, copy);
+    assert_int_equal(system(cmd), 0);
+    char ep[4300], log[4300];
+    snprintf(ep, sizeof ep, "ipc://%s/copy.sock", sockdir);
+    snprintf(log, sizeof log, "%s/copy.log", sockdir);
+    pid_t pid = start_collector(copy, ep, log);
+    char *out = NULL, *err = NULL;
+    int rc = qf_query(&out, &err, "--store", store, "link", "--incident", "INC-7", "--trace", T1,
+                      "--reason", "copy", "--by", "gina@example.com", "--collector", ep,
+                      "--timeout", "1", NULL);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    if (rc != 3) fprintf(stderr, "link: %d %s\n", rc, err);
+    assert_int_equal(rc, 3);
+    assert_null(strstr(out, "linked"));
+    assert_non_null(strstr(err, "acknowledged link event"));
+    assert_non_null(strstr(err, "but it is not in the store at"));
+    free(out);
+    free(err);
+    size_t links = 0;
+    assert_int_equal(find_incident("INC-7", &links), 0);
+    assert_true(find_incident_in(copy, "INC-7", &links) > 0); /* where it went */
+    tu_rmtree(copy);
+    free(copy);
+}
+
+static void test_dry_run_lists_the_traces_and_sends_nothing(void **state)
+{
+    (void)state;
+    /* No collector on this endpoint: a dry run never needs one. */
+    char nobody[4300];
+    snprintf(nobody, sizeof nobody, "ipc://%s/nobody.sock", sockdir);
+    char *out = NULL, *err = NULL;
+    int rc = qf_query(&out, &err, "--store", store, "link", "--incident", "INC-8", "--workflow",
+                      "swe-agent-test-repo", "--since", "2024-05-01T00:00:00Z", "--until",
+                      "2024-05-02T00:00:00Z", "--reason", "window", "--by", "hal@example.com",
+                      "--collector", nobody, "--dry-run", NULL);
+    if (rc != 0) fprintf(stderr, "link: %s\n", err);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "dry run: would link 2 traces to INC-8 (nothing sent)"));
+    assert_non_null(strstr(out, T1));
+    assert_non_null(strstr(out, T2));
+    free(out);
+    free(err);
+    rc = qf_query(&out, &err, "--store", store, "link", "--incident", "INC-8", "--trace", T2,
+                  "--reason", "one", "--by", "hal@example.com", "--collector", endpoint,
+                  "--dry-run", NULL);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "dry run: would link 1 trace to INC-8"));
+    assert_non_null(strstr(out, T2));
+    assert_null(strstr(out, T1));
+    free(out);
+    free(err);
+    size_t links = 0;
+    assert_int_equal(find_incident("INC-8", &links), 0);
+}
+
+/* Builds a store from a shared data file with a signing key, and reads its log origin. */
+static char *make_store(const char *rel, char *origin, size_t len)
+{
+    char *dir = qf_build_store(rel);
+    /* The store was filled without a collector: a collector makes a signing key only for
+     * a new, empty log, so the key is made ahead of time, as an operator would. */
+    char *bin = tu_bin("trace-collector");
+    char *keygen[] = {bin, "keygen", "--store", dir, NULL};
+    assert_int_equal(tu_run(keygen, NULL, NULL, NULL, NULL), 0);
+    free(bin);
+    ts_store *s = NULL;
+    assert_int_equal(ts_open(dir, TS_OPEN_RDONLY, NULL, &s, NULL, 0), 0);
+    assert_int_equal(ts_log_origin(s, origin, len), 0);
+    ts_close(&s);
+    return dir;
+}
+
 static int setup(void **state)
 {
     (void)state;
-    store = qf_build_store("data/swe-agent.jsonl");
+    store = make_store("data/swe-agent.jsonl", origin_a, sizeof origin_a);
+    store_b = make_store("data/swe-agent.jsonl", origin_b, sizeof origin_b);
+    assert_string_not_equal(origin_a, origin_b);
     swe = qf_load_events("data/swe-agent.jsonl");
     sockdir = tu_tempdir("qlink");
     snprintf(endpoint, sizeof endpoint, "ipc://%s/collector.sock", sockdir);
     snprintf(logpath, sizeof logpath, "%s/collector.log", sockdir);
-    /* The store was filled without a collector: a collector makes a signing key only for
-     * a new, empty log, so the key is made ahead of time, as an operator would. */
-    char *bin = tu_bin("trace-collector");
-    char *keygen[] = {bin, "keygen", "--store", (char *)store, NULL};
-    assert_int_equal(tu_run(keygen, NULL, NULL, NULL, NULL), 0);
-    free(bin);
-    collector = start_collector();
+    snprintf(endpoint_b, sizeof endpoint_b, "ipc://%s/collector-b.sock", sockdir);
+    snprintf(logpath_b, sizeof logpath_b, "%s/collector-b.log", sockdir);
+    collector = start_collector(store, endpoint, logpath);
+    collector_b = start_collector(store_b, endpoint_b, logpath_b);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    if (collector > 0) {
-        kill(collector, SIGTERM);
-        waitpid(collector, NULL, 0);
+    pid_t pids[] = {collector, collector_b};
+    for (size_t i = 0; i < 2; i++) {
+        if (pids[i] <= 0) continue;
+        kill(pids[i], SIGTERM);
+        waitpid(pids[i], NULL, 0);
     }
     tu_rmtree(store);
+    tu_rmtree(store_b);
+    free(store_b);
     tu_rmtree(sockdir);
     free(store);
     free(sockdir);
@@ -330,6 +458,9 @@ int main(void)
         cmocka_unit_test(test_link_resolves_a_workflow_window_to_its_traces),
         cmocka_unit_test(test_link_without_a_collector_says_so_and_links_nothing),
         cmocka_unit_test(test_link_errors_are_clear_and_link_nothing),
+        cmocka_unit_test(test_link_through_the_collector_of_another_store_is_refused),
+        cmocka_unit_test(test_link_acked_but_not_in_the_store_fails),
+        cmocka_unit_test(test_dry_run_lists_the_traces_and_sends_nothing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
