@@ -25,10 +25,11 @@
 
 /* Exit codes (DESIGN.md "trace-query"). */
 enum {
-    QEXIT_OK = 0,     /* success */
-    QEXIT_USAGE = 2,  /* usage error: unknown command or option, bad value, malformed id */
-    QEXIT_STORE = 3,  /* store or I/O error, or the asked-for thing is not in the store */
-    QEXIT_VERIFY = 4, /* verification failed */
+    QEXIT_OK = 0,      /* success */
+    QEXIT_NOTHING = 1, /* the query matched nothing to act on (export: no bundle written) */
+    QEXIT_USAGE = 2,   /* usage error: unknown command or option, bad value, malformed id */
+    QEXIT_STORE = 3,   /* store or I/O error, or the asked-for thing is not in the store */
+    QEXIT_VERIFY = 4,  /* verification failed */
 };
 
 /* Output formats. */

@@ -8,7 +8,7 @@
  * checkpoint, then seals it with the collector's key and writes it: to -o FILE by the rules
  * of outfile.h (never through a symlink, FIFO or device; an existing file only with
  * --force), or to stdout with -o -. A query that matches no event writes nothing and fails
- * (exit 3) unless --allow-empty.
+ * (exit 1) unless --allow-empty.
  * Owns: the events' bytes for the duration of the run (all of them: a 100k-event export
  * holds ~100 MB).
  * Invariants: the output depends only on the store's state, the query and --who: events in
@@ -60,7 +60,7 @@ static const char export_help[] =
     "The same store state and query give the same bytes. Check it with trace-query verify.\n"
     "FILE is written through a temporary file beside it and never replaces a symlink, FIFO,\n"
     "device or directory (exit 2); an existing file only with --force (else exit 2). When\n"
-    "no event matches, nothing is written and the exit status is 3, unless --allow-empty.\n"
+    "no event matches, nothing is written and the exit status is 1, unless --allow-empty.\n"
     "\n"
     "examples:\n"
     "  trace-query export --incident INC-2041 -o INC-2041.bundle.tar\n"
@@ -491,7 +491,7 @@ static int export_run(const qctx *ctx, int argc, char **argv)
              "no event matches the query: nothing was written (a signed bundle of no events "
              "proves nothing about an incident; check the filters with trace-query find, or "
              "pass --allow-empty)");
-        rc = QEXIT_STORE;
+        rc = QEXIT_NOTHING;
     }
     if (!rc && n && ev[n - 1].log_index >= cp.size) {
         qerr(ctx, "export",
