@@ -6,8 +6,8 @@
  * reading a damaged store exits 4 with a message, never by a signal), finds the command in
  * the table below and runs it.
  * Owns: the qctx (lives for the whole run).
- * Invariants: the exit code is one of QEXIT_* (DESIGN.md): 0 success, 2 usage error,
- * 3 store or I/O error, 4 verification failed.
+ * Invariants: the exit code is one of QEXIT_* (commands.h; DESIGN.md): 0 success, 1 nothing
+ * matched, 2 usage error, 3 store or I/O error, 4 verification failed, 5 not trusted.
  * Threading: single-threaded.
  */
 #include <stdio.h>
@@ -55,7 +55,9 @@ static const char global_examples[] =
     "  trace-query link --incident INC-2041 --trace 4bf92f3577b34da6a3ce929d0e0e4736 \\\n"
     "    --reason \"refund issued without approval\"\n"
     "\n"
-    "exit codes: 0 success, 2 usage error, 3 store or I/O error, 4 verification failed\n";
+    "exit codes: 0 success, 1 nothing matched to act on (export), 2 usage error, 3 store or\n"
+    "I/O error, 4 verification failed or a damaged store, 5 verified against a key nothing\n"
+    "independent vouches for (verify without --key)\n";
 
 static void print_global_help(FILE *f)
 {
