@@ -27,9 +27,22 @@ void qdesc_time(uint64_t unix_nano, char *buf, size_t len)
 void qdesc_duration(uint64_t nano, char *buf, size_t len)
 {
     uint64_t ms = nano / 1000000ull;
-    if (ms < 1000)
-        snprintf(buf, len, "%" PRIu64 "ms", ms);
-    else if (ms < 60000)
+    if (nano < 1000000000ull) { /* three significant digits down to ns: 420ns, 830us, 1.42ms */
+        static const char *const units[] = {"ns", "us", "ms"};
+        uint64_t div = 1;
+        int u = 0;
+        while (nano / div >= 1000) {
+            div *= 1000;
+            u++;
+        }
+        uint64_t whole = nano / div, rest = nano % div;
+        if (whole >= 100 || div == 1)
+            snprintf(buf, len, "%" PRIu64 "%s", whole, units[u]);
+        else if (whole >= 10)
+            snprintf(buf, len, "%" PRIu64 ".%01" PRIu64 "%s", whole, rest * 10 / div, units[u]);
+        else
+            snprintf(buf, len, "%" PRIu64 ".%02" PRIu64 "%s", whole, rest * 100 / div, units[u]);
+    } else if (ms < 60000)
         snprintf(buf, len, "%" PRIu64 ".%02" PRIu64 "s", ms / 1000, (ms % 1000) / 10);
     else if (ms < 3600000)
         snprintf(buf, len, "%" PRIu64 "m%02" PRIu64 "s", ms / 60000, (ms / 1000) % 60);

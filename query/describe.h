@@ -16,7 +16,8 @@
 
 /* "2024-05-01 20:46:42.123" (UTC, milliseconds). */
 void qdesc_time(uint64_t unix_nano, char *buf, size_t len);
-/* "850ms", "1.25s", "2m05s", "1h02m". */
+/* For people, with three significant digits below a second: "420ns", "830us", "1.42ms",
+ * "14.2ms", "142ms", then "1.25s", "2m05s", "1h02m". */
 void qdesc_duration(uint64_t nano, char *buf, size_t len);
 /* "$0.001234" for micro-USD (6 decimals, exact). */
 void qdesc_cost(uint64_t micros, char *buf, size_t len);

@@ -240,28 +240,6 @@ void qsf_exact(const qstats_field *fd, const qstats_group *g, char *buf, size_t 
 
 /* ---- table text ------------------------------------------------------------------------ */
 
-void qsf_duration_text(uint64_t ns, char *buf, size_t len)
-{
-    if (ns >= 1000000000ull) {
-        qdesc_duration(ns, buf, len);
-        return;
-    }
-    static const char *const units[] = {"ns", "us", "ms"};
-    uint64_t div = 1;
-    int u = 0;
-    while (ns / div >= 1000) {
-        div *= 1000;
-        u++;
-    }
-    uint64_t whole = ns / div, rest = ns % div;
-    if (whole >= 100 || div == 1)
-        snprintf(buf, len, "%" PRIu64 "%s", whole, units[u]);
-    else if (whole >= 10)
-        snprintf(buf, len, "%" PRIu64 ".%01" PRIu64 "%s", whole, rest * 10 / div, units[u]);
-    else
-        snprintf(buf, len, "%" PRIu64 ".%02" PRIu64 "%s", whole, rest * 100 / div, units[u]);
-}
-
 /* The cost for people: "$76.44" from $1 (cents), three significant digits below ("$0.558",
  * "$0.0174"; at most 6 decimals), rounded half up; "+" when LLM calls are unpriced (the sum
  * is then a lower bound); "unknown" when no price is known; "-" when nothing is priced. */
@@ -315,7 +293,7 @@ void qsf_cell(const qstats_field *fd, const qstats_group *g, char *buf, size_t l
         if (field_number(fd, g, &v) != 0)
             snprintf(buf, len, "-");
         else
-            qsf_duration_text((uint64_t)v, buf, len);
+            qdesc_duration((uint64_t)v, buf, len);
         break;
     default:
         snprintf(buf, len, "-");

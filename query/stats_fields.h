@@ -57,10 +57,6 @@ void qsf_exact(const qstats_field *fd, const qstats_group *g, char *buf, size_t 
 /* The table text of a field for a group (never longer than len - 1; always terminated). */
 void qsf_cell(const qstats_field *fd, const qstats_group *g, char *buf, size_t len);
 
-/* A duration for people with three significant digits down to nanoseconds:
- * "420ns", "830us", "1.42ms", "14.2ms", "142ms", then "1.25s", "2m05s", "1h02m". */
-void qsf_duration_text(uint64_t ns, char *buf, size_t len);
-
 /* Orders rows[0..n), given in group-name order (qstats_group_at's), by field `field`
  * (descending if `desc`); rows whose value is null come last either way, ties keep
  * group-name order. 0, or -1 when out of memory. */
