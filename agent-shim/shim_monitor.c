@@ -56,6 +56,7 @@ static void count_event(uint16_t event, uint32_t value, shim_conn_events *ev)
     switch (event) {
     case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
         ev->connected++;
+        ev->up = 1;
         break;
     case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
         ev->auth_refused++;
@@ -67,6 +68,7 @@ static void count_event(uint16_t event, uint32_t value, shim_conn_events *ev)
         break;
     case ZMQ_EVENT_DISCONNECTED:
         ev->disconnected++;
+        ev->up = 0;
         break;
     default:
         break;

@@ -24,6 +24,7 @@ typedef struct shim_conn_events {
     uint64_t handshake_failed; /* other handshake failures (wrong server key, protocol) */
     uint64_t disconnected;     /* connections closed */
     int last_status;           /* ZAP status code of the last refusal (400, 500...) */
+    int up;                    /* the last of those two events: 1 handshake succeeded, 0 closed */
 } shim_conn_events;
 
 /* Starts monitoring `sock` of context `zctx`; returns the PAIR socket to
