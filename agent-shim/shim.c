@@ -234,7 +234,7 @@ static void destroy_client(traceshim *s)
     replay_seg_clear(&s->rs);
     free(s->rxbuf);
     free(s->carry);
-    if (s->mon) zmq_close(s->mon);
+    if (s->sock) shim_monitor_stop(s->sock, &s->mon);
     if (s->sock) zmq_close(s->sock);
     if (s->zctx) zmq_ctx_term(s->zctx);
     spool_close(&s->sp);

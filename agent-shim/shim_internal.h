@@ -42,6 +42,7 @@ typedef struct batch {
     unsigned attempts;   /* RETRY answers received */
     size_t rfirst, rend; /* spool batches: their records' index range in the segment */
     unsigned drops;      /* connections closed while it was in flight (size suspect) */
+    int wait_conn;       /* its connection closed: resent once one is up (resend_on_connect) */
 } batch;
 
 struct traceshim {

@@ -221,6 +221,7 @@ static int batch_send(traceshim *s, batch *b, uint64_t now)
     if (3 * s->srtt > tmo) tmo = 3 * s->srtt;
     if (tmo > 60000000000ull) tmo = 60000000000ull;
     b->deadline = now + (tmo << (b->sends < 5 ? b->sends : 5));
+    b->wait_conn = 0;
     if (b->sends++ == 0) b->sent_at = now;
     return 0;
 }
@@ -670,10 +671,17 @@ static void suspect_on_close(traceshim *s, uint64_t now)
     batch *big = NULL;
     for (unsigned i = 0; i < s->o.window; i++) {
         batch *b = &s->win[i];
-        /* What was in flight on the closed connection is gone with it: send
-         * again as soon as a connection is up (the collector stores each
-         * event once; a late ack of a settled batch is ignored). */
-        if (b->in_use && b->sends > 0) b->deadline = now;
+        /* What was in flight on the closed connection is gone with it: sent
+         * again once a connection is up (resend_on_connect; the collector
+         * stores each event once, a late ack of a settled batch is ignored).
+         * Not at once: until the socket has processed the closed pipe's end,
+         * zmq_send still "succeeds" into it and the frame is lost, and the
+         * batch would then wait its doubled deadline, past its give-up time.
+         * An ack timeout at most, should the monitor miss the reconnection. */
+        if (b->in_use && b->sends > 0) {
+            b->wait_conn = 1;
+            b->deadline = now + (uint64_t)s->o.ack_timeout_ms * 1000000u;
+        }
         if (b->in_use && b->sends > 0 && b->frame_len > SIZE_SUSPECT_BYTES &&
             (!big || b->frame_len > big->frame_len))
             big = b;
@@ -682,14 +690,30 @@ static void suspect_on_close(traceshim *s, uint64_t now)
         batch_too_big(s, big, big->frame_len / 2, "closed the connection 3 times on");
 }
 
-/* Reads the socket monitor: a refused key is counted and said (the shim
- * would otherwise look like it waits for a collector that is not there). */
+/* A connection is up (handshake done, long after the closed one's pipe
+ * was dropped): what waits for one is sent now. */
+static void resend_on_connect(traceshim *s, uint64_t now)
+{
+    for (unsigned i = 0; i < s->o.window; i++) {
+        batch *b = &s->win[i];
+        if (b->in_use && b->wait_conn) {
+            b->wait_conn = 0;
+            b->deadline = now;
+        }
+    }
+}
+
+/* Reads the socket monitor: closed and new connections (above), a refused
+ * key counted and said (the shim would otherwise look like it waits for a
+ * collector that is not there). */
 static void read_monitor(traceshim *s)
 {
     if (!s->mon) return;
-    uint64_t before = s->conn.auth_refused, closed = s->conn.disconnected;
+    uint64_t before = s->conn.auth_refused, closed = s->conn.disconnected,
+             opened = s->conn.connected;
     shim_monitor_drain(s->mon, &s->conn);
     if (s->conn.disconnected != closed) suspect_on_close(s, shim_now_ns());
+    if (s->conn.connected != opened && s->conn.up) resend_on_connect(s, shim_now_ns());
     uint64_t refused = s->conn.auth_refused - before;
     if (refused == 0) return;
     CINC(s, c_auth_refused, refused);

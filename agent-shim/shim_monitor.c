@@ -3,7 +3,8 @@
  *
  * Owns nothing beyond the PAIR socket it hands back. Invariants: each
  * monitor message is two parts, [u16 event, u32 value][endpoint]; anything
- * else is drained and ignored. Threading: see the header.
+ * else is drained and ignored; the PAIR is closed only after monitoring
+ * stopped (shim_monitor_stop). Threading: see the header.
  */
 #include "shim_monitor.h"
 
@@ -22,14 +23,32 @@ void *shim_monitor_start(void *zctx, void *sock)
     snprintf(ep, sizeof ep, "inproc://traceshim-monitor-%p", sock);
     if (zmq_socket_monitor(sock, ep, MONITOR_EVENTS) != 0) return NULL;
     void *pair = zmq_socket(zctx, ZMQ_PAIR);
-    if (!pair) return NULL;
     int zero = 0;
-    zmq_setsockopt(pair, ZMQ_LINGER, &zero, sizeof zero);
-    if (zmq_connect(pair, ep) != 0) {
-        zmq_close(pair);
+    if (pair) zmq_setsockopt(pair, ZMQ_LINGER, &zero, sizeof zero);
+    if (!pair || zmq_connect(pair, ep) != 0) {
+        shim_monitor_stop(sock, &pair); /* no reader: the next event would block the I/O thread */
         return NULL;
     }
     return pair;
+}
+
+/* libzmq sends each event on its own PAIR socket from the I/O thread and
+ * blocks while no peer is connected: an event after our PAIR is closed
+ * stalls that thread until zmq_ctx_term, which then fails the send and
+ * leaks the endpoint part of the message (libzmq 4.3 does not close a
+ * message whose send failed). So: drain what is queued (an I/O thread
+ * blocked on a full queue holds the lock that stopping takes), stop the
+ * monitor (later events are not sent at all), then close the PAIR. */
+void shim_monitor_stop(void *sock, void **pair)
+{
+    if (*pair) {
+        shim_conn_events ignored;
+        memset(&ignored, 0, sizeof ignored);
+        shim_monitor_drain(*pair, &ignored);
+    }
+    zmq_socket_monitor(sock, NULL, 0);
+    if (*pair) zmq_close(*pair);
+    *pair = NULL;
 }
 
 static void count_event(uint16_t event, uint32_t value, shim_conn_events *ev)
@@ -37,6 +56,7 @@ static void count_event(uint16_t event, uint32_t value, shim_conn_events *ev)
     switch (event) {
     case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
         ev->connected++;
+        ev->up = 1;
         break;
     case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
         ev->auth_refused++;
@@ -48,6 +68,7 @@ static void count_event(uint16_t event, uint32_t value, shim_conn_events *ev)
         break;
     case ZMQ_EVENT_DISCONNECTED:
         ev->disconnected++;
+        ev->up = 0;
         break;
     default:
         break;

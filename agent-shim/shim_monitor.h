@@ -7,8 +7,9 @@
  * its CURVE key (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH: the ZAP handler said no)
  * or fails the handshake from one that is not running, and can see the
  * connection being closed while batches are in flight.
- * Ownership: the PAIR socket returned belongs to the caller (zmq_close it
- * before the context ends).
+ * Ownership: the PAIR socket returned belongs to the caller, who ends it
+ * with shim_monitor_stop (never a bare zmq_close) before the monitored
+ * socket is closed.
  * Threading: start from the thread that owns the monitored socket, before
  * it connects; drain from one thread.
  */
@@ -23,6 +24,7 @@ typedef struct shim_conn_events {
     uint64_t handshake_failed; /* other handshake failures (wrong server key, protocol) */
     uint64_t disconnected;     /* connections closed */
     int last_status;           /* ZAP status code of the last refusal (400, 500...) */
+    int up;                    /* the last of those two events: 1 handshake succeeded, 0 closed */
 } shim_conn_events;
 
 /* Starts monitoring `sock` of context `zctx`; returns the PAIR socket to
@@ -31,5 +33,9 @@ void *shim_monitor_start(void *zctx, void *sock);
 
 /* Reads every pending monitor event into *ev (adds to its counts). */
 void shim_monitor_drain(void *pair, shim_conn_events *ev);
+
+/* Stops monitoring `sock` and closes *pair (may be NULL; set to NULL). Call
+ * it while `sock` is still open, from the thread that owns `sock`. */
+void shim_monitor_stop(void *sock, void **pair);
 
 #endif
