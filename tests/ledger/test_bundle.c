@@ -22,7 +22,7 @@
 
 #include <cmocka.h>
 
-#include "bundle.h"
+#include "bundle_fixture.h"
 #include "ledger_fixture.h"
 #include "store_fixture.h"
 #include "testutil.h"
@@ -112,40 +112,10 @@ static int teardown(void **state)
     return 0;
 }
 
-static void load(const char *path, bundle *b)
-{
-    char err[512];
-    bundle_init(b);
-    if (bundle_read_file(path, b, err, sizeof err) != 0) fail_msg("%s", err);
-}
-
-static void save(bundle *b, const char *path)
-{
-    char err[512];
-    if (bundle_write(b, path, err, sizeof err) != 0) fail_msg("%s", err);
-    bundle_clear(b);
-}
-
 /* Re-seals a bundle's manifest (query and who as exported) with `k`. */
 static void reseal(bundle *b, const cp_key *k)
 {
-    char err[512];
-    static const char *derived[] = {BUNDLE_MANIFEST, BUNDLE_SIGNATURE, BUNDLE_SUMS, BUNDLE_PUBKEY,
-                                    BUNDLE_GUIDE};
-    bundle keep;
-    bundle_init(&keep);
-    for (size_t i = 0; i < b->n; i++) {
-        int skip = 0;
-        for (size_t j = 0; j < 5; j++)
-            skip |= strcmp(b->files[i].name, derived[j]) == 0;
-        if (!skip)
-            assert_int_equal(
-                bundle_put_copy(&keep, b->files[i].name, b->files[i].data, b->files[i].len), 0);
-    }
-    bundle_clear(b);
-    *b = keep;
-    if (bundle_seal(b, "{\"workflow\":\"wf-1\"}", "auditor@example.com", k, err, sizeof err))
-        fail_msg("reseal: %s", err);
+    bf_reseal(b, k, "{\"workflow\":\"wf-1\"}", "auditor@example.com");
 }
 
 /* ---- the happy path ------------------------------------------------------------------ */
@@ -173,7 +143,7 @@ static void test_bundle_exported_from_a_store_verifies_with_the_pinned_key(void 
     free(tq);
 
     bundle b;
-    load(bundle_path, &b);
+    bf_load(bundle_path, &b);
     const bundle_file *m = bundle_get(&b, BUNDLE_MANIFEST);
     assert_non_null(m);
     assert_non_null(strstr((const char *)m->data, "\"exported_by\": \"auditor@example.com\""));
@@ -240,17 +210,17 @@ static void test_bundle_flipped_byte_in_any_file_is_named(void **state)
 {
     (void)state;
     bundle orig;
-    load(bundle_path, &orig);
+    bf_load(bundle_path, &orig);
     for (size_t i = 0; i < orig.n; i++) {
         const char *name = orig.files[i].name;
         size_t len = orig.files[i].len;
         size_t where[3] = {0, len / 2, len - 1};
         for (int w = 0; w < 3; w++) {
             bundle b;
-            load(bundle_path, &b);
+            bf_load(bundle_path, &b);
             bundle_file *f = (bundle_file *)bundle_get(&b, name);
             f->data[where[w]] ^= 0x04;
-            save(&b, scratch);
+            bf_save(&b, scratch);
             const char *check =
                 strcmp(name, BUNDLE_MANIFEST) == 0 || strcmp(name, BUNDLE_SIGNATURE) == 0
                     ? "manifest signature"
@@ -333,12 +303,12 @@ static void test_bundle_deleted_event_is_named(void **state)
         order[i] = i;
     bundle b;
     /* Deleted from every file, manifest untouched: the hashes no longer match. */
-    load(bundle_path, &b);
+    bf_load(bundle_path, &b);
     reorder_events(&b, order, 100, 37);
-    save(&b, scratch);
+    bf_save(&b, scratch);
     expect_failure(scratch, pub, NULL, "file hash", BUNDLE_EVENTS_BIN);
     /* Deleted from the stored bytes only, manifest re-sealed: the proofs no longer line up. */
-    load(bundle_path, &b);
+    bf_load(bundle_path, &b);
     static rec r[1000];
     bundle_file *bin = (bundle_file *)bundle_get(&b, BUNDLE_EVENTS_BIN);
     bundle copy;
@@ -348,7 +318,7 @@ static void test_bundle_deleted_event_is_named(void **state)
     rebuild(&b, BUNDLE_EVENTS_BIN, r, 100, order, 37);
     bundle_clear(&copy);
     reseal(&b, key);
-    save(&b, scratch);
+    bf_save(&b, scratch);
     expect_failure(scratch, pub, NULL, "event 37", "proof order");
 }
 
@@ -361,14 +331,14 @@ static void test_bundle_two_swapped_events_are_named(void **state)
     order[10] = 11;
     order[11] = 10;
     bundle b;
-    load(bundle_path, &b);
+    bf_load(bundle_path, &b);
     reorder_events(&b, order, 100, -1);
-    save(&b, scratch);
+    bf_save(&b, scratch);
     expect_failure(scratch, pub, NULL, "file hash", NULL);
-    load(bundle_path, &b);
+    bf_load(bundle_path, &b);
     reorder_events(&b, order, 100, -1);
     reseal(&b, key);
-    save(&b, scratch);
+    bf_save(&b, scratch);
     expect_failure(scratch, pub, NULL, "event 11", "log order");
 }
 
@@ -378,8 +348,8 @@ static void test_bundle_event_from_another_store_is_named(void **state)
     /* Event 5 of the other store's bundle (same workflow, same log index) put in place of
      * event 5, with its own JSON line; the manifest re-sealed. */
     bundle b, o;
-    load(bundle_path, &b);
-    load(other_bundle, &o);
+    bf_load(bundle_path, &b);
+    bf_load(other_bundle, &o);
     static rec rb[1000], ro[1000], jb[1000], jo[1000];
     bundle src;
     bundle_init(&src);
@@ -404,7 +374,7 @@ static void test_bundle_event_from_another_store_is_named(void **state)
     bundle_clear(&src);
     reseal(&b, key);
     bundle_clear(&o);
-    save(&b, scratch);
+    bf_save(&b, scratch);
     expect_failure(scratch, pub, NULL, "event 5", "leaf hash");
 }
 
@@ -413,18 +383,18 @@ static void test_bundle_manifest_resigned_with_another_key_is_named(void **state
     (void)state;
     bundle b;
     /* Only the signature replaced. */
-    load(bundle_path, &b);
+    bf_load(bundle_path, &b);
     const bundle_file *m = bundle_get(&b, BUNDLE_MANIFEST);
     uint8_t *sig = malloc(64);
     assert_int_equal(cp_key_sign(other_key, m->data, m->len, sig), 0);
     assert_int_equal(bundle_put(&b, BUNDLE_SIGNATURE, sig, 64), 0);
-    save(&b, scratch);
+    bf_save(&b, scratch);
     expect_failure(scratch, pub, NULL, "manifest signature", NULL);
     /* Everything re-sealed with the other key, its pub.pem included: with the pinned key the
      * manifest fails; trusting the bundle's key, the checkpoint (signed by the collector) does. */
-    load(bundle_path, &b);
+    bf_load(bundle_path, &b);
     reseal(&b, other_key);
-    save(&b, scratch);
+    bf_save(&b, scratch);
     expect_failure(scratch, pub, NULL, "manifest signature", NULL);
     expect_failure(scratch, NULL, NULL, "checkpoint signature", NULL);
 }
@@ -518,14 +488,14 @@ static void test_bundle_checkpoint_with_a_smaller_tree_is_named(void **state)
     assert_int_equal(ts_checkpoint_get(s, 1, &older, &len), 0); /* tree size 200 */
     ts_close(&s);
     bundle b;
-    load(bundle_path, &b);
+    bf_load(bundle_path, &b);
     assert_int_equal(bundle_put_copy(&b, BUNDLE_CHECKPOINT, older, len), 0);
-    save(&b, scratch);
+    bf_save(&b, scratch);
     expect_failure(scratch, pub, NULL, "file hash", BUNDLE_CHECKPOINT);
-    load(bundle_path, &b);
+    bf_load(bundle_path, &b);
     bundle_put_copy(&b, BUNDLE_CHECKPOINT, older, len);
     reseal(&b, key);
-    save(&b, scratch);
+    bf_save(&b, scratch);
     /* The genuine older checkpoint verifies, but the proofs lead to the larger tree. */
     expect_failure(scratch, pub, NULL, "event 0", "inclusion proof");
     free(older);
@@ -596,9 +566,9 @@ static void test_bundle_that_is_not_an_archive_fails_verification(void **state)
     assert_int_equal(tu_write_file(scratch, "not a tar archive at all", 24), 0);
     expect_failure(scratch, pub, NULL, "FAILED", NULL);
     bundle b;
-    load(bundle_path, &b);
+    bf_load(bundle_path, &b);
     bundle_put_copy(&b, "extra.txt", "hello", 5);
-    save(&b, scratch);
+    bf_save(&b, scratch);
     expect_failure(scratch, pub, NULL, "unexpected file", "extra.txt");
     char *err = NULL, *missing = lf_path(dir, "missing.tar");
     assert_int_equal(verify(missing, pub, NULL, &err), 3);

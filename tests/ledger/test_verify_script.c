@@ -28,7 +28,7 @@
 
 #include <cmocka.h>
 
-#include "bundle.h"
+#include "bundle_fixture.h"
 #include "ledger_fixture.h"
 #include "pipeline_util.h"
 #include "testutil.h"
@@ -265,20 +265,6 @@ static int teardown(void **state)
 
 /* ---- tampering --------------------------------------------------------------------------- */
 
-static void load(const char *path, bundle *b)
-{
-    char err[512];
-    bundle_init(b);
-    if (bundle_read_file(path, b, err, sizeof err) != 0) fail_msg("%s", err);
-}
-
-static void save(bundle *b, const char *path)
-{
-    char err[512];
-    if (bundle_write(b, path, err, sizeof err) != 0) fail_msg("%s", err);
-    bundle_clear(b);
-}
-
 static bundle_file *file_of(bundle *b, const char *name)
 {
     bundle_file *f = (bundle_file *)bundle_get(b, name);
@@ -302,13 +288,7 @@ static void drop_file(bundle *b, const char *name)
 /* Seals the content files again with `k` (pub.pem becomes k's). */
 static void reseal(bundle *b, const cp_key *k)
 {
-    static const char *derived[] = {BUNDLE_MANIFEST, BUNDLE_SIGNATURE, BUNDLE_SUMS, BUNDLE_PUBKEY,
-                                    BUNDLE_GUIDE};
-    for (size_t i = 0; i < sizeof derived / sizeof derived[0]; i++)
-        drop_file(b, derived[i]);
-    char err[512];
-    if (bundle_seal(b, "{\"since\":\"" SINCE "\"}", WHO, k, err, sizeof err))
-        fail_msg("reseal: %s", err);
+    bf_reseal(b, k, "{\"since\":\"" SINCE "\"}", WHO);
 }
 
 /* The events as pieces of events.bin, events.jsonl and proofs.jsonl (copies). */
@@ -457,7 +437,7 @@ static void swap_events(bundle *b)
 static void put_early_checkpoint(bundle *b)
 {
     bundle o;
-    load(early, &o);
+    bf_load(early, &o);
     const bundle_file *cp = bundle_get(&o, BUNDLE_CHECKPOINT);
     assert_int_equal(bundle_put_copy(b, BUNDLE_CHECKPOINT, cp->data, cp->len), 0);
     bundle_clear(&o);
@@ -563,7 +543,7 @@ static void test_script_accepts_the_good_bundles_as_trace_query_does(void **stat
     free(out);
     /* VERIFY.txt points at the script, with the command as it is run here. */
     bundle b;
-    load(good, &b);
+    bf_load(good, &b);
     const bundle_file *guide = bundle_get(&b, BUNDLE_GUIDE);
     assert_non_null(guide);
     assert_non_null(strstr((const char *)guide->data,
@@ -594,10 +574,10 @@ static void test_script_and_trace_query_agree_on_every_tampering(void **state)
     for (size_t i = 0; i < sizeof TAMPERINGS / sizeof TAMPERINGS[0]; i++) {
         const tampering *t = &TAMPERINGS[i];
         bundle b;
-        load(good, &b);
+        bf_load(good, &b);
         t->fn(&b);
         if (t->insider) reseal(&b, collector_key);
-        save(&b, scratch);
+        bf_save(&b, scratch);
         same_verdict(t->what, scratch, pub, NULL, t->want, t->check, 1);
     }
 }
@@ -623,9 +603,9 @@ static void test_script_trusting_the_bundle_key_says_so_with_exit_5(void **state
     free(err);
     /* The forgery passes every check but the key's: exit 5, never 0; pinned, it fails. */
     bundle b;
-    load(good, &b);
+    bf_load(good, &b);
     forge(&b);
-    save(&b, scratch);
+    bf_save(&b, scratch);
     assert_int_equal(run_script(scratch, NULL, NULL, &out, NULL), 5);
     assert_non_null(strstr(out, "NOT PINNED"));
     free(out);
@@ -633,9 +613,9 @@ static void test_script_trusting_the_bundle_key_says_so_with_exit_5(void **state
     same_verdict("the forgery, pinned", scratch, pub, NULL, 4, "manifest signature", 1);
     /* Trusting the bundle's key still catches what it can: a re-signed manifest over a
      * checkpoint the new key did not sign. */
-    load(good, &b);
+    bf_load(good, &b);
     reseal(&b, forger);
-    save(&b, scratch);
+    bf_save(&b, scratch);
     assert_int_equal(run_script(scratch, NULL, NULL, NULL, &err), 4);
     assert_non_null(strstr(err, "checkpoint signature"));
     free(err);
@@ -685,7 +665,7 @@ static void test_script_and_trace_query_agree_on_keys_and_prior_checkpoints(void
 static void save_with_duplicate(const char *name, const void *data, size_t len)
 {
     bundle b;
-    load(good, &b);
+    bf_load(good, &b);
     struct archive *a = archive_write_new();
     struct archive_entry *e = archive_entry_new();
     assert_int_equal(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
@@ -734,13 +714,13 @@ static void test_script_checks_consistency_proofs_trace_query_leaves_unread(void
     /* A consistency line nobody asked about with --prior: trace-query does not read it, the
      * script checks every line (docs/ledger.md). */
     bundle b;
-    load(good, &b);
+    bf_load(good, &b);
     bundle_file *c = file_of(&b, BUNDLE_CONSISTENCY);
     uint8_t *at = memmem(c->data, c->len, "\"proof\":[\"", 10);
     assert_non_null(at);
     at[10] = at[10] == '0' ? '1' : '0';
     reseal(&b, collector_key);
-    save(&b, scratch);
+    bf_save(&b, scratch);
     char *err = NULL;
     assert_int_equal(run_query(scratch, pub, NULL, NULL, NULL), 0);
     assert_int_equal(run_script(scratch, pub, NULL, NULL, &err), 4);
