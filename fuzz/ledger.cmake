@@ -1,5 +1,5 @@
-# Ledger fuzz targets: the checkpoint/signed-note parser, the compliance bundle reader and
-# the witness file reader.
+# Ledger fuzz targets: the checkpoint/signed-note parser, the compliance bundle reader, the
+# witness file reader and the keyring of verify --keyring.
 # The modules under test are compiled in directly.
 agenttrail_add_fuzzer(fuzz_checkpoint_parse ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_checkpoint_parse.c
                       PkgConfig::CRYPTO)
@@ -17,3 +17,9 @@ agenttrail_add_fuzzer(fuzz_witness_read ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_witness
 target_sources(fuzz_witness_read PRIVATE ${CMAKE_SOURCE_DIR}/store/witness.c
                                          ${CMAKE_SOURCE_DIR}/store/checkpoint.c)
 target_include_directories(fuzz_witness_read PRIVATE ${CMAKE_SOURCE_DIR}/store)
+
+agenttrail_add_fuzzer(fuzz_keyring ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_keyring.c PkgConfig::CRYPTO)
+target_sources(fuzz_keyring PRIVATE ${CMAKE_SOURCE_DIR}/query/keyring.c
+                                    ${CMAKE_SOURCE_DIR}/store/checkpoint.c)
+target_include_directories(fuzz_keyring PRIVATE ${CMAKE_SOURCE_DIR}/query
+                                                ${CMAKE_SOURCE_DIR}/store)

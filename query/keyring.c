@@ -46,11 +46,53 @@ static int keyring_add(qkeyring *kr, const char *text, size_t len)
     return 0;
 }
 
-/* The end of the line starting at p (at its '\n' or the NUL). */
-static const char *line_end(const char *p)
+/* The end of the line starting at p (at its '\n', or `end`). */
+static const char *line_end(const char *p, const char *end)
 {
-    const char *e = strchr(p, '\n');
-    return e ? e : p + strlen(p);
+    const char *e = memchr(p, '\n', (size_t)(end - p));
+    return e ? e : end;
+}
+
+int qkeyring_parse(const char *text, size_t len, const char *path, qkeyring *kr, char *err,
+                   size_t errlen)
+{
+    if (memchr(text, 0, len)) {
+        snprintf(err, errlen, "%s: not a keyring: it holds a NUL byte", path);
+        return -1;
+    }
+    int rc = 0;
+    unsigned line = 1;
+    const char *end = text + len;
+    for (const char *p = text; p < end && rc == 0;) {
+        const char *e = line_end(p, end), *start = p;
+        unsigned first = line;
+        size_t n = (size_t)(e - p);
+        while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
+        if (n > 0 && p[0] != '#') {
+            int pem = n >= 11 && strncmp(p, "-----BEGIN ", 11) == 0;
+            while (pem && e < end && !((size_t)(e - p) >= 9 && strncmp(p, "-----END ", 9) == 0)) {
+                p = e + 1; /* the block runs to its END line */
+                e = line_end(p, end);
+                line++;
+            }
+            if (pem && !((size_t)(e - p) >= 9 && strncmp(p, "-----END ", 9) == 0)) {
+                snprintf(err, errlen, "%s:%u: a PEM block with no END line", path, first);
+                rc = -1;
+            } else if (keyring_add(kr, start, (size_t)(e - start)) != 0) {
+                snprintf(err, errlen, "%s:%u: not an Ed25519 public key (PEM or verifier line)",
+                         path, first);
+                rc = -1;
+            }
+        }
+        p = e < end ? e + 1 : e;
+        line++;
+    }
+    if (rc == 0 && kr->n == 0) {
+        snprintf(err, errlen, "%s: the keyring holds no key", path);
+        rc = -1;
+    }
+    return rc;
 }
 
 int qkeyring_load(const char *path, qkeyring *kr, char *err, size_t errlen)
@@ -61,37 +103,7 @@ int qkeyring_load(const char *path, qkeyring *kr, char *err, size_t errlen)
         snprintf(err, errlen, "%s: cannot read the keyring: %s", path, strerror(errno));
         return -1;
     }
-    int rc = 0;
-    unsigned line = 1;
-    for (const char *p = text; *p && rc == 0;) {
-        const char *e = line_end(p), *start = p;
-        unsigned first = line;
-        size_t n = (size_t)(e - p);
-        while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
-            n--;
-        if (n > 0 && p[0] != '#') {
-            if (strncmp(p, "-----BEGIN ", 11) == 0) /* the block runs to its END line */
-                while (*e && strncmp(p, "-----END ", 9) != 0) {
-                    p = e + 1;
-                    e = line_end(p);
-                    line++;
-                }
-            if (strncmp(start, "-----BEGIN ", 11) == 0 && strncmp(p, "-----END ", 9) != 0) {
-                snprintf(err, errlen, "%s:%u: a PEM block with no END line", path, first);
-                rc = -1;
-            } else if (keyring_add(kr, start, (size_t)(e - start)) != 0) {
-                snprintf(err, errlen, "%s:%u: not an Ed25519 public key (PEM or verifier line)",
-                         path, first);
-                rc = -1;
-            }
-        }
-        p = *e ? e + 1 : e;
-        line++;
-    }
-    if (rc == 0 && kr->n == 0) {
-        snprintf(err, errlen, "%s: the keyring holds no key", path);
-        rc = -1;
-    }
+    int rc = qkeyring_parse(text, len, path, kr, err, errlen);
     free(text);
     return rc;
 }

@@ -25,6 +25,11 @@ typedef struct qkeyring {
  * an error with `err` naming the file and line. 0 or -1. */
 int qkeyring_load(const char *path, qkeyring *kr, char *err, size_t errlen);
 
+/* The same for a keyring's text[0..len) (need not be NUL-terminated; a NUL byte is refused);
+ * `path` names it in messages. */
+int qkeyring_parse(const char *text, size_t len, const char *path, qkeyring *kr, char *err,
+                   size_t errlen);
+
 /* The keyring's key with the same public key as `k`, or NULL. Borrowed from kr. */
 const cp_key *qkeyring_find(const qkeyring *kr, const cp_key *k);
 
