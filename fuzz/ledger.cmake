@@ -9,7 +9,8 @@ target_include_directories(fuzz_checkpoint_parse PRIVATE ${CMAKE_SOURCE_DIR}/sto
 pkg_check_modules(LEDGER_ARCHIVE REQUIRED IMPORTED_TARGET libarchive)
 agenttrail_add_fuzzer(fuzz_bundle_read ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_bundle_read.c
                       tracestore traceproto PkgConfig::LEDGER_ARCHIVE PkgConfig::JANSSON)
-target_sources(fuzz_bundle_read PRIVATE ${CMAKE_SOURCE_DIR}/query/bundle.c)
+target_sources(fuzz_bundle_read PRIVATE ${CMAKE_SOURCE_DIR}/query/bundle.c
+                                        ${CMAKE_SOURCE_DIR}/query/bundle_verify.c)
 target_include_directories(fuzz_bundle_read PRIVATE ${CMAKE_SOURCE_DIR}/query)
 
 agenttrail_add_fuzzer(fuzz_witness_read ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_witness_read.c
