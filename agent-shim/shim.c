@@ -538,6 +538,7 @@ void traceshim_counters_get(const traceshim *s, traceshim_counters *out)
     out->lost = atomic_load(&m->c_lost);
     out->lost_spans = atomic_load(&m->c_lost_spans);
     out->auth_refused = atomic_load(&m->c_auth_refused);
+    out->handshake_failed = atomic_load(&m->c_handshake_failed);
     out->set_aside = atomic_load(&m->c_set_aside);
 }
 

@@ -66,7 +66,8 @@ struct traceshim {
 
     /* counters */
     atomic_uint_fast64_t c_emitted, c_acked, c_dups, c_rejected, c_retried, c_spooled, c_replayed,
-        c_dropped, c_recovered, c_lost, c_lost_spans, c_auth_refused, c_set_aside;
+        c_dropped, c_recovered, c_lost, c_lost_spans, c_auth_refused, c_handshake_failed,
+        c_set_aside;
     atomic_uint_fast64_t spool_failures, size_refusals, auth_reports,
         refusal_reports; /* how often reported */
 

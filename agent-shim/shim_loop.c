@@ -703,6 +703,14 @@ static void resend_on_connect(traceshim *s, uint64_t now)
     }
 }
 
+/* Whether a power of two lies in (before, after]: reports at the 1st, 2nd, 4th, 8th... */
+static int crossed_power_of_two(uint64_t before, uint64_t after)
+{
+    for (uint64_t p = 1; p && p <= after; p <<= 1)
+        if (p > before) return 1;
+    return 0;
+}
+
 /* Reads the socket monitor: closed and new connections (above), a refused
  * key counted and said (the shim would otherwise look like it waits for a
  * collector that is not there). */
@@ -710,10 +718,20 @@ static void read_monitor(traceshim *s)
 {
     if (!s->mon) return;
     uint64_t before = s->conn.auth_refused, closed = s->conn.disconnected,
-             opened = s->conn.connected;
+             opened = s->conn.connected, failed = s->conn.handshake_failed;
     shim_monitor_drain(s->mon, &s->conn);
     if (s->conn.disconnected != closed) suspect_on_close(s, shim_now_ns());
     if (s->conn.connected != opened && s->conn.up) resend_on_connect(s, shim_now_ns());
+    uint64_t nf = s->conn.handshake_failed;
+    if (nf != failed) {
+        CINC(s, c_handshake_failed, nf - failed);
+        /* libzmq retries the handshake every reconnect interval: said at 1, 2, 4, 8... */
+        if (crossed_power_of_two(failed, nf))
+            shim_log(s,
+                     "%s: the CURVE handshake with the collector failed (a wrong --server-key, or "
+                     "CURVE on one side only?); failed so far: %llu",
+                     s->endpoints[0], (unsigned long long)s->conn.handshake_failed);
+    }
     uint64_t refused = s->conn.auth_refused - before;
     if (refused == 0) return;
     CINC(s, c_auth_refused, refused);

@@ -169,8 +169,10 @@ static void report(const traceshim_counters *c, const jsonl_stats *st, int frc, 
             "trace-shim: delivery not complete after %u s: what was not acked%s waits in %s "
             "and is sent by the next run (%s)",
             timeout, c->dropped || c->lost ? " and not dropped or lost" : "", dir,
-            c->auth_refused ? "the collector refused this shim's key (not on its allowlist?)"
-                            : "is trace-collector running?");
+            c->auth_refused       ? "the collector refused this shim's key (not on its allowlist?)"
+            : c->handshake_failed ? "the CURVE handshake failed: a wrong --server-key, or CURVE "
+                                    "on one side only?"
+                                  : "is trace-collector running?");
         *delivery = SHIM_SEND_TIMEOUT;
     } else if (c->rejected) {
         *delivery = SHIM_SEND_REJECTED;

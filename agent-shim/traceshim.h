@@ -170,26 +170,28 @@ int traceshim_flush(traceshim *s, int timeout_ms);
 
 /* Counters, monotonic since create. */
 typedef struct traceshim_counters {
-    uint64_t emitted;      /* events accepted by emit (queued or spooled) */
-    uint64_t acked;        /* events acked OK (stored now or found already stored) */
-    uint64_t duplicates;   /* of acked: already stored (resends, replays) */
-    uint64_t rejected;     /* events the collector refused (bad event or batch) */
-    uint64_t retried;      /* batch resends after a timeout or a RETRY ack */
-    uint64_t spooled;      /* events written to the spool */
-    uint64_t replayed;     /* events read back from the spool and sent again */
-    uint64_t dropped;      /* events given up: DROP overflow, a spool write or fsync that
-                              failed (disk full...), closed without a spool */
-    uint64_t queued;       /* events now in the in-memory queue (a gauge) */
-    uint64_t recovered;    /* events read from spool segments left by an earlier client,
-                              sent by this one: acked + rejected <= emitted + recovered */
-    uint64_t lost;         /* events of damaged spool records, skipped on replay */
-    uint64_t lost_spans;   /* damaged spool spans whose event count is unknown (each held
-                              at least one event) */
-    uint64_t auth_refused; /* connections on which the collector refused this shim's
-                              CURVE key */
-    uint64_t set_aside;    /* events too big for the collector (it refused them or closed
-                              the connection on them, alone in a batch): moved to
-                              undeliverable.spool in the spool directory, never resent */
+    uint64_t emitted;          /* events accepted by emit (queued or spooled) */
+    uint64_t acked;            /* events acked OK (stored now or found already stored) */
+    uint64_t duplicates;       /* of acked: already stored (resends, replays) */
+    uint64_t rejected;         /* events the collector refused (bad event or batch) */
+    uint64_t retried;          /* batch resends after a timeout or a RETRY ack */
+    uint64_t spooled;          /* events written to the spool */
+    uint64_t replayed;         /* events read back from the spool and sent again */
+    uint64_t dropped;          /* events given up: DROP overflow, a spool write or fsync that
+                                  failed (disk full...), closed without a spool */
+    uint64_t queued;           /* events now in the in-memory queue (a gauge) */
+    uint64_t recovered;        /* events read from spool segments left by an earlier client,
+                                  sent by this one: acked + rejected <= emitted + recovered */
+    uint64_t lost;             /* events of damaged spool records, skipped on replay */
+    uint64_t lost_spans;       /* damaged spool spans whose event count is unknown (each held
+                                  at least one event) */
+    uint64_t auth_refused;     /* connections on which the collector refused this shim's
+                                  CURVE key */
+    uint64_t handshake_failed; /* connections whose handshake failed otherwise: a wrong
+                                  --server-key, or CURVE on one side only */
+    uint64_t set_aside;        /* events too big for the collector (it refused them or closed
+                                  the connection on them, alone in a batch): moved to
+                                  undeliverable.spool in the spool directory, never resent */
 } traceshim_counters;
 
 /* A consistent-enough snapshot (each counter read atomically). Thread-safe. */

@@ -399,13 +399,28 @@ static void test_refused_shims_exit_3_while_the_collector_keeps_serving(void **s
                  "--timeout", "2", "--server-key", spub, "--client-key", bkey, P(e, P_EVENTS),
                  (char *)NULL);
     if (rc != 3) fail_msg("unlisted shim: exit %d, wanted 3: %s", rc, err);
+    if (!strstr(err, "the collector refused this shim's key (not on its allowlist?)"))
+        fail_msg("unlisted shim: the refusal is not named: %s", err);
     free(err);
-    /* No CURVE at all. */
+    /* No CURVE at all: the handshake fails, and the shim says so rather than asking whether a
+     * collector runs. */
     char spool2[600];
     snprintf(spool2, sizeof spool2, "%s/spool2", e->dir);
     rc = run(&err, "trace-shim", "--endpoint", endpoint(e), "--spool-dir", spool2, "--timeout", "2",
              P(e, P_EVENTS), (char *)NULL);
     if (rc != 3) fail_msg("plain shim: exit %d, wanted 3: %s", rc, err);
+    if (!strstr(err, "the CURVE handshake failed") || strstr(err, "is trace-collector running?"))
+        fail_msg("plain shim: the failed handshake is not named: %s", err);
+    free(err);
+    /* An allowed client key with the wrong server key: the same. */
+    char spool4[600], wrong[600];
+    snprintf(spool4, sizeof spool4, "%s/spool4", e->dir);
+    snprintf(wrong, sizeof wrong, "%s.pub", P(e, P_B));
+    rc = run(&err, "trace-shim", "--endpoint", endpoint(e), "--spool-dir", spool4, "--timeout", "2",
+             "--server-key", wrong, "--client-key", bkey, P(e, P_EVENTS), (char *)NULL);
+    if (rc != 3) fail_msg("wrong server key: exit %d, wanted 3: %s", rc, err);
+    if (!strstr(err, "the CURVE handshake failed"))
+        fail_msg("wrong server key: the failed handshake is not named: %s", err);
     free(err);
     assert_true(collector_alive(e));
     /* The allowed shim gets in (and its own spool is fresh). */
