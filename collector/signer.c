@@ -10,13 +10,13 @@
 #include "signer.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "checkpoint.h"
 #include "witness.h"
+#include "errbuf.h"
 
 struct signer {
     ts_store *s;
@@ -36,19 +36,6 @@ void signer_default_key_path(const char *store_dir, char *out, size_t outlen)
     snprintf(out, outlen, "%s/%s", store_dir, SIGNER_KEY_FILE);
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 /* The tree size of the latest kept checkpoint, UINT64_MAX when none. */
 static int latest_size(signer *g, uint64_t *size, char *err, size_t errlen)
 {
@@ -59,13 +46,14 @@ static int latest_size(signer *g, uint64_t *size, char *err, size_t errlen)
         *size = UINT64_MAX;
         return 0;
     }
-    if (rc) return fail(err, errlen, "reading the latest checkpoint: %s", ts_last_error(g->s));
+    if (rc)
+        return ts_errf(err, errlen, -1, "reading the latest checkpoint: %s", ts_last_error(g->s));
     cp_checkpoint c;
     cp_signature sig;
     size_t n;
     rc = cp_note_parse(note, len, &c, &sig, 1, &n, NULL, 0);
     free(note);
-    if (rc) return fail(err, errlen, "the latest checkpoint in the store is malformed");
+    if (rc) return ts_errf(err, errlen, -1, "the latest checkpoint in the store is malformed");
     *size = c.size;
     return 0;
 }
@@ -78,15 +66,16 @@ static int witness_latest(signer *g, char *err, size_t errlen)
     size_t len = 0;
     int rc = ts_checkpoint_get(g->s, UINT64_MAX, &note, &len);
     if (rc == TS_ENOTFOUND) return 0;
-    if (rc) return fail(err, errlen, "reading the latest checkpoint: %s", ts_last_error(g->s));
+    if (rc)
+        return ts_errf(err, errlen, -1, "reading the latest checkpoint: %s", ts_last_error(g->s));
     char why[600] = "";
     rc = wt_append(g->witness, g->origin, note, len, why, sizeof why);
     free(note);
     if (rc)
-        return fail(err, errlen,
-                    "%s: the checkpoint is kept in the store but NOT in the witness; the next "
-                    "checkpoint is appended again",
-                    why);
+        return ts_errf(err, errlen, -1,
+                       "%s: the checkpoint is kept in the store but NOT in the witness; the next "
+                       "checkpoint is appended again",
+                       why);
     return 0;
 }
 
@@ -96,7 +85,7 @@ static int sign_if_grown(signer *g, uint64_t now_ms, char *err, size_t errlen)
     uint64_t size;
     uint8_t root[32];
     if (ts_log_size(g->s, &size) || ts_log_root(g->s, size, root))
-        return fail(err, errlen, "reading the log: %s", ts_last_error(g->s));
+        return ts_errf(err, errlen, -1, "reading the log: %s", ts_last_error(g->s));
     g->pending = 0;
     if (size == g->signed_size || size == 0) return 0; /* nothing new, or nothing yet */
     cp_checkpoint c;
@@ -109,14 +98,14 @@ static int sign_if_grown(signer *g, uint64_t now_ms, char *err, size_t errlen)
     size_t len = 0;
     if (cp_checkpoint_sign(&c, g->key, &note, &len)) {
         g->pending = 1;
-        return fail(err, errlen, "signing a checkpoint failed (OpenSSL); will try again");
+        return ts_errf(err, errlen, -1, "signing a checkpoint failed (OpenSSL); will try again");
     }
     int rc = ts_checkpoint_add(g->s, note, len);
     free(note);
     if (rc) {
         g->pending = 1;
-        return fail(err, errlen, "keeping a checkpoint failed: %s; will try again",
-                    ts_last_error(g->s));
+        return ts_errf(err, errlen, -1, "keeping a checkpoint failed: %s; will try again",
+                       ts_last_error(g->s));
     }
     g->signed_size = size;
     g->last_ms = now_ms;
@@ -129,19 +118,19 @@ static int may_create_key(signer *g, const char *path, int explicit_path, char *
 {
     uint64_t size = 0, ncp = 0;
     if (ts_log_size(g->s, &size) || ts_checkpoint_count(g->s, &ncp))
-        return fail(err, errlen, "reading the log: %s", ts_last_error(g->s));
+        return ts_errf(err, errlen, -1, "reading the log: %s", ts_last_error(g->s));
     if (explicit_path)
-        return fail(err, errlen,
-                    "--signing-key %s: no such file; a given key is never created: check the "
-                    "path, or make a new key with `trace-collector keygen -o %s`",
-                    path, path);
+        return ts_errf(err, errlen, -1,
+                       "--signing-key %s: no such file; a given key is never created: check the "
+                       "path, or make a new key with `trace-collector keygen -o %s`",
+                       path, path);
     if (size > 0 || ncp > 0)
-        return fail(err, errlen,
-                    "%s is missing, but the log already holds %llu entries and %llu "
-                    "checkpoints signed with it: restore the key file from your backup (or "
-                    "pass --signing-key FILE). A new key would make every earlier checkpoint "
-                    "unverifiable, so none is made",
-                    path, (unsigned long long)size, (unsigned long long)ncp);
+        return ts_errf(err, errlen, -1,
+                       "%s is missing, but the log already holds %llu entries and %llu "
+                       "checkpoints signed with it: restore the key file from your backup (or "
+                       "pass --signing-key FILE). A new key would make every earlier checkpoint "
+                       "unverifiable, so none is made",
+                       path, (unsigned long long)size, (unsigned long long)ncp);
     return 0;
 }
 
@@ -157,7 +146,7 @@ int signer_open(ts_store *s, const char *store_dir, const signer_options *opt, s
         path = defpath;
     }
     signer *g = calloc(1, sizeof *g);
-    if (!g) return fail(err, errlen, "out of memory");
+    if (!g) return ts_errf(err, errlen, -1, "out of memory");
     g->s = s;
     g->interval_ms = opt ? opt->interval_ms : SIGNER_INTERVAL_MS_DEFAULT;
     g->entries = opt ? opt->entries : 0;
@@ -175,12 +164,12 @@ int signer_open(ts_store *s, const char *store_dir, const signer_options *opt, s
         return -1;
     }
     if (ts_log_origin(s, g->origin, sizeof g->origin)) {
-        fail(err, errlen, "the store has no log origin: %s", ts_last_error(s));
+        ts_errf(err, errlen, -1, "the store has no log origin: %s", ts_last_error(s));
         signer_destroy(&g);
         return -1;
     }
     if (opt && opt->tail_max && ts_log_set_tail_max(s, opt->tail_max)) {
-        fail(err, errlen, "recording the checkpoint bound: %s", ts_last_error(s));
+        ts_errf(err, errlen, -1, "recording the checkpoint bound: %s", ts_last_error(s));
         signer_destroy(&g);
         return -1;
     }
@@ -239,9 +228,10 @@ void signer_destroy(signer **g)
 
 int signer_keygen(const char *path, FILE *out, char *err, size_t errlen)
 {
-    if (!path || !*path) return fail(err, errlen, "keygen: -o FILE is required");
+    if (!path || !*path) return ts_errf(err, errlen, -1, "keygen: -o FILE is required");
     cp_key *k = NULL;
-    if (cp_key_generate(&k)) return fail(err, errlen, "keygen: OpenSSL could not make a key");
+    if (cp_key_generate(&k))
+        return ts_errf(err, errlen, -1, "keygen: OpenSSL could not make a key");
     int rc = cp_key_save_private(k, path, err, errlen) ? -1 : 0;
     if (!rc && out) {
         char *pem = NULL;
@@ -258,7 +248,8 @@ int signer_print_public_key(const char *path, const char *origin, FILE *out, cha
     cp_key *k = NULL;
     if (cp_key_load_private(path, &k, err, errlen)) return -1;
     char *pem = NULL;
-    int rc = cp_key_public_pem(k, &pem, NULL) ? fail(err, errlen, "cannot encode the key") : 0;
+    int rc =
+        cp_key_public_pem(k, &pem, NULL) ? ts_errf(err, errlen, -1, "cannot encode the key") : 0;
     if (!rc) fputs(pem, out);
     char vkey[512];
     if (!rc && origin && cp_key_vkey(k, origin, vkey, sizeof vkey) == 0) fprintf(out, "%s\n", vkey);
