@@ -181,8 +181,9 @@ void verify_progress(void *ctx, uint64_t done, uint64_t total)
     /* One verify per process: one progress line, started at the first call, erased at the
      * last (term_progress.h draws only on a terminal, 100 ms apart). */
     static tp_progress pg;
+    static int started;
     const qctx *q = ctx;
-    if (!pg.f && !pg.last_ns) tp_progress_start(&pg, q->err);
+    if (!started) tp_progress_start(&pg, q->err), started = 1; /* isatty once, not per call */
     tp_progress_update(&pg, "verify: checked", done, total);
     if (done == total) tp_progress_end(&pg);
 }
