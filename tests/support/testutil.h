@@ -1,6 +1,6 @@
 /*
  * testutil.h - small helpers shared by the tests: temp directories, reading files, running
- * the built programs. Tests link every .c file of tests/common automatically.
+ * the built programs. Tests link every .c file of tests/support automatically.
  */
 #ifndef AGENTTRAIL_TESTUTIL_H
 #define AGENTTRAIL_TESTUTIL_H
