@@ -95,13 +95,14 @@ static void roff_line(FILE *out, const char *s, size_t n)
     fputc('\n', out);
 }
 
-/* Plain text: a blank line starts a paragraph, indented lines are kept as they are (.nf). */
+/* Plain text: a blank line starts a paragraph, indented lines (and "usage:" lines) are kept as
+ * they are (.nf). */
 static void roff_text(FILE *out, const char *text)
 {
     int nofill = 0;
     for (const char *s = text; *s;) {
         size_t n = strcspn(s, "\n");
-        int blank = n == 0, indented = n > 0 && s[0] == ' ';
+        int blank = n == 0, indented = n > 0 && (s[0] == ' ' || strncmp(s, "usage:", 6) == 0);
         if (nofill && !indented) {
             fputs(".fi\n", out);
             nofill = 0;
@@ -133,7 +134,7 @@ static void man_row(FILE *out, const at_opt *o)
              o->man    ? o->man
              : o->help ? o->help
                        : "",
-             show_def ? " Default: " : "", show_def ? o->def : "", show_def ? "." : "");
+             show_def ? " (default: " : "", show_def ? o->def : "", show_def ? ")" : "");
     roff_text(out, text);
 }
 
