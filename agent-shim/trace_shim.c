@@ -258,10 +258,7 @@ static int parse_args(int argc, char **argv, shim_config *cfg, at_opt_result *re
 {
     at_error err;
     if (at_opt_parse(&prog, argc, argv, cfg, res, &err) != AT_OK) return opt_error(&err);
-    if (res->help) print_help(stdout);
-    if (res->man) at_opt_man(&prog, AGENTTRAIL_VERSION, stdout);
-    if (res->version) printf("trace-shim %s\n", AGENTTRAIL_VERSION);
-    return res->help || res->man || res->version ? 0 : -1;
+    return at_opt_answer(&prog, res, AGENTTRAIL_VERSION, stdout) ? 0 : -1;
 }
 
 /* Loads the key when one is configured; an unusable configured key is fatal. */

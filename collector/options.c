@@ -231,9 +231,5 @@ int collector_options_parse(int argc, char **argv, collector_config *cfg)
         fprintf(stderr, "trace-collector: %s\n", at_error_format(&err, msg, sizeof msg));
         return -1;
     }
-    if (res.help) collector_options_help(stdout);
-    if (res.man) at_opt_man(&prog, AGENTTRAIL_VERSION, stdout);
-    if (res.version) printf("trace-collector %s\n", AGENTTRAIL_VERSION);
-    if (res.help || res.man || res.version) return 1;
-    return check(cfg);
+    return at_opt_answer(&prog, &res, AGENTTRAIL_VERSION, stdout) ? 1 : check(cfg);
 }

@@ -185,8 +185,8 @@ typedef struct at_opt at_opt;
 typedef int (*at_opt_fn)(void *cfg, const at_opt *row, const char *value, at_error *err);
 
 struct at_opt {
-    const char *name;         /* long name without "--"; NULL ends a table */
-    char letter;              /* short form (-o FILE), or 0 */
+    const char *name; /* long name without "--"; NULL ends a table */
+    char letter;      /* short form (-o FILE), or 0 */
     at_opt_kind kind;
     size_t off, size;         /* where the value goes in the config struct: AT_OPT_AT(T, m) */
     const char *def;          /* applied through the row before parsing; NULL: none */
@@ -215,17 +215,17 @@ typedef struct at_opt_section {
 } at_opt_section;
 
 typedef struct at_opt_prog {
-    const char *name;     /* in messages and hints: "trace-collector", "trace-query find" */
-    const at_opt *opts;   /* the table */
-    int positionals;      /* AT_OPT_POS_* */
-    const char *head;     /* --help before the options: usage, what it does */
+    const char *name;       /* in messages and hints: "trace-collector", "trace-query find" */
+    const at_opt *opts;     /* the table */
+    int positionals;        /* AT_OPT_POS_* */
+    const char *head;       /* --help before the options: usage, what it does */
     const char *opts_title; /* a line before the options in --help ("options:"), or NULL */
-    const char *tail;     /* --help after the options, or NULL */
-    const char *optword;  /* "unknown OPTWORD '--x'": NULL is "option" */
-    const char *hint;     /* after an unknown option; NULL: "(see NAME --help)" */
+    const char *tail;       /* --help after the options, or NULL */
+    const char *optword;    /* "unknown OPTWORD '--x'": NULL is "option" */
+    const char *hint;       /* after an unknown option; NULL: "(see NAME --help)" */
     /* The man page (section 1): NAME line, then head as DESCRIPTION, OPTIONS, tail, sections. */
-    const char *page;             /* page name: "trace-query-find"; NULL: name */
-    const char *summary;          /* "receive, validate and store trace events" */
+    const char *page;               /* page name: "trace-query-find"; NULL: name */
+    const char *summary;            /* "receive, validate and store trace events" */
     const at_opt_section *sections; /* NULL or ending with title == NULL */
 } at_opt_prog;
 
@@ -256,5 +256,8 @@ const at_opt *at_opt_find(const at_opt_prog *p, const char *name, size_t len);
 void at_opt_help(const at_opt_prog *p, FILE *out);
 /* The man page (roff, man macros, section 1), `version` on its .TH line. */
 void at_opt_man(const at_opt_prog *p, const char *version, FILE *out);
+/* Answers --help (at_opt_help), --man and --version ("NAME VERSION") when res holds one:
+ * prints it to out and returns 1; else 0 (the program runs). */
+int at_opt_answer(const at_opt_prog *p, const at_opt_result *res, const char *version, FILE *out);
 
 #endif

@@ -172,3 +172,11 @@ void at_opt_man(const at_opt_prog *p, const char *version, FILE *out)
         roff_text(out, s->text);
     }
 }
+
+int at_opt_answer(const at_opt_prog *p, const at_opt_result *res, const char *version, FILE *out)
+{
+    if (res->help) at_opt_help(p, out);
+    if (res->man) at_opt_man(p, version, out);
+    if (res->version) fprintf(out, "%s %s\n", p->name, version);
+    return res->help || res->man || res->version;
+}

@@ -8,6 +8,7 @@
  * (qargs_free); qargs strings point into argv. Threading: single-threaded (trace-query is).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,25 +167,31 @@ int qopt_trace(void *cfg, const at_opt *o, const char *v, at_error *err)
     return 0;
 }
 
-int qopt_kind(void *cfg, const at_opt *o, const char *v, at_error *err)
-{
-    (void)o;
-    int k = tp_kind_parse(v);
-    if (k <= 0)
-        return at_errf(err, AT_EINVAL,
-                       "expected prompt, retrieval, tool_call, diff, outcome, approval, "
-                       "incident_link or note");
-    ((qargs *)cfg)->filter.kind = k;
-    return 0;
-}
+/* The names libtraceproto parses (kind, outcome, status): the row's name picks its line. */
+static const struct {
+    const char *option;
+    int (*parse)(const char *name); /* > 0, or <= 0 when not a name */
+    size_t off;                     /* an int in qargs */
+    const char *expect;
+} named[] = {
+    {"kind", tp_kind_parse, offsetof(qargs, filter.kind),
+     "expected prompt, retrieval, tool_call, diff, outcome, approval, incident_link or note"},
+    {"outcome", tp_decision_parse, offsetof(qargs, filter.outcome),
+     "expected accepted, edited, rejected or escalated"},
+    {"status", tp_tool_status_parse, offsetof(qargs, match.tool_status),
+     "expected ok, error or blocked"},
+};
 
-int qopt_outcome(void *cfg, const at_opt *o, const char *v, at_error *err)
+int qopt_named(void *cfg, const at_opt *o, const char *v, at_error *err)
 {
-    (void)o;
-    int d = tp_decision_parse(v);
-    if (d <= 0) return at_errf(err, AT_EINVAL, "expected accepted, edited, rejected or escalated");
-    ((qargs *)cfg)->filter.outcome = d;
-    return 0;
+    for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
+        if (strcmp(named[i].option, o->name) != 0) continue;
+        int x = named[i].parse(v);
+        if (x <= 0) return at_errf(err, AT_EINVAL, "%s", named[i].expect);
+        memcpy((char *)cfg + named[i].off, &x, sizeof x);
+        return 0;
+    }
+    return at_errf(err, AT_EINVAL, "no such name");
 }
 
 int qopt_time(void *cfg, const at_opt *o, const char *v, at_error *err)
@@ -199,15 +206,6 @@ int qopt_time(void *cfg, const at_opt *o, const char *v, at_error *err)
         a->filter.since = t;
     else
         a->filter.until = t;
-    return 0;
-}
-
-int qopt_status(void *cfg, const at_opt *o, const char *v, at_error *err)
-{
-    (void)o;
-    int st = tp_tool_status_parse(v);
-    if (st <= 0) return at_errf(err, AT_EINVAL, "expected ok, error or blocked");
-    ((qargs *)cfg)->match.tool_status = st;
     return 0;
 }
 

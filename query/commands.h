@@ -95,11 +95,10 @@ extern const qcmd qcmd_verify;
     }
 
 /* The checked values (args.c): AT_OPT_CALL actions on a qargs. */
-int qopt_trace(void *a, const at_opt *o, const char *v, at_error *err);      /* --trace */
-int qopt_kind(void *a, const at_opt *o, const char *v, at_error *err);       /* --kind */
-int qopt_outcome(void *a, const at_opt *o, const char *v, at_error *err);    /* --outcome */
+int qopt_trace(void *a, const at_opt *o, const char *v, at_error *err); /* --trace */
+/* --kind, --outcome, --status: a name libtraceproto parses, into the filter or the match */
+int qopt_named(void *a, const at_opt *o, const char *v, at_error *err);
 int qopt_time(void *a, const at_opt *o, const char *v, at_error *err);       /* --since, --until */
-int qopt_status(void *a, const at_opt *o, const char *v, at_error *err);     /* --status */
 int qopt_error_text(void *a, const at_opt *o, const char *v, at_error *err); /* --error-text */
 int qopt_after(void *a, const at_opt *o, const char *v, at_error *err);      /* --after */
 extern const at_opt_word qopt_format_words[];                                /* --format */
@@ -125,6 +124,12 @@ extern const at_opt_word qopt_format_words[];                                /* 
         .expect = "expected a positive number of events", .help = h                                \
     }
 
+/* --html, -o FILE and --force of a command that writes WHAT as one HTML page. */
+#define QO_HTML(what)                                                                              \
+    QO_FLAG("html", html, "write " what " as one self-contained HTML page to -o FILE"),            \
+        QO_OUTPUT("with --html: the page to write (- for stdout)"),                                \
+        QO_FLAG("force", force, "with --html: replace FILE if it is an existing regular file")
+
 /* The filter options shared by find, stats and export: QOPT_FILTERS expands to their rows. */
 #define QOPT_FILTERS                                                                               \
     QO_STR("workflow", "NAME", filter.workflow, "only this workflow"),                             \
@@ -132,11 +137,11 @@ extern const at_opt_word qopt_format_words[];                                /* 
         QO_STR("incident", "ID", filter.incident, "only this incident (including linked traces)"), \
         QO_CALL("trace", "TRACE_ID", qopt_trace, "only this trace (32 hex, or a unique prefix)"),  \
         QO_STR("service", "NAME", filter.service, "only this service"),                            \
-        QO_CALL("kind", "KIND", qopt_kind,                                                         \
+        QO_CALL("kind", "KIND", qopt_named,                                                        \
                 "prompt, retrieval, tool_call, diff, outcome, approval, incident_link or note"),   \
         QO_STR("tool", "NAME", filter.tool, "only tool calls of this tool"),                       \
         QO_STR("model", "NAME", filter.model, "only this model name"),                             \
-        QO_CALL("outcome", "DECISION", qopt_outcome, "accepted|edited|rejected|escalated"),        \
+        QO_CALL("outcome", "DECISION", qopt_named, "accepted|edited|rejected|escalated"),          \
         QO_STR("source", "KEY_ID", filter.source, "only events from this authenticated shim key"), \
         QO_CALL("since", "TIME", qopt_time,                                                        \
                 "from TIME: RFC 3339 or relative (90s, 30m, 2h, 7d, 2w)"),                         \
@@ -145,8 +150,7 @@ extern const at_opt_word qopt_format_words[];                                /* 
 /* The filters on decoded events (qmatch, reader.h): a command that has them in its table
  * hands a->match to qreader_set_match. */
 #define QOPT_MATCH_FILTERS                                                                         \
-    QO_CALL("status", "STATUS", qopt_status,                                                       \
-            "only tool calls with this status: ok|error|blocked"),                                 \
+    QO_CALL("status", "STATUS", qopt_named, "only tool calls with this status: ok|error|blocked"), \
         QO_CALL("error-text", "TEXT", qopt_error_text,                                             \
                 "only tool calls whose error holds TEXT (case sensitive)")
 

@@ -38,9 +38,7 @@
 
 static const at_opt show_opts[] = {
     QO_FORMAT("table (the default, also when piped) or jsonl"),
-    QO_FLAG("html", html, "write the trace as one self-contained HTML page to -o FILE"),
-    QO_OUTPUT("with --html: the page to write (- for stdout)"),
-    QO_FLAG("force", force, "with --html: replace FILE if it is an existing regular file"),
+    QO_HTML("the trace"),
     QO_HELP,
     QO_END,
 };

@@ -41,9 +41,7 @@ static const at_opt stats_opts[] = {
     QO_STR("columns", "LIST", own[OWN_COLUMNS],
            "table columns, comma-separated (see below), or all (every figure)"),
     QO_FORMAT("table (default on a terminal) or jsonl (default otherwise)"),
-    QO_FLAG("html", html, "write the scorecard as one self-contained HTML page to -o FILE"),
-    QO_OUTPUT("with --html: the page to write (- for stdout)"),
-    QO_FLAG("force", force, "with --html: replace FILE if it is an existing regular file"),
+    QO_HTML("the scorecard"),
     QO_HELP,
     QO_END,
 };
