@@ -146,10 +146,10 @@ static int apply(void *cfg, const at_opt *o, const char *val, at_error *err)
     }
 }
 
-/* apply, with the message naming the option and the value. dashes: "--" on argv, "" in a
- * config file; hint: " (see PROG --help)" or "". */
+/* apply, with the message naming the option (as "--name" on argv, as its key in a config
+ * file) and the value; hint: " (see PROG --help)" or "". */
 static int apply_named(void *cfg, const at_opt *o, const char *val, const char *dashes,
-                       const char *hint, at_error *err)
+                       const char *name, const char *hint, at_error *err)
 {
     at_error e;
     at_error_clear(&e);
@@ -158,14 +158,14 @@ static int apply_named(void *cfg, const at_opt *o, const char *val, const char *
     if (rc == AT_ERANGE)
         at_error_set(err, "", "%s", e.what);
     else
-        at_error_set(err, "", "%s%s '%s': %s%s", dashes, o->name, val ? val : "", e.what, hint);
+        at_error_set(err, "", "%s%s '%s': %s%s", dashes, name, val ? val : "", e.what, hint);
     return AT_EINVAL;
 }
 
 int at_opt_defaults(const at_opt_prog *p, void *cfg, at_error *err)
 {
     for (const at_opt *o = p->opts; o && o->name; o++)
-        if (o->def && apply_named(cfg, o, o->def, "--", " (the default)", err) != AT_OK)
+        if (o->def && apply_named(cfg, o, o->def, "--", o->name, " (the default)", err) != AT_OK)
             return AT_EINVAL;
     return AT_OK;
 }
@@ -224,8 +224,9 @@ static int run_row(parser *ps, const at_opt *o, const char *inline_val, int has_
         if (o->kind == AT_OPT_HELP) r->help = 1;
         if (o->kind == AT_OPT_VERSION) r->version = 1;
         if (o->kind == AT_OPT_MAN) r->man = 1;
-        return o->kind == AT_OPT_FLAG ? apply_named(ps->cfg, o, NULL, "--", ps->hint, ps->err)
-                                      : AT_OK;
+        return o->kind == AT_OPT_FLAG
+                   ? apply_named(ps->cfg, o, NULL, "--", o->name, ps->hint, ps->err)
+                   : AT_OK;
     }
     const char *v = has_inline ? inline_val : NULL;
     if (!has_inline && takes_value(o)) {
@@ -236,7 +237,7 @@ static int run_row(parser *ps, const at_opt *o, const char *inline_val, int has_
         }
         v = ps->argv[ps->i++];
     }
-    return apply_named(ps->cfg, o, v, "--", ps->hint, ps->err);
+    return apply_named(ps->cfg, o, v, "--", o->name, ps->hint, ps->err);
 }
 
 static int long_option(parser *ps, const char *arg)
@@ -307,7 +308,7 @@ int at_opt_set_key(const at_opt_prog *p, void *cfg, const char *key, const char 
         const char *k = o->key ? o->key : o->name;
         if ((o->flags & AT_OPT_NOCONFIG) || o->kind >= AT_OPT_HELP || strcmp(k, key) != 0) continue;
         at_error e;
-        if (apply_named(cfg, o, value, "", "", &e) == AT_OK) return AT_OK;
+        if (apply_named(cfg, o, value, "", k, "", &e) == AT_OK) return AT_OK;
         at_error_set(err, where, "%s", e.what);
         return AT_EINVAL;
     }

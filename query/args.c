@@ -47,6 +47,7 @@ int qout_event_json(const qctx *ctx, const char *cmd, const tp_event *ev)
 
 void qcmd_prog(const qcmd *cmd, at_opt_prog *p)
 {
+    /* One command runs per process (trace-query is single-threaded), so one pair of names. */
     static char name[64], page[64];
     snprintf(name, sizeof name, "trace-query %s", cmd->name);
     snprintf(page, sizeof page, "trace-query-%s", cmd->name);

@@ -244,6 +244,11 @@ static void config_keys_go_through_the_same_rows(void **state)
     assert_int_equal(at_opt_set_key(&prog, &c, "help", "1", "f.conf:8", &err), AT_EINVAL);
     assert_string_equal(at_error_format(&err, msg, sizeof msg), "f.conf:8: unknown key 'help'");
     assert_int_equal(at_opt_set_key(&prog, &c, "endpoint", "x", "f.conf:9", &err), AT_EINVAL);
+    assert_int_equal(at_opt_set_key(&prog, &c, "endpoints", "4", "f.conf:10", &err), AT_OK);
+    assert_int_equal(at_opt_set_key(&prog, &c, "endpoints", "5", "f.conf:11", &err), AT_OK);
+    assert_int_equal(at_opt_set_key(&prog, &c, "endpoints", "6", "f.conf:12", &err), AT_EINVAL);
+    assert_string_equal(at_error_format(&err, msg, sizeof msg),
+                        "f.conf:12: endpoints '6': too many of this option"); /* the key's name */
 }
 
 static void help_lists_every_shown_row_within_80_columns(void **state)
