@@ -7,8 +7,8 @@
  *
  * Responsibility: command line, key loading, and the output of --dry-run.
  * Reading, judging and reporting lines is jsonl_source.c's, shared by every
- * mode; sending plugs in as run_send(). Options come from one table that
- * drives getopt_long and --help alike.
+ * mode; sending plugs in as run_send(). Options come from one table
+ * (common/opt.c) that drives parsing, --help, --man and config keys alike.
  *
  * Exit status: 0 every line valid (and, sending, acked); 1 a line was
  * rejected (the valid ones are still printed or sent); 2 usage error,
@@ -24,7 +24,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +32,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "atcommon.h"
 #include "jsonl_source.h"
 #include "shim_send.h"
 #include "traceproto.h"
@@ -44,87 +44,6 @@
 #define EXIT_LOST 4
 #define KEY_ENV "AGENTTRAIL_HMAC_KEY_FILE"
 
-enum opt_id {
-    OPT_DRY_RUN = 256,
-    OPT_KEY_FILE,
-    OPT_KEEP_TEXT,
-    OPT_LENIENT,
-    OPT_MAX_EVENT,
-    OPT_MAX_PATCH,
-    OPT_MAX_ARGUMENTS,
-    OPT_MAX_STRING,
-    OPT_MAX_CONTEXT_IDS,
-    OPT_MAX_ATTRIBUTES,
-    OPT_ENDPOINT,
-    OPT_SPOOL_DIR,
-    OPT_TIMEOUT,
-    OPT_FOLLOW,
-    OPT_SERVER_KEY,
-    OPT_CLIENT_KEY,
-    OPT_HELP = 'h',
-    OPT_VERSION = 'V',
-};
-
-typedef struct shim_option {
-    const char *name;
-    int id;
-    const char *arg; /* NULL: takes no argument */
-    const char *help;
-    size_t limit_offset; /* for the limits options: offset in tp_limits, else SIZE_MAX */
-} shim_option;
-
-#define NO_LIMIT ((size_t)-1)
-
-static const shim_option options[] = {
-    {"dry-run", OPT_DRY_RUN, NULL,
-     "judge each line and print the event as it would be sent, as canonical JSON, on stdout; "
-     "send nothing",
-     NO_LIMIT},
-    {"hmac-key-file", OPT_KEY_FILE, "FILE",
-     "the organisation key that prompt.text is hashed with (64 hex digits; default: $" KEY_ENV
-     "); make one with `trace-shim keygen --hmac -o FILE`",
-     NO_LIMIT},
-    {"keep-prompt-text", OPT_KEEP_TEXT, NULL,
-     "keep prompt.text beside its HMAC instead of dropping it", NO_LIMIT},
-    {"lenient", OPT_LENIENT, NULL,
-     "unknown top-level fields are warnings (and dropped) instead of errors", NO_LIMIT},
-    {"max-event-bytes", OPT_MAX_EVENT, "N",
-     "largest line and encoded event (default 1 MiB; when sending, at most 16320K: what one "
-     "batch holds)",
-     offsetof(tp_limits, event_max)},
-    {"max-patch-bytes", OPT_MAX_PATCH, "N", "largest diff.patch (default 1 MiB)",
-     offsetof(tp_limits, patch_max)},
-    {"max-arguments-bytes", OPT_MAX_ARGUMENTS, "N", "largest tool_call.arguments (default 256 KiB)",
-     offsetof(tp_limits, arguments_max)},
-    {"max-string-bytes", OPT_MAX_STRING, "N", "largest other string (default 64 KiB)",
-     offsetof(tp_limits, string_max)},
-    {"max-context-ids", OPT_MAX_CONTEXT_IDS, "N", "most context_ids entries (default 1024)",
-     offsetof(tp_limits, context_ids_max)},
-    {"max-attributes", OPT_MAX_ATTRIBUTES, "N", "most attributes entries (default 64)",
-     offsetof(tp_limits, attributes_max)},
-    {"endpoint", OPT_ENDPOINT, "E",
-     "collector to send to, tcp://HOST:PORT or ipc://PATH, repeatable (default "
-     "tcp://127.0.0.1:7600)",
-     NO_LIMIT},
-    {"spool-dir", OPT_SPOOL_DIR, "DIR",
-     "where unacked events wait for the next run (default: $AGENTTRAIL_SPOOL_DIR, else "
-     "./agenttrail-spool)",
-     NO_LIMIT},
-    {"timeout", OPT_TIMEOUT, "SECONDS", "wait this long for the acks at the end (default 30)",
-     NO_LIMIT},
-    {"follow", OPT_FOLLOW, "FILE", "tail FILE as it grows (log shipping) until SIGINT or SIGTERM",
-     NO_LIMIT},
-    {"server-key", OPT_SERVER_KEY, "FILE",
-     "the collector's CURVE public key (NAME.pub of trace-collector keygen --curve)", NO_LIMIT},
-    {"client-key", OPT_CLIENT_KEY, "FILE",
-     "this shim's CURVE secret key (NAME.key, mode 0600); its NAME.pub goes in the collector's "
-     "--allow file",
-     NO_LIMIT},
-    {"help", OPT_HELP, NULL, "print this help and exit", NO_LIMIT},
-    {"version", OPT_VERSION, NULL, "print the version and exit", NO_LIMIT},
-};
-#define N_OPTIONS (sizeof options / sizeof options[0])
-
 typedef struct shim_config {
     bool dry_run;
     const char *key_file;
@@ -135,58 +54,185 @@ typedef struct shim_config {
     char server_key[41], client_key[41]; /* Z85 */
 } shim_config;
 
-static void print_help(FILE *out)
-{
-    fprintf(out,
-            "usage: trace-shim --dry-run [OPTIONS] [FILE...]\n"
+/* The options table (common/opt.c): parsing, --help, the man page, config keys. Sizes are
+ * at_parse_size's (N, NK, NM, NG); every limit is at least 1. The defaults of the limits are
+ * libtraceproto's (jsonl_options_default), said in the help text. */
+#define SHIM(m) AT_OPT_AT(shim_config, m)
+#define LIMIT(m) .kind = AT_OPT_SIZE, SHIM(judge.limits.m), .metavar = "N", .min = 1
+
+static const at_opt options[] = {
+    {.name = "dry-run",
+     .kind = AT_OPT_FLAG,
+     SHIM(dry_run),
+     .help = "judge each line and print the event as it would be sent, as canonical JSON, on "
+             "stdout; send nothing"},
+    {.name = "hmac-key-file",
+     .kind = AT_OPT_STRING,
+     SHIM(key_file),
+     .metavar = "FILE",
+     .help = "the organisation key that prompt.text is hashed with (64 hex digits; default: "
+             "$" KEY_ENV "); make one with `trace-shim keygen --hmac -o FILE`"},
+    {.name = "keep-prompt-text",
+     .kind = AT_OPT_FLAG,
+     SHIM(judge.keep_prompt_text),
+     .help = "keep prompt.text beside its HMAC instead of dropping it"},
+    {.name = "lenient",
+     .kind = AT_OPT_FLAG,
+     SHIM(judge.lenient),
+     .help = "unknown top-level fields are warnings (and dropped) instead of errors"},
+    {.name = "max-event-bytes",
+     LIMIT(event_max),
+     .help = "largest line and encoded event (default 1 MiB; when sending, at most 16320K: what "
+             "one batch holds)"},
+    {.name = "max-patch-bytes", LIMIT(patch_max), .help = "largest diff.patch (default 1 MiB)"},
+    {.name = "max-arguments-bytes",
+     LIMIT(arguments_max),
+     .help = "largest tool_call.arguments (default 256 KiB)"},
+    {.name = "max-string-bytes",
+     LIMIT(string_max),
+     .help = "largest other string (default 64 KiB)"},
+    {.name = "max-context-ids",
+     LIMIT(context_ids_max),
+     .help = "most context_ids entries (default 1024)"},
+    {.name = "max-attributes",
+     LIMIT(attributes_max),
+     .help = "most attributes entries (default 64)"},
+    {.name = "endpoint",
+     .kind = AT_OPT_LIST,
+     SHIM(send.endpoints),
+     .metavar = "E",
+     .count_off = offsetof(shim_config, send.nendpoints),
+     .max = TRACESHIM_MAX_ENDPOINTS - 1,
+     .expect = "too many --endpoint (at most 7)",
+     .help = "collector to send to, tcp://HOST:PORT or ipc://PATH, repeatable (default "
+             "tcp://127.0.0.1:7600)"},
+    {.name = "spool-dir",
+     .kind = AT_OPT_STRING,
+     SHIM(send.spool_dir),
+     .metavar = "DIR",
+     .help = "where unacked events wait for the next run (default: $AGENTTRAIL_SPOOL_DIR, else "
+             "./agenttrail-spool)"},
+    {.name = "timeout",
+     .kind = AT_OPT_UINT,
+     SHIM(send.timeout_s),
+     .metavar = "SECONDS",
+     .min = 1,
+     .max = 86400,
+     .expect = "needs whole seconds, 1 to 86400",
+     .help = "wait this long for the acks at the end (default 30)"},
+    {.name = "follow",
+     .kind = AT_OPT_STRING,
+     SHIM(send.follow),
+     .metavar = "FILE",
+     .help = "tail FILE as it grows (log shipping) until SIGINT or SIGTERM"},
+    {.name = "server-key",
+     .kind = AT_OPT_STRING,
+     SHIM(server_key_file),
+     .metavar = "FILE",
+     .help = "the collector's CURVE public key (NAME.pub of trace-collector keygen --curve)"},
+    {.name = "client-key",
+     .kind = AT_OPT_STRING,
+     SHIM(client_key_file),
+     .metavar = "FILE",
+     .help = "this shim's CURVE secret key (NAME.key, mode 0600); its NAME.pub goes in the "
+             "collector's --allow file"},
+    {.name = "help", .letter = 'h', .kind = AT_OPT_HELP, .help = "print this help and exit"},
+    {.name = "version",
+     .letter = 'V',
+     .kind = AT_OPT_VERSION,
+     .help = "print the version and exit"},
+    {.name = "man", .kind = AT_OPT_MAN, .help = "print the man page (roff)"},
+    {.name = NULL},
+};
+
+static const char exit_status[] =
+    "0 every line valid; 1 a line was rejected (valid lines are still\n"
+    "printed or sent); 2 usage error, unusable key, unreadable input, or prompt text\n"
+    "to hash with no key configured, or (sending) --max-event-bytes too big; 3 when\n"
+    "sending, not every event was acked within --timeout (the rest waits in the\n"
+    "spool and goes with the next run); 4 when sending, events were lost: dropped\n"
+    "because the spool could not take them (disk full) or found damaged in the\n"
+    "spool (each damaged record is named: segment file, byte offset), or too big\n"
+    "for the collector even alone in a batch (moved to undeliverable.spool in the\n"
+    "spool directory); 4 wins over 3 and 1.\n";
+
+static const at_opt_section man_sections[] = {
+    {"EXIT STATUS", exit_status},
+    {"ENVIRONMENT",
+     KEY_ENV ": the HMAC key file when --hmac-key-file is not given.\n"
+             "\n"
+             "AGENTTRAIL_SPOOL_DIR: the spool directory when --spool-dir is not given."},
+    {"EXAMPLES",
+     "  trace-shim keygen --hmac -o org.hmac.key\n"
+     "  trace-shim --dry-run --hmac-key-file org.hmac.key events.jsonl\n"
+     "  agent | trace-shim --hmac-key-file org.hmac.key --endpoint tcp://10.0.0.5:7600"},
+    {"SEE ALSO", "trace-collector(1), trace-query(1)"},
+    {NULL, NULL},
+};
+
+static char help_tail[1400];
+
+static const at_opt_prog prog = {
+    .name = "trace-shim",
+    .opts = options,
+    .positionals = AT_OPT_POS_STOP,
+    .head = "usage: trace-shim --dry-run [OPTIONS] [FILE...]\n"
             "       trace-shim [OPTIONS] [FILE...]      (send to a collector)\n"
             "       trace-shim keygen --hmac -o FILE\n\n"
             "Reads trace events as JSON lines (EVENTS.md) from each FILE, or stdin when there\n"
             "is none or FILE is \"-\". Fills missing event_id, trace_id, span_id and time,\n"
             "replaces prompt.text by its HMAC-SHA256 under the organisation key, and checks\n"
-            "every rule. Rejected lines go to stderr as FILE:LINE: field: problem.\n\n"
-            "options:\n");
-    for (size_t i = 0; i < N_OPTIONS; i++) {
-        char left[64];
-        snprintf(left, sizeof left, "--%s%s%s", options[i].name, options[i].arg ? " " : "",
-                 options[i].arg ? options[i].arg : "");
-        fprintf(out, "  %-28s %s\n", left, options[i].help);
-    }
-    fprintf(out,
-            "\nkeygen options:\n"
-            "  %-28s make an HMAC key for prompt text (the only kind for now)\n"
-            "  %-28s write the key to FILE, created 0600; an existing file is never "
-            "overwritten\n",
-            "--hmac", "-o, --output FILE");
-    fprintf(out, "\nexit status: 0 every line valid; 1 a line was rejected (valid lines are still\n"
-                 "printed or sent); 2 usage error, unusable key, unreadable input, or prompt text\n"
-                 "to hash with no key configured, or (sending) --max-event-bytes too big; 3 when\n"
-                 "sending, not every event was acked within --timeout (the rest waits in the\n"
-                 "spool and goes with the next run); 4 when sending, events were lost: dropped\n"
-                 "because the spool could not take them (disk full) or found damaged in the\n"
-                 "spool (each damaged record is named: segment file, byte offset), or too big\n"
-                 "for the collector even alone in a batch (moved to undeliverable.spool in the\n"
-                 "spool directory); 4 wins over 3 and 1.\n"
-                 "Sending prints one summary line on stderr: sent (read here or recovered from\n"
-                 "an earlier run's spool), acked, rejected, spooled, dropped, lost.\n");
+            "every rule. Rejected lines go to stderr as FILE:LINE: field: problem.\n\n",
+    .opts_title = "options:\n",
+    .tail = help_tail,
+    .summary = "judge trace events (JSON lines) and send them to a collector",
+    .sections = man_sections,
+};
+
+/* The keygen command's table: its help is the tail of the main help. */
+typedef struct keygen_args {
+    int hmac;
+    const char *out;
+} keygen_args;
+
+static const at_opt keygen_options[] = {
+    {.name = "hmac",
+     .kind = AT_OPT_FLAG,
+     AT_OPT_AT(keygen_args, hmac),
+     .help = "make an HMAC key for prompt text (the only kind for now)"},
+    {.name = "output",
+     .letter = 'o',
+     .kind = AT_OPT_STRING,
+     AT_OPT_AT(keygen_args, out),
+     .metavar = "FILE",
+     .help = "write the key to FILE, created 0600; an existing file is never overwritten"},
+    {.name = "help", .letter = 'h', .kind = AT_OPT_HELP, .help = "print this help and exit"},
+    {.name = NULL},
+};
+
+static const at_opt_prog keygen_prog = {
+    .name = "trace-shim keygen",
+    .opts = keygen_options,
+    .positionals = AT_OPT_POS_NONE,
+    .opts_title = "\nkeygen options:\n",
+};
+
+static void print_help(FILE *out)
+{
+    at_opt_help(&prog, out);
 }
 
-/* N, NK or NM (KiB, MiB); 0 on success. */
-static int parse_size(const char *s, size_t *out)
+/* The tail of --help: keygen's options (from its table), the exit status, the summary. */
+static void build_help_tail(void)
 {
-    if (!s || *s < '0' || *s > '9') return -1;
-    errno = 0;
-    char *end = NULL;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s) return -1;
-    unsigned long long mult = 1;
-    if (*end == 'k' || *end == 'K')
-        mult = 1024, end++;
-    else if (*end == 'm' || *end == 'M')
-        mult = 1024 * 1024, end++;
-    if (*end || v == 0 || v > SIZE_MAX / mult) return -1;
-    *out = (size_t)(v * mult);
-    return 0;
+    FILE *f = fmemopen(help_tail, sizeof help_tail - 1, "w");
+    if (!f) return;
+    at_opt_help(&keygen_prog, f);
+    fprintf(f, "\nexit status: %s", exit_status);
+    fputs("Sending prints one summary line on stderr: sent (read here or recovered from\n"
+          "an earlier run's spool), acked, rejected, spooled, dropped, lost.\n",
+          f);
+    fclose(f);
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -198,84 +244,21 @@ static int usage_error(const char *fmt, const char *arg)
     return EXIT_USAGE;
 }
 
-/* Parses argv into cfg; returns -1 to go on, or an exit status. */
-static int parse_args(int argc, char **argv, shim_config *cfg)
+/* A usage error from the engine: its message already says where to look. */
+static int opt_error(const at_error *err)
 {
-    struct option longopts[N_OPTIONS + 1];
-    for (size_t i = 0; i < N_OPTIONS; i++) {
-        longopts[i].name = options[i].name;
-        longopts[i].has_arg = options[i].arg ? required_argument : no_argument;
-        longopts[i].flag = NULL;
-        longopts[i].val = options[i].id;
-    }
-    memset(&longopts[N_OPTIONS], 0, sizeof longopts[N_OPTIONS]);
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
-        const shim_option *o = NULL;
-        for (size_t i = 0; i < N_OPTIONS; i++)
-            if (options[i].id == c) o = &options[i];
-        if (!o) {
-            const char *bad = argv[optind - 1] ? argv[optind - 1] : "?";
-            if (c == ':' || (c == '?' && optopt))
-                return usage_error("option %s needs an argument or is unknown", bad);
-            return usage_error("unknown option %s", bad);
-        }
-        if (o->limit_offset != NO_LIMIT) {
-            size_t v;
-            if (parse_size(optarg, &v) != 0)
-                return usage_error("--%s needs a positive size (N, NK or NM)", o->name);
-            *(size_t *)((char *)&cfg->judge.limits + o->limit_offset) = v;
-            continue;
-        }
-        switch (c) {
-        case OPT_DRY_RUN:
-            cfg->dry_run = true;
-            break;
-        case OPT_KEY_FILE:
-            cfg->key_file = optarg;
-            break;
-        case OPT_KEEP_TEXT:
-            cfg->judge.keep_prompt_text = 1;
-            break;
-        case OPT_LENIENT:
-            cfg->judge.lenient = 1;
-            break;
-        case OPT_ENDPOINT:
-            if (cfg->send.nendpoints == TRACESHIM_MAX_ENDPOINTS - 1)
-                return usage_error("too many --endpoint (at most %s)", "7");
-            cfg->send.endpoints[cfg->send.nendpoints++] = optarg;
-            break;
-        case OPT_SPOOL_DIR:
-            cfg->send.spool_dir = optarg;
-            break;
-        case OPT_TIMEOUT: {
-            size_t v;
-            if (parse_size(optarg, &v) != 0 || v > 86400)
-                return usage_error("--timeout needs whole seconds, 1 to 86400: %s", optarg);
-            cfg->send.timeout_s = (unsigned)v;
-            break;
-        }
-        case OPT_FOLLOW:
-            cfg->send.follow = optarg;
-            break;
-        case OPT_SERVER_KEY:
-            cfg->server_key_file = optarg;
-            break;
-        case OPT_CLIENT_KEY:
-            cfg->client_key_file = optarg;
-            break;
-        case OPT_HELP:
-            print_help(stdout);
-            return 0;
-        case OPT_VERSION:
-            printf("trace-shim %s\n", AGENTTRAIL_VERSION);
-            return 0;
-        default:
-            return usage_error("unhandled option %s", argv[optind - 1]);
-        }
-    }
-    return -1;
+    char msg[600];
+    tp_term_printf(stderr, "trace-shim: %s", at_error_format(err, msg, sizeof msg));
+    return EXIT_USAGE;
+}
+
+/* Parses argv into cfg and the input files into *res; returns -1 to go on, or an exit
+ * status. */
+static int parse_args(int argc, char **argv, shim_config *cfg, at_opt_result *res)
+{
+    at_error err;
+    if (at_opt_parse(&prog, argc, argv, cfg, res, &err) != AT_OK) return opt_error(&err);
+    return at_opt_answer(&prog, res, AGENTTRAIL_VERSION, stdout) ? 0 : -1;
 }
 
 /* Loads the key when one is configured; an unusable configured key is fatal. */
@@ -366,32 +349,17 @@ static int run_send(const shim_config *cfg, const char *const *files, size_t n)
 
 static int keygen(int argc, char **argv)
 {
-    static const struct option kopts[] = {{"hmac", no_argument, NULL, 'k'},
-                                          {"output", required_argument, NULL, 'o'},
-                                          {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
-    bool hmac = false;
-    const char *out = NULL;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:h", kopts, NULL)) != -1) {
-        switch (c) {
-        case 'k':
-            hmac = true;
-            break;
-        case 'o':
-            out = optarg;
-            break;
-        case 'h':
-            print_help(stdout);
-            return 0;
-        default:
-            return usage_error("keygen: bad option %s", argv[optind - 1]);
-        }
+    keygen_args k = {0};
+    at_opt_result res;
+    at_error err;
+    int rc = at_opt_parse(&keygen_prog, argc, argv, &k, &res, &err);
+    at_opt_done(&res);
+    if (rc != AT_OK) return opt_error(&err);
+    if (res.help) {
+        print_help(stdout);
+        return 0;
     }
-    if (!hmac || !out || optind != argc)
-        return usage_error("%s", "usage: trace-shim keygen --hmac -o FILE");
+    if (!k.hmac || !k.out) return usage_error("%s", "usage: trace-shim keygen --hmac -o FILE");
     uint8_t key[TP_HMAC_KEY_LEN];
     if (tp_id_random(key, sizeof key) != TP_OK) {
         fprintf(stderr, "trace-shim: keygen: no random bytes from OpenSSL\n");
@@ -401,32 +369,21 @@ static int keygen(int argc, char **argv)
     tp_hex_encode(key, sizeof key, hex);
     hex[2 * TP_HMAC_KEY_LEN] = '\n';
     hex[2 * TP_HMAC_KEY_LEN + 1] = 0;
-    int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        if (errno == EEXIST)
-            tp_term_printf(stderr,
-                           "trace-shim: %s exists; refusing to overwrite a key (every event hashed "
-                           "with it would stop matching); remove it first to replace it",
-                           out);
-        else
-            tp_term_printf(stderr, "trace-shim: cannot create %s: %s", out, strerror(errno));
-        return EXIT_USAGE;
-    }
-    size_t len = strlen(hex);
-    bool ok = write(fd, hex, len) == (ssize_t)len && fsync(fd) == 0;
-    int e = errno;
-    if (close(fd) != 0) ok = false;
+    rc = at_file_create(k.out, hex, strlen(hex), 0600, &err);
     memset(hex, 0, sizeof hex);
     memset(key, 0, sizeof key);
-    if (!ok) {
-        tp_term_printf(stderr, "trace-shim: cannot write %s: %s", out, strerror(e));
-        unlink(out);
+    if (rc == AT_EEXIST) {
+        tp_term_printf(stderr,
+                       "trace-shim: %s exists; refusing to overwrite a key (every event hashed "
+                       "with it would stop matching); remove it first to replace it",
+                       k.out);
         return EXIT_USAGE;
     }
+    if (rc != AT_OK) return opt_error(&err);
     tp_term_printf(stderr,
                    "trace-shim: wrote a new HMAC key to %s (mode 0600); every shim of the "
                    "organisation must use the same key",
-                   out);
+                   k.out);
     return 0;
 }
 
@@ -490,16 +447,17 @@ static int load_curve_keys(shim_config *cfg)
 
 int main(int argc, char **argv)
 {
+    build_help_tail();
     if (argc > 1 && strcmp(argv[1], "keygen") == 0) return keygen(argc - 1, argv + 1);
     shim_config cfg = {.judge = jsonl_options_default()};
-    int status = parse_args(argc, argv, &cfg);
-    if (status >= 0) return status;
-    status = load_key(&cfg);
-    if (status == 0) status = load_curve_keys(&cfg);
-    if (status) return status;
-    const char *const *files = (const char *const *)(argv + optind);
-    size_t n = (size_t)(argc - optind);
-    status = cfg.dry_run ? run_dry_run(&cfg, files, n) : run_send(&cfg, files, n);
+    at_opt_result res;
+    int status = parse_args(argc, argv, &cfg, &res);
+    if (status < 0 && (status = load_key(&cfg)) == 0 && (status = load_curve_keys(&cfg)) == 0) {
+        const char *const *files = (const char *const *)res.rest;
+        size_t n = (size_t)res.nrest;
+        status = cfg.dry_run ? run_dry_run(&cfg, files, n) : run_send(&cfg, files, n);
+    }
+    at_opt_done(&res);
     memset(cfg.key, 0, sizeof cfg.key);
     memset(cfg.client_key, 0, sizeof cfg.client_key);
     return status;

@@ -1,8 +1,9 @@
 /*
  * options.h - trace-collector's configuration and its one options table.
  *
- * The table in options.c drives parsing, defaults and --help, so adding an
- * option is one line there plus its field here.
+ * The table in options.c drives parsing, defaults, --help, the man page
+ * (--man) and the config-file keys (common/opt.c), so adding an option is one
+ * row there plus its field here.
  * Threading: parsed once in main before anything starts.
  */
 #ifndef AGENTTRAIL_COLLECTOR_OPTIONS_H
@@ -37,12 +38,16 @@ typedef struct collector_config {
     int print_public_key;      /* --print-public-key: print it and exit */
 } collector_config;
 
-/* Fills defaults, then parses argv. Returns 0 to run, 1 when --help or
- * --version was printed (exit 0), -1 on a usage error (message printed to
+/* Fills defaults, then parses argv. Returns 0 to run, 1 when --help,
+ * --version or --man was printed (exit 0), -1 on a usage error (message printed to
  * stderr; exit 2). */
 int collector_options_parse(int argc, char **argv, collector_config *cfg);
 
 /* Prints the usage text generated from the table. */
 void collector_options_help(FILE *out);
+
+/* The table and its texts, for at_opt_set_key (a config file) and at_opt_man. */
+struct at_opt_prog;
+const struct at_opt_prog *collector_options_prog(void);
 
 #endif

@@ -137,4 +137,127 @@ int at_file_create(const char *path, const void *data, size_t len, mode_t mode, 
 /* Writes all of data to fd, retrying short writes and EINTR. 0 or -1 with errno set. */
 int at_write_all(int fd, const void *data, size_t len);
 
+/* ---- option tables (opt.c, opt_doc.c) ------------------------------------------------------ */
+
+/* One option-table engine for every program. A program (or each trace-query command) declares
+ * a table of at_opt rows; the same row parses `--name VALUE` / `--name=VALUE` / `-l VALUE` from
+ * argv, applies a `name = value` config-file line (at_opt_set_key), prints one line of --help
+ * and one .TP paragraph of the man page. No abbreviations are accepted: `--stor` is unknown.
+ *
+ * Values: AT_OPT_SIZE goes through at_parse_size (N, NK, NM, NG; "0" is a size and whether it
+ * is allowed is the row's min), AT_OPT_DURATION through at_parse_duration (into nanoseconds),
+ * AT_OPT_UINT is plain decimal digits; the three check [min, max] (max 0: no upper bound) and
+ * store into an unsigned field of `size` bytes (1, 2, 4 or 8). Messages (at_error.what) name
+ * the option and the value: "--max-event-bytes '1T': not a size (use N, NK, NM or NG)"; on a
+ * command line `where` is empty and " (see PROG --help)" ends the message, from a config file
+ * `where` is the caller's "FILE:LINE" and the name has no dashes. */
+#include <stdio.h>
+
+typedef enum at_opt_kind {
+    AT_OPT_FLAG,     /* no value: sets an unsigned field to 1 (config: true/false/yes/no/1/0) */
+    AT_OPT_STRING,   /* const char * into argv (or the caller's config line); min: least length */
+    AT_OPT_SIZE,     /* at_parse_size */
+    AT_OPT_DURATION, /* at_parse_duration, nanoseconds */
+    AT_OPT_UINT,     /* decimal digits */
+    AT_OPT_ENUM,     /* one of words[]: its value into an int */
+    AT_OPT_LIST,     /* repeatable: const char *field[], int count at count_off, at most max */
+    AT_OPT_CALL,     /* fn(cfg, row, value) does it (value NULL for a row without metavar) */
+    AT_OPT_HELP,     /* --help: sets at_opt_result.help */
+    AT_OPT_VERSION,  /* --version: sets at_opt_result.version */
+    AT_OPT_MAN,      /* --man: sets at_opt_result.man (hidden by default) */
+} at_opt_kind;
+
+enum {
+    AT_OPT_HIDDEN = 1,   /* not in --help nor the man page */
+    AT_OPT_NOCONFIG = 2, /* no config-file key */
+    AT_OPT_NODEFSHOW = 4 /* do not show " [def]" after the help line */
+};
+
+typedef struct at_opt_word {
+    const char *word;
+    int value;
+} at_opt_word;
+
+typedef struct at_opt at_opt;
+/* An AT_OPT_CALL row's action: 0, or AT_EINVAL with err->what the problem ("expected ok,
+ * error or blocked"), which the engine wraps as "--NAME 'VALUE': problem". A message that must
+ * stand alone is returned with AT_ERANGE instead: the engine then passes it unchanged. */
+typedef int (*at_opt_fn)(void *cfg, const at_opt *row, const char *value, at_error *err);
+
+struct at_opt {
+    const char *name; /* long name without "--"; NULL ends a table */
+    char letter;      /* short form (-o FILE), or 0 */
+    at_opt_kind kind;
+    size_t off, size;         /* where the value goes in the config struct: AT_OPT_AT(T, m) */
+    const char *def;          /* applied through the row before parsing; NULL: none */
+    const char *metavar;      /* "N", "FILE"; NULL: takes no value */
+    const char *help;         /* one line for --help (wrapped to 80 columns) */
+    const char *man;          /* longer text for the man page; NULL: help */
+    const char *key;          /* config-file key; NULL: the long name */
+    uint64_t min, max;        /* range (SIZE, DURATION, UINT), least length (STRING), most (LIST) */
+    const char *expect;       /* the problem said of a bad value; NULL: the kind's own words */
+    const char *need;         /* said of a missing value: "--NAME needs NEED"; NULL: "a value" */
+    const at_opt_word *words; /* AT_OPT_ENUM: ends with word == NULL */
+    size_t count_off;         /* AT_OPT_LIST: offset of the int count */
+    at_opt_fn fn;             /* AT_OPT_CALL */
+    int flags;                /* AT_OPT_HIDDEN... */
+};
+
+/* `.off`, `.size` of a member: `{.name = "store", AT_OPT_AT(cfg, store_dir), ...}`. */
+#define AT_OPT_AT(type, member) .off = offsetof(type, member), .size = sizeof(((type *)0)->member)
+
+/* Positional arguments: refused, collected wherever they are, or ending the options. */
+enum { AT_OPT_POS_NONE, AT_OPT_POS_MIX, AT_OPT_POS_STOP };
+
+typedef struct at_opt_section {
+    const char *title; /* "EXIT STATUS", "FILES", "EXAMPLES"; NULL ends */
+    const char *text;  /* plain text: blank line = paragraph, indented lines kept as they are */
+} at_opt_section;
+
+typedef struct at_opt_prog {
+    const char *name;       /* in messages and hints: "trace-collector", "trace-query find" */
+    const at_opt *opts;     /* the table */
+    int positionals;        /* AT_OPT_POS_* */
+    const char *head;       /* --help before the options: usage, what it does */
+    const char *opts_title; /* a line before the options in --help ("options:"), or NULL */
+    const char *tail;       /* --help after the options, or NULL */
+    const char *optword;    /* "unknown OPTWORD '--x'": NULL is "option" */
+    const char *hint;       /* after an unknown option; NULL: "(see NAME --help)" */
+    /* The man page (section 1): NAME line, then head as DESCRIPTION, OPTIONS, tail, sections. */
+    const char *page;               /* page name: "trace-query-find"; NULL: name */
+    const char *summary;            /* "receive, validate and store trace events" */
+    const at_opt_section *sections; /* NULL or ending with title == NULL */
+} at_opt_prog;
+
+typedef struct at_opt_result {
+    int help, version, man; /* --help, --version, --man were given */
+    char **rest;            /* the positional arguments, NULL-terminated (free: at_opt_done) */
+    int nrest;
+} at_opt_result;
+
+/* Applies the rows' defaults to cfg, then parses argv[1..argc) into cfg and *res. 0, or
+ * AT_EINVAL (a usage error: err says what, the caller prints "PROG: " and exits 2) or
+ * AT_ENOMEM. res->rest is allocated either way: call at_opt_done. */
+int at_opt_parse(const at_opt_prog *p, int argc, char **argv, void *cfg, at_opt_result *res,
+                 at_error *err);
+void at_opt_done(at_opt_result *res);
+/* Applies the rows' defaults only (at_opt_parse does it first). 0 or AT_EINVAL. */
+int at_opt_defaults(const at_opt_prog *p, void *cfg, at_error *err);
+/* One config-file line `key = value` through the row whose key it is; where is "FILE:LINE"
+ * and goes into err->where. The value must outlive cfg (a STRING keeps the pointer).
+ * 0, AT_EINVAL (unknown key, bad value). */
+int at_opt_set_key(const at_opt_prog *p, void *cfg, const char *key, const char *value,
+                   const char *where, at_error *err);
+/* The row of a long name, or NULL. */
+const at_opt *at_opt_find(const at_opt_prog *p, const char *name, size_t len);
+
+/* --help from the table: head, opts_title, one wrapped row per option (no line past 80
+ * columns), tail. */
+void at_opt_help(const at_opt_prog *p, FILE *out);
+/* The man page (roff, man macros, section 1), `version` on its .TH line. */
+void at_opt_man(const at_opt_prog *p, const char *version, FILE *out);
+/* Answers --help (at_opt_help), --man and --version ("NAME VERSION") when res holds one:
+ * prints it to out and returns 1; else 0 (the program runs). */
+int at_opt_answer(const at_opt_prog *p, const at_opt_result *res, const char *version, FILE *out);
+
 #endif

@@ -2,12 +2,13 @@
  * args.c - the option parser, help printer and small helpers shared by trace-query commands.
  *
  * Responsibility: turns a command's argv into a qargs using the command's option table
- * (so options, their checks and their help come from one table), parses --since/--until
- * times, opens the store read-only with a message that says what to do when it is missing.
- * Owns: nothing beyond the call; qargs strings point into argv.
- * Threading: single-threaded (trace-query is).
+ * through the common engine (common/opt.c: options, their checks, --help and the man page
+ * come from one table), the checked values of the shared rows, parses --since/--until times, opens
+ * the store read-only with a message that says what to do when it is missing. Owns: qargs.rest
+ * (qargs_free); qargs strings point into argv. Threading: single-threaded (trace-query is).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,17 +45,29 @@ int qout_event_json(const qctx *ctx, const char *cmd, const tp_event *ev)
     return 0;
 }
 
+void qcmd_prog(const qcmd *cmd, at_opt_prog *p)
+{
+    /* One command runs per process (trace-query is single-threaded), so one pair of names. */
+    static char name[64], page[64];
+    snprintf(name, sizeof name, "trace-query %s", cmd->name);
+    snprintf(page, sizeof page, "trace-query-%s", cmd->name);
+    *p = (at_opt_prog){
+        .name = name,
+        .opts = cmd->opts,
+        .positionals = AT_OPT_POS_MIX,
+        .head = cmd->help,
+        .opts_title = "\noptions:\n",
+        .page = page,
+        .summary = cmd->summary,
+    };
+}
+
 void qcmd_print_help(const qctx *ctx, const qcmd *cmd, FILE *f)
 {
     (void)ctx;
-    fputs(cmd->help, f);
-    if (!cmd->opts) return;
-    fputs("\noptions:\n", f);
-    for (const qopt *o = cmd->opts; o->name; o++) {
-        char left[64];
-        snprintf(left, sizeof left, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-        fprintf(f, "  %-22s %s\n", left, o->help);
-    }
+    at_opt_prog p;
+    qcmd_prog(cmd, &p);
+    at_opt_help(&p, f);
 }
 
 int qtime_parse(const char *s, uint64_t now, uint64_t *out)
@@ -136,160 +149,81 @@ int qctx_open_store(const qctx *ctx, ts_store **out)
     return QEXIT_OK;
 }
 
-static const qopt *opt_lookup(const qcmd *cmd, const char *name, size_t len)
-{
-    if (!cmd->opts) return NULL;
-    for (const qopt *o = cmd->opts; o->name; o++)
-        if (strlen(o->name) == len && strncmp(o->name, name, len) == 0) return o;
-    return NULL;
-}
+/* ---- the checked values of the shared rows (commands.h) ---------------------------------- */
 
-/* Usage error for a bad value: says what, which option and where to look. */
-static int bad_value(const qctx *ctx, const qcmd *cmd, const char *opt, const char *val,
-                     const char *expected)
-{
-    qerr(ctx, cmd->name, "--%s '%s': %s (see trace-query %s --help)", opt, val, expected,
-         cmd->name);
-    return QEXIT_USAGE;
-}
+const at_opt_word qopt_format_words[] = {{"table", QFMT_TABLE}, {"jsonl", QFMT_JSONL}, {NULL, 0}};
 
-static int parse_u64(const char *s, uint64_t *out)
+int qopt_trace(void *cfg, const at_opt *o, const char *v, at_error *err)
 {
-    if (!s || !*s || s[0] == '-' || s[0] == '+') return -1;
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || !end || *end) return -1;
-    *out = v;
+    (void)o;
+    qargs *a = cfg;
+    if (!qid_is_trace_text(v))
+        return at_errf(err, AT_EINVAL,
+                       "a trace id is 32 lowercase hex digits, or a unique prefix of at least 4");
+    if (a->ntraces >= QARGS_MAX_TRACES)
+        return at_errf(err, AT_EINVAL, "too many --trace options (at most 256)");
+    a->traces[a->ntraces++] = v; /* a prefix is resolved once every option is read */
+    a->has_trace = 1;
+    a->filter.trace_id = a->trace_id_buf;
     return 0;
 }
 
-static int set_value(const qctx *ctx, const qcmd *cmd, const qopt *o, const char *v, uint64_t now,
-                     qargs *a)
+/* The names libtraceproto parses (kind, outcome, status): the row's name picks its line. */
+static const struct {
+    const char *option;
+    int (*parse)(const char *name); /* > 0, or <= 0 when not a name */
+    size_t off;                     /* an int in qargs */
+    const char *expect;
+} named[] = {
+    {"kind", tp_kind_parse, offsetof(qargs, filter.kind),
+     "expected prompt, retrieval, tool_call, diff, outcome, approval, incident_link or note"},
+    {"outcome", tp_decision_parse, offsetof(qargs, filter.outcome),
+     "expected accepted, edited, rejected or escalated"},
+    {"status", tp_tool_status_parse, offsetof(qargs, match.tool_status),
+     "expected ok, error or blocked"},
+};
+
+int qopt_named(void *cfg, const at_opt *o, const char *v, at_error *err)
 {
-    ts_filter *f = &a->filter;
-    switch (o->id) {
-    case QOPT_WORKFLOW:
-        f->workflow = v;
-        break;
-    case QOPT_DRI:
-        f->dri = v;
-        break;
-    case QOPT_INCIDENT:
-        f->incident = v;
-        break;
-    case QOPT_SERVICE:
-        f->service = v;
-        break;
-    case QOPT_TOOL:
-        f->tool = v;
-        break;
-    case QOPT_MODEL:
-        f->model = v;
-        break;
-    case QOPT_SOURCE:
-        f->source = v;
-        break;
-    case QOPT_TRACE:
-        if (!qid_is_trace_text(v))
-            return bad_value(ctx, cmd, o->name, v,
-                             "a trace id is 32 lowercase hex digits, or a unique prefix of at "
-                             "least 4");
-        if (a->ntraces >= QARGS_MAX_TRACES)
-            return bad_value(ctx, cmd, o->name, v, "too many --trace options (at most 256)");
-        a->traces[a->ntraces++] = v; /* a prefix is resolved once every option is read */
-        a->has_trace = 1;
-        f->trace_id = a->trace_id_buf;
-        break;
-    case QOPT_STATUS: {
-        int st = tp_tool_status_parse(v);
-        if (st <= 0) return bad_value(ctx, cmd, o->name, v, "expected ok, error or blocked");
-        a->match.tool_status = st;
-        break;
+    for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
+        if (strcmp(named[i].option, o->name) != 0) continue;
+        int x = named[i].parse(v);
+        if (x <= 0) return at_errf(err, AT_EINVAL, "%s", named[i].expect);
+        memcpy((char *)cfg + named[i].off, &x, sizeof x);
+        return 0;
     }
-    case QOPT_ERROR_TEXT:
-        if (!*v) return bad_value(ctx, cmd, o->name, v, "expected some text of a tool error");
-        a->match.error_text = v;
-        break;
-    case QOPT_KIND: {
-        int k = tp_kind_parse(v);
-        if (k <= 0)
-            return bad_value(ctx, cmd, o->name, v,
-                             "expected prompt, retrieval, tool_call, diff, outcome, approval, "
-                             "incident_link or note");
-        f->kind = k;
-        break;
-    }
-    case QOPT_OUTCOME: {
-        int d = tp_decision_parse(v);
-        if (d <= 0)
-            return bad_value(ctx, cmd, o->name, v,
-                             "expected accepted, edited, rejected or escalated");
-        f->outcome = d;
-        break;
-    }
-    case QOPT_SINCE:
-    case QOPT_UNTIL: {
-        uint64_t t = 0;
-        if (qtime_parse(v, now, &t) != 0)
-            return bad_value(ctx, cmd, o->name, v,
-                             "expected RFC 3339 (2024-06-01T09:00:00Z) or a duration ago "
-                             "(90s, 30m, 2h, 7d, 2w)");
-        if (o->id == QOPT_SINCE)
-            f->since = t;
-        else
-            f->until = t;
-        break;
-    }
-    case QOPT_LIMIT:
-        if (parse_u64(v, &a->limit) != 0 || a->limit == 0)
-            return bad_value(ctx, cmd, o->name, v, "expected a positive number of events");
-        break;
-    case QOPT_AFTER:
-        if (strlen(v) >= TS_CURSOR_LEN || !*v)
-            return bad_value(ctx, cmd, o->name, v,
-                             "not a cursor printed by an earlier find (next: ...)");
-        a->after = v;
-        break;
-    case QOPT_FORMAT:
-        if (strcmp(v, "table") == 0)
-            a->format = QFMT_TABLE;
-        else if (strcmp(v, "jsonl") == 0)
-            a->format = QFMT_JSONL;
-        else
-            return bad_value(ctx, cmd, o->name, v, "expected table or jsonl");
-        break;
-    case QOPT_BY:
-        a->by = v;
-        break;
-    case QOPT_REASON:
-        a->reason = v;
-        break;
-    case QOPT_WHO:
-        a->who = v;
-        break;
-    case QOPT_ENDPOINT:
-        a->endpoint = v;
-        break;
-    case QOPT_OUTPUT:
-        a->output = v;
-        break;
-    case QOPT_PROMPT_FILE:
-        a->prompt_file = v;
-        break;
-    case QOPT_HMAC_KEY_FILE:
-        a->hmac_key_file = v;
-        break;
-    case QOPT_TIMEOUT:
-        if (parse_u64(v, &a->timeout) != 0 || a->timeout == 0 || a->timeout > 3600)
-            return bad_value(ctx, cmd, o->name, v, "expected seconds, 1 to 3600");
-        break;
-    default:
-        if (o->id < QOPT_OWN || o->id >= QOPT_OWN + QARGS_MAX_OWN)
-            return bad_value(ctx, cmd, o->name, v, "unsupported option");
-        a->own[o->id - QOPT_OWN] = v;
-        break;
-    }
+    return at_errf(err, AT_EINVAL, "no such name");
+}
+
+int qopt_time(void *cfg, const at_opt *o, const char *v, at_error *err)
+{
+    qargs *a = cfg;
+    uint64_t t = 0;
+    if (qtime_parse(v, a->now, &t) != 0)
+        return at_errf(err, AT_EINVAL,
+                       "expected RFC 3339 (2024-06-01T09:00:00Z) or a duration ago (90s, 30m, "
+                       "2h, 7d, 2w)");
+    if (strcmp(o->name, "since") == 0)
+        a->filter.since = t;
+    else
+        a->filter.until = t;
+    return 0;
+}
+
+int qopt_error_text(void *cfg, const at_opt *o, const char *v, at_error *err)
+{
+    (void)o;
+    if (!*v) return at_errf(err, AT_EINVAL, "expected some text of a tool error");
+    ((qargs *)cfg)->match.error_text = v;
+    return 0;
+}
+
+int qopt_after(void *cfg, const at_opt *o, const char *v, at_error *err)
+{
+    (void)o;
+    if (strlen(v) >= TS_CURSOR_LEN || !*v)
+        return at_errf(err, AT_EINVAL, "not a cursor printed by an earlier find (next: ...)");
+    ((qargs *)cfg)->after = v;
     return 0;
 }
 
@@ -327,90 +261,41 @@ static int resolve_traces(const qctx *ctx, const qcmd *cmd, qargs *a)
     return rc;
 }
 
-int qargs_parse(const qctx *ctx, const qcmd *cmd, int argc, char **argv, uint64_t now, qargs *a)
+/* `--store` after the command: the one global option people most often put there. */
+static int misplaced_store(const qctx *ctx, const qcmd *cmd, int argc, char **argv)
 {
-    memset(a, 0, sizeof *a);
-    a->rest = calloc((size_t)argc + 1, sizeof *a->rest);
-    if (!a->rest) {
-        qerr(ctx, cmd->name, "out of memory");
-        return QEXIT_STORE;
-    }
-    int only_positionals = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (only_positionals || arg[0] != '-' || arg[1] == 0) {
-            a->rest[a->nrest++] = argv[i];
-            continue;
-        }
-        if (strcmp(arg, "--") == 0) {
-            only_positionals = 1;
-            continue;
-        }
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            a->help = 1;
-            continue;
-        }
-        if (strcmp(arg, "-o") == 0 && opt_lookup(cmd, "output", 6)) {
-            arg = "--output"; /* -o FILE: the short form of a command's --output */
-        }
-        if (arg[1] != '-') {
-            qerr(ctx, cmd->name,
-                 "unknown option '%s' (options are long: see trace-query %s --help)", arg,
-                 cmd->name);
-            return QEXIT_USAGE;
-        }
-        const char *name = arg + 2;
-        const char *eq = strchr(name, '=');
-        size_t len = eq ? (size_t)(eq - name) : strlen(name);
-        const qopt *o = opt_lookup(cmd, name, len);
-        if (!o && len == 5 && strncmp(name, "store", 5) == 0) {
-            /* The one global option people most often put after the command. */
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--store") == 0 || strncmp(argv[i], "--store=", 8) == 0) {
             qerr(ctx, cmd->name,
                  "--store is a global option: it goes before the command "
                  "(trace-query --store DIR %s ...)",
                  cmd->name);
             return QEXIT_USAGE;
         }
-        if (!o) {
-            qerr(ctx, cmd->name, "unknown option '%.*s' (see trace-query %s --help)", (int)len + 2,
-                 arg, cmd->name);
-            return QEXIT_USAGE;
-        }
-        if (o->id == QOPT_HELP) {
-            a->help = 1;
-            continue;
-        }
-        if (!o->arg) {
-            if (eq) {
-                qerr(ctx, cmd->name, "--%s takes no value", o->name);
-                return QEXIT_USAGE;
-            }
-            if (o->id == QOPT_EXPLAIN) a->explain = 1;
-            if (o->id == QOPT_FORCE) a->force = 1;
-            if (o->id == QOPT_ALLOW_EMPTY) a->allow_empty = 1;
-            if (o->id >= QOPT_OWN && o->id < QOPT_OWN + QARGS_MAX_OWN)
-                a->own[o->id - QOPT_OWN] = "";
-            if (o->id == QOPT_TRACES) a->per_trace = 1;
-            if (o->id == QOPT_HTML) a->html = 1;
-            continue;
-        }
-        const char *v = eq ? eq + 1 : NULL;
-        if (!v) {
-            if (i + 1 >= argc) {
-                qerr(ctx, cmd->name, "--%s needs a value: --%s %s", o->name, o->name, o->arg);
-                return QEXIT_USAGE;
-            }
-            v = argv[++i];
-        }
-        int rc = set_value(ctx, cmd, o, v, now, a);
-        if (rc != 0) return rc;
-    }
+    return 0;
+}
+
+int qargs_parse(const qctx *ctx, const qcmd *cmd, int argc, char **argv, uint64_t now, qargs *a)
+{
+    memset(a, 0, sizeof *a);
+    a->now = now;
+    at_opt_prog p;
+    qcmd_prog(cmd, &p);
+    at_opt_result res;
+    at_error err;
+    int rc = at_opt_find(&p, "store", 5) ? 0 : misplaced_store(ctx, cmd, argc, argv);
+    if (rc == 0 && (rc = at_opt_parse(&p, argc, argv, a, &res, &err)) != 0)
+        qerr(ctx, cmd->name, "%s", err.what);
+    a->rest = res.rest; /* qargs_free frees it */
+    a->nrest = res.nrest;
+    a->help = res.help;
+    if (rc) return rc == AT_ENOMEM ? QEXIT_STORE : QEXIT_USAGE;
     if (a->filter.since && a->filter.until && a->filter.since >= a->filter.until) {
         qerr(ctx, cmd->name, "--since must be before --until (the window is empty)");
         return QEXIT_USAGE;
     }
     if (a->help) return 0;
-    int rc = match_needs_tool_calls(ctx, cmd, a);
+    rc = match_needs_tool_calls(ctx, cmd, a);
     return rc ? rc : resolve_traces(ctx, cmd, a);
 }
 

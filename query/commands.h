@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "atcommon.h"
 #include "reader.h"
 #include "tracestore.h"
 
@@ -56,7 +57,7 @@ typedef struct qcmd {
     int (*run)(const qctx *ctx, int argc, char **argv);
     const char *summary;
     const char *help;
-    const struct qopt *opts; /* NULL-terminated table (name == NULL), or NULL */
+    const at_opt *opts; /* its option table (common/opt.c), ending with name == NULL */
 } qcmd;
 
 /* The commands (one line each in main.c's table). */
@@ -69,82 +70,92 @@ extern const qcmd qcmd_verify;
 
 /* ---- options, from tables ------------------------------------------------------------- */
 
-/* Option ids understood by qargs_parse. */
-enum {
-    QOPT_END = 0,
-    QOPT_HELP,
-    QOPT_WORKFLOW,
-    QOPT_DRI,
-    QOPT_INCIDENT,
-    QOPT_TRACE,
-    QOPT_SERVICE,
-    QOPT_KIND,
-    QOPT_TOOL,
-    QOPT_MODEL,
-    QOPT_OUTCOME,
-    QOPT_SOURCE,
-    QOPT_SINCE,
-    QOPT_UNTIL,
-    QOPT_LIMIT,
-    QOPT_AFTER,
-    QOPT_FORMAT,
-    QOPT_BY,
-    QOPT_REASON,
-    QOPT_WHO,
-    QOPT_ENDPOINT,
-    QOPT_OUTPUT,
-    QOPT_TIMEOUT,
-    QOPT_EXPLAIN,
-    QOPT_PROMPT_FILE,
-    QOPT_HMAC_KEY_FILE,
-    QOPT_FORCE,       /* export: replace an existing regular file */
-    QOPT_ALLOW_EMPTY, /* export: write a bundle even when no event matches */
-    QOPT_STATUS,      /* tool call status (qmatch) */
-    QOPT_ERROR_TEXT,  /* text in tool_call.error (qmatch) */
-    QOPT_TRACES,      /* find: one row per trace */
-    QOPT_HTML,        /* show: the trace as one HTML page (-o FILE) */
-};
-
-/* Ids QOPT_OWN .. QOPT_OWN + QARGS_MAX_OWN - 1 are a command's own options: qargs_parse keeps
- * their value (a flag's is "") in qargs.own[id - QOPT_OWN] and the command checks it. */
-#define QOPT_OWN 100
-#define QARGS_MAX_OWN 8
-
-/* One option: `--name ARG` (arg == NULL: a flag). `help` is one line for --help. */
-typedef struct qopt {
-    const char *name;
-    const char *arg;
-    int id;
-    const char *help;
-} qopt;
-
-/* The filter options shared by find, stats and link, for building command tables:
- * QOPT_FILTERS expands to the qopt lines of every filter. */
-#define QOPT_FILTERS                                                                               \
-    {"workflow", "NAME", QOPT_WORKFLOW, "only this workflow"},                                     \
-        {"dri", "WHO", QOPT_DRI, "only events owned by this DRI"},                                 \
-        {"incident", "ID", QOPT_INCIDENT, "only this incident (including linked traces)"},         \
-        {"trace", "TRACE_ID", QOPT_TRACE, "only this trace (32 hex, or a unique prefix)"},         \
-        {"service", "NAME", QOPT_SERVICE, "only this service"},                                    \
-        {"kind", "KIND", QOPT_KIND,                                                                \
-         "prompt|retrieval|tool_call|diff|outcome|approval|incident_link|note"},                   \
-        {"tool", "NAME", QOPT_TOOL, "only tool calls of this tool"},                               \
-        {"model", "NAME", QOPT_MODEL, "only this model name"},                                     \
-        {"outcome", "DECISION", QOPT_OUTCOME, "accepted|edited|rejected|escalated"},               \
-        {"source", "KEY_ID", QOPT_SOURCE, "only events from this authenticated shim key"},         \
-        {"since", "TIME", QOPT_SINCE, "from TIME: RFC 3339 or relative (90s, 30m, 2h, 7d, 2w)"},   \
+/* A command's options are a table of at_opt rows (common/opt.c, atcommon.h "option tables")
+ * next to its code; the filtering commands' rows write into a qargs (below). The same table
+ * gives the command's --help and its man page (trace-query-COMMAND.1). Row helpers: */
+#define QO_STR(n, mv, m, h)                                                                        \
     {                                                                                              \
-        "until", "TIME", QOPT_UNTIL, "before TIME: RFC 3339 or relative"                           \
+        .name = n, .kind = AT_OPT_STRING, AT_OPT_AT(qargs, m), .metavar = mv, .help = h            \
     }
+#define QO_FLAG(n, m, h)                                                                           \
+    {                                                                                              \
+        .name = n, .kind = AT_OPT_FLAG, AT_OPT_AT(qargs, m), .help = h                             \
+    }
+#define QO_CALL(n, mv, fn_, h)                                                                     \
+    {                                                                                              \
+        .name = n, .kind = AT_OPT_CALL, .metavar = mv, .fn = fn_, .help = h                        \
+    }
+#define QO_HELP                                                                                    \
+    {                                                                                              \
+        .name = "help", .letter = 'h', .kind = AT_OPT_HELP, .help = "this help"                    \
+    }
+#define QO_END                                                                                     \
+    {                                                                                              \
+        .name = NULL                                                                               \
+    }
+
+/* The checked values (args.c): AT_OPT_CALL actions on a qargs. */
+int qopt_trace(void *a, const at_opt *o, const char *v, at_error *err); /* --trace */
+/* --kind, --outcome, --status: a name libtraceproto parses, into the filter or the match */
+int qopt_named(void *a, const at_opt *o, const char *v, at_error *err);
+int qopt_time(void *a, const at_opt *o, const char *v, at_error *err);       /* --since, --until */
+int qopt_error_text(void *a, const at_opt *o, const char *v, at_error *err); /* --error-text */
+int qopt_after(void *a, const at_opt *o, const char *v, at_error *err);      /* --after */
+extern const at_opt_word qopt_format_words[];                                /* --format */
+
+#define QO_FORMAT(h)                                                                               \
+    {                                                                                              \
+        .name = "format", .kind = AT_OPT_ENUM, AT_OPT_AT(qargs, format), .metavar = "FMT",         \
+        .words = qopt_format_words, .expect = "expected table or jsonl", .help = h                 \
+    }
+#define QO_OUTPUT(h)                                                                               \
+    {                                                                                              \
+        .name = "output", .letter = 'o', .kind = AT_OPT_STRING, AT_OPT_AT(qargs, output),          \
+        .metavar = "FILE", .help = h                                                               \
+    }
+#define QO_TIMEOUT(h)                                                                              \
+    {                                                                                              \
+        .name = "timeout", .kind = AT_OPT_UINT, AT_OPT_AT(qargs, timeout), .metavar = "SECONDS",   \
+        .min = 1, .max = 3600, .expect = "expected seconds, 1 to 3600", .help = h                  \
+    }
+#define QO_LIMIT(h)                                                                                \
+    {                                                                                              \
+        .name = "limit", .kind = AT_OPT_UINT, AT_OPT_AT(qargs, limit), .metavar = "N", .min = 1,   \
+        .expect = "expected a positive number of events", .help = h                                \
+    }
+
+/* --html, -o FILE and --force of a command that writes WHAT as one HTML page. */
+#define QO_HTML(what)                                                                              \
+    QO_FLAG("html", html, "write " what " as one self-contained HTML page to -o FILE"),            \
+        QO_OUTPUT("with --html: the page to write (- for stdout)"),                                \
+        QO_FLAG("force", force, "with --html: replace FILE if it is an existing regular file")
+
+/* The filter options shared by find, stats and export: QOPT_FILTERS expands to their rows. */
+#define QOPT_FILTERS                                                                               \
+    QO_STR("workflow", "NAME", filter.workflow, "only this workflow"),                             \
+        QO_STR("dri", "WHO", filter.dri, "only events owned by this DRI"),                         \
+        QO_STR("incident", "ID", filter.incident, "only this incident (including linked traces)"), \
+        QO_CALL("trace", "TRACE_ID", qopt_trace, "only this trace (32 hex, or a unique prefix)"),  \
+        QO_STR("service", "NAME", filter.service, "only this service"),                            \
+        QO_CALL("kind", "KIND", qopt_named,                                                        \
+                "prompt, retrieval, tool_call, diff, outcome, approval, incident_link or note"),   \
+        QO_STR("tool", "NAME", filter.tool, "only tool calls of this tool"),                       \
+        QO_STR("model", "NAME", filter.model, "only this model name"),                             \
+        QO_CALL("outcome", "DECISION", qopt_named, "accepted|edited|rejected|escalated"),          \
+        QO_STR("source", "KEY_ID", filter.source, "only events from this authenticated shim key"), \
+        QO_CALL("since", "TIME", qopt_time,                                                        \
+                "from TIME: RFC 3339 or relative (90s, 30m, 2h, 7d, 2w)"),                         \
+        QO_CALL("until", "TIME", qopt_time, "before TIME: RFC 3339 or relative")
 
 /* The filters on decoded events (qmatch, reader.h): a command that has them in its table
  * hands a->match to qreader_set_match. */
 #define QOPT_MATCH_FILTERS                                                                         \
-    {"status", "STATUS", QOPT_STATUS, "only tool calls with this status: ok|error|blocked"},       \
-    {                                                                                              \
-        "error-text", "TEXT", QOPT_ERROR_TEXT,                                                     \
-            "only tool calls whose error holds TEXT (case sensitive)"                              \
-    }
+    QO_CALL("status", "STATUS", qopt_named, "only tool calls with this status: ok|error|blocked"), \
+        QO_CALL("error-text", "TEXT", qopt_error_text,                                             \
+                "only tool calls whose error holds TEXT (case sensitive)")
+
+/* The command's own options that qargs has no field for: a string each (a flag's is ""). */
+#define QARGS_MAX_OWN 8
 
 /* The parsed arguments of a command. Strings point into argv, except traces[] (full ids). */
 #define QARGS_MAX_TRACES 256
@@ -167,11 +178,15 @@ typedef struct qargs {
     const char *who;
     const char *endpoint;
     const char *output;
-    uint64_t timeout; /* seconds; 0 = the command's default */
-    int explain;      /* --explain: say which index answers */
-    int force;        /* --force */
-    int allow_empty;  /* --allow-empty */
-    int html;         /* --html */
+    uint64_t timeout;  /* seconds; 0 = the command's default */
+    int explain;       /* --explain: say which index answers */
+    int force;         /* --force */
+    int allow_empty;   /* --allow-empty */
+    int html;          /* --html */
+    int dry_run;       /* --dry-run */
+    const char *key;   /* export --key */
+    const char *prior; /* export --prior */
+    uint64_t now;      /* the reference of relative times (--since 2h) */
 
     /* The command's own options (QOPT_OWN): their values, NULL when not given. */
     const char *own[QARGS_MAX_OWN];
@@ -185,8 +200,9 @@ typedef struct qargs {
     int nrest;
 } qargs;
 
-/* Parses argv (argv[0] is the command name) against cmd->opts into *a. Accepts
- * `--name VALUE` and `--name=VALUE`; positionals go to a->rest. Values are checked (hex ids,
+/* Parses argv (argv[0] is the command name) against cmd->opts into *a (common/opt.c).
+ * Accepts `--name VALUE`, `--name=VALUE` and a row's short letter (-o FILE); positionals go
+ * to a->rest. Values are checked (hex ids,
  * enum names, times, numbers). A --trace prefix is resolved in the store (opened read-only
  * for it; an unknown prefix exits QEXIT_STORE, an ambiguous one QEXIT_USAGE with the
  * candidates). `--help` sets a->help. On a usage error prints what is wrong and how
@@ -199,6 +215,10 @@ void qargs_free(qargs *a);
 
 /* Prints the help of a command (cmd->help then the option table) to `f`. */
 void qcmd_print_help(const qctx *ctx, const qcmd *cmd, FILE *f);
+
+/* The engine's view of a command: name "trace-query CMD", page trace-query-CMD, its help as
+ * the head and its table. */
+void qcmd_prog(const qcmd *cmd, at_opt_prog *p);
 
 /* Parses a time for --since/--until: RFC 3339, or a relative duration before `now`
  * ("90s", "30m", "2h", "7d", "2w"), or "now". Returns 0 and *out, or -1. */

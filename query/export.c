@@ -29,22 +29,19 @@
 #include "term_progress.h"
 #include "text_term.h"
 
-#define QOPT_LEDGER_KEY 1000 /* extracted before qargs_parse: --key FILE */
-
-static const qopt export_opts[] = {
+static const at_opt export_opts[] = {
     QOPT_FILTERS,
-    {"output", "FILE", QOPT_OUTPUT,
-     "the bundle to write (also -o FILE; - for stdout when it is not a terminal); required"},
-    {"force", NULL, QOPT_FORCE, "replace FILE if it is an existing regular file"},
-    {"allow-empty", NULL, QOPT_ALLOW_EMPTY,
-     "write a bundle even when no event matches (it proves nothing about an incident)"},
-    {"key", "FILE", QOPT_LEDGER_KEY,
-     "the collector's signing key (default: STORE/checkpoint.key) to sign the manifest"},
-    {"who", "NAME", QOPT_WHO, "who exports, for the manifest (default: user@host)"},
-    {"prior", "CHECKPOINT", QOPT_LEDGER_KEY + 1,
-     "an auditor's earlier checkpoint: include the consistency proof from it"},
-    {"help", NULL, QOPT_HELP, "this help"},
-    {NULL, NULL, 0, NULL},
+    QO_OUTPUT("the bundle to write (- for stdout when it is not a terminal); required"),
+    QO_FLAG("force", force, "replace FILE if it is an existing regular file"),
+    QO_FLAG("allow-empty", allow_empty,
+            "write a bundle even when no event matches (it proves nothing about an incident)"),
+    QO_STR("key", "FILE", key,
+           "the collector's signing key (default: STORE/checkpoint.key) to sign the manifest"),
+    QO_STR("who", "NAME", who, "who exports, for the manifest (default: user@host)"),
+    QO_STR("prior", "CHECKPOINT", prior,
+           "an auditor's earlier checkpoint: include the consistency proof from it"),
+    QO_HELP,
+    QO_END,
 };
 
 static const char export_help[] =
@@ -66,36 +63,6 @@ static const char export_help[] =
     "  trace-query export --incident INC-2041 -o INC-2041.bundle.tar\n"
     "  trace-query export --trace 4bf92f3577b34da6a3ce929d0e0e4736 -o - | ssh vault 'cat > b.tar'\n"
     "  trace-query verify INC-2041.bundle.tar --key collector.pub.pem\n";
-
-/* Takes `-o FILE` and `--key FILE` / `--key=FILE` out of argv (qargs does not know them). */
-static int extract(int *argc, char **argv, const char **output, const char **key,
-                   const char **prior)
-{
-    int w = 1;
-    for (int r = 1; r < *argc; r++) {
-        const char *a = argv[r];
-        if ((strcmp(a, "-o") == 0 || strcmp(a, "--key") == 0 || strcmp(a, "--prior") == 0) &&
-            r + 1 < *argc) {
-            if (a[1] == 'o')
-                *output = argv[++r];
-            else if (a[2] == 'k')
-                *key = argv[++r];
-            else
-                *prior = argv[++r];
-        } else if (strncmp(a, "--key=", 6) == 0) {
-            *key = a + 6;
-        } else if (strncmp(a, "--prior=", 8) == 0) {
-            *prior = a + 8;
-        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--key") == 0 || strcmp(a, "--prior") == 0) {
-            return -1;
-        } else {
-            argv[w++] = argv[r];
-        }
-    }
-    *argc = w;
-    argv[w] = NULL;
-    return 0;
-}
 
 typedef struct exported {
     uint64_t log_index;
@@ -431,24 +398,14 @@ static int write_output(const qctx *ctx, const bundle *b, const char *output, in
 
 static int export_run(const qctx *ctx, int argc, char **argv)
 {
-    const char *output = NULL, *keypath = NULL, *prior_path = NULL;
-    char **args = calloc((size_t)argc + 1, sizeof *args);
-    if (!args) return QEXIT_STORE;
-    memcpy(args, argv, (size_t)argc * sizeof *args);
-    if (extract(&argc, args, &output, &keypath, &prior_path)) {
-        qerr(ctx, "export", "-o, --key and --prior need a FILE (see trace-query export --help)");
-        free(args);
-        return QEXIT_USAGE;
-    }
     qargs a;
-    int rc = qargs_parse(ctx, &qcmd_export, argc, args, tp_now_unix_nano(), &a);
-    free(args);
+    int rc = qargs_parse(ctx, &qcmd_export, argc, argv, tp_now_unix_nano(), &a);
     if (rc != 0 || a.help) {
         if (rc == 0) qcmd_print_help(ctx, &qcmd_export, ctx->out);
         qargs_free(&a);
         return rc;
     }
-    if (!output) output = a.output;
+    const char *output = a.output, *keypath = a.key, *prior_path = a.prior;
     if (!output || a.nrest > 0) {
         qerr(ctx, "export", "%s (see trace-query export --help)",
              a.nrest ? "unexpected argument" : "-o FILE is required");

@@ -31,23 +31,23 @@
  * memory it takes does not grow with the number of events (docs/trace-query.md). */
 #define FIND_TABLE_WINDOW 256
 
-static const qopt find_opts[] = {
+static const at_opt find_opts[] = {
     QOPT_FILTERS,
     QOPT_MATCH_FILTERS,
-    {"traces", NULL, QOPT_TRACES,
-     "one row per trace with a matching event: trace, workflow, DRI, start, duration, "
-     "events, errors, outcome, cost"},
-    {"limit", "N", QOPT_LIMIT,
-     "at most N events (traces with --traces; table on a terminal: 100), then the cursor"},
-    {"after", "CURSOR", QOPT_AFTER, "resume after the cursor printed by the previous page"},
-    {"format", "FMT", QOPT_FORMAT, "table (default on a terminal) or jsonl (default otherwise)"},
-    {"explain", NULL, QOPT_EXPLAIN, "say on stderr which index answers the query"},
-    {"prompt-file", "FILE", QOPT_PROMPT_FILE,
-     "only prompts whose HMAC is that of FILE's text (with or without its final newline)"},
-    {"hmac-key-file", "FILE", QOPT_HMAC_KEY_FILE,
-     "the organisation key for --prompt-file (default: $AGENTTRAIL_HMAC_KEY_FILE)"},
-    {"help", NULL, QOPT_HELP, "this help"},
-    {NULL, NULL, 0, NULL},
+    QO_FLAG("traces", per_trace,
+            "one row per trace with a matching event: trace, workflow, DRI, start, duration, "
+            "events, errors, outcome, cost"),
+    QO_LIMIT("at most N events (traces with --traces; table on a terminal: 100), then the "
+             "cursor"),
+    QO_CALL("after", "CURSOR", qopt_after, "resume after the cursor printed by the previous page"),
+    QO_FORMAT("table (default on a terminal) or jsonl (default otherwise)"),
+    QO_FLAG("explain", explain, "say on stderr which index answers the query"),
+    QO_STR("prompt-file", "FILE", prompt_file,
+           "only prompts whose HMAC is that of FILE's text (with or without its final newline)"),
+    QO_STR("hmac-key-file", "FILE", hmac_key_file,
+           "the organisation key for --prompt-file (default: $AGENTTRAIL_HMAC_KEY_FILE)"),
+    QO_HELP,
+    QO_END,
 };
 
 static const char find_help[] =

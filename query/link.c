@@ -33,23 +33,21 @@
 #define LINK_DEFAULT_ENDPOINT "tcp://127.0.0.1:7600"
 #define LINK_DEFAULT_TIMEOUT_S 5
 #define LINK_POLL_MS 20
-#define OWN_DRY_RUN 0
-
-static const qopt link_opts[] = {
-    {"incident", "ID", QOPT_INCIDENT, "the incident to link to (required), e.g. INC-2041"},
-    {"trace", "TRACE_ID", QOPT_TRACE, "a trace to link (32 hex); repeat for several"},
-    {"workflow", "NAME", QOPT_WORKFLOW, "or: link every trace of this workflow in the window"},
-    {"since", "TIME", QOPT_SINCE, "the window's start (with --workflow): RFC 3339 or 2h, 7d"},
-    {"until", "TIME", QOPT_UNTIL, "the window's end, excluded (with --workflow)"},
-    {"reason", "TEXT", QOPT_REASON, "why these traces belong to the incident (required)"},
-    {"by", "WHO", QOPT_WHO, "who links them (default: $USER); recorded as actor and DRI"},
-    {"collector", "ENDPOINT", QOPT_ENDPOINT,
-     "the collector (default: $AGENTTRAIL_COLLECTOR, else " LINK_DEFAULT_ENDPOINT ")"},
-    {"timeout", "SECONDS", QOPT_TIMEOUT,
-     "how long to wait for the collector and the store (default 5)"},
-    {"dry-run", NULL, QOPT_OWN + OWN_DRY_RUN, "print the traces it would link; send nothing"},
-    {"help", NULL, QOPT_HELP, "this help"},
-    {NULL, NULL, 0, NULL},
+static const at_opt link_opts[] = {
+    QO_STR("incident", "ID", filter.incident, "the incident to link to (required), e.g. INC-2041"),
+    QO_CALL("trace", "TRACE_ID", qopt_trace, "a trace to link (32 hex); repeat for several"),
+    QO_STR("workflow", "NAME", filter.workflow,
+           "or: link every trace of this workflow in the window"),
+    QO_CALL("since", "TIME", qopt_time, "the window's start (with --workflow): RFC 3339 or 2h, 7d"),
+    QO_CALL("until", "TIME", qopt_time, "the window's end, excluded (with --workflow)"),
+    QO_STR("reason", "TEXT", reason, "why these traces belong to the incident (required)"),
+    QO_STR("by", "WHO", who, "who links them (default: $USER); recorded as actor and DRI"),
+    QO_STR("collector", "ENDPOINT", endpoint,
+           "the collector (default: $AGENTTRAIL_COLLECTOR, else " LINK_DEFAULT_ENDPOINT ")"),
+    QO_TIMEOUT("how long to wait for the collector and the store (default 5)"),
+    QO_FLAG("dry-run", dry_run, "print the traces it would link; send nothing"),
+    QO_HELP,
+    QO_END,
 };
 
 static const char link_help[] =
@@ -444,7 +442,7 @@ static int link_run(const qctx *ctx, int argc, char **argv)
             rc = QEXIT_USAGE;
         }
     }
-    int dry = a.own[OWN_DRY_RUN] != NULL;
+    int dry = a.dry_run;
     if (rc == 0 && dry) print_dry_run(ctx, &a, &set);
     if (rc == 0 && !dry) rc = send_event(ctx, endpoint, timeout_s, ev);
     if (rc == 0 && !dry) rc = wait_readable(ctx, endpoint, timeout_s, ev);

@@ -1,7 +1,8 @@
 /*
  * main.c - trace-query: global options and dispatch to the subcommands.
  *
- * Responsibility: parses the global options (--store DIR, --help, --version), builds the
+ * Responsibility: parses the global options (--store DIR, --help, --version, the hidden
+ * --man; a table of common/opt.c, like every command's), builds the
  * qctx every command runs in, installs the crash report (query/crash.c: a crash while
  * reading a damaged store exits 4 with a message, never by a signal), finds the command in
  * the table below and runs it.
@@ -33,38 +34,92 @@ static const qcmd *const commands[] = {
 };
 /* clang-format on */
 
-static const char global_usage[] =
-    "usage: trace-query [--store DIR] COMMAND [OPTIONS]\n"
-    "\n"
-    "Reads an AgentTrail store (read-only, safe while trace-collector writes) and answers\n"
-    "what the agents did, who owned it, what it cost and how often its output was rejected.\n"
-    "\n"
-    "global options:\n"
-    "  --store DIR   the store directory (default: $AGENTTRAIL_STORE, else ./agenttrail-store)\n"
-    "  --help        this help; `trace-query COMMAND --help` for a command\n"
-    "  --version     print the version\n"
-    "\n"
-    "commands:\n";
+/* The global options (common/opt.c): before the command, into the qctx. */
+static const at_opt global_opts[] = {
+    {.name = "store",
+     .kind = AT_OPT_STRING,
+     AT_OPT_AT(qctx, store_dir),
+     .metavar = "DIR",
+     .need = "a directory",
+     .help = "the store directory (default: $AGENTTRAIL_STORE, else ./agenttrail-store)"},
+    {.name = "help",
+     .letter = 'h',
+     .kind = AT_OPT_HELP,
+     .help = "this help; `trace-query COMMAND --help` for a command"},
+    {.name = "version", .kind = AT_OPT_VERSION, .help = "print the version"},
+    {.name = "man",
+     .kind = AT_OPT_MAN,
+     .help = "print the man page (roff); `trace-query COMMAND --man` for a command's"},
+    {.name = NULL},
+};
 
 static const char global_examples[] =
-    "\n"
-    "examples:\n"
     "  trace-query find --workflow support-draft-reply --since 2h\n"
     "  trace-query show 4bf92f3577b34da6a3ce929d0e0e4736\n"
     "  trace-query stats --by workflow --since 7d\n"
     "  trace-query link --incident INC-2041 --trace 4bf92f3577b34da6a3ce929d0e0e4736 \\\n"
-    "    --reason \"refund issued without approval\"\n"
-    "\n"
+    "    --reason \"refund issued without approval\"\n";
+
+static const char global_exit[] =
     "exit codes: 0 success, 1 nothing matched to act on (export), 2 usage error, 3 store or\n"
     "I/O error, 4 verification failed or a damaged store, 5 verified against a key nothing\n"
     "independent vouches for (verify without --key)\n";
 
+/* The man page's sections: the command list is made from the table below at run time. */
+static char man_commands[1024];
+static const at_opt_section global_sections[] = {
+    {"COMMANDS", man_commands},
+    {"EXIT STATUS", global_exit},
+    {"ENVIRONMENT", "AGENTTRAIL_STORE: the store directory when --store is not given."},
+    {"EXAMPLES", global_examples},
+    {"SEE ALSO", "trace-query-find(1), trace-query-show(1), trace-query-stats(1), "
+                 "trace-query-link(1), trace-query-export(1), trace-query-verify(1), "
+                 "trace-collector(1), trace-shim(1)"},
+    {NULL, NULL},
+};
+
+static const at_opt_prog global_prog = {
+    .name = "trace-query",
+    .opts = global_opts,
+    .positionals = AT_OPT_POS_STOP,
+    .head = "usage: trace-query [--store DIR] COMMAND [OPTIONS]\n"
+            "\n"
+            "Reads an AgentTrail store (read-only, safe while trace-collector writes) and answers\n"
+            "what the agents did, who owned it, what it cost and how often its output was "
+            "rejected.\n",
+    .opts_title = "\nglobal options:\n",
+    .optword = "global option",
+    .hint = "(global options: --store DIR, --help, --version; command options go after the "
+            "command)",
+    .summary = "find, show, count, link, export and verify what AI agents did",
+    .sections = global_sections,
+};
+
 static void print_global_help(FILE *f)
 {
-    fputs(global_usage, f);
+    at_opt_help(&global_prog, f);
+    fputs("\ncommands:\n", f);
     for (size_t i = 0; commands[i]; i++)
         fprintf(f, "  %-8s %s\n", commands[i]->name, commands[i]->summary);
-    fputs(global_examples, f);
+    fprintf(f, "\nexamples:\n%s\n%s", global_examples, global_exit);
+}
+
+static void print_global_man(FILE *f)
+{
+    size_t at = 0;
+    for (size_t i = 0; commands[i] && at < sizeof man_commands; i++)
+        at += (size_t)snprintf(man_commands + at, sizeof man_commands - at,
+                               "%s%s: %s (see %s-%s(1))", i ? "\n\n" : "", commands[i]->name,
+                               commands[i]->summary, "trace-query", commands[i]->name);
+    at_opt_man(&global_prog, AGENTTRAIL_VERSION, f);
+}
+
+/* `trace-query COMMAND --man`: the command's page. */
+static void print_command_man(const qcmd *c, FILE *f)
+{
+    at_opt_prog p;
+    qcmd_prog(c, &p);
+    at_opt_man(&p, AGENTTRAIL_VERSION, f);
 }
 
 static const qcmd *find_command(const char *name)
@@ -100,30 +155,20 @@ int main(int argc, char **argv)
     };
     ctx.term_width = terminal_width(ctx.out_is_tty);
 
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            print_global_help(stdout);
-            return QEXIT_OK;
-        } else if (strcmp(a, "--version") == 0) {
-            printf("trace-query %s\n", AGENTTRAIL_VERSION);
-            return QEXIT_OK;
-        } else if (strcmp(a, "--store") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "trace-query: --store needs a directory: --store DIR\n");
-                return QEXIT_USAGE;
-            }
-            ctx.store_dir = argv[++i];
-        } else if (strncmp(a, "--store=", 8) == 0) {
-            ctx.store_dir = a + 8;
-        } else {
-            tp_term_printf(stderr,
-                           "trace-query: unknown global option '%s' (global options: --store DIR, "
-                           "--help, --version; command options go after the command)",
-                           a);
-            return QEXIT_USAGE;
-        }
+    at_opt_result res;
+    at_error err;
+    int rc = at_opt_parse(&global_prog, argc, argv, &ctx, &res, &err);
+    int i = argc - res.nrest; /* the command and its arguments are the rest */
+    at_opt_done(&res);
+    if (rc != 0) {
+        tp_term_printf(stderr, "trace-query: %s", err.what);
+        return rc == AT_ENOMEM ? QEXIT_STORE : QEXIT_USAGE;
+    }
+    if (res.help || res.man || res.version) {
+        if (res.help) print_global_help(stdout);
+        if (res.man) print_global_man(stdout);
+        if (res.version) printf("trace-query %s\n", AGENTTRAIL_VERSION);
+        return QEXIT_OK;
     }
     if (!ctx.store_dir || !*ctx.store_dir) ctx.store_dir = ts_default_dir();
     if (i >= argc) {
@@ -142,6 +187,10 @@ int main(int argc, char **argv)
     /* From here on a crash reading a damaged store is reported and exits 4 (crash.h). */
     qcrash_install(ctx.store_dir);
     const qcmd *cmd = find_command(argv[i]);
+    if (cmd && i + 1 < argc && strcmp(argv[i + 1], "--man") == 0) {
+        print_command_man(cmd, stdout);
+        return QEXIT_OK;
+    }
     if (!cmd) {
         char names[512] = "";
         for (size_t k = 0, at = 0; commands[k] && at < sizeof names; k++)

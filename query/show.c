@@ -36,13 +36,11 @@
 #define SHOW_BAR_NARROW 12
 #define SHOW_NARROW_TERM 120
 
-static const qopt show_opts[] = {
-    {"format", "FMT", QOPT_FORMAT, "table (the default, also when piped) or jsonl"},
-    {"html", NULL, QOPT_HTML, "write the trace as one self-contained HTML page to -o FILE"},
-    {"output", "FILE", QOPT_OUTPUT, "with --html: the page to write (also -o FILE; - for stdout)"},
-    {"force", NULL, QOPT_FORCE, "with --html: replace FILE if it is an existing regular file"},
-    {"help", NULL, QOPT_HELP, "this help"},
-    {NULL, NULL, 0, NULL},
+static const at_opt show_opts[] = {
+    QO_FORMAT("table (the default, also when piped) or jsonl"),
+    QO_HTML("the trace"),
+    QO_HELP,
+    QO_END,
 };
 
 static const char show_help[] =

@@ -31,21 +31,19 @@
 /* The options only stats takes (qargs.own[]). */
 enum { OWN_SORT = 0, OWN_TOP, OWN_COLUMNS };
 
-static const qopt stats_opts[] = {
-    {"by", "DIM", QOPT_BY, "group by workflow (default), dri, model, service, tool or source"},
+static const at_opt stats_opts[] = {
+    QO_STR("by", "DIM", by, "group by workflow (default), dri, model, service, tool or source"),
     QOPT_FILTERS,
     QOPT_MATCH_FILTERS,
-    {"sort", "FIELD[:DIR]", QOPT_OWN + OWN_SORT,
-     "order groups by a column (numbers largest first; :asc or :desc)"},
-    {"top", "N", QOPT_OWN + OWN_TOP, "only the first N groups (after --sort)"},
-    {"columns", "LIST", QOPT_OWN + OWN_COLUMNS,
-     "table columns, comma-separated (see below), or all (every figure)"},
-    {"format", "FMT", QOPT_FORMAT, "table (default on a terminal) or jsonl (default otherwise)"},
-    {"html", NULL, QOPT_HTML, "write the scorecard as one self-contained HTML page to -o FILE"},
-    {"output", "FILE", QOPT_OUTPUT, "with --html: the page to write (also -o FILE; - for stdout)"},
-    {"force", NULL, QOPT_FORCE, "with --html: replace FILE if it is an existing regular file"},
-    {"help", NULL, QOPT_HELP, "this help"},
-    {NULL, NULL, 0, NULL},
+    QO_STR("sort", "FIELD[:DIR]", own[OWN_SORT],
+           "order groups by a column (numbers largest first; :asc or :desc)"),
+    QO_STR("top", "N", own[OWN_TOP], "only the first N groups (after --sort)"),
+    QO_STR("columns", "LIST", own[OWN_COLUMNS],
+           "table columns, comma-separated (see below), or all (every figure)"),
+    QO_FORMAT("table (default on a terminal) or jsonl (default otherwise)"),
+    QO_HTML("the scorecard"),
+    QO_HELP,
+    QO_END,
 };
 
 static const char stats_help[] =

@@ -20,32 +20,34 @@
 #include "verify.h"
 #include "text_term.h"
 
-enum {
-    VOPT_KEY = 1000,
-    VOPT_KEYRING,
-    VOPT_PRIOR,
-    VOPT_STORE,
-    VOPT_WITNESS,
-    VOPT_TRUST,
-    VOPT_TRUST_BUNDLE
-};
+/* verify's table writes into a vargs (verify.h); a file or directory may not be empty. */
+#define VSTR(n, mv, m, h)                                                                          \
+    {                                                                                              \
+        .name = n, .kind = AT_OPT_STRING, AT_OPT_AT(vargs, m), .metavar = mv, .min = 1,            \
+        .expect = "needs " mv, .help = h                                                           \
+    }
+#define VFLAG(n, m, h)                                                                             \
+    {                                                                                              \
+        .name = n, .kind = AT_OPT_FLAG, AT_OPT_AT(vargs, m), .help = h                             \
+    }
 
-static const qopt verify_opts[] = {
-    {"key", "FILE", VOPT_KEY,
-     "the collector's public key (PEM or verifier line) to check signatures against"},
-    {"keyring", "FILE", VOPT_KEYRING,
-     "a bundle is trusted when signed by one of the public keys in FILE (PEM blocks or verifier "
-     "lines, # comments)"},
-    {"trust-bundle-key", NULL, VOPT_TRUST_BUNDLE,
-     "a bundle without --key/--keyring: accept its own pub.pem knowingly (exit 5, not 4)"},
-    {"prior", "FILE", VOPT_PRIOR, "a checkpoint kept from before: check the log only grew"},
-    {"store", "DIR", VOPT_STORE, "verify a whole store instead of a bundle"},
-    {"witness", "DIR", VOPT_WITNESS,
-     "with --store: the collector's --witness DIR; every checkpoint in it must be in the log"},
-    {"trust-store-key", NULL, VOPT_TRUST,
-     "with --store and no --key: accept DIR/checkpoint.key as the signing key (exit 0, not 5)"},
-    {"help", NULL, QOPT_HELP, "this help"},
-    {NULL, NULL, 0, NULL},
+static const at_opt verify_opts[] = {
+    VSTR("key", "FILE", key,
+         "the collector's public key (PEM or verifier line) to check signatures against"),
+    VSTR("keyring", "FILE", keyring,
+         "a bundle is trusted when signed by one of the public keys in FILE (PEM blocks or "
+         "verifier lines, # comments)"),
+    VFLAG("trust-bundle-key", trust_bundle_key,
+          "a bundle without --key/--keyring: accept its own pub.pem knowingly (exit 5, not 4)"),
+    VSTR("prior", "FILE", prior, "a checkpoint kept from before: check the log only grew"),
+    VSTR("store", "DIR", store, "verify a whole store instead of a bundle"),
+    VSTR("witness", "DIR", witness,
+         "with --store: the collector's --witness DIR; every checkpoint in it must be in the log"),
+    VFLAG("trust-store-key", trust_store_key,
+          "with --store and no --key: accept DIR/checkpoint.key as the signing key (exit 0, not "
+          "5)"),
+    QO_HELP,
+    QO_END,
 };
 
 static const char verify_help[] =
@@ -82,64 +84,31 @@ static const char verify_help[] =
     "  trace-query verify --store /var/lib/agenttrail --key collector.pub.pem \\\n"
     "      --witness /mnt/other-disk/agenttrail-witness --prior last-quarter.checkpoint.txt\n";
 
+/* The rules between options, once every one is read. */
+static int check(const qctx *ctx, const vargs *v);
+
 static int parse(const qctx *ctx, int argc, char **argv, vargs *v)
 {
     memset(v, 0, sizeof *v);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const qopt *o = NULL;
-        const char *val = NULL;
-        if (strncmp(a, "--", 2) == 0) {
-            const char *eq = strchr(a + 2, '=');
-            size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-            for (const qopt *p = verify_opts; p->name; p++)
-                if (strlen(p->name) == len && strncmp(p->name, a + 2, len) == 0) o = p;
-            if (!o) {
-                qerr(ctx, "verify", "unknown option %s (see trace-query verify --help)", a);
-                return QEXIT_USAGE;
-            }
-            if (o->arg) {
-                val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-                if (!val || !*val) {
-                    qerr(ctx, "verify", "--%s needs %s (see trace-query verify --help)", o->name,
-                         o->arg);
-                    return QEXIT_USAGE;
-                }
-            }
-        } else if (!v->file) {
-            v->file = a;
-            continue;
-        } else {
-            qerr(ctx, "verify", "one bundle at a time: unexpected %s", a);
-            return QEXIT_USAGE;
-        }
-        switch (o->id) {
-        case VOPT_KEY:
-            v->key = val;
-            break;
-        case VOPT_KEYRING:
-            v->keyring = val;
-            break;
-        case VOPT_TRUST_BUNDLE:
-            v->trust_bundle_key = 1;
-            break;
-        case VOPT_PRIOR:
-            v->prior = val;
-            break;
-        case VOPT_STORE:
-            v->store = val;
-            break;
-        case VOPT_WITNESS:
-            v->witness = val;
-            break;
-        case VOPT_TRUST:
-            v->trust_store_key = 1;
-            break;
-        default:
-            v->help = 1;
-            break;
-        }
+    at_opt_prog p;
+    qcmd_prog(&qcmd_verify, &p);
+    at_opt_result res;
+    at_error err;
+    int rc = at_opt_parse(&p, argc, argv, v, &res, &err);
+    if (rc) qerr(ctx, "verify", "%s", err.what);
+    v->help = res.help;
+    v->file = res.nrest > 0 ? res.rest[0] : NULL;
+    if (!rc && res.nrest > 1) {
+        qerr(ctx, "verify", "one bundle at a time: unexpected %s", res.rest[1]);
+        rc = AT_EINVAL;
     }
+    at_opt_done(&res);
+    if (rc) return rc == AT_ENOMEM ? QEXIT_STORE : QEXIT_USAGE;
+    return check(ctx, v);
+}
+
+static int check(const qctx *ctx, const vargs *v)
+{
     if (!v->help && v->file && v->store) {
         qerr(ctx, "verify", "give a bundle or --store, not both");
         return QEXIT_USAGE;
