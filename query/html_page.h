@@ -33,8 +33,9 @@ void qhtml_textn(FILE *f, const char *s, size_t len, int multiline);
 void qhtml_printf(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* "<!DOCTYPE html>...<body>": the head with the CSP that allows exactly `css` as the inline
- * style and `js` as the inline script (by hash), the title (escaped) and the style. */
-void qhtml_begin(FILE *f, const char *title, const char *css, const char *js);
+ * style and `js` as the inline script (by hash), the title (escaped) and the style. 0, or
+ * -1 when OpenSSL cannot compute the hashes (nothing is written then). */
+int qhtml_begin(FILE *f, const char *title, const char *css, const char *js);
 
 /* The script (the same `js` as given to qhtml_begin) and "</body></html>". */
 void qhtml_end(FILE *f, const char *js);

@@ -86,7 +86,7 @@ int qhtml_stats_write(FILE *f, const char *by, const qstats_group *const *rows, 
     }
     char title[160];
     snprintf(title, sizeof title, "AgentTrail scorecard by %s", by);
-    qhtml_begin(f, title, stats_css, stats_js);
+    if (qhtml_begin(f, title, stats_css, stats_js)) return -1;
     fputs("<h1>", f);
     qhtml_text(f, title, 0);
     fputs("</h1>\n<p>", f);

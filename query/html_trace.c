@@ -445,7 +445,10 @@ int qhtml_trace_write(FILE *f, const tp_event *const *evs, size_t n, const char 
         add_totals(&t, evs[i], i == 0);
     char title[64];
     snprintf(title, sizeof title, "trace %s", trace_hex);
-    qhtml_begin(f, title, qhtml_trace_css, qhtml_trace_js);
+    if (qhtml_begin(f, title, qhtml_trace_css, qhtml_trace_js)) {
+        free(order);
+        return -1;
+    }
     put_head(f, evs, n, trace_hex, &t);
     put_waterfall(f, evs, order, n, &t);
     fputs("<section id=\"details\">\n<h2>events</h2>\n", f);

@@ -267,10 +267,10 @@ static size_t split_lines(const bundle_file *f, rec *out, size_t max)
 /* Rebuilds a file from pieces in a given order, skipping index `drop` (-1: none). */
 static void rebuild(bundle *b, const char *name, rec *r, size_t n, const size_t *order, long drop)
 {
-    bundle_buf bb = {0};
+    at_buf bb = {0};
     for (size_t i = 0; i < n; i++)
-        if ((long)order[i] != drop) bundle_buf_append(&bb, r[order[i]].p, r[order[i]].len);
-    assert_int_equal(bundle_put(b, name, bb.data, bb.len), 0);
+        if ((long)order[i] != drop) at_buf_put(&bb, r[order[i]].p, r[order[i]].len);
+    assert_int_equal(bundle_put_buf(b, name, &bb), 0);
 }
 
 /* Applies the same reordering/deletion to events.bin, events.jsonl and proofs.jsonl. */
