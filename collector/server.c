@@ -27,6 +27,7 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "atcommon.h"
 #include "auth.h"
 #include "signer.h"
 #include "log.h"

@@ -165,13 +165,14 @@ static int collect(const qctx *ctx, ts_store *s, const ts_filter *f, tp_progress
         qerr(ctx, "export", "query failed: %s", ts_last_error(s));
         return QEXIT_STORE;
     }
-    size_t cap = 1024;
-    exported *ev = malloc(cap * sizeof *ev);
+    size_t cap = 0;
+    exported *ev = NULL;
+    int oom = at_grow((void **)&ev, &cap, 1, sizeof *ev, 1024) != 0;
     *n = 0;
     tp_limits lim = tp_limits_default();
     const uint8_t *buf;
     size_t len;
-    while (ev && (rc = ts_iter_next_stored(it, &buf, &len)) == 0) {
+    while (!oom && (rc = ts_iter_next_stored(it, &buf, &len)) == 0) {
         tp_event *e = NULL;
         tp_error err;
         if (tp_event_unpack(buf, len, &lim, &e, &err) != 0 || !e->stored ||
@@ -180,15 +181,10 @@ static int collect(const qctx *ctx, ts_store *s, const ts_filter *f, tp_progress
             rc = TS_ECORRUPT;
             break;
         }
-        if (*n == cap) {
-            exported *more = realloc(ev, (cap *= 2) * sizeof *ev);
-            if (!more) {
-                tp_event_destroy(&e);
-                free(ev);
-                ev = NULL;
-                break;
-            }
-            ev = more;
+        if (at_grow((void **)&ev, &cap, *n + 1, sizeof *ev, 1024)) {
+            tp_event_destroy(&e);
+            oom = 1; /* the events collected so far are freed below */
+            break;
         }
         ev[*n].log_index = e->stored->log_index;
         ev[*n].json = tp_event_to_json(e, &ev[*n].jlen);
@@ -206,14 +202,14 @@ static int collect(const qctx *ctx, ts_store *s, const ts_filter *f, tp_progress
     }
     ts_iter_destroy(&it);
     tp_progress_end(pg); /* messages below start on a clean line */
-    if (!ev || rc != TS_EEND) {
-        for (size_t i = 0; ev && i < *n; i++) {
+    if (oom || rc != TS_EEND) {
+        for (size_t i = 0; i < *n; i++) {
             free(ev[i].bytes);
             free(ev[i].json);
         }
         free(ev);
         qerr(ctx, "export", "reading the events failed: %s",
-             !ev ? "out of memory" : ts_last_error(s));
+             oom ? "out of memory" : ts_last_error(s));
         return QEXIT_STORE;
     }
     qsort(ev, *n, sizeof *ev, by_log_index);

@@ -18,6 +18,7 @@
 
 #include <openssl/evp.h>
 
+#include "atcommon.h"
 #include "outfile.h"
 #include "text_term.h"
 

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "atcommon.h"
 #include "commands.h"
 #include "describe.h"
 #include "html_trace.h"
@@ -84,13 +85,7 @@ static void view_free(trace_view *v)
 
 static int view_add(trace_view *v, tp_event *ev)
 {
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 64;
-        tp_event **ne = realloc(v->evs, cap * sizeof *ne);
-        if (!ne) return -1;
-        v->evs = ne;
-        v->cap = cap;
-    }
+    if (at_grow((void **)&v->evs, &v->cap, v->n + 1, sizeof *v->evs, 64)) return -1;
     v->evs[v->n++] = ev;
     uint64_t t = ev->time_unix_nano;
     uint64_t e = t + (ev->has_duration_nano ? ev->duration_nano : 0);
