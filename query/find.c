@@ -349,10 +349,7 @@ static int find_run(const qctx *ctx, int argc, char **argv)
     if (!q.limit && q.fmt == QFMT_TABLE && ctx->out_is_tty) q.limit = FIND_TABLE_DEFAULT_LIMIT;
     if (rc == 0) rc = find_open(&q);
     if (rc == 0) rc = a.per_trace ? qfind_traces(&q) : find_events(&q);
-    if ((fflush(ctx->out) != 0 || ferror(ctx->out)) && rc == 0) {
-        qerr(ctx, "find", "cannot write the results (output closed or disk full)");
-        rc = QEXIT_STORE;
-    }
+    rc = qcmd_finish_output(ctx, "find", "results", rc);
     qreader_destroy(&q.rd);
     ts_iter_destroy(&q.it);
     ts_close(&q.s);

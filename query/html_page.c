@@ -149,3 +149,20 @@ int qhtml_write_output(const qctx *ctx, const char *cmd, const char *html, size_
     if (rc) qerr(ctx, cmd, "%s", err.what);
     return rc;
 }
+
+int qhtml_render(const qctx *ctx, const char *cmd, qhtml_page_fn page, const void *arg,
+                 const char *output, int force)
+{
+    char *html = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&html, &len);
+    int ok = m && page(m, arg) == 0;
+    if (m && fclose(m) != 0) ok = 0;
+    int rc = QEXIT_STORE;
+    if (!ok)
+        qerr(ctx, cmd, "out of memory while building the page");
+    else
+        rc = qhtml_write_output(ctx, cmd, html, len, output, force);
+    free(html);
+    return rc;
+}

@@ -48,4 +48,12 @@ int qhtml_check_output(const qctx *ctx, const char *cmd, const char *output, int
 int qhtml_write_output(const qctx *ctx, const char *cmd, const char *html, size_t len,
                        const char *output, int force);
 
+/* Writes a whole page into a FILE; 0, or non-zero when it cannot be made. */
+typedef int (*qhtml_page_fn)(FILE *f, const void *arg);
+
+/* Builds the page page(f, arg) in memory, then writes it to `output` as qhtml_write_output
+ * does. A QEXIT code; "out of memory while building the page" for `cmd` when page fails. */
+int qhtml_render(const qctx *ctx, const char *cmd, qhtml_page_fn page, const void *arg,
+                 const char *output, int force);
+
 #endif

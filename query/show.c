@@ -371,10 +371,7 @@ static int show_run(const qctx *ctx, int argc, char **argv)
     }
     for (size_t i = 0; rc == 0 && i < sizeof show_formats / sizeof show_formats[0]; i++)
         if (show_formats[i].format == fmt) rc = show_formats[i].render(ctx, &v, hex);
-    if (fflush(ctx->out) != 0 && rc == 0) {
-        qerr(ctx, "show", "cannot write the output (output closed or disk full)");
-        rc = QEXIT_STORE;
-    }
+    rc = qcmd_finish_output(ctx, "show", "output", rc);
     view_free(&v);
     ts_close(&s);
     return rc;
