@@ -215,6 +215,35 @@ static void test_auth_keygen_writes_secret_0600_and_public_pair(void **state)
     assert_string_equal(again, sec);
 }
 
+/* A key pair lands whole under its names, with exact modes whatever the umask, and nothing
+ * else is left in the directory (at_file_create's temporary files are gone). */
+static void test_auth_keygen_writes_exact_modes_and_leaves_no_temporary_file(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir("keygen");
+    char base[4200], key[4300], pub[4300];
+    snprintf(base, sizeof base, "%s/k", dir);
+    snprintf(key, sizeof key, "%s.key", base);
+    snprintf(pub, sizeof pub, "%s.pub", base);
+    mode_t old = umask(0077);
+    at_error err = {0};
+    int rc = auth_keygen_curve(base, &err);
+    umask(old);
+    if (rc != 0) fail_msg("keygen: %s", err.what);
+    struct stat st;
+    assert_int_equal(stat(key, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(stat(pub, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    char *out = NULL;
+    char *argv[] = {"/bin/ls", "-A", dir, NULL};
+    assert_int_equal(tu_run(argv, NULL, &out, NULL, NULL), 0);
+    assert_string_equal(out, "k.key\nk.pub\n");
+    free(out);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 static void test_auth_secret_key_readable_by_others_is_refused(void **state)
 {
     fixture *fx = *state;
@@ -578,6 +607,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_auth_secret_key_is_refused_where_a_public_key_is_wanted, setup, teardown),
+        cmocka_unit_test(test_auth_keygen_writes_exact_modes_and_leaves_no_temporary_file),
         cmocka_unit_test(test_auth_allowlist_parses_names_keys_and_comments),
         cmocka_unit_test(test_auth_allowlist_errors_name_file_and_line),
         cmocka_unit_test_setup_teardown(test_auth_allowed_key_is_served_and_named, setup, teardown),
