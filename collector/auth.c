@@ -80,7 +80,9 @@ int auth_curve_available(void)
 /* ---- keys ------------------------------------------------------------- */
 
 /* A new key file of exactly `mode`, complete or absent (at_file_create); never replaces
- * one. Its own EEXIST message, which says what to do. */
+ * one. Its own EEXIST message, which says what to do (tests quote "already exists"); the
+ * other failures keep at_file_create's words ("NAME.key: cannot create a file in DIR:
+ * REASON", "NAME.key: cannot write: REASON"), which name the file as before. */
 static int write_key_file(const char *path, const char *text, mode_t mode, at_error *err)
 {
     int rc = at_file_create(path, text, strlen(text), mode, err);
