@@ -63,17 +63,13 @@ const char *auth_strerror(int code)
     }
 }
 
-static int fail(char *errbuf, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *errbuf, size_t errlen, int code, const char *fmt, ...)
+/* tp_file_open_regular with its message in err: refuses a FIFO without blocking. */
+static int open_regular(const char *path, struct stat *st, at_error *err)
 {
-    if (errbuf && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(errbuf, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
+    char why[sizeof err->what];
+    int fd = tp_file_open_regular(path, st, why, sizeof why);
+    if (fd < 0) at_errf(err, AUTH_EIO, "%s", why);
+    return fd;
 }
 
 int auth_curve_available(void)
@@ -83,46 +79,29 @@ int auth_curve_available(void)
 
 /* ---- keys ------------------------------------------------------------- */
 
-static int write_key_file(const char *path, const char *text, mode_t mode, char *errbuf,
-                          size_t errlen)
+/* A new key file of exactly `mode`, complete or absent (at_file_create); never replaces
+ * one. Its own EEXIST message, which says what to do (tests quote "already exists"); the
+ * other failures keep at_file_create's words ("NAME.key: cannot create a file in DIR:
+ * REASON", "NAME.key: cannot write: REASON"), which name the file as before. */
+static int write_key_file(const char *path, const char *text, mode_t mode, at_error *err)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-    if (fd < 0) {
-        if (errno == EEXIST)
-            return fail(errbuf, errlen, AUTH_EEXIST,
-                        "%s: already exists; remove it or choose another name with -o", path);
-        return fail(errbuf, errlen, AUTH_EIO, "%s: cannot create: %s", path, strerror(errno));
-    }
-    /* The umask may have narrowed the mode; secret keys must be exactly 0600. */
-    if (fchmod(fd, mode) != 0) {
-        int e = errno;
-        close(fd);
-        unlink(path);
-        return fail(errbuf, errlen, AUTH_EIO, "%s: cannot set mode: %s", path, strerror(e));
-    }
-    size_t n = strlen(text);
-    ssize_t w = write(fd, text, n);
-    int ok = w == (ssize_t)n && fsync(fd) == 0;
-    int e = errno;
-    if (close(fd) != 0) ok = 0;
-    if (!ok) {
-        unlink(path);
-        return fail(errbuf, errlen, AUTH_EIO, "%s: cannot write: %s", path, strerror(e));
-    }
-    return AUTH_OK;
+    int rc = at_file_create(path, text, strlen(text), mode, err);
+    if (rc == AT_EEXIST)
+        return at_errf(err, AUTH_EEXIST,
+                       "%s: already exists; remove it or choose another name with -o", path);
+    return rc == AT_OK ? AUTH_OK : AUTH_EIO;
 }
 
-int auth_keygen_curve(const char *name, char *errbuf, size_t errlen)
+int auth_keygen_curve(const char *name, at_error *err)
 {
-    if (!name || !*name) return fail(errbuf, errlen, AUTH_EINVAL, "keygen: -o NAME is required");
+    if (!name || !*name) return at_errf(err, AUTH_EINVAL, "keygen: -o NAME is required");
     if (!auth_curve_available())
-        return fail(errbuf, errlen, AUTH_ENOCURVE,
-                    "keygen: this libzmq was built without CURVE (zmq_has(\"curve\") is false); "
-                    "install a libzmq with libsodium support");
+        return at_errf(err, AUTH_ENOCURVE,
+                       "keygen: this libzmq was built without CURVE (zmq_has(\"curve\") is false); "
+                       "install a libzmq with libsodium support");
     char pub[AUTH_Z85_KEY_LEN + 1], sec[AUTH_Z85_KEY_LEN + 1];
     if (zmq_curve_keypair(pub, sec) != 0)
-        return fail(errbuf, errlen, AUTH_EZMQ, "keygen: zmq_curve_keypair: %s",
-                    zmq_strerror(zmq_errno()));
+        return at_errf(err, AUTH_EZMQ, "keygen: zmq_curve_keypair: %s", zmq_strerror(zmq_errno()));
     size_t n = strlen(name) + 5;
     char *kpath = malloc(n), *ppath = malloc(n);
     int rc = AUTH_ENOMEM;
@@ -131,8 +110,8 @@ int auth_keygen_curve(const char *name, char *errbuf, size_t errlen)
         snprintf(ppath, n, "%s.pub", name);
         struct stat st;
         if (stat(ppath, &st) == 0)
-            rc = fail(errbuf, errlen, AUTH_EEXIST,
-                      "%s: already exists; remove it or choose another name with -o", ppath);
+            rc = at_errf(err, AUTH_EEXIST,
+                         "%s: already exists; remove it or choose another name with -o", ppath);
         else {
             /* The secret file says what it is, so that a loader wanting a public key
              * (the shim's --server-key) can refuse it (docs/security.md). */
@@ -143,8 +122,8 @@ int auth_keygen_curve(const char *name, char *errbuf, size_t errlen)
                      "# Peers get the public key in %s, never this file.\n",
                      sec, ppath);
             snprintf(ptext, sizeof ptext, "%s\n", pub);
-            if ((rc = write_key_file(kpath, stext, 0600, errbuf, errlen)) == AUTH_OK &&
-                (rc = write_key_file(ppath, ptext, 0644, errbuf, errlen)) != AUTH_OK)
+            if ((rc = write_key_file(kpath, stext, 0600, err)) == AUTH_OK &&
+                (rc = write_key_file(ppath, ptext, 0644, err)) != AUTH_OK)
                 unlink(kpath);
             memset(stext, 0, sizeof stext);
         }
@@ -180,10 +159,11 @@ int auth_keygen_main(int argc, char **argv)
         fprintf(stderr, "trace-collector: usage: trace-collector keygen --curve -o NAME\n");
         return 2;
     }
-    char err[600] = "";
-    int rc = auth_keygen_curve(name, err, sizeof err);
+    at_error err = {0};
+    int rc = auth_keygen_curve(name, &err);
     if (rc != AUTH_OK) {
-        fprintf(stderr, "trace-collector: keygen: %s\n", err);
+        char msg[sizeof err.where + sizeof err.what + 4];
+        fprintf(stderr, "trace-collector: keygen: %s\n", at_error_format(&err, msg, sizeof msg));
         return rc == AUTH_EINVAL ? 2 : 3;
     }
     printf("wrote %s.key (CURVE secret key, mode 0600) and %s.pub (public key)\n", name, name);
@@ -200,41 +180,42 @@ static int is_z85_key(const char *s, size_t len)
     return zmq_z85_decode(bin, tmp) != NULL;
 }
 
-int auth_key_load(const char *path, int secret, char z85[AUTH_Z85_KEY_LEN + 1], char *errbuf,
-                  size_t errlen)
+int auth_key_load(const char *path, int secret, char z85[AUTH_Z85_KEY_LEN + 1], at_error *err)
 {
-    if (!path || !z85) return fail(errbuf, errlen, AUTH_EINVAL, "key file: no path given");
+    if (!path || !z85) return at_errf(err, AUTH_EINVAL, "key file: no path given");
     struct stat st;
-    int fd = tp_file_open_regular(path, &st, errbuf, errlen);
+    int fd = open_regular(path, &st, err);
     if (fd < 0) return AUTH_EIO;
     if (secret && (st.st_mode & 077)) {
         close(fd);
-        return fail(errbuf, errlen, AUTH_EPERM,
-                    "%s: secret key is readable by group or others (mode %03o); run chmod 600 %s",
-                    path, (unsigned)(st.st_mode & 0777), path);
+        return at_errf(
+            err, AUTH_EPERM,
+            "%s: secret key is readable by group or others (mode %03o); run chmod 600 %s", path,
+            (unsigned)(st.st_mode & 0777), path);
     }
     char buf[512];
     ssize_t n = read(fd, buf, sizeof buf);
     int e = errno;
     close(fd);
-    if (n < 0) return fail(errbuf, errlen, AUTH_EIO, "%s: cannot read: %s", path, strerror(e));
+    if (n < 0) return at_errf(err, AUTH_EIO, "%s: cannot read: %s", path, strerror(e));
     int marked = 0;
     int bad = (size_t)n == sizeof buf || tp_curve_key_parse(buf, (size_t)n, z85, &marked) != 0;
     memset(buf, 0, sizeof buf);
     if (!bad) bad = !is_z85_key(z85, AUTH_Z85_KEY_LEN);
     if (bad) {
         memset(z85, 0, AUTH_Z85_KEY_LEN + 1);
-        return fail(errbuf, errlen, AUTH_EFORMAT,
-                    "%s: not a CURVE key (expected 40 Z85 characters, as written by "
-                    "`trace-collector keygen --curve -o NAME`)",
-                    path);
+        return at_errf(err, AUTH_EFORMAT,
+                       "%s: not a CURVE key (expected 40 Z85 characters, as written by "
+                       "`trace-collector keygen --curve -o NAME`)",
+                       path);
     }
     if (!secret && marked) {
         memset(z85, 0, AUTH_Z85_KEY_LEN + 1);
-        return fail(errbuf, errlen, AUTH_EFORMAT,
-                    "%s: holds a CURVE secret key (marked \"secret-key\"); pass the public key "
-                    "instead (the NAME.pub file keygen wrote beside it) and keep this one private",
-                    path);
+        return at_errf(
+            err, AUTH_EFORMAT,
+            "%s: holds a CURVE secret key (marked \"secret-key\"); pass the public key "
+            "instead (the NAME.pub file keygen wrote beside it) and keep this one private",
+            path);
     }
     return AUTH_OK;
 }
@@ -264,7 +245,7 @@ static int is_blank(int c)
 
 /* Parses one non-comment line [s, e). */
 static int parse_entry(auth_allowlist *a, const char *s, const char *e, const char *origin,
-                       size_t lineno, char *errbuf, size_t errlen)
+                       size_t lineno, at_error *err)
 {
     const char *name = s;
     while (s < e && !is_blank(*s))
@@ -279,31 +260,31 @@ static int parse_entry(auth_allowlist *a, const char *s, const char *e, const ch
     while (s < e && is_blank(*s))
         s++;
     if (s < e && *s != '#' && (size_t)(e - s) >= 10 && memcmp(s, "secret-key", 10) == 0)
-        return fail(errbuf, errlen, AUTH_EFORMAT,
-                    "%s:%zu: key: a CURVE secret key (the line of a .key file); list the public "
-                    "key of that shim (its .pub file) and keep the secret key on the shim",
-                    origin, lineno);
+        return at_errf(err, AUTH_EFORMAT,
+                       "%s:%zu: key: a CURVE secret key (the line of a .key file); list the public "
+                       "key of that shim (its .pub file) and keep the secret key on the shim",
+                       origin, lineno);
     if (s < e && *s != '#')
-        return fail(errbuf, errlen, AUTH_EFORMAT,
-                    "%s:%zu: extra text after the key; lines are \"NAME Z85-PUBLIC-KEY\"", origin,
-                    lineno);
+        return at_errf(err, AUTH_EFORMAT,
+                       "%s:%zu: extra text after the key; lines are \"NAME Z85-PUBLIC-KEY\"",
+                       origin, lineno);
     if (nlen > AUTH_NAME_MAX)
-        return fail(errbuf, errlen, AUTH_EFORMAT, "%s:%zu: name: longer than %d characters", origin,
-                    lineno, AUTH_NAME_MAX);
+        return at_errf(err, AUTH_EFORMAT, "%s:%zu: name: longer than %d characters", origin, lineno,
+                       AUTH_NAME_MAX);
     for (size_t k = 0; k < nlen; k++)
         if (!is_name_char((unsigned char)name[k]))
-            return fail(errbuf, errlen, AUTH_EFORMAT,
-                        "%s:%zu: name: only letters, digits and . _ @ - are allowed", origin,
-                        lineno);
+            return at_errf(err, AUTH_EFORMAT,
+                           "%s:%zu: name: only letters, digits and . _ @ - are allowed", origin,
+                           lineno);
     if (klen == 0)
-        return fail(errbuf, errlen, AUTH_EFORMAT,
-                    "%s:%zu: key: missing; lines are \"NAME Z85-PUBLIC-KEY\" (the content of a "
-                    ".pub file)",
-                    origin, lineno);
+        return at_errf(err, AUTH_EFORMAT,
+                       "%s:%zu: key: missing; lines are \"NAME Z85-PUBLIC-KEY\" (the content of a "
+                       ".pub file)",
+                       origin, lineno);
     if (!is_z85_key(key, klen))
-        return fail(errbuf, errlen, AUTH_EFORMAT,
-                    "%s:%zu: key: not 40 Z85 characters (the content of a .pub file)", origin,
-                    lineno);
+        return at_errf(err, AUTH_EFORMAT,
+                       "%s:%zu: key: not 40 Z85 characters (the content of a .pub file)", origin,
+                       lineno);
     allow_entry ent;
     memset(&ent, 0, sizeof ent);
     memcpy(ent.name, name, nlen);
@@ -313,32 +294,27 @@ static int parse_entry(auth_allowlist *a, const char *s, const char *e, const ch
     zmq_z85_decode(ent.key, tmp);
     for (size_t k = 0; k < a->n; k++) {
         if (strcmp(a->v[k].name, ent.name) == 0)
-            return fail(errbuf, errlen, AUTH_EFORMAT, "%s:%zu: name: \"%s\" is listed twice",
-                        origin, lineno, ent.name);
+            return at_errf(err, AUTH_EFORMAT, "%s:%zu: name: \"%s\" is listed twice", origin,
+                           lineno, ent.name);
         if (memcmp(a->v[k].key, ent.key, 32) == 0)
-            return fail(errbuf, errlen, AUTH_EFORMAT,
-                        "%s:%zu: key: already listed for \"%s\"; one key, one name", origin, lineno,
-                        a->v[k].name);
+            return at_errf(err, AUTH_EFORMAT,
+                           "%s:%zu: key: already listed for \"%s\"; one key, one name", origin,
+                           lineno, a->v[k].name);
     }
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 16;
-        allow_entry *v = realloc(a->v, cap * sizeof *v);
-        if (!v) return fail(errbuf, errlen, AUTH_ENOMEM, "%s: out of memory", origin);
-        a->v = v;
-        a->cap = cap;
-    }
+    if (at_grow((void **)&a->v, &a->cap, a->n + 1, sizeof *a->v, 16))
+        return at_errf(err, AUTH_ENOMEM, "%s: out of memory", origin);
     a->v[a->n++] = ent;
     return AUTH_OK;
 }
 
 int auth_allowlist_parse(const char *text, size_t len, const char *origin, auth_allowlist **out,
-                         char *errbuf, size_t errlen)
+                         at_error *err)
 {
-    if (!out || (!text && len)) return fail(errbuf, errlen, AUTH_EINVAL, "allowlist: no text");
+    if (!out || (!text && len)) return at_errf(err, AUTH_EINVAL, "allowlist: no text");
     *out = NULL;
     if (!origin) origin = "allowlist";
     auth_allowlist *a = calloc(1, sizeof *a);
-    if (!a) return fail(errbuf, errlen, AUTH_ENOMEM, "%s: out of memory", origin);
+    if (!a) return at_errf(err, AUTH_ENOMEM, "%s: out of memory", origin);
     const char *p = text, *end = text + len;
     size_t lineno = 0;
     int rc = AUTH_OK;
@@ -350,9 +326,9 @@ int auth_allowlist_parse(const char *text, size_t len, const char *origin, auth_
         while (s < e && is_blank(*s))
             s++;
         if (s < e && memchr(s, '\0', (size_t)(e - s)))
-            rc = fail(errbuf, errlen, AUTH_EFORMAT, "%s:%zu: NUL byte in the line", origin, lineno);
+            rc = at_errf(err, AUTH_EFORMAT, "%s:%zu: NUL byte in the line", origin, lineno);
         else if (s < e && *s != '#')
-            rc = parse_entry(a, s, e, origin, lineno, errbuf, errlen);
+            rc = parse_entry(a, s, e, origin, lineno, err);
         p = nl ? nl + 1 : end;
     }
     if (rc != AUTH_OK) {
@@ -367,48 +343,47 @@ int auth_allowlist_parse(const char *text, size_t len, const char *origin, auth_
  * under StrictModes, it must be a regular file (a FIFO would hang start-up)
  * that nobody but its owner can change (no group or other write bit), owned
  * by the collector's user or root. The directory holding it is not checked. */
-static int check_allowlist_file(const char *path, const struct stat *st, char *errbuf,
-                                size_t errlen)
+static int check_allowlist_file(const char *path, const struct stat *st, at_error *err)
 {
     if (st->st_mode & 022)
-        return fail(errbuf, errlen, AUTH_EPERM,
-                    "%s: writable by %s (mode %04o): whoever can write it can admit a key; run "
-                    "chmod go-w %s",
-                    path, (st->st_mode & 002) ? "anyone (others)" : "its group",
-                    (unsigned)(st->st_mode & 07777), path);
+        return at_errf(err, AUTH_EPERM,
+                       "%s: writable by %s (mode %04o): whoever can write it can admit a key; run "
+                       "chmod go-w %s",
+                       path, (st->st_mode & 002) ? "anyone (others)" : "its group",
+                       (unsigned)(st->st_mode & 07777), path);
     uid_t me = geteuid();
     if (st->st_uid != me && st->st_uid != 0)
-        return fail(errbuf, errlen, AUTH_EPERM,
-                    "%s: owned by uid %u, neither the collector's user (uid %u) nor root; chown it",
-                    path, (unsigned)st->st_uid, (unsigned)me);
+        return at_errf(
+            err, AUTH_EPERM,
+            "%s: owned by uid %u, neither the collector's user (uid %u) nor root; chown it", path,
+            (unsigned)st->st_uid, (unsigned)me);
     if (st->st_size > (off_t)ALLOWLIST_MAX_BYTES)
-        return fail(errbuf, errlen, AUTH_EFORMAT, "%s: larger than 16 MiB", path);
+        return at_errf(err, AUTH_EFORMAT, "%s: larger than 16 MiB", path);
     return AUTH_OK;
 }
 
-int auth_allowlist_load(const char *path, auth_allowlist **out, char *errbuf, size_t errlen)
+int auth_allowlist_load(const char *path, auth_allowlist **out, at_error *err)
 {
-    if (!path || !out) return fail(errbuf, errlen, AUTH_EINVAL, "allowlist: no path given");
+    if (!path || !out) return at_errf(err, AUTH_EINVAL, "allowlist: no path given");
     *out = NULL;
     struct stat st;
-    int fd = tp_file_open_regular(path, &st, errbuf, errlen);
+    int fd = open_regular(path, &st, err);
     if (fd < 0) return AUTH_EIO;
-    int rc = check_allowlist_file(path, &st, errbuf, errlen);
+    int rc = check_allowlist_file(path, &st, err);
     size_t cap = (size_t)st.st_size + 1, n = 0;
     char *buf = rc == AUTH_OK ? malloc(cap) : NULL;
-    if (rc == AUTH_OK && !buf) rc = fail(errbuf, errlen, AUTH_ENOMEM, "%s: out of memory", path);
+    if (rc == AUTH_OK && !buf) rc = at_errf(err, AUTH_ENOMEM, "%s: out of memory", path);
     while (rc == AUTH_OK && n < cap) { /* one byte more than its size: it grew meanwhile */
         ssize_t r = read(fd, buf + n, cap - n);
         if (r < 0 && errno == EINTR) continue;
-        if (r < 0)
-            rc = fail(errbuf, errlen, AUTH_EIO, "%s: cannot read: %s", path, strerror(errno));
+        if (r < 0) rc = at_errf(err, AUTH_EIO, "%s: cannot read: %s", path, strerror(errno));
         if (r <= 0) break;
         n += (size_t)r;
     }
     close(fd);
     if (rc == AUTH_OK && n == cap)
-        rc = fail(errbuf, errlen, AUTH_EIO, "%s: changed while being read; try again", path);
-    if (rc == AUTH_OK) rc = auth_allowlist_parse(buf, n, path, out, errbuf, errlen);
+        rc = at_errf(err, AUTH_EIO, "%s: changed while being read; try again", path);
+    if (rc == AUTH_OK) rc = auth_allowlist_parse(buf, n, path, out, err);
     free(buf);
     return rc;
 }
@@ -647,38 +622,39 @@ static void *zap_main(void *arg)
 }
 
 int auth_zap_start(void *zctx, const char *allow_path, auth_log_fn log, void *log_ctx,
-                   auth_zap **out, char *errbuf, size_t errlen)
+                   auth_zap **out, at_error *err)
 {
     if (!zctx || !allow_path || !out)
-        return fail(errbuf, errlen, AUTH_EINVAL, "auth: context, allowlist and out are required");
+        return at_errf(err, AUTH_EINVAL, "auth: context, allowlist and out are required");
     *out = NULL;
     if (!auth_curve_available())
-        return fail(errbuf, errlen, AUTH_ENOCURVE,
-                    "this libzmq was built without CURVE (zmq_has(\"curve\") is false): refusing "
-                    "to serve --allow without authentication");
+        return at_errf(
+            err, AUTH_ENOCURVE,
+            "this libzmq was built without CURVE (zmq_has(\"curve\") is false): refusing "
+            "to serve --allow without authentication");
     auth_zap *z = calloc(1, sizeof *z);
-    if (!z) return fail(errbuf, errlen, AUTH_ENOMEM, "auth: out of memory");
+    if (!z) return at_errf(err, AUTH_ENOMEM, "auth: out of memory");
     z->zctx = zctx;
     z->log = log;
     z->log_ctx = log_ctx;
     z->path = strdup(allow_path);
-    int rc = z->path ? AUTH_OK : fail(errbuf, errlen, AUTH_ENOMEM, "auth: out of memory");
-    if (rc == AUTH_OK) rc = auth_allowlist_load(allow_path, &z->list, errbuf, errlen);
+    int rc = z->path ? AUTH_OK : at_errf(err, AUTH_ENOMEM, "auth: out of memory");
+    if (rc == AUTH_OK) rc = auth_allowlist_load(allow_path, &z->list, err);
     if (rc == AUTH_OK) {
         z->rep = zmq_socket(zctx, ZMQ_REP);
         int linger = 0;
         if (!z->rep || zmq_setsockopt(z->rep, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
             zmq_bind(z->rep, ZAP_ENDPOINT) != 0)
-            rc = fail(errbuf, errlen, AUTH_EZMQ,
-                      "cannot run the ZAP handler: bind %s: %s (is another handler running in "
-                      "this process?)",
-                      ZAP_ENDPOINT, zmq_strerror(zmq_errno()));
+            rc = at_errf(err, AUTH_EZMQ,
+                         "cannot run the ZAP handler: bind %s: %s (is another handler running in "
+                         "this process?)",
+                         ZAP_ENDPOINT, zmq_strerror(zmq_errno()));
     }
     if (rc == AUTH_OK && pthread_mutex_init(&z->lock, NULL) != 0)
-        rc = fail(errbuf, errlen, AUTH_ENOMEM, "auth: cannot create a mutex");
+        rc = at_errf(err, AUTH_ENOMEM, "auth: cannot create a mutex");
     if (rc == AUTH_OK && pthread_create(&z->thread, NULL, zap_main, z) != 0) {
         pthread_mutex_destroy(&z->lock);
-        rc = fail(errbuf, errlen, AUTH_ENOMEM, "cannot run the ZAP handler: no thread");
+        rc = at_errf(err, AUTH_ENOMEM, "cannot run the ZAP handler: no thread");
     }
     if (rc != AUTH_OK) {
         if (z->rep) zmq_close(z->rep);
@@ -693,27 +669,25 @@ int auth_zap_start(void *zctx, const char *allow_path, auth_log_fn log, void *lo
     return AUTH_OK;
 }
 
-int auth_zap_watch(auth_zap *z, void *server_socket, char *errbuf, size_t errlen)
+int auth_zap_watch(auth_zap *z, void *server_socket, at_error *err)
 {
-    if (!z || !server_socket) return fail(errbuf, errlen, AUTH_EINVAL, "auth: no socket to watch");
+    if (!z || !server_socket) return at_errf(err, AUTH_EINVAL, "auth: no socket to watch");
     char ep[96];
     pthread_mutex_lock(&z->lock);
     unsigned serial = z->watch_serial++;
     int full = z->nwatch + z->npending >= MAX_WATCH;
     pthread_mutex_unlock(&z->lock);
-    if (full) return fail(errbuf, errlen, AUTH_EINVAL, "auth: more than %d sockets", MAX_WATCH);
+    if (full) return at_errf(err, AUTH_EINVAL, "auth: more than %d sockets", MAX_WATCH);
     snprintf(ep, sizeof ep, "inproc://agenttrail-auth-monitor-%p-%u", (void *)z, serial);
     if (zmq_socket_monitor(server_socket, ep,
                            ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0)
-        return fail(errbuf, errlen, AUTH_EZMQ, "auth: zmq_socket_monitor: %s",
-                    zmq_strerror(zmq_errno()));
+        return at_errf(err, AUTH_EZMQ, "auth: zmq_socket_monitor: %s", zmq_strerror(zmq_errno()));
     void *pair = zmq_socket(z->zctx, ZMQ_PAIR);
     if (!pair || zmq_connect(pair, ep) != 0) {
         if (pair) zmq_close(pair);
         zmq_socket_monitor(server_socket, NULL, 0);
-        return fail(errbuf, errlen, AUTH_EZMQ, "auth: monitor connect: %s",
-                    zmq_strerror(zmq_errno()));
+        return at_errf(err, AUTH_EZMQ, "auth: monitor connect: %s", zmq_strerror(zmq_errno()));
     }
     pthread_mutex_lock(&z->lock);
     z->pending[z->npending++] = pair;
@@ -721,14 +695,16 @@ int auth_zap_watch(auth_zap *z, void *server_socket, char *errbuf, size_t errlen
     return AUTH_OK;
 }
 
-int auth_zap_reload(auth_zap *z, char *errbuf, size_t errlen)
+int auth_zap_reload(auth_zap *z, at_error *err)
 {
-    if (!z) return fail(errbuf, errlen, AUTH_EINVAL, "auth: not running");
+    if (!z) return at_errf(err, AUTH_EINVAL, "auth: not running");
     auth_allowlist *fresh = NULL;
-    int rc = auth_allowlist_load(z->path, &fresh, errbuf, errlen);
+    at_error local = {0}, *e = err ? err : &local;
+    int rc = auth_allowlist_load(z->path, &fresh, e);
     if (rc != AUTH_OK) {
+        char msg[sizeof e->where + sizeof e->what + 4];
         zap_log(z, AUTH_LOG_ERROR, "allowlist reload failed, keeping the previous one: %s",
-                errbuf ? errbuf : auth_strerror(rc));
+                e->what[0] ? at_error_format(e, msg, sizeof msg) : auth_strerror(rc));
         return rc;
     }
     size_t n = auth_allowlist_size(fresh);

@@ -30,15 +30,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Error codes. Numbered explicitly; never renumbered. */
+#include "atcommon.h"
+
+/* Error codes: the block -300..-399 of the house's registry (atcommon.h). Numbered
+ * explicitly; never renumbered. Detail for people goes in an at_error (may be NULL). */
 enum {
     AUTH_OK = 0,
     AUTH_EINVAL = -300,   /* bad argument */
     AUTH_ENOMEM = -301,   /* out of memory */
-    AUTH_EIO = -302,      /* a file could not be read or written (errbuf says which) */
-    AUTH_EFORMAT = -303,  /* a key file or the allowlist is malformed (errbuf: file:line) */
+    AUTH_EIO = -302,      /* a file could not be read or written (err says which) */
+    AUTH_EFORMAT = -303,  /* a key file or the allowlist is malformed (err: file:line) */
     AUTH_ENOCURVE = -304, /* this libzmq was built without CURVE */
-    AUTH_EZMQ = -305,     /* a ZeroMQ call failed (errbuf says which) */
+    AUTH_EZMQ = -305,     /* a ZeroMQ call failed (err says which) */
     AUTH_EEXIST = -306,   /* keygen: the key file already exists */
     AUTH_EPERM = -307,    /* a secret key file readable by group or others, an allowlist
                              writable by them or owned by another user */
@@ -59,8 +62,8 @@ int auth_curve_available(void);
  * and two '#' comment lines, mode 0600) and NAME.pub (the public key, Z85
  * and a newline, mode 0644). Never overwrites:
  * AUTH_EEXIST when either exists. Returns 0, AUTH_ENOCURVE, AUTH_EEXIST,
- * AUTH_EIO (errbuf names the file and the reason), AUTH_EINVAL. */
-int auth_keygen_curve(const char *name, char *errbuf, size_t errlen);
+ * AUTH_EIO (err names the file and the reason), AUTH_EINVAL. */
+int auth_keygen_curve(const char *name, at_error *err);
 
 /* `trace-collector keygen --curve -o NAME`: argv[0] is "keygen". Writes the
  * pair with auth_keygen_curve and says where on stdout. Returns the exit
@@ -71,11 +74,10 @@ int auth_keygen_main(int argc, char **argv);
  * secret-key" in a secret key file or the bare Z85 of a public one) into z85[41]
  * (NUL-terminated). The file must be a regular file (a FIFO is refused
  * without blocking: AUTH_EIO). With `secret` set it must not be readable by
- * group or others (AUTH_EPERM: errbuf says to chmod 600 it); without it, a
- * file marked as a secret key is refused (AUTH_EFORMAT: errbuf says to pass
+ * group or others (AUTH_EPERM: err says to chmod 600 it); without it, a
+ * file marked as a secret key is refused (AUTH_EFORMAT: err says to pass
  * the .pub file). Returns 0, AUTH_EIO, AUTH_EFORMAT, AUTH_EPERM. */
-int auth_key_load(const char *path, int secret, char z85[AUTH_Z85_KEY_LEN + 1], char *errbuf,
-                  size_t errlen);
+int auth_key_load(const char *path, int secret, char z85[AUTH_Z85_KEY_LEN + 1], at_error *err);
 
 /* ---- the allowlist ---------------------------------------------------- */
 
@@ -89,14 +91,14 @@ typedef struct auth_allowlist auth_allowlist;
  * *out (caller destroys), AUTH_EFORMAT, AUTH_ENOMEM. An empty list is valid
  * (it admits nobody). */
 int auth_allowlist_parse(const char *text, size_t len, const char *origin, auth_allowlist **out,
-                         char *errbuf, size_t errlen);
+                         at_error *err);
 
 /* Reads and parses a file (at most 16 MiB). Like ssh's StrictModes, the file
  * must be a regular file (a FIFO is refused without blocking: AUTH_EIO),
  * writable by nobody but its owner and owned by the collector's user or root
- * (AUTH_EPERM, errbuf names the file and its mode or owner). Returns as
+ * (AUTH_EPERM, err names the file and its mode or owner). Returns as
  * auth_allowlist_parse, or AUTH_EIO, AUTH_EPERM. */
-int auth_allowlist_load(const char *path, auth_allowlist **out, char *errbuf, size_t errlen);
+int auth_allowlist_load(const char *path, auth_allowlist **out, at_error *err);
 
 /* Number of entries. */
 size_t auth_allowlist_size(const auth_allowlist *a);
@@ -125,22 +127,22 @@ typedef struct auth_zap auth_zap;
  * server socket of `zctx` accepts connections. `log` may be NULL (lines go
  * to stderr prefixed "trace-collector: "). Returns 0 and *out, or
  * AUTH_ENOCURVE, AUTH_EIO, AUTH_EFORMAT, AUTH_EZMQ (for instance another
- * ZAP handler already runs in this context), AUTH_ENOMEM, with errbuf
+ * ZAP handler already runs in this context), AUTH_ENOMEM, with err
  * filled. Never starts half-way: on error nothing is left running. */
 int auth_zap_start(void *zctx, const char *allow_path, auth_log_fn log, void *log_ctx,
-                   auth_zap **out, char *errbuf, size_t errlen);
+                   auth_zap **out, at_error *err);
 
 /* Counts handshakes that fail before ZAP is asked (a client without CURVE,
  * a client with the wrong server key) on `server_socket`, through a socket
  * monitor read by the handler thread. Call from the thread that owns the
  * socket, before it binds. Up to 8 sockets. Returns 0, AUTH_EZMQ,
  * AUTH_EINVAL. */
-int auth_zap_watch(auth_zap *z, void *server_socket, char *errbuf, size_t errlen);
+int auth_zap_watch(auth_zap *z, void *server_socket, at_error *err);
 
 /* Re-reads the allowlist file (the collector calls it on SIGHUP). On
  * success the new list answers every later handshake; on failure the old
- * list stays and errbuf says why. Thread-safe. */
-int auth_zap_reload(auth_zap *z, char *errbuf, size_t errlen);
+ * list stays and err says why. Thread-safe. */
+int auth_zap_reload(auth_zap *z, at_error *err);
 
 /* 1 when `name` (a message's User-Id) is in the current allowlist: lets the
  * collector refuse messages of a session whose key was revoked by a reload

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "atcommon.h"
 #include "auth.h"
 #include "signer.h"
 #include "log.h"
@@ -44,7 +45,7 @@ typedef struct pending_batch {
     uint64_t seq;
     size_t first, n; /* range in the group's events */
     rejection *rej;
-    size_t nrej;
+    size_t nrej, caprej;
 } pending_batch;
 
 struct collector {
@@ -129,22 +130,22 @@ static int setup_security(collector *c, const collector_config *cfg)
                        : "no authentication, loopback only; every source is \"anonymous\"");
         return 0;
     }
-    char err[600] = "", sec[AUTH_Z85_KEY_LEN + 1] = "";
+    at_error err = {0};
+    char sec[AUTH_Z85_KEY_LEN + 1] = "";
     int one = 1;
-    int rc = auth_key_load(cfg->curve_secret, 1, sec, err, sizeof err);
-    if (rc == 0)
-        rc = auth_zap_start(c->zctx, cfg->allow, auth_log, NULL, &c->auth, err, sizeof err);
+    int rc = auth_key_load(cfg->curve_secret, 1, sec, &err);
+    if (rc == 0) rc = auth_zap_start(c->zctx, cfg->allow, auth_log, NULL, &c->auth, &err);
     if (rc == 0 && (zmq_setsockopt(c->sock, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
                     zmq_setsockopt(c->sock, ZMQ_CURVE_SECRETKEY, sec, AUTH_Z85_KEY_LEN) != 0 ||
-                    zmq_setsockopt(c->sock, ZMQ_ZAP_DOMAIN, "agenttrail", 10) != 0)) {
-        snprintf(err, sizeof err, "zmq: cannot make the socket a CURVE server: %s",
-                 zmq_strerror(errno));
-        rc = -1;
-    }
-    if (rc == 0) rc = auth_zap_watch(c->auth, c->sock, err, sizeof err);
+                    zmq_setsockopt(c->sock, ZMQ_ZAP_DOMAIN, "agenttrail", 10) != 0))
+        rc = at_errf(&err, -1, "zmq: cannot make the socket a CURVE server: %s",
+                     zmq_strerror(errno));
+    if (rc == 0) rc = auth_zap_watch(c->auth, c->sock, &err);
     memset(sec, 0, sizeof sec);
     if (rc != 0) {
-        clog_line(CLOG_ERROR, "security: %s; refusing to start without authentication", err);
+        char msg[sizeof err.where + sizeof err.what + 4];
+        clog_line(CLOG_ERROR, "security: %s; refusing to start without authentication",
+                  at_error_format(&err, msg, sizeof msg));
         return 3;
     }
     clog_line(CLOG_INFO, "security: CURVE, only the keys in %s (SIGHUP reloads it)", cfg->allow);
@@ -364,9 +365,8 @@ static void ack_batch_ok(collector *c, const pending_batch *pb, uint32_t accepte
  * commit come after those found while decoding). */
 static int add_rejection(pending_batch *pb, uint32_t index, const char *reason)
 {
-    rejection *r = realloc(pb->rej, (pb->nrej + 1) * sizeof *r);
-    if (!r) return -1;
-    pb->rej = r;
+    if (at_grow((void **)&pb->rej, &pb->caprej, pb->nrej + 1, sizeof *pb->rej, 4)) return -1;
+    rejection *r = pb->rej;
     char *why = strdup(reason);
     if (!why) return -1;
     size_t at = pb->nrej;
@@ -406,31 +406,20 @@ static int report_conflict(collector *c, pending_batch *pb, size_t i)
     return 1;
 }
 
+/* The three per-event arrays share capevents: each grows through its own copy of it, and
+ * capevents moves only once all three hold n (a failure part-way leaves a larger array than
+ * capevents says, which the next call grows again to the same size). */
 static int group_reserve(collector *c, size_t more_events)
 {
-    if (c->nevents + more_events > c->capevents) {
-        size_t cap = c->capevents ? c->capevents : 1024;
-        while (cap < c->nevents + more_events)
-            cap *= 2;
-        tp_event **e = realloc(c->events, cap * sizeof *e);
-        if (!e) return -1;
-        c->events = e;
-        ts_result *r = realloc(c->results, cap * sizeof *r);
-        if (!r) return -1;
-        c->results = r;
-        uint32_t *x = realloc(c->bindex, cap * sizeof *x);
-        if (!x) return -1;
-        c->bindex = x;
-        c->capevents = cap;
-    }
-    if (c->nbatches == c->capbatches) {
-        size_t cap = c->capbatches ? c->capbatches * 2 : 64;
-        pending_batch *b = realloc(c->batches, cap * sizeof *b);
-        if (!b) return -1;
-        c->batches = b;
-        c->capbatches = cap;
-    }
-    return 0;
+    size_t n = c->nevents + more_events, ce = c->capevents, cr = ce, cx = ce;
+    if (at_grow((void **)&c->events, &ce, n, sizeof *c->events, 1024) ||
+        at_grow((void **)&c->results, &cr, n, sizeof *c->results, 1024) ||
+        at_grow((void **)&c->bindex, &cx, n, sizeof *c->bindex, 1024))
+        return -1;
+    c->capevents = ce;
+    return at_grow((void **)&c->batches, &c->capbatches, c->nbatches + 1, sizeof *c->batches, 64)
+               ? -1
+               : 0;
 }
 
 /* Commits the group, then acks every batch in it: OK once durable, RETRY if
@@ -706,11 +695,10 @@ int collector_run(collector *c, volatile sig_atomic_t *stop)
         if (*stop) break;
         if (g_reload) {
             g_reload = 0;
-            char err[600] = "";
             if (!c->auth)
                 clog_line(CLOG_INFO, "SIGHUP: no --allow file to reload");
             else
-                auth_zap_reload(c->auth, err, sizeof err); /* logs either way */
+                auth_zap_reload(c->auth, NULL); /* logs either way */
         }
         while (!group_is_full(c) && recv_one(c))
             ;

@@ -18,8 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     auth_allowlist *a = NULL;
-    char err[512] = "";
-    int rc = auth_allowlist_parse((const char *)data, size, "fuzz.txt", &a, err, sizeof err);
+    at_error err = {0};
+    int rc = auth_allowlist_parse((const char *)data, size, "fuzz.txt", &a, &err);
     if (rc == AUTH_OK) {
         if (!a) abort();
         size_t lines = 1;
@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         auth_allowlist_destroy(&a);
         if (a) abort();
     } else {
-        if (a || rc != AUTH_EFORMAT || strncmp(err, "fuzz.txt:", 9) != 0) abort();
+        if (a || rc != AUTH_EFORMAT || strncmp(err.what, "fuzz.txt:", 9) != 0) abort();
     }
     return 0;
 }

@@ -69,7 +69,7 @@ static void build_genuine(void)
     if (cp_checkpoint_sign(&c, key, &note, &len)) abort();
     bundle_init(&genuine);
     bundle_put(&genuine, BUNDLE_CHECKPOINT, (uint8_t *)note, len);
-    bundle_buf bin = {0}, js = {0}, pr = {0}, cons = {0};
+    at_buf bin = {0}, js = {0}, pr = {0}, cons = {0};
     for (uint64_t i = 1; i < 5; i += 2) {
         uint8_t proof[MERKLE_MAX_PROOF][32];
         size_t n;
@@ -78,8 +78,8 @@ static void build_genuine(void)
         merkle_inclusion_proof(leaf_node, NULL, i, 5, proof, MERKLE_MAX_PROOF, &n);
         bundle_events_bin_append(&bin, i, (const uint8_t *)ev[i], strlen(ev[i]));
         hex_json((const uint8_t *)ev[i], strlen(ev[i]), &j, &jl, NULL);
-        bundle_buf_append(&js, j, jl);
-        bundle_buf_append(&js, "\n", 1);
+        at_buf_put(&js, j, jl);
+        at_buf_putc(&js, '\n');
         free(j);
         bundle_proof_line_append(&pr, i, leaves[i], (const uint8_t(*)[32])proof, n);
     }
@@ -93,12 +93,11 @@ static void build_genuine(void)
     if (cp_checkpoint_sign(&old, key, &pn, &prior_len) || prior_len >= sizeof prior) abort();
     memcpy(prior, pn, prior_len);
     free(pn);
-    bundle_put(&genuine, BUNDLE_EVENTS_BIN, bin.data, bin.len);
-    bundle_put(&genuine, BUNDLE_EVENTS_JSON, js.data, js.len);
-    bundle_put(&genuine, BUNDLE_PROOFS, pr.data, pr.len);
-    bundle_put(&genuine, BUNDLE_CONSISTENCY, cons.data, cons.len);
-    char err[256];
-    if (bundle_seal(&genuine, "{\"trace\":\"fuzz\"}", "fuzz", key, err, sizeof err)) abort();
+    bundle_put_buf(&genuine, BUNDLE_EVENTS_BIN, &bin);
+    bundle_put_buf(&genuine, BUNDLE_EVENTS_JSON, &js);
+    bundle_put_buf(&genuine, BUNDLE_PROOFS, &pr);
+    bundle_put_buf(&genuine, BUNDLE_CONSISTENCY, &cons);
+    if (bundle_seal(&genuine, "{\"trace\":\"fuzz\"}", "fuzz", key, NULL)) abort();
     bundle_summary sum;
     bundle_failure f;
     if (bundle_verify(&genuine, key, prior, prior_len, hex_json, NULL, NULL, &sum, &f)) abort();
@@ -120,12 +119,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!key) build_genuine();
     if (size < 1) return 0;
     bundle b;
-    char err[512];
+    at_error err = {0};
     bundle_summary sum;
     bundle_failure f;
     if (!(data[0] & 1)) {
         bundle_init(&b);
-        if (bundle_read_memory(data + 1, size - 1, &b, err, sizeof err) == 0) {
+        if (bundle_read_memory(data + 1, size - 1, &b, &err) == 0) {
             (void)bundle_verify(&b, NULL, NULL, 0, hex_json, NULL, NULL, &sum, &f);
             (void)bundle_verify(&b, key, prior, prior_len, hex_json, NULL, NULL, &sum, &f);
         }
@@ -136,8 +135,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     copy_content(&b);
     if (strcmp(files[which], BUNDLE_MANIFEST) == 0) {
         /* A fuzzed manifest, validly signed. */
-        char e2[256];
-        if (bundle_seal(&b, "{}", "fuzz", key, e2, sizeof e2) == 0) {
+        if (bundle_seal(&b, "{}", "fuzz", key, &err) == 0) {
             uint8_t *sig = malloc(CP_SIG_LEN);
             if (sig && cp_key_sign(key, data + 1, size - 1, sig) == 0) {
                 bundle_put_copy(&b, BUNDLE_MANIFEST, data + 1, size - 1);
@@ -148,7 +146,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     } else {
         bundle_put_copy(&b, files[which], data + 1, size - 1);
-        if (bundle_seal(&b, "{\"trace\":\"fuzz\"}", "fuzz", key, err, sizeof err) != 0) {
+        if (bundle_seal(&b, "{\"trace\":\"fuzz\"}", "fuzz", key, &err) != 0) {
             bundle_clear(&b);
             return 0;
         }

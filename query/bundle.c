@@ -17,8 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <openssl/evp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,17 +25,6 @@
 
 #include "bundle_internal.h"
 #include "tracestore.h"
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- the file set ---------------------------------------------------------------- */
 
@@ -115,7 +102,7 @@ static int cmp_names(const void *a, const void *b)
     return strcmp((*x)->name, (*y)->name);
 }
 
-int bundle_write_fd(const bundle *b, int fd, const char *name, char *err, size_t errlen)
+int bundle_write_fd(const bundle *b, int fd, const char *name, at_error *err)
 {
     const bundle_file *sorted[BUNDLE_MAX_FILES];
     for (size_t i = 0; i < b->n; i++)
@@ -153,14 +140,14 @@ int bundle_write_fd(const bundle *b, int fd, const char *name, char *err, size_t
     }
     if (!rc && archive_write_close(a) != ARCHIVE_OK) rc = BUNDLE_EIO;
     if (rc)
-        set_err(err, errlen, "%s: cannot write the archive: %s", name,
-                a && archive_error_string(a) ? archive_error_string(a) : strerror(errno));
+        at_error_set(err, "", "%s: cannot write the archive: %s", name,
+                     a && archive_error_string(a) ? archive_error_string(a) : strerror(errno));
     archive_entry_free(e);
     archive_write_free(a);
     return rc;
 }
 
-int bundle_write(const bundle *b, const char *path, char *err, size_t errlen)
+int bundle_write(const bundle *b, const char *path, at_error *err)
 {
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 16);
@@ -168,21 +155,21 @@ int bundle_write(const bundle *b, const char *path, char *err, size_t errlen)
     snprintf(tmp, plen + 16, "%s.tmp-XXXXXX", path);
     int fd = mkstemp(tmp);
     if (fd < 0) {
-        set_err(err, errlen, "%s: cannot create a temporary file beside it: %s", path,
-                strerror(errno));
+        at_error_set(err, "", "%s: cannot create a temporary file beside it: %s", path,
+                     strerror(errno));
         free(tmp);
         return BUNDLE_EIO;
     }
     fchmod(fd, 0644);
-    int rc = bundle_write_fd(b, fd, path, err, errlen);
+    int rc = bundle_write_fd(b, fd, path, err);
     if (!rc && fsync(fd) != 0) {
-        set_err(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+        at_error_set(err, "", "%s: cannot write: %s", path, strerror(errno));
         rc = BUNDLE_EIO;
     }
     close(fd);
     if (!rc && rename(tmp, path) != 0) {
-        set_err(err, errlen, "%s: cannot rename the finished archive into place: %s", path,
-                strerror(errno));
+        at_error_set(err, "", "%s: cannot rename the finished archive into place: %s", path,
+                     strerror(errno));
         rc = BUNDLE_EIO;
     }
     if (rc) unlink(tmp);
@@ -190,7 +177,7 @@ int bundle_write(const bundle *b, const char *path, char *err, size_t errlen)
     return rc;
 }
 
-static int read_archive(struct archive *a, bundle *b, char *err, size_t errlen)
+static int read_archive(struct archive *a, bundle *b, at_error *err)
 {
     struct archive_entry *e;
     uint64_t total = 0;
@@ -198,23 +185,23 @@ static int read_archive(struct archive *a, bundle *b, char *err, size_t errlen)
     while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
         const char *name = archive_entry_pathname(e);
         if (!name || !name_ok(name)) {
-            set_err(err, errlen, "archive entry \"%.64s\": not a bundle file name",
-                    name ? name : "");
+            at_error_set(err, "", "archive entry \"%.64s\": not a bundle file name",
+                         name ? name : "");
             return BUNDLE_EFORMAT;
         }
         if (archive_entry_filetype(e) != AE_IFREG) {
-            set_err(err, errlen, "%s: not a regular file", name);
+            at_error_set(err, "", "%s: not a regular file", name);
             return BUNDLE_EFORMAT;
         }
         if (bundle_get(b, name)) {
-            set_err(err, errlen, "%s: appears twice in the archive", name);
+            at_error_set(err, "", "%s: appears twice in the archive", name);
             return BUNDLE_EFORMAT;
         }
         la_int64_t size = archive_entry_size(e);
         if (!archive_entry_size_is_set(e) || size < 0 || (uint64_t)size > BUNDLE_MAX_FILE_BYTES ||
             total + (uint64_t)size > BUNDLE_MAX_FILE_BYTES) {
-            set_err(err, errlen, "%s: size missing or over the limit of %llu bytes", name,
-                    (unsigned long long)BUNDLE_MAX_FILE_BYTES);
+            at_error_set(err, "", "%s: size missing or over the limit of %llu bytes", name,
+                         (unsigned long long)BUNDLE_MAX_FILE_BYTES);
             return BUNDLE_EFORMAT;
         }
         total += (uint64_t)size;
@@ -227,20 +214,20 @@ static int read_archive(struct archive *a, bundle *b, char *err, size_t errlen)
             la_ssize_t n = archive_read_data(a, data + got, (size_t)size - got);
             if (n <= 0) {
                 free(data);
-                set_err(err, errlen, "%s: truncated in the archive", name);
+                at_error_set(err, "", "%s: truncated in the archive", name);
                 return BUNDLE_EFORMAT;
             }
             got += (size_t)n;
         }
         int rc = bundle_put(b, name, data, got);
         if (rc) {
-            set_err(err, errlen, "more than %d files in the archive", BUNDLE_MAX_FILES);
+            at_error_set(err, "", "more than %d files in the archive", BUNDLE_MAX_FILES);
             return rc;
         }
     }
     if (r != ARCHIVE_EOF) {
-        set_err(err, errlen, "not a readable tar archive: %s",
-                archive_error_string(a) ? archive_error_string(a) : "unknown error");
+        at_error_set(err, "", "not a readable tar archive: %s",
+                     archive_error_string(a) ? archive_error_string(a) : "unknown error");
         return BUNDLE_EFORMAT;
     }
     return 0;
@@ -255,7 +242,7 @@ static struct archive *reader_new(void)
     return a;
 }
 
-int bundle_read_file(const char *path, bundle *b, char *err, size_t errlen)
+int bundle_read_file(const char *path, bundle *b, at_error *err)
 {
     struct archive *a = reader_new();
     if (!a) return BUNDLE_ENOMEM;
@@ -263,28 +250,28 @@ int bundle_read_file(const char *path, bundle *b, char *err, size_t errlen)
     if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK) {
         struct stat st;
         rc = stat(path, &st) != 0 ? BUNDLE_EIO : BUNDLE_EFORMAT;
-        set_err(err, errlen, "%s: %s", path,
-                rc == BUNDLE_EIO ? strerror(errno) : archive_error_string(a));
+        at_error_set(err, "", "%s: %s", path,
+                     rc == BUNDLE_EIO ? strerror(errno) : archive_error_string(a));
     } else {
-        char inner[512] = "";
-        rc = read_archive(a, b, inner, sizeof inner);
-        if (rc) set_err(err, errlen, "%s: %s", path, inner);
+        at_error inner = {0};
+        rc = read_archive(a, b, &inner);
+        if (rc) at_error_set(err, "", "%s: %s", path, inner.what);
     }
     archive_read_free(a);
     if (rc) bundle_clear(b);
     return rc;
 }
 
-int bundle_read_memory(const void *buf, size_t len, bundle *b, char *err, size_t errlen)
+int bundle_read_memory(const void *buf, size_t len, bundle *b, at_error *err)
 {
     struct archive *a = reader_new();
     if (!a) return BUNDLE_ENOMEM;
     int rc;
     if (archive_read_open_memory(a, buf, len) != ARCHIVE_OK) {
-        set_err(err, errlen, "not a readable tar archive");
+        at_error_set(err, "", "not a readable tar archive");
         rc = BUNDLE_EFORMAT;
     } else {
-        rc = read_archive(a, b, err, errlen);
+        rc = read_archive(a, b, err);
     }
     archive_read_free(a);
     if (rc) bundle_clear(b);
@@ -293,89 +280,68 @@ int bundle_read_memory(const void *buf, size_t len, bundle *b, char *err, size_t
 
 /* ---- contents ------------------------------------------------------------------------- */
 
-int bundle_buf_reserve(bundle_buf *bb, size_t cap)
+int bundle_put_buf(bundle *b, const char *name, at_buf *buf)
 {
-    if (cap <= bb->cap) return 0;
-    uint8_t *p = realloc(bb->data, cap);
-    if (!p) return BUNDLE_ENOMEM;
-    bb->data = p;
-    bb->cap = cap;
-    return 0;
-}
-
-int bundle_buf_append(bundle_buf *bb, const void *data, size_t len)
-{
-    if (bb->len + len + 1 > bb->cap) {
-        size_t cap = bb->cap ? bb->cap : 4096;
-        while (cap < bb->len + len + 1)
-            cap *= 2;
-        uint8_t *p = realloc(bb->data, cap);
-        if (!p) return BUNDLE_ENOMEM;
-        bb->data = p;
-        bb->cap = cap;
+    if (buf->failed) {
+        at_buf_free(buf);
+        return BUNDLE_ENOMEM;
     }
-    memcpy(bb->data + bb->len, data, len);
-    bb->len += len;
-    bb->data[bb->len] = 0;
-    return 0;
+    size_t len = 0;
+    char *data = at_buf_take(buf, &len); /* NUL-terminated beyond len, as read files are */
+    return data ? bundle_put(b, name, (uint8_t *)data, len) : BUNDLE_ENOMEM;
 }
 
-int bundle_events_bin_append(bundle_buf *bb, uint64_t log_index, const uint8_t *bytes, size_t len)
+static int buf_status(const at_buf *bb)
+{
+    return bb->failed ? BUNDLE_ENOMEM : 0;
+}
+
+int bundle_events_bin_append(at_buf *bb, uint64_t log_index, const uint8_t *bytes, size_t len)
 {
     uint8_t h[12];
     for (int i = 0; i < 8; i++)
         h[i] = (uint8_t)(log_index >> (56 - 8 * i));
     for (int i = 0; i < 4; i++)
         h[8 + i] = (uint8_t)((uint32_t)len >> (24 - 8 * i));
-    int rc = bundle_buf_append(bb, h, sizeof h);
-    return rc ? rc : bundle_buf_append(bb, bytes, len);
+    at_buf_put(bb, h, sizeof h);
+    at_buf_put(bb, bytes, len);
+    return buf_status(bb);
 }
 
-static void hex_of(const uint8_t *in, size_t n, char *out)
+/* ["hex","hex",...]} and a newline. */
+static int hash_list(at_buf *bb, const uint8_t (*proof)[32], size_t n)
 {
-    static const char d[] = "0123456789abcdef";
+    at_buf_putc(bb, '[');
     for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[in[i] >> 4];
-        out[2 * i + 1] = d[in[i] & 15];
-    }
-    out[2 * n] = 0;
-}
-
-static int hash_list(bundle_buf *bb, const uint8_t (*proof)[32], size_t n)
-{
-    int rc = bundle_buf_append(bb, "[", 1);
-    for (size_t i = 0; !rc && i < n; i++) {
         char item[70];
-        hex_of(proof[i], 32, item + 1);
+        at_hex_encode(proof[i], 32, item + 1);
         item[0] = '"';
         item[65] = '"';
-        rc = bundle_buf_append(bb, i ? "," : "", i ? 1 : 0);
-        if (!rc) rc = bundle_buf_append(bb, item, 66);
+        if (i) at_buf_putc(bb, ',');
+        at_buf_put(bb, item, 66);
     }
-    return rc ? rc : bundle_buf_append(bb, "]}\n", 3);
+    at_buf_put(bb, "]}\n", 3);
+    return buf_status(bb);
 }
 
-int bundle_proof_line_append(bundle_buf *bb, uint64_t log_index, const uint8_t leaf[32],
+int bundle_proof_line_append(at_buf *bb, uint64_t log_index, const uint8_t leaf[32],
                              const uint8_t (*proof)[32], size_t n)
 {
-    char head[160], hex[65];
-    hex_of(leaf, 32, hex);
-    int hn = snprintf(head, sizeof head, "{\"log_index\":%llu,\"leaf_hash\":\"%s\",\"proof\":",
-                      (unsigned long long)log_index, hex);
-    int rc = bundle_buf_append(bb, head, (size_t)hn);
-    return rc ? rc : hash_list(bb, proof, n);
+    char hex[65];
+    at_hex_encode(leaf, 32, hex);
+    at_buf_printf(bb, "{\"log_index\":%llu,\"leaf_hash\":\"%s\",\"proof\":",
+                  (unsigned long long)log_index, hex);
+    return hash_list(bb, proof, n);
 }
 
-int bundle_consistency_line_append(bundle_buf *bb, uint64_t old_size, const uint8_t old_root[32],
+int bundle_consistency_line_append(at_buf *bb, uint64_t old_size, const uint8_t old_root[32],
                                    uint64_t new_size, const uint8_t (*proof)[32], size_t n)
 {
-    char head[200], hex[65];
-    hex_of(old_root, 32, hex);
-    int hn = snprintf(head, sizeof head,
-                      "{\"old_size\":%llu,\"old_root\":\"%s\",\"new_size\":%llu,\"proof\":",
-                      (unsigned long long)old_size, hex, (unsigned long long)new_size);
-    int rc = bundle_buf_append(bb, head, (size_t)hn);
-    return rc ? rc : hash_list(bb, proof, n);
+    char hex[65];
+    at_hex_encode(old_root, 32, hex);
+    at_buf_printf(bb, "{\"old_size\":%llu,\"old_root\":\"%s\",\"new_size\":%llu,\"proof\":",
+                  (unsigned long long)old_size, hex, (unsigned long long)new_size);
+    return hash_list(bb, proof, n);
 }
 
 static const char GUIDE[] =
@@ -452,12 +418,13 @@ const char *bundle_guide_text(void)
 
 /* ---- sealing ---------------------------------------------------------------------------- */
 
-static void sha256_hex(const uint8_t *data, size_t len, char out[65])
+/* Lowercase hex SHA-256 of data. 0 or BUNDLE_ECRYPTO. */
+static int sha256_hex(const uint8_t *data, size_t len, char out[65])
 {
-    uint8_t md[32];
-    unsigned int mdlen = 0;
-    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    hex_of(md, 32, out);
+    uint8_t md[AT_SHA256_LEN];
+    if (at_sha256(data, len, md) != AT_OK) return BUNDLE_ECRYPTO;
+    at_hex_encode(md, sizeof md, out);
+    return 0;
 }
 
 /* The files SHA256SUMS lists: everything but the manifest, its signature and itself. */
@@ -468,14 +435,15 @@ static int summed(const char *name)
 }
 
 /* The SHA-256 of every file, hex, in the order of b->files: each file hashed once. */
-void bundle_hash_files(const bundle *b, bundle_file_hashes hex)
+int bundle_hash_files(const bundle *b, bundle_file_hashes hex)
 {
     for (size_t i = 0; i < b->n; i++)
-        sha256_hex(b->files[i].data, b->files[i].len, hex[i]);
+        if (sha256_hex(b->files[i].data, b->files[i].len, hex[i])) return BUNDLE_ECRYPTO;
+    return 0;
 }
 
 /* SHA256SUMS from the files' hashes (sorted by name). */
-int bundle_sums_text(const bundle *b, bundle_file_hashes hex, bundle_buf *out)
+int bundle_sums_text(const bundle *b, bundle_file_hashes hex, at_buf *out)
 {
     size_t order[BUNDLE_MAX_FILES], n = 0;
     for (size_t i = 0; i < b->n; i++)
@@ -487,13 +455,9 @@ int bundle_sums_text(const bundle *b, bundle_file_hashes hex, bundle_buf *out)
             order[j] = order[j - 1];
             order[j - 1] = t;
         }
-    for (size_t i = 0; i < n; i++) {
-        char line[160];
-        int ln = snprintf(line, sizeof line, "%s  %s\n", hex[order[i]], b->files[order[i]].name);
-        int rc = bundle_buf_append(out, line, (size_t)ln);
-        if (rc) return rc;
-    }
-    return 0;
+    for (size_t i = 0; i < n; i++)
+        at_buf_printf(out, "%s  %s\n", hex[order[i]], b->files[order[i]].name);
+    return buf_status(out);
 }
 
 static size_t count_lines(const bundle_file *f)
@@ -508,7 +472,7 @@ static size_t count_lines(const bundle_file *f)
 }
 
 int bundle_seal(bundle *b, const char *query_json, const char *exported_by, const cp_key *k,
-                char *err, size_t errlen)
+                at_error *err)
 {
     const bundle_file *cpf = bundle_get(b, BUNDLE_CHECKPOINT);
     cp_checkpoint cp;
@@ -517,7 +481,7 @@ int bundle_seal(bundle *b, const char *query_json, const char *exported_by, cons
     char why[256];
     if (!cpf ||
         cp_note_parse((const char *)cpf->data, cpf->len, &cp, &sig, 1, &nsig, why, sizeof why)) {
-        set_err(err, errlen, "checkpoint.txt missing or malformed");
+        at_error_set(err, "", "checkpoint.txt missing or malformed");
         return BUNDLE_EFORMAT;
     }
     b->mtime = cp.time_unix_nano / 1000000000u;
@@ -526,24 +490,21 @@ int bundle_seal(bundle *b, const char *query_json, const char *exported_by, cons
     size_t pemlen = 0;
     if (!rc && cp_key_public_pem(k, &pem, &pemlen)) rc = BUNDLE_ECRYPTO;
     if (!rc) rc = bundle_put(b, BUNDLE_PUBKEY, (uint8_t *)pem, pemlen);
-    bundle_buf sums = {0};
+    at_buf sums = {0};
     bundle_file_hashes hex;
-    if (!rc) {
-        bundle_hash_files(b, hex);
-        rc = bundle_sums_text(b, hex, &sums);
-    }
-    if (!rc) {
-        rc = bundle_put(b, BUNDLE_SUMS, sums.data, sums.len);
-        sums.data = NULL;
-    }
+    if (!rc) rc = bundle_hash_files(b, hex);
+    if (!rc) rc = bundle_sums_text(b, hex, &sums);
+    if (!rc) rc = bundle_put_buf(b, BUNDLE_SUMS, &sums);
     /* SHA256SUMS itself, and a manifest left from an earlier seal, get (re)hashed. */
     for (size_t i = 0; !rc && i < b->n; i++)
         if (!strcmp(b->files[i].name, BUNDLE_SUMS))
-            sha256_hex(b->files[i].data, b->files[i].len, hex[i]);
+            rc = sha256_hex(b->files[i].data, b->files[i].len, hex[i]);
     if (rc) {
-        free(sums.data);
-        set_err(err, errlen, "cannot assemble the bundle: %s",
-                rc == BUNDLE_ENOMEM ? "out of memory" : "bad content");
+        at_buf_free(&sums);
+        at_error_set(err, "", "cannot assemble the bundle: %s",
+                     rc == BUNDLE_ENOMEM    ? "out of memory"
+                     : rc == BUNDLE_ECRYPTO ? "SHA-256 failed"
+                                            : "bad content");
         return rc;
     }
 
@@ -551,7 +512,7 @@ int bundle_seal(bundle *b, const char *query_json, const char *exported_by, cons
     json_t *query = json_loads(query_json, JSON_REJECT_DUPLICATES, &jerr);
     if (!query || !json_is_object(query)) {
         json_decref(query);
-        set_err(err, errlen, "the query is not a JSON object");
+        at_error_set(err, "", "the query is not a JSON object");
         return BUNDLE_EFORMAT;
     }
     char root64[48], when[40];
@@ -577,7 +538,7 @@ int bundle_seal(bundle *b, const char *query_json, const char *exported_by, cons
     char *text = m ? json_dumps(m, JSON_SORT_KEYS | JSON_INDENT(2)) : NULL;
     json_decref(m);
     if (!text) {
-        set_err(err, errlen, "cannot write the manifest");
+        at_error_set(err, "", "cannot write the manifest");
         return BUNDLE_ENOMEM;
     }
     size_t tlen = strlen(text);
@@ -593,7 +554,7 @@ int bundle_seal(bundle *b, const char *query_json, const char *exported_by, cons
     if (!sigb || cp_key_sign(k, mdata, tlen, sigb)) {
         free(mdata);
         free(sigb);
-        set_err(err, errlen, "cannot sign the manifest: the key has no private half?");
+        at_error_set(err, "", "cannot sign the manifest: the key has no private half?");
         return BUNDLE_ECRYPTO;
     }
     rc = bundle_put(b, BUNDLE_MANIFEST, mdata, tlen);

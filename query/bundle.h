@@ -14,8 +14,10 @@
  * over BUNDLE_MAX_FILE_BYTES); bundle_verify trusts nothing in the bundle but the key it is
  * given (or, without one, the bundle's own pub.pem, which the auditor must compare).
  *
- * Errors: 0 or a negative BUNDLE_E* code; messages for people in the caller's buffer or in
- * a bundle_failure naming the file, the event and the check.
+ * Errors: 0 or a negative BUNDLE_E* code (-600..-699); detail for people in the caller's
+ * at_error (may be NULL). A bundle_failure is not error detail but the verification's
+ * result: the report of the first check that failed, naming the file, the event and the
+ * check, which bundle_verify fills with BUNDLE_EVERIFY.
  *
  * Threading: reentrant; a bundle is used by one thread at a time.
  */
@@ -25,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "atcommon.h"
 #include "checkpoint.h"
 
 #define BUNDLE_FORMAT "agenttrail-bundle/1"
@@ -44,13 +47,15 @@
 #define BUNDLE_SUMS "SHA256SUMS"
 #define BUNDLE_GUIDE "VERIFY.txt"
 
+/* Error codes: the block -600..-699 of the house's registry (atcommon.h), so that a bare
+ * code names this library. Numbered explicitly; never renumbered. */
 enum {
     BUNDLE_OK = 0,
-    BUNDLE_EFORMAT = -1, /* not a readable bundle archive */
-    BUNDLE_EIO = -2,     /* file system error */
-    BUNDLE_ENOMEM = -3,
-    BUNDLE_EVERIFY = -4, /* a check failed (see bundle_failure) */
-    BUNDLE_ECRYPTO = -5,
+    BUNDLE_EFORMAT = -600, /* not a readable bundle archive */
+    BUNDLE_EIO = -601,     /* file system error */
+    BUNDLE_ENOMEM = -602,
+    BUNDLE_EVERIFY = -603, /* a check failed (see bundle_failure) */
+    BUNDLE_ECRYPTO = -604,
 };
 
 typedef struct bundle_file {
@@ -79,34 +84,32 @@ const bundle_file *bundle_get(const bundle *b, const char *name);
 
 /* Writes the archive to `fd` (a file, a pipe: written in order, never sought); `name` is
  * what messages call it. The descriptor stays open. 0 or BUNDLE_EIO; err says what. */
-int bundle_write_fd(const bundle *b, int fd, const char *name, char *err, size_t errlen);
+int bundle_write_fd(const bundle *b, int fd, const char *name, at_error *err);
 /* Writes the archive to `path` through a temporary file and rename, replacing whatever is
  * there (tests use it to rewrite bundles; export's -o rules are in query/outfile.h). 0,
  * BUNDLE_EIO, BUNDLE_ENOMEM; err says what. */
-int bundle_write(const bundle *b, const char *path, char *err, size_t errlen);
+int bundle_write(const bundle *b, const char *path, at_error *err);
 /* Reads an archive from a file or memory into an empty bundle. 0, BUNDLE_EIO,
  * BUNDLE_EFORMAT, BUNDLE_ENOMEM; err says what. */
-int bundle_read_file(const char *path, bundle *b, char *err, size_t errlen);
-int bundle_read_memory(const void *buf, size_t len, bundle *b, char *err, size_t errlen);
+int bundle_read_file(const char *path, bundle *b, at_error *err);
+int bundle_read_memory(const void *buf, size_t len, bundle *b, at_error *err);
 
 /* ---- contents ------------------------------------------------------------ */
 
-/* Appends one events.bin record (BE64 log index, BE32 length, bytes) to a growing buffer.
- * 0 or BUNDLE_ENOMEM. */
-typedef struct bundle_buf {
-    uint8_t *data;
-    size_t len, cap;
-} bundle_buf;
-int bundle_buf_append(bundle_buf *bb, const void *data, size_t len);
-/* Grows the buffer's capacity to at least cap bytes (a size known in advance saves the
- * copies of growing). 0 or BUNDLE_ENOMEM. */
-int bundle_buf_reserve(bundle_buf *bb, size_t cap);
-int bundle_events_bin_append(bundle_buf *bb, uint64_t log_index, const uint8_t *bytes, size_t len);
+/* The contents are built in at_buf buffers (atcommon.h), whose failure is sticky: the
+ * appenders return 0, or BUNDLE_ENOMEM once any append to the buffer has failed. */
+
+/* Hands the bytes of *buf over to the bundle as file `name` (NUL-terminated beyond their
+ * length, as files read from an archive are) and empties *buf, even on failure. 0,
+ * BUNDLE_ENOMEM (the buffer had failed), BUNDLE_EFORMAT (as bundle_put). */
+int bundle_put_buf(bundle *b, const char *name, at_buf *buf);
+/* Appends one events.bin record (BE64 log index, BE32 length, bytes). */
+int bundle_events_bin_append(at_buf *bb, uint64_t log_index, const uint8_t *bytes, size_t len);
 /* Appends one proofs.jsonl line. */
-int bundle_proof_line_append(bundle_buf *bb, uint64_t log_index, const uint8_t leaf[32],
+int bundle_proof_line_append(at_buf *bb, uint64_t log_index, const uint8_t leaf[32],
                              const uint8_t (*proof)[32], size_t n);
 /* Appends one consistency.jsonl line. */
-int bundle_consistency_line_append(bundle_buf *bb, uint64_t old_size, const uint8_t old_root[32],
+int bundle_consistency_line_append(at_buf *bb, uint64_t old_size, const uint8_t old_root[32],
                                    uint64_t new_size, const uint8_t (*proof)[32], size_t n);
 
 /* The text of VERIFY.txt (static). */
@@ -119,7 +122,7 @@ const char *bundle_guide_text(void);
  * manifest.sig (Ed25519 by k over manifest.json). Sets b->mtime to the checkpoint time.
  * 0, BUNDLE_EFORMAT (content missing or malformed), BUNDLE_ECRYPTO, BUNDLE_ENOMEM. */
 int bundle_seal(bundle *b, const char *query_json, const char *exported_by, const cp_key *k,
-                char *err, size_t errlen);
+                at_error *err);
 
 /* ---- verification ------------------------------------------------------- */
 
@@ -128,8 +131,10 @@ int bundle_seal(bundle *b, const char *query_json, const char *exported_by, cons
 typedef int (*bundle_json_fn)(const uint8_t *bytes, size_t len, char **json, size_t *jlen,
                               const char **why);
 
-/* What failed first: the file, the event's position in the bundle (-1 when not about one
- * event), the check's short name and a message for people. */
+/* The verification report of a bundle that fails (a result of bundle_verify, not the
+ * detail of an error, hence not an at_error): what failed first, the file, the event's
+ * position in the bundle (-1 when not about one event), the check's short name and a
+ * message for people. */
 typedef struct bundle_failure {
     char file[BUNDLE_MAX_NAME];
     int64_t event;

@@ -11,11 +11,11 @@
 /* Lowercase hex SHA-256 of each file of a bundle, by index. */
 typedef char bundle_file_hashes[BUNDLE_MAX_FILES][65];
 
-/* Fills hex[i] with the SHA-256 of b->files[i]. */
-void bundle_hash_files(const bundle *b, bundle_file_hashes hex);
+/* Fills hex[i] with the SHA-256 of b->files[i]. 0 or BUNDLE_ECRYPTO (OpenSSL failed). */
+int bundle_hash_files(const bundle *b, bundle_file_hashes hex);
 
 /* The SHA256SUMS text of the summed files (see bundle.c: summed), sorted by name, appended to
- * *out. 0, or the error of bundle_buf_append. */
-int bundle_sums_text(const bundle *b, bundle_file_hashes hex, bundle_buf *out);
+ * *out. 0, or BUNDLE_ENOMEM (*out has failed). */
+int bundle_sums_text(const bundle *b, bundle_file_hashes hex, at_buf *out);
 
 #endif

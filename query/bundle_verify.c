@@ -112,7 +112,7 @@ static int check_manifest_and_hashes(const bundle *b, json_t *m, bundle_failure 
         return failed(f, BUNDLE_MANIFEST, -1, 0, "manifest", "\"files\" missing");
     /* Every file but the manifest and its signature is listed, with its hash. */
     bundle_file_hashes hex;
-    bundle_hash_files(b, hex);
+    if (bundle_hash_files(b, hex)) return BUNDLE_ECRYPTO;
     for (size_t i = 0; i < b->n; i++) {
         const bundle_file *bf = &b->files[i];
         if (!strcmp(bf->name, BUNDLE_MANIFEST) || !strcmp(bf->name, BUNDLE_SIGNATURE)) continue;
@@ -134,11 +134,14 @@ static int check_manifest_and_hashes(const bundle *b, json_t *m, bundle_failure 
                           "listed in the manifest but not in the archive");
     }
     /* SHA256SUMS says the same as the manifest. */
-    bundle_buf want = {0};
-    if (bundle_sums_text(b, hex, &want)) return BUNDLE_ENOMEM;
+    at_buf want = {0};
+    if (bundle_sums_text(b, hex, &want)) {
+        at_buf_free(&want);
+        return BUNDLE_ENOMEM;
+    }
     const bundle_file *sums = bundle_get(b, BUNDLE_SUMS);
     int same = sums && sums->len == want.len && memcmp(sums->data, want.data, want.len) == 0;
-    free(want.data);
+    at_buf_free(&want);
     if (!same)
         return failed(f, BUNDLE_SUMS, -1, 0, "file hash",
                       "does not list exactly the bundle's files and their SHA-256");

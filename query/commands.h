@@ -240,4 +240,11 @@ int qout_event_json(const qctx *ctx, const char *cmd, const tp_event *ev);
 void qerr(const qctx *ctx, const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* ---- the end of a command (cmd.c) ---------------------------------------------------- */
+
+/* Flushes ctx->out. When that fails, or an earlier write to it did, and rc is 0, prints
+ * "cannot write the WHAT (output closed or disk full)" for `cmd` and returns QEXIT_STORE;
+ * otherwise returns rc (a command that failed already has said why). */
+int qcmd_finish_output(const qctx *ctx, const char *cmd, const char *what, int rc);
+
 #endif

@@ -25,6 +25,7 @@
 
 #include "bundle.h"
 #include "commands.h"
+#include "html_page.h" /* qhtml_check_output: the -o FILE check of every command */
 #include "outfile.h"
 #include "term_progress.h"
 #include "text_term.h"
@@ -131,13 +132,14 @@ static int collect(const qctx *ctx, ts_store *s, const ts_filter *f, tp_progress
         qerr(ctx, "export", "query failed: %s", ts_last_error(s));
         return QEXIT_STORE;
     }
-    size_t cap = 1024;
-    exported *ev = malloc(cap * sizeof *ev);
+    size_t cap = 0;
+    exported *ev = NULL;
+    int oom = at_grow((void **)&ev, &cap, 1, sizeof *ev, 1024) != 0;
     *n = 0;
     tp_limits lim = tp_limits_default();
     const uint8_t *buf;
     size_t len;
-    while (ev && (rc = ts_iter_next_stored(it, &buf, &len)) == 0) {
+    while (!oom && (rc = ts_iter_next_stored(it, &buf, &len)) == 0) {
         tp_event *e = NULL;
         tp_error err;
         if (tp_event_unpack(buf, len, &lim, &e, &err) != 0 || !e->stored ||
@@ -146,15 +148,10 @@ static int collect(const qctx *ctx, ts_store *s, const ts_filter *f, tp_progress
             rc = TS_ECORRUPT;
             break;
         }
-        if (*n == cap) {
-            exported *more = realloc(ev, (cap *= 2) * sizeof *ev);
-            if (!more) {
-                tp_event_destroy(&e);
-                free(ev);
-                ev = NULL;
-                break;
-            }
-            ev = more;
+        if (at_grow((void **)&ev, &cap, *n + 1, sizeof *ev, 1024)) {
+            tp_event_destroy(&e);
+            oom = 1; /* the events collected so far are freed below */
+            break;
         }
         ev[*n].log_index = e->stored->log_index;
         ev[*n].json = tp_event_to_json(e, &ev[*n].jlen);
@@ -172,14 +169,14 @@ static int collect(const qctx *ctx, ts_store *s, const ts_filter *f, tp_progress
     }
     ts_iter_destroy(&it);
     tp_progress_end(pg); /* messages below start on a clean line */
-    if (!ev || rc != TS_EEND) {
-        for (size_t i = 0; ev && i < *n; i++) {
+    if (oom || rc != TS_EEND) {
+        for (size_t i = 0; i < *n; i++) {
             free(ev[i].bytes);
             free(ev[i].json);
         }
         free(ev);
         qerr(ctx, "export", "reading the events failed: %s",
-             !ev ? "out of memory" : ts_last_error(s));
+             oom ? "out of memory" : ts_last_error(s));
         return QEXIT_STORE;
     }
     qsort(ev, *n, sizeof *ev, by_log_index);
@@ -191,7 +188,7 @@ static int collect(const qctx *ctx, ts_store *s, const ts_filter *f, tp_progress
 static int fill(const qctx *ctx, ts_store *s, const cp_checkpoint *cp, const cp_checkpoint *prior,
                 const exported *ev, size_t n, tp_progress *pg, bundle *b)
 {
-    bundle_buf bin = {0}, js = {0}, pr = {0}, cons = {0};
+    at_buf bin = {0}, js = {0}, pr = {0}, cons = {0};
     int rc = 0;
     /* Proofs in batches: one read transaction each, shared upper nodes read once. */
     enum { BATCH = 4096 };
@@ -207,8 +204,8 @@ static int fill(const qctx *ctx, ts_store *s, const cp_checkpoint *cp, const cp_
         bytes += 12 + ev[i].len;
         jbytes += ev[i].jlen + 1;
     }
-    if (!rc && (bundle_buf_reserve(&bin, bytes + 1) || bundle_buf_reserve(&js, jbytes + 1) ||
-                bundle_buf_reserve(&pr, n * (128 + 67 * depth) + 1)))
+    if (!rc && (at_buf_reserve(&bin, bytes + 1) || at_buf_reserve(&js, jbytes + 1) ||
+                at_buf_reserve(&pr, n * (128 + 67 * depth) + 1)))
         rc = QEXIT_STORE;
     for (size_t base = 0; !rc && base < n; base += BATCH) {
         size_t m = n - base < BATCH ? n - base : BATCH;
@@ -224,8 +221,9 @@ static int fill(const qctx *ctx, ts_store *s, const cp_checkpoint *cp, const cp_
             const exported *e = &ev[base + i];
             uint8_t leaf[32];
             ts_log_leaf_hash(e->bytes, e->len, leaf);
-            if (bundle_events_bin_append(&bin, e->log_index, e->bytes, e->len) ||
-                bundle_buf_append(&js, e->json, e->jlen) || bundle_buf_append(&js, "\n", 1) ||
+            at_buf_put(&js, e->json, e->jlen);
+            at_buf_putc(&js, '\n');
+            if (bundle_events_bin_append(&bin, e->log_index, e->bytes, e->len) || js.failed ||
                 bundle_proof_line_append(&pr, e->log_index, leaf, (const uint8_t(*)[32])proofs[i],
                                          lens[i]))
                 rc = QEXIT_STORE;
@@ -289,16 +287,17 @@ static int fill(const qctx *ctx, ts_store *s, const cp_checkpoint *cp, const cp_
             rc = QEXIT_STORE;
     }
     if (rc) {
-        free(bin.data);
-        free(js.data);
-        free(pr.data);
-        free(cons.data);
+        at_buf_free(&bin);
+        at_buf_free(&js);
+        at_buf_free(&pr);
+        at_buf_free(&cons);
         return rc;
     }
-    int r = bundle_put(b, BUNDLE_EVENTS_BIN, bin.data, bin.len);
-    r |= bundle_put(b, BUNDLE_EVENTS_JSON, js.data, js.len);
-    r |= bundle_put(b, BUNDLE_PROOFS, pr.data, pr.len);
-    r |= bundle_put(b, BUNDLE_CONSISTENCY, cons.data, cons.len);
+    /* bundle_put_buf empties each buffer, handed over or not. */
+    int r = bundle_put_buf(b, BUNDLE_EVENTS_BIN, &bin) != 0;
+    r |= bundle_put_buf(b, BUNDLE_EVENTS_JSON, &js) != 0;
+    r |= bundle_put_buf(b, BUNDLE_PROOFS, &pr) != 0;
+    r |= bundle_put_buf(b, BUNDLE_CONSISTENCY, &cons) != 0;
     return r ? QEXIT_STORE : 0;
 }
 
@@ -363,7 +362,6 @@ static int load_prior(const qctx *ctx, ts_store *s, const char *path, const cp_c
  * a FILE by the rules of outfile.h (checked again when the bundle is done). A QEXIT code. */
 static int check_output(const qctx *ctx, const char *output, int force)
 {
-    char err[4200];
     if (strcmp(output, "-") == 0) {
         if (!isatty(STDOUT_FILENO)) return 0;
         qerr(ctx, "export",
@@ -371,28 +369,26 @@ static int check_output(const qctx *ctx, const char *output, int force)
              "(-o - > FILE, or into a pipe) or give -o FILE");
         return QEXIT_USAGE;
     }
-    int rc = qoutfile_check(output, force, err, sizeof err);
-    if (rc) qerr(ctx, "export", "%s", err);
-    return rc;
+    return qhtml_check_output(ctx, "export", output, force);
 }
 
 static int write_output(const qctx *ctx, const bundle *b, const char *output, int force)
 {
-    char err[4200];
+    at_error err = {0};
     if (strcmp(output, "-") == 0) {
         fflush(ctx->out);
-        if (bundle_write_fd(b, STDOUT_FILENO, "stdout", err, sizeof err) == 0) return 0;
-        qerr(ctx, "export", "%s", err);
+        if (bundle_write_fd(b, STDOUT_FILENO, "stdout", &err) == 0) return 0;
+        qerr(ctx, "export", "%s", err.what);
         return QEXIT_STORE;
     }
     qoutfile o;
-    int rc = qoutfile_open(&o, output, force, err, sizeof err);
-    if (!rc && bundle_write_fd(b, o.fd, output, err, sizeof err) != 0) {
+    int rc = qoutfile_open(&o, output, force, &err);
+    if (!rc && bundle_write_fd(b, o.fd, output, &err) != 0) {
         qoutfile_abort(&o);
         rc = QEXIT_STORE;
     }
-    if (!rc) rc = qoutfile_commit(&o, err, sizeof err);
-    if (rc) qerr(ctx, "export", "%s", err);
+    if (!rc) rc = qoutfile_commit(&o, &err);
+    if (rc) qerr(ctx, "export", "%s", err.what);
     return rc;
 }
 
@@ -470,8 +466,9 @@ static int export_run(const qctx *ctx, int argc, char **argv)
     else
         default_who(who, sizeof who);
     char *q = rc ? NULL : query_json(&a);
-    if (!rc && (!q || bundle_seal(&b, q, who, k, err, sizeof err))) {
-        qerr(ctx, "export", "%s", q ? err : "out of memory");
+    at_error serr = {0};
+    if (!rc && (!q || bundle_seal(&b, q, who, k, &serr))) {
+        qerr(ctx, "export", "%s", q ? serr.what : "out of memory");
         rc = QEXIT_STORE;
     }
     free(q);

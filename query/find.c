@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "atcommon.h"
 #include "commands.h"
 #include "describe.h"
 #include "find.h"
@@ -170,21 +171,19 @@ static int prompt_macs(const qctx *ctx, const qargs *a, uint8_t macs[2][32])
         return QEXIT_USAGE;
     }
     FILE *f = fopen(a->prompt_file, "rb");
-    char *text = NULL;
-    size_t len = 0, cap = 0;
+    at_buf tb = {0};
     int rc = f ? 0 : QEXIT_STORE;
     while (f && rc == 0) {
-        if (len == cap) {
-            char *t = realloc(text, cap = cap ? cap * 2 : 65536);
-            if (!t)
-                rc = QEXIT_STORE;
-            else
-                text = t;
+        if (at_buf_reserve(&tb, 65536)) {
+            rc = QEXIT_STORE;
+            break;
         }
-        size_t r = rc == 0 ? fread(text + len, 1, cap - len, f) : 0;
-        len += r;
+        size_t r = fread(tb.data + tb.len, 1, tb.cap - tb.len, f);
+        tb.len += r;
         if (r == 0) break;
     }
+    const char *text = tb.data;
+    size_t len = tb.len;
     if (f && ferror(f)) rc = QEXIT_STORE;
     if (f) fclose(f);
     if (rc != 0) {
@@ -200,7 +199,7 @@ static int prompt_macs(const qctx *ctx, const qargs *a, uint8_t macs[2][32])
         }
     }
     memset(key, 0, sizeof key);
-    free(text);
+    at_buf_free(&tb);
     return rc;
 }
 
@@ -350,10 +349,7 @@ static int find_run(const qctx *ctx, int argc, char **argv)
     if (!q.limit && q.fmt == QFMT_TABLE && ctx->out_is_tty) q.limit = FIND_TABLE_DEFAULT_LIMIT;
     if (rc == 0) rc = find_open(&q);
     if (rc == 0) rc = a.per_trace ? qfind_traces(&q) : find_events(&q);
-    if ((fflush(ctx->out) != 0 || ferror(ctx->out)) && rc == 0) {
-        qerr(ctx, "find", "cannot write the results (output closed or disk full)");
-        rc = QEXIT_STORE;
-    }
+    rc = qcmd_finish_output(ctx, "find", "results", rc);
     qreader_destroy(&q.rd);
     ts_iter_destroy(&q.it);
     ts_close(&q.s);

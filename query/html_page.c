@@ -18,6 +18,7 @@
 
 #include <openssl/evp.h>
 
+#include "atcommon.h"
 #include "outfile.h"
 #include "text_term.h"
 
@@ -83,21 +84,20 @@ void qhtml_printf(FILE *f, const char *fmt, ...)
 }
 
 /* 'sha256-BASE64' of s, the CSP source expression that allows exactly this inline text. */
-static void csp_hash(const char *s, char out[80])
+static int csp_hash(const char *s, char out[80])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    EVP_Digest(s, strlen(s), md, &mdlen, EVP_sha256(), NULL);
+    uint8_t md[AT_SHA256_LEN];
+    if (at_sha256(s, strlen(s), md) != AT_OK) return -1;
     unsigned char b64[64];
-    EVP_EncodeBlock(b64, md, (int)mdlen);
+    EVP_EncodeBlock(b64, md, (int)sizeof md);
     snprintf(out, 80, "'sha256-%s'", (const char *)b64);
+    return 0;
 }
 
-void qhtml_begin(FILE *f, const char *title, const char *css, const char *js)
+int qhtml_begin(FILE *f, const char *title, const char *css, const char *js)
 {
     char hs[80], hj[80];
-    csp_hash(css, hs);
-    csp_hash(js, hj);
+    if (csp_hash(css, hs) || csp_hash(js, hj)) return -1;
     /* default-src 'none': no fetch of any kind (images, fonts, frames, connections);
      * only the inline style and script below, by hash; no <base>, no forms. */
     fprintf(f,
@@ -111,6 +111,7 @@ void qhtml_begin(FILE *f, const char *title, const char *css, const char *js)
             hs, hj);
     qhtml_text(f, title, 0);
     fprintf(f, "</title>\n<style>%s</style>\n</head>\n", css);
+    return 0;
 }
 
 void qhtml_end(FILE *f, const char *js)
@@ -121,22 +122,10 @@ void qhtml_end(FILE *f, const char *js)
 int qhtml_check_output(const qctx *ctx, const char *cmd, const char *output, int force)
 {
     if (strcmp(output, "-") == 0) return 0;
-    char err[4200];
-    int rc = qoutfile_check(output, force, err, sizeof err);
-    if (rc) qerr(ctx, cmd, "%s", err);
+    at_error err = {0};
+    int rc = qoutfile_check(output, force, &err);
+    if (rc) qerr(ctx, cmd, "%s", err.what);
     return rc;
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
 }
 
 int qhtml_write_output(const qctx *ctx, const char *cmd, const char *html, size_t len,
@@ -148,15 +137,32 @@ int qhtml_write_output(const qctx *ctx, const char *cmd, const char *html, size_
         qerr(ctx, cmd, "cannot write the page to stdout (output closed or disk full)");
         return QEXIT_STORE;
     }
-    char err[4200];
+    at_error err = {0};
     qoutfile o;
-    int rc = qoutfile_open(&o, output, force, err, sizeof err);
-    if (!rc && write_all(o.fd, html, len) != 0) {
-        snprintf(err, sizeof err, "writing %s failed: %s", output, strerror(errno));
+    int rc = qoutfile_open(&o, output, force, &err);
+    if (!rc && at_write_all(o.fd, html, len) != 0) {
+        at_error_set(&err, "", "writing %s failed: %s", output, strerror(errno));
         qoutfile_abort(&o);
         rc = QEXIT_STORE;
     }
-    if (!rc) rc = qoutfile_commit(&o, err, sizeof err);
-    if (rc) qerr(ctx, cmd, "%s", err);
+    if (!rc) rc = qoutfile_commit(&o, &err);
+    if (rc) qerr(ctx, cmd, "%s", err.what);
+    return rc;
+}
+
+int qhtml_render(const qctx *ctx, const char *cmd, qhtml_page_fn page, const void *arg,
+                 const char *output, int force)
+{
+    char *html = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&html, &len);
+    int ok = m && page(m, arg) == 0;
+    if (m && fclose(m) != 0) ok = 0;
+    int rc = QEXIT_STORE;
+    if (!ok)
+        qerr(ctx, cmd, "out of memory while building the page");
+    else
+        rc = qhtml_write_output(ctx, cmd, html, len, output, force);
+    free(html);
     return rc;
 }

@@ -33,8 +33,9 @@ void qhtml_textn(FILE *f, const char *s, size_t len, int multiline);
 void qhtml_printf(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* "<!DOCTYPE html>...<body>": the head with the CSP that allows exactly `css` as the inline
- * style and `js` as the inline script (by hash), the title (escaped) and the style. */
-void qhtml_begin(FILE *f, const char *title, const char *css, const char *js);
+ * style and `js` as the inline script (by hash), the title (escaped) and the style. 0, or
+ * -1 when OpenSSL cannot compute the hashes (nothing is written then). */
+int qhtml_begin(FILE *f, const char *title, const char *css, const char *js);
 
 /* The script (the same `js` as given to qhtml_begin) and "</body></html>". */
 void qhtml_end(FILE *f, const char *js);
@@ -46,5 +47,13 @@ int qhtml_check_output(const qctx *ctx, const char *cmd, const char *output, int
 /* Writes the page html[0..len) to `output` ("-": stdout) by those rules. A QEXIT code. */
 int qhtml_write_output(const qctx *ctx, const char *cmd, const char *html, size_t len,
                        const char *output, int force);
+
+/* Writes a whole page into a FILE; 0, or non-zero when it cannot be made. */
+typedef int (*qhtml_page_fn)(FILE *f, const void *arg);
+
+/* Builds the page page(f, arg) in memory, then writes it to `output` as qhtml_write_output
+ * does. A QEXIT code; "out of memory while building the page" for `cmd` when page fails. */
+int qhtml_render(const qctx *ctx, const char *cmd, qhtml_page_fn page, const void *arg,
+                 const char *output, int force);
 
 #endif

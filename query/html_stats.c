@@ -86,7 +86,7 @@ int qhtml_stats_write(FILE *f, const char *by, const qstats_group *const *rows, 
     }
     char title[160];
     snprintf(title, sizeof title, "AgentTrail scorecard by %s", by);
-    qhtml_begin(f, title, stats_css, stats_js);
+    if (qhtml_begin(f, title, stats_css, stats_js)) return -1;
     fputs("<h1>", f);
     qhtml_text(f, title, 0);
     fputs("</h1>\n<p>", f);
@@ -106,21 +106,27 @@ int qhtml_stats_write(FILE *f, const char *by, const qstats_group *const *rows, 
     return 0;
 }
 
+/* The arguments of qhtml_stats_write, for qhtml_render. */
+typedef struct stats_page {
+    const char *by;
+    const qstats_group *const *rows;
+    size_t n;
+    const int *cols;
+    int ncols;
+} stats_page;
+
+static int write_stats_page(FILE *f, const void *arg)
+{
+    const stats_page *p = arg;
+    return qhtml_stats_write(f, p->by, p->rows, p->n, p->cols, p->ncols);
+}
+
 int qhtml_stats(const qctx *ctx, const char *by, const qstats_group *const *rows, size_t n,
                 const int *cols, int ncols, const char *output, int force)
 {
-    char *page = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&page, &len);
-    int ok = m && qhtml_stats_write(m, by, rows, n, cols, ncols) == 0;
-    if (m && fclose(m) != 0) ok = 0;
-    int rc = QEXIT_STORE;
-    if (!ok)
-        qerr(ctx, "stats", "out of memory while building the page");
-    else
-        rc = qhtml_write_output(ctx, "stats", page, len, output, force);
+    stats_page p = {by, rows, n, cols, ncols};
+    int rc = qhtml_render(ctx, "stats", write_stats_page, &p, output, force);
     if (rc == 0 && strcmp(output, "-") != 0)
         tp_term_printf(ctx->err, "stats: %zu rows by %s -> %s", n, by, output);
-    free(page);
     return rc;
 }

@@ -21,7 +21,8 @@
 #include "stats_calc.h"
 
 /* Writes the page: `by` names the dimension, cols[0..ncols) are indexes into qsf_fields (NULL:
- * every in_table field). Returns 0; a failed write shows on the stream (ferror, fclose). */
+ * every in_table field). Returns 0, or -1 when OpenSSL cannot hash the CSP sources; a failed
+ * write shows on the stream (ferror, fclose). */
 int qhtml_stats_write(FILE *f, const char *by, const qstats_group *const *rows, size_t n,
                       const int *cols, int ncols);
 

@@ -445,7 +445,10 @@ int qhtml_trace_write(FILE *f, const tp_event *const *evs, size_t n, const char 
         add_totals(&t, evs[i], i == 0);
     char title[64];
     snprintf(title, sizeof title, "trace %s", trace_hex);
-    qhtml_begin(f, title, qhtml_trace_css, qhtml_trace_js);
+    if (qhtml_begin(f, title, qhtml_trace_css, qhtml_trace_js)) {
+        free(order);
+        return -1;
+    }
     put_head(f, evs, n, trace_hex, &t);
     put_waterfall(f, evs, order, n, &t);
     fputs("<section id=\"details\">\n<h2>events</h2>\n", f);
@@ -472,21 +475,25 @@ int qhtml_show_check(const qctx *ctx, int html, const char *output, int force)
     return html ? qhtml_check_output(ctx, "show", output, force) : 0;
 }
 
+/* The arguments of qhtml_trace_write, for qhtml_render. */
+typedef struct trace_page {
+    const tp_event *const *evs;
+    size_t n;
+    const char *trace_hex;
+} trace_page;
+
+static int write_trace_page(FILE *f, const void *arg)
+{
+    const trace_page *p = arg;
+    return qhtml_trace_write(f, p->evs, p->n, p->trace_hex);
+}
+
 int qhtml_show(const qctx *ctx, const tp_event *const *evs, size_t n, const char *trace_hex,
                const char *output, int force)
 {
-    char *page = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&page, &len);
-    int ok = m && qhtml_trace_write(m, evs, n, trace_hex) == 0;
-    if (m && fclose(m) != 0) ok = 0;
-    int rc = QEXIT_STORE;
-    if (!ok)
-        qerr(ctx, "show", "out of memory while building the page");
-    else
-        rc = qhtml_write_output(ctx, "show", page, len, output, force);
+    trace_page p = {evs, n, trace_hex};
+    int rc = qhtml_render(ctx, "show", write_trace_page, &p, output, force);
     if (rc == 0 && strcmp(output, "-") != 0)
         tp_term_printf(ctx->err, "show: trace %s, %zu events -> %s", trace_hex, n, output);
-    free(page);
     return rc;
 }

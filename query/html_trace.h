@@ -29,7 +29,7 @@ extern const char qhtml_trace_css[];
 extern const char qhtml_trace_js[];
 
 /* Writes the page of the trace `trace_hex` whose events are evs[0..n) (time order, n > 0).
- * Returns 0, or -1 when out of memory. */
+ * Returns 0, or -1 when out of memory or OpenSSL cannot hash the CSP sources. */
 int qhtml_trace_write(FILE *f, const tp_event *const *evs, size_t n, const char *trace_hex);
 
 /* The show command's checks of --html, -o and --force before any work: -o and --force only

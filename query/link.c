@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atcommon.h"
 #include "commands.h"
 #include "text_term.h"
 #include "traceshim.h"
@@ -80,13 +81,7 @@ static int set_add(trace_set *s, const uint8_t id[16])
 {
     for (size_t i = 0; i < s->n; i++)
         if (memcmp(s->ids[i], id, 16) == 0) return 0;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        uint8_t(*n)[16] = realloc(s->ids, cap * sizeof *n);
-        if (!n) return -1;
-        s->ids = n;
-        s->cap = cap;
-    }
+    if (at_grow((void **)&s->ids, &s->cap, s->n + 1, sizeof *s->ids, 16)) return -1;
     memcpy(s->ids[s->n++], id, 16);
     return 0;
 }

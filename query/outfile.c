@@ -29,55 +29,55 @@ static const char *type_name(mode_t m)
     return "not a regular file";
 }
 
-int qoutfile_check(const char *path, int replace, char *err, size_t errlen)
+int qoutfile_check(const char *path, int replace, at_error *err)
 {
     struct stat st;
     if (lstat(path, &st) != 0) {
         if (errno == ENOENT) return 0;
-        snprintf(err, errlen, "%s: cannot check it: %s", path, strerror(errno));
+        at_error_set(err, "", "%s: cannot check it: %s", path, strerror(errno));
         return QEXIT_STORE;
     }
     if (!S_ISREG(st.st_mode)) {
-        snprintf(err, errlen,
-                 "%s is %s: not replaced (give the name of a new file, or -o - for stdout)", path,
-                 type_name(st.st_mode));
+        at_error_set(err, "",
+                     "%s is %s: not replaced (give the name of a new file, or -o - for stdout)",
+                     path, type_name(st.st_mode));
         return QEXIT_USAGE;
     }
     if (!replace) {
-        snprintf(err, errlen,
-                 "%s exists: not overwritten (pass --force to replace it, or choose another "
-                 "name)",
-                 path);
+        at_error_set(err, "",
+                     "%s exists: not overwritten (pass --force to replace it, or choose another "
+                     "name)",
+                     path);
         return QEXIT_USAGE;
     }
     return 0;
 }
 
-int qoutfile_open(qoutfile *o, const char *path, int replace, char *err, size_t errlen)
+int qoutfile_open(qoutfile *o, const char *path, int replace, at_error *err)
 {
     memset(o, 0, sizeof *o);
     o->fd = -1;
     o->path = path;
     o->replace = replace;
-    int rc = qoutfile_check(path, replace, err, errlen);
+    int rc = qoutfile_check(path, replace, err);
     if (rc) return rc;
     size_t plen = strlen(path);
     o->tmp = malloc(plen + 16);
     if (!o->tmp) {
-        snprintf(err, errlen, "out of memory");
+        at_error_set(err, "", "out of memory");
         return QEXIT_STORE;
     }
     snprintf(o->tmp, plen + 16, "%s.tmp-XXXXXX", path);
     o->fd = mkstemp(o->tmp); /* O_CREAT | O_EXCL, mode 0600 */
     if (o->fd < 0) {
-        snprintf(err, errlen, "%s: cannot create a temporary file beside it: %s", path,
-                 strerror(errno));
+        at_error_set(err, "", "%s: cannot create a temporary file beside it: %s", path,
+                     strerror(errno));
         free(o->tmp);
         o->tmp = NULL;
         return QEXIT_STORE;
     }
     if (fchmod(o->fd, 0644) != 0) {
-        snprintf(err, errlen, "%s: cannot set the mode: %s", o->tmp, strerror(errno));
+        at_error_set(err, "", "%s: cannot set the mode: %s", o->tmp, strerror(errno));
         qoutfile_abort(o);
         return QEXIT_STORE;
     }
@@ -108,32 +108,32 @@ static void sync_dir(const char *path)
     free(copy);
 }
 
-int qoutfile_commit(qoutfile *o, char *err, size_t errlen)
+int qoutfile_commit(qoutfile *o, at_error *err)
 {
     int rc = 0;
     if (fsync(o->fd) != 0) {
-        snprintf(err, errlen, "%s: cannot write: %s", o->path, strerror(errno));
+        at_error_set(err, "", "%s: cannot write: %s", o->path, strerror(errno));
         rc = QEXIT_STORE;
     }
     if (close(o->fd) != 0 && !rc) {
-        snprintf(err, errlen, "%s: cannot write: %s", o->path, strerror(errno));
+        at_error_set(err, "", "%s: cannot write: %s", o->path, strerror(errno));
         rc = QEXIT_STORE;
     }
     o->fd = -1;
     if (!rc && o->replace) {
         /* Checked again: the target may have changed while the bundle was built. */
-        rc = qoutfile_check(o->path, 1, err, errlen);
+        rc = qoutfile_check(o->path, 1, err);
         if (!rc && rename(o->tmp, o->path) != 0) {
-            snprintf(err, errlen, "%s: cannot rename the finished file into place: %s", o->path,
-                     strerror(errno));
+            at_error_set(err, "", "%s: cannot rename the finished file into place: %s", o->path,
+                         strerror(errno));
             rc = QEXIT_STORE;
         }
     } else if (!rc && rename_noreplace(o->tmp, o->path) != 0) {
         int e = errno;
-        if (e == EEXIST) rc = qoutfile_check(o->path, 0, err, errlen);
+        if (e == EEXIST) rc = qoutfile_check(o->path, 0, err);
         if (!rc) {
-            snprintf(err, errlen, "%s: cannot give the finished file its name: %s", o->path,
-                     strerror(e));
+            at_error_set(err, "", "%s: cannot give the finished file its name: %s", o->path,
+                         strerror(e));
             rc = QEXIT_STORE;
         }
     }

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "atcommon.h"
 #include "commands.h"
 #include "describe.h"
 #include "html_trace.h"
@@ -82,13 +83,7 @@ static void view_free(trace_view *v)
 
 static int view_add(trace_view *v, tp_event *ev)
 {
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 64;
-        tp_event **ne = realloc(v->evs, cap * sizeof *ne);
-        if (!ne) return -1;
-        v->evs = ne;
-        v->cap = cap;
-    }
+    if (at_grow((void **)&v->evs, &v->cap, v->n + 1, sizeof *v->evs, 64)) return -1;
     v->evs[v->n++] = ev;
     uint64_t t = ev->time_unix_nano;
     uint64_t e = t + (ev->has_duration_nano ? ev->duration_nano : 0);
@@ -374,10 +369,7 @@ static int show_run(const qctx *ctx, int argc, char **argv)
     }
     for (size_t i = 0; rc == 0 && i < sizeof show_formats / sizeof show_formats[0]; i++)
         if (show_formats[i].format == fmt) rc = show_formats[i].render(ctx, &v, hex);
-    if (fflush(ctx->out) != 0 && rc == 0) {
-        qerr(ctx, "show", "cannot write the output (output closed or disk full)");
-        rc = QEXIT_STORE;
-    }
+    rc = qcmd_finish_output(ctx, "show", "output", rc);
     view_free(&v);
     ts_close(&s);
     return rc;

@@ -456,10 +456,7 @@ static int stats_run(const qctx *ctx, int argc, char **argv)
         if (rc < 0) qerr(ctx, "stats", "out of memory");
         rc = QEXIT_STORE;
     }
-    if (fflush(ctx->out) != 0 && rc == 0) {
-        qerr(ctx, "stats", "cannot write the output (output closed or disk full)");
-        rc = QEXIT_STORE;
-    }
+    rc = qcmd_finish_output(ctx, "stats", "output", rc);
     ts_iter_destroy(&it);
     qreader_destroy(&rd);
     qstats_destroy(&st);

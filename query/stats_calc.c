@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "atcommon.h"
+
 static const char *const by_names[QBY_COUNT] = {"workflow", "dri",  "model",
                                                 "service",  "tool", "source"};
 
@@ -123,13 +125,8 @@ static int gslots_grow(qstats *st)
 
 static int new_group(qstats *st, const char *key)
 {
-    if (st->ngroups == st->capgroups) {
-        size_t cap = st->capgroups ? st->capgroups * 2 : 16;
-        qstats_group *g = realloc(st->groups, cap * sizeof *g);
-        if (!g) return -1;
-        st->groups = g;
-        st->capgroups = cap;
-    }
+    if (at_grow((void **)&st->groups, &st->capgroups, st->ngroups + 1, sizeof *st->groups, 16))
+        return -1;
     qstats_group *g = &st->groups[st->ngroups];
     memset(g, 0, sizeof *g);
     if (key) {
@@ -200,26 +197,16 @@ static int trace_join(strace *t, uint32_t g)
 {
     for (uint32_t i = 0; i < t->ngroups; i++)
         if (t->groups[i] == g) return 0;
-    if (t->ngroups == t->capgroups) {
-        uint32_t cap = t->capgroups ? t->capgroups * 2 : 2;
-        uint32_t *n = realloc(t->groups, cap * sizeof *n);
-        if (!n) return -1;
-        t->groups = n;
-        t->capgroups = cap;
-    }
+    size_t cap = t->capgroups; /* uint32_t in strace: one per trace, kept small */
+    if (at_grow((void **)&t->groups, &cap, (size_t)t->ngroups + 1, sizeof *t->groups, 2)) return -1;
+    t->capgroups = (uint32_t)cap;
     t->groups[t->ngroups++] = g;
     return 0;
 }
 
 static int durations_add(qstats_durations *d, uint64_t ns)
 {
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 64;
-        uint64_t *v = realloc(d->ns, cap * sizeof *v);
-        if (!v) return -1;
-        d->ns = v;
-        d->cap = cap;
-    }
+    if (at_grow((void **)&d->ns, &d->cap, d->n + 1, sizeof *d->ns, 64)) return -1;
     d->ns[d->n++] = ns;
     return 0;
 }

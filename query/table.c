@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "atcommon.h"
 #include "text_term.h"
 
 struct qtable {
@@ -370,13 +371,9 @@ int qtable_add(qtable *t, const char *const *cells)
         free(row);
         return 0;
     }
-    if (t->rows == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 64;
-        char **n = realloc(t->cells, cap * (size_t)t->ncols * sizeof *n);
-        if (!n) return -1;
-        t->cells = n;
-        t->cap = cap;
-    }
+    /* cells holds rows of ncols pointers: one element of at_grow is a row. */
+    if (at_grow((void **)&t->cells, &t->cap, t->rows + 1, (size_t)t->ncols * sizeof *t->cells, 64))
+        return -1;
     if (copy_row(t, cells, t->cells + t->rows * (size_t)t->ncols) != 0) return -1;
     t->rows++;
     if (t->out && t->rows > t->window) {

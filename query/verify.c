@@ -235,9 +235,10 @@ static int verify_bundle(const qctx *ctx, const vargs *v)
         qerr(ctx, "verify", "%s: cannot read the prior checkpoint: %s", v->prior, strerror(errno));
         goto out;
     }
-    rc = bundle_read_file(v->file, &b, err, sizeof err);
+    at_error berr = {0};
+    rc = bundle_read_file(v->file, &b, &berr);
     if (rc) {
-        qerr(ctx, "verify", "FAILED: %s", err);
+        qerr(ctx, "verify", "FAILED: %s", berr.what);
         rc = rc == BUNDLE_EIO ? QEXIT_STORE : QEXIT_VERIFY;
         goto out;
     }
@@ -251,7 +252,8 @@ static int verify_bundle(const qctx *ctx, const vargs *v)
         qerr(ctx, "verify", "FAILED: %s", bundle_failure_format(&f, msg, sizeof msg));
         rc = QEXIT_VERIFY;
     } else if (rc) {
-        qerr(ctx, "verify", "out of memory");
+        qerr(ctx, "verify", "%s",
+             rc == BUNDLE_ECRYPTO ? "OpenSSL cannot compute SHA-256" : "out of memory");
         rc = QEXIT_STORE;
     } else {
         rc = bundle_verdict(ctx, v, &sum, pin ? pin : own, pin != NULL, kr.n);

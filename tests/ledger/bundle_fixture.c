@@ -14,15 +14,15 @@
 
 void bf_load(const char *path, bundle *b)
 {
-    char err[512];
+    at_error err = {0};
     bundle_init(b);
-    if (bundle_read_file(path, b, err, sizeof err) != 0) fail_msg("%s", err);
+    if (bundle_read_file(path, b, &err) != 0) fail_msg("%s", err.what);
 }
 
 void bf_save(bundle *b, const char *path)
 {
-    char err[512];
-    if (bundle_write(b, path, err, sizeof err) != 0) fail_msg("%s", err);
+    at_error err = {0};
+    if (bundle_write(b, path, &err) != 0) fail_msg("%s", err.what);
     bundle_clear(b);
 }
 
@@ -42,6 +42,6 @@ void bf_reseal(bundle *b, const cp_key *k, const char *query, const char *who)
     }
     bundle_clear(b);
     *b = keep;
-    char err[512];
-    if (bundle_seal(b, query, who, k, err, sizeof err)) fail_msg("reseal: %s", err);
+    at_error err = {0};
+    if (bundle_seal(b, query, who, k, &err)) fail_msg("reseal: %s", err.what);
 }

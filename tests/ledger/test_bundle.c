@@ -267,10 +267,10 @@ static size_t split_lines(const bundle_file *f, rec *out, size_t max)
 /* Rebuilds a file from pieces in a given order, skipping index `drop` (-1: none). */
 static void rebuild(bundle *b, const char *name, rec *r, size_t n, const size_t *order, long drop)
 {
-    bundle_buf bb = {0};
+    at_buf bb = {0};
     for (size_t i = 0; i < n; i++)
-        if ((long)order[i] != drop) bundle_buf_append(&bb, r[order[i]].p, r[order[i]].len);
-    assert_int_equal(bundle_put(b, name, bb.data, bb.len), 0);
+        if ((long)order[i] != drop) at_buf_put(&bb, r[order[i]].p, r[order[i]].len);
+    assert_int_equal(bundle_put_buf(b, name, &bb), 0);
 }
 
 /* Applies the same reordering/deletion to events.bin, events.jsonl and proofs.jsonl. */
@@ -576,6 +576,32 @@ static void test_bundle_that_is_not_an_archive_fails_verification(void **state)
     free(missing);
 }
 
+/* BUNDLE_ codes are their own block of the registry (atcommon.h), so that a bare code says
+ * it is about a bundle; a buffer whose growth failed is refused, not stored short. */
+static void test_bundle_codes_are_in_their_block_and_a_failed_buffer_is_refused(void **state)
+{
+    (void)state;
+    const int codes[] = {BUNDLE_EFORMAT, BUNDLE_EIO, BUNDLE_ENOMEM, BUNDLE_EVERIFY, BUNDLE_ECRYPTO};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        assert_true(codes[i] <= -600 && codes[i] >= -699);
+    bundle b;
+    bundle_init(&b);
+    at_buf ok = {0}, bad = {0};
+    at_buf_puts(&ok, "one line\n");
+    assert_int_equal(bundle_put_buf(&b, BUNDLE_PROOFS, &ok), 0);
+    assert_null(ok.data);
+    const bundle_file *f = bundle_get(&b, BUNDLE_PROOFS);
+    assert_non_null(f);
+    assert_int_equal(f->len, 9);
+    assert_int_equal(f->data[9], 0); /* NUL beyond the length, as a file read from a tar */
+    at_buf_puts(&bad, "partial");
+    bad.failed = true;
+    assert_int_equal(bundle_put_buf(&b, BUNDLE_CONSISTENCY, &bad), BUNDLE_ENOMEM);
+    assert_null(bad.data);
+    assert_null(bundle_get(&b, BUNDLE_CONSISTENCY));
+    bundle_clear(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -591,6 +617,7 @@ int main(void)
         cmocka_unit_test(test_bundle_checkpoint_with_a_smaller_tree_is_named),
         cmocka_unit_test(test_bundle_prior_checkpoint_consistency_is_checked),
         cmocka_unit_test(test_bundle_that_is_not_an_archive_fails_verification),
+        cmocka_unit_test(test_bundle_codes_are_in_their_block_and_a_failed_buffer_is_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -243,7 +243,7 @@ static int setup(void **state)
     /* The auditor kept the early bundle's checkpoint. */
     bundle b;
     bundle_init(&b);
-    assert_int_equal(bundle_read_file(early, &b, err, sizeof err), 0);
+    assert_int_equal(bundle_read_file(early, &b, NULL), 0);
     const bundle_file *cp = bundle_get(&b, BUNDLE_CHECKPOINT);
     assert_int_equal(tu_write_file(prior, cp->data, cp->len), 0);
     bundle_clear(&b);
@@ -330,10 +330,10 @@ static events *events_of(bundle *b)
 
 static void put_pieces(bundle *b, const char *name, const piece *v, size_t n)
 {
-    bundle_buf bb = {0};
+    at_buf bb = {0};
     for (size_t i = 0; i < n; i++)
-        if (v[i].p) assert_int_equal(bundle_buf_append(&bb, v[i].p, v[i].len), 0);
-    assert_int_equal(bundle_put(b, name, bb.data, bb.len), 0);
+        if (v[i].p) at_buf_put(&bb, v[i].p, v[i].len);
+    assert_int_equal(bundle_put_buf(b, name, &bb), 0);
 }
 
 /* Writes the pieces back (a piece with p == NULL is left out) and frees them. */

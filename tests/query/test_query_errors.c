@@ -148,6 +148,39 @@ static void test_help_on_every_command_shows_usage_options_and_examples(void **s
     free(out);
 }
 
+/* A command whose output cannot be written (stdout on /dev/full) exits 3 and says so. */
+static void expect_full_output(const char *const *args, const char *needle)
+{
+    char script[9000], *bin = tu_bin("trace-query");
+    int n = snprintf(script, sizeof script, "exec '%s' --store '%s'", bin, store);
+    for (size_t i = 0; args[i]; i++)
+        n += snprintf(script + n, sizeof script - (size_t)n, " '%s'", args[i]);
+    snprintf(script + n, sizeof script - (size_t)n, " > /dev/full");
+    char *argv[] = {"/bin/sh", "-c", script, NULL}, *err = NULL;
+    int rc = tu_run(argv, NULL, NULL, NULL, &err);
+    if (rc != 3 || !strstr(err, needle))
+        fprintf(stderr, "%s: want exit 3 and \"%s\", got exit %d and: %s\n", args[0], needle, rc,
+                err);
+    assert_int_equal(rc, 3);
+    assert_non_null(strstr(err, needle));
+    free(err);
+    free(bin);
+}
+
+static void test_output_that_cannot_be_written_exits_3_and_says_so(void **state)
+{
+    (void)state;
+    const char *find[] = {"find", "--format", "jsonl", NULL};
+    expect_full_output(find,
+                       "trace-query find: cannot write the results (output closed or disk full)");
+    const char *show[] = {"show", "012e39dda9b29f048a68039110163fb8", NULL};
+    expect_full_output(show,
+                       "trace-query show: cannot write the output (output closed or disk full)");
+    const char *stats[] = {"stats", "--format", "jsonl", NULL};
+    expect_full_output(stats,
+                       "trace-query stats: cannot write the output (output closed or disk full)");
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -170,6 +203,7 @@ int main(void)
         cmocka_unit_test(test_store_from_environment_is_used),
         cmocka_unit_test(test_usage_errors_exit_2_and_name_the_problem),
         cmocka_unit_test(test_help_on_every_command_shows_usage_options_and_examples),
+        cmocka_unit_test(test_output_that_cannot_be_written_exits_3_and_says_so),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

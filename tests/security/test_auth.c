@@ -47,18 +47,19 @@ static void path_in(const fixture *fx, char *out, size_t n, const char *name)
 
 static void keygen(fixture *fx, const char *name, char *keyp, char *pubp)
 {
-    char base[400], err[512] = "";
+    char base[400];
+    at_error err = {0};
     path_in(fx, base, sizeof base, name);
-    int rc = auth_keygen_curve(base, err, sizeof err);
-    if (rc != 0) fail_msg("keygen %s: %s", base, err);
+    int rc = auth_keygen_curve(base, &err);
+    if (rc != 0) fail_msg("keygen %s: %s", base, err.what);
     snprintf(keyp, 512, "%s.key", base);
     snprintf(pubp, 512, "%s.pub", base);
 }
 
 static void load(const char *path, int secret, char z85[41])
 {
-    char err[512] = "";
-    if (auth_key_load(path, secret, z85, err, sizeof err) != 0) fail_msg("%s", err);
+    at_error err = {0};
+    if (auth_key_load(path, secret, z85, &err) != 0) fail_msg("%s", err.what);
 }
 
 static void write_allow(fixture *fx, const char *const *names, const char *const *pubs, size_t n)
@@ -95,9 +96,9 @@ static int setup(void **state)
     write_allow(fx, names, pubs, 1);
     fx->ctx = zmq_ctx_new();
     assert_non_null(fx->ctx);
-    char err[512] = "";
-    if (auth_zap_start(fx->ctx, fx->allow, count_log, fx, &fx->zap, err, sizeof err) != 0)
-        fail_msg("auth_zap_start: %s", err);
+    at_error err = {0};
+    if (auth_zap_start(fx->ctx, fx->allow, count_log, fx, &fx->zap, &err) != 0)
+        fail_msg("auth_zap_start: %s", err.what);
     fx->router = zmq_socket(fx->ctx, ZMQ_ROUTER);
     char sec[41];
     load(fx->server_key, 1, sec);
@@ -105,7 +106,7 @@ static int setup(void **state)
     assert_int_equal(zmq_setsockopt(fx->router, ZMQ_CURVE_SERVER, &one, sizeof one), 0);
     assert_int_equal(zmq_setsockopt(fx->router, ZMQ_CURVE_SECRETKEY, sec, 40), 0);
     assert_int_equal(zmq_setsockopt(fx->router, ZMQ_LINGER, &linger, sizeof linger), 0);
-    if (auth_zap_watch(fx->zap, fx->router, err, sizeof err) != 0) fail_msg("watch: %s", err);
+    if (auth_zap_watch(fx->zap, fx->router, &err) != 0) fail_msg("watch: %s", err.what);
     assert_int_equal(zmq_bind(fx->router, "tcp://127.0.0.1:*"), 0);
     size_t len = sizeof fx->endpoint;
     assert_int_equal(zmq_getsockopt(fx->router, ZMQ_LAST_ENDPOINT, fx->endpoint, &len), 0);
@@ -204,29 +205,60 @@ static void test_auth_keygen_writes_secret_0600_and_public_pair(void **state)
     assert_int_equal(zmq_curve_public(derived, sec), 0);
     assert_string_equal(derived, pub);
     /* Never overwrites a key. */
-    char base[512], err[512] = "";
+    char base[512];
+    at_error err = {0};
     path_in(fx, base, sizeof base, "shim-a");
-    assert_int_equal(auth_keygen_curve(base, err, sizeof err), AUTH_EEXIST);
-    assert_non_null(strstr(err, "already exists"));
+    assert_int_equal(auth_keygen_curve(base, &err), AUTH_EEXIST);
+    assert_non_null(strstr(err.what, "already exists"));
     char again[41];
     load(fx->a_key, 1, again);
     assert_string_equal(again, sec);
+}
+
+/* A key pair lands whole under its names, with exact modes whatever the umask, and nothing
+ * else is left in the directory (at_file_create's temporary files are gone). */
+static void test_auth_keygen_writes_exact_modes_and_leaves_no_temporary_file(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir("keygen");
+    char base[4200], key[4300], pub[4300];
+    snprintf(base, sizeof base, "%s/k", dir);
+    snprintf(key, sizeof key, "%s.key", base);
+    snprintf(pub, sizeof pub, "%s.pub", base);
+    mode_t old = umask(0077);
+    at_error err = {0};
+    int rc = auth_keygen_curve(base, &err);
+    umask(old);
+    if (rc != 0) fail_msg("keygen: %s", err.what);
+    struct stat st;
+    assert_int_equal(stat(key, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(stat(pub, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    char *out = NULL;
+    char *argv[] = {"/bin/ls", "-A", dir, NULL};
+    assert_int_equal(tu_run(argv, NULL, &out, NULL, NULL), 0);
+    assert_string_equal(out, "k.key\nk.pub\n");
+    free(out);
+    tu_rmtree(dir);
+    free(dir);
 }
 
 static void test_auth_secret_key_readable_by_others_is_refused(void **state)
 {
     fixture *fx = *state;
     assert_int_equal(chmod(fx->b_key, 0644), 0);
-    char z[41], err[512] = "";
-    assert_int_equal(auth_key_load(fx->b_key, 1, z, err, sizeof err), AUTH_EPERM);
-    assert_non_null(strstr(err, "chmod 600"));
+    char z[41];
+    at_error err = {0};
+    assert_int_equal(auth_key_load(fx->b_key, 1, z, &err), AUTH_EPERM);
+    assert_non_null(strstr(err.what, "chmod 600"));
     /* The message names the file, never the key. */
-    assert_non_null(strstr(err, fx->b_key));
+    assert_non_null(strstr(err.what, fx->b_key));
     char bad[512];
     path_in(fx, bad, sizeof bad, "bad.key");
     assert_int_equal(tu_write_file(bad, "not a key\n", 10), 0);
-    assert_int_equal(auth_key_load(bad, 1, z, err, sizeof err), AUTH_EFORMAT);
-    assert_non_null(strstr(err, "40 Z85"));
+    assert_int_equal(auth_key_load(bad, 1, z, &err), AUTH_EFORMAT);
+    assert_non_null(strstr(err.what, "40 Z85"));
 }
 
 /* Runs a built program under timeout(1): a FIFO that blocks it shows as 124. */
@@ -246,25 +278,25 @@ static int run_bounded(char **err, const char *prog, const char *const *args)
 static void assert_allowlist_refused(const char *path, int code, const char *why)
 {
     auth_allowlist *a = NULL;
-    char err[600] = "";
+    at_error err = {0};
     alarm(10); /* a FIFO must not block */
-    int rc = auth_allowlist_load(path, &a, err, sizeof err);
+    int rc = auth_allowlist_load(path, &a, &err);
     alarm(0);
-    if (rc != code) fail_msg("%s: %d (%s), expected %d", path, rc, err, code);
+    if (rc != code) fail_msg("%s: %d (%s), expected %d", path, rc, err.what, code);
     assert_null(a);
-    assert_non_null(strstr(err, path));
-    if (!strstr(err, why)) fail_msg("\"%s\" does not say \"%s\"", err, why);
+    assert_non_null(strstr(err.what, path));
+    if (!strstr(err.what, why)) fail_msg("\"%s\" does not say \"%s\"", err.what, why);
 }
 
 static void test_auth_unsafe_allowlist_files_are_refused(void **state)
 {
     fixture *fx = *state;
     auth_allowlist *a = NULL;
-    char err[600] = "";
-    assert_int_equal(auth_allowlist_load(fx->allow, &a, err, sizeof err), 0); /* 0600: fine */
+    at_error err = {0};
+    assert_int_equal(auth_allowlist_load(fx->allow, &a, &err), 0); /* 0600: fine */
     auth_allowlist_destroy(&a);
     assert_int_equal(chmod(fx->allow, 0644), 0);
-    assert_int_equal(auth_allowlist_load(fx->allow, &a, err, sizeof err), 0);
+    assert_int_equal(auth_allowlist_load(fx->allow, &a, &err), 0);
     auth_allowlist_destroy(&a);
     assert_int_equal(chmod(fx->allow, 0666), 0);
     assert_allowlist_refused(fx->allow, AUTH_EPERM, "writable by anyone (others) (mode 0666)");
@@ -278,8 +310,8 @@ static void test_auth_unsafe_allowlist_files_are_refused(void **state)
     }
     /* A reload from an unsafe file keeps the list that was loaded. */
     assert_int_equal(chmod(fx->allow, 0646), 0);
-    assert_int_equal(auth_zap_reload(fx->zap, err, sizeof err), AUTH_EPERM);
-    assert_non_null(strstr(err, "chmod go-w"));
+    assert_int_equal(auth_zap_reload(fx->zap, &err), AUTH_EPERM);
+    assert_non_null(strstr(err.what, "chmod go-w"));
     assert_true(auth_zap_allows_name(fx->zap, "shim-a"));
     char fifo[512], dir[512];
     path_in(fx, fifo, sizeof fifo, "allow.fifo");
@@ -310,13 +342,14 @@ static void test_auth_secret_key_is_refused_where_a_public_key_is_wanted(void **
     char *text = tu_read_file(fx->server_key, NULL);
     assert_non_null(strstr(text, " secret-key\n# CURVE secret key"));
     free(text);
-    char z[41], err[600] = "";
-    assert_int_equal(auth_key_load(fx->server_key, 0, z, err, sizeof err), AUTH_EFORMAT);
-    assert_non_null(strstr(err, fx->server_key));
-    assert_non_null(strstr(err, "holds a CURVE secret key"));
-    assert_non_null(strstr(err, "pass the public key"));
-    assert_int_equal(auth_key_load(fx->server_key, 1, z, err, sizeof err), 0);
-    assert_int_equal(auth_key_load(fx->server_pub, 0, z, err, sizeof err), 0);
+    char z[41];
+    at_error err = {0};
+    assert_int_equal(auth_key_load(fx->server_key, 0, z, &err), AUTH_EFORMAT);
+    assert_non_null(strstr(err.what, fx->server_key));
+    assert_non_null(strstr(err.what, "holds a CURVE secret key"));
+    assert_non_null(strstr(err.what, "pass the public key"));
+    assert_int_equal(auth_key_load(fx->server_key, 1, z, &err), 0);
+    assert_int_equal(auth_key_load(fx->server_pub, 0, z, &err), 0);
     /* A secret key file from before the marker (bare Z85) still loads as a secret. */
     char old[512], pub[41], sec[41];
     path_in(fx, old, sizeof old, "old.key");
@@ -324,26 +357,26 @@ static void test_auth_secret_key_is_refused_where_a_public_key_is_wanted(void **
     char line[48];
     snprintf(line, sizeof line, "%s\n", sec);
     assert_int_equal(tu_write_file(old, line, strlen(line)), 0);
-    assert_int_equal(auth_key_load(old, 1, z, err, sizeof err), 0);
+    assert_int_equal(auth_key_load(old, 1, z, &err), 0);
     assert_string_equal(z, sec);
     /* Pasted into an allowlist, the line of a .key file is named for what it is. */
     char *line2 = tu_read_file(fx->server_key, NULL), allow[256];
     snprintf(allow, sizeof allow, "server %.51s\n", line2);
     free(line2);
     auth_allowlist *a = NULL;
-    assert_int_equal(auth_allowlist_parse(allow, strlen(allow), "allow.txt", &a, err, sizeof err),
+    assert_int_equal(auth_allowlist_parse(allow, strlen(allow), "allow.txt", &a, &err),
                      AUTH_EFORMAT);
-    assert_string_equal(err, "allow.txt:1: key: a CURVE secret key (the line of a .key file); "
-                             "list the public key of that shim (its .pub file) and keep the "
-                             "secret key on the shim");
+    assert_string_equal(err.what, "allow.txt:1: key: a CURVE secret key (the line of a .key file); "
+                                  "list the public key of that shim (its .pub file) and keep the "
+                                  "secret key on the shim");
     /* A FIFO as a key file is refused without blocking. */
     char fifo[512];
     path_in(fx, fifo, sizeof fifo, "server.fifo");
     assert_int_equal(mkfifo(fifo, 0600), 0);
     alarm(10);
-    assert_int_equal(auth_key_load(fifo, 1, z, err, sizeof err), AUTH_EIO);
+    assert_int_equal(auth_key_load(fifo, 1, z, &err), AUTH_EIO);
     alarm(0);
-    assert_non_null(strstr(err, "is a FIFO"));
+    assert_non_null(strstr(err.what, "is a FIFO"));
 
     /* The real trace-shim: --server-key given the collector's secret key. */
     char events[512], *serr = NULL;
@@ -376,8 +409,8 @@ static void test_auth_allowlist_parses_names_keys_and_comments(void **state)
         snprintf(text, sizeof text,
                  "# comment\n\n   \t\nbilling-agent@prod %s\r\n  support.bot_2\t%s # note", pa, pb);
     auth_allowlist *a = NULL;
-    char err[256] = "";
-    assert_int_equal(auth_allowlist_parse(text, (size_t)n, "allow.txt", &a, err, sizeof err), 0);
+    at_error err = {0};
+    assert_int_equal(auth_allowlist_parse(text, (size_t)n, "allow.txt", &a, &err), 0);
     assert_int_equal(auth_allowlist_size(a), 2);
     uint8_t bin[32];
     assert_non_null(zmq_z85_decode(bin, pb));
@@ -390,7 +423,7 @@ static void test_auth_allowlist_parses_names_keys_and_comments(void **state)
     assert_null(a);
     auth_allowlist_destroy(&a);
     /* An empty list is valid and admits nobody. */
-    assert_int_equal(auth_allowlist_parse("", 0, "empty", &a, err, sizeof err), 0);
+    assert_int_equal(auth_allowlist_parse("", 0, "empty", &a, &err), 0);
     assert_int_equal(auth_allowlist_size(a), 0);
     auth_allowlist_destroy(&a);
 }
@@ -428,14 +461,15 @@ static void test_auth_allowlist_errors_name_file_and_line(void **state)
             snprintf(line, sizeof line, "%s", tail);
         int n = snprintf(text, sizeof text, "# header\n%s%s", good, line);
         auth_allowlist *a = NULL;
-        char err[256] = "";
-        int rc = auth_allowlist_parse(text, (size_t)n, "allow.txt", &a, err, sizeof err);
-        if (rc != AUTH_EFORMAT || !strstr(err, cases[k].want))
-            fail_msg("case %zu: rc %d, message \"%s\", wanted \"%s\"", k, rc, err, cases[k].want);
+        at_error err = {0};
+        int rc = auth_allowlist_parse(text, (size_t)n, "allow.txt", &a, &err);
+        if (rc != AUTH_EFORMAT || !strstr(err.what, cases[k].want))
+            fail_msg("case %zu: rc %d, message \"%s\", wanted \"%s\"", k, rc, err.what,
+                     cases[k].want);
         assert_null(a);
         /* Key material never appears in a message. */
-        assert_null(strstr(err, pa));
-        assert_null(strstr(err, p2));
+        assert_null(strstr(err.what, pa));
+        assert_null(strstr(err.what, p2));
     }
 }
 
@@ -516,8 +550,8 @@ static void test_auth_reload_revokes_a_key(void **state)
     const char *names[] = {"shim-b"};
     const char *pubs[] = {fx->b_pub};
     write_allow(fx, names, pubs, 1);
-    char err[512] = "";
-    assert_int_equal(auth_zap_reload(fx->zap, err, sizeof err), 0);
+    at_error err = {0};
+    assert_int_equal(auth_zap_reload(fx->zap, &err), 0);
     assert_false(auth_zap_allows_name(fx->zap, "shim-a"));
     assert_true(auth_zap_allows_name(fx->zap, "shim-b"));
     void *b = client(fx, fx->server_pub, fx->b_key);
@@ -530,8 +564,8 @@ static void test_auth_reload_revokes_a_key(void **state)
     assert_string_equal(users, "shim-b");
     /* A broken allowlist keeps the current one. */
     assert_int_equal(tu_write_file(fx->allow, "x y\n", 4), 0);
-    assert_int_equal(auth_zap_reload(fx->zap, err, sizeof err), AUTH_EFORMAT);
-    assert_non_null(strstr(err, ":1: key"));
+    assert_int_equal(auth_zap_reload(fx->zap, &err), AUTH_EFORMAT);
+    assert_non_null(strstr(err.what, ":1: key"));
     assert_true(auth_zap_allows_name(fx->zap, "shim-b"));
     auth_counts c;
     auth_zap_counts(fx->zap, &c);
@@ -545,16 +579,15 @@ static void test_auth_second_handler_in_a_context_refuses_to_start(void **state)
 {
     fixture *fx = *state;
     auth_zap *z2 = NULL;
-    char err[512] = "";
-    assert_int_equal(auth_zap_start(fx->ctx, fx->allow, NULL, NULL, &z2, err, sizeof err),
-                     AUTH_EZMQ);
+    at_error err = {0};
+    assert_int_equal(auth_zap_start(fx->ctx, fx->allow, NULL, NULL, &z2, &err), AUTH_EZMQ);
     assert_null(z2);
-    assert_non_null(strstr(err, "ZAP handler"));
+    assert_non_null(strstr(err.what, "ZAP handler"));
     /* A missing allowlist is an error too, never open access. */
     void *ctx2 = zmq_ctx_new();
     char missing[512];
     path_in(fx, missing, sizeof missing, "nope.txt");
-    assert_int_equal(auth_zap_start(ctx2, missing, NULL, NULL, &z2, err, sizeof err), AUTH_EIO);
+    assert_int_equal(auth_zap_start(ctx2, missing, NULL, NULL, &z2, &err), AUTH_EIO);
     assert_null(z2);
     zmq_ctx_term(ctx2);
 }
@@ -574,6 +607,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_auth_secret_key_is_refused_where_a_public_key_is_wanted, setup, teardown),
+        cmocka_unit_test(test_auth_keygen_writes_exact_modes_and_leaves_no_temporary_file),
         cmocka_unit_test(test_auth_allowlist_parses_names_keys_and_comments),
         cmocka_unit_test(test_auth_allowlist_errors_name_file_and_line),
         cmocka_unit_test_setup_teardown(test_auth_allowed_key_is_served_and_named, setup, teardown),
