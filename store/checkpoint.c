@@ -184,7 +184,7 @@ static int read_small_file(const char *path, char **buf, size_t *len, struct sta
     return 0;
 }
 
-int cp_key_load_private(const char *path, cp_key **out, char *err, size_t errlen)
+int cp_key_load_private(const char *path, cp_key **out, at_error *err)
 {
     *out = NULL;
     char *text;
@@ -215,7 +215,7 @@ int cp_key_load_private(const char *path, cp_key **out, char *err, size_t errlen
     return 0;
 }
 
-int cp_key_save_private(const cp_key *k, const char *path, char *err, size_t errlen)
+int cp_key_save_private(const cp_key *k, const char *path, at_error *err)
 {
     if (!k->has_private) return ts_errf(err, errlen, CP_EKEY, "no private key to save");
     BIO *bio = BIO_new(BIO_s_mem());
@@ -410,7 +410,7 @@ int cp_key_parse_public(const char *text, size_t len, cp_key **out)
     return parse_vkey(text, len, out);
 }
 
-int cp_key_load_public(const char *path, cp_key **out, char *err, size_t errlen)
+int cp_key_load_public(const char *path, cp_key **out, at_error *err)
 {
     *out = NULL;
     char *text;
@@ -540,7 +540,7 @@ static const char *find_separator(const char *note, size_t len)
 }
 
 int cp_note_parse(const char *note, size_t len, cp_checkpoint *out, cp_signature *sigs, size_t max,
-                  size_t *nsigs, char *err, size_t errlen)
+                  size_t *nsigs, at_error *err)
 {
     memset(out, 0, sizeof *out);
     *nsigs = 0;
@@ -622,12 +622,11 @@ int cp_note_parse(const char *note, size_t len, cp_checkpoint *out, cp_signature
     return 0;
 }
 
-int cp_note_verify(const char *note, size_t len, const cp_key *k, cp_checkpoint *out, char *err,
-                   size_t errlen)
+int cp_note_verify(const char *note, size_t len, const cp_key *k, cp_checkpoint *out, at_error *err)
 {
     cp_signature sigs[16];
     size_t nsigs;
-    int rc = cp_note_parse(note, len, out, sigs, 16, &nsigs, err, errlen);
+    int rc = cp_note_parse(note, len, out, sigs, 16, &nsigs, err);
     if (rc) return rc;
     uint8_t id[4];
     cp_key_id(k, out->origin, id);

@@ -31,6 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "atcommon.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -90,13 +92,13 @@ typedef struct cp_key cp_key;
 int cp_key_generate(cp_key **out);
 /* Reads a PKCS#8 PEM private key (Ed25519). Refuses a file readable by group
  * or others (CP_EKEY, "chmod 600"). 0, CP_EIO, CP_EKEY; `err` says what. */
-int cp_key_load_private(const char *path, cp_key **out, char *err, size_t errlen);
+int cp_key_load_private(const char *path, cp_key **out, at_error *err);
 /* Writes the private key as PKCS#8 PEM to a new file created 0600 (O_EXCL:
  * an existing file is CP_EEXIST, never overwritten). 0, CP_EEXIST, CP_EIO. */
-int cp_key_save_private(const cp_key *k, const char *path, char *err, size_t errlen);
+int cp_key_save_private(const cp_key *k, const char *path, at_error *err);
 /* Reads a public key: SPKI PEM or a verifier key line (then its name and id
  * must match). 0, CP_EIO, CP_EKEY. */
-int cp_key_load_public(const char *path, cp_key **out, char *err, size_t errlen);
+int cp_key_load_public(const char *path, cp_key **out, at_error *err);
 /* Parses a public key from memory (SPKI PEM or verifier key line). */
 int cp_key_parse_public(const char *text, size_t len, cp_key **out);
 /* The SPKI PEM of the public key: malloc'd, NUL-terminated; *len without
@@ -145,14 +147,14 @@ int cp_checkpoint_sign(const cp_checkpoint *c, const cp_key *k, char **note, siz
  * *nsigs is how many were stored). Checks the structure only, no
  * signature. 0 or CP_EFORMAT; `err` (may be NULL) says what is wrong. */
 int cp_note_parse(const char *note, size_t len, cp_checkpoint *out, cp_signature *sigs, size_t max,
-                  size_t *nsigs, char *err, size_t errlen);
+                  size_t *nsigs, at_error *err);
 
 /* Parses and verifies: at least one signature line by k under the name
  * c.origin must be valid (lines by other keys are ignored, a line claiming
  * k's name and id with a bad signature fails). 0 and *out, CP_EFORMAT or
  * CP_EVERIFY with `err` filled. */
-int cp_note_verify(const char *note, size_t len, const cp_key *k, cp_checkpoint *out, char *err,
-                   size_t errlen);
+int cp_note_verify(const char *note, size_t len, const cp_key *k, cp_checkpoint *out,
+                   at_error *err);
 
 #ifdef __cplusplus
 }

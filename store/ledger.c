@@ -809,9 +809,11 @@ int ts_checkpoint_add(ts_store *s, const char *note, size_t len)
     cp_checkpoint c;
     cp_signature sig;
     size_t nsig;
-    char err[256];
-    if (cp_note_parse(note, len, &c, &sig, 1, &nsig, err, sizeof err))
-        return ts_fail(s, TS_EINVAL, "store %s: checkpoint: %s", s->dir, err);
+    at_error err = {0};
+    char msg[sizeof err.where + sizeof err.what];
+    if (cp_note_parse(note, len, &c, &sig, 1, &nsig, &err))
+        return ts_fail(s, TS_EINVAL, "store %s: checkpoint: %s", s->dir,
+                       at_error_format(&err, msg, sizeof msg));
 
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);

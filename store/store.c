@@ -386,19 +386,16 @@ static int open_store(ts_store *s, const ts_options *opt)
     return 0;
 }
 
-int ts_open(const char *dir, unsigned flags, const ts_options *opt, ts_store **out, char *errbuf,
-            size_t errlen)
+int ts_open(const char *dir, unsigned flags, const ts_options *opt, ts_store **out, at_error *err)
 {
     if (out) *out = NULL;
     if (!dir || !out || ((flags & TS_OPEN_RDONLY) && (flags & TS_OPEN_CREATE))) {
-        if (errbuf && errlen) snprintf(errbuf, errlen, "ts_open: bad arguments");
-        return TS_EINVAL;
+        return at_errf(err, TS_EINVAL, "ts_open: bad arguments");
     }
     ts_store *s = calloc(1, sizeof *s);
     if (!s || !(s->dir = strdup(dir))) {
         free(s);
-        if (errbuf && errlen) snprintf(errbuf, errlen, "store %s: out of memory", dir);
-        return TS_ENOMEM;
+        return at_errf(err, TS_ENOMEM, "store %s: out of memory", dir);
     }
     s->flags = flags;
     s->lock_fd = -1;
@@ -417,7 +414,7 @@ int ts_open(const char *dir, unsigned flags, const ts_options *opt, ts_store **o
     if (!rc) rc = open_store(s, opt);
     if (!rc && !(flags & TS_OPEN_RDONLY)) rc = ts_ledger_attach(s); /* store/ledger.c */
     if (rc) {
-        if (errbuf && errlen) snprintf(errbuf, errlen, "%s", s->err);
+        at_errf(err, rc, "%s", s->err);
         ts_close(&s);
         return rc;
     }

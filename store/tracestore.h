@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "atcommon.h"
 #include "traceproto.h"
 
 #ifdef __cplusplus
@@ -72,9 +73,8 @@ const char *ts_default_dir(void);
  * `opt` may be NULL. Read-write opens clear stale readers of dead
  * processes. Returns 0 and *out, or TS_ENOTFOUND (no store there),
  * TS_EVERSION, TS_ELOCKED, TS_EIO, TS_ELMDB; on failure *out is NULL and
- * `errbuf` (if not NULL) holds a message for people. */
-int ts_open(const char *dir, unsigned flags, const ts_options *opt, ts_store **out, char *errbuf,
-            size_t errlen);
+ * `err` (if not NULL) holds a message for people (in err->what; err->where is empty). */
+int ts_open(const char *dir, unsigned flags, const ts_options *opt, ts_store **out, at_error *err);
 
 /* Closes; accepts NULL and *s == NULL; sets *s to NULL. */
 void ts_close(ts_store **s);

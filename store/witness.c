@@ -54,8 +54,7 @@ static int sync_dir(const char *dir)
     return rc;
 }
 
-int wt_append(const char *dir, const char *origin, const char *note, size_t len, char *err,
-              size_t errlen)
+int wt_append(const char *dir, const char *origin, const char *note, size_t len, at_error *err)
 {
     char path[4096], head[64];
     if (wt_path(dir, origin, path, sizeof path))
@@ -96,7 +95,7 @@ static int record_head(const char *p, size_t n, size_t *hlen, size_t *len)
 }
 
 int wt_parse(const char *buf, size_t n, const char *name, wt_record_fn fn, void *ctx, int *torn,
-             char *err, size_t errlen)
+             at_error *err)
 {
     if (torn) *torn = 0;
     int rc = 0;
@@ -131,8 +130,8 @@ static size_t head_line(FILE *f, char *line, size_t cap)
     return n;
 }
 
-int wt_read(const char *dir, const char *origin, wt_record_fn fn, void *ctx, int *torn, char *err,
-            size_t errlen)
+int wt_read(const char *dir, const char *origin, wt_record_fn fn, void *ctx, int *torn,
+            at_error *err)
 {
     char path[4096], line[32];
     if (torn) *torn = 0;
