@@ -16,7 +16,7 @@
 
 #include "checkpoint.h"
 #include "witness.h"
-#include "errbuf.h"
+#include "atcommon.h"
 
 struct signer {
     ts_store *s;
@@ -46,14 +46,13 @@ static int latest_size(signer *g, uint64_t *size, at_error *err)
         *size = UINT64_MAX;
         return 0;
     }
-    if (rc)
-        return ts_errf(err, errlen, -1, "reading the latest checkpoint: %s", ts_last_error(g->s));
+    if (rc) return at_errf(err, -1, "reading the latest checkpoint: %s", ts_last_error(g->s));
     cp_checkpoint c;
     cp_signature sig;
     size_t n;
     rc = cp_note_parse(note, len, &c, &sig, 1, &n, NULL);
     free(note);
-    if (rc) return ts_errf(err, errlen, -1, "the latest checkpoint in the store is malformed");
+    if (rc) return at_errf(err, -1, "the latest checkpoint in the store is malformed");
     *size = c.size;
     return 0;
 }
@@ -66,14 +65,13 @@ static int witness_latest(signer *g, at_error *err)
     size_t len = 0;
     int rc = ts_checkpoint_get(g->s, UINT64_MAX, &note, &len);
     if (rc == TS_ENOTFOUND) return 0;
-    if (rc)
-        return ts_errf(err, errlen, -1, "reading the latest checkpoint: %s", ts_last_error(g->s));
+    if (rc) return at_errf(err, -1, "reading the latest checkpoint: %s", ts_last_error(g->s));
     at_error why = {0};
     char whybuf[sizeof why.where + sizeof why.what];
     rc = wt_append(g->witness, g->origin, note, len, &why);
     free(note);
     if (rc)
-        return ts_errf(err, errlen, -1,
+        return at_errf(err, -1,
                        "%s: the checkpoint is kept in the store but NOT in the witness; the next "
                        "checkpoint is appended again",
                        at_error_format(&why, whybuf, sizeof whybuf));
@@ -86,7 +84,7 @@ static int sign_if_grown(signer *g, uint64_t now_ms, at_error *err)
     uint64_t size;
     uint8_t root[32];
     if (ts_log_size(g->s, &size) || ts_log_root(g->s, size, root))
-        return ts_errf(err, errlen, -1, "reading the log: %s", ts_last_error(g->s));
+        return at_errf(err, -1, "reading the log: %s", ts_last_error(g->s));
     g->pending = 0;
     if (size == g->signed_size || size == 0) return 0; /* nothing new, or nothing yet */
     cp_checkpoint c;
@@ -99,13 +97,13 @@ static int sign_if_grown(signer *g, uint64_t now_ms, at_error *err)
     size_t len = 0;
     if (cp_checkpoint_sign(&c, g->key, &note, &len)) {
         g->pending = 1;
-        return ts_errf(err, errlen, -1, "signing a checkpoint failed (OpenSSL); will try again");
+        return at_errf(err, -1, "signing a checkpoint failed (OpenSSL); will try again");
     }
     int rc = ts_checkpoint_add(g->s, note, len);
     free(note);
     if (rc) {
         g->pending = 1;
-        return ts_errf(err, errlen, -1, "keeping a checkpoint failed: %s; will try again",
+        return at_errf(err, -1, "keeping a checkpoint failed: %s; will try again",
                        ts_last_error(g->s));
     }
     g->signed_size = size;
@@ -119,14 +117,14 @@ static int may_create_key(signer *g, const char *path, int explicit_path, at_err
 {
     uint64_t size = 0, ncp = 0;
     if (ts_log_size(g->s, &size) || ts_checkpoint_count(g->s, &ncp))
-        return ts_errf(err, errlen, -1, "reading the log: %s", ts_last_error(g->s));
+        return at_errf(err, -1, "reading the log: %s", ts_last_error(g->s));
     if (explicit_path)
-        return ts_errf(err, errlen, -1,
+        return at_errf(err, -1,
                        "--signing-key %s: no such file; a given key is never created: check the "
                        "path, or make a new key with `trace-collector keygen -o %s`",
                        path, path);
     if (size > 0 || ncp > 0)
-        return ts_errf(err, errlen, -1,
+        return at_errf(err, -1,
                        "%s is missing, but the log already holds %llu entries and %llu "
                        "checkpoints signed with it: restore the key file from your backup (or "
                        "pass --signing-key FILE). A new key would make every earlier checkpoint "
@@ -147,7 +145,7 @@ int signer_open(ts_store *s, const char *store_dir, const signer_options *opt, s
         path = defpath;
     }
     signer *g = calloc(1, sizeof *g);
-    if (!g) return ts_errf(err, errlen, -1, "out of memory");
+    if (!g) return at_errf(err, -1, "out of memory");
     g->s = s;
     g->interval_ms = opt ? opt->interval_ms : SIGNER_INTERVAL_MS_DEFAULT;
     g->entries = opt ? opt->entries : 0;
@@ -165,12 +163,12 @@ int signer_open(ts_store *s, const char *store_dir, const signer_options *opt, s
         return -1;
     }
     if (ts_log_origin(s, g->origin, sizeof g->origin)) {
-        ts_errf(err, errlen, -1, "the store has no log origin: %s", ts_last_error(s));
+        at_errf(err, -1, "the store has no log origin: %s", ts_last_error(s));
         signer_destroy(&g);
         return -1;
     }
     if (opt && opt->tail_max && ts_log_set_tail_max(s, opt->tail_max)) {
-        ts_errf(err, errlen, -1, "recording the checkpoint bound: %s", ts_last_error(s));
+        at_errf(err, -1, "recording the checkpoint bound: %s", ts_last_error(s));
         signer_destroy(&g);
         return -1;
     }
@@ -228,10 +226,9 @@ void signer_destroy(signer **g)
 
 int signer_keygen(const char *path, FILE *out, at_error *err)
 {
-    if (!path || !*path) return ts_errf(err, errlen, -1, "keygen: -o FILE is required");
+    if (!path || !*path) return at_errf(err, -1, "keygen: -o FILE is required");
     cp_key *k = NULL;
-    if (cp_key_generate(&k))
-        return ts_errf(err, errlen, -1, "keygen: OpenSSL could not make a key");
+    if (cp_key_generate(&k)) return at_errf(err, -1, "keygen: OpenSSL could not make a key");
     int rc = cp_key_save_private(k, path, err) ? -1 : 0;
     if (!rc && out) {
         char *pem = NULL;
@@ -247,8 +244,7 @@ int signer_print_public_key(const char *path, const char *origin, FILE *out, at_
     cp_key *k = NULL;
     if (cp_key_load_private(path, &k, err)) return -1;
     char *pem = NULL;
-    int rc =
-        cp_key_public_pem(k, &pem, NULL) ? ts_errf(err, errlen, -1, "cannot encode the key") : 0;
+    int rc = cp_key_public_pem(k, &pem, NULL) ? at_errf(err, -1, "cannot encode the key") : 0;
     if (!rc) fputs(pem, out);
     char vkey[512];
     if (!rc && origin && cp_key_vkey(k, origin, vkey, sizeof vkey) == 0) fprintf(out, "%s\n", vkey);

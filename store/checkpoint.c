@@ -13,7 +13,7 @@
  * Threading: reentrant; no global state.
  */
 #include "checkpoint.h"
-#include "errbuf.h"
+#include "atcommon.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -192,12 +192,12 @@ int cp_key_load_private(const char *path, cp_key **out, at_error *err)
     struct stat st;
     int rc = read_small_file(path, &text, &len, &st);
     if (rc)
-        return ts_errf(err, errlen, rc, "%s: cannot read the signing key: %s", path,
+        return at_errf(err, rc, "%s: cannot read the signing key: %s", path,
                        rc == CP_EIO ? strerror(errno) : cp_strerror(rc));
     if (st.st_mode & 077) {
         OPENSSL_cleanse(text, len);
         free(text);
-        return ts_errf(err, errlen, CP_EKEY,
+        return at_errf(err, CP_EKEY,
                        "%s: the signing key is readable by others (mode %03o): run chmod 600 %s",
                        path, (unsigned)(st.st_mode & 0777), path);
     }
@@ -207,21 +207,21 @@ int cp_key_load_private(const char *path, cp_key **out, at_error *err)
     OPENSSL_cleanse(text, len);
     free(text);
     if (!pkey)
-        return ts_errf(err, errlen, CP_EKEY,
+        return at_errf(err, CP_EKEY,
                        "%s: not a PEM private key: make one with trace-collector keygen -o %s",
                        path, path);
     rc = key_from_pkey(pkey, 1, out);
-    if (rc) return ts_errf(err, errlen, rc, "%s: not an Ed25519 private key", path);
+    if (rc) return at_errf(err, rc, "%s: not an Ed25519 private key", path);
     return 0;
 }
 
 int cp_key_save_private(const cp_key *k, const char *path, at_error *err)
 {
-    if (!k->has_private) return ts_errf(err, errlen, CP_EKEY, "no private key to save");
+    if (!k->has_private) return at_errf(err, CP_EKEY, "no private key to save");
     BIO *bio = BIO_new(BIO_s_mem());
     if (!bio || PEM_write_bio_PrivateKey(bio, k->pkey, NULL, NULL, 0, NULL, NULL) != 1) {
         BIO_free(bio);
-        return ts_errf(err, errlen, CP_ECRYPTO, "%s: cannot encode the private key", path);
+        return at_errf(err, CP_ECRYPTO, "%s: cannot encode the private key", path);
     }
     char *pem;
     long n = BIO_get_mem_data(bio, &pem);
@@ -230,11 +230,11 @@ int cp_key_save_private(const cp_key *k, const char *path, at_error *err)
         int e = errno;
         BIO_free(bio);
         if (e == EEXIST)
-            return ts_errf(err, errlen, CP_EEXIST,
+            return at_errf(err, CP_EEXIST,
                            "%s: exists; a key is never overwritten: remove it first or choose "
                            "another path",
                            path);
-        return ts_errf(err, errlen, CP_EIO, "%s: cannot create: %s", path, strerror(e));
+        return at_errf(err, CP_EIO, "%s: cannot create: %s", path, strerror(e));
     }
     int rc = 0;
     long off = 0;
@@ -253,7 +253,7 @@ int cp_key_save_private(const cp_key *k, const char *path, at_error *err)
     BIO_free(bio);
     if (rc) {
         unlink(path);
-        return ts_errf(err, errlen, rc, "%s: cannot write: %s", path, strerror(e));
+        return at_errf(err, rc, "%s: cannot write: %s", path, strerror(e));
     }
     return 0;
 }
@@ -418,12 +418,12 @@ int cp_key_load_public(const char *path, cp_key **out, at_error *err)
     struct stat st;
     int rc = read_small_file(path, &text, &len, &st);
     if (rc)
-        return ts_errf(err, errlen, rc, "%s: cannot read the public key: %s", path,
+        return at_errf(err, rc, "%s: cannot read the public key: %s", path,
                        rc == CP_EIO ? strerror(errno) : cp_strerror(rc));
     rc = cp_key_parse_public(text, len, out);
     free(text);
     if (rc)
-        return ts_errf(err, errlen, rc,
+        return at_errf(err, rc,
                        "%s: not an Ed25519 public key (PEM \"PUBLIC KEY\" or a verifier key line); "
                        "export one with trace-collector --print-public-key",
                        path);
@@ -545,11 +545,11 @@ int cp_note_parse(const char *note, size_t len, cp_checkpoint *out, cp_signature
     memset(out, 0, sizeof *out);
     *nsigs = 0;
     if (len > CP_NOTE_MAX)
-        return ts_errf(err, errlen, CP_EFORMAT, "note longer than %d bytes", CP_NOTE_MAX);
+        return at_errf(err, CP_EFORMAT, "note longer than %d bytes", CP_NOTE_MAX);
     if (len == 0 || note[len - 1] != '\n')
-        return ts_errf(err, errlen, CP_EFORMAT, "note does not end with a newline");
+        return at_errf(err, CP_EFORMAT, "note does not end with a newline");
     const char *sep = find_separator(note, len);
-    if (!sep) return ts_errf(err, errlen, CP_EFORMAT, "no empty line before the signatures");
+    if (!sep) return at_errf(err, CP_EFORMAT, "no empty line before the signatures");
     const char *end = note + len, *body_end = sep; /* body = [note, sep) incl. its '\n' */
 
     /* Body: origin, size, root, extension lines; no empty line. */
@@ -557,20 +557,20 @@ int cp_note_parse(const char *note, size_t len, cp_checkpoint *out, cp_signature
     size_t n;
     const char *q = next_line(p, body_end, &n);
     if (!q || n == 0 || n >= CP_ORIGIN_MAX || !text_ok(p, n))
-        return ts_errf(err, errlen, CP_EFORMAT, "line 1: origin missing, too long or not text");
+        return at_errf(err, CP_EFORMAT, "line 1: origin missing, too long or not text");
     memcpy(out->origin, p, n);
     out->origin[n] = 0;
     if (!cp_name_valid(out->origin))
-        return ts_errf(err, errlen, CP_EFORMAT,
+        return at_errf(err, CP_EFORMAT,
                        "line 1: origin must be printable ASCII without spaces or '+'");
     p = q;
     if (!(q = next_line(p, body_end, &n)) || parse_size(p, n, &out->size))
-        return ts_errf(err, errlen, CP_EFORMAT, "line 2: tree size must be a decimal integer");
+        return at_errf(err, CP_EFORMAT, "line 2: tree size must be a decimal integer");
     p = q;
     size_t rootlen;
     if (!(q = next_line(p, body_end, &n)) ||
         cp_base64_decode(p, n, out->root, sizeof out->root, &rootlen) || rootlen != 32)
-        return ts_errf(err, errlen, CP_EFORMAT, "line 3: root must be base64 of 32 bytes");
+        return at_errf(err, CP_EFORMAT, "line 3: root must be base64 of 32 bytes");
     p = q;
     /* The signing time, when present, is the first extension line. */
     static const char TIME_KEY[] = "time_unix_nano ";
@@ -578,29 +578,28 @@ int cp_note_parse(const char *note, size_t len, cp_checkpoint *out, cp_signature
     if (p < body_end && (q = next_line(p, body_end, &n)) && n > tk &&
         memcmp(p, TIME_KEY, tk) == 0) {
         if (parse_size(p + tk, n - tk, &out->time_unix_nano) || out->time_unix_nano == 0)
-            return ts_errf(err, errlen, CP_EFORMAT,
-                           "line 4: time_unix_nano must be a positive integer");
+            return at_errf(err, CP_EFORMAT, "line 4: time_unix_nano must be a positive integer");
         p = q;
     }
     for (int line = 4; p < body_end; line++) {
         if (!(q = next_line(p, body_end, &n)) || n == 0 || !text_ok(p, n))
-            return ts_errf(err, errlen, CP_EFORMAT, "line %d: bad extension line", line);
+            return at_errf(err, CP_EFORMAT, "line %d: bad extension line", line);
         p = q;
     }
 
     /* Signatures: "— name base64\n" each, at least one. */
     p = sep + 1;
-    if (p >= end) return ts_errf(err, errlen, CP_EFORMAT, "no signature line");
+    if (p >= end) return at_errf(err, CP_EFORMAT, "no signature line");
     for (int line = 1; p < end; line++) {
         if (!(q = next_line(p, end, &n)) || n < SIG_PREFIX_LEN ||
             memcmp(p, SIG_PREFIX, SIG_PREFIX_LEN) != 0)
-            return ts_errf(err, errlen, CP_EFORMAT,
+            return at_errf(err, CP_EFORMAT,
                            "signature line %d: must start with an em dash and a space", line);
         const char *name = p + SIG_PREFIX_LEN, *lend = p + n;
         const char *sp = memchr(name, ' ', (size_t)(lend - name));
         if (!sp || sp == name || (size_t)(sp - name) >= CP_ORIGIN_MAX ||
             !text_ok(name, (size_t)(sp - name)))
-            return ts_errf(err, errlen, CP_EFORMAT, "signature line %d: key name missing", line);
+            return at_errf(err, CP_EFORMAT, "signature line %d: key name missing", line);
         char nm[CP_ORIGIN_MAX];
         memcpy(nm, name, (size_t)(sp - name));
         nm[sp - name] = 0;
@@ -609,7 +608,7 @@ int cp_note_parse(const char *note, size_t len, cp_checkpoint *out, cp_signature
         if (!cp_name_valid(nm) ||
             cp_base64_decode(sp + 1, (size_t)(lend - sp - 1), raw, sizeof raw, &rawlen) ||
             rawlen < 5)
-            return ts_errf(err, errlen, CP_EFORMAT, "signature line %d: bad name or base64", line);
+            return at_errf(err, CP_EFORMAT, "signature line %d: bad name or base64", line);
         if (*nsigs < max) {
             cp_signature *s = &sigs[(*nsigs)++];
             memcpy(s->name, nm, sizeof s->name);
@@ -634,11 +633,11 @@ int cp_note_verify(const char *note, size_t len, const cp_key *k, cp_checkpoint 
     for (size_t i = 0; i < nsigs; i++) {
         if (strcmp(sigs[i].name, out->origin) != 0 || memcmp(sigs[i].key_id, id, 4) != 0) continue;
         if (cp_key_verify(k, note, body_len, sigs[i].sig, sigs[i].sig_len) == 0) return 0;
-        return ts_errf(err, errlen, CP_EVERIFY,
+        return at_errf(err, CP_EVERIFY,
                        "signature by %s (key id %02x%02x%02x%02x) does not match the checkpoint",
                        out->origin, id[0], id[1], id[2], id[3]);
     }
-    return ts_errf(err, errlen, CP_EVERIFY,
+    return at_errf(err, CP_EVERIFY,
                    "no signature by the given key (name %s, key id %02x%02x%02x%02x)", out->origin,
                    id[0], id[1], id[2], id[3]);
 }
