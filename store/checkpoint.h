@@ -37,16 +37,17 @@
 extern "C" {
 #endif
 
-/* Error codes of this module. */
+/* Error codes of this module: the block -400..-499 of the registry in atcommon.h, so that a
+ * bare code names checkpoints (never renumbered again; -1..-7 before the blocks existed). */
 enum {
     CP_OK = 0,
-    CP_EFORMAT = -1, /* malformed note, checkpoint, key text or base64 */
-    CP_ECRYPTO = -2, /* OpenSSL failed */
-    CP_EIO = -3,     /* a file could not be read or written (errno kept) */
-    CP_EKEY = -4,    /* not an Ed25519 key in a form we read */
-    CP_EVERIFY = -5, /* no valid signature by the given key */
-    CP_ENOMEM = -6,
-    CP_EEXIST = -7, /* the key file already exists (never overwritten) */
+    CP_EFORMAT = -400, /* malformed note, checkpoint, key text or base64 */
+    CP_ECRYPTO = -401, /* OpenSSL failed */
+    CP_EIO = -402,     /* a file could not be read or written (errno kept) */
+    CP_EKEY = -403,    /* not an Ed25519 key in a form we read */
+    CP_EVERIFY = -404, /* no valid signature by the given key */
+    CP_ENOMEM = -405,
+    CP_EEXIST = -406, /* the key file already exists (never overwritten) */
 };
 
 /* A short English description of a CP_E* code; never NULL. */

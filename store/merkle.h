@@ -34,12 +34,13 @@ extern "C" {
 #define MERKLE_HASH_LEN 32
 #define MERKLE_MAX_PROOF 64
 
-/* Error codes of this module (the store translates them to TS_E* codes). */
+/* Error codes of this module: the block -500..-599 of the registry in atcommon.h (-1..-3
+ * before the blocks existed). The store translates them to TS_E* codes. */
 enum {
     MERKLE_OK = 0,
-    MERKLE_EINVAL = -1,  /* index or size out of range, proof buffer too small */
-    MERKLE_ESOURCE = -2, /* the accessor failed (its own error is the caller's) */
-    MERKLE_EVERIFY = -3, /* a proof does not lead to the given root */
+    MERKLE_EINVAL = -500,  /* index or size out of range, proof buffer too small */
+    MERKLE_ESOURCE = -501, /* the accessor failed (its own error is the caller's) */
+    MERKLE_EVERIFY = -502, /* a proof does not lead to the given root */
 };
 
 /* Gives the hash of the complete subtree at `level` (0 = leaf) and `index`
