@@ -225,37 +225,16 @@ int cp_key_save_private(const cp_key *k, const char *path, at_error *err)
     }
     char *pem;
     long n = BIO_get_mem_data(bio, &pem);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        int e = errno;
-        BIO_free(bio);
-        if (e == EEXIST)
-            return at_errf(err, CP_EEXIST,
-                           "%s: exists; a key is never overwritten: remove it first or choose "
-                           "another path",
-                           path);
-        return at_errf(err, CP_EIO, "%s: cannot create: %s", path, strerror(e));
-    }
-    int rc = 0;
-    long off = 0;
-    while (off < n) {
-        ssize_t w = write(fd, pem + off, (size_t)(n - off));
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            rc = CP_EIO;
-            break;
-        }
-        off += w;
-    }
-    if (!rc && fsync(fd) != 0) rc = CP_EIO;
-    int e = errno;
-    close(fd);
+    /* at_file_create: written whole in a temporary file, then linked, so that a crash never
+     * leaves a half-written key; an existing file is never replaced. */
+    int rc = at_file_create(path, pem, n > 0 ? (size_t)n : 0, 0600, err);
     BIO_free(bio);
-    if (rc) {
-        unlink(path);
-        return at_errf(err, rc, "%s: cannot write: %s", path, strerror(e));
-    }
-    return 0;
+    if (rc == AT_EEXIST)
+        return at_errf(err, CP_EEXIST,
+                       "%s: exists; a key is never overwritten: remove it first or choose "
+                       "another path",
+                       path);
+    return rc ? CP_EIO : 0;
 }
 
 int cp_key_public_pem(const cp_key *k, char **pem, size_t *len)
@@ -291,21 +270,15 @@ void cp_key_fingerprint(const cp_key *k, char out[CP_FINGERPRINT_LEN])
     /* The DER SubjectPublicKeyInfo of an Ed25519 key (RFC 8410): this prefix, then the key. */
     static const uint8_t spki_prefix[12] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
                                             0x2b, 0x65, 0x70, 0x03, 0x21, 0x00};
-    uint8_t der[sizeof spki_prefix + CP_PUB_LEN], md[32];
-    unsigned int mdlen = 0;
+    uint8_t der[sizeof spki_prefix + CP_PUB_LEN], md[AT_SHA256_LEN];
     memcpy(der, spki_prefix, sizeof spki_prefix);
     memcpy(der + sizeof spki_prefix, k->pub, CP_PUB_LEN);
     memcpy(out, "SHA256:", 8);
-    if (EVP_Digest(der, sizeof der, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
+    if (at_sha256(der, sizeof der, md) != 0) {
         memcpy(out + 7, "(unavailable)", 14);
         return;
     }
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        out[7 + 2 * i] = hex[md[i] >> 4];
-        out[8 + 2 * i] = hex[md[i] & 15];
-    }
-    out[71] = 0;
+    at_hex_encode(md, sizeof md, out + 7);
 }
 
 int cp_key_has_private(const cp_key *k)
@@ -315,17 +288,14 @@ int cp_key_has_private(const cp_key *k)
 
 void cp_key_id(const cp_key *k, const char *name, uint8_t out[4])
 {
-    uint8_t md[32];
-    unsigned int mdlen = 0;
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    const uint8_t sep[2] = {'\n', 0x01};
-    if (c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
-        EVP_DigestUpdate(c, name, strlen(name)) == 1 && EVP_DigestUpdate(c, sep, 2) == 1 &&
-        EVP_DigestUpdate(c, k->pub, CP_PUB_LEN) == 1 && EVP_DigestFinal_ex(c, md, &mdlen) == 1)
+    static const uint8_t sep[2] = {'\n', 0x01};
+    const void *parts[] = {name, sep, k->pub};
+    const size_t lens[] = {strlen(name), sizeof sep, CP_PUB_LEN};
+    uint8_t md[AT_SHA256_LEN];
+    if (at_sha256_parts(parts, lens, 3, md) == 0)
         memcpy(out, md, 4);
     else
-        memset(out, 0, 4);
-    EVP_MD_CTX_free(c);
+        memset(out, 0, 4); /* OpenSSL failed: an id no signature line carries */
 }
 
 int cp_name_valid(const char *name)
