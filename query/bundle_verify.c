@@ -195,7 +195,8 @@ static int check_event(const cp_checkpoint *cp, int64_t i, uint64_t li, const ui
 {
     uint8_t leaf[32], claimed[32], proof[TS_PROOF_MAX][32];
     size_t n = 0;
-    ts_log_leaf_hash(bytes, len, leaf);
+    if (ts_log_leaf_hash(bytes, len, leaf))
+        return failed(f, BUNDLE_EVENTS_BIN, i, li, "leaf hash", "SHA-256 failed (OpenSSL)");
     json_error_t jerr;
     json_t *p = json_loadb(pline, plen, JSON_REJECT_DUPLICATES, &jerr);
     uint64_t pli;

@@ -256,8 +256,8 @@ static int fill(const qctx *ctx, ts_store *s, const cp_checkpoint *cp, const cp_
         for (size_t i = 0; !rc && i < m; i++) {
             const exported *e = &ev[base + i];
             uint8_t leaf[32];
-            ts_log_leaf_hash(e->bytes, e->len, leaf);
-            if (bundle_events_bin_append(&bin, e->log_index, e->bytes, e->len) ||
+            if (ts_log_leaf_hash(e->bytes, e->len, leaf) ||
+                bundle_events_bin_append(&bin, e->log_index, e->bytes, e->len) ||
                 bundle_buf_append(&js, e->json, e->jlen) || bundle_buf_append(&js, "\n", 1) ||
                 bundle_proof_line_append(&pr, e->log_index, leaf, (const uint8_t(*)[32])proofs[i],
                                          lens[i]))

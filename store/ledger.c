@@ -142,12 +142,14 @@ static int block_load(ledger_txn *l, uint64_t block)
 
 /* The hash of node (level, in) of the loaded block (complete: (in + 1) << level <= count),
  * computing what is missing below it: a proof's L lowest siblings cost 2^L - L - 1 hashes. */
-static const uint8_t *block_node(low_block *b, unsigned min_level, unsigned level, uint64_t in)
+static const uint8_t *block_node(at_sha256_ctx *h, low_block *b, unsigned min_level, unsigned level,
+                                 uint64_t in)
 {
     size_t slot = block_off(min_level, level) + (size_t)in;
     if (level > 0 && !b->done[slot]) {
-        merkle_node_hash(block_node(b, min_level, level - 1, 2 * in),
-                         block_node(b, min_level, level - 1, 2 * in + 1), b->h[slot]);
+        const uint8_t *left = block_node(h, b, min_level, level - 1, 2 * in);
+        const uint8_t *right = left ? block_node(h, b, min_level, level - 1, 2 * in + 1) : NULL;
+        if (!right || merkle_node_hash(h, left, right, b->h[slot])) return NULL;
         b->done[slot] = 1;
     }
     return b->h[slot];
@@ -167,7 +169,10 @@ static int low_node_get(ledger_txn *l, unsigned level, uint64_t index, uint8_t o
         l->failed_rc = rc;
         return rc;
     }
-    memcpy(out, block_node(&l->blk, l->min_level, level, in), MERKLE_HASH_LEN);
+    const uint8_t *node = block_node(l->s->sha, &l->blk, l->min_level, level, in);
+    if (!node)
+        return l->failed_rc = ts_fail(l->s, TS_ENOMEM, "store %s: SHA-256 failed", l->s->dir);
+    memcpy(out, node, MERKLE_HASH_LEN);
     return 0;
 }
 
@@ -270,7 +275,7 @@ static int extend(ledger_txn *l, MDB_dbi info, uint64_t from, uint64_t to)
         size_t n = to - i < LEAF_CHUNK ? (size_t)(to - i) : LEAF_CHUNK;
         rc = leaves_read(l, i, n, chunk);
         for (size_t j = 0; !rc && j < n; j++)
-            if (merkle_frontier_append(&f, chunk[j], node_append, &a))
+            if (merkle_frontier_append(l->s->sha, &f, chunk[j], node_append, &a))
                 rc = l->failed_rc ? l->failed_rc : TS_ECORRUPT;
         i += n;
     }
@@ -443,7 +448,7 @@ int ts_log_root(ts_store *s, uint64_t size, uint8_t root[TS_HASH_LEN])
     int rc = read_begin(s, &l);
     if (rc) return rc;
     rc = check_size(&l, size);
-    if (!rc) rc = from_merkle(&l, merkle_root(node_get, &l, size, root));
+    if (!rc) rc = from_merkle(&l, merkle_root(s->sha, node_get, &l, size, root));
     read_end(&l);
     return rc;
 }
@@ -469,8 +474,8 @@ int ts_log_inclusion_proof(ts_store *s, uint64_t log_index, uint64_t size,
     if (rc) return rc;
     rc = check_size(&l, size);
     if (!rc)
-        rc = from_merkle(
-            &l, merkle_inclusion_proof(node_get, &l, log_index, size, proof, TS_PROOF_MAX, n));
+        rc = from_merkle(&l, merkle_inclusion_proof(s->sha, node_get, &l, log_index, size, proof,
+                                                    TS_PROOF_MAX, n));
     read_end(&l);
     return rc;
 }
@@ -485,8 +490,8 @@ int ts_log_consistency_proof(ts_store *s, uint64_t old_size, uint64_t new_size,
     if (rc) return rc;
     rc = check_size(&l, new_size);
     if (!rc)
-        rc = from_merkle(
-            &l, merkle_consistency_proof(node_get, &l, old_size, new_size, proof, TS_PROOF_MAX, n));
+        rc = from_merkle(&l, merkle_consistency_proof(s->sha, node_get, &l, old_size, new_size,
+                                                      proof, TS_PROOF_MAX, n));
     read_end(&l);
     return rc;
 }
@@ -495,7 +500,10 @@ int ts_log_verify_inclusion(const uint8_t leaf[TS_HASH_LEN], uint64_t log_index,
                             const uint8_t proof[][TS_HASH_LEN], size_t n,
                             const uint8_t root[TS_HASH_LEN])
 {
-    return merkle_verify_inclusion(leaf, log_index, size, proof, n, root) ? TS_ECORRUPT : 0;
+    at_sha256_ctx *h = at_sha256_new();
+    int rc = !h ? TS_ENOMEM : merkle_verify_inclusion(h, leaf, log_index, size, proof, n, root);
+    at_sha256_free(&h);
+    return rc == MERKLE_ECRYPTO || rc == TS_ENOMEM ? TS_ENOMEM : rc ? TS_ECORRUPT : 0;
 }
 
 int ts_log_verify_consistency(uint64_t old_size, uint64_t new_size,
@@ -503,13 +511,19 @@ int ts_log_verify_consistency(uint64_t old_size, uint64_t new_size,
                               const uint8_t new_root[TS_HASH_LEN],
                               const uint8_t proof[][TS_HASH_LEN], size_t n)
 {
-    return merkle_verify_consistency(old_size, new_size, old_root, new_root, proof, n) ? TS_ECORRUPT
-                                                                                       : 0;
+    at_sha256_ctx *h = at_sha256_new();
+    int rc = !h ? TS_ENOMEM
+                : merkle_verify_consistency(h, old_size, new_size, old_root, new_root, proof, n);
+    at_sha256_free(&h);
+    return rc == MERKLE_ECRYPTO || rc == TS_ENOMEM ? TS_ENOMEM : rc ? TS_ECORRUPT : 0;
 }
 
-void ts_log_leaf_hash(const void *bytes, size_t len, uint8_t leaf[TS_HASH_LEN])
+int ts_log_leaf_hash(const void *bytes, size_t len, uint8_t leaf[TS_HASH_LEN])
 {
-    merkle_leaf_hash(bytes, len, leaf);
+    static const uint8_t prefix = 0x00;
+    const void *parts[] = {&prefix, bytes};
+    const size_t lens[] = {1, len};
+    return at_sha256_parts(parts, lens, 2, leaf) ? TS_ENOMEM : 0;
 }
 
 typedef struct node_walk {
@@ -600,7 +614,7 @@ int ts_log_check_nodes(ts_store *s, ts_report_fn report, void *ctx)
             break;
         }
         for (size_t j = 0; !rc && j < n; j++)
-            if (merkle_frontier_append(&f, chunk[j], compare_next, &w)) rc = TS_ECORRUPT;
+            if (merkle_frontier_append(s->sha, &f, chunk[j], compare_next, &w)) rc = TS_ECORRUPT;
         i += n;
     }
     if (!rc) rc = check_no_more(&w);
@@ -693,8 +707,8 @@ int ts_log_inclusion_proofs(ts_store *s, uint64_t size, size_t n, const uint64_t
     memo_src m = {&l, slots};
     for (size_t k = 0; !rc && k < n; k++) {
         size_t i = order[k];
-        rc = from_merkle(&l, merkle_inclusion_proof(memo_get, &m, indexes[i], size, proofs[i],
-                                                    TS_PROOF_MAX, &lens[i]));
+        rc = from_merkle(&l, merkle_inclusion_proof(s->sha, memo_get, &m, indexes[i], size,
+                                                    proofs[i], TS_PROOF_MAX, &lens[i]));
     }
     free(order);
     read_end(&l);
@@ -726,9 +740,10 @@ int ts_log_recompute(ts_store *s, size_t nsizes, const uint64_t *sizes,
     MDB_val ek, evv;
     int er = rc ? MDB_NOTFOUND : mdb_cursor_get(ev, &ek, &evv, MDB_FIRST);
     for (uint64_t i = 0; !rc && i <= size; i++) {
-        while (next < nsizes && sizes[next] == i)
-            merkle_frontier_root(&f, roots[next++]);
-        if (i == size) break;
+        while (!rc && next < nsizes && sizes[next] == i)
+            if (merkle_frontier_root(s->sha, &f, roots[next++]))
+                rc = ts_fail(s, TS_ENOMEM, "store %s: SHA-256 failed", s->dir);
+        if (rc || i == size) break;
         uint8_t leaf[MERKLE_HASH_LEN];
         int have = ts_block_event(&blk, i, &buf, &len) == 0;
         if (!have && blk.first != UINT64_MAX) /* the next block */
@@ -741,8 +756,9 @@ int ts_log_recompute(ts_store *s, size_t nsizes, const uint64_t *sizes,
                      (unsigned long long)i, ts_last_error(s));
         } else {
             if (!have) ts_block_event(&blk, i, &buf, &len);
-            merkle_leaf_hash(buf, len, leaf);
-            if (memcmp(blk.leaves[i - blk.first], leaf, 32) != 0)
+            if (merkle_leaf_hash(s->sha, buf, len, leaf))
+                snprintf(msg, sizeof msg, "log index %llu: SHA-256 failed", (unsigned long long)i);
+            else if (memcmp(blk.leaves[i - blk.first], leaf, 32) != 0)
                 snprintf(msg, sizeof msg,
                          "log index %llu: leaf hash: the stored leaf differs from SHA-256(0x00 "
                          "|| stored bytes)",
@@ -753,7 +769,10 @@ int ts_log_recompute(ts_store *s, size_t nsizes, const uint64_t *sizes,
             if (report) report(ctx, msg);
             break;
         }
-        merkle_frontier_append(&f, leaf, NULL, NULL);
+        if (merkle_frontier_append(s->sha, &f, leaf, NULL, NULL)) {
+            rc = ts_fail(s, TS_ENOMEM, "store %s: SHA-256 failed", s->dir);
+            break;
+        }
         /* The events table may skip ahead (a deleted block): the check above says so. */
         if (progress && ((i + 1) & 65535) == 0) progress(pctx, i + 1, size);
     }
@@ -762,7 +781,8 @@ int ts_log_recompute(ts_store *s, size_t nsizes, const uint64_t *sizes,
                      (unsigned long long)size);
         if (report) report(ctx, ts_last_error(s));
     }
-    if (!rc && full_root) merkle_frontier_root(&f, full_root);
+    if (!rc && full_root && merkle_frontier_root(s->sha, &f, full_root))
+        rc = ts_fail(s, TS_ENOMEM, "store %s: SHA-256 failed", s->dir);
     if (!rc && full_size) *full_size = size;
     if (!rc && progress) progress(pctx, size, size);
     ts_block_free(&blk);
@@ -829,7 +849,7 @@ int ts_checkpoint_add(ts_store *s, const char *note, size_t len)
         rc = ts_fail(s, TS_EINVAL, "store %s: checkpoint of origin %s, but this log is %s", s->dir,
                      c.origin, origin);
     if (!rc) rc = check_size(&l, c.size);
-    if (!rc) rc = from_merkle(&l, merkle_root(node_get, &l, c.size, root));
+    if (!rc) rc = from_merkle(&l, merkle_root(s->sha, node_get, &l, c.size, root));
     ledger_close(&l);
     if (!rc && memcmp(root, c.root, MERKLE_HASH_LEN) != 0)
         rc = ts_fail(s, TS_ECORRUPT,

@@ -23,7 +23,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 #include <zstd.h>
 
 #include "ledger.h"
@@ -407,10 +406,8 @@ int ts_open(const char *dir, unsigned flags, const ts_options *opt, ts_store **o
     int rc = 0;
     s->cctx = ZSTD_createCCtx();
     s->dctx = ZSTD_createDCtx();
-    s->md_ctx = EVP_MD_CTX_new();
-    s->md = EVP_MD_fetch(NULL, "SHA256", NULL);
-    if (!s->cctx || !s->dctx || !s->md_ctx || !s->md)
-        rc = ts_fail(s, TS_ENOMEM, "store %s: out of memory", dir);
+    s->sha = at_sha256_new();
+    if (!s->cctx || !s->dctx || !s->sha) rc = ts_fail(s, TS_ENOMEM, "store %s: out of memory", dir);
     if (!rc) rc = open_store(s, opt);
     if (!rc && !(flags & TS_OPEN_RDONLY)) rc = ts_ledger_attach(s); /* store/ledger.c */
     if (rc) {
@@ -433,8 +430,7 @@ void ts_close(ts_store **sp)
     ts_cache_clear(s);
     ZSTD_freeCCtx(s->cctx);
     ZSTD_freeDCtx(s->dctx);
-    EVP_MD_CTX_free(s->md_ctx);
-    EVP_MD_free(s->md);
+    at_sha256_free(&s->sha);
     free(s->zbuf);
     free(s->blk_buf);
     free(s->raw_buf);

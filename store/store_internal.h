@@ -127,8 +127,7 @@ struct ts_store {
     uint64_t train_first, train_second, drift_window;
     uint8_t *zbuf;
     size_t zcap;
-    void *md_ctx; /* EVP_MD_CTX * */
-    void *md;     /* EVP_MD * (SHA-256, fetched once) */
+    at_sha256_ctx *sha; /* SHA-256 of units and leaves (libtracecommon), reused: one fetch */
 
     ts_append_hook hook;
     void *hook_ctx;

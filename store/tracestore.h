@@ -263,7 +263,7 @@ int ts_log_recompute(ts_store *s, size_t nsizes, const uint64_t *sizes,
                      void (*progress)(void *pctx, uint64_t done, uint64_t total), void *pctx);
 
 /* Pure checks, no store needed: 0 when the proof holds, TS_ECORRUPT when
- * not. Leaf hash of bytes: ts_log_leaf_hash. */
+ * not, TS_ENOMEM when OpenSSL fails. Leaf hash of bytes: ts_log_leaf_hash. */
 int ts_log_verify_inclusion(const uint8_t leaf[TS_HASH_LEN], uint64_t log_index, uint64_t size,
                             const uint8_t proof[][TS_HASH_LEN], size_t n,
                             const uint8_t root[TS_HASH_LEN]);
@@ -271,7 +271,8 @@ int ts_log_verify_consistency(uint64_t old_size, uint64_t new_size,
                               const uint8_t old_root[TS_HASH_LEN],
                               const uint8_t new_root[TS_HASH_LEN],
                               const uint8_t proof[][TS_HASH_LEN], size_t n);
-void ts_log_leaf_hash(const void *bytes, size_t len, uint8_t leaf[TS_HASH_LEN]);
+/* SHA-256(0x00 || bytes) into leaf. 0, or TS_ENOMEM when OpenSSL fails. */
+int ts_log_leaf_hash(const void *bytes, size_t len, uint8_t leaf[TS_HASH_LEN]);
 
 /* Recomputes every stored subtree hash (log_nodes) from the stored leaf
  * hashes, in one read transaction, and compares them; `report` (may be NULL)

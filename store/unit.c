@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
 #include <zdict.h>
 #include <zstd.h>
 
@@ -40,13 +39,12 @@
 
 int ts_sha256(ts_store *s, int prefix, const uint8_t *data, size_t len, uint8_t out[32])
 {
-    EVP_MD_CTX *c = s->md_ctx;
-    unsigned int olen = 0;
-    uint8_t p = (uint8_t)prefix;
-    if (EVP_DigestInit_ex(c, s->md, NULL) != 1 ||
-        (prefix >= 0 && EVP_DigestUpdate(c, &p, 1) != 1) || EVP_DigestUpdate(c, data, len) != 1 ||
-        EVP_DigestFinal_ex(c, out, &olen) != 1)
-        return ts_fail(s, TS_ENOMEM, "store %s: SHA-256 failed", s->dir);
+    uint8_t p = (uint8_t)prefix, scratch[AT_SHA256_LEN];
+    int rc = prefix >= 0 ? at_sha256_update(s->sha, &p, 1) : 0;
+    if (!rc) rc = at_sha256_update(s->sha, data, len);
+    /* Always finalised, so that a failure leaves the context reset for the next message. */
+    int frc = at_sha256_final(s->sha, rc ? scratch : out);
+    if (rc || frc) return ts_fail(s, TS_ENOMEM, "store %s: SHA-256 failed", s->dir);
     return 0;
 }
 
