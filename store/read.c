@@ -539,15 +539,9 @@ static int trace_collect(ts_iter *it, MDB_txn *txn)
             rc = ts_fail(s, TS_ECORRUPT, "store %s: by_trace names log index %llu, not a block",
                          s->dir, (unsigned long long)first);
         for (uint32_t i = 0; !rc && i < b->count; i++) {
-            if (it->ntents == cap) {
-                size_t nc = cap ? cap * 2 : 64;
-                uint64_t(*t)[2] = realloc(it->tents, nc * sizeof *t);
-                if (!t) {
-                    rc = ts_fail(s, TS_ENOMEM, "query: out of memory");
-                    break;
-                }
-                it->tents = t;
-                cap = nc;
+            if (at_grow((void **)&it->tents, &cap, it->ntents + 1, sizeof *it->tents, 64)) {
+                rc = ts_fail(s, TS_ENOMEM, "query: out of memory");
+                break;
             }
             ts_block_event(b, first + i, &p, &n);
             it->tents[it->ntents][0] = ts_stored_time(p, n);
@@ -719,12 +713,8 @@ static int ahead_load(ts_iter *it, MDB_txn *txn, MDB_cursor *ec, uint64_t li, st
         return ts_fail(s, TS_ECORRUPT, "store %s: an index names log index %llu, not stored",
                        s->dir, (unsigned long long)li);
     if (rc) return rc;
-    if (a->cap < n) {
-        uint8_t *q = realloc(a->buf, n);
-        if (!q) return ts_fail(s, TS_ENOMEM, "query: out of memory");
-        a->buf = q;
-        a->cap = n;
-    }
+    if (at_grow((void **)&a->buf, &a->cap, n, 1, 1024))
+        return ts_fail(s, TS_ENOMEM, "query: out of memory");
     memcpy(a->buf, p, n);
     a->len = n;
     return 0;

@@ -190,14 +190,8 @@ void ts_dict_observe(ts_store *s, size_t raw, size_t packed)
 
 static int grow(ts_store *s, uint8_t **buf, size_t *cap, size_t need)
 {
-    if (*cap >= need) return 0;
-    size_t n = *cap ? *cap : 4096;
-    while (n < need)
-        n *= 2;
-    uint8_t *p = realloc(*buf, n);
-    if (!p) return ts_fail(s, TS_ENOMEM, "store %s: out of memory (%zu bytes)", s->dir, n);
-    *buf = p;
-    *cap = n;
+    if (at_grow((void **)buf, cap, need, 1, 4096))
+        return ts_fail(s, TS_ENOMEM, "store %s: out of memory (%zu bytes)", s->dir, need);
     return 0;
 }
 
@@ -372,12 +366,8 @@ int ts_block_decode(ts_store *s, MDB_txn *txn, uint64_t first, const uint8_t *un
     const uint8_t *p = b->buf, *end = b->buf + b->len;
     uint32_t count = b->count;
     b->count = 0;
-    if (b->offcap < (size_t)count + 1) {
-        uint32_t *o = realloc(b->off, ((size_t)count + 1) * sizeof *o);
-        if (!o) return ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
-        b->off = o;
-        b->offcap = (size_t)count + 1;
-    }
+    if (at_grow((void **)&b->off, &b->offcap, (size_t)count + 1, sizeof *b->off, 64))
+        return ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
     uint64_t at = 0;
     for (uint32_t i = 0; i < count; i++) {
         uint32_t n;
