@@ -158,6 +158,14 @@ uint64_t ts_get_be64(const uint8_t *p);
 void ts_put_be32(uint8_t *p, uint32_t v);
 uint32_t ts_get_be32(const uint8_t *p);
 
+/* The core's part of ts_open (store.c): directory, lock, environment, tables, schema and
+ * counters, in one transaction in which in_open_txn (may be NULL) runs last, so that the
+ * layers above load their state from the same snapshot (open.c). 0 or a TS_E* code. */
+typedef int (*ts_open_fn)(ts_store *s, MDB_txn *txn);
+int ts_core_open(ts_store *s, const ts_options *opt, ts_open_fn in_open_txn);
+/* The core's part of ts_close: the read transaction, the environment, the lock. */
+void ts_core_close(ts_store *s);
+
 /* Begins (or renews) the cached read transaction, following the map if a
  * writer grew it. 0 or a TS_E* code. */
 int ts_read_begin(ts_store *s, MDB_txn **txn);
@@ -195,6 +203,11 @@ void ts_block_free(ts_block *b);
  * from the snapshot), MDB_NOTFOUND, or another LMDB code. The caller checks
  * that the decoded block really holds li. */
 int ts_block_find(MDB_cursor *c, uint64_t li, uint64_t *first, MDB_val *unit);
+/* SHA-256 of (prefix byte if prefix >= 0) || data into out. 0 or TS_ENOMEM. */
+int ts_sha256(ts_store *s, int prefix, const uint8_t *data, size_t len, uint8_t out[32]);
+
+/* ---- dictionaries and training (dict.c, codec layer) ------------------ */
+
 /* Loads the dictionaries named in meta (for the writer: also the current
  * one's compression dictionary). 0 or an error. */
 int ts_dicts_load(ts_store *s, MDB_txn *txn);
@@ -204,10 +217,11 @@ void ts_dict_policy_default(ts_store *s);
  * policy says so, in its own write transaction. 0 or an error. */
 int ts_dict_maybe_train(ts_store *s);
 void ts_dicts_free(ts_store *s);
-/* SHA-256 of (prefix byte if prefix >= 0) || data into out. 0 or TS_ENOMEM. */
-int ts_sha256(ts_store *s, int prefix, const uint8_t *data, size_t len, uint8_t out[32]);
 /* Records how well the current dictionary compresses (drives retraining). */
 void ts_dict_observe(ts_store *s, size_t raw, size_t packed);
+/* The dictionary `id` for decoding, loading the ones written since the store was opened;
+ * NULL when meta has no such dictionary. */
+ts_dict *ts_dict_for_read(ts_store *s, MDB_txn *txn, uint32_t id);
 
 /* ---- read path (read.c) ---------------------------------------------- */
 
