@@ -6,7 +6,7 @@
  *                                  the read transaction, errors
  *   codec  unit.c, dict.c          units (compressed blocks) and their dictionaries,
  *                                  dictionary training (reads units through the codec only)
- *   read   read.c, read_iter.c     the block cache, ts_get and the iterators
+ *   read   read.c, read_query.c    the block cache, ts_get, ts_query and its iterators
  *   write  append.c                ts_append: packs, encodes and commits groups
  *   ledger ledger.c, ledger_*.c    the Merkle log, on the core's seam (store_internal.h)
  * ts_open builds them bottom up and is the only caller that knows them all: it opens the
