@@ -15,7 +15,6 @@
 #include <sys/stat.h>
 
 #include "checkpoint.h"
-#include "witness.h"
 #include "atcommon.h"
 
 struct signer {

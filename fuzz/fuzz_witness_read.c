@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "checkpoint.h"
-#include "witness.h"
 
 typedef struct span {
     const char *start;

@@ -24,7 +24,6 @@
 #include "checkpoint.h"
 #include "crash.h"
 #include "verify.h"
-#include "witness.h"
 #include "text_term.h"
 
 /* A checkpoint kept in the store. */

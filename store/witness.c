@@ -6,7 +6,7 @@
  * reading goes record by record (constant memory, whatever the file's size).
  * Threading: reentrant.
  */
-#include "witness.h"
+#include "checkpoint.h"
 #include "atcommon.h"
 
 #include <errno.h>

@@ -12,9 +12,22 @@
  * (TS_OPEN_RDONLY) while the writer writes; a read-only ts_store may be used
  * by one thread at a time (open one per thread).
  *
- * Errors: 0 on success or a negative TS_E* code; ts_strerror() describes it
- * and ts_last_error() gives a message with detail (the path, the LMDB or
- * zstd reason) for the last failure on that store.
+ * Errors: 0 on success or a negative TS_E* code (the block -100..-199 of the
+ * registry in atcommon.h); ts_strerror() describes it and ts_last_error() gives a
+ * message with detail (the path, the LMDB or zstd reason) for the last failure on
+ * that store. Error detail has one carrier, at_error (atcommon.h): ts_open, which
+ * has no handle yet, fills the caller's `at_error *err`; once a handle exists its
+ * calls keep the detail on the handle instead, read with ts_last_error, as
+ * sqlite3_errmsg does for a connection (the handle-level use of the same carrier:
+ * what at_error_format would print, with an empty `where`).
+ *
+ * Surface: this header and checkpoint.h, in store/include/, are all that a
+ * consumer of libtracestore can include; LMDB and zstd are private to it.
+ *
+ * Layering inside the library (docs/store-format.md "Layering"): core (store.c)
+ * <- codec (unit.c, dict.c) <- read (read.c, read_query.c) and write (append.c);
+ * the ledger (ledger*.c, on merkle.c and checkpoint.c) plugs into writes through
+ * the append hook only; open.c's ts_open puts the layers together.
  *
  * Durability: ts_append returns only after the LMDB commit is on disk
  * (no MDB_NOSYNC, no MDB_WRITEMAP). A process killed at any moment leaves the
