@@ -80,9 +80,8 @@ static int cctx_setup(ts_store *s)
 static int dict_add(ts_store *s, uint32_t id, const void *buf, size_t len)
 {
     if (dict_find(s, id)) return 0;
-    ts_dict *nd = realloc(s->dicts, (s->ndicts + 1) * sizeof *nd);
-    if (!nd) return ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
-    s->dicts = nd;
+    if (at_grow((void **)&s->dicts, &s->dicts_cap, s->ndicts + 1, sizeof *s->dicts, 4))
+        return ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
     ts_dict *d = &s->dicts[s->ndicts];
     memset(d, 0, sizeof *d);
     d->id = id;
@@ -160,7 +159,7 @@ void ts_dicts_free(ts_store *s)
     }
     free(s->dicts);
     s->dicts = NULL;
-    s->ndicts = 0;
+    s->ndicts = s->dicts_cap = 0;
 }
 
 void ts_dict_observe(ts_store *s, size_t raw, size_t packed)

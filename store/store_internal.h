@@ -5,7 +5,13 @@
  * Owns: the ts_store structure (LMDB environment, named databases, the cached
  * read transaction, zstd contexts and dictionaries, the lock file), and the
  * helpers every store file uses: error recording, big-endian keys, the unit
- * codec (unit.c), index writes (append.c) and the read path (read.c).
+ * codec (unit.c) and its dictionaries (dict.c), index writes (append.c) and the
+ * read path (read.c, read_query.c). Internal: consumers of the library cannot
+ * include it (store/CMakeLists.txt keeps store/ PRIVATE).
+ *
+ * Layering (docs/store-format.md "Layering"): core (store.c) <- codec (unit.c,
+ * dict.c) <- read (read.c, read_query.c) and write (append.c); the ledger is
+ * attached by open.c and enters a write only through the append hook.
  *
  * Invariants: a ts_store is used by one thread at a time. At most one write
  * transaction is open (inside ts_append or a helper it calls). The cached read
@@ -14,8 +20,8 @@
  * transaction of this ts_store is open.
  *
  * Ledger seam: ts_internal_env, ts_internal_dbi, ts_internal_set_append_hook,
- * ts_internal_read_stored and ts_internal_leaf_get. The layout of every table
- * is in docs/store-format.md.
+ * ts_internal_read_stored, ts_internal_leaf_get and ts_internal_leaves_read. The layout of every
+ * table is in docs/store-format.md.
  *
  * Threading: none of these functions is thread-safe on one ts_store.
  */
@@ -113,7 +119,7 @@ struct ts_store {
     void *cctx; /* ZSTD_CCtx * */
     void *dctx; /* ZSTD_DCtx * */
     ts_dict *dicts;
-    size_t ndicts;
+    size_t ndicts, dicts_cap;
     uint32_t dict_current; /* 0 = none yet */
 
     /* Writer state (read-write only). */
