@@ -234,7 +234,6 @@ static int node_append(void *ctx, unsigned level, uint64_t index,
     return rc;
 }
 
-
 /* Extends log_nodes from `from` leaves to `to` leaves inside a write txn (l opened on it).
  * Returns 0 or a raw LMDB / TS_E* code. */
 static int extend(ledger_txn *l, MDB_dbi info, uint64_t from, uint64_t to)
