@@ -232,10 +232,10 @@ int main(int argc, char **argv)
 
     /* ---- 1. ingest with and without the log, alternating groups ---------------------- */
     ts_store *s = NULL, *bare = NULL;
-    char err[512];
-    if (ts_open(with, TS_OPEN_CREATE, NULL, &s, err, sizeof err) ||
-        ts_open(without, TS_OPEN_CREATE, NULL, &bare, err, sizeof err))
-        bench_die("ts_open", err);
+    at_error err = {0};
+    if (ts_open(with, TS_OPEN_CREATE, NULL, &s, &err) ||
+        ts_open(without, TS_OPEN_CREATE, NULL, &bare, &err))
+        bench_die("ts_open", err.what);
     ts_internal_set_append_hook(bare, NULL, NULL);
     /* Its log_nodes is filled after the ingest, in the layout that stores every node: the
      * baseline of the table's size and of the proofs. */
@@ -278,7 +278,7 @@ int main(int argc, char **argv)
     ts_close(&bare);
     /* The read-write open catches the baseline's log_nodes up: every node of level >= 1. */
     double c_catchup = bench_cpu_s();
-    if (ts_open(without, 0, NULL, &bare, err, sizeof err)) bench_die("ts_open", err);
+    if (ts_open(without, 0, NULL, &bare, &err)) bench_die("ts_open", err.what);
     c_catchup = bench_cpu_s() - c_catchup;
     uint64_t nodes_b = table_bytes(s, "log_nodes"), nodes_all_b = table_bytes(bare, "log_nodes");
     double eps_with = ab ? (double)ab / t_with : 0, eps_without = ab ? (double)ab / t_without : 0;
@@ -286,7 +286,7 @@ int main(int argc, char **argv)
 
     /* A signed checkpoint over everything, with the key where the collector keeps it. */
     cp_key *k = NULL;
-    if (cp_key_generate(&k) || cp_key_save_private(k, keyp, err, sizeof err)) bench_die("key", err);
+    if (cp_key_generate(&k) || cp_key_save_private(k, keyp, &err)) bench_die("key", err.what);
     char *pem;
     size_t pemlen;
     cp_key_public_pem(k, &pem, &pemlen);

@@ -226,8 +226,8 @@ static double store_alone(void)
     char dir[PATH_MAX + 32];
     snprintf(dir, sizeof dir, "%s/store-alone", g_tmp);
     ts_store *s = NULL;
-    char err[512];
-    if (ts_open(dir, TS_OPEN_CREATE, NULL, &s, err, sizeof err) != 0) bench_die(dir, err);
+    at_error err = {0};
+    if (ts_open(dir, TS_OPEN_CREATE, NULL, &s, &err) != 0) bench_die(dir, err.what);
     enum { G = 1000 };
     tp_event *group[G];
     ts_result res[G];
@@ -291,8 +291,8 @@ static void emit_cost(const char *ep, const char *spool, size_t n, int take, uin
 static void set_check(const char *store, uint64_t *lost, uint64_t *dup, uint64_t *total)
 {
     ts_store *s = NULL;
-    char err[512];
-    if (ts_open(store, TS_OPEN_RDONLY, NULL, &s, err, sizeof err) != 0) bench_die(store, err);
+    at_error err = {0};
+    if (ts_open(store, TS_OPEN_RDONLY, NULL, &s, &err) != 0) bench_die(store, err.what);
     /* Every generated event_id once: count by lookup. */
     *lost = *dup = *total = 0;
     ts_stats st;

@@ -367,8 +367,8 @@ int main(int argc, char **argv)
     snprintf(sdir, sizeof sdir, "%s/store", dir);
     snprintf(dbpath, sizeof dbpath, "%s/sqlite.db", dir);
     ts_store *s = NULL;
-    char err[512];
-    if (ts_open(sdir, TS_OPEN_CREATE, NULL, &s, err, sizeof err) != 0) bench_die("ts_open", err);
+    at_error err = {0};
+    if (ts_open(sdir, TS_OPEN_CREATE, NULL, &s, &err) != 0) bench_die("ts_open", err.what);
     sqlite3 *db;
     if (sqlite3_open(dbpath, &db) != SQLITE_OK) bench_die(dbpath, sqlite3_errmsg(db));
     bench_sq(db, "PRAGMA journal_mode=WAL");
@@ -380,7 +380,7 @@ int main(int argc, char **argv)
     if (L.n == 0) bench_die(input, "no events");
     /* Reopen the store read-only, as trace-query does. */
     ts_close(&s);
-    if (ts_open(sdir, TS_OPEN_RDONLY, NULL, &s, err, sizeof err) != 0) bench_die("ts_open", err);
+    if (ts_open(sdir, TS_OPEN_RDONLY, NULL, &s, &err) != 0) bench_die("ts_open", err.what);
     size_t nkeys = L.n < o.queries ? L.n : o.queries;
     fprintf(stderr, "bench-query: %zu events loaded, %zu incidents; timing\n", L.n, L.nincidents);
 

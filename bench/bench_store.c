@@ -240,8 +240,8 @@ int main(int argc, char **argv)
     snprintf(sdir, sizeof sdir, "%s/store", dir);
     snprintf(dbpath, sizeof dbpath, "%s/sqlite.db", dir);
     ts_store *s = NULL;
-    char err[512];
-    if (ts_open(sdir, TS_OPEN_CREATE, NULL, &s, err, sizeof err) != 0) bench_die("ts_open", err);
+    at_error err = {0};
+    if (ts_open(sdir, TS_OPEN_CREATE, NULL, &s, &err) != 0) bench_die("ts_open", err.what);
     tp_event **group = calloc(o.group, sizeof *group);
     ts_result *res = calloc(o.group, sizeof *res);
     double t_store = 0, c_store = 0;

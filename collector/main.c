@@ -43,9 +43,11 @@ int main(int argc, char **argv)
     if (cfg.print_public_key) {
         char path[4096], err[600] = "";
         if (!cfg.signing_key) signer_default_key_path(cfg.store_dir, path, sizeof path);
-        if (signer_print_public_key(cfg.signing_key ? cfg.signing_key : path, NULL, stdout, err,
-                                    sizeof err) != 0) {
-            fprintf(stderr, "trace-collector: --print-public-key: %s\n", err);
+        at_error e = {0};
+        if (signer_print_public_key(cfg.signing_key ? cfg.signing_key : path, NULL, stdout, &e) !=
+            0) {
+            fprintf(stderr, "trace-collector: --print-public-key: %s\n",
+                    at_error_format(&e, err, sizeof err));
             return 3;
         }
         return 0;

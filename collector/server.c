@@ -166,8 +166,9 @@ static int open_signer(collector *c, const collector_config *cfg)
                          cfg->witness};
     char err[600] = "";
     int created = 0;
-    if (signer_open(c->store, cfg->store_dir, &so, &c->signer, &created, err, sizeof err) != 0) {
-        clog_line(CLOG_ERROR, "checkpoint signing key: %s", err);
+    at_error e = {0};
+    if (signer_open(c->store, cfg->store_dir, &so, &c->signer, &created, &e) != 0) {
+        clog_line(CLOG_ERROR, "checkpoint signing key: %s", at_error_format(&e, err, sizeof err));
         return -1;
     }
     char path[4096];
@@ -185,9 +186,9 @@ static void sign_if_due(collector *c, int committed)
 {
     char err[600] = "";
     uint64_t ms = mono_ns() / 1000000u;
-    int rc = committed ? signer_after_commit(c->signer, ms, err, sizeof err)
-                       : signer_tick(c->signer, ms, err, sizeof err);
-    if (rc < 0) clog_line(CLOG_ERROR, "checkpoint: %s", err);
+    at_error e = {0};
+    int rc = committed ? signer_after_commit(c->signer, ms, &e) : signer_tick(c->signer, ms, &e);
+    if (rc < 0) clog_line(CLOG_ERROR, "checkpoint: %s", at_error_format(&e, err, sizeof err));
 }
 
 int collector_open(const collector_config *cfg, collector **out)
@@ -210,7 +211,9 @@ int collector_open(const collector_config *cfg, collector **out)
     if (cfg->map_size_max && cfg->map_size_max < ((size_t)64 << 20))
         so.map_size_initial = cfg->map_size_max;
     char err[512] = "";
-    int rc = ts_open(cfg->store_dir, TS_OPEN_CREATE, &so, &c->store, err, sizeof err);
+    at_error e = {0};
+    int rc = ts_open(cfg->store_dir, TS_OPEN_CREATE, &so, &c->store, &e);
+    at_error_format(&e, err, sizeof err);
     if (rc != 0) {
         if (rc == TS_ELOCKED)
             clog_line(CLOG_ERROR,
@@ -710,8 +713,10 @@ int collector_run(collector *c, volatile sig_atomic_t *stop)
     /* Stop accepting: what is received gets committed and acked. */
     group_commit(c);
     char serr[600] = "";
-    if (signer_sign_now(c->signer, serr, sizeof serr) < 0)
-        clog_line(CLOG_ERROR, "last checkpoint: %s (the next start signs it)", serr);
+    at_error se = {0};
+    if (signer_sign_now(c->signer, &se) < 0)
+        clog_line(CLOG_ERROR, "last checkpoint: %s (the next start signs it)",
+                  at_error_format(&se, serr, sizeof serr));
     clog_line(CLOG_INFO,
               "stopping: %" PRIu64 " batches, %" PRIu64 " events stored, %" PRIu64
               " duplicates, %" PRIu64 " events rejected (%" PRIu64

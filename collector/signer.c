@@ -15,8 +15,7 @@
 #include <sys/stat.h>
 
 #include "checkpoint.h"
-#include "witness.h"
-#include "errbuf.h"
+#include "atcommon.h"
 
 struct signer {
     ts_store *s;
@@ -37,7 +36,7 @@ void signer_default_key_path(const char *store_dir, char *out, size_t outlen)
 }
 
 /* The tree size of the latest kept checkpoint, UINT64_MAX when none. */
-static int latest_size(signer *g, uint64_t *size, char *err, size_t errlen)
+static int latest_size(signer *g, uint64_t *size, at_error *err)
 {
     char *note = NULL;
     size_t len = 0;
@@ -46,46 +45,45 @@ static int latest_size(signer *g, uint64_t *size, char *err, size_t errlen)
         *size = UINT64_MAX;
         return 0;
     }
-    if (rc)
-        return ts_errf(err, errlen, -1, "reading the latest checkpoint: %s", ts_last_error(g->s));
+    if (rc) return at_errf(err, -1, "reading the latest checkpoint: %s", ts_last_error(g->s));
     cp_checkpoint c;
     cp_signature sig;
     size_t n;
-    rc = cp_note_parse(note, len, &c, &sig, 1, &n, NULL, 0);
+    rc = cp_note_parse(note, len, &c, &sig, 1, &n, NULL);
     free(note);
-    if (rc) return ts_errf(err, errlen, -1, "the latest checkpoint in the store is malformed");
+    if (rc) return at_errf(err, -1, "the latest checkpoint in the store is malformed");
     *size = c.size;
     return 0;
 }
 
 /* Appends the latest kept checkpoint to the witness (when there is one and a checkpoint). */
-static int witness_latest(signer *g, char *err, size_t errlen)
+static int witness_latest(signer *g, at_error *err)
 {
     if (!g->witness) return 0;
     char *note = NULL;
     size_t len = 0;
     int rc = ts_checkpoint_get(g->s, UINT64_MAX, &note, &len);
     if (rc == TS_ENOTFOUND) return 0;
-    if (rc)
-        return ts_errf(err, errlen, -1, "reading the latest checkpoint: %s", ts_last_error(g->s));
-    char why[600] = "";
-    rc = wt_append(g->witness, g->origin, note, len, why, sizeof why);
+    if (rc) return at_errf(err, -1, "reading the latest checkpoint: %s", ts_last_error(g->s));
+    at_error why = {0};
+    char whybuf[sizeof why.where + sizeof why.what];
+    rc = wt_append(g->witness, g->origin, note, len, &why);
     free(note);
     if (rc)
-        return ts_errf(err, errlen, -1,
+        return at_errf(err, -1,
                        "%s: the checkpoint is kept in the store but NOT in the witness; the next "
                        "checkpoint is appended again",
-                       why);
+                       at_error_format(&why, whybuf, sizeof whybuf));
     return 0;
 }
 
 /* Signs and keeps a checkpoint of the committed log if it grew. 1 signed, 0 nothing new. */
-static int sign_if_grown(signer *g, uint64_t now_ms, char *err, size_t errlen)
+static int sign_if_grown(signer *g, uint64_t now_ms, at_error *err)
 {
     uint64_t size;
     uint8_t root[32];
     if (ts_log_size(g->s, &size) || ts_log_root(g->s, size, root))
-        return ts_errf(err, errlen, -1, "reading the log: %s", ts_last_error(g->s));
+        return at_errf(err, -1, "reading the log: %s", ts_last_error(g->s));
     g->pending = 0;
     if (size == g->signed_size || size == 0) return 0; /* nothing new, or nothing yet */
     cp_checkpoint c;
@@ -98,34 +96,34 @@ static int sign_if_grown(signer *g, uint64_t now_ms, char *err, size_t errlen)
     size_t len = 0;
     if (cp_checkpoint_sign(&c, g->key, &note, &len)) {
         g->pending = 1;
-        return ts_errf(err, errlen, -1, "signing a checkpoint failed (OpenSSL); will try again");
+        return at_errf(err, -1, "signing a checkpoint failed (OpenSSL); will try again");
     }
     int rc = ts_checkpoint_add(g->s, note, len);
     free(note);
     if (rc) {
         g->pending = 1;
-        return ts_errf(err, errlen, -1, "keeping a checkpoint failed: %s; will try again",
+        return at_errf(err, -1, "keeping a checkpoint failed: %s; will try again",
                        ts_last_error(g->s));
     }
     g->signed_size = size;
     g->last_ms = now_ms;
     g->count++;
-    return witness_latest(g, err, errlen) ? -1 : 1;
+    return witness_latest(g, err) ? -1 : 1;
 }
 
 /* Whether the key file may be created: only at the default path, for a new, empty log. */
-static int may_create_key(signer *g, const char *path, int explicit_path, char *err, size_t errlen)
+static int may_create_key(signer *g, const char *path, int explicit_path, at_error *err)
 {
     uint64_t size = 0, ncp = 0;
     if (ts_log_size(g->s, &size) || ts_checkpoint_count(g->s, &ncp))
-        return ts_errf(err, errlen, -1, "reading the log: %s", ts_last_error(g->s));
+        return at_errf(err, -1, "reading the log: %s", ts_last_error(g->s));
     if (explicit_path)
-        return ts_errf(err, errlen, -1,
+        return at_errf(err, -1,
                        "--signing-key %s: no such file; a given key is never created: check the "
                        "path, or make a new key with `trace-collector keygen -o %s`",
                        path, path);
     if (size > 0 || ncp > 0)
-        return ts_errf(err, errlen, -1,
+        return at_errf(err, -1,
                        "%s is missing, but the log already holds %llu entries and %llu "
                        "checkpoints signed with it: restore the key file from your backup (or "
                        "pass --signing-key FILE). A new key would make every earlier checkpoint "
@@ -135,7 +133,7 @@ static int may_create_key(signer *g, const char *path, int explicit_path, char *
 }
 
 int signer_open(ts_store *s, const char *store_dir, const signer_options *opt, signer **out,
-                int *created, char *err, size_t errlen)
+                int *created, at_error *err)
 {
     *out = NULL;
     if (created) *created = 0;
@@ -146,37 +144,36 @@ int signer_open(ts_store *s, const char *store_dir, const signer_options *opt, s
         path = defpath;
     }
     signer *g = calloc(1, sizeof *g);
-    if (!g) return ts_errf(err, errlen, -1, "out of memory");
+    if (!g) return at_errf(err, -1, "out of memory");
     g->s = s;
     g->interval_ms = opt ? opt->interval_ms : SIGNER_INTERVAL_MS_DEFAULT;
     g->entries = opt ? opt->entries : 0;
     g->witness = opt ? opt->witness : NULL;
     struct stat st;
     if (stat(path, &st) != 0 && errno == ENOENT) {
-        if (may_create_key(g, path, opt && opt->key_path, err, errlen) ||
-            cp_key_generate(&g->key) || cp_key_save_private(g->key, path, err, errlen)) {
+        if (may_create_key(g, path, opt && opt->key_path, err) || cp_key_generate(&g->key) ||
+            cp_key_save_private(g->key, path, err)) {
             signer_destroy(&g);
             return -1;
         }
         if (created) *created = 1;
-    } else if (cp_key_load_private(path, &g->key, err, errlen)) {
+    } else if (cp_key_load_private(path, &g->key, err)) {
         signer_destroy(&g);
         return -1;
     }
     if (ts_log_origin(s, g->origin, sizeof g->origin)) {
-        ts_errf(err, errlen, -1, "the store has no log origin: %s", ts_last_error(s));
+        at_errf(err, -1, "the store has no log origin: %s", ts_last_error(s));
         signer_destroy(&g);
         return -1;
     }
     if (opt && opt->tail_max && ts_log_set_tail_max(s, opt->tail_max)) {
-        ts_errf(err, errlen, -1, "recording the checkpoint bound: %s", ts_last_error(s));
+        at_errf(err, -1, "recording the checkpoint bound: %s", ts_last_error(s));
         signer_destroy(&g);
         return -1;
     }
     int signed_now = 0;
-    if (latest_size(g, &g->signed_size, err, errlen) ||
-        (signed_now = sign_if_grown(g, 0, err, errlen)) < 0 ||
-        (!signed_now && witness_latest(g, err, errlen))) {
+    if (latest_size(g, &g->signed_size, err) || (signed_now = sign_if_grown(g, 0, err)) < 0 ||
+        (!signed_now && witness_latest(g, err))) {
         signer_destroy(&g);
         return -1;
     }
@@ -192,25 +189,25 @@ int64_t signer_due_in_ms(const signer *g, uint64_t now_ms)
     return (int64_t)(g->last_ms + g->interval_ms - now_ms);
 }
 
-int signer_tick(signer *g, uint64_t now_ms, char *err, size_t errlen)
+int signer_tick(signer *g, uint64_t now_ms, at_error *err)
 {
     if (signer_due_in_ms(g, now_ms) != 0) return 0;
-    return sign_if_grown(g, now_ms, err, errlen);
+    return sign_if_grown(g, now_ms, err);
 }
 
-int signer_after_commit(signer *g, uint64_t now_ms, char *err, size_t errlen)
+int signer_after_commit(signer *g, uint64_t now_ms, at_error *err)
 {
     g->pending = 1;
     uint64_t size = 0;
     if (g->entries && ts_log_size(g->s, &size) == 0 &&
         size - (g->signed_size == UINT64_MAX ? 0 : g->signed_size) >= g->entries)
-        return sign_if_grown(g, now_ms, err, errlen);
-    return signer_tick(g, now_ms, err, errlen);
+        return sign_if_grown(g, now_ms, err);
+    return signer_tick(g, now_ms, err);
 }
 
-int signer_sign_now(signer *g, char *err, size_t errlen)
+int signer_sign_now(signer *g, at_error *err)
 {
-    return sign_if_grown(g, g->last_ms, err, errlen);
+    return sign_if_grown(g, g->last_ms, err);
 }
 
 uint64_t signer_count(const signer *g)
@@ -226,13 +223,12 @@ void signer_destroy(signer **g)
     *g = NULL;
 }
 
-int signer_keygen(const char *path, FILE *out, char *err, size_t errlen)
+int signer_keygen(const char *path, FILE *out, at_error *err)
 {
-    if (!path || !*path) return ts_errf(err, errlen, -1, "keygen: -o FILE is required");
+    if (!path || !*path) return at_errf(err, -1, "keygen: -o FILE is required");
     cp_key *k = NULL;
-    if (cp_key_generate(&k))
-        return ts_errf(err, errlen, -1, "keygen: OpenSSL could not make a key");
-    int rc = cp_key_save_private(k, path, err, errlen) ? -1 : 0;
+    if (cp_key_generate(&k)) return at_errf(err, -1, "keygen: OpenSSL could not make a key");
+    int rc = cp_key_save_private(k, path, err) ? -1 : 0;
     if (!rc && out) {
         char *pem = NULL;
         if (cp_key_public_pem(k, &pem, NULL) == 0) fputs(pem, out);
@@ -242,14 +238,12 @@ int signer_keygen(const char *path, FILE *out, char *err, size_t errlen)
     return rc;
 }
 
-int signer_print_public_key(const char *path, const char *origin, FILE *out, char *err,
-                            size_t errlen)
+int signer_print_public_key(const char *path, const char *origin, FILE *out, at_error *err)
 {
     cp_key *k = NULL;
-    if (cp_key_load_private(path, &k, err, errlen)) return -1;
+    if (cp_key_load_private(path, &k, err)) return -1;
     char *pem = NULL;
-    int rc =
-        cp_key_public_pem(k, &pem, NULL) ? ts_errf(err, errlen, -1, "cannot encode the key") : 0;
+    int rc = cp_key_public_pem(k, &pem, NULL) ? at_errf(err, -1, "cannot encode the key") : 0;
     if (!rc) fputs(pem, out);
     char vkey[512];
     if (!rc && origin && cp_key_vkey(k, origin, vkey, sizeof vkey) == 0) fprintf(out, "%s\n", vkey);
@@ -288,8 +282,9 @@ int signer_keygen_main(int argc, char **argv)
         signer_default_key_path(store ? store : ts_default_dir(), def, sizeof def);
         out = def;
     }
-    if (signer_keygen(out, stdout, err, sizeof err) != 0) {
-        fprintf(stderr, "trace-collector: keygen: %s\n", err);
+    at_error e = {0};
+    if (signer_keygen(out, stdout, &e) != 0) {
+        fprintf(stderr, "trace-collector: keygen: %s\n", at_error_format(&e, err, sizeof err));
         return 3;
     }
     fprintf(stderr,

@@ -52,25 +52,25 @@ void signer_default_key_path(const char *store_dir, char *out, size_t outlen);
  * witness, the latest checkpoint is appended to it at once (the witness must be writable
  * to start). 0 and *out, or -1 with err filled. */
 int signer_open(ts_store *s, const char *store_dir, const signer_options *opt, signer **out,
-                int *created, char *err, size_t errlen);
+                int *created, at_error *err);
 
 /* To call after every successful commit: notes that the log grew and signs if the interval
  * has passed since the last checkpoint, or the entries since it reach opt->entries.
  * `now_ms` is a monotonic clock in milliseconds. 1 signed, 0 not yet (pending), -1 error
  * (err filled; the pending state is kept). A checkpoint kept in the store but not appended
  * to the witness is -1 too (err says so); the next checkpoint is appended again. */
-int signer_after_commit(signer *g, uint64_t now_ms, char *err, size_t errlen);
+int signer_after_commit(signer *g, uint64_t now_ms, at_error *err);
 
 /* To call from the serving loop when idle: signs a pending checkpoint once the interval has
  * passed. Same returns as signer_after_commit. */
-int signer_tick(signer *g, uint64_t now_ms, char *err, size_t errlen);
+int signer_tick(signer *g, uint64_t now_ms, at_error *err);
 
 /* Milliseconds until a pending checkpoint is due (0: due now), or -1 when none is pending:
  * a poll timeout for the serving loop. */
 int64_t signer_due_in_ms(const signer *g, uint64_t now_ms);
 
 /* Signs now if the log grew past the latest checkpoint (before a clean stop). Same returns. */
-int signer_sign_now(signer *g, char *err, size_t errlen);
+int signer_sign_now(signer *g, at_error *err);
 
 /* Checkpoints signed by this signer since open. */
 uint64_t signer_count(const signer *g);
@@ -80,7 +80,7 @@ void signer_destroy(signer **g);
 
 /* `trace-collector keygen`: a new key at `path` (0600, refused if it exists), and its
  * public key PEM printed to `out` (may be NULL). 0 or -1 with err filled. */
-int signer_keygen(const char *path, FILE *out, char *err, size_t errlen);
+int signer_keygen(const char *path, FILE *out, at_error *err);
 
 /* `trace-collector keygen [-o FILE] [--store DIR]`: argv[0] is "keygen". Returns the exit
  * code (0, 2 usage, 3 I/O), or -1 when the arguments ask for another kind of key (--curve:
@@ -89,7 +89,6 @@ int signer_keygen_main(int argc, char **argv);
 
 /* `--print-public-key`: the SPKI PEM of the key at `path` to `out`, then its signed-note
  * verifier line for log `origin` (when not NULL) as a comment-free last line. 0 or -1. */
-int signer_print_public_key(const char *path, const char *origin, FILE *out, char *err,
-                            size_t errlen);
+int signer_print_public_key(const char *path, const char *origin, FILE *out, at_error *err);
 
 #endif

@@ -15,6 +15,14 @@
 #include "bundle.h"
 #include "merkle.h"
 
+/* One SHA-256 context for every hash of this file (merkle.h hashes through the caller's). */
+static at_sha256_ctx *sha(void)
+{
+    static at_sha256_ctx *h;
+    if (!h) h = at_sha256_new();
+    return h;
+}
+
 static cp_key *key;
 static bundle genuine;
 static char prior[512];
@@ -52,7 +60,7 @@ static int leaf_node(void *ctx, unsigned level, uint64_t index, uint8_t out[32])
     uint8_t l[32], r[32];
     leaf_node(ctx, level - 1, 2 * index, l);
     leaf_node(ctx, level - 1, 2 * index + 1, r);
-    merkle_node_hash(l, r, out);
+    merkle_node_hash(sha(), l, r, out);
     return 0;
 }
 
@@ -61,9 +69,9 @@ static void build_genuine(void)
     if (cp_key_generate(&key)) abort();
     static const char *ev[5] = {"alpha", "bravo", "charlie", "delta", "echo"};
     for (int i = 0; i < 5; i++)
-        merkle_leaf_hash(ev[i], strlen(ev[i]), leaves[i]);
+        merkle_leaf_hash(sha(), ev[i], strlen(ev[i]), leaves[i]);
     cp_checkpoint c = {.origin = "agenttrail/fuzz/0001", .size = 5, .time_unix_nano = 1};
-    merkle_root(leaf_node, NULL, 5, c.root);
+    merkle_root(sha(), leaf_node, NULL, 5, c.root);
     char *note;
     size_t len;
     if (cp_checkpoint_sign(&c, key, &note, &len)) abort();
@@ -75,7 +83,7 @@ static void build_genuine(void)
         size_t n;
         char *j;
         size_t jl;
-        merkle_inclusion_proof(leaf_node, NULL, i, 5, proof, MERKLE_MAX_PROOF, &n);
+        merkle_inclusion_proof(sha(), leaf_node, NULL, i, 5, proof, MERKLE_MAX_PROOF, &n);
         bundle_events_bin_append(&bin, i, (const uint8_t *)ev[i], strlen(ev[i]));
         hex_json((const uint8_t *)ev[i], strlen(ev[i]), &j, &jl, NULL);
         at_buf_put(&js, j, jl);
@@ -84,10 +92,10 @@ static void build_genuine(void)
         bundle_proof_line_append(&pr, i, leaves[i], (const uint8_t(*)[32])proof, n);
     }
     cp_checkpoint old = {.origin = "agenttrail/fuzz/0001", .size = 3, .time_unix_nano = 1};
-    merkle_root(leaf_node, NULL, 3, old.root);
+    merkle_root(sha(), leaf_node, NULL, 3, old.root);
     uint8_t proof[MERKLE_MAX_PROOF][32];
     size_t n;
-    merkle_consistency_proof(leaf_node, NULL, 3, 5, proof, MERKLE_MAX_PROOF, &n);
+    merkle_consistency_proof(sha(), leaf_node, NULL, 3, 5, proof, MERKLE_MAX_PROOF, &n);
     bundle_consistency_line_append(&cons, 3, old.root, 5, (const uint8_t(*)[32])proof, n);
     char *pn;
     if (cp_checkpoint_sign(&old, key, &pn, &prior_len) || prior_len >= sizeof prior) abort();

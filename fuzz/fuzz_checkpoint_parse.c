@@ -24,8 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cp_checkpoint c;
     cp_signature sigs[4];
     size_t nsigs = 0;
-    char err[256];
-    if (cp_note_parse(text, size, &c, sigs, 4, &nsigs, err, sizeof err) == 0) {
+    at_error err = {0};
+    if (cp_note_parse(text, size, &c, sigs, 4, &nsigs, &err) == 0) {
         char body[CP_ORIGIN_MAX + 128];
         size_t blen = cp_checkpoint_body(&c, body, sizeof body);
         /* A parsed body renders back to its own first lines (extensions other than the time
@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (blen == 0 || blen > size) abort();
         if (memcmp(body, text, blen - 1) != 0) abort();
         cp_checkpoint v;
-        if (cp_note_verify(text, size, fixed_key, &v, err, sizeof err) == 0) abort();
+        if (cp_note_verify(text, size, fixed_key, &v, &err) == 0) abort();
     }
     cp_key *k = NULL;
     if (cp_key_parse_public(text, size, &k) == 0) {

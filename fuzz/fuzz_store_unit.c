@@ -80,9 +80,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     if (!mkdtemp(store_dir)) abort();
     atexit(cleanup);
-    char err[512];
-    if (ts_open(store_dir, TS_OPEN_CREATE, NULL, &store, err, sizeof err) != 0) {
-        fprintf(stderr, "fuzz_store_unit: %s\n", err);
+    at_error err = {0};
+    if (ts_open(store_dir, TS_OPEN_CREATE, NULL, &store, &err) != 0) {
+        fprintf(stderr, "fuzz_store_unit: %s\n", err.what);
         abort();
     }
     enum { G = 600 };

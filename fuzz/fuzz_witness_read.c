@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "checkpoint.h"
-#include "witness.h"
 
 typedef struct span {
     const char *start;
@@ -26,8 +25,8 @@ static int record(void *ctx, uint64_t seq, const char *note, size_t len)
     cp_checkpoint c;
     cp_signature sig;
     size_t nsig;
-    char err[256];
-    (void)cp_note_parse(note, len, &c, &sig, 1, &nsig, err, sizeof err);
+    at_error err = {0};
+    (void)cp_note_parse(note, len, &c, &sig, 1, &nsig, &err);
     return 0;
 }
 
@@ -40,8 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(text, data, size);
     span in = {text, size};
     int torn = 0;
-    char err[512];
-    (void)wt_parse(text, size, "fuzz", record, &in, &torn, err, sizeof err);
+    at_error err = {0};
+    (void)wt_parse(text, size, "fuzz", record, &in, &torn, &err);
     free(text);
     return 0;
 }

@@ -135,7 +135,9 @@ int qctx_open_store(const qctx *ctx, ts_store **out)
         return QEXIT_STORE;
     }
     char msg[512] = "";
-    int rc = ts_open(ctx->store_dir, TS_OPEN_RDONLY, NULL, out, msg, sizeof msg);
+    at_error e = {0};
+    int rc = ts_open(ctx->store_dir, TS_OPEN_RDONLY, NULL, out, &e);
+    at_error_format(&e, msg, sizeof msg);
     if (rc == TS_ENOTFOUND) {
         qerr(ctx, NULL, "no store at %s: start trace-collector --store %s or pass --store",
              ctx->store_dir, ctx->store_dir);

@@ -478,9 +478,7 @@ int bundle_seal(bundle *b, const char *query_json, const char *exported_by, cons
     cp_checkpoint cp;
     cp_signature sig;
     size_t nsig;
-    char why[256];
-    if (!cpf ||
-        cp_note_parse((const char *)cpf->data, cpf->len, &cp, &sig, 1, &nsig, why, sizeof why)) {
+    if (!cpf || cp_note_parse((const char *)cpf->data, cpf->len, &cp, &sig, 1, &nsig, NULL)) {
         at_error_set(err, "", "checkpoint.txt missing or malformed");
         return BUNDLE_EFORMAT;
     }

@@ -153,7 +153,9 @@ static int check_checkpoint(const bundle *b, json_t *m, const cp_key *k, cp_chec
 {
     const bundle_file *cpf = bundle_get(b, BUNDLE_CHECKPOINT);
     char why[256];
-    int rc = cp_note_verify((const char *)cpf->data, cpf->len, k, cp, why, sizeof why);
+    at_error e = {0};
+    int rc = cp_note_verify((const char *)cpf->data, cpf->len, k, cp, &e);
+    at_error_format(&e, why, sizeof why);
     if (rc == CP_EFORMAT)
         return failed(f, BUNDLE_CHECKPOINT, -1, 0, "checkpoint format", "%s", why);
     if (rc) return failed(f, BUNDLE_CHECKPOINT, -1, 0, "checkpoint signature", "%s", why);
@@ -196,7 +198,8 @@ static int check_event(const cp_checkpoint *cp, int64_t i, uint64_t li, const ui
 {
     uint8_t leaf[32], claimed[32], proof[TS_PROOF_MAX][32];
     size_t n = 0;
-    ts_log_leaf_hash(bytes, len, leaf);
+    if (ts_log_leaf_hash(bytes, len, leaf))
+        return failed(f, BUNDLE_EVENTS_BIN, i, li, "leaf hash", "SHA-256 failed (OpenSSL)");
     json_error_t jerr;
     json_t *p = json_loadb(pline, plen, JSON_REJECT_DUPLICATES, &jerr);
     uint64_t pli;
@@ -296,8 +299,10 @@ static int check_prior(const bundle *b, const cp_key *k, const cp_checkpoint *cp
 {
     cp_checkpoint old;
     char why[256];
-    if (cp_note_verify(prior, prior_len, k, &old, why, sizeof why))
-        return failed(f, "prior checkpoint", -1, 0, "prior signature", "%s", why);
+    at_error e = {0};
+    if (cp_note_verify(prior, prior_len, k, &old, &e))
+        return failed(f, "prior checkpoint", -1, 0, "prior signature", "%s",
+                      at_error_format(&e, why, sizeof why));
     if (strcmp(old.origin, cp->origin) != 0)
         return failed(f, "prior checkpoint", -1, 0, "prior origin",
                       "of log %s, the bundle is of log %s", old.origin, cp->origin);

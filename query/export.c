@@ -220,10 +220,11 @@ static int fill(const qctx *ctx, ts_store *s, const cp_checkpoint *cp, const cp_
         for (size_t i = 0; !rc && i < m; i++) {
             const exported *e = &ev[base + i];
             uint8_t leaf[32];
-            ts_log_leaf_hash(e->bytes, e->len, leaf);
+            int hashed = ts_log_leaf_hash(e->bytes, e->len, leaf);
             at_buf_put(&js, e->json, e->jlen);
             at_buf_putc(&js, '\n');
-            if (bundle_events_bin_append(&bin, e->log_index, e->bytes, e->len) || js.failed ||
+            if (hashed || bundle_events_bin_append(&bin, e->log_index, e->bytes, e->len) ||
+                js.failed ||
                 bundle_proof_line_append(&pr, e->log_index, leaf, (const uint8_t(*)[32])proofs[i],
                                          lens[i]))
                 rc = QEXIT_STORE;
@@ -251,7 +252,7 @@ static int fill(const qctx *ctx, ts_store *s, const cp_checkpoint *cp, const cp_
             rc = QEXIT_STORE;
             break;
         }
-        int bad = cp_note_parse(note, len, &old, &sig, 1, &nsig, NULL, 0);
+        int bad = cp_note_parse(note, len, &old, &sig, 1, &nsig, NULL);
         free(note);
         if (bad || old.size == 0 || old.size >= cp->size || (ns && sizes[ns - 1] == old.size))
             continue;
@@ -314,7 +315,7 @@ static int load_checkpoint(const qctx *ctx, ts_store *s, bundle *b, cp_checkpoin
         return QEXIT_STORE;
     }
     if (rc || ts_log_origin(s, origin, sizeof origin) ||
-        cp_note_parse(note, len, cp, &sig, 1, &nsig, NULL, 0) || strcmp(origin, cp->origin)) {
+        cp_note_parse(note, len, cp, &sig, 1, &nsig, NULL) || strcmp(origin, cp->origin)) {
         free(note);
         qerr(ctx, "export", "the latest checkpoint cannot be read: %s", ts_last_error(s));
         return QEXIT_STORE;
@@ -332,8 +333,10 @@ static int load_prior(const qctx *ctx, ts_store *s, const char *path, const cp_c
     if (f) fclose(f);
     cp_signature sig;
     size_t nsig;
-    int bad = !f || !text || len > CP_NOTE_MAX ||
-              cp_note_parse(text, len, prior, &sig, 1, &nsig, why, sizeof why);
+    at_error e = {0};
+    int bad =
+        !f || !text || len > CP_NOTE_MAX || cp_note_parse(text, len, prior, &sig, 1, &nsig, &e);
+    at_error_format(&e, why, sizeof why);
     free(text);
     if (bad) {
         qerr(ctx, "export", "--prior %s: not a checkpoint: %s", path,
@@ -429,8 +432,9 @@ static int export_run(const qctx *ctx, int argc, char **argv)
     exported *ev = NULL;
     size_t n = 0;
     cp_checkpoint cp;
-    if (cp_key_load_private(keypath, &k, err, sizeof err)) {
-        qerr(ctx, "export", "%s", err);
+    at_error e = {0};
+    if (cp_key_load_private(keypath, &k, &e)) {
+        qerr(ctx, "export", "%s", at_error_format(&e, err, sizeof err));
         rc = QEXIT_STORE;
     }
     if (!rc) rc = load_checkpoint(ctx, s, &b, &cp);

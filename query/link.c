@@ -314,7 +314,9 @@ static int wait_readable(const qctx *ctx, const char *endpoint, unsigned timeout
     for (;;) {
         ts_store *s = NULL;
         tp_event *got = NULL;
-        int rc = ts_open(ctx->store_dir, TS_OPEN_RDONLY, NULL, &s, last, sizeof last);
+        at_error e = {0};
+        int rc = ts_open(ctx->store_dir, TS_OPEN_RDONLY, NULL, &s, &e);
+        at_error_format(&e, last, sizeof last);
         if (rc == 0) {
             rc = ts_get(s, ev->event_id.data, &got);
             if (rc != 0 && rc != TS_ENOTFOUND) snprintf(last, sizeof last, "%s", ts_last_error(s));

@@ -223,8 +223,9 @@ static int verify_bundle(const qctx *ctx, const vargs *v)
     bundle b;
     bundle_init(&b);
     int rc = QEXIT_STORE;
-    if (v->key && cp_key_load_public(v->key, &k, err, sizeof err)) {
-        qerr(ctx, "verify", "%s", err);
+    at_error e = {0};
+    if (v->key && cp_key_load_public(v->key, &k, &e)) {
+        qerr(ctx, "verify", "%s", at_error_format(&e, err, sizeof err));
         goto out;
     }
     if (v->keyring && qkeyring_load(v->keyring, &kr, err, sizeof err)) {

@@ -24,7 +24,6 @@
 #include "checkpoint.h"
 #include "crash.h"
 #include "verify.h"
-#include "witness.h"
 #include "text_term.h"
 
 /* A checkpoint kept in the store. */
@@ -66,9 +65,11 @@ static int open_store(vstore *vs)
 {
     struct stat st;
     char msg[512] = "";
+    at_error e = {0};
     int rc = stat(vs->dir, &st) == 0 && S_ISDIR(st.st_mode)
-                 ? ts_open(vs->dir, TS_OPEN_RDONLY, NULL, &vs->s, msg, sizeof msg)
+                 ? ts_open(vs->dir, TS_OPEN_RDONLY, NULL, &vs->s, &e)
                  : TS_ENOTFOUND;
+    at_error_format(&e, msg, sizeof msg);
     char mdb[4200];
     snprintf(mdb, sizeof mdb, "%s/data.mdb", vs->dir);
     if (rc == TS_ENOTFOUND && stat(mdb, &st) == 0)
@@ -98,19 +99,20 @@ static int open_store(vstore *vs)
 static int load_key(vstore *vs)
 {
     char err[1024];
+    at_error e = {0};
     if (vs->v->key) {
         vs->key_given = 1;
-        if (cp_key_load_public(vs->v->key, &vs->k, err, sizeof err) == 0) return 0;
+        if (cp_key_load_public(vs->v->key, &vs->k, &e) == 0) return 0;
         /* A private key file also carries the public half. */
-        if (cp_key_load_private(vs->v->key, &vs->k, err, sizeof err) == 0) return 0;
-        qerr(vs->ctx, "verify", "%s", err);
+        if (cp_key_load_private(vs->v->key, &vs->k, &e) == 0) return 0;
+        qerr(vs->ctx, "verify", "%s", at_error_format(&e, err, sizeof err));
         return QEXIT_STORE;
     }
     char path[4096];
     snprintf(path, sizeof path, "%s/checkpoint.key", vs->dir);
-    if (cp_key_load_private(path, &vs->k, err, sizeof err) != 0) {
+    if (cp_key_load_private(path, &vs->k, &e) != 0) {
         tp_term_printf(vs->ctx->err, "verify: no key (%s): checkpoint signatures are NOT checked",
-                       err);
+                       at_error_format(&e, err, sizeof err));
         vs->k = NULL;
     }
     return 0;
@@ -122,8 +124,10 @@ static int check_note(const vstore *vs, const char *note, size_t len, cp_checkpo
 {
     cp_signature sig;
     size_t nsig;
-    int rc = vs->k ? cp_note_verify(note, len, vs->k, c, why, whylen)
-                   : cp_note_parse(note, len, c, &sig, 1, &nsig, why, whylen);
+    at_error e = {0};
+    int rc = vs->k ? cp_note_verify(note, len, vs->k, c, &e)
+                   : cp_note_parse(note, len, c, &sig, 1, &nsig, &e);
+    at_error_format(&e, why, whylen);
     *what = rc == CP_EVERIFY ? "signature" : "format";
     if (!rc && strcmp(c->origin, vs->origin) != 0) {
         *what = "origin";
@@ -287,10 +291,10 @@ static int check_external(vstore *vs)
     }
     if (!vs->v->witness) return 0;
     char err[1024] = "";
-    int rc =
-        wt_read(vs->v->witness, vs->origin, witness_record, vs, &vs->witness_torn, err, sizeof err);
+    at_error e = {0};
+    int rc = wt_read(vs->v->witness, vs->origin, witness_record, vs, &vs->witness_torn, &e);
     if (rc > 0) return rc;
-    if (rc) return failed(vs->ctx, "%s", err);
+    if (rc) return failed(vs->ctx, "%s", at_error_format(&e, err, sizeof err));
     if (vs->nwitness == 0 && vs->size > 0)
         return failed(vs->ctx, "witness %s holds no checkpoint of log %s", vs->v->witness,
                       vs->origin);

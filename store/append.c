@@ -233,15 +233,8 @@ static int stamp(ts_store *s, tp_event *ev, uint64_t li)
 static int pack(ts_store *s, const tp_event *ev, size_t *len)
 {
     size_t n = agenttrail__v1__trace_event__get_packed_size(ev);
-    if (s->blk_len + n > s->blk_cap) {
-        size_t cap = s->blk_cap ? s->blk_cap : 16384;
-        while (cap < s->blk_len + n)
-            cap *= 2;
-        uint8_t *p = realloc(s->blk_buf, cap);
-        if (!p) return ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
-        s->blk_buf = p;
-        s->blk_cap = cap;
-    }
+    if (at_grow((void **)&s->blk_buf, &s->blk_cap, s->blk_len + n, 1, 16384))
+        return ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
     *len = agenttrail__v1__trace_event__pack(ev, s->blk_buf + s->blk_len);
     return 0;
 }

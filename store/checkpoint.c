@@ -13,7 +13,7 @@
  * Threading: reentrant; no global state.
  */
 #include "checkpoint.h"
-#include "errbuf.h"
+#include "atcommon.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -184,7 +184,7 @@ static int read_small_file(const char *path, char **buf, size_t *len, struct sta
     return 0;
 }
 
-int cp_key_load_private(const char *path, cp_key **out, char *err, size_t errlen)
+int cp_key_load_private(const char *path, cp_key **out, at_error *err)
 {
     *out = NULL;
     char *text;
@@ -192,12 +192,12 @@ int cp_key_load_private(const char *path, cp_key **out, char *err, size_t errlen
     struct stat st;
     int rc = read_small_file(path, &text, &len, &st);
     if (rc)
-        return ts_errf(err, errlen, rc, "%s: cannot read the signing key: %s", path,
+        return at_errf(err, rc, "%s: cannot read the signing key: %s", path,
                        rc == CP_EIO ? strerror(errno) : cp_strerror(rc));
     if (st.st_mode & 077) {
         OPENSSL_cleanse(text, len);
         free(text);
-        return ts_errf(err, errlen, CP_EKEY,
+        return at_errf(err, CP_EKEY,
                        "%s: the signing key is readable by others (mode %03o): run chmod 600 %s",
                        path, (unsigned)(st.st_mode & 0777), path);
     }
@@ -207,55 +207,34 @@ int cp_key_load_private(const char *path, cp_key **out, char *err, size_t errlen
     OPENSSL_cleanse(text, len);
     free(text);
     if (!pkey)
-        return ts_errf(err, errlen, CP_EKEY,
+        return at_errf(err, CP_EKEY,
                        "%s: not a PEM private key: make one with trace-collector keygen -o %s",
                        path, path);
     rc = key_from_pkey(pkey, 1, out);
-    if (rc) return ts_errf(err, errlen, rc, "%s: not an Ed25519 private key", path);
+    if (rc) return at_errf(err, rc, "%s: not an Ed25519 private key", path);
     return 0;
 }
 
-int cp_key_save_private(const cp_key *k, const char *path, char *err, size_t errlen)
+int cp_key_save_private(const cp_key *k, const char *path, at_error *err)
 {
-    if (!k->has_private) return ts_errf(err, errlen, CP_EKEY, "no private key to save");
+    if (!k->has_private) return at_errf(err, CP_EKEY, "no private key to save");
     BIO *bio = BIO_new(BIO_s_mem());
     if (!bio || PEM_write_bio_PrivateKey(bio, k->pkey, NULL, NULL, 0, NULL, NULL) != 1) {
         BIO_free(bio);
-        return ts_errf(err, errlen, CP_ECRYPTO, "%s: cannot encode the private key", path);
+        return at_errf(err, CP_ECRYPTO, "%s: cannot encode the private key", path);
     }
     char *pem;
     long n = BIO_get_mem_data(bio, &pem);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        int e = errno;
-        BIO_free(bio);
-        if (e == EEXIST)
-            return ts_errf(err, errlen, CP_EEXIST,
-                           "%s: exists; a key is never overwritten: remove it first or choose "
-                           "another path",
-                           path);
-        return ts_errf(err, errlen, CP_EIO, "%s: cannot create: %s", path, strerror(e));
-    }
-    int rc = 0;
-    long off = 0;
-    while (off < n) {
-        ssize_t w = write(fd, pem + off, (size_t)(n - off));
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            rc = CP_EIO;
-            break;
-        }
-        off += w;
-    }
-    if (!rc && fsync(fd) != 0) rc = CP_EIO;
-    int e = errno;
-    close(fd);
+    /* at_file_create: written whole in a temporary file, then linked, so that a crash never
+     * leaves a half-written key; an existing file is never replaced. */
+    int rc = at_file_create(path, pem, n > 0 ? (size_t)n : 0, 0600, err);
     BIO_free(bio);
-    if (rc) {
-        unlink(path);
-        return ts_errf(err, errlen, rc, "%s: cannot write: %s", path, strerror(e));
-    }
-    return 0;
+    if (rc == AT_EEXIST)
+        return at_errf(err, CP_EEXIST,
+                       "%s: exists; a key is never overwritten: remove it first or choose "
+                       "another path",
+                       path);
+    return rc ? CP_EIO : 0;
 }
 
 int cp_key_public_pem(const cp_key *k, char **pem, size_t *len)
@@ -291,21 +270,15 @@ void cp_key_fingerprint(const cp_key *k, char out[CP_FINGERPRINT_LEN])
     /* The DER SubjectPublicKeyInfo of an Ed25519 key (RFC 8410): this prefix, then the key. */
     static const uint8_t spki_prefix[12] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
                                             0x2b, 0x65, 0x70, 0x03, 0x21, 0x00};
-    uint8_t der[sizeof spki_prefix + CP_PUB_LEN], md[32];
-    unsigned int mdlen = 0;
+    uint8_t der[sizeof spki_prefix + CP_PUB_LEN], md[AT_SHA256_LEN];
     memcpy(der, spki_prefix, sizeof spki_prefix);
     memcpy(der + sizeof spki_prefix, k->pub, CP_PUB_LEN);
     memcpy(out, "SHA256:", 8);
-    if (EVP_Digest(der, sizeof der, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
+    if (at_sha256(der, sizeof der, md) != 0) {
         memcpy(out + 7, "(unavailable)", 14);
         return;
     }
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        out[7 + 2 * i] = hex[md[i] >> 4];
-        out[8 + 2 * i] = hex[md[i] & 15];
-    }
-    out[71] = 0;
+    at_hex_encode(md, sizeof md, out + 7);
 }
 
 int cp_key_has_private(const cp_key *k)
@@ -315,17 +288,14 @@ int cp_key_has_private(const cp_key *k)
 
 void cp_key_id(const cp_key *k, const char *name, uint8_t out[4])
 {
-    uint8_t md[32];
-    unsigned int mdlen = 0;
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    const uint8_t sep[2] = {'\n', 0x01};
-    if (c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
-        EVP_DigestUpdate(c, name, strlen(name)) == 1 && EVP_DigestUpdate(c, sep, 2) == 1 &&
-        EVP_DigestUpdate(c, k->pub, CP_PUB_LEN) == 1 && EVP_DigestFinal_ex(c, md, &mdlen) == 1)
+    static const uint8_t sep[2] = {'\n', 0x01};
+    const void *parts[] = {name, sep, k->pub};
+    const size_t lens[] = {strlen(name), sizeof sep, CP_PUB_LEN};
+    uint8_t md[AT_SHA256_LEN];
+    if (at_sha256_parts(parts, lens, 3, md) == 0)
         memcpy(out, md, 4);
     else
-        memset(out, 0, 4);
-    EVP_MD_CTX_free(c);
+        memset(out, 0, 4); /* OpenSSL failed: an id no signature line carries */
 }
 
 int cp_name_valid(const char *name)
@@ -410,7 +380,7 @@ int cp_key_parse_public(const char *text, size_t len, cp_key **out)
     return parse_vkey(text, len, out);
 }
 
-int cp_key_load_public(const char *path, cp_key **out, char *err, size_t errlen)
+int cp_key_load_public(const char *path, cp_key **out, at_error *err)
 {
     *out = NULL;
     char *text;
@@ -418,12 +388,12 @@ int cp_key_load_public(const char *path, cp_key **out, char *err, size_t errlen)
     struct stat st;
     int rc = read_small_file(path, &text, &len, &st);
     if (rc)
-        return ts_errf(err, errlen, rc, "%s: cannot read the public key: %s", path,
+        return at_errf(err, rc, "%s: cannot read the public key: %s", path,
                        rc == CP_EIO ? strerror(errno) : cp_strerror(rc));
     rc = cp_key_parse_public(text, len, out);
     free(text);
     if (rc)
-        return ts_errf(err, errlen, rc,
+        return at_errf(err, rc,
                        "%s: not an Ed25519 public key (PEM \"PUBLIC KEY\" or a verifier key line); "
                        "export one with trace-collector --print-public-key",
                        path);
@@ -540,16 +510,16 @@ static const char *find_separator(const char *note, size_t len)
 }
 
 int cp_note_parse(const char *note, size_t len, cp_checkpoint *out, cp_signature *sigs, size_t max,
-                  size_t *nsigs, char *err, size_t errlen)
+                  size_t *nsigs, at_error *err)
 {
     memset(out, 0, sizeof *out);
     *nsigs = 0;
     if (len > CP_NOTE_MAX)
-        return ts_errf(err, errlen, CP_EFORMAT, "note longer than %d bytes", CP_NOTE_MAX);
+        return at_errf(err, CP_EFORMAT, "note longer than %d bytes", CP_NOTE_MAX);
     if (len == 0 || note[len - 1] != '\n')
-        return ts_errf(err, errlen, CP_EFORMAT, "note does not end with a newline");
+        return at_errf(err, CP_EFORMAT, "note does not end with a newline");
     const char *sep = find_separator(note, len);
-    if (!sep) return ts_errf(err, errlen, CP_EFORMAT, "no empty line before the signatures");
+    if (!sep) return at_errf(err, CP_EFORMAT, "no empty line before the signatures");
     const char *end = note + len, *body_end = sep; /* body = [note, sep) incl. its '\n' */
 
     /* Body: origin, size, root, extension lines; no empty line. */
@@ -557,20 +527,20 @@ int cp_note_parse(const char *note, size_t len, cp_checkpoint *out, cp_signature
     size_t n;
     const char *q = next_line(p, body_end, &n);
     if (!q || n == 0 || n >= CP_ORIGIN_MAX || !text_ok(p, n))
-        return ts_errf(err, errlen, CP_EFORMAT, "line 1: origin missing, too long or not text");
+        return at_errf(err, CP_EFORMAT, "line 1: origin missing, too long or not text");
     memcpy(out->origin, p, n);
     out->origin[n] = 0;
     if (!cp_name_valid(out->origin))
-        return ts_errf(err, errlen, CP_EFORMAT,
+        return at_errf(err, CP_EFORMAT,
                        "line 1: origin must be printable ASCII without spaces or '+'");
     p = q;
     if (!(q = next_line(p, body_end, &n)) || parse_size(p, n, &out->size))
-        return ts_errf(err, errlen, CP_EFORMAT, "line 2: tree size must be a decimal integer");
+        return at_errf(err, CP_EFORMAT, "line 2: tree size must be a decimal integer");
     p = q;
     size_t rootlen;
     if (!(q = next_line(p, body_end, &n)) ||
         cp_base64_decode(p, n, out->root, sizeof out->root, &rootlen) || rootlen != 32)
-        return ts_errf(err, errlen, CP_EFORMAT, "line 3: root must be base64 of 32 bytes");
+        return at_errf(err, CP_EFORMAT, "line 3: root must be base64 of 32 bytes");
     p = q;
     /* The signing time, when present, is the first extension line. */
     static const char TIME_KEY[] = "time_unix_nano ";
@@ -578,29 +548,28 @@ int cp_note_parse(const char *note, size_t len, cp_checkpoint *out, cp_signature
     if (p < body_end && (q = next_line(p, body_end, &n)) && n > tk &&
         memcmp(p, TIME_KEY, tk) == 0) {
         if (parse_size(p + tk, n - tk, &out->time_unix_nano) || out->time_unix_nano == 0)
-            return ts_errf(err, errlen, CP_EFORMAT,
-                           "line 4: time_unix_nano must be a positive integer");
+            return at_errf(err, CP_EFORMAT, "line 4: time_unix_nano must be a positive integer");
         p = q;
     }
     for (int line = 4; p < body_end; line++) {
         if (!(q = next_line(p, body_end, &n)) || n == 0 || !text_ok(p, n))
-            return ts_errf(err, errlen, CP_EFORMAT, "line %d: bad extension line", line);
+            return at_errf(err, CP_EFORMAT, "line %d: bad extension line", line);
         p = q;
     }
 
     /* Signatures: "— name base64\n" each, at least one. */
     p = sep + 1;
-    if (p >= end) return ts_errf(err, errlen, CP_EFORMAT, "no signature line");
+    if (p >= end) return at_errf(err, CP_EFORMAT, "no signature line");
     for (int line = 1; p < end; line++) {
         if (!(q = next_line(p, end, &n)) || n < SIG_PREFIX_LEN ||
             memcmp(p, SIG_PREFIX, SIG_PREFIX_LEN) != 0)
-            return ts_errf(err, errlen, CP_EFORMAT,
+            return at_errf(err, CP_EFORMAT,
                            "signature line %d: must start with an em dash and a space", line);
         const char *name = p + SIG_PREFIX_LEN, *lend = p + n;
         const char *sp = memchr(name, ' ', (size_t)(lend - name));
         if (!sp || sp == name || (size_t)(sp - name) >= CP_ORIGIN_MAX ||
             !text_ok(name, (size_t)(sp - name)))
-            return ts_errf(err, errlen, CP_EFORMAT, "signature line %d: key name missing", line);
+            return at_errf(err, CP_EFORMAT, "signature line %d: key name missing", line);
         char nm[CP_ORIGIN_MAX];
         memcpy(nm, name, (size_t)(sp - name));
         nm[sp - name] = 0;
@@ -609,7 +578,7 @@ int cp_note_parse(const char *note, size_t len, cp_checkpoint *out, cp_signature
         if (!cp_name_valid(nm) ||
             cp_base64_decode(sp + 1, (size_t)(lend - sp - 1), raw, sizeof raw, &rawlen) ||
             rawlen < 5)
-            return ts_errf(err, errlen, CP_EFORMAT, "signature line %d: bad name or base64", line);
+            return at_errf(err, CP_EFORMAT, "signature line %d: bad name or base64", line);
         if (*nsigs < max) {
             cp_signature *s = &sigs[(*nsigs)++];
             memcpy(s->name, nm, sizeof s->name);
@@ -622,12 +591,11 @@ int cp_note_parse(const char *note, size_t len, cp_checkpoint *out, cp_signature
     return 0;
 }
 
-int cp_note_verify(const char *note, size_t len, const cp_key *k, cp_checkpoint *out, char *err,
-                   size_t errlen)
+int cp_note_verify(const char *note, size_t len, const cp_key *k, cp_checkpoint *out, at_error *err)
 {
     cp_signature sigs[16];
     size_t nsigs;
-    int rc = cp_note_parse(note, len, out, sigs, 16, &nsigs, err, errlen);
+    int rc = cp_note_parse(note, len, out, sigs, 16, &nsigs, err);
     if (rc) return rc;
     uint8_t id[4];
     cp_key_id(k, out->origin, id);
@@ -635,11 +603,11 @@ int cp_note_verify(const char *note, size_t len, const cp_key *k, cp_checkpoint 
     for (size_t i = 0; i < nsigs; i++) {
         if (strcmp(sigs[i].name, out->origin) != 0 || memcmp(sigs[i].key_id, id, 4) != 0) continue;
         if (cp_key_verify(k, note, body_len, sigs[i].sig, sigs[i].sig_len) == 0) return 0;
-        return ts_errf(err, errlen, CP_EVERIFY,
+        return at_errf(err, CP_EVERIFY,
                        "signature by %s (key id %02x%02x%02x%02x) does not match the checkpoint",
                        out->origin, id[0], id[1], id[2], id[3]);
     }
-    return ts_errf(err, errlen, CP_EVERIFY,
+    return at_errf(err, CP_EVERIFY,
                    "no signature by the given key (name %s, key id %02x%02x%02x%02x)", out->origin,
                    id[0], id[1], id[2], id[3]);
 }

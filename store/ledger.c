@@ -1,6 +1,10 @@
 /*
- * ledger.c - the store's Merkle log and checkpoints: the ts_log_* and ts_checkpoint_* half of
- * tracestore.h, built on the tree math of merkle.c and the note format of checkpoint.c.
+ * ledger.c - the store's Merkle log: its tables, its node layout, the append hook that
+ * extends it in every ts_append transaction, and reading roots, leaves and proofs (the
+ * ts_log_* half of tracestore.h but the audits). Built on the tree math of merkle.c.
+ * The audits of verify --store (ts_log_check_nodes, ts_log_inclusion_proofs,
+ * ts_log_recompute) are ledger_check.c's; the origin and the checkpoints,
+ * ledger_checkpoints.c's; what they share, ledger_txn.h.
  *
  * Owns three LMDB tables (docs/ledger.md):
  *   log_nodes        BE64(last leaf covered) || level (1 byte) -> 32-byte hash of a complete
@@ -12,8 +16,8 @@
  *                    log_nodes; "nodes_min_level" -> 1 byte, the lowest level log_nodes keeps
  *                    (absent: 1, logs written before it was recorded).
  *
- * A node below the minimum level L is computed from its leaves: node_get reads the 2^L
- * leaves of the aligned block around it with one range read (leaves_read, the one place
+ * A node below the minimum level L is computed from its leaves: ledger_node_get reads the 2^L
+ * leaves of the aligned block around it with one range read (ledger_leaves_read, the one place
  * that asks the store for leaf hashes), hashes what is asked of the block's lower levels
  * once and answers from that memo while the same block is asked for (a proof's L lowest
  * siblings).
@@ -32,34 +36,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
-#include "ledger.h"
-#include "merkle.h"
-
-#define T_NODES "log_nodes"
-#define T_CHECKPOINTS "log_checkpoints"
-#define T_INFO "log_info"
-#define K_MIN_LEVEL "nodes_min_level"
-
-/* The leaves of one aligned block of 2^L leaves and the hashes of its levels 1..L-1 computed
- * so far: level j starts at block_off(L, j), so the block's nodes take at most 2^(L+1)
- * slots. */
-typedef struct low_block {
-    uint64_t index; /* block number (leaves from index << L); UINT64_MAX when empty */
-    uint64_t count; /* leaves of the block present (fewer at the log's right edge) */
-    uint8_t done[2u << TS_NODE_LEVEL_MAX]; /* 1: h[slot] is computed (leaves always are) */
-    uint8_t h[2u << TS_NODE_LEVEL_MAX][MERKLE_HASH_LEN];
-} low_block;
-
-typedef struct ledger_txn {
-    ts_store *s;
-    MDB_txn *txn;
-    MDB_dbi nodes;
-    unsigned min_level;   /* log_nodes keeps the levels >= this one */
-    uint64_t leaves;      /* leaves present in txn: the blocks read stop there */
-    MDB_cursor *leaf_cur; /* on the store's events, opened by the first leaves_read */
-    int failed_rc;        /* the TS_E* / LMDB code behind a MERKLE_ESOURCE */
-    low_block blk;
-} ledger_txn;
+#include "ledger_txn.h"
 
 /* Reads the node layout from log_info into *min_level (1 when not recorded). */
 static int layout_read(ts_store *s, MDB_txn *txn, unsigned *min_level)
@@ -84,7 +61,7 @@ static int layout_read(ts_store *s, MDB_txn *txn, unsigned *min_level)
 }
 
 /* Prepares l for reading the tree inside txn: log_nodes, the layout and the log size. */
-static int ledger_open(ledger_txn *l, ts_store *s, MDB_txn *txn)
+int ledger_open(ledger_txn *l, ts_store *s, MDB_txn *txn)
 {
     l->s = s;
     l->txn = txn;
@@ -102,7 +79,7 @@ static int ledger_open(ledger_txn *l, ts_store *s, MDB_txn *txn)
 }
 
 /* Releases what ledger_open and the reads opened (before the transaction ends). */
-static void ledger_close(ledger_txn *l)
+void ledger_close(ledger_txn *l)
 {
     if (l->leaf_cur) mdb_cursor_close(l->leaf_cur);
     l->leaf_cur = NULL;
@@ -110,7 +87,7 @@ static void ledger_close(ledger_txn *l)
 
 /* The leaf hashes [first, first + n) into out, through one cursor on the store's blocks
  * (each block keeps its events' leaf hashes uncompressed). 0 or a TS_E* code. */
-static int leaves_read(ledger_txn *l, uint64_t first, size_t n, uint8_t (*out)[MERKLE_HASH_LEN])
+int ledger_leaves_read(ledger_txn *l, uint64_t first, size_t n, uint8_t (*out)[MERKLE_HASH_LEN])
 {
     if (n == 0) return 0;
     int rc = ts_internal_leaves_read(l->s, l->txn, &l->leaf_cur, first, n, out);
@@ -132,7 +109,7 @@ static int block_load(ledger_txn *l, uint64_t block)
         return ts_fail(l->s, TS_ECORRUPT, "store %s: leaf %llu missing", l->s->dir,
                        (unsigned long long)first);
     if (count > l->leaves - first) count = l->leaves - first;
-    int rc = leaves_read(l, first, (size_t)count, l->blk.h);
+    int rc = ledger_leaves_read(l, first, (size_t)count, l->blk.h);
     if (rc) return rc;
     memset(l->blk.done + ((size_t)1 << L), 0, (size_t)1 << L);
     l->blk.index = block;
@@ -142,12 +119,14 @@ static int block_load(ledger_txn *l, uint64_t block)
 
 /* The hash of node (level, in) of the loaded block (complete: (in + 1) << level <= count),
  * computing what is missing below it: a proof's L lowest siblings cost 2^L - L - 1 hashes. */
-static const uint8_t *block_node(low_block *b, unsigned min_level, unsigned level, uint64_t in)
+static const uint8_t *block_node(at_sha256_ctx *h, low_block *b, unsigned min_level, unsigned level,
+                                 uint64_t in)
 {
     size_t slot = block_off(min_level, level) + (size_t)in;
     if (level > 0 && !b->done[slot]) {
-        merkle_node_hash(block_node(b, min_level, level - 1, 2 * in),
-                         block_node(b, min_level, level - 1, 2 * in + 1), b->h[slot]);
+        const uint8_t *left = block_node(h, b, min_level, level - 1, 2 * in);
+        const uint8_t *right = left ? block_node(h, b, min_level, level - 1, 2 * in + 1) : NULL;
+        if (!right || merkle_node_hash(h, left, right, b->h[slot])) return NULL;
         b->done[slot] = 1;
     }
     return b->h[slot];
@@ -167,22 +146,25 @@ static int low_node_get(ledger_txn *l, unsigned level, uint64_t index, uint8_t o
         l->failed_rc = rc;
         return rc;
     }
-    memcpy(out, block_node(&l->blk, l->min_level, level, in), MERKLE_HASH_LEN);
+    const uint8_t *node = block_node(l->s->sha, &l->blk, l->min_level, level, in);
+    if (!node)
+        return l->failed_rc = ts_fail(l->s, TS_ENOMEM, "store %s: SHA-256 failed", l->s->dir);
+    memcpy(out, node, MERKLE_HASH_LEN);
     return 0;
 }
 
-static void node_key(uint8_t key[9], unsigned level, uint64_t index)
+void ledger_node_key(uint8_t key[9], unsigned level, uint64_t index)
 {
     ts_put_be64(key, ((index + 1) << level) - 1);
     key[8] = (uint8_t)level;
 }
 
-static int node_get(void *ctx, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_LEN])
+int ledger_node_get(void *ctx, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_LEN])
 {
     ledger_txn *l = ctx;
     if (level < l->min_level) return low_node_get(l, level, index, out);
     uint8_t key[9];
-    node_key(key, level, index);
+    ledger_node_key(key, level, index);
     MDB_val k = {9, key}, v;
     int rc = mdb_get(l->txn, l->nodes, &k, &v);
     if (rc == 0 && v.mv_size != MERKLE_HASH_LEN) rc = MDB_CORRUPTED;
@@ -200,7 +182,7 @@ static int node_get(void *ctx, unsigned level, uint64_t index, uint8_t out[MERKL
 }
 
 /* A merkle.c result as a store code (MERKLE_ESOURCE: the accessor's own). */
-static int from_merkle(ledger_txn *l, int mrc)
+int ledger_from_merkle(ledger_txn *l, int mrc)
 {
     if (mrc == 0) return 0;
     if (mrc == MERKLE_ESOURCE) return l->failed_rc ? l->failed_rc : TS_ECORRUPT;
@@ -245,15 +227,12 @@ static int node_append(void *ctx, unsigned level, uint64_t index,
     node_appender *a = ctx;
     if (level < a->l->min_level) return 0; /* computed from the leaves when needed */
     uint8_t key[9];
-    node_key(key, level, index);
+    ledger_node_key(key, level, index);
     MDB_val k = {9, key}, v = {MERKLE_HASH_LEN, (void *)hash};
     int rc = mdb_cursor_put(a->cur, &k, &v, MDB_APPEND);
     if (rc) a->l->failed_rc = rc; /* raw: MDB_MAP_FULL must reach ts_append's retry */
     return rc;
 }
-
-/* Leaves read per range while extending or checking the tree. */
-#define LEAF_CHUNK 256
 
 /* Extends log_nodes from `from` leaves to `to` leaves inside a write txn (l opened on it).
  * Returns 0 or a raw LMDB / TS_E* code. */
@@ -261,16 +240,16 @@ static int extend(ledger_txn *l, MDB_dbi info, uint64_t from, uint64_t to)
 {
     l->leaves = to;
     merkle_frontier f;
-    if (merkle_frontier_load(&f, node_get, l, from))
+    if (merkle_frontier_load(&f, ledger_node_get, l, from))
         return l->failed_rc ? l->failed_rc : TS_ECORRUPT;
     node_appender a = {l, NULL};
     int rc = mdb_cursor_open(l->txn, l->nodes, &a.cur);
     uint8_t chunk[LEAF_CHUNK][MERKLE_HASH_LEN];
     for (uint64_t i = from; !rc && i < to;) {
         size_t n = to - i < LEAF_CHUNK ? (size_t)(to - i) : LEAF_CHUNK;
-        rc = leaves_read(l, i, n, chunk);
+        rc = ledger_leaves_read(l, i, n, chunk);
         for (size_t j = 0; !rc && j < n; j++)
-            if (merkle_frontier_append(&f, chunk[j], node_append, &a))
+            if (merkle_frontier_append(l->s->sha, &f, chunk[j], node_append, &a))
                 rc = l->failed_rc ? l->failed_rc : TS_ECORRUPT;
         i += n;
     }
@@ -401,7 +380,7 @@ int ts_ledger_set_layout(ts_store *s, unsigned min_level)
 /* ---- reading ---------------------------------------------------------- */
 
 /* Begins a read with the tree ready to read (ledger_close, then ts_read_end, after). */
-static int read_begin(ts_store *s, ledger_txn *l)
+int ledger_read_begin(ts_store *s, ledger_txn *l)
 {
     MDB_txn *txn;
     int rc = ts_read_begin(s, &txn);
@@ -411,7 +390,7 @@ static int read_begin(ts_store *s, ledger_txn *l)
     return rc;
 }
 
-static void read_end(ledger_txn *l)
+void ledger_read_end(ledger_txn *l)
 {
     ledger_close(l);
     ts_read_end(l->s);
@@ -428,7 +407,7 @@ int ts_log_size(ts_store *s, uint64_t *size)
     return rc;
 }
 
-static int check_size(ledger_txn *l, uint64_t size)
+int ledger_check_size(ledger_txn *l, uint64_t size)
 {
     if (size > l->leaves)
         return ts_fail(l->s, TS_EINVAL, "store %s: the log has %llu entries, not %llu", l->s->dir,
@@ -440,11 +419,11 @@ int ts_log_root(ts_store *s, uint64_t size, uint8_t root[TS_HASH_LEN])
 {
     if (!s || !root) return TS_EINVAL;
     ledger_txn l;
-    int rc = read_begin(s, &l);
+    int rc = ledger_read_begin(s, &l);
     if (rc) return rc;
-    rc = check_size(&l, size);
-    if (!rc) rc = from_merkle(&l, merkle_root(node_get, &l, size, root));
-    read_end(&l);
+    rc = ledger_check_size(&l, size);
+    if (!rc) rc = ledger_from_merkle(&l, merkle_root(s->sha, ledger_node_get, &l, size, root));
+    ledger_read_end(&l);
     return rc;
 }
 
@@ -465,13 +444,13 @@ int ts_log_inclusion_proof(ts_store *s, uint64_t log_index, uint64_t size,
     if (!s || !proof || !n) return TS_EINVAL;
     *n = 0;
     ledger_txn l;
-    int rc = read_begin(s, &l);
+    int rc = ledger_read_begin(s, &l);
     if (rc) return rc;
-    rc = check_size(&l, size);
+    rc = ledger_check_size(&l, size);
     if (!rc)
-        rc = from_merkle(
-            &l, merkle_inclusion_proof(node_get, &l, log_index, size, proof, TS_PROOF_MAX, n));
-    read_end(&l);
+        rc = ledger_from_merkle(&l, merkle_inclusion_proof(s->sha, ledger_node_get, &l, log_index,
+                                                           size, proof, TS_PROOF_MAX, n));
+    ledger_read_end(&l);
     return rc;
 }
 
@@ -481,13 +460,13 @@ int ts_log_consistency_proof(ts_store *s, uint64_t old_size, uint64_t new_size,
     if (!s || !proof || !n) return TS_EINVAL;
     *n = 0;
     ledger_txn l;
-    int rc = read_begin(s, &l);
+    int rc = ledger_read_begin(s, &l);
     if (rc) return rc;
-    rc = check_size(&l, new_size);
+    rc = ledger_check_size(&l, new_size);
     if (!rc)
-        rc = from_merkle(
-            &l, merkle_consistency_proof(node_get, &l, old_size, new_size, proof, TS_PROOF_MAX, n));
-    read_end(&l);
+        rc = ledger_from_merkle(&l, merkle_consistency_proof(s->sha, ledger_node_get, &l, old_size,
+                                                             new_size, proof, TS_PROOF_MAX, n));
+    ledger_read_end(&l);
     return rc;
 }
 
@@ -495,7 +474,10 @@ int ts_log_verify_inclusion(const uint8_t leaf[TS_HASH_LEN], uint64_t log_index,
                             const uint8_t proof[][TS_HASH_LEN], size_t n,
                             const uint8_t root[TS_HASH_LEN])
 {
-    return merkle_verify_inclusion(leaf, log_index, size, proof, n, root) ? TS_ECORRUPT : 0;
+    at_sha256_ctx *h = at_sha256_new();
+    int rc = !h ? TS_ENOMEM : merkle_verify_inclusion(h, leaf, log_index, size, proof, n, root);
+    at_sha256_free(&h);
+    return rc == MERKLE_ECRYPTO || rc == TS_ENOMEM ? TS_ENOMEM : rc ? TS_ECORRUPT : 0;
 }
 
 int ts_log_verify_consistency(uint64_t old_size, uint64_t new_size,
@@ -503,398 +485,17 @@ int ts_log_verify_consistency(uint64_t old_size, uint64_t new_size,
                               const uint8_t new_root[TS_HASH_LEN],
                               const uint8_t proof[][TS_HASH_LEN], size_t n)
 {
-    return merkle_verify_consistency(old_size, new_size, old_root, new_root, proof, n) ? TS_ECORRUPT
-                                                                                       : 0;
+    at_sha256_ctx *h = at_sha256_new();
+    int rc = !h ? TS_ENOMEM
+                : merkle_verify_consistency(h, old_size, new_size, old_root, new_root, proof, n);
+    at_sha256_free(&h);
+    return rc == MERKLE_ECRYPTO || rc == TS_ENOMEM ? TS_ENOMEM : rc ? TS_ECORRUPT : 0;
 }
 
-void ts_log_leaf_hash(const void *bytes, size_t len, uint8_t leaf[TS_HASH_LEN])
+int ts_log_leaf_hash(const void *bytes, size_t len, uint8_t leaf[TS_HASH_LEN])
 {
-    merkle_leaf_hash(bytes, len, leaf);
-}
-
-typedef struct node_walk {
-    ledger_txn *l;
-    MDB_cursor *cur;
-    int first; /* the next get is MDB_FIRST */
-    ts_report_fn report;
-    void *ctx;
-} node_walk;
-
-static int walk_mismatch(node_walk *w, const char *msg)
-{
-    if (w->report) w->report(w->ctx, msg);
-    ts_fail(w->l->s, TS_ECORRUPT, "store %s: %s", w->l->s->dir, msg);
-    return -1;
-}
-
-/* The message for an entry of log_nodes the recomputed tree does not have. */
-static int extra_entry(node_walk *w, const MDB_val *k)
-{
-    char msg[256];
-    if (k->mv_size == 9)
-        snprintf(msg, sizeof msg,
-                 "log_nodes: an entry (level %u, last leaf %llu) that the tree of %llu leaves, "
-                 "storing levels >= %u, does not have",
-                 ((const uint8_t *)k->mv_data)[8], (unsigned long long)ts_get_be64(k->mv_data),
-                 (unsigned long long)w->l->leaves, w->l->min_level);
-    else
-        snprintf(msg, sizeof msg, "log_nodes: an entry with a key of %zu bytes", k->mv_size);
-    return walk_mismatch(w, msg);
-}
-
-/* Each emitted node of a stored level must be the next entry of log_nodes: both are in
- * completion order, which is key order (last leaf, then level). */
-static int compare_next(void *ctx, unsigned level, uint64_t index,
-                        const uint8_t hash[MERKLE_HASH_LEN])
-{
-    node_walk *w = ctx;
-    if (level < w->l->min_level) return 0;
-    MDB_val k, v;
-    int rc = mdb_cursor_get(w->cur, &k, &v, w->first ? MDB_FIRST : MDB_NEXT);
-    w->first = 0;
-    uint8_t want[9];
-    node_key(want, level, index);
-    int cmp = rc ? 1 : k.mv_size != 9 ? -1 : memcmp(k.mv_data, want, 9);
-    if (cmp < 0) return extra_entry(w, &k);
-    if (cmp > 0 || v.mv_size != MERKLE_HASH_LEN || memcmp(v.mv_data, hash, 32) != 0) {
-        char msg[256];
-        snprintf(msg, sizeof msg,
-                 "log_nodes: node (level %u, index %llu) %s the one recomputed from the leaves",
-                 level, (unsigned long long)index, cmp ? "is missing, unlike" : "differs from");
-        return walk_mismatch(w, msg);
-    }
-    return 0;
-}
-
-/* After the walk: log_nodes holds nothing more (a node beyond the log is damage too). */
-static int check_no_more(node_walk *w)
-{
-    MDB_val k, v;
-    int rc = mdb_cursor_get(w->cur, &k, &v, w->first ? MDB_FIRST : MDB_NEXT);
-    if (rc == MDB_NOTFOUND) return 0;
-    if (rc) return ts_fail_mdb(w->l->s, rc, "reading log_nodes");
-    extra_entry(w, &k);
-    return TS_ECORRUPT;
-}
-
-int ts_log_check_nodes(ts_store *s, ts_report_fn report, void *ctx)
-{
-    if (!s) return TS_EINVAL;
-    ledger_txn l;
-    int rc = read_begin(s, &l);
-    if (rc) {
-        if (report && rc == TS_ECORRUPT) report(ctx, ts_last_error(s));
-        return rc;
-    }
-    uint64_t size = l.leaves;
-    node_walk w = {&l, NULL, 1, report, ctx};
-    rc = ts_fail_mdb(s, mdb_cursor_open(l.txn, l.nodes, &w.cur), "log_nodes");
-    merkle_frontier f;
-    memset(&f, 0, sizeof f);
-    uint8_t chunk[LEAF_CHUNK][MERKLE_HASH_LEN];
-    for (uint64_t i = 0; !rc && i < size;) {
-        size_t n = size - i < LEAF_CHUNK ? (size_t)(size - i) : LEAF_CHUNK;
-        rc = leaves_read(&l, i, n, chunk);
-        if (rc) {
-            if (report) report(ctx, ts_last_error(s));
-            break;
-        }
-        for (size_t j = 0; !rc && j < n; j++)
-            if (merkle_frontier_append(&f, chunk[j], compare_next, &w)) rc = TS_ECORRUPT;
-        i += n;
-    }
-    if (!rc) rc = check_no_more(&w);
-    if (w.cur) mdb_cursor_close(w.cur);
-    read_end(&l);
-    return rc;
-}
-
-/* A node accessor with a direct-mapped memo in front: the upper nodes are shared by
- * most proofs of a batch (the lower ones come from the block memo of node_get). */
-#define MEMO_SLOTS 16384
-typedef struct memo_slot {
-    uint64_t index;
-    uint8_t level; /* 0xff: empty */
-    uint8_t hash[MERKLE_HASH_LEN];
-} memo_slot;
-
-typedef struct memo_src {
-    ledger_txn *l;
-    memo_slot *slots;
-} memo_src;
-
-static int memo_get(void *ctx, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_LEN])
-{
-    memo_src *m = ctx;
-    if (level < 2 || level < m->l->min_level) return node_get(m->l, level, index, out);
-    memo_slot *sl = &m->slots[(index * 64 + level) % MEMO_SLOTS];
-    if (sl->level == level && sl->index == index) {
-        memcpy(out, sl->hash, MERKLE_HASH_LEN);
-        return 0;
-    }
-    int rc = node_get(m->l, level, index, out);
-    if (!rc) {
-        sl->level = (uint8_t)level;
-        sl->index = index;
-        memcpy(sl->hash, out, MERKLE_HASH_LEN);
-    }
-    return rc;
-}
-
-/* Sorts positions by the index they hold (a heap sort: no allocation, no recursion). */
-static void sift(size_t *o, size_t root, size_t n, const uint64_t *key)
-{
-    for (;;) {
-        size_t c = 2 * root + 1;
-        if (c >= n) return;
-        if (c + 1 < n && key[o[c + 1]] > key[o[c]]) c++;
-        if (key[o[root]] >= key[o[c]]) return;
-        size_t t = o[root];
-        o[root] = o[c];
-        o[c] = t;
-        root = c;
-    }
-}
-
-static void sort_by_index(size_t *o, size_t n, const uint64_t *key)
-{
-    for (size_t i = n / 2; i-- > 0;)
-        sift(o, i, n, key);
-    for (size_t end = n; end > 1; end--) {
-        size_t t = o[0];
-        o[0] = o[end - 1];
-        o[end - 1] = t;
-        sift(o, 0, end - 1, key);
-    }
-}
-
-int ts_log_inclusion_proofs(ts_store *s, uint64_t size, size_t n, const uint64_t *indexes,
-                            uint8_t (*proofs)[TS_PROOF_MAX][TS_HASH_LEN], size_t *lens)
-{
-    if (!s || (n && (!indexes || !proofs || !lens))) return TS_EINVAL;
-    memo_slot *slots = malloc(MEMO_SLOTS * sizeof *slots);
-    if (!slots) return ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
-    for (size_t i = 0; i < MEMO_SLOTS; i++)
-        slots[i].level = 0xff;
-    ledger_txn l;
-    int rc = read_begin(s, &l);
-    if (rc) {
-        free(slots);
-        return rc;
-    }
-    rc = check_size(&l, size);
-    /* In index order: neighbours share their upper nodes (memo hits) and their lower nodes
-     * sit on the same pages. */
-    size_t *order = malloc((n ? n : 1) * sizeof *order);
-    if (!order) rc = ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
-    for (size_t i = 0; !rc && i < n; i++)
-        order[i] = i;
-    if (!rc) sort_by_index(order, n, indexes);
-    memo_src m = {&l, slots};
-    for (size_t k = 0; !rc && k < n; k++) {
-        size_t i = order[k];
-        rc = from_merkle(&l, merkle_inclusion_proof(memo_get, &m, indexes[i], size, proofs[i],
-                                                    TS_PROOF_MAX, &lens[i]));
-    }
-    free(order);
-    read_end(&l);
-    free(slots);
-    return rc;
-}
-
-int ts_log_recompute(ts_store *s, size_t nsizes, const uint64_t *sizes,
-                     uint8_t (*roots)[TS_HASH_LEN], uint8_t full_root[TS_HASH_LEN],
-                     uint64_t *full_size, ts_report_fn report, void *ctx,
-                     void (*progress)(void *pctx, uint64_t done, uint64_t total), void *pctx)
-{
-    if (!s || (nsizes && (!sizes || !roots))) return TS_EINVAL;
-    MDB_txn *txn;
-    int rc = ts_read_begin(s, &txn);
-    if (rc) return rc;
-    uint64_t size = 0;
-    MDB_cursor *ev = NULL;
-    ts_block blk = {.first = UINT64_MAX};
-    const uint8_t *buf = NULL;
-    size_t len = 0;
-    rc = ts_internal_log_size(s, txn, &size);
-    if (!rc) rc = ts_fail_mdb(s, mdb_cursor_open(txn, s->dbi[TS_DBI_EVENTS], &ev), "events");
-    merkle_frontier f;
-    memset(&f, 0, sizeof f);
-    size_t next = 0;
-    char msg[768];
-    msg[0] = 0;
-    MDB_val ek, evv;
-    int er = rc ? MDB_NOTFOUND : mdb_cursor_get(ev, &ek, &evv, MDB_FIRST);
-    for (uint64_t i = 0; !rc && i <= size; i++) {
-        while (next < nsizes && sizes[next] == i)
-            merkle_frontier_root(&f, roots[next++]);
-        if (i == size) break;
-        uint8_t leaf[MERKLE_HASH_LEN];
-        int have = ts_block_event(&blk, i, &buf, &len) == 0;
-        if (!have && blk.first != UINT64_MAX) /* the next block */
-            er = mdb_cursor_get(ev, &ek, &evv, MDB_NEXT);
-        if (!have && (er || ek.mv_size != 8 || ts_get_be64(ek.mv_data) != i)) {
-            snprintf(msg, sizeof msg, "log index %llu: stored event missing",
-                     (unsigned long long)i);
-        } else if (!have && ts_block_decode(s, txn, i, evv.mv_data, evv.mv_size, 0, &blk)) {
-            snprintf(msg, sizeof msg, "log index %llu: stored event unreadable: %s",
-                     (unsigned long long)i, ts_last_error(s));
-        } else {
-            if (!have) ts_block_event(&blk, i, &buf, &len);
-            merkle_leaf_hash(buf, len, leaf);
-            if (memcmp(blk.leaves[i - blk.first], leaf, 32) != 0)
-                snprintf(msg, sizeof msg,
-                         "log index %llu: leaf hash: the stored leaf differs from SHA-256(0x00 "
-                         "|| stored bytes)",
-                         (unsigned long long)i);
-        }
-        if (msg[0]) {
-            rc = ts_fail(s, TS_ECORRUPT, "store %s: %s", s->dir, msg);
-            if (report) report(ctx, msg);
-            break;
-        }
-        merkle_frontier_append(&f, leaf, NULL, NULL);
-        /* The events table may skip ahead (a deleted block): the check above says so. */
-        if (progress && ((i + 1) & 65535) == 0) progress(pctx, i + 1, size);
-    }
-    if (!rc && next < nsizes) {
-        rc = ts_fail(s, TS_EINVAL, "store %s: a size beyond the log of %llu", s->dir,
-                     (unsigned long long)size);
-        if (report) report(ctx, ts_last_error(s));
-    }
-    if (!rc && full_root) merkle_frontier_root(&f, full_root);
-    if (!rc && full_size) *full_size = size;
-    if (!rc && progress) progress(pctx, size, size);
-    ts_block_free(&blk);
-    if (ev) mdb_cursor_close(ev);
-    ts_read_end(s);
-    return rc;
-}
-
-static int origin_in(ts_store *s, MDB_txn *txn, char *out, size_t outlen)
-{
-    MDB_dbi info;
-    int rc = ts_internal_dbi(s, txn, T_INFO, 0, 0, &info);
-    if (rc) return rc;
-    MDB_val k = {6, "origin"}, v;
-    rc = mdb_get(txn, info, &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return ts_fail(s, TS_ENOTFOUND, "store %s: the log has no origin yet", s->dir);
-    if (rc) return ts_fail_mdb(s, rc, "reading the log origin");
-    if (v.mv_size == 0 || v.mv_size >= outlen)
-        return ts_fail(s, TS_ECORRUPT, "store %s: log origin of %zu bytes", s->dir, v.mv_size);
-    memcpy(out, v.mv_data, v.mv_size);
-    out[v.mv_size] = 0;
-    return 0;
-}
-
-int ts_log_origin(ts_store *s, char *out, size_t outlen)
-{
-    if (!s || !out || !outlen) return TS_EINVAL;
-    MDB_txn *txn;
-    int rc = ts_read_begin(s, &txn);
-    if (rc) return rc;
-    rc = origin_in(s, txn, out, outlen);
-    ts_read_end(s);
-    return rc;
-}
-
-/* ---- checkpoints -------------------------------------------------------- */
-
-int ts_checkpoint_add(ts_store *s, const char *note, size_t len)
-{
-    if (!s || !note) return TS_EINVAL;
-    if (s->flags & TS_OPEN_RDONLY)
-        return ts_fail(s, TS_EREADONLY, "store %s: opened read-only", s->dir);
-    cp_checkpoint c;
-    cp_signature sig;
-    size_t nsig;
-    char err[256];
-    if (cp_note_parse(note, len, &c, &sig, 1, &nsig, err, sizeof err))
-        return ts_fail(s, TS_EINVAL, "store %s: checkpoint: %s", s->dir, err);
-
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (rc) return ts_fail_mdb(s, rc, "checkpoint: beginning a write transaction");
-    ledger_txn l;
-    MDB_dbi cps;
-    char origin[CP_ORIGIN_MAX];
-    uint8_t root[MERKLE_HASH_LEN];
-    rc = ledger_open(&l, s, txn);
-    if (!rc) rc = ts_internal_dbi(s, txn, T_CHECKPOINTS, 0, 0, &cps);
-    if (!rc) rc = origin_in(s, txn, origin, sizeof origin);
-    if (!rc && strcmp(origin, c.origin) != 0)
-        rc = ts_fail(s, TS_EINVAL, "store %s: checkpoint of origin %s, but this log is %s", s->dir,
-                     c.origin, origin);
-    if (!rc) rc = check_size(&l, c.size);
-    if (!rc) rc = from_merkle(&l, merkle_root(node_get, &l, c.size, root));
-    ledger_close(&l);
-    if (!rc && memcmp(root, c.root, MERKLE_HASH_LEN) != 0)
-        rc = ts_fail(s, TS_ECORRUPT,
-                     "store %s: checkpoint root for size %llu differs from the log's root", s->dir,
-                     (unsigned long long)c.size);
-    MDB_stat st;
-    if (!rc) rc = ts_fail_mdb(s, mdb_stat(txn, cps, &st), "log_checkpoints");
-    if (!rc) {
-        uint8_t key[8];
-        ts_put_be64(key, st.ms_entries);
-        MDB_val k = {8, key}, v = {len, (void *)note};
-        rc = ts_fail_mdb(s, mdb_put(txn, cps, &k, &v, MDB_APPEND), "writing a checkpoint");
-    }
-    if (rc) {
-        mdb_txn_abort(txn);
-        return rc;
-    }
-    return ts_fail_mdb(s, mdb_txn_commit(txn), "committing a checkpoint");
-}
-
-int ts_checkpoint_count(ts_store *s, uint64_t *count)
-{
-    if (!s || !count) return TS_EINVAL;
-    *count = 0;
-    MDB_txn *txn;
-    int rc = ts_read_begin(s, &txn);
-    if (rc) return rc;
-    MDB_dbi cps;
-    MDB_stat st;
-    rc = ts_internal_dbi(s, txn, T_CHECKPOINTS, 0, 0, &cps);
-    if (!rc) rc = ts_fail_mdb(s, mdb_stat(txn, cps, &st), "log_checkpoints");
-    if (!rc) *count = st.ms_entries;
-    ts_read_end(s);
-    return rc;
-}
-
-int ts_checkpoint_get(ts_store *s, uint64_t seq, char **note, size_t *len)
-{
-    if (!s || !note) return TS_EINVAL;
-    *note = NULL;
-    MDB_txn *txn;
-    int rc = ts_read_begin(s, &txn);
-    if (rc) return rc;
-    MDB_dbi cps;
-    MDB_cursor *cur = NULL;
-    rc = ts_internal_dbi(s, txn, T_CHECKPOINTS, 0, 0, &cps);
-    if (!rc) rc = ts_fail_mdb(s, mdb_cursor_open(txn, cps, &cur), "log_checkpoints");
-    if (!rc) {
-        uint8_t key[8];
-        ts_put_be64(key, seq);
-        MDB_val k = {8, key}, v;
-        int r = seq == UINT64_MAX ? mdb_cursor_get(cur, &k, &v, MDB_LAST)
-                                  : mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
-        if (r == MDB_NOTFOUND)
-            rc = ts_fail(s, TS_ENOTFOUND, "store %s: no checkpoint %s", s->dir,
-                         seq == UINT64_MAX ? "yet" : "with that number");
-        else if (r)
-            rc = ts_fail_mdb(s, r, "reading a checkpoint");
-        else if (!(*note = malloc(v.mv_size + 1)))
-            rc = ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
-        else {
-            memcpy(*note, v.mv_data, v.mv_size);
-            (*note)[v.mv_size] = 0;
-            if (len) *len = v.mv_size;
-        }
-    }
-    if (cur) mdb_cursor_close(cur);
-    ts_read_end(s);
-    return rc;
+    static const uint8_t prefix = 0x00;
+    const void *parts[] = {&prefix, bytes};
+    const size_t lens[] = {1, len};
+    return at_sha256_parts(parts, lens, 2, leaf) ? TS_ENOMEM : 0;
 }

@@ -1,7 +1,8 @@
 /*
- * ledger.h - the Merkle log inside the store: what store.c calls to keep it.
+ * ledger.h - the Merkle log inside the store: what ts_open (open.c) calls to attach it.
  *
- * Responsibility: ts_ledger_attach is called by ts_open for read-write stores. It creates
+ * Responsibility: ts_ledger_attach is called by ts_open (open.c) for read-write stores; the
+ * append hook it registers is the ledger's only way into ts_append. It creates
  * the ledger tables (log_nodes, log_checkpoints, log_info), chooses the log's origin on
  * first use, chooses the node layout of a new log, brings log_nodes up to the log size if a
  * writer without the ledger left it behind, and registers the append hook that extends the

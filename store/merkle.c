@@ -2,44 +2,50 @@
  * merkle.c - the RFC 9162 Merkle tree math (see merkle.h).
  *
  * Owns nothing: every function reads the tree through the caller's
- * accessor. Recursion depth is bounded by 64 (one level per bit of size).
- *
- * SHA-256 uses OpenSSL's low-level SHA256_* calls on a stack context: they
- * are deprecated in OpenSSL 3 in favour of EVP, but need no allocation and
- * no provider fetch per hash, which matters here (one hash per event on
- * ingest, two per node on verification).
+ * accessor and hashes through the caller's at_sha256_ctx (libtracecommon's
+ * one EVP path, every OpenSSL return checked): a context kept by the caller
+ * costs no allocation and no provider fetch per hash, which matters here
+ * (one hash per event on ingest, two per node on verification). Recursion
+ * depth is bounded by 64 (one level per bit of size).
  *
  * Threading: reentrant, no global state.
  */
-#define OPENSSL_SUPPRESS_DEPRECATED
 #include "merkle.h"
 
-#include <openssl/sha.h>
 #include <string.h>
 
-void merkle_leaf_hash(const void *data, size_t len, uint8_t out[MERKLE_HASH_LEN])
+/* SHA-256(a || b) into out. The context is always finalised, so that a failure leaves it
+ * reset for the next message. */
+static int digest(at_sha256_ctx *h, const void *a, size_t an, const void *b, size_t bn,
+                  uint8_t out[MERKLE_HASH_LEN])
 {
-    static const uint8_t prefix = 0x00;
-    SHA256_CTX c;
-    SHA256_Init(&c);
-    SHA256_Update(&c, &prefix, 1);
-    SHA256_Update(&c, data, len);
-    SHA256_Final(out, &c);
+    uint8_t scratch[MERKLE_HASH_LEN];
+    int rc = at_sha256_update(h, a, an);
+    if (!rc && bn) rc = at_sha256_update(h, b, bn);
+    int frc = at_sha256_final(h, rc ? scratch : out);
+    return rc || frc ? MERKLE_ECRYPTO : 0;
 }
 
-void merkle_node_hash(const uint8_t left[MERKLE_HASH_LEN], const uint8_t right[MERKLE_HASH_LEN],
-                      uint8_t out[MERKLE_HASH_LEN])
+int merkle_leaf_hash(at_sha256_ctx *h, const void *data, size_t len, uint8_t out[MERKLE_HASH_LEN])
 {
-    /* SHA256() itself goes through an EVP fetch per call in OpenSSL 3: several times
-     * slower for 65 bytes than a context on the stack. */
+    static const uint8_t prefix = 0x00;
+    return digest(h, &prefix, 1, data, len, out);
+}
+
+int merkle_node_hash(at_sha256_ctx *h, const uint8_t left[MERKLE_HASH_LEN],
+                     const uint8_t right[MERKLE_HASH_LEN], uint8_t out[MERKLE_HASH_LEN])
+{
     uint8_t buf[1 + 2 * MERKLE_HASH_LEN];
     buf[0] = 0x01;
     memcpy(buf + 1, left, MERKLE_HASH_LEN);
     memcpy(buf + 1 + MERKLE_HASH_LEN, right, MERKLE_HASH_LEN);
-    SHA256_CTX c;
-    SHA256_Init(&c);
-    SHA256_Update(&c, buf, sizeof buf);
-    SHA256_Final(out, &c);
+    return digest(h, buf, sizeof buf, NULL, 0, out);
+}
+
+/* SHA-256(""), the root of the empty tree. */
+static int empty_root(at_sha256_ctx *h, uint8_t out[MERKLE_HASH_LEN])
+{
+    return digest(h, "", 0, NULL, 0, out);
 }
 
 /* The largest power of two strictly below n (n >= 2). */
@@ -66,7 +72,7 @@ static unsigned log2_exact(uint64_t n)
 
 /* MTH of the leaves [lo, lo+n), n >= 1, lo aligned as in every RFC 9162
  * recursion (a multiple of the largest power of two <= n). */
-static int subtree_hash(merkle_node_fn get, void *ctx, uint64_t lo, uint64_t n,
+static int subtree_hash(at_sha256_ctx *h, merkle_node_fn get, void *ctx, uint64_t lo, uint64_t n,
                         uint8_t out[MERKLE_HASH_LEN])
 {
     if (is_pow2(n)) {
@@ -75,31 +81,30 @@ static int subtree_hash(merkle_node_fn get, void *ctx, uint64_t lo, uint64_t n,
     }
     uint64_t k = split_point(n);
     uint8_t left[MERKLE_HASH_LEN], right[MERKLE_HASH_LEN];
-    int rc = subtree_hash(get, ctx, lo, k, left);
-    if (!rc) rc = subtree_hash(get, ctx, lo + k, n - k, right);
-    if (!rc) merkle_node_hash(left, right, out);
+    int rc = subtree_hash(h, get, ctx, lo, k, left);
+    if (!rc) rc = subtree_hash(h, get, ctx, lo + k, n - k, right);
+    if (!rc) rc = merkle_node_hash(h, left, right, out);
     return rc;
 }
 
-int merkle_root(merkle_node_fn get, void *ctx, uint64_t size, uint8_t out[MERKLE_HASH_LEN])
+int merkle_root(at_sha256_ctx *h, merkle_node_fn get, void *ctx, uint64_t size,
+                uint8_t out[MERKLE_HASH_LEN])
 {
-    if (size == 0) {
-        SHA256((const uint8_t *)"", 0, out);
-        return 0;
-    }
-    return subtree_hash(get, ctx, 0, size, out);
+    if (size == 0) return empty_root(h, out);
+    return subtree_hash(h, get, ctx, 0, size, out);
 }
 
 /* A proof under construction. */
 typedef struct proof_buf {
     uint8_t (*h)[MERKLE_HASH_LEN];
     size_t n, max;
+    at_sha256_ctx *sha;
 } proof_buf;
 
 static int proof_push(proof_buf *p, merkle_node_fn get, void *ctx, uint64_t lo, uint64_t n)
 {
     if (p->n >= p->max) return MERKLE_EINVAL;
-    int rc = subtree_hash(get, ctx, lo, n, p->h[p->n]);
+    int rc = subtree_hash(p->sha, get, ctx, lo, n, p->h[p->n]);
     if (!rc) p->n++;
     return rc;
 }
@@ -118,12 +123,12 @@ static int path(proof_buf *p, merkle_node_fn get, void *ctx, uint64_t m, uint64_
     return rc ? rc : proof_push(p, get, ctx, lo, k);
 }
 
-int merkle_inclusion_proof(merkle_node_fn get, void *ctx, uint64_t index, uint64_t size,
-                           uint8_t (*proof)[MERKLE_HASH_LEN], size_t max, size_t *n)
+int merkle_inclusion_proof(at_sha256_ctx *h, merkle_node_fn get, void *ctx, uint64_t index,
+                           uint64_t size, uint8_t (*proof)[MERKLE_HASH_LEN], size_t max, size_t *n)
 {
     *n = 0;
     if (index >= size) return MERKLE_EINVAL;
-    proof_buf p = {proof, 0, max};
+    proof_buf p = {proof, 0, max, h};
     int rc = path(&p, get, ctx, index, 0, size);
     *n = rc ? 0 : p.n;
     return rc;
@@ -144,20 +149,21 @@ static int subproof(proof_buf *p, merkle_node_fn get, void *ctx, uint64_t m, uin
     return rc ? rc : proof_push(p, get, ctx, lo, k);
 }
 
-int merkle_consistency_proof(merkle_node_fn get, void *ctx, uint64_t old_size, uint64_t new_size,
-                             uint8_t (*proof)[MERKLE_HASH_LEN], size_t max, size_t *n)
+int merkle_consistency_proof(at_sha256_ctx *h, merkle_node_fn get, void *ctx, uint64_t old_size,
+                             uint64_t new_size, uint8_t (*proof)[MERKLE_HASH_LEN], size_t max,
+                             size_t *n)
 {
     *n = 0;
     if (old_size > new_size) return MERKLE_EINVAL;
     if (old_size == 0 || old_size == new_size) return 0;
-    proof_buf p = {proof, 0, max};
+    proof_buf p = {proof, 0, max, h};
     int rc = subproof(&p, get, ctx, old_size, 0, new_size, 1);
     *n = rc ? 0 : p.n;
     return rc;
 }
 
-int merkle_verify_inclusion(const uint8_t leaf[MERKLE_HASH_LEN], uint64_t index, uint64_t size,
-                            const uint8_t (*proof)[MERKLE_HASH_LEN], size_t n,
+int merkle_verify_inclusion(at_sha256_ctx *h, const uint8_t leaf[MERKLE_HASH_LEN], uint64_t index,
+                            uint64_t size, const uint8_t (*proof)[MERKLE_HASH_LEN], size_t n,
                             const uint8_t root[MERKLE_HASH_LEN])
 {
     if (index >= size) return MERKLE_EVERIFY;
@@ -167,14 +173,14 @@ int merkle_verify_inclusion(const uint8_t leaf[MERKLE_HASH_LEN], uint64_t index,
     for (size_t i = 0; i < n; i++) {
         if (sn == 0) return MERKLE_EVERIFY;
         if ((fn & 1) || fn == sn) {
-            merkle_node_hash(proof[i], r, r);
+            if (merkle_node_hash(h, proof[i], r, r)) return MERKLE_ECRYPTO;
             /* A left child with no right sibling at this level: climb. */
             while (!(fn & 1) && fn != 0) {
                 fn >>= 1;
                 sn >>= 1;
             }
         } else {
-            merkle_node_hash(r, proof[i], r);
+            if (merkle_node_hash(h, r, proof[i], r)) return MERKLE_ECRYPTO;
         }
         fn >>= 1;
         sn >>= 1;
@@ -183,7 +189,7 @@ int merkle_verify_inclusion(const uint8_t leaf[MERKLE_HASH_LEN], uint64_t index,
     return 0;
 }
 
-int merkle_verify_consistency(uint64_t old_size, uint64_t new_size,
+int merkle_verify_consistency(at_sha256_ctx *h, uint64_t old_size, uint64_t new_size,
                               const uint8_t old_root[MERKLE_HASH_LEN],
                               const uint8_t new_root[MERKLE_HASH_LEN],
                               const uint8_t (*proof)[MERKLE_HASH_LEN], size_t n)
@@ -213,14 +219,14 @@ int merkle_verify_consistency(uint64_t old_size, uint64_t new_size,
     for (; i < n; i++) {
         if (sn == 0) return MERKLE_EVERIFY;
         if ((fn & 1) || fn == sn) {
-            merkle_node_hash(proof[i], fr, fr);
-            merkle_node_hash(proof[i], sr, sr);
+            if (merkle_node_hash(h, proof[i], fr, fr)) return MERKLE_ECRYPTO;
+            if (merkle_node_hash(h, proof[i], sr, sr)) return MERKLE_ECRYPTO;
             while (!(fn & 1) && fn != 0) {
                 fn >>= 1;
                 sn >>= 1;
             }
         } else {
-            merkle_node_hash(sr, proof[i], sr);
+            if (merkle_node_hash(h, sr, proof[i], sr)) return MERKLE_ECRYPTO;
         }
         fn >>= 1;
         sn >>= 1;
@@ -231,8 +237,8 @@ int merkle_verify_consistency(uint64_t old_size, uint64_t new_size,
     return 0;
 }
 
-int merkle_frontier_append(merkle_frontier *f, const uint8_t leaf[MERKLE_HASH_LEN],
-                           merkle_emit_fn emit, void *ctx)
+int merkle_frontier_append(at_sha256_ctx *sha, merkle_frontier *f,
+                           const uint8_t leaf[MERKLE_HASH_LEN], merkle_emit_fn emit, void *ctx)
 {
     if (f->size >= (UINT64_C(1) << 63)) return MERKLE_EINVAL;
     uint8_t h[MERKLE_HASH_LEN];
@@ -243,7 +249,7 @@ int merkle_frontier_append(merkle_frontier *f, const uint8_t leaf[MERKLE_HASH_LE
      * sibling of the same size: merge while they carry. Emit first, so
      * that a failing emit leaves the frontier as it was. */
     while ((f->size >> level) & 1) {
-        merkle_node_hash(f->hash[level], h, h);
+        if (merkle_node_hash(sha, f->hash[level], h, h)) return MERKLE_ECRYPTO;
         level++;
         index >>= 1;
         if (emit && emit(ctx, level, index, h)) return MERKLE_ESOURCE;
@@ -253,12 +259,9 @@ int merkle_frontier_append(merkle_frontier *f, const uint8_t leaf[MERKLE_HASH_LE
     return 0;
 }
 
-void merkle_frontier_root(const merkle_frontier *f, uint8_t out[MERKLE_HASH_LEN])
+int merkle_frontier_root(at_sha256_ctx *h, const merkle_frontier *f, uint8_t out[MERKLE_HASH_LEN])
 {
-    if (f->size == 0) {
-        SHA256((const uint8_t *)"", 0, out);
-        return;
-    }
+    if (f->size == 0) return empty_root(h, out);
     int have = 0;
     for (unsigned l = 0; l < 64; l++) {
         if (!((f->size >> l) & 1)) continue;
@@ -266,9 +269,10 @@ void merkle_frontier_root(const merkle_frontier *f, uint8_t out[MERKLE_HASH_LEN]
             memcpy(out, f->hash[l], MERKLE_HASH_LEN);
             have = 1;
         } else {
-            merkle_node_hash(f->hash[l], out, out);
+            if (merkle_node_hash(h, f->hash[l], out, out)) return MERKLE_ECRYPTO;
         }
     }
+    return 0;
 }
 
 int merkle_frontier_load(merkle_frontier *f, merkle_node_fn get, void *ctx, uint64_t size)

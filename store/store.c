@@ -1,5 +1,7 @@
 /*
- * store.c - opening and closing a store, its lock, its map, its errors.
+ * store.c - the core of the store: its directory, lock, environment, tables, schema, map,
+ * read transaction and errors. The bottom layer: it calls no other store/ file (ts_open in
+ * open.c composes the layers above it; docs/store-format.md "Layering").
  *
  * Owns: the store directory (0700) and its files (0600), the writer lock file
  * (flock, so a second writer gets TS_ELOCKED and a killed writer's lock goes
@@ -23,10 +25,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-#include <zstd.h>
-
-#include "ledger.h"
 #include "store_internal.h"
 
 #define TS_MAP_DEFAULT ((size_t)64 << 20)
@@ -300,14 +298,14 @@ static int check_schema(ts_store *s, MDB_txn *txn, int writable)
     return 0;
 }
 
-/* Loads the writer's counters and the dictionaries. */
+/* Loads the writer's counters. */
 static int init_meta(ts_store *s, MDB_txn *txn)
 {
     uint64_t n = 0;
     int rc = meta_get_u64(txn, s->dbi[TS_DBI_META], "log_size", &n);
     if (rc && rc != MDB_NOTFOUND) return ts_fail_mdb(s, rc, "reading log_size");
     s->log_size = n;
-    return ts_dicts_load(s, txn);
+    return 0;
 }
 
 static int open_env(ts_store *s, const ts_options *opt)
@@ -340,7 +338,7 @@ static int open_env(ts_store *s, const ts_options *opt)
     return 0;
 }
 
-static int open_store(ts_store *s, const ts_options *opt)
+int ts_core_open(ts_store *s, const ts_options *opt, ts_open_fn in_open_txn)
 {
     int ro = (s->flags & TS_OPEN_RDONLY) != 0;
     if (!dir_exists(s->dir)) {
@@ -377,6 +375,7 @@ static int open_store(ts_store *s, const ts_options *opt)
     if (!rc) rc = check_schema(s, txn, !ro);
     if (!rc) rc = open_dbis(s, txn, !ro);
     if (!rc) rc = init_meta(s, txn);
+    if (!rc && in_open_txn) rc = in_open_txn(s, txn);
     if (rc) {
         mdb_txn_abort(txn);
         return rc;
@@ -386,64 +385,13 @@ static int open_store(ts_store *s, const ts_options *opt)
     return 0;
 }
 
-int ts_open(const char *dir, unsigned flags, const ts_options *opt, ts_store **out, char *errbuf,
-            size_t errlen)
+void ts_core_close(ts_store *s)
 {
-    if (out) *out = NULL;
-    if (!dir || !out || ((flags & TS_OPEN_RDONLY) && (flags & TS_OPEN_CREATE))) {
-        if (errbuf && errlen) snprintf(errbuf, errlen, "ts_open: bad arguments");
-        return TS_EINVAL;
-    }
-    ts_store *s = calloc(1, sizeof *s);
-    if (!s || !(s->dir = strdup(dir))) {
-        free(s);
-        if (errbuf && errlen) snprintf(errbuf, errlen, "store %s: out of memory", dir);
-        return TS_ENOMEM;
-    }
-    s->flags = flags;
-    s->lock_fd = -1;
-    s->limits = opt && opt->limits ? *opt->limits : tp_limits_default();
-    s->map_max = opt ? opt->map_size_max : 0;
-    for (size_t i = 0; i < TS_CACHE_SLOTS; i++)
-        s->cache[i].first = UINT64_MAX;
-    ts_dict_policy_default(s);
-    int rc = 0;
-    s->cctx = ZSTD_createCCtx();
-    s->dctx = ZSTD_createDCtx();
-    s->md_ctx = EVP_MD_CTX_new();
-    s->md = EVP_MD_fetch(NULL, "SHA256", NULL);
-    if (!s->cctx || !s->dctx || !s->md_ctx || !s->md)
-        rc = ts_fail(s, TS_ENOMEM, "store %s: out of memory", dir);
-    if (!rc) rc = open_store(s, opt);
-    if (!rc && !(flags & TS_OPEN_RDONLY)) rc = ts_ledger_attach(s); /* store/ledger.c */
-    if (rc) {
-        if (errbuf && errlen) snprintf(errbuf, errlen, "%s", s->err);
-        ts_close(&s);
-        return rc;
-    }
-    *out = s;
-    return 0;
-}
-
-void ts_close(ts_store **sp)
-{
-    if (!sp || !*sp) return;
-    ts_store *s = *sp;
     ts_read_drop(s);
     if (s->env) mdb_env_close(s->env);
+    s->env = NULL;
     if (s->lock_fd >= 0) close(s->lock_fd); /* releases the flock */
-    ts_dicts_free(s);
-    ts_cache_clear(s);
-    ZSTD_freeCCtx(s->cctx);
-    ZSTD_freeDCtx(s->dctx);
-    EVP_MD_CTX_free(s->md_ctx);
-    EVP_MD_free(s->md);
-    free(s->zbuf);
-    free(s->blk_buf);
-    free(s->raw_buf);
-    free(s->dir);
-    free(s);
-    *sp = NULL;
+    s->lock_fd = -1;
 }
 
 /* ---- the ledger seam -------------------------------------------------- */

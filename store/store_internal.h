@@ -5,7 +5,13 @@
  * Owns: the ts_store structure (LMDB environment, named databases, the cached
  * read transaction, zstd contexts and dictionaries, the lock file), and the
  * helpers every store file uses: error recording, big-endian keys, the unit
- * codec (unit.c), index writes (append.c) and the read path (read.c).
+ * codec (unit.c) and its dictionaries (dict.c), index writes (append.c) and the
+ * read path (read.c, read_query.c). Internal: consumers of the library cannot
+ * include it (store/CMakeLists.txt keeps store/ PRIVATE).
+ *
+ * Layering (docs/store-format.md "Layering"): core (store.c) <- codec (unit.c,
+ * dict.c) <- read (read.c, read_query.c) and write (append.c); the ledger is
+ * attached by open.c and enters a write only through the append hook.
  *
  * Invariants: a ts_store is used by one thread at a time. At most one write
  * transaction is open (inside ts_append or a helper it calls). The cached read
@@ -14,8 +20,8 @@
  * transaction of this ts_store is open.
  *
  * Ledger seam: ts_internal_env, ts_internal_dbi, ts_internal_set_append_hook,
- * ts_internal_read_stored and ts_internal_leaf_get. The layout of every table
- * is in docs/store-format.md.
+ * ts_internal_read_stored, ts_internal_leaf_get and ts_internal_leaves_read. The layout of every
+ * table is in docs/store-format.md.
  *
  * Threading: none of these functions is thread-safe on one ts_store.
  */
@@ -113,7 +119,7 @@ struct ts_store {
     void *cctx; /* ZSTD_CCtx * */
     void *dctx; /* ZSTD_DCtx * */
     ts_dict *dicts;
-    size_t ndicts;
+    size_t ndicts, dicts_cap;
     uint32_t dict_current; /* 0 = none yet */
 
     /* Writer state (read-write only). */
@@ -127,8 +133,7 @@ struct ts_store {
     uint64_t train_first, train_second, drift_window;
     uint8_t *zbuf;
     size_t zcap;
-    void *md_ctx; /* EVP_MD_CTX * */
-    void *md;     /* EVP_MD * (SHA-256, fetched once) */
+    at_sha256_ctx *sha; /* SHA-256 of units and leaves (libtracecommon), reused: one fetch */
 
     ts_append_hook hook;
     void *hook_ctx;
@@ -158,6 +163,14 @@ void ts_put_be64(uint8_t *p, uint64_t v);
 uint64_t ts_get_be64(const uint8_t *p);
 void ts_put_be32(uint8_t *p, uint32_t v);
 uint32_t ts_get_be32(const uint8_t *p);
+
+/* The core's part of ts_open (store.c): directory, lock, environment, tables, schema and
+ * counters, in one transaction in which in_open_txn (may be NULL) runs last, so that the
+ * layers above load their state from the same snapshot (open.c). 0 or a TS_E* code. */
+typedef int (*ts_open_fn)(ts_store *s, MDB_txn *txn);
+int ts_core_open(ts_store *s, const ts_options *opt, ts_open_fn in_open_txn);
+/* The core's part of ts_close: the read transaction, the environment, the lock. */
+void ts_core_close(ts_store *s);
 
 /* Begins (or renews) the cached read transaction, following the map if a
  * writer grew it. 0 or a TS_E* code. */
@@ -196,6 +209,11 @@ void ts_block_free(ts_block *b);
  * from the snapshot), MDB_NOTFOUND, or another LMDB code. The caller checks
  * that the decoded block really holds li. */
 int ts_block_find(MDB_cursor *c, uint64_t li, uint64_t *first, MDB_val *unit);
+/* SHA-256 of (prefix byte if prefix >= 0) || data into out. 0 or TS_ENOMEM. */
+int ts_sha256(ts_store *s, int prefix, const uint8_t *data, size_t len, uint8_t out[32]);
+
+/* ---- dictionaries and training (dict.c, codec layer) ------------------ */
+
 /* Loads the dictionaries named in meta (for the writer: also the current
  * one's compression dictionary). 0 or an error. */
 int ts_dicts_load(ts_store *s, MDB_txn *txn);
@@ -205,10 +223,11 @@ void ts_dict_policy_default(ts_store *s);
  * policy says so, in its own write transaction. 0 or an error. */
 int ts_dict_maybe_train(ts_store *s);
 void ts_dicts_free(ts_store *s);
-/* SHA-256 of (prefix byte if prefix >= 0) || data into out. 0 or TS_ENOMEM. */
-int ts_sha256(ts_store *s, int prefix, const uint8_t *data, size_t len, uint8_t out[32]);
 /* Records how well the current dictionary compresses (drives retraining). */
 void ts_dict_observe(ts_store *s, size_t raw, size_t packed);
+/* The dictionary `id` for decoding, loading the ones written since the store was opened;
+ * NULL when meta has no such dictionary. */
+ts_dict *ts_dict_for_read(ts_store *s, MDB_txn *txn, uint32_t id);
 
 /* ---- read path (read.c) ---------------------------------------------- */
 

@@ -1,6 +1,6 @@
 /*
- * unit.c - the stored unit (a block of events, compressed) and the
- * dictionaries.
+ * unit.c - the stored unit: a block of events, compressed (the dictionaries it is compressed
+ * with are dict.c's).
  *
  * Owns: the unit format (docs/store-format.md "Units"): version byte, codec
  * byte, dictionary id (4 bytes BE), SHA-256 of the payload (32 bytes), then
@@ -8,198 +8,38 @@
  * (the unit header carries the id and a stronger hash), or the raw bytes when
  * compression does not pay. Between the two, uncompressed: the event count
  * (1 byte) and each event's leaf hash (32 bytes). Decompressed, the payload
- * is a varint length per event, then the events' stored bytes back to back. Also the dictionaries
- * in meta ("dict" + id BE32
- * -> ZDICT bytes, "dict_current" -> id BE32, "dict_trained_at" -> BE64) and
- * the training policy: a first dictionary at TS_TRAIN_FIRST stored events, a
- * larger one at TS_TRAIN_SECOND, then a new one whenever the compression ratio
- * drifts more than 25% from what the current one achieved.
+ * is a varint length per event, then the events' stored bytes back to back.
  *
- * Invariants: a unit names the dictionary it was written with forever;
- * dictionaries are never deleted or changed once committed.
+ * Layer: codec (docs/store-format.md "Layering"): calls the core (store.c) and dict.c only.
+ * Invariants: a unit names the dictionary it was written with forever.
  *
  * Threading: uses the zstd and digest contexts of the ts_store (one thread).
  */
 #define ZSTD_STATIC_LINKING_ONLY
-#define ZDICT_STATIC_LINKING_ONLY
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-#include <zdict.h>
 #include <zstd.h>
 
 #include "store_internal.h"
 
-#define TS_ZSTD_LEVEL 3
-#define TS_TRAIN_FIRST 1000u
-#define TS_TRAIN_SECOND 20000u
-#define TS_TRAIN_SAMPLES 20000u
-#define TS_DICT_MAX (110u * 1024u)
-#define TS_DRIFT_WINDOW 20000u
-
 int ts_sha256(ts_store *s, int prefix, const uint8_t *data, size_t len, uint8_t out[32])
 {
-    EVP_MD_CTX *c = s->md_ctx;
-    unsigned int olen = 0;
-    uint8_t p = (uint8_t)prefix;
-    if (EVP_DigestInit_ex(c, s->md, NULL) != 1 ||
-        (prefix >= 0 && EVP_DigestUpdate(c, &p, 1) != 1) || EVP_DigestUpdate(c, data, len) != 1 ||
-        EVP_DigestFinal_ex(c, out, &olen) != 1)
-        return ts_fail(s, TS_ENOMEM, "store %s: SHA-256 failed", s->dir);
+    uint8_t p = (uint8_t)prefix, scratch[AT_SHA256_LEN];
+    int rc = prefix >= 0 ? at_sha256_update(s->sha, &p, 1) : 0;
+    if (!rc) rc = at_sha256_update(s->sha, data, len);
+    /* Always finalised, so that a failure leaves the context reset for the next message. */
+    int frc = at_sha256_final(s->sha, rc ? scratch : out);
+    if (rc || frc) return ts_fail(s, TS_ENOMEM, "store %s: SHA-256 failed", s->dir);
     return 0;
-}
-
-static ts_dict *dict_find(ts_store *s, uint32_t id)
-{
-    for (size_t i = 0; i < s->ndicts; i++)
-        if (s->dicts[i].id == id) return &s->dicts[i];
-    return NULL;
-}
-
-static void dict_key(uint8_t key[8], uint32_t id)
-{
-    memcpy(key, "dict", 4);
-    ts_put_be32(key + 4, id);
-}
-
-/* Sets the compression parameters and the dictionary on the writer's CCtx. */
-static int cctx_setup(ts_store *s)
-{
-    ZSTD_CCtx *c = s->cctx;
-    ZSTD_CCtx_reset(c, ZSTD_reset_session_and_parameters);
-    size_t r = ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, TS_ZSTD_LEVEL);
-    if (!ZSTD_isError(r)) r = ZSTD_CCtx_setParameter(c, ZSTD_c_format, ZSTD_f_zstd1_magicless);
-    if (!ZSTD_isError(r)) r = ZSTD_CCtx_setParameter(c, ZSTD_c_dictIDFlag, 0);
-    if (!ZSTD_isError(r)) r = ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 0);
-    if (!ZSTD_isError(r)) r = ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 1);
-    /* Literals stay uncompressed (no Huffman table per frame): reading a block then costs
-     * ~17% fewer instructions, which took the trace query's median from SQLite's to 1.2x
-     * better than it, for 1.3% more bytes (docs/store-format.md). */
-    if (!ZSTD_isError(r))
-        r = ZSTD_CCtx_setParameter(c, ZSTD_c_literalCompressionMode, ZSTD_ps_disable);
-    ts_dict *d = s->dict_current ? dict_find(s, s->dict_current) : NULL;
-    if (!ZSTD_isError(r)) r = ZSTD_CCtx_refCDict(c, d ? d->cdict : NULL);
-    if (ZSTD_isError(r))
-        return ts_fail(s, TS_EZSTD, "store %s: zstd setup: %s", s->dir, ZSTD_getErrorName(r));
-    return 0;
-}
-
-/* Adds a dictionary (bytes copied into zstd's own structures). */
-static int dict_add(ts_store *s, uint32_t id, const void *buf, size_t len)
-{
-    if (dict_find(s, id)) return 0;
-    ts_dict *nd = realloc(s->dicts, (s->ndicts + 1) * sizeof *nd);
-    if (!nd) return ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
-    s->dicts = nd;
-    ts_dict *d = &s->dicts[s->ndicts];
-    memset(d, 0, sizeof *d);
-    d->id = id;
-    d->ddict = ZSTD_createDDict(buf, len);
-    if (!(s->flags & TS_OPEN_RDONLY)) d->cdict = ZSTD_createCDict(buf, len, TS_ZSTD_LEVEL);
-    if (!d->ddict || (!(s->flags & TS_OPEN_RDONLY) && !d->cdict)) {
-        ZSTD_freeDDict(d->ddict);
-        ZSTD_freeCDict(d->cdict);
-        return ts_fail(s, TS_EZSTD, "store %s: dictionary %u does not load", s->dir, id);
-    }
-    s->ndicts++;
-    return 0;
-}
-
-/* Loads the dictionaries stored in meta that this store does not know yet. */
-static int dicts_refresh(ts_store *s, MDB_txn *txn)
-{
-    MDB_cursor *c;
-    int rc = mdb_cursor_open(txn, s->dbi[TS_DBI_META], &c);
-    if (rc) return ts_fail_mdb(s, rc, "meta");
-    uint8_t first[8];
-    dict_key(first, 0);
-    MDB_val k = {8, first}, v;
-    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-    while (rc == 0 && k.mv_size == 8 && memcmp(k.mv_data, "dict", 4) == 0) {
-        uint32_t id = ts_get_be32((const uint8_t *)k.mv_data + 4);
-        int r = dict_add(s, id, v.mv_data, v.mv_size);
-        if (r) {
-            mdb_cursor_close(c);
-            return r;
-        }
-        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close(c);
-    if (rc && rc != MDB_NOTFOUND) return ts_fail_mdb(s, rc, "reading dictionaries");
-    return 0;
-}
-
-void ts_dict_policy_default(ts_store *s)
-{
-    s->train_first = TS_TRAIN_FIRST;
-    s->train_second = TS_TRAIN_SECOND;
-    s->drift_window = (uint64_t)TS_DRIFT_WINDOW * 400;
-}
-
-int ts_dicts_load(ts_store *s, MDB_txn *txn)
-{
-    int rc = dicts_refresh(s, txn);
-    if (rc) return rc;
-    MDB_val k = {12, "dict_current"}, v;
-    s->dict_current = 0;
-    if (mdb_get(txn, s->dbi[TS_DBI_META], &k, &v) == 0 && v.mv_size == 4)
-        s->dict_current = ts_get_be32(v.mv_data);
-    if (s->flags & TS_OPEN_RDONLY) return 0;
-    uint64_t trained_at = 0;
-    MDB_val tk = {15, "dict_trained_at"};
-    if (mdb_get(txn, s->dbi[TS_DBI_META], &tk, &v) == 0 && v.mv_size == 8)
-        trained_at = ts_get_be64(v.mv_data);
-    if (!s->dict_current)
-        s->next_train_at = s->train_first;
-    else if (trained_at < s->train_second)
-        s->next_train_at = s->train_second;
-    else
-        s->next_train_at = UINT64_MAX; /* drift decides */
-    s->drift_raw = s->drift_packed = 0;
-    s->dict_ratio = 0;
-    return cctx_setup(s);
-}
-
-void ts_dicts_free(ts_store *s)
-{
-    for (size_t i = 0; i < s->ndicts; i++) {
-        ZSTD_freeCDict(s->dicts[i].cdict);
-        ZSTD_freeDDict(s->dicts[i].ddict);
-    }
-    free(s->dicts);
-    s->dicts = NULL;
-    s->ndicts = 0;
-}
-
-void ts_dict_observe(ts_store *s, size_t raw, size_t packed)
-{
-    s->drift_raw += raw;
-    s->drift_packed += packed;
-    if (s->drift_raw < s->drift_window) return;
-    double ratio = (double)s->drift_packed / (double)s->drift_raw;
-    s->drift_raw = s->drift_packed = 0;
-    if (!s->dict_current) return;
-    if (s->dict_ratio == 0) {
-        s->dict_ratio = ratio; /* the first window after (re)loading sets the mark */
-        return;
-    }
-    if (ratio > s->dict_ratio * 1.25 && s->next_train_at == UINT64_MAX)
-        s->next_train_at = s->log_size; /* drifted: retrain before the next group */
 }
 
 /* ---- units ------------------------------------------------------------ */
 
 static int grow(ts_store *s, uint8_t **buf, size_t *cap, size_t need)
 {
-    if (*cap >= need) return 0;
-    size_t n = *cap ? *cap : 4096;
-    while (n < need)
-        n *= 2;
-    uint8_t *p = realloc(*buf, n);
-    if (!p) return ts_fail(s, TS_ENOMEM, "store %s: out of memory (%zu bytes)", s->dir, n);
-    *buf = p;
-    *cap = n;
+    if (at_grow((void **)buf, cap, need, 1, 4096))
+        return ts_fail(s, TS_ENOMEM, "store %s: out of memory (%zu bytes)", s->dir, need);
     return 0;
 }
 
@@ -300,13 +140,6 @@ int ts_unit_leaf(const uint8_t *unit, size_t len, uint64_t first, uint64_t li, u
     return 0;
 }
 
-static ts_dict *dict_for_read(ts_store *s, MDB_txn *txn, uint32_t id)
-{
-    ts_dict *d = dict_find(s, id);
-    if (!d && dicts_refresh(s, txn) == 0) d = dict_find(s, id); /* written after we opened */
-    return d;
-}
-
 /* Checks a unit's header and hash and leaves its decompressed payload in b->buf. */
 static int unit_payload(ts_store *s, MDB_txn *txn, const uint8_t *unit, size_t len, int verify,
                         ts_block *b)
@@ -348,7 +181,7 @@ static int unit_payload(ts_store *s, MDB_txn *txn, const uint8_t *unit, size_t l
     if (r != 0 || fh.frameContentSize == ZSTD_CONTENTSIZE_UNKNOWN || fh.frameContentSize > most)
         return ts_fail(s, TS_ECORRUPT, "unit zstd frame header is unreadable");
     ts_dict *d = NULL;
-    if (id && !(d = dict_for_read(s, txn, id)))
+    if (id && !(d = ts_dict_for_read(s, txn, id)))
         return ts_fail(s, TS_ECORRUPT, "unit names dictionary %u, which is not in meta", id);
     int rc = grow(s, &b->buf, &b->cap, fh.frameContentSize ? fh.frameContentSize : 1);
     if (rc) return rc;
@@ -374,12 +207,8 @@ int ts_block_decode(ts_store *s, MDB_txn *txn, uint64_t first, const uint8_t *un
     const uint8_t *p = b->buf, *end = b->buf + b->len;
     uint32_t count = b->count;
     b->count = 0;
-    if (b->offcap < (size_t)count + 1) {
-        uint32_t *o = realloc(b->off, ((size_t)count + 1) * sizeof *o);
-        if (!o) return ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
-        b->off = o;
-        b->offcap = (size_t)count + 1;
-    }
+    if (at_grow((void **)&b->off, &b->offcap, (size_t)count + 1, sizeof *b->off, 64))
+        return ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
     uint64_t at = 0;
     for (uint32_t i = 0; i < count; i++) {
         uint32_t n;
@@ -435,113 +264,4 @@ int ts_block_find(MDB_cursor *c, uint64_t li, uint64_t *first, MDB_val *unit)
     if (k.mv_size != 8) return MDB_NOTFOUND;
     *first = ts_get_be64(k.mv_data);
     return *first <= li ? 0 : MDB_NOTFOUND;
-}
-
-/* ---- training --------------------------------------------------------- */
-
-/* Collects the stored bytes of the most recent events as training samples. */
-static int collect_samples(ts_store *s, uint8_t **samples, size_t **sizes, unsigned *count,
-                           size_t *total)
-{
-    MDB_txn *txn;
-    int rc = ts_read_begin(s, &txn);
-    if (rc) return rc;
-    uint64_t n = s->log_size < TS_TRAIN_SAMPLES ? s->log_size : TS_TRAIN_SAMPLES;
-    size_t cap = 0;
-    *sizes = calloc(n ? n : 1, sizeof **sizes);
-    if (!*sizes) rc = ts_fail(s, TS_ENOMEM, "store %s: out of memory", s->dir);
-    *count = 0;
-    *total = 0;
-    for (uint64_t li = s->log_size - n; !rc && li < s->log_size; li++) {
-        const uint8_t *b;
-        size_t len;
-        int r = ts_read_stored(s, txn, li, &b, &len);
-        if (r == TS_ENOTFOUND) continue;
-        if (r) {
-            rc = r;
-            break;
-        }
-        if ((rc = grow(s, samples, &cap, *total + len))) break;
-        memcpy(*samples + *total, b, len);
-        *total += len;
-        (*sizes)[(*count)++] = len;
-    }
-    ts_read_end(s);
-    return rc;
-}
-
-static int dict_commit(ts_store *s, uint32_t id, const void *dict, size_t len)
-{
-    for (int attempt = 0; attempt < 8; attempt++) {
-        MDB_txn *txn;
-        int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-        if (rc) return ts_fail_mdb(s, rc, "beginning the dictionary transaction");
-        uint8_t key[8], idb[4], at[8];
-        dict_key(key, id);
-        ts_put_be32(idb, id);
-        ts_put_be64(at, s->log_size);
-        MDB_val k = {8, key}, v = {len, (void *)dict};
-        MDB_val ck = {12, "dict_current"}, cv = {4, idb};
-        MDB_val tk = {15, "dict_trained_at"}, tv = {8, at};
-        rc = mdb_put(txn, s->dbi[TS_DBI_META], &k, &v, MDB_NOOVERWRITE);
-        if (!rc) rc = mdb_put(txn, s->dbi[TS_DBI_META], &ck, &cv, 0);
-        if (!rc) rc = mdb_put(txn, s->dbi[TS_DBI_META], &tk, &tv, 0);
-        if (!rc)
-            rc = mdb_txn_commit(txn);
-        else
-            mdb_txn_abort(txn);
-        if (rc == MDB_MAP_FULL) {
-            int g = ts_map_grow(s, len);
-            if (g) return g;
-            continue;
-        }
-        return ts_fail_mdb(s, rc, "storing a dictionary");
-    }
-    return ts_fail(s, TS_EFULL, "store %s: could not grow the map for a dictionary", s->dir);
-}
-
-int ts_dict_maybe_train(ts_store *s)
-{
-    if (s->log_size < s->next_train_at) return 0;
-    uint8_t *samples = NULL;
-    size_t *sizes = NULL, total = 0;
-    unsigned count = 0;
-    int rc = collect_samples(s, &samples, &sizes, &count, &total);
-    size_t cap = total / 10;
-    if (cap > TS_DICT_MAX) cap = TS_DICT_MAX;
-    void *dict = NULL;
-    size_t dlen = 0;
-    if (!rc && cap >= 1024 && count >= 100 && (dict = malloc(cap))) {
-        ZDICT_fastCover_params_t p;
-        memset(&p, 0, sizeof p);
-        p.k = 200;
-        p.d = 8;
-        p.f = 20;
-        p.accel = 1;
-        p.zParams.compressionLevel = TS_ZSTD_LEVEL;
-        dlen = ZDICT_trainFromBuffer_fastCover(dict, cap, samples, sizes, count, p);
-        if (ZDICT_isError(dlen)) dlen = 0;
-    }
-    free(samples);
-    free(sizes);
-    /* Whatever happens, do not try again for a while. */
-    if (s->log_size < s->train_second)
-        s->next_train_at = s->train_second;
-    else
-        s->next_train_at = UINT64_MAX;
-    if (rc || !dlen) {
-        free(dict);
-        return rc; /* too few samples or training failed: keep the current dictionary */
-    }
-    uint32_t id = 1;
-    for (size_t i = 0; i < s->ndicts; i++)
-        if (s->dicts[i].id >= id) id = s->dicts[i].id + 1;
-    rc = dict_commit(s, id, dict, dlen);
-    if (!rc) rc = dict_add(s, id, dict, dlen);
-    free(dict);
-    if (rc) return rc;
-    s->dict_current = id;
-    s->dict_ratio = 0;
-    s->drift_raw = s->drift_packed = 0;
-    return cctx_setup(s);
 }

@@ -6,8 +6,8 @@
  * reading goes record by record (constant memory, whatever the file's size).
  * Threading: reentrant.
  */
-#include "witness.h"
-#include "errbuf.h"
+#include "checkpoint.h"
+#include "atcommon.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,28 +54,25 @@ static int sync_dir(const char *dir)
     return rc;
 }
 
-int wt_append(const char *dir, const char *origin, const char *note, size_t len, char *err,
-              size_t errlen)
+int wt_append(const char *dir, const char *origin, const char *note, size_t len, at_error *err)
 {
     char path[4096], head[64];
     if (wt_path(dir, origin, path, sizeof path))
-        return ts_errf(err, errlen, -1, "witness %s: path too long", dir);
+        return at_errf(err, -1, "witness %s: path too long", dir);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return ts_errf(err, errlen, -1, "witness %s: cannot create the directory: %s", dir,
+        return at_errf(err, -1, "witness %s: cannot create the directory: %s", dir,
                        strerror(errno));
     struct stat st;
     int existed = stat(path, &st) == 0;
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return ts_errf(err, errlen, -1, "witness %s: cannot open: %s", path, strerror(errno));
+    if (fd < 0) return at_errf(err, -1, "witness %s: cannot open: %s", path, strerror(errno));
     int n = snprintf(head, sizeof head, WT_HEAD "%zu\n", len);
     int rc = write_all(fd, head, (size_t)n) || write_all(fd, note, len) || fsync(fd);
     int saved = errno;
     if (close(fd) != 0 && !rc) rc = -1, saved = errno;
-    if (rc) return ts_errf(err, errlen, -1, "witness %s: cannot append: %s", path, strerror(saved));
+    if (rc) return at_errf(err, -1, "witness %s: cannot append: %s", path, strerror(saved));
     if (!existed && sync_dir(dir) != 0)
-        return ts_errf(err, errlen, -1, "witness %s: cannot fsync the directory: %s", dir,
-                       strerror(errno));
+        return at_errf(err, -1, "witness %s: cannot fsync the directory: %s", dir, strerror(errno));
     return 0;
 }
 
@@ -96,7 +93,7 @@ static int record_head(const char *p, size_t n, size_t *hlen, size_t *len)
 }
 
 int wt_parse(const char *buf, size_t n, const char *name, wt_record_fn fn, void *ctx, int *torn,
-             char *err, size_t errlen)
+             at_error *err)
 {
     if (torn) *torn = 0;
     int rc = 0;
@@ -105,9 +102,8 @@ int wt_parse(const char *buf, size_t n, const char *name, wt_record_fn fn, void 
         size_t hlen = 0, len = 0;
         int h = record_head(buf + at, n - at, &hlen, &len);
         if (h < 0)
-            return ts_errf(err, errlen, -1,
-                           "witness %s: byte %zu: record %llu: not \"checkpoint LENGTH\"", name, at,
-                           (unsigned long long)seq);
+            return at_errf(err, -1, "witness %s: byte %zu: record %llu: not \"checkpoint LENGTH\"",
+                           name, at, (unsigned long long)seq);
         if (h == 0 || len > n - at - hlen) {
             if (torn) *torn = 1; /* the last append did not finish */
             break;
@@ -131,29 +127,27 @@ static size_t head_line(FILE *f, char *line, size_t cap)
     return n;
 }
 
-int wt_read(const char *dir, const char *origin, wt_record_fn fn, void *ctx, int *torn, char *err,
-            size_t errlen)
+int wt_read(const char *dir, const char *origin, wt_record_fn fn, void *ctx, int *torn,
+            at_error *err)
 {
     char path[4096], line[32];
     if (torn) *torn = 0;
     if (wt_path(dir, origin, path, sizeof path))
-        return ts_errf(err, errlen, -1, "witness %s: path too long", dir);
+        return at_errf(err, -1, "witness %s: path too long", dir);
     FILE *f = fopen(path, "rb");
     if (!f)
-        return ts_errf(err, errlen, -1,
-                       "witness %s: cannot read (%s): it holds no checkpoint of log %s", path,
-                       strerror(errno), origin);
+        return at_errf(err, -1, "witness %s: cannot read (%s): it holds no checkpoint of log %s",
+                       path, strerror(errno), origin);
     char *note = malloc(WT_NOTE_MAX);
-    int rc = note ? 0 : ts_errf(err, errlen, -1, "witness %s: out of memory", path);
+    int rc = note ? 0 : at_errf(err, -1, "witness %s: out of memory", path);
     /* Record by record, so that a witness of years of checkpoints is read in constant memory. */
     for (uint64_t seq = 0, at = 0; !rc; seq++) {
         size_t n = head_line(f, line, sizeof line), hlen = 0, len = 0;
         if (n == 0) break;
         int h = record_head(line, n, &hlen, &len);
         if (h < 0 || (h == 0 && n == sizeof line)) {
-            rc = ts_errf(err, errlen, -1,
-                         "witness %s: byte %llu: record %llu: not \"checkpoint LENGTH\"", path,
-                         (unsigned long long)at, (unsigned long long)seq);
+            rc = at_errf(err, -1, "witness %s: byte %llu: record %llu: not \"checkpoint LENGTH\"",
+                         path, (unsigned long long)at, (unsigned long long)seq);
         } else if (h == 0 || fread(note, 1, len, f) != len) {
             if (torn) *torn = 1; /* the last append did not finish */
             break;
@@ -162,7 +156,7 @@ int wt_read(const char *dir, const char *origin, wt_record_fn fn, void *ctx, int
             at += hlen + len;
         }
     }
-    if (!rc && ferror(f)) rc = ts_errf(err, errlen, -1, "witness %s: read error", path);
+    if (!rc && ferror(f)) rc = at_errf(err, -1, "witness %s: read error", path);
     fclose(f);
     free(note);
     return rc;

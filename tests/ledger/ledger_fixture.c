@@ -77,8 +77,9 @@ cp_key *lf_make_store(const char *dir, uint64_t base, uint64_t n, uint64_t every
     ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
     cp_key *k = NULL;
     assert_int_equal(cp_key_generate(&k), 0);
-    char *kp = lf_path(dir, "checkpoint.key"), err[256];
-    assert_int_equal(cp_key_save_private(k, kp, err, sizeof err), 0);
+    char *kp = lf_path(dir, "checkpoint.key");
+    at_error err = {0};
+    assert_int_equal(cp_key_save_private(k, kp, &err), 0);
     free(kp);
     uint64_t done = 0, when = LF_T0 + 3600000000000ull;
     while (done < n) {

@@ -67,10 +67,10 @@ static void test_checkpoint_sign_then_verify_round_trips(void **state)
         cp_checkpoint c = sample(size), got;
         char *note = NULL;
         size_t len = 0;
-        char err[256] = "";
+        at_error err = {0};
         assert_int_equal(cp_checkpoint_sign(&c, k, &note, &len), 0);
         assert_int_equal(strlen(note), len);
-        assert_int_equal(cp_note_verify(note, len, k, &got, err, sizeof err), 0);
+        assert_int_equal(cp_note_verify(note, len, k, &got, &err), 0);
         assert_string_equal(got.origin, c.origin);
         assert_int_equal(got.size, c.size);
         assert_memory_equal(got.root, c.root, 32);
@@ -80,7 +80,7 @@ static void test_checkpoint_sign_then_verify_round_trips(void **state)
         c.time_unix_nano = 1732531200123456789ull + size;
         assert_int_equal(cp_checkpoint_sign(&c, k, &note, &len), 0);
         assert_non_null(strstr(note, "\ntime_unix_nano 17325312001234"));
-        assert_int_equal(cp_note_verify(note, len, k, &got, err, sizeof err), 0);
+        assert_int_equal(cp_note_verify(note, len, k, &got, &err), 0);
         assert_int_equal(got.time_unix_nano, c.time_unix_nano);
         free(note);
     }
@@ -167,10 +167,10 @@ static void test_checkpoint_verify_rejects_tampering_and_other_keys(void **state
     cp_checkpoint c = sample(1000), got;
     char *note;
     size_t len;
-    char err[256];
+    at_error err = {0};
     assert_int_equal(cp_checkpoint_sign(&c, k, &note, &len), 0);
-    assert_int_equal(cp_note_verify(note, len, other, &got, err, sizeof err), CP_EVERIFY);
-    assert_non_null(strstr(err, "no signature by the given key"));
+    assert_int_equal(cp_note_verify(note, len, other, &got, &err), CP_EVERIFY);
+    assert_non_null(strstr(err.what, "no signature by the given key"));
 
     /* Every byte of the body changed to another valid character breaks the signature or
      * the format. */
@@ -180,18 +180,18 @@ static void test_checkpoint_verify_rejects_tampering_and_other_keys(void **state
         if (note[i] == '\n') continue;
         char saved = note[i];
         note[i] = saved == '1' ? '2' : '1';
-        int rc = cp_note_verify(note, len, k, &got, err, sizeof err);
+        int rc = cp_note_verify(note, len, k, &got, &err);
         assert_true(rc == CP_EVERIFY || rc == CP_EFORMAT);
         note[i] = saved;
     }
     /* The signature itself. */
     note[len - 5] = note[len - 5] == 'A' ? 'B' : 'A';
-    assert_int_not_equal(cp_note_verify(note, len, k, &got, err, sizeof err), 0);
+    assert_int_not_equal(cp_note_verify(note, len, k, &got, &err), 0);
     free(note);
 
     /* A note signed by another key but claiming our name is not ours. */
     assert_int_equal(cp_checkpoint_sign(&c, other, &note, &len), 0);
-    assert_int_equal(cp_note_verify(note, len, k, &got, err, sizeof err), CP_EVERIFY);
+    assert_int_equal(cp_note_verify(note, len, k, &got, &err), CP_EVERIFY);
     free(note);
     cp_key_destroy(&k);
     cp_key_destroy(&other);
@@ -236,10 +236,10 @@ static void test_checkpoint_parser_rejects_malformed_notes(void **state)
         cp_checkpoint c;
         cp_signature sigs[4];
         size_t ns;
-        char err[256] = "";
-        int rc = cp_note_parse(note, (size_t)n, &c, sigs, 4, &ns, err, sizeof err);
+        at_error err = {0};
+        int rc = cp_note_parse(note, (size_t)n, &c, sigs, 4, &ns, &err);
         if (rc != CP_EFORMAT) fail_msg("%s: accepted (%d)", bad[i].what, rc);
-        assert_true(err[0] != 0);
+        assert_true(err.what[0] != 0);
     }
     /* The well-formed note of the same shape parses, with an extension line. */
     char note[1024];
@@ -247,7 +247,7 @@ static void test_checkpoint_parser_rejects_malformed_notes(void **state)
     cp_checkpoint c;
     cp_signature sigs[4];
     size_t ns;
-    assert_int_equal(cp_note_parse(note, (size_t)n, &c, sigs, 4, &ns, NULL, 0), 0);
+    assert_int_equal(cp_note_parse(note, (size_t)n, &c, sigs, 4, &ns, NULL), 0);
     assert_int_equal(ns, 1);
     assert_int_equal(c.size, 5);
     assert_string_equal(sigs[0].name, "o/x");
@@ -283,18 +283,18 @@ static void test_key_file_is_created_0600_and_never_overwritten(void **state)
     (void)state;
     cp_key *k = NULL, *again = NULL, *k2 = NULL;
     char *path = path_in("signing.key");
-    char err[512];
+    at_error err = {0};
     assert_int_equal(cp_key_generate(&k), 0);
-    assert_int_equal(cp_key_save_private(k, path, err, sizeof err), 0);
+    assert_int_equal(cp_key_save_private(k, path, &err), 0);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
 
     assert_int_equal(cp_key_generate(&k2), 0);
-    assert_int_equal(cp_key_save_private(k2, path, err, sizeof err), CP_EEXIST);
-    assert_non_null(strstr(err, "never overwritten"));
+    assert_int_equal(cp_key_save_private(k2, path, &err), CP_EEXIST);
+    assert_non_null(strstr(err.what, "never overwritten"));
 
-    assert_int_equal(cp_key_load_private(path, &again, err, sizeof err), 0);
+    assert_int_equal(cp_key_load_private(path, &again, &err), 0);
     uint8_t a[32], b[32];
     cp_key_public_raw(k, a);
     cp_key_public_raw(again, b);
@@ -303,12 +303,12 @@ static void test_key_file_is_created_0600_and_never_overwritten(void **state)
     cp_key_destroy(&again);
 
     assert_int_equal(chmod(path, 0644), 0);
-    assert_int_equal(cp_key_load_private(path, &again, err, sizeof err), CP_EKEY);
-    assert_non_null(strstr(err, "chmod 600"));
+    assert_int_equal(cp_key_load_private(path, &again, &err), CP_EKEY);
+    assert_non_null(strstr(err.what, "chmod 600"));
     assert_null(again);
     char *missing = path_in("missing.key");
-    assert_int_equal(cp_key_load_private(missing, &again, err, sizeof err), CP_EIO);
-    assert_non_null(strstr(err, "missing.key"));
+    assert_int_equal(cp_key_load_private(missing, &again, &err), CP_EIO);
+    assert_non_null(strstr(err.what, "missing.key"));
     free(missing);
     free(path);
     cp_key_destroy(&k);
@@ -324,9 +324,10 @@ static void test_public_key_loads_from_pem_and_verifier_line(void **state)
     size_t pemlen;
     assert_int_equal(cp_key_public_pem(k, &pem, &pemlen), 0);
     assert_non_null(strstr(pem, "-----BEGIN PUBLIC KEY-----"));
-    char *path = path_in("pub.pem"), err[256];
+    char *path = path_in("pub.pem");
+    at_error err = {0};
     assert_int_equal(tu_write_file(path, pem, pemlen), 0);
-    assert_int_equal(cp_key_load_public(path, &p, err, sizeof err), 0);
+    assert_int_equal(cp_key_load_public(path, &p, &err), 0);
     assert_false(cp_key_has_private(p));
     uint8_t sig[64];
     assert_int_equal(cp_key_sign(p, "x", 1, sig), CP_EKEY);

@@ -125,17 +125,17 @@ static void send_events(env *e, int first, int n)
 static void checkpoints(env *e, uint64_t *count, uint64_t *log_size, cp_checkpoint *latest)
 {
     ts_store *s = NULL;
-    char err[512];
-    assert_int_equal(ts_open(e->store, TS_OPEN_RDONLY, NULL, &s, err, sizeof err), 0);
+    at_error err = {0};
+    assert_int_equal(ts_open(e->store, TS_OPEN_RDONLY, NULL, &s, &err), 0);
     assert_int_equal(ts_checkpoint_count(s, count), 0);
     assert_int_equal(ts_log_size(s, log_size), 0);
     if (*count) {
         cp_key *k = NULL;
-        assert_int_equal(cp_key_load_public(e->pub, &k, err, sizeof err), 0);
+        assert_int_equal(cp_key_load_public(e->pub, &k, &err), 0);
         char *note;
         size_t len;
         assert_int_equal(ts_checkpoint_get(s, UINT64_MAX, &note, &len), 0);
-        if (cp_note_verify(note, len, k, latest, err, sizeof err)) fail_msg("%s", err);
+        if (cp_note_verify(note, len, k, latest, &err)) fail_msg("%s", err.what);
         free(note);
         cp_key_destroy(&k);
     }
@@ -349,9 +349,9 @@ static void test_collector_bounds_the_unsigned_tail(void **state)
     assert_int_equal(pu_kill_wait(pid, SIGKILL), 128 + SIGKILL);
     save_public_key(e, store, pub);
     ts_store *s = NULL;
-    char err[512];
+    at_error err = {0};
     uint64_t tail_max = 0, ncp = 0, size = 0;
-    assert_int_equal(ts_open(store, TS_OPEN_RDONLY, NULL, &s, err, sizeof err), 0);
+    assert_int_equal(ts_open(store, TS_OPEN_RDONLY, NULL, &s, &err), 0);
     assert_int_equal(ts_log_tail_max(s, &tail_max), 0);
     assert_int_equal(ts_checkpoint_count(s, &ncp), 0);
     assert_int_equal(ts_log_size(s, &size), 0);
@@ -387,8 +387,8 @@ static void test_witness_catches_a_rollback_and_removed_checkpoints(void **state
     assert_int_equal(st.st_mode & 0777, 0700);
     char origin[CP_ORIGIN_MAX], wfile[4096];
     ts_store *s = NULL;
-    char err[512];
-    assert_int_equal(ts_open(store, TS_OPEN_RDONLY, NULL, &s, err, sizeof err), 0);
+    at_error err = {0};
+    assert_int_equal(ts_open(store, TS_OPEN_RDONLY, NULL, &s, &err), 0);
     assert_int_equal(ts_log_origin(s, origin, sizeof origin), 0);
     ts_close(&s);
     snprintf(wfile, sizeof wfile, "%s/", wdir);

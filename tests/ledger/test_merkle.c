@@ -20,6 +20,14 @@
 #include "merkle.h"
 #include "merkle_ref.h"
 
+/* One SHA-256 context for every hash of this file (merkle.h hashes through the caller's). */
+static at_sha256_ctx *sha(void)
+{
+    static at_sha256_ctx *h;
+    if (!h) h = at_sha256_new();
+    return h;
+}
+
 #define N_MAX 256
 #define H MERKLE_HASH_LEN
 
@@ -92,7 +100,7 @@ static void test_merkle_roots_match_reference_at_every_size_0_to_256(void **stat
     for (size_t n = 0; n <= N_MAX; n++) {
         uint8_t got[H], want[H];
         size_t limit = n;
-        assert_int_equal(merkle_root(ref_node, &limit, n, got), 0);
+        assert_int_equal(merkle_root(sha(), ref_node, &limit, n, got), 0);
         ref_mth(0, n, want);
         assert_hash_equal(got, want);
     }
@@ -107,13 +115,13 @@ static int ct_node(void *ctx, unsigned level, uint64_t index, uint8_t out[H])
 {
     (void)ctx;
     if (level == 0) {
-        merkle_leaf_hash(ct_leaf[index], ct_len[index], out);
+        merkle_leaf_hash(sha(), ct_leaf[index], ct_len[index], out);
         return 0;
     }
     uint8_t l[H], r[H];
     ct_node(ctx, level - 1, 2 * index, l);
     ct_node(ctx, level - 1, 2 * index + 1, r);
-    merkle_node_hash(l, r, out);
+    merkle_node_hash(sha(), l, r, out);
     return 0;
 }
 
@@ -150,7 +158,7 @@ static void test_merkle_roots_match_published_ct_vectors(void **state)
     for (uint64_t n = 0; n <= 8; n++) {
         uint8_t got[H];
         char hex[65];
-        assert_int_equal(merkle_root(ct_node, NULL, n, got), 0);
+        assert_int_equal(merkle_root(sha(), ct_node, NULL, n, got), 0);
         hex32(got, hex);
         assert_string_equal(hex, roots[n]);
     }
@@ -165,8 +173,9 @@ static void test_merkle_inclusion_proofs_match_reference_and_verify(void **state
         for (size_t m = 0; m < n; m++) {
             uint8_t proof[MERKLE_MAX_PROOF][H];
             size_t len = 0, limit = n;
-            assert_int_equal(
-                merkle_inclusion_proof(ref_node, &limit, m, n, proof, MERKLE_MAX_PROOF, &len), 0);
+            assert_int_equal(merkle_inclusion_proof(sha(), ref_node, &limit, m, n, proof,
+                                                    MERKLE_MAX_PROOF, &len),
+                             0);
             ref_proof want = {.n = 0};
             ref_path(&want, m, 0, n);
             assert_int_equal(len, want.n);
@@ -175,7 +184,8 @@ static void test_merkle_inclusion_proofs_match_reference_and_verify(void **state
             uint8_t leaf[H];
             ref_mth(m, 1, leaf);
             assert_int_equal(
-                merkle_verify_inclusion(leaf, m, n, (const uint8_t(*)[H])proof, len, root), 0);
+                merkle_verify_inclusion(sha(), leaf, m, n, (const uint8_t(*)[H])proof, len, root),
+                0);
         }
     }
 }
@@ -189,8 +199,9 @@ static void test_merkle_consistency_proofs_match_reference_and_verify(void **sta
         for (size_t m = 0; m <= n; m++) {
             uint8_t proof[MERKLE_MAX_PROOF][H];
             size_t len = 99, limit = n;
-            assert_int_equal(
-                merkle_consistency_proof(ref_node, &limit, m, n, proof, MERKLE_MAX_PROOF, &len), 0);
+            assert_int_equal(merkle_consistency_proof(sha(), ref_node, &limit, m, n, proof,
+                                                      MERKLE_MAX_PROOF, &len),
+                             0);
             ref_proof want = {.n = 0};
             if (m > 0 && m < n) ref_subproof(&want, m, 0, n, 1);
             assert_int_equal(len, want.n);
@@ -198,7 +209,7 @@ static void test_merkle_consistency_proofs_match_reference_and_verify(void **sta
                 assert_hash_equal(proof[i], want.h[i]);
             uint8_t old_root[H];
             ref_mth(0, m, old_root);
-            assert_int_equal(merkle_verify_consistency(m, n, old_root, new_root,
+            assert_int_equal(merkle_verify_consistency(sha(), m, n, old_root, new_root,
                                                        (const uint8_t(*)[H])proof, len),
                              0);
         }
@@ -215,24 +226,26 @@ static void test_merkle_rejects_tampered_inclusion_proofs(void **state)
         for (size_t m = 0; m < n; m += 3) {
             uint8_t proof[MERKLE_MAX_PROOF][H], leaf[H];
             size_t len = 0, limit = n;
-            assert_int_equal(
-                merkle_inclusion_proof(ref_node, &limit, m, n, proof, MERKLE_MAX_PROOF, &len), 0);
+            assert_int_equal(merkle_inclusion_proof(sha(), ref_node, &limit, m, n, proof,
+                                                    MERKLE_MAX_PROOF, &len),
+                             0);
             ref_mth(m, 1, leaf);
             const uint8_t(*cp)[H] = (const uint8_t(*)[H])proof;
             /* Another leaf, another index, a shorter or longer proof. (Another size may
              * share the proof's shape: size is bound to the root by the checkpoint.) */
             uint8_t other[H];
             ref_mth((m + 1) % n, 1, other);
-            assert_int_not_equal(merkle_verify_inclusion(other, m, n, cp, len, root), 0);
-            assert_int_not_equal(merkle_verify_inclusion(leaf, (m + 1) % n, n, cp, len, root), 0);
-            assert_int_not_equal(merkle_verify_inclusion(leaf, m, n, cp, len - 1, root), 0);
-            assert_int_not_equal(merkle_verify_inclusion(leaf, n, n, cp, len, root), 0);
+            assert_int_not_equal(merkle_verify_inclusion(sha(), other, m, n, cp, len, root), 0);
+            assert_int_not_equal(
+                merkle_verify_inclusion(sha(), leaf, (m + 1) % n, n, cp, len, root), 0);
+            assert_int_not_equal(merkle_verify_inclusion(sha(), leaf, m, n, cp, len - 1, root), 0);
+            assert_int_not_equal(merkle_verify_inclusion(sha(), leaf, n, n, cp, len, root), 0);
             memcpy(proof[len], proof[0], H);
-            assert_int_not_equal(merkle_verify_inclusion(leaf, m, n, cp, len + 1, root), 0);
+            assert_int_not_equal(merkle_verify_inclusion(sha(), leaf, m, n, cp, len + 1, root), 0);
             /* Every single flipped bit in every proof element. */
             for (size_t i = 0; i < len; i++) {
                 proof[i][i % H] ^= 0x10;
-                assert_int_not_equal(merkle_verify_inclusion(leaf, m, n, cp, len, root), 0);
+                assert_int_not_equal(merkle_verify_inclusion(sha(), leaf, m, n, cp, len, root), 0);
                 proof[i][i % H] ^= 0x10;
             }
             checked++;
@@ -250,36 +263,40 @@ static void test_merkle_rejects_tampered_consistency_proofs(void **state)
         for (size_t m = 1; m < n; m += 2) {
             uint8_t proof[MERKLE_MAX_PROOF][H], old_root[H];
             size_t len = 0, limit = n;
-            assert_int_equal(
-                merkle_consistency_proof(ref_node, &limit, m, n, proof, MERKLE_MAX_PROOF, &len), 0);
+            assert_int_equal(merkle_consistency_proof(sha(), ref_node, &limit, m, n, proof,
+                                                      MERKLE_MAX_PROOF, &len),
+                             0);
             ref_mth(0, m, old_root);
             const uint8_t(*cp)[H] = (const uint8_t(*)[H])proof;
             /* A forked old tree: same size, another root. */
             uint8_t forked[H];
             memcpy(forked, old_root, H);
             forked[0] ^= 1;
-            assert_int_not_equal(merkle_verify_consistency(m, n, forked, new_root, cp, len), 0);
-            assert_int_not_equal(merkle_verify_consistency(m, n, old_root, forked, cp, len), 0);
-            assert_int_not_equal(merkle_verify_consistency(m + 1, n, old_root, new_root, cp, len),
+            assert_int_not_equal(merkle_verify_consistency(sha(), m, n, forked, new_root, cp, len),
                                  0);
-            assert_int_not_equal(merkle_verify_consistency(n, m, new_root, old_root, cp, len), 0);
+            assert_int_not_equal(merkle_verify_consistency(sha(), m, n, old_root, forked, cp, len),
+                                 0);
+            assert_int_not_equal(
+                merkle_verify_consistency(sha(), m + 1, n, old_root, new_root, cp, len), 0);
+            assert_int_not_equal(
+                merkle_verify_consistency(sha(), n, m, new_root, old_root, cp, len), 0);
             for (size_t i = 0; i < len; i++) {
                 proof[i][5] ^= 0x80;
-                assert_int_not_equal(merkle_verify_consistency(m, n, old_root, new_root, cp, len),
-                                     0);
+                assert_int_not_equal(
+                    merkle_verify_consistency(sha(), m, n, old_root, new_root, cp, len), 0);
                 proof[i][5] ^= 0x80;
             }
             if (len > 0)
                 assert_int_not_equal(
-                    merkle_verify_consistency(m, n, old_root, new_root, cp, len - 1), 0);
+                    merkle_verify_consistency(sha(), m, n, old_root, new_root, cp, len - 1), 0);
         }
     }
     /* Equal sizes with different roots are a fork. */
     uint8_t a[H], b[H];
     ref_mth(0, 5, a);
     ref_mth(1, 5, b);
-    assert_int_not_equal(merkle_verify_consistency(5, 5, a, b, NULL, 0), 0);
-    assert_int_equal(merkle_verify_consistency(5, 5, a, a, NULL, 0), 0);
+    assert_int_not_equal(merkle_verify_consistency(sha(), 5, 5, a, b, NULL, 0), 0);
+    assert_int_equal(merkle_verify_consistency(sha(), 5, 5, a, a, NULL, 0), 0);
 }
 
 typedef struct emitted {
@@ -305,19 +322,19 @@ static void test_merkle_frontier_builds_the_reference_tree_leaf_by_leaf(void **s
     emitted e = {0, 0};
     for (size_t n = 0; n <= N_MAX; n++) {
         uint8_t got[H], want[H];
-        merkle_frontier_root(&f, got);
+        merkle_frontier_root(sha(), &f, got);
         ref_mth(0, n, want);
         assert_hash_equal(got, want);
         /* Reloading the frontier through the accessor gives the same edge. */
         merkle_frontier g;
         size_t limit = n;
         assert_int_equal(merkle_frontier_load(&g, ref_node, &limit, n), 0);
-        merkle_frontier_root(&g, got);
+        merkle_frontier_root(sha(), &g, got);
         assert_hash_equal(got, want);
         if (n == N_MAX) break;
         uint8_t leaf[H];
         ref_mth(n, 1, leaf);
-        assert_int_equal(merkle_frontier_append(&f, leaf, check_emit, &e), 0);
+        assert_int_equal(merkle_frontier_append(sha(), &f, leaf, check_emit, &e), 0);
     }
     assert_int_equal(e.mismatch, 0);
     assert_int_equal(e.count, N_MAX - 1); /* a full binary tree of 256 leaves has 255 nodes */
@@ -328,20 +345,20 @@ static void test_merkle_proofs_refuse_out_of_range_requests(void **state)
     (void)state;
     uint8_t proof[MERKLE_MAX_PROOF][H];
     size_t len = 7, limit = 10;
-    assert_int_equal(merkle_inclusion_proof(ref_node, &limit, 10, 10, proof, 64, &len),
+    assert_int_equal(merkle_inclusion_proof(sha(), ref_node, &limit, 10, 10, proof, 64, &len),
                      MERKLE_EINVAL);
     assert_int_equal(len, 0);
-    assert_int_equal(merkle_consistency_proof(ref_node, &limit, 11, 10, proof, 64, &len),
+    assert_int_equal(merkle_consistency_proof(sha(), ref_node, &limit, 11, 10, proof, 64, &len),
                      MERKLE_EINVAL);
     /* A buffer too small for the proof. */
-    assert_int_equal(merkle_inclusion_proof(ref_node, &limit, 3, 10, proof, 1, &len),
+    assert_int_equal(merkle_inclusion_proof(sha(), ref_node, &limit, 3, 10, proof, 1, &len),
                      MERKLE_EINVAL);
     /* An accessor that fails is reported, not papered over. */
     limit = 4;
-    assert_int_equal(merkle_inclusion_proof(ref_node, &limit, 3, 10, proof, 64, &len),
+    assert_int_equal(merkle_inclusion_proof(sha(), ref_node, &limit, 3, 10, proof, 64, &len),
                      MERKLE_ESOURCE);
     uint8_t root[H];
-    assert_int_equal(merkle_root(ref_node, &limit, 10, root), MERKLE_ESOURCE);
+    assert_int_equal(merkle_root(sha(), ref_node, &limit, 10, root), MERKLE_ESOURCE);
 }
 
 int main(void)

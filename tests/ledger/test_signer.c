@@ -32,10 +32,11 @@ static uint64_t count_checkpoints(ts_store *s)
 
 static void latest(ts_store *s, const cp_key *k, cp_checkpoint *c)
 {
-    char *note = NULL, err[256];
+    char *note = NULL;
+    at_error err = {0};
     size_t len;
     assert_int_equal(ts_checkpoint_get(s, UINT64_MAX, &note, &len), 0);
-    if (cp_note_verify(note, len, k, c, err, sizeof err)) fail_msg("%s", err);
+    if (cp_note_verify(note, len, k, c, &err)) fail_msg("%s", err.what);
     free(note);
 }
 
@@ -46,8 +47,8 @@ static void test_signer_creates_a_private_key_on_first_start_and_reuses_it(void 
     ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
     signer *g = NULL;
     int created = 0;
-    char err[512];
-    assert_int_equal(signer_open(s, dir, NULL, &g, &created, err, sizeof err), 0);
+    at_error err = {0};
+    assert_int_equal(signer_open(s, dir, NULL, &g, &created, &err), 0);
     assert_int_equal(created, 1);
     char *kp = lf_path(dir, SIGNER_KEY_FILE);
     struct stat st;
@@ -59,15 +60,15 @@ static void test_signer_creates_a_private_key_on_first_start_and_reuses_it(void 
     assert_null(g);
     signer_destroy(&g);
     char *before = tu_read_file(kp, NULL);
-    assert_int_equal(signer_open(s, dir, NULL, &g, &created, err, sizeof err), 0);
+    assert_int_equal(signer_open(s, dir, NULL, &g, &created, &err), 0);
     assert_int_equal(created, 0);
     char *after = tu_read_file(kp, NULL);
     assert_string_equal(before, after);
     signer_destroy(&g);
     /* A key readable by others is refused, saying how to fix it. */
     assert_int_equal(chmod(kp, 0640), 0);
-    assert_int_equal(signer_open(s, dir, NULL, &g, &created, err, sizeof err), -1);
-    assert_non_null(strstr(err, "chmod 600"));
+    assert_int_equal(signer_open(s, dir, NULL, &g, &created, &err), -1);
+    assert_non_null(strstr(err.what, "chmod 600"));
     free(before);
     free(after);
     free(kp);
@@ -83,33 +84,33 @@ static void test_signer_signs_at_most_every_interval_after_commits(void **state)
     ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
     signer_options o = {NULL, 1000};
     signer *g = NULL;
-    char err[512];
-    assert_int_equal(signer_open(s, dir, &o, &g, NULL, err, sizeof err), 0);
+    at_error err = {0};
+    assert_int_equal(signer_open(s, dir, &o, &g, NULL, &err), 0);
     cp_key *k = NULL;
     char *kp = lf_path(dir, SIGNER_KEY_FILE);
-    assert_int_equal(cp_key_load_private(kp, &k, err, sizeof err), 0);
+    assert_int_equal(cp_key_load_private(kp, &k, &err), 0);
 
     uint64_t t = 5000;
     lf_append(s, 0, 10, 10);
-    assert_int_equal(signer_after_commit(g, t, err, sizeof err), 1); /* first one: at once */
+    assert_int_equal(signer_after_commit(g, t, &err), 1); /* first one: at once */
     lf_append(s, 10, 10, 10);
-    assert_int_equal(signer_after_commit(g, t + 100, err, sizeof err), 0); /* too soon */
+    assert_int_equal(signer_after_commit(g, t + 100, &err), 0); /* too soon */
     lf_append(s, 20, 10, 10);
-    assert_int_equal(signer_after_commit(g, t + 400, err, sizeof err), 0);
+    assert_int_equal(signer_after_commit(g, t + 400, &err), 0);
     assert_int_equal(signer_due_in_ms(g, t + 400), 600);
-    assert_int_equal(signer_tick(g, t + 999, err, sizeof err), 0);
+    assert_int_equal(signer_tick(g, t + 999, &err), 0);
     assert_int_equal(count_checkpoints(s), 1);
-    assert_int_equal(signer_tick(g, t + 1000, err, sizeof err), 1); /* idle: the pending one */
+    assert_int_equal(signer_tick(g, t + 1000, &err), 1); /* idle: the pending one */
     assert_int_equal(signer_due_in_ms(g, t + 1000), -1);
     cp_checkpoint c;
     latest(s, k, &c);
     assert_int_equal(c.size, 30);
     assert_true(c.time_unix_nano > 0);
     /* Nothing new: nothing signed. */
-    assert_int_equal(signer_tick(g, t + 5000, err, sizeof err), 0);
-    assert_int_equal(signer_sign_now(g, err, sizeof err), 0);
+    assert_int_equal(signer_tick(g, t + 5000, &err), 0);
+    assert_int_equal(signer_sign_now(g, &err), 0);
     lf_append(s, 30, 5, 5);
-    assert_int_equal(signer_sign_now(g, err, sizeof err), 1);
+    assert_int_equal(signer_sign_now(g, &err), 1);
     assert_int_equal(count_checkpoints(s), 3);
     assert_int_equal(signer_count(g), 3);
     signer_destroy(&g);
@@ -127,29 +128,29 @@ static void test_signer_heals_a_crash_between_commit_and_signing(void **state)
     ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
     signer_options o = {NULL, 60000};
     signer *g = NULL;
-    char err[512];
-    assert_int_equal(signer_open(s, dir, &o, &g, NULL, err, sizeof err), 0);
+    at_error err = {0};
+    assert_int_equal(signer_open(s, dir, &o, &g, NULL, &err), 0);
     lf_append(s, 0, 40, 40);
-    assert_int_equal(signer_after_commit(g, 1, err, sizeof err), 1);
+    assert_int_equal(signer_after_commit(g, 1, &err), 1);
     lf_append(s, 40, 25, 25);
-    assert_int_equal(signer_after_commit(g, 2, err, sizeof err), 0);
+    assert_int_equal(signer_after_commit(g, 2, &err), 0);
     /* The process dies here: commit durable, checkpoint never signed. */
     signer_destroy(&g);
     ts_close(&s);
 
     s = fx_open(dir, 0, NULL);
-    assert_int_equal(signer_open(s, dir, &o, &g, NULL, err, sizeof err), 0);
+    assert_int_equal(signer_open(s, dir, &o, &g, NULL, &err), 0);
     assert_int_equal(count_checkpoints(s), 2);
     cp_key *k = NULL;
     char *kp = lf_path(dir, SIGNER_KEY_FILE);
-    assert_int_equal(cp_key_load_private(kp, &k, err, sizeof err), 0);
+    assert_int_equal(cp_key_load_private(kp, &k, &err), 0);
     char *n0, *n1;
     size_t l0, l1;
     cp_checkpoint c0, c1;
     assert_int_equal(ts_checkpoint_get(s, 0, &n0, &l0), 0);
     assert_int_equal(ts_checkpoint_get(s, 1, &n1, &l1), 0);
-    assert_int_equal(cp_note_verify(n0, l0, k, &c0, err, sizeof err), 0);
-    assert_int_equal(cp_note_verify(n1, l1, k, &c1, err, sizeof err), 0);
+    assert_int_equal(cp_note_verify(n0, l0, k, &c0, &err), 0);
+    assert_int_equal(cp_note_verify(n1, l1, k, &c1, &err), 0);
     assert_int_equal(c0.size, 40);
     assert_int_equal(c1.size, 65);
     uint8_t proof[TS_PROOF_MAX][32];
@@ -171,25 +172,26 @@ static void test_signer_keygen_never_overwrites_and_exports_the_public_key(void 
 {
     (void)state;
     char *dir = tu_tempdir("signer-keygen");
-    char *kp = lf_path(dir, "new.key"), *pubp = lf_path(dir, "pub.pem"), err[512];
+    char *kp = lf_path(dir, "new.key"), *pubp = lf_path(dir, "pub.pem");
+    at_error err = {0};
     FILE *f = fopen(pubp, "w");
     assert_non_null(f);
-    assert_int_equal(signer_keygen(kp, f, err, sizeof err), 0);
+    assert_int_equal(signer_keygen(kp, f, &err), 0);
     fclose(f);
-    assert_int_equal(signer_keygen(kp, NULL, err, sizeof err), -1);
-    assert_non_null(strstr(err, "never overwritten"));
+    assert_int_equal(signer_keygen(kp, NULL, &err), -1);
+    assert_non_null(strstr(err.what, "never overwritten"));
     cp_key *priv = NULL, *pubk = NULL;
-    assert_int_equal(cp_key_load_private(kp, &priv, err, sizeof err), 0);
-    assert_int_equal(cp_key_load_public(pubp, &pubk, err, sizeof err), 0);
+    assert_int_equal(cp_key_load_private(kp, &priv, &err), 0);
+    assert_int_equal(cp_key_load_public(pubp, &pubk, &err), 0);
     uint8_t a[32], b[32];
     cp_key_public_raw(priv, a);
     cp_key_public_raw(pubk, b);
     assert_memory_equal(a, b, 32);
     f = fopen(pubp, "w");
-    assert_int_equal(signer_print_public_key(kp, NULL, f, err, sizeof err), 0);
+    assert_int_equal(signer_print_public_key(kp, NULL, f, &err), 0);
     fclose(f);
     cp_key_destroy(&pubk);
-    assert_int_equal(cp_key_load_public(pubp, &pubk, err, sizeof err), 0);
+    assert_int_equal(cp_key_load_public(pubp, &pubk, &err), 0);
     cp_key_public_raw(pubk, b);
     assert_memory_equal(a, b, 32);
     cp_key_destroy(&priv);

@@ -232,8 +232,9 @@ static int setup(void **state)
     export(good, "--since", SINCE);
     export(incident, "--incident", "INC-77");
 
-    char err[512], *kp = lf_path(store, "checkpoint.key");
-    if (cp_key_load_private(kp, &collector_key, err, sizeof err)) fail_msg("%s", err);
+    char *kp = lf_path(store, "checkpoint.key");
+    at_error kerr = {0};
+    if (cp_key_load_private(kp, &collector_key, &kerr)) fail_msg("%s", kerr.what);
     free(kp);
     assert_int_equal(cp_key_generate(&forger), 0);
     char *pem = NULL;
@@ -485,7 +486,7 @@ static void forge(bundle *b)
     cp_checkpoint cp;
     cp_signature sig;
     size_t nsig;
-    assert_int_equal(cp_note_parse((const char *)f->data, f->len, &cp, &sig, 1, &nsig, NULL, 0), 0);
+    assert_int_equal(cp_note_parse((const char *)f->data, f->len, &cp, &sig, 1, &nsig, NULL), 0);
     char *note = lf_note(forger, cp.origin, cp.size, cp.root, cp.time_unix_nano);
     assert_int_equal(bundle_put(b, BUNDLE_CHECKPOINT, (uint8_t *)note, strlen(note)), 0);
     reseal(b, forger);
@@ -635,7 +636,7 @@ static void test_script_and_trace_query_agree_on_keys_and_prior_checkpoints(void
     cp_signature sig;
     size_t nsig, len;
     char *text = tu_read_file(prior, &len), *other = lf_path(dir, "other-prior.txt");
-    assert_int_equal(cp_note_parse(text, len, &cp, &sig, 1, &nsig, NULL, 0), 0);
+    assert_int_equal(cp_note_parse(text, len, &cp, &sig, 1, &nsig, NULL), 0);
     cp.root[0] ^= 0xff;
     char *note = lf_note(collector_key, cp.origin, cp.size, cp.root, cp.time_unix_nano);
     assert_int_equal(tu_write_file(other, note, strlen(note)), 0);

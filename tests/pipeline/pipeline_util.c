@@ -120,10 +120,10 @@ int pu_set_check(const char *store, uint32_t ntags, uint64_t count, uint64_t *lo
                  uint64_t *duplicated, uint64_t *total)
 {
     ts_store *s = NULL;
-    char err[512];
-    int rc = ts_open(store, TS_OPEN_RDONLY, NULL, &s, err, sizeof err);
+    at_error err = {0};
+    int rc = ts_open(store, TS_OPEN_RDONLY, NULL, &s, &err);
     if (rc != 0) {
-        fprintf(stderr, "set check: %s: %s\n", store, err);
+        fprintf(stderr, "set check: %s: %s\n", store, err.what);
         return rc;
     }
     uint32_t *seen = calloc((size_t)ntags * count + 1, sizeof *seen);

@@ -50,9 +50,9 @@ static tp_event *parse_event(const char *line, size_t len, const char *path, siz
 
 void qf_store_append(const char *dir, const char *const *lines, size_t n)
 {
-    char msg[512] = "";
+    at_error msg = {0};
     ts_store *s = NULL;
-    if (ts_open(dir, 0, NULL, &s, msg, sizeof msg) != 0) die("ts_open failed", dir, msg);
+    if (ts_open(dir, 0, NULL, &s, &msg) != 0) die("ts_open failed", dir, msg.what);
     tp_event *evs[GROUP];
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -78,10 +78,9 @@ char *qf_build_store_path(const char *path)
     FILE *f = fopen(path, "r");
     if (!f) die("cannot open", path, "is ../shared/ beside the project?");
     char *store = tu_tempdir("query");
-    char msg[512] = "";
+    at_error msg = {0};
     ts_store *s = NULL;
-    if (ts_open(store, TS_OPEN_CREATE, NULL, &s, msg, sizeof msg) != 0)
-        die("ts_open failed", store, msg);
+    if (ts_open(store, TS_OPEN_CREATE, NULL, &s, &msg) != 0) die("ts_open failed", store, msg.what);
     tp_event *evs[GROUP];
     size_t n = 0, lineno = 0, cap = 0;
     char *line = NULL;

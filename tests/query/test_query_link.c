@@ -408,7 +408,7 @@ static char *make_store(const char *rel, char *origin, size_t len)
     assert_int_equal(tu_run(keygen, NULL, NULL, NULL, NULL), 0);
     free(bin);
     ts_store *s = NULL;
-    assert_int_equal(ts_open(dir, TS_OPEN_RDONLY, NULL, &s, NULL, 0), 0);
+    assert_int_equal(ts_open(dir, TS_OPEN_RDONLY, NULL, &s, NULL), 0);
     assert_int_equal(ts_log_origin(s, origin, len), 0);
     ts_close(&s);
     return dir;

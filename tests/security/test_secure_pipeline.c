@@ -218,17 +218,18 @@ static int scan(const void *p, size_t n, const char *where)
  * it made them, else a key and a checkpoint of the log as it stands. */
 static void sign_checkpoint_if_none(env *e)
 {
-    char kp[600], ebuf[256];
+    char kp[600];
+    at_error ebuf = {0};
     snprintf(kp, sizeof kp, "%s/checkpoint.key", P(e, P_STORE));
     cp_key *k = NULL;
     if (access(kp, R_OK) == 0) {
-        assert_int_equal(cp_key_load_private(kp, &k, ebuf, sizeof ebuf), 0);
+        assert_int_equal(cp_key_load_private(kp, &k, &ebuf), 0);
     } else {
         assert_int_equal(cp_key_generate(&k), 0);
-        assert_int_equal(cp_key_save_private(k, kp, ebuf, sizeof ebuf), 0);
+        assert_int_equal(cp_key_save_private(k, kp, &ebuf), 0);
     }
     ts_store *s = NULL;
-    assert_int_equal(ts_open(P(e, P_STORE), 0, NULL, &s, ebuf, sizeof ebuf), 0);
+    assert_int_equal(ts_open(P(e, P_STORE), 0, NULL, &s, &ebuf), 0);
     uint64_t count = 0, size = 0;
     assert_int_equal(ts_checkpoint_count(s, &count), 0);
     if (count == 0) {
@@ -288,8 +289,8 @@ static void test_canary_secrets_reach_neither_the_store_nor_a_bundle(void **stat
 
     /* Every stored event, decompressed, as stored bytes and as JSON. */
     ts_store *s = NULL;
-    char ebuf[256];
-    assert_int_equal(ts_open(P(e, P_STORE), TS_OPEN_RDONLY, NULL, &s, ebuf, sizeof ebuf), 0);
+    at_error ebuf = {0};
+    assert_int_equal(ts_open(P(e, P_STORE), TS_OPEN_RDONLY, NULL, &s, &ebuf), 0);
     ts_filter all;
     memset(&all, 0, sizeof all);
     ts_iter *it = NULL;

@@ -103,9 +103,9 @@ tp_event *fx_event(uint64_t n, uint64_t trace, const char *workflow, const char 
 ts_store *fx_open(const char *dir, unsigned flags, const ts_options *opt)
 {
     ts_store *s = NULL;
-    char err[512] = "";
-    int rc = ts_open(dir, flags, opt, &s, err, sizeof err);
-    if (rc) fprintf(stderr, "ts_open %s: %d %s\n", dir, rc, err);
+    at_error err = {0};
+    int rc = ts_open(dir, flags, opt, &s, &err);
+    if (rc) fprintf(stderr, "ts_open %s: %d %s\n", dir, rc, err.what);
     assert_int_equal(rc, 0);
     assert_non_null(s);
     return s;

@@ -268,6 +268,27 @@ static void test_store_decodes_blocks_and_refuses_bad_ones(void **state)
     free(dir);
 }
 
+/* Dictionary training (dict.c, the codec layer) decodes its samples from the units itself:
+ * it must not read through the read layer's block cache, which sits above it. */
+static void test_store_trains_its_dictionary_without_the_read_cache(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir("store-train");
+    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    enum { N = 1200, GROUP = 100 };
+    tp_event **ev = calloc(N, sizeof *ev);
+    assert_non_null(ev);
+    for (uint64_t i = 0; i < N; i++)
+        ev[i] = fx_event(i, i / 8, "wf-train", NULL, T0 + i * 1000);
+    for (size_t i = 0; i < N; i += GROUP)
+        fx_append_all(s, ev + i, GROUP);
+    assert_int_not_equal(s->dict_current, 0); /* trained at 1000 events */
+    for (size_t i = 0; i < TS_CACHE_SLOTS; i++)
+        assert_true(s->cache[i].first == UINT64_MAX);
+    check_and_remove(s, dir, ev, N);
+    free(ev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_store_splits_a_long_trace_into_blocks_of_the_limit),
         cmocka_unit_test(test_store_trace_query_orders_events_across_blocks),
         cmocka_unit_test(test_store_decodes_blocks_and_refuses_bad_ones),
+        cmocka_unit_test(test_store_trains_its_dictionary_without_the_read_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -55,8 +55,8 @@ static tp_event **make_group(uint64_t g, size_t *n)
 static void child_write(const char *dir, uint64_t start, int fd)
 {
     ts_store *s = NULL;
-    char err[512];
-    for (int tries = 0; ts_open(dir, 0, NULL, &s, err, sizeof err) != 0; tries++) {
+    at_error err = {0};
+    for (int tries = 0; ts_open(dir, 0, NULL, &s, &err) != 0; tries++) {
         if (tries > 200) _exit(3);
         usleep(1000);
     }

@@ -48,13 +48,13 @@ static void test_store_open_missing_is_notfound(void **state)
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/absent", base);
     ts_store *s = (ts_store *)1;
-    char err[512] = "";
-    assert_int_equal(ts_open(dir, 0, NULL, &s, err, sizeof err), TS_ENOTFOUND);
+    at_error err = {0};
+    assert_int_equal(ts_open(dir, 0, NULL, &s, &err), TS_ENOTFOUND);
     assert_null(s);
-    assert_non_null(strstr(err, dir));
-    assert_int_equal(ts_open(dir, TS_OPEN_RDONLY, NULL, &s, err, sizeof err), TS_ENOTFOUND);
+    assert_non_null(strstr(err.what, dir));
+    assert_int_equal(ts_open(dir, TS_OPEN_RDONLY, NULL, &s, &err), TS_ENOTFOUND);
     /* An empty directory is not a store either. */
-    assert_int_equal(ts_open(base, 0, NULL, &s, err, sizeof err), TS_ENOTFOUND);
+    assert_int_equal(ts_open(base, 0, NULL, &s, &err), TS_ENOTFOUND);
     tu_rmtree(base);
     free(base);
 }
@@ -68,9 +68,9 @@ static void test_store_second_writer_is_locked_out(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         ts_store *t = NULL;
-        char err[512] = "";
-        int rc = ts_open(dir, TS_OPEN_CREATE, NULL, &t, err, sizeof err);
-        _exit(rc == TS_ELOCKED && strstr(err, "another writer") ? 0 : 1);
+        at_error err = {0};
+        int rc = ts_open(dir, TS_OPEN_CREATE, NULL, &t, &err);
+        _exit(rc == TS_ELOCKED && strstr(err.what, "another writer") ? 0 : 1);
     }
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -103,11 +103,11 @@ static void test_store_unknown_schema_version_is_refused(void **state)
     assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
-    char err[512] = "";
-    assert_int_equal(ts_open(dir, 0, NULL, &s, err, sizeof err), TS_EVERSION);
+    at_error err = {0};
+    assert_int_equal(ts_open(dir, 0, NULL, &s, &err), TS_EVERSION);
     assert_null(s);
-    assert_non_null(strstr(err, "99"));
-    assert_int_equal(ts_open(dir, TS_OPEN_RDONLY, NULL, &s, err, sizeof err), TS_EVERSION);
+    assert_non_null(strstr(err.what, "99"));
+    assert_int_equal(ts_open(dir, TS_OPEN_RDONLY, NULL, &s, &err), TS_EVERSION);
     tu_rmtree(dir);
     free(dir);
 }

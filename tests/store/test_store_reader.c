@@ -27,8 +27,8 @@ static void writer(const char *dir)
 {
     ts_options opt = {.map_size_initial = 128 * 1024};
     ts_store *s = NULL;
-    char err[512];
-    if (ts_open(dir, 0, &opt, &s, err, sizeof err) != 0) _exit(3);
+    at_error err = {0};
+    if (ts_open(dir, 0, &opt, &s, &err) != 0) _exit(3);
     for (uint64_t g = 0; g < GROUPS; g++) {
         tp_event *ev[PER];
         ts_result r[PER];

@@ -12,9 +12,22 @@
  * (TS_OPEN_RDONLY) while the writer writes; a read-only ts_store may be used
  * by one thread at a time (open one per thread).
  *
- * Errors: 0 on success or a negative TS_E* code; ts_strerror() describes it
- * and ts_last_error() gives a message with detail (the path, the LMDB or
- * zstd reason) for the last failure on that store.
+ * Errors: 0 on success or a negative TS_E* code (the block -100..-199 of the
+ * registry in atcommon.h); ts_strerror() describes it and ts_last_error() gives a
+ * message with detail (the path, the LMDB or zstd reason) for the last failure on
+ * that store. Error detail has one carrier, at_error (atcommon.h): ts_open, which
+ * has no handle yet, fills the caller's `at_error *err`; once a handle exists its
+ * calls keep the detail on the handle instead, read with ts_last_error, as
+ * sqlite3_errmsg does for a connection (the handle-level use of the same carrier:
+ * what at_error_format would print, with an empty `where`).
+ *
+ * Surface: this header and checkpoint.h, in store/include/, are all that a
+ * consumer of libtracestore can include; LMDB and zstd are private to it.
+ *
+ * Layering inside the library (docs/store-format.md "Layering"): core (store.c)
+ * <- codec (unit.c, dict.c) <- read (read.c, read_query.c) and write (append.c);
+ * the ledger (ledger*.c, on merkle.c and checkpoint.c) plugs into writes through
+ * the append hook only; open.c's ts_open puts the layers together.
  *
  * Durability: ts_append returns only after the LMDB commit is on disk
  * (no MDB_NOSYNC, no MDB_WRITEMAP). A process killed at any moment leaves the
@@ -26,6 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "atcommon.h"
 #include "traceproto.h"
 
 #ifdef __cplusplus
@@ -72,9 +86,8 @@ const char *ts_default_dir(void);
  * `opt` may be NULL. Read-write opens clear stale readers of dead
  * processes. Returns 0 and *out, or TS_ENOTFOUND (no store there),
  * TS_EVERSION, TS_ELOCKED, TS_EIO, TS_ELMDB; on failure *out is NULL and
- * `errbuf` (if not NULL) holds a message for people. */
-int ts_open(const char *dir, unsigned flags, const ts_options *opt, ts_store **out, char *errbuf,
-            size_t errlen);
+ * `err` (if not NULL) holds a message for people (in err->what; err->where is empty). */
+int ts_open(const char *dir, unsigned flags, const ts_options *opt, ts_store **out, at_error *err);
 
 /* Closes; accepts NULL and *s == NULL; sets *s to NULL. */
 void ts_close(ts_store **s);
@@ -263,7 +276,7 @@ int ts_log_recompute(ts_store *s, size_t nsizes, const uint64_t *sizes,
                      void (*progress)(void *pctx, uint64_t done, uint64_t total), void *pctx);
 
 /* Pure checks, no store needed: 0 when the proof holds, TS_ECORRUPT when
- * not. Leaf hash of bytes: ts_log_leaf_hash. */
+ * not, TS_ENOMEM when OpenSSL fails. Leaf hash of bytes: ts_log_leaf_hash. */
 int ts_log_verify_inclusion(const uint8_t leaf[TS_HASH_LEN], uint64_t log_index, uint64_t size,
                             const uint8_t proof[][TS_HASH_LEN], size_t n,
                             const uint8_t root[TS_HASH_LEN]);
@@ -271,7 +284,8 @@ int ts_log_verify_consistency(uint64_t old_size, uint64_t new_size,
                               const uint8_t old_root[TS_HASH_LEN],
                               const uint8_t new_root[TS_HASH_LEN],
                               const uint8_t proof[][TS_HASH_LEN], size_t n);
-void ts_log_leaf_hash(const void *bytes, size_t len, uint8_t leaf[TS_HASH_LEN]);
+/* SHA-256(0x00 || bytes) into leaf. 0, or TS_ENOMEM when OpenSSL fails. */
+int ts_log_leaf_hash(const void *bytes, size_t len, uint8_t leaf[TS_HASH_LEN]);
 
 /* Recomputes every stored subtree hash (log_nodes) from the stored leaf
  * hashes, in one read transaction, and compares them; `report` (may be NULL)

@@ -1,7 +1,15 @@
 /*
  * checkpoint.h - signed checkpoints of the Merkle log: the C2SP
  * tlog-checkpoint text inside a C2SP signed note, Ed25519 keys and their
- * files, strict base64.
+ * files, strict base64, and witness files (signed checkpoints kept outside the store).
+ *
+ * One of the two public headers of libtracestore (with tracestore.h), in store/include/,
+ * the only folder of the library its consumers can include. Checkpoints stay in this
+ * library rather than a libtraceledger of their own: the store's ledger (ts_checkpoint_add)
+ * parses notes with cp_note_parse, and keeping notes, keys and the log in one library keeps
+ * every dependency one-way (libtracestore -> libtraceproto -> libtracecommon); a separate
+ * library would depend on the store's internals while the store depended on it
+ * (docs/ledger.md "Libraries").
  *
  * Formats (docs/ledger.md): a checkpoint body is
  *     <origin>\n<tree size, decimal>\n<base64 of the 32-byte root>\n
@@ -31,20 +39,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "atcommon.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Error codes of this module. */
+/* Error codes of this module: the block -400..-499 of the registry in atcommon.h, so that a
+ * bare code names checkpoints (never renumbered again; -1..-7 before the blocks existed). */
 enum {
     CP_OK = 0,
-    CP_EFORMAT = -1, /* malformed note, checkpoint, key text or base64 */
-    CP_ECRYPTO = -2, /* OpenSSL failed */
-    CP_EIO = -3,     /* a file could not be read or written (errno kept) */
-    CP_EKEY = -4,    /* not an Ed25519 key in a form we read */
-    CP_EVERIFY = -5, /* no valid signature by the given key */
-    CP_ENOMEM = -6,
-    CP_EEXIST = -7, /* the key file already exists (never overwritten) */
+    CP_EFORMAT = -400, /* malformed note, checkpoint, key text or base64 */
+    CP_ECRYPTO = -401, /* OpenSSL failed */
+    CP_EIO = -402,     /* a file could not be read or written (errno kept) */
+    CP_EKEY = -403,    /* not an Ed25519 key in a form we read */
+    CP_EVERIFY = -404, /* no valid signature by the given key */
+    CP_ENOMEM = -405,
+    CP_EEXIST = -406, /* the key file already exists (never overwritten) */
 };
 
 /* A short English description of a CP_E* code; never NULL. */
@@ -90,13 +101,13 @@ typedef struct cp_key cp_key;
 int cp_key_generate(cp_key **out);
 /* Reads a PKCS#8 PEM private key (Ed25519). Refuses a file readable by group
  * or others (CP_EKEY, "chmod 600"). 0, CP_EIO, CP_EKEY; `err` says what. */
-int cp_key_load_private(const char *path, cp_key **out, char *err, size_t errlen);
+int cp_key_load_private(const char *path, cp_key **out, at_error *err);
 /* Writes the private key as PKCS#8 PEM to a new file created 0600 (O_EXCL:
  * an existing file is CP_EEXIST, never overwritten). 0, CP_EEXIST, CP_EIO. */
-int cp_key_save_private(const cp_key *k, const char *path, char *err, size_t errlen);
+int cp_key_save_private(const cp_key *k, const char *path, at_error *err);
 /* Reads a public key: SPKI PEM or a verifier key line (then its name and id
  * must match). 0, CP_EIO, CP_EKEY. */
-int cp_key_load_public(const char *path, cp_key **out, char *err, size_t errlen);
+int cp_key_load_public(const char *path, cp_key **out, at_error *err);
 /* Parses a public key from memory (SPKI PEM or verifier key line). */
 int cp_key_parse_public(const char *text, size_t len, cp_key **out);
 /* The SPKI PEM of the public key: malloc'd, NUL-terminated; *len without
@@ -145,14 +156,46 @@ int cp_checkpoint_sign(const cp_checkpoint *c, const cp_key *k, char **note, siz
  * *nsigs is how many were stored). Checks the structure only, no
  * signature. 0 or CP_EFORMAT; `err` (may be NULL) says what is wrong. */
 int cp_note_parse(const char *note, size_t len, cp_checkpoint *out, cp_signature *sigs, size_t max,
-                  size_t *nsigs, char *err, size_t errlen);
+                  size_t *nsigs, at_error *err);
 
 /* Parses and verifies: at least one signature line by k under the name
  * c.origin must be valid (lines by other keys are ignored, a line claiming
  * k's name and id with a bad signature fails). 0 and *out, CP_EFORMAT or
  * CP_EVERIFY with `err` filled. */
-int cp_note_verify(const char *note, size_t len, const cp_key *k, cp_checkpoint *out, char *err,
-                   size_t errlen);
+int cp_note_verify(const char *note, size_t len, const cp_key *k, cp_checkpoint *out,
+                   at_error *err);
+
+/* ---- witness files (store/witness.c) ----------------------------------- */
+/*
+ * Format: a directory (created 0700) holding, per log, one append-only file named after the
+ * log's origin with every '/' as '_' plus ".checkpoints" (created 0600). Each record is the
+ * line "checkpoint <decimal length>\n" followed by that many bytes: a signed checkpoint note
+ * exactly as the store keeps it. The collector appends a record for every checkpoint it
+ * signs and fsyncs the file (and the directory when it creates the file); nothing is ever
+ * rewritten. trace-query verify --store --witness reads every record back.
+ *
+ * Errors: 0 or -1 with a message for people in err (what, which file, why).
+ * Threading: reentrant; one writer per file (the collector's serving thread).
+ */
+
+/* The witness file of `origin` inside `dir` into out. 0, or -1 when it does not fit. */
+int wt_path(const char *dir, const char *origin, char *out, size_t outlen);
+
+/* Appends one note (creating dir 0700 and the file 0600 as needed), then fsyncs. */
+int wt_append(const char *dir, const char *origin, const char *note, size_t len, at_error *err);
+
+/* Calls fn for every record of the witness file of `origin`, oldest first (seq from 0); stops
+ * at the first non-zero return of fn and returns it. A last record cut short (a crash in the
+ * middle of an append) is not passed and *torn is set to 1 (torn may be NULL); any other
+ * malformed record is an error. -1 with err filled (also when the file is missing). */
+typedef int (*wt_record_fn)(void *ctx, uint64_t seq, const char *note, size_t len);
+int wt_read(const char *dir, const char *origin, wt_record_fn fn, void *ctx, int *torn,
+            at_error *err);
+
+/* The same over the n bytes of a witness file in memory (`name` says which, for messages):
+ * what wt_read calls, and what fuzz/fuzz_witness_read.c feeds untrusted bytes to. */
+int wt_parse(const char *buf, size_t n, const char *name, wt_record_fn fn, void *ctx, int *torn,
+             at_error *err);
 
 #ifdef __cplusplus
 }
