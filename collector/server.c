@@ -30,7 +30,6 @@
 #include "auth.h"
 #include "signer.h"
 #include "log.h"
-#include "mask.h"
 #include "tracestore.h"
 
 typedef struct rejection {

@@ -13,6 +13,11 @@
  * that judge input also fill a tp_error with the field and the problem, in
  * the words users see: "field: problem" (see tp_error_format).
  *
+ * Surface: this is libtraceproto's one public header (proto/include/). It includes the
+ * generated trace.pb-c.h, whose folder is public for that reason only; every other header of
+ * proto/ is private (CMake target traceproto_internal adds proto/ for the parts that use
+ * one on purpose).
+ *
  * Memory: an event (tp_event) is a protobuf-c message whose every pointer
  * was allocated with malloc; tp_event_destroy frees it all. Functions that
  * return a new event give the caller ownership.
@@ -31,7 +36,8 @@ extern "C" {
 
 typedef Agenttrail__V1__TraceEvent tp_event;
 
-/* Error codes. Numbered explicitly; never renumbered. */
+/* Error codes. Numbered explicitly; never renumbered. libtraceproto's block is -1..-99
+ * (the registry of disjoint blocks per library is in atcommon.h): a code in it is a TP_E*. */
 enum {
     TP_OK = 0,
     TP_EINVAL = -1,  /* the input breaks a rule of EVENTS.md (see tp_error) */
@@ -251,6 +257,27 @@ int tp_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg, size_t
  * exactly, such as service: err names the field and the rule; withhold it),
  * TP_ENOMEM (then the event may be partly masked: withhold it). */
 int tp_event_prepare(tp_event *ev, const uint8_t *key, int keep_text, tp_error *err);
+
+/* ---- the secret masker (proto/mask*.c, docs/security.md) -------------- */
+
+/* The collector masks every event again before it stores it; this is its entry point. The
+ * masker's rule and field tables and tp_mask_text (proto/mask.h) are private: tests and
+ * fuzz targets reach them through traceproto_internal. */
+/* Masks every string field of an event in place, as the field table says:
+ * walking the protobuf-c descriptors, so a field missing from the table is
+ * masked. A secret in an exact field (workflow, dri, service, incident,
+ * model.name, tool_call.name, link.workflow) refuses the event: TP_EINVAL,
+ * `err` (may be NULL) naming the field and the rule ("service: holds what
+ * looks like a secret (github_token); refused: this field is indexed and
+ * stored exactly"); so does an attribute key that masks to another key. An
+ * attribute whose key looks secret and whose value looks random has its
+ * value masked whole.
+ * Adds the number of masked spans to ev->redactions (setting
+ * has_redactions when it adds any) and sets *count (may be NULL) to it.
+ * Returns 0, TP_EINVAL (refused, or ev is NULL) or TP_ENOMEM. On any error
+ * some fields may be masked and others not: the caller must withhold the
+ * event (never forward or store it) and count it. */
+int tp_mask_event(tp_event *ev, unsigned *count, tp_error *err);
 
 /* ---- key files (proto/key_file.c, docs/security.md) ------------------- */
 

@@ -49,7 +49,9 @@
 extern "C" {
 #endif
 
-/* Error codes. Numbered explicitly; never renumbered. */
+/* Error codes. Numbered explicitly; never renumbered. libtraceshim's block is -200..-299
+ * (atcommon.h keeps the registry of disjoint blocks): a code in it is a TRACESHIM_E*; the
+ * TP_E* codes of libtraceproto (-1..-99) never come out of this API. */
 enum {
     TRACESHIM_OK = 0,
     TRACESHIM_EINVAL = -200,    /* bad option or argument */
