@@ -1,8 +1,8 @@
 /*
  * proto_internal.h - helpers shared by the files of libtraceproto; not a public header.
  *
- * Owns: nothing. Declares the growable output buffer used by the canonical JSON
- * writer, the field-level checker shared by JSON parsing and tp_event_validate,
+ * Owns: nothing. Declares the JSON string writer of the canonical JSON writer (on
+ * libtracecommon's at_buf), the field-level checker shared by JSON parsing and tp_event_validate,
  * and small string rules (UTF-8, JSON text).
  *
  * Invariants: every checker stops at the first broken rule and fills the
@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "atcommon.h"
 #include "traceproto.h"
 
 /* Largest integer an event may hold: JSON integers are 0..2^63-1. */
@@ -32,21 +33,9 @@
 /* Value of one hex digit (lowercase only, or also uppercase); -1 when not one. */
 int tp_hex_digit(int c, bool upper_too);
 
-/* A growable byte buffer. `data` is malloc'd; `failed` is sticky after an
- * allocation failure so writers need not check every append. */
-typedef struct tp_buf {
-    char *data;
-    size_t len;
-    size_t cap;
-    bool failed;
-} tp_buf;
-
-void tp_buf_put(tp_buf *b, const void *p, size_t n);
-void tp_buf_putc(tp_buf *b, char c);
-void tp_buf_puts(tp_buf *b, const char *s);
-void tp_buf_put_u64(tp_buf *b, uint64_t v);
-/* A JSON string literal with the escapes of Python's json.dumps(ensure_ascii=False). */
-void tp_buf_put_json_string(tp_buf *b, const char *s, size_t n);
+/* A JSON string literal with the escapes of Python's json.dumps(ensure_ascii=False),
+ * appended to b (json_write.c; a failed allocation is sticky in b). */
+void tp_json_put_string(at_buf *b, const char *s, size_t n);
 
 /* True when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates). */
 bool tp_utf8_valid(const char *s, size_t n);
