@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "atcommon.h"
 #include "trace.pb-c.h"
 
 #ifdef __cplusplus
