@@ -389,7 +389,7 @@ static int report_conflict(collector *c, pending_batch *pb, size_t i)
     if (c->results[i].status != TS_RESULT_CONFLICT) return 0;
     const tp_event *ev = c->events[i];
     char id[33] = "?";
-    if (ev->has_event_id && ev->event_id.len == 16) tp_hex_encode(ev->event_id.data, 16, id);
+    if (ev->has_event_id && ev->event_id.len == 16) at_hex_encode(ev->event_id.data, 16, id);
     const char *source = ev->stored && ev->stored->source ? ev->stored->source : "anonymous";
     clog_line(CLOG_WARN,
               "event %s from \"%s\" (batch %" PRIu64 ", index %u): event_id already stored at "

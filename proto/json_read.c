@@ -115,7 +115,7 @@ static int rd_hex(rd *r, const char *f, const json_t *v, size_t nbytes, Protobuf
     size_t n = json_string_length(v);
     uint8_t *buf = malloc(nbytes);
     if (!buf) return enomem(r, f);
-    if (tp_hex_decode(s, n, buf, nbytes) != TP_OK) {
+    if (at_hex_decode(s, n, buf, nbytes) != TP_OK) {
         free(buf);
         tp_error_set(r->err, f, "must be %zu lowercase hex digits, got '%.80s'", 2 * nbytes, s);
         return TP_EINVAL;

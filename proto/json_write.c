@@ -141,7 +141,7 @@ static void jw_hex(jw *w, const char *key, bool has, ProtobufCBinaryData d)
     /* Ids are at most 32 bytes; longer data is written in pieces. */
     for (size_t off = 0; off < d.len; off += 32) {
         size_t n = d.len - off < 32 ? d.len - off : 32;
-        tp_hex_encode(d.data + off, n, tmp);
+        at_hex_encode(d.data + off, n, tmp);
         put(w->b, tmp, 2 * n);
     }
     put_c(w->b, '"');
@@ -268,7 +268,7 @@ static void write_link(jw *top, const Agenttrail__V1__Link *l)
             if (i) put_c(w.b, ',');
             char tmp[33];
             size_t n = l->trace_ids[i].len <= 16 ? l->trace_ids[i].len : 16;
-            tp_hex_encode(l->trace_ids[i].data, n, tmp);
+            at_hex_encode(l->trace_ids[i].data, n, tmp);
             tp_json_put_string(w.b, tmp, 2 * n);
         }
         put_c(w.b, ']');

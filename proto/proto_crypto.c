@@ -105,7 +105,7 @@ int tp_hmac_key_load(const char *path, uint8_t key[TP_HMAC_KEY_LEN], tp_error *e
         rc = TP_EKEY;
     } else {
         for (size_t i = 0; i < 32; i++) {
-            int hi = tp_hex_digit(buf[2 * i], true), lo = tp_hex_digit(buf[2 * i + 1], true);
+            int hi = at_hex_digit(buf[2 * i], true), lo = at_hex_digit(buf[2 * i + 1], true);
             if (hi < 0 || lo < 0) {
                 tp_error_set(err, where,
                              "byte %zu is not a hex digit; an HMAC key file holds exactly 64 hex "

@@ -68,7 +68,7 @@ const char *bundle_failure_format(const bundle_failure *f, char *buf, size_t buf
 static int hex_decode32(const char *s, uint8_t out[32])
 {
     if (!s || strlen(s) != 64) return -1;
-    return tp_hex_decode(s, 64, out, 32);
+    return at_hex_decode(s, 64, out, 32);
 }
 
 /* A line [p, nl) of a JSON-lines file: advances *off past the newline. */

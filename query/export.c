@@ -124,7 +124,7 @@ static char *query_json(const qargs *a)
         if (strs[i].v) json_object_set_new(q, strs[i].k, json_string(strs[i].v));
     if (a->has_trace) {
         char hex[33];
-        tp_hex_encode(f->trace_id, 16, hex);
+        at_hex_encode(f->trace_id, 16, hex);
         json_object_set_new(q, "trace", json_string(hex));
     }
     if (f->kind) json_object_set_new(q, "kind", json_string(tp_kind_name(f->kind)));

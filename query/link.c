@@ -110,7 +110,7 @@ static int resolve_traces(const qctx *ctx, ts_store *s, const qargs *a, trace_se
 {
     for (int i = 0; i < a->ntraces; i++) {
         uint8_t id[16];
-        if (tp_hex_decode(a->traces[i], 32, id, 16) != 0) return QEXIT_USAGE; /* parsed */
+        if (at_hex_decode(a->traces[i], 32, id, 16) != 0) return QEXIT_USAGE; /* parsed */
         ts_filter f = {0};
         f.trace_id = id;
         tp_event *ev = NULL;
@@ -334,7 +334,7 @@ static int wait_readable(const qctx *ctx, const char *endpoint, unsigned timeout
         nanosleep(&nap, NULL);
     }
     char eid[33];
-    tp_hex_encode(ev->event_id.data, 16, eid);
+    at_hex_encode(ev->event_id.data, 16, eid);
     if (last[0])
         qerr(ctx, "link",
              "the collector at %s acknowledged link event %s, but reading it back "
@@ -356,7 +356,7 @@ static void print_dry_run(const qctx *ctx, const qargs *a, const trace_set *set)
                    set->n == 1 ? "" : "s", a->filter.incident);
     for (size_t i = 0; i < set->n; i++) {
         char hex[33];
-        tp_hex_encode(set->ids[i], 16, hex);
+        at_hex_encode(set->ids[i], 16, hex);
         fprintf(ctx->out, "  %s\n", hex);
     }
 }
@@ -450,12 +450,12 @@ static int link_run(const qctx *ctx, int argc, char **argv)
     if (rc == 0 && !dry) rc = wait_readable(ctx, endpoint, timeout_s, ev);
     if (rc == 0 && !dry) {
         char eid[33] = "";
-        if (ev->has_event_id && ev->event_id.len == 16) tp_hex_encode(ev->event_id.data, 16, eid);
+        if (ev->has_event_id && ev->event_id.len == 16) at_hex_encode(ev->event_id.data, 16, eid);
         tp_term_printf(ctx->out, "linked %zu trace%s to %s (link event %s, by %s)", set.n,
                        set.n == 1 ? "" : "s", a.filter.incident, eid, who);
         for (size_t i = 0; i < set.n; i++) {
             char hex[33];
-            tp_hex_encode(set.ids[i], 16, hex);
+            at_hex_encode(set.ids[i], 16, hex);
             fprintf(ctx->out, "  %s\n", hex);
         }
     }

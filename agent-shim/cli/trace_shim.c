@@ -398,7 +398,7 @@ static int keygen(int argc, char **argv)
         return EXIT_USAGE;
     }
     char hex[2 * TP_HMAC_KEY_LEN + 2];
-    tp_hex_encode(key, sizeof key, hex);
+    at_hex_encode(key, sizeof key, hex);
     hex[2 * TP_HMAC_KEY_LEN] = '\n';
     hex[2 * TP_HMAC_KEY_LEN + 1] = 0;
     int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

@@ -291,7 +291,7 @@ int traceshim_create(const traceshim_options *o, traceshim **out, char *errbuf, 
             rc = set_err(errbuf, errlen, TRACESHIM_EIO, "cannot draw a shim id%s%s", "", "");
             goto fail;
         }
-        tp_hex_encode(id, 16, s->shim_id);
+        at_hex_encode(id, 16, s->shim_id);
     }
     s->next_seq = (uint64_t)tp_now_unix_nano();
     pthread_once(&g_atfork_once, register_atfork);

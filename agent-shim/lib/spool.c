@@ -158,7 +158,7 @@ static int load_shim_id(const char *dir, char shim_id[33], char *errbuf, size_t 
         close(fd);
         if (r >= 32) {
             uint8_t tmp[16];
-            if (tp_hex_decode(buf, 32, tmp, 16) == 0) {
+            if (at_hex_decode(buf, 32, tmp, 16) == 0) {
                 memcpy(shim_id, buf, 32);
                 shim_id[32] = 0;
                 return 0;
@@ -175,7 +175,7 @@ static int load_shim_id(const char *dir, char shim_id[33], char *errbuf, size_t 
         snprintf(errbuf, errlen, "spool: cannot draw a random shim id (OpenSSL)");
         return -1;
     }
-    tp_hex_encode(id, 16, shim_id);
+    at_hex_encode(id, 16, shim_id);
     char tmp[4096 + 8];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);

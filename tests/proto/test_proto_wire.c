@@ -453,11 +453,11 @@ static void test_event_ids_are_time_ordered_and_random(void **state)
     assert_true(ms >= before && ms <= before + 1000);
     assert_memory_not_equal(a + 6, b + 6, 10);
     char hex[33];
-    tp_hex_encode(a, 16, hex);
+    at_hex_encode(a, 16, hex);
     uint8_t back[16];
-    assert_int_equal(tp_hex_decode(hex, 32, back, 16), TP_OK);
+    assert_int_equal(at_hex_decode(hex, 32, back, 16), TP_OK);
     assert_memory_equal(a, back, 16);
-    assert_int_equal(tp_hex_decode("0A", 2, back, 1), TP_EINVAL);
+    assert_int_equal(at_hex_decode("0A", 2, back, 1), AT_EINVAL);
     char t[40];
     tp_time_format_rfc3339(1717200000500000000ull, t, sizeof t);
     assert_string_equal(t, "2024-06-01T00:00:00.500000000Z");
