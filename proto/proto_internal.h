@@ -30,9 +30,6 @@
         if (ck_rc_) return ck_rc_;                                                                 \
     } while (0)
 
-/* Value of one hex digit (lowercase only, or also uppercase); -1 when not one. */
-int tp_hex_digit(int c, bool upper_too);
-
 /* A JSON string literal with the escapes of Python's json.dumps(ensure_ascii=False),
  * appended to b (json_write.c; a failed allocation is sticky in b). */
 void tp_json_put_string(at_buf *b, const char *s, size_t n);

@@ -209,10 +209,7 @@ int tp_id_event(uint8_t out[16]);
 /* Fills n random bytes, never all zero. 0 or TP_ECRYPTO. */
 int tp_id_random(uint8_t *out, size_t n);
 
-/* Lowercase hex of n bytes into out (2n+1 bytes). */
-void tp_hex_encode(const uint8_t *in, size_t n, char *out);
-/* Parses exactly 2n lowercase hex digits. 0 or TP_EINVAL. */
-int tp_hex_decode(const char *hex, size_t hexlen, uint8_t *out, size_t n);
+/* Hex: at_hex_encode / at_hex_decode of atcommon.h (lowercase, the form of ids in JSON). */
 
 /* Nanoseconds since the Unix epoch, CLOCK_REALTIME. */
 uint64_t tp_now_unix_nano(void);
