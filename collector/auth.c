@@ -205,8 +205,9 @@ int auth_key_load(const char *path, int secret, char z85[AUTH_Z85_KEY_LEN + 1], 
 {
     if (!path || !z85) return fail(errbuf, errlen, AUTH_EINVAL, "key file: no path given");
     struct stat st;
-    int fd = tp_file_open_regular(path, &st, errbuf, errlen);
-    if (fd < 0) return AUTH_EIO;
+    at_error open_err;
+    int fd = tp_file_open_regular(path, &st, &open_err);
+    if (fd < 0) return fail(errbuf, errlen, AUTH_EIO, "%s", open_err.what);
     if (secret && (st.st_mode & 077)) {
         close(fd);
         return fail(errbuf, errlen, AUTH_EPERM,
@@ -391,8 +392,9 @@ int auth_allowlist_load(const char *path, auth_allowlist **out, char *errbuf, si
     if (!path || !out) return fail(errbuf, errlen, AUTH_EINVAL, "allowlist: no path given");
     *out = NULL;
     struct stat st;
-    int fd = tp_file_open_regular(path, &st, errbuf, errlen);
-    if (fd < 0) return AUTH_EIO;
+    at_error open_err;
+    int fd = tp_file_open_regular(path, &st, &open_err);
+    if (fd < 0) return fail(errbuf, errlen, AUTH_EIO, "%s", open_err.what);
     int rc = check_allowlist_file(path, &st, errbuf, errlen);
     size_t cap = (size_t)st.st_size + 1, n = 0;
     char *buf = rc == AUTH_OK ? malloc(cap) : NULL;

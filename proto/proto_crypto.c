@@ -68,9 +68,10 @@ int tp_hmac_key_load(const char *path, uint8_t key[TP_HMAC_KEY_LEN], tp_error *e
         return TP_EKEY;
     }
     struct stat st;
-    char why[320];
-    int fd = tp_file_open_regular(path, &st, why, sizeof why); /* a FIFO must not block */
+    at_error open_err;
+    int fd = tp_file_open_regular(path, &st, &open_err); /* a FIFO must not block */
     if (fd < 0) {
+        const char *why = open_err.what;
         const char *reason = strncmp(why, path, strlen(path)) == 0 ? why + strlen(path) + 2 : why;
         tp_error_set(err, where, "HMAC key file: %s; " KEYGEN_HINT, reason);
         return TP_EKEY;

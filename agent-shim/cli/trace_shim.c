@@ -438,10 +438,10 @@ static int keygen(int argc, char **argv)
 static int load_curve_key(const char *path, int secret, char out[41])
 {
     struct stat st;
-    char why[600];
-    int fd = tp_file_open_regular(path, &st, why, sizeof why);
+    at_error why;
+    int fd = tp_file_open_regular(path, &st, &why);
     if (fd < 0) {
-        tp_term_printf(stderr, "trace-shim: %s", why);
+        tp_term_printf(stderr, "trace-shim: %s", why.what);
         return EXIT_USAGE;
     }
     if (secret && (st.st_mode & 077)) {

@@ -283,9 +283,9 @@ struct stat;
 
 /* Opens `path` read-only without blocking (O_NONBLOCK: a FIFO does not hang
  * the caller) and refuses anything but a regular file; fills *st. Returns the
- * file descriptor (blocking again), or -1 with errbuf naming the file and
+ * file descriptor (blocking again), or -1 with err (may be NULL) naming the file and
  * the reason ("allow.txt: is a FIFO, not a regular file; refused"). */
-int tp_file_open_regular(const char *path, struct stat *st, char *errbuf, size_t errlen);
+int tp_file_open_regular(const char *path, struct stat *st, at_error *err);
 
 #define TP_CURVE_Z85_LEN 40 /* a 32-byte CURVE key as Z85 text */
 
