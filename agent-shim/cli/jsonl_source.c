@@ -34,7 +34,7 @@ struct jsonl_source {
     char *rbuf;
     size_t rlen, rpos;
     char *line;        /* current line, at most limits.event_max bytes */
-    size_t line_cap;   /* allocated bytes of `line`; grows up to event_max */
+    size_t line_cap;   /* allocated bytes of `line`; doublings, see grow_line */
     size_t line_len;   /* bytes kept in `line` */
     size_t line_total; /* bytes the line really has (> event_max when too long) */
     bool line_oom;     /* the line buffer could not grow: the line is refused */
@@ -109,18 +109,12 @@ static bool open_next(jsonl_source *s)
     return false;
 }
 
-/* Makes room for `need` bytes in the line buffer (need <= event_max). */
+/* Makes room for `need` bytes in the line buffer (need <= event_max): the first doubling of
+ * its 4096 bytes that holds them (so at most twice event_max when event_max is not such a
+ * doubling; with the default 1 MiB it is exactly event_max). */
 static bool grow_line(jsonl_source *s, size_t need)
 {
-    if (need <= s->line_cap) return true;
-    size_t cap = s->line_cap;
-    while (cap < need)
-        cap = cap > s->opt.limits.event_max / 2 ? s->opt.limits.event_max : cap * 2;
-    char *p = realloc(s->line, cap);
-    if (!p) return false;
-    s->line = p;
-    s->line_cap = cap;
-    return true;
+    return at_grow((void **)&s->line, &s->line_cap, need, 1, 4096) == AT_OK;
 }
 
 /* Reads the next line of the current input into s->line. Returns true when a

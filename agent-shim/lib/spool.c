@@ -105,13 +105,7 @@ const char *spool_dir(const spool *sp)
 
 static int segs_push(spool *sp, uint64_t id)
 {
-    if (sp->nsegs == sp->capsegs) {
-        size_t cap = sp->capsegs ? sp->capsegs * 2 : 16;
-        uint64_t *n = realloc(sp->segs, cap * sizeof *n);
-        if (!n) return -1;
-        sp->segs = n;
-        sp->capsegs = cap;
-    }
+    if (at_grow((void **)&sp->segs, &sp->capsegs, sp->nsegs + 1, sizeof *sp->segs, 16)) return -1;
     sp->segs[sp->nsegs++] = id;
     return 0;
 }
