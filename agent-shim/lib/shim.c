@@ -77,17 +77,27 @@ size_t traceshim_event_max(const tp_limits *lim)
     return in_batch < SPOOL_RECORD_MAX ? in_batch : SPOOL_RECORD_MAX;
 }
 
+/* The one table of defaults (the values are traceshim.h's TRACESHIM_DEFAULT_*). */
+static const traceshim_options k_defaults = {
+    .queue_events = TRACESHIM_DEFAULT_QUEUE_EVENTS,
+    .batch_events = TRACESHIM_DEFAULT_BATCH_EVENTS,
+    .batch_delay_ms = TRACESHIM_DEFAULT_BATCH_DELAY_MS,
+    .window = TRACESHIM_DEFAULT_WINDOW,
+    .ack_timeout_ms = TRACESHIM_DEFAULT_ACK_TIMEOUT_MS,
+    .attempts = TRACESHIM_DEFAULT_ATTEMPTS,
+    .overflow = TRACESHIM_OVERFLOW_SPOOL,
+};
+
 void traceshim_options_default(traceshim_options *o)
 {
-    memset(o, 0, sizeof *o);
-    o->queue_events = 65536;
-    o->batch_events = 256;
-    o->batch_delay_ms = 2;
-    o->window = 16;
-    o->ack_timeout_ms = 2000;
-    o->attempts = 3;
-    o->overflow = TRACESHIM_OVERFLOW_SPOOL;
+    *o = k_defaults;
 }
+
+/* A field left 0 takes its default (traceshim.h says which do not: 0 is a value there). */
+#define FILL_ZERO(o, field)                                                                        \
+    do {                                                                                           \
+        if (!(o)->field) (o)->field = k_defaults.field;                                            \
+    } while (0)
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -174,11 +184,11 @@ static int copy_options(traceshim *s, const traceshim_options *o, char *errbuf, 
 {
     int fail = 0;
     s->o = *o;
-    if (!s->o.queue_events) s->o.queue_events = 65536;
-    if (!s->o.batch_events) s->o.batch_events = 256;
-    if (!s->o.window) s->o.window = 16;
-    if (!s->o.ack_timeout_ms) s->o.ack_timeout_ms = 2000;
-    if (!s->o.attempts) s->o.attempts = 3;
+    FILL_ZERO(&s->o, queue_events);
+    FILL_ZERO(&s->o, batch_events);
+    FILL_ZERO(&s->o, window);
+    FILL_ZERO(&s->o, ack_timeout_ms);
+    FILL_ZERO(&s->o, attempts);
     s->limits = o->limits ? *o->limits : tp_limits_default();
     /* An event above this could never be spooled or delivered: the limit is
      * clamped to it (traceshim.h), and emit refuses bigger events. */
@@ -191,7 +201,7 @@ static int copy_options(traceshim *s, const traceshim_options *o, char *errbuf, 
     int n = 0;
     for (; n < TRACESHIM_MAX_ENDPOINTS && o->endpoints[n]; n++)
         s->endpoints[n] = dup_opt(o->endpoints[n], &fail);
-    if (n == 0) s->endpoints[0] = dup_opt(DEFAULT_ENDPOINT, &fail);
+    if (n == 0) s->endpoints[0] = dup_opt(TRACESHIM_DEFAULT_ENDPOINT, &fail);
     s->service = dup_opt(o->service, &fail);
     s->workflow = dup_opt(o->workflow, &fail);
     s->dri = dup_opt(o->dri, &fail);
