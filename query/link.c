@@ -270,11 +270,11 @@ static int send_event(const qctx *ctx, const char *endpoint, unsigned timeout_s,
     o.ack_timeout_ms = 1000;
     o.attempts = timeout_s > 1 ? timeout_s : 1;
     traceshim *sh = NULL;
-    char msg[512] = "";
-    int rc = traceshim_create(&o, &sh, msg, sizeof msg);
+    at_error msg = {0};
+    int rc = traceshim_create(&o, &sh, &msg);
     if (rc != 0) {
         qerr(ctx, "link", "cannot reach the collector at %s: %s", endpoint,
-             msg[0] ? msg : traceshim_strerror(rc));
+             msg.what[0] ? msg.what : traceshim_strerror(rc));
         return rc == TRACESHIM_EINVAL || rc == TRACESHIM_EZMQ ? QEXIT_USAGE : QEXIT_STORE;
     }
     rc = traceshim_emit(sh, ev);

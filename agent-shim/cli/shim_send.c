@@ -199,10 +199,10 @@ int shim_send_run(const shim_send_options *o, const jsonl_options *judge, const 
     so.curve_secret_key = o->curve_secret_key;
     so.log = log_line;
     traceshim *s = NULL;
-    char err[1024];
-    int rc = traceshim_create(&so, &s, err, sizeof err);
+    at_error err = {0};
+    int rc = traceshim_create(&so, &s, &err);
     if (rc != 0) {
-        tp_term_printf(stderr, "trace-shim: %s", err);
+        tp_term_printf(stderr, "trace-shim: %s", err.what);
         return 2;
     }
     struct sigaction sa, old_int, old_term;

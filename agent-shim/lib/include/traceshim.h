@@ -34,8 +34,8 @@
  * own background thread so that the service's handlers run in its threads.
  *
  * Errors: functions return 0 or a negative TRACESHIM_E* code;
- * traceshim_strerror() describes it, and the create error buffer says what,
- * where and what to do.
+ * traceshim_strerror() describes it, and the at_error of traceshim_create says
+ * what, where and what to do.
  */
 #ifndef AGENTTRAIL_TRACESHIM_H
 #define AGENTTRAIL_TRACESHIM_H
@@ -141,8 +141,8 @@ typedef struct traceshim traceshim;
  * schedules the replay of what a previous client left there.
  * Returns 0 and *out, or TRACESHIM_EINVAL, TRACESHIM_ENOMEM,
  * TRACESHIM_ELOCKED, TRACESHIM_EIO, TRACESHIM_EZMQ with a message for people
- * in `errbuf` (if not NULL). */
-int traceshim_create(const traceshim_options *o, traceshim **out, char *errbuf, size_t errlen);
+ * in err->what (err may be NULL; where stays empty). */
+int traceshim_create(const traceshim_options *o, traceshim **out, at_error *err);
 
 /* Emits one event: copies it (tp_event_clone) into the queue and returns;
  * `ev` stays owned by the caller. Before the copy, fills into *ev what the
