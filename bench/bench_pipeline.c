@@ -63,9 +63,9 @@ static tp_event *parse(size_t i)
 {
     tp_limits lim = tp_limits_default();
     tp_event *ev = NULL;
-    tp_error err;
+    at_error err;
     if (tp_event_from_json(g_lines[i], g_lens[i], &lim, 0, &ev, &err, NULL) != 0)
-        bench_die("gen-events line does not parse", err.problem);
+        bench_die("gen-events line does not parse", err.what);
     return ev;
 }
 
@@ -235,7 +235,7 @@ static double store_alone(void)
         size_t g = g_n - at < G ? g_n - at : G;
         for (size_t i = 0; i < g; i++) {
             group[i] = parse(at + i);
-            tp_error e;
+            at_error e;
             tp_event_prepare(group[i], NULL, 0, &e);
         }
         uint64_t t = mono();

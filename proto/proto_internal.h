@@ -6,7 +6,7 @@
  * and small string rules (UTF-8, JSON text).
  *
  * Invariants: every checker stops at the first broken rule and fills the
- * tp_error with the field path and the problem in the words of EVENTS.md.
+ * at_error with the field path and the problem in the words of EVENTS.md.
  *
  * Threading: all functions are reentrant; no global state.
  */
@@ -44,17 +44,17 @@ size_t tp_utf8_bad_at(const char *s, size_t n);
  * UTF-8 within limits, arguments JSON text, counts, attribute keys unique,
  * span not its own parent, link time order, sub-objects non-empty. Does not
  * check required fields. 0, TP_EINVAL or TP_ETOOBIG with err filled. */
-int tp_check_fields(const tp_event *ev, const tp_limits *lim, tp_error *err);
+int tp_check_fields(const tp_event *ev, const tp_limits *lim, at_error *err);
 
 /* Required fields (kind, workflow, dri) and the per-kind requirements. */
-int tp_check_required(const tp_event *ev, tp_error *err);
+int tp_check_required(const tp_event *ev, at_error *err);
 
 /* Refuses unknown protobuf fields in `m` and in every sub-message (repeated
  * ones and map entries included): protobuf-c keeps them in unknown_fields and
  * packs them back, so they would be stored and hashed without being read,
  * validated or masked. `path` is the JSON path of `m` ("" for the top).
  * `err` names the field number and the message type. 0 or TP_EDECODE. */
-int tp_check_unknown_fields(const ProtobufCMessage *m, const char *path, tp_error *err);
+int tp_check_unknown_fields(const ProtobufCMessage *m, const char *path, at_error *err);
 
 /* "a|b|c" list of names of an enum, for messages. */
 const char *tp_kind_names(void);

@@ -172,7 +172,7 @@ static int collect(const qctx *ctx, ts_store *s, const ts_filter *f, tp_progress
     size_t len;
     while (ev && (rc = ts_iter_next_stored(it, &buf, &len)) == 0) {
         tp_event *e = NULL;
-        tp_error err;
+        at_error err;
         if (tp_event_unpack(buf, len, &lim, &e, &err) != 0 || !e->stored ||
             !e->stored->has_log_index) {
             tp_event_destroy(&e);

@@ -431,7 +431,7 @@ static int link_run(const qctx *ctx, int argc, char **argv)
     }
     if (rc == 0) {
         /* Judge it here, so a bad value is a usage error rather than a collector refusal. */
-        tp_error err;
+        at_error err;
         char buf[600];
         tp_limits lim = tp_limits_default();
         ev->has_time_unix_nano = 1;
@@ -440,7 +440,7 @@ static int link_run(const qctx *ctx, int argc, char **argv)
         if (prc == 0) prc = tp_event_validate(ev, &lim, &err);
         if (prc != 0) {
             qerr(ctx, "link", "the link event is not valid: %s",
-                 tp_error_format(&err, buf, sizeof buf));
+                 at_error_format(&err, buf, sizeof buf));
             rc = QEXIT_USAGE;
         }
     }

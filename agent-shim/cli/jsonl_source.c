@@ -165,7 +165,7 @@ static bool blank(const char *p, size_t n)
 }
 
 int jsonl_judge_line(const char *line, size_t len, const jsonl_options *opt, tp_event **ev,
-                     tp_error *err, tp_error *warn)
+                     at_error *err, at_error *warn)
 {
     *ev = NULL;
     int flags = opt->lenient ? TP_JSON_LENIENT : 0;
@@ -201,26 +201,26 @@ int jsonl_source_next(jsonl_source *s, tp_event **ev, const char **where)
         if (!s->line_oom && s->line_total <= s->opt.limits.event_max && blank(s->line, s->line_len))
             continue;
         s->stats.lines++;
-        tp_error err = {{0}}, warn = {{0}};
+        at_error err = {{0}}, warn = {{0}};
         int rc;
         if (s->line_oom) {
-            tp_error_set(&err, "-", "out of memory holding a line of %zu bytes", s->line_total);
+            at_error_set(&err, "-", "out of memory holding a line of %zu bytes", s->line_total);
             rc = TP_ENOMEM;
         } else if (s->line_total > s->opt.limits.event_max) {
-            tp_error_set(&err, "-", "encoded event is %zu bytes; at most %zu", s->line_total,
+            at_error_set(&err, "-", "encoded event is %zu bytes; at most %zu", s->line_total,
                          s->opt.limits.event_max);
             rc = TP_ETOOBIG;
         } else {
             rc = jsonl_judge_line(s->line, s->line_len, &s->opt, ev, &err, &warn);
         }
-        if (warn.field[0]) {
+        if (warn.where[0]) {
             s->stats.warnings++;
-            report(s, warn.field, "warning: ", warn.problem);
+            report(s, warn.where, "warning: ", warn.what);
         }
         if (rc != TP_OK) {
             s->stats.rejected++;
             if (rc == TP_EKEY) s->stats.key_missing++;
-            report(s, err.field, "", err.problem);
+            report(s, err.where, "", err.what);
             continue;
         }
         s->stats.accepted++;

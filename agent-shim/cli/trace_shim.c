@@ -287,9 +287,9 @@ static int load_key(shim_config *cfg)
         path = env && *env ? env : NULL;
     }
     if (!path) return 0; /* none configured: only lines with prompt.text need one */
-    tp_error err;
+    at_error err;
     if (tp_hmac_key_load(path, cfg->key, &err) != TP_OK) {
-        tp_term_printf(stderr, "trace-shim: %s: %s", err.field, err.problem);
+        tp_term_printf(stderr, "trace-shim: %s: %s", err.where, err.what);
         return EXIT_USAGE;
     }
     cfg->judge.hmac_key = cfg->key;

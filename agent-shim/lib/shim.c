@@ -94,9 +94,9 @@ void traceshim_options_default(traceshim_options *o)
 }
 
 /* A field left 0 takes its default (traceshim.h says which do not: 0 is a value there). */
-#define FILL_ZERO(o, field)                                                                        \
+#define FILL_ZERO(o, f)                                                                            \
     do {                                                                                           \
-        if (!(o)->field) (o)->field = k_defaults.field;                                            \
+        if (!(o)->f) (o)->f = k_defaults.f;                                                        \
     } while (0)
 
 /* ---- small helpers ---------------------------------------------------- */

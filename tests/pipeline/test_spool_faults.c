@@ -259,7 +259,7 @@ static void test_events_above_the_record_limit_are_refused(void **state)
     at_error ebuf;
     assert_int_equal(traceshim_create(&o, &s, &ebuf), 0);
     tp_event *ev = NULL;
-    tp_error perr;
+    at_error perr;
     size_t big = 2u << 20;
     char *line = malloc(big + 200);
     int n = snprintf(line, 200,
