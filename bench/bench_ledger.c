@@ -150,10 +150,10 @@ static size_t read_group(FILE *f, tp_event **ev, size_t n, uint64_t *seen, uint6
         while (r > 0 && (buf[r - 1] == '\n' || buf[r - 1] == '\r'))
             buf[--r] = 0;
         if (r == 0) continue;
-        tp_error err;
+        at_error err;
         if (tp_event_from_json(buf, (size_t)r, NULL, 0, &ev[got], &err, NULL) != 0) {
             char msg[600];
-            bench_die("bad input line", tp_error_format(&err, msg, sizeof msg));
+            bench_die("bad input line", at_error_format(&err, msg, sizeof msg));
         }
         /* Stamped here as the collector would, so that both stores keep the same bytes,
          * hence the same leaves and proofs. */

@@ -63,9 +63,9 @@ static tp_event *parse(size_t i)
 {
     tp_limits lim = tp_limits_default();
     tp_event *ev = NULL;
-    tp_error err;
+    at_error err;
     if (tp_event_from_json(g_lines[i], g_lens[i], &lim, 0, &ev, &err, NULL) != 0)
-        bench_die("gen-events line does not parse", err.problem);
+        bench_die("gen-events line does not parse", err.what);
     return ev;
 }
 
@@ -127,8 +127,8 @@ static void wait_serving(const char *ep)
         o.endpoints[0] = ep;
         o.ack_timeout_ms = 200;
         traceshim *s = NULL;
-        char err[256];
-        if (traceshim_create(&o, &s, err, sizeof err) != 0) bench_die("shim", err);
+        at_error err = {0};
+        if (traceshim_create(&o, &s, &err) != 0) bench_die("shim", err.what);
         int rc = traceshim_flush(s, 100); /* nothing to send: tests the handshake only */
         traceshim_close(&s, 0);
         if (rc == 0) break;
@@ -153,8 +153,7 @@ static pid_t start_shim(const char *ep, const char *spool, size_t from, size_t t
     o.spool_dir = spool;
     o.ack_timeout_ms = 500;
     traceshim *s = NULL;
-    char err[256];
-    if (traceshim_create(&o, &s, err, sizeof err) != 0) _exit(2);
+    if (traceshim_create(&o, &s, NULL) != 0) _exit(2);
     char c = 1;
     if (write(ready_fd, &c, 1) != 1 || read(go_fd, &c, 1) != 1) _exit(2);
     uint64_t t0 = mono();
@@ -236,7 +235,7 @@ static double store_alone(void)
         size_t g = g_n - at < G ? g_n - at : G;
         for (size_t i = 0; i < g; i++) {
             group[i] = parse(at + i);
-            tp_error e;
+            at_error e;
             tp_event_prepare(group[i], NULL, 0, &e);
         }
         uint64_t t = mono();
@@ -265,8 +264,8 @@ static void emit_cost(const char *ep, const char *spool, size_t n, int take, uin
     o.spool_dir = spool;
     o.ack_timeout_ms = 300;
     traceshim *s = NULL;
-    char err[256];
-    if (traceshim_create(&o, &s, err, sizeof err) != 0) bench_die("shim", err);
+    at_error err = {0};
+    if (traceshim_create(&o, &s, &err) != 0) bench_die("shim", err.what);
     tp_event **evs = malloc(n * sizeof *evs);
     uint64_t *lat = malloc(n * sizeof *lat);
     for (size_t i = 0; i < n; i++)

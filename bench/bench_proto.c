@@ -84,7 +84,7 @@ static double run_from_json(corpus *c)
     double t = bench_now_s();
     for (size_t i = 0; i < c->n; i++) {
         tp_event_destroy(&c->ev[i]);
-        tp_error err;
+        at_error err;
         if (tp_event_from_json(c->line[i], c->len[i], NULL, 0, &c->ev[i], &err, NULL) != TP_OK)
             bench_die("tp_event_from_json refused a sample line", NULL);
     }
@@ -120,7 +120,7 @@ static double run_unpack(corpus *c)
     double t = bench_now_s();
     for (size_t i = 0; i < c->n; i++) {
         tp_event *ev = NULL;
-        tp_error err;
+        at_error err;
         if (tp_event_unpack(c->packed[i], c->packed_len[i], NULL, &ev, &err) != TP_OK)
             bench_die("tp_event_unpack refused a packed sample", NULL);
         tp_event_destroy(&ev);
@@ -135,7 +135,7 @@ static double run_prepare(corpus *c)
     double total = 0;
     for (size_t i = 0; i < c->n; i++) {
         tp_event *ev = NULL;
-        tp_error err;
+        at_error err;
         if (tp_event_from_json(c->line[i], c->len[i], NULL, 0, &ev, &err, NULL) != TP_OK)
             bench_die("tp_event_from_json refused a sample line", NULL);
         double t = bench_now_s();

@@ -301,12 +301,12 @@ static void load(const char *input, ts_store *s, sqlite3 *db, const opts *o, loa
             while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
                 line[--len] = 0;
             if (len == 0) continue;
-            tp_error err;
+            at_error err;
             tp_event *ev = NULL;
             if (tp_event_from_json(line, (size_t)len, &lim, 0, &ev, &err, NULL) != 0 ||
                 tp_event_prepare(ev, NULL, 0, &err) != 0) {
                 char buf[600];
-                bench_die("bad event", tp_error_format(&err, buf, sizeof buf));
+                bench_die("bad event", at_error_format(&err, buf, sizeof buf));
             }
             group[g] = ev;
             texts[g] = strndup(line, (size_t)len);

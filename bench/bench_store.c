@@ -152,10 +152,10 @@ static int time_ids; /* --time-ordered-ids */
 static tp_event *parse(const line *l, size_t i)
 {
     tp_event *ev = NULL;
-    tp_error err;
+    at_error err;
     if (tp_event_from_json(l->text, l->len, NULL, 0, &ev, &err, NULL) != 0) {
         char msg[600];
-        tp_error_format(&err, msg, sizeof msg);
+        at_error_format(&err, msg, sizeof msg);
         fprintf(stderr, "bench-store: line %zu: %s\n", i + 1, msg);
         exit(1);
     }

@@ -63,15 +63,6 @@ const char *auth_strerror(int code)
     }
 }
 
-/* tp_file_open_regular with its message in err: refuses a FIFO without blocking. */
-static int open_regular(const char *path, struct stat *st, at_error *err)
-{
-    char why[sizeof err->what];
-    int fd = tp_file_open_regular(path, st, why, sizeof why);
-    if (fd < 0) at_errf(err, AUTH_EIO, "%s", why);
-    return fd;
-}
-
 int auth_curve_available(void)
 {
     return zmq_has("curve") ? 1 : 0;
@@ -184,7 +175,7 @@ int auth_key_load(const char *path, int secret, char z85[AUTH_Z85_KEY_LEN + 1], 
 {
     if (!path || !z85) return at_errf(err, AUTH_EINVAL, "key file: no path given");
     struct stat st;
-    int fd = open_regular(path, &st, err);
+    int fd = tp_file_open_regular(path, &st, err);
     if (fd < 0) return AUTH_EIO;
     if (secret && (st.st_mode & 077)) {
         close(fd);
@@ -367,7 +358,7 @@ int auth_allowlist_load(const char *path, auth_allowlist **out, at_error *err)
     if (!path || !out) return at_errf(err, AUTH_EINVAL, "allowlist: no path given");
     *out = NULL;
     struct stat st;
-    int fd = open_regular(path, &st, err);
+    int fd = tp_file_open_regular(path, &st, err);
     if (fd < 0) return AUTH_EIO;
     int rc = check_allowlist_file(path, &st, err);
     size_t cap = (size_t)st.st_size + 1, n = 0;

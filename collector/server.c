@@ -31,7 +31,6 @@
 #include "auth.h"
 #include "signer.h"
 #include "log.h"
-#include "mask.h"
 #include "tracestore.h"
 
 typedef struct rejection {
@@ -393,7 +392,7 @@ static int report_conflict(collector *c, pending_batch *pb, size_t i)
     if (c->results[i].status != TS_RESULT_CONFLICT) return 0;
     const tp_event *ev = c->events[i];
     char id[33] = "?";
-    if (ev->has_event_id && ev->event_id.len == 16) tp_hex_encode(ev->event_id.data, 16, id);
+    if (ev->has_event_id && ev->event_id.len == 16) at_hex_encode(ev->event_id.data, 16, id);
     const char *source = ev->stored && ev->stored->source ? ev->stored->source : "anonymous";
     clog_line(CLOG_WARN,
               "event %s from \"%s\" (batch %" PRIu64 ", index %u): event_id already stored at "
@@ -500,11 +499,11 @@ static int stamp(tp_event *ev, uint64_t received, const char *source)
 /* Masks an event's secrets (proto/mask.h): 0, or the event is withheld,
  * `err` saying why (a secret in an exact field such as service, or out of
  * memory). */
-static int mask_or_refuse(tp_event *ev, unsigned *masked, tp_error *err)
+static int mask_or_refuse(tp_event *ev, unsigned *masked, at_error *err)
 {
     int rc = tp_mask_event(ev, masked, err);
     if (rc == TP_ENOMEM)
-        tp_error_set(err, "-", "collector could not mask secrets (out of memory): withheld");
+        at_error_set(err, "-", "collector could not mask secrets (out of memory): withheld");
     return rc;
 }
 
@@ -518,7 +517,7 @@ static uint64_t oversized_batch_seq(collector *c, zmq_msg_t *payload, int rc)
     big.batch_max_bytes = SIZE_MAX;
     big.batch_max_events = SIZE_MAX;
     tp_batch *b = NULL;
-    tp_error err;
+    at_error err;
     uint64_t seq = 0;
     if (tp_batch_decode(zmq_msg_data(payload), zmq_msg_size(payload), &big, &b, &err) == 0)
         seq = b->seq;
@@ -529,13 +528,13 @@ static uint64_t oversized_batch_seq(collector *c, zmq_msg_t *payload, int rc)
 /* An event that names the log it was meant for (attribute TP_ATTR_EXPECT_LOG, set by
  * trace-query link to the origin of the store it resolved the link in) is refused unless
  * that is this collector's log: a link resolved in store A must never land in store B. */
-static int check_expect_log(const collector *c, const tp_event *ev, tp_error *err)
+static int check_expect_log(const collector *c, const tp_event *ev, at_error *err)
 {
     for (size_t i = 0; i < ev->n_attributes; i++) {
         const Agenttrail__V1__Attribute *a = ev->attributes[i];
         if (!a->key || strcmp(a->key, TP_ATTR_EXPECT_LOG) != 0) continue;
         if (a->value && c->origin[0] && strcmp(a->value, c->origin) == 0) return 0;
-        tp_error_set(err, "attributes." TP_ATTR_EXPECT_LOG,
+        at_error_set(err, "attributes." TP_ATTR_EXPECT_LOG,
                      "this collector writes log %s (store %s); the event was meant for log %s",
                      c->origin[0] ? c->origin : "(none)", c->cfg->store_dir,
                      a->value ? a->value : "(none)");
@@ -549,11 +548,11 @@ static void take_batch(collector *c, const uint8_t *rid, size_t rid_len, zmq_msg
 {
     c->n_batches++;
     tp_batch *b = NULL;
-    tp_error err;
+    at_error err;
     char why[600];
     int rc = tp_batch_decode(zmq_msg_data(payload), zmq_msg_size(payload), &c->limits, &b, &err);
     if (rc != 0) {
-        tp_error_format(&err, why, sizeof why);
+        at_error_format(&err, why, sizeof why);
         c->n_bad_batches++;
         clog_line(CLOG_WARN, "batch rejected: %s: %s", tp_strerror(rc), why);
         ack_simple(c, rid, rid_len, oversized_batch_seq(c, payload, rc),
@@ -609,16 +608,16 @@ static void take_batch(collector *c, const uint8_t *rid, size_t rid_len, zmq_msg
         if (rc == 0 && masked > 0 &&
             agenttrail__v1__trace_event__get_packed_size(ev) + 512 > c->limits.event_max) {
             rc = TP_ETOOBIG;
-            tp_error_set(&err, "-", "over the event size limit once its %u secret(s) are masked",
+            at_error_set(&err, "-", "over the event size limit once its %u secret(s) are masked",
                          masked);
         }
         if (rc == 0 && stamp(ev, received, source) != 0) {
             rc = TP_ENOMEM;
-            tp_error_set(&err, "-", "collector out of memory");
+            at_error_set(&err, "-", "collector out of memory");
         }
         if (rc != 0) {
             tp_event_destroy(&ev);
-            tp_error_format(&err, why, sizeof why);
+            at_error_format(&err, why, sizeof why);
             add_rejection(pb, (uint32_t)i, why);
             c->n_rejected++;
             continue;

@@ -27,7 +27,7 @@ static void check_json_fixed_point(const tp_event *ev)
     tp_limits wide = tp_limits_default();
     wide.event_max = SIZE_MAX / 2;
     tp_event *back = NULL;
-    tp_error err;
+    at_error err;
     if (tp_event_from_json(json, len, &wide, TP_JSON_KEEP_STORED, &back, &err, NULL) != TP_OK)
         abort(); /* a valid event wrote JSON that does not read back */
     size_t len2 = 0;
@@ -45,9 +45,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tp_limits lim = tp_limits_default();
     lim.batch_max_bytes = 1024 * 1024;
     tp_batch *b = NULL;
-    tp_error err;
+    at_error err;
     if (tp_batch_decode(data, size, &lim, &b, &err) != TP_OK) {
-        if (b || !err.problem[0]) abort();
+        if (b || !err.what[0]) abort();
         return 0;
     }
     size_t n = b->n_events, kept = 0;
@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < n; i++) {
         tp_event *ev = NULL;
         if (tp_event_unpack(b->events[i].data, b->events[i].len, &lim, &ev, &err) != TP_OK) {
-            if (ev || !err.field[0] || !err.problem[0]) abort();
+            if (ev || !err.where[0] || !err.what[0]) abort();
             continue;
         }
         /* Nothing unknown to the schema gets past unpack, at any depth: the

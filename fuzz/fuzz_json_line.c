@@ -21,9 +21,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int flags = size && (data[0] & 1) ? TP_JSON_LENIENT : 0;
     tp_limits lim = tp_limits_default();
     tp_event *ev = NULL;
-    tp_error err, warn;
+    at_error err, warn;
     if (tp_event_from_json((const char *)data, size, &lim, flags, &ev, &err, &warn) != TP_OK) {
-        if (ev || !err.field[0] || !err.problem[0]) abort();
+        if (ev || !err.where[0] || !err.what[0]) abort();
         return 0;
     }
     int valid = tp_event_validate(ev, &lim, &err) == TP_OK;

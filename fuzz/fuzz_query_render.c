@@ -141,7 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (off + 2 <= size && n < MAX_EVENTS) {
         size_t len = (size_t)data[off] | ((size_t)data[off + 1] << 8);
         if (off + 2 + len > size) break;
-        tp_error err;
+        at_error err;
         tp_event *ev = NULL;
         if (tp_event_unpack(data + off + 2, len, &lim, &ev, &err) == 0) evs[n++] = ev;
         off += 2 + len;

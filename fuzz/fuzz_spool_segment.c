@@ -34,11 +34,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (rec < data || rec + len > data + size) __builtin_trap();
         tp_event *ev = NULL;
-        tp_error err;
+        at_error err;
         if (tp_event_unpack(rec, len, &lim, &ev, &err) == 0) tp_event_destroy(&ev);
     }
     tp_ack *ack = NULL;
-    tp_error err;
+    at_error err;
     if (tp_ack_decode(data, size, &ack, &err) == 0) tp_ack_destroy(&ack);
     return 0;
 }

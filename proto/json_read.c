@@ -26,8 +26,8 @@ typedef struct rd {
     tp_event *ev;
     const tp_limits *lim;
     int flags;
-    tp_error *err;
-    tp_error *warn;
+    at_error *err;
+    at_error *warn;
 } rd;
 
 static const char *jtype(const json_t *v)
@@ -53,13 +53,13 @@ static const char *jtype(const json_t *v)
 
 static int fail(rd *r, const char *field, const char *problem, const json_t *v)
 {
-    tp_error_set(r->err, field, "%s, got %s", problem, jtype(v));
+    at_error_set(r->err, field, "%s, got %s", problem, jtype(v));
     return TP_EINVAL;
 }
 
 static int enomem(rd *r, const char *field)
 {
-    tp_error_set(r->err, field, "out of memory");
+    at_error_set(r->err, field, "out of memory");
     return TP_ENOMEM;
 }
 
@@ -72,7 +72,7 @@ static int unknown(rd *r, const char *path, const char *key)
 {
     char f[128];
     sub(f, sizeof f, path, key);
-    tp_error_set(r->err, f, "unknown field");
+    at_error_set(r->err, f, "unknown field");
     return TP_EINVAL;
 }
 
@@ -93,9 +93,9 @@ static int rd_uint(rd *r, const char *f, const json_t *v, uint64_t max, protobuf
     json_int_t x = json_integer_value(v);
     if (x < 0 || (uint64_t)x > max) {
         if (max == TP_INT_MAX)
-            tp_error_set(r->err, f, "%lld out of range 0..2^63-1", (long long)x);
+            at_error_set(r->err, f, "%lld out of range 0..2^63-1", (long long)x);
         else
-            tp_error_set(r->err, f, "%lld out of range 0..%llu", (long long)x,
+            at_error_set(r->err, f, "%lld out of range 0..%llu", (long long)x,
                          (unsigned long long)max);
         return TP_EINVAL;
     }
@@ -107,7 +107,7 @@ static int rd_uint(rd *r, const char *f, const json_t *v, uint64_t max, protobuf
 static int rd_hex(rd *r, const char *f, const json_t *v, size_t nbytes, ProtobufCBinaryData *out)
 {
     if (!json_is_string(v)) {
-        tp_error_set(r->err, f, "must be a string of %zu lowercase hex digits, got %s", 2 * nbytes,
+        at_error_set(r->err, f, "must be a string of %zu lowercase hex digits, got %s", 2 * nbytes,
                      jtype(v));
         return TP_EINVAL;
     }
@@ -115,9 +115,9 @@ static int rd_hex(rd *r, const char *f, const json_t *v, size_t nbytes, Protobuf
     size_t n = json_string_length(v);
     uint8_t *buf = malloc(nbytes);
     if (!buf) return enomem(r, f);
-    if (tp_hex_decode(s, n, buf, nbytes) != TP_OK) {
+    if (at_hex_decode(s, n, buf, nbytes) != TP_OK) {
         free(buf);
-        tp_error_set(r->err, f, "must be %zu lowercase hex digits, got '%.80s'", 2 * nbytes, s);
+        at_error_set(r->err, f, "must be %zu lowercase hex digits, got '%.80s'", 2 * nbytes, s);
         return TP_EINVAL;
     }
     free(out->data);
@@ -148,7 +148,7 @@ static int rd_enum(rd *r, const char *f, const json_t *v, int (*parse)(const cha
     if (x < 0) {
         char got[64];
         short_json(v, got, sizeof got);
-        tp_error_set(r->err, f, "must be one of %s, got %s", names, got);
+        at_error_set(r->err, f, "must be one of %s, got %s", names, got);
         return TP_EINVAL;
     }
     *has = 1;
@@ -161,7 +161,7 @@ static int rd_str_array(rd *r, const char *f, const json_t *v, size_t *n, char *
     if (!json_is_array(v)) return fail(r, f, "must be an array", v);
     size_t len = json_array_size(v);
     if (len == 0) {
-        tp_error_set(r->err, f, "empty; omit the field instead");
+        at_error_set(r->err, f, "empty; omit the field instead");
         return TP_EINVAL;
     }
     char **arr = calloc(len, sizeof *arr);
@@ -181,7 +181,7 @@ static int expect_object(rd *r, const char *f, const json_t *v)
 {
     if (!json_is_object(v)) return fail(r, f, "must be an object", v);
     if (json_object_size(v) == 0) {
-        tp_error_set(r->err, f, "empty; omit the field instead");
+        at_error_set(r->err, f, "empty; omit the field instead");
         return TP_EINVAL;
     }
     return TP_OK;
@@ -388,7 +388,7 @@ static int rd_trace_ids(rd *r, const char *f, const json_t *v, Agenttrail__V1__L
     if (!json_is_array(v)) return fail(r, f, "must be an array", v);
     size_t len = json_array_size(v);
     if (len == 0) {
-        tp_error_set(r->err, f, "empty; omit the field instead");
+        at_error_set(r->err, f, "empty; omit the field instead");
         return TP_EINVAL;
     }
     l->trace_ids = calloc(len, sizeof *l->trace_ids);
@@ -433,7 +433,7 @@ static int rd_attributes(rd *r, const char *path, const json_t *v)
     if (!json_is_object(v)) return fail(r, path, "must be an object of string to string", v);
     size_t n = json_object_size(v);
     if (n == 0) {
-        tp_error_set(r->err, path, "empty; omit the field instead");
+        at_error_set(r->err, path, "empty; omit the field instead");
         return TP_EINVAL;
     }
     tp_event *ev = r->ev;
@@ -483,12 +483,12 @@ static int rd_time(rd *r, const char *f, const json_t *v)
     if (!json_is_string(v)) return fail(r, f, "must be a string", v);
     const char *s = json_string_value(v);
     if (json_string_length(v) == 0) {
-        tp_error_set(r->err, f, "empty; omit the field instead");
+        at_error_set(r->err, f, "empty; omit the field instead");
         return TP_EINVAL;
     }
     uint64_t ns = 0;
     if (tp_time_parse_rfc3339(s, &ns) != TP_OK) {
-        tp_error_set(r->err, f, "must be an RFC 3339 time, got '%.80s'", s);
+        at_error_set(r->err, f, "must be an RFC 3339 time, got '%.80s'", s);
         return TP_EINVAL;
     }
     r->ev->has_time_unix_nano = 1;
@@ -561,11 +561,11 @@ static int rd_top_field(rd *r, const char *key, const json_t *x)
     if (IS("stored")) return rd_stored(r, key, x);
     const char *name = *key ? key : "\"\""; /* an empty key is still named */
     if (r->flags & TP_JSON_LENIENT) {
-        if (r->warn && !r->warn->field[0])
-            tp_error_set(r->warn, name, "unknown field (ignored with --lenient)");
+        if (r->warn && !r->warn->where[0])
+            at_error_set(r->warn, name, "unknown field (ignored with --lenient)");
         return TP_OK;
     }
-    tp_error_set(r->err, name, "unknown field");
+    at_error_set(r->err, name, "unknown field");
     return TP_EINVAL;
 }
 
@@ -641,7 +641,7 @@ static int too_big(rd *r, const char *line, const json_error_t *je)
     char path[128];
     path_at(line, start, path, sizeof path);
     int n = (int)(end - start > 40 ? 40 : end - start);
-    tp_error_set(r->err, path, "%.*s out of range 0..%s", n, line + start,
+    at_error_set(r->err, path, "%.*s out of range 0..%s", n, line + start,
                  strcmp(path, "redactions") == 0 ? "4294967295" : "2^63-1");
     return TP_EINVAL;
 }
@@ -655,28 +655,28 @@ static int parse_error(rd *r, const char *line, const json_error_t *je)
             const char *k = near + 6;
             size_t n = strlen(k);
             if (n && k[n - 1] == '\'') n--;
-            tp_error_set(r->err, "-", "key %.*s appears more than once (column %d)", (int)n, k,
+            at_error_set(r->err, "-", "key %.*s appears more than once (column %d)", (int)n, k,
                          je->column);
         } else {
-            tp_error_set(r->err, "-", "a key appears more than once (column %d)", je->column);
+            at_error_set(r->err, "-", "a key appears more than once (column %d)", je->column);
         }
         return TP_EINVAL;
     }
     if (strstr(je->text, "too big")) return too_big(r, line, je);
-    tp_error_set(r->err, "-", "not valid JSON: %s at column %d", je->text, je->column);
+    at_error_set(r->err, "-", "not valid JSON: %s at column %d", je->text, je->column);
     return TP_EINVAL;
 }
 
 static int read_event(rd *r, const char *line, size_t len)
 {
     if (len > r->lim->event_max) {
-        tp_error_set(r->err, "-", "encoded event is %zu bytes; at most %zu", len,
+        at_error_set(r->err, "-", "encoded event is %zu bytes; at most %zu", len,
                      r->lim->event_max);
         return TP_ETOOBIG;
     }
     size_t bad = tp_utf8_bad_at(line, len);
     if (bad != len) {
-        tp_error_set(r->err, "-", "not valid UTF-8 at byte %zu", bad);
+        at_error_set(r->err, "-", "not valid UTF-8 at byte %zu", bad);
         return TP_EINVAL;
     }
     json_error_t je;
@@ -684,13 +684,13 @@ static int read_event(rd *r, const char *line, size_t len)
     if (!root) return parse_error(r, line, &je);
     int rc = TP_OK;
     if (!json_is_object(root)) {
-        tp_error_set(r->err, "-", "line must be a JSON object, got %s", jtype(root));
+        at_error_set(r->err, "-", "line must be a JSON object, got %s", jtype(root));
         rc = TP_EINVAL;
     } else if (json_object_size(root) == 0) {
-        tp_error_set(r->err, "-", "empty object");
+        at_error_set(r->err, "-", "empty object");
         rc = TP_EINVAL;
     } else if (json_object_get(root, "time") && json_object_get(root, "time_unix_nano")) {
-        tp_error_set(r->err, "time", "give time_unix_nano or time, not both");
+        at_error_set(r->err, "time", "give time_unix_nano or time, not both");
         rc = TP_EINVAL;
     } else {
         const char *key;
@@ -706,12 +706,12 @@ static int read_event(rd *r, const char *line, size_t len)
 }
 
 int tp_event_from_json(const char *line, size_t len, const tp_limits *lim, int flags,
-                       tp_event **out, tp_error *err, tp_error *warn)
+                       tp_event **out, at_error *err, at_error *warn)
 {
     tp_limits def = tp_limits_default();
-    tp_error scratch;
+    at_error scratch;
     if (!err) err = &scratch;
-    if (warn) warn->field[0] = warn->problem[0] = 0;
+    if (warn) warn->where[0] = warn->what[0] = 0;
     *out = NULL;
     rd r = {.lim = lim ? lim : &def, .flags = flags, .err = err, .warn = warn};
     r.ev = tp_event_new();
@@ -724,7 +724,7 @@ int tp_event_from_json(const char *line, size_t len, const tp_limits *lim, int f
     if (rc == TP_OK && agenttrail__v1__trace_event__get_packed_size(r.ev) == 0) {
         /* Only unknown fields (--lenient) or `stored`: nothing to record, and its
          * canonical form "{}" would not read back. */
-        tp_error_set(err, "-", "empty object once unknown fields and `stored` are dropped");
+        at_error_set(err, "-", "empty object once unknown fields and `stored` are dropped");
         rc = TP_EINVAL;
     }
     if (rc == TP_OK) rc = tp_check_fields(r.ev, r.lim, err);

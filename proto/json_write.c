@@ -11,70 +11,47 @@
  *
  * Threading: reentrant; no global state.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "proto_internal.h"
 #include "traceproto.h"
 
-static void buf_grow(tp_buf *b, size_t need)
+/* The fast path of the writer: an append that fits is a memcpy here, with no call into
+ * libtracecommon; only growth (and the sticky failure) goes through at_buf_put. */
+static inline void put(at_buf *b, const void *p, size_t n)
 {
-    if (b->failed || b->len + need <= b->cap) return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + need)
-        cap *= 2;
-    char *p = realloc(b->data, cap);
-    if (!p) {
-        b->failed = true;
+    if (!b->failed && n <= b->cap - b->len) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
         return;
     }
-    b->data = p;
-    b->cap = cap;
+    at_buf_put(b, p, n);
 }
 
-void tp_buf_put(tp_buf *b, const void *p, size_t n)
+static inline void put_c(at_buf *b, char c)
 {
-    if (b->len + n > b->cap) buf_grow(b, n); /* the common case fits: no call */
-    if (b->failed) return;
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-}
-
-void tp_buf_putc(tp_buf *b, char c)
-{
-    if (!b->failed && b->len < b->cap) { /* one byte with room: no memcpy call */
+    if (!b->failed && b->len < b->cap) {
         b->data[b->len++] = c;
         return;
     }
-    tp_buf_put(b, &c, 1);
+    at_buf_put(b, &c, 1);
 }
 
-void tp_buf_puts(tp_buf *b, const char *s)
+static inline void put_s(at_buf *b, const char *s)
 {
-    tp_buf_put(b, s, strlen(s));
+    put(b, s, strlen(s));
 }
 
-void tp_buf_put_u64(tp_buf *b, uint64_t v)
-{
-    char tmp[24];
-    size_t i = sizeof tmp;
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    tp_buf_put(b, tmp + i, sizeof tmp - i);
-}
-
-void tp_buf_put_json_string(tp_buf *b, const char *s, size_t n)
+void tp_json_put_string(at_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    buf_grow(b, n + 2);
-    tp_buf_putc(b, '"');
+    if (n + 2 > b->cap - b->len) at_buf_reserve(b, n + 2); /* failure is sticky */
+    put_c(b, '"');
     size_t run = 0; /* start of the pending run of bytes written raw */
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\') continue;
-        tp_buf_put(b, s + run, i - run);
+        put(b, s + run, i - run);
         run = i + 1;
         char esc[6] = {'\\', 0, 0, 0, 0, 0};
         size_t elen = 2;
@@ -108,51 +85,51 @@ void tp_buf_put_json_string(tp_buf *b, const char *s, size_t n)
             esc[5] = hex[c & 15];
             elen = 6;
         }
-        tp_buf_put(b, esc, elen);
+        put(b, esc, elen);
     }
-    tp_buf_put(b, s + run, n - run);
-    tp_buf_putc(b, '"');
+    put(b, s + run, n - run);
+    put_c(b, '"');
 }
 
 /* Object writer: tracks whether a comma is due. */
 typedef struct jw {
-    tp_buf *b;
+    at_buf *b;
     bool first;
 } jw;
 
-static void jw_open(jw *w, tp_buf *b)
+static void jw_open(jw *w, at_buf *b)
 {
     w->b = b;
     w->first = true;
-    tp_buf_putc(b, '{');
+    put_c(b, '{');
 }
 
 static void jw_key(jw *w, const char *key)
 {
-    if (!w->first) tp_buf_putc(w->b, ',');
+    if (!w->first) put_c(w->b, ',');
     w->first = false;
-    tp_buf_putc(w->b, '"');
-    tp_buf_puts(w->b, key);
-    tp_buf_puts(w->b, "\":");
+    put_c(w->b, '"');
+    put_s(w->b, key);
+    put_s(w->b, "\":");
 }
 
 static void jw_close(jw *w)
 {
-    tp_buf_putc(w->b, '}');
+    put_c(w->b, '}');
 }
 
 static void jw_str(jw *w, const char *key, const char *v)
 {
     if (!v) return;
     jw_key(w, key);
-    tp_buf_put_json_string(w->b, v, strlen(v));
+    tp_json_put_string(w->b, v, strlen(v));
 }
 
 static void jw_u64(jw *w, const char *key, bool has, uint64_t v)
 {
     if (!has) return;
     jw_key(w, key);
-    tp_buf_put_u64(w->b, v);
+    at_buf_put_u64(w->b, v);
 }
 
 static void jw_hex(jw *w, const char *key, bool has, ProtobufCBinaryData d)
@@ -160,14 +137,14 @@ static void jw_hex(jw *w, const char *key, bool has, ProtobufCBinaryData d)
     if (!has) return;
     jw_key(w, key);
     char tmp[2 * 32 + 1];
-    tp_buf_putc(w->b, '"');
+    put_c(w->b, '"');
     /* Ids are at most 32 bytes; longer data is written in pieces. */
     for (size_t off = 0; off < d.len; off += 32) {
         size_t n = d.len - off < 32 ? d.len - off : 32;
-        tp_hex_encode(d.data + off, n, tmp);
-        tp_buf_put(w->b, tmp, 2 * n);
+        at_hex_encode(d.data + off, n, tmp);
+        put(w->b, tmp, 2 * n);
     }
-    tp_buf_putc(w->b, '"');
+    put_c(w->b, '"');
 }
 
 static void jw_enum(jw *w, const char *key, bool has, const char *name, int value)
@@ -175,10 +152,10 @@ static void jw_enum(jw *w, const char *key, bool has, const char *name, int valu
     if (!has) return;
     jw_key(w, key);
     if (name) {
-        tp_buf_put_json_string(w->b, name, strlen(name));
+        tp_json_put_string(w->b, name, strlen(name));
     } else {
         /* Out of range: only an unvalidated event gets here; write the number. */
-        tp_buf_put_u64(w->b, (uint64_t)(unsigned)value);
+        at_buf_put_u64(w->b, (uint64_t)(unsigned)value);
     }
 }
 
@@ -186,13 +163,13 @@ static void jw_str_array(jw *w, const char *key, size_t n, char *const *v)
 {
     if (!n) return;
     jw_key(w, key);
-    tp_buf_putc(w->b, '[');
+    put_c(w->b, '[');
     for (size_t i = 0; i < n; i++) {
-        if (i) tp_buf_putc(w->b, ',');
+        if (i) put_c(w->b, ',');
         const char *s = v[i] ? v[i] : "";
-        tp_buf_put_json_string(w->b, s, strlen(s));
+        tp_json_put_string(w->b, s, strlen(s));
     }
-    tp_buf_putc(w->b, ']');
+    put_c(w->b, ']');
 }
 
 static void write_model(jw *top, const Agenttrail__V1__Model *m)
@@ -286,15 +263,15 @@ static void write_link(jw *top, const Agenttrail__V1__Link *l)
     jw_open(&w, top->b);
     if (l->n_trace_ids) {
         jw_key(&w, "trace_ids");
-        tp_buf_putc(w.b, '[');
+        put_c(w.b, '[');
         for (size_t i = 0; i < l->n_trace_ids; i++) {
-            if (i) tp_buf_putc(w.b, ',');
+            if (i) put_c(w.b, ',');
             char tmp[33];
             size_t n = l->trace_ids[i].len <= 16 ? l->trace_ids[i].len : 16;
-            tp_hex_encode(l->trace_ids[i].data, n, tmp);
-            tp_buf_put_json_string(w.b, tmp, 2 * n);
+            at_hex_encode(l->trace_ids[i].data, n, tmp);
+            tp_json_put_string(w.b, tmp, 2 * n);
         }
-        tp_buf_putc(w.b, ']');
+        put_c(w.b, ']');
     }
     jw_str(&w, "workflow", l->workflow);
     jw_u64(&w, "since_unix_nano", l->has_since_unix_nano, l->since_unix_nano);
@@ -311,11 +288,11 @@ static void write_attributes(jw *top, const tp_event *ev)
     for (size_t i = 0; i < ev->n_attributes; i++) {
         const Agenttrail__V1__Attribute *a = ev->attributes[i];
         const char *k = a->key ? a->key : "", *v = a->value ? a->value : "";
-        if (!w.first) tp_buf_putc(w.b, ',');
+        if (!w.first) put_c(w.b, ',');
         w.first = false;
-        tp_buf_put_json_string(w.b, k, strlen(k));
-        tp_buf_putc(w.b, ':');
-        tp_buf_put_json_string(w.b, v, strlen(v));
+        tp_json_put_string(w.b, k, strlen(k));
+        put_c(w.b, ':');
+        tp_json_put_string(w.b, v, strlen(v));
     }
     jw_close(&w);
 }
@@ -333,7 +310,7 @@ static void write_stored(jw *top, const Agenttrail__V1__Stored *s)
 
 char *tp_event_to_json(const tp_event *ev, size_t *len)
 {
-    tp_buf b = {0};
+    at_buf b = {0};
     jw w;
     jw_open(&w, &b);
     jw_hex(&w, "event_id", ev->has_event_id, ev->event_id);
@@ -363,11 +340,5 @@ char *tp_event_to_json(const tp_event *ev, size_t *len)
     jw_u64(&w, "redactions", ev->has_redactions, ev->redactions);
     if (ev->stored) write_stored(&w, ev->stored);
     jw_close(&w);
-    tp_buf_putc(&b, 0);
-    if (b.failed) {
-        free(b.data);
-        return NULL;
-    }
-    if (len) *len = b.len - 1;
-    return b.data;
+    return at_buf_take(&b, len);
 }

@@ -2,10 +2,10 @@
  * key_file.c - opening key and list files safely, and the text of a CURVE key
  * file, shared by trace-collector (collector/auth.c) and trace-shim.
  *
- * Owns: nothing; every function is given its buffers. A file is opened with
- * O_NONBLOCK so that a FIFO or a device named by mistake (or by an attacker)
- * fails at once instead of hanging start-up, then refused unless it is a
- * regular file.
+ * Owns: nothing; every function is given its buffers. Errors name the file in
+ * at_error's `what` (where stays empty), so a long path is not cut at `where`'s size. A file is
+ * opened with O_NONBLOCK so that a FIFO or a device named by mistake (or by an attacker) fails at
+ * once instead of hanging start-up, then refused unless it is a regular file.
  *
  * The CURVE key file format (docs/security.md): '#' comment lines and blank
  * lines, and one key line: "Z85 secret-key" in a secret key file (what
@@ -25,15 +25,14 @@
 
 #include "traceproto.h"
 
-int tp_file_open_regular(const char *path, struct stat *st, char *errbuf, size_t errlen)
+int tp_file_open_regular(const char *path, struct stat *st, at_error *err)
 {
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
-        snprintf(errbuf, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
+        return at_errf(err, -1, "%s: cannot open: %s", path, strerror(errno));
     }
     if (fstat(fd, st) != 0) {
-        snprintf(errbuf, errlen, "%s: cannot stat: %s", path, strerror(errno));
+        at_errf(err, -1, "%s: cannot stat: %s", path, strerror(errno));
         close(fd);
         return -1;
     }
@@ -42,7 +41,7 @@ int tp_file_open_regular(const char *path, struct stat *st, char *errbuf, size_t
                            : S_ISDIR(st->st_mode)  ? "a directory"
                            : S_ISSOCK(st->st_mode) ? "a socket"
                                                    : "a device";
-        snprintf(errbuf, errlen, "%s: is %s, not a regular file; refused", path, what);
+        at_errf(err, -1, "%s: is %s, not a regular file; refused", path, what);
         close(fd);
         return -1;
     }

@@ -56,13 +56,7 @@ static int spans_add(spans *sp, size_t start, size_t end, unsigned rule)
         if (end > sp->v[sp->n - 1].end) sp->v[sp->n - 1].end = end;
         return 0;
     }
-    if (sp->n == sp->cap) {
-        size_t cap = sp->cap ? sp->cap * 2 : 8;
-        span *v = realloc(sp->v, cap * sizeof *v);
-        if (!v) return TP_ENOMEM;
-        sp->v = v;
-        sp->cap = cap;
-    }
+    if (at_grow((void **)&sp->v, &sp->cap, sp->n + 1, sizeof *sp->v, 8)) return TP_ENOMEM;
     sp->v[sp->n++] = (span){start, end, rule};
     return 0;
 }

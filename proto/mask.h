@@ -114,21 +114,7 @@ typedef struct tp_mask_field {
  * and of the messages it holds. Static storage; *n receives the rows. */
 const tp_mask_field *tp_mask_fields(size_t *n);
 
-/* Masks every string field of an event in place, as the field table says:
- * walking the protobuf-c descriptors, so a field missing from the table is
- * masked. A secret in an exact field (workflow, dri, service, incident,
- * model.name, tool_call.name, link.workflow) refuses the event: TP_EINVAL,
- * `err` (may be NULL) naming the field and the rule ("service: holds what
- * looks like a secret (github_token); refused: this field is indexed and
- * stored exactly"); so does an attribute key that masks to another key. An
- * attribute whose key looks secret and whose value looks random has its
- * value masked whole.
- * Adds the number of masked spans to ev->redactions (setting
- * has_redactions when it adds any) and sets *count (may be NULL) to it.
- * Returns 0, TP_EINVAL (refused, or ev is NULL) or TP_ENOMEM. On any error
- * some fields may be masked and others not: the caller must withhold the
- * event (never forward or store it) and count it. */
-int tp_mask_event(tp_event *ev, unsigned *count, tp_error *err);
+/* tp_mask_event, the masker applied to a whole event, is public: traceproto.h. */
 
 #ifdef __cplusplus
 }

@@ -117,7 +117,7 @@ static const field_slot *slot_of(const ProtobufCFieldDescriptor *fd)
 typedef struct walk {
     unsigned total;   /* masked spans */
     int keys_changed; /* an attribute key was masked */
-    tp_error *err;
+    at_error *err;
 } walk;
 
 /* Masks (or judges, for an exact field) one string. */
@@ -135,7 +135,7 @@ static int visit_string(char **field, const field_slot *slot, walk *w)
     if (rc != 0 || !m) return rc;
     if (cls == TP_FIELD_EXACT) {
         free(m);
-        tp_error_set(w->err, slot->path,
+        at_error_set(w->err, slot->path,
                      "holds what looks like a secret (%s); refused: this field is indexed and "
                      "stored exactly",
                      rule ? rule->name : "secret");
@@ -201,13 +201,13 @@ static int visit_message(ProtobufCMessage *msg, walk *w)
 }
 
 /* Two attribute keys that held secrets can mask to the same marker. */
-static int check_masked_keys(const tp_event *ev, tp_error *err)
+static int check_masked_keys(const tp_event *ev, at_error *err)
 {
     for (size_t i = 0; i < ev->n_attributes; i++)
         for (size_t j = 0; j < i; j++) {
             const char *a = ev->attributes[i]->key, *b = ev->attributes[j]->key;
             if (a && b && strcmp(a, b) == 0) {
-                tp_error_set(err, "attributes",
+                at_error_set(err, "attributes",
                              "two keys hold secrets and mask to the same key \"%s\"; refused: "
                              "keep secrets out of attribute keys",
                              a);
@@ -217,18 +217,18 @@ static int check_masked_keys(const tp_event *ev, tp_error *err)
     return 0;
 }
 
-int tp_mask_event(tp_event *ev, unsigned *count, tp_error *err)
+int tp_mask_event(tp_event *ev, unsigned *count, at_error *err)
 {
     if (count) *count = 0;
     if (!ev) {
-        tp_error_set(err, "-", "no event to mask");
+        at_error_set(err, "-", "no event to mask");
         return TP_EINVAL;
     }
     pthread_once(&slots_once, slots_init);
     walk w = {0, 0, err};
     int rc = visit_message(&ev->base, &w);
     if (rc == 0 && w.keys_changed) rc = check_masked_keys(ev, err);
-    if (rc == TP_ENOMEM) tp_error_set(err, "-", "out of memory while masking secrets: withheld");
+    if (rc == TP_ENOMEM) at_error_set(err, "-", "out of memory while masking secrets: withheld");
     if (w.total > 0) {
         uint64_t sum = (uint64_t)(ev->has_redactions ? ev->redactions : 0) + w.total;
         ev->redactions = sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;

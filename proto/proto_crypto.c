@@ -60,19 +60,20 @@ int tp_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg, size_t
     return TP_OK;
 }
 
-int tp_hmac_key_load(const char *path, uint8_t key[TP_HMAC_KEY_LEN], tp_error *err)
+int tp_hmac_key_load(const char *path, uint8_t key[TP_HMAC_KEY_LEN], at_error *err)
 {
     const char *where = path ? path : "(no path)";
     if (!path || !*path) {
-        tp_error_set(err, "hmac key", "no key file given; " KEYGEN_HINT);
+        at_error_set(err, "hmac key", "no key file given; " KEYGEN_HINT);
         return TP_EKEY;
     }
     struct stat st;
-    char why[320];
-    int fd = tp_file_open_regular(path, &st, why, sizeof why); /* a FIFO must not block */
+    at_error open_err;
+    int fd = tp_file_open_regular(path, &st, &open_err); /* a FIFO must not block */
     if (fd < 0) {
+        const char *why = open_err.what;
         const char *reason = strncmp(why, path, strlen(path)) == 0 ? why + strlen(path) + 2 : why;
-        tp_error_set(err, where, "HMAC key file: %s; " KEYGEN_HINT, reason);
+        at_error_set(err, where, "HMAC key file: %s; " KEYGEN_HINT, reason);
         return TP_EKEY;
     }
     /* 64 hex digits, an optional newline, and one byte more to detect extra content. */
@@ -84,7 +85,7 @@ int tp_hmac_key_load(const char *path, uint8_t key[TP_HMAC_KEY_LEN], tp_error *e
         if (r < 0) {
             int e = errno;
             close(fd);
-            tp_error_set(err, where, "cannot read the HMAC key file: %s", strerror(e));
+            at_error_set(err, where, "cannot read the HMAC key file: %s", strerror(e));
             return TP_EKEY;
         }
         if (r == 0) break;
@@ -93,21 +94,21 @@ int tp_hmac_key_load(const char *path, uint8_t key[TP_HMAC_KEY_LEN], tp_error *e
     close(fd);
     int rc = TP_OK;
     if (n > 65 || (n == 65 && buf[64] != '\n')) {
-        tp_error_set(err, where,
+        at_error_set(err, where,
                      "an HMAC key file holds exactly 64 hex digits and an optional newline, "
                      "this one is longer; " KEYGEN_HINT);
         rc = TP_EKEY;
     } else if (n < 64) {
-        tp_error_set(
+        at_error_set(
             err, where,
             "an HMAC key file holds exactly 64 hex digits, this one has %zu bytes; " KEYGEN_HINT,
             n);
         rc = TP_EKEY;
     } else {
         for (size_t i = 0; i < 32; i++) {
-            int hi = tp_hex_digit(buf[2 * i], true), lo = tp_hex_digit(buf[2 * i + 1], true);
+            int hi = at_hex_digit(buf[2 * i], true), lo = at_hex_digit(buf[2 * i + 1], true);
             if (hi < 0 || lo < 0) {
-                tp_error_set(err, where,
+                at_error_set(err, where,
                              "byte %zu is not a hex digit; an HMAC key file holds exactly 64 hex "
                              "digits; " KEYGEN_HINT,
                              hi < 0 ? 2 * i : 2 * i + 1);
@@ -138,10 +139,10 @@ static int set_random_id(protobuf_c_boolean *has, ProtobufCBinaryData *d, size_t
     return TP_OK;
 }
 
-static int hash_prompt(Agenttrail__V1__Prompt *p, const uint8_t *key, int keep_text, tp_error *err)
+static int hash_prompt(Agenttrail__V1__Prompt *p, const uint8_t *key, int keep_text, at_error *err)
 {
     if (!key) {
-        tp_error_set(err, "prompt.text",
+        at_error_set(err, "prompt.text",
                      "no HMAC key configured to hash it; " KEYGEN_HINT
                      " and pass --hmac-key-file FILE or set AGENTTRAIL_HMAC_KEY_FILE");
         return TP_EKEY;
@@ -149,7 +150,7 @@ static int hash_prompt(Agenttrail__V1__Prompt *p, const uint8_t *key, int keep_t
     uint8_t mac[32];
     int rc = tp_hmac_sha256(key, TP_HMAC_KEY_LEN, (const uint8_t *)p->text, strlen(p->text), mac);
     if (rc != TP_OK) {
-        tp_error_set(err, "prompt.text", "HMAC-SHA256 failed in OpenSSL");
+        at_error_set(err, "prompt.text", "HMAC-SHA256 failed in OpenSSL");
         return rc;
     }
     if (!p->has_hmac_sha256 || p->hmac_sha256.len != 32) {
@@ -168,7 +169,7 @@ static int hash_prompt(Agenttrail__V1__Prompt *p, const uint8_t *key, int keep_t
     return TP_OK;
 }
 
-int tp_event_prepare(tp_event *ev, const uint8_t *key, int keep_text, tp_error *err)
+int tp_event_prepare(tp_event *ev, const uint8_t *key, int keep_text, at_error *err)
 {
     int rc = TP_OK;
     if (!ev->has_event_id) rc = set_random_id(&ev->has_event_id, &ev->event_id, 16, true);
@@ -177,7 +178,7 @@ int tp_event_prepare(tp_event *ev, const uint8_t *key, int keep_text, tp_error *
     if (rc == TP_OK && !ev->has_span_id)
         rc = set_random_id(&ev->has_span_id, &ev->span_id, 8, false);
     if (rc != TP_OK) {
-        tp_error_set(err, "-", "cannot generate ids: %s", tp_strerror(rc));
+        at_error_set(err, "-", "cannot generate ids: %s", tp_strerror(rc));
         return rc;
     }
     if (!ev->has_time_unix_nano) {

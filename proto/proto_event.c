@@ -1,5 +1,5 @@
 /*
- * proto_event.c - the life of an event: errors, limits, new/destroy/clone,
+ * proto_event.c - the life of an event: error texts (tp_strerror), limits, new/destroy/clone,
  * protobuf pack and unpack of one event.
  *
  * Owns: nothing global. An event is a protobuf-c message whose every pointer
@@ -14,7 +14,6 @@
  * Threading: reentrant; no global state.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,23 +41,6 @@ const char *tp_strerror(int code)
     for (size_t i = 0; i < sizeof tp_errors / sizeof tp_errors[0]; i++)
         if (tp_errors[i].code == code) return tp_errors[i].text;
     return "unknown error code";
-}
-
-void tp_error_set(tp_error *err, const char *field, const char *fmt, ...)
-{
-    if (!err) return;
-    snprintf(err->field, sizeof err->field, "%s", field ? field : "-");
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->problem, sizeof err->problem, fmt, ap);
-    va_end(ap);
-}
-
-const char *tp_error_format(const tp_error *err, char *buf, size_t buflen)
-{
-    if (buflen == 0) return buf;
-    snprintf(buf, buflen, "%s: %s", err->field[0] ? err->field : "-", err->problem);
-    return buf;
 }
 
 tp_limits tp_limits_default(void)
@@ -151,13 +133,13 @@ static void sub_path(char *out, size_t n, const char *path, const char *name)
     (void)w;
 }
 
-int tp_check_unknown_fields(const ProtobufCMessage *m, const char *path, tp_error *err)
+int tp_check_unknown_fields(const ProtobufCMessage *m, const char *path, at_error *err)
 {
     const ProtobufCMessageDescriptor *d = m->descriptor;
     if (m->n_unknown_fields) {
         char f[160];
         unknown_path(f, sizeof f, path, m->unknown_fields[0].tag);
-        tp_error_set(err, f,
+        at_error_set(err, f,
                      "unknown to %s; refused: unknown fields would be stored unread and unmasked",
                      d->name);
         return TP_EDECODE;
@@ -202,7 +184,7 @@ static int read_varint(const uint8_t *buf, size_t len, size_t *i, uint64_t *v)
 /* A top-level uint32 field (redactions) sent with a value that does not fit: protobuf-c keeps the
  * low 32 bits, so the canonical check would refuse it without naming it. Names it like the JSON
  * reader does. */
-static int name_oversized_field(const uint8_t *buf, size_t len, tp_error *err)
+static int name_oversized_field(const uint8_t *buf, size_t len, at_error *err)
 {
     const ProtobufCMessageDescriptor *d = &agenttrail__v1__trace_event__descriptor;
     size_t i = 0;
@@ -215,7 +197,7 @@ static int name_oversized_field(const uint8_t *buf, size_t len, tp_error *err)
             const ProtobufCFieldDescriptor *f =
                 protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3));
             if (f && v > UINT32_MAX && f->type == PROTOBUF_C_TYPE_UINT32) {
-                tp_error_set(err, f->name, "%llu out of range 0..4294967295",
+                at_error_set(err, f->name, "%llu out of range 0..4294967295",
                              (unsigned long long)v);
                 return 1;
             }
@@ -235,7 +217,7 @@ static int name_oversized_field(const uint8_t *buf, size_t len, tp_error *err)
  * Otherwise what is hashed and stored could differ from what every reader
  * sees: a string with a NUL byte reads as its prefix, a repeated optional
  * field reads as its last copy, an oversized uint32 is cut to 32 bits. */
-static int check_canonical(const tp_event *ev, const uint8_t *buf, size_t len, tp_error *err)
+static int check_canonical(const tp_event *ev, const uint8_t *buf, size_t len, at_error *err)
 {
     size_t n = agenttrail__v1__trace_event__get_packed_size(ev);
     if (n == len) {
@@ -247,7 +229,7 @@ static int check_canonical(const tp_event *ev, const uint8_t *buf, size_t len, t
         if (same) return TP_OK;
     }
     if (name_oversized_field(buf, len, err)) return TP_EDECODE;
-    tp_error_set(err, "-",
+    at_error_set(err, "-",
                  "not in canonical protobuf form: re-encoding the decoded event gives other "
                  "bytes (a string with a NUL byte, a repeated field, an oversized or "
                  "non-minimal integer, or fields out of order)");
@@ -255,18 +237,18 @@ static int check_canonical(const tp_event *ev, const uint8_t *buf, size_t len, t
 }
 
 int tp_event_unpack(const uint8_t *buf, size_t len, const tp_limits *lim, tp_event **out,
-                    tp_error *err)
+                    at_error *err)
 {
     tp_limits def = tp_limits_default();
     if (!lim) lim = &def;
     *out = NULL;
     if (len > lim->event_max) {
-        tp_error_set(err, "-", "encoded event is %zu bytes; at most %zu", len, lim->event_max);
+        at_error_set(err, "-", "encoded event is %zu bytes; at most %zu", len, lim->event_max);
         return TP_ETOOBIG;
     }
     tp_event *ev = agenttrail__v1__trace_event__unpack(NULL, len, buf);
     if (!ev) {
-        tp_error_set(err, "-", "not a TraceEvent: the %zu protobuf bytes do not decode", len);
+        at_error_set(err, "-", "not a TraceEvent: the %zu protobuf bytes do not decode", len);
         return TP_EDECODE;
     }
     /* Unknown fields first: protobuf-c packs them back, so the canonical

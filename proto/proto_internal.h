@@ -1,12 +1,12 @@
 /*
  * proto_internal.h - helpers shared by the files of libtraceproto; not a public header.
  *
- * Owns: nothing. Declares the growable output buffer used by the canonical JSON
- * writer, the field-level checker shared by JSON parsing and tp_event_validate,
+ * Owns: nothing. Declares the JSON string writer of the canonical JSON writer (on
+ * libtracecommon's at_buf), the field-level checker shared by JSON parsing and tp_event_validate,
  * and small string rules (UTF-8, JSON text).
  *
  * Invariants: every checker stops at the first broken rule and fills the
- * tp_error with the field path and the problem in the words of EVENTS.md.
+ * at_error with the field path and the problem in the words of EVENTS.md.
  *
  * Threading: all functions are reentrant; no global state.
  */
@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "atcommon.h"
 #include "traceproto.h"
 
 /* Largest integer an event may hold: JSON integers are 0..2^63-1. */
@@ -29,24 +30,9 @@
         if (ck_rc_) return ck_rc_;                                                                 \
     } while (0)
 
-/* Value of one hex digit (lowercase only, or also uppercase); -1 when not one. */
-int tp_hex_digit(int c, bool upper_too);
-
-/* A growable byte buffer. `data` is malloc'd; `failed` is sticky after an
- * allocation failure so writers need not check every append. */
-typedef struct tp_buf {
-    char *data;
-    size_t len;
-    size_t cap;
-    bool failed;
-} tp_buf;
-
-void tp_buf_put(tp_buf *b, const void *p, size_t n);
-void tp_buf_putc(tp_buf *b, char c);
-void tp_buf_puts(tp_buf *b, const char *s);
-void tp_buf_put_u64(tp_buf *b, uint64_t v);
-/* A JSON string literal with the escapes of Python's json.dumps(ensure_ascii=False). */
-void tp_buf_put_json_string(tp_buf *b, const char *s, size_t n);
+/* A JSON string literal with the escapes of Python's json.dumps(ensure_ascii=False),
+ * appended to b (json_write.c; a failed allocation is sticky in b). */
+void tp_json_put_string(at_buf *b, const char *s, size_t n);
 
 /* True when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates). */
 bool tp_utf8_valid(const char *s, size_t n);
@@ -58,17 +44,17 @@ size_t tp_utf8_bad_at(const char *s, size_t n);
  * UTF-8 within limits, arguments JSON text, counts, attribute keys unique,
  * span not its own parent, link time order, sub-objects non-empty. Does not
  * check required fields. 0, TP_EINVAL or TP_ETOOBIG with err filled. */
-int tp_check_fields(const tp_event *ev, const tp_limits *lim, tp_error *err);
+int tp_check_fields(const tp_event *ev, const tp_limits *lim, at_error *err);
 
 /* Required fields (kind, workflow, dri) and the per-kind requirements. */
-int tp_check_required(const tp_event *ev, tp_error *err);
+int tp_check_required(const tp_event *ev, at_error *err);
 
 /* Refuses unknown protobuf fields in `m` and in every sub-message (repeated
  * ones and map entries included): protobuf-c keeps them in unknown_fields and
  * packs them back, so they would be stored and hashed without being read,
  * validated or masked. `path` is the JSON path of `m` ("" for the top).
  * `err` names the field number and the message type. 0 or TP_EDECODE. */
-int tp_check_unknown_fields(const ProtobufCMessage *m, const char *path, tp_error *err);
+int tp_check_unknown_fields(const ProtobufCMessage *m, const char *path, at_error *err);
 
 /* "a|b|c" list of names of an enum, for messages. */
 const char *tp_kind_names(void);

@@ -1,6 +1,6 @@
 /*
  * proto_names.c - the small vocabularies of the event: enum names as JSON
- * writes them, lowercase hex, RFC 3339 time, the clock.
+ * writes them, RFC 3339 time, the clock (hex is libtracecommon's at_hex_*).
  *
  * Owns: the name tables (constant). Invariants: names are the exact strings
  * of EVENTS.md; value 0 (UNSPECIFIED) has no name.
@@ -72,35 +72,6 @@ int tp_approval_decision_parse(const char *name)
 const char *tp_kind_names(void)
 {
     return "prompt|retrieval|tool_call|diff|outcome|approval|incident_link|note";
-}
-
-void tp_hex_encode(const uint8_t *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = 0;
-}
-
-int tp_hex_digit(int c, bool upper_too)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (upper_too && c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-int tp_hex_decode(const char *hex, size_t hexlen, uint8_t *out, size_t n)
-{
-    if (hexlen != 2 * n) return TP_EINVAL;
-    for (size_t i = 0; i < n; i++) {
-        int hi = tp_hex_digit(hex[2 * i], false), lo = tp_hex_digit(hex[2 * i + 1], false);
-        if (hi < 0 || lo < 0) return TP_EINVAL;
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return TP_OK;
 }
 
 uint64_t tp_now_unix_nano(void)

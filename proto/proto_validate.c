@@ -67,20 +67,20 @@ bool tp_utf8_valid(const char *s, size_t n)
 }
 
 /* A present string: non-empty, valid UTF-8, lo..hi bytes. NULL is absent: fine. */
-static int check_string(const char *field, const char *s, size_t hi, tp_error *err)
+static int check_string(const char *field, const char *s, size_t hi, at_error *err)
 {
     if (!s) return TP_OK;
     size_t n = strlen(s);
     if (n == 0) {
-        tp_error_set(err, field, "empty; omit the field instead");
+        at_error_set(err, field, "empty; omit the field instead");
         return TP_EINVAL;
     }
     if (n > hi) {
-        tp_error_set(err, field, "%zu bytes; must be 1-%zu bytes", n, hi);
+        at_error_set(err, field, "%zu bytes; must be 1-%zu bytes", n, hi);
         return TP_ETOOBIG;
     }
     if (!tp_utf8_valid(s, n)) {
-        tp_error_set(err, field, "not valid UTF-8 at byte %zu", tp_utf8_bad_at(s, n));
+        at_error_set(err, field, "not valid UTF-8 at byte %zu", tp_utf8_bad_at(s, n));
         return TP_EINVAL;
     }
     return TP_OK;
@@ -95,7 +95,7 @@ static bool is_space(unsigned char c)
  * starts nor ends with ASCII whitespace, so that what is queried is what
  * was stored (" maria@x" would be a key of its own). Whitespace inside is
  * kept ("Maria Chen"). */
-static int check_key_string(const char *field, const char *s, size_t hi, tp_error *err)
+static int check_key_string(const char *field, const char *s, size_t hi, at_error *err)
 {
     CK(check_string(field, s, hi, err));
     if (!s) return TP_OK;
@@ -104,11 +104,11 @@ static int check_key_string(const char *field, const char *s, size_t hi, tp_erro
     while (lead < n && is_space((unsigned char)s[lead]))
         lead++;
     if (lead == n) {
-        tp_error_set(err, field, "only whitespace; a value is required");
+        at_error_set(err, field, "only whitespace; a value is required");
         return TP_EINVAL;
     }
     if (lead || is_space((unsigned char)s[n - 1])) {
-        tp_error_set(err, field,
+        at_error_set(err, field,
                      "'%.80s' %s with whitespace; an index key must not (it would not match "
                      "queries for the trimmed value)",
                      s, lead ? "starts" : "ends");
@@ -117,10 +117,10 @@ static int check_key_string(const char *field, const char *s, size_t hi, tp_erro
     return TP_OK;
 }
 
-static int check_int(const char *field, bool has, uint64_t v, tp_error *err)
+static int check_int(const char *field, bool has, uint64_t v, at_error *err)
 {
     if (has && v > TP_INT_MAX) {
-        tp_error_set(err, field, "%llu out of range 0..2^63-1", (unsigned long long)v);
+        at_error_set(err, field, "%llu out of range 0..2^63-1", (unsigned long long)v);
         return TP_EINVAL;
     }
     return TP_OK;
@@ -134,16 +134,16 @@ static bool all_zero(const uint8_t *p, size_t n)
 }
 
 static int check_id(const char *field, bool has, ProtobufCBinaryData d, size_t n, bool nonzero,
-                    tp_error *err)
+                    at_error *err)
 {
     if (!has) return TP_OK;
     if (d.len != n) {
-        tp_error_set(err, field, "must be %zu bytes (%zu lowercase hex digits), got %zu bytes", n,
+        at_error_set(err, field, "must be %zu bytes (%zu lowercase hex digits), got %zu bytes", n,
                      2 * n, d.len);
         return TP_EINVAL;
     }
     if (nonzero && all_zero(d.data, n)) {
-        tp_error_set(err, field, "all zero is not a valid %s id",
+        at_error_set(err, field, "all zero is not a valid %s id",
                      strcmp(field, "event_id") == 0 ? "event" : "W3C");
         return TP_EINVAL;
     }
@@ -151,16 +151,16 @@ static int check_id(const char *field, bool has, ProtobufCBinaryData d, size_t n
 }
 
 static int check_enum(const char *field, bool has, int v, const char *(*name)(int),
-                      const char *names, tp_error *err)
+                      const char *names, at_error *err)
 {
     if (has && !name(v)) {
-        tp_error_set(err, field, "must be one of %s, got %d", names, v);
+        at_error_set(err, field, "must be one of %s, got %d", names, v);
         return TP_EINVAL;
     }
     return TP_OK;
 }
 
-static int check_json_text(const char *field, const char *s, size_t hi, tp_error *err)
+static int check_json_text(const char *field, const char *s, size_t hi, at_error *err)
 {
     int rc = check_string(field, s, hi, err);
     if (rc || !s) return rc;
@@ -168,7 +168,7 @@ static int check_json_text(const char *field, const char *s, size_t hi, tp_error
     json_t *v =
         json_loadb(s, strlen(s), JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &je);
     if (!v) {
-        tp_error_set(err, field, "must be JSON text: %s at line %d column %d", je.text, je.line,
+        at_error_set(err, field, "must be JSON text: %s at line %d column %d", je.text, je.line,
                      je.column);
         return TP_EINVAL;
     }
@@ -177,17 +177,17 @@ static int check_json_text(const char *field, const char *s, size_t hi, tp_error
 }
 
 static int check_string_array(const char *field, size_t n, char *const *v, size_t maxn, size_t hi,
-                              tp_error *err)
+                              at_error *err)
 {
     if (maxn && n > maxn) {
-        tp_error_set(err, field, "%zu entries; at most %zu", n, maxn);
+        at_error_set(err, field, "%zu entries; at most %zu", n, maxn);
         return TP_ETOOBIG;
     }
     for (size_t i = 0; i < n; i++) {
         char f[128];
         tp_path_index(f, sizeof f, field, i);
         if (!v[i]) {
-            tp_error_set(err, f, "must be a string, got null");
+            at_error_set(err, f, "must be a string, got null");
             return TP_EINVAL;
         }
         int rc = check_string(f, v[i], hi, err);
@@ -196,13 +196,13 @@ static int check_string_array(const char *field, size_t n, char *const *v, size_
     return TP_OK;
 }
 
-static int empty_object(const char *field, tp_error *err)
+static int empty_object(const char *field, at_error *err)
 {
-    tp_error_set(err, field, "empty; omit the field instead");
+    at_error_set(err, field, "empty; omit the field instead");
     return TP_EINVAL;
 }
 
-static int check_model_prompt(const tp_event *ev, const tp_limits *lim, tp_error *err)
+static int check_model_prompt(const tp_event *ev, const tp_limits *lim, at_error *err)
 {
     const Agenttrail__V1__Model *m = ev->model;
     if (m) {
@@ -215,7 +215,7 @@ static int check_model_prompt(const tp_event *ev, const tp_limits *lim, tp_error
         if (!p->has_hmac_sha256 && !p->template_id && !p->template_version && !p->text)
             return empty_object("prompt", err);
         if (p->has_hmac_sha256 && p->hmac_sha256.len != 32) {
-            tp_error_set(err, "prompt.hmac_sha256",
+            at_error_set(err, "prompt.hmac_sha256",
                          "must be 32 bytes (64 lowercase hex digits), got %zu bytes",
                          p->hmac_sha256.len);
             return TP_EINVAL;
@@ -227,7 +227,7 @@ static int check_model_prompt(const tp_event *ev, const tp_limits *lim, tp_error
     return TP_OK;
 }
 
-static int check_tool_diff(const tp_event *ev, const tp_limits *lim, tp_error *err)
+static int check_tool_diff(const tp_event *ev, const tp_limits *lim, at_error *err)
 {
     const Agenttrail__V1__ToolCall *t = ev->tool_call;
     if (t) {
@@ -258,24 +258,24 @@ static int check_tool_diff(const tp_event *ev, const tp_limits *lim, tp_error *e
 /* EVENTS.md: input_tokens counts every input token, cached ones included, so
  * cached_tokens <= input_tokens; an absent input_tokens counts as 0, as
  * check-events has it (cached tokens with no input is no call at all). */
-static int check_cached_tokens(const Agenttrail__V1__Usage *u, tp_error *err)
+static int check_cached_tokens(const Agenttrail__V1__Usage *u, at_error *err)
 {
     uint64_t in = u->has_input_tokens ? u->input_tokens : 0;
     if (!u->has_cached_tokens || u->cached_tokens <= in) return TP_OK;
     if (u->has_input_tokens)
-        tp_error_set(err, "usage.cached_tokens",
+        at_error_set(err, "usage.cached_tokens",
                      "%llu is more than usage.input_tokens %llu; input_tokens counts cached "
                      "tokens (EVENTS.md)",
                      (unsigned long long)u->cached_tokens, (unsigned long long)in);
     else
-        tp_error_set(err, "usage.cached_tokens",
+        at_error_set(err, "usage.cached_tokens",
                      "%llu without usage.input_tokens; input_tokens counts cached tokens "
                      "(EVENTS.md): give it too",
                      (unsigned long long)u->cached_tokens);
     return TP_EINVAL;
 }
 
-static int check_usage_outcome(const tp_event *ev, const tp_limits *lim, tp_error *err)
+static int check_usage_outcome(const tp_event *ev, const tp_limits *lim, at_error *err)
 {
     const Agenttrail__V1__Usage *u = ev->usage;
     if (u) {
@@ -310,7 +310,7 @@ static int check_usage_outcome(const tp_event *ev, const tp_limits *lim, tp_erro
     return TP_OK;
 }
 
-static int check_link(const tp_event *ev, const tp_limits *lim, tp_error *err)
+static int check_link(const tp_event *ev, const tp_limits *lim, at_error *err)
 {
     const Agenttrail__V1__Link *l = ev->link;
     if (!l) return TP_OK;
@@ -328,17 +328,17 @@ static int check_link(const tp_event *ev, const tp_limits *lim, tp_error *err)
     CK(check_string("link.reason", l->reason, lim->string_max, err));
     if (l->has_since_unix_nano && l->has_until_unix_nano &&
         l->since_unix_nano > l->until_unix_nano) {
-        tp_error_set(err, "link.until_unix_nano", "before since_unix_nano");
+        at_error_set(err, "link.until_unix_nano", "before since_unix_nano");
         return TP_EINVAL;
     }
     return TP_OK;
 }
 
-static int check_attributes(const tp_event *ev, const tp_limits *lim, tp_error *err)
+static int check_attributes(const tp_event *ev, const tp_limits *lim, at_error *err)
 {
     size_t n = ev->n_attributes;
     if (n > lim->attributes_max) {
-        tp_error_set(err, "attributes", "%zu entries; at most %zu", n, lim->attributes_max);
+        at_error_set(err, "attributes", "%zu entries; at most %zu", n, lim->attributes_max);
         return TP_ETOOBIG;
     }
     for (size_t i = 0; i < n; i++) {
@@ -348,42 +348,42 @@ static int check_attributes(const tp_event *ev, const tp_limits *lim, tp_error *
         char f[128];
         tp_path_key(f, sizeof f, "attributes", k);
         if (kl == 0) {
-            tp_error_set(err, "attributes", "empty key");
+            at_error_set(err, "attributes", "empty key");
             return TP_EINVAL;
         }
         if (kl > lim->string_max) {
-            tp_error_set(err, "attributes", "key of %zu bytes; at most %zu", kl, lim->string_max);
+            at_error_set(err, "attributes", "key of %zu bytes; at most %zu", kl, lim->string_max);
             return TP_ETOOBIG;
         }
         if (!tp_utf8_valid(k, kl)) {
-            tp_error_set(err, "attributes", "key not valid UTF-8 at byte %zu",
+            at_error_set(err, "attributes", "key not valid UTF-8 at byte %zu",
                          tp_utf8_bad_at(k, kl));
             return TP_EINVAL;
         }
         for (size_t j = 0; j < i; j++) {
             if (ev->attributes[j]->key && strcmp(ev->attributes[j]->key, k) == 0) {
-                tp_error_set(err, f, "key appears more than once");
+                at_error_set(err, f, "key appears more than once");
                 return TP_EINVAL;
             }
         }
         if (!a->value) {
-            tp_error_set(err, f, "must be a string, got null");
+            at_error_set(err, f, "must be a string, got null");
             return TP_EINVAL;
         }
         size_t vl = strlen(a->value);
         if (vl > lim->string_max) {
-            tp_error_set(err, f, "%zu bytes; at most %zu", vl, lim->string_max);
+            at_error_set(err, f, "%zu bytes; at most %zu", vl, lim->string_max);
             return TP_ETOOBIG;
         }
         if (!tp_utf8_valid(a->value, vl)) {
-            tp_error_set(err, f, "not valid UTF-8 at byte %zu", tp_utf8_bad_at(a->value, vl));
+            at_error_set(err, f, "not valid UTF-8 at byte %zu", tp_utf8_bad_at(a->value, vl));
             return TP_EINVAL;
         }
     }
     return TP_OK;
 }
 
-static int check_stored(const tp_event *ev, const tp_limits *lim, tp_error *err)
+static int check_stored(const tp_event *ev, const tp_limits *lim, at_error *err)
 {
     const Agenttrail__V1__Stored *s = ev->stored;
     if (!s) return TP_OK;
@@ -396,7 +396,7 @@ static int check_stored(const tp_event *ev, const tp_limits *lim, tp_error *err)
     return TP_OK;
 }
 
-int tp_check_fields(const tp_event *ev, const tp_limits *lim, tp_error *err)
+int tp_check_fields(const tp_event *ev, const tp_limits *lim, at_error *err)
 {
     CK(check_id("event_id", ev->has_event_id, ev->event_id, 16, true, err));
     CK(check_id("trace_id", ev->has_trace_id, ev->trace_id, 16, true, err));
@@ -422,19 +422,19 @@ int tp_check_fields(const tp_event *ev, const tp_limits *lim, tp_error *err)
     CK(check_stored(ev, lim, err));
     if (ev->has_span_id && ev->has_parent_span_id && ev->span_id.len == ev->parent_span_id.len &&
         memcmp(ev->span_id.data, ev->parent_span_id.data, ev->span_id.len) == 0) {
-        tp_error_set(err, "parent_span_id", "equals span_id: a span cannot be its own parent");
+        at_error_set(err, "parent_span_id", "equals span_id: a span cannot be its own parent");
         return TP_EINVAL;
     }
     return TP_OK;
 }
 
-static int missing(const char *field, const char *why, tp_error *err)
+static int missing(const char *field, const char *why, at_error *err)
 {
-    tp_error_set(err, field, "%s", why);
+    at_error_set(err, field, "%s", why);
     return TP_EINVAL;
 }
 
-int tp_check_required(const tp_event *ev, tp_error *err)
+int tp_check_required(const tp_event *ev, at_error *err)
 {
     if (!ev->has_kind) return missing("kind", "required, missing", err);
     if (!ev->workflow) return missing("workflow", "required, missing", err);
@@ -479,7 +479,7 @@ int tp_check_required(const tp_event *ev, tp_error *err)
     return TP_OK;
 }
 
-int tp_event_validate(const tp_event *ev, const tp_limits *lim, tp_error *err)
+int tp_event_validate(const tp_event *ev, const tp_limits *lim, at_error *err)
 {
     tp_limits def = tp_limits_default();
     if (!lim) lim = &def;
@@ -495,7 +495,7 @@ int tp_event_validate(const tp_event *ev, const tp_limits *lim, tp_error *err)
     CK(tp_check_required(ev, err));
     size_t n = agenttrail__v1__trace_event__get_packed_size(ev);
     if (n > lim->event_max) {
-        tp_error_set(err, "-", "encoded event is %zu bytes; at most %zu", n, lim->event_max);
+        at_error_set(err, "-", "encoded event is %zu bytes; at most %zu", n, lim->event_max);
         return TP_ETOOBIG;
     }
     return TP_OK;

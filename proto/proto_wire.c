@@ -36,21 +36,21 @@ static int frame(const char *magic, const ProtobufCMessage *m, uint8_t **buf, si
 }
 
 static int check_frame(const char *what, const char *magic, const uint8_t *buf, size_t len,
-                       tp_error *err)
+                       at_error *err)
 {
     if (len < FRAME_HEADER) {
-        tp_error_set(err, "-", "%s frame truncated: %zu bytes, a frame needs at least %d", what,
+        at_error_set(err, "-", "%s frame truncated: %zu bytes, a frame needs at least %d", what,
                      len, FRAME_HEADER);
         return TP_EFRAME;
     }
     if (memcmp(buf, magic, 3) != 0) {
-        tp_error_set(err, "-",
+        at_error_set(err, "-",
                      "%s frame has magic %02x %02x %02x, expected \"%s\"; not an AgentTrail %s",
                      what, buf[0], buf[1], buf[2], magic, what);
         return TP_EFRAME;
     }
     if (buf[3] != TP_WIRE_VERSION) {
-        tp_error_set(err, "-", "%s frame version %u is not supported; this build speaks version %d",
+        at_error_set(err, "-", "%s frame version %u is not supported; this build speaks version %d",
                      what, buf[3], TP_WIRE_VERSION);
         return TP_EFRAME;
     }
@@ -85,50 +85,50 @@ int tp_batch_encode(const char *shim_id, uint64_t seq, const uint8_t *const *eve
 }
 
 int tp_batch_decode(const uint8_t *buf, size_t len, const tp_limits *lim, tp_batch **out,
-                    tp_error *err)
+                    at_error *err)
 {
     tp_limits def = tp_limits_default();
     if (!lim) lim = &def;
     *out = NULL;
     if (len > lim->batch_max_bytes) {
-        tp_error_set(err, "-", "batch is %zu bytes; at most %zu", len, lim->batch_max_bytes);
+        at_error_set(err, "-", "batch is %zu bytes; at most %zu", len, lim->batch_max_bytes);
         return TP_ETOOBIG;
     }
     int rc = check_frame("batch", TP_BATCH_MAGIC, buf, len, err);
     if (rc) return rc;
     tp_batch *b = agenttrail__v1__batch__unpack(NULL, len - FRAME_HEADER, buf + FRAME_HEADER);
     if (!b) {
-        tp_error_set(err, "-", "batch: the %zu protobuf bytes after the header do not decode",
+        at_error_set(err, "-", "batch: the %zu protobuf bytes after the header do not decode",
                      len - FRAME_HEADER);
         return TP_EDECODE;
     }
     if (!b->has_schema_version ||
         b->schema_version != AGENTTRAIL__V1__SCHEMA_VERSION__SCHEMA_VERSION_CURRENT) {
-        tp_error_set(err, "schema_version", "%d is not supported; this build speaks %d",
+        at_error_set(err, "schema_version", "%d is not supported; this build speaks %d",
                      b->has_schema_version ? (int)b->schema_version : 0,
                      AGENTTRAIL__V1__SCHEMA_VERSION__SCHEMA_VERSION_CURRENT);
         rc = TP_EDECODE;
     } else if (!b->has_seq) {
-        tp_error_set(err, "seq", "required, missing");
+        at_error_set(err, "seq", "required, missing");
         rc = TP_EDECODE;
     } else if (!b->has_event_count || b->event_count != b->n_events) {
         if (b->has_event_count)
-            tp_error_set(err, "event_count",
+            at_error_set(err, "event_count",
                          "says %u events, the batch holds %zu; truncated or "
                          "corrupt",
                          b->event_count, b->n_events);
         else
-            tp_error_set(err, "event_count",
+            at_error_set(err, "event_count",
                          "missing: the batch is truncated (or not written "
                          "by tp_batch_encode)");
         rc = TP_EFRAME;
     } else if (b->n_events > lim->batch_max_events) {
-        tp_error_set(err, "events", "%zu entries; at most %zu", b->n_events, lim->batch_max_events);
+        at_error_set(err, "events", "%zu entries; at most %zu", b->n_events, lim->batch_max_events);
         rc = TP_ETOOBIG;
     } else if ((rc = tp_check_unknown_fields(&b->base, "", err)) != 0) {
         /* an envelope field nobody reads is a channel past every check */
     } else if (b->shim_id && !tp_utf8_valid(b->shim_id, strlen(b->shim_id))) {
-        tp_error_set(err, "shim_id", "not valid UTF-8");
+        at_error_set(err, "shim_id", "not valid UTF-8");
         rc = TP_EDECODE;
     }
     if (rc) {
@@ -151,18 +151,18 @@ int tp_ack_encode(const tp_ack *ack, uint8_t **buf, size_t *len)
     return frame(TP_ACK_MAGIC, &ack->base, buf, len);
 }
 
-int tp_ack_decode(const uint8_t *buf, size_t len, tp_ack **out, tp_error *err)
+int tp_ack_decode(const uint8_t *buf, size_t len, tp_ack **out, at_error *err)
 {
     *out = NULL;
     if (len > ACK_MAX_BYTES) {
-        tp_error_set(err, "-", "ack is %zu bytes; at most %u", len, ACK_MAX_BYTES);
+        at_error_set(err, "-", "ack is %zu bytes; at most %u", len, ACK_MAX_BYTES);
         return TP_EFRAME;
     }
     int rc = check_frame("ack", TP_ACK_MAGIC, buf, len, err);
     if (rc) return rc;
     tp_ack *a = agenttrail__v1__ack__unpack(NULL, len - FRAME_HEADER, buf + FRAME_HEADER);
     if (!a) {
-        tp_error_set(err, "-", "ack: the %zu protobuf bytes after the header do not decode",
+        at_error_set(err, "-", "ack: the %zu protobuf bytes after the header do not decode",
                      len - FRAME_HEADER);
         return TP_EDECODE;
     }

@@ -258,7 +258,7 @@ static int resolve_traces(const qctx *ctx, const qcmd *cmd, qargs *a)
     }
     ts_close(&s);
     if (rc == 0 && a->ntraces > 0 &&
-        tp_hex_decode(a->traces[a->ntraces - 1], 32, a->trace_id_buf, 16) != 0)
+        at_hex_decode(a->traces[a->ntraces - 1], 32, a->trace_id_buf, 16) != 0)
         rc = QEXIT_USAGE;
     return rc;
 }

@@ -37,13 +37,13 @@ static int failed(bundle_failure *f, const char *file, int64_t event, uint64_t l
 int bundle_event_json(const uint8_t *bytes, size_t len, char **json, size_t *jlen, const char **why)
 {
     static _Thread_local char
-        reason[sizeof(((tp_error *)0)->field) + sizeof(((tp_error *)0)->problem) + 4];
+        reason[sizeof(((at_error *)0)->where) + sizeof(((at_error *)0)->what) + 4];
     tp_limits lim = tp_limits_default();
     tp_event *ev = NULL;
-    tp_error e;
+    at_error e;
     memset(&e, 0, sizeof e);
     if (tp_event_unpack(bytes, len, &lim, &ev, &e) != 0) {
-        if (why) *why = tp_error_format(&e, reason, sizeof reason);
+        if (why) *why = at_error_format(&e, reason, sizeof reason);
         return -1;
     }
     *json = tp_event_to_json(ev, jlen);
@@ -68,7 +68,7 @@ const char *bundle_failure_format(const bundle_failure *f, char *buf, size_t buf
 static int hex_decode32(const char *s, uint8_t out[32])
 {
     if (!s || strlen(s) != 64) return -1;
-    return tp_hex_decode(s, 64, out, 32);
+    return at_hex_decode(s, 64, out, 32);
 }
 
 /* A line [p, nl) of a JSON-lines file: advances *off past the newline. */

@@ -92,7 +92,7 @@ static char *query_json(const qargs *a)
         if (strs[i].v) json_object_set_new(q, strs[i].k, json_string(strs[i].v));
     if (a->has_trace) {
         char hex[33];
-        tp_hex_encode(f->trace_id, 16, hex);
+        at_hex_encode(f->trace_id, 16, hex);
         json_object_set_new(q, "trace", json_string(hex));
     }
     if (f->kind) json_object_set_new(q, "kind", json_string(tp_kind_name(f->kind)));
@@ -141,7 +141,7 @@ static int collect(const qctx *ctx, ts_store *s, const ts_filter *f, tp_progress
     size_t len;
     while (!oom && (rc = ts_iter_next_stored(it, &buf, &len)) == 0) {
         tp_event *e = NULL;
-        tp_error err;
+        at_error err;
         if (tp_event_unpack(buf, len, &lim, &e, &err) != 0 || !e->stored ||
             !e->stored->has_log_index) {
             tp_event_destroy(&e);

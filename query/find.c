@@ -165,9 +165,9 @@ static int prompt_macs(const qctx *ctx, const qargs *a, uint8_t macs[2][32])
         return QEXIT_USAGE;
     }
     uint8_t key[TP_HMAC_KEY_LEN];
-    tp_error err;
+    at_error err;
     if (tp_hmac_key_load(kp, key, &err) != 0) {
-        qerr(ctx, "find", "%s: %s", kp, err.problem);
+        qerr(ctx, "find", "%s: %s", kp, err.what);
         return QEXIT_USAGE;
     }
     FILE *f = fopen(a->prompt_file, "rb");

@@ -181,7 +181,7 @@ static int add_trace_row(qtable *tb, qid_short *ids, ts_store *s, const trace_su
 static int write_trace_json(const qctx *ctx, const trace_sum *t)
 {
     char hex[33];
-    tp_hex_encode(t->id, 16, hex);
+    at_hex_encode(t->id, 16, hex);
     const char *dri = t->outcome_dri ? t->outcome_dri : t->dri;
     json_t *o = json_object();
     json_object_set_new(o, "trace_id", json_string(hex));

@@ -273,7 +273,7 @@ static void dd_hex(FILE *f, const char *label, const ProtobufCBinaryData *b, int
 {
     if (!has || b->len == 0 || b->len > 64) return;
     char hex[129];
-    tp_hex_encode(b->data, b->len, hex);
+    at_hex_encode(b->data, b->len, hex);
     dd(f, label, hex);
 }
 

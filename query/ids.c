@@ -19,7 +19,7 @@
 
 void qid_short_trace(qid_short *q, ts_store *s, const uint8_t trace[16], char out[33])
 {
-    tp_hex_encode(trace, 16, out);
+    at_hex_encode(trace, 16, out);
     size_t len = 32;
     if (q->last_len && memcmp(q->last, trace, 16) == 0) {
         len = q->last_len;
@@ -45,7 +45,7 @@ static void print_candidate(const qctx *ctx, ts_store *s, const uint8_t id[16])
 {
     char hex[33], when[40] = "?";
     const char *wf = "-";
-    tp_hex_encode(id, 16, hex);
+    at_hex_encode(id, 16, hex);
     ts_filter f = {0};
     f.trace_id = id;
     ts_iter *it = NULL;
@@ -65,7 +65,7 @@ int qid_resolve_trace(const qctx *ctx, ts_store *s, const char *cmd, const char 
 {
     size_t len = strlen(text);
     if (len == 32) {
-        if (tp_hex_decode(text, 32, out, 16) != 0) return QEXIT_USAGE;
+        if (at_hex_decode(text, 32, out, 16) != 0) return QEXIT_USAGE;
         if (hex) memcpy(hex, text, 33);
         return 0;
     }
@@ -91,7 +91,7 @@ int qid_resolve_trace(const qctx *ctx, ts_store *s, const char *cmd, const char 
         return QEXIT_USAGE;
     }
     memcpy(out, found[0], 16);
-    if (hex) tp_hex_encode(out, 16, hex);
+    if (hex) at_hex_encode(out, 16, hex);
     if (hex) hex[32] = 0;
     return 0;
 }

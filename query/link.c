@@ -103,7 +103,7 @@ static int resolve_traces(const qctx *ctx, ts_store *s, const qargs *a, trace_se
 {
     for (int i = 0; i < a->ntraces; i++) {
         uint8_t id[16];
-        if (tp_hex_decode(a->traces[i], 32, id, 16) != 0) return QEXIT_USAGE; /* parsed */
+        if (at_hex_decode(a->traces[i], 32, id, 16) != 0) return QEXIT_USAGE; /* parsed */
         ts_filter f = {0};
         f.trace_id = id;
         tp_event *ev = NULL;
@@ -263,11 +263,11 @@ static int send_event(const qctx *ctx, const char *endpoint, unsigned timeout_s,
     o.ack_timeout_ms = 1000;
     o.attempts = timeout_s > 1 ? timeout_s : 1;
     traceshim *sh = NULL;
-    char msg[512] = "";
-    int rc = traceshim_create(&o, &sh, msg, sizeof msg);
+    at_error msg = {0};
+    int rc = traceshim_create(&o, &sh, &msg);
     if (rc != 0) {
         qerr(ctx, "link", "cannot reach the collector at %s: %s", endpoint,
-             msg[0] ? msg : traceshim_strerror(rc));
+             msg.what[0] ? msg.what : traceshim_strerror(rc));
         return rc == TRACESHIM_EINVAL || rc == TRACESHIM_EZMQ ? QEXIT_USAGE : QEXIT_STORE;
     }
     rc = traceshim_emit(sh, ev);
@@ -329,7 +329,7 @@ static int wait_readable(const qctx *ctx, const char *endpoint, unsigned timeout
         nanosleep(&nap, NULL);
     }
     char eid[33];
-    tp_hex_encode(ev->event_id.data, 16, eid);
+    at_hex_encode(ev->event_id.data, 16, eid);
     if (last[0])
         qerr(ctx, "link",
              "the collector at %s acknowledged link event %s, but reading it back "
@@ -351,7 +351,7 @@ static void print_dry_run(const qctx *ctx, const qargs *a, const trace_set *set)
                    set->n == 1 ? "" : "s", a->filter.incident);
     for (size_t i = 0; i < set->n; i++) {
         char hex[33];
-        tp_hex_encode(set->ids[i], 16, hex);
+        at_hex_encode(set->ids[i], 16, hex);
         fprintf(ctx->out, "  %s\n", hex);
     }
 }
@@ -426,7 +426,7 @@ static int link_run(const qctx *ctx, int argc, char **argv)
     }
     if (rc == 0) {
         /* Judge it here, so a bad value is a usage error rather than a collector refusal. */
-        tp_error err;
+        at_error err;
         char buf[600];
         tp_limits lim = tp_limits_default();
         ev->has_time_unix_nano = 1;
@@ -435,7 +435,7 @@ static int link_run(const qctx *ctx, int argc, char **argv)
         if (prc == 0) prc = tp_event_validate(ev, &lim, &err);
         if (prc != 0) {
             qerr(ctx, "link", "the link event is not valid: %s",
-                 tp_error_format(&err, buf, sizeof buf));
+                 at_error_format(&err, buf, sizeof buf));
             rc = QEXIT_USAGE;
         }
     }
@@ -445,12 +445,12 @@ static int link_run(const qctx *ctx, int argc, char **argv)
     if (rc == 0 && !dry) rc = wait_readable(ctx, endpoint, timeout_s, ev);
     if (rc == 0 && !dry) {
         char eid[33] = "";
-        if (ev->has_event_id && ev->event_id.len == 16) tp_hex_encode(ev->event_id.data, 16, eid);
+        if (ev->has_event_id && ev->event_id.len == 16) at_hex_encode(ev->event_id.data, 16, eid);
         tp_term_printf(ctx->out, "linked %zu trace%s to %s (link event %s, by %s)", set.n,
                        set.n == 1 ? "" : "s", a.filter.incident, eid, who);
         for (size_t i = 0; i < set.n; i++) {
             char hex[33];
-            tp_hex_encode(set.ids[i], 16, hex);
+            at_hex_encode(set.ids[i], 16, hex);
             fprintf(ctx->out, "  %s\n", hex);
         }
     }

@@ -280,7 +280,7 @@ static void make_origin(char *out, size_t outlen)
     uint8_t id[8];
     char hex[17];
     if (tp_id_random(id, sizeof id) != 0) memset(id, 0x5a, sizeof id);
-    tp_hex_encode(id, sizeof id, hex);
+    at_hex_encode(id, sizeof id, hex);
     snprintf(out, outlen, "agenttrail/%s/%s", host[0] ? host : "localhost", hex);
 }
 

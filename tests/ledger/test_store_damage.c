@@ -179,7 +179,7 @@ static void test_a_read_past_the_file_is_reported_not_a_signal(void **state)
     char trace[33];
     uint8_t tid[16];
     fx_trace_id(12, tid);
-    tp_hex_encode(tid, sizeof tid, trace);
+    at_hex_encode(tid, sizeof tid, trace);
     struct {
         const char *a[5];
     } runs[] = {

@@ -150,10 +150,10 @@ int main(int argc, char **argv)
             goto usage;
     }
     traceshim *s = NULL;
-    char err[512];
-    int rc = traceshim_create(&o, &s, err, sizeof err);
+    at_error err = {0};
+    int rc = traceshim_create(&o, &s, &err);
     if (rc != 0) {
-        fprintf(stderr, "driver: %s: %s\n", traceshim_strerror(rc), err);
+        fprintf(stderr, "driver: %s: %s\n", traceshim_strerror(rc), err.what);
         return 1;
     }
     uint64_t *lat = count ? malloc(count * sizeof *lat) : NULL;

@@ -86,7 +86,7 @@ static void packed_event(uint64_t n, int valid, size_t note_len, uint8_t **buf, 
         ev->note[i] = (char)('a' + (x >> 60));
     }
     ev->note[note_len] = 0;
-    tp_error err;
+    at_error err;
     assert_int_equal(tp_event_prepare(ev, NULL, 0, &err), 0);
     assert_int_equal(tp_event_pack(ev, buf, len), 0);
     tp_event_destroy(&ev);
@@ -114,7 +114,7 @@ static tp_ack *send_and_ack(env *e, const void *frame, size_t len)
     int n = zmq_recv(e->sock, buf, sizeof buf, 0);
     assert_true(n > 0);
     tp_ack *ack = NULL;
-    tp_error err;
+    at_error err;
     assert_int_equal(tp_ack_decode(buf, (size_t)n, &ack, &err), 0);
     return ack;
 }

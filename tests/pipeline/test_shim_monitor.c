@@ -1,5 +1,5 @@
 /*
- * test_shim_monitor.c - the shim socket's monitor (agent-shim/shim_monitor.c)
+ * test_shim_monitor.c - the shim socket's monitor (agent-shim/lib/shim_monitor.c)
  * on real ZeroMQ sockets over ipc:// in a temp dir: a DEALER set up as the
  * shim sets up its own, a ROUTER in another context standing for the
  * collector, closed and bound again at the same endpoint.

@@ -36,16 +36,17 @@ static void test_spool_records_survive_reopen_and_keep_the_shim_id(void **state)
 {
     (void)state;
     char *dir = tu_tempdir("spool");
-    char id1[33], id2[33], err[256];
+    char id1[33], id2[33];
+    at_error err;
     int locked = 0;
     spool *sp = NULL;
-    assert_int_equal(spool_open(dir, &sp, id1, &locked, err, sizeof err), 0);
+    assert_int_equal(spool_open(dir, &sp, id1, &locked, &err), 0);
     append_records(sp, 10);
     assert_int_equal(spool_sync(sp, NULL), 10); /* ten records became durable */
     assert_true(spool_has_data(sp));
     spool_close(&sp);
     assert_null(sp);
-    assert_int_equal(spool_open(dir, &sp, id2, &locked, err, sizeof err), 0);
+    assert_int_equal(spool_open(dir, &sp, id2, &locked, &err), 0);
     assert_string_equal(id1, id2);
     uint64_t seg;
     uint8_t *data;
@@ -76,10 +77,11 @@ static void test_spool_records_survive_reopen_and_keep_the_shim_id(void **state)
 /* Writes n records, closes, returns the segment's bytes (malloc'd). */
 static uint8_t *segment_of(const char *dir, int n, size_t *flen, char *path, size_t plen)
 {
-    char id[33], err[256];
+    char id[33];
+    at_error err;
     int locked = 0;
     spool *sp = NULL;
-    assert_int_equal(spool_open(dir, &sp, id, &locked, err, sizeof err), 0);
+    assert_int_equal(spool_open(dir, &sp, id, &locked, &err), 0);
     append_records(sp, n);
     assert_int_equal(spool_sync(sp, NULL), n);
     spool_close(&sp);
@@ -229,10 +231,11 @@ static void test_record_over_the_limit_is_refused_before_writing(void **state)
 {
     (void)state;
     char *dir = tu_tempdir("spool");
-    char id[33], err[256];
+    char id[33];
+    at_error err;
     int locked = 0;
     spool *sp = NULL;
-    assert_int_equal(spool_open(dir, &sp, id, &locked, err, sizeof err), 0);
+    assert_int_equal(spool_open(dir, &sp, id, &locked, &err), 0);
     append_records(sp, 1);
     const uint8_t *bufs[2] = {(const uint8_t *)"x", (const uint8_t *)"y"};
     size_t lens[2] = {1, (size_t)SPOOL_RECORD_MAX + 1};
@@ -248,15 +251,16 @@ static void test_spool_directory_is_locked_by_one_client(void **state)
 {
     (void)state;
     char *dir = tu_tempdir("spool");
-    char id[33], err[256];
+    char id[33];
+    at_error err;
     int locked = 0;
     spool *a = NULL, *b = NULL;
-    assert_int_equal(spool_open(dir, &a, id, &locked, err, sizeof err), 0);
-    assert_int_equal(spool_open(dir, &b, id, &locked, err, sizeof err), -1);
+    assert_int_equal(spool_open(dir, &a, id, &locked, &err), 0);
+    assert_int_equal(spool_open(dir, &b, id, &locked, &err), -1);
     assert_int_equal(locked, 1);
-    assert_non_null(strstr(err, "in use"));
+    assert_non_null(strstr(err.what, "in use"));
     spool_close(&a);
-    assert_int_equal(spool_open(dir, &b, id, &locked, err, sizeof err), 0);
+    assert_int_equal(spool_open(dir, &b, id, &locked, &err), 0);
     spool_close(&b);
     tu_rmtree(dir);
     free(dir);

@@ -256,10 +256,10 @@ static void test_events_above_the_record_limit_are_refused(void **state)
     o.endpoints[0] = e->ep;
     o.spool_dir = e->spool;
     traceshim *s = NULL;
-    char ebuf[512];
-    assert_int_equal(traceshim_create(&o, &s, ebuf, sizeof ebuf), 0);
+    at_error ebuf;
+    assert_int_equal(traceshim_create(&o, &s, &ebuf), 0);
     tp_event *ev = NULL;
-    tp_error perr;
+    at_error perr;
     size_t big = 2u << 20;
     char *line = malloc(big + 200);
     int n = snprintf(line, 200,

@@ -71,7 +71,7 @@ static void test_hmac_sha256_matches_every_rfc4231_vector(void **state)
         }
         assert_int_equal(tp_hmac_sha256(key, v->key_len, data, v->data_len, mac), TP_OK);
         char hex[65];
-        tp_hex_encode(mac, v->compare, hex);
+        at_hex_encode(mac, v->compare, hex);
         if (strcmp(hex, v->hmac_hex) != 0)
             fail_msg("RFC 4231 case %d: got %s, expected %s", v->number, hex, v->hmac_hex);
     }
@@ -98,7 +98,7 @@ static int remove_dir(void **state)
 #define HEX64 "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 
 /* Writes `content` to a key file and loads it; returns the code, err filled. */
-static int load(const char *content, size_t len, uint8_t key[32], tp_error *err)
+static int load(const char *content, size_t len, uint8_t key[32], at_error *err)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/key", dir);
@@ -110,7 +110,7 @@ static void test_key_file_accepts_64_hex_digits_and_one_optional_newline(void **
 {
     (void)state;
     uint8_t key[32];
-    tp_error err;
+    at_error err;
     assert_int_equal(load(HEX64, 64, key, &err), TP_OK);
     for (int i = 0; i < 32; i++)
         assert_int_equal(key[i], i);
@@ -137,26 +137,26 @@ static void test_key_file_refuses_anything_else_and_says_how_to_make_one(void **
     };
     uint8_t key[32];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        tp_error err = {{0}};
+        at_error err = {{0}};
         int rc = load(bad[i].content, strlen(bad[i].content), key, &err);
-        if (rc != TP_EKEY || !strstr(err.problem, bad[i].problem) ||
-            !strstr(err.problem, "trace-shim keygen --hmac -o FILE"))
-            fail_msg("key file %zu: rc %d, \"%s\"", i, rc, err.problem);
+        if (rc != TP_EKEY || !strstr(err.what, bad[i].problem) ||
+            !strstr(err.what, "trace-shim keygen --hmac -o FILE"))
+            fail_msg("key file %zu: rc %d, \"%s\"", i, rc, err.what);
     }
     char path[4096];
     snprintf(path, sizeof path, "%s/absent", dir);
-    tp_error err;
+    at_error err;
     assert_int_equal(tp_hmac_key_load(path, key, &err), TP_EKEY);
-    assert_string_equal(err.field, path);
-    assert_non_null(strstr(err.problem, "No such file"));
-    assert_non_null(strstr(err.problem, "trace-shim keygen --hmac -o FILE"));
+    assert_string_equal(err.where, path);
+    assert_non_null(strstr(err.what, "No such file"));
+    assert_non_null(strstr(err.what, "trace-shim keygen --hmac -o FILE"));
     /* A FIFO is refused at once rather than waited on. */
     snprintf(path, sizeof path, "%s/key.fifo", dir);
     assert_int_equal(mkfifo(path, 0600), 0);
     alarm(10);
     assert_int_equal(tp_hmac_key_load(path, key, &err), TP_EKEY);
     alarm(0);
-    assert_non_null(strstr(err.problem, "is a FIFO, not a regular file"));
+    assert_non_null(strstr(err.what, "is a FIFO, not a regular file"));
     unlink(path);
 }
 
@@ -174,7 +174,7 @@ static void test_prepare_replaces_prompt_text_by_its_hmac(void **state)
                      TP_OK);
     for (int keep = 0; keep <= 1; keep++) {
         tp_event *ev = NULL;
-        tp_error err;
+        at_error err;
         assert_int_equal(tp_event_from_json(line, strlen(line), NULL, 0, &ev, &err, NULL), TP_OK);
         assert_int_equal(tp_event_prepare(ev, key, keep, &err), TP_OK);
         assert_true(ev->prompt->has_hmac_sha256);
@@ -191,11 +191,11 @@ static void test_prepare_replaces_prompt_text_by_its_hmac(void **state)
     }
     /* No key: refused, naming the field and how to make a key. */
     tp_event *ev = NULL;
-    tp_error err;
+    at_error err;
     assert_int_equal(tp_event_from_json(line, strlen(line), NULL, 0, &ev, &err, NULL), TP_OK);
     assert_int_equal(tp_event_prepare(ev, NULL, 0, &err), TP_EKEY);
-    assert_string_equal(err.field, "prompt.text");
-    assert_non_null(strstr(err.problem, "trace-shim keygen --hmac -o FILE"));
+    assert_string_equal(err.where, "prompt.text");
+    assert_non_null(strstr(err.what, "trace-shim keygen --hmac -o FILE"));
     tp_event_destroy(&ev);
 }
 

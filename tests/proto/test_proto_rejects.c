@@ -26,7 +26,7 @@
 static const uint8_t test_key[TP_HMAC_KEY_LEN] = {1, 2, 3};
 
 /* Runs the shim's judgement; returns the first failing code (0 when accepted). */
-static int judge(const char *line, size_t len, const tp_limits *lim, tp_error *err)
+static int judge(const char *line, size_t len, const tp_limits *lim, at_error *err)
 {
     tp_event *ev = NULL;
     int rc = tp_event_from_json(line, len, lim, 0, &ev, err, NULL);
@@ -267,15 +267,15 @@ static void test_each_rule_rejects_for_exactly_its_field_and_reason(void **state
         const char *line = made ? made : c->line;
         tp_limits lim = tp_limits_default();
         if (c->patch_max) lim.patch_max = c->patch_max;
-        tp_error err = {{0}};
+        at_error err = {{0}};
         int rc = judge(line, strlen(line), &lim, &err);
         if (rc == TP_OK) {
             print_error("rule %s: accepted, expected %s: %s\n", c->rule, c->field, c->problem);
             failures++;
-        } else if (strcmp(err.field, c->field) != 0 ||
-                   strncmp(err.problem, c->problem, strlen(c->problem)) != 0) {
-            print_error("rule %s: got \"%s: %s\", expected \"%s: %s...\"\n", c->rule, err.field,
-                        err.problem, c->field, c->problem);
+        } else if (strcmp(err.where, c->field) != 0 ||
+                   strncmp(err.what, c->problem, strlen(c->problem)) != 0) {
+            print_error("rule %s: got \"%s: %s\", expected \"%s: %s...\"\n", c->rule, err.where,
+                        err.what, c->field, c->problem);
             failures++;
         }
         free(made);
@@ -302,15 +302,15 @@ static void test_base_event_and_boundary_values_are_accepted(void **state)
         "\"denied\"}}",
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
-        tp_error err = {{0}};
+        at_error err = {{0}};
         tp_limits lim = tp_limits_default();
         int rc = judge(good[i], strlen(good[i]), &lim, &err);
-        if (rc != TP_OK) fail_msg("line %zu rejected: %s: %s", i, err.field, err.problem);
+        if (rc != TP_OK) fail_msg("line %zu rejected: %s: %s", i, err.where, err.what);
     }
     /* The 128- and 256-byte boundaries of workflow and dri. */
     char *w =
         repeat("{\"kind\":\"note\",\"workflow\":\"", "w", 128, "\",\"dri\":\"d\",\"note\":\"n\"}");
-    tp_error err;
+    at_error err;
     assert_int_equal(judge(w, strlen(w), NULL, &err), TP_OK);
     free(w);
     /* An incident of 256 bytes is the longest the by_incident index is given. */
@@ -324,11 +324,11 @@ static void test_lenient_turns_unknown_top_level_fields_into_a_warning(void **st
     (void)state;
     const char *line = "{" BASE ",\"extra\":{\"a\":1}}";
     tp_event *ev = NULL;
-    tp_error err = {{0}}, warn = {{0}};
+    at_error err = {{0}}, warn = {{0}};
     assert_int_equal(
         tp_event_from_json(line, strlen(line), NULL, TP_JSON_LENIENT, &ev, &err, &warn), TP_OK);
-    assert_string_equal(warn.field, "extra");
-    assert_string_equal(warn.problem, "unknown field (ignored with --lenient)");
+    assert_string_equal(warn.where, "extra");
+    assert_string_equal(warn.what, "unknown field (ignored with --lenient)");
     char *out = tp_event_to_json(ev, NULL);
     assert_null(strstr(out, "extra"));
     free(out);
@@ -337,13 +337,13 @@ static void test_lenient_turns_unknown_top_level_fields_into_a_warning(void **st
     line = "{\"extra\":1}";
     assert_int_equal(
         tp_event_from_json(line, strlen(line), NULL, TP_JSON_LENIENT, &ev, &err, &warn), TP_EINVAL);
-    assert_string_equal(err.field, "-");
-    assert_string_equal(err.problem, "empty object once unknown fields and `stored` are dropped");
+    assert_string_equal(err.where, "-");
+    assert_string_equal(err.what, "empty object once unknown fields and `stored` are dropped");
     /* Nested unknown fields stay errors. */
     line = "{" BASE ",\"usage\":{\"tokens\":1}}";
     assert_int_equal(
         tp_event_from_json(line, strlen(line), NULL, TP_JSON_LENIENT, &ev, &err, &warn), TP_EINVAL);
-    assert_string_equal(err.field, "usage.tokens");
+    assert_string_equal(err.where, "usage.tokens");
 }
 
 static void test_stored_is_dropped_on_input_unless_kept(void **state)

@@ -24,15 +24,15 @@ static void roundtrip_line(const char *file, size_t lineno, const char *line, si
 {
     tp_limits lim = tp_limits_default();
     tp_event *ev = NULL;
-    tp_error err = {{0}};
+    at_error err = {{0}};
     int rc = tp_event_from_json(line, len, &lim, 0, &ev, &err, NULL);
-    if (rc != TP_OK) fail_msg("%s:%zu: from_json: %s: %s", file, lineno, err.field, err.problem);
+    if (rc != TP_OK) fail_msg("%s:%zu: from_json: %s: %s", file, lineno, err.where, err.what);
     uint8_t *buf = NULL;
     size_t blen = 0;
     assert_int_equal(tp_event_pack(ev, &buf, &blen), TP_OK);
     tp_event *back = NULL;
     rc = tp_event_unpack(buf, blen, &lim, &back, &err);
-    if (rc != TP_OK) fail_msg("%s:%zu: unpack: %s: %s", file, lineno, err.field, err.problem);
+    if (rc != TP_OK) fail_msg("%s:%zu: unpack: %s: %s", file, lineno, err.where, err.what);
     size_t olen = 0;
     char *out = tp_event_to_json(back, &olen);
     assert_non_null(out);
@@ -92,7 +92,7 @@ static void test_input_key_order_and_spaces_are_free_output_is_canonical(void **
                        "\"w\",\"dri\":\"a@b\",\"note\":\"x\\u0001\x7f/\",\"attributes\":{\"z\":"
                        "\"1\",\"a\":\"\"}}";
     tp_event *ev = NULL;
-    tp_error err;
+    at_error err;
     assert_int_equal(tp_event_from_json(in, strlen(in), NULL, 0, &ev, &err, NULL), TP_OK);
     char *out = tp_event_to_json(ev, NULL);
     assert_string_equal(out, want);

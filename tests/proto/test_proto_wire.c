@@ -75,7 +75,7 @@ static void test_batch_of_real_events_round_trips(void **state)
     fixture *f = *state;
     assert_memory_equal(f->batch, "ATB\x01", 4);
     tp_batch *b = NULL;
-    tp_error err;
+    at_error err;
     assert_int_equal(tp_batch_decode(f->batch, f->batch_len, NULL, &b, &err), TP_OK);
     assert_string_equal(b->shim_id, "shim-test");
     assert_int_equal(b->seq, 7);
@@ -102,7 +102,7 @@ static void test_every_truncated_prefix_of_a_batch_is_refused(void **state)
         uint8_t *cut = malloc(n ? n : 1);
         memcpy(cut, f->batch, n);
         tp_batch *b = NULL;
-        tp_error err = {{0}};
+        at_error err = {{0}};
         int rc = tp_batch_decode(cut, n, NULL, &b, &err);
         if (rc == TP_OK)
             fail_msg("prefix of %zu of %zu bytes decoded as a batch of %zu events", n, f->batch_len,
@@ -110,7 +110,7 @@ static void test_every_truncated_prefix_of_a_batch_is_refused(void **state)
         assert_null(b);
         if (n < 4) {
             assert_int_equal(rc, TP_EFRAME);
-            assert_non_null(strstr(err.problem, "truncated"));
+            assert_non_null(strstr(err.what, "truncated"));
         } else {
             assert_true(rc == TP_EDECODE || rc == TP_EFRAME);
         }
@@ -124,12 +124,12 @@ static void test_oversized_batch_is_refused_before_decoding(void **state)
     tp_limits lim = tp_limits_default();
     lim.batch_max_bytes = f->batch_len - 1;
     tp_batch *b = NULL;
-    tp_error err;
+    at_error err;
     assert_int_equal(tp_batch_decode(f->batch, f->batch_len, &lim, &b, &err), TP_ETOOBIG);
-    assert_string_equal(err.field, "-");
+    assert_string_equal(err.where, "-");
     char want[96];
     snprintf(want, sizeof want, "batch is %zu bytes; at most %zu", f->batch_len, f->batch_len - 1);
-    assert_string_equal(err.problem, want);
+    assert_string_equal(err.what, want);
     /* Garbage that is too big is refused for its size, not its content. */
     lim.batch_max_bytes = 16;
     assert_int_equal(tp_batch_decode((const uint8_t *)"XXXXXXXXXXXXXXXXXXXXXX", 22, &lim, &b, &err),
@@ -138,7 +138,7 @@ static void test_oversized_batch_is_refused_before_decoding(void **state)
     lim = tp_limits_default();
     lim.batch_max_events = N_EVENTS - 1;
     assert_int_equal(tp_batch_decode(f->batch, f->batch_len, &lim, &b, &err), TP_ETOOBIG);
-    assert_string_equal(err.field, "events");
+    assert_string_equal(err.where, "events");
     assert_null(b);
 }
 
@@ -148,14 +148,14 @@ static void test_wrong_magic_and_wrong_version_are_named(void **state)
     uint8_t *copy = malloc(f->batch_len);
     memcpy(copy, f->batch, f->batch_len);
     tp_batch *b = NULL;
-    tp_error err;
+    at_error err;
     copy[0] = 'X';
     assert_int_equal(tp_batch_decode(copy, f->batch_len, NULL, &b, &err), TP_EFRAME);
-    assert_non_null(strstr(err.problem, "expected \"ATB\""));
+    assert_non_null(strstr(err.what, "expected \"ATB\""));
     copy[0] = 'A';
     copy[3] = 2;
     assert_int_equal(tp_batch_decode(copy, f->batch_len, NULL, &b, &err), TP_EFRAME);
-    assert_string_equal(err.problem,
+    assert_string_equal(err.what,
                         "batch frame version 2 is not supported; this build speaks version 1");
     /* An ack frame is not a batch. */
     memcpy(copy, "ATA\x01", 4);
@@ -197,7 +197,7 @@ static void test_random_bytes_never_crash_batch_or_event_decoding(void **state)
         }
         size_t len = mode == 2 ? n : n + 4;
         tp_batch *b = NULL;
-        tp_error err = {{0}};
+        at_error err = {{0}};
         if (tp_batch_decode(buf, len, NULL, &b, &err) == TP_OK) {
             decoded++;
             for (size_t i = 0; i < b->n_events; i++) {
@@ -209,13 +209,13 @@ static void test_random_bytes_never_crash_batch_or_event_decoding(void **state)
                     free(json);
                     tp_event_destroy(&ev);
                 } else {
-                    assert_true(err.field[0] != 0 && err.problem[0] != 0);
+                    assert_true(err.where[0] != 0 && err.what[0] != 0);
                 }
             }
             tp_batch_destroy(&b);
         } else {
             assert_null(b);
-            assert_true(err.problem[0] != 0);
+            assert_true(err.what[0] != 0);
         }
         tp_event *ev = NULL;
         if (tp_event_unpack(buf, len, NULL, &ev, &err) == TP_OK) tp_event_destroy(&ev);
@@ -234,9 +234,9 @@ static void test_unpacked_event_without_ids_is_refused(void **state)
     size_t len = 0;
     assert_int_equal(tp_event_pack(ev, &buf, &len), TP_OK);
     tp_event *back = NULL;
-    tp_error err;
+    at_error err;
     assert_int_equal(tp_event_unpack(buf, len, NULL, &back, &err), TP_EINVAL);
-    assert_string_equal(err.field, "event_id");
+    assert_string_equal(err.where, "event_id");
     assert_null(back);
     free(buf);
     /* After the shim's preparation the same event passes. */
@@ -252,8 +252,8 @@ static void test_unpacked_event_without_ids_is_refused(void **state)
     free(buf);
     assert_int_equal(tp_event_pack(ev, &buf, &len), TP_OK);
     assert_int_equal(tp_event_unpack(buf, len, NULL, &back, &err), TP_EINVAL);
-    assert_string_equal(err.field, "span_id");
-    assert_string_equal(err.problem, "must be 8 bytes (16 lowercase hex digits), got 5 bytes");
+    assert_string_equal(err.where, "span_id");
+    assert_string_equal(err.what, "must be 8 bytes (16 lowercase hex digits), got 5 bytes");
     free(buf);
     tp_event_destroy(&ev);
 }
@@ -263,7 +263,7 @@ static void test_event_bytes_that_do_not_re_encode_identically_are_refused(void 
     (void)state;
     const char *line = "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\",\"note\":\"n\"}";
     tp_event *ev = NULL;
-    tp_error err;
+    at_error err;
     assert_int_equal(tp_event_from_json(line, strlen(line), NULL, 0, &ev, NULL, NULL), TP_OK);
     assert_int_equal(tp_event_prepare(ev, NULL, 0, &err), TP_OK);
     uint8_t *buf = NULL;
@@ -278,14 +278,14 @@ static void test_event_bytes_that_do_not_re_encode_identically_are_refused(void 
     memcpy(bad + len, hidden, sizeof hidden);
     assert_int_equal(tp_event_unpack(bad, len + sizeof hidden, NULL, &ev, &err), TP_EDECODE);
     assert_null(ev);
-    assert_string_equal(err.field, "-");
-    assert_non_null(strstr(err.problem, "not in canonical protobuf form"));
+    assert_string_equal(err.where, "-");
+    assert_non_null(strstr(err.what, "not in canonical protobuf form"));
     /* redactions (field 25, uint32) given a 33-bit value is cut on decode: refused too. */
     static const uint8_t wide[] = {0xc8, 0x01, 0x80, 0x80, 0x80, 0x80, 0x10};
     memcpy(bad + len, wide, sizeof wide);
     assert_int_equal(tp_event_unpack(bad, len + sizeof wide, NULL, &ev, &err), TP_EDECODE);
-    assert_string_equal(err.field, "redactions"); /* named, as the JSON reader names it */
-    assert_string_equal(err.problem, "4294967296 out of range 0..4294967295");
+    assert_string_equal(err.where, "redactions"); /* named, as the JSON reader names it */
+    assert_string_equal(err.what, "4294967296 out of range 0..4294967295");
     /* The canonical bytes themselves pass. */
     assert_int_equal(tp_event_unpack(buf, len, NULL, &ev, &err), TP_OK);
     tp_event_destroy(&ev);
@@ -321,15 +321,15 @@ static void assert_unknown_refused(tp_event *ev, const char *field, const char *
     assert_int_equal(tp_event_pack(ev, &buf, &len), TP_OK);
     assert_non_null(memmem(buf, len, SMUGGLED, strlen(SMUGGLED))); /* it is in the bytes */
     tp_event *out = NULL;
-    tp_error err = {{0}};
+    at_error err = {{0}};
     int rc = tp_event_unpack(buf, len, NULL, &out, &err);
-    if (rc != TP_EDECODE || strcmp(err.field, field) != 0)
-        fail_msg("%d %s: %s, expected %s", rc, err.field, err.problem, field);
+    if (rc != TP_EDECODE || strcmp(err.where, field) != 0)
+        fail_msg("%d %s: %s, expected %s", rc, err.where, err.what, field);
     assert_null(out);
     char want[256];
     snprintf(want, sizeof want,
              REFUSAL "%s; refused: unknown fields would be stored unread and unmasked", type);
-    assert_string_equal(err.problem, want);
+    assert_string_equal(err.what, want);
     free(buf);
 }
 
@@ -345,10 +345,10 @@ static void test_unknown_fields_at_any_depth_are_refused(void **state)
     raw[n + 2] = (uint8_t)strlen(SMUGGLED);
     memcpy(raw + n + 3, SMUGGLED, strlen(SMUGGLED));
     tp_event *ev = NULL;
-    tp_error err = {{0}};
+    at_error err = {{0}};
     assert_int_equal(tp_event_unpack(raw, n + 3 + strlen(SMUGGLED), NULL, &ev, &err), TP_EDECODE);
     char msg[600];
-    assert_string_equal(tp_error_format(&err, msg, sizeof msg),
+    assert_string_equal(at_error_format(&err, msg, sizeof msg),
                         "field 99: unknown to agenttrail.v1.TraceEvent; refused: unknown fields "
                         "would be stored unread and unmasked");
     free(raw);
@@ -392,12 +392,12 @@ static void test_unknown_fields_in_the_batch_envelope_are_refused(void **state)
     frame[n + 2] = (uint8_t)k;
     memcpy(frame + n + 3, SMUGGLED, k);
     tp_batch *b = NULL;
-    tp_error err = {{0}};
+    at_error err = {{0}};
     assert_int_equal(tp_batch_decode(frame, n + 3 + k, NULL, &b, &err), TP_EDECODE);
     assert_null(b);
-    assert_string_equal(err.field, "field 99");
-    assert_string_equal(err.problem, REFUSAL "Batch; refused: unknown fields would be stored "
-                                             "unread and unmasked");
+    assert_string_equal(err.where, "field 99");
+    assert_string_equal(err.what, REFUSAL "Batch; refused: unknown fields would be stored "
+                                          "unread and unmasked");
     free(frame);
 }
 
@@ -423,7 +423,7 @@ static void test_ack_round_trips_and_checks_its_frame(void **state)
     assert_int_equal(tp_ack_encode(&ack, &buf, &len), TP_OK);
     assert_memory_equal(buf, "ATA\x01", 4);
     tp_ack *back = NULL;
-    tp_error err;
+    at_error err;
     assert_int_equal(tp_ack_decode(buf, len, &back, &err), TP_OK);
     assert_int_equal(back->seq, 42);
     assert_int_equal(back->accepted, 9);
@@ -453,11 +453,11 @@ static void test_event_ids_are_time_ordered_and_random(void **state)
     assert_true(ms >= before && ms <= before + 1000);
     assert_memory_not_equal(a + 6, b + 6, 10);
     char hex[33];
-    tp_hex_encode(a, 16, hex);
+    at_hex_encode(a, 16, hex);
     uint8_t back[16];
-    assert_int_equal(tp_hex_decode(hex, 32, back, 16), TP_OK);
+    assert_int_equal(at_hex_decode(hex, 32, back, 16), TP_OK);
     assert_memory_equal(a, back, 16);
-    assert_int_equal(tp_hex_decode("0A", 2, back, 1), TP_EINVAL);
+    assert_int_equal(at_hex_decode("0A", 2, back, 1), AT_EINVAL);
     char t[40];
     tp_time_format_rfc3339(1717200000500000000ull, t, sizeof t);
     assert_string_equal(t, "2024-06-01T00:00:00.500000000Z");

@@ -426,7 +426,7 @@ static void test_keygen_makes_a_0600_key_and_never_overwrites(void **state)
     char *before = tu_read_file(key, &len);
     assert_int_equal(len, 65);
     uint8_t k[TP_HMAC_KEY_LEN];
-    tp_error e;
+    at_error e;
     assert_int_equal(tp_hmac_key_load(key, k, &e), TP_OK);
     char *err = NULL;
     assert_int_equal(shim_run(NULL, NULL, NULL, &err, "keygen", "--hmac", "-o", key, NULL), 2);

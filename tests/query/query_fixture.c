@@ -37,13 +37,13 @@ static void append_group(ts_store *s, tp_event **evs, size_t n, const char *path
 static tp_event *parse_event(const char *line, size_t len, const char *path, size_t lineno)
 {
     tp_limits lim = tp_limits_default();
-    tp_error err;
+    at_error err;
     tp_event *ev = NULL;
     if (tp_event_from_json(line, len, &lim, 0, &ev, &err, NULL) != 0 ||
         tp_event_prepare(ev, test_key, 0, &err) != 0) {
         char where[4200], buf[600];
         snprintf(where, sizeof where, "%s:%zu", path, lineno);
-        die("bad event", where, tp_error_format(&err, buf, sizeof buf));
+        die("bad event", where, at_error_format(&err, buf, sizeof buf));
     }
     return ev;
 }

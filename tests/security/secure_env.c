@@ -161,10 +161,10 @@ tp_ack *send_raw_batch(void *d, const char *jsonl, uint64_t seq)
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
         tp_event *ev = NULL;
-        tp_error err;
+        at_error err;
         tp_limits lim = tp_limits_default();
         if (tp_event_from_json(p, len, &lim, 0, &ev, &err, NULL) != 0)
-            fail_msg("fixture line: %s: %s", err.field, err.problem);
+            fail_msg("fixture line: %s: %s", err.where, err.what);
         uint8_t id[16];
         assert_int_equal(tp_id_event(id), 0);
         ev->has_event_id = 1;
@@ -206,7 +206,7 @@ tp_ack *recv_ack(void *d, int timeout_ms)
     zmq_msg_init(&m);
     assert_true(zmq_msg_recv(&m, d, 0) >= 0);
     tp_ack *ack = NULL;
-    tp_error err;
+    at_error err;
     int rc = tp_ack_decode(zmq_msg_data(&m), zmq_msg_size(&m), &ack, &err);
     zmq_msg_close(&m);
     return rc == 0 ? ack : NULL;

@@ -509,7 +509,7 @@ static void test_mask_event_refuses_a_secret_in_an_exact_field(void **state)
                          &ev->model->name, &ev->tool_call->name, &ev->link->workflow};
         *slot[k] = strdup(secrets[k]);
         ev->note = strdup("db at postgres://admin:S3cr3tPass@db/app");
-        tp_error err = {{0}, {0}};
+        at_error err = {{0}, {0}};
         unsigned count = 9;
         assert_int_equal(tp_mask_event(ev, &count, &err), TP_EINVAL);
         char want[256];
@@ -517,8 +517,8 @@ static void test_mask_event_refuses_a_secret_in_an_exact_field(void **state)
                  "holds what looks like a secret (%s); refused: this field is indexed and stored "
                  "exactly",
                  cases[k].rule);
-        assert_string_equal(err.field, cases[k].field);
-        assert_string_equal(err.problem, want);
+        assert_string_equal(err.where, cases[k].field);
+        assert_string_equal(err.what, want);
         assert_string_equal(*slot[k], secrets[k]);
         tp_event_destroy(&ev);
     }
@@ -546,7 +546,7 @@ static void test_mask_event_masks_attribute_keys_and_refuses_clashes(void **stat
     ev->attributes[1]->key = strdup("api_key");
     free(ev->attributes[1]->value);
     ev->attributes[1]->value = strdup("Xk9#mP2vL7qR4wZ");
-    tp_error err = {{0}, {0}};
+    at_error err = {{0}, {0}};
     unsigned count = 0;
     assert_int_equal(tp_mask_event(ev, &count, &err), 0);
     assert_int_equal(count, 2);
@@ -558,8 +558,8 @@ static void test_mask_event_masks_attribute_keys_and_refuses_clashes(void **stat
     free(ev->attributes[0]->key);
     ev->attributes[0]->key = strdup(keys[0]);
     assert_int_equal(tp_mask_event(ev, &count, &err), TP_EINVAL);
-    assert_string_equal(err.field, "attributes");
-    assert_non_null(strstr(err.problem, "mask to the same key \"[REDACTED:github_token]\""));
+    assert_string_equal(err.where, "attributes");
+    assert_non_null(strstr(err.what, "mask to the same key \"[REDACTED:github_token]\""));
     tp_event_destroy(&ev);
 }
 

@@ -151,7 +151,7 @@ static char *event_line(const char *path, const char *value)
 enum { KEPT_MASKED, REFUSED_BY_MASKER, REFUSED_BY_LIMIT, LEAKED };
 
 /* Runs one line through the real path; returns an outcome, *why the error. */
-static int run_line(const char *line, const char *leak, tp_error *why)
+static int run_line(const char *line, const char *leak, at_error *why)
 {
     static const uint8_t key[TP_HMAC_KEY_LEN] = {1, 2, 3};
     tp_event *ev = NULL;
@@ -189,7 +189,7 @@ static void test_mask_corpus_every_format_in_every_field_is_caught(void **state)
                 snprintf(value, sizeof value, "%s%s", form ? "CONFIG=" : "", formats[s].text);
                 const char *leak = formats[s].leak ? formats[s].leak : formats[s].text;
                 char *line = event_line(fields[f].path, value);
-                tp_error why = {{0}, {0}};
+                at_error why = {{0}, {0}};
                 int out = run_line(line, leak, &why);
                 total++;
                 outcomes[out]++;
@@ -204,11 +204,11 @@ static void test_mask_corpus_every_format_in_every_field_is_caught(void **state)
                 /* Exact fields refuse, naming themselves and the rule; others keep the event. */
                 int exact = fields[f].cls == TP_FIELD_EXACT;
                 if ((exact && out == KEPT_MASKED) || (!exact && out == REFUSED_BY_MASKER) ||
-                    (out == REFUSED_BY_MASKER && (strcmp(why.field, fields[f].path) != 0 ||
-                                                  !strstr(why.problem, "looks like a secret (")))) {
+                    (out == REFUSED_BY_MASKER && (strcmp(why.where, fields[f].path) != 0 ||
+                                                  !strstr(why.what, "looks like a secret (")))) {
                     wrong_class++;
                     fprintf(stderr, "CLASS %s in %s: outcome %d, %s: %s\n", formats[s].name,
-                            fields[f].path, out, why.field, why.problem);
+                            fields[f].path, out, why.where, why.what);
                 }
                 free(line);
             }
@@ -281,7 +281,7 @@ static void test_mask_corpus_sample_data_changes(void **state)
             size_t ll = nl ? (size_t)(nl - line) : (size_t)(text + len - line);
             lineno++;
             tp_event *ev = NULL;
-            tp_error err;
+            at_error err;
             if (ll > 0 && tp_event_from_json(line, ll, NULL, 0, &ev, &err, NULL) == 0) {
                 events++;
                 char *before = tp_event_to_json(ev, NULL);
@@ -291,8 +291,8 @@ static void test_mask_corpus_sample_data_changes(void **state)
                 assert_true(before && after);
                 if (rc != 0) {
                     refused++;
-                    fprintf(stderr, "# %s:%zu: refused: %s: %s\n", base, lineno, err.field,
-                            err.problem);
+                    fprintf(stderr, "# %s:%zu: refused: %s: %s\n", base, lineno, err.where,
+                            err.what);
                 } else if (strcmp(before, after) != 0) {
                     changed++;
                     count_markers(after, by_rule);

@@ -215,7 +215,7 @@ static void test_store_indexes_the_longest_keys_the_contract_allows(void **state
     inc[TP_INCIDENT_MAX] = 0;
     tp_event *ev = fx_event(1, 1, wf, dri, T0);
     ev->incident = strdup(inc);
-    tp_error err;
+    at_error err;
     assert_int_equal(tp_event_validate(ev, NULL, &err), TP_OK);
     fx_append_all(s, &ev, 1);
     ts_filter f[3] = {{.workflow = wf}, {.dri = dri}, {.incident = inc}};
@@ -229,7 +229,7 @@ static void test_store_indexes_the_longest_keys_the_contract_allows(void **state
     free(ev->incident);
     ev->incident = strdup(inc);
     assert_int_equal(tp_event_validate(ev, NULL, &err), TP_ETOOBIG);
-    assert_string_equal(err.field, "incident");
+    assert_string_equal(err.where, "incident");
     tp_event_destroy(&ev);
     ts_close(&s);
     tu_rmtree(dir);

@@ -46,6 +46,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "atcommon.h"
+
 #define SPOOL_FORMAT_VERSION 2
 #define SPOOL_RECORD_MAX (64u << 20) /* largest record payload, bytes */
 #define SPOOL_SEGMENT_HEADER 8       /* bytes before the first record (version 2) */
@@ -55,9 +57,8 @@ typedef struct spool spool;
 /* Opens (creating, 0700) a spool directory, locks it, reads or creates its
  * shim id into shim_id (33 bytes, NUL-terminated). Returns 0, -1 with
  * errno-like meaning in *locked (1 when another process holds it); message
- * in errbuf. */
-int spool_open(const char *dir, spool **out, char shim_id[33], int *locked, char *errbuf,
-               size_t errlen);
+ * in err->what (err may be NULL). */
+int spool_open(const char *dir, spool **out, char shim_id[33], int *locked, at_error *err);
 
 /* fsyncs, unlocks, frees; accepts NULL; sets *sp to NULL. */
 void spool_close(spool **sp);

@@ -10,8 +10,13 @@
  * none keeps global state apart from the random source of OpenSSL.
  *
  * Errors: functions return 0 on success or a negative TP_E* code. Functions
- * that judge input also fill a tp_error with the field and the problem, in
- * the words users see: "field: problem" (see tp_error_format).
+ * that judge input also fill an at_error with the field (where) and the problem (what), in
+ * the words users see: "field: problem" (see at_error_format).
+ *
+ * Surface: this is libtraceproto's one public header (proto/include/). It includes the
+ * generated trace.pb-c.h, whose folder is public for that reason only; every other header of
+ * proto/ is private (CMake target traceproto_internal adds proto/ for the parts that use
+ * one on purpose).
  *
  * Memory: an event (tp_event) is a protobuf-c message whose every pointer
  * was allocated with malloc; tp_event_destroy frees it all. Functions that
@@ -23,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "atcommon.h"
 #include "trace.pb-c.h"
 
 #ifdef __cplusplus
@@ -31,12 +37,13 @@ extern "C" {
 
 typedef Agenttrail__V1__TraceEvent tp_event;
 
-/* Error codes. Numbered explicitly; never renumbered. */
+/* Error codes. Numbered explicitly; never renumbered. libtraceproto's block is -1..-99
+ * (the registry of disjoint blocks per library is in atcommon.h): a code in it is a TP_E*. */
 enum {
     TP_OK = 0,
-    TP_EINVAL = -1,  /* the input breaks a rule of EVENTS.md (see tp_error) */
+    TP_EINVAL = -1,  /* the input breaks a rule of EVENTS.md (see at_error) */
     TP_ENOMEM = -2,  /* out of memory */
-    TP_ETOOBIG = -3, /* a configured limit was exceeded (see tp_error) */
+    TP_ETOOBIG = -3, /* a configured limit was exceeded (see at_error) */
     TP_EFRAME = -4,  /* bad framing: magic, version or truncated bytes */
     TP_EDECODE = -5, /* protobuf bytes that do not decode */
     TP_EKEY = -6,    /* HMAC key file missing, unreadable or malformed */
@@ -47,18 +54,11 @@ enum {
 /* A short English description of a TP_E* code; never NULL. */
 const char *tp_strerror(int code);
 
-/* What was wrong and where. `field` is the JSON path of the field
- * ("tool_call.name", "attributes.env", "context_ids[3]"), a protobuf field
- * unknown to the schema ("field 99", "usage: field 99"), or "-" for the
- * line as a whole; `problem` is a sentence fragment ("required, missing"). */
-typedef struct tp_error {
-    char field[128];
-    char problem[384];
-} tp_error;
-
-/* Sets both parts of an error; printf-style problem. `err` may be NULL. */
-void tp_error_set(tp_error *err, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* What was wrong and where: the base layer's at_error (atcommon.h). Here `where` is the JSON
+ * path of the field ("tool_call.name", "attributes.env", "context_ids[3]"), a protobuf field
+ * unknown to the schema ("field 99", "usage: field 99"), or "-" for the line as a whole (never
+ * empty, so at_error_format always writes "where: what"); `what` is a sentence fragment
+ * ("required, missing"). */
 
 /* Limits, all configurable. Defaults are those of EVENTS.md. */
 typedef struct tp_limits {
@@ -114,7 +114,7 @@ tp_event *tp_event_clone(const tp_event *ev);
  * (input_tokens counts cached tokens).
  * `stored` is allowed (it is how the store hands events back).
  * Returns 0 or TP_EINVAL / TP_ETOOBIG with `err` filled. */
-int tp_event_validate(const tp_event *ev, const tp_limits *lim, tp_error *err);
+int tp_event_validate(const tp_event *ev, const tp_limits *lim, at_error *err);
 
 /* ---- JSON ------------------------------------------------------------ */
 
@@ -134,10 +134,10 @@ enum {
  * after filling. `stored` on input is checked and dropped (no client forges it) unless
  * TP_JSON_KEEP_STORED.
  * `warn`, if not NULL, receives a warning (unknown field under
- * TP_JSON_LENIENT; warn->field[0] == 0 when none).
+ * TP_JSON_LENIENT; warn->where[0] == 0 when none).
  * Returns 0 and *out, or a TP_E* code with `err` filled. */
 int tp_event_from_json(const char *line, size_t len, const tp_limits *lim, int flags,
-                       tp_event **out, tp_error *err, tp_error *warn);
+                       tp_event **out, at_error *err, at_error *warn);
 
 /* Writes the canonical JSON of an event (EVENTS.md: table order, no spaces,
  * integers as numbers, absent fields omitted, `stored` last when present)
@@ -159,7 +159,7 @@ int tp_event_pack(const tp_event *ev, uint8_t **buf, size_t *len);
  * every reader sees. Never reads outside [buf, buf+len). Returns 0 and *out, TP_ETOOBIG, TP_EDECODE
  * or TP_EINVAL with `err` filled. */
 int tp_event_unpack(const uint8_t *buf, size_t len, const tp_limits *lim, tp_event **out,
-                    tp_error *err);
+                    at_error *err);
 
 /* ---- batches and acks on the wire (docs/wire-format.md) -------------- */
 
@@ -184,14 +184,14 @@ int tp_batch_encode(const char *shim_id, uint64_t seq, const uint8_t *const *eve
  * Returns 0 and a new batch (free with tp_batch_destroy), or TP_ETOOBIG, TP_EFRAME, TP_EDECODE with
  * `err` filled. */
 int tp_batch_decode(const uint8_t *buf, size_t len, const tp_limits *lim, tp_batch **out,
-                    tp_error *err);
+                    at_error *err);
 void tp_batch_destroy(tp_batch **b);
 
 /* Frames an ack. Returns 0 with a malloc'd *buf, or TP_ENOMEM. */
 int tp_ack_encode(const tp_ack *ack, uint8_t **buf, size_t *len);
 /* Decodes an ack frame; 0 and a new ack (tp_ack_destroy), or TP_EFRAME,
  * TP_EDECODE. */
-int tp_ack_decode(const uint8_t *buf, size_t len, tp_ack **out, tp_error *err);
+int tp_ack_decode(const uint8_t *buf, size_t len, tp_ack **out, at_error *err);
 void tp_ack_destroy(tp_ack **a);
 
 /* ---- ids, time, names ------------------------------------------------ */
@@ -202,10 +202,7 @@ int tp_id_event(uint8_t out[16]);
 /* Fills n random bytes, never all zero. 0 or TP_ECRYPTO. */
 int tp_id_random(uint8_t *out, size_t n);
 
-/* Lowercase hex of n bytes into out (2n+1 bytes). */
-void tp_hex_encode(const uint8_t *in, size_t n, char *out);
-/* Parses exactly 2n lowercase hex digits. 0 or TP_EINVAL. */
-int tp_hex_decode(const char *hex, size_t hexlen, uint8_t *out, size_t n);
+/* Hex: at_hex_encode / at_hex_decode of atcommon.h (lowercase, the form of ids in JSON). */
 
 /* Nanoseconds since the Unix epoch, CLOCK_REALTIME. */
 uint64_t tp_now_unix_nano(void);
@@ -233,7 +230,7 @@ int tp_approval_decision_parse(const char *name);
 /* Reads the organisation key file: exactly 64 hex digits, optionally one
  * trailing newline. Returns 0, or TP_EKEY with `err` saying what is wrong
  * and how to make a key. */
-int tp_hmac_key_load(const char *path, uint8_t key[TP_HMAC_KEY_LEN], tp_error *err);
+int tp_hmac_key_load(const char *path, uint8_t key[TP_HMAC_KEY_LEN], at_error *err);
 
 /* HMAC-SHA256(key, msg) into out[32]. 0 or TP_ECRYPTO. */
 int tp_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg, size_t msglen,
@@ -250,7 +247,28 @@ int tp_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg, size_t
  * TP_ECRYPTO, TP_EINVAL (a secret in a field that is indexed and stored
  * exactly, such as service: err names the field and the rule; withhold it),
  * TP_ENOMEM (then the event may be partly masked: withhold it). */
-int tp_event_prepare(tp_event *ev, const uint8_t *key, int keep_text, tp_error *err);
+int tp_event_prepare(tp_event *ev, const uint8_t *key, int keep_text, at_error *err);
+
+/* ---- the secret masker (proto/mask*.c, docs/security.md) -------------- */
+
+/* The collector masks every event again before it stores it; this is its entry point. The
+ * masker's rule and field tables and tp_mask_text (proto/mask.h) are private: tests and
+ * fuzz targets reach them through traceproto_internal. */
+/* Masks every string field of an event in place, as the field table says:
+ * walking the protobuf-c descriptors, so a field missing from the table is
+ * masked. A secret in an exact field (workflow, dri, service, incident,
+ * model.name, tool_call.name, link.workflow) refuses the event: TP_EINVAL,
+ * `err` (may be NULL) naming the field and the rule ("service: holds what
+ * looks like a secret (github_token); refused: this field is indexed and
+ * stored exactly"); so does an attribute key that masks to another key. An
+ * attribute whose key looks secret and whose value looks random has its
+ * value masked whole.
+ * Adds the number of masked spans to ev->redactions (setting
+ * has_redactions when it adds any) and sets *count (may be NULL) to it.
+ * Returns 0, TP_EINVAL (refused, or ev is NULL) or TP_ENOMEM. On any error
+ * some fields may be masked and others not: the caller must withhold the
+ * event (never forward or store it) and count it. */
+int tp_mask_event(tp_event *ev, unsigned *count, at_error *err);
 
 /* ---- key files (proto/key_file.c, docs/security.md) ------------------- */
 
@@ -258,9 +276,9 @@ struct stat;
 
 /* Opens `path` read-only without blocking (O_NONBLOCK: a FIFO does not hang
  * the caller) and refuses anything but a regular file; fills *st. Returns the
- * file descriptor (blocking again), or -1 with errbuf naming the file and
+ * file descriptor (blocking again), or -1 with err (may be NULL) naming the file and
  * the reason ("allow.txt: is a FIFO, not a regular file; refused"). */
-int tp_file_open_regular(const char *path, struct stat *st, char *errbuf, size_t errlen);
+int tp_file_open_regular(const char *path, struct stat *st, at_error *err);
 
 #define TP_CURVE_Z85_LEN 40 /* a 32-byte CURVE key as Z85 text */
 
@@ -272,9 +290,6 @@ int tp_file_open_regular(const char *path, struct stat *st, char *errbuf, size_t
  * (zmq_z85_decode does). 0, or -1 when there is not exactly one such line. */
 int tp_curve_key_parse(const char *text, size_t len, char z85[TP_CURVE_Z85_LEN + 1],
                        int *marked_secret);
-
-/* "field: problem" into buf; returns buf. */
-const char *tp_error_format(const tp_error *err, char *buf, size_t buflen);
 
 #ifdef __cplusplus
 }

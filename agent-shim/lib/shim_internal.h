@@ -20,7 +20,6 @@
 #include "spool.h"
 #include "traceshim.h"
 
-#define DEFAULT_ENDPOINT "tcp://127.0.0.1:7600"
 #define PROBE_INTERVAL_MS 200u
 #define RETRY_BACKOFF_MS 100u
 

@@ -105,13 +105,7 @@ const char *spool_dir(const spool *sp)
 
 static int segs_push(spool *sp, uint64_t id)
 {
-    if (sp->nsegs == sp->capsegs) {
-        size_t cap = sp->capsegs ? sp->capsegs * 2 : 16;
-        uint64_t *n = realloc(sp->segs, cap * sizeof *n);
-        if (!n) return -1;
-        sp->segs = n;
-        sp->capsegs = cap;
-    }
+    if (at_grow((void **)&sp->segs, &sp->capsegs, sp->nsegs + 1, sizeof *sp->segs, 16)) return -1;
     sp->segs[sp->nsegs++] = id;
     return 0;
 }
@@ -147,7 +141,7 @@ static int fsync_dir(const char *dir)
 }
 
 /* Reads or creates the stable shim id of the directory. */
-static int load_shim_id(const char *dir, char shim_id[33], char *errbuf, size_t errlen)
+static int load_shim_id(const char *dir, char shim_id[33], at_error *err)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/shim_id", dir);
@@ -158,46 +152,46 @@ static int load_shim_id(const char *dir, char shim_id[33], char *errbuf, size_t 
         close(fd);
         if (r >= 32) {
             uint8_t tmp[16];
-            if (tp_hex_decode(buf, 32, tmp, 16) == 0) {
+            if (at_hex_decode(buf, 32, tmp, 16) == 0) {
                 memcpy(shim_id, buf, 32);
                 shim_id[32] = 0;
                 return 0;
             }
         }
-        snprintf(errbuf, errlen,
-                 "%s: not 32 lowercase hex digits; remove the file to give this spool a new "
-                 "shim id",
-                 path);
+        at_errf(err, -1,
+                "%s: not 32 lowercase hex digits; remove the file to give this spool a new "
+                "shim id",
+                path);
         return -1;
     }
     uint8_t id[16];
     if (tp_id_random(id, sizeof id) != 0) {
-        snprintf(errbuf, errlen, "spool: cannot draw a random shim id (OpenSSL)");
+        at_errf(err, -1, "spool: cannot draw a random shim id (OpenSSL)");
         return -1;
     }
-    tp_hex_encode(id, 16, shim_id);
+    at_hex_encode(id, 16, shim_id);
     char tmp[4096 + 8];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0 || write_all(fd, shim_id, 32) != 0 || write_all(fd, "\n", 1) != 0 ||
         fsync(fd) != 0) {
-        snprintf(errbuf, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+        at_errf(err, -1, "%s: cannot write: %s", tmp, strerror(errno));
         if (fd >= 0) close(fd);
         return -1;
     }
     close(fd);
     if (rename(tmp, path) != 0 || fsync_dir(dir) != 0) {
-        snprintf(errbuf, errlen, "%s: cannot create: %s", path, strerror(errno));
+        at_errf(err, -1, "%s: cannot create: %s", path, strerror(errno));
         return -1;
     }
     return 0;
 }
 
-static int list_segments(spool *sp, char *errbuf, size_t errlen)
+static int list_segments(spool *sp, at_error *err)
 {
     DIR *d = opendir(sp->dir);
     if (!d) {
-        snprintf(errbuf, errlen, "%s: cannot list: %s", sp->dir, strerror(errno));
+        at_errf(err, -1, "%s: cannot list: %s", sp->dir, strerror(errno));
         return -1;
     }
     struct dirent *e;
@@ -211,7 +205,7 @@ static int list_segments(spool *sp, char *errbuf, size_t errlen)
         if (errno != 0 || end != n + 20) continue;
         if (segs_push(sp, (uint64_t)id) != 0) {
             closedir(d);
-            snprintf(errbuf, errlen, "spool: out of memory");
+            at_errf(err, -1, "spool: out of memory");
             return -1;
         }
     }
@@ -222,19 +216,18 @@ static int list_segments(spool *sp, char *errbuf, size_t errlen)
     return 0;
 }
 
-int spool_open(const char *dir, spool **out, char shim_id[33], int *locked, char *errbuf,
-               size_t errlen)
+int spool_open(const char *dir, spool **out, char shim_id[33], int *locked, at_error *err)
 {
     *out = NULL;
     *locked = 0;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        snprintf(errbuf, errlen, "%s: cannot create the spool directory: %s", dir, strerror(errno));
+        at_errf(err, -1, "%s: cannot create the spool directory: %s", dir, strerror(errno));
         return -1;
     }
     spool *sp = calloc(1, sizeof *sp);
     if (!sp || !(sp->dir = strdup(dir))) {
         free(sp);
-        snprintf(errbuf, errlen, "spool: out of memory");
+        at_errf(err, -1, "spool: out of memory");
         return -1;
     }
     pthread_mutex_init(&sp->mu, NULL);
@@ -243,19 +236,19 @@ int spool_open(const char *dir, spool **out, char shim_id[33], int *locked, char
     snprintf(path, sizeof path, "%s/lock", dir);
     sp->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (sp->lock_fd < 0) {
-        snprintf(errbuf, errlen, "%s: cannot open: %s", path, strerror(errno));
+        at_errf(err, -1, "%s: cannot open: %s", path, strerror(errno));
         goto fail;
     }
     if (flock(sp->lock_fd, LOCK_EX | LOCK_NB) != 0) {
         *locked = errno == EWOULDBLOCK;
-        snprintf(errbuf, errlen,
-                 "%s: the spool directory is in use by another process; give this one its "
-                 "own --spool-dir",
-                 dir);
+        at_errf(err, -1,
+                "%s: the spool directory is in use by another process; give this one its "
+                "own --spool-dir",
+                dir);
         goto fail;
     }
-    if (load_shim_id(dir, shim_id, errbuf, errlen) != 0) goto fail;
-    if (list_segments(sp, errbuf, errlen) != 0) goto fail;
+    if (load_shim_id(dir, shim_id, err) != 0) goto fail;
+    if (list_segments(sp, err) != 0) goto fail;
     *out = sp;
     return 0;
 fail:

@@ -34,7 +34,7 @@ struct jsonl_source {
     char *rbuf;
     size_t rlen, rpos;
     char *line;        /* current line, at most limits.event_max bytes */
-    size_t line_cap;   /* allocated bytes of `line`; grows up to event_max */
+    size_t line_cap;   /* allocated bytes of `line`; doublings, see grow_line */
     size_t line_len;   /* bytes kept in `line` */
     size_t line_total; /* bytes the line really has (> event_max when too long) */
     bool line_oom;     /* the line buffer could not grow: the line is refused */
@@ -109,18 +109,12 @@ static bool open_next(jsonl_source *s)
     return false;
 }
 
-/* Makes room for `need` bytes in the line buffer (need <= event_max). */
+/* Makes room for `need` bytes in the line buffer (need <= event_max): the first doubling of
+ * its 4096 bytes that holds them (so at most twice event_max when event_max is not such a
+ * doubling; with the default 1 MiB it is exactly event_max). */
 static bool grow_line(jsonl_source *s, size_t need)
 {
-    if (need <= s->line_cap) return true;
-    size_t cap = s->line_cap;
-    while (cap < need)
-        cap = cap > s->opt.limits.event_max / 2 ? s->opt.limits.event_max : cap * 2;
-    char *p = realloc(s->line, cap);
-    if (!p) return false;
-    s->line = p;
-    s->line_cap = cap;
-    return true;
+    return at_grow((void **)&s->line, &s->line_cap, need, 1, 4096) == AT_OK;
 }
 
 /* Reads the next line of the current input into s->line. Returns true when a
@@ -171,7 +165,7 @@ static bool blank(const char *p, size_t n)
 }
 
 int jsonl_judge_line(const char *line, size_t len, const jsonl_options *opt, tp_event **ev,
-                     tp_error *err, tp_error *warn)
+                     at_error *err, at_error *warn)
 {
     *ev = NULL;
     int flags = opt->lenient ? TP_JSON_LENIENT : 0;
@@ -207,26 +201,26 @@ int jsonl_source_next(jsonl_source *s, tp_event **ev, const char **where)
         if (!s->line_oom && s->line_total <= s->opt.limits.event_max && blank(s->line, s->line_len))
             continue;
         s->stats.lines++;
-        tp_error err = {{0}}, warn = {{0}};
+        at_error err = {{0}}, warn = {{0}};
         int rc;
         if (s->line_oom) {
-            tp_error_set(&err, "-", "out of memory holding a line of %zu bytes", s->line_total);
+            at_error_set(&err, "-", "out of memory holding a line of %zu bytes", s->line_total);
             rc = TP_ENOMEM;
         } else if (s->line_total > s->opt.limits.event_max) {
-            tp_error_set(&err, "-", "encoded event is %zu bytes; at most %zu", s->line_total,
+            at_error_set(&err, "-", "encoded event is %zu bytes; at most %zu", s->line_total,
                          s->opt.limits.event_max);
             rc = TP_ETOOBIG;
         } else {
             rc = jsonl_judge_line(s->line, s->line_len, &s->opt, ev, &err, &warn);
         }
-        if (warn.field[0]) {
+        if (warn.where[0]) {
             s->stats.warnings++;
-            report(s, warn.field, "warning: ", warn.problem);
+            report(s, warn.where, "warning: ", warn.what);
         }
         if (rc != TP_OK) {
             s->stats.rejected++;
             if (rc == TP_EKEY) s->stats.key_missing++;
-            report(s, err.field, "", err.problem);
+            report(s, err.where, "", err.what);
             continue;
         }
         s->stats.accepted++;

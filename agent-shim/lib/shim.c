@@ -77,17 +77,27 @@ size_t traceshim_event_max(const tp_limits *lim)
     return in_batch < SPOOL_RECORD_MAX ? in_batch : SPOOL_RECORD_MAX;
 }
 
+/* The one table of defaults (the values are traceshim.h's TRACESHIM_DEFAULT_*). */
+static const traceshim_options k_defaults = {
+    .queue_events = TRACESHIM_DEFAULT_QUEUE_EVENTS,
+    .batch_events = TRACESHIM_DEFAULT_BATCH_EVENTS,
+    .batch_delay_ms = TRACESHIM_DEFAULT_BATCH_DELAY_MS,
+    .window = TRACESHIM_DEFAULT_WINDOW,
+    .ack_timeout_ms = TRACESHIM_DEFAULT_ACK_TIMEOUT_MS,
+    .attempts = TRACESHIM_DEFAULT_ATTEMPTS,
+    .overflow = TRACESHIM_OVERFLOW_SPOOL,
+};
+
 void traceshim_options_default(traceshim_options *o)
 {
-    memset(o, 0, sizeof *o);
-    o->queue_events = 65536;
-    o->batch_events = 256;
-    o->batch_delay_ms = 2;
-    o->window = 16;
-    o->ack_timeout_ms = 2000;
-    o->attempts = 3;
-    o->overflow = TRACESHIM_OVERFLOW_SPOOL;
+    *o = k_defaults;
 }
+
+/* A field left 0 takes its default (traceshim.h says which do not: 0 is a value there). */
+#define FILL_ZERO(o, f)                                                                            \
+    do {                                                                                           \
+        if (!(o)->f) (o)->f = k_defaults.f;                                                        \
+    } while (0)
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -122,23 +132,15 @@ static void wake(traceshim *s)
 
 /* ---- creating --------------------------------------------------------- */
 
-static int set_err(char *errbuf, size_t errlen, int code, const char *fmt, const char *a,
-                   const char *b)
-{
-    if (errbuf && errlen) snprintf(errbuf, errlen, fmt, a, b);
-    return code;
-}
-
-static int setup_socket(traceshim *s, char *errbuf, size_t errlen)
+static int setup_socket(traceshim *s, at_error *err)
 {
     s->zctx = zmq_ctx_new();
     if (!s->zctx)
-        return set_err(errbuf, errlen, TRACESHIM_EZMQ, "zmq: cannot create a context: %s%s",
-                       zmq_strerror(errno), "");
+        return at_errf(err, TRACESHIM_EZMQ, "zmq: cannot create a context: %s",
+                       zmq_strerror(errno));
     s->sock = zmq_socket(s->zctx, ZMQ_DEALER);
     if (!s->sock)
-        return set_err(errbuf, errlen, TRACESHIM_EZMQ, "zmq: cannot create a socket: %s%s",
-                       zmq_strerror(errno), "");
+        return at_errf(err, TRACESHIM_EZMQ, "zmq: cannot create a socket: %s", zmq_strerror(errno));
     int zero = 0, one = 1, hwm = 4096, ivl = 100, ivlmax = 1000;
     zmq_setsockopt(s->sock, ZMQ_LINGER, &zero, sizeof zero);
     /* Queue only on live connections: a send while the collector is down
@@ -158,27 +160,27 @@ static int setup_socket(traceshim *s, char *errbuf, size_t errlen)
             zmq_setsockopt(s->sock, ZMQ_CURVE_SERVERKEY, s->curve_server, 40) != 0 ||
             zmq_setsockopt(s->sock, ZMQ_CURVE_PUBLICKEY, pub, 40) != 0 ||
             zmq_setsockopt(s->sock, ZMQ_CURVE_SECRETKEY, s->curve_secret, 40) != 0)
-            return set_err(errbuf, errlen, TRACESHIM_EZMQ, "zmq: cannot set CURVE keys: %s%s",
+            return at_errf(err, TRACESHIM_EZMQ, "zmq: cannot set CURVE keys: %s%s",
                            zmq_strerror(errno), " (does this libzmq have CURVE?)");
     }
     for (int i = 0; i < TRACESHIM_MAX_ENDPOINTS && s->endpoints[i]; i++) {
         if (zmq_connect(s->sock, s->endpoints[i]) != 0)
-            return set_err(errbuf, errlen, TRACESHIM_EZMQ,
+            return at_errf(err, TRACESHIM_EZMQ,
                            "endpoint %s: %s (expected tcp://HOST:PORT or ipc://PATH)",
                            s->endpoints[i], zmq_strerror(errno));
     }
     return 0;
 }
 
-static int copy_options(traceshim *s, const traceshim_options *o, char *errbuf, size_t errlen)
+static int copy_options(traceshim *s, const traceshim_options *o, at_error *err)
 {
     int fail = 0;
     s->o = *o;
-    if (!s->o.queue_events) s->o.queue_events = 65536;
-    if (!s->o.batch_events) s->o.batch_events = 256;
-    if (!s->o.window) s->o.window = 16;
-    if (!s->o.ack_timeout_ms) s->o.ack_timeout_ms = 2000;
-    if (!s->o.attempts) s->o.attempts = 3;
+    FILL_ZERO(&s->o, queue_events);
+    FILL_ZERO(&s->o, batch_events);
+    FILL_ZERO(&s->o, window);
+    FILL_ZERO(&s->o, ack_timeout_ms);
+    FILL_ZERO(&s->o, attempts);
     s->limits = o->limits ? *o->limits : tp_limits_default();
     /* An event above this could never be spooled or delivered: the limit is
      * clamped to it (traceshim.h), and emit refuses bigger events. */
@@ -187,11 +189,11 @@ static int copy_options(traceshim *s, const traceshim_options *o, char *errbuf, 
     if (s->o.batch_events > s->limits.batch_max_events)
         s->o.batch_events = s->limits.batch_max_events;
     if ((unsigned)s->o.overflow > TRACESHIM_OVERFLOW_BLOCK)
-        return set_err(errbuf, errlen, TRACESHIM_EINVAL, "overflow policy %s%s: unknown", "?", "");
+        return at_errf(err, TRACESHIM_EINVAL, "overflow policy ?: unknown");
     int n = 0;
     for (; n < TRACESHIM_MAX_ENDPOINTS && o->endpoints[n]; n++)
         s->endpoints[n] = dup_opt(o->endpoints[n], &fail);
-    if (n == 0) s->endpoints[0] = dup_opt(DEFAULT_ENDPOINT, &fail);
+    if (n == 0) s->endpoints[0] = dup_opt(TRACESHIM_DEFAULT_ENDPOINT, &fail);
     s->service = dup_opt(o->service, &fail);
     s->workflow = dup_opt(o->workflow, &fail);
     s->dri = dup_opt(o->dri, &fail);
@@ -202,20 +204,20 @@ static int copy_options(traceshim *s, const traceshim_options *o, char *errbuf, 
     }
     s->o.curve_server_key = s->o.curve_secret_key = NULL; /* copied below, not kept */
     if (!o->curve_server_key != !o->curve_secret_key)
-        return set_err(errbuf, errlen, TRACESHIM_EINVAL, "CURVE: give both the server key and %s%s",
-                       "the client secret key", "");
+        return at_errf(err, TRACESHIM_EINVAL, "CURVE: give both the server key and %s",
+                       "the client secret key");
     if (o->curve_server_key) {
         uint8_t bin[32];
         if (strlen(o->curve_server_key) != 40 || strlen(o->curve_secret_key) != 40 ||
             !zmq_z85_decode(bin, o->curve_server_key) || !zmq_z85_decode(bin, o->curve_secret_key))
-            return set_err(errbuf, errlen, TRACESHIM_EINVAL, "CURVE: keys are 40 Z85 %s%s",
-                           "characters (trace-collector keygen --curve)", "");
+            return at_errf(err, TRACESHIM_EINVAL, "CURVE: keys are 40 Z85 %s",
+                           "characters (trace-collector keygen --curve)");
         memcpy(s->curve_server, o->curve_server_key, 41);
         memcpy(s->curve_secret, o->curve_secret_key, 41);
     }
     if (!s->spool_dir && s->o.overflow == TRACESHIM_OVERFLOW_SPOOL)
         s->o.overflow = TRACESHIM_OVERFLOW_DROP;
-    if (fail) return set_err(errbuf, errlen, TRACESHIM_ENOMEM, "out of memory%s%s", "", "");
+    if (fail) return at_errf(err, TRACESHIM_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -253,45 +255,45 @@ static void destroy_client(traceshim *s)
     free(s);
 }
 
-int traceshim_create(const traceshim_options *o, traceshim **out, char *errbuf, size_t errlen)
+int traceshim_create(const traceshim_options *o, traceshim **out, at_error *err)
 {
-    if (!o || !out) return set_err(errbuf, errlen, TRACESHIM_EINVAL, "no options%s%s", "", "");
+    if (!o || !out) return at_errf(err, TRACESHIM_EINVAL, "no options");
     *out = NULL;
     traceshim *s = calloc(1, sizeof *s);
-    if (!s) return set_err(errbuf, errlen, TRACESHIM_ENOMEM, "out of memory%s%s", "", "");
+    if (!s) return at_errf(err, TRACESHIM_ENOMEM, "out of memory");
     s->evfd = -1;
     pthread_mutex_init(&s->qmu, NULL);
     pthread_cond_init(&s->qspace, NULL);
     pthread_mutex_init(&s->fmu, NULL);
     pthread_cond_init(&s->fcond, NULL);
-    int rc = copy_options(s, o, errbuf, errlen);
+    int rc = copy_options(s, o, err);
     if (rc != 0) goto fail;
     s->cap = s->o.queue_events;
     s->ring = calloc(s->cap, sizeof *s->ring);
     s->win = calloc(s->o.window, sizeof *s->win);
     s->rxbuf = malloc(65536);
     if (!s->ring || !s->win || !s->rxbuf) {
-        rc = set_err(errbuf, errlen, TRACESHIM_ENOMEM, "out of memory%s%s", "", "");
+        rc = at_errf(err, TRACESHIM_ENOMEM, "out of memory");
         goto fail;
     }
     s->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (s->evfd < 0) {
-        rc = set_err(errbuf, errlen, TRACESHIM_EIO, "eventfd: %s%s", strerror(errno), "");
+        rc = at_errf(err, TRACESHIM_EIO, "eventfd: %s", strerror(errno));
         goto fail;
     }
     if (s->spool_dir) {
         int locked = 0;
-        if (spool_open(s->spool_dir, &s->sp, s->shim_id, &locked, errbuf, errlen) != 0) {
+        if (spool_open(s->spool_dir, &s->sp, s->shim_id, &locked, err) != 0) {
             rc = locked ? TRACESHIM_ELOCKED : TRACESHIM_EIO;
             goto fail;
         }
     } else {
         uint8_t id[16];
         if (tp_id_random(id, sizeof id) != 0) {
-            rc = set_err(errbuf, errlen, TRACESHIM_EIO, "cannot draw a shim id%s%s", "", "");
+            rc = at_errf(err, TRACESHIM_EIO, "cannot draw a shim id");
             goto fail;
         }
-        tp_hex_encode(id, 16, s->shim_id);
+        at_hex_encode(id, 16, s->shim_id);
     }
     s->next_seq = (uint64_t)tp_now_unix_nano();
     pthread_once(&g_atfork_once, register_atfork);
@@ -300,11 +302,10 @@ int traceshim_create(const traceshim_options *o, traceshim **out, char *errbuf, 
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    rc = setup_socket(s, errbuf, errlen);
+    rc = setup_socket(s, err);
     if (rc == 0) {
         if (pthread_create(&s->thr, NULL, shim_bg_main, s) != 0)
-            rc = set_err(errbuf, errlen, TRACESHIM_ENOMEM, "cannot start the shim thread%s%s", "",
-                         "");
+            rc = at_errf(err, TRACESHIM_ENOMEM, "cannot start the shim thread");
         else
             s->thr_started = 1;
     }

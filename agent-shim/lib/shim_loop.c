@@ -131,7 +131,7 @@ int shim_spool_events(traceshim *s, uint8_t *const *evs, const size_t *lens, siz
  * is full and the event goes to the spool. 0, or -1 (counted rejected). */
 int shim_prepare_pack(traceshim *s, tp_event *ev, uint8_t **buf, size_t *len)
 {
-    tp_error err;
+    at_error err;
     if (tp_event_prepare(ev, s->has_key ? s->key : NULL, s->o.keep_prompt_text, &err) != 0 ||
         tp_event_pack(ev, buf, len) != 0) {
         CINC(s, c_rejected, 1);
@@ -498,7 +498,7 @@ static void report_refused(traceshim *s, const tp_ack *ack, size_t nbatch)
 static void handle_ack(traceshim *s, const uint8_t *buf, size_t len, uint64_t now)
 {
     tp_ack *ack = NULL;
-    tp_error err;
+    at_error err;
     if (tp_ack_decode(buf, len, &ack, &err) != 0) return; /* not from a collector */
     batch *b = win_find(s, ack->seq);
     if (!b) { /* an ack for a batch already settled (resend, abort) */

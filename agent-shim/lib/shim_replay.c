@@ -13,15 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "atcommon.h"
+
 static int push_rec(replay_seg *r, size_t *cap, size_t off, size_t len)
 {
-    if (r->n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 256;
-        replay_rec *nr = realloc(r->recs, nc * sizeof *nr);
-        if (!nr) return -1;
-        r->recs = nr;
-        *cap = nc;
-    }
+    if (at_grow((void **)&r->recs, cap, r->n + 1, sizeof *r->recs, 256)) return -1;
     r->recs[r->n].off = off;
     r->recs[r->n++].len = len;
     return 0;

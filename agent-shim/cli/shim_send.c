@@ -84,22 +84,22 @@ static int follow_file(traceshim *s, const char *path, const jsonl_options *judg
             if (len == 0) continue;
             st->lines++;
             tp_event *ev = NULL;
-            tp_error err = {{0}}, warn = {{0}};
+            at_error err = {{0}}, warn = {{0}};
             int rc = (size_t)len > judge->limits.event_max
-                         ? (tp_error_set(&err, "-", "encoded event is %zd bytes; at most %zu", len,
+                         ? (at_error_set(&err, "-", "encoded event is %zd bytes; at most %zu", len,
                                          judge->limits.event_max),
                             TP_ETOOBIG)
                          : jsonl_judge_line(line, (size_t)len, judge, &ev, &err, &warn);
-            if (warn.field[0]) {
+            if (warn.where[0]) {
                 st->warnings++;
-                tp_term_printf(stderr, "%s:%llu: %s: warning: %s", path, lineno, warn.field,
-                               warn.problem);
+                tp_term_printf(stderr, "%s:%llu: %s: warning: %s", path, lineno, warn.where,
+                               warn.what);
             }
             if (rc != TP_OK) {
                 st->rejected++;
                 if (rc == TP_EKEY) st->key_missing++;
                 tp_term_printf(stderr, "%s:%llu: %s: %s", path, lineno,
-                               err.field[0] ? err.field : "-", err.problem);
+                               err.where[0] ? err.where : "-", err.what);
                 continue;
             }
             char where[64 + 4096];
@@ -199,10 +199,10 @@ int shim_send_run(const shim_send_options *o, const jsonl_options *judge, const 
     so.curve_secret_key = o->curve_secret_key;
     so.log = log_line;
     traceshim *s = NULL;
-    char err[1024];
-    int rc = traceshim_create(&so, &s, err, sizeof err);
+    at_error err = {0};
+    int rc = traceshim_create(&so, &s, &err);
     if (rc != 0) {
-        tp_term_printf(stderr, "trace-shim: %s", err);
+        tp_term_printf(stderr, "trace-shim: %s", err.what);
         return 2;
     }
     struct sigaction sa, old_int, old_term;

@@ -69,8 +69,8 @@ void jsonl_source_destroy(jsonl_source **src);
 
 /* Judges one line (no newline) as jsonl_source_next does: parse, prepare,
  * validate. Returns 0 and *ev, or a TP_E* code with `err` filled; `warn`
- * receives a warning (warn->field[0] == 0 when none). Reentrant. */
+ * receives a warning (warn->where[0] == 0 when none). Reentrant. */
 int jsonl_judge_line(const char *line, size_t len, const jsonl_options *opt, tp_event **ev,
-                     tp_error *err, tp_error *warn);
+                     at_error *err, at_error *warn);
 
 #endif

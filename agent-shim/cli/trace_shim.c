@@ -270,9 +270,9 @@ static int load_key(shim_config *cfg)
         path = env && *env ? env : NULL;
     }
     if (!path) return 0; /* none configured: only lines with prompt.text need one */
-    tp_error err;
+    at_error err;
     if (tp_hmac_key_load(path, cfg->key, &err) != TP_OK) {
-        tp_term_printf(stderr, "trace-shim: %s: %s", err.field, err.problem);
+        tp_term_printf(stderr, "trace-shim: %s: %s", err.where, err.what);
         return EXIT_USAGE;
     }
     cfg->judge.hmac_key = cfg->key;
@@ -366,7 +366,7 @@ static int keygen(int argc, char **argv)
         return EXIT_USAGE;
     }
     char hex[2 * TP_HMAC_KEY_LEN + 2];
-    tp_hex_encode(key, sizeof key, hex);
+    at_hex_encode(key, sizeof key, hex);
     hex[2 * TP_HMAC_KEY_LEN] = '\n';
     hex[2 * TP_HMAC_KEY_LEN + 1] = 0;
     rc = at_file_create(k.out, hex, strlen(hex), 0600, &err);
@@ -395,10 +395,10 @@ static int keygen(int argc, char **argv)
 static int load_curve_key(const char *path, int secret, char out[41])
 {
     struct stat st;
-    char why[600];
-    int fd = tp_file_open_regular(path, &st, why, sizeof why);
+    at_error why;
+    int fd = tp_file_open_regular(path, &st, &why);
     if (fd < 0) {
-        tp_term_printf(stderr, "trace-shim: %s", why);
+        tp_term_printf(stderr, "trace-shim: %s", why.what);
         return EXIT_USAGE;
     }
     if (secret && (st.st_mode & 077)) {

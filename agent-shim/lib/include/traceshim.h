@@ -34,8 +34,8 @@
  * own background thread so that the service's handlers run in its threads.
  *
  * Errors: functions return 0 or a negative TRACESHIM_E* code;
- * traceshim_strerror() describes it, and the create error buffer says what,
- * where and what to do.
+ * traceshim_strerror() describes it, and the at_error of traceshim_create says
+ * what, where and what to do.
  */
 #ifndef AGENTTRAIL_TRACESHIM_H
 #define AGENTTRAIL_TRACESHIM_H
@@ -49,7 +49,9 @@
 extern "C" {
 #endif
 
-/* Error codes. Numbered explicitly; never renumbered. */
+/* Error codes. Numbered explicitly; never renumbered. libtraceshim's block is -200..-299
+ * (atcommon.h keeps the registry of disjoint blocks): a code in it is a TRACESHIM_E*; the
+ * TP_E* codes of libtraceproto (-1..-99) never come out of this API. */
 enum {
     TRACESHIM_OK = 0,
     TRACESHIM_EINVAL = -200,    /* bad option or argument */
@@ -75,21 +77,33 @@ typedef enum traceshim_overflow {
 
 #define TRACESHIM_MAX_ENDPOINTS 8
 
+/* The defaults of traceshim_options, written here only: traceshim_options_default fills them
+ * (shim.c's table of defaults reads these names), and traceshim_create gives a field left 0
+ * its default too, except batch_delay_ms (0: a partial batch goes at once) and overflow
+ * (0 is TRACESHIM_OVERFLOW_SPOOL, the default). No endpoint given: the default endpoint. */
+#define TRACESHIM_DEFAULT_ENDPOINT "tcp://127.0.0.1:7600"
+#define TRACESHIM_DEFAULT_QUEUE_EVENTS 65536
+#define TRACESHIM_DEFAULT_BATCH_EVENTS 256
+#define TRACESHIM_DEFAULT_BATCH_DELAY_MS 2
+#define TRACESHIM_DEFAULT_WINDOW 16
+#define TRACESHIM_DEFAULT_ACK_TIMEOUT_MS 2000
+#define TRACESHIM_DEFAULT_ATTEMPTS 3
+
 typedef struct traceshim_options {
-    const char *endpoints[TRACESHIM_MAX_ENDPOINTS]; /* NULL-terminated; default
-                                                       tcp://127.0.0.1:7600 */
+    const char *endpoints[TRACESHIM_MAX_ENDPOINTS]; /* NULL-terminated; none given:
+                                                       TRACESHIM_DEFAULT_ENDPOINT */
     const char *service;         /* filled into events without one; may be NULL */
     const char *workflow;        /* default workflow for events without one; may be NULL */
     const char *dri;             /* default DRI for events without one; may be NULL */
     const uint8_t *hmac_key;     /* TP_HMAC_KEY_LEN bytes for prompt.text; may be NULL */
     int keep_prompt_text;        /* keep prompt.text beside its HMAC */
-    size_t queue_events;         /* in-memory queue capacity, events (default 65536) */
-    size_t batch_events;         /* events per batch (default 256) */
-    unsigned batch_delay_ms;     /* send a partial batch after this (default 2) */
-    unsigned window;             /* unacked batches in flight (default 16) */
-    unsigned ack_timeout_ms;     /* resend a batch after this, x2 per resend up to x32 (2000) */
+    size_t queue_events;         /* in-memory queue capacity, events */
+    size_t batch_events;         /* events per batch */
+    unsigned batch_delay_ms;     /* send a partial batch after this */
+    unsigned window;             /* unacked batches in flight */
+    unsigned ack_timeout_ms;     /* resend a batch after this, x2 per resend up to x32 */
     unsigned attempts;           /* RETRY answers (store full) before a batch goes to the
-                                    spool (default 3); unanswered batches go there once the
+                                    spool; unanswered batches go there once the
                                     collector has been silent for an ack timeout */
     const char *spool_dir;       /* created 0700 if missing; NULL: no spool */
     traceshim_overflow overflow; /* default SPOOL (DROP when spool_dir is NULL) */
@@ -108,7 +122,7 @@ typedef struct traceshim_options {
     void *log_ctx;
 } traceshim_options;
 
-/* Fills `o` with the defaults above (all pointers NULL). */
+/* Fills `o` with the TRACESHIM_DEFAULT_* values above (all pointers NULL). */
 void traceshim_options_default(traceshim_options *o);
 
 /* The largest packed event a client accepts under `lim` (NULL: defaults):
@@ -127,8 +141,8 @@ typedef struct traceshim traceshim;
  * schedules the replay of what a previous client left there.
  * Returns 0 and *out, or TRACESHIM_EINVAL, TRACESHIM_ENOMEM,
  * TRACESHIM_ELOCKED, TRACESHIM_EIO, TRACESHIM_EZMQ with a message for people
- * in `errbuf` (if not NULL). */
-int traceshim_create(const traceshim_options *o, traceshim **out, char *errbuf, size_t errlen);
+ * in err->what (err may be NULL; where stays empty). */
+int traceshim_create(const traceshim_options *o, traceshim **out, at_error *err);
 
 /* Emits one event: copies it (tp_event_clone) into the queue and returns;
  * `ev` stays owned by the caller. Before the copy, fills into *ev what the

@@ -1,0 +1,12 @@
+/*
+ * private_proto_internal.c - a consumer of libtraceproto that reaches for a private header
+ * (proto_internal.h); test_proto_surface builds it and expects the build to fail: the header is not
+ * reachable without traceproto_internal.
+ */
+#include "traceproto.h"
+#include "proto_internal.h"
+
+int main(void)
+{
+    return 0;
+}

@@ -1,0 +1,12 @@
+/*
+ * private_term_progress.c - a consumer of libtraceproto that reaches for a private header
+ * (term_progress.h); test_proto_surface builds it and expects the build to fail: the header is not
+ * reachable without traceproto_internal.
+ */
+#include "traceproto.h"
+#include "term_progress.h"
+
+int main(void)
+{
+    return 0;
+}
