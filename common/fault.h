@@ -10,10 +10,12 @@
  *     (also jansson's allocator, and protobuf-c's for the unpack calls that pass NULL);
  *   - write, pwrite, fsync, fdatasync, rename           -> counted as AT_FAULT_IO, only in the
  *     sources compiled with AT_FAULT_IO_HOOKS (store/, the spool, common/file.c);
- *   - mdb_put, mdb_del, mdb_txn_commit                  -> counted as AT_FAULT_LMDB (store/).
+ *   - mdb_put, mdb_cursor_put, mdb_del, mdb_txn_commit  -> counted as AT_FAULT_LMDB (store/).
  * A failing allocation returns NULL; a failing write/pwrite sets ENOSPC, a failing
- * fsync/fdatasync/rename EIO (nothing is written or renamed); a failing mdb_put/mdb_del returns
- * MDB_MAP_FULL, a failing mdb_txn_commit aborts the transaction and returns EIO, as LMDB does.
+ * fsync/fdatasync/rename EIO (nothing is written or renamed); a failing mdb_put,
+ * mdb_cursor_put or mdb_del returns MDB_MAP_FULL (the transaction stays usable, unlike in
+ * LMDB, so code that ignored the error would go on and be caught), a failing mdb_txn_commit
+ * aborts the transaction and returns EIO, as LMDB does.
  * In any other build this header declares nothing and maps nothing: the release build has no
  * hooks at all.
  *
@@ -79,6 +81,8 @@ int at_fault_rename(const char *from, const char *to);
 #define rename(a, b) at_fault_rename(a, b)
 #define mdb_put(t, d, k, v, f) (at_fault_hit(AT_FAULT_LMDB) ? MDB_MAP_FULL : mdb_put(t, d, k, v, f))
 #define mdb_del(t, d, k, v) (at_fault_hit(AT_FAULT_LMDB) ? MDB_MAP_FULL : mdb_del(t, d, k, v))
+#define mdb_cursor_put(c, k, v, f)                                                                 \
+    (at_fault_hit(AT_FAULT_LMDB) ? MDB_MAP_FULL : mdb_cursor_put(c, k, v, f))
 #define mdb_txn_commit(t)                                                                          \
     (at_fault_hit(AT_FAULT_LMDB) ? (mdb_txn_abort(t), EIO) : mdb_txn_commit(t))
 #endif
