@@ -35,6 +35,7 @@ typedef struct shim_env {
     char *dir, *shim, *key, *input, *out, *err, *report, *spool;
     char ep[600];
     char *clean; /* the clean run's dry-run output */
+    size_t clean_len;
 } shim_env;
 
 static shim_env g;
@@ -100,12 +101,12 @@ static unsigned long finish(const char *what, int status, unsigned long n)
     return count > 0 ? (unsigned long)count : 0;
 }
 
-/* 1 when line [p, p+len) is a whole line of text. */
-static int has_line(const char *text, const char *p, size_t len)
+/* 1 when [p, p+len) is a whole line of text[0, n) (memchr: the texts are large). */
+static int has_line(const char *text, size_t n, const char *p, size_t len)
 {
-    for (const char *q = text; *q;) {
-        const char *nl = strchr(q, '\n');
-        size_t l = nl ? (size_t)(nl - q) : strlen(q);
+    for (const char *q = text, *end = text + n; q < end;) {
+        const char *nl = memchr(q, '\n', (size_t)(end - q));
+        size_t l = nl ? (size_t)(nl - q) : (size_t)(end - q);
         if (l == len && memcmp(q, p, len) == 0) return 1;
         if (!nl) break;
         q = nl + 1;
@@ -125,12 +126,13 @@ static unsigned long dry_run(unsigned long n)
     if (n == 0) {
         free(g.clean);
         g.clean = out;
+        g.clean_len = len;
         return count;
     }
-    for (char *p = out, *nl; *p; p = nl + 1) {
-        nl = strchr(p, '\n');
+    for (char *p = out, *end = out + len, *nl; p < end; p = nl + 1) {
+        nl = memchr(p, '\n', (size_t)(end - p));
         if (!nl) fail_msg("--dry-run, N=%lu: a line without its end: %s", n, p);
-        if (!has_line(g.clean, p, (size_t)(nl - p)))
+        if (!has_line(g.clean, g.clean_len, p, (size_t)(nl - p)))
             fail_msg("--dry-run, N=%lu: a line that the clean run does not print: %.*s", n,
                      (int)(nl - p), p);
     }
