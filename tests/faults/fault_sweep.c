@@ -32,6 +32,16 @@ static unsigned long env_ulong(const char *name, unsigned long dflt)
     return *end ? dflt : n;
 }
 
+unsigned long ft_max_runs(unsigned long dflt)
+{
+    return env_ulong("AGENTTRAIL_FAULT_MAX", dflt);
+}
+
+unsigned long ft_only(void)
+{
+    return env_ulong("AGENTTRAIL_FAULT_ONLY", 0);
+}
+
 unsigned long ft_sample(unsigned long count, unsigned long max, unsigned long *out)
 {
     if (max == 0 || count <= max) {
@@ -84,8 +94,8 @@ unsigned long ft_sweep(const ft_op *op)
     if (op->teardown) op->teardown(op->ctx);
     ft_no_leak(op->name, 0);
 
-    unsigned long only = env_ulong("AGENTTRAIL_FAULT_ONLY", 0);
-    unsigned long max = env_ulong("AGENTTRAIL_FAULT_MAX", op->max_runs);
+    unsigned long only = ft_only();
+    unsigned long max = ft_max_runs(op->max_runs);
     if (only) {
         one_run(op, only);
         ft_no_leak(op->name, only);

@@ -27,6 +27,10 @@ unsigned long ft_sweep(const ft_op *op);
 /* The sampled N of a count: N in 1..count, at most max (0: all) spread evenly, always 1
  * and count. Returns how many were written to out (out holds max, or count when max is 0). */
 unsigned long ft_sample(unsigned long count, unsigned long max, unsigned long *out);
+/* The sample size: AGENTTRAIL_FAULT_MAX when set, else dflt (0: every N). */
+unsigned long ft_max_runs(unsigned long dflt);
+/* AGENTTRAIL_FAULT_ONLY when set (run only that N), else 0. */
+unsigned long ft_only(void);
 /* Fails the test when LeakSanitizer finds unreachable memory now, naming the last N run
  * (no-op without ASan). */
 void ft_no_leak(const char *name, unsigned long n);

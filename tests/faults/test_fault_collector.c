@@ -4,6 +4,9 @@
  * unmasked events that carry the canary secrets of tests/security, stopped with SIGTERM.
  * The count comes from a clean run's AGENTTRAIL_FAULT_REPORT; N is sampled evenly.
  *
+ * A third sweep fails the N-th write/fsync/rename of a collector that signs a checkpoint at
+ * every commit and appends it to a witness (AGENTTRAIL_FAULT_IO, every N).
+ *
  * Proves, for each N: the collector starts and serves, or exits with an error status (never
  * a signal, an ASan/UBSan report or a leak: the sanitizers abort); no stored event holds a
  * raw secret (the stored bytes and their JSON are scanned): a partly masked event is
@@ -40,6 +43,8 @@ static uint8_t *g_frame;
 static size_t g_flen, g_events;
 /* What the runs of a sweep saw: faults fired, OK acks, other acks, no ack, error exits. */
 static unsigned long g_fired, g_ok, g_other, g_none, g_exit;
+/* 1: the collector signs a checkpoint at every commit and appends it to a witness. */
+static int g_witness;
 
 /* The canary events packed as they are (no prepare: only the collector masks them). */
 static void make_frame(void)
@@ -157,7 +162,10 @@ static unsigned long one_collector(const char *var, const char *key, unsigned lo
     snprintf(num, sizeof num, "%lu", n);
     setenv(var, num, 1);
     setenv("AGENTTRAIL_FAULT_REPORT", e.report, 1);
-    pid_t pid = pu_collector_start(e.store, e.ep, e.log, NULL);
+    char *wdir = tu_path(e.dir, "witness");
+    const char *const extra[] = {"--witness", wdir, "--checkpoint-ms", "0", NULL};
+    pid_t pid = pu_collector_start(e.store, e.ep, e.log, g_witness ? extra : NULL);
+    free(wdir);
     unsetenv(var);
     unsetenv("AGENTTRAIL_FAULT_REPORT");
     unsigned accepted = 0;
@@ -186,14 +194,15 @@ static unsigned long one_collector(const char *var, const char *key, unsigned lo
     return count > 0 ? (unsigned long)count : 0;
 }
 
-static void sweep(const char *var, const char *key, unsigned long max)
+static void sweep(const char *var, const char *key, unsigned long max, int witness)
 {
     if (!g_frame) make_frame();
+    g_witness = witness;
     unsigned long count = one_collector(var, key, 0);
     assert_true(count > 0);
-    unsigned long only =
-        getenv("AGENTTRAIL_FAULT_ONLY") ? strtoul(getenv("AGENTTRAIL_FAULT_ONLY"), NULL, 10) : 0;
-    unsigned long *ns = calloc(max, sizeof *ns);
+    unsigned long only = ft_only();
+    max = ft_max_runs(max);
+    unsigned long *ns = calloc(max && max < count ? max : count, sizeof *ns);
     g_fired = g_ok = g_other = g_none = g_exit = 0;
     unsigned long k = only ? 1 : ft_sample(count, max, ns);
     if (only) ns[0] = only;
@@ -209,13 +218,19 @@ static void sweep(const char *var, const char *key, unsigned long max)
 static void test_no_allocation_failure_lets_a_raw_secret_into_the_store(void **state)
 {
     (void)state;
-    sweep("AGENTTRAIL_FAULT_ALLOC", "alloc", 160);
+    sweep("AGENTTRAIL_FAULT_ALLOC", "alloc", 160, 0);
 }
 
 static void test_no_lmdb_write_failure_breaks_the_collector(void **state)
 {
     (void)state;
-    sweep("AGENTTRAIL_FAULT_LMDB", "lmdb", 60);
+    sweep("AGENTTRAIL_FAULT_LMDB", "lmdb", 60, 0);
+}
+
+static void test_no_checkpoint_or_witness_write_failure_breaks_the_collector(void **state)
+{
+    (void)state;
+    sweep("AGENTTRAIL_FAULT_IO", "io", 0, 1);
 }
 
 int main(void)
@@ -223,6 +238,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_allocation_failure_lets_a_raw_secret_into_the_store),
         cmocka_unit_test(test_no_lmdb_write_failure_breaks_the_collector),
+        cmocka_unit_test(test_no_checkpoint_or_witness_write_failure_breaks_the_collector),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(g_frame);
