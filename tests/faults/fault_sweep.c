@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -70,6 +71,22 @@ void ft_no_leak(const char *name, unsigned long n)
     (void)name;
     (void)n;
 #endif
+}
+
+static void append_option(const char *var, const char *opts)
+{
+    const char *old = getenv(var);
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s%s%s", old ? old : "", old && *old ? ":" : "", opts);
+    setenv(var, buf, 1);
+}
+
+void ft_child_sanitizers_abort(void)
+{
+    static int done;
+    if (done++) return;
+    append_option("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1");
+    append_option("UBSAN_OPTIONS", "halt_on_error=1:abort_on_error=1");
 }
 
 static void one_run(const ft_op *op, unsigned long n)

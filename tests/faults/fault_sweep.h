@@ -31,6 +31,10 @@ unsigned long ft_sample(unsigned long count, unsigned long max, unsigned long *o
 unsigned long ft_max_runs(unsigned long dflt);
 /* AGENTTRAIL_FAULT_ONLY when set (run only that N), else 0. */
 unsigned long ft_only(void);
+/* Makes the sanitizers of the programs this process starts abort (exit by SIGABRT) on any
+ * finding, leaks included, whatever ASAN_OPTIONS / UBSAN_OPTIONS the caller gave: a finding
+ * can then never pass for a program's own error status. */
+void ft_child_sanitizers_abort(void);
 /* Fails the test when LeakSanitizer finds unreachable memory now, naming the last N run
  * (no-op without ASan). */
 void ft_no_leak(const char *name, unsigned long n);

@@ -197,6 +197,7 @@ static unsigned long one_collector(const char *var, const char *key, unsigned lo
 static void sweep(const char *var, const char *key, unsigned long max, int witness)
 {
     if (!g_frame) make_frame();
+    ft_child_sanitizers_abort();
     g_witness = witness;
     unsigned long count = one_collector(var, key, 0);
     assert_true(count > 0);

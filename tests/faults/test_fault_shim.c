@@ -47,6 +47,7 @@ static int setup(void **state)
 {
     (void)state;
     g.dir = tu_tempdir("fault-shim");
+    ft_child_sanitizers_abort();
     g.shim = tu_bin("trace-shim");
     g.key = tu_path(g.dir, "hmac.key");
     g.input = tu_path(g.dir, "canary.jsonl");
