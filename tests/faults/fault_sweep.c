@@ -131,3 +131,11 @@ unsigned long ft_sweep(const ft_op *op)
     free(ns);
     return count;
 }
+
+void ft_sweep_as(const ft_op *op, int kind, const char *name)
+{
+    ft_op o = *op;
+    o.kind = kind;
+    o.name = name;
+    if (ft_sweep(&o) == 0) fail_msg("%s: no call to fail", name);
+}

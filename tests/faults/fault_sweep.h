@@ -24,6 +24,9 @@ typedef struct ft_op {
 
 /* Runs op clean (it must succeed), then for each sampled N. Returns the count. */
 unsigned long ft_sweep(const ft_op *op);
+/* ft_sweep of a copy of op with this kind and name; fails the test when the operation makes
+ * no call of that kind (a sweep that tests nothing). */
+void ft_sweep_as(const ft_op *op, int kind, const char *name);
 /* The sampled N of a count: N in 1..count, at most max (0: all) spread evenly, always 1
  * and count. Returns how many were written to out (out holds max, or count when max is 0). */
 unsigned long ft_sample(unsigned long count, unsigned long max, unsigned long *out);

@@ -149,31 +149,24 @@ static void check_checkpoint(void *arg, int rc, unsigned long n)
     if (wrc == 0 && s.records != s.same) fail_msg("N=%lu: the witness holds another note", n);
 }
 
-static void sweep(int kind, const char *name)
-{
-    cp_ctx c;
-    memset(&c, 0, sizeof c);
-    ft_op op = {.name = name,
-                .kind = kind,
-                .max_runs = 200,
-                .setup = setup_run,
-                .run = run_checkpoint,
-                .check = check_checkpoint,
-                .teardown = teardown_run,
-                .ctx = &c};
-    assert_true(ft_sweep(&op) > 0);
-}
+static cp_ctx g_ctx;
+static const ft_op checkpoint_op = {.max_runs = 200,
+                                    .setup = setup_run,
+                                    .run = run_checkpoint,
+                                    .check = check_checkpoint,
+                                    .teardown = teardown_run,
+                                    .ctx = &g_ctx};
 
 static void test_every_checkpoint_allocation_fails_cleanly(void **state)
 {
     (void)state;
-    sweep(AT_FAULT_ALLOC, "key save + sign + witness, allocations");
+    ft_sweep_as(&checkpoint_op, AT_FAULT_ALLOC, "key save + sign + witness, allocations");
 }
 
 static void test_every_key_and_witness_write_fails_without_a_half_written_file(void **state)
 {
     (void)state;
-    sweep(AT_FAULT_IO, "key save + sign + witness, writes");
+    ft_sweep_as(&checkpoint_op, AT_FAULT_IO, "key save + sign + witness, writes");
 }
 
 int main(void)

@@ -142,8 +142,7 @@ static void check_events(void *arg, int rc, unsigned long n)
         }
     }
     if (rc != 0) {
-        if (rc != TP_ENOMEM)
-            fail_msg("N=%lu: failed with %d (%s)", n, rc, tp_strerror(rc));
+        if (rc != TP_ENOMEM) fail_msg("N=%lu: failed with %d (%s)", n, rc, tp_strerror(rc));
         assert_int_equal(out, c->lines.n - 1);
         c->withheld++;
     } else {

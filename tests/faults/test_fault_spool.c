@@ -147,23 +147,19 @@ static void check_append(void *arg, int rc, unsigned long n)
                 fail_msg("N=%lu: record %d.%d was reported durable but is not replayed", n, g, i);
 }
 
+static spool_ctx g_ctx;
+
 static void test_every_spool_append_fault_keeps_what_was_reported_durable(void **state)
 {
     (void)state;
-    spool_ctx *c = calloc(1, sizeof *c);
-    for (int kind = AT_FAULT_ALLOC; kind <= AT_FAULT_IO; kind++) {
-        ft_op op = {.name = kind == AT_FAULT_ALLOC ? "spool append, allocations"
-                                                   : "spool append, writes",
-                    .kind = kind,
-                    .max_runs = 200,
-                    .setup = setup_run,
-                    .run = run_append,
-                    .check = check_append,
-                    .teardown = teardown_run,
-                    .ctx = c};
-        assert_true(ft_sweep(&op) > 0);
-    }
-    free(c);
+    static const ft_op op = {.max_runs = 200,
+                             .setup = setup_run,
+                             .run = run_append,
+                             .check = check_append,
+                             .teardown = teardown_run,
+                             .ctx = &g_ctx};
+    ft_sweep_as(&op, AT_FAULT_ALLOC, "spool append, allocations");
+    ft_sweep_as(&op, AT_FAULT_IO, "spool append, writes");
 }
 
 /* ---- replay ------------------------------------------------------------------------------- */
@@ -214,20 +210,14 @@ static void check_replay(void *arg, int rc, unsigned long n)
 static void test_every_spool_replay_fault_loses_nothing(void **state)
 {
     (void)state;
-    spool_ctx *c = calloc(1, sizeof *c);
-    for (int kind = AT_FAULT_ALLOC; kind <= AT_FAULT_IO; kind++) {
-        ft_op op = {.name = kind == AT_FAULT_ALLOC ? "spool replay, allocations"
-                                                   : "spool replay, writes",
-                    .kind = kind,
-                    .max_runs = 200,
-                    .setup = setup_replay,
-                    .run = run_replay,
-                    .check = check_replay,
-                    .teardown = teardown_run,
-                    .ctx = c};
-        ft_sweep(&op);
-    }
-    free(c);
+    static const ft_op op = {.max_runs = 200,
+                             .setup = setup_replay,
+                             .run = run_replay,
+                             .check = check_replay,
+                             .teardown = teardown_run,
+                             .ctx = &g_ctx};
+    ft_sweep_as(&op, AT_FAULT_ALLOC, "spool replay, allocations");
+    ft_sweep_as(&op, AT_FAULT_IO, "spool replay, writes");
 }
 
 int main(void)

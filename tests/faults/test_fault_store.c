@@ -136,31 +136,24 @@ static void check_store(void *arg, int rc, unsigned long n)
     free(path);
 }
 
-static void sweep(int kind, const char *name)
-{
-    store_ctx c;
-    memset(&c, 0, sizeof c);
-    ft_op op = {.name = name,
-                .kind = kind,
-                .max_runs = 150,
-                .setup = setup_run,
-                .run = run_store,
-                .check = check_store,
-                .teardown = teardown_run,
-                .ctx = &c};
-    assert_true(ft_sweep(&op) > 0);
-}
+static store_ctx g_ctx;
+static const ft_op store_op = {.max_runs = 150,
+                               .setup = setup_run,
+                               .run = run_store,
+                               .check = check_store,
+                               .teardown = teardown_run,
+                               .ctx = &g_ctx};
 
 static void test_every_store_allocation_fails_cleanly_and_leaves_whole_groups(void **state)
 {
     (void)state;
-    sweep(AT_FAULT_ALLOC, "store open/append/close, allocations");
+    ft_sweep_as(&store_op, AT_FAULT_ALLOC, "store open/append/close, allocations");
 }
 
 static void test_every_lmdb_write_fails_cleanly_and_leaves_whole_groups(void **state)
 {
     (void)state;
-    sweep(AT_FAULT_LMDB, "store open/append/close, LMDB writes");
+    ft_sweep_as(&store_op, AT_FAULT_LMDB, "store open/append/close, LMDB writes");
 }
 
 int main(void)
