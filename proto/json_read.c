@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_alloc.h"
 #include "proto_internal.h"
 #include "traceproto.h"
 
@@ -680,7 +681,13 @@ static int read_event(rd *r, const char *line, size_t len)
         return TP_EINVAL;
     }
     json_error_t je;
+    tp_json_watch();
     json_t *root = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    if (tp_json_failed()) { /* whatever jansson returned: it may have lost characters */
+        json_decref(root);
+        at_error_set(r->err, "-", "out of memory");
+        return TP_ENOMEM;
+    }
     if (!root) return parse_error(r, line, &je);
     int rc = TP_OK;
     if (!json_is_object(root)) {

@@ -26,6 +26,7 @@
  * Threading: reentrant; the only global state is a byte-class table filled
  * once under pthread_once.
  */
+#include "json_alloc.h"
 #include "mask_internal.h"
 
 #include <assert.h>
@@ -359,14 +360,16 @@ static int mask_json_value(json_t *v, unsigned *count, uint64_t *work)
     return 0;
 }
 
-/* Valid JSON text as tp_event_validate judges tool_call.arguments. */
+/* Valid JSON text as tp_event_validate judges tool_call.arguments: 1, 0, or -1 when jansson
+ * ran out of memory (json_alloc.h). */
 static int json_valid(const char *text, size_t len)
 {
     json_error_t e;
+    tp_json_watch();
     json_t *j =
         json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &e);
     json_decref(j);
-    return j != NULL;
+    return tp_json_failed() ? -1 : j != NULL;
 }
 
 /* The fallback for valid JSON text whose text mask broke it (see
@@ -379,8 +382,13 @@ static int mask_json_document(const char *in, size_t len, const char *masked, si
                               char **out, size_t *out_len, unsigned *count, uint64_t *work)
 {
     json_error_t e;
+    tp_json_watch();
     json_t *root =
         json_loadb(in, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &e);
+    if (tp_json_failed()) {
+        json_decref(root);
+        return TP_ENOMEM;
+    }
     unsigned c = *count;
     int rc = 0;
     if (root) {
@@ -461,7 +469,13 @@ int tp_mask_text_first(const char *in, size_t len, unsigned flags, char **out, s
         c += more;
     }
     /* Only JSON that was valid must stay valid: other text keeps its text mask. */
-    if (b && (flags & TP_MASK_JSON) && !json_valid(b, bl) && json_valid(in, len)) {
+    int vb = b && (flags & TP_MASK_JSON) ? json_valid(b, bl) : 1;
+    int vin = vb == 0 ? json_valid(in, len) : 0;
+    if (vb < 0 || vin < 0) {
+        free(b);
+        return TP_ENOMEM;
+    }
+    if (vb == 0 && vin == 1) {
         char *d = NULL;
         size_t dl = 0;
         rc = mask_json_document(in, len, b, bl, &d, &dl, &c, &w);

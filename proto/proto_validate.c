@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "json_alloc.h"
 #include "proto_internal.h"
 #include "traceproto.h"
 
@@ -165,8 +166,14 @@ static int check_json_text(const char *field, const char *s, size_t hi, at_error
     int rc = check_string(field, s, hi, err);
     if (rc || !s) return rc;
     json_error_t je;
+    tp_json_watch();
     json_t *v =
         json_loadb(s, strlen(s), JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &je);
+    if (tp_json_failed()) {
+        json_decref(v);
+        at_error_set(err, field, "out of memory");
+        return TP_ENOMEM;
+    }
     if (!v) {
         at_error_set(err, field, "must be JSON text: %s at line %d column %d", je.text, je.line,
                      je.column);

@@ -66,9 +66,14 @@ int wt_append(const char *dir, const char *origin, const char *note, size_t len,
     int existed = stat(path, &st) == 0;
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) return at_errf(err, -1, "witness %s: cannot open: %s", path, strerror(errno));
+    off_t size = fstat(fd, &st) == 0 ? st.st_size : -1;
     int n = snprintf(head, sizeof head, WT_HEAD "%zu\n", len);
     int rc = write_all(fd, head, (size_t)n) || write_all(fd, note, len) || fsync(fd);
     int saved = errno;
+    /* A failed append is cut off again: a head without its note would make every record
+     * appended after it unreadable. If the cut fails too, wt_read reports the torn record. */
+    if (rc && size >= 0 && ftruncate(fd, size) != 0) {
+    }
     if (close(fd) != 0 && !rc) rc = -1, saved = errno;
     if (rc) return at_errf(err, -1, "witness %s: cannot append: %s", path, strerror(saved));
     if (!existed && sync_dir(dir) != 0)
