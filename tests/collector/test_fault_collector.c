@@ -1,7 +1,7 @@
 /*
  * test_fault_collector.c - the real trace-collector under allocation (and store write)
  * faults: started with AGENTTRAIL_FAULT_ALLOC=N (AGENTTRAIL_FAULT_LMDB=N), fed one batch of
- * unmasked events that carry the canary secrets of tests/security, stopped with SIGTERM.
+ * unmasked events that carry the canary secrets of tests/support/canary.c, stopped with SIGTERM.
  * The count comes from a clean run's AGENTTRAIL_FAULT_REPORT; N is sampled evenly.
  *
  * A third sweep fails the N-th write/fsync/rename of a collector that signs a checkpoint at

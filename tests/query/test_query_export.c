@@ -1,6 +1,6 @@
 /*
  * test_query_export.c - where `trace-query export` writes, with the real program on a real
- * signed store (tests/ledger/ledger_fixture.c): a symlink, a FIFO, a directory and (as root)
+ * signed store (tests/support/ledger_fixture.c): a symlink, a FIFO, a directory and (as root)
  * a device node given as -o are refused with exit 2 and left as they were; an existing
  * regular file is refused without --force and replaced with it; -o - writes the same bytes
  * to stdout; an export that matches no event writes nothing and exits 1 unless

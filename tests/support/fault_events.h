@@ -1,5 +1,5 @@
 /*
- * fault_events.h - the canary events of tests/security as the fault tests use them
+ * fault_events.h - the canary events of tests/support/canary.c as the fault tests use them
  * (fault_events.c): JSON lines with fixed ids and time (so that two runs give the same bytes),
  * the HMAC key, and the clean pipeline JSON line -> event -> prepare/mask -> pack.
  */

@@ -1,7 +1,7 @@
 /*
  * ledger_fixture.h - stores with a Merkle log and signed checkpoints for the ledger tests.
  *
- * Owns nothing global. Stores are real LMDB stores (tests/store/store_fixture.c events);
+ * Owns nothing global. Stores are real LMDB stores (tests/support/store_fixture.c events);
  * checkpoints are signed with a real Ed25519 key written as DIR/checkpoint.key (0600), the
  * way the collector's signer keeps it. Single-threaded.
  */

@@ -1,7 +1,7 @@
 /*
  * test_fault_shim.c - the real trace-shim under allocation faults (AGENTTRAIL_FAULT_ALLOC=N,
  * counted by a clean run's AGENTTRAIL_FAULT_REPORT, N sampled evenly), over the canary
- * events of tests/security: --dry-run, and sending through libtraceshim to a receiver in
+ * events of tests/support/canary.c: --dry-run, and sending through libtraceshim to a receiver in
  * this test (a ROUTER socket that acks every batch).
  *
  * Proves, for each N: trace-shim exits with a status (never a signal, a sanitizer report or a
