@@ -70,20 +70,26 @@ static void setup_run(void *arg)
 static void teardown_run(void *arg)
 {
     spool_ctx *c = arg;
-    tu_rmtree(c->dir);
-    free(c->dir);
+    tu_rmtree_free(c->dir);
+}
+
+/* Opens the run's spool (c->dir/spool): spool_open's code. */
+static int open_spool(spool_ctx *c, spool **sp)
+{
+    char id[33];
+    at_error err = {0};
+    int locked = 0;
+    char *dir = tu_path(c->dir, "spool");
+    int rc = spool_open(dir, sp, id, &locked, &err);
+    free(dir);
+    return rc;
 }
 
 static int run_append(void *arg)
 {
     spool_ctx *c = arg;
     spool *sp = NULL;
-    char id[33];
-    at_error err = {0};
-    int locked = 0;
-    char *dir = tu_path(c->dir, "spool");
-    int rc = spool_open(dir, &sp, id, &locked, &err);
-    free(dir);
+    int rc = open_spool(c, &sp);
     if (rc != 0) return rc;
     rc = append_groups(c, sp);
     spool_close(&sp);
@@ -177,12 +183,7 @@ static int run_replay(void *arg)
 {
     spool_ctx *c = arg;
     spool *sp = NULL;
-    char id[33];
-    at_error err = {0};
-    int locked = 0;
-    char *dir = tu_path(c->dir, "spool");
-    int rc = spool_open(dir, &sp, id, &locked, &err);
-    free(dir);
+    int rc = open_spool(c, &sp);
     if (rc != 0) return rc;
     uint64_t seg;
     uint8_t *data;

@@ -104,8 +104,7 @@ static void test_a_connection_event_after_the_monitor_stopped_stalls_and_leaks_n
     peer_close(&pctx, peer);
     zmq_close(sock);
     zmq_ctx_term(zctx);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 int main(void)

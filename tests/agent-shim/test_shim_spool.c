@@ -70,8 +70,7 @@ static void test_spool_records_survive_reopen_and_keep_the_shim_id(void **state)
     assert_int_equal(spool_remove(sp, seg), 0);
     assert_false(spool_has_data(sp));
     spool_close(&sp);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 /* Writes n records, closes, returns the segment's bytes (malloc'd). */
@@ -139,8 +138,7 @@ static void test_torn_last_record_is_reported_and_the_rest_read(void **state)
     assert_int_equal(dmg[0].off, record_offset(4));
     assert_int_equal(dmg[0].events, 1);
     free(whole);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static void test_flipped_byte_loses_one_record_and_resyncs(void **state)
@@ -169,8 +167,7 @@ static void test_flipped_byte_loses_one_record_and_resyncs(void **state)
     assert_int_equal(dmg[0].events, -1);
     assert_int_equal(got[6], 7);
     free(whole);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static void test_length_ffffffff_in_the_first_record_skips_only_it(void **state)
@@ -188,8 +185,7 @@ static void test_length_ffffffff_in_the_first_record_skips_only_it(void **state)
     assert_int_equal(dmg[0].off, SPOOL_SEGMENT_HEADER);
     assert_int_equal(got[0], 1);
     free(whole);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static void test_version_1_segments_are_read_and_other_versions_refused(void **state)
@@ -243,8 +239,7 @@ static void test_record_over_the_limit_is_refused_before_writing(void **state)
     assert_int_equal(errno, EMSGSIZE);
     assert_int_equal(spool_sync(sp, NULL), 1); /* only the first append */
     spool_close(&sp);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static void test_spool_directory_is_locked_by_one_client(void **state)
@@ -262,8 +257,7 @@ static void test_spool_directory_is_locked_by_one_client(void **state)
     spool_close(&a);
     assert_int_equal(spool_open(dir, &b, id, &locked, &err), 0);
     spool_close(&b);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 int main(void)

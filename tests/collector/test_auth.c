@@ -122,8 +122,7 @@ static int teardown(void **state)
     assert_null(fx->zap);
     auth_zap_stop(&fx->zap); /* idempotent */
     zmq_ctx_term(fx->ctx);
-    tu_rmtree(fx->dir);
-    free(fx->dir);
+    tu_rmtree_free(fx->dir);
     free(fx);
     return 0;
 }
@@ -240,8 +239,7 @@ static void test_auth_keygen_writes_exact_modes_and_leaves_no_temporary_file(voi
     assert_int_equal(tu_run(argv, NULL, &out, NULL, NULL), 0);
     assert_string_equal(out, "k.key\nk.pub\n");
     free(out);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static void test_auth_secret_key_readable_by_others_is_refused(void **state)

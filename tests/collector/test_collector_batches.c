@@ -60,8 +60,7 @@ static void env_free(env *e)
     zmq_close(e->sock);
     zmq_ctx_term(e->ctx);
     if (e->collector > 0) assert_int_equal(pu_kill_wait(e->collector, SIGTERM), 0);
-    tu_rmtree(e->dir);
-    free(e->dir);
+    tu_rmtree_free(e->dir);
     free(e);
 }
 
@@ -186,9 +185,7 @@ static void test_bad_batches_are_rejected_and_the_collector_keeps_serving(void *
     /* Still serving: the good batch is stored. */
     assert_ok(e, good, good_len, 7, 4);
     assert_int_equal(store_count(e->store), 4);
-    free(good);
-    free(big);
-    free(wrongver);
+    TU_FREE(good, big, wrongver);
     env_free(e);
 }
 
@@ -313,9 +310,7 @@ static char *send_pair_first_altered(env *e, uint64_t seq, uint64_t n,
     assert_int_equal(ack->rejected[0]->index, 0);
     char *reason = strdup(ack->rejected[0]->reason);
     tp_ack_destroy(&ack);
-    free(frame);
-    free(ev[0]);
-    free(ev[1]);
+    TU_FREE(frame, ev[0], ev[1]);
     return reason;
 }
 
@@ -387,10 +382,7 @@ test_an_event_reusing_a_stored_id_with_other_content_is_rejected_and_counted(voi
     e->collector = 0;
     assert_true(pu_wait_for_text(
         e->log, "1 events rejected (1 reusing a stored event_id with different content)", 5000));
-    free(first);
-    free(other);
-    free(ev[0]);
-    free(ev[1]);
+    TU_FREE(first, other, ev[0], ev[1]);
     env_free(e);
 }
 

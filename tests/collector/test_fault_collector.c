@@ -52,8 +52,7 @@ static void make_frame(void)
     char *dir = tu_tempdir("fault-collector-lines");
     fe_lines l;
     fe_lines_load(&l, dir);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
     uint8_t **packed = calloc(l.n, sizeof *packed);
     size_t *lens = calloc(l.n, sizeof *lens);
     tp_limits lim = tp_limits_default();
@@ -87,11 +86,8 @@ static void env_new(run_env *e)
 
 static void env_free(run_env *e)
 {
-    tu_rmtree(e->dir);
-    free(e->dir);
-    free(e->store);
-    free(e->log);
-    free(e->report);
+    tu_rmtree_free(e->dir);
+    TU_FREE(e->store, e->log, e->report);
 }
 
 /* The ack to the batch within 5 s: its status and accepted count; -1 when none came. */

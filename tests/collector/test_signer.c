@@ -69,12 +69,9 @@ static void test_signer_creates_a_private_key_on_first_start_and_reuses_it(void 
     assert_int_equal(chmod(kp, 0640), 0);
     assert_int_equal(signer_open(s, dir, NULL, &g, &created, &err), -1);
     assert_non_null(strstr(err.what, "chmod 600"));
-    free(before);
-    free(after);
-    free(kp);
+    TU_FREE(before, after, kp);
     ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static void test_signer_signs_at_most_every_interval_after_commits(void **state)
@@ -117,8 +114,7 @@ static void test_signer_signs_at_most_every_interval_after_commits(void **state)
     cp_key_destroy(&k);
     free(kp);
     ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static void test_signer_heals_a_crash_between_commit_and_signing(void **state)
@@ -158,14 +154,11 @@ static void test_signer_heals_a_crash_between_commit_and_signing(void **state)
     assert_int_equal(ts_log_consistency_proof(s, 40, 65, proof, &n), 0);
     assert_int_equal(
         ts_log_verify_consistency(40, 65, c0.root, c1.root, (const uint8_t(*)[32])proof, n), 0);
-    free(n0);
-    free(n1);
-    free(kp);
+    TU_FREE(n0, n1, kp);
     cp_key_destroy(&k);
     signer_destroy(&g);
     ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static void test_signer_keygen_never_overwrites_and_exports_the_public_key(void **state)
@@ -198,8 +191,7 @@ static void test_signer_keygen_never_overwrites_and_exports_the_public_key(void 
     cp_key_destroy(&pubk);
     free(kp);
     free(pubp);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 int main(void)

@@ -37,21 +37,12 @@ char *bin(const char *name)
 /* Runs a program; returns its status, stderr in *err (may be NULL). */
 int run(char **err, const char *a0, ...)
 {
-    char *argv[32];
-    int n = 0;
-    char *b = bin(a0);
-    argv[n++] = b;
+    char *out = NULL;
     va_list ap;
     va_start(ap, a0);
-    const char *s;
-    while ((s = va_arg(ap, const char *)) != NULL && n < 31)
-        argv[n++] = (char *)s;
+    int rc = tu_run_va(a0, &out, err, ap);
     va_end(ap);
-    argv[n] = NULL;
-    char *out = NULL;
-    int rc = tu_run(argv, NULL, &out, NULL, err);
     free(out);
-    free(b);
     return rc;
 }
 
@@ -110,8 +101,7 @@ int teardown(void **state)
 {
     env *e = *state;
     if (e->collector > 0) pu_kill_wait(e->collector, SIGKILL);
-    tu_rmtree(e->dir);
-    free(e->dir);
+    tu_rmtree_free(e->dir);
     free(e);
     return 0;
 }

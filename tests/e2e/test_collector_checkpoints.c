@@ -36,23 +36,14 @@ typedef struct env {
     char *dir, *store, *ep, *log, *spool, *pub, *collector, *shim, *query;
 } env;
 
-static char *join(const char *a, const char *b)
-{
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *p = malloc(n);
-    assert_non_null(p);
-    snprintf(p, n, "%s/%s", a, b);
-    return p;
-}
-
 static int setup(void **state)
 {
     env *e = calloc(1, sizeof *e);
     e->dir = tu_tempdir("collector-ckpt");
-    e->store = join(e->dir, "store");
-    e->log = join(e->dir, "collector.log");
-    e->spool = join(e->dir, "spool");
-    e->pub = join(e->dir, "pub.pem");
+    e->store = tu_path(e->dir, "store");
+    e->log = tu_path(e->dir, "collector.log");
+    e->spool = tu_path(e->dir, "spool");
+    e->pub = tu_path(e->dir, "pub.pem");
     char ep[4200];
     snprintf(ep, sizeof ep, "ipc://%s/collector.sock", e->dir);
     e->ep = strdup(ep);
@@ -82,24 +73,15 @@ static int teardown(void **state)
             kill(started[i], SIGKILL);
             waitpid(started[i], NULL, 0);
         }
-    tu_rmtree(e->dir);
-    free(e->dir);
-    free(e->store);
-    free(e->log);
-    free(e->spool);
-    free(e->pub);
-    free(e->ep);
-    free(e->collector);
-    free(e->shim);
-    free(e->query);
-    free(e);
+    tu_rmtree_free(e->dir);
+    TU_FREE(e->store, e->log, e->spool, e->pub, e->ep, e->collector, e->shim, e->query, e);
     return 0;
 }
 
 /* Sends n note events numbered from first through trace-shim to endpoint ep. */
 static void send_events_to(env *e, const char *ep, int first, int n)
 {
-    char *in = join(e->dir, "in.jsonl");
+    char *in = tu_path(e->dir, "in.jsonl");
     FILE *f = fopen(in, "w");
     assert_non_null(f);
     for (int i = first; i < first + n; i++)
@@ -176,7 +158,7 @@ static void test_collector_signs_checkpoints_and_heals_a_sigkill(void **state)
     pid_t pid = start(e->store, e->ep, e->log, fast);
     assert_true(pu_wait_for_text(e->log, "checkpoints: signed with", 1000));
     assert_true(pu_wait_for_text(e->log, "new key, mode 0600", 10));
-    char *kp = join(e->store, "checkpoint.key");
+    char *kp = tu_path(e->store, "checkpoint.key");
     struct stat st;
     assert_int_equal(stat(kp, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
@@ -221,7 +203,7 @@ static void test_collector_signs_checkpoints_and_heals_a_sigkill(void **state)
     verify_store(e);
 
     /* An auditor's bundle of what the collector stored. */
-    char *bundle = join(e->dir, "INC-7.tar"), *out = NULL, *err = NULL;
+    char *bundle = tu_path(e->dir, "INC-7.tar"), *out = NULL, *err = NULL;
     char *exp[] = {e->query, "--store", e->store, "export", "--incident",
                    "INC-7",  "-o",      bundle,   NULL};
     assert_int_equal(tu_run(exp, NULL, NULL, NULL, &err), 0);
@@ -229,15 +211,13 @@ static void test_collector_signs_checkpoints_and_heals_a_sigkill(void **state)
     char *ver[] = {e->query, "verify", bundle, "--key", e->pub, NULL};
     assert_int_equal(tu_run(ver, NULL, &out, NULL, NULL), 0);
     assert_non_null(strstr(out, "verified: 45 events"));
-    free(out);
-    free(bundle);
-    free(kp);
+    TU_FREE(out, bundle, kp);
 }
 
 static void test_collector_keygen_makes_a_new_key_and_never_overwrites(void **state)
 {
     env *e = *state;
-    char *kp = join(e->dir, "new-signing.key"), *out = NULL, *err = NULL;
+    char *kp = tu_path(e->dir, "new-signing.key"), *out = NULL, *err = NULL;
     char *argv[] = {e->collector, "keygen", "-o", kp, NULL};
     assert_int_equal(tu_run(argv, NULL, &out, NULL, &err), 0);
     assert_non_null(strstr(out, "BEGIN PUBLIC KEY"));
@@ -280,13 +260,13 @@ static void test_collector_never_makes_a_new_key_for_an_existing_log(void **stat
 {
     env *e = *state;
     /* The store of the first test: 45 entries signed with STORE/checkpoint.key. */
-    char *kp = join(e->store, "checkpoint.key"), *saved = join(e->dir, "saved.key");
+    char *kp = tu_path(e->store, "checkpoint.key"), *saved = tu_path(e->dir, "saved.key");
     assert_int_equal(rename(kp, saved), 0);
     expect_refusal(e, e->store, NULL, "is missing, but the log already holds 45 entries");
     struct stat st;
     assert_int_not_equal(stat(kp, &st), 0); /* no new key */
     /* A mistyped --signing-key is an error, for an existing log and for a new one alike. */
-    char *typo = join(e->dir, "sigining.key"), *fresh = join(e->dir, "fresh-store");
+    char *typo = tu_path(e->dir, "sigining.key"), *fresh = tu_path(e->dir, "fresh-store");
     const char *opt[] = {"--signing-key", typo, NULL};
     expect_refusal(e, e->store, opt, "no such file; a given key is never created");
     expect_refusal(e, fresh, opt, "no such file; a given key is never created");
@@ -296,10 +276,7 @@ static void test_collector_never_makes_a_new_key_for_an_existing_log(void **stat
     pid_t pid = start(e->store, e->ep, e->log, NULL);
     assert_int_equal(pu_kill_wait(pid, SIGTERM), 0);
     verify_store(e);
-    free(kp);
-    free(saved);
-    free(typo);
-    free(fresh);
+    TU_FREE(kp, saved, typo, fresh);
 }
 
 /* trace-query verify --store store --key pub [--witness w]: the exit code, stderr kept. */
@@ -331,7 +308,7 @@ static void expect_verify(env *e, int want, const char *store, const char *pub, 
 static void test_collector_bounds_the_unsigned_tail(void **state)
 {
     env *e = *state;
-    char *store = join(e->dir, "tail-store"), *pub = join(e->dir, "tail.pub");
+    char *store = tu_path(e->dir, "tail-store"), *pub = tu_path(e->dir, "tail.pub");
     /* Signing once a minute but at once past 8 unsigned entries; groups of at most 4 events
      * and batches of at most 4: the tail a running collector leaves is at most 8 + 4 + 4. */
     const char *opt[] = {"--checkpoint-ms",
@@ -370,8 +347,8 @@ static void test_collector_bounds_the_unsigned_tail(void **state)
 static void test_witness_catches_a_rollback_and_removed_checkpoints(void **state)
 {
     env *e = *state;
-    char *store = join(e->dir, "w-store"), *early = join(e->dir, "w-early"),
-         *wdir = join(e->dir, "witness"), *pub = join(e->dir, "w.pub");
+    char *store = tu_path(e->dir, "w-store"), *early = tu_path(e->dir, "w-early"),
+         *wdir = tu_path(e->dir, "witness"), *pub = tu_path(e->dir, "w.pub");
     const char *opt[] = {"--checkpoint-ms", "0", "--witness", wdir, NULL};
     pid_t pid = start(store, e->ep, e->log, opt);
     send_events(e, 0, 20);
@@ -404,7 +381,7 @@ static void test_witness_catches_a_rollback_and_removed_checkpoints(void **state
     expect_verify(e, 4, early, pub, wdir, "rollback: witness record");
     expect_verify(e, 4, early, NULL, wdir, "rollback: witness record");
     /* Every checkpoint but the first removed from the store. */
-    char *removed = join(e->dir, "w-removed");
+    char *removed = tu_path(e->dir, "w-removed");
     lf_copy_tree(store, removed);
     lf_drop_checkpoints(removed, 1);
     expect_verify(e, 4, removed, pub, wdir, "removed checkpoints: witness record");
@@ -415,24 +392,18 @@ static void test_witness_catches_a_rollback_and_removed_checkpoints(void **state
     assert_int_equal(fclose(wf), 0);
     expect_verify(e, 0, store, pub, wdir, "last record is cut short");
     /* A witness that cannot be written stops the collector from starting. */
-    char *notdir = join(e->dir, "a-file"), *bad = join(notdir, "witness");
+    char *notdir = tu_path(e->dir, "a-file"), *bad = tu_path(notdir, "witness");
     assert_int_equal(tu_write_file(notdir, "x", 1), 0);
     const char *badopt[] = {"--witness", bad, NULL};
     expect_refusal(e, store, badopt, "witness");
-    free(notdir);
-    free(bad);
-    free(removed);
-    free(store);
-    free(early);
-    free(wdir);
-    free(pub);
+    TU_FREE(notdir, bad, removed, store, early, wdir, pub);
 }
 
 static void test_a_failing_witness_is_loud_and_acks_go_on(void **state)
 {
     env *e = *state;
-    char *store = join(e->dir, "wf-store"), *wdir = join(e->dir, "wf-witness"),
-         *away = join(e->dir, "wf-witness.away"), *pub = join(e->dir, "wf.pub");
+    char *store = tu_path(e->dir, "wf-store"), *wdir = tu_path(e->dir, "wf-witness"),
+         *away = tu_path(e->dir, "wf-witness.away"), *pub = tu_path(e->dir, "wf.pub");
     const char *opt[] = {"--checkpoint-ms", "0", "--witness", wdir, NULL};
     pid_t pid = start(store, e->ep, e->log, opt);
     send_events(e, 0, 5);
@@ -452,10 +423,7 @@ static void test_a_failing_witness_is_loud_and_acks_go_on(void **state)
     assert_int_equal(pu_kill_wait(pid, SIGTERM), 0);
     save_public_key(e, store, pub);
     expect_verify(e, 0, store, pub, wdir, "witness checkpoints checked");
-    free(store);
-    free(wdir);
-    free(away);
-    free(pub);
+    TU_FREE(store, wdir, away, pub);
 }
 
 int main(void)

@@ -41,8 +41,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     env *e = *state;
-    tu_rmtree(e->dir);
-    free(e->dir);
+    tu_rmtree_free(e->dir);
     free(e->driver);
     free(e);
     return 0;

@@ -111,8 +111,7 @@ static int stream_through_kills(const char *endpoint, int ndrivers, const char *
     assert_int_equal(dup, 0);
     assert_int_equal(total, (uint64_t)ndrivers * n);
     free(driver);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
     return k;
 }
 
@@ -124,8 +123,7 @@ static void test_collector_sigkilled_while_three_services_stream_loses_nothing(v
     snprintf(ep, sizeof ep, "ipc://%s/c.sock", dir);
     int k = stream_through_kills(ep, 3, "9000", "1500", 14, NULL);
     assert_true(k >= 14);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static void test_collector_sigkilled_over_tcp_with_large_groups_loses_nothing(void **state)

@@ -68,8 +68,7 @@ static int setup(void **state)
     proto_ctx *c = calloc(1, sizeof *c);
     char *dir = tu_tempdir("fault-proto");
     fe_lines_load(&c->lines, dir);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
     packs_alloc(&c->clean, c->lines.n);
     packs_alloc(&c->out, c->lines.n);
     *state = c;

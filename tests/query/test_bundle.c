@@ -101,14 +101,8 @@ static int teardown(void **state)
     (void)state;
     cp_key_destroy(&key);
     cp_key_destroy(&other_key);
-    tu_rmtree(dir);
-    free(dir);
-    free(store);
-    free(other_store);
-    free(pub);
-    free(bundle_path);
-    free(other_bundle);
-    free(scratch);
+    tu_rmtree_free(dir);
+    TU_FREE(store, other_store, pub, bundle_path, other_bundle, scratch);
     return 0;
 }
 
@@ -138,9 +132,7 @@ static void test_bundle_exported_from_a_store_verifies_with_the_pinned_key(void 
     assert_non_null(
         strstr(out, "every check passed against the bundle's own pub.pem, key SHA256:"));
     assert_non_null(strstr(err, "FAILED: signing key not pinned"));
-    free(out);
-    free(err);
-    free(tq);
+    TU_FREE(out, err, tq);
 
     bundle b;
     bf_load(bundle_path, &b);
@@ -164,9 +156,7 @@ static void test_bundle_export_is_byte_identical_for_the_same_state_and_query(vo
     assert_non_null(b);
     assert_int_equal(a_len, b_len);
     assert_memory_equal(a, b, a_len);
-    free(a);
-    free(b);
-    free(again);
+    TU_FREE(a, b, again);
 }
 
 static void test_bundle_checks_with_openssl_and_sha256sum_as_verify_txt_says(void **state)
@@ -473,10 +463,7 @@ static void test_bundle_forged_with_a_new_key_fails_unless_that_key_is_trusted(v
     assert_int_equal(verify_with(bundle_path, "--keyring", kr2, &out, &err), 3);
     assert_non_null(strstr(err, "ring2.pem:"));
     assert_non_null(strstr(err, "not an Ed25519 public key"));
-    free(out);
-    free(err);
-    free(kr1);
-    free(kr2);
+    TU_FREE(out, err, kr1, kr2);
 }
 
 static void test_bundle_checkpoint_with_a_smaller_tree_is_named(void **state)
@@ -547,17 +534,12 @@ static void test_bundle_prior_checkpoint_consistency_is_checked(void **state)
     char *argv3[] = {tq, "verify", with_prior, "--key", pub, "--prior", prior, NULL};
     assert_int_equal(run(argv3, &out, NULL), 0);
     assert_non_null(strstr(out, "consistent with the prior checkpoint"));
-    free(out);
-    free(tq);
-    free(with_prior);
-    free(odd);
+    TU_FREE(out, tq, with_prior, odd);
     /* A prior signed by someone else. */
     char *foreign = lf_note(other_key, origin, 100, root, LF_T0);
     assert_int_equal(tu_write_file(prior, foreign, strlen(foreign)), 0);
     expect_failure(bundle_path, pub, prior, "prior signature", NULL);
-    free(foreign);
-    free(older);
-    free(prior);
+    TU_FREE(foreign, older, prior);
 }
 
 static void test_bundle_that_is_not_an_archive_fails_verification(void **state)

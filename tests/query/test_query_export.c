@@ -147,10 +147,7 @@ static void test_export_to_stdout_writes_the_same_bundle(void **state)
     char *file = tu_read_file(path, &flen);
     assert_int_equal(len, flen);
     assert_memory_equal(out, file, len);
-    free(file);
-    free(out);
-    free(err);
-    free(path);
+    TU_FREE(file, out, err, path);
 }
 
 static void test_export_of_nothing_writes_nothing_unless_allowed(void **state)
@@ -221,8 +218,7 @@ static int teardown(void **state)
 {
     (void)state;
     cp_key_destroy(&key);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
     free(store);
     free(pub);
     return 0;

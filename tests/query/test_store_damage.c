@@ -49,11 +49,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    tu_rmtree(dir);
-    free(dir);
-    free(store);
-    free(pub);
-    free(mdb);
+    tu_rmtree_free(dir);
+    TU_FREE(store, pub, mdb);
     return 0;
 }
 
@@ -220,10 +217,7 @@ static void test_a_read_past_the_file_is_reported_not_a_signal(void **state)
     fprintf(stderr, "store-damage: 260 crashed readers in %.1f s, then the store opens\n",
             now_s() - t0);
     mdb_env_close(holder);
-    free(err);
-    free(cut);
-    free(cutmdb);
-    free(bundle);
+    TU_FREE(err, cut, cutmdb, bundle);
 }
 
 int main(void)

@@ -72,13 +72,8 @@ static int teardown(void **state)
 {
     (void)state;
     cp_key_destroy(&key);
-    tu_rmtree(dir);
-    free(dir);
-    free(grown);
-    free(early);
-    free(pub);
-    free(newer_cp);
-    free(older_cp);
+    tu_rmtree_free(dir);
+    TU_FREE(grown, early, pub, newer_cp, older_cp);
     return 0;
 }
 

@@ -167,12 +167,7 @@ static void same_verdict(const char *what, const char *bundle_path, const char *
                  "%s%s",
                  what, want, check ? check : "", q, qout ? qout : "", qerr ? qerr : "", s,
                  sout ? sout : "", serr ? serr : "");
-    free(qf);
-    free(sf);
-    free(qout);
-    free(qerr);
-    free(sout);
-    free(serr);
+    TU_FREE(qf, sf, qout, qerr, sout, serr);
 }
 
 /* ---- the store and its bundles ----------------------------------------------------------- */
@@ -217,11 +212,7 @@ static int setup(void **state)
     assert_int_equal(tu_write_file(extra, EXTRA, strlen(EXTRA)), 0);
     const char *second[] = {taus, extra, NULL};
     collect(second);
-    free(text);
-    free(taus);
-    free(extra);
-    free(swe);
-    free(tau);
+    TU_FREE(text, taus, extra, swe, tau);
 
     char *tc = tu_bin("trace-collector"), *out = NULL;
     char *print[] = {tc, "--store", store, "--print-public-key", NULL};
@@ -344,9 +335,7 @@ static void events_put(bundle *b, events *e)
     put_pieces(b, BUNDLE_EVENTS_JSON, e->json, e->n);
     put_pieces(b, BUNDLE_PROOFS, e->proof, e->n);
     for (size_t i = 0; i < e->n; i++) {
-        free(e->bin[i].p);
-        free(e->json[i].p);
-        free(e->proof[i].p);
+        TU_FREE(e->bin[i].p, e->json[i].p, e->proof[i].p);
     }
     free(e);
 }
@@ -598,10 +587,7 @@ static void test_script_trusting_the_bundle_key_says_so_with_exit_5(void **state
     char want[80];
     snprintf(want, sizeof want, "%.71s", fp);
     if (!strstr(out, want)) fail_msg("fingerprint %s not in the script's output: %s", want, out);
-    free(qout);
-    free(qerr);
-    free(out);
-    free(err);
+    TU_FREE(qout, qerr, out, err);
     /* The forgery passes every check but the key's: exit 5, never 0; pinned, it fails. */
     bundle b;
     bf_load(good, &b);

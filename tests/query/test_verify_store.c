@@ -42,8 +42,7 @@ static int teardown(void **state)
     (void)state;
     cp_key_destroy(&key);
     cp_key_destroy(&other_key);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
     free(pristine);
     free(pub);
     return 0;

@@ -33,18 +33,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
     return 0;
-}
-
-static char *path_in(const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    assert_non_null(p);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
 }
 
 static cp_checkpoint sample(uint64_t size)
@@ -137,7 +127,8 @@ static void test_checkpoint_text_follows_c2sp_layout(void **state)
     char *pem;
     size_t pemlen;
     assert_int_equal(cp_key_public_pem(k, &pem, &pemlen), 0);
-    char *pubp = path_in("pub.pem"), *bodyp = path_in("body"), *sigp = path_in("sig");
+    char *pubp = tu_path(dir, "pub.pem"), *bodyp = tu_path(dir, "body"),
+         *sigp = tu_path(dir, "sig");
     assert_int_equal(tu_write_file(pubp, pem, pemlen), 0);
     assert_int_equal(tu_write_file(bodyp, body, (size_t)blen), 0);
     assert_int_equal(tu_write_file(sigp, blob + 4, 64), 0);
@@ -150,11 +141,7 @@ static void test_checkpoint_text_follows_c2sp_layout(void **state)
     blob[10] ^= 1;
     assert_int_equal(tu_write_file(sigp, blob + 4, 64), 0);
     assert_int_not_equal(tu_run(argv, NULL, NULL, NULL, NULL), 0);
-    free(pubp);
-    free(bodyp);
-    free(sigp);
-    free(pem);
-    free(note);
+    TU_FREE(pubp, bodyp, sigp, pem, note);
     cp_key_destroy(&k);
 }
 
@@ -282,7 +269,7 @@ static void test_key_file_is_created_0600_and_never_overwritten(void **state)
 {
     (void)state;
     cp_key *k = NULL, *again = NULL, *k2 = NULL;
-    char *path = path_in("signing.key");
+    char *path = tu_path(dir, "signing.key");
     at_error err = {0};
     assert_int_equal(cp_key_generate(&k), 0);
     assert_int_equal(cp_key_save_private(k, path, &err), 0);
@@ -306,7 +293,7 @@ static void test_key_file_is_created_0600_and_never_overwritten(void **state)
     assert_int_equal(cp_key_load_private(path, &again, &err), CP_EKEY);
     assert_non_null(strstr(err.what, "chmod 600"));
     assert_null(again);
-    char *missing = path_in("missing.key");
+    char *missing = tu_path(dir, "missing.key");
     assert_int_equal(cp_key_load_private(missing, &again, &err), CP_EIO);
     assert_non_null(strstr(err.what, "missing.key"));
     free(missing);
@@ -324,7 +311,7 @@ static void test_public_key_loads_from_pem_and_verifier_line(void **state)
     size_t pemlen;
     assert_int_equal(cp_key_public_pem(k, &pem, &pemlen), 0);
     assert_non_null(strstr(pem, "-----BEGIN PUBLIC KEY-----"));
-    char *path = path_in("pub.pem");
+    char *path = tu_path(dir, "pub.pem");
     at_error err = {0};
     assert_int_equal(tu_write_file(path, pem, pemlen), 0);
     assert_int_equal(cp_key_load_public(path, &p, &err), 0);

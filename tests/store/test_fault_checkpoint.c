@@ -48,8 +48,7 @@ static void teardown_run(void *arg)
 {
     cp_ctx *c = arg;
     free(c->note);
-    tu_rmtree(c->dir);
-    free(c->dir);
+    tu_rmtree_free(c->dir);
 }
 
 static int run_checkpoint(void *arg)

@@ -61,8 +61,7 @@ static void teardown_run(void *arg)
 {
     store_ctx *c = arg;
     free_events(c);
-    tu_rmtree(c->dir);
-    free(c->dir);
+    tu_rmtree_free(c->dir);
     c->dir = NULL;
 }
 

@@ -231,8 +231,7 @@ static void test_ledger_sparse_layout_matches_the_reference_at_every_size_0_to_3
     check_roots(s, N);
     ts_close(&s);
     ref_free();
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static void test_ledger_old_layout_store_gives_the_same_proofs(void **state)
@@ -269,8 +268,7 @@ static void test_ledger_old_layout_store_gives_the_same_proofs(void **state)
     assert_int_equal(ts_log_check_nodes(s, NULL, NULL), 0);
     ts_close(&s);
     ref_free();
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static void test_ledger_every_minimum_level_gives_the_reference_tree(void **state)
@@ -303,8 +301,7 @@ static void test_ledger_every_minimum_level_gives_the_reference_tree(void **stat
         }
         assert_int_equal(ts_log_check_nodes(s, NULL, NULL), 0);
         ts_close(&s);
-        tu_rmtree(dir);
-        free(dir);
+        tu_rmtree_free(dir);
     }
     ref_free();
 }
@@ -373,8 +370,7 @@ static void test_ledger_check_nodes_catches_a_flipped_missing_or_extra_node(void
     check_nodes_fails_with(s, "log_nodes: an entry (level 1, last leaf 1)");
 
     ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static void test_ledger_layout_is_chosen_once_and_a_damaged_record_is_refused(void **state)
@@ -407,8 +403,7 @@ static void test_ledger_layout_is_chosen_once_and_a_damaged_record_is_refused(vo
         check_nodes_fails_with(s, "nodes_min_level");
     }
     ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static void test_ledger_catch_up_at_open_grows_a_full_map(void **state)
@@ -446,8 +441,7 @@ static void test_ledger_catch_up_at_open_grows_a_full_map(void **state)
     assert_int_equal(ts_log_check_nodes(s, NULL, NULL), 0);
     ts_close(&s);
     ref_free();
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 int main(void)

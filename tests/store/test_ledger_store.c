@@ -115,8 +115,7 @@ static void test_ledger_roots_and_proofs_match_the_stored_events(void **state)
     assert_memory_equal(r, roots[GROUPS], 32);
     ts_close(&ro);
     ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static void test_ledger_nodes_catch_up_after_writes_without_the_hook(void **state)
@@ -142,8 +141,7 @@ static void test_ledger_nodes_catch_up_after_writes_without_the_hook(void **stat
     assert_int_equal(ts_log_root(s, 38, got), 0);
     assert_memory_equal(got, want, 32);
     ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static char *signed_note(cp_key *k, const char *origin, uint64_t size, const uint8_t root[32])
@@ -225,8 +223,7 @@ static void test_ledger_keeps_checkpoints_that_match_and_refuses_others(void **s
         free(notes[i]);
     cp_key_destroy(&k);
     ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 int main(void)

@@ -55,8 +55,7 @@ static void test_store_append_gives_consecutive_log_indexes(void **state)
     tp_event_destroy(&ev);
     assert_int_equal(ts_check(s, fx_report, NULL), 0);
     ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static void test_store_keeps_collector_stamps(void **state)
@@ -82,8 +81,7 @@ static void test_store_keeps_collector_stamps(void **state)
     tp_event_destroy(&got);
     tp_event_destroy(&ev);
     ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static void test_store_dedups_within_a_group(void **state)
@@ -107,8 +105,7 @@ static void test_store_dedups_within_a_group(void **state)
     assert_int_equal(ts_check(s, fx_report, NULL), 0);
     fx_free(ev, 4);
     ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static void test_store_dedups_across_groups(void **state)
@@ -142,8 +139,7 @@ static void test_store_dedups_across_groups(void **state)
     fx_free(a, 3);
     fx_free(b, 3);
     ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 /* Same id, same bytes (a resend, whatever its `stored` stamps) is a
@@ -194,8 +190,7 @@ static void test_store_tells_a_resend_from_another_event_under_the_same_id(void 
     assert_int_equal(ts_check(s, fx_report, NULL), 0);
     fx_free(b, 3);
     ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 /* The longest workflow, dri and incident the contract accepts (traceproto.h)
@@ -232,8 +227,7 @@ static void test_store_indexes_the_longest_keys_the_contract_allows(void **state
     assert_string_equal(err.where, "incident");
     tp_event_destroy(&ev);
     ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static void test_store_rejects_events_without_id(void **state)
@@ -252,8 +246,7 @@ static void test_store_rejects_events_without_id(void **state)
     ev[1]->event_id.len = 16;
     fx_free(ev, 2);
     ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 /* The stored bytes are the event's protobuf with its stamps, bit for bit,
@@ -338,8 +331,7 @@ static void test_store_stored_bytes_match_leaf_hashes_across_dictionaries(void *
     for (int i = 0; i < N; i++)
         free(packed[i]);
     ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 /* Events unlike the fixture's: arguments of pseudo-random letters. */
@@ -394,8 +386,7 @@ static void test_store_retrains_when_the_data_drifts(void **state)
     s = fx_open(dir, TS_OPEN_RDONLY, NULL);
     assert_int_equal(ts_check(s, fx_report, NULL), 0);
     ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static int hook_calls;
@@ -441,8 +432,7 @@ static void test_store_append_hook_runs_inside_the_transaction(void **state)
     assert_int_equal(hook_first, 2);
     fx_free(ev, 3);
     ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 int main(void)

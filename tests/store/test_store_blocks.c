@@ -50,8 +50,7 @@ static void check_and_remove(ts_store *s, char *dir, tp_event **ev, size_t n)
     assert_int_equal(ts_check(s, fx_report, NULL), 0);
     fx_free(ev, n);
     ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static void test_store_groups_a_traces_events_into_one_block(void **state)
@@ -264,8 +263,7 @@ static void test_store_decodes_blocks_and_refuses_bad_ones(void **state)
     free(packed);
     tp_event_destroy(&ev);
     ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 /* Dictionary training (dict.c, the codec layer) decodes its samples from the units itself:

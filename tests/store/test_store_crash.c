@@ -169,8 +169,7 @@ static void test_store_survives_sigkill_of_the_writer(void **state)
             KILLS, (unsigned long long)reported_total, (unsigned long long)start,
             (unsigned long long)st.events, st.dictionaries);
     assert_true(reported_total > 0);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 int main(void)

@@ -49,8 +49,7 @@ static void test_store_map_grows_from_a_tiny_map(void **state)
     s = fx_open(dir, TS_OPEN_RDONLY, NULL); /* a reader maps what the writer grew */
     assert_int_equal(ts_check(s, fx_report, NULL), 0);
     ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static void test_store_map_limit_stops_the_whole_group(void **state)
@@ -76,8 +75,7 @@ static void test_store_map_limit_stops_the_whole_group(void **state)
     free(ev);
     free(r);
     ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 /* Copies the unit (block) holding log_index (its header names it uniquely: it
@@ -133,8 +131,7 @@ static void test_store_check_detects_a_corrupted_unit(void **state)
     assert_true(problems >= 1);
     assert_non_null(strstr(ts_last_error(s), "problem"));
     ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static void test_store_check_detects_missing_and_stray_index_entries(void **state)
@@ -182,8 +179,7 @@ static void test_store_check_detects_missing_and_stray_index_entries(void **stat
     assert_int_equal(ts_check(s, fx_report, &problems), TS_ECORRUPT);
     assert_int_equal(problems, 2); /* names an absent event, and the count */
     ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static void test_store_check_detects_a_trace_number_given_twice(void **state)
@@ -211,8 +207,7 @@ static void test_store_check_detects_a_trace_number_given_twice(void **state)
     assert_int_equal(ts_check(s, fx_report, &problems), TS_ECORRUPT);
     assert_true(problems >= 1);
     ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 int main(void)

@@ -37,8 +37,7 @@ static void test_store_creates_private_dir_and_files(void **state)
     assert_null(s);
     ts_close(&s); /* idempotent */
     ts_close(NULL);
-    tu_rmtree(base);
-    free(base);
+    tu_rmtree_free(base);
 }
 
 static void test_store_open_missing_is_notfound(void **state)
@@ -55,8 +54,7 @@ static void test_store_open_missing_is_notfound(void **state)
     assert_int_equal(ts_open(dir, TS_OPEN_RDONLY, NULL, &s, &err), TS_ENOTFOUND);
     /* An empty directory is not a store either. */
     assert_int_equal(ts_open(base, 0, NULL, &s, &err), TS_ENOTFOUND);
-    tu_rmtree(base);
-    free(base);
+    tu_rmtree_free(base);
 }
 
 static void test_store_second_writer_is_locked_out(void **state)
@@ -80,8 +78,7 @@ static void test_store_second_writer_is_locked_out(void **state)
     /* Once the writer is gone, the next one gets in. */
     s = fx_open(dir, 0, NULL);
     ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static void test_store_unknown_schema_version_is_refused(void **state)
@@ -108,8 +105,7 @@ static void test_store_unknown_schema_version_is_refused(void **state)
     assert_null(s);
     assert_non_null(strstr(err.what, "99"));
     assert_int_equal(ts_open(dir, TS_OPEN_RDONLY, NULL, &s, &err), TS_EVERSION);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static void test_store_read_only_refuses_appends_and_reads(void **state)
@@ -137,8 +133,7 @@ static void test_store_read_only_refuses_appends_and_reads(void **state)
     assert_int_equal(st.traces, 1);
     ts_close(&s);
     fx_free(ev, 3);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static void test_store_errors_have_names(void **state)

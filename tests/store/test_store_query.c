@@ -51,8 +51,7 @@ static int teardown(void **state)
     world *w = *state;
     ts_close(&w->s);
     fx_free(w->ev, N);
-    tu_rmtree(w->dir);
-    free(w->dir);
+    tu_rmtree_free(w->dir);
     free(w);
     return 0;
 }
@@ -316,8 +315,7 @@ static void test_store_incident_link_indexes_linked_traces(void **state)
     tp_event_destroy(&late);
     tp_event_destroy(&again);
     ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 int main(void)

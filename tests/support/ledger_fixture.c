@@ -17,11 +17,7 @@
 
 char *lf_path(const char *dir, const char *name)
 {
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    assert_non_null(p);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
+    return tu_path(dir, name);
 }
 
 void lf_append(ts_store *s, uint64_t first, uint64_t n, size_t group)

@@ -176,8 +176,7 @@ pu_shim_env *pu_shim_env_new(const char *tag)
 void pu_shim_env_free(pu_shim_env **e)
 {
     if (!e || !*e) return;
-    tu_rmtree((*e)->dir);
-    free((*e)->dir);
+    tu_rmtree_free((*e)->dir);
     free((*e)->shim);
     free(*e);
     *e = NULL;

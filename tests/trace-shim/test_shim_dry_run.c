@@ -23,22 +23,13 @@
 
 static char *dir, *shim, *key;
 
-static char *path_in(const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    assert_non_null(p);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 static int setup(void **state)
 {
     (void)state;
     unsetenv("AGENTTRAIL_HMAC_KEY_FILE");
     dir = tu_tempdir("shim-dry-run");
     shim = tu_bin("trace-shim");
-    key = path_in("hmac.key");
+    key = tu_path(dir, "hmac.key");
     char *argv[] = {shim, "keygen", "--hmac", "-o", key, NULL};
     return tu_run(argv, NULL, NULL, NULL, NULL) == 0 ? 0 : -1;
 }
@@ -46,8 +37,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
     free(shim);
     free(key);
     return 0;
@@ -84,7 +74,7 @@ static void test_dry_run_of_shared_data_passes_check_events_and_is_a_fixed_point
         lines += out[i] == '\n';
     assert_int_equal(lines, 26481);
     assert_null(strstr(out, "\"text\":")); /* prompt text never leaves without --keep */
-    char *first = path_in("first.jsonl");
+    char *first = tu_path(dir, "first.jsonl");
     assert_int_equal(tu_write_file(first, out, out_len), 0);
 
     char *again = NULL;
@@ -101,15 +91,7 @@ static void test_dry_run_of_shared_data_passes_check_events_and_is_a_fixed_point
     int crc = tu_run(py, NULL, &verdict, NULL, NULL);
     if (crc != 0) fail_msg("check-events: exit %d: %.500s", crc, verdict);
     assert_string_equal(verdict, "26481 passed, 0 failed\n");
-    free(verdict);
-    free(check);
-    free(again);
-    free(first);
-    free(out);
-    free(err);
-    free(f1);
-    free(f2);
-    free(f3);
+    TU_FREE(verdict, check, again, first, out, err, f1, f2, f3);
 }
 
 #define GOOD "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\",\"note\":\"n\"}\n"
@@ -117,7 +99,7 @@ static void test_dry_run_of_shared_data_passes_check_events_and_is_a_fixed_point
 static void test_rejected_line_exits_1_names_file_line_field_and_keeps_valid_lines(void **state)
 {
     (void)state;
-    char *in = path_in("mixed.jsonl");
+    char *in = tu_path(dir, "mixed.jsonl");
     const char *text = GOOD "\n{\"kind\":\"note\",\"workflow\":\"w\",\"note\":\"n\"}\n" GOOD;
     assert_int_equal(tu_write_file(in, text, strlen(text)), 0);
     char *out = NULL, *err = NULL;
@@ -129,15 +111,13 @@ static void test_rejected_line_exits_1_names_file_line_field_and_keeps_valid_lin
     for (char *p = out; *p; p++)
         lines += *p == '\n';
     assert_int_equal(lines, 2);
-    free(out);
-    free(err);
-    free(in);
+    TU_FREE(out, err, in);
 }
 
 static void test_stdin_is_read_when_no_file_or_dash_is_given(void **state)
 {
     (void)state;
-    char *in = path_in("one.jsonl");
+    char *in = tu_path(dir, "one.jsonl");
     assert_int_equal(tu_write_file(in, GOOD, strlen(GOOD)), 0);
     char *out = NULL, *err = NULL;
     assert_int_equal(shim_run(in, &out, NULL, &err, "--dry-run", NULL), 0);
@@ -152,16 +132,14 @@ static void test_stdin_is_read_when_no_file_or_dash_is_given(void **state)
     assert_int_equal(tu_write_file(in, bad, strlen(bad)), 0);
     assert_int_equal(shim_run(in, &out, NULL, &err, "--dry-run", NULL), 1);
     assert_non_null(strstr(err, "<stdin>:1: kind: must be one of"));
-    free(out);
-    free(err);
-    free(in);
+    TU_FREE(out, err, in);
 }
 
 static void test_usage_errors_exit_2(void **state)
 {
     (void)state;
     char *err = NULL, *out = NULL;
-    char *in = path_in("usage.jsonl");
+    char *in = tu_path(dir, "usage.jsonl");
     assert_int_equal(tu_write_file(in, GOOD, strlen(GOOD)), 0);
     assert_int_equal(shim_run(NULL, NULL, NULL, &err, "--dry-run", "--no-such-option", NULL), 2);
     assert_non_null(strstr(err, "--no-such-option"));
@@ -169,28 +147,26 @@ static void test_usage_errors_exit_2(void **state)
     assert_int_equal(
         shim_run(NULL, NULL, NULL, &err, "--dry-run", "--max-event-bytes", "lots", NULL), 2);
     free(err);
-    char *absent = path_in("absent.key");
+    char *absent = tu_path(dir, "absent.key");
     assert_int_equal(
         shim_run(NULL, NULL, NULL, &err, "--dry-run", "--hmac-key-file", absent, in, NULL), 2);
     assert_non_null(strstr(err, "trace-shim keygen --hmac -o FILE"));
     free(err);
-    char *missing = path_in("missing.jsonl");
+    char *missing = tu_path(dir, "missing.jsonl");
     assert_int_equal(shim_run(NULL, &out, NULL, &err, "--dry-run", missing, in, NULL), 2);
     assert_non_null(strstr(err, "cannot read"));
     assert_non_null(strstr(out, "\"note\":\"n\"")); /* the readable file is still judged */
     free(out);
     free(err);
     /* Without --dry-run it sends: no collector there, so exit 3 after --timeout. */
-    char *spool = path_in("spool"), *sock = path_in("none.sock");
+    char *spool = tu_path(dir, "spool"), *sock = tu_path(dir, "none.sock");
     char ep[4200];
     snprintf(ep, sizeof ep, "ipc://%s", sock);
     assert_int_equal(shim_run(NULL, NULL, NULL, &err, "--endpoint", ep, "--spool-dir", spool,
                               "--timeout", "1", in, NULL),
                      3);
     assert_non_null(strstr(err, "spooled 1"));
-    free(err);
-    free(spool);
-    free(sock);
+    TU_FREE(err, spool, sock);
     assert_int_equal(shim_run(NULL, &out, NULL, NULL, "--help", NULL), 0);
     static const char *const documented[] = {"--dry-run",
                                              "--hmac-key-file",
@@ -206,16 +182,13 @@ static void test_usage_errors_exit_2(void **state)
                                              "AGENTTRAIL_HMAC_KEY_FILE"};
     for (size_t i = 0; i < sizeof documented / sizeof documented[0]; i++)
         if (!strstr(out, documented[i])) fail_msg("--help does not document %s", documented[i]);
-    free(out);
-    free(absent);
-    free(missing);
-    free(in);
+    TU_FREE(out, absent, missing, in);
 }
 
 static void test_prompt_text_without_a_key_is_refused_with_how_to_make_one(void **state)
 {
     (void)state;
-    char *in = path_in("prompt.jsonl");
+    char *in = tu_path(dir, "prompt.jsonl");
     const char *line = "{\"kind\":\"prompt\",\"workflow\":\"w\",\"dri\":\"d\",\"model\":{"
                        "\"provider\":\"p\",\"name\":\"m\"},\"prompt\":{\"text\":\"secret\"}}\n";
     assert_int_equal(tu_write_file(in, line, strlen(line)), 0);
@@ -238,9 +211,7 @@ static void test_prompt_text_without_a_key_is_refused_with_how_to_make_one(void 
                               "--hmac-key-file", key, in, NULL),
                      0);
     assert_non_null(strstr(out, "\"text\":\"secret\""));
-    free(out);
-    free(err);
-    free(in);
+    TU_FREE(out, err, in);
 }
 
 static void test_line_over_the_event_limit_is_rejected_and_reading_goes_on(void **state)
@@ -253,7 +224,7 @@ static void test_line_over_the_event_limit_is_rejected_and_reading_goes_on(void 
     text[strlen(GOOD) + big] = '\n';
     memcpy(text + strlen(GOOD) + big + 1, GOOD, strlen(GOOD));
     size_t len = 2 * strlen(GOOD) + big + 1;
-    char *in = path_in("long.jsonl");
+    char *in = tu_path(dir, "long.jsonl");
     assert_int_equal(tu_write_file(in, text, len), 0);
     char *out = NULL, *err = NULL;
     assert_int_equal(shim_run(NULL, &out, NULL, &err, "--dry-run", in, NULL), 1);
@@ -270,16 +241,13 @@ static void test_line_over_the_event_limit_is_rejected_and_reading_goes_on(void 
     assert_int_equal(
         shim_run(NULL, &out, NULL, &err, "--dry-run", "--max-event-bytes", "20", in, NULL), 1);
     assert_non_null(strstr(err, ":1: -: encoded event is"));
-    free(out);
-    free(err);
-    free(in);
-    free(text);
+    TU_FREE(out, err, in, text);
 }
 
 static void test_lenient_reports_unknown_fields_as_warnings_and_exits_0(void **state)
 {
     (void)state;
-    char *in = path_in("lenient.jsonl");
+    char *in = tu_path(dir, "lenient.jsonl");
     const char *line =
         "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\",\"note\":\"n\",\"x\":1}\n";
     assert_int_equal(tu_write_file(in, line, strlen(line)), 0);
@@ -291,9 +259,7 @@ static void test_lenient_reports_unknown_fields_as_warnings_and_exits_0(void **s
     assert_int_equal(shim_run(NULL, &out, NULL, &err, "--dry-run", "--lenient", in, NULL), 0);
     assert_non_null(strstr(err, ":1: x: warning: unknown field (ignored with --lenient)"));
     assert_null(strstr(out, "\"x\""));
-    free(out);
-    free(err);
-    free(in);
+    TU_FREE(out, err, in);
 }
 
 /* Lines in canonical order, each breaking one rule: trace-shim's message must be one of
@@ -375,7 +341,7 @@ static const char *line_with_prefix(const char *text, const char *prefix)
 static void test_every_rejection_is_worded_like_check_events(void **state)
 {
     (void)state;
-    char *in = path_in("agreement.jsonl");
+    char *in = tu_path(dir, "agreement.jsonl");
     assert_int_equal(tu_write_file(in, agreement_cases, strlen(agreement_cases)), 0);
     char *out = NULL, *ours = NULL, *theirs = NULL;
     assert_int_equal(shim_run(NULL, &out, NULL, &ours, "--dry-run", in, NULL), 1);
@@ -409,11 +375,7 @@ static void test_every_rejection_is_worded_like_check_events(void **state)
         line = nl + 1;
     }
     assert_int_equal(lines, cases); /* one message per rejected line, none accepted */
-    free(check);
-    free(out);
-    free(ours);
-    free(theirs);
-    free(in);
+    TU_FREE(check, out, ours, theirs, in);
 }
 
 static void test_keygen_makes_a_0600_key_and_never_overwrites(void **state)
@@ -435,9 +397,7 @@ static void test_keygen_makes_a_0600_key_and_never_overwrites(void **state)
     char *after = tu_read_file(key, NULL);
     assert_string_equal(before, after);
     assert_int_equal(shim_run(NULL, NULL, NULL, &err, "keygen", "-o", key, NULL), 2);
-    free(err);
-    free(before);
-    free(after);
+    TU_FREE(err, before, after);
 }
 
 int main(void)
