@@ -43,8 +43,8 @@ static void latest(ts_store *s, const cp_key *k, cp_checkpoint *c)
 static void test_signer_creates_a_private_key_on_first_start_and_reuses_it(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("signer-key");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("signer-key", &dir);
     signer *g = NULL;
     int created = 0;
     at_error err = {0};
@@ -70,15 +70,14 @@ static void test_signer_creates_a_private_key_on_first_start_and_reuses_it(void 
     assert_int_equal(signer_open(s, dir, NULL, &g, &created, &err), -1);
     assert_non_null(strstr(err.what, "chmod 600"));
     TU_FREE(before, after, kp);
-    ts_close(&s);
-    tu_rmtree_free(dir);
+    fx_done(&s, dir);
 }
 
 static void test_signer_signs_at_most_every_interval_after_commits(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("signer-interval");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("signer-interval", &dir);
     signer_options o = {NULL, 1000};
     signer *g = NULL;
     at_error err = {0};
@@ -113,15 +112,14 @@ static void test_signer_signs_at_most_every_interval_after_commits(void **state)
     signer_destroy(&g);
     cp_key_destroy(&k);
     free(kp);
-    ts_close(&s);
-    tu_rmtree_free(dir);
+    fx_done(&s, dir);
 }
 
 static void test_signer_heals_a_crash_between_commit_and_signing(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("signer-crash");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("signer-crash", &dir);
     signer_options o = {NULL, 60000};
     signer *g = NULL;
     at_error err = {0};
@@ -157,8 +155,7 @@ static void test_signer_heals_a_crash_between_commit_and_signing(void **state)
     TU_FREE(n0, n1, kp);
     cp_key_destroy(&k);
     signer_destroy(&g);
-    ts_close(&s);
-    tu_rmtree_free(dir);
+    fx_done(&s, dir);
 }
 
 static void test_signer_keygen_never_overwrites_and_exports_the_public_key(void **state)

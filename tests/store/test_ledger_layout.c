@@ -205,8 +205,8 @@ static void check_nodes_fails_with(ts_store *s, const char *want)
 static void test_ledger_sparse_layout_matches_the_reference_at_every_size_0_to_300(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("ledger-sparse");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("ledger-sparse", &dir);
     assert_int_equal(layout_recorded(s), TS_NODE_MIN_LEVEL);
     /* Groups of 1, 2, 3 ... 24 leaves (300 in all): extend starts inside blocks of every
      * phase, and the root after each group is the reference's. */
@@ -237,8 +237,8 @@ static void test_ledger_sparse_layout_matches_the_reference_at_every_size_0_to_3
 static void test_ledger_old_layout_store_gives_the_same_proofs(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("ledger-old");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("ledger-old", &dir);
     /* A log as stores before the layout was recorded keep it: every node of level >= 1
      * and no nodes_min_level in log_info. */
     assert_int_equal(ts_ledger_set_layout(s, 1), 0);
@@ -309,8 +309,8 @@ static void test_ledger_every_minimum_level_gives_the_reference_tree(void **stat
 static void test_ledger_check_nodes_catches_a_flipped_missing_or_extra_node(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("ledger-damage");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("ledger-damage", &dir);
     append_range(s, 0, N, 50);
     first_report r = {0, ""};
     assert_int_equal(ts_log_check_nodes(s, keep_first, &r), 0);
@@ -369,15 +369,14 @@ static void test_ledger_check_nodes_catches_a_flipped_missing_or_extra_node(void
     assert_int_equal(mdb_txn_commit(txn), 0);
     check_nodes_fails_with(s, "log_nodes: an entry (level 1, last leaf 1)");
 
-    ts_close(&s);
-    tu_rmtree_free(dir);
+    fx_done(&s, dir);
 }
 
 static void test_ledger_layout_is_chosen_once_and_a_damaged_record_is_refused(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("ledger-layout");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("ledger-layout", &dir);
     assert_int_equal(ts_ledger_set_layout(s, 0), TS_EINVAL);
     assert_int_equal(ts_ledger_set_layout(s, TS_NODE_LEVEL_MAX + 1), TS_EINVAL);
     assert_int_equal(ts_ledger_set_layout(s, 3), 0);
@@ -402,8 +401,7 @@ static void test_ledger_layout_is_chosen_once_and_a_damaged_record_is_refused(vo
         assert_non_null(strstr(ts_last_error(s), "nodes_min_level"));
         check_nodes_fails_with(s, "nodes_min_level");
     }
-    ts_close(&s);
-    tu_rmtree_free(dir);
+    fx_done(&s, dir);
 }
 
 static void test_ledger_catch_up_at_open_grows_a_full_map(void **state)

@@ -63,8 +63,8 @@ static void recompute(ts_store *s, merkle_frontier *f, uint64_t upto)
 static void test_ledger_roots_and_proofs_match_the_stored_events(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("ledger-store");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("ledger-store", &dir);
     merkle_frontier f;
     memset(&f, 0, sizeof f);
     enum { GROUPS = 40 };
@@ -114,15 +114,14 @@ static void test_ledger_roots_and_proofs_match_the_stored_events(void **state)
     assert_int_equal(ts_log_root(ro, sizes[GROUPS], r), 0);
     assert_memory_equal(r, roots[GROUPS], 32);
     ts_close(&ro);
-    ts_close(&s);
-    tu_rmtree_free(dir);
+    fx_done(&s, dir);
 }
 
 static void test_ledger_nodes_catch_up_after_writes_without_the_hook(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("ledger-catchup");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("ledger-catchup", &dir);
     append_n(s, 10);
     ts_internal_set_append_hook(s, NULL, NULL); /* a writer that does not keep the log */
     append_n(s, 23);
@@ -140,8 +139,7 @@ static void test_ledger_nodes_catch_up_after_writes_without_the_hook(void **stat
     merkle_frontier_root(sha(), &f, want);
     assert_int_equal(ts_log_root(s, 38, got), 0);
     assert_memory_equal(got, want, 32);
-    ts_close(&s);
-    tu_rmtree_free(dir);
+    fx_done(&s, dir);
 }
 
 static char *signed_note(cp_key *k, const char *origin, uint64_t size, const uint8_t root[32])
@@ -160,8 +158,8 @@ static char *signed_note(cp_key *k, const char *origin, uint64_t size, const uin
 static void test_ledger_keeps_checkpoints_that_match_and_refuses_others(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("ledger-ckpt");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("ledger-ckpt", &dir);
     cp_key *k;
     assert_int_equal(cp_key_generate(&k), 0);
     char origin[256];
@@ -222,8 +220,7 @@ static void test_ledger_keeps_checkpoints_that_match_and_refuses_others(void **s
     for (int i = 0; i < 3; i++)
         free(notes[i]);
     cp_key_destroy(&k);
-    ts_close(&s);
-    tu_rmtree_free(dir);
+    fx_done(&s, dir);
 }
 
 int main(void)

@@ -60,8 +60,8 @@ static void test_store_open_missing_is_notfound(void **state)
 static void test_store_second_writer_is_locked_out(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("store-life");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("store-life", &dir);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -77,15 +77,14 @@ static void test_store_second_writer_is_locked_out(void **state)
     ts_close(&s);
     /* Once the writer is gone, the next one gets in. */
     s = fx_open(dir, 0, NULL);
-    ts_close(&s);
-    tu_rmtree_free(dir);
+    fx_done(&s, dir);
 }
 
 static void test_store_unknown_schema_version_is_refused(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("store-life");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("store-life", &dir);
     ts_close(&s);
     MDB_env *env;
     MDB_txn *txn;
@@ -111,8 +110,8 @@ static void test_store_unknown_schema_version_is_refused(void **state)
 static void test_store_read_only_refuses_appends_and_reads(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("store-life");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("store-life", &dir);
     tp_event *ev[3];
     for (int i = 0; i < 3; i++)
         ev[i] = fx_event((uint64_t)i, 1, "wf", NULL, 1000 + (uint64_t)i);

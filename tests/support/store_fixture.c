@@ -2,6 +2,7 @@
  * store_fixture.c - events and stores for the store tests (see store_fixture.h).
  */
 #include "store_fixture.h"
+#include "testutil.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -109,6 +110,18 @@ ts_store *fx_open(const char *dir, unsigned flags, const ts_options *opt)
     assert_int_equal(rc, 0);
     assert_non_null(s);
     return s;
+}
+
+ts_store *fx_new_store(const char *tag, char **dir)
+{
+    *dir = tu_tempdir(tag);
+    return fx_open(*dir, TS_OPEN_CREATE, NULL);
+}
+
+void fx_done(ts_store **s, char *dir)
+{
+    ts_close(s);
+    tu_rmtree_free(dir);
 }
 
 void fx_append_all(ts_store *s, tp_event **ev, size_t n)

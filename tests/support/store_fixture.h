@@ -26,6 +26,11 @@ tp_event *fx_event(uint64_t n, uint64_t trace, const char *workflow, const char 
 /* Opens (creating) a store in dir; fails the test on error. */
 ts_store *fx_open(const char *dir, unsigned flags, const ts_options *opt);
 
+/* A new store (created) in a new temp directory tu_tempdir(tag), its path in *dir; fails the
+ * test on error. fx_done closes the store and removes and frees the directory. */
+ts_store *fx_new_store(const char *tag, char **dir);
+void fx_done(ts_store **s, char *dir);
+
 /* Appends events [0, n) and checks every result is STORED. */
 void fx_append_all(ts_store *s, tp_event **ev, size_t n);
 
