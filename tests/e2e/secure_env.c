@@ -40,7 +40,7 @@ int run(char **err, const char *a0, ...)
     char *out = NULL;
     va_list ap;
     va_start(ap, a0);
-    int rc = tu_run_va(a0, &out, err, ap);
+    int rc = tu_run_va(a0, NULL, &out, NULL, err, ap);
     va_end(ap);
     free(out);
     return rc;

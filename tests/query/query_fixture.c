@@ -134,7 +134,7 @@ int qf_query(char **out, char **err, ...)
 {
     va_list ap;
     va_start(ap, err);
-    int rc = tu_run_va("trace-query", out, err, ap);
+    int rc = tu_run_va("trace-query", NULL, out, NULL, err, ap);
     va_end(ap);
     return rc;
 }

@@ -22,7 +22,7 @@ static void expect_error(int code, const char *needle, ...)
     char *out = NULL, *err = NULL;
     va_list ap;
     va_start(ap, needle);
-    int rc = tu_run_va("trace-query", &out, &err, ap);
+    int rc = tu_run_va("trace-query", NULL, &out, NULL, &err, ap);
     va_end(ap);
     if (rc != code || !strstr(err, needle))
         fprintf(stderr, "trace-query: want exit %d and \"%s\", got exit %d and: %s\n", code, needle,

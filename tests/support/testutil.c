@@ -191,7 +191,8 @@ int tu_run(char *const argv[], const char *in_path, char **out, size_t *out_len,
     return -1;
 }
 
-int tu_run_va(const char *name, char **out, char **err, va_list ap)
+int tu_run_va(const char *name, const char *in_path, char **out, size_t *out_len, char **err,
+              va_list ap)
 {
     char *argv[64];
     int n = 0;
@@ -200,7 +201,7 @@ int tu_run_va(const char *name, char **out, char **err, va_list ap)
     while ((a = va_arg(ap, const char *)) != NULL && n < 63)
         argv[n++] = (char *)a;
     argv[n] = NULL;
-    int rc = tu_run(argv, NULL, out, NULL, err);
+    int rc = tu_run(argv, in_path, out, out_len, err);
     free(argv[0]);
     return rc;
 }

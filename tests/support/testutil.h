@@ -34,6 +34,7 @@ char *tu_shared(const char *rel);
  * (0..255), or 128+signal, or -1 if it could not run. */
 int tu_run(char *const argv[], const char *in_path, char **out, size_t *out_len, char **err);
 /* tu_run of the built program `name` (tu_bin) with the arguments in `ap` up to a NULL (at most
- * 62 of them), stdin from /dev/null. */
-int tu_run_va(const char *name, char **out, char **err, va_list ap);
+ * 62 of them); in_path, out, out_len and err as for tu_run. */
+int tu_run_va(const char *name, const char *in_path, char **out, size_t *out_len, char **err,
+              va_list ap);
 #endif

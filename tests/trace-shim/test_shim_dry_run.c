@@ -46,16 +46,11 @@ static int teardown(void **state)
 /* Runs trace-shim with args (NULL-terminated, after the program name), stdin from `in`. */
 static int shim_run(const char *in, char **out, size_t *out_len, char **err, ...)
 {
-    char *argv[32] = {shim};
-    int n = 1;
     va_list ap;
     va_start(ap, err);
-    char *a;
-    while ((a = va_arg(ap, char *)) != NULL && n < 31)
-        argv[n++] = a;
+    int rc = tu_run_va("trace-shim", in, out, out_len, err, ap);
     va_end(ap);
-    argv[n] = NULL;
-    return tu_run(argv, in, out, out_len, err);
+    return rc;
 }
 
 static void test_dry_run_of_shared_data_passes_check_events_and_is_a_fixed_point(void **state)
