@@ -139,9 +139,8 @@ static void file_create_never_overwrites_and_sets_the_mode(void **state)
     char line[600];
     assert_non_null(strstr(at_error_format(&err, line, sizeof line), "no/such/dir"));
     free(missing);
-    tu_rmtree(dir);
+    tu_rmtree_free(dir);
     free(path);
-    free(dir);
 }
 
 int main(void)

@@ -317,8 +317,7 @@ static void the_man_page_is_roff_groff_reads_without_warnings(void **state)
     }
     free(page);
     free(errs);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 int main(void)

@@ -65,8 +65,7 @@ static void the_same_size_is_accepted_or_refused_alike_by_shim_and_collector(voi
             fail_msg("--max-event-bytes '%s': trace-shim exits %d, trace-collector %d; want %d",
                      sizes[i].size, shim, coll, sizes[i].ok ? 0 : 2);
     }
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 /* Runs a program; its stdout, malloc'd (exit 0 asserted). */
@@ -103,9 +102,7 @@ static void help_lists_the_table(const char *prog, const char *cmd, int least)
     }
     if (n < least)
         fail_msg("%s %s: %d options in the man page, want %d", prog, cmd ? cmd : "", n, least);
-    free(help);
-    free(man);
-    free(bin);
+    TU_FREE(help, man, bin);
 }
 
 static void help_of_every_program_lists_every_option_of_its_table(void **state)

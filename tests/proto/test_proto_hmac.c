@@ -89,8 +89,7 @@ static int make_dir(void **state)
 static int remove_dir(void **state)
 {
     (void)state;
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
     dir = NULL;
     return 0;
 }

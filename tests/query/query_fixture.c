@@ -4,10 +4,15 @@
  */
 #include "query_fixture.h"
 
+#include <setjmp.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cmocka.h>
 
 #include "testutil.h"
 #include "tracestore.h"
@@ -127,18 +132,10 @@ json_t *qf_load_events(const char *rel)
 
 int qf_query(char **out, char **err, ...)
 {
-    char *argv[64];
-    int n = 0;
-    argv[n++] = tu_bin("trace-query");
     va_list ap;
     va_start(ap, err);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && n < 63)
-        argv[n++] = (char *)a;
+    int rc = tu_run_va("trace-query", NULL, out, NULL, err, ap);
     va_end(ap);
-    argv[n] = NULL;
-    int rc = tu_run(argv, NULL, out, NULL, err);
-    free(argv[0]);
     return rc;
 }
 
@@ -169,4 +166,62 @@ char **qf_lines(char *text, size_t *n)
     }
     *n = k;
     return v;
+}
+
+int qf_next_cursor(const char *err, char *cursor, size_t cap)
+{
+    const char *next = err ? strstr(err, "next: ") : NULL;
+    if (!next) return 0;
+    size_t cl = strcspn(next + 6, "\n");
+    assert_true(cl > 0 && cl < cap);
+    memcpy(cursor, next + 6, cl);
+    cursor[cl] = 0;
+    return 1;
+}
+
+qf_data qf;
+
+enum { QF_SWE = 1, QF_TAU = 2 };
+
+static int qf_setup(unsigned want)
+{
+    unsetenv("COLUMNS");
+    if (want & QF_SWE) {
+        qf.swe_store = qf_build_store("data/swe-agent.jsonl");
+        qf.swe = qf_load_events("data/swe-agent.jsonl");
+    }
+    if (want & QF_TAU) {
+        qf.tau_store = qf_build_store("data/tau.jsonl");
+        qf.tau = qf_load_events("data/tau.jsonl");
+    }
+    return 0;
+}
+
+int qf_setup_all(void **state)
+{
+    (void)state;
+    return qf_setup(QF_SWE | QF_TAU);
+}
+
+int qf_setup_swe(void **state)
+{
+    (void)state;
+    return qf_setup(QF_SWE);
+}
+
+int qf_setup_tau(void **state)
+{
+    (void)state;
+    return qf_setup(QF_TAU);
+}
+
+int qf_teardown(void **state)
+{
+    (void)state;
+    tu_rmtree_free(qf.swe_store);
+    tu_rmtree_free(qf.tau_store);
+    json_decref(qf.swe);
+    json_decref(qf.tau);
+    qf = (qf_data){0};
+    return 0;
 }

@@ -39,4 +39,23 @@ size_t qf_columns(const char *s);
 /* Splits text into lines in place: returns a malloc'd array of *n pointers. */
 char **qf_lines(char *text, size_t *n);
 
+/* The cursor of the next page in find's stderr ("next: CURSOR"): copied into `cursor` (of `cap`
+ * bytes; fails the test when empty or too long) and 1, or 0 when there is no next page. */
+int qf_next_cursor(const char *err, char *cursor, size_t cap);
+
+/* The two sample data sets most query tests read, set up once per test group (cmocka group
+ * setup and teardown): qf_setup_all builds a store of data/swe-agent.jsonl and one of
+ * data/tau.jsonl and loads their parsed input (qf.swe, qf.tau); qf_setup_swe and qf_setup_tau
+ * only one of the two. Each unsets COLUMNS (the tests see no terminal width). qf_teardown
+ * removes and frees all of it. */
+typedef struct qf_data {
+    char *swe_store, *tau_store;
+    json_t *swe, *tau;
+} qf_data;
+extern qf_data qf;
+int qf_setup_all(void **state);
+int qf_setup_swe(void **state);
+int qf_setup_tau(void **state);
+int qf_teardown(void **state);
+
 #endif

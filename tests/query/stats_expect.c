@@ -445,12 +445,10 @@ int stats_stores_teardown(void **state)
 {
     (void)state;
     for (int f = 0; f < NFILES; f++) {
-        tu_rmtree(stores[f]);
-        free(stores[f]);
+        tu_rmtree_free(stores[f]);
         json_decref(inputs[f]);
     }
-    tu_rmtree(link_store);
-    free(link_store);
+    tu_rmtree_free(link_store);
     json_decref(link_inputs);
     return 0;
 }

@@ -16,32 +16,21 @@
 #include "query_fixture.h"
 #include "testutil.h"
 
-static char *store;
-
 /* Runs trace-query; checks the exit code and that stderr contains `needle`. */
 static void expect_error(int code, const char *needle, ...)
 {
-    char *argv[32];
-    int n = 0;
-    argv[n++] = tu_bin("trace-query");
+    char *out = NULL, *err = NULL;
     va_list ap;
     va_start(ap, needle);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && n < 31)
-        argv[n++] = (char *)a;
+    int rc = tu_run_va("trace-query", NULL, &out, NULL, &err, ap);
     va_end(ap);
-    argv[n] = NULL;
-    char *out = NULL, *err = NULL;
-    int rc = tu_run(argv, NULL, &out, NULL, &err);
     if (rc != code || !strstr(err, needle))
-        fprintf(stderr, "%s: want exit %d and \"%s\", got exit %d and: %s\n", argv[n - 1], code,
-                needle, rc, err);
+        fprintf(stderr, "trace-query: want exit %d and \"%s\", got exit %d and: %s\n", code, needle,
+                rc, err);
     assert_int_equal(rc, code);
     assert_non_null(strstr(err, needle));
     assert_string_equal(out, "");
-    free(out);
-    free(err);
-    free(argv[0]);
+    TU_FREE(out, err);
 }
 
 static void test_missing_store_says_how_to_make_one(void **state)
@@ -64,14 +53,13 @@ static void test_missing_store_says_how_to_make_one(void **state)
     setenv("AGENTTRAIL_STORE", missing, 1);
     expect_error(3, msg, "find", NULL);
     unsetenv("AGENTTRAIL_STORE");
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static void test_store_from_environment_is_used(void **state)
 {
     (void)state;
-    setenv("AGENTTRAIL_STORE", store, 1);
+    setenv("AGENTTRAIL_STORE", qf.swe_store, 1);
     char *out = NULL;
     int rc = qf_query(&out, NULL, "find", "--workflow", "swe-agent-test-repo", NULL);
     unsetenv("AGENTTRAIL_STORE");
@@ -86,31 +74,36 @@ static void test_store_from_environment_is_used(void **state)
 static void test_usage_errors_exit_2_and_name_the_problem(void **state)
 {
     (void)state;
-    expect_error(2, "unknown command 'fnd'", "--store", store, "fnd", NULL);
-    expect_error(2, "no command given", "--store", store, NULL);
-    expect_error(2, "unknown global option '--stor'", "--stor", store, "find", NULL);
+    expect_error(2, "unknown command 'fnd'", "--store", qf.swe_store, "fnd", NULL);
+    expect_error(2, "no command given", "--store", qf.swe_store, NULL);
+    expect_error(2, "unknown global option '--stor'", "--stor", qf.swe_store, "find", NULL);
     expect_error(2, "--store is a global option: it goes before the command", "show",
-                 "012e39dda9b29f048a68039110163fb8", "--store", store, NULL);
+                 "012e39dda9b29f048a68039110163fb8", "--store", qf.swe_store, NULL);
     expect_error(2, "--store needs a directory", "--store", NULL);
-    expect_error(2, "unknown option '--workflw'", "--store", store, "find", "--workflw", "x", NULL);
-    expect_error(2, "unknown option '-w'", "--store", store, "find", "-w", "x", NULL);
-    expect_error(2, "--workflow needs a value", "--store", store, "find", "--workflow", NULL);
-    expect_error(2, "--since 'yesterday'", "--store", store, "find", "--since", "yesterday", NULL);
-    expect_error(2, "--until '2024-13-01T00:00:00Z'", "--store", store, "stats", "--until",
+    expect_error(2, "unknown option '--workflw'", "--store", qf.swe_store, "find", "--workflw", "x",
+                 NULL);
+    expect_error(2, "unknown option '-w'", "--store", qf.swe_store, "find", "-w", "x", NULL);
+    expect_error(2, "--workflow needs a value", "--store", qf.swe_store, "find", "--workflow",
+                 NULL);
+    expect_error(2, "--since 'yesterday'", "--store", qf.swe_store, "find", "--since", "yesterday",
+                 NULL);
+    expect_error(2, "--until '2024-13-01T00:00:00Z'", "--store", qf.swe_store, "stats", "--until",
                  "2024-13-01T00:00:00Z", NULL);
-    expect_error(2, "--since '5x'", "--store", store, "find", "--since", "5x", NULL);
-    expect_error(2, "--since must be before --until", "--store", store, "find", "--since", "1h",
-                 "--until", "2h", NULL);
-    expect_error(2, "--kind 'tool'", "--store", store, "find", "--kind", "tool", NULL);
-    expect_error(2, "--outcome 'ok'", "--store", store, "find", "--outcome", "ok", NULL);
-    expect_error(2, "--trace 'abc'", "--store", store, "find", "--trace", "abc", NULL);
-    expect_error(2, "--limit '0'", "--store", store, "find", "--limit", "0", NULL);
-    expect_error(2, "--limit '-5'", "--store", store, "find", "--limit", "-5", NULL);
-    expect_error(2, "--format 'csv'", "--store", store, "find", "--format", "csv", NULL);
-    expect_error(2, "unexpected argument 'extra'", "--store", store, "find", "extra", NULL);
-    expect_error(2, "--after 'nonsense'", "--store", store, "find", "--after", "nonsense", NULL);
-    expect_error(2, "not a trace id", "--store", store, "show", "not-hex", NULL);
-    expect_error(2, "--explain takes no value", "--store", store, "find", "--explain=yes", NULL);
+    expect_error(2, "--since '5x'", "--store", qf.swe_store, "find", "--since", "5x", NULL);
+    expect_error(2, "--since must be before --until", "--store", qf.swe_store, "find", "--since",
+                 "1h", "--until", "2h", NULL);
+    expect_error(2, "--kind 'tool'", "--store", qf.swe_store, "find", "--kind", "tool", NULL);
+    expect_error(2, "--outcome 'ok'", "--store", qf.swe_store, "find", "--outcome", "ok", NULL);
+    expect_error(2, "--trace 'abc'", "--store", qf.swe_store, "find", "--trace", "abc", NULL);
+    expect_error(2, "--limit '0'", "--store", qf.swe_store, "find", "--limit", "0", NULL);
+    expect_error(2, "--limit '-5'", "--store", qf.swe_store, "find", "--limit", "-5", NULL);
+    expect_error(2, "--format 'csv'", "--store", qf.swe_store, "find", "--format", "csv", NULL);
+    expect_error(2, "unexpected argument 'extra'", "--store", qf.swe_store, "find", "extra", NULL);
+    expect_error(2, "--after 'nonsense'", "--store", qf.swe_store, "find", "--after", "nonsense",
+                 NULL);
+    expect_error(2, "not a trace id", "--store", qf.swe_store, "show", "not-hex", NULL);
+    expect_error(2, "--explain takes no value", "--store", qf.swe_store, "find", "--explain=yes",
+                 NULL);
 }
 
 static void test_help_on_every_command_shows_usage_options_and_examples(void **state)
@@ -152,7 +145,7 @@ static void test_help_on_every_command_shows_usage_options_and_examples(void **s
 static void expect_full_output(const char *const *args, const char *needle)
 {
     char script[9000], *bin = tu_bin("trace-query");
-    int n = snprintf(script, sizeof script, "exec '%s' --store '%s'", bin, store);
+    int n = snprintf(script, sizeof script, "exec '%s' --store '%s'", bin, qf.swe_store);
     for (size_t i = 0; args[i]; i++)
         n += snprintf(script + n, sizeof script - (size_t)n, " '%s'", args[i]);
     snprintf(script + n, sizeof script - (size_t)n, " > /dev/full");
@@ -181,21 +174,6 @@ static void test_output_that_cannot_be_written_exits_3_and_says_so(void **state)
                        "trace-query stats: cannot write the output (output closed or disk full)");
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    store = qf_build_store("data/swe-agent.jsonl");
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tu_rmtree(store);
-    free(store);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,5 +183,5 @@ int main(void)
         cmocka_unit_test(test_help_on_every_command_shows_usage_options_and_examples),
         cmocka_unit_test(test_output_that_cannot_be_written_exits_3_and_says_so),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, qf_setup_swe, qf_teardown);
 }

@@ -1,6 +1,6 @@
 /*
  * test_query_export.c - where `trace-query export` writes, with the real program on a real
- * signed store (tests/ledger/ledger_fixture.c): a symlink, a FIFO, a directory and (as root)
+ * signed store (tests/support/ledger_fixture.c): a symlink, a FIFO, a directory and (as root)
  * a device node given as -o are refused with exit 2 and left as they were; an existing
  * regular file is refused without --force and replaced with it; -o - writes the same bytes
  * to stdout; an export that matches no event writes nothing and exits 1 unless
@@ -147,10 +147,7 @@ static void test_export_to_stdout_writes_the_same_bundle(void **state)
     char *file = tu_read_file(path, &flen);
     assert_int_equal(len, flen);
     assert_memory_equal(out, file, len);
-    free(file);
-    free(out);
-    free(err);
-    free(path);
+    TU_FREE(file, out, err, path);
 }
 
 static void test_export_of_nothing_writes_nothing_unless_allowed(void **state)
@@ -221,8 +218,7 @@ static int teardown(void **state)
 {
     (void)state;
     cp_key_destroy(&key);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
     free(store);
     free(pub);
     return 0;

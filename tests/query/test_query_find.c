@@ -22,9 +22,6 @@
 #include "query_fixture.h"
 #include "testutil.h"
 
-static char *swe_store, *tau_store;
-static json_t *swe, *tau;
-
 static const char *str_at(json_t *o, const char *a, const char *b)
 {
     json_t *v = json_object_get(o, a);
@@ -110,10 +107,10 @@ static void test_find_by_workflow_returns_exactly_that_workflow_in_time_order(vo
     const char *wfs[] = {"swe-agent-marshmallow", "swe-agent-ctf-crypto", "swe-agent-test-repo"};
     for (int k = 0; k < 3; k++) {
         char *out = NULL;
-        int rc = qf_query(&out, NULL, "--store", swe_store, "find", "--workflow", wfs[k],
+        int rc = qf_query(&out, NULL, "--store", qf.swe_store, "find", "--workflow", wfs[k],
                           "--format", "jsonl", NULL);
         assert_int_equal(rc, 0);
-        json_t *want = expected_ids(swe, match_workflow, wfs[k]);
+        json_t *want = expected_ids(qf.swe, match_workflow, wfs[k]);
         assert_true(json_object_size(want) > 0);
         check_jsonl_set(out, want, wfs[k]);
         json_decref(want);
@@ -125,9 +122,9 @@ static void test_find_without_filters_returns_every_event(void **state)
 {
     (void)state;
     char *out = NULL;
-    int rc = qf_query(&out, NULL, "--store", tau_store, "find", NULL);
+    int rc = qf_query(&out, NULL, "--store", qf.tau_store, "find", NULL);
     assert_int_equal(rc, 0); /* not a terminal: jsonl, no limit */
-    json_t *want = expected_ids(tau, match_all, NULL);
+    json_t *want = expected_ids(qf.tau, match_all, NULL);
     check_jsonl_set(out, want, "tau all");
     json_decref(want);
     free(out);
@@ -137,10 +134,10 @@ static void test_find_by_tool_and_kind_returns_exact_tool_calls(void **state)
 {
     (void)state;
     char *out = NULL;
-    int rc = qf_query(&out, NULL, "--store", tau_store, "find", "--kind", "tool_call", "--tool",
+    int rc = qf_query(&out, NULL, "--store", qf.tau_store, "find", "--kind", "tool_call", "--tool",
                       "book_reservation", "--format", "jsonl", NULL);
     assert_int_equal(rc, 0);
-    json_t *want = expected_ids(tau, match_tool, "book_reservation");
+    json_t *want = expected_ids(qf.tau, match_tool, "book_reservation");
     assert_true(json_object_size(want) > 0);
     check_jsonl_set(out, want, "tau --tool book_reservation");
     json_decref(want);
@@ -178,18 +175,10 @@ static char *page_through(const char *store, const char *limit, const char *filt
         }
         memcpy(all + len, out, n + 1);
         len += n;
-        const char *next = strstr(err, "next: ");
-        if (!next) {
-            free(out);
-            free(err);
-            break;
-        }
-        size_t cl = strcspn(next + 6, "\n");
-        assert_true(cl > 0 && cl < sizeof cursor);
-        memcpy(cursor, next + 6, cl);
-        cursor[cl] = 0;
+        int more = qf_next_cursor(err, cursor, sizeof cursor);
         free(out);
         free(err);
+        if (!more) break;
         assert_true(*pages < 10000);
     }
     return all;
@@ -199,16 +188,16 @@ static void test_find_pages_return_every_event_once(void **state)
 {
     (void)state;
     int pages = 0;
-    char *all = page_through(tau_store, "500", NULL, NULL, &pages);
+    char *all = page_through(qf.tau_store, "500", NULL, NULL, &pages);
     assert_int_equal(pages, (3818 + 499) / 500); /* the last page says no more */
-    json_t *want = expected_ids(tau, match_all, NULL);
+    json_t *want = expected_ids(qf.tau, match_all, NULL);
     check_jsonl_set(all, want, "tau paged by 500");
     json_decref(want);
     free(all);
 
     /* Through the workflow index too, with a page size that does not divide the count. */
-    all = page_through(swe_store, "7", "--workflow", "swe-agent-marshmallow", &pages);
-    want = expected_ids(swe, match_workflow, "swe-agent-marshmallow");
+    all = page_through(qf.swe_store, "7", "--workflow", "swe-agent-marshmallow", &pages);
+    want = expected_ids(qf.swe, match_workflow, "swe-agent-marshmallow");
     assert_int_equal(pages, (int)((json_object_size(want) + 6) / 7));
     check_jsonl_set(all, want, "marshmallow paged by 7");
     json_decref(want);
@@ -219,8 +208,10 @@ static void test_find_time_window_is_half_open_in_rfc3339(void **state)
 {
     (void)state;
     /* The window between the times of tau's 101st and 901st events, in RFC 3339. */
-    json_int_t a = json_integer_value(json_object_get(json_array_get(tau, 100), "time_unix_nano"));
-    json_int_t b = json_integer_value(json_object_get(json_array_get(tau, 900), "time_unix_nano"));
+    json_int_t a =
+        json_integer_value(json_object_get(json_array_get(qf.tau, 100), "time_unix_nano"));
+    json_int_t b =
+        json_integer_value(json_object_get(json_array_get(qf.tau, 900), "time_unix_nano"));
     window w = {a < b ? a : b, a < b ? b : a};
     assert_true(w.since < w.until);
     char since[64], until[64];
@@ -235,10 +226,10 @@ static void test_find_time_window_is_half_open_in_rfc3339(void **state)
              t2.tm_mon + 1, t2.tm_mday, t2.tm_hour, t2.tm_min, t2.tm_sec,
              (long long)(w.until % 1000000000));
     char *out = NULL;
-    int rc = qf_query(&out, NULL, "--store", tau_store, "find", "--since", since, "--until", until,
-                      "--format", "jsonl", NULL);
+    int rc = qf_query(&out, NULL, "--store", qf.tau_store, "find", "--since", since, "--until",
+                      until, "--format", "jsonl", NULL);
     assert_int_equal(rc, 0);
-    json_t *want = expected_ids(tau, match_window, &w);
+    json_t *want = expected_ids(qf.tau, match_window, &w);
     assert_true(json_object_size(want) > 0);
     check_jsonl_set(out, want, "tau window");
     json_decref(want);
@@ -250,15 +241,15 @@ static void test_find_relative_since_counts_back_from_now(void **state)
     (void)state;
     /* The sample data is from 2024: nothing in the last hour, everything in 1000 weeks. */
     char *out = NULL;
-    int rc = qf_query(&out, NULL, "--store", swe_store, "find", "--since", "1h", "--format",
+    int rc = qf_query(&out, NULL, "--store", qf.swe_store, "find", "--since", "1h", "--format",
                       "jsonl", NULL);
     assert_int_equal(rc, 0);
     assert_string_equal(out, "");
     free(out);
-    rc = qf_query(&out, NULL, "--store", swe_store, "find", "--since", "1000w", "--format", "jsonl",
-                  NULL);
+    rc = qf_query(&out, NULL, "--store", qf.swe_store, "find", "--since", "1000w", "--format",
+                  "jsonl", NULL);
     assert_int_equal(rc, 0);
-    json_t *want = expected_ids(swe, match_all, NULL);
+    json_t *want = expected_ids(qf.swe, match_all, NULL);
     check_jsonl_set(out, want, "swe since 1000w");
     json_decref(want);
     free(out);
@@ -282,7 +273,7 @@ static void test_find_jsonl_round_trips_the_input_event(void **state)
         snprintf(tid, sizeof tid, "%s", str_at(o, "trace_id", NULL));
         const char *eid = str_at(o, "event_id", NULL);
         char *out = NULL;
-        int rc = qf_query(&out, NULL, "--store", swe_store, "find", "--trace", tid, "--kind",
+        int rc = qf_query(&out, NULL, "--store", qf.swe_store, "find", "--trace", tid, "--kind",
                           "tool_call", "--format", "jsonl", NULL);
         assert_int_equal(rc, 0);
         size_t m = 0;
@@ -305,9 +296,7 @@ static void test_find_jsonl_round_trips_the_input_event(void **state)
         checked++;
     }
     assert_int_equal(checked, 5);
-    free(in);
-    free(text);
-    free(path);
+    TU_FREE(in, text, path);
 }
 
 static void test_find_jsonl_feeds_back_into_trace_shim_dry_run(void **state)
@@ -316,7 +305,7 @@ static void test_find_jsonl_feeds_back_into_trace_shim_dry_run(void **state)
     /* EVENTS.md: find --format jsonl, fed back through trace-shim --dry-run, prints identical
      * lines apart from `stored`. */
     char *out = NULL;
-    int rc = qf_query(&out, NULL, "--store", swe_store, "find", "--format", "jsonl", NULL);
+    int rc = qf_query(&out, NULL, "--store", qf.swe_store, "find", "--format", "jsonl", NULL);
     assert_int_equal(rc, 0);
     char *dir = tu_tempdir("qshim");
     char path[4200];
@@ -340,14 +329,8 @@ static void test_find_jsonl_feeds_back_into_trace_shim_dry_run(void **state)
         st[1] = 0;
         assert_string_equal(shimmed[i], found[i]);
     }
-    free(found);
-    free(shimmed);
-    free(again);
-    free(err);
-    free(shim);
-    free(out);
-    tu_rmtree(dir);
-    free(dir);
+    TU_FREE(found, shimmed, again, err, shim, out);
+    tu_rmtree_free(dir);
 }
 
 static void test_find_uses_the_index_of_the_most_selective_filter(void **state)
@@ -364,7 +347,7 @@ static void test_find_uses_the_index_of_the_most_selective_filter(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *err = NULL;
-        int rc = qf_query(NULL, &err, "--store", swe_store, "find", cases[i].opt, cases[i].val,
+        int rc = qf_query(NULL, &err, "--store", qf.swe_store, "find", cases[i].opt, cases[i].val,
                           "--explain", "--format", "jsonl", NULL);
         assert_int_equal(rc, 0);
         char want[64];
@@ -380,8 +363,8 @@ static void test_find_table_aligns_columns_and_fits_the_width(void **state)
     (void)state;
     setenv("COLUMNS", "120", 1);
     char *out = NULL;
-    int rc = qf_query(&out, NULL, "--store", swe_store, "find", "--workflow", "swe-agent-test-repo",
-                      "--format", "table", NULL);
+    int rc = qf_query(&out, NULL, "--store", qf.swe_store, "find", "--workflow",
+                      "swe-agent-test-repo", "--format", "table", NULL);
     unsetenv("COLUMNS");
     assert_int_equal(rc, 0);
     size_t n = 0;
@@ -412,7 +395,7 @@ static void test_find_table_ends_with_the_next_page_cursor(void **state)
 {
     (void)state;
     char *out = NULL;
-    int rc = qf_query(&out, NULL, "--store", swe_store, "find", "--limit", "10", "--format",
+    int rc = qf_query(&out, NULL, "--store", qf.swe_store, "find", "--limit", "10", "--format",
                       "table", NULL);
     assert_int_equal(rc, 0);
     size_t n = 0;
@@ -425,7 +408,7 @@ static void test_find_table_ends_with_the_next_page_cursor(void **state)
     free(lines);
     free(out);
     /* The cursor resumes at the 11th event: the next 10 jsonl events start there. */
-    rc = qf_query(&out, NULL, "--store", swe_store, "find", "--limit", "256", "--after", cursor,
+    rc = qf_query(&out, NULL, "--store", qf.swe_store, "find", "--limit", "256", "--after", cursor,
                   "--format", "jsonl", NULL);
     assert_int_equal(rc, 0);
     lines = qf_lines(out, &n);
@@ -441,15 +424,15 @@ static void test_find_table_streams_every_row_across_the_window(void **state)
 {
     (void)state;
     char *js = NULL;
-    assert_int_equal(qf_query(&js, NULL, "--store", tau_store, "find", "--format", "jsonl", NULL),
-                     0);
+    assert_int_equal(
+        qf_query(&js, NULL, "--store", qf.tau_store, "find", "--format", "jsonl", NULL), 0);
     size_t n = 0;
     char **jl = qf_lines(js, &n);
     assert_true(n > 1000);
     for (int narrow = 0; narrow < 2; narrow++) {
         if (narrow) setenv("COLUMNS", "100", 1);
         char *out = NULL;
-        int rc = qf_query(&out, NULL, "--store", tau_store, "find", "--format", "table", NULL);
+        int rc = qf_query(&out, NULL, "--store", qf.tau_store, "find", "--format", "table", NULL);
         unsetenv("COLUMNS");
         assert_int_equal(rc, 0);
         size_t m = 0;
@@ -497,36 +480,36 @@ static void test_find_filters_tool_calls_by_status_and_error_text(void **state)
 {
     (void)state;
     char *out = NULL, *err = NULL;
-    int rc = qf_query(&out, NULL, "--store", tau_store, "find", "--status", "error", "--format",
+    int rc = qf_query(&out, NULL, "--store", qf.tau_store, "find", "--status", "error", "--format",
                       "jsonl", NULL);
     assert_int_equal(rc, 0);
-    json_t *want = expected_ids(tau, match_status_error, NULL);
+    json_t *want = expected_ids(qf.tau, match_status_error, NULL);
     assert_true(json_object_size(want) > 5);
     check_jsonl_set(out, want, "tau --status error");
     json_decref(want);
     free(out);
 
-    rc = qf_query(&out, NULL, "--store", tau_store, "find", "--workflow", "tau-airline",
+    rc = qf_query(&out, NULL, "--store", qf.tau_store, "find", "--workflow", "tau-airline",
                   "--error-text", "payment", "--format", "jsonl", NULL);
     assert_int_equal(rc, 0);
-    want = expected_ids(tau, match_error_text, "payment");
+    want = expected_ids(qf.tau, match_error_text, "payment");
     assert_true(json_object_size(want) > 0);
     check_jsonl_set(out, want, "tau --error-text payment");
     json_decref(want);
     free(out);
 
-    rc = qf_query(&out, NULL, "--store", tau_store, "find", "--status", "blocked", "--error-text",
-                  "no such text in any error", "--format", "jsonl", NULL);
+    rc = qf_query(&out, NULL, "--store", qf.tau_store, "find", "--status", "blocked",
+                  "--error-text", "no such text in any error", "--format", "jsonl", NULL);
     assert_int_equal(rc, 0);
     assert_string_equal(out, "");
     free(out);
 
-    rc = qf_query(NULL, &err, "--store", tau_store, "find", "--status", "error", "--kind", "prompt",
-                  NULL);
+    rc = qf_query(NULL, &err, "--store", qf.tau_store, "find", "--status", "error", "--kind",
+                  "prompt", NULL);
     assert_int_equal(rc, 2);
     assert_non_null(strstr(err, "--kind prompt would match nothing"));
     free(err);
-    rc = qf_query(NULL, &err, "--store", tau_store, "find", "--status", "failed", NULL);
+    rc = qf_query(NULL, &err, "--store", qf.tau_store, "find", "--status", "failed", NULL);
     assert_int_equal(rc, 2);
     assert_non_null(strstr(err, "expected ok, error or blocked"));
     free(err);
@@ -537,8 +520,8 @@ static void test_find_filters_tool_calls_by_status_and_error_text(void **state)
 static void test_find_table_at_80_columns_is_one_line_per_row_with_status(void **state)
 {
     (void)state;
-    const char *stores[] = {swe_store, tau_store};
-    json_t *data[] = {swe, tau};
+    const char *stores[] = {qf.swe_store, qf.tau_store};
+    json_t *data[] = {qf.swe, qf.tau};
     for (int k = 0; k < 2; k++) {
         setenv("COLUMNS", "80", 1);
         char *out = NULL;
@@ -565,29 +548,6 @@ static void test_find_table_at_80_columns_is_one_line_per_row_with_status(void *
     }
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    unsetenv("COLUMNS");
-    swe_store = qf_build_store("data/swe-agent.jsonl");
-    tau_store = qf_build_store("data/tau.jsonl");
-    swe = qf_load_events("data/swe-agent.jsonl");
-    tau = qf_load_events("data/tau.jsonl");
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tu_rmtree(swe_store);
-    tu_rmtree(tau_store);
-    free(swe_store);
-    free(tau_store);
-    json_decref(swe);
-    json_decref(tau);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -606,5 +566,5 @@ int main(void)
         cmocka_unit_test(test_find_filters_tool_calls_by_status_and_error_text),
         cmocka_unit_test(test_find_table_at_80_columns_is_one_line_per_row_with_status),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, qf_setup_all, qf_teardown);
 }

@@ -20,9 +20,6 @@
 #include "query_fixture.h"
 #include "testutil.h"
 
-static char *tau_store;
-static json_t *tau;
-
 static const char *str_at(json_t *o, const char *a, const char *b)
 {
     json_t *v = json_object_get(o, a);
@@ -36,7 +33,7 @@ static json_t *expected_traces(void)
     json_t *by = json_object();
     size_t i;
     json_t *ev;
-    json_array_foreach(tau, i, ev)
+    json_array_foreach(qf.tau, i, ev)
     {
         const char *tid = str_at(ev, "trace_id", NULL);
         json_t *t = json_object_get(by, tid);
@@ -104,8 +101,8 @@ static void test_find_traces_lists_each_trace_once_with_its_figures(void **state
     (void)state;
     json_t *want = expected_traces();
     char *out = NULL;
-    int rc =
-        qf_query(&out, NULL, "--store", tau_store, "find", "--traces", "--format", "jsonl", NULL);
+    int rc = qf_query(&out, NULL, "--store", qf.tau_store, "find", "--traces", "--format", "jsonl",
+                      NULL);
     assert_int_equal(rc, 0);
     json_t *seen = json_object();
     assert_int_equal(check_lines(out, want, seen), json_object_size(want));
@@ -135,24 +132,18 @@ static void test_find_traces_pages_by_trace_with_a_filter(void **state)
         char *out = NULL, *err = NULL;
         int rc =
             cursor[0]
-                ? qf_query(&out, &err, "--store", tau_store, "find", "--traces", "--status",
+                ? qf_query(&out, &err, "--store", qf.tau_store, "find", "--traces", "--status",
                            "error", "--limit", "7", "--after", cursor, "--format", "jsonl", NULL)
-                : qf_query(&out, &err, "--store", tau_store, "find", "--traces", "--status",
+                : qf_query(&out, &err, "--store", qf.tau_store, "find", "--traces", "--status",
                            "error", "--limit", "7", "--format", "jsonl", NULL);
         assert_int_equal(rc, 0);
         pages++;
         size_t n = check_lines(out, with_errors, seen);
-        const char *next = strstr(err, "next: ");
-        if (next) {
-            assert_int_equal(n, 7);
-            size_t cl = strcspn(next + 6, "\n");
-            assert_true(cl > 0 && cl < sizeof cursor);
-            memcpy(cursor, next + 6, cl);
-            cursor[cl] = 0;
-        }
+        int more = qf_next_cursor(err, cursor, sizeof cursor);
+        if (more) assert_int_equal(n, 7);
         free(out);
         free(err);
-        if (!next) break;
+        if (!more) break;
         assert_true(pages < 1000);
     }
     assert_int_equal(json_object_size(seen), json_object_size(with_errors));
@@ -168,7 +159,7 @@ static void test_find_traces_table_fits_80_columns(void **state)
     (void)state;
     setenv("COLUMNS", "80", 1);
     char *out = NULL;
-    int rc = qf_query(&out, NULL, "--store", tau_store, "find", "--traces", "--format", "table",
+    int rc = qf_query(&out, NULL, "--store", qf.tau_store, "find", "--traces", "--format", "table",
                       "--limit", "30", NULL);
     unsetenv("COLUMNS");
     assert_int_equal(rc, 0);
@@ -186,24 +177,6 @@ static void test_find_traces_table_fits_80_columns(void **state)
     free(out);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    unsetenv("COLUMNS");
-    tau_store = qf_build_store("data/tau.jsonl");
-    tau = qf_load_events("data/tau.jsonl");
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tu_rmtree(tau_store);
-    free(tau_store);
-    json_decref(tau);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -211,5 +184,5 @@ int main(void)
         cmocka_unit_test(test_find_traces_pages_by_trace_with_a_filter),
         cmocka_unit_test(test_find_traces_table_fits_80_columns),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, qf_setup_tau, qf_teardown);
 }

@@ -123,8 +123,7 @@ static char *browse(const char *html, const char *mode)
             NULL};
         char *out = NULL, *err = NULL;
         int rc = tu_run(argv, NULL, &out, NULL, &err);
-        tu_rmtree(profile);
-        free(profile);
+        tu_rmtree_free(profile);
         if (rc != 0)
             fprintf(stderr, "chromium exited %d (124: killed after %s s):\n%s\n", rc,
                     BROWSE_SECONDS, err);
@@ -500,9 +499,7 @@ static void test_html_stats_page_has_a_row_per_group_with_the_jsonl_figures(void
     assert_body_attr(dom, "data-rendered", "1");
     assert_null(strstr(dom, "<img"));
     assert_int_equal(count(dom, "<script"), 1);
-    free(dom);
-    free(evil);
-    free(page);
+    TU_FREE(dom, evil, page);
 }
 
 /* ---- where the page goes ---------------------------------------------------------------- */
@@ -559,9 +556,7 @@ static void test_html_output_rules(void **state)
                               "00000000000000000000000000000009", "--html", "-o", link, NULL),
                      3);
     assert_int_equal(access(link, F_OK), -1);
-    free(html);
-    free(page);
-    free(link);
+    TU_FREE(html, page, link);
 }
 
 static int setup(void **state)
@@ -585,12 +580,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    tu_rmtree(tau_store);
-    tu_rmtree(evil_store);
-    tu_rmtree(tmp);
-    free(tau_store);
-    free(evil_store);
-    free(tmp);
+    tu_rmtree_free(tau_store);
+    tu_rmtree_free(evil_store);
+    tu_rmtree_free(tmp);
     free(chromium);
     free(timeout_bin);
     return 0;

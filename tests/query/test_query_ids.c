@@ -186,8 +186,7 @@ static void test_a_streamed_table_never_cuts_a_later_longer_id(void **state)
     }
     free(lines);
     free(out);
-    tu_rmtree(st);
-    free(st);
+    tu_rmtree_free(st);
 }
 
 static int setup(void **state)
@@ -205,10 +204,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    tu_rmtree(store);
-    tu_rmtree(dir);
-    free(store);
-    free(dir);
+    tu_rmtree_free(store);
+    tu_rmtree_free(dir);
     return 0;
 }
 

@@ -362,8 +362,7 @@ static void test_link_acked_but_not_in_the_store_fails(void **state)
     size_t links = 0;
     assert_int_equal(find_incident("INC-7", &links), 0);
     assert_true(find_incident_in(copy, "INC-7", &links) > 0); /* where it went */
-    tu_rmtree(copy);
-    free(copy);
+    tu_rmtree_free(copy);
 }
 
 static void test_dry_run_lists_the_traces_and_sends_nothing(void **state)
@@ -440,12 +439,9 @@ static int teardown(void **state)
         kill(pids[i], SIGTERM);
         waitpid(pids[i], NULL, 0);
     }
-    tu_rmtree(store);
-    tu_rmtree(store_b);
-    free(store_b);
-    tu_rmtree(sockdir);
-    free(store);
-    free(sockdir);
+    tu_rmtree_free(store);
+    tu_rmtree_free(store_b);
+    tu_rmtree_free(sockdir);
     json_decref(swe);
     return 0;
 }

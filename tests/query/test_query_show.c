@@ -22,14 +22,12 @@
 #define SWE_TRACE "012e39dda9b29f048a68039110163fb8"
 #define TAU_TRACE "53e957ff0d75f79d850126ec767949e6"
 
-static char *swe_store, *tau_store;
-
 static void test_show_prints_the_span_tree_of_a_known_trace(void **state)
 {
     (void)state;
     char *out = NULL;
     int rc =
-        qf_query(&out, NULL, "--store", swe_store, "show", SWE_TRACE, "--format", "table", NULL);
+        qf_query(&out, NULL, "--store", qf.swe_store, "show", SWE_TRACE, "--format", "table", NULL);
     assert_int_equal(rc, 0);
     char *golden = tu_read_file("tests/query/golden/show_swe_agent_012e39dd.txt", NULL);
     assert_non_null(golden);
@@ -65,7 +63,7 @@ static void test_show_foot_gives_the_outcome_and_its_dri(void **state)
     (void)state;
     char *out = NULL;
     int rc =
-        qf_query(&out, NULL, "--store", tau_store, "show", TAU_TRACE, "--format", "table", NULL);
+        qf_query(&out, NULL, "--store", qf.tau_store, "show", TAU_TRACE, "--format", "table", NULL);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "trace " TAU_TRACE ": 24 events"));
     assert_non_null(strstr(out, "outcome: rejected by evaluator at "));
@@ -81,7 +79,7 @@ static void test_show_jsonl_gives_the_trace_events_in_time_order(void **state)
     (void)state;
     char *out = NULL;
     int rc =
-        qf_query(&out, NULL, "--store", tau_store, "show", TAU_TRACE, "--format", "jsonl", NULL);
+        qf_query(&out, NULL, "--store", qf.tau_store, "show", TAU_TRACE, "--format", "jsonl", NULL);
     assert_int_equal(rc, 0);
     size_t n = 0;
     char **lines = qf_lines(out, &n);
@@ -104,8 +102,8 @@ static void test_show_unknown_trace_is_a_store_error(void **state)
 {
     (void)state;
     char *err = NULL;
-    int rc = qf_query(NULL, &err, "--store", swe_store, "show", "00000000000000000000000000000001",
-                      NULL);
+    int rc = qf_query(NULL, &err, "--store", qf.swe_store, "show",
+                      "00000000000000000000000000000001", NULL);
     assert_int_equal(rc, 3);
     assert_non_null(strstr(err, "no trace 00000000000000000000000000000001"));
     free(err);
@@ -118,13 +116,13 @@ static void test_show_malformed_id_is_a_usage_error(void **state)
                          "012e39dda9b29f048a68039110163fb8a", ""};
     for (int i = 0; i < 5; i++) {
         char *err = NULL;
-        int rc = qf_query(NULL, &err, "--store", swe_store, "show", bad[i], NULL);
+        int rc = qf_query(NULL, &err, "--store", qf.swe_store, "show", bad[i], NULL);
         assert_int_equal(rc, 2);
         assert_non_null(strstr(err, "32 lowercase hex digits"));
         free(err);
     }
     char *err = NULL;
-    int rc = qf_query(NULL, &err, "--store", swe_store, "show", NULL);
+    int rc = qf_query(NULL, &err, "--store", qf.swe_store, "show", NULL);
     assert_int_equal(rc, 2);
     assert_non_null(strstr(err, "give its id"));
     free(err);
@@ -135,10 +133,10 @@ static void test_show_keeps_its_table_when_piped(void **state)
 {
     (void)state;
     char *piped = NULL, *table = NULL;
-    assert_int_equal(qf_query(&piped, NULL, "--store", swe_store, "show", SWE_TRACE, NULL), 0);
-    assert_int_equal(
-        qf_query(&table, NULL, "--store", swe_store, "show", SWE_TRACE, "--format", "table", NULL),
-        0);
+    assert_int_equal(qf_query(&piped, NULL, "--store", qf.swe_store, "show", SWE_TRACE, NULL), 0);
+    assert_int_equal(qf_query(&table, NULL, "--store", qf.swe_store, "show", SWE_TRACE, "--format",
+                              "table", NULL),
+                     0);
     assert_string_equal(piped, table);
     assert_true(strncmp(piped, "SPAN", 4) == 0);
     free(piped);
@@ -152,8 +150,8 @@ static void test_show_at_80_columns_keeps_status_on_one_line_per_event(void **st
     (void)state;
     setenv("COLUMNS", "80", 1);
     char *out = NULL, *by_prefix = NULL;
-    int rc = qf_query(&out, NULL, "--store", tau_store, "show", TAU_TRACE, NULL);
-    int rc2 = qf_query(&by_prefix, NULL, "--store", tau_store, "show", "53e957ff", NULL);
+    int rc = qf_query(&out, NULL, "--store", qf.tau_store, "show", TAU_TRACE, NULL);
+    int rc2 = qf_query(&by_prefix, NULL, "--store", qf.tau_store, "show", "53e957ff", NULL);
     unsetenv("COLUMNS");
     assert_int_equal(rc, 0);
     assert_int_equal(rc2, 0);
@@ -175,28 +173,7 @@ static void test_show_at_80_columns_keeps_status_on_one_line_per_event(void **st
     assert_true(lines[25][0] == 0); /* 24 events, one line each, then the foot */
     assert_int_equal(errors, 1);
     assert_int_equal(rejected, 1);
-    free(lines);
-    free(out);
-    free(by_prefix);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    unsetenv("COLUMNS");
-    swe_store = qf_build_store("data/swe-agent.jsonl");
-    tau_store = qf_build_store("data/tau.jsonl");
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tu_rmtree(swe_store);
-    tu_rmtree(tau_store);
-    free(swe_store);
-    free(tau_store);
-    return 0;
+    TU_FREE(lines, out, by_prefix);
 }
 
 int main(void)
@@ -210,5 +187,5 @@ int main(void)
         cmocka_unit_test(test_show_keeps_its_table_when_piped),
         cmocka_unit_test(test_show_at_80_columns_keeps_status_on_one_line_per_event),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, qf_setup_all, qf_teardown);
 }

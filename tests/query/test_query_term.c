@@ -175,23 +175,15 @@ static int setup(void **state)
     assert_clean("trace-collector's log", clog);
     free(clog);
     bundle_path = lf_path(dir, "b" HOSTILE_RAW ".tar");
-    free(log);
-    free(in);
-    free(spool);
-    free(shim);
+    TU_FREE(log, in, spool, shim);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    tu_rmtree(dir);
-    free(dir);
-    free(store);
-    free(bundle_path);
-    free(shim_err);
-    free(link_out);
-    free(link_err);
+    tu_rmtree_free(dir);
+    TU_FREE(store, bundle_path, shim_err, link_out, link_err);
     return 0;
 }
 
@@ -273,9 +265,7 @@ static void test_find_table_shows_hostile_text_cleaned_and_aligned(void **state)
         assert_int_equal(qf_columns(prefix), col);
         free(prefix);
     }
-    free(lines);
-    free(out);
-    free(err);
+    TU_FREE(lines, out, err);
     /* jsonl stays exact: C0 escaped as JSON does, DEL, C1 and bidi as the UTF-8 stored. */
     assert_int_equal(
         qf_query(&out, NULL, "--store", store, "find", "--kind", "note", "--format", "jsonl", NULL),
@@ -369,9 +359,7 @@ static void test_link_export_verify_and_shim_messages_are_clean(void **state)
     assert_int_equal(qf_query(&out, &err, "verify", missing, NULL), 3);
     assert_clean("verify's failure", err);
     assert_shows("verify's failure", err, "/gone");
-    free(missing);
-    free(out);
-    free(err);
+    TU_FREE(missing, out, err);
 }
 
 int main(void)

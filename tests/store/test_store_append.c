@@ -21,8 +21,8 @@
 static void test_store_append_gives_consecutive_log_indexes(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("store-append");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("store-append", &dir);
     uint64_t next = 0;
     for (int g = 0; g < 5; g++) {
         tp_event *ev[7];
@@ -54,16 +54,14 @@ static void test_store_append_gives_consecutive_log_indexes(void **state)
     assert_int_equal(r.log_index, 35);
     tp_event_destroy(&ev);
     assert_int_equal(ts_check(s, fx_report, NULL), 0);
-    ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    fx_done(&s, dir);
 }
 
 static void test_store_keeps_collector_stamps(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("store-append");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("store-append", &dir);
     tp_event *ev = fx_event(1, 1, "wf", NULL, T0);
     ev->stored = malloc(sizeof *ev->stored);
     agenttrail__v1__stored__init(ev->stored);
@@ -81,16 +79,14 @@ static void test_store_keeps_collector_stamps(void **state)
     assert_string_equal(got->stored->source, "shim-key-7");
     tp_event_destroy(&got);
     tp_event_destroy(&ev);
-    ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    fx_done(&s, dir);
 }
 
 static void test_store_dedups_within_a_group(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("store-append");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("store-append", &dir);
     tp_event *ev[4] = {fx_event(1, 1, "wf", NULL, T0), fx_event(2, 1, "wf", NULL, T0 + 1),
                        fx_event(1, 1, "wf", NULL, T0), fx_event(3, 1, "wf", NULL, T0 + 2)};
     ts_result r[4];
@@ -106,16 +102,14 @@ static void test_store_dedups_within_a_group(void **state)
     assert_int_equal(st.events, 3);
     assert_int_equal(ts_check(s, fx_report, NULL), 0);
     fx_free(ev, 4);
-    ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    fx_done(&s, dir);
 }
 
 static void test_store_dedups_across_groups(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("store-append");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("store-append", &dir);
     tp_event *a[3] = {fx_event(1, 1, "wf", NULL, T0), fx_event(2, 1, "wf", NULL, T0 + 1),
                       fx_event(3, 1, "wf", NULL, T0 + 2)};
     fx_append_all(s, a, 3);
@@ -141,9 +135,7 @@ static void test_store_dedups_across_groups(void **state)
     assert_int_equal(ts_check(s, fx_report, NULL), 0);
     fx_free(a, 3);
     fx_free(b, 3);
-    ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    fx_done(&s, dir);
 }
 
 /* Same id, same bytes (a resend, whatever its `stored` stamps) is a
@@ -153,8 +145,8 @@ static void test_store_dedups_across_groups(void **state)
 static void test_store_tells_a_resend_from_another_event_under_the_same_id(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("store-append");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("store-append", &dir);
     tp_event *ev[5] = {fx_event(1, 1, "wf", NULL, T0), fx_event(2, 1, "wf", NULL, T0 + 1),
                        fx_event(1, 1, "wf-other", NULL, T0), fx_event(1, 2, "wf", NULL, T0),
                        fx_event(1, 1, "wf", NULL, T0)};
@@ -193,9 +185,7 @@ static void test_store_tells_a_resend_from_another_event_under_the_same_id(void 
     tp_event_destroy(&got);
     assert_int_equal(ts_check(s, fx_report, NULL), 0);
     fx_free(b, 3);
-    ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    fx_done(&s, dir);
 }
 
 /* The longest workflow, dri and incident the contract accepts (traceproto.h)
@@ -204,8 +194,8 @@ static void test_store_tells_a_resend_from_another_event_under_the_same_id(void 
 static void test_store_indexes_the_longest_keys_the_contract_allows(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("store-append");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("store-append", &dir);
     char wf[TP_WORKFLOW_MAX + 2], dri[TP_DRI_MAX + 2], inc[TP_INCIDENT_MAX + 2];
     memset(wf, 'w', TP_WORKFLOW_MAX);
     wf[TP_WORKFLOW_MAX] = 0;
@@ -231,16 +221,14 @@ static void test_store_indexes_the_longest_keys_the_contract_allows(void **state
     assert_int_equal(tp_event_validate(ev, NULL, &err), TP_ETOOBIG);
     assert_string_equal(err.where, "incident");
     tp_event_destroy(&ev);
-    ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    fx_done(&s, dir);
 }
 
 static void test_store_rejects_events_without_id(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("store-append");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("store-append", &dir);
     tp_event *ev[2] = {fx_event(1, 1, "wf", NULL, T0), fx_event(2, 1, "wf", NULL, T0)};
     ev[1]->event_id.len = 8;
     ts_result r[2];
@@ -251,9 +239,7 @@ static void test_store_rejects_events_without_id(void **state)
     assert_int_equal(st.events, 0); /* nothing of the group */
     ev[1]->event_id.len = 16;
     fx_free(ev, 2);
-    ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    fx_done(&s, dir);
 }
 
 /* The stored bytes are the event's protobuf with its stamps, bit for bit,
@@ -262,8 +248,8 @@ static void test_store_rejects_events_without_id(void **state)
 static void test_store_stored_bytes_match_leaf_hashes_across_dictionaries(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("store-append");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("store-append", &dir);
     enum { N = 3000, G = 500 };
     uint8_t *packed[N];
     size_t plen[N];
@@ -337,9 +323,7 @@ static void test_store_stored_bytes_match_leaf_hashes_across_dictionaries(void *
     assert_int_equal(ts_check(s, fx_report, NULL), 0);
     for (int i = 0; i < N; i++)
         free(packed[i]);
-    ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    fx_done(&s, dir);
 }
 
 /* Events unlike the fixture's: arguments of pseudo-random letters. */
@@ -363,8 +347,8 @@ static tp_event *drifted_event(uint64_t n)
 static void test_store_retrains_when_the_data_drifts(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("store-append");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("store-append", &dir);
     s->train_first = 200;
     s->train_second = 400;
     s->next_train_at = 200;
@@ -393,9 +377,7 @@ static void test_store_retrains_when_the_data_drifts(void **state)
     /* A reader decodes units of every dictionary. */
     s = fx_open(dir, TS_OPEN_RDONLY, NULL);
     assert_int_equal(ts_check(s, fx_report, NULL), 0);
-    ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    fx_done(&s, dir);
 }
 
 static int hook_calls;
@@ -420,8 +402,8 @@ static int count_hook(void *ctx, ts_store *s, MDB_txn *txn, uint64_t first, uint
 static void test_store_append_hook_runs_inside_the_transaction(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("store-append");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("store-append", &dir);
     ts_internal_set_append_hook(s, count_hook, NULL);
     tp_event *ev[3] = {fx_event(1, 1, "wf", NULL, T0), fx_event(2, 1, "wf", NULL, T0 + 1),
                        fx_event(3, 1, "wf", NULL, T0 + 2)};
@@ -440,9 +422,7 @@ static void test_store_append_hook_runs_inside_the_transaction(void **state)
     assert_int_equal(r[0].log_index, 2);
     assert_int_equal(hook_first, 2);
     fx_free(ev, 3);
-    ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    fx_done(&s, dir);
 }
 
 int main(void)

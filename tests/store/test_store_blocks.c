@@ -49,16 +49,14 @@ static void check_and_remove(ts_store *s, char *dir, tp_event **ev, size_t n)
 {
     assert_int_equal(ts_check(s, fx_report, NULL), 0);
     fx_free(ev, n);
-    ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    fx_done(&s, dir);
 }
 
 static void test_store_groups_a_traces_events_into_one_block(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("store-blocks");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("store-blocks", &dir);
     /* 30 events of traces 7, 8, 9 interleaved, then a resend of event 4
      * (trace 8) at the end of the group. */
     enum { N = 31 };
@@ -117,8 +115,8 @@ static void test_store_groups_a_traces_events_into_one_block(void **state)
 static void test_store_splits_a_long_trace_into_blocks_of_the_limit(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("store-blocks");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("store-blocks", &dir);
     enum { N = 2 * TS_BLOCK_MAX_EVENTS + 22 };
     tp_event *ev[N];
     for (uint64_t i = 0; i < N; i++)
@@ -145,8 +143,8 @@ static void test_store_splits_a_long_trace_into_blocks_of_the_limit(void **state
 static void test_store_trace_query_orders_events_across_blocks(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("store-blocks");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("store-blocks", &dir);
     /* Three groups, each with 4 events of trace 9 and 4 of trace 10; the third
      * group's events of trace 9 are older than the second's. */
     static const uint64_t when[3] = {100, 300, 200};
@@ -202,8 +200,8 @@ static void test_store_trace_query_orders_events_across_blocks(void **state)
 static void test_store_decodes_blocks_and_refuses_bad_ones(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("store-blocks");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("store-blocks", &dir);
     tp_event *ev = fx_event(1, 1, "wf", NULL, T0);
     uint8_t *packed = NULL;
     size_t plen = 0;
@@ -263,9 +261,7 @@ static void test_store_decodes_blocks_and_refuses_bad_ones(void **state)
     ts_block_free(&b);
     free(packed);
     tp_event_destroy(&ev);
-    ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    fx_done(&s, dir);
 }
 
 /* Dictionary training (dict.c, the codec layer) decodes its samples from the units itself:
@@ -273,8 +269,8 @@ static void test_store_decodes_blocks_and_refuses_bad_ones(void **state)
 static void test_store_trains_its_dictionary_without_the_read_cache(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("store-train");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("store-train", &dir);
     enum { N = 1200, GROUP = 100 };
     tp_event **ev = calloc(N, sizeof *ev);
     assert_non_null(ev);

@@ -106,8 +106,8 @@ static int group_present(ts_store *s, uint64_t g)
 static void test_store_survives_sigkill_of_the_writer(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("store-crash");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("store-crash", &dir);
     ts_close(&s);
     srand((unsigned)time(NULL));
     uint64_t start = 0, reported_total = 0;
@@ -169,8 +169,7 @@ static void test_store_survives_sigkill_of_the_writer(void **state)
             KILLS, (unsigned long long)reported_total, (unsigned long long)start,
             (unsigned long long)st.events, st.dictionaries);
     assert_true(reported_total > 0);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 int main(void)

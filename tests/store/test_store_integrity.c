@@ -48,9 +48,7 @@ static void test_store_map_grows_from_a_tiny_map(void **state)
     ts_close(&s);
     s = fx_open(dir, TS_OPEN_RDONLY, NULL); /* a reader maps what the writer grew */
     assert_int_equal(ts_check(s, fx_report, NULL), 0);
-    ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    fx_done(&s, dir);
 }
 
 static void test_store_map_limit_stops_the_whole_group(void **state)
@@ -75,9 +73,7 @@ static void test_store_map_limit_stops_the_whole_group(void **state)
     fx_free(ev, BIG);
     free(ev);
     free(r);
-    ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    fx_done(&s, dir);
 }
 
 /* Copies the unit (block) holding log_index (its header names it uniquely: it
@@ -105,8 +101,8 @@ static void unit_copy(ts_store *s, uint64_t li, uint8_t *out, size_t cap, size_t
 static void test_store_check_detects_a_corrupted_unit(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("store-check");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("store-check", &dir);
     append_range(s, 0, 200);
     assert_int_equal(ts_check(s, fx_report, NULL), 0);
     uint8_t unit[4096];
@@ -132,16 +128,14 @@ static void test_store_check_detects_a_corrupted_unit(void **state)
     assert_int_equal(ts_check(s, fx_report, &problems), TS_ECORRUPT);
     assert_true(problems >= 1);
     assert_non_null(strstr(ts_last_error(s), "problem"));
-    ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    fx_done(&s, dir);
 }
 
 static void test_store_check_detects_missing_and_stray_index_entries(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("store-check");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("store-check", &dir);
     append_range(s, 0, 50);
     MDB_env *env = ts_internal_env(s);
     MDB_txn *txn;
@@ -181,16 +175,14 @@ static void test_store_check_detects_missing_and_stray_index_entries(void **stat
     problems = 0;
     assert_int_equal(ts_check(s, fx_report, &problems), TS_ECORRUPT);
     assert_int_equal(problems, 2); /* names an absent event, and the count */
-    ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    fx_done(&s, dir);
 }
 
 static void test_store_check_detects_a_trace_number_given_twice(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("store-check");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("store-check", &dir);
     append_range(s, 0, 50);
     ts_stats st;
     assert_int_equal(ts_stat(s, &st), 0);
@@ -210,9 +202,7 @@ static void test_store_check_detects_a_trace_number_given_twice(void **state)
     int problems = 0;
     assert_int_equal(ts_check(s, fx_report, &problems), TS_ECORRUPT);
     assert_true(problems >= 1);
-    ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    fx_done(&s, dir);
 }
 
 int main(void)

@@ -37,8 +37,7 @@ static void test_store_creates_private_dir_and_files(void **state)
     assert_null(s);
     ts_close(&s); /* idempotent */
     ts_close(NULL);
-    tu_rmtree(base);
-    free(base);
+    tu_rmtree_free(base);
 }
 
 static void test_store_open_missing_is_notfound(void **state)
@@ -55,15 +54,14 @@ static void test_store_open_missing_is_notfound(void **state)
     assert_int_equal(ts_open(dir, TS_OPEN_RDONLY, NULL, &s, &err), TS_ENOTFOUND);
     /* An empty directory is not a store either. */
     assert_int_equal(ts_open(base, 0, NULL, &s, &err), TS_ENOTFOUND);
-    tu_rmtree(base);
-    free(base);
+    tu_rmtree_free(base);
 }
 
 static void test_store_second_writer_is_locked_out(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("store-life");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("store-life", &dir);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -79,16 +77,14 @@ static void test_store_second_writer_is_locked_out(void **state)
     ts_close(&s);
     /* Once the writer is gone, the next one gets in. */
     s = fx_open(dir, 0, NULL);
-    ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    fx_done(&s, dir);
 }
 
 static void test_store_unknown_schema_version_is_refused(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("store-life");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("store-life", &dir);
     ts_close(&s);
     MDB_env *env;
     MDB_txn *txn;
@@ -108,15 +104,14 @@ static void test_store_unknown_schema_version_is_refused(void **state)
     assert_null(s);
     assert_non_null(strstr(err.what, "99"));
     assert_int_equal(ts_open(dir, TS_OPEN_RDONLY, NULL, &s, &err), TS_EVERSION);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static void test_store_read_only_refuses_appends_and_reads(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("store-life");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("store-life", &dir);
     tp_event *ev[3];
     for (int i = 0; i < 3; i++)
         ev[i] = fx_event((uint64_t)i, 1, "wf", NULL, 1000 + (uint64_t)i);
@@ -137,8 +132,7 @@ static void test_store_read_only_refuses_appends_and_reads(void **state)
     assert_int_equal(st.traces, 1);
     ts_close(&s);
     fx_free(ev, 3);
-    tu_rmtree(dir);
-    free(dir);
+    tu_rmtree_free(dir);
 }
 
 static void test_store_errors_have_names(void **state)

@@ -51,8 +51,7 @@ static int teardown(void **state)
     world *w = *state;
     ts_close(&w->s);
     fx_free(w->ev, N);
-    tu_rmtree(w->dir);
-    free(w->dir);
+    tu_rmtree_free(w->dir);
     free(w);
     return 0;
 }
@@ -273,8 +272,8 @@ static size_t incident_count(ts_store *s, const char *inc, uint64_t **li)
 static void test_store_incident_link_indexes_linked_traces(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("store-incident");
-    ts_store *s = fx_open(dir, TS_OPEN_CREATE, NULL);
+    char *dir;
+    ts_store *s = fx_new_store("store-incident", &dir);
     /* Traces 1 and 2 (5 events each) stored before the link; one event of
      * trace 3 names the incident itself. */
     tp_event *ev[11];
@@ -315,9 +314,7 @@ static void test_store_incident_link_indexes_linked_traces(void **state)
     tp_event_destroy(&link);
     tp_event_destroy(&late);
     tp_event_destroy(&again);
-    ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    fx_done(&s, dir);
 }
 
 int main(void)

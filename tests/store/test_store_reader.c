@@ -106,9 +106,7 @@ static void test_store_reader_iterates_while_a_writer_appends(void **state)
             (unsigned long long)st.map_size);
     assert_true(st.map_size > 128 * 1024);
     assert_int_equal(ts_check(s, fx_report, NULL), 0);
-    ts_close(&s);
-    tu_rmtree(dir);
-    free(dir);
+    fx_done(&s, dir);
 }
 
 int main(void)

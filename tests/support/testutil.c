@@ -50,6 +50,18 @@ void tu_rmtree(const char *path)
     if (path) nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+void tu_free_n(void *const *ptrs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ptrs[i]);
+}
+
+void tu_rmtree_free(char *path)
+{
+    tu_rmtree(path);
+    free(path);
+}
+
 char *tu_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -177,4 +189,19 @@ int tu_run(char *const argv[], const char *in_path, char **out, size_t *out_len,
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
     return -1;
+}
+
+int tu_run_va(const char *name, const char *in_path, char **out, size_t *out_len, char **err,
+              va_list ap)
+{
+    char *argv[64];
+    int n = 0;
+    argv[n++] = tu_bin(name);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL && n < 63)
+        argv[n++] = (char *)a;
+    argv[n] = NULL;
+    int rc = tu_run(argv, in_path, out, out_len, err);
+    free(argv[0]);
+    return rc;
 }
