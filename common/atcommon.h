@@ -43,8 +43,8 @@ enum {
 /* ---- the error carrier ------------------------------------------------------------------- */
 
 typedef struct at_error {
-    char where[128]; /* "path", "path:12", "tool_call.name", or "" */
-    char what[384];  /* "required, missing", "cannot create: Permission denied" */
+    char where[256]; /* "path", "path:12", "tool_call.name", or "" */
+    char what[1024]; /* "required, missing", "cannot create: Permission denied" */
 } at_error;
 
 /* Sets both parts; printf-style what. err may be NULL. Cut to fit, always NUL-terminated. */
