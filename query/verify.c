@@ -228,8 +228,8 @@ static int verify_bundle(const qctx *ctx, const vargs *v)
         qerr(ctx, "verify", "%s", at_error_format(&e, err, sizeof err));
         goto out;
     }
-    if (v->keyring && qkeyring_load(v->keyring, &kr, err, sizeof err)) {
-        qerr(ctx, "verify", "%s", err);
+    if (v->keyring && qkeyring_load(v->keyring, &kr, &e)) {
+        qerr(ctx, "verify", "%s", at_error_format(&e, err, sizeof err));
         goto out;
     }
     if (v->prior && !(prior = verify_slurp(v->prior, &prior_len))) {
