@@ -260,4 +260,12 @@ void at_opt_man(const at_opt_prog *p, const char *version, FILE *out);
  * prints it to out and returns 1; else 0 (the program runs). */
 int at_opt_answer(const at_opt_prog *p, const at_opt_result *res, const char *version, FILE *out);
 
+/* ---- plain decimal numbers (u64.c) --------------------------------------------------------- */
+
+/* s[0..n) (need not be NUL-terminated; strlen(s) for a string) as a decimal number: digits
+ * only, no sign, no suffix, no space, leading zeros allowed (a format that refuses them checks
+ * s[0] itself). 0 and *out set; AT_EINVAL (empty, or a byte that is not a digit) or AT_ERANGE
+ * (above max, or above UINT64_MAX); *out is left alone on error. */
+int at_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out);
+
 #endif

@@ -137,9 +137,8 @@ static int terminal_width(int is_tty)
     }
     const char *c = getenv("COLUMNS");
     if (c && *c) {
-        char *end = NULL;
-        unsigned long v = strtoul(c, &end, 10);
-        if (end && *end == 0 && v > 0 && v < 10000) return (int)v;
+        uint64_t v = 0;
+        if (at_parse_u64(c, strlen(c), 9999, &v) == 0 && v > 0) return (int)v;
     }
     return is_tty ? 80 : 0;
 }

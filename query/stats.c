@@ -219,9 +219,8 @@ static int parse_sort(const qctx *ctx, const char *spec, stats_view *v)
 static int parse_top(const qctx *ctx, const char *spec, stats_view *v)
 {
     if (!spec) return 0;
-    char *end = NULL;
-    unsigned long long n = spec[0] >= '0' && spec[0] <= '9' ? strtoull(spec, &end, 10) : 0;
-    if (!end || *end || n == 0) {
+    uint64_t n = 0;
+    if (at_parse_u64(spec, strlen(spec), UINT64_MAX, &n) || n == 0) {
         qerr(ctx, "stats", "--top '%s': expected a positive number of groups", spec);
         return QEXIT_USAGE;
     }

@@ -488,17 +488,11 @@ static int text_ok(const char *p, size_t n)
     return 1;
 }
 
+/* A note's number: decimal, canonical (no leading zero), at most 2^63-1. 0 or -1. */
 static int parse_size(const char *p, size_t n, uint64_t *out)
 {
-    if (n == 0 || n > 19 || (n > 1 && p[0] == '0')) return -1;
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9') return -1;
-        v = v * 10 + (uint64_t)(p[i] - '0');
-    }
-    if (v > (UINT64_C(1) << 63) - 1) return -1;
-    *out = v;
-    return 0;
+    if (n > 1 && p[0] == '0') return -1;
+    return at_parse_u64(p, n, (UINT64_C(1) << 63) - 1, out) ? -1 : 0;
 }
 
 /* Finds the body's end: the last "\n\n" of the note. */

@@ -199,10 +199,8 @@ static int list_segments(spool *sp, at_error *err)
         const char *n = e->d_name;
         if (strncmp(n, "seg-", 4) != 0 || strlen(n) != 4 + 16 + 6 || strcmp(n + 20, ".spool") != 0)
             continue;
-        char *end = NULL;
-        errno = 0;
-        unsigned long long id = strtoull(n + 4, &end, 10);
-        if (errno != 0 || end != n + 20) continue;
+        uint64_t id = 0;
+        if (at_parse_u64(n + 4, 16, UINT64_MAX, &id) != 0) continue;
         if (segs_push(sp, (uint64_t)id) != 0) {
             closedir(d);
             at_errf(err, -1, "spool: out of memory");
