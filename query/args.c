@@ -308,3 +308,12 @@ void qargs_free(qargs *a)
     a->rest = NULL;
     a->nrest = 0;
 }
+
+int qargs_begin(const qctx *ctx, const qcmd *cmd, int argc, char **argv, qargs *a, int *rc)
+{
+    *rc = qargs_parse(ctx, cmd, argc, argv, tp_now_unix_nano(), a);
+    if (*rc == 0 && !a->help) return 0;
+    if (*rc == 0) qcmd_print_help(ctx, cmd, ctx->out);
+    qargs_free(a);
+    return 1;
+}

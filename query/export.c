@@ -400,12 +400,8 @@ static int write_output(const qctx *ctx, const bundle *b, const char *output, in
 static int export_run(const qctx *ctx, int argc, char **argv)
 {
     qargs a;
-    int rc = qargs_parse(ctx, &qcmd_export, argc, argv, tp_now_unix_nano(), &a);
-    if (rc != 0 || a.help) {
-        if (rc == 0) qcmd_print_help(ctx, &qcmd_export, ctx->out);
-        qargs_free(&a);
-        return rc;
-    }
+    int rc;
+    if (qargs_begin(ctx, &qcmd_export, argc, argv, &a, &rc)) return rc;
     const char *output = a.output, *keypath = a.key, *prior_path = a.prior;
     if (!output || a.nrest > 0) {
         qerr(ctx, "export", "%s (see trace-query export --help)",

@@ -337,12 +337,8 @@ static int find_open(qfind *q)
 static int find_run(const qctx *ctx, int argc, char **argv)
 {
     qargs a;
-    int rc = qargs_parse(ctx, &qcmd_find, argc, argv, tp_now_unix_nano(), &a);
-    if (rc != 0 || a.help) {
-        if (rc == 0) qcmd_print_help(ctx, &qcmd_find, ctx->out);
-        qargs_free(&a);
-        return rc;
-    }
+    int rc;
+    if (qargs_begin(ctx, &qcmd_find, argc, argv, &a, &rc)) return rc;
     qfind q = {.ctx = ctx, .a = &a};
     rc = check_args(ctx, &a);
     if (rc == 0 && a.prompt_file) {

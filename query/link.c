@@ -385,12 +385,8 @@ static int check_usage(const qctx *ctx, const qargs *a)
 static int link_run(const qctx *ctx, int argc, char **argv)
 {
     qargs a;
-    int rc = qargs_parse(ctx, &qcmd_link, argc, argv, tp_now_unix_nano(), &a);
-    if (rc != 0 || a.help) {
-        if (rc == 0) qcmd_print_help(ctx, &qcmd_link, ctx->out);
-        qargs_free(&a);
-        return rc;
-    }
+    int rc;
+    if (qargs_begin(ctx, &qcmd_link, argc, argv, &a, &rc)) return rc;
     if ((rc = check_usage(ctx, &a)) != 0) {
         qargs_free(&a);
         return rc;

@@ -342,12 +342,8 @@ static int check_trace_arg(const qctx *ctx, const qargs *a)
 static int show_run(const qctx *ctx, int argc, char **argv)
 {
     qargs a;
-    int rc = qargs_parse(ctx, &qcmd_show, argc, argv, tp_now_unix_nano(), &a);
-    if (rc != 0 || a.help) {
-        if (rc == 0) qcmd_print_help(ctx, &qcmd_show, ctx->out);
-        qargs_free(&a);
-        return rc;
-    }
+    int rc;
+    if (qargs_begin(ctx, &qcmd_show, argc, argv, &a, &rc)) return rc;
     rc = check_trace_arg(ctx, &a);
     /* A table unless jsonl is asked for, also into a pipe (show ID | less). */
     int fmt = a.format == QFMT_AUTO ? QFMT_TABLE : a.format;

@@ -399,12 +399,8 @@ static int print_rows(const qctx *ctx, int fmt, const char *by, const stats_view
 static int stats_run(const qctx *ctx, int argc, char **argv)
 {
     qargs a;
-    int rc = qargs_parse(ctx, &qcmd_stats, argc, argv, tp_now_unix_nano(), &a);
-    if (rc != 0 || a.help) {
-        if (rc == 0) qcmd_print_help(ctx, &qcmd_stats, ctx->out);
-        qargs_free(&a);
-        return rc;
-    }
+    int rc;
+    if (qargs_begin(ctx, &qcmd_stats, argc, argv, &a, &rc)) return rc;
     int by = a.by ? qstats_by_parse(a.by) : QBY_WORKFLOW;
     if (by < 0 || a.nrest > 0 || a.ntraces > 1) {
         if (by < 0)
