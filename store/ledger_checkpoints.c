@@ -85,11 +85,7 @@ int ts_checkpoint_add(ts_store *s, const char *note, size_t len)
         MDB_val k = {8, key}, v = {len, (void *)note};
         rc = ts_fail_mdb(s, mdb_put(txn, cps, &k, &v, MDB_APPEND), "writing a checkpoint");
     }
-    if (rc) {
-        mdb_txn_abort(txn);
-        return rc;
-    }
-    return ts_fail_mdb(s, mdb_txn_commit(txn), "committing a checkpoint");
+    return ts_write_end(s, txn, rc, "committing a checkpoint");
 }
 
 int ts_checkpoint_count(ts_store *s, uint64_t *count)

@@ -191,6 +191,15 @@ int ts_read_begin(ts_store *s, MDB_txn **txn)
     return ts_fail(s, TS_ELMDB, "store %s: the map keeps changing size; retry", s->dir);
 }
 
+int ts_write_end(ts_store *s, MDB_txn *txn, int rc, const char *what)
+{
+    if (rc) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return ts_fail_mdb(s, mdb_txn_commit(txn), what);
+}
+
 int ts_map_grow(ts_store *s, size_t need)
 {
     size_t cur = s->map_size;
