@@ -36,31 +36,23 @@
 #define MAX_WATCH 8
 #define ALLOWLIST_MAX_BYTES (16u << 20)
 
+static const at_code_name auth_errors[] = {
+    {AUTH_OK, "success"},
+    {AUTH_EINVAL, "invalid argument"},
+    {AUTH_ENOMEM, "out of memory"},
+    {AUTH_EIO, "file read or write error"},
+    {AUTH_EFORMAT, "malformed key file or allowlist"},
+    {AUTH_ENOCURVE, "this libzmq has no CURVE support"},
+    {AUTH_EZMQ, "ZeroMQ error"},
+    {AUTH_EEXIST, "key file already exists"},
+    {AUTH_EPERM, "key file or allowlist open to others (secret key readable, allowlist writable, "
+                 "or another owner)"},
+};
+
 const char *auth_strerror(int code)
 {
-    switch (code) {
-    case AUTH_OK:
-        return "success";
-    case AUTH_EINVAL:
-        return "invalid argument";
-    case AUTH_ENOMEM:
-        return "out of memory";
-    case AUTH_EIO:
-        return "file read or write error";
-    case AUTH_EFORMAT:
-        return "malformed key file or allowlist";
-    case AUTH_ENOCURVE:
-        return "this libzmq has no CURVE support";
-    case AUTH_EZMQ:
-        return "ZeroMQ error";
-    case AUTH_EEXIST:
-        return "key file already exists";
-    case AUTH_EPERM:
-        return "key file or allowlist open to others (secret key readable, allowlist writable, "
-               "or another owner)";
-    default:
-        return "unknown error";
-    }
+    return at_code_text(auth_errors, sizeof auth_errors / sizeof auth_errors[0], code,
+                        "unknown error");
 }
 
 int auth_curve_available(void)

@@ -268,4 +268,15 @@ int at_opt_answer(const at_opt_prog *p, const at_opt_result *res, const char *ve
  * (above max, or above UINT64_MAX); *out is left alone on error. */
 int at_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out);
 
+/* ---- the words of an error code (code_text.c) ----------------------------------------------- */
+
+/* One row of a library's table of its codes' words. */
+typedef struct at_code_name {
+    int code;
+    const char *text;
+} at_code_name;
+
+/* The text of code in table[0..n), or `unknown`: every *_strerror is its table and this. */
+const char *at_code_text(const at_code_name *table, size_t n, int code, const char *unknown);
+
 #endif

@@ -35,28 +35,21 @@ struct cp_key {
 static const char SIG_PREFIX[] = "\xe2\x80\x94 ";
 #define SIG_PREFIX_LEN 4
 
+static const at_code_name cp_errors[] = {
+    {CP_OK, "success"},
+    {CP_EFORMAT, "malformed checkpoint, note or key text"},
+    {CP_ECRYPTO, "cryptographic library failure"},
+    {CP_EIO, "file read or write error"},
+    {CP_EKEY, "not a usable Ed25519 key"},
+    {CP_EVERIFY, "signature verification failed"},
+    {CP_ENOMEM, "out of memory"},
+    {CP_EEXIST, "key file already exists"},
+};
+
 const char *cp_strerror(int code)
 {
-    switch (code) {
-    case CP_OK:
-        return "success";
-    case CP_EFORMAT:
-        return "malformed checkpoint, note or key text";
-    case CP_ECRYPTO:
-        return "cryptographic library failure";
-    case CP_EIO:
-        return "file read or write error";
-    case CP_EKEY:
-        return "not a usable Ed25519 key";
-    case CP_EVERIFY:
-        return "signature verification failed";
-    case CP_ENOMEM:
-        return "out of memory";
-    case CP_EEXIST:
-        return "key file already exists";
-    default:
-        return "unknown checkpoint error";
-    }
+    return at_code_text(cp_errors, sizeof cp_errors / sizeof cp_errors[0], code,
+                        "unknown checkpoint error");
 }
 
 /* ---- base64 ------------------------------------------------------------ */

@@ -56,10 +56,7 @@ static const unsigned db_flags[TS_DBI_COUNT] = {
     [TS_DBI_TRACES] = 0,
 };
 
-static const struct {
-    int code;
-    const char *text;
-} error_table[] = {
+static const at_code_name error_table[] = {
     {TS_OK, "success"},
     {TS_EINVAL, "invalid argument or filter"},
     {TS_ENOMEM, "out of memory"},
@@ -77,9 +74,8 @@ static const struct {
 
 const char *ts_strerror(int code)
 {
-    for (size_t i = 0; i < sizeof error_table / sizeof error_table[0]; i++)
-        if (error_table[i].code == code) return error_table[i].text;
-    return "unknown store error";
+    return at_code_text(error_table, sizeof error_table / sizeof error_table[0], code,
+                        "unknown store error");
 }
 
 const char *ts_last_error(const ts_store *s)
