@@ -226,22 +226,25 @@ static int is_blank(int c)
     return c == ' ' || c == '\t' || c == '\r';
 }
 
+/* Past the run of blanks (blank 1) or of non-blanks (blank 0) at s, within [s, e). */
+static const char *skip_run(const char *s, const char *e, int blank)
+{
+    while (s < e && is_blank(*s) == blank)
+        s++;
+    return s;
+}
+
 /* Parses one non-comment line [s, e). */
 static int parse_entry(auth_allowlist *a, const char *s, const char *e, const char *origin,
                        size_t lineno, at_error *err)
 {
     const char *name = s;
-    while (s < e && !is_blank(*s))
-        s++;
+    s = skip_run(s, e, 0);
     size_t nlen = (size_t)(s - name);
-    while (s < e && is_blank(*s))
-        s++;
-    const char *key = s;
-    while (s < e && !is_blank(*s))
-        s++;
+    const char *key = s = skip_run(s, e, 1);
+    s = skip_run(s, e, 0);
     size_t klen = (size_t)(s - key);
-    while (s < e && is_blank(*s))
-        s++;
+    s = skip_run(s, e, 1);
     if (s < e && *s != '#' && (size_t)(e - s) >= 10 && memcmp(s, "secret-key", 10) == 0)
         return at_errf(err, AUTH_EFORMAT,
                        "%s:%zu: key: a CURVE secret key (the line of a .key file); list the public "
