@@ -145,7 +145,7 @@ int auth_keygen_main(int argc, char **argv)
     at_error err = {0};
     int rc = auth_keygen_curve(name, &err);
     if (rc != AUTH_OK) {
-        char msg[sizeof err.where + sizeof err.what + 4];
+        char msg[AT_ERROR_TEXT_LEN];
         fprintf(stderr, "trace-collector: keygen: %s\n", at_error_format(&err, msg, sizeof msg));
         return rc == AUTH_EINVAL ? 2 : 3;
     }
@@ -688,7 +688,7 @@ int auth_zap_reload(auth_zap *z, at_error *err)
     at_error local = {0}, *e = err ? err : &local;
     int rc = auth_allowlist_load(z->path, &fresh, e);
     if (rc != AUTH_OK) {
-        char msg[sizeof e->where + sizeof e->what + 4];
+        char msg[AT_ERROR_TEXT_LEN];
         zap_log(z, AUTH_LOG_ERROR, "allowlist reload failed, keeping the previous one: %s",
                 e->what[0] ? at_error_format(e, msg, sizeof msg) : auth_strerror(rc));
         return rc;

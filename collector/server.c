@@ -142,7 +142,7 @@ static int setup_security(collector *c, const collector_config *cfg)
     if (rc == 0) rc = auth_zap_watch(c->auth, c->sock, &err);
     memset(sec, 0, sizeof sec);
     if (rc != 0) {
-        char msg[sizeof err.where + sizeof err.what + 4];
+        char msg[AT_ERROR_TEXT_LEN];
         clog_line(CLOG_ERROR, "security: %s; refusing to start without authentication",
                   at_error_format(&err, msg, sizeof msg));
         return 3;

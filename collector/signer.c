@@ -66,7 +66,7 @@ static int witness_latest(signer *g, at_error *err)
     if (rc == TS_ENOTFOUND) return 0;
     if (rc) return at_errf(err, -1, "reading the latest checkpoint: %s", ts_last_error(g->s));
     at_error why = {0};
-    char whybuf[sizeof why.where + sizeof why.what];
+    char whybuf[AT_ERROR_TEXT_LEN];
     rc = wt_append(g->witness, g->origin, note, len, &why);
     free(note);
     if (rc)

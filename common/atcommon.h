@@ -260,6 +260,11 @@ void at_opt_man(const at_opt_prog *p, const char *version, FILE *out);
  * prints it to out and returns 1; else 0 (the program runs). */
 int at_opt_answer(const at_opt_prog *p, const at_opt_result *res, const char *version, FILE *out);
 
+/* ---- the room a formatted at_error needs -------------------------------------------------- */
+
+/* "where: what" and its NUL: the size of a buffer for at_error_format that never cuts. */
+#define AT_ERROR_TEXT_LEN (sizeof((at_error *)0)->where + sizeof((at_error *)0)->what + 2)
+
 /* ---- plain decimal numbers (u64.c) --------------------------------------------------------- */
 
 /* s[0..n) (need not be NUL-terminated; strlen(s) for a string) as a decimal number: digits

@@ -36,8 +36,7 @@ static int failed(bundle_failure *f, const char *file, int64_t event, uint64_t l
 
 int bundle_event_json(const uint8_t *bytes, size_t len, char **json, size_t *jlen, const char **why)
 {
-    static _Thread_local char
-        reason[sizeof(((at_error *)0)->where) + sizeof(((at_error *)0)->what) + 4];
+    static _Thread_local char reason[AT_ERROR_TEXT_LEN];
     tp_limits lim = tp_limits_default();
     tp_event *ev = NULL;
     at_error e;

@@ -52,7 +52,7 @@ int ts_checkpoint_add(ts_store *s, const char *note, size_t len)
     cp_signature sig;
     size_t nsig;
     at_error err = {0};
-    char msg[sizeof err.where + sizeof err.what];
+    char msg[AT_ERROR_TEXT_LEN];
     if (cp_note_parse(note, len, &c, &sig, 1, &nsig, &err))
         return ts_fail(s, TS_EINVAL, "store %s: checkpoint: %s", s->dir,
                        at_error_format(&err, msg, sizeof msg));
