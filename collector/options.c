@@ -169,12 +169,12 @@ static const at_opt_section man_sections[] = {
               "STORE/\n"
               "the LMDB store: events, indexes, the Merkle log and its checkpoints."},
     {"ENVIRONMENT", "AGENTTRAIL_STORE: the store directory when --store is not given."},
-    {"EXAMPLES",
-     "  trace-collector --store /var/lib/agenttrail --listen tcp://127.0.0.1:7600\n"
-     "  trace-collector keygen --curve -o collector\n"
-     "  trace-collector --curve-secret collector.key --allow shims.allow \\\n"
-     "      --listen tcp://0.0.0.0:7600\n"
-     "  trace-collector --store /var/lib/agenttrail --print-public-key > collector.pub.pem"},
+    {"EXAMPLES", "  trace-collector --store /var/lib/agenttrail --listen tcp://127.0.0.1:7600\n"
+                 "  trace-collector keygen --curve -o collector\n"
+                 "  trace-collector --curve-secret collector.key --allow shims.allow \\\n"
+                 "      --listen tcp://0.0.0.0:7600\n"
+                 "  trace-collector --store /var/lib/agenttrail --print-public-key \\\n"
+                 "      > collector.pub.pem"},
     {"SEE ALSO", "trace-shim(1), trace-query(1)"},
     {NULL, NULL},
 };

@@ -129,7 +129,8 @@ static void fits_80(const char *what, const char *text)
     }
 }
 
-/* --help of every program and of every trace-query command fits 80 columns. */
+/* --help, and the man page as man prints it (groff -man -Tascii, when groff is there), of
+ * every program and of every trace-query command fit 80 columns. */
 static void every_help_fits_80_columns(void **state)
 {
     (void)state;
@@ -138,16 +139,33 @@ static void every_help_fits_80_columns(void **state)
         {"trace-query", "find"},   {"trace-query", "show"},   {"trace-query", "stats"},
         {"trace-query", "link"},   {"trace-query", "export"}, {"trace-query", "verify"},
     };
+    char *dir = tu_tempdir("width");
+    char *page = tu_path(dir, "page.1");
+    char *groff[] = {"/bin/sh", "-c",
+                     "command -v groff >/dev/null || exit 0; groff -man -Tascii -P-c -P-b -P-u",
+                     NULL};
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
-        char *bin = tu_bin(runs[i][0]), what[96];
-        snprintf(what, sizeof what, "%s %s--help", runs[i][0], runs[i][1] ? runs[i][1] : "");
-        char *argv[] = {bin, (char *)(runs[i][1] ? runs[i][1] : "--help"),
-                        runs[i][1] ? "--help" : NULL, NULL};
-        char *out = output_of(argv);
-        fits_80(what, out);
-        free(out);
+        char *bin = tu_bin(runs[i][0]);
+        for (int man = 0; man < 2; man++) {
+            char *flag = man ? "--man" : "--help", what[96];
+            snprintf(what, sizeof what, "%s %s%s", runs[i][0], runs[i][1] ? runs[i][1] : "", flag);
+            char *argv[] = {bin, runs[i][1] ? (char *)runs[i][1] : flag, runs[i][1] ? flag : NULL,
+                            NULL};
+            char *out = output_of(argv);
+            if (man) {
+                assert_int_equal(tu_write_file(page, out, strlen(out)), 0);
+                free(out);
+                out = NULL;
+                assert_int_equal(tu_run(groff, page, &out, NULL, NULL), 0);
+            }
+            fits_80(what, out ? out : "");
+            free(out);
+        }
         free(bin);
     }
+    free(page);
+    tu_rmtree(dir);
+    free(dir);
 }
 
 int main(void)
