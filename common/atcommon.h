@@ -272,6 +272,8 @@ int at_opt_answer(const at_opt_prog *p, const at_opt_result *res, const char *ve
  * s[0] itself). 0 and *out set; AT_EINVAL (empty, or a byte that is not a digit) or AT_ERANGE
  * (above max, or above UINT64_MAX); *out is left alone on error. */
 int at_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out);
+/* The qsort/bsearch order of uint64_t values, ascending. */
+int at_cmp_u64(const void *a, const void *b);
 
 /* ---- the words of an error code (code_text.c) ----------------------------------------------- */
 

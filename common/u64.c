@@ -1,6 +1,7 @@
 /*
  * u64.c - plain decimal numbers (atcommon.h, at_parse_u64): the one parser for the fields and
- * options that are a bare count or id, with no sign, no suffix and no surrounding space.
+ * options that are a bare count or id, with no sign, no suffix and no surrounding space; and
+ * the one ascending order of such numbers for qsort and bsearch.
  */
 #include "atcommon.h"
 
@@ -18,4 +19,10 @@ int at_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out)
     if (over || v > max) return AT_ERANGE;
     *out = v;
     return AT_OK;
+}
+
+int at_cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
 }

@@ -169,16 +169,10 @@ static int load_store_checkpoints(vstore *vs)
     return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* The recomputed root at `size` (one of vs->sizes). */
 static const uint8_t *root_at(const vstore *vs, uint64_t size)
 {
-    const uint64_t *p = bsearch(&size, vs->sizes, vs->nsizes, sizeof size, cmp_u64);
+    const uint64_t *p = bsearch(&size, vs->sizes, vs->nsizes, sizeof size, at_cmp_u64);
     return p ? vs->roots[p - vs->sizes] : NULL;
 }
 

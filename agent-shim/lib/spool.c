@@ -110,12 +110,6 @@ static int segs_push(spool *sp, uint64_t id)
     return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static int write_all(int fd, const void *buf, size_t len)
 {
     const uint8_t *p = buf;
@@ -208,7 +202,7 @@ static int list_segments(spool *sp, at_error *err)
         }
     }
     closedir(d);
-    if (sp->nsegs) qsort(sp->segs, sp->nsegs, sizeof *sp->segs, cmp_u64);
+    if (sp->nsegs) qsort(sp->segs, sp->nsegs, sizeof *sp->segs, at_cmp_u64);
     sp->next_id = sp->nsegs ? sp->segs[sp->nsegs - 1] + 1 : 1;
     sp->first_own = sp->next_id;
     return 0;

@@ -1,11 +1,13 @@
 /*
  * test_parse_u64.c - at_parse_u64 (common/u64.c): digits only, no sign, suffix or space,
- * bounded by the caller's max and by UINT64_MAX, reading exactly n bytes.
+ * bounded by the caller's max and by UINT64_MAX, reading exactly n bytes; at_cmp_u64 sorts
+ * ascending.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -58,12 +60,24 @@ static void reads_exactly_n_bytes(void **state)
     assert_int_equal(at_parse_u64(seg + 4, 0, UINT64_MAX, &v), AT_EINVAL);
 }
 
+static void sorted_ascending(void **state)
+{
+    (void)state;
+    uint64_t v[] = {UINT64_MAX, 3, 0, UINT64_MAX - 1, 3, 1};
+    qsort(v, 6, sizeof v[0], at_cmp_u64);
+    const uint64_t want[] = {0, 1, 3, 3, UINT64_MAX - 1, UINT64_MAX};
+    assert_memory_equal(v, want, sizeof want);
+    uint64_t key = 3;
+    assert_non_null(bsearch(&key, v, 6, sizeof v[0], at_cmp_u64));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(digits_only),
         cmocka_unit_test(range_checked),
         cmocka_unit_test(reads_exactly_n_bytes),
+        cmocka_unit_test(sorted_ascending),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
