@@ -227,7 +227,7 @@ int collector_options_parse(int argc, char **argv, collector_config *cfg)
     int rc = at_opt_parse(&prog, argc, argv, cfg, &res, &err);
     at_opt_done(&res);
     if (rc != AT_OK) {
-        char msg[600];
+        char msg[AT_ERROR_TEXT_LEN];
         fprintf(stderr, "trace-collector: %s\n", at_error_format(&err, msg, sizeof msg));
         return -1;
     }

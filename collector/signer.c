@@ -277,7 +277,7 @@ int signer_keygen_main(int argc, char **argv)
             return 2;
         }
     }
-    char def[4096], err[600] = "";
+    char def[4096], err[AT_ERROR_TEXT_LEN] = "";
     if (!out) {
         signer_default_key_path(store ? store : ts_default_dir(), def, sizeof def);
         out = def;

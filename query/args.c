@@ -134,7 +134,7 @@ int qctx_open_store(const qctx *ctx, ts_store **out)
              ctx->store_dir, ctx->store_dir);
         return QEXIT_STORE;
     }
-    char msg[512] = "";
+    char msg[AT_ERROR_TEXT_LEN] = "";
     at_error e = {0};
     int rc = ts_open(ctx->store_dir, TS_OPEN_RDONLY, NULL, out, &e);
     at_error_format(&e, msg, sizeof msg);

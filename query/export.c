@@ -424,7 +424,7 @@ static int export_run(const qctx *ctx, int argc, char **argv)
         return rc;
     }
     cp_key *k = NULL;
-    char err[1024];
+    char err[AT_ERROR_TEXT_LEN];
     bundle b;
     bundle_init(&b);
     exported *ev = NULL;

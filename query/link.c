@@ -314,7 +314,7 @@ static int wait_readable(const qctx *ctx, const char *endpoint, unsigned timeout
                          const tp_event *ev)
 {
     uint64_t deadline = mono_ms() + (uint64_t)timeout_s * 1000u;
-    char last[512] = "";
+    char last[AT_ERROR_TEXT_LEN] = "";
     for (;;) {
         ts_store *s = NULL;
         tp_event *got = NULL;
@@ -427,7 +427,7 @@ static int link_run(const qctx *ctx, int argc, char **argv)
     if (rc == 0) {
         /* Judge it here, so a bad value is a usage error rather than a collector refusal. */
         at_error err;
-        char buf[600];
+        char buf[AT_ERROR_TEXT_LEN];
         tp_limits lim = tp_limits_default();
         ev->has_time_unix_nano = 1;
         ev->time_unix_nano = tp_now_unix_nano();

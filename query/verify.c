@@ -217,7 +217,7 @@ static int bundle_verdict(const qctx *ctx, const vargs *v, const bundle_summary 
 
 static int verify_bundle(const qctx *ctx, const vargs *v)
 {
-    char err[1024];
+    char err[AT_ERROR_TEXT_LEN];
     cp_key *k = NULL, *own = NULL;
     qkeyring kr = {0};
     char *prior = NULL;
