@@ -248,12 +248,6 @@ static double store_alone(void)
     return (double)g_n / ((double)spent / 1e9);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Emit cost in this process: median and p99 ns over n calls. */
 static void emit_cost(const char *ep, const char *spool, size_t n, int take, uint64_t *p50,
                       uint64_t *p99)
@@ -280,7 +274,7 @@ static void emit_cost(const char *ep, const char *spool, size_t n, int take, uin
         if (!take) tp_event_destroy(&evs[i]);
     }
     traceshim_close(&s, 0); /* what is not acked now goes to the spool */
-    qsort(lat, n, sizeof *lat, cmp_u64);
+    qsort(lat, n, sizeof *lat, at_cmp_u64);
     *p50 = lat[n / 2];
     *p99 = lat[n * 99 / 100];
     free(lat);

@@ -36,31 +36,23 @@
 #define MAX_WATCH 8
 #define ALLOWLIST_MAX_BYTES (16u << 20)
 
+static const at_code_name auth_errors[] = {
+    {AUTH_OK, "success"},
+    {AUTH_EINVAL, "invalid argument"},
+    {AUTH_ENOMEM, "out of memory"},
+    {AUTH_EIO, "file read or write error"},
+    {AUTH_EFORMAT, "malformed key file or allowlist"},
+    {AUTH_ENOCURVE, "this libzmq has no CURVE support"},
+    {AUTH_EZMQ, "ZeroMQ error"},
+    {AUTH_EEXIST, "key file already exists"},
+    {AUTH_EPERM, "key file or allowlist open to others (secret key readable, allowlist writable, "
+                 "or another owner)"},
+};
+
 const char *auth_strerror(int code)
 {
-    switch (code) {
-    case AUTH_OK:
-        return "success";
-    case AUTH_EINVAL:
-        return "invalid argument";
-    case AUTH_ENOMEM:
-        return "out of memory";
-    case AUTH_EIO:
-        return "file read or write error";
-    case AUTH_EFORMAT:
-        return "malformed key file or allowlist";
-    case AUTH_ENOCURVE:
-        return "this libzmq has no CURVE support";
-    case AUTH_EZMQ:
-        return "ZeroMQ error";
-    case AUTH_EEXIST:
-        return "key file already exists";
-    case AUTH_EPERM:
-        return "key file or allowlist open to others (secret key readable, allowlist writable, "
-               "or another owner)";
-    default:
-        return "unknown error";
-    }
+    return at_code_text(auth_errors, sizeof auth_errors / sizeof auth_errors[0], code,
+                        "unknown error");
 }
 
 int auth_curve_available(void)
@@ -153,7 +145,7 @@ int auth_keygen_main(int argc, char **argv)
     at_error err = {0};
     int rc = auth_keygen_curve(name, &err);
     if (rc != AUTH_OK) {
-        char msg[sizeof err.where + sizeof err.what + 4];
+        char msg[AT_ERROR_TEXT_LEN];
         fprintf(stderr, "trace-collector: keygen: %s\n", at_error_format(&err, msg, sizeof msg));
         return rc == AUTH_EINVAL ? 2 : 3;
     }
@@ -234,22 +226,25 @@ static int is_blank(int c)
     return c == ' ' || c == '\t' || c == '\r';
 }
 
+/* Past the run of blanks (blank 1) or of non-blanks (blank 0) at s, within [s, e). */
+static const char *skip_run(const char *s, const char *e, int blank)
+{
+    while (s < e && is_blank(*s) == blank)
+        s++;
+    return s;
+}
+
 /* Parses one non-comment line [s, e). */
 static int parse_entry(auth_allowlist *a, const char *s, const char *e, const char *origin,
                        size_t lineno, at_error *err)
 {
     const char *name = s;
-    while (s < e && !is_blank(*s))
-        s++;
+    s = skip_run(s, e, 0);
     size_t nlen = (size_t)(s - name);
-    while (s < e && is_blank(*s))
-        s++;
-    const char *key = s;
-    while (s < e && !is_blank(*s))
-        s++;
+    const char *key = s = skip_run(s, e, 1);
+    s = skip_run(s, e, 0);
     size_t klen = (size_t)(s - key);
-    while (s < e && is_blank(*s))
-        s++;
+    s = skip_run(s, e, 1);
     if (s < e && *s != '#' && (size_t)(e - s) >= 10 && memcmp(s, "secret-key", 10) == 0)
         return at_errf(err, AUTH_EFORMAT,
                        "%s:%zu: key: a CURVE secret key (the line of a .key file); list the public "
@@ -693,7 +688,7 @@ int auth_zap_reload(auth_zap *z, at_error *err)
     at_error local = {0}, *e = err ? err : &local;
     int rc = auth_allowlist_load(z->path, &fresh, e);
     if (rc != AUTH_OK) {
-        char msg[sizeof e->where + sizeof e->what + 4];
+        char msg[AT_ERROR_TEXT_LEN];
         zap_log(z, AUTH_LOG_ERROR, "allowlist reload failed, keeping the previous one: %s",
                 e->what[0] ? at_error_format(e, msg, sizeof msg) : auth_strerror(rc));
         return rc;

@@ -41,7 +41,7 @@ int main(int argc, char **argv)
     if (rc != 0) return rc > 0 ? 0 : 2;
     clog_set_level(cfg.log_level);
     if (cfg.print_public_key) {
-        char path[4096], err[600] = "";
+        char path[4096], err[AT_ERROR_TEXT_LEN] = "";
         if (!cfg.signing_key) signer_default_key_path(cfg.store_dir, path, sizeof path);
         at_error e = {0};
         if (signer_print_public_key(cfg.signing_key ? cfg.signing_key : path, NULL, stdout, &e) !=

@@ -169,12 +169,12 @@ static const at_opt_section man_sections[] = {
               "STORE/\n"
               "the LMDB store: events, indexes, the Merkle log and its checkpoints."},
     {"ENVIRONMENT", "AGENTTRAIL_STORE: the store directory when --store is not given."},
-    {"EXAMPLES",
-     "  trace-collector --store /var/lib/agenttrail --listen tcp://127.0.0.1:7600\n"
-     "  trace-collector keygen --curve -o collector\n"
-     "  trace-collector --curve-secret collector.key --allow shims.allow \\\n"
-     "      --listen tcp://0.0.0.0:7600\n"
-     "  trace-collector --store /var/lib/agenttrail --print-public-key > collector.pub.pem"},
+    {"EXAMPLES", "  trace-collector --store /var/lib/agenttrail --listen tcp://127.0.0.1:7600\n"
+                 "  trace-collector keygen --curve -o collector\n"
+                 "  trace-collector --curve-secret collector.key --allow shims.allow \\\n"
+                 "      --listen tcp://0.0.0.0:7600\n"
+                 "  trace-collector --store /var/lib/agenttrail --print-public-key \\\n"
+                 "      > collector.pub.pem"},
     {"SEE ALSO", "trace-shim(1), trace-query(1)"},
     {NULL, NULL},
 };
@@ -227,7 +227,7 @@ int collector_options_parse(int argc, char **argv, collector_config *cfg)
     int rc = at_opt_parse(&prog, argc, argv, cfg, &res, &err);
     at_opt_done(&res);
     if (rc != AT_OK) {
-        char msg[600];
+        char msg[AT_ERROR_TEXT_LEN];
         fprintf(stderr, "trace-collector: %s\n", at_error_format(&err, msg, sizeof msg));
         return -1;
     }

@@ -142,7 +142,7 @@ static int setup_security(collector *c, const collector_config *cfg)
     if (rc == 0) rc = auth_zap_watch(c->auth, c->sock, &err);
     memset(sec, 0, sizeof sec);
     if (rc != 0) {
-        char msg[sizeof err.where + sizeof err.what + 4];
+        char msg[AT_ERROR_TEXT_LEN];
         clog_line(CLOG_ERROR, "security: %s; refusing to start without authentication",
                   at_error_format(&err, msg, sizeof msg));
         return 3;
@@ -163,7 +163,7 @@ static int open_signer(collector *c, const collector_config *cfg)
                                                 : 0;
     signer_options so = {cfg->signing_key, cfg->checkpoint_ms, cfg->checkpoint_entries, tail_max,
                          cfg->witness};
-    char err[600] = "";
+    char err[AT_ERROR_TEXT_LEN] = "";
     int created = 0;
     at_error e = {0};
     if (signer_open(c->store, cfg->store_dir, &so, &c->signer, &created, &e) != 0) {
@@ -183,7 +183,7 @@ static int open_signer(collector *c, const collector_config *cfg)
 /* After a commit (committed = 1) or when idle: a checkpoint when one is due. */
 static void sign_if_due(collector *c, int committed)
 {
-    char err[600] = "";
+    char err[AT_ERROR_TEXT_LEN] = "";
     uint64_t ms = mono_ns() / 1000000u;
     at_error e = {0};
     int rc = committed ? signer_after_commit(c->signer, ms, &e) : signer_tick(c->signer, ms, &e);
@@ -209,7 +209,7 @@ int collector_open(const collector_config *cfg, collector **out)
      * the limit itself so that it holds from the first commit. */
     if (cfg->map_size_max && cfg->map_size_max < ((size_t)64 << 20))
         so.map_size_initial = cfg->map_size_max;
-    char err[512] = "";
+    char err[AT_ERROR_TEXT_LEN] = "";
     at_error e = {0};
     int rc = ts_open(cfg->store_dir, TS_OPEN_CREATE, &so, &c->store, &e);
     at_error_format(&e, err, sizeof err);
@@ -711,7 +711,7 @@ int collector_run(collector *c, volatile sig_atomic_t *stop)
     }
     /* Stop accepting: what is received gets committed and acked. */
     group_commit(c);
-    char serr[600] = "";
+    char serr[AT_ERROR_TEXT_LEN] = "";
     at_error se = {0};
     if (signer_sign_now(c->signer, &se) < 0)
         clog_line(CLOG_ERROR, "last checkpoint: %s (the next start signs it)",

@@ -66,7 +66,7 @@ static int witness_latest(signer *g, at_error *err)
     if (rc == TS_ENOTFOUND) return 0;
     if (rc) return at_errf(err, -1, "reading the latest checkpoint: %s", ts_last_error(g->s));
     at_error why = {0};
-    char whybuf[sizeof why.where + sizeof why.what];
+    char whybuf[AT_ERROR_TEXT_LEN];
     rc = wt_append(g->witness, g->origin, note, len, &why);
     free(note);
     if (rc)
@@ -277,7 +277,7 @@ int signer_keygen_main(int argc, char **argv)
             return 2;
         }
     }
-    char def[4096], err[600] = "";
+    char def[4096], err[AT_ERROR_TEXT_LEN] = "";
     if (!out) {
         signer_default_key_path(store ? store : ts_default_dir(), def, sizeof def);
         out = def;

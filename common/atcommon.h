@@ -43,8 +43,8 @@ enum {
 /* ---- the error carrier ------------------------------------------------------------------- */
 
 typedef struct at_error {
-    char where[128]; /* "path", "path:12", "tool_call.name", or "" */
-    char what[384];  /* "required, missing", "cannot create: Permission denied" */
+    char where[256]; /* "path", "path:12", "tool_call.name", or "" */
+    char what[1024]; /* "required, missing", "cannot create: Permission denied" */
 } at_error;
 
 /* Sets both parts; printf-style what. err may be NULL. Cut to fit, always NUL-terminated. */
@@ -259,5 +259,31 @@ void at_opt_man(const at_opt_prog *p, const char *version, FILE *out);
 /* Answers --help (at_opt_help), --man and --version ("NAME VERSION") when res holds one:
  * prints it to out and returns 1; else 0 (the program runs). */
 int at_opt_answer(const at_opt_prog *p, const at_opt_result *res, const char *version, FILE *out);
+
+/* ---- the room a formatted at_error needs -------------------------------------------------- */
+
+/* "where: what" and its NUL: the size of a buffer for at_error_format that never cuts. */
+#define AT_ERROR_TEXT_LEN (sizeof((at_error *)0)->where + sizeof((at_error *)0)->what + 2)
+
+/* ---- plain decimal numbers (u64.c) --------------------------------------------------------- */
+
+/* s[0..n) (need not be NUL-terminated; strlen(s) for a string) as a decimal number: digits
+ * only, no sign, no suffix, no space, leading zeros allowed (a format that refuses them checks
+ * s[0] itself). 0 and *out set; AT_EINVAL (empty, or a byte that is not a digit) or AT_ERANGE
+ * (above max, or above UINT64_MAX); *out is left alone on error. */
+int at_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out);
+/* The qsort/bsearch order of uint64_t values, ascending. */
+int at_cmp_u64(const void *a, const void *b);
+
+/* ---- the words of an error code (code_text.c) ----------------------------------------------- */
+
+/* One row of a library's table of its codes' words. */
+typedef struct at_code_name {
+    int code;
+    const char *text;
+} at_code_name;
+
+/* The text of code in table[0..n), or `unknown`: every *_strerror is its table and this. */
+const char *at_code_text(const at_code_name *table, size_t n, int code, const char *unknown);
 
 #endif

@@ -23,6 +23,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+
+#include "atcommon.h"
 
 static unsigned long g_count[AT_FAULT_KINDS];
 static unsigned long g_armed[AT_FAULT_KINDS];
@@ -165,9 +169,8 @@ static unsigned long env_number(const char *name)
 {
     const char *v = getenv(name);
     if (!v || !*v) return 0;
-    char *end = NULL;
-    unsigned long n = strtoul(v, &end, 10);
-    return *end ? 0 : n;
+    uint64_t n = 0;
+    return at_parse_u64(v, strlen(v), ULONG_MAX, &n) ? 0 : (unsigned long)n;
 }
 
 __attribute__((constructor)) static void fault_start(void)

@@ -7,7 +7,6 @@
  * options; a lone `-` is a positional (stdin); no abbreviations; a repeated option overwrites
  * (a LIST appends). Threading: reentrant.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,14 +44,7 @@ static int store_uint(void *cfg, const at_opt *o, uint64_t v)
 
 static int parse_uint(const char *s, uint64_t *out)
 {
-    if (!s || *s < '0' || *s > '9') return AT_EINVAL;
-    errno = 0;
-    char *end = NULL;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno == ERANGE) return AT_ERANGE;
-    if (*end) return AT_EINVAL;
-    *out = v;
-    return AT_OK;
+    return s ? at_parse_u64(s, strlen(s), UINT64_MAX, out) : AT_EINVAL;
 }
 
 /* The problem with a bad number, in the row's words or the kind's. */

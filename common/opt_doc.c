@@ -96,7 +96,8 @@ static void roff_line(FILE *out, const char *s, size_t n)
 }
 
 /* Plain text: a blank line starts a paragraph, indented lines (and "usage:" lines) are kept as
- * they are (.nf). */
+ * they are (.nf) and from the left margin (.in 0), where --help has them: they are laid out for
+ * 80 columns, and man's body indent would push them past it. */
 static void roff_text(FILE *out, const char *text)
 {
     int nofill = 0;
@@ -104,14 +105,14 @@ static void roff_text(FILE *out, const char *text)
         size_t n = strcspn(s, "\n");
         int blank = n == 0, indented = n > 0 && (s[0] == ' ' || strncmp(s, "usage:", 6) == 0);
         if (nofill && !indented) {
-            fputs(".fi\n", out);
+            fputs(".in\n.fi\n", out);
             nofill = 0;
         }
         if (blank) {
             fputs(".PP\n", out);
         } else {
             if (indented && !nofill) {
-                fputs(".nf\n", out);
+                fputs(".nf\n.in 0\n", out);
                 nofill = 1;
             }
             roff_line(out, s, n);
@@ -119,7 +120,7 @@ static void roff_text(FILE *out, const char *text)
         s += n;
         if (*s) s++;
     }
-    if (nofill) fputs(".fi\n", out);
+    if (nofill) fputs(".in\n.fi\n", out);
 }
 
 static void man_row(FILE *out, const at_opt *o)

@@ -2,7 +2,6 @@
  * parse.c - sizes and durations as people type them (atcommon.h). Every program reads its
  * size and duration options through these two, so "1G" or "0" means the same everywhere.
  */
-#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,15 +11,10 @@
 /* Leading decimal digits of s: AT_EINVAL unless s starts with one. */
 static int digits(const char *s, uint64_t *v, const char **end)
 {
-    if (!s || *s < '0' || *s > '9') return AT_EINVAL;
-    errno = 0;
-    char *e = NULL;
-    unsigned long long x = strtoull(s, &e, 10);
-    if (errno == ERANGE) return AT_ERANGE;
-    if (e == s) return AT_EINVAL;
-    *v = x;
-    *end = e;
-    return AT_OK;
+    size_t n = s ? strspn(s, "0123456789") : 0;
+    int rc = at_parse_u64(s, n, UINT64_MAX, v);
+    if (rc == AT_OK) *end = s + n;
+    return rc;
 }
 
 int at_parse_size(const char *s, uint64_t *out)

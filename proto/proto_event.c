@@ -21,10 +21,7 @@
 #include "proto_internal.h"
 #include "traceproto.h"
 
-static const struct {
-    int code;
-    const char *text;
-} tp_errors[] = {
+static const at_code_name tp_errors[] = {
     {TP_OK, "success"},
     {TP_EINVAL, "the event breaks a rule of the event contract"},
     {TP_ENOMEM, "out of memory"},
@@ -38,9 +35,8 @@ static const struct {
 
 const char *tp_strerror(int code)
 {
-    for (size_t i = 0; i < sizeof tp_errors / sizeof tp_errors[0]; i++)
-        if (tp_errors[i].code == code) return tp_errors[i].text;
-    return "unknown error code";
+    return at_code_text(tp_errors, sizeof tp_errors / sizeof tp_errors[0], code,
+                        "unknown error code");
 }
 
 tp_limits tp_limits_default(void)

@@ -134,7 +134,7 @@ int qctx_open_store(const qctx *ctx, ts_store **out)
              ctx->store_dir, ctx->store_dir);
         return QEXIT_STORE;
     }
-    char msg[512] = "";
+    char msg[AT_ERROR_TEXT_LEN] = "";
     at_error e = {0};
     int rc = ts_open(ctx->store_dir, TS_OPEN_RDONLY, NULL, out, &e);
     at_error_format(&e, msg, sizeof msg);
@@ -307,4 +307,13 @@ void qargs_free(qargs *a)
     free(a->rest);
     a->rest = NULL;
     a->nrest = 0;
+}
+
+int qargs_begin(const qctx *ctx, const qcmd *cmd, int argc, char **argv, qargs *a, int *rc)
+{
+    *rc = qargs_parse(ctx, cmd, argc, argv, tp_now_unix_nano(), a);
+    if (*rc == 0 && !a->help) return 0;
+    if (*rc == 0) qcmd_print_help(ctx, cmd, ctx->out);
+    qargs_free(a);
+    return 1;
 }

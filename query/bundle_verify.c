@@ -36,8 +36,7 @@ static int failed(bundle_failure *f, const char *file, int64_t event, uint64_t l
 
 int bundle_event_json(const uint8_t *bytes, size_t len, char **json, size_t *jlen, const char **why)
 {
-    static _Thread_local char
-        reason[sizeof(((at_error *)0)->where) + sizeof(((at_error *)0)->what) + 4];
+    static _Thread_local char reason[AT_ERROR_TEXT_LEN];
     tp_limits lim = tp_limits_default();
     tp_event *ev = NULL;
     at_error e;
@@ -152,7 +151,7 @@ static int check_checkpoint(const bundle *b, json_t *m, const cp_key *k, cp_chec
                             bundle_failure *f)
 {
     const bundle_file *cpf = bundle_get(b, BUNDLE_CHECKPOINT);
-    char why[256];
+    char why[AT_ERROR_TEXT_LEN];
     at_error e = {0};
     int rc = cp_note_verify((const char *)cpf->data, cpf->len, k, cp, &e);
     at_error_format(&e, why, sizeof why);
@@ -298,7 +297,7 @@ static int check_prior(const bundle *b, const cp_key *k, const cp_checkpoint *cp
                        size_t prior_len, bundle_failure *f)
 {
     cp_checkpoint old;
-    char why[256];
+    char why[AT_ERROR_TEXT_LEN];
     at_error e = {0};
     if (cp_note_verify(prior, prior_len, k, &old, &e))
         return failed(f, "prior checkpoint", -1, 0, "prior signature", "%s",

@@ -210,6 +210,11 @@ typedef struct qargs {
  * times. */
 int qargs_parse(const qctx *ctx, const qcmd *cmd, int argc, char **argv, uint64_t now, qargs *a);
 
+/* The opening of every command that parses through qargs: qargs_parse (now: this moment),
+ * then --help. Returns 1 when the run ends here, *rc its exit code (0 after printing the help,
+ * or qargs_parse's error; a freed), or 0 with a parsed for the command (free: qargs_free). */
+int qargs_begin(const qctx *ctx, const qcmd *cmd, int argc, char **argv, qargs *a, int *rc);
+
 /* Frees what qargs_parse allocated (call it whatever qargs_parse returned); accepts NULL. */
 void qargs_free(qargs *a);
 

@@ -46,23 +46,25 @@ static const at_opt export_opts[] = {
 };
 
 static const char export_help[] =
-    "usage: trace-query [--store DIR] export (--incident ID | --trace TRACE_ID | FILTERS)\n"
-    "                   -o FILE [--force] [--allow-empty] [--key FILE] [--who NAME]\n"
-    "                   [--prior CHECKPOINT]\n"
+    "usage: trace-query [--store DIR] export (--incident ID | --trace TRACE_ID |\n"
+    "                   FILTERS) -o FILE [--force] [--allow-empty] [--key FILE]\n"
+    "                   [--who NAME] [--prior CHECKPOINT]\n"
     "\n"
-    "Writes a compliance bundle: a tar archive of the matching events (canonical JSON and\n"
-    "stored bytes), each event's inclusion proof in the store's Merkle log, the latest\n"
-    "signed checkpoint, consistency proofs from the last 64 earlier checkpoints and from\n"
-    "--prior (a checkpoint the auditor kept), a manifest with the SHA-256 of every file\n"
-    "signed with the collector's key, the public key and VERIFY.txt.\n"
-    "The same store state and query give the same bytes. Check it with trace-query verify.\n"
-    "FILE is written through a temporary file beside it and never replaces a symlink, FIFO,\n"
-    "device or directory (exit 2); an existing file only with --force (else exit 2). When\n"
-    "no event matches, nothing is written and the exit status is 1, unless --allow-empty.\n"
+    "Writes a compliance bundle: a tar archive of the matching events (canonical JSON\n"
+    "and stored bytes), each event's inclusion proof in the store's Merkle log, the\n"
+    "latest signed checkpoint, consistency proofs from the last 64 earlier\n"
+    "checkpoints and from --prior (a checkpoint the auditor kept), a manifest with\n"
+    "the SHA-256 of every file signed with the collector's key, the public key and\n"
+    "VERIFY.txt. The same store state and query give the same bytes. Check it with\n"
+    "trace-query verify. FILE is written through a temporary file beside it and never\n"
+    "replaces a symlink, FIFO, device or directory (exit 2); an existing file only\n"
+    "with --force (else exit 2). When no event matches, nothing is written and the\n"
+    "exit status is 1, unless --allow-empty.\n"
     "\n"
     "examples:\n"
     "  trace-query export --incident INC-2041 -o INC-2041.bundle.tar\n"
-    "  trace-query export --trace 4bf92f3577b34da6a3ce929d0e0e4736 -o - | ssh vault 'cat > b.tar'\n"
+    "  trace-query export --trace 4bf92f3577b34da6a3ce929d0e0e4736 -o - \\\n"
+    "    | ssh vault 'cat > b.tar'\n"
     "  trace-query verify INC-2041.bundle.tar --key collector.pub.pem\n";
 
 typedef struct exported {
@@ -398,12 +400,8 @@ static int write_output(const qctx *ctx, const bundle *b, const char *output, in
 static int export_run(const qctx *ctx, int argc, char **argv)
 {
     qargs a;
-    int rc = qargs_parse(ctx, &qcmd_export, argc, argv, tp_now_unix_nano(), &a);
-    if (rc != 0 || a.help) {
-        if (rc == 0) qcmd_print_help(ctx, &qcmd_export, ctx->out);
-        qargs_free(&a);
-        return rc;
-    }
+    int rc;
+    if (qargs_begin(ctx, &qcmd_export, argc, argv, &a, &rc)) return rc;
     const char *output = a.output, *keypath = a.key, *prior_path = a.prior;
     if (!output || a.nrest > 0) {
         qerr(ctx, "export", "%s (see trace-query export --help)",
@@ -426,7 +424,7 @@ static int export_run(const qctx *ctx, int argc, char **argv)
         return rc;
     }
     cp_key *k = NULL;
-    char err[1024];
+    char err[AT_ERROR_TEXT_LEN];
     bundle b;
     bundle_init(&b);
     exported *ev = NULL;

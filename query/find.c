@@ -53,28 +53,34 @@ static const at_opt find_opts[] = {
 
 static const char find_help[] =
     "usage: trace-query [--store DIR] find [FILTERS] [--status S] [--error-text TEXT]\n"
-    "                   [--traces] [--limit N] [--after CURSOR] [--format table|jsonl]\n"
+    "                   [--traces] [--limit N] [--after CURSOR]\n"
+    "                   [--format table|jsonl]\n"
     "\n"
-    "Lists the events that match every filter given, oldest first. A workflow, DRI, incident\n"
-    "or trace filter reads only that index; other filters narrow the scan. When --limit\n"
-    "stops the list early, the cursor of the next page is printed: as the last table line,\n"
-    "or on stderr (\"next: CURSOR\") with jsonl; pass it back with --after CURSOR.\n"
-    "jsonl is the canonical event JSON (EVENTS.md) with the `stored` stamps.\n"
-    "The table shows each trace id by its shortest unique prefix (8 digits at least); every\n"
-    "command takes such a prefix where it takes a trace id. --traces lists one row per trace\n"
-    "that has a matching event (in the order of its first one), with the whole trace's\n"
-    "start, duration, events, tool errors, outcome and cost.\n"
+    "Lists the events that match every filter given, oldest first. A workflow, DRI,\n"
+    "incident or trace filter reads only that index; other filters narrow the scan.\n"
+    "When --limit stops the list early, the cursor of the next page is printed: as\n"
+    "the last table line, or on stderr (\"next: CURSOR\") with jsonl; pass it back with\n"
+    "--after CURSOR. jsonl is the canonical event JSON (EVENTS.md) with the `stored`\n"
+    "stamps. The table shows each trace id by its shortest unique prefix (8 digits at\n"
+    "least); every command takes such a prefix where it takes a trace id. --traces\n"
+    "lists one row per trace that has a matching event (in the order of its first\n"
+    "one), with the whole trace's start, duration, events, tool errors, outcome and\n"
+    "cost.\n"
     "\n"
     "examples:\n"
     "  trace-query find --workflow support-draft-reply --since 2h\n"
-    "  trace-query find --dri maria.chen@example.com --kind outcome --outcome rejected --since 7d\n"
+    "  trace-query find --dri maria.chen@example.com --kind outcome \\\n"
+    "    --outcome rejected --since 7d\n"
     "  trace-query find --incident INC-2041 --format jsonl | jq .tool_call.name\n"
     "  trace-query find --trace 4bf92f35 --kind tool_call\n"
     "  trace-query find --workflow airline-support --status error --since 1d\n"
     "  trace-query find --error-text timeout --since 2h\n"
-    "  trace-query find --traces --workflow airline-support --outcome rejected --since 7d\n"
-    "  trace-query find --since 2024-06-01T00:00:00Z --until 2024-06-02T00:00:00Z --limit 50\n"
-    "  trace-query find --since 1d --limit 50 --after 0000000000000a3f...   (the next page)\n"
+    "  trace-query find --traces --workflow airline-support --outcome rejected \\\n"
+    "    --since 7d\n"
+    "  trace-query find --since 2024-06-01T00:00:00Z --until 2024-06-02T00:00:00Z \\\n"
+    "    --limit 50\n"
+    "  trace-query find --since 1d --limit 50 --after 0000000000000a3f...\n"
+    "                                                         (the next page)\n"
     "  trace-query find --prompt-file leaked-prompt.txt --hmac-key-file org.hmac\n";
 
 enum {
@@ -331,12 +337,8 @@ static int find_open(qfind *q)
 static int find_run(const qctx *ctx, int argc, char **argv)
 {
     qargs a;
-    int rc = qargs_parse(ctx, &qcmd_find, argc, argv, tp_now_unix_nano(), &a);
-    if (rc != 0 || a.help) {
-        if (rc == 0) qcmd_print_help(ctx, &qcmd_find, ctx->out);
-        qargs_free(&a);
-        return rc;
-    }
+    int rc;
+    if (qargs_begin(ctx, &qcmd_find, argc, argv, &a, &rc)) return rc;
     qfind q = {.ctx = ctx, .a = &a};
     rc = check_args(ctx, &a);
     if (rc == 0 && a.prompt_file) {

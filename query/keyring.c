@@ -53,11 +53,19 @@ static const char *line_end(const char *p, const char *end)
     return e ? e : end;
 }
 
-int qkeyring_parse(const char *text, size_t len, const char *path, qkeyring *kr, char *err,
-                   size_t errlen)
+/* err = "path:line: what"; returns -1. */
+static int keyring_fail(at_error *err, const char *path, unsigned line, const char *what)
+{
+    char where[sizeof err->where];
+    snprintf(where, sizeof where, "%s:%u", path, line);
+    at_error_set(err, where, "%s", what);
+    return -1;
+}
+
+int qkeyring_parse(const char *text, size_t len, const char *path, qkeyring *kr, at_error *err)
 {
     if (memchr(text, 0, len)) {
-        snprintf(err, errlen, "%s: not a keyring: it holds a NUL byte", path);
+        at_error_set(err, path, "not a keyring: it holds a NUL byte");
         return -1;
     }
     int rc = 0;
@@ -77,33 +85,31 @@ int qkeyring_parse(const char *text, size_t len, const char *path, qkeyring *kr,
                 line++;
             }
             if (pem && !((size_t)(e - p) >= 9 && strncmp(p, "-----END ", 9) == 0)) {
-                snprintf(err, errlen, "%s:%u: a PEM block with no END line", path, first);
-                rc = -1;
+                rc = keyring_fail(err, path, first, "a PEM block with no END line");
             } else if (keyring_add(kr, start, (size_t)(e - start)) != 0) {
-                snprintf(err, errlen, "%s:%u: not an Ed25519 public key (PEM or verifier line)",
-                         path, first);
-                rc = -1;
+                rc = keyring_fail(err, path, first,
+                                  "not an Ed25519 public key (PEM or verifier line)");
             }
         }
         p = e < end ? e + 1 : e;
         line++;
     }
     if (rc == 0 && kr->n == 0) {
-        snprintf(err, errlen, "%s: the keyring holds no key", path);
+        at_error_set(err, path, "the keyring holds no key");
         rc = -1;
     }
     return rc;
 }
 
-int qkeyring_load(const char *path, qkeyring *kr, char *err, size_t errlen)
+int qkeyring_load(const char *path, qkeyring *kr, at_error *err)
 {
     size_t len = 0;
     char *text = read_small(path, &len);
     if (!text) {
-        snprintf(err, errlen, "%s: cannot read the keyring: %s", path, strerror(errno));
+        at_error_set(err, path, "cannot read the keyring: %s", strerror(errno));
         return -1;
     }
-    int rc = qkeyring_parse(text, len, path, kr, err, errlen);
+    int rc = qkeyring_parse(text, len, path, kr, err);
     free(text);
     return rc;
 }

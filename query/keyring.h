@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "atcommon.h"
 #include "checkpoint.h"
 
 typedef struct qkeyring {
@@ -22,13 +23,13 @@ typedef struct qkeyring {
 
 /* Loads every key of the keyring at `path` into *kr (zeroed by the caller). A file that
  * cannot be read, an entry that is not an Ed25519 public key or a file with no key at all is
- * an error with `err` naming the file and line. 0 or -1. */
-int qkeyring_load(const char *path, qkeyring *kr, char *err, size_t errlen);
+ * an error with `err` naming the file and line (where: "path" or "path:line"; err may be
+ * NULL). 0 or -1. */
+int qkeyring_load(const char *path, qkeyring *kr, at_error *err);
 
 /* The same for a keyring's text[0..len) (need not be NUL-terminated; a NUL byte is refused);
  * `path` names it in messages. */
-int qkeyring_parse(const char *text, size_t len, const char *path, qkeyring *kr, char *err,
-                   size_t errlen);
+int qkeyring_parse(const char *text, size_t len, const char *path, qkeyring *kr, at_error *err);
 
 /* The keyring's key with the same public key as `k`, or NULL. Borrowed from kr. */
 const cp_key *qkeyring_find(const qkeyring *kr, const cp_key *k);

@@ -52,24 +52,28 @@ static const at_opt link_opts[] = {
 };
 
 static const char link_help[] =
-    "usage: trace-query [--store DIR] link --incident ID --reason TEXT [--by WHO] [--dry-run]\n"
-    "                   (--trace TRACE_ID... | --workflow NAME --since TIME --until TIME)\n"
+    "usage: trace-query [--store DIR] link --incident ID --reason TEXT [--by WHO]\n"
+    "                   [--dry-run] (--trace TRACE_ID... |\n"
+    "                   --workflow NAME --since TIME --until TIME)\n"
     "\n"
     "Attaches traces to an incident after the fact. The link is itself an event (kind\n"
-    "incident_link: who, when, why and the trace ids; a workflow window is resolved to its\n"
-    "trace ids now) sent through the collector like any event, so the collector stays the\n"
-    "store's only writer: a collector must be running on the store. Once it is committed,\n"
-    "find --incident, stats --incident and exports include the linked traces' events.\n"
-    "Linking the same traces twice is harmless (a second link event, no duplicated events).\n"
-    "The link is meant for the store it was resolved in: a collector that writes another\n"
-    "store refuses it (exit 3, naming both logs), and link reports success only once the\n"
-    "event can be read back from this store (within --timeout).\n"
+    "incident_link: who, when, why and the trace ids; a workflow window is resolved\n"
+    "to its trace ids now) sent through the collector like any event, so the\n"
+    "collector stays the store's only writer: a collector must be running on the\n"
+    "store. Once it is committed, find --incident, stats --incident and exports\n"
+    "include the linked traces' events. Linking the same traces twice is harmless (a\n"
+    "second link event, no duplicated events). The link is meant for the store it was\n"
+    "resolved in: a collector that writes another store refuses it (exit 3, naming\n"
+    "both logs), and link reports success only once the event can be read back from\n"
+    "this store (within --timeout).\n"
     "\n"
     "examples:\n"
-    "  trace-query link --incident INC-2041 --trace 4bf92f3577b34da6a3ce929d0e0e4736 \\\n"
+    "  trace-query link --incident INC-2041 \\\n"
+    "    --trace 4bf92f3577b34da6a3ce929d0e0e4736 \\\n"
     "    --reason \"refund issued without approval\" --by maria.chen@example.com\n"
     "  trace-query link --incident INC-2041 --workflow airline-support \\\n"
-    "    --since 2024-06-01T09:00:00Z --until 2024-06-01T11:00:00Z --reason \"bad deploy window\"\n"
+    "    --since 2024-06-01T09:00:00Z --until 2024-06-01T11:00:00Z \\\n"
+    "    --reason \"bad deploy window\"\n"
     "  trace-query find --incident INC-2041\n";
 
 typedef struct trace_set {
@@ -310,7 +314,7 @@ static int wait_readable(const qctx *ctx, const char *endpoint, unsigned timeout
                          const tp_event *ev)
 {
     uint64_t deadline = mono_ms() + (uint64_t)timeout_s * 1000u;
-    char last[512] = "";
+    char last[AT_ERROR_TEXT_LEN] = "";
     for (;;) {
         ts_store *s = NULL;
         tp_event *got = NULL;
@@ -381,12 +385,8 @@ static int check_usage(const qctx *ctx, const qargs *a)
 static int link_run(const qctx *ctx, int argc, char **argv)
 {
     qargs a;
-    int rc = qargs_parse(ctx, &qcmd_link, argc, argv, tp_now_unix_nano(), &a);
-    if (rc != 0 || a.help) {
-        if (rc == 0) qcmd_print_help(ctx, &qcmd_link, ctx->out);
-        qargs_free(&a);
-        return rc;
-    }
+    int rc;
+    if (qargs_begin(ctx, &qcmd_link, argc, argv, &a, &rc)) return rc;
     if ((rc = check_usage(ctx, &a)) != 0) {
         qargs_free(&a);
         return rc;
@@ -427,7 +427,7 @@ static int link_run(const qctx *ctx, int argc, char **argv)
     if (rc == 0) {
         /* Judge it here, so a bad value is a usage error rather than a collector refusal. */
         at_error err;
-        char buf[600];
+        char buf[AT_ERROR_TEXT_LEN];
         tp_limits lim = tp_limits_default();
         ev->has_time_unix_nano = 1;
         ev->time_unix_nano = tp_now_unix_nano();
@@ -464,7 +464,7 @@ static int link_run(const qctx *ctx, int argc, char **argv)
 const qcmd qcmd_link = {
     .name = "link",
     .run = link_run,
-    .summary = "attach traces to an incident after the fact (an event sent via the collector)",
+    .summary = "attach traces to an incident after the fact, through the collector",
     .help = link_help,
     .opts = link_opts,
 };

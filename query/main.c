@@ -57,13 +57,14 @@ static const char global_examples[] =
     "  trace-query find --workflow support-draft-reply --since 2h\n"
     "  trace-query show 4bf92f3577b34da6a3ce929d0e0e4736\n"
     "  trace-query stats --by workflow --since 7d\n"
-    "  trace-query link --incident INC-2041 --trace 4bf92f3577b34da6a3ce929d0e0e4736 \\\n"
+    "  trace-query link --incident INC-2041 \\\n"
+    "    --trace 4bf92f3577b34da6a3ce929d0e0e4736 \\\n"
     "    --reason \"refund issued without approval\"\n";
 
 static const char global_exit[] =
-    "exit codes: 0 success, 1 nothing matched to act on (export), 2 usage error, 3 store or\n"
-    "I/O error, 4 verification failed or a damaged store, 5 verified against a key nothing\n"
-    "independent vouches for (verify without --key)\n";
+    "exit codes: 0 success, 1 nothing matched to act on (export), 2 usage error, 3\n"
+    "store or I/O error, 4 verification failed or a damaged store, 5 verified against\n"
+    "a key nothing independent vouches for (verify without --key)\n";
 
 /* The man page's sections: the command list is made from the table below at run time. */
 static char man_commands[1024];
@@ -84,9 +85,9 @@ static const at_opt_prog global_prog = {
     .positionals = AT_OPT_POS_STOP,
     .head = "usage: trace-query [--store DIR] COMMAND [OPTIONS]\n"
             "\n"
-            "Reads an AgentTrail store (read-only, safe while trace-collector writes) and answers\n"
-            "what the agents did, who owned it, what it cost and how often its output was "
-            "rejected.\n",
+            "Reads an AgentTrail store (read-only, safe while trace-collector writes) and\n"
+            "answers what the agents did, who owned it, what it cost and how often its\n"
+            "output was rejected.\n",
     .opts_title = "\nglobal options:\n",
     .optword = "global option",
     .hint = "(global options: --store DIR, --help, --version; command options go after the "
@@ -137,9 +138,8 @@ static int terminal_width(int is_tty)
     }
     const char *c = getenv("COLUMNS");
     if (c && *c) {
-        char *end = NULL;
-        unsigned long v = strtoul(c, &end, 10);
-        if (end && *end == 0 && v > 0 && v < 10000) return (int)v;
+        uint64_t v = 0;
+        if (at_parse_u64(c, strlen(c), 9999, &v) == 0 && v > 0) return (int)v;
     }
     return is_tty ? 80 : 0;
 }

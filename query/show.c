@@ -47,22 +47,23 @@ static const at_opt show_opts[] = {
 static const char show_help[] =
     "usage: trace-query [--store DIR] show TRACE_ID [--format table|jsonl]\n"
     "\n"
-    "Shows one trace as a tree: each line is one event, indented under the event whose span\n"
-    "is its parent, with the time since the trace began, its duration, a bar showing when it\n"
-    "ran within the trace, the model or tool or paths, tokens (input/output), cost and status.\n"
-    "The foot gives the totals, the outcome, the DRI and any approvals. TRACE_ID is 32 hex\n"
-    "digits or a unique prefix of at least 4 (find prints one in the TRACE column). The table\n"
-    "is printed also into a pipe; --format jsonl gives the events, oldest first.\n"
-    "--html -o FILE writes the trace as one HTML page that fetches nothing (waterfall,\n"
-    "one panel per event, totals); FILE is never a link or device, nor replaced without\n"
-    "--force.\n"
+    "Shows one trace as a tree: each line is one event, indented under the event\n"
+    "whose span is its parent, with the time since the trace began, its duration, a\n"
+    "bar showing when it ran within the trace, the model or tool or paths, tokens\n"
+    "(input/output), cost and status. The foot gives the totals, the outcome, the DRI\n"
+    "and any approvals. TRACE_ID is 32 hex digits or a unique prefix of at least 4\n"
+    "(find prints one in the TRACE column). The table is printed also into a pipe;\n"
+    "--format jsonl gives the events, oldest first. --html -o FILE writes the trace\n"
+    "as one HTML page that fetches nothing (waterfall, one panel per event, totals);\n"
+    "FILE is never a link or device, nor replaced without --force.\n"
     "\n"
     "examples:\n"
     "  trace-query show 4bf92f3577b34da6a3ce929d0e0e4736\n"
     "  trace-query show 4bf92f35 | less\n"
     "  trace-query show 4bf92f35 --format jsonl | jq -c .tool_call\n"
     "  trace-query show 4bf92f35 --html -o trace.html\n"
-    "  trace-query find --workflow tau2-airline --outcome rejected --limit 1 --format jsonl \\\n"
+    "  trace-query find --workflow tau2-airline --outcome rejected --limit 1 \\\n"
+    "    --format jsonl \\\n"
     "    | jq -r .trace_id | xargs trace-query show\n";
 
 typedef struct trace_view {
@@ -341,12 +342,8 @@ static int check_trace_arg(const qctx *ctx, const qargs *a)
 static int show_run(const qctx *ctx, int argc, char **argv)
 {
     qargs a;
-    int rc = qargs_parse(ctx, &qcmd_show, argc, argv, tp_now_unix_nano(), &a);
-    if (rc != 0 || a.help) {
-        if (rc == 0) qcmd_print_help(ctx, &qcmd_show, ctx->out);
-        qargs_free(&a);
-        return rc;
-    }
+    int rc;
+    if (qargs_begin(ctx, &qcmd_show, argc, argv, &a, &rc)) return rc;
     rc = check_trace_arg(ctx, &a);
     /* A table unless jsonl is asked for, also into a pipe (show ID | less). */
     int fmt = a.format == QFMT_AUTO ? QFMT_TABLE : a.format;

@@ -47,45 +47,54 @@ static const at_opt stats_opts[] = {
 };
 
 static const char stats_help[] =
-    "usage: trace-query [--store DIR] stats [--by DIM] [FILTERS] [--sort FIELD[:asc|:desc]]\n"
-    "                   [--top N] [--columns LIST|all] [--format table|jsonl]\n"
+    "usage: trace-query [--store DIR] stats [--by DIM] [FILTERS]\n"
+    "                   [--sort FIELD[:asc|:desc]] [--top N] [--columns LIST|all]\n"
+    "                   [--format table|jsonl]\n"
     "\n"
-    "The scorecard per group of the events matching the filters: events and traces; counts\n"
-    "per kind; outcomes and acceptance/edit/rejection/escalation rates (over outcome events);\n"
-    "input, output and cached tokens, cost in USD and LLM calls without a price (unpriced),\n"
-    "cache hit rate (cached/input tokens); p50 and p95 duration of LLM calls (prompt events)\n"
-    "and of tool calls, each kind apart (nearest rank); tool calls blocked and errored;\n"
-    "redactions; outcome coverage (traces that reached an outcome / traces) and DRI coverage\n"
-    "(events with a DRI / events). Events without the grouping field (e.g. no tool with\n"
-    "--by tool) form the group null ('(none)'). incident_link events are no group's work:\n"
-    "they form one row of their own, '(incident links)' (jsonl: \"row\":\"incident_links\"),\n"
-    "whose traces are the traces they link, printed after the groups.\n"
+    "The scorecard per group of the events matching the filters: events and traces;\n"
+    "counts per kind; outcomes and acceptance/edit/rejection/escalation rates (over\n"
+    "outcome events); input, output and cached tokens, cost in USD and LLM calls\n"
+    "without a price (unpriced), cache hit rate (cached/input tokens); p50 and p95\n"
+    "duration of LLM calls (prompt events) and of tool calls, each kind apart\n"
+    "(nearest rank); tool calls blocked and errored; redactions; outcome coverage\n"
+    "(traces that reached an outcome / traces) and DRI coverage (events with a DRI /\n"
+    "events). Events without the grouping field (e.g. no tool with --by tool) form\n"
+    "the group null ('(none)'). incident_link events are no group's work: they form\n"
+    "one row of their own, '(incident links)' (jsonl: \"row\":\"incident_links\"), whose\n"
+    "traces are the traces they link, printed after the groups.\n"
     "\n"
-    "The table shows a compact set of columns per --by, one line per group, that fits 80\n"
-    "columns; --columns picks others (names are the jsonl keys or the table headers):\n"
+    "The table shows a compact set of columns per --by, one line per group, that fits\n"
+    "80 columns; --columns picks others (names are the jsonl keys or the table\n"
+    "headers):\n"
     "  events traces llm_calls tool_calls outcome_events acceptance_rate edit_rate\n"
-    "  rejection_rate escalation_rate input_tokens output_tokens cached_tokens cost_usd\n"
-    "  unpriced_calls cache_hit_rate llm_call_p50_ms llm_call_p95_ms tool_call_p50_ms\n"
-    "  tool_call_p95_ms tool_calls_blocked tool_calls_error redactions dri_coverage\n"
-    "  outcome_coverage\n"
-    "--columns all shows every figure (one block per group when it cannot fit). A cost ending\n"
-    "in '+' is a lower bound (some LLM calls are unpriced); 'unknown' when none is priced.\n"
-    "Rates are fractions 0..1 in jsonl, percentages in the table; null / '-' when undefined.\n"
+    "  rejection_rate escalation_rate input_tokens output_tokens cached_tokens\n"
+    "  cost_usd unpriced_calls cache_hit_rate llm_call_p50_ms llm_call_p95_ms\n"
+    "  tool_call_p50_ms tool_call_p95_ms tool_calls_blocked tool_calls_error\n"
+    "  redactions dri_coverage outcome_coverage\n"
+    "--columns all shows every figure (one block per group when it cannot fit). A\n"
+    "cost ending in '+' is a lower bound (some LLM calls are unpriced); 'unknown'\n"
+    "when none is priced. Rates are fractions 0..1 in jsonl, percentages in the\n"
+    "table; null / '-' when undefined.\n"
     "\n"
-    "jsonl: one object per row with exactly these keys, in this order: group, row, events,\n"
-    "traces, by_kind{prompt,retrieval,tool_call,diff,outcome,approval,incident_link,note},\n"
-    "outcomes{accepted,edited,rejected,escalated}, acceptance_rate, edit_rate, rejection_rate,\n"
-    "escalation_rate, input_tokens, output_tokens, cached_tokens, cost_usd, unpriced_calls,\n"
-    "cache_hit_rate, llm_call_p50_ms, llm_call_p95_ms, tool_call_p50_ms, tool_call_p95_ms,\n"
-    "tool_calls_blocked, tool_calls_error, redactions, dri_coverage, outcome_coverage.\n"
+    "jsonl: one object per row with exactly these keys, in this order: group, row,\n"
+    "events, traces,\n"
+    "by_kind{prompt,retrieval,tool_call,diff,outcome,approval,incident_link,note},\n"
+    "outcomes{accepted,edited,rejected,escalated}, acceptance_rate, edit_rate,\n"
+    "rejection_rate, escalation_rate, input_tokens, output_tokens, cached_tokens,\n"
+    "cost_usd, unpriced_calls, cache_hit_rate, llm_call_p50_ms, llm_call_p95_ms,\n"
+    "tool_call_p50_ms, tool_call_p95_ms, tool_calls_blocked, tool_calls_error,\n"
+    "redactions, dri_coverage, outcome_coverage.\n"
     "\n"
     "examples:\n"
     "  trace-query stats                                   (every workflow, all time)\n"
     "  trace-query stats --by workflow --since 7d --sort rejection_rate --top 10\n"
-    "  trace-query stats --by model --workflow tau2-airline --format jsonl | jq .cost_usd\n"
+    "  trace-query stats --by model --workflow tau2-airline --format jsonl \\\n"
+    "    | jq .cost_usd\n"
     "  trace-query stats --by dri --incident INC-2041\n"
-    "  trace-query stats --by tool --sort tool_calls_error --columns tool_calls,tool_calls_error\n"
-    "  trace-query stats --columns all --since 2024-06-01T00:00:00Z --until 2024-06-02T00:00:00Z\n";
+    "  trace-query stats --by tool --sort tool_calls_error \\\n"
+    "    --columns tool_calls,tool_calls_error\n"
+    "  trace-query stats --columns all --since 2024-06-01T00:00:00Z \\\n"
+    "    --until 2024-06-02T00:00:00Z\n";
 
 /* ---- the command's own options ---------------------------------------------------------- */
 
@@ -219,9 +228,8 @@ static int parse_sort(const qctx *ctx, const char *spec, stats_view *v)
 static int parse_top(const qctx *ctx, const char *spec, stats_view *v)
 {
     if (!spec) return 0;
-    char *end = NULL;
-    unsigned long long n = spec[0] >= '0' && spec[0] <= '9' ? strtoull(spec, &end, 10) : 0;
-    if (!end || *end || n == 0) {
+    uint64_t n = 0;
+    if (at_parse_u64(spec, strlen(spec), UINT64_MAX, &n) || n == 0) {
         qerr(ctx, "stats", "--top '%s': expected a positive number of groups", spec);
         return QEXIT_USAGE;
     }
@@ -391,12 +399,8 @@ static int print_rows(const qctx *ctx, int fmt, const char *by, const stats_view
 static int stats_run(const qctx *ctx, int argc, char **argv)
 {
     qargs a;
-    int rc = qargs_parse(ctx, &qcmd_stats, argc, argv, tp_now_unix_nano(), &a);
-    if (rc != 0 || a.help) {
-        if (rc == 0) qcmd_print_help(ctx, &qcmd_stats, ctx->out);
-        qargs_free(&a);
-        return rc;
-    }
+    int rc;
+    if (qargs_begin(ctx, &qcmd_stats, argc, argv, &a, &rc)) return rc;
     int by = a.by ? qstats_by_parse(a.by) : QBY_WORKFLOW;
     if (by < 0 || a.nrest > 0 || a.ntraces > 1) {
         if (by < 0)

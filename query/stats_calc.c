@@ -285,12 +285,6 @@ int qstats_add(qstats *st, const tp_event *ev)
     return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static int cmp_group(const void *a, const void *b)
 {
     const qstats_group *x = a, *y = b;
@@ -304,7 +298,7 @@ static void finish_group(qstats_group *g)
     for (int d = 1; d < QSTATS_DECISIONS; d++)
         g->outcome_events += g->outcomes[d];
     for (int k = 0; k < QDUR_KINDS; k++)
-        if (g->dur[k].n > 1) qsort(g->dur[k].ns, g->dur[k].n, sizeof(uint64_t), cmp_u64);
+        if (g->dur[k].n > 1) qsort(g->dur[k].ns, g->dur[k].n, sizeof(uint64_t), at_cmp_u64);
 }
 
 int qstats_finish(qstats *st)

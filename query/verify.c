@@ -51,38 +51,40 @@ static const at_opt verify_opts[] = {
 };
 
 static const char verify_help[] =
-    "usage: trace-query verify BUNDLE (--key FILE | --keyring FILE | --trust-bundle-key)\n"
-    "                          [--prior CHECKPOINT]\n"
-    "       trace-query verify --store DIR --key FILE [--prior CHECKPOINT] [--witness WDIR]\n"
+    "usage: trace-query verify BUNDLE (--key FILE | --keyring FILE |\n"
+    "                          --trust-bundle-key) [--prior CHECKPOINT]\n"
+    "       trace-query verify --store DIR --key FILE [--prior CHECKPOINT]\n"
+    "                          [--witness WDIR]\n"
     "\n"
-    "BUNDLE: checks, offline, the manifest signature, every file's SHA-256, the checkpoint\n"
-    "signature, every event's leaf hash and inclusion proof against the checkpoint, that the\n"
-    "JSON events are the stored bytes decoded and, with --prior, that the log only grew\n"
-    "since a checkpoint kept from before. The signing key must be pinned: --key (the\n"
-    "collector's public key, from its operator) or --keyring (several trusted keys). A\n"
-    "bundle carries its own pub.pem, but anyone can re-sign a changed bundle with a new key:\n"
-    "without a pinned key verify fails (exit 4) once every other check passed, and with\n"
-    "--trust-bundle-key it exits 5. Every verify prints the key's fingerprint\n"
-    "(SHA256:...): compare it with the one the operator gave you.\n"
-    "--store: recomputes the whole Merkle tree from the stored events and checks it against\n"
-    "the stored leaf hashes and nodes and every kept checkpoint (signature, root, consistency\n"
-    "with the previous one), then the indexes. A log with no checkpoint, or with more\n"
-    "unsigned entries after its last checkpoint than the collector leaves, fails (removed\n"
-    "checkpoints). --prior and every --witness checkpoint must be in the store's log (same\n"
-    "root at their size, consistent with the newest checkpoint): a smaller store is a\n"
-    "rollback. Without --key the signatures are checked only against DIR/checkpoint.key,\n"
-    "which anyone who can write DIR can replace: exit 5 unless --witness or\n"
-    "--trust-store-key is given.\n"
-    "Exit 0: verified; 4: the first failure is printed (file, event, check); 3: unreadable;\n"
-    "5: every check passed but nothing independent vouches for the key (--trust-bundle-key,\n"
-    "or --store without --key).\n"
+    "BUNDLE: checks, offline, the manifest signature, every file's SHA-256, the\n"
+    "checkpoint signature, every event's leaf hash and inclusion proof against the\n"
+    "checkpoint, that the JSON events are the stored bytes decoded and, with --prior,\n"
+    "that the log only grew since a checkpoint kept from before. The signing key must\n"
+    "be pinned: --key (the collector's public key, from its operator) or --keyring\n"
+    "(several trusted keys). A bundle carries its own pub.pem, but anyone can re-sign\n"
+    "a changed bundle with a new key: without a pinned key verify fails (exit 4) once\n"
+    "every other check passed, and with --trust-bundle-key it exits 5. Every verify\n"
+    "prints the key's fingerprint (SHA256:...): compare it with the one the operator\n"
+    "gave you. --store: recomputes the whole Merkle tree from the stored events and\n"
+    "checks it against the stored leaf hashes and nodes and every kept checkpoint\n"
+    "(signature, root, consistency with the previous one), then the indexes. A log\n"
+    "with no checkpoint, or with more unsigned entries after its last checkpoint than\n"
+    "the collector leaves, fails (removed checkpoints). --prior and every --witness\n"
+    "checkpoint must be in the store's log (same root at their size, consistent with\n"
+    "the newest checkpoint): a smaller store is a rollback. Without --key the\n"
+    "signatures are checked only against DIR/checkpoint.key, which anyone who can\n"
+    "write DIR can replace: exit 5 unless --witness or --trust-store-key is given.\n"
+    "Exit 0: verified; 4: the first failure is printed (file, event, check); 3:\n"
+    "unreadable; 5: every check passed but nothing independent vouches for the key\n"
+    "(--trust-bundle-key, or --store without --key).\n"
     "\n"
     "examples:\n"
     "  trace-query verify INC-2041.bundle.tar --key collector.pub.pem\n"
     "  trace-query verify INC-2041.bundle.tar --keyring trusted-collectors.pem\n"
     "  trace-query verify --store /var/lib/agenttrail --key collector.pub.pem\n"
     "  trace-query verify --store /var/lib/agenttrail --key collector.pub.pem \\\n"
-    "      --witness /mnt/other-disk/agenttrail-witness --prior last-quarter.checkpoint.txt\n";
+    "      --witness /mnt/other-disk/agenttrail-witness \\\n"
+    "      --prior last-quarter.checkpoint.txt\n";
 
 /* The rules between options, once every one is read. */
 static int check(const qctx *ctx, const vargs *v);
@@ -215,7 +217,7 @@ static int bundle_verdict(const qctx *ctx, const vargs *v, const bundle_summary 
 
 static int verify_bundle(const qctx *ctx, const vargs *v)
 {
-    char err[1024];
+    char err[AT_ERROR_TEXT_LEN];
     cp_key *k = NULL, *own = NULL;
     qkeyring kr = {0};
     char *prior = NULL;
@@ -228,8 +230,8 @@ static int verify_bundle(const qctx *ctx, const vargs *v)
         qerr(ctx, "verify", "%s", at_error_format(&e, err, sizeof err));
         goto out;
     }
-    if (v->keyring && qkeyring_load(v->keyring, &kr, err, sizeof err)) {
-        qerr(ctx, "verify", "%s", err);
+    if (v->keyring && qkeyring_load(v->keyring, &kr, &e)) {
+        qerr(ctx, "verify", "%s", at_error_format(&e, err, sizeof err));
         goto out;
     }
     if (v->prior && !(prior = verify_slurp(v->prior, &prior_len))) {
@@ -284,7 +286,7 @@ static int verify_run(const qctx *ctx, int argc, char **argv)
 const qcmd qcmd_verify = {
     .name = "verify",
     .run = verify_run,
-    .summary = "check a compliance bundle offline, or every hash and checkpoint of a store",
+    .summary = "check a bundle offline, or every hash and checkpoint of a store",
     .help = verify_help,
     .opts = verify_opts,
 };

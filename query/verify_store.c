@@ -64,7 +64,7 @@ static int failed(const qctx *ctx, const char *fmt, ...)
 static int open_store(vstore *vs)
 {
     struct stat st;
-    char msg[512] = "";
+    char msg[AT_ERROR_TEXT_LEN] = "";
     at_error e = {0};
     int rc = stat(vs->dir, &st) == 0 && S_ISDIR(st.st_mode)
                  ? ts_open(vs->dir, TS_OPEN_RDONLY, NULL, &vs->s, &e)
@@ -98,7 +98,7 @@ static int open_store(vstore *vs)
 /* The key for checkpoint signatures: --key, else the public half of DIR/checkpoint.key. */
 static int load_key(vstore *vs)
 {
-    char err[1024];
+    char err[AT_ERROR_TEXT_LEN];
     at_error e = {0};
     if (vs->v->key) {
         vs->key_given = 1;
@@ -169,16 +169,10 @@ static int load_store_checkpoints(vstore *vs)
     return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* The recomputed root at `size` (one of vs->sizes). */
 static const uint8_t *root_at(const vstore *vs, uint64_t size)
 {
-    const uint64_t *p = bsearch(&size, vs->sizes, vs->nsizes, sizeof size, cmp_u64);
+    const uint64_t *p = bsearch(&size, vs->sizes, vs->nsizes, sizeof size, at_cmp_u64);
     return p ? vs->roots[p - vs->sizes] : NULL;
 }
 
@@ -290,7 +284,7 @@ static int check_external(vstore *vs)
         if (rc) return rc;
     }
     if (!vs->v->witness) return 0;
-    char err[1024] = "";
+    char err[AT_ERROR_TEXT_LEN] = "";
     at_error e = {0};
     int rc = wt_read(vs->v->witness, vs->origin, witness_record, vs, &vs->witness_torn, &e);
     if (rc > 0) return rc;

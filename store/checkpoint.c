@@ -35,28 +35,21 @@ struct cp_key {
 static const char SIG_PREFIX[] = "\xe2\x80\x94 ";
 #define SIG_PREFIX_LEN 4
 
+static const at_code_name cp_errors[] = {
+    {CP_OK, "success"},
+    {CP_EFORMAT, "malformed checkpoint, note or key text"},
+    {CP_ECRYPTO, "cryptographic library failure"},
+    {CP_EIO, "file read or write error"},
+    {CP_EKEY, "not a usable Ed25519 key"},
+    {CP_EVERIFY, "signature verification failed"},
+    {CP_ENOMEM, "out of memory"},
+    {CP_EEXIST, "key file already exists"},
+};
+
 const char *cp_strerror(int code)
 {
-    switch (code) {
-    case CP_OK:
-        return "success";
-    case CP_EFORMAT:
-        return "malformed checkpoint, note or key text";
-    case CP_ECRYPTO:
-        return "cryptographic library failure";
-    case CP_EIO:
-        return "file read or write error";
-    case CP_EKEY:
-        return "not a usable Ed25519 key";
-    case CP_EVERIFY:
-        return "signature verification failed";
-    case CP_ENOMEM:
-        return "out of memory";
-    case CP_EEXIST:
-        return "key file already exists";
-    default:
-        return "unknown checkpoint error";
-    }
+    return at_code_text(cp_errors, sizeof cp_errors / sizeof cp_errors[0], code,
+                        "unknown checkpoint error");
 }
 
 /* ---- base64 ------------------------------------------------------------ */
@@ -488,17 +481,11 @@ static int text_ok(const char *p, size_t n)
     return 1;
 }
 
+/* A note's number: decimal, canonical (no leading zero), at most 2^63-1. 0 or -1. */
 static int parse_size(const char *p, size_t n, uint64_t *out)
 {
-    if (n == 0 || n > 19 || (n > 1 && p[0] == '0')) return -1;
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9') return -1;
-        v = v * 10 + (uint64_t)(p[i] - '0');
-    }
-    if (v > (UINT64_C(1) << 63) - 1) return -1;
-    *out = v;
-    return 0;
+    if (n > 1 && p[0] == '0') return -1;
+    return at_parse_u64(p, n, (UINT64_C(1) << 63) - 1, out) ? -1 : 0;
 }
 
 /* Finds the body's end: the last "\n\n" of the note. */

@@ -370,11 +370,7 @@ int ts_ledger_set_layout(ts_store *s, unsigned min_level)
                      "before the first append",
                      s->dir, (unsigned long long)size);
     if (!rc) rc = ts_fail_mdb(s, info_put_level(txn, info, min_level), "writing log_info");
-    if (rc) {
-        mdb_txn_abort(txn);
-        return rc;
-    }
-    return ts_fail_mdb(s, mdb_txn_commit(txn), "ledger: committing the node layout");
+    return ts_write_end(s, txn, rc, "ledger: committing the node layout");
 }
 
 /* ---- reading ---------------------------------------------------------- */
@@ -438,8 +434,10 @@ int ts_log_leaf(ts_store *s, uint64_t log_index, uint8_t leaf[TS_HASH_LEN])
     return rc;
 }
 
-int ts_log_inclusion_proof(ts_store *s, uint64_t log_index, uint64_t size,
-                           uint8_t proof[][TS_HASH_LEN], size_t *n)
+/* An inclusion proof of leaf `from` (consistency 0) or a consistency proof from tree size
+ * `from`, in the tree of `size` entries: one read snapshot, the size checked against the log. */
+static int log_proof(ts_store *s, int consistency, uint64_t from, uint64_t size,
+                     uint8_t proof[][TS_HASH_LEN], size_t *n)
 {
     if (!s || !proof || !n) return TS_EINVAL;
     *n = 0;
@@ -447,27 +445,26 @@ int ts_log_inclusion_proof(ts_store *s, uint64_t log_index, uint64_t size,
     int rc = ledger_read_begin(s, &l);
     if (rc) return rc;
     rc = ledger_check_size(&l, size);
-    if (!rc)
-        rc = ledger_from_merkle(&l, merkle_inclusion_proof(s->sha, ledger_node_get, &l, log_index,
-                                                           size, proof, TS_PROOF_MAX, n));
+    if (!rc && consistency)
+        rc = ledger_from_merkle(&l, merkle_consistency_proof(s->sha, ledger_node_get, &l, from,
+                                                             size, proof, TS_PROOF_MAX, n));
+    else if (!rc)
+        rc = ledger_from_merkle(&l, merkle_inclusion_proof(s->sha, ledger_node_get, &l, from, size,
+                                                           proof, TS_PROOF_MAX, n));
     ledger_read_end(&l);
     return rc;
+}
+
+int ts_log_inclusion_proof(ts_store *s, uint64_t log_index, uint64_t size,
+                           uint8_t proof[][TS_HASH_LEN], size_t *n)
+{
+    return log_proof(s, 0, log_index, size, proof, n);
 }
 
 int ts_log_consistency_proof(ts_store *s, uint64_t old_size, uint64_t new_size,
                              uint8_t proof[][TS_HASH_LEN], size_t *n)
 {
-    if (!s || !proof || !n) return TS_EINVAL;
-    *n = 0;
-    ledger_txn l;
-    int rc = ledger_read_begin(s, &l);
-    if (rc) return rc;
-    rc = ledger_check_size(&l, new_size);
-    if (!rc)
-        rc = ledger_from_merkle(&l, merkle_consistency_proof(s->sha, ledger_node_get, &l, old_size,
-                                                             new_size, proof, TS_PROOF_MAX, n));
-    ledger_read_end(&l);
-    return rc;
+    return log_proof(s, 1, old_size, new_size, proof, n);
 }
 
 int ts_log_verify_inclusion(const uint8_t leaf[TS_HASH_LEN], uint64_t log_index, uint64_t size,

@@ -52,7 +52,7 @@ int ts_checkpoint_add(ts_store *s, const char *note, size_t len)
     cp_signature sig;
     size_t nsig;
     at_error err = {0};
-    char msg[sizeof err.where + sizeof err.what];
+    char msg[AT_ERROR_TEXT_LEN];
     if (cp_note_parse(note, len, &c, &sig, 1, &nsig, &err))
         return ts_fail(s, TS_EINVAL, "store %s: checkpoint: %s", s->dir,
                        at_error_format(&err, msg, sizeof msg));
@@ -85,11 +85,7 @@ int ts_checkpoint_add(ts_store *s, const char *note, size_t len)
         MDB_val k = {8, key}, v = {len, (void *)note};
         rc = ts_fail_mdb(s, mdb_put(txn, cps, &k, &v, MDB_APPEND), "writing a checkpoint");
     }
-    if (rc) {
-        mdb_txn_abort(txn);
-        return rc;
-    }
-    return ts_fail_mdb(s, mdb_txn_commit(txn), "committing a checkpoint");
+    return ts_write_end(s, txn, rc, "committing a checkpoint");
 }
 
 int ts_checkpoint_count(ts_store *s, uint64_t *count)

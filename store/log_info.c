@@ -29,11 +29,7 @@ int ts_log_set_tail_max(ts_store *s, uint64_t tail_max)
     MDB_val k = {strlen(K_TAIL_MAX), K_TAIL_MAX}, v = {8, b};
     rc = ts_internal_dbi(s, txn, T_INFO, 0, 0, &info);
     if (!rc) rc = ts_fail_mdb(s, mdb_put(txn, info, &k, &v, 0), "writing log_info tail_max");
-    if (rc) {
-        mdb_txn_abort(txn);
-        return rc;
-    }
-    return ts_fail_mdb(s, mdb_txn_commit(txn), "committing log_info");
+    return ts_write_end(s, txn, rc, "committing log_info");
 }
 
 int ts_log_tail_max(ts_store *s, uint64_t *tail_max)

@@ -56,10 +56,7 @@ static const unsigned db_flags[TS_DBI_COUNT] = {
     [TS_DBI_TRACES] = 0,
 };
 
-static const struct {
-    int code;
-    const char *text;
-} error_table[] = {
+static const at_code_name error_table[] = {
     {TS_OK, "success"},
     {TS_EINVAL, "invalid argument or filter"},
     {TS_ENOMEM, "out of memory"},
@@ -77,9 +74,8 @@ static const struct {
 
 const char *ts_strerror(int code)
 {
-    for (size_t i = 0; i < sizeof error_table / sizeof error_table[0]; i++)
-        if (error_table[i].code == code) return error_table[i].text;
-    return "unknown store error";
+    return at_code_text(error_table, sizeof error_table / sizeof error_table[0], code,
+                        "unknown store error");
 }
 
 const char *ts_last_error(const ts_store *s)
@@ -189,6 +185,15 @@ int ts_read_begin(ts_store *s, MDB_txn **txn)
         if (mdb_env_info(s->env, &info) == 0) s->map_size = info.me_mapsize;
     }
     return ts_fail(s, TS_ELMDB, "store %s: the map keeps changing size; retry", s->dir);
+}
+
+int ts_write_end(ts_store *s, MDB_txn *txn, int rc, const char *what)
+{
+    if (rc) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return ts_fail_mdb(s, mdb_txn_commit(txn), what);
 }
 
 int ts_map_grow(ts_store *s, size_t need)

@@ -179,6 +179,9 @@ int ts_read_begin(ts_store *s, MDB_txn **txn);
 void ts_read_end(ts_store *s);
 /* Drops the cached read transaction entirely (before the map grows). */
 void ts_read_drop(ts_store *s);
+/* The end of a small write transaction: aborts it when rc is an error (and returns rc), else
+ * commits it, a failed commit reported as `what` ("committing a checkpoint"). */
+int ts_write_end(ts_store *s, MDB_txn *txn, int rc, const char *what);
 
 /* Grows the map (no transaction of this store may be open). 0 or TS_EFULL. */
 int ts_map_grow(ts_store *s, size_t need);

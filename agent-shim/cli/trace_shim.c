@@ -247,7 +247,7 @@ static int usage_error(const char *fmt, const char *arg)
 /* A usage error from the engine: its message already says where to look. */
 static int opt_error(const at_error *err)
 {
-    char msg[600];
+    char msg[AT_ERROR_TEXT_LEN];
     tp_term_printf(stderr, "trace-shim: %s", at_error_format(err, msg, sizeof msg));
     return EXIT_USAGE;
 }

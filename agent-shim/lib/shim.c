@@ -41,32 +41,23 @@
 #include "shim_monitor.h"
 #include "spool.h"
 
+static const at_code_name shim_errors[] = {
+    {TRACESHIM_OK, "success"},
+    {TRACESHIM_EINVAL, "invalid option or argument"},
+    {TRACESHIM_ENOMEM, "out of memory"},
+    {TRACESHIM_EFULL, "queue full: event dropped"},
+    {TRACESHIM_ETIMEDOUT, "not everything was acked in time (the rest is spooled)"},
+    {TRACESHIM_ELOCKED, "spool directory in use by another client"},
+    {TRACESHIM_EIO, "spool I/O error"},
+    {TRACESHIM_EZMQ, "ZeroMQ error"},
+    {TRACESHIM_EEVENT, "event cannot be prepared or is too big"},
+    {TRACESHIM_ECLOSED, "client is closing"},
+};
+
 const char *traceshim_strerror(int code)
 {
-    switch (code) {
-    case TRACESHIM_OK:
-        return "success";
-    case TRACESHIM_EINVAL:
-        return "invalid option or argument";
-    case TRACESHIM_ENOMEM:
-        return "out of memory";
-    case TRACESHIM_EFULL:
-        return "queue full: event dropped";
-    case TRACESHIM_ETIMEDOUT:
-        return "not everything was acked in time (the rest is spooled)";
-    case TRACESHIM_ELOCKED:
-        return "spool directory in use by another client";
-    case TRACESHIM_EIO:
-        return "spool I/O error";
-    case TRACESHIM_EZMQ:
-        return "ZeroMQ error";
-    case TRACESHIM_EEVENT:
-        return "event cannot be prepared or is too big";
-    case TRACESHIM_ECLOSED:
-        return "client is closing";
-    default:
-        return "unknown error";
-    }
+    return at_code_text(shim_errors, sizeof shim_errors / sizeof shim_errors[0], code,
+                        "unknown error");
 }
 
 size_t traceshim_event_max(const tp_limits *lim)

@@ -110,12 +110,6 @@ static int segs_push(spool *sp, uint64_t id)
     return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static int write_all(int fd, const void *buf, size_t len)
 {
     const uint8_t *p = buf;
@@ -199,10 +193,8 @@ static int list_segments(spool *sp, at_error *err)
         const char *n = e->d_name;
         if (strncmp(n, "seg-", 4) != 0 || strlen(n) != 4 + 16 + 6 || strcmp(n + 20, ".spool") != 0)
             continue;
-        char *end = NULL;
-        errno = 0;
-        unsigned long long id = strtoull(n + 4, &end, 10);
-        if (errno != 0 || end != n + 20) continue;
+        uint64_t id = 0;
+        if (at_parse_u64(n + 4, 16, UINT64_MAX, &id) != 0) continue;
         if (segs_push(sp, (uint64_t)id) != 0) {
             closedir(d);
             at_errf(err, -1, "spool: out of memory");
@@ -210,7 +202,7 @@ static int list_segments(spool *sp, at_error *err)
         }
     }
     closedir(d);
-    if (sp->nsegs) qsort(sp->segs, sp->nsegs, sizeof *sp->segs, cmp_u64);
+    if (sp->nsegs) qsort(sp->segs, sp->nsegs, sizeof *sp->segs, at_cmp_u64);
     sp->next_id = sp->nsegs ? sp->segs[sp->nsegs - 1] + 1 : 1;
     sp->first_own = sp->next_id;
     return 0;

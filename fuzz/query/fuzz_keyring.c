@@ -18,9 +18,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!text) return 0;
     memcpy(text, data, size);
     qkeyring kr = {0};
-    char err[512] = "";
-    int rc = qkeyring_parse(text, size, "fuzz.keyring", &kr, err, sizeof err);
-    if (rc != 0 && strncmp(err, "fuzz.keyring", 12) != 0) abort();
+    at_error err = {0};
+    int rc = qkeyring_parse(text, size, "fuzz.keyring", &kr, &err);
+    if (rc != 0 && strncmp(err.where, "fuzz.keyring", 12) != 0) abort();
     if (rc == 0 && kr.n == 0) abort();
     for (size_t i = 0; i < kr.n; i++)
         if (qkeyring_find(&kr, kr.keys[i]) == NULL) abort();

@@ -116,11 +116,61 @@ static void help_of_every_program_lists_every_option_of_its_table(void **state)
         help_lists_the_table("trace-query", cmds[i], 5);
 }
 
+/* Fails naming what and the line when a line of text is past 80 columns. */
+static void fits_80(const char *what, const char *text)
+{
+    for (const char *p = text; *p;) {
+        size_t n = strcspn(p, "\n");
+        if (n > 80) fail_msg("%s: a line of %zu columns: %.*s", what, n, (int)n, p);
+        p += n + (p[n] ? 1 : 0);
+    }
+}
+
+/* --help, and the man page as man prints it (groff -man -Tascii, when groff is there), of
+ * every program and of every trace-query command fit 80 columns. */
+static void every_help_fits_80_columns(void **state)
+{
+    (void)state;
+    static const char *const runs[][2] = {
+        {"trace-collector", NULL}, {"trace-shim", NULL},      {"trace-query", NULL},
+        {"trace-query", "find"},   {"trace-query", "show"},   {"trace-query", "stats"},
+        {"trace-query", "link"},   {"trace-query", "export"}, {"trace-query", "verify"},
+    };
+    char *dir = tu_tempdir("width");
+    char *page = tu_path(dir, "page.1");
+    char *groff[] = {"/bin/sh", "-c",
+                     "command -v groff >/dev/null || exit 0; groff -man -Tascii -P-c -P-b -P-u",
+                     NULL};
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        char *bin = tu_bin(runs[i][0]);
+        for (int man = 0; man < 2; man++) {
+            char *flag = man ? "--man" : "--help", what[96];
+            snprintf(what, sizeof what, "%s %s%s", runs[i][0], runs[i][1] ? runs[i][1] : "", flag);
+            char *argv[] = {bin, runs[i][1] ? (char *)runs[i][1] : flag, runs[i][1] ? flag : NULL,
+                            NULL};
+            char *out = output_of(argv);
+            if (man) {
+                assert_int_equal(tu_write_file(page, out, strlen(out)), 0);
+                free(out);
+                out = NULL;
+                assert_int_equal(tu_run(groff, page, &out, NULL, NULL), 0);
+            }
+            fits_80(what, out ? out : "");
+            free(out);
+        }
+        free(bin);
+    }
+    free(page);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_same_size_is_accepted_or_refused_alike_by_shim_and_collector),
         cmocka_unit_test(help_of_every_program_lists_every_option_of_its_table),
+        cmocka_unit_test(every_help_fits_80_columns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
