@@ -7,11 +7,11 @@
  * checkpoint of the log (C2SP tlog-checkpoint signed note, stamped with the signing time) at
  * most every interval_ms, or at once past `entries` unsigned entries, keeping it in the store
  * (ts_checkpoint_add) and appending it to the witness directory when there is one
- * (store/witness.h); records the unsigned-tail bound in log_info (ts_log_set_tail_max). On open it
- * signs at once when the log grew past the latest checkpoint, so a crash between a commit and its
- * checkpoint leaves the next checkpoint consistent with the last (the log is append-only and every
- * kept checkpoint's root is checked against it).
- * Also `trace-collector keygen` (a new key file) and the public key export.
+ * (store/include/checkpoint.h); records the unsigned-tail bound in log_info (ts_log_set_tail_max).
+ * On open it signs at once when the log grew past the latest checkpoint, so a crash between a
+ * commit and its checkpoint leaves the next checkpoint consistent with the last (the log is
+ * append-only and every kept checkpoint's root is checked against it). Also `trace-collector
+ * keygen` (a new key file) and the public key export.
  *
  * Ownership: a signer borrows the ts_store (which must outlive it) and owns its key.
  * Errors: functions return 0 or -1 with a message for people in `err` (what, where, what to

@@ -5,7 +5,7 @@
  * and its messages, saying how the field is treated), and a walk over the
  * event driven by the protobuf-c descriptors, so that every string field is
  * reached whether or not anyone remembered to list it: a field missing from
- * the table is masked (and tests/security/test_mask.c fails until it is
+ * the table is masked (and tests/proto/test_mask.c fails until it is
  * classified).
  *
  * Classes (docs/security.md says why each field is where it is):

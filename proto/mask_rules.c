@@ -4,7 +4,7 @@
  * fixtures, its detector and the bytes a match can start with.
  *
  * Fixtures are fake values of the documented shape of each format (never
- * real credentials). tests/security/test_mask.c walks every row: each
+ * real credentials). tests/proto/test_mask.c walks every row: each
  * positive masks exactly once under this rule, no negative is masked by
  * any rule.
  *
