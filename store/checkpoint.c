@@ -482,7 +482,7 @@ static int text_ok(const char *p, size_t n)
 }
 
 /* A note's number: decimal, canonical (no leading zero), at most 2^63-1. 0 or -1. */
-static int parse_size(const char *p, size_t n, uint64_t *out)
+static int parse_note_number(const char *p, size_t n, uint64_t *out)
 {
     if (n > 1 && p[0] == '0') return -1;
     return at_parse_u64(p, n, (UINT64_C(1) << 63) - 1, out) ? -1 : 0;
@@ -521,7 +521,7 @@ int cp_note_parse(const char *note, size_t len, cp_checkpoint *out, cp_signature
         return at_errf(err, CP_EFORMAT,
                        "line 1: origin must be printable ASCII without spaces or '+'");
     p = q;
-    if (!(q = next_line(p, body_end, &n)) || parse_size(p, n, &out->size))
+    if (!(q = next_line(p, body_end, &n)) || parse_note_number(p, n, &out->size))
         return at_errf(err, CP_EFORMAT, "line 2: tree size must be a decimal integer");
     p = q;
     size_t rootlen;
@@ -534,7 +534,7 @@ int cp_note_parse(const char *note, size_t len, cp_checkpoint *out, cp_signature
     const size_t tk = sizeof TIME_KEY - 1;
     if (p < body_end && (q = next_line(p, body_end, &n)) && n > tk &&
         memcmp(p, TIME_KEY, tk) == 0) {
-        if (parse_size(p + tk, n - tk, &out->time_unix_nano) || out->time_unix_nano == 0)
+        if (parse_note_number(p + tk, n - tk, &out->time_unix_nano) || out->time_unix_nano == 0)
             return at_errf(err, CP_EFORMAT, "line 4: time_unix_nano must be a positive integer");
         p = q;
     }
