@@ -175,16 +175,10 @@ static void same_verdict(const char *what, const char *bundle_path, const char *
 static int setup(void **state)
 {
     (void)state;
-    dir = tu_tempdir("verify-script");
-    store = lf_path(dir, "store");
-    col_log = lf_path(dir, "collector.log");
-    pub = lf_path(dir, "collector.pub.pem");
-    forger_pub = lf_path(dir, "forger.pub.pem");
-    early = lf_path(dir, "early.tar");
-    good = lf_path(dir, "good.tar");
-    incident = lf_path(dir, "incident.tar");
-    scratch = lf_path(dir, "tampered.tar");
-    prior = lf_path(dir, "prior.checkpoint.txt");
+    dir = lf_tempdir_paths("verify-script", &store, "store", &col_log, "collector.log", &pub,
+                           "collector.pub.pem", &forger_pub, "forger.pub.pem", &early, "early.tar",
+                           &good, "good.tar", &incident, "incident.tar", &scratch, "tampered.tar",
+                           &prior, "prior.checkpoint.txt", NULL);
     char sock[4200];
     snprintf(sock, sizeof sock, "ipc://%s/c.sock", dir);
     ep = strdup(sock);
