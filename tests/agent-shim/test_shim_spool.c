@@ -124,68 +124,82 @@ static int walk(const uint8_t *data, size_t len, int *got, spool_damage *dmg, in
     return n;
 }
 
+/* A segment of n records read whole into memory, and what walking it found. */
+typedef struct seg {
+    char *dir;
+    uint8_t *whole;
+    size_t flen;
+    int got[16], nd;
+    spool_damage dmg[4];
+} seg;
+
+static void seg_make(seg *g, int n)
+{
+    char path[600];
+    g->dir = tu_tempdir("spool");
+    g->whole = segment_of(g->dir, n, &g->flen, path, sizeof path);
+}
+
+static int seg_walk(seg *g, size_t len)
+{
+    return walk(g->whole, len, g->got, g->dmg, &g->nd);
+}
+
+/* The walk found exactly one damage, at off, losing events (-1: unknown). */
+static void expect_one_damage(const seg *g, size_t off, long events)
+{
+    assert_int_equal(g->nd, 1);
+    assert_int_equal(g->dmg[0].off, off);
+    assert_int_equal(g->dmg[0].events, events);
+}
+
+static void seg_free(seg *g)
+{
+    free(g->whole);
+    tu_rmtree_free(g->dir);
+}
+
 static void test_torn_last_record_is_reported_and_the_rest_read(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("spool");
-    char path[600];
-    size_t flen;
-    uint8_t *whole = segment_of(dir, 5, &flen, path, sizeof path);
-    int got[16], nd;
-    spool_damage dmg[4];
-    assert_int_equal(walk(whole, flen - 3, got, dmg, &nd), 4); /* crash mid-record */
-    assert_int_equal(nd, 1);
-    assert_int_equal(dmg[0].off, record_offset(4));
-    assert_int_equal(dmg[0].events, 1);
-    free(whole);
-    tu_rmtree_free(dir);
+    seg g;
+    seg_make(&g, 5);
+    assert_int_equal(seg_walk(&g, g.flen - 3), 4); /* crash mid-record */
+    expect_one_damage(&g, record_offset(4), 1);
+    seg_free(&g);
 }
 
 static void test_flipped_byte_loses_one_record_and_resyncs(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("spool");
-    char path[600];
-    size_t flen;
-    uint8_t *whole = segment_of(dir, 10, &flen, path, sizeof path);
-    int got[16], nd;
-    spool_damage dmg[4];
+    seg g;
+    seg_make(&g, 10);
     /* In the payload of record 3: its header is good, one event lost. */
-    whole[record_offset(3) + 20] ^= 0x40;
-    assert_int_equal(walk(whole, flen, got, dmg, &nd), 9);
-    assert_int_equal(nd, 1);
-    assert_int_equal(dmg[0].off, record_offset(3));
-    assert_int_equal(dmg[0].events, 1);
-    assert_int_equal(got[3], 4);
-    whole[record_offset(3) + 20] ^= 0x40;
+    g.whole[record_offset(3) + 20] ^= 0x40;
+    assert_int_equal(seg_walk(&g, g.flen), 9);
+    expect_one_damage(&g, record_offset(3), 1);
+    assert_int_equal(g.got[3], 4);
+    g.whole[record_offset(3) + 20] ^= 0x40;
     /* In the header of record 6: unknown count, resync at record 7. */
-    whole[record_offset(6) + 5] ^= 0x01;
-    assert_int_equal(walk(whole, flen, got, dmg, &nd), 9);
-    assert_int_equal(nd, 1);
-    assert_int_equal(dmg[0].off, record_offset(6));
-    assert_int_equal(dmg[0].bytes, record_offset(7) - record_offset(6));
-    assert_int_equal(dmg[0].events, -1);
-    assert_int_equal(got[6], 7);
-    free(whole);
-    tu_rmtree_free(dir);
+    g.whole[record_offset(6) + 5] ^= 0x01;
+    assert_int_equal(seg_walk(&g, g.flen), 9);
+    expect_one_damage(&g, record_offset(6), -1);
+    assert_int_equal(g.dmg[0].bytes, record_offset(7) - record_offset(6));
+    assert_int_equal(g.got[6], 7);
+    seg_free(&g);
 }
 
 static void test_length_ffffffff_in_the_first_record_skips_only_it(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("spool");
-    char path[600];
-    size_t flen;
-    uint8_t *whole = segment_of(dir, 10, &flen, path, sizeof path);
-    memset(whole + SPOOL_SEGMENT_HEADER + 4, 0xFF, 4);
-    int got[16], nd;
-    spool_damage dmg[4];
-    assert_int_equal(walk(whole, flen, got, dmg, &nd), 9);
-    assert_int_equal(nd, 1);
-    assert_int_equal(dmg[0].off, SPOOL_SEGMENT_HEADER);
-    assert_int_equal(got[0], 1);
-    free(whole);
-    tu_rmtree_free(dir);
+    seg g;
+    seg_make(&g, 10);
+    memset(g.whole + SPOOL_SEGMENT_HEADER + 4, 0xFF, 4);
+    assert_int_equal(seg_walk(&g, g.flen), 9);
+    assert_int_equal(g.nd, 1);
+    assert_int_equal(g.dmg[0].off, SPOOL_SEGMENT_HEADER);
+    assert_int_equal(g.got[0], 1);
+    seg_free(&g);
 }
 
 static void test_version_1_segments_are_read_and_other_versions_refused(void **state)

@@ -73,15 +73,24 @@ static void test_signer_creates_a_private_key_on_first_start_and_reuses_it(void 
     fx_done(&s, dir);
 }
 
+/* A signer of the store s in dir that signs at most every interval_ms; fails the test
+ * if it cannot be opened. */
+static signer *signer_every(ts_store *s, const char *dir, uint64_t interval_ms)
+{
+    signer_options o = {NULL, interval_ms};
+    signer *g = NULL;
+    at_error err = {0};
+    assert_int_equal(signer_open(s, dir, &o, &g, NULL, &err), 0);
+    return g;
+}
+
 static void test_signer_signs_at_most_every_interval_after_commits(void **state)
 {
     (void)state;
     char *dir;
     ts_store *s = fx_new_store("signer-interval", &dir);
-    signer_options o = {NULL, 1000};
-    signer *g = NULL;
     at_error err = {0};
-    assert_int_equal(signer_open(s, dir, &o, &g, NULL, &err), 0);
+    signer *g = signer_every(s, dir, 1000);
     cp_key *k = NULL;
     char *kp = lf_path(dir, SIGNER_KEY_FILE);
     assert_int_equal(cp_key_load_private(kp, &k, &err), 0);
@@ -120,10 +129,8 @@ static void test_signer_heals_a_crash_between_commit_and_signing(void **state)
     (void)state;
     char *dir;
     ts_store *s = fx_new_store("signer-crash", &dir);
-    signer_options o = {NULL, 60000};
-    signer *g = NULL;
     at_error err = {0};
-    assert_int_equal(signer_open(s, dir, &o, &g, NULL, &err), 0);
+    signer *g = signer_every(s, dir, 60000);
     lf_append(s, 0, 40, 40);
     assert_int_equal(signer_after_commit(g, 1, &err), 1);
     lf_append(s, 40, 25, 25);
@@ -133,7 +140,7 @@ static void test_signer_heals_a_crash_between_commit_and_signing(void **state)
     ts_close(&s);
 
     s = fx_open(dir, 0, NULL);
-    assert_int_equal(signer_open(s, dir, &o, &g, NULL, &err), 0);
+    g = signer_every(s, dir, 60000);
     assert_int_equal(count_checkpoints(s), 2);
     cp_key *k = NULL;
     char *kp = lf_path(dir, SIGNER_KEY_FILE);

@@ -86,6 +86,22 @@ static void assert_store_holds_exactly(env *e, uint32_t ntags, uint64_t count)
     assert_int_equal(total, ntags * count);
 }
 
+/* Stops the collector c (it must exit 0), then assert_store_holds_exactly. */
+static void stop_and_expect_exactly(env *e, pid_t c, uint32_t ntags, uint64_t count)
+{
+    assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
+    assert_store_holds_exactly(e, ntags, count);
+}
+
+/* Waits for the driver d to exit 0; what it wrote to e->out (free it). */
+static char *driver_output(env *e, pid_t d)
+{
+    assert_int_equal(pu_wait(d), 0);
+    char *o = tu_read_file(e->out, NULL);
+    assert_non_null(o);
+    return o;
+}
+
 static void test_two_services_deliver_every_event_exactly_once(void **state)
 {
     env *e = *state;
@@ -95,8 +111,7 @@ static void test_two_services_deliver_every_event_exactly_once(void **state)
     pid_t d1 = driver_start(e, 1, "3000", "1", e->out, NULL);
     pid_t d2 = driver_start(e, 2, "3000", "2", out2, NULL);
     assert_int_equal(pu_wait(d1), 0);
-    assert_int_equal(pu_wait(d2), 0);
-    char *o = tu_read_file(e->out, NULL);
+    char *o = driver_output(e, d2);
     assert_int_equal(pu_field(o, "acked"), 3000);
     assert_int_equal(pu_field(o, "rejected"), 0);
     free(o);
@@ -112,13 +127,11 @@ static void test_events_spool_while_collector_down_then_arrive(void **state)
     pid_t d = driver_start(e, 1, "2000", "", e->out, NULL);
     pu_sleep_ms(800); /* the shim finds nobody and spools */
     pid_t c = pu_collector_start(e->store, e->ep, e->log, NULL);
-    assert_int_equal(pu_wait(d), 0);
-    char *o = tu_read_file(e->out, NULL);
+    char *o = driver_output(e, d);
     assert_true(pu_field(o, "spooled") > 0);
     assert_int_equal(pu_field(o, "acked"), 2000);
     free(o);
-    assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
-    assert_store_holds_exactly(e, 1, 2000);
+    stop_and_expect_exactly(e, c, 1, 2000);
 }
 
 static void test_service_killed_after_flush_loses_nothing(void **state)
@@ -129,8 +142,7 @@ static void test_service_killed_after_flush_loses_nothing(void **state)
     pid_t d = driver_start(e, 1, "2000", "", e->out, hold);
     assert_true(pu_wait_for_text(e->out, "flushed", 20000));
     assert_int_equal(pu_kill_wait(d, SIGKILL), 128 + SIGKILL);
-    assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
-    assert_store_holds_exactly(e, 1, 2000);
+    stop_and_expect_exactly(e, c, 1, 2000);
 }
 
 static void test_flush_timeout_spools_and_the_next_process_delivers(void **state)
@@ -153,8 +165,7 @@ static void test_flush_timeout_spools_and_the_next_process_delivers(void **state
     o = tu_read_file(out2, NULL);
     assert_int_equal(pu_field(o, "replayed"), 2000);
     free(o);
-    assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
-    assert_store_holds_exactly(e, 1, 2000);
+    stop_and_expect_exactly(e, c, 1, 2000);
 }
 
 static void test_spool_of_service_killed_before_flush_replays_on_restart(void **state)
@@ -169,8 +180,7 @@ static void test_spool_of_service_killed_before_flush_replays_on_restart(void **
     snprintf(out2, sizeof out2, "%s.2", e->out);
     d = driver_start(e, 1, "0", "", out2, NULL);
     assert_int_equal(pu_wait(d), 0);
-    assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
-    assert_store_holds_exactly(e, 1, 2000);
+    stop_and_expect_exactly(e, c, 1, 2000);
 }
 
 static void test_emit_stays_fast_and_spools_while_collector_stopped(void **state)
@@ -182,8 +192,7 @@ static void test_emit_stays_fast_and_spools_while_collector_stopped(void **state
     pid_t d = driver_start(e, 1, "20000", "", e->out, args);
     assert_true(pu_wait_for_text(e->out, "spooled", 30000));
     kill(c, SIGCONT);
-    assert_int_equal(pu_wait(d), 0);
-    char *o = tu_read_file(e->out, NULL);
+    char *o = driver_output(e, d);
     long long p99 = pu_field(o, "emit_p99_ns"), max = pu_field(o, "emit_max_ns");
     fprintf(stderr, "emit while the collector is stopped: p99 %lld ns, max %lld ns\n", p99, max);
     /* Bounded: 99 % of calls far below the 300 ms ack timeout a network wait would
@@ -193,8 +202,7 @@ static void test_emit_stays_fast_and_spools_while_collector_stopped(void **state
     assert_true(pu_field(o, "spooled") > 0);
     assert_int_equal(pu_field(o, "dropped"), 0);
     free(o);
-    assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
-    assert_store_holds_exactly(e, 1, 20000);
+    stop_and_expect_exactly(e, c, 1, 20000);
 }
 
 static void test_second_collector_on_the_same_store_is_refused(void **state)
@@ -224,13 +232,11 @@ static void test_full_store_makes_shims_spool_and_all_arrive_once_space_returns(
     assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
     /* Space returns (no limit): the shim, still flushing, delivers everything. */
     c = pu_collector_start(e->store, e->ep, e->log, NULL);
-    assert_int_equal(pu_wait(d), 0);
-    char *o = tu_read_file(e->out, NULL);
+    char *o = driver_output(e, d);
     assert_true(pu_field(o, "spooled") > 0);
     assert_int_equal(pu_field(o, "dropped"), 0);
     free(o);
-    assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
-    assert_store_holds_exactly(e, 1, 3000);
+    stop_and_expect_exactly(e, c, 1, 3000);
 }
 
 static void test_large_events_are_split_into_batches_under_the_size_limit(void **state)
@@ -245,14 +251,12 @@ static void test_large_events_are_split_into_batches_under_the_size_limit(void *
     const char *args[] = {"--note-bytes", "65000",      "--batch", "60", "--batch-max-bytes",
                           "1048576",      "--flush-ms", "60000",   NULL};
     pid_t d = driver_start(e, 1, "60", "", e->out, args);
-    assert_int_equal(pu_wait(d), 0);
-    char *o = tu_read_file(e->out, NULL);
+    char *o = driver_output(e, d);
     assert_int_equal(pu_field(o, "acked"), 60);
     assert_int_equal(pu_field(o, "rejected"), 0);
     free(o);
     assert_false(pu_wait_for_text(e->log, "batch rejected", 0));
-    assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
-    assert_store_holds_exactly(e, 1, 60);
+    stop_and_expect_exactly(e, c, 1, 60);
 }
 
 static void test_spooled_large_events_replay_in_batches_under_the_size_limit(void **state)
@@ -280,8 +284,7 @@ static void test_spooled_large_events_replay_in_batches_under_the_size_limit(voi
     assert_int_equal(pu_field(o, "replayed"), 60);
     free(o);
     assert_false(pu_wait_for_text(e->log, "batch rejected", 0));
-    assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
-    assert_store_holds_exactly(e, 1, 60);
+    stop_and_expect_exactly(e, c, 1, 60);
 }
 
 int main(void)

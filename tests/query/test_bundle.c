@@ -82,13 +82,9 @@ static void expect_failure(const char *path, const char *keyfile, const char *pr
 static int setup(void **state)
 {
     (void)state;
-    dir = tu_tempdir("bundle");
-    store = lf_path(dir, "store");
-    other_store = lf_path(dir, "other-store");
-    pub = lf_path(dir, "pub.pem");
-    bundle_path = lf_path(dir, "wf1.tar");
-    other_bundle = lf_path(dir, "other.tar");
-    scratch = lf_path(dir, "tampered.tar");
+    dir = lf_tempdir_paths("bundle", &store, "store", &other_store, "other-store", &pub, "pub.pem",
+                           &bundle_path, "wf1.tar", &other_bundle, "other.tar", &scratch,
+                           "tampered.tar", NULL);
     key = lf_make_store(store, 0, 300, 100, pub);
     other_key = lf_make_store(other_store, 3000000, 120, 120, NULL);
     if (export_to(store, bundle_path, "wf-1") != 0) return -1;

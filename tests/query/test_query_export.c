@@ -207,9 +207,7 @@ static void test_export_shows_progress_only_on_a_terminal(void **state)
 static int setup(void **state)
 {
     (void)state;
-    dir = tu_tempdir("query-export");
-    store = lf_path(dir, "store");
-    pub = lf_path(dir, "pub.pem");
+    dir = lf_tempdir_paths("query-export", &store, "store", &pub, "pub.pem", NULL);
     key = lf_make_store(store, 0, 60, 30, pub);
     return 0;
 }

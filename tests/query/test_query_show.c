@@ -22,13 +22,19 @@
 #define SWE_TRACE "012e39dda9b29f048a68039110163fb8"
 #define TAU_TRACE "53e957ff0d75f79d850126ec767949e6"
 
+/* What `show TRACE --format FORMAT` prints on store, which must succeed. */
+static char *show_ok(const char *store, const char *trace, const char *format)
+{
+    char *out = NULL;
+    assert_int_equal(
+        qf_query(&out, NULL, "--store", store, "show", trace, "--format", format, NULL), 0);
+    return out;
+}
+
 static void test_show_prints_the_span_tree_of_a_known_trace(void **state)
 {
     (void)state;
-    char *out = NULL;
-    int rc =
-        qf_query(&out, NULL, "--store", qf.swe_store, "show", SWE_TRACE, "--format", "table", NULL);
-    assert_int_equal(rc, 0);
+    char *out = show_ok(qf.swe_store, SWE_TRACE, "table");
     char *golden = tu_read_file("tests/query/golden/show_swe_agent_012e39dd.txt", NULL);
     assert_non_null(golden);
     if (strcmp(out, golden) != 0) fprintf(stderr, "got:\n%s\nwant:\n%s\n", out, golden);
@@ -61,10 +67,7 @@ static void test_show_prints_the_span_tree_of_a_known_trace(void **state)
 static void test_show_foot_gives_the_outcome_and_its_dri(void **state)
 {
     (void)state;
-    char *out = NULL;
-    int rc =
-        qf_query(&out, NULL, "--store", qf.tau_store, "show", TAU_TRACE, "--format", "table", NULL);
-    assert_int_equal(rc, 0);
+    char *out = show_ok(qf.tau_store, TAU_TRACE, "table");
     assert_non_null(strstr(out, "trace " TAU_TRACE ": 24 events"));
     assert_non_null(strstr(out, "outcome: rejected by evaluator at "));
     assert_non_null(strstr(out, "(DRI tom.becker@example.com)"));
@@ -77,10 +80,7 @@ static void test_show_foot_gives_the_outcome_and_its_dri(void **state)
 static void test_show_jsonl_gives_the_trace_events_in_time_order(void **state)
 {
     (void)state;
-    char *out = NULL;
-    int rc =
-        qf_query(&out, NULL, "--store", qf.tau_store, "show", TAU_TRACE, "--format", "jsonl", NULL);
-    assert_int_equal(rc, 0);
+    char *out = show_ok(qf.tau_store, TAU_TRACE, "jsonl");
     size_t n = 0;
     char **lines = qf_lines(out, &n);
     assert_int_equal(n, 24);

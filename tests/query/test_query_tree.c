@@ -60,54 +60,42 @@ static qtree_line *order_of(tp_event **evs, size_t n)
     return o;
 }
 
+/* Orders evs[0..n) and asserts the index and depth of every line, then frees
+ * both: the one check every shaped-tree test below makes. */
+static void expect_order(tp_event **evs, size_t n, const size_t *want_idx, const int *want_depth)
+{
+    qtree_line *o = order_of(evs, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(o[i].index, want_idx[i]);
+        assert_int_equal(o[i].depth, want_depth[i]);
+    }
+    free(o);
+    free_all(evs, n);
+}
+
 static void test_tree_puts_children_under_their_parent_in_time_order(void **state)
 {
     (void)state;
     /* 0 root(1); 1 child of 1 (span 2); 2 child of 2 (span 3); 3 child of 1 (span 4) */
     tp_event *evs[] = {ev_span(1, 0), ev_span(2, 1), ev_span(3, 2), ev_span(4, 1)};
-    qtree_line *o = order_of(evs, 4);
-    size_t want_idx[] = {0, 1, 2, 3};
-    int want_depth[] = {0, 1, 2, 1};
-    for (int i = 0; i < 4; i++) {
-        assert_int_equal(o[i].index, want_idx[i]);
-        assert_int_equal(o[i].depth, want_depth[i]);
-    }
-    free(o);
-    free_all(evs, 4);
+    expect_order(evs, 4, (size_t[]){0, 1, 2, 3}, (int[]){0, 1, 2, 1});
 }
 
 static void test_tree_makes_events_with_a_missing_parent_roots(void **state)
 {
     (void)state;
     tp_event *evs[] = {ev_span(5, 99), ev_span(6, 5), ev_span(7, 0)};
-    qtree_line *o = order_of(evs, 3);
-    assert_int_equal(o[0].index, 0);
-    assert_int_equal(o[0].depth, 0);
-    assert_int_equal(o[1].index, 1);
-    assert_int_equal(o[1].depth, 1);
-    assert_int_equal(o[2].index, 2);
-    assert_int_equal(o[2].depth, 0);
-    free(o);
-    free_all(evs, 3);
+    expect_order(evs, 3, (size_t[]){0, 1, 2}, (int[]){0, 1, 0});
 }
 
 static void test_tree_breaks_a_cycle_of_parents_and_shows_each_event_once(void **state)
 {
     (void)state;
-    /* 10 -> 11 -> 12 -> 10 (a cycle), 13 hangs off 12, 14 is a plain root. */
+    /* 10 -> 11 -> 12 -> 10 (a cycle), 13 hangs off 12, 14 is a plain root: the true root
+     * first, then the cycle from its earliest event. */
     tp_event *evs[] = {ev_span(10, 12), ev_span(11, 10), ev_span(12, 11), ev_span(13, 12),
                        ev_span(14, 0)};
-    qtree_line *o = order_of(evs, 5);
-    assert_int_equal(o[0].index, 4); /* the true root first */
-    assert_int_equal(o[1].index, 0); /* then the cycle from its earliest event */
-    assert_int_equal(o[1].depth, 0);
-    assert_int_equal(o[2].index, 1);
-    assert_int_equal(o[3].index, 2);
-    assert_int_equal(o[3].depth, 2);
-    assert_int_equal(o[4].index, 3);
-    assert_int_equal(o[4].depth, 3);
-    free(o);
-    free_all(evs, 5);
+    expect_order(evs, 5, (size_t[]){4, 0, 1, 2, 3}, (int[]){0, 0, 1, 2, 3});
 }
 
 static void test_tree_handles_a_deep_chain_without_recursion(void **state)
@@ -133,13 +121,7 @@ static void test_tree_with_duplicate_spans_keeps_every_event(void **state)
     (void)state;
     /* Two events claim span 20; the child attaches to the earliest. */
     tp_event *evs[] = {ev_span(20, 0), ev_span(20, 0), ev_span(21, 20)};
-    qtree_line *o = order_of(evs, 3);
-    assert_int_equal(o[0].index, 0);
-    assert_int_equal(o[1].index, 2);
-    assert_int_equal(o[1].depth, 1);
-    assert_int_equal(o[2].index, 1);
-    free(o);
-    free_all(evs, 3);
+    expect_order(evs, 3, (size_t[]){0, 2, 1}, (int[]){0, 1, 0});
 }
 
 int main(void)

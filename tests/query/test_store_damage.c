@@ -37,9 +37,7 @@ static char *dir, *store, *pub, *mdb;
 static int setup(void **state)
 {
     (void)state;
-    dir = tu_tempdir("store-damage");
-    store = lf_path(dir, "store");
-    pub = lf_path(dir, "pub.pem");
+    dir = lf_tempdir_paths("store-damage", &store, "store", &pub, "pub.pem", NULL);
     mdb = lf_path(store, "data.mdb");
     cp_key *k = lf_make_store(store, 0, 300, 100, pub);
     cp_key_destroy(&k);

@@ -50,12 +50,8 @@ static void save_checkpoint(const char *store, uint64_t seq, const char *path)
 static int setup(void **state)
 {
     (void)state;
-    dir = tu_tempdir("verify-rollback");
-    grown = lf_path(dir, "grown");
-    early = lf_path(dir, "early");
-    pub = lf_path(dir, "pub.pem");
-    newer_cp = lf_path(dir, "newer.checkpoint");
-    older_cp = lf_path(dir, "older.checkpoint");
+    dir = lf_tempdir_paths("verify-rollback", &grown, "grown", &early, "early", &pub, "pub.pem",
+                           &newer_cp, "newer.checkpoint", &older_cp, "older.checkpoint", NULL);
     key = lf_make_store(grown, 0, 200, 100, pub);
     lf_copy_tree(grown, early);
     ts_store *s = fx_open(grown, 0, NULL);

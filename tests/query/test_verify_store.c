@@ -30,9 +30,7 @@ static int copies;
 static int setup(void **state)
 {
     (void)state;
-    dir = tu_tempdir("verify-store");
-    pristine = lf_path(dir, "pristine");
-    pub = lf_path(dir, "pub.pem");
+    dir = lf_tempdir_paths("verify-store", &pristine, "pristine", &pub, "pub.pem", NULL);
     key = lf_make_store(pristine, 0, 250, 100, pub);
     return cp_key_generate(&other_key);
 }

@@ -202,6 +202,20 @@ static void check_nodes_fails_with(ts_store *s, const char *want)
     if (!strstr(r.msg, want)) fail_msg("report \"%s\" does not name \"%s\"", r.msg, want);
 }
 
+/* The N-event log of *s has the reference roots, proofs and nodes; closed and
+ * opened read-only, the reader sees the same roots and nodes. Closes *s. */
+static void check_log_then_reread(ts_store **s, const char *dir)
+{
+    check_roots(*s, N);
+    check_proofs(*s, N);
+    assert_int_equal(ts_log_check_nodes(*s, NULL, NULL), 0);
+    ts_close(s);
+    *s = fx_open(dir, TS_OPEN_RDONLY, NULL);
+    check_roots(*s, N);
+    assert_int_equal(ts_log_check_nodes(*s, NULL, NULL), 0);
+    ts_close(s);
+}
+
 static void test_ledger_sparse_layout_matches_the_reference_at_every_size_0_to_300(void **state)
 {
     (void)state;
@@ -222,14 +236,7 @@ static void test_ledger_sparse_layout_matches_the_reference_at_every_size_0_to_3
         assert_int_equal(nodes_count(s), nodes_expected(size, TS_NODE_MIN_LEVEL));
     }
     assert_int_equal(size, N);
-    check_roots(s, N);
-    check_proofs(s, N);
-    assert_int_equal(ts_log_check_nodes(s, NULL, NULL), 0);
-    ts_close(&s);
-    /* A read-only reader reads the same layout. */
-    s = fx_open(dir, TS_OPEN_RDONLY, NULL);
-    check_roots(s, N);
-    ts_close(&s);
+    check_log_then_reread(&s, dir);
     ref_free();
     tu_rmtree_free(dir);
 }
@@ -259,14 +266,7 @@ static void test_ledger_old_layout_store_gives_the_same_proofs(void **state)
     append_range(s, 150, N - 150, 13);
     assert_int_equal(nodes_count(s), nodes_expected(N, 1));
     reference_of(s, N);
-    check_roots(s, N);
-    check_proofs(s, N);
-    assert_int_equal(ts_log_check_nodes(s, NULL, NULL), 0);
-    ts_close(&s);
-    s = fx_open(dir, TS_OPEN_RDONLY, NULL);
-    check_roots(s, N);
-    assert_int_equal(ts_log_check_nodes(s, NULL, NULL), 0);
-    ts_close(&s);
+    check_log_then_reread(&s, dir);
     ref_free();
     tu_rmtree_free(dir);
 }

@@ -164,6 +164,20 @@ static void test_merkle_roots_match_published_ct_vectors(void **state)
     }
 }
 
+/* The inclusion proof of leaf m, or the consistency proof of size m, in the reference
+ * tree of n leaves, which must be made (and its length set); returns its length. */
+enum { INCLUSION, CONSISTENCY };
+static size_t proof_of(int which, size_t m, size_t n, uint8_t (*proof)[H])
+{
+    size_t len = 99, limit = n;
+    int rc = which == INCLUSION ? merkle_inclusion_proof(sha(), ref_node, &limit, m, n, proof,
+                                                         MERKLE_MAX_PROOF, &len)
+                                : merkle_consistency_proof(sha(), ref_node, &limit, m, n, proof,
+                                                           MERKLE_MAX_PROOF, &len);
+    assert_int_equal(rc, 0);
+    return len;
+}
+
 static void test_merkle_inclusion_proofs_match_reference_and_verify(void **state)
 {
     (void)state;
@@ -172,10 +186,7 @@ static void test_merkle_inclusion_proofs_match_reference_and_verify(void **state
         ref_mth(0, n, root);
         for (size_t m = 0; m < n; m++) {
             uint8_t proof[MERKLE_MAX_PROOF][H];
-            size_t len = 0, limit = n;
-            assert_int_equal(merkle_inclusion_proof(sha(), ref_node, &limit, m, n, proof,
-                                                    MERKLE_MAX_PROOF, &len),
-                             0);
+            size_t len = proof_of(INCLUSION, m, n, proof);
             ref_proof want = {.n = 0};
             ref_path(&want, m, 0, n);
             assert_int_equal(len, want.n);
@@ -198,10 +209,7 @@ static void test_merkle_consistency_proofs_match_reference_and_verify(void **sta
         ref_mth(0, n, new_root);
         for (size_t m = 0; m <= n; m++) {
             uint8_t proof[MERKLE_MAX_PROOF][H];
-            size_t len = 99, limit = n;
-            assert_int_equal(merkle_consistency_proof(sha(), ref_node, &limit, m, n, proof,
-                                                      MERKLE_MAX_PROOF, &len),
-                             0);
+            size_t len = proof_of(CONSISTENCY, m, n, proof);
             ref_proof want = {.n = 0};
             if (m > 0 && m < n) ref_subproof(&want, m, 0, n, 1);
             assert_int_equal(len, want.n);
@@ -225,10 +233,7 @@ static void test_merkle_rejects_tampered_inclusion_proofs(void **state)
         ref_mth(0, n, root);
         for (size_t m = 0; m < n; m += 3) {
             uint8_t proof[MERKLE_MAX_PROOF][H], leaf[H];
-            size_t len = 0, limit = n;
-            assert_int_equal(merkle_inclusion_proof(sha(), ref_node, &limit, m, n, proof,
-                                                    MERKLE_MAX_PROOF, &len),
-                             0);
+            size_t len = proof_of(INCLUSION, m, n, proof);
             ref_mth(m, 1, leaf);
             const uint8_t(*cp)[H] = (const uint8_t(*)[H])proof;
             /* Another leaf, another index, a shorter or longer proof. (Another size may
@@ -262,10 +267,7 @@ static void test_merkle_rejects_tampered_consistency_proofs(void **state)
         ref_mth(0, n, new_root);
         for (size_t m = 1; m < n; m += 2) {
             uint8_t proof[MERKLE_MAX_PROOF][H], old_root[H];
-            size_t len = 0, limit = n;
-            assert_int_equal(merkle_consistency_proof(sha(), ref_node, &limit, m, n, proof,
-                                                      MERKLE_MAX_PROOF, &len),
-                             0);
+            size_t len = proof_of(CONSISTENCY, m, n, proof);
             ref_mth(0, m, old_root);
             const uint8_t(*cp)[H] = (const uint8_t(*)[H])proof;
             /* A forked old tree: same size, another root. */

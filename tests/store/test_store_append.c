@@ -97,9 +97,7 @@ static void test_store_dedups_within_a_group(void **state)
     assert_int_equal(r[2].log_index, r[0].log_index);
     assert_int_equal(r[3].status, TS_RESULT_STORED);
     assert_int_equal(r[3].log_index, 2);
-    ts_stats st;
-    assert_int_equal(ts_stat(s, &st), 0);
-    assert_int_equal(st.events, 3);
+    fx_expect_events(s, 3);
     assert_int_equal(ts_check(s, fx_report, NULL), 0);
     fx_free(ev, 4);
     fx_done(&s, dir);
@@ -129,9 +127,7 @@ static void test_store_dedups_across_groups(void **state)
     assert_int_equal(ts_append(s, a, 3, r), 0);
     for (int i = 0; i < 3; i++)
         assert_int_equal(r[i].status, TS_RESULT_DUPLICATE);
-    ts_stats st;
-    assert_int_equal(ts_stat(s, &st), 0);
-    assert_int_equal(st.events, 4);
+    fx_expect_events(s, 4);
     assert_int_equal(ts_check(s, fx_report, NULL), 0);
     fx_free(a, 3);
     fx_free(b, 3);
@@ -175,9 +171,7 @@ static void test_store_tells_a_resend_from_another_event_under_the_same_id(void 
     assert_int_equal(r[1].log_index, 0);
     assert_int_equal(r[2].status, TS_RESULT_CONFLICT);
     assert_int_equal(r[2].log_index, 1);
-    ts_stats st;
-    assert_int_equal(ts_stat(s, &st), 0);
-    assert_int_equal(st.events, 2);
+    fx_expect_events(s, 2);
     tp_event *got = NULL;
     assert_int_equal(ts_get(s, b[0]->event_id.data, &got), 0);
     assert_string_equal(got->workflow, "wf"); /* the first copy stays */
@@ -234,9 +228,7 @@ static void test_store_rejects_events_without_id(void **state)
     ts_result r[2];
     assert_int_equal(ts_append(s, ev, 2, r), TS_EINVAL);
     assert_non_null(strstr(ts_last_error(s), "event 1"));
-    ts_stats st;
-    assert_int_equal(ts_stat(s, &st), 0);
-    assert_int_equal(st.events, 0); /* nothing of the group */
+    fx_expect_events(s, 0); /* nothing of the group */
     ev[1]->event_id.len = 16;
     fx_free(ev, 2);
     fx_done(&s, dir);
@@ -415,9 +407,7 @@ static void test_store_append_hook_runs_inside_the_transaction(void **state)
     hook_fail = 1; /* a failing hook aborts the whole group */
     assert_int_equal(ts_append(s, ev + 2, 1, r), TS_ECORRUPT);
     hook_fail = 0;
-    ts_stats st;
-    assert_int_equal(ts_stat(s, &st), 0);
-    assert_int_equal(st.events, 2);
+    fx_expect_events(s, 2);
     assert_int_equal(ts_append(s, ev + 2, 1, r), 0);
     assert_int_equal(r[0].log_index, 2);
     assert_int_equal(hook_first, 2);

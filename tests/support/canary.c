@@ -76,6 +76,37 @@ static size_t json_put(char *buf, size_t cap, size_t o, const char *s)
     return o;
 }
 
+/* The lines that carry a canary in a long field: $W stands for the workflow, $S for
+ * the secret and $A for the arguments text holding it (both as JSON string content). */
+static const char *const long_fields[] = {
+    "{\"kind\":\"note\",\"workflow\":\"$W\",\"dri\":\"sec@example.com\",\"note\":\"see $S\"}",
+    "{\"kind\":\"tool_call\",\"workflow\":\"$W\",\"dri\":\"sec@example.com\",\"tool_call\":{"
+    "\"name\":\"shell\",\"arguments\":\"$A\",\"status\":\"error\",\"error\":\"$S\"}}",
+    "{\"kind\":\"diff\",\"workflow\":\"$W\",\"dri\":\"sec@example.com\",\"diff\":{\"repo\":\"r\","
+    "\"patch\":\"+$S\\n\"},\"attributes\":{\"cfg\":\"$S\"}}",
+    "{\"kind\":\"approval\",\"workflow\":\"$W\",\"dri\":\"sec@example.com\",\"approval\":{"
+    "\"checkpoint\":\"release\",\"approver\":\"a\",\"decision\":\"denied\",\"reason\":\"$S\"}}",
+};
+
+/* Writes template t into buf with its $W, $S and $A filled in (see long_fields). */
+static void fill(char *buf, size_t cap, const char *t, const char *workflow, const char *s,
+                 const char *arg)
+{
+    size_t o = 0;
+    for (; *t && o + 8 < cap; t++) {
+        if (*t != '$') {
+            buf[o++] = *t;
+            continue;
+        }
+        t++;
+        if (*t == 'W')
+            o += (size_t)snprintf(buf + o, cap - o, "%s", workflow);
+        else
+            o = json_put(buf, cap, o, *t == 'S' ? s : arg);
+    }
+    buf[o] = 0;
+}
+
 /* One JSON line per canary and field, plus the JSON-only forms. Returns
  * the number of lines. `tag` goes into the workflow. */
 int write_canary_events(const char *path, const char *workflow)
@@ -86,41 +117,14 @@ int write_canary_events(const char *path, const char *workflow)
     char buf[4096], arg[2048];
     for (size_t k = 0; k < NCANARIES; k++) {
         const char *s = canaries[k].secret;
-        /* note, tool_call.error, diff.patch, attribute, approval.reason */
+        /* note, tool_call.error, diff.patch, attribute, approval.reason; the arguments
+         * are JSON text holding the secret as a string value */
+        fill(arg, sizeof arg, "{\"cmd\":\"run $S\"}", workflow, s, NULL);
+        for (size_t t = 0; t < sizeof long_fields / sizeof *long_fields; t++) {
+            fill(buf, sizeof buf, long_fields[t], workflow, s, arg);
+            fprintf(f, "%s\n", buf);
+        }
         size_t o;
-        o = (size_t)snprintf(buf, sizeof buf,
-                             "{\"kind\":\"note\",\"workflow\":\"%s\",\"dri\":\"sec@example.com\","
-                             "\"note\":\"see ",
-                             workflow);
-        o = json_put(buf, sizeof buf, o, s);
-        fprintf(f, "%s\"}\n", buf);
-        /* arguments: JSON text holding the secret as a string value */
-        size_t a = (size_t)snprintf(arg, sizeof arg, "{\"cmd\":\"run ");
-        a = json_put(arg, sizeof arg, a, s);
-        snprintf(arg + a, sizeof arg - a, "\"}");
-        o = (size_t)snprintf(buf, sizeof buf,
-                             "{\"kind\":\"tool_call\",\"workflow\":\"%s\",\"dri\":\"sec@example."
-                             "com\",\"tool_call\":{\"name\":\"shell\",\"arguments\":\"",
-                             workflow);
-        o = json_put(buf, sizeof buf, o, arg);
-        o += (size_t)snprintf(buf + o, sizeof buf - o, "\",\"status\":\"error\",\"error\":\"");
-        o = json_put(buf, sizeof buf, o, s);
-        fprintf(f, "%s\"}}\n", buf);
-        o = (size_t)snprintf(buf, sizeof buf,
-                             "{\"kind\":\"diff\",\"workflow\":\"%s\",\"dri\":\"sec@example.com\","
-                             "\"diff\":{\"repo\":\"r\",\"patch\":\"+",
-                             workflow);
-        o = json_put(buf, sizeof buf, o, s);
-        o += (size_t)snprintf(buf + o, sizeof buf - o, "\\n\"},\"attributes\":{\"cfg\":\"");
-        o = json_put(buf, sizeof buf, o, s);
-        fprintf(f, "%s\"}}\n", buf);
-        o = (size_t)snprintf(buf, sizeof buf,
-                             "{\"kind\":\"approval\",\"workflow\":\"%s\",\"dri\":\"sec@example."
-                             "com\",\"approval\":{\"checkpoint\":\"release\",\"approver\":\"a\","
-                             "\"decision\":\"denied\",\"reason\":\"",
-                             workflow);
-        o = json_put(buf, sizeof buf, o, s);
-        fprintf(f, "%s\"}}\n", buf);
         /* the short fields that are masked: environment, actor, context_ids,
          * model.provider, tool_call.permission_scope, diff.repo and paths,
          * outcome.by, an attribute key */

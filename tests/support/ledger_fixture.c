@@ -20,6 +20,17 @@ char *lf_path(const char *dir, const char *name)
     return tu_path(dir, name);
 }
 
+char *lf_tempdir_paths(const char *tag, ...)
+{
+    char *dir = tu_tempdir(tag);
+    va_list ap;
+    va_start(ap, tag);
+    for (char **out; (out = va_arg(ap, char **)) != NULL;)
+        *out = lf_path(dir, va_arg(ap, const char *));
+    va_end(ap);
+    return dir;
+}
+
 void lf_append(ts_store *s, uint64_t first, uint64_t n, size_t group)
 {
     tp_event **ev = calloc(group, sizeof *ev);

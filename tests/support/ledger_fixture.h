@@ -39,6 +39,11 @@ cp_key *lf_make_store(const char *dir, uint64_t base, uint64_t n, uint64_t every
 /* A malloc'd "dir/name". */
 char *lf_path(const char *dir, const char *name);
 
+/* A new tu_tempdir(tag) and, for each (char **out, const char *name) pair up to a NULL
+ * out, *out = lf_path(dir, name): the paths a group set-up names in its temp dir. Returns
+ * the dir (tu_rmtree_free it; free each path). */
+char *lf_tempdir_paths(const char *tag, ...);
+
 /* `cp -a from to`. */
 void lf_copy_tree(const char *from, const char *to);
 

@@ -124,6 +124,13 @@ void fx_done(ts_store **s, char *dir)
     tu_rmtree_free(dir);
 }
 
+void fx_expect_events(ts_store *s, uint64_t n)
+{
+    ts_stats st;
+    assert_int_equal(ts_stat(s, &st), 0);
+    assert_int_equal(st.events, n);
+}
+
 void fx_append_all(ts_store *s, tp_event **ev, size_t n)
 {
     ts_result *r = calloc(n ? n : 1, sizeof *r);

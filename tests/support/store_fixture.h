@@ -34,6 +34,9 @@ void fx_done(ts_store **s, char *dir);
 /* Appends events [0, n) and checks every result is STORED. */
 void fx_append_all(ts_store *s, tp_event **ev, size_t n);
 
+/* The store holds exactly n events (ts_stat); fails the test otherwise. */
+void fx_expect_events(ts_store *s, uint64_t n);
+
 /* Destroys n events. */
 void fx_free(tp_event **ev, size_t n);
 

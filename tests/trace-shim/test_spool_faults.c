@@ -93,6 +93,17 @@ static int segments(const char *dir, char names[][64], int max)
     return n;
 }
 
+/* Reads the spool file at path whole (it must be there) with *c at its start; the
+ * caller frees the bytes. */
+static uint8_t *read_spool_file(const char *path, spool_cursor *c)
+{
+    size_t len = 0;
+    uint8_t *data = (uint8_t *)tu_read_file(path, &len);
+    assert_non_null(data);
+    spool_cursor_init(c, data, len);
+    return data;
+}
+
 /* Finds record k (0-based, counted across the segments in order): its
  * segment's path and the offset of its header. */
 static void find_record(env *e, int k, char *path, size_t plen, size_t *at)
@@ -101,14 +112,11 @@ static void find_record(env *e, int k, char *path, size_t plen, size_t *at)
     int nseg = segments(e->spool, names, 64), seen = 0;
     for (int i = 0; i < nseg; i++) {
         snprintf(path, plen, "%.511s/%.63s", e->spool, names[i]);
-        size_t len = 0;
-        uint8_t *data = (uint8_t *)tu_read_file(path, &len);
-        assert_non_null(data);
         spool_cursor c;
+        uint8_t *data = read_spool_file(path, &c);
         spool_damage d;
         const uint8_t *rec;
         size_t rl, off;
-        spool_cursor_init(&c, data, len);
         while (spool_cursor_next(&c, &rec, &rl, &off, &d) == 1) {
             if (seen++ == k) {
                 *at = off;
@@ -328,14 +336,11 @@ static void test_batches_too_big_for_the_collector_are_cut_and_a_lone_event_set_
     assert_int_equal(stored(e), 63);
     char aside[700];
     snprintf(aside, sizeof aside, "%s/%s", e->spool, SPOOL_ASIDE_NAME);
-    size_t alen = 0;
-    uint8_t *data = (uint8_t *)tu_read_file(aside, &alen);
-    assert_non_null(data);
     spool_cursor cur;
+    uint8_t *data = read_spool_file(aside, &cur);
     spool_damage d;
     const uint8_t *rec;
     size_t rl;
-    spool_cursor_init(&cur, data, alen);
     assert_int_equal(spool_cursor_next(&cur, &rec, &rl, NULL, &d), 1);
     assert_true(rl > 600000);
     assert_int_equal(spool_cursor_next(&cur, &rec, &rl, NULL, &d), 0);

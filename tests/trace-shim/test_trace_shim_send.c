@@ -62,17 +62,32 @@ static uint64_t stored(env *e)
     return pu_store_total(e->store);
 }
 
+/* Runs trace-shim on input: it exits want_rc and its stderr holds says (and also, if
+ * not NULL, says_too). */
+static void expect_shim_says(env *e, const char *input, const char *timeout, int want_rc,
+                             const char *says, const char *says_too)
+{
+    char *err = NULL;
+    assert_int_equal(run_shim(e, input, timeout, &err), want_rc);
+    assert_non_null(strstr(err, says));
+    if (says_too) assert_non_null(strstr(err, says_too));
+    free(err);
+}
+
+/* Stops the collector c (it must exit 0) and checks the store holds n events. */
+static void stop_and_expect_stored(env *e, pid_t c, uint64_t n)
+{
+    assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
+    assert_int_equal(stored(e), n);
+}
+
 static void test_send_acks_every_line_and_exits_0(void **state)
 {
     env *e = *state;
     pid_t c = pu_collector_start(e->store, e->ep, e->log, NULL);
     write_lines(e->input, 0, 500, 0, "w");
-    char *err = NULL;
-    assert_int_equal(run_shim(e, e->input, "30", &err), 0);
-    assert_non_null(strstr(err, "sent 500, acked 500, rejected 0, spooled "));
-    free(err);
-    assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
-    assert_int_equal(stored(e), 500);
+    expect_shim_says(e, e->input, "30", 0, "sent 500, acked 500, rejected 0, spooled ", NULL);
+    stop_and_expect_stored(e, c, 500);
 }
 
 static void test_send_names_bad_lines_as_dry_run_does_and_exits_1(void **state)
@@ -93,25 +108,17 @@ static void test_send_names_bad_lines_as_dry_run_does_and_exits_1(void **state)
     assert_non_null(strstr(err, "acked 19, rejected 1"));
     free(err);
     free(dry_err);
-    assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
-    assert_int_equal(stored(e), 19);
+    stop_and_expect_stored(e, c, 19);
 }
 
 static void test_send_without_collector_exits_3_and_next_run_delivers(void **state)
 {
     env *e = *state;
     write_lines(e->input, 0, 300, 0, "w");
-    char *err = NULL;
-    assert_int_equal(run_shim(e, e->input, "1", &err), 3);
-    assert_non_null(strstr(err, "spooled 300"));
-    assert_non_null(strstr(err, "waits in"));
-    free(err);
+    expect_shim_says(e, e->input, "1", 3, "spooled 300", "waits in");
     pid_t c = pu_collector_start(e->store, e->ep, e->log, NULL);
-    assert_int_equal(run_shim(e, "/dev/null", "30", &err), 0); /* the spool goes first */
-    assert_non_null(strstr(err, "acked 300"));
-    free(err);
-    assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
-    assert_int_equal(stored(e), 300);
+    expect_shim_says(e, "/dev/null", "30", 0, "acked 300", NULL); /* the spool goes first */
+    stop_and_expect_stored(e, c, 300);
 }
 
 static void test_follow_ships_lines_appended_to_a_growing_file(void **state)
@@ -131,8 +138,7 @@ static void test_follow_ships_lines_appended_to_a_growing_file(void **state)
         pu_sleep_ms(50);
     assert_int_equal(pu_kill_wait(s, SIGTERM), 0);
     assert_true(pu_wait_for_text(e->err, "sent 40, acked 40", 0));
-    assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
-    assert_int_equal(stored(e), 40);
+    stop_and_expect_stored(e, c, 40);
 }
 
 /* On a terminal a big file shows how far the sending is, one line redrawn in place; a
@@ -169,8 +175,7 @@ static void test_send_shows_progress_only_on_a_terminal(void **state)
     if (!summary) fail_msg("no summary line: %s", tty);
     assert_true(summary[-1] == '\r' || summary[-1] == '\n');
     free(tty);
-    assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
-    assert_int_equal(stored(e), 5998);
+    stop_and_expect_stored(e, c, 5998);
 }
 
 int main(void)
