@@ -5,7 +5,7 @@
  * the exit codes of DESIGN.md, the table-driven option parser (qopt, qargs) shared by the
  * filtering commands, and small output helpers.
  *
- * Adding a command: write query/<name>.c defining `const qcmd qcmd_<name> = {...};`,
+ * Adding a command: write query/<name>.c ending with `QCMD_DEFINE(<name>, "summary");`,
  * declare it below, and add one line `&qcmd_<name>,` to the table in query/main.c.
  *
  * Ownership: the qctx is owned by main() and borrowed by commands for the duration of run();
@@ -59,6 +59,15 @@ typedef struct qcmd {
     const char *help;
     const at_opt *opts; /* its option table (common/opt.c), ending with name == NULL */
 } qcmd;
+
+/* Defines `const qcmd qcmd_NAME` from the command file's NAME_run, NAME_help and NAME_opts,
+ * so the four names of one command cannot drift apart: QCMD_DEFINE(find, "list ...");. */
+#define QCMD_DEFINE(name_, summary_)                                                               \
+    const qcmd qcmd_##name_ = {.name = #name_,                                                     \
+                               .run = name_##_run,                                                 \
+                               .summary = summary_,                                                \
+                               .help = name_##_help,                                               \
+                               .opts = name_##_opts}
 
 /* The commands (one line each in main.c's table). */
 extern const qcmd qcmd_find;

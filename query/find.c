@@ -359,10 +359,4 @@ static int find_run(const qctx *ctx, int argc, char **argv)
     return rc;
 }
 
-const qcmd qcmd_find = {
-    .name = "find",
-    .run = find_run,
-    .summary = "list the events matching filters, in time order, a page at a time",
-    .help = find_help,
-    .opts = find_opts,
-};
+QCMD_DEFINE(find, "list the events matching filters, in time order, a page at a time");
