@@ -417,22 +417,11 @@ int main(int argc, char **argv)
             for (int q = 0; q < Q_INCIDENT + 1; q++) {
                 if (q == Q_INCIDENT && !inc) continue;
                 double t0 = bench_now_s();
-                size_t r0 = store_json(s,
-                                       q == Q_FIND   ? &ff
-                                       : q == Q_SHOW ? &fs
-                                                     : &fi,
-                                       q == Q_FIND ? FIND_LIMIT : 0, q != Q_SHOW, &sum);
+                const ts_filter *f = q == Q_FIND ? &ff : q == Q_SHOW ? &fs : &fi;
+                size_t r0 = store_json(s, f, q == Q_FIND ? FIND_LIMIT : 0, q != Q_SHOW, &sum);
                 double ts_ms = (bench_now_s() - t0) * 1e3;
                 sqlite3_stmt *st = q == Q_FIND ? sq_find : q == Q_SHOW ? sq_show : sq_inc;
-                if (q == Q_FIND) {
-                    sqlite3_bind_text(st, 1, k->workflow, -1, SQLITE_STATIC);
-                    sqlite3_bind_int64(st, 2, (sqlite3_int64)since);
-                    sqlite3_bind_int64(st, 3, (sqlite3_int64)(since + HOUR_NS));
-                } else if (q == Q_SHOW) {
-                    sqlite3_bind_blob(st, 1, k->trace, 16, SQLITE_STATIC);
-                } else {
-                    sqlite3_bind_text(st, 1, inc, -1, SQLITE_STATIC);
-                }
+                bench_sqlite_bind_filter(st, f);
                 t0 = bench_now_s();
                 size_t r1 = bench_sqlite_read_json(st, &sum);
                 double sq_ms = (bench_now_s() - t0) * 1e3;

@@ -53,6 +53,19 @@ void bench_sqlite_insert_event(sqlite3 *db, sqlite3_stmt *ins, const tp_event *e
     sqlite3_reset(ins);
 }
 
+void bench_sqlite_bind_filter(sqlite3_stmt *st, const ts_filter *f)
+{
+    if (f->workflow) {
+        sqlite3_bind_text(st, 1, f->workflow, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)f->since);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)f->until);
+    } else if (f->trace_id) {
+        sqlite3_bind_blob(st, 1, f->trace_id, 16, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_text(st, 1, f->incident, -1, SQLITE_STATIC);
+    }
+}
+
 size_t bench_sqlite_read_json(sqlite3_stmt *st, uint64_t *sum)
 {
     size_t rows = 0;

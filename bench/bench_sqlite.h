@@ -43,6 +43,11 @@ void bench_sqlite_create_baseline(sqlite3 *db);
 void bench_sqlite_insert_event(sqlite3 *db, sqlite3_stmt *ins, const tp_event *ev, const char *json,
                                size_t len);
 
+/* Binds the baseline's answer to one of the three questions in `f` to `st`: a workflow with
+ * its [since, until) hour (parameters 1-3), else a trace id (1), else an incident (1), as the
+ * benchmarks' SELECTs take them. Everything is borrowed (SQLITE_STATIC). */
+void bench_sqlite_bind_filter(sqlite3_stmt *st, const ts_filter *f);
+
 /* Steps `st` (a SELECT whose first column is the event JSON) to the end, adding each row's
  * last byte and length to *sum so that the bytes are read, then resets it. Returns the rows
  * read; dies on a step error. */
