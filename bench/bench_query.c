@@ -363,16 +363,10 @@ int main(int argc, char **argv)
         bench_generate_events(o.events, o.seed, input);
     }
     srand((unsigned)o.seed);
-    char sdir[4200], dbpath[4200];
-    snprintf(sdir, sizeof sdir, "%s/store", dir);
-    snprintf(dbpath, sizeof dbpath, "%s/sqlite.db", dir);
-    ts_store *s = NULL;
-    at_error err = {0};
-    if (ts_open(sdir, TS_OPEN_CREATE, NULL, &s, &err) != 0) bench_die("ts_open", err.what);
-    sqlite3 *db;
-    if (sqlite3_open(dbpath, &db) != SQLITE_OK) bench_die(dbpath, sqlite3_errmsg(db));
-    bench_sq(db, "PRAGMA journal_mode=WAL");
-    bench_sq(db, "PRAGMA synchronous=NORMAL");
+    char sdir[BENCH_PATH_MAX], dbpath[BENCH_PATH_MAX];
+    bench_engine_paths(dir, sdir, dbpath);
+    ts_store *s = bench_ts_open(sdir, TS_OPEN_CREATE);
+    sqlite3 *db = bench_sqlite_open(dbpath);
     loaded L = {0};
     load(input, s, db, &o, &L);
     reader = qreader_new();
@@ -380,7 +374,7 @@ int main(int argc, char **argv)
     if (L.n == 0) bench_die(input, "no events");
     /* Reopen the store read-only, as trace-query does. */
     ts_close(&s);
-    if (ts_open(sdir, TS_OPEN_RDONLY, NULL, &s, &err) != 0) bench_die("ts_open", err.what);
+    s = bench_ts_open(sdir, TS_OPEN_RDONLY);
     size_t nkeys = L.n < o.queries ? L.n : o.queries;
     fprintf(stderr, "bench-query: %zu events loaded, %zu incidents; timing\n", L.n, L.nincidents);
 

@@ -22,6 +22,29 @@ sqlite3_stmt *bench_prep(sqlite3 *db, const char *sql)
     return st;
 }
 
+void bench_engine_paths(const char *dir, char sdir[BENCH_PATH_MAX], char dbpath[BENCH_PATH_MAX])
+{
+    snprintf(sdir, BENCH_PATH_MAX, "%s/store", dir);
+    snprintf(dbpath, BENCH_PATH_MAX, "%s/sqlite.db", dir);
+}
+
+ts_store *bench_ts_open(const char *dir, unsigned flags)
+{
+    ts_store *s = NULL;
+    at_error err = {0};
+    if (ts_open(dir, flags, NULL, &s, &err) != 0) bench_die("ts_open", err.what);
+    return s;
+}
+
+sqlite3 *bench_sqlite_open(const char *path)
+{
+    sqlite3 *db;
+    if (sqlite3_open(path, &db) != SQLITE_OK) bench_die(path, sqlite3_errmsg(db));
+    bench_sq(db, "PRAGMA journal_mode=WAL");
+    bench_sq(db, "PRAGMA synchronous=NORMAL");
+    return db;
+}
+
 void bench_bind_text(sqlite3_stmt *st, int i, const char *s)
 {
     if (s)

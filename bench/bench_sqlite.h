@@ -24,6 +24,19 @@
 #define BENCH_SQLITE_INSERT_SQL                                                                    \
     "INSERT INTO events(time, workflow, dri, incident, trace_id, json) VALUES(?,?,?,?,?,?)"
 
+/* The size of a path in a benchmark's work dir. */
+#define BENCH_PATH_MAX 4200
+
+/* The paths of the two engines compared in work dir `dir`: DIR/store and DIR/sqlite.db. */
+void bench_engine_paths(const char *dir, char sdir[BENCH_PATH_MAX], char dbpath[BENCH_PATH_MAX]);
+
+/* ts_open of `dir` with `flags` and the default options; dies with the store's reason. */
+ts_store *bench_ts_open(const char *dir, unsigned flags);
+
+/* Opens (creating) the SQLite database `path` as the baseline runs it: journal_mode=WAL,
+ * synchronous=NORMAL. Dies on error. The caller closes it (sqlite3_close). */
+sqlite3 *bench_sqlite_open(const char *path);
+
 /* Runs `sql` (no result rows expected); dies with SQLite's message on error. */
 void bench_sq(sqlite3 *db, const char *sql);
 

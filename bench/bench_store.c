@@ -246,12 +246,9 @@ int main(int argc, char **argv)
     size_t nincidents = 0;
 
     /* ---- load the store ------------------------------------------------ */
-    char sdir[4200], dbpath[4200];
-    snprintf(sdir, sizeof sdir, "%s/store", dir);
-    snprintf(dbpath, sizeof dbpath, "%s/sqlite.db", dir);
-    ts_store *s = NULL;
-    at_error err = {0};
-    if (ts_open(sdir, TS_OPEN_CREATE, NULL, &s, &err) != 0) bench_die("ts_open", err.what);
+    char sdir[BENCH_PATH_MAX], dbpath[BENCH_PATH_MAX];
+    bench_engine_paths(dir, sdir, dbpath);
+    ts_store *s = bench_ts_open(sdir, TS_OPEN_CREATE);
     tp_event **group = calloc(o.group, sizeof *group);
     ts_result *res = calloc(o.group, sizeof *res);
     bench_cost c_store = {0}, c_sqlite = {0};
@@ -288,10 +285,7 @@ int main(int argc, char **argv)
     ts_stat(s, &st);
 
     /* ---- load SQLite --------------------------------------------------- */
-    sqlite3 *db;
-    if (sqlite3_open(dbpath, &db) != SQLITE_OK) bench_die(dbpath, sqlite3_errmsg(db));
-    bench_sq(db, "PRAGMA journal_mode=WAL");
-    bench_sq(db, "PRAGMA synchronous=NORMAL");
+    sqlite3 *db = bench_sqlite_open(dbpath);
     bench_sqlite_create_baseline(db);
     sqlite3_stmt *ins = bench_prep(db, BENCH_SQLITE_INSERT_SQL);
     sqlite3_stmt *begin = bench_prep(db, "BEGIN"), *commit = bench_prep(db, "COMMIT");
