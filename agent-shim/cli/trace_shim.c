@@ -58,7 +58,11 @@ typedef struct shim_config {
  * at_parse_size's (N, NK, NM, NG); every limit is at least 1. The defaults of the limits are
  * libtraceproto's (jsonl_options_default), said in the help text. */
 #define SHIM(m) AT_OPT_AT(shim_config, m)
-#define LIMIT(m) .kind = AT_OPT_SIZE, SHIM(judge.limits.m), .metavar = "N", .min = 1
+/* The row of option `n`, the limit `m` (a size, at least 1): its help `h` says the default. */
+#define LIMIT_ROW(n, m, h)                                                                         \
+    {                                                                                              \
+        .name = n, .kind = AT_OPT_SIZE, SHIM(judge.limits.m), .metavar = "N", .min = 1, .help = h  \
+    }
 
 static const at_opt options[] = {
     {.name = "dry-run",
@@ -80,23 +84,15 @@ static const at_opt options[] = {
      .kind = AT_OPT_FLAG,
      SHIM(judge.lenient),
      .help = "unknown top-level fields are warnings (and dropped) instead of errors"},
-    {.name = "max-event-bytes",
-     LIMIT(event_max),
-     .help = "largest line and encoded event (default 1 MiB; when sending, at most 16320K: what "
-             "one batch holds)"},
-    {.name = "max-patch-bytes", LIMIT(patch_max), .help = "largest diff.patch (default 1 MiB)"},
-    {.name = "max-arguments-bytes",
-     LIMIT(arguments_max),
-     .help = "largest tool_call.arguments (default 256 KiB)"},
-    {.name = "max-string-bytes",
-     LIMIT(string_max),
-     .help = "largest other string (default 64 KiB)"},
-    {.name = "max-context-ids",
-     LIMIT(context_ids_max),
-     .help = "most context_ids entries (default 1024)"},
-    {.name = "max-attributes",
-     LIMIT(attributes_max),
-     .help = "most attributes entries (default 64)"},
+    LIMIT_ROW("max-event-bytes", event_max,
+              "largest line and encoded event (default 1 MiB; when sending, at most 16320K: what "
+              "one batch holds)"),
+    LIMIT_ROW("max-patch-bytes", patch_max, "largest diff.patch (default 1 MiB)"),
+    LIMIT_ROW("max-arguments-bytes", arguments_max,
+              "largest tool_call.arguments (default 256 KiB)"),
+    LIMIT_ROW("max-string-bytes", string_max, "largest other string (default 64 KiB)"),
+    LIMIT_ROW("max-context-ids", context_ids_max, "most context_ids entries (default 1024)"),
+    LIMIT_ROW("max-attributes", attributes_max, "most attributes entries (default 64)"),
     {.name = "endpoint",
      .kind = AT_OPT_LIST,
      SHIM(send.endpoints),
