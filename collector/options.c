@@ -25,8 +25,8 @@ static int set_level(void *cfg, const at_opt *o, const char *v, at_error *err)
 }
 
 #define CFG(m) AT_OPT_AT(collector_config, m)
-/* The rows of a size (N), a positive size, a time in milliseconds (MS) and a file, with
- * the default `d` (a string) where there is one and the help `h`. */
+/* The rows of a size (N), a positive size and a time in milliseconds (MS), with the default
+ * `d` (a string) and the help `h`; of a string and a flag (atcommon.h). */
 #define SIZE_ROW(n, m, d, h)                                                                       \
     {                                                                                              \
         .name = n, .kind = AT_OPT_SIZE, CFG(m), .def = d, .metavar = "N", .help = h                \
@@ -39,18 +39,13 @@ static int set_level(void *cfg, const at_opt *o, const char *v, at_error *err)
     {                                                                                              \
         .name = n, .kind = AT_OPT_UINT, CFG(m), .def = d, .metavar = "MS", .help = h               \
     }
-#define FILE_ROW(n, m, h)                                                                          \
-    {                                                                                              \
-        .name = n, .kind = AT_OPT_STRING, CFG(m), .metavar = "FILE", .help = h                     \
-    }
+#define STRING_ROW(n, m, mv, h) AT_OPT_STRING_ROW(collector_config, n, m, mv, h)
+#define FLAG_ROW(n, m, h) AT_OPT_FLAG_ROW(collector_config, n, m, h)
 
 static const at_opt table[] = {
-    {.name = "store",
-     .kind = AT_OPT_STRING,
-     CFG(store_dir),
-     .metavar = "DIR",
-     .help = "store directory, created if missing (default: $AGENTTRAIL_STORE or "
-             "./agenttrail-store)"},
+    STRING_ROW("store", store_dir, "DIR",
+               "store directory, created if missing (default: $AGENTTRAIL_STORE or "
+               "./agenttrail-store)"),
     {.name = "listen",
      .kind = AT_OPT_LIST,
      CFG(listen),
@@ -79,31 +74,26 @@ static const at_opt table[] = {
              "largest store map (0: no limit but the disk); past it batches get RETRY"),
     SIZE_ROW("recv-hwm", recv_hwm, "1000",
              "batches queued per connection before the socket stops reading (back-pressure)"),
-    FILE_ROW("curve-secret", curve_secret,
-             "CURVE secret key (trace-collector keygen --curve -o NAME); needs --allow"),
-    FILE_ROW("allow", allow,
-             "serve only shims whose public key is listed (\"NAME KEY\" lines); reloaded on "
-             "SIGHUP"),
-    {.name = "insecure",
-     .kind = AT_OPT_FLAG,
-     CFG(insecure),
-     .help = "allow non-loopback --listen without CURVE (anyone who can connect can write)"},
-    FILE_ROW("signing-key", signing_key,
-             "Ed25519 key signing the log's checkpoints (default STORE/checkpoint.key, created "
-             "0600 only for a new, empty log; a given FILE must exist: trace-collector keygen "
-             "-o FILE)"),
+    STRING_ROW("curve-secret", curve_secret, "FILE",
+               "CURVE secret key (trace-collector keygen --curve -o NAME); needs --allow"),
+    STRING_ROW("allow", allow, "FILE",
+               "serve only shims whose public key is listed (\"NAME KEY\" lines); reloaded on "
+               "SIGHUP"),
+    FLAG_ROW("insecure", insecure,
+             "allow non-loopback --listen without CURVE (anyone who can connect can write)"),
+    STRING_ROW("signing-key", signing_key, "FILE",
+               "Ed25519 key signing the log's checkpoints (default STORE/checkpoint.key, created "
+               "0600 only for a new, empty log; a given FILE must exist: trace-collector keygen "
+               "-o FILE)"),
     MS_ROW("checkpoint-ms", checkpoint_ms, "1000",
            "sign a checkpoint of the Merkle log at most this often after commits (0: every "
            "commit)"),
     SIZE_ROW("checkpoint-entries", checkpoint_entries, "16384",
              "also sign at once after a commit that leaves N entries unsigned (0: only "
              "--checkpoint-ms)"),
-    {.name = "witness",
-     .kind = AT_OPT_STRING,
-     CFG(witness),
-     .metavar = "DIR",
-     .help = "append every signed checkpoint to DIR (another disk or host; verify --witness "
-             "DIR)"},
+    STRING_ROW("witness", witness, "DIR",
+               "append every signed checkpoint to DIR (another disk or host; verify --witness "
+               "DIR)"),
     {.name = "print-public-key",
      .kind = AT_OPT_FLAG,
      CFG(print_public_key),

@@ -82,14 +82,8 @@ extern const qcmd qcmd_verify;
 /* A command's options are a table of at_opt rows (common/opt.c, atcommon.h "option tables")
  * next to its code; the filtering commands' rows write into a qargs (below). The same table
  * gives the command's --help and its man page (trace-query-COMMAND.1). Row helpers: */
-#define QO_STR(n, mv, m, h)                                                                        \
-    {                                                                                              \
-        .name = n, .kind = AT_OPT_STRING, AT_OPT_AT(qargs, m), .metavar = mv, .help = h            \
-    }
-#define QO_FLAG(n, m, h)                                                                           \
-    {                                                                                              \
-        .name = n, .kind = AT_OPT_FLAG, AT_OPT_AT(qargs, m), .help = h                             \
-    }
+#define QO_STR(n, mv, m, h) AT_OPT_STRING_ROW(qargs, n, m, mv, h)
+#define QO_FLAG(n, m, h) AT_OPT_FLAG_ROW(qargs, n, m, h)
 #define QO_CALL(n, mv, fn_, h)                                                                     \
     {                                                                                              \
         .name = n, .kind = AT_OPT_CALL, .metavar = mv, .fn = fn_, .help = h                        \
