@@ -70,12 +70,9 @@ static const at_opt options[] = {
     FLAG_ROW("dry-run", dry_run,
              "judge each line and print the event as it would be sent, as canonical JSON, on "
              "stdout; send nothing"),
-    {.name = "hmac-key-file",
-     .kind = AT_OPT_STRING,
-     SHIM(key_file),
-     .metavar = "FILE",
-     .help = "the organisation key that prompt.text is hashed with (64 hex digits; default: "
-             "$" KEY_ENV "); make one with `trace-shim keygen --hmac -o FILE`"},
+    STRING_ROW("hmac-key-file", key_file, "FILE",
+               "the organisation key that prompt.text is hashed with (64 hex digits; default: "
+               "$" KEY_ENV "); make one with `trace-shim keygen --hmac -o FILE`"),
     FLAG_ROW("keep-prompt-text", judge.keep_prompt_text,
              "keep prompt.text beside its HMAC instead of dropping it"),
     FLAG_ROW("lenient", judge.lenient,
