@@ -44,6 +44,12 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Starts the collector of the environment with `extra` arguments (NULL: none). */
+static pid_t collector_start(env *e, const char *const *extra)
+{
+    return pu_collector_start(e->p->store, e->p->ep, e->p->log, extra);
+}
+
 /* Starts a driver: tag, count, spool dir suffix, extra args. */
 static pid_t driver_start(env *e, int tag, const char *count, const char *spool_suffix,
                           const char *out, const char *const *extra)
@@ -102,7 +108,7 @@ static char *driver_output(env *e, pid_t d)
 static void test_two_services_deliver_every_event_exactly_once(void **state)
 {
     env *e = *state;
-    pid_t c = pu_collector_start(e->p->store, e->p->ep, e->p->log, NULL);
+    pid_t c = collector_start(e, NULL);
     char out2[600];
     snprintf(out2, sizeof out2, "%s.2", e->out);
     pid_t d1 = driver_start(e, 1, "3000", "1", e->out, NULL);
@@ -123,7 +129,7 @@ static void test_events_spool_while_collector_down_then_arrive(void **state)
     env *e = *state;
     pid_t d = driver_start(e, 1, "2000", "", e->out, NULL);
     pu_sleep_ms(800); /* the shim finds nobody and spools */
-    pid_t c = pu_collector_start(e->p->store, e->p->ep, e->p->log, NULL);
+    pid_t c = collector_start(e, NULL);
     char *o = driver_output(e, d);
     assert_true(pu_field(o, "spooled") > 0);
     assert_int_equal(pu_field(o, "acked"), 2000);
@@ -134,7 +140,7 @@ static void test_events_spool_while_collector_down_then_arrive(void **state)
 static void test_service_killed_after_flush_loses_nothing(void **state)
 {
     env *e = *state;
-    pid_t c = pu_collector_start(e->p->store, e->p->ep, e->p->log, NULL);
+    pid_t c = collector_start(e, NULL);
     const char *hold[] = {"--hold", NULL};
     pid_t d = driver_start(e, 1, "2000", "", e->out, hold);
     assert_true(pu_wait_for_text(e->out, "flushed", 20000));
@@ -154,7 +160,7 @@ static void test_flush_timeout_spools_and_the_next_process_delivers(void **state
     assert_int_equal(pu_field(o, "spooled"), 2000);
     assert_int_not_equal(pu_field(o, "flush"), 0);
     free(o);
-    pid_t c = pu_collector_start(e->p->store, e->p->ep, e->p->log, NULL);
+    pid_t c = collector_start(e, NULL);
     char out2[600];
     snprintf(out2, sizeof out2, "%s.2", e->out);
     d = driver_start(e, 1, "0", "", out2, NULL); /* same spool: replays it */
@@ -172,7 +178,7 @@ static void test_spool_of_service_killed_before_flush_replays_on_restart(void **
     pid_t d = driver_start(e, 1, "2000", "", e->out, wait);
     assert_true(pu_wait_for_text(e->out, "spooled", 20000));
     assert_int_equal(pu_kill_wait(d, SIGKILL), 128 + SIGKILL); /* inside flush */
-    pid_t c = pu_collector_start(e->p->store, e->p->ep, e->p->log, NULL);
+    pid_t c = collector_start(e, NULL);
     char out2[600];
     snprintf(out2, sizeof out2, "%s.2", e->out);
     d = driver_start(e, 1, "0", "", out2, NULL);
@@ -183,7 +189,7 @@ static void test_spool_of_service_killed_before_flush_replays_on_restart(void **
 static void test_emit_stays_fast_and_spools_while_collector_stopped(void **state)
 {
     env *e = *state;
-    pid_t c = pu_collector_start(e->p->store, e->p->ep, e->p->log, NULL);
+    pid_t c = collector_start(e, NULL);
     kill(c, SIGSTOP);
     const char *args[] = {"--wait-spooled", "--queue", "4096", NULL};
     pid_t d = driver_start(e, 1, "20000", "", e->out, args);
@@ -205,7 +211,7 @@ static void test_emit_stays_fast_and_spools_while_collector_stopped(void **state
 static void test_second_collector_on_the_same_store_is_refused(void **state)
 {
     env *e = *state;
-    pid_t a = pu_collector_start(e->p->store, e->p->ep, e->p->log, NULL);
+    pid_t a = collector_start(e, NULL);
     char ep2[700], log2[600];
     snprintf(ep2, sizeof ep2, "%s.2", e->p->ep);
     snprintf(log2, sizeof log2, "%s.2", e->p->log);
@@ -219,7 +225,7 @@ static void test_full_store_makes_shims_spool_and_all_arrive_once_space_returns(
 {
     env *e = *state;
     const char *small[] = {"--map-size-max", "2M", NULL};
-    pid_t c = pu_collector_start(e->p->store, e->p->ep, e->p->log, small);
+    pid_t c = collector_start(e, small);
     /* ~6 MB of poorly compressible notes into a 2 MiB map: RETRY, then spool. */
     const char *args[] = {"--note-bytes", "2000", "--flush-ms", "120000", NULL};
     pid_t d = driver_start(e, 1, "3000", "", e->out, args);
@@ -228,7 +234,7 @@ static void test_full_store_makes_shims_spool_and_all_arrive_once_space_returns(
     /* It answered RETRY, it did not crash: a clean stop. */
     assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
     /* Space returns (no limit): the shim, still flushing, delivers everything. */
-    c = pu_collector_start(e->p->store, e->p->ep, e->p->log, NULL);
+    c = collector_start(e, NULL);
     char *o = driver_output(e, d);
     assert_true(pu_field(o, "spooled") > 0);
     assert_int_equal(pu_field(o, "dropped"), 0);
@@ -244,7 +250,7 @@ static void test_large_events_are_split_into_batches_under_the_size_limit(void *
      * REJECTED by the collector, so the shim must cut batches by size, not only by count.
      * (Small data: the same rule at 16 MiB costs minutes under ASan.) */
     const char *cargs[] = {"--max-batch-bytes", "1M", NULL};
-    pid_t c = pu_collector_start(e->p->store, e->p->ep, e->p->log, cargs);
+    pid_t c = collector_start(e, cargs);
     const char *args[] = {"--note-bytes", "65000",      "--batch", "60", "--batch-max-bytes",
                           "1048576",      "--flush-ms", "60000",   NULL};
     pid_t d = driver_start(e, 1, "60", "", e->out, args);
@@ -270,7 +276,7 @@ static void test_spooled_large_events_replay_in_batches_under_the_size_limit(voi
     assert_int_equal(pu_field(o, "spooled"), 60);
     free(o);
     const char *cargs[] = {"--max-batch-bytes", "1M", NULL};
-    pid_t c = pu_collector_start(e->p->store, e->p->ep, e->p->log, cargs);
+    pid_t c = collector_start(e, cargs);
     char out2[600];
     snprintf(out2, sizeof out2, "%s.2", e->out);
     const char *second[] = {"--batch", "60", "--batch-max-bytes", "1048576", "--flush-ms",
