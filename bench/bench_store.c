@@ -169,8 +169,8 @@ static tp_event *parse(const line *l, size_t i)
     return ev;
 }
 
-/* Parses the next group of lines, [at, at + max) or fewer at the end of the n, into
- * group[]; returns how many. */
+/* Parses the group of lines [at, at + max) of the n (fewer at the end) into group[]; returns
+ * how many. */
 static size_t parse_group(const line *lines, size_t n, size_t at, size_t max, tp_event **group)
 {
     size_t g = n - at < max ? n - at : max;
