@@ -56,6 +56,22 @@ uint64_t bench_written_bytes(void)
     return v;
 }
 
+bench_cost bench_cost_now(void)
+{
+    bench_cost c;
+    c.wall = bench_now_s();
+    c.cpu = bench_cpu_s();
+    c.written = bench_written_bytes();
+    return c;
+}
+
+void bench_cost_add_since(bench_cost *total, const bench_cost *from)
+{
+    total->wall += bench_now_s() - from->wall;
+    total->cpu += bench_cpu_s() - from->cpu;
+    total->written += bench_written_bytes() - from->written;
+}
+
 void bench_die(const char *what, const char *detail)
 {
     if (detail)

@@ -28,6 +28,18 @@ double bench_cpu_s(void);
  * /proc/self/io): what a store writes before its fsyncs. 0 when unreadable. */
 uint64_t bench_written_bytes(void);
 
+/* What a piece of work cost (wall and CPU seconds, bytes written), or the moment it began. */
+typedef struct bench_cost {
+    double wall, cpu;
+    uint64_t written;
+} bench_cost;
+
+/* The moment now, to measure from: bench_now_s, bench_cpu_s and bench_written_bytes. */
+bench_cost bench_cost_now(void);
+
+/* Adds what was spent since `from` (a bench_cost_now) to *total. */
+void bench_cost_add_since(bench_cost *total, const bench_cost *from);
+
 /* Prints "<name>: what: detail" (or "<name>: what" when detail is NULL) to stderr and exits
  * with status 1. Both strings are borrowed. Does not return. */
 _Noreturn void bench_die(const char *what, const char *detail);

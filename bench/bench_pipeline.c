@@ -116,19 +116,26 @@ static int wait_pid(pid_t pid)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* A shim of the defaults sending to `ep`, resending after `ack_ms`, spooling to `spool` (NULL:
+ * the default spool). NULL on failure, said in *err (may be NULL). */
+static traceshim *shim_open(const char *ep, const char *spool, unsigned ack_ms, at_error *err)
+{
+    traceshim_options o;
+    traceshim_options_default(&o);
+    o.endpoints[0] = ep;
+    if (spool) o.spool_dir = spool;
+    o.ack_timeout_ms = ack_ms;
+    traceshim *s = NULL;
+    return traceshim_create(&o, &s, err) == 0 ? s : NULL;
+}
+
 /* Waits until a client can get one batch acked: the collector is serving. */
 static void wait_serving(const char *ep)
 {
     for (int i = 0; i < 500; i++) {
-        void *dummy = NULL;
-        (void)dummy;
-        traceshim_options o;
-        traceshim_options_default(&o);
-        o.endpoints[0] = ep;
-        o.ack_timeout_ms = 200;
-        traceshim *s = NULL;
         at_error err = {0};
-        if (traceshim_create(&o, &s, &err) != 0) bench_die("shim", err.what);
+        traceshim *s = shim_open(ep, NULL, 200, &err);
+        if (!s) bench_die("shim", err.what);
         int rc = traceshim_flush(s, 100); /* nothing to send: tests the handshake only */
         traceshim_close(&s, 0);
         if (rc == 0) break;
@@ -147,13 +154,8 @@ static pid_t start_shim(const char *ep, const char *spool, size_t from, size_t t
     tp_event **evs = malloc((to - from) * sizeof *evs);
     for (size_t i = from; i < to; i++)
         evs[i - from] = parse(i);
-    traceshim_options o;
-    traceshim_options_default(&o);
-    o.endpoints[0] = ep;
-    o.spool_dir = spool;
-    o.ack_timeout_ms = 500;
-    traceshim *s = NULL;
-    if (traceshim_create(&o, &s, NULL) != 0) _exit(2);
+    traceshim *s = shim_open(ep, spool, 500, NULL);
+    if (!s) _exit(2);
     char c = 1;
     if (write(ready_fd, &c, 1) != 1 || read(go_fd, &c, 1) != 1) _exit(2);
     uint64_t t0 = mono();
@@ -252,14 +254,9 @@ static double store_alone(void)
 static void emit_cost(const char *ep, const char *spool, size_t n, int take, uint64_t *p50,
                       uint64_t *p99)
 {
-    traceshim_options o;
-    traceshim_options_default(&o);
-    o.endpoints[0] = ep;
-    o.spool_dir = spool;
-    o.ack_timeout_ms = 300;
-    traceshim *s = NULL;
     at_error err = {0};
-    if (traceshim_create(&o, &s, &err) != 0) bench_die("shim", err.what);
+    traceshim *s = shim_open(ep, spool, 300, &err);
+    if (!s) bench_die("shim", err.what);
     tp_event **evs = malloc(n * sizeof *evs);
     uint64_t *lat = malloc(n * sizeof *lat);
     for (size_t i = 0; i < n; i++)

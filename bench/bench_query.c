@@ -363,16 +363,10 @@ int main(int argc, char **argv)
         bench_generate_events(o.events, o.seed, input);
     }
     srand((unsigned)o.seed);
-    char sdir[4200], dbpath[4200];
-    snprintf(sdir, sizeof sdir, "%s/store", dir);
-    snprintf(dbpath, sizeof dbpath, "%s/sqlite.db", dir);
-    ts_store *s = NULL;
-    at_error err = {0};
-    if (ts_open(sdir, TS_OPEN_CREATE, NULL, &s, &err) != 0) bench_die("ts_open", err.what);
-    sqlite3 *db;
-    if (sqlite3_open(dbpath, &db) != SQLITE_OK) bench_die(dbpath, sqlite3_errmsg(db));
-    bench_sq(db, "PRAGMA journal_mode=WAL");
-    bench_sq(db, "PRAGMA synchronous=NORMAL");
+    char sdir[BENCH_PATH_MAX], dbpath[BENCH_PATH_MAX];
+    bench_engine_paths(dir, sdir, dbpath);
+    ts_store *s = bench_ts_open(sdir, TS_OPEN_CREATE);
+    sqlite3 *db = bench_sqlite_open(dbpath);
     loaded L = {0};
     load(input, s, db, &o, &L);
     reader = qreader_new();
@@ -380,7 +374,7 @@ int main(int argc, char **argv)
     if (L.n == 0) bench_die(input, "no events");
     /* Reopen the store read-only, as trace-query does. */
     ts_close(&s);
-    if (ts_open(sdir, TS_OPEN_RDONLY, NULL, &s, &err) != 0) bench_die("ts_open", err.what);
+    s = bench_ts_open(sdir, TS_OPEN_RDONLY);
     size_t nkeys = L.n < o.queries ? L.n : o.queries;
     fprintf(stderr, "bench-query: %zu events loaded, %zu incidents; timing\n", L.n, L.nincidents);
 
@@ -417,22 +411,11 @@ int main(int argc, char **argv)
             for (int q = 0; q < Q_INCIDENT + 1; q++) {
                 if (q == Q_INCIDENT && !inc) continue;
                 double t0 = bench_now_s();
-                size_t r0 = store_json(s,
-                                       q == Q_FIND   ? &ff
-                                       : q == Q_SHOW ? &fs
-                                                     : &fi,
-                                       q == Q_FIND ? FIND_LIMIT : 0, q != Q_SHOW, &sum);
+                const ts_filter *f = q == Q_FIND ? &ff : q == Q_SHOW ? &fs : &fi;
+                size_t r0 = store_json(s, f, q == Q_FIND ? FIND_LIMIT : 0, q != Q_SHOW, &sum);
                 double ts_ms = (bench_now_s() - t0) * 1e3;
                 sqlite3_stmt *st = q == Q_FIND ? sq_find : q == Q_SHOW ? sq_show : sq_inc;
-                if (q == Q_FIND) {
-                    sqlite3_bind_text(st, 1, k->workflow, -1, SQLITE_STATIC);
-                    sqlite3_bind_int64(st, 2, (sqlite3_int64)since);
-                    sqlite3_bind_int64(st, 3, (sqlite3_int64)(since + HOUR_NS));
-                } else if (q == Q_SHOW) {
-                    sqlite3_bind_blob(st, 1, k->trace, 16, SQLITE_STATIC);
-                } else {
-                    sqlite3_bind_text(st, 1, inc, -1, SQLITE_STATIC);
-                }
+                bench_sqlite_bind_filter(st, f);
                 t0 = bench_now_s();
                 size_t r1 = bench_sqlite_read_json(st, &sum);
                 double sq_ms = (bench_now_s() - t0) * 1e3;

@@ -22,6 +22,29 @@ sqlite3_stmt *bench_prep(sqlite3 *db, const char *sql)
     return st;
 }
 
+void bench_engine_paths(const char *dir, char sdir[BENCH_PATH_MAX], char dbpath[BENCH_PATH_MAX])
+{
+    snprintf(sdir, BENCH_PATH_MAX, "%s/store", dir);
+    snprintf(dbpath, BENCH_PATH_MAX, "%s/sqlite.db", dir);
+}
+
+ts_store *bench_ts_open(const char *dir, unsigned flags)
+{
+    ts_store *s = NULL;
+    at_error err = {0};
+    if (ts_open(dir, flags, NULL, &s, &err) != 0) bench_die("ts_open", err.what);
+    return s;
+}
+
+sqlite3 *bench_sqlite_open(const char *path)
+{
+    sqlite3 *db;
+    if (sqlite3_open(path, &db) != SQLITE_OK) bench_die(path, sqlite3_errmsg(db));
+    bench_sq(db, "PRAGMA journal_mode=WAL");
+    bench_sq(db, "PRAGMA synchronous=NORMAL");
+    return db;
+}
+
 void bench_bind_text(sqlite3_stmt *st, int i, const char *s)
 {
     if (s)
@@ -51,6 +74,19 @@ void bench_sqlite_insert_event(sqlite3 *db, sqlite3_stmt *ins, const tp_event *e
     sqlite3_bind_text(ins, 6, json, (int)len, SQLITE_STATIC);
     if (sqlite3_step(ins) != SQLITE_DONE) bench_die("sqlite insert", sqlite3_errmsg(db));
     sqlite3_reset(ins);
+}
+
+void bench_sqlite_bind_filter(sqlite3_stmt *st, const ts_filter *f)
+{
+    if (f->workflow) {
+        sqlite3_bind_text(st, 1, f->workflow, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)f->since);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)f->until);
+    } else if (f->trace_id) {
+        sqlite3_bind_blob(st, 1, f->trace_id, 16, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_text(st, 1, f->incident, -1, SQLITE_STATIC);
+    }
 }
 
 size_t bench_sqlite_read_json(sqlite3_stmt *st, uint64_t *sum)

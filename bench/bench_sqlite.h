@@ -24,6 +24,19 @@
 #define BENCH_SQLITE_INSERT_SQL                                                                    \
     "INSERT INTO events(time, workflow, dri, incident, trace_id, json) VALUES(?,?,?,?,?,?)"
 
+/* The size of a path in a benchmark's work dir. */
+#define BENCH_PATH_MAX 4200
+
+/* The paths of the two engines compared in work dir `dir`: DIR/store and DIR/sqlite.db. */
+void bench_engine_paths(const char *dir, char sdir[BENCH_PATH_MAX], char dbpath[BENCH_PATH_MAX]);
+
+/* ts_open of `dir` with `flags` and the default options; dies with the store's reason. */
+ts_store *bench_ts_open(const char *dir, unsigned flags);
+
+/* Opens (creating) the SQLite database `path` as the baseline runs it: journal_mode=WAL,
+ * synchronous=NORMAL. Dies on error. The caller closes it (sqlite3_close). */
+sqlite3 *bench_sqlite_open(const char *path);
+
 /* Runs `sql` (no result rows expected); dies with SQLite's message on error. */
 void bench_sq(sqlite3 *db, const char *sql);
 
@@ -42,6 +55,11 @@ void bench_sqlite_create_baseline(sqlite3 *db);
  * is borrowed; dies on error. */
 void bench_sqlite_insert_event(sqlite3 *db, sqlite3_stmt *ins, const tp_event *ev, const char *json,
                                size_t len);
+
+/* Binds the baseline's answer to one of the three questions in `f` to `st`: a workflow with
+ * its [since, until) hour (parameters 1-3), else a trace id (1), else an incident (1), as the
+ * benchmarks' SELECTs take them. Everything is borrowed (SQLITE_STATIC). */
+void bench_sqlite_bind_filter(sqlite3_stmt *st, const ts_filter *f);
 
 /* Steps `st` (a SELECT whose first column is the event JSON) to the end, adding each row's
  * last byte and length to *sum so that the bytes are read, then resets it. Returns the rows

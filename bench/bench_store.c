@@ -169,6 +169,16 @@ static tp_event *parse(const line *l, size_t i)
     return ev;
 }
 
+/* Parses the group of lines [at, at + max) of the n (fewer at the end) into group[]; returns
+ * how many. */
+static size_t parse_group(const line *lines, size_t n, size_t at, size_t max, tp_event **group)
+{
+    size_t g = n - at < max ? n - at : max;
+    for (size_t i = 0; i < g; i++)
+        group[i] = parse(&lines[at + i], at + i);
+    return g;
+}
+
 /* ---- SQLite ------------------------------------------------------------ */
 
 /* ---- timing helpers --------------------------------------------------- */
@@ -236,27 +246,18 @@ int main(int argc, char **argv)
     size_t nincidents = 0;
 
     /* ---- load the store ------------------------------------------------ */
-    char sdir[4200], dbpath[4200];
-    snprintf(sdir, sizeof sdir, "%s/store", dir);
-    snprintf(dbpath, sizeof dbpath, "%s/sqlite.db", dir);
-    ts_store *s = NULL;
-    at_error err = {0};
-    if (ts_open(sdir, TS_OPEN_CREATE, NULL, &s, &err) != 0) bench_die("ts_open", err.what);
+    char sdir[BENCH_PATH_MAX], dbpath[BENCH_PATH_MAX];
+    bench_engine_paths(dir, sdir, dbpath);
+    ts_store *s = bench_ts_open(sdir, TS_OPEN_CREATE);
     tp_event **group = calloc(o.group, sizeof *group);
     ts_result *res = calloc(o.group, sizeof *res);
-    double t_store = 0, c_store = 0;
-    uint64_t w_store = 0, w_sqlite = 0;
+    bench_cost c_store = {0}, c_sqlite = {0};
     size_t pick = 0;
     for (size_t at = 0; at < n; at += o.group) {
-        size_t g = n - at < o.group ? n - at : o.group;
-        for (size_t i = 0; i < g; i++)
-            group[i] = parse(&lines[at + i], at + i);
-        double t0 = bench_now_s(), c0 = bench_cpu_s();
-        uint64_t w0 = bench_written_bytes();
+        size_t g = parse_group(lines, n, at, o.group, group);
+        bench_cost from = bench_cost_now();
         if (ts_append(s, group, g, res) != 0) bench_die("ts_append", ts_last_error(s));
-        t_store += bench_now_s() - t0;
-        c_store += bench_cpu_s() - c0;
-        w_store += bench_written_bytes() - w0;
+        bench_cost_add_since(&c_store, &from);
         for (size_t i = 0; i < g; i++) {
             tp_event *ev = group[i];
             if (ev->incident) {
@@ -284,20 +285,13 @@ int main(int argc, char **argv)
     ts_stat(s, &st);
 
     /* ---- load SQLite --------------------------------------------------- */
-    sqlite3 *db;
-    if (sqlite3_open(dbpath, &db) != SQLITE_OK) bench_die(dbpath, sqlite3_errmsg(db));
-    bench_sq(db, "PRAGMA journal_mode=WAL");
-    bench_sq(db, "PRAGMA synchronous=NORMAL");
+    sqlite3 *db = bench_sqlite_open(dbpath);
     bench_sqlite_create_baseline(db);
     sqlite3_stmt *ins = bench_prep(db, BENCH_SQLITE_INSERT_SQL);
     sqlite3_stmt *begin = bench_prep(db, "BEGIN"), *commit = bench_prep(db, "COMMIT");
-    double t_sqlite = 0, c_sqlite = 0;
     for (size_t at = 0; at < n; at += o.group) {
-        size_t g = n - at < o.group ? n - at : o.group;
-        for (size_t i = 0; i < g; i++)
-            group[i] = parse(&lines[at + i], at + i);
-        double t0 = bench_now_s(), c0 = bench_cpu_s();
-        uint64_t w0 = bench_written_bytes();
+        size_t g = parse_group(lines, n, at, o.group, group);
+        bench_cost from = bench_cost_now();
         sqlite3_step(begin);
         sqlite3_reset(begin);
         for (size_t i = 0; i < g; i++) {
@@ -305,9 +299,7 @@ int main(int argc, char **argv)
         }
         if (sqlite3_step(commit) != SQLITE_DONE) bench_die("sqlite commit", sqlite3_errmsg(db));
         sqlite3_reset(commit);
-        t_sqlite += bench_now_s() - t0;
-        c_sqlite += bench_cpu_s() - c0;
-        w_sqlite += bench_written_bytes() - w0;
+        bench_cost_add_since(&c_sqlite, &from);
         for (size_t i = 0; i < g; i++)
             tp_event_destroy(&group[i]);
     }
@@ -347,15 +339,7 @@ int main(int argc, char **argv)
             size_t r0 = store_query(s, &f[q], 0, &sum);
             tq[q][0][i] = (bench_now_s() - t0) * 1e3;
             sqlite3_stmt *qs = sqs[q];
-            if (q == Q_WORKFLOW) {
-                sqlite3_bind_text(qs, 1, k->workflow, -1, SQLITE_STATIC);
-                sqlite3_bind_int64(qs, 2, (sqlite3_int64)since);
-                sqlite3_bind_int64(qs, 3, (sqlite3_int64)(since + hour));
-            } else if (q == Q_TRACE) {
-                sqlite3_bind_blob(qs, 1, k->trace, 16, SQLITE_STATIC);
-            } else {
-                sqlite3_bind_text(qs, 1, inc, -1, SQLITE_STATIC);
-            }
+            bench_sqlite_bind_filter(qs, &f[q]);
             t0 = bench_now_s();
             size_t r1 = bench_sqlite_read_json(qs, &sum);
             tq[q][1][i] = (bench_now_s() - t0) * 1e3;
@@ -371,7 +355,7 @@ int main(int argc, char **argv)
     }
 
     /* ---- report -------------------------------------------------------- */
-    double ingest = (double)n / t_store, s_ingest = (double)n / t_sqlite;
+    double ingest = (double)n / c_store.wall, s_ingest = (double)n / c_sqlite.wall;
     double bpe = (double)st.bytes_on_disk / (double)n, s_bpe = (double)sqlite_bytes / (double)n;
     double p50[Q_COUNT][2], p99[Q_COUNT][2];
     for (int q = 0; q < Q_COUNT; q++)
@@ -384,9 +368,10 @@ int main(int argc, char **argv)
            o.input ? o.input : "gen-events", o.group, o.queries);
     printf("%-28s %14s %14s %10s\n", "figure", "tracestore", "sqlite", "ratio");
     printf("%-28s %14.0f %14.0f %9.2fx\n", "ingest, events/s", ingest, s_ingest, ingest / s_ingest);
-    printf("%-28s %14.0f %14.0f %9.2fx\n", "ingest, events/CPU-s", (double)n / c_store,
-           (double)n / c_sqlite, c_sqlite / c_store);
-    double wpe = (double)w_store / (double)n, s_wpe = (double)w_sqlite / (double)n;
+    printf("%-28s %14.0f %14.0f %9.2fx\n", "ingest, events/CPU-s", (double)n / c_store.cpu,
+           (double)n / c_sqlite.cpu, c_sqlite.cpu / c_store.cpu);
+    double wpe = (double)c_store.written / (double)n;
+    double s_wpe = (double)c_sqlite.written / (double)n;
     printf("%-28s %14.0f %14.0f %9.2fx\n", "ingest, written B/event", wpe, s_wpe,
            wpe > 0 ? s_wpe / wpe : 0);
     printf("%-28s %14.1f %14.1f %9.2fx\n", "bytes on disk per event", bpe, s_bpe, s_bpe / bpe);
@@ -419,8 +404,8 @@ int main(int argc, char **argv)
            "\"q_trace_rows\":%.1f,\"q_incident_p50_ms\":%.4f,\"q_incident_p99_ms\":%.4f,"
            "\"sqlite_q_incident_p50_ms\":%.4f,\"q_incident_rows\":%.1f,\"dictionaries\":%u,"
            "\"ids\":\"%s\"}\n",
-           n, o.group, o.queries, ingest, s_ingest, ingest / s_ingest, (double)n / c_store,
-           (double)n / c_sqlite, wpe, s_wpe, bpe, s_bpe, bpe / s_bpe, p50[0][0], p99[0][0],
+           n, o.group, o.queries, ingest, s_ingest, ingest / s_ingest, (double)n / c_store.cpu,
+           (double)n / c_sqlite.cpu, wpe, s_wpe, bpe, s_bpe, bpe / s_bpe, p50[0][0], p99[0][0],
            p50[0][1], p99[0][1], dec50, (double)rows[0][0] / (double)o.queries, p50[1][0],
            p99[1][0], p50[1][1], (double)rows[1][0] / (double)o.queries, p50[2][0], p99[2][0],
            p50[2][1], nq[2] ? (double)rows[2][0] / (double)nq[2] : 0, st.dictionaries,

@@ -25,15 +25,27 @@ static int set_level(void *cfg, const at_opt *o, const char *v, at_error *err)
 }
 
 #define CFG(m) AT_OPT_AT(collector_config, m)
-#define POSITIVE .min = 1
+/* The rows of a size (N), a positive size and a time in milliseconds (MS), with the default
+ * `d` (a string) and the help `h`; of a string and a flag (atcommon.h). */
+#define SIZE_ROW(n, m, d, h)                                                                       \
+    {                                                                                              \
+        .name = n, .kind = AT_OPT_SIZE, CFG(m), .def = d, .metavar = "N", .help = h                \
+    }
+#define POSITIVE_SIZE_ROW(n, m, d, h)                                                              \
+    {                                                                                              \
+        .name = n, .kind = AT_OPT_SIZE, CFG(m), .def = d, .metavar = "N", .min = 1, .help = h      \
+    }
+#define MS_ROW(n, m, d, h)                                                                         \
+    {                                                                                              \
+        .name = n, .kind = AT_OPT_UINT, CFG(m), .def = d, .metavar = "MS", .help = h               \
+    }
+#define STRING_ROW(n, m, mv, h) AT_OPT_STRING_ROW(collector_config, n, m, mv, h)
+#define FLAG_ROW(n, m, h) AT_OPT_FLAG_ROW(collector_config, n, m, h)
 
 static const at_opt table[] = {
-    {.name = "store",
-     .kind = AT_OPT_STRING,
-     CFG(store_dir),
-     .metavar = "DIR",
-     .help = "store directory, created if missing (default: $AGENTTRAIL_STORE or "
-             "./agenttrail-store)"},
+    STRING_ROW("store", store_dir, "DIR",
+               "store directory, created if missing (default: $AGENTTRAIL_STORE or "
+               "./agenttrail-store)"),
     {.name = "listen",
      .kind = AT_OPT_LIST,
      CFG(listen),
@@ -49,105 +61,39 @@ static const at_opt table[] = {
      .def = "info",
      .metavar = "LEVEL",
      .help = "error, warn, info or debug"},
-    {.name = "max-event-bytes",
-     .kind = AT_OPT_SIZE,
-     CFG(event_max),
-     .def = "1M",
-     .metavar = "N",
-     POSITIVE,
-     .help = "largest encoded event accepted"},
-    {.name = "max-string-bytes",
-     .kind = AT_OPT_SIZE,
-     CFG(string_max),
-     .def = "64K",
-     .metavar = "N",
-     .help = "largest plain string field"},
-    {.name = "max-batch-bytes",
-     .kind = AT_OPT_SIZE,
-     CFG(batch_max_bytes),
-     .def = "16M",
-     .metavar = "N",
-     POSITIVE,
-     .help = "largest framed batch"},
-    {.name = "max-batch-events",
-     .kind = AT_OPT_SIZE,
-     CFG(batch_max_events),
-     .def = "4096",
-     .metavar = "N",
-     POSITIVE,
-     .help = "most events in a batch"},
-    {.name = "group-events",
-     .kind = AT_OPT_SIZE,
-     CFG(group_events),
-     .def = "2048",
-     .metavar = "N",
-     .help = "commit a group once it holds this many events"},
-    {.name = "group-bytes",
-     .kind = AT_OPT_SIZE,
-     CFG(group_bytes),
-     .def = "8M",
-     .metavar = "N",
-     .help = "commit a group once its events weigh this many bytes"},
-    {.name = "group-ms",
-     .kind = AT_OPT_UINT,
-     CFG(group_ms),
-     .def = "2",
-     .metavar = "MS",
-     .help = "commit a group at the latest this long after its first batch arrived"},
-    {.name = "map-size-max",
-     .kind = AT_OPT_SIZE,
-     CFG(map_size_max),
-     .def = "0",
-     .metavar = "N",
-     .help = "largest store map (0: no limit but the disk); past it batches get RETRY"},
-    {.name = "recv-hwm",
-     .kind = AT_OPT_SIZE,
-     CFG(recv_hwm),
-     .def = "1000",
-     .metavar = "N",
-     .help = "batches queued per connection before the socket stops reading (back-pressure)"},
-    {.name = "curve-secret",
-     .kind = AT_OPT_STRING,
-     CFG(curve_secret),
-     .metavar = "FILE",
-     .help = "CURVE secret key (trace-collector keygen --curve -o NAME); needs --allow"},
-    {.name = "allow",
-     .kind = AT_OPT_STRING,
-     CFG(allow),
-     .metavar = "FILE",
-     .help = "serve only shims whose public key is listed (\"NAME KEY\" lines); reloaded on "
-             "SIGHUP"},
-    {.name = "insecure",
-     .kind = AT_OPT_FLAG,
-     CFG(insecure),
-     .help = "allow non-loopback --listen without CURVE (anyone who can connect can write)"},
-    {.name = "signing-key",
-     .kind = AT_OPT_STRING,
-     CFG(signing_key),
-     .metavar = "FILE",
-     .help = "Ed25519 key signing the log's checkpoints (default STORE/checkpoint.key, created "
-             "0600 only for a new, empty log; a given FILE must exist: trace-collector keygen "
-             "-o FILE)"},
-    {.name = "checkpoint-ms",
-     .kind = AT_OPT_UINT,
-     CFG(checkpoint_ms),
-     .def = "1000",
-     .metavar = "MS",
-     .help = "sign a checkpoint of the Merkle log at most this often after commits (0: every "
-             "commit)"},
-    {.name = "checkpoint-entries",
-     .kind = AT_OPT_SIZE,
-     CFG(checkpoint_entries),
-     .def = "16384",
-     .metavar = "N",
-     .help = "also sign at once after a commit that leaves N entries unsigned (0: only "
-             "--checkpoint-ms)"},
-    {.name = "witness",
-     .kind = AT_OPT_STRING,
-     CFG(witness),
-     .metavar = "DIR",
-     .help = "append every signed checkpoint to DIR (another disk or host; verify --witness "
-             "DIR)"},
+    POSITIVE_SIZE_ROW("max-event-bytes", event_max, "1M", "largest encoded event accepted"),
+    SIZE_ROW("max-string-bytes", string_max, "64K", "largest plain string field"),
+    POSITIVE_SIZE_ROW("max-batch-bytes", batch_max_bytes, "16M", "largest framed batch"),
+    POSITIVE_SIZE_ROW("max-batch-events", batch_max_events, "4096", "most events in a batch"),
+    SIZE_ROW("group-events", group_events, "2048", "commit a group once it holds this many events"),
+    SIZE_ROW("group-bytes", group_bytes, "8M",
+             "commit a group once its events weigh this many bytes"),
+    MS_ROW("group-ms", group_ms, "2",
+           "commit a group at the latest this long after its first batch arrived"),
+    SIZE_ROW("map-size-max", map_size_max, "0",
+             "largest store map (0: no limit but the disk); past it batches get RETRY"),
+    SIZE_ROW("recv-hwm", recv_hwm, "1000",
+             "batches queued per connection before the socket stops reading (back-pressure)"),
+    STRING_ROW("curve-secret", curve_secret, "FILE",
+               "CURVE secret key (trace-collector keygen --curve -o NAME); needs --allow"),
+    STRING_ROW("allow", allow, "FILE",
+               "serve only shims whose public key is listed (\"NAME KEY\" lines); reloaded on "
+               "SIGHUP"),
+    FLAG_ROW("insecure", insecure,
+             "allow non-loopback --listen without CURVE (anyone who can connect can write)"),
+    STRING_ROW("signing-key", signing_key, "FILE",
+               "Ed25519 key signing the log's checkpoints (default STORE/checkpoint.key, created "
+               "0600 only for a new, empty log; a given FILE must exist: trace-collector keygen "
+               "-o FILE)"),
+    MS_ROW("checkpoint-ms", checkpoint_ms, "1000",
+           "sign a checkpoint of the Merkle log at most this often after commits (0: every "
+           "commit)"),
+    SIZE_ROW("checkpoint-entries", checkpoint_entries, "16384",
+             "also sign at once after a commit that leaves N entries unsigned (0: only "
+             "--checkpoint-ms)"),
+    STRING_ROW("witness", witness, "DIR",
+               "append every signed checkpoint to DIR (another disk or host; verify --witness "
+               "DIR)"),
     {.name = "print-public-key",
      .kind = AT_OPT_FLAG,
      CFG(print_public_key),

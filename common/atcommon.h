@@ -206,6 +206,17 @@ struct at_opt {
 /* `.off`, `.size` of a member: `{.name = "store", AT_OPT_AT(cfg, store_dir), ...}`. */
 #define AT_OPT_AT(type, member) .off = offsetof(type, member), .size = sizeof(((type *)0)->member)
 
+/* The two commonest rows: a string option `n` with metavar `mv` into member `m` of `type`,
+ * and a flag into `m`; `h` is the help. A program wraps them with its config type. */
+#define AT_OPT_STRING_ROW(type, n, m, mv, h)                                                       \
+    {                                                                                              \
+        .name = n, .kind = AT_OPT_STRING, AT_OPT_AT(type, m), .metavar = mv, .help = h             \
+    }
+#define AT_OPT_FLAG_ROW(type, n, m, h)                                                             \
+    {                                                                                              \
+        .name = n, .kind = AT_OPT_FLAG, AT_OPT_AT(type, m), .help = h                              \
+    }
+
 /* Positional arguments: refused, collected wherever they are, or ending the options. */
 enum { AT_OPT_POS_NONE, AT_OPT_POS_MIX, AT_OPT_POS_STOP };
 

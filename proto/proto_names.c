@@ -36,38 +36,21 @@ static int parse_name(const char *const *t, int n, const char *s)
     return -1;
 }
 
-const char *tp_kind_name(int kind)
-{
-    return name_of(kind_names, NAMES_N(kind_names), kind);
-}
-int tp_kind_parse(const char *name)
-{
-    return parse_name(kind_names, NAMES_N(kind_names), name);
-}
-const char *tp_decision_name(int decision)
-{
-    return name_of(decision_names, NAMES_N(decision_names), decision);
-}
-int tp_decision_parse(const char *name)
-{
-    return parse_name(decision_names, NAMES_N(decision_names), name);
-}
-const char *tp_tool_status_name(int status)
-{
-    return name_of(tool_status_names, NAMES_N(tool_status_names), status);
-}
-int tp_tool_status_parse(const char *name)
-{
-    return parse_name(tool_status_names, NAMES_N(tool_status_names), name);
-}
-const char *tp_approval_decision_name(int decision)
-{
-    return name_of(approval_names, NAMES_N(approval_names), decision);
-}
-int tp_approval_decision_parse(const char *name)
-{
-    return parse_name(approval_names, NAMES_N(approval_names), name);
-}
+/* tp_WHAT_name and tp_WHAT_parse (traceproto.h) over the table `t`. */
+#define NAMES_API(what, t)                                                                         \
+    const char *tp_##what##_name(int v)                                                            \
+    {                                                                                              \
+        return name_of(t, NAMES_N(t), v);                                                          \
+    }                                                                                              \
+    int tp_##what##_parse(const char *name)                                                        \
+    {                                                                                              \
+        return parse_name(t, NAMES_N(t), name);                                                    \
+    }
+
+NAMES_API(kind, kind_names)
+NAMES_API(decision, decision_names)
+NAMES_API(tool_status, tool_status_names)
+NAMES_API(approval_decision, approval_names)
 
 const char *tp_kind_names(void)
 {

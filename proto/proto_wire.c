@@ -36,8 +36,12 @@ static int frame(const char *magic, const ProtobufCMessage *m, uint8_t **buf, si
 }
 
 static int check_frame(const char *what, const char *magic, const uint8_t *buf, size_t len,
-                       at_error *err)
+                       size_t max, int over, at_error *err)
 {
+    if (len > max) {
+        at_error_set(err, "-", "%s is %zu bytes; at most %zu", what, len, max);
+        return over;
+    }
     if (len < FRAME_HEADER) {
         at_error_set(err, "-", "%s frame truncated: %zu bytes, a frame needs at least %d", what,
                      len, FRAME_HEADER);
@@ -55,6 +59,14 @@ static int check_frame(const char *what, const char *magic, const uint8_t *buf, 
         return TP_EFRAME;
     }
     return TP_OK;
+}
+
+/* The protobuf body of a `what` frame of `len` bytes did not decode: said in *err. */
+static int body_undecodable(const char *what, size_t len, at_error *err)
+{
+    at_error_set(err, "-", "%s: the %zu protobuf bytes after the header do not decode", what,
+                 len - FRAME_HEADER);
+    return TP_EDECODE;
 }
 
 int tp_batch_encode(const char *shim_id, uint64_t seq, const uint8_t *const *events,
@@ -90,18 +102,10 @@ int tp_batch_decode(const uint8_t *buf, size_t len, const tp_limits *lim, tp_bat
     tp_limits def = tp_limits_default();
     if (!lim) lim = &def;
     *out = NULL;
-    if (len > lim->batch_max_bytes) {
-        at_error_set(err, "-", "batch is %zu bytes; at most %zu", len, lim->batch_max_bytes);
-        return TP_ETOOBIG;
-    }
-    int rc = check_frame("batch", TP_BATCH_MAGIC, buf, len, err);
+    int rc = check_frame("batch", TP_BATCH_MAGIC, buf, len, lim->batch_max_bytes, TP_ETOOBIG, err);
     if (rc) return rc;
     tp_batch *b = agenttrail__v1__batch__unpack(NULL, len - FRAME_HEADER, buf + FRAME_HEADER);
-    if (!b) {
-        at_error_set(err, "-", "batch: the %zu protobuf bytes after the header do not decode",
-                     len - FRAME_HEADER);
-        return TP_EDECODE;
-    }
+    if (!b) return body_undecodable("batch", len, err);
     if (!b->has_schema_version ||
         b->schema_version != AGENTTRAIL__V1__SCHEMA_VERSION__SCHEMA_VERSION_CURRENT) {
         at_error_set(err, "schema_version", "%d is not supported; this build speaks %d",
@@ -154,18 +158,10 @@ int tp_ack_encode(const tp_ack *ack, uint8_t **buf, size_t *len)
 int tp_ack_decode(const uint8_t *buf, size_t len, tp_ack **out, at_error *err)
 {
     *out = NULL;
-    if (len > ACK_MAX_BYTES) {
-        at_error_set(err, "-", "ack is %zu bytes; at most %u", len, ACK_MAX_BYTES);
-        return TP_EFRAME;
-    }
-    int rc = check_frame("ack", TP_ACK_MAGIC, buf, len, err);
+    int rc = check_frame("ack", TP_ACK_MAGIC, buf, len, ACK_MAX_BYTES, TP_EFRAME, err);
     if (rc) return rc;
     tp_ack *a = agenttrail__v1__ack__unpack(NULL, len - FRAME_HEADER, buf + FRAME_HEADER);
-    if (!a) {
-        at_error_set(err, "-", "ack: the %zu protobuf bytes after the header do not decode",
-                     len - FRAME_HEADER);
-        return TP_EDECODE;
-    }
+    if (!a) return body_undecodable("ack", len, err);
     *out = a;
     return TP_OK;
 }

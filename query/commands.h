@@ -5,7 +5,7 @@
  * the exit codes of DESIGN.md, the table-driven option parser (qopt, qargs) shared by the
  * filtering commands, and small output helpers.
  *
- * Adding a command: write query/<name>.c defining `const qcmd qcmd_<name> = {...};`,
+ * Adding a command: write query/<name>.c ending with `QCMD_DEFINE(<name>, "summary");`,
  * declare it below, and add one line `&qcmd_<name>,` to the table in query/main.c.
  *
  * Ownership: the qctx is owned by main() and borrowed by commands for the duration of run();
@@ -60,6 +60,15 @@ typedef struct qcmd {
     const at_opt *opts; /* its option table (common/opt.c), ending with name == NULL */
 } qcmd;
 
+/* Defines `const qcmd qcmd_NAME` from the command file's NAME_run, NAME_help and NAME_opts,
+ * so the four names of one command cannot drift apart: QCMD_DEFINE(find, "list ...");. */
+#define QCMD_DEFINE(name_, summary_)                                                               \
+    const qcmd qcmd_##name_ = {.name = #name_,                                                     \
+                               .run = name_##_run,                                                 \
+                               .summary = summary_,                                                \
+                               .help = name_##_help,                                               \
+                               .opts = name_##_opts}
+
 /* The commands (one line each in main.c's table). */
 extern const qcmd qcmd_find;
 extern const qcmd qcmd_show;
@@ -73,14 +82,8 @@ extern const qcmd qcmd_verify;
 /* A command's options are a table of at_opt rows (common/opt.c, atcommon.h "option tables")
  * next to its code; the filtering commands' rows write into a qargs (below). The same table
  * gives the command's --help and its man page (trace-query-COMMAND.1). Row helpers: */
-#define QO_STR(n, mv, m, h)                                                                        \
-    {                                                                                              \
-        .name = n, .kind = AT_OPT_STRING, AT_OPT_AT(qargs, m), .metavar = mv, .help = h            \
-    }
-#define QO_FLAG(n, m, h)                                                                           \
-    {                                                                                              \
-        .name = n, .kind = AT_OPT_FLAG, AT_OPT_AT(qargs, m), .help = h                             \
-    }
+#define QO_STR(n, mv, m, h) AT_OPT_STRING_ROW(qargs, n, m, mv, h)
+#define QO_FLAG(n, m, h) AT_OPT_FLAG_ROW(qargs, n, m, h)
 #define QO_CALL(n, mv, fn_, h)                                                                     \
     {                                                                                              \
         .name = n, .kind = AT_OPT_CALL, .metavar = mv, .fn = fn_, .help = h                        \

@@ -486,10 +486,4 @@ static int export_run(const qctx *ctx, int argc, char **argv)
     return rc;
 }
 
-const qcmd qcmd_export = {
-    .name = "export",
-    .run = export_run,
-    .summary = "write a signed compliance bundle of the matching events, with proofs",
-    .help = export_help,
-    .opts = export_opts,
-};
+QCMD_DEFINE(export, "write a signed compliance bundle of the matching events, with proofs");

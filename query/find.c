@@ -148,16 +148,8 @@ static int add_row(qtable *t, qid_short *ids, ts_store *s, const tp_event *ev)
     return qtable_add(t, cells);
 }
 
-static const qtable_spec find_spec = {
-    .ncols = NCOLS,
-    .headers = find_headers,
-    .flags = find_flags,
-    .min_widths = find_min_widths,
-    .drop = find_drop_order,
-    .ndrop = sizeof find_drop_order / sizeof find_drop_order[0],
-    .trim_col = C_TIME,
-    .trim_width = 19, /* "2024-05-01 20:46:42": seconds */
-};
+/* TIME trimmed to "2024-05-01 20:46:42": seconds. */
+static const qtable_spec find_spec = QTABLE_SPEC_STREAMED(find, NCOLS, C_TIME, 19);
 
 /* --prompt-file: the HMACs of the file's text as is and without one final
  * newline (a prompt rarely ends with one; a text file usually does). */
@@ -359,10 +351,4 @@ static int find_run(const qctx *ctx, int argc, char **argv)
     return rc;
 }
 
-const qcmd qcmd_find = {
-    .name = "find",
-    .run = find_run,
-    .summary = "list the events matching filters, in time order, a page at a time",
-    .help = find_help,
-    .opts = find_opts,
-};
+QCMD_DEFINE(find, "list the events matching filters, in time order, a page at a time");

@@ -42,16 +42,8 @@ static const size_t traces_min_widths[TCOLS] = {
     [T_TRACE] = QID_SHORT_MIN, [T_START] = 23, [T_DUR] = 6, [T_EVENTS] = 6, [T_ERRORS] = 6,
     [T_OUTCOME] = 9,           [T_COST] = 9,
 };
-static const qtable_spec traces_spec = {
-    .ncols = TCOLS,
-    .headers = traces_headers,
-    .flags = traces_flags,
-    .min_widths = traces_min_widths,
-    .drop = traces_drop_order,
-    .ndrop = sizeof traces_drop_order / sizeof traces_drop_order[0],
-    .trim_col = T_START,
-    .trim_width = 16, /* "2024-05-01 20:46": minutes */
-};
+/* START trimmed to "2024-05-01 20:46": minutes. */
+static const qtable_spec traces_spec = QTABLE_SPEC_STREAMED(traces, TCOLS, T_START, 16);
 
 /* What a row says about one trace, over all its events. */
 typedef struct trace_sum {

@@ -25,26 +25,15 @@
 /* Escapes one cleaned line (no line ends left in it). */
 static void put_escaped(FILE *f, const char *s, size_t len)
 {
+    static const char *const entity[256] = {
+        ['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['"'] = "&quot;", ['\''] = "&#39;",
+    };
     for (size_t i = 0; i < len; i++) {
-        switch (s[i]) {
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        case '\'':
-            fputs("&#39;", f);
-            break;
-        default:
+        const char *e = entity[(unsigned char)s[i]];
+        if (e)
+            fputs(e, f);
+        else
             fputc(s[i], f);
-        }
     }
 }
 

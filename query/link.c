@@ -461,10 +461,4 @@ static int link_run(const qctx *ctx, int argc, char **argv)
     return rc;
 }
 
-const qcmd qcmd_link = {
-    .name = "link",
-    .run = link_run,
-    .summary = "attach traces to an incident after the fact, through the collector",
-    .help = link_help,
-    .opts = link_opts,
-};
+QCMD_DEFINE(link, "attach traces to an incident after the fact, through the collector");

@@ -372,10 +372,4 @@ static int show_run(const qctx *ctx, int argc, char **argv)
     return rc;
 }
 
-const qcmd qcmd_show = {
-    .name = "show",
-    .run = show_run,
-    .summary = "one trace as a tree and waterfall: tools, diffs, cost, outcome, DRI",
-    .help = show_help,
-    .opts = show_opts,
-};
+QCMD_DEFINE(show, "one trace as a tree and waterfall: tools, diffs, cost, outcome, DRI");

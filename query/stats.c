@@ -469,10 +469,4 @@ static int stats_run(const qctx *ctx, int argc, char **argv)
     return rc;
 }
 
-const qcmd qcmd_stats = {
-    .name = "stats",
-    .run = stats_run,
-    .summary = "the scorecard per workflow, DRI, model, service, tool or source",
-    .help = stats_help,
-    .opts = stats_opts,
-};
+QCMD_DEFINE(stats, "the scorecard per workflow, DRI, model, service, tool or source");

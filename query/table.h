@@ -55,6 +55,16 @@ typedef struct qtable_spec {
     size_t trim_width;
 } qtable_spec;
 
+/* The spec of a streamed table from the tables P_headers, P_flags, P_min_widths and
+ * P_drop_order of the file, with column TRIM cut to WIDTH. */
+#define QTABLE_SPEC_STREAMED(p_, ncols_, trim_, width_)                                            \
+    {                                                                                              \
+        .ncols = ncols_, .headers = p_##_headers, .flags = p_##_flags,                             \
+        .min_widths = p_##_min_widths, .drop = p_##_drop_order,                                    \
+        .ndrop = sizeof p_##_drop_order / sizeof p_##_drop_order[0], .trim_col = trim_,            \
+        .trim_width = width_                                                                       \
+    }
+
 /* qtable_new with everything of `spec` set. NULL when out of memory. */
 qtable *qtable_new_spec(const qtable_spec *spec);
 

@@ -283,10 +283,4 @@ static int verify_run(const qctx *ctx, int argc, char **argv)
     return verify_store(ctx, &v);
 }
 
-const qcmd qcmd_verify = {
-    .name = "verify",
-    .run = verify_run,
-    .summary = "check a bundle offline, or every hash and checkpoint of a store",
-    .help = verify_help,
-    .opts = verify_opts,
-};
+QCMD_DEFINE(verify, "check a bundle offline, or every hash and checkpoint of a store");

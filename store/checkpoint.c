@@ -177,16 +177,26 @@ static int read_small_file(const char *path, char **buf, size_t *len, struct sta
     return 0;
 }
 
+/* read_small_file of the key file `path`; a failure is said in *err as "PATH: cannot read
+ * the WHAT: reason". */
+static int read_key_file(const char *path, const char *what, char **text, size_t *len,
+                         struct stat *st, at_error *err)
+{
+    int rc = read_small_file(path, text, len, st);
+    if (rc)
+        return at_errf(err, rc, "%s: cannot read the %s: %s", path, what,
+                       rc == CP_EIO ? strerror(errno) : cp_strerror(rc));
+    return 0;
+}
+
 int cp_key_load_private(const char *path, cp_key **out, at_error *err)
 {
     *out = NULL;
     char *text;
     size_t len;
     struct stat st;
-    int rc = read_small_file(path, &text, &len, &st);
-    if (rc)
-        return at_errf(err, rc, "%s: cannot read the signing key: %s", path,
-                       rc == CP_EIO ? strerror(errno) : cp_strerror(rc));
+    int rc = read_key_file(path, "signing key", &text, &len, &st, err);
+    if (rc) return rc;
     if (st.st_mode & 077) {
         OPENSSL_cleanse(text, len);
         free(text);
@@ -379,10 +389,8 @@ int cp_key_load_public(const char *path, cp_key **out, at_error *err)
     char *text;
     size_t len;
     struct stat st;
-    int rc = read_small_file(path, &text, &len, &st);
-    if (rc)
-        return at_errf(err, rc, "%s: cannot read the public key: %s", path,
-                       rc == CP_EIO ? strerror(errno) : cp_strerror(rc));
+    int rc = read_key_file(path, "public key", &text, &len, &st, err);
+    if (rc) return rc;
     rc = cp_key_parse_public(text, len, out);
     free(text);
     if (rc)

@@ -58,45 +58,34 @@ typedef struct shim_config {
  * at_parse_size's (N, NK, NM, NG); every limit is at least 1. The defaults of the limits are
  * libtraceproto's (jsonl_options_default), said in the help text. */
 #define SHIM(m) AT_OPT_AT(shim_config, m)
-#define LIMIT(m) .kind = AT_OPT_SIZE, SHIM(judge.limits.m), .metavar = "N", .min = 1
+#define STRING_ROW(n, m, mv, h) AT_OPT_STRING_ROW(shim_config, n, m, mv, h)
+#define FLAG_ROW(n, m, h) AT_OPT_FLAG_ROW(shim_config, n, m, h)
+/* The row of option `n`, the limit `m` (a size, at least 1): its help `h` says the default. */
+#define LIMIT_ROW(n, m, h)                                                                         \
+    {                                                                                              \
+        .name = n, .kind = AT_OPT_SIZE, SHIM(judge.limits.m), .metavar = "N", .min = 1, .help = h  \
+    }
 
 static const at_opt options[] = {
-    {.name = "dry-run",
-     .kind = AT_OPT_FLAG,
-     SHIM(dry_run),
-     .help = "judge each line and print the event as it would be sent, as canonical JSON, on "
-             "stdout; send nothing"},
-    {.name = "hmac-key-file",
-     .kind = AT_OPT_STRING,
-     SHIM(key_file),
-     .metavar = "FILE",
-     .help = "the organisation key that prompt.text is hashed with (64 hex digits; default: "
-             "$" KEY_ENV "); make one with `trace-shim keygen --hmac -o FILE`"},
-    {.name = "keep-prompt-text",
-     .kind = AT_OPT_FLAG,
-     SHIM(judge.keep_prompt_text),
-     .help = "keep prompt.text beside its HMAC instead of dropping it"},
-    {.name = "lenient",
-     .kind = AT_OPT_FLAG,
-     SHIM(judge.lenient),
-     .help = "unknown top-level fields are warnings (and dropped) instead of errors"},
-    {.name = "max-event-bytes",
-     LIMIT(event_max),
-     .help = "largest line and encoded event (default 1 MiB; when sending, at most 16320K: what "
-             "one batch holds)"},
-    {.name = "max-patch-bytes", LIMIT(patch_max), .help = "largest diff.patch (default 1 MiB)"},
-    {.name = "max-arguments-bytes",
-     LIMIT(arguments_max),
-     .help = "largest tool_call.arguments (default 256 KiB)"},
-    {.name = "max-string-bytes",
-     LIMIT(string_max),
-     .help = "largest other string (default 64 KiB)"},
-    {.name = "max-context-ids",
-     LIMIT(context_ids_max),
-     .help = "most context_ids entries (default 1024)"},
-    {.name = "max-attributes",
-     LIMIT(attributes_max),
-     .help = "most attributes entries (default 64)"},
+    FLAG_ROW("dry-run", dry_run,
+             "judge each line and print the event as it would be sent, as canonical JSON, on "
+             "stdout; send nothing"),
+    STRING_ROW("hmac-key-file", key_file, "FILE",
+               "the organisation key that prompt.text is hashed with (64 hex digits; default: "
+               "$" KEY_ENV "); make one with `trace-shim keygen --hmac -o FILE`"),
+    FLAG_ROW("keep-prompt-text", judge.keep_prompt_text,
+             "keep prompt.text beside its HMAC instead of dropping it"),
+    FLAG_ROW("lenient", judge.lenient,
+             "unknown top-level fields are warnings (and dropped) instead of errors"),
+    LIMIT_ROW("max-event-bytes", event_max,
+              "largest line and encoded event (default 1 MiB; when sending, at most 16320K: what "
+              "one batch holds)"),
+    LIMIT_ROW("max-patch-bytes", patch_max, "largest diff.patch (default 1 MiB)"),
+    LIMIT_ROW("max-arguments-bytes", arguments_max,
+              "largest tool_call.arguments (default 256 KiB)"),
+    LIMIT_ROW("max-string-bytes", string_max, "largest other string (default 64 KiB)"),
+    LIMIT_ROW("max-context-ids", context_ids_max, "most context_ids entries (default 1024)"),
+    LIMIT_ROW("max-attributes", attributes_max, "most attributes entries (default 64)"),
     {.name = "endpoint",
      .kind = AT_OPT_LIST,
      SHIM(send.endpoints),
@@ -106,12 +95,9 @@ static const at_opt options[] = {
      .expect = "too many --endpoint (at most 7)",
      .help = "collector to send to, tcp://HOST:PORT or ipc://PATH, repeatable (default "
              "tcp://127.0.0.1:7600)"},
-    {.name = "spool-dir",
-     .kind = AT_OPT_STRING,
-     SHIM(send.spool_dir),
-     .metavar = "DIR",
-     .help = "where unacked events wait for the next run (default: $AGENTTRAIL_SPOOL_DIR, else "
-             "./agenttrail-spool)"},
+    STRING_ROW("spool-dir", send.spool_dir, "DIR",
+               "where unacked events wait for the next run (default: $AGENTTRAIL_SPOOL_DIR, else "
+               "./agenttrail-spool)"),
     {.name = "timeout",
      .kind = AT_OPT_UINT,
      SHIM(send.timeout_s),
@@ -120,22 +106,13 @@ static const at_opt options[] = {
      .max = 86400,
      .expect = "needs whole seconds, 1 to 86400",
      .help = "wait this long for the acks at the end (default 30)"},
-    {.name = "follow",
-     .kind = AT_OPT_STRING,
-     SHIM(send.follow),
-     .metavar = "FILE",
-     .help = "tail FILE as it grows (log shipping) until SIGINT or SIGTERM"},
-    {.name = "server-key",
-     .kind = AT_OPT_STRING,
-     SHIM(server_key_file),
-     .metavar = "FILE",
-     .help = "the collector's CURVE public key (NAME.pub of trace-collector keygen --curve)"},
-    {.name = "client-key",
-     .kind = AT_OPT_STRING,
-     SHIM(client_key_file),
-     .metavar = "FILE",
-     .help = "this shim's CURVE secret key (NAME.key, mode 0600); its NAME.pub goes in the "
-             "collector's --allow file"},
+    STRING_ROW("follow", send.follow, "FILE",
+               "tail FILE as it grows (log shipping) until SIGINT or SIGTERM"),
+    STRING_ROW("server-key", server_key_file, "FILE",
+               "the collector's CURVE public key (NAME.pub of trace-collector keygen --curve)"),
+    STRING_ROW("client-key", client_key_file, "FILE",
+               "this shim's CURVE secret key (NAME.key, mode 0600); its NAME.pub goes in the "
+               "collector's --allow file"),
     {.name = "help", .letter = 'h', .kind = AT_OPT_HELP, .help = "print this help and exit"},
     {.name = "version",
      .letter = 'V',

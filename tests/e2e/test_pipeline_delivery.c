@@ -19,21 +19,18 @@
 #include "pipeline_util.h"
 #include "testutil.h"
 
+/* The store, endpoint, log and spool of pipeline_util's environment, and the driver's. */
 typedef struct env {
-    char *dir;
-    char store[512], ep[600], log[512], spool[512], out[512];
+    pu_shim_env *p;
+    char out[512];
     char *driver;
 } env;
 
 static int setup(void **state)
 {
     env *e = calloc(1, sizeof *e);
-    e->dir = tu_tempdir("pipeline");
-    snprintf(e->store, sizeof e->store, "%s/store", e->dir);
-    snprintf(e->ep, sizeof e->ep, "ipc://%s/collector.sock", e->dir);
-    snprintf(e->log, sizeof e->log, "%s/collector.log", e->dir);
-    snprintf(e->spool, sizeof e->spool, "%s/spool", e->dir);
-    snprintf(e->out, sizeof e->out, "%s/driver.out", e->dir);
+    e->p = pu_shim_env_new("pipeline");
+    snprintf(e->out, sizeof e->out, "%s/driver.out", e->p->dir);
     e->driver = tu_bin("test-pipeline-driver");
     *state = e;
     return 0;
@@ -42,10 +39,16 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     env *e = *state;
-    tu_rmtree_free(e->dir);
+    pu_shim_env_free(&e->p);
     free(e->driver);
     free(e);
     return 0;
+}
+
+/* Starts the collector of the environment with `extra` arguments (NULL: none). */
+static pid_t collector_start(env *e, const char *const *extra)
+{
+    return pu_collector_start(e->p->store, e->p->ep, e->p->log, extra);
 }
 
 /* Starts a driver: tag, count, spool dir suffix, extra args. */
@@ -54,12 +57,12 @@ static pid_t driver_start(env *e, int tag, const char *count, const char *spool_
 {
     char tagbuf[16], spool[600];
     snprintf(tagbuf, sizeof tagbuf, "%d", tag);
-    snprintf(spool, sizeof spool, "%s%s", e->spool, spool_suffix);
+    snprintf(spool, sizeof spool, "%s%s", e->p->spool, spool_suffix);
     char *argv[40];
     int n = 0;
     argv[n++] = e->driver;
     argv[n++] = "--endpoint";
-    argv[n++] = e->ep;
+    argv[n++] = e->p->ep;
     argv[n++] = "--spool-dir";
     argv[n++] = spool;
     argv[n++] = "--tag";
@@ -77,7 +80,7 @@ static pid_t driver_start(env *e, int tag, const char *count, const char *spool_
 static void assert_store_holds_exactly(env *e, uint32_t ntags, uint64_t count)
 {
     uint64_t lost = 99, dup = 99, total = 0;
-    assert_int_equal(pu_set_check(e->store, ntags, count, &lost, &dup, &total), 0);
+    assert_int_equal(pu_set_check(e->p->store, ntags, count, &lost, &dup, &total), 0);
     if (lost || dup || total != ntags * count)
         fprintf(stderr, "set check: lost=%llu duplicated=%llu total=%llu expected=%llu\n",
                 (unsigned long long)lost, (unsigned long long)dup, (unsigned long long)total,
@@ -106,7 +109,7 @@ static char *driver_output(env *e, pid_t d)
 AT_TEST_F(test_two_services_deliver_every_event_exactly_once, setup, teardown)
 {
     env *e = *state;
-    pid_t c = pu_collector_start(e->store, e->ep, e->log, NULL);
+    pid_t c = collector_start(e, NULL);
     char out2[600];
     snprintf(out2, sizeof out2, "%s.2", e->out);
     pid_t d1 = driver_start(e, 1, "3000", "1", e->out, NULL);
@@ -118,7 +121,7 @@ AT_TEST_F(test_two_services_deliver_every_event_exactly_once, setup, teardown)
     free(o);
     /* SIGTERM: a clean stop, exit 0, with its summary line. */
     assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
-    assert_true(pu_wait_for_text(e->log, "stopping:", 0));
+    assert_true(pu_wait_for_text(e->p->log, "stopping:", 0));
     assert_store_holds_exactly(e, 2, 3000);
 }
 
@@ -127,7 +130,7 @@ AT_TEST_F(test_events_spool_while_collector_down_then_arrive, setup, teardown)
     env *e = *state;
     pid_t d = driver_start(e, 1, "2000", "", e->out, NULL);
     pu_sleep_ms(800); /* the shim finds nobody and spools */
-    pid_t c = pu_collector_start(e->store, e->ep, e->log, NULL);
+    pid_t c = collector_start(e, NULL);
     char *o = driver_output(e, d);
     assert_true(pu_field(o, "spooled") > 0);
     assert_int_equal(pu_field(o, "acked"), 2000);
@@ -138,7 +141,7 @@ AT_TEST_F(test_events_spool_while_collector_down_then_arrive, setup, teardown)
 AT_TEST_F(test_service_killed_after_flush_loses_nothing, setup, teardown)
 {
     env *e = *state;
-    pid_t c = pu_collector_start(e->store, e->ep, e->log, NULL);
+    pid_t c = collector_start(e, NULL);
     const char *hold[] = {"--hold", NULL};
     pid_t d = driver_start(e, 1, "2000", "", e->out, hold);
     assert_true(pu_wait_for_text(e->out, "flushed", 20000));
@@ -158,7 +161,7 @@ AT_TEST_F(test_flush_timeout_spools_and_the_next_process_delivers, setup, teardo
     assert_int_equal(pu_field(o, "spooled"), 2000);
     assert_int_not_equal(pu_field(o, "flush"), 0);
     free(o);
-    pid_t c = pu_collector_start(e->store, e->ep, e->log, NULL);
+    pid_t c = collector_start(e, NULL);
     char out2[600];
     snprintf(out2, sizeof out2, "%s.2", e->out);
     d = driver_start(e, 1, "0", "", out2, NULL); /* same spool: replays it */
@@ -176,7 +179,7 @@ AT_TEST_F(test_spool_of_service_killed_before_flush_replays_on_restart, setup, t
     pid_t d = driver_start(e, 1, "2000", "", e->out, wait);
     assert_true(pu_wait_for_text(e->out, "spooled", 20000));
     assert_int_equal(pu_kill_wait(d, SIGKILL), 128 + SIGKILL); /* inside flush */
-    pid_t c = pu_collector_start(e->store, e->ep, e->log, NULL);
+    pid_t c = collector_start(e, NULL);
     char out2[600];
     snprintf(out2, sizeof out2, "%s.2", e->out);
     d = driver_start(e, 1, "0", "", out2, NULL);
@@ -187,7 +190,7 @@ AT_TEST_F(test_spool_of_service_killed_before_flush_replays_on_restart, setup, t
 AT_TEST_F(test_emit_stays_fast_and_spools_while_collector_stopped, setup, teardown)
 {
     env *e = *state;
-    pid_t c = pu_collector_start(e->store, e->ep, e->log, NULL);
+    pid_t c = collector_start(e, NULL);
     kill(c, SIGSTOP);
     const char *args[] = {"--wait-spooled", "--queue", "4096", NULL};
     pid_t d = driver_start(e, 1, "20000", "", e->out, args);
@@ -209,11 +212,11 @@ AT_TEST_F(test_emit_stays_fast_and_spools_while_collector_stopped, setup, teardo
 AT_TEST_F(test_second_collector_on_the_same_store_is_refused, setup, teardown)
 {
     env *e = *state;
-    pid_t a = pu_collector_start(e->store, e->ep, e->log, NULL);
+    pid_t a = collector_start(e, NULL);
     char ep2[700], log2[600];
-    snprintf(ep2, sizeof ep2, "%s.2", e->ep);
-    snprintf(log2, sizeof log2, "%s.2", e->log);
-    pid_t b = pu_collector_start(e->store, ep2, log2, NULL);
+    snprintf(ep2, sizeof ep2, "%s.2", e->p->ep);
+    snprintf(log2, sizeof log2, "%s.2", e->p->log);
+    pid_t b = pu_collector_start(e->p->store, ep2, log2, NULL);
     assert_int_equal(pu_wait(b), 3);
     assert_true(pu_wait_for_text(log2, "held by another collector", 0));
     assert_int_equal(pu_kill_wait(a, SIGTERM), 0);
@@ -223,16 +226,16 @@ AT_TEST_F(test_full_store_makes_shims_spool_and_all_arrive_once_space_returns, s
 {
     env *e = *state;
     const char *small[] = {"--map-size-max", "2M", NULL};
-    pid_t c = pu_collector_start(e->store, e->ep, e->log, small);
+    pid_t c = collector_start(e, small);
     /* ~6 MB of poorly compressible notes into a 2 MiB map: RETRY, then spool. */
     const char *args[] = {"--note-bytes", "2000", "--flush-ms", "120000", NULL};
     pid_t d = driver_start(e, 1, "3000", "", e->out, args);
-    assert_true(pu_wait_for_text(e->log, "full", 60000));
+    assert_true(pu_wait_for_text(e->p->log, "full", 60000));
     pu_sleep_ms(1500); /* more RETRY answers: batches go to the spool */
     /* It answered RETRY, it did not crash: a clean stop. */
     assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
     /* Space returns (no limit): the shim, still flushing, delivers everything. */
-    c = pu_collector_start(e->store, e->ep, e->log, NULL);
+    c = collector_start(e, NULL);
     char *o = driver_output(e, d);
     assert_true(pu_field(o, "spooled") > 0);
     assert_int_equal(pu_field(o, "dropped"), 0);
@@ -248,7 +251,7 @@ AT_TEST_F(test_large_events_are_split_into_batches_under_the_size_limit, setup, 
      * REJECTED by the collector, so the shim must cut batches by size, not only by count.
      * (Small data: the same rule at 16 MiB costs minutes under ASan.) */
     const char *cargs[] = {"--max-batch-bytes", "1M", NULL};
-    pid_t c = pu_collector_start(e->store, e->ep, e->log, cargs);
+    pid_t c = collector_start(e, cargs);
     const char *args[] = {"--note-bytes", "65000",      "--batch", "60", "--batch-max-bytes",
                           "1048576",      "--flush-ms", "60000",   NULL};
     pid_t d = driver_start(e, 1, "60", "", e->out, args);
@@ -256,7 +259,7 @@ AT_TEST_F(test_large_events_are_split_into_batches_under_the_size_limit, setup, 
     assert_int_equal(pu_field(o, "acked"), 60);
     assert_int_equal(pu_field(o, "rejected"), 0);
     free(o);
-    assert_false(pu_wait_for_text(e->log, "batch rejected", 0));
+    assert_false(pu_wait_for_text(e->p->log, "batch rejected", 0));
     stop_and_expect_exactly(e, c, 1, 60);
 }
 
@@ -274,7 +277,7 @@ AT_TEST_F(test_spooled_large_events_replay_in_batches_under_the_size_limit, setu
     assert_int_equal(pu_field(o, "spooled"), 60);
     free(o);
     const char *cargs[] = {"--max-batch-bytes", "1M", NULL};
-    pid_t c = pu_collector_start(e->store, e->ep, e->log, cargs);
+    pid_t c = collector_start(e, cargs);
     char out2[600];
     snprintf(out2, sizeof out2, "%s.2", e->out);
     const char *second[] = {"--batch", "60", "--batch-max-bytes", "1048576", "--flush-ms",
@@ -284,6 +287,6 @@ AT_TEST_F(test_spooled_large_events_replay_in_batches_under_the_size_limit, setu
     o = tu_read_file(out2, NULL);
     assert_int_equal(pu_field(o, "replayed"), 60);
     free(o);
-    assert_false(pu_wait_for_text(e->log, "batch rejected", 0));
+    assert_false(pu_wait_for_text(e->p->log, "batch rejected", 0));
     stop_and_expect_exactly(e, c, 1, 60);
 }

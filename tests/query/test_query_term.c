@@ -321,6 +321,20 @@ AT_TEST(test_stats_by_every_key_shows_group_names_cleaned)
     }
 }
 
+/* Exports the hostile incident to bundle_path: exits `rc`, with a stderr that is clean and
+ * names the file (".../b<hostile>.tar", shown cleaned). */
+static void export_hostile_incident(int rc, const char *what)
+{
+    char *out = NULL, *err = NULL;
+    assert_int_equal(qf_query(&out, &err, "--store", store, "export", "--incident",
+                              "inc" HOSTILE_RAW, "-o", bundle_path, NULL),
+                     rc);
+    assert_clean(what, err);
+    assert_shows(what, err, "/b");
+    free(out);
+    free(err);
+}
+
 AT_TEST(test_link_export_verify_and_shim_messages_are_clean)
 {
     (void)state;
@@ -333,22 +347,10 @@ AT_TEST(test_link_export_verify_and_shim_messages_are_clean)
     assert_shows("trace-shim's messages", shim_err, "field");
     assert_non_null(strstr(shim_err, "hostile.jsonl:8: trace_id:"));
 
-    char *out = NULL, *err = NULL;
-    assert_int_equal(qf_query(&out, &err, "--store", store, "export", "--incident",
-                              "inc" HOSTILE_RAW, "-o", bundle_path, NULL),
-                     0);
-    assert_clean("export's messages", err);
-    assert_shows("export's messages", err, "/b");
-    free(out);
-    free(err);
+    export_hostile_incident(0, "export's messages");
     /* Refused: the file is there now. The message names it, cleaned. */
-    assert_int_equal(qf_query(&out, &err, "--store", store, "export", "--incident",
-                              "inc" HOSTILE_RAW, "-o", bundle_path, NULL),
-                     2);
-    assert_clean("export's refusal", err);
-    assert_shows("export's refusal", err, "/b");
-    free(out);
-    free(err);
+    export_hostile_incident(2, "export's refusal");
+    char *out = NULL, *err = NULL;
     assert_int_equal(qf_query(&out, &err, "verify", bundle_path, "--trust-bundle-key", NULL), 5);
     assert_clean("verify's message", out);
     assert_clean("verify's stderr", err);

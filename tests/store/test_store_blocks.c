@@ -53,6 +53,15 @@ static void check_and_remove(ts_store *s, char *dir, tp_event **ev, size_t n)
     fx_done(&s, dir);
 }
 
+/* How many events `f` matches, read `page` at a time (fx_query_all checks their order). */
+static size_t count_matches(ts_store *s, const ts_filter *f, size_t page)
+{
+    uint64_t *lis = NULL;
+    size_t n = fx_query_all(s, f, page, &lis);
+    free(lis);
+    return n;
+}
+
 AT_TEST(test_store_groups_a_traces_events_into_one_block)
 {
     (void)state;
@@ -102,9 +111,7 @@ AT_TEST(test_store_groups_a_traces_events_into_one_block)
     size_t n = 0;
     assert_int_equal(ts_get_stored_bytes(s, 30, &b, &n), TS_ENOTFOUND);
     /* A query still answers in time order, across the blocks. */
-    ts_filter f;
-    memset(&f, 0, sizeof f);
-    f.workflow = "wf-blocks";
+    ts_filter f = {.workflow = "wf-blocks"};
     uint64_t *lis = NULL;
     assert_int_equal(fx_query_all(s, &f, 7, &lis), 30);
     for (uint64_t i = 0; i < 30; i++)
@@ -127,14 +134,10 @@ AT_TEST(test_store_splits_a_long_trace_into_blocks_of_the_limit)
     assert_int_equal(block_keys(s, keys, 8), 3);
     assert_int_equal(keys[1], TS_BLOCK_MAX_EVENTS);
     assert_int_equal(keys[2], 2 * TS_BLOCK_MAX_EVENTS);
-    ts_filter f;
-    memset(&f, 0, sizeof f);
     uint8_t tr[16];
     fx_trace_id(1, tr);
-    f.trace_id = tr;
-    uint64_t *lis = NULL;
-    assert_int_equal(fx_query_all(s, &f, 0, &lis), N);
-    free(lis);
+    ts_filter f = {.trace_id = tr};
+    assert_int_equal(count_matches(s, &f, 0), N);
     check_and_remove(s, dir, ev, N);
 }
 
@@ -159,11 +162,9 @@ AT_TEST(test_store_trace_query_orders_events_across_blocks)
         }
         fx_append_all(s, ev, 8);
     }
-    ts_filter f;
-    memset(&f, 0, sizeof f);
     uint8_t tr[16];
     fx_trace_id(9, tr);
-    f.trace_id = tr;
+    ts_filter f = {.trace_id = tr};
     uint64_t *lis = NULL;
     assert_int_equal(fx_query_all(s, &f, 2, &lis), 12); /* fx_query_all checks time order */
     /* Times 100.., 200.., 300..: the first group's, the third's, then the second's. */
@@ -188,10 +189,8 @@ AT_TEST(test_store_trace_query_orders_events_across_blocks)
     link->link->trace_ids[0].data = malloc(16);
     memcpy(link->link->trace_ids[0].data, tr, 16);
     fx_append_all(s, &link, 1);
-    memset(&f, 0, sizeof f);
-    f.incident = "INC-BLOCKS";
-    assert_int_equal(fx_query_all(s, &f, 5, &lis), 13); /* the trace's 12 and the link */
-    free(lis);
+    ts_filter fi = {.incident = "INC-BLOCKS"};
+    assert_int_equal(count_matches(s, &fi, 5), 13); /* the trace's 12 and the link */
     fx_free(&link, 1);
     check_and_remove(s, dir, all, 24);
 }
