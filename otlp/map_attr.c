@@ -297,12 +297,20 @@ static void any_json(const otlp_any *a, at_buf *b, bool top_text)
     }
 }
 
+/* Leaves b NUL-terminated (data is never NULL unless failed). */
+static void terminate(at_buf *b)
+{
+    if (at_buf_reserve(b, 1) == 0) b->data[b->len] = 0;
+}
+
 void otlp_any_text(const otlp_any *a, at_buf *b)
 {
     any_json(a, b, true);
+    terminate(b);
 }
 
 void otlp_any_json(const otlp_any *a, at_buf *b)
 {
     any_json(a, b, false);
+    terminate(b);
 }

@@ -153,6 +153,8 @@ static int set_model(span_map *m, tp_event *ev)
                                             "ai.model.provider",    NULL};
     const char *name = first_str(&m->v, names), *prov = first_str(&m->v, providers);
     if (!name && !prov) return 0;
+    /* A prompt needs both; a span that names its model but not the provider still counts. */
+    if (name && !prov) prov = "unknown";
     ev->model = malloc(sizeof *ev->model);
     if (!ev->model) return OTLP_ENOMEM;
     agenttrail__v1__model__init(ev->model);

@@ -69,7 +69,7 @@ const char *otlp_res_str(const otlp_view *v, const char *key);
 /* True when a span attribute key starts with prefix. */
 bool otlp_attr_has_prefix(const otlp_view *v, const char *prefix);
 /* Any value as text into b: strings as they are, numbers and bools formatted, arrays and
- * kvlists as compact JSON, bytes as base64. */
+ * kvlists as compact JSON, bytes as base64; b is left NUL-terminated. */
 void otlp_any_text(const otlp_any *a, at_buf *b);
 /* Any value as JSON text (strings quoted). */
 void otlp_any_json(const otlp_any *a, at_buf *b);
