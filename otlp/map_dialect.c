@@ -281,10 +281,3 @@ void otlp_req_tools_free(otlp_req_tool *t, size_t n)
     }
     free(t);
 }
-
-const char *otlp_tool_span_call_id(otlp_view *v)
-{
-    static const char *const keys[] = {"gen_ai.tool.call.id", "ai.toolCall.id", "tool_call.id",
-                                       "tool.call_id", NULL};
-    return otlp_attr_first(v, keys);
-}

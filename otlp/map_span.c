@@ -213,6 +213,8 @@ static char *json_text(const char *s)
         json_decref(j);
         return strdup(s);
     }
+    /* not UTF-8: kept as it is, so validation names the field and rejects the span */
+    if (!otlp_utf8_valid(s, strlen(s))) return strdup(s);
     json_t *str = json_string(s);
     char *out = str ? json_dumps(str, JSON_ENCODE_ANY) : NULL;
     json_decref(str);
