@@ -70,6 +70,23 @@ static const struct content_key {
     {"ai.values", true},
     {"ai.embedding", false},
     {"ai.embeddings", false},
+    /* the same lists not flattened, as some exporters send them */
+    {"llm.input_messages", true},
+    {"llm.prompts", true},
+    {"llm.output_messages", false},
+    {"llm.choices", false},
+    {"retrieval.documents", false},
+    {"embedding.embeddings", false},
+    /* other instrumentations seen beside these (Logfire / Pydantic AI, Langfuse, MLflow) */
+    {"all_messages_events", true},
+    {"pydantic_ai.all_messages", true},
+    {"final_result", false},
+    {"langfuse.observation.input", true},
+    {"langfuse.observation.output", false},
+    {"langfuse.trace.input", true},
+    {"langfuse.trace.output", false},
+    {"mlflow.spanInputs", true},
+    {"mlflow.spanOutputs", false},
     {NULL, false},
 };
 

@@ -196,7 +196,9 @@ static void test_json_variants_of_the_mapping(void **state)
         "{\"key\":\"tags\",\"value\":{\"arrayValue\":{\"values\":[{\"stringValue\":\"a\"},"
         "{\"intValue\":\"2\"},{\"boolValue\":true}]}}},"
         "{\"key\":\"meta\",\"value\":{\"kvlistValue\":{\"values\":[{\"key\":\"k\",\"value\":"
-        "{\"doubleValue\":1.5}}]}}},{\"key\":\"nothing\",\"value\":null}],"
+        "{\"doubleValue\":1.5}}]}}},{\"key\":\"nothing\",\"value\":null},"
+        "{\"key\":\"llm.prompts\",\"value\":{\"arrayValue\":{\"values\":[{\"stringValue\":"
+        "\"SECRET-UNFLATTENED\"}]}}}],"
         "\"status\":{\"code\":\"STATUS_CODE_ERROR\",\"message\":\"boom\"},\"future\":[1,2]}]}]}],"
         "\"alsoUnknown\":true}";
     otlp_result r = {0};
@@ -213,6 +215,11 @@ static void test_json_variants_of_the_mapping(void **state)
     assert_string_equal(fx_attr(e, "otel.status_code"), "ERROR");
     assert_string_equal(fx_attr(e, "otel.status_message"), "boom");
     assert_null(fx_attr(e, "nothing"));
+    fx_assert_absent(&r, "SECRET-UNFLATTENED"); /* an unflattened list of prompts: hashed */
+    char want[65], h[65];
+    fx_hmac_hex("[\"SECRET-UNFLATTENED\"]", want);
+    at_hex_encode(e->prompt->hmac_sha256.data, 32, h);
+    assert_string_equal(h, want);
     otlp_result_clear(&r);
 }
 
