@@ -391,11 +391,12 @@ static int start_one(http_server *h, int i, const char *text, int otlp)
     unsigned limit = (unsigned)(h->cfg->otlp_max_inflight * 2 + 16);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                      MHD_USE_ERROR_LOG | (a.ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    h->d[i] = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &g_sites[i], MHD_OPTION_SOCK_ADDR,
-                               (struct sockaddr *)&a.ss, MHD_OPTION_CONNECTION_LIMIT, limit,
-                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, &g_sites[i],
-                               MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL, MHD_OPTION_END);
+    /* The logger first: MHD logs options given before it on stderr by itself. */
+    h->d[i] = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, &g_sites[i], MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a.ss, MHD_OPTION_CONNECTION_LIMIT, limit,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        &g_sites[i], MHD_OPTION_END);
     if (!h->d[i]) {
         clog_line(CLOG_ERROR, "http %s: cannot listen there (in use? give another port)", text);
         return 3;
