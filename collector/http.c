@@ -374,7 +374,7 @@ static void on_log(void *cls, const char *fmt, va_list ap)
     char line[512];
     vsnprintf(line, sizeof line, fmt, ap);
     line[strcspn(line, "\n")] = 0;
-    clog_line(CLOG_WARN, "http: %s", line);
+    clog_line(CLOG_INFO, "http: %s", line); /* mostly clients going away */
 }
 
 /* ---- starting ------------------------------------------------------------------ */
