@@ -33,19 +33,20 @@
 
 enum { ROUTE_METRICS = 1, ROUTE_HEALTH, ROUTE_TRACES };
 
-struct http_server {
-    struct MHD_Daemon *d[2];
-    const collector_config *cfg;
-    metrics *m;
-    ingest *g;
-    atomic_int inflight;
-};
-
 /* One daemon's view: whether it serves OTLP. */
 typedef struct http_site {
     http_server *h;
     int otlp;
 } http_site;
+
+struct http_server {
+    struct MHD_Daemon *d[2];
+    http_site site[2]; /* the access handler's argument of each daemon */
+    const collector_config *cfg;
+    metrics *m;
+    ingest *g;
+    atomic_int inflight;
+};
 
 typedef struct request {
     int route;
@@ -58,8 +59,6 @@ typedef struct request {
     int too_big, bad;
     char why[160];
 } request;
-
-static http_site g_sites[2];
 
 /* ---- addresses ------------------------------------------------------------ */
 
@@ -387,16 +386,16 @@ static int start_one(http_server *h, int i, const char *text, int otlp)
         clog_line(CLOG_ERROR, "http %s: %s", text, why);
         return 3;
     }
-    g_sites[i] = (http_site){h, otlp};
+    h->site[i] = (http_site){h, otlp};
     unsigned limit = (unsigned)(h->cfg->otlp_max_inflight * 2 + 16);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                      MHD_USE_ERROR_LOG | (a.ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     /* The logger first: MHD logs options given before it on stderr by itself. */
     h->d[i] = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, &g_sites[i], MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL,
+        flags, 0, NULL, NULL, on_request, &h->site[i], MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a.ss, MHD_OPTION_CONNECTION_LIMIT, limit,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        &g_sites[i], MHD_OPTION_END);
+        &h->site[i], MHD_OPTION_END);
     if (!h->d[i]) {
         clog_line(CLOG_ERROR, "http %s: cannot listen there (in use? give another port)", text);
         return 3;
