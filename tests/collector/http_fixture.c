@@ -38,6 +38,11 @@ static void start_collector(hf_env *e)
 
 hf_env *hf_start(const char *tag, const char *const *extra)
 {
+    return hf_start_with(tag, 1, extra);
+}
+
+hf_env *hf_start_with(const char *tag, int otlp, const char *const *extra)
+{
     hf_env *e = calloc(1, sizeof *e);
     assert_non_null(e);
     e->dir = tu_tempdir(tag);
@@ -45,8 +50,10 @@ hf_env *hf_start(const char *tag, const char *const *extra)
     snprintf(e->ep, sizeof e->ep, "ipc://%s/c.sock", e->dir);
     snprintf(e->log, sizeof e->log, "%s/collector.log", e->dir);
     int n = 0;
-    e->args[n++] = "--otlp-http";
-    e->args[n++] = "127.0.0.1:0";
+    if (otlp) {
+        e->args[n++] = "--otlp-http";
+        e->args[n++] = "127.0.0.1:0";
+    }
     for (int i = 0; extra && extra[i] && n < HF_MAX_ARGS - 1; i++)
         e->args[n++] = extra[i];
     e->args[n] = NULL;

@@ -23,6 +23,8 @@ typedef struct hf_env {
 /* A collector on a new temp store with --otlp-http 127.0.0.1:0 and `extra` (NULL-terminated,
  * may be NULL). Aborts the test when it does not come up. */
 hf_env *hf_start(const char *tag, const char *const *extra);
+/* The same, without --otlp-http when otlp is 0 (extra must then give --http 127.0.0.1:0). */
+hf_env *hf_start_with(const char *tag, int otlp, const char *const *extra);
 /* Stops the collector with `sig` and starts it again on the same store and options (a new
  * port, in e->port). Returns how the old one ended (as pu_wait). */
 int hf_restart(hf_env *e, int sig);

@@ -172,6 +172,30 @@ static void test_healthz_and_unknown_routes_methods_and_types(void **state)
     hf_stop(&e);
 }
 
+static void test_http_alone_serves_metrics_and_health_but_no_otlp(void **state)
+{
+    (void)state;
+    const char *args[] = {"--http", "127.0.0.1:0", NULL};
+    hf_env *e = hf_start_with("http-only", 0, args);
+    hf_reply r;
+    get(e, &r, "/metrics");
+    assert_int_equal(r.code, 200);
+    assert_prometheus_text(r.body);
+    hf_reply_free(&r);
+    get(e, &r, "/healthz");
+    assert_int_equal(r.code, 200);
+    hf_reply_free(&r);
+    char *body = hf_otlp_json(TRACE, 0, 1, 0, "ann@example.com", 0);
+    char *file = write_body(e, "req.json", body, strlen(body));
+    hf_request(e, &r, "POST", "/v1/traces", JSON, file);
+    assert_int_equal(r.code, 404);
+    hf_reply_free(&r);
+    char *key = hf_file(e, "store/otlp-hmac.key");
+    assert_int_not_equal(access(key, F_OK), 0); /* no OTLP, no key made */
+    TU_FREE(body, file, key);
+    hf_stop(&e);
+}
+
 static void test_gzip_body_is_inflated_and_stored(void **state)
 {
     (void)state;
@@ -339,6 +363,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics_parse_as_prometheus_text_and_count_stored_spans),
         cmocka_unit_test(test_healthz_and_unknown_routes_methods_and_types),
+        cmocka_unit_test(test_http_alone_serves_metrics_and_health_but_no_otlp),
         cmocka_unit_test(test_gzip_body_is_inflated_and_stored),
         cmocka_unit_test(test_gzip_bomb_gets_413_and_costs_at_most_the_limit),
         cmocka_unit_test(test_100mb_body_gets_413_without_the_collector_holding_it),
