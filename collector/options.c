@@ -217,6 +217,8 @@ static const at_opt_section man_sections[] = {
                  "  trace-collector keygen --curve -o collector\n"
                  "  trace-collector --curve-secret collector.key --allow shims.allow \\\n"
                  "      --listen tcp://0.0.0.0:7600\n"
+                 "  trace-collector --store /var/lib/agenttrail --otlp-http 4318 \\\n"
+                 "      --owners /etc/agenttrail/owners\n"
                  "  trace-collector --store /var/lib/agenttrail --print-public-key \\\n"
                  "      > collector.pub.pem"},
     {"SEE ALSO", "trace-shim(1), trace-query(1)"},
