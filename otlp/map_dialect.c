@@ -6,8 +6,9 @@
  *
  * Recognition order (first that matches): OpenInference (openinference.span.kind), the Vercel
  * AI SDK (ai.operationId, or a span name "ai.*"), OpenLLMetry (traceloop.span.kind,
- * llm.request.type, gen_ai.prompt.N / gen_ai.completion.N), the OTel GenAI conventions
- * (gen_ai.operation.name, or gen_ai.system / gen_ai.provider.name with a model), agenttrail.kind;
+ * llm.request.type, gen_ai.prompt.N / gen_ai.completion.N, or a "traceloop" scope), the OTel
+ * GenAI conventions (gen_ai.operation.name, or gen_ai.system / gen_ai.provider.name with a
+ * model), agenttrail.kind;
  * else the span is not AI work.
  *
  * Threading: reentrant; tables are constant.
@@ -107,7 +108,10 @@ otlp_class otlp_classify(otlp_view *v)
         return c;
     }
     if ((w = otlp_attr_first(v, (const char *const[]){"gen_ai.operation.name", NULL}))) {
-        c.dialect = OTLP_DIALECT_GENAI;
+        /* OpenLLMetry's instrumentations now write the GenAI conventions themselves: their
+         * scope ("@traceloop/instrumentation-openai") still tells where the span came from. */
+        c.dialect =
+            strstr(v->scope_name, "traceloop") ? OTLP_DIALECT_OPENLLMETRY : OTLP_DIALECT_GENAI;
         c.role = lookup(genai_ops, w, false);
         c.label = w;
         return c;
@@ -276,11 +280,4 @@ void otlp_req_tools_free(otlp_req_tool *t, size_t n)
         free(t[i].arguments);
     }
     free(t);
-}
-
-const char *otlp_tool_span_call_id(otlp_view *v)
-{
-    static const char *const keys[] = {"gen_ai.tool.call.id", "ai.toolCall.id", "tool_call.id",
-                                       "tool.call_id", NULL};
-    return otlp_attr_first(v, keys);
 }

@@ -71,6 +71,7 @@ static const char *workflow_of(span_map *m)
         w = inherited(m, *k);
     for (const char *const *k = keys; *k; k++)
         otlp_attr(&m->v, *k); /* mapped, even when another won */
+    if (!w) w = m->c->o->workflow;
     return w ? w : otlp_res_str(&m->v, "service.name");
 }
 
@@ -212,6 +213,8 @@ static char *json_text(const char *s)
         json_decref(j);
         return strdup(s);
     }
+    /* not UTF-8: kept as it is, so validation names the field and rejects the span */
+    if (!otlp_utf8_valid(s, strlen(s))) return strdup(s);
     json_t *str = json_string(s);
     char *out = str ? json_dumps(str, JSON_ENCODE_ANY) : NULL;
     json_decref(str);
@@ -249,7 +252,6 @@ static int tool_span(span_map *m, tp_event *ev)
         if (b.failed) return OTLP_ENOMEM;
         args = b.data;
     }
-    otlp_tool_span_call_id(&m->v);
     int rc = set_tool(m, ev, name, args);
     at_buf_free(&b);
     if (rc) return rc;

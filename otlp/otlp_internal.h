@@ -116,8 +116,6 @@ typedef struct otlp_req_tool {
  * otlp_req_tools_free. OTLP_ENOMEM or 0. */
 int otlp_requested_tools(otlp_view *v, otlp_req_tool **out, size_t *n);
 void otlp_req_tools_free(otlp_req_tool *t, size_t n);
-/* The call id of a tool span (gen_ai.tool.call.id, ai.toolCall.id, tool_call.id), or NULL. */
-const char *otlp_tool_span_call_id(otlp_view *v);
 
 /* ---- the mapping (map.c, map_span.c) ------------------------------------------------------ */
 
