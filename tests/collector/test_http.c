@@ -139,6 +139,36 @@ static void test_metrics_parse_as_prometheus_text_and_count_stored_spans(void **
     hf_stop(&e);
 }
 
+/* Batches over ZeroMQ (trace-shim) and over HTTP land in the same counters; the shim's
+ * connection is counted as a connected shim. */
+static void test_metrics_count_zeromq_batches_and_connected_shims(void **state)
+{
+    (void)state;
+    hf_env *e = hf_start("http-shims", NULL);
+    char *lines = NULL;
+    size_t len = 0;
+    char *tau = tu_shared("data/tau2.jsonl");
+    char *all = tu_read_file(tau, &len);
+    assert_non_null(all);
+    size_t cut = 0;
+    for (int n = 0; n < 10 && cut < len; cut++)
+        n += all[cut] == '\n';
+    lines = write_body(e, "ten.jsonl", all, cut);
+    char *shim = tu_bin("trace-shim"), *spool = hf_file(e, "spool");
+    char *key = tu_path(e->store, "otlp-hmac.key"); /* the collector made it: same format */
+    char *argv[] = {shim, "--endpoint",      e->ep, "--spool-dir", spool, "--timeout",
+                    "20", "--hmac-key-file", key,   lines,         NULL};
+    assert_int_equal(tu_run(argv, NULL, NULL, NULL, NULL), 0);
+    hf_reply r;
+    get(e, &r, "/metrics");
+    assert_true(hf_metric(r.body, "agenttrail_events_stored_total") == 10);
+    assert_true(hf_metric(r.body, "agenttrail_connected_shims") >= 1);
+    assert_true(hf_metric(r.body, "agenttrail_otlp_spans_total{dialect=\"genai\"}") == 0);
+    hf_reply_free(&r);
+    TU_FREE(tau, all, lines, shim, spool, key);
+    hf_stop(&e);
+}
+
 static void test_healthz_and_unknown_routes_methods_and_types(void **state)
 {
     (void)state;
@@ -362,6 +392,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics_parse_as_prometheus_text_and_count_stored_spans),
+        cmocka_unit_test(test_metrics_count_zeromq_batches_and_connected_shims),
         cmocka_unit_test(test_healthz_and_unknown_routes_methods_and_types),
         cmocka_unit_test(test_http_alone_serves_metrics_and_health_but_no_otlp),
         cmocka_unit_test(test_gzip_body_is_inflated_and_stored),
