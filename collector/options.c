@@ -262,6 +262,11 @@ static int check(collector_config *cfg)
                         "only the keys the allowlist names\n");
         return -1;
     }
+    if (!cfg->otlp_http && (cfg->owners || cfg->hmac_key_file)) {
+        fprintf(stderr, "trace-collector: --owners and --hmac-key-file are for OTLP spans: give "
+                        "--otlp-http ADDR:PORT too\n");
+        return -1;
+    }
     const char *addrs[2][2] = {{"otlp-http", cfg->otlp_http}, {"http", cfg->http}};
     for (int i = 0; i < 2; i++) {
         char why[256];

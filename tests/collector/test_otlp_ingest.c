@@ -193,6 +193,8 @@ static void test_hmac_key_is_created_0600_and_owners_errors_exit_2(void **state)
     assert_non_null(strstr(err, "no-such-owners"));
     char *argv2[] = {col, "--otlp-http", "127.0.0.1:99999", NULL};
     assert_int_equal(tu_run(argv2, NULL, NULL, NULL, NULL), 2);
+    char *argv3[] = {col, "--owners", missing, NULL}; /* OTLP options without OTLP */
+    assert_int_equal(tu_run(argv3, NULL, NULL, NULL, NULL), 2);
     TU_FREE(key, k, store, col, missing, err);
     tu_rmtree_free(dir);
     hf_stop(&e);
