@@ -254,6 +254,51 @@ static void test_request_resent_after_a_sigkill_mid_request_stores_every_span_on
     hf_stop(&e);
 }
 
+/* Many requests at once, each on its own thread of the collector and its own DEALER: every
+ * one answered 200, every span stored once. */
+static void test_concurrent_requests_are_all_stored(void **state)
+{
+    (void)state;
+    hf_env *e = hf_start("otlp-many", NULL);
+    enum { CLIENTS = 12, SPANS = 300 };
+    pid_t pids[CLIENTS];
+    char *files[CLIENTS], *outs[CLIENTS], url[128], data[CLIENTS][600];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/traces", e->port);
+    for (int i = 0; i < CLIENTS; i++) {
+        char *body = hf_otlp_json(TRACE, 20000 + i * SPANS, SPANS, 1, "ann@example.com", 64);
+        char name[32];
+        snprintf(name, sizeof name, "req-%d.json", i);
+        files[i] = write_body(e, name, body, strlen(body));
+        snprintf(name, sizeof name, "out-%d", i);
+        outs[i] = hf_file(e, name);
+        snprintf(data[i], sizeof data[i], "@%s", files[i]);
+        free(body);
+    }
+    for (int i = 0; i < CLIENTS; i++) {
+        char *argv[] = {"/usr/bin/curl",
+                        "-s",
+                        "-o",
+                        "/dev/null",
+                        "-w",
+                        "%{http_code}",
+                        "-H",
+                        "Content-Type: application/json",
+                        "--data-binary",
+                        data[i],
+                        url,
+                        NULL};
+        pids[i] = pu_spawn(argv, outs[i], NULL);
+    }
+    for (int i = 0; i < CLIENTS; i++) {
+        assert_int_equal(pu_wait(pids[i]), 0);
+        char *code = tu_read_file(outs[i], NULL);
+        assert_string_equal(code, "200");
+        TU_FREE(code, files[i], outs[i]);
+    }
+    assert_int_equal(pu_store_total(e->store), CLIENTS * SPANS);
+    hf_stop(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -261,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_protobuf_spans_are_stored_and_answered_in_protobuf),
         cmocka_unit_test(test_partial_success_counts_unstorable_spans_and_names_not_ai_ones),
         cmocka_unit_test(test_full_store_answers_503_with_retry_after_and_healthz_says_why),
+        cmocka_unit_test(test_concurrent_requests_are_all_stored),
         cmocka_unit_test(test_hmac_key_is_created_0600_and_owners_errors_exit_2),
         cmocka_unit_test(test_request_resent_after_a_sigkill_mid_request_stores_every_span_once),
     };
