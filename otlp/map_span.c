@@ -205,10 +205,12 @@ static int set_prompt(span_map *m, tp_event *ev)
     return rc;
 }
 
-/* Arguments as JSON text: JSON as it is, any other text as a JSON string. */
+/* Arguments as JSON text: JSON as it is, any other text as a JSON string. NULL: out of
+ * memory. */
 static char *json_text(const char *s)
 {
-    json_t *j = json_loads(s, JSON_DECODE_ANY, NULL);
+    json_t *j;
+    if (otlp_json_load(s, strlen(s), JSON_DECODE_ANY, &j)) return NULL;
     if (j) {
         json_decref(j);
         return strdup(s);
@@ -249,7 +251,10 @@ static int tool_span(span_map *m, tp_event *ev)
             NULL};
         const otlp_any *a = otlp_attr(&m->v, in[0]);
         if (a) otlp_any_text(a, &b);
-        if (b.failed) return OTLP_ENOMEM;
+        if (b.failed) {
+            at_buf_free(&b);
+            return OTLP_ENOMEM;
+        }
         args = b.data;
     }
     int rc = set_tool(m, ev, name, args);
@@ -292,7 +297,8 @@ static int retrieval_span(span_map *m, tp_event *ev)
     if (docs && !rc) {
         at_buf b = {0};
         otlp_any_text(docs, &b);
-        json_t *j = b.data ? json_loadb(b.data, b.len, 0, NULL) : NULL;
+        json_t *j = NULL;
+        rc = b.failed ? OTLP_ENOMEM : otlp_json_load(b.data, b.len, 0, &j);
         at_buf_free(&b);
         for (size_t i = 0; json_is_array(j) && i < json_array_size(j) && !rc; i++) {
             json_t *id = json_object_get(json_array_get(j, i), "id");
@@ -577,7 +583,10 @@ static int keep_attributes(span_map *m, tp_event *ev)
         if (m->v.used[i] || !kv->value || otlp_key_is_content(kv->key)) continue;
         at_buf b = {0};
         otlp_any_text(kv->value, &b);
-        if (b.failed) return OTLP_ENOMEM;
+        if (b.failed) {
+            at_buf_free(&b);
+            return OTLP_ENOMEM;
+        }
         rc = keep(m, ev, &cap, kv->key, b.data ? b.data : "", &dropped);
         at_buf_free(&b);
     }
@@ -600,7 +609,9 @@ static int commit(span_map *m)
         ev->event_id.data = id, ev->event_id.len = 16, ev->has_event_id = 1;
         if (otlp_event_id(m->s, m->subs[i], id)) return OTLP_ECRYPTO;
         at_error verr;
-        if (tp_event_validate(ev, lim, &verr) != TP_OK) {
+        int vrc = tp_event_validate(ev, lim, &verr);
+        if (vrc == TP_ENOMEM) return OTLP_ENOMEM; /* its JSON check ran out of memory */
+        if (vrc != TP_OK) {
             otlp_reject(m->c, m->s, "%s%s: %s", i ? "derived event: " : "", verr.where, verr.what);
             return 0;
         }

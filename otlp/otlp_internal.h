@@ -82,6 +82,12 @@ bool otlp_key_is_prompt_input(const char *key);
 
 bool otlp_utf8_valid(const char *s, size_t len);
 
+/* Parses s[0..len) as JSON (jansson flags): 0 and *out (NULL when it is not JSON), or
+ * OTLP_ENOMEM when jansson ran out of memory, which it does not always say (proto/json_alloc.h):
+ * every parse of libtraceotlp goes through here or watches the same way. */
+struct json_t;
+int otlp_json_load(const char *s, size_t len, size_t flags, struct json_t **out);
+
 /* ---- dialects (map_dialect.c) -------------------------------------------------------------- */
 
 /* What a span is, once its dialect has looked at it. */

@@ -79,7 +79,8 @@ typedef struct otlp_map_opts {
     const uint8_t *hmac_key;   /* TP_HMAC_KEY_LEN bytes: prompt and message content is
                                   reduced to its HMAC under it, never kept in clear */
     const tp_limits *limits;   /* the collector's limits (size of fields, attributes) */
-    size_t max_spans;          /* most spans in one request; more: OTLP_ETOOBIG */
+    size_t max_spans;          /* most spans in one request; more: OTLP_ETOOBIG (0: no
+                                  limit) */
     const char *workflow;      /* may be NULL: the workflow of spans that name none (no
                                   agenttrail.workflow nor a dialect's workflow name); when
                                   NULL, such spans take the resource's service.name */

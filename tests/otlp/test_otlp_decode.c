@@ -109,6 +109,19 @@ static void test_deep_nesting_is_refused_in_both_formats(void **state)
     at_error err = {{0}};
     assert_int_equal(map_raw(b.data, b.len, OTLP_JSON, 0, &r, &err), OTLP_EDECODE);
     at_buf_free(&b);
+    /* 20 levels: valid JSON for jansson, over the decoder's own bound */
+    at_buf_puts(&b, "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" SPAN_OK
+                    ",\"attributes\":[{\"key\":\"a\",\"value\":");
+    for (int i = 0; i < 20; i++)
+        at_buf_puts(&b, "{\"arrayValue\":{\"values\":[");
+    at_buf_puts(&b, "{\"intValue\":1}");
+    for (int i = 0; i < 20; i++)
+        at_buf_puts(&b, "]}}");
+    at_buf_puts(&b, "}]}]}]}]}");
+    assert_int_equal(map_raw(b.data, b.len, OTLP_JSON, 0, &r, &err), OTLP_EDECODE);
+    assert_string_equal(err.what, "nested too deeply");
+    assert_non_null(strstr(err.where, "spans[0].attributes[0].value.arrayValue.values[0]"));
+    at_buf_free(&b);
     /* protobuf: AnyValue{array_value=5: ArrayValue{values=1: AnyValue{...}}} 50000 deep, as
      * a KeyValue's value in a span's attributes; built inside out. */
     size_t cap = 50000 * 2 * 4 + 64, len = 0;
@@ -183,7 +196,9 @@ static void test_json_variants_of_the_mapping(void **state)
         "{\"key\":\"tags\",\"value\":{\"arrayValue\":{\"values\":[{\"stringValue\":\"a\"},"
         "{\"intValue\":\"2\"},{\"boolValue\":true}]}}},"
         "{\"key\":\"meta\",\"value\":{\"kvlistValue\":{\"values\":[{\"key\":\"k\",\"value\":"
-        "{\"doubleValue\":1.5}}]}}},{\"key\":\"nothing\",\"value\":null}],"
+        "{\"doubleValue\":1.5}}]}}},{\"key\":\"nothing\",\"value\":null},"
+        "{\"key\":\"llm.prompts\",\"value\":{\"arrayValue\":{\"values\":[{\"stringValue\":"
+        "\"SECRET-UNFLATTENED\"}]}}}],"
         "\"status\":{\"code\":\"STATUS_CODE_ERROR\",\"message\":\"boom\"},\"future\":[1,2]}]}]}],"
         "\"alsoUnknown\":true}";
     otlp_result r = {0};
@@ -200,6 +215,11 @@ static void test_json_variants_of_the_mapping(void **state)
     assert_string_equal(fx_attr(e, "otel.status_code"), "ERROR");
     assert_string_equal(fx_attr(e, "otel.status_message"), "boom");
     assert_null(fx_attr(e, "nothing"));
+    fx_assert_absent(&r, "SECRET-UNFLATTENED"); /* an unflattened list of prompts: hashed */
+    char want[65], h[65];
+    fx_hmac_hex("[\"SECRET-UNFLATTENED\"]", want);
+    at_hex_encode(e->prompt->hmac_sha256.data, 32, h);
+    assert_string_equal(h, want);
     otlp_result_clear(&r);
 }
 

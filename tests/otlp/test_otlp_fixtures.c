@@ -3,8 +3,8 @@
  * the OpenTelemetry JS SDK (GenAI spans, OTLP/JSON and protobuf), the openai client under
  * OpenInference and under OpenLLMetry, and the Vercel AI SDK (tests/otlp/fixtures/, README.md
  * there says how they were made). Each is checked for the kinds, models, tokens, cost and tool
- * names it must give, the usage total not doubled, and no "SECRET-" marker (every prompt and
- * reply text carries one) in any event.
+ * names it must give, the usage total not doubled, no "SECRET-" marker (every prompt and
+ * reply text carries one) in any event, and every event passing the collector's masker.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -161,6 +161,15 @@ static void check_fixture(const fixture *f, const otlp_owners *ow)
         if (f->environment) assert_string_equal(e->environment, f->environment);
         assert_true(e->has_time_unix_nano && e->time_unix_nano > 1700000000000000000ull);
         if (e->usage) in_total += e->usage->input_tokens;
+        /* the collector masks every event before it stores it: none of these is refused */
+        tp_event *masked = tp_event_clone(e);
+        at_error merr = {{0}};
+        assert_non_null(masked);
+        if (tp_mask_event(masked, NULL, &merr) != 0)
+            fail_msg("%s: event %zu refused by the masker: %s: %s", f->file, i, merr.where,
+                     merr.what);
+        assert_int_equal(tp_event_validate(masked, NULL, &merr), 0);
+        tp_event_destroy(&masked);
         if ((int)e->kind != PROMPT) assert_null(e->usage);
     }
     for (size_t i = 0; i < np; i++) {
