@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "fault_sweep.h"
 #include "otlp_fixture.h"
 #include "testutil.h"
@@ -109,24 +110,15 @@ static void sweep(const char *file, otlp_format fmt)
     TU_FREE(path, c.body);
 }
 
-static void test_protobuf_request_under_allocation_faults(void **state)
+AT_TEST(test_protobuf_request_under_allocation_faults)
 {
     (void)state;
     sweep("genai.pb", OTLP_PROTOBUF);
 }
 
-static void test_json_requests_under_allocation_faults(void **state)
+AT_TEST(test_json_requests_under_allocation_faults)
 {
     (void)state;
     sweep("openinference.json", OTLP_JSON);
     sweep("aisdk.json", OTLP_JSON);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_protobuf_request_under_allocation_faults),
-        cmocka_unit_test(test_json_requests_under_allocation_faults),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

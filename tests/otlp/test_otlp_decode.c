@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 #include "otlp_fixture.h"
 #include "testutil.h"
@@ -61,7 +62,7 @@ static const bad_json bad_jsons[] = {
      "resourceSpans[0].scopeSpans[0].spans[0].status.code", "enum"},
 };
 
-static void test_malformed_json_says_where(void **state)
+AT_TEST(test_malformed_json_says_where)
 {
     (void)state;
     for (size_t i = 0; i < sizeof bad_jsons / sizeof *bad_jsons; i++) {
@@ -93,7 +94,7 @@ static void wrap(uint8_t tag, uint8_t **buf, uint8_t **tmp, size_t *len)
     *tmp = sw;
 }
 
-static void test_deep_nesting_is_refused_in_both_formats(void **state)
+AT_TEST(test_deep_nesting_is_refused_in_both_formats)
 {
     (void)state;
     at_buf b = {0};
@@ -143,7 +144,7 @@ static void test_deep_nesting_is_refused_in_both_formats(void **state)
     TU_FREE(buf, tmp);
 }
 
-static void test_malformed_protobuf_says_where(void **state)
+AT_TEST(test_malformed_protobuf_says_where)
 {
     (void)state;
     static const tattr attrs[] = {TS("gen_ai.operation.name", "chat"), TEND};
@@ -178,7 +179,7 @@ static void test_malformed_protobuf_says_where(void **state)
     otlp_result_clear(&r);
 }
 
-static void test_json_variants_of_the_mapping(void **state)
+AT_TEST(test_json_variants_of_the_mapping)
 {
     (void)state;
     static const char body[] =
@@ -223,7 +224,7 @@ static void test_json_variants_of_the_mapping(void **state)
     otlp_result_clear(&r);
 }
 
-static void test_too_many_spans(void **state)
+AT_TEST(test_too_many_spans)
 {
     (void)state;
     static const char body[] = WRAP("{" SPAN_OK "},{" SPAN_OK "},{" SPAN_OK "}");
@@ -236,7 +237,7 @@ static void test_too_many_spans(void **state)
     otlp_result_clear(&r);
 }
 
-static void test_owners_file(void **state)
+AT_TEST(test_owners_file)
 {
     (void)state;
     char *dir;
@@ -284,7 +285,7 @@ static void test_owners_file(void **state)
     tu_rmtree_free(dir);
 }
 
-static void test_response_in_both_formats(void **state)
+AT_TEST(test_response_in_both_formats)
 {
     (void)state;
     uint8_t *out;
@@ -313,18 +314,4 @@ static void test_response_in_both_formats(void **state)
     free(out);
     assert_string_equal(otlp_dialect_name(OTLP_DIALECT_AISDK), "aisdk");
     assert_string_equal(otlp_strerror(OTLP_EDECODE), "not an OTLP ExportTraceServiceRequest");
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_malformed_json_says_where),
-        cmocka_unit_test(test_deep_nesting_is_refused_in_both_formats),
-        cmocka_unit_test(test_malformed_protobuf_says_where),
-        cmocka_unit_test(test_json_variants_of_the_mapping),
-        cmocka_unit_test(test_too_many_spans),
-        cmocka_unit_test(test_owners_file),
-        cmocka_unit_test(test_response_in_both_formats),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "otlp_fixture.h"
 #include "testutil.h"
 
@@ -210,7 +211,7 @@ static void check_fixture(const fixture *f, const otlp_owners *ow)
     TU_FREE(body, path);
 }
 
-static void test_real_instrumentations_map_as_expected(void **state)
+AT_TEST(test_real_instrumentations_map_as_expected)
 {
     (void)state;
     char *dir;
@@ -221,12 +222,4 @@ static void test_real_instrumentations_map_as_expected(void **state)
     }
     otlp_owners_destroy(&ow);
     tu_rmtree_free(dir);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_real_instrumentations_map_as_expected),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

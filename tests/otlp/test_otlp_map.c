@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "otlp_fixture.h"
 #include "testutil.h"
 
@@ -105,7 +106,7 @@ static const tspan genai_spans[] = {
      http_attrs},
 };
 
-static void test_genai_spans_map_field_by_field(void **state)
+AT_TEST(test_genai_spans_map_field_by_field)
 {
     (void)state;
     otlp_result r = {0};
@@ -182,7 +183,7 @@ static void test_genai_spans_map_field_by_field(void **state)
     otlp_result_clear(&r);
 }
 
-static void test_event_ids_are_stable_and_time_ordered(void **state)
+AT_TEST(test_event_ids_are_stable_and_time_ordered)
 {
     (void)state;
     otlp_result a = {0}, b = {0};
@@ -247,7 +248,7 @@ static const tspan oi_spans[] = {
      oi_retr},
 };
 
-static void test_openinference_spans_with_owners_file(void **state)
+AT_TEST(test_openinference_spans_with_owners_file)
 {
     (void)state;
     char *dir;
@@ -332,7 +333,7 @@ static const tspan ll_spans[] = {
      NULL, ll_tool},
 };
 
-static void test_openllmetry_spans_without_dri_are_rejected(void **state)
+AT_TEST(test_openllmetry_spans_without_dri_are_rejected)
 {
     (void)state;
     otlp_result r = {0};
@@ -348,7 +349,7 @@ static void test_openllmetry_spans_without_dri_are_rejected(void **state)
     otlp_result_clear(&r);
 }
 
-static void test_openllmetry_spans_map_field_by_field(void **state)
+AT_TEST(test_openllmetry_spans_map_field_by_field)
 {
     (void)state;
     char *dir;
@@ -432,7 +433,7 @@ static const tspan ai_spans[] = {
     {T1, "4000000000000001", NULL, "ai.generateText", T0, T0 + 30 * MS, 0, NULL, ai_outer},
 };
 
-static void test_aisdk_usage_counted_once(void **state)
+AT_TEST(test_aisdk_usage_counted_once)
 {
     (void)state;
     otlp_result r = {0};
@@ -498,7 +499,7 @@ static const tspan at_spans[] = {
     {T1, "5000000000000002", NULL, "chat", T0, T0 + MS, 0, NULL, at_llm},
 };
 
-static void test_agenttrail_attributes_give_outcome_and_approval(void **state)
+AT_TEST(test_agenttrail_attributes_give_outcome_and_approval)
 {
     (void)state;
     otlp_result r = {0};
@@ -524,7 +525,7 @@ static void test_agenttrail_attributes_give_outcome_and_approval(void **state)
 
 /* ---- limits and rejections --------------------------------------------------------------- */
 
-static void test_attributes_over_the_limit_are_counted(void **state)
+AT_TEST(test_attributes_over_the_limit_are_counted)
 {
     (void)state;
     static char keys[100][16];
@@ -549,7 +550,7 @@ static void test_attributes_over_the_limit_are_counted(void **state)
     otlp_result_clear(&r);
 }
 
-static void test_invalid_event_rejects_the_span_with_the_validate_message(void **state)
+AT_TEST(test_invalid_event_rejects_the_span_with_the_validate_message)
 {
     (void)state;
     static const tattr no_model[] = {TS("gen_ai.operation.name", "chat"), TEND};
@@ -566,20 +567,4 @@ static void test_invalid_event_rejects_the_span_with_the_validate_message(void *
     assert_non_null(strstr(r.rejections[0].reason, "model"));
     assert_non_null(strstr(r.rejections[1].reason, "workflow"));
     otlp_result_clear(&r);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_genai_spans_map_field_by_field),
-        cmocka_unit_test(test_event_ids_are_stable_and_time_ordered),
-        cmocka_unit_test(test_openinference_spans_with_owners_file),
-        cmocka_unit_test(test_openllmetry_spans_without_dri_are_rejected),
-        cmocka_unit_test(test_openllmetry_spans_map_field_by_field),
-        cmocka_unit_test(test_aisdk_usage_counted_once),
-        cmocka_unit_test(test_agenttrail_attributes_give_outcome_and_approval),
-        cmocka_unit_test(test_attributes_over_the_limit_are_counted),
-        cmocka_unit_test(test_invalid_event_rejects_the_span_with_the_validate_message),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }
