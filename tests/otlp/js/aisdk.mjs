@@ -45,7 +45,7 @@ const result = await generateText({
   stopWhen: stepCountIs(3),
   experimental_telemetry: {
     isEnabled: true,
-    functionId: 'weather-report',
+    functionId: 'aisdk-weather',
     metadata: { conversation: 'conv-aisdk-1' },
     tracer: provider.getTracer('ai'),
   },

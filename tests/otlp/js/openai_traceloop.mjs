@@ -8,7 +8,7 @@ import { OpenAIInstrumentation } from '@traceloop/instrumentation-openai';
 import { parseArgs, startTracing } from './otel.mjs';
 import { startMockOpenAI, runWeatherAgent } from './mock_openai.mjs';
 
-const opts = parseArgs({ service: 'openai-agent' });
+const opts = parseArgs({ service: 'openllmetry-agent' });
 const { provider, finish } = startTracing(opts);
 const instrumentation = new OpenAIInstrumentation({ traceContent: true });
 instrumentation.setTracerProvider(provider);
