@@ -2,8 +2,10 @@
  * main.c - trace-collector: options, signals, and the serving loop.
  *
  * Owns: the process: parses the options table (options.c), installs the
- * SIGTERM/SIGINT handlers that ask the loop to stop, runs it (server.c).
- * Threading: the main thread serves; the handlers only set a flag.
+ * SIGTERM/SIGINT handlers that ask the loop to stop, runs it (server.c) and,
+ * with --otlp-http / --http, the HTTP endpoint (http.c, ingest.c) beside it.
+ * Threading: the main thread serves; the handlers only set a flag; the
+ * HTTP threads hand their events to the main thread (ingest.h).
  * Exit status: 0 after a clean stop, 2 usage error, 3 store or socket error.
  */
 #include <signal.h>
@@ -11,7 +13,10 @@
 #include <string.h>
 
 #include "auth.h"
+#include "http.h"
+#include "ingest.h"
 #include "log.h"
+#include "metrics.h"
 #include "options.h"
 #include "server.h"
 #include "signer.h"
@@ -64,13 +69,25 @@ int main(int argc, char **argv)
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    metrics *m = metrics_create();
     collector *c = NULL;
-    rc = collector_open(&cfg, &c);
-    if (rc != 0) return rc;
-    clog_line(CLOG_INFO, "ready (group commit: %zu events, %zu bytes, %zu ms)", cfg.group_events,
-              cfg.group_bytes, cfg.group_ms);
-    rc = collector_run(c, &g_stop);
+    ingest *g = NULL;
+    http_server *h = NULL;
+    rc = m ? collector_open(&cfg, m, &c) : 3;
+    if (rc == 0 && cfg.otlp_http) rc = ingest_open(&cfg, collector_zmq_context(c), m, &g);
+    if (rc == 0) rc = http_start(&cfg, m, g, &h);
+    if (rc == 0) {
+        clog_line(CLOG_INFO, "ready (group commit: %zu events, %zu bytes, %zu ms)",
+                  cfg.group_events, cfg.group_bytes, cfg.group_ms);
+        rc = collector_run(c, &g_stop);
+    }
+    /* HTTP requests still waiting give up (503) once the loop is gone; their DEALERs
+     * close before the context does. */
+    ingest_stop(g);
+    http_stop(&h);
+    ingest_close(&g);
     collector_close(&c);
+    metrics_destroy(&m);
     clog_line(CLOG_INFO, "stopped");
     return rc;
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "atcommon.h"
+#include "http.h"
 #include "log.h"
 #include "tracestore.h"
 
@@ -148,6 +149,43 @@ static const at_opt table[] = {
      .metavar = "DIR",
      .help = "append every signed checkpoint to DIR (another disk or host; verify --witness "
              "DIR)"},
+    {.name = "otlp-http",
+     .kind = AT_OPT_STRING,
+     CFG(otlp_http),
+     .metavar = "ADDR:PORT",
+     .help = "serve OTLP/HTTP (POST /v1/traces), /metrics and /healthz there (PORT or :PORT: "
+             "127.0.0.1; 4318 is the usual port; no authentication: keep it on loopback)"},
+    {.name = "http",
+     .kind = AT_OPT_STRING,
+     CFG(http),
+     .metavar = "ADDR:PORT",
+     .help = "serve /metrics and /healthz there (the --otlp-http server serves them too)"},
+    {.name = "owners",
+     .kind = AT_OPT_STRING,
+     CFG(owners),
+     .metavar = "FILE",
+     .help = "DRI of OTLP spans that name none: \"workflow:GLOB OWNER\" or \"service:GLOB "
+             "OWNER\" lines, the last match wins (docs/otlp.md)"},
+    {.name = "hmac-key-file",
+     .kind = AT_OPT_STRING,
+     CFG(hmac_key_file),
+     .metavar = "FILE",
+     .help = "organisation HMAC key reducing OTLP prompt and message content (default "
+             "STORE/otlp-hmac.key, created 0600 on first start)"},
+    {.name = "otlp-max-body",
+     .kind = AT_OPT_SIZE,
+     CFG(otlp_max_body),
+     .def = "16M",
+     .metavar = "N",
+     POSITIVE,
+     .help = "largest OTLP request body once inflated (gzip); larger get 413"},
+    {.name = "otlp-max-inflight",
+     .kind = AT_OPT_UINT,
+     CFG(otlp_max_inflight),
+     .def = "64",
+     .metavar = "N",
+     POSITIVE,
+     .help = "OTLP requests served at once; more get 429 with Retry-After"},
     {.name = "print-public-key",
      .kind = AT_OPT_FLAG,
      CFG(print_public_key),
@@ -166,8 +204,14 @@ static const at_opt_section man_sections[] = {
     {"FILES", "STORE/checkpoint.key\n"
               "the default signing key of the log's checkpoints (mode 0600).\n"
               "\n"
+              "STORE/otlp-hmac.key\n"
+              "the default HMAC key of OTLP prompt content (mode 0600), with --otlp-http.\n"
+              "\n"
               "STORE/\n"
               "the LMDB store: events, indexes, the Merkle log and its checkpoints."},
+    {"SECURITY", "The OTLP/HTTP receiver and /metrics have no authentication: anyone who can "
+                 "reach the address can write events. They bind 127.0.0.1 unless told otherwise; a "
+                 "non-loopback address is served with a warning in the log."},
     {"ENVIRONMENT", "AGENTTRAIL_STORE: the store directory when --store is not given."},
     {"EXAMPLES", "  trace-collector --store /var/lib/agenttrail --listen tcp://127.0.0.1:7600\n"
                  "  trace-collector keygen --curve -o collector\n"
@@ -187,7 +231,8 @@ static const at_opt_prog prog = {
             "       trace-collector keygen --curve -o NAME\n"
             "       trace-collector keygen [-o FILE]   (checkpoint signing key)\n"
             "Receives event batches from trace-shim and libtraceshim over ZeroMQ, validates\n"
-            "them, commits them to the store in groups and acks each batch once durable.\n\n",
+            "them, commits them to the store in groups and acks each batch once durable.\n"
+            "With --otlp-http it also takes OpenTelemetry (OTLP/HTTP) GenAI spans.\n\n",
     .tail = "\nSizes take K, M or G suffixes (powers of 1024; 0 is a size). Exit status: 0\n"
             "after a clean stop (SIGTERM/SIGINT), 2 usage error, 3 store or socket error.\n",
     .summary = "receive trace events over ZeroMQ, validate them and store them durably",
@@ -214,6 +259,14 @@ static int check(collector_config *cfg)
         fprintf(stderr, "trace-collector: --curve-secret and --allow go together: CURVE serves "
                         "only the keys the allowlist names\n");
         return -1;
+    }
+    const char *addrs[2][2] = {{"otlp-http", cfg->otlp_http}, {"http", cfg->http}};
+    for (int i = 0; i < 2; i++) {
+        char why[256];
+        if (addrs[i][1] && http_addr_parse(addrs[i][1], NULL, why, sizeof why) != 0) {
+            fprintf(stderr, "trace-collector: --%s %s: %s\n", addrs[i][0], addrs[i][1], why);
+            return -1;
+        }
     }
     return 0;
 }

@@ -36,6 +36,12 @@ typedef struct collector_config {
     size_t checkpoint_entries; /* --checkpoint-entries: sign at once past this many unsigned */
     const char *witness;       /* --witness DIR: every checkpoint appended there too */
     int print_public_key;      /* --print-public-key: print it and exit */
+    const char *otlp_http;     /* --otlp-http ADDR:PORT: OTLP/HTTP receiver (+ metrics, health) */
+    const char *http;          /* --http ADDR:PORT: metrics and health only */
+    const char *owners;        /* --owners FILE: DRI of OTLP spans by workflow or service */
+    const char *hmac_key_file; /* --hmac-key-file (NULL: STORE/otlp-hmac.key) */
+    size_t otlp_max_body;      /* --otlp-max-body: largest request body, once inflated */
+    size_t otlp_max_inflight;  /* --otlp-max-inflight: OTLP requests at once, more get 429 */
 } collector_config;
 
 /* Fills defaults, then parses argv. Returns 0 to run, 1 when --help,

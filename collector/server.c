@@ -1,9 +1,11 @@
 /*
  * server.c - trace-collector's serving loop (see server.h).
  *
- * Owns: the ZeroMQ context and ROUTER socket, the open store, and the
- * pending group: the events received and not yet committed, with, for each
- * batch they came in, the peer to answer and the events it rejected.
+ * Owns: the ZeroMQ context and ROUTER sockets (the --listen one, and with
+ * --otlp-http the inproc one of the HTTP threads, COLLECTOR_OTLP_ENDPOINT),
+ * the open store, and the pending group: the events received and not yet
+ * committed, with, for each batch they came in, the socket and peer to answer
+ * and the events it rejected.
  *
  * Invariants:
  * - an OK ack is sent only after ts_append returned 0 for the group holding
@@ -31,6 +33,7 @@
 #include "auth.h"
 #include "signer.h"
 #include "log.h"
+#include "metrics.h"
 #include "tracestore.h"
 
 typedef struct rejection {
@@ -39,6 +42,7 @@ typedef struct rejection {
 } rejection;
 
 typedef struct pending_batch {
+    void *sock;       /* the ROUTER it came on, to ack on */
     uint8_t rid[256]; /* ZeroMQ routing id of the peer */
     size_t rid_len;
     uint64_t seq;
@@ -52,6 +56,9 @@ struct collector {
     tp_limits limits;
     ts_store *store;
     void *zctx, *sock;
+    void *otlp_sock;  /* inproc ROUTER of the OTLP/HTTP threads (ingest.c), or NULL */
+    metrics *metrics; /* counters of /metrics (collector/metrics.h) */
+    uint64_t stat_ms; /* last ts_stat snapshot given to metrics, monotonic ms */
     auth_zap *auth;   /* CURVE allowlist (--allow), else NULL: loopback/anonymous */
     signer *signer;   /* signs checkpoints of the Merkle log (collector/signer.c) */
     char origin[256]; /* the store's log origin ("" if it has none), for expect_log */
@@ -190,7 +197,31 @@ static void sign_if_due(collector *c, int committed)
     if (rc < 0) clog_line(CLOG_ERROR, "checkpoint: %s", at_error_format(&e, err, sizeof err));
 }
 
-int collector_open(const collector_config *cfg, collector **out)
+/* The inproc ROUTER the HTTP threads' DEALERs send OTLP batches to: no CURVE (it never
+ * leaves the process), the limits of the main socket. */
+static int open_otlp_socket(collector *c, int hwm, int64_t maxmsg)
+{
+    c->otlp_sock = zmq_socket(c->zctx, ZMQ_ROUTER);
+    int linger = 0;
+    if (c->otlp_sock) {
+        zmq_setsockopt(c->otlp_sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+        zmq_setsockopt(c->otlp_sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+        zmq_setsockopt(c->otlp_sock, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_setsockopt(c->otlp_sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    }
+    if (!c->otlp_sock || zmq_bind(c->otlp_sock, COLLECTOR_OTLP_ENDPOINT) != 0) {
+        clog_line(CLOG_ERROR, "zmq: %s: %s", COLLECTOR_OTLP_ENDPOINT, zmq_strerror(errno));
+        return 3;
+    }
+    return 0;
+}
+
+void *collector_zmq_context(collector *c)
+{
+    return c->zctx;
+}
+
+int collector_open(const collector_config *cfg, metrics *m, collector **out)
 {
     *out = NULL;
     collector *c = calloc(1, sizeof *c);
@@ -199,6 +230,7 @@ int collector_open(const collector_config *cfg, collector **out)
         return 3;
     }
     c->cfg = cfg;
+    c->metrics = m;
     c->limits = tp_limits_default();
     c->limits.event_max = cfg->event_max;
     c->limits.string_max = cfg->string_max;
@@ -259,6 +291,10 @@ int collector_open(const collector_config *cfg, collector **out)
         }
         clog_line(CLOG_INFO, "listening on %s", cfg->listen[i]);
     }
+    if (cfg->otlp_http && open_otlp_socket(c, hwm, maxmsg) != 0) {
+        collector_close(&c);
+        return 3;
+    }
     ts_stats st;
     if (ts_stat(c->store, &st) == 0)
         clog_line(CLOG_INFO, "store %s open: %" PRIu64 " events", cfg->store_dir, st.events);
@@ -290,6 +326,7 @@ void collector_close(collector **cp)
     free(c->bindex);
     free(c->batches);
     if (c->sock) zmq_close(c->sock);
+    if (c->otlp_sock) zmq_close(c->otlp_sock);
     auth_zap_stop(&c->auth);
     if (c->zctx) zmq_ctx_term(c->zctx);
     signer_destroy(&c->signer);
@@ -300,7 +337,7 @@ void collector_close(collector **cp)
 
 /* ---- acks --------------------------------------------------------------- */
 
-static void send_ack(collector *c, const uint8_t *rid, size_t rid_len, const tp_ack *ack)
+static void send_ack(void *sock, const uint8_t *rid, size_t rid_len, const tp_ack *ack)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -309,24 +346,28 @@ static void send_ack(collector *c, const uint8_t *rid, size_t rid_len, const tp_
         return;
     }
     /* A peer that went away is dropped silently by ROUTER; it resends. */
-    if (zmq_send(c->sock, rid, rid_len, ZMQ_SNDMORE) >= 0) zmq_send(c->sock, buf, len, 0);
+    if (zmq_send(sock, rid, rid_len, ZMQ_SNDMORE) >= 0) zmq_send(sock, buf, len, 0);
     free(buf);
 }
 
-static void ack_simple(collector *c, const uint8_t *rid, size_t rid_len, uint64_t seq, int status,
-                       const char *reason)
+static void ack_simple(collector *c, void *sock, const uint8_t *rid, size_t rid_len, uint64_t seq,
+                       int status, const char *reason)
 {
+    metrics_add_batch(c->metrics, status == AGENTTRAIL__V1__ACK_STATUS__ACK_RETRY
+                                      ? METRICS_BATCH_RETRY
+                                      : METRICS_BATCH_REJECTED);
     tp_ack ack = AGENTTRAIL__V1__ACK__INIT;
     ack.has_seq = 1;
     ack.seq = seq;
     ack.has_status = 1;
     ack.status = status;
     ack.reason = (char *)reason;
-    send_ack(c, rid, rid_len, &ack);
+    send_ack(sock, rid, rid_len, &ack);
 }
 
 static void ack_batch_ok(collector *c, const pending_batch *pb, uint32_t accepted, uint32_t dups)
 {
+    metrics_add_batch(c->metrics, METRICS_BATCH_OK);
     tp_ack ack = AGENTTRAIL__V1__ACK__INIT;
     ack.has_seq = 1;
     ack.seq = pb->seq;
@@ -356,7 +397,7 @@ static void ack_batch_ok(collector *c, const pending_batch *pb, uint32_t accepte
         ack.n_rejected = pb->nrej;
         ack.rejected = rp;
     }
-    send_ack(c, pb->rid, pb->rid_len, &ack);
+    send_ack(pb->sock, pb->rid, pb->rid_len, &ack);
     free(rs);
     free(rp);
 }
@@ -405,6 +446,7 @@ static int report_conflict(collector *c, pending_batch *pb, size_t i)
         clog_line(CLOG_ERROR, "out of memory recording a rejection for event %s", id);
     c->n_conflicts++;
     c->n_rejected++;
+    metrics_add_rejected(c->metrics, 0, 1);
     return 1;
 }
 
@@ -424,6 +466,26 @@ static int group_reserve(collector *c, size_t more_events)
                : 0;
 }
 
+/* For /metrics and /healthz; ts_stat (the file's size) at most once a second. */
+static void note_commit(collector *c, int rc, uint64_t took)
+{
+    char why[200] = "";
+    if (rc != 0)
+        snprintf(why, sizeof why, "%s: %s", rc == TS_EFULL ? "store full" : "commit failing",
+                 ts_last_error(c->store));
+    metrics_add_commit(c->metrics, took, c->nevents,
+                       rc == 0          ? METRICS_STORE_OK
+                       : rc == TS_EFULL ? METRICS_STORE_FULL
+                                        : METRICS_STORE_FAILING,
+                       why);
+    uint64_t ms = mono_ns() / 1000000u;
+    ts_stats st;
+    if ((c->stat_ms == 0 || ms - c->stat_ms >= 1000) && ts_stat(c->store, &st) == 0) {
+        c->stat_ms = ms;
+        metrics_set_store(c->metrics, st.bytes_on_disk, st.map_size, st.events);
+    }
+}
+
 /* Commits the group, then acks every batch in it: OK once durable, RETRY if
  * the commit failed (nothing of it is stored; the shims resend). */
 static void group_commit(collector *c)
@@ -431,7 +493,9 @@ static void group_commit(collector *c)
     if (c->nbatches == 0) return;
     uint64_t t0 = mono_ns();
     int rc = c->nevents ? ts_append(c->store, c->events, c->nevents, c->results) : 0;
-    c->ns_commit += mono_ns() - t0;
+    uint64_t took = mono_ns() - t0;
+    c->ns_commit += took;
+    note_commit(c, rc, took);
     if (rc == 0) {
         if (c->store_full) clog_line(CLOG_INFO, "store has room again: acking batches");
         c->store_full = 0;
@@ -444,6 +508,7 @@ static void group_commit(collector *c)
             }
             c->n_stored += pb->n - dups - conflicts;
             c->n_dups += dups;
+            metrics_add_events(c->metrics, pb->n - dups - conflicts, dups);
             ack_batch_ok(c, pb, (uint32_t)pb->n - conflicts, dups);
         }
         clog_line(CLOG_DEBUG, "committed %zu events from %zu batches", c->nevents, c->nbatches);
@@ -465,8 +530,8 @@ static void group_commit(collector *c)
         snprintf(reason, sizeof reason, "store: %s", ts_strerror(rc));
         for (size_t b = 0; b < c->nbatches; b++) {
             c->n_retry++;
-            ack_simple(c, c->batches[b].rid, c->batches[b].rid_len, c->batches[b].seq,
-                       AGENTTRAIL__V1__ACK_STATUS__ACK_RETRY, reason);
+            ack_simple(c, c->batches[b].sock, c->batches[b].rid, c->batches[b].rid_len,
+                       c->batches[b].seq, AGENTTRAIL__V1__ACK_STATUS__ACK_RETRY, reason);
         }
     }
     group_clear(c);
@@ -544,7 +609,8 @@ static int check_expect_log(const collector *c, const tp_event *ev, at_error *er
 }
 
 /* Decodes one framed batch into the group (or answers REJECTED at once). */
-static void take_batch(collector *c, const uint8_t *rid, size_t rid_len, zmq_msg_t *payload)
+static void take_batch(collector *c, void *sock, const uint8_t *rid, size_t rid_len,
+                       zmq_msg_t *payload)
 {
     c->n_batches++;
     tp_batch *b = NULL;
@@ -555,7 +621,7 @@ static void take_batch(collector *c, const uint8_t *rid, size_t rid_len, zmq_msg
         at_error_format(&err, why, sizeof why);
         c->n_bad_batches++;
         clog_line(CLOG_WARN, "batch rejected: %s: %s", tp_strerror(rc), why);
-        ack_simple(c, rid, rid_len, oversized_batch_seq(c, payload, rc),
+        ack_simple(c, sock, rid, rid_len, oversized_batch_seq(c, payload, rc),
                    AGENTTRAIL__V1__ACK_STATUS__ACK_REJECTED, why);
         return;
     }
@@ -564,24 +630,25 @@ static void take_batch(collector *c, const uint8_t *rid, size_t rid_len, zmq_msg
                  b->n_events, c->limits.batch_max_events);
         c->n_bad_batches++;
         clog_line(CLOG_WARN, "batch rejected: %s", why);
-        ack_simple(c, rid, rid_len, b->seq, AGENTTRAIL__V1__ACK_STATUS__ACK_REJECTED, why);
+        ack_simple(c, sock, rid, rid_len, b->seq, AGENTTRAIL__V1__ACK_STATUS__ACK_REJECTED, why);
         tp_batch_destroy(&b);
         return;
     }
     /* A session authenticated before a reload that revoked its key. */
-    const char *who = message_source(payload);
-    if (c->auth && !auth_zap_allows_name(c->auth, who)) {
+    const char *who = sock == c->otlp_sock ? "otlp-http" : message_source(payload);
+    if (sock == c->sock) metrics_peer_seen(c->metrics, rid, rid_len);
+    if (c->auth && sock == c->sock && !auth_zap_allows_name(c->auth, who)) {
         snprintf(why, sizeof why,
                  "-: source \"%s\" is no longer in the allowlist; reconnect with an allowed key",
                  who);
         c->n_bad_batches++;
         clog_line(CLOG_WARN, "batch from \"%s\" rejected: key revoked by an allowlist reload", who);
-        ack_simple(c, rid, rid_len, b->seq, AGENTTRAIL__V1__ACK_STATUS__ACK_REJECTED, why);
+        ack_simple(c, sock, rid, rid_len, b->seq, AGENTTRAIL__V1__ACK_STATUS__ACK_REJECTED, why);
         tp_batch_destroy(&b);
         return;
     }
     if (group_reserve(c, b->n_events) != 0) {
-        ack_simple(c, rid, rid_len, b->seq, AGENTTRAIL__V1__ACK_STATUS__ACK_RETRY,
+        ack_simple(c, sock, rid, rid_len, b->seq, AGENTTRAIL__V1__ACK_STATUS__ACK_RETRY,
                    "collector out of memory");
         tp_batch_destroy(&b);
         return;
@@ -589,12 +656,13 @@ static void take_batch(collector *c, const uint8_t *rid, size_t rid_len, zmq_msg
     if (c->nbatches == 0) c->group_start = mono_ns();
     pending_batch *pb = &c->batches[c->nbatches++];
     memset(pb, 0, sizeof *pb);
+    pb->sock = sock;
     memcpy(pb->rid, rid, rid_len);
     pb->rid_len = rid_len;
     pb->seq = b->seq;
     pb->first = c->nevents;
     uint64_t received = tp_now_unix_nano();
-    const char *source = message_source(payload);
+    const char *source = who;
     for (size_t i = 0; i < b->n_events; i++) {
         tp_event *ev = NULL;
         rc = tp_event_unpack(b->events[i].data, b->events[i].len, &c->limits, &ev, &err);
@@ -620,6 +688,7 @@ static void take_batch(collector *c, const uint8_t *rid, size_t rid_len, zmq_msg
             at_error_format(&err, why, sizeof why);
             add_rejection(pb, (uint32_t)i, why);
             c->n_rejected++;
+            metrics_add_rejected(c->metrics, rc, 0);
             continue;
         }
         c->bindex[c->nevents] = (uint32_t)i;
@@ -634,21 +703,22 @@ static void take_batch(collector *c, const uint8_t *rid, size_t rid_len, zmq_msg
 }
 
 /* Receives one message if any: 1 taken, 0 none waiting. */
-static int recv_one(collector *c)
+static int recv_one(collector *c, void *sock)
 {
+    if (!sock) return 0;
     zmq_msg_t rid, payload;
     zmq_msg_init(&rid);
-    if (zmq_msg_recv(&rid, c->sock, ZMQ_DONTWAIT) < 0) {
+    if (zmq_msg_recv(&rid, sock, ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&rid);
         return 0;
     }
     zmq_msg_init(&payload);
-    int ok = zmq_msg_more(&rid) && zmq_msg_recv(&payload, c->sock, 0) >= 0;
+    int ok = zmq_msg_more(&rid) && zmq_msg_recv(&payload, sock, 0) >= 0;
     int extra = 0;
     while (ok && zmq_msg_more(&payload)) { /* one part per batch: drop the rest */
         zmq_msg_t x;
         zmq_msg_init(&x);
-        zmq_msg_recv(&x, c->sock, 0);
+        zmq_msg_recv(&x, sock, 0);
         int more = zmq_msg_more(&x);
         zmq_msg_close(&x);
         extra = 1;
@@ -659,11 +729,12 @@ static int recv_one(collector *c)
         if (extra) {
             c->n_bad_batches++;
             clog_line(CLOG_WARN, "batch rejected: more than one message part");
-            ack_simple(c, zmq_msg_data(&rid), rid_len, 0, AGENTTRAIL__V1__ACK_STATUS__ACK_REJECTED,
+            ack_simple(c, sock, zmq_msg_data(&rid), rid_len, 0,
+                       AGENTTRAIL__V1__ACK_STATUS__ACK_REJECTED,
                        "-: a batch is one message part (docs/wire-format.md)");
         } else {
             uint64_t t0 = mono_ns();
-            take_batch(c, zmq_msg_data(&rid), rid_len, &payload);
+            take_batch(c, sock, zmq_msg_data(&rid), rid_len, &payload);
             c->ns_take += mono_ns() - t0;
         }
     }
@@ -688,8 +759,8 @@ int collector_run(collector *c, volatile sig_atomic_t *stop)
         }
         int64_t sign_in = signer_due_in_ms(c->signer, mono_ns() / 1000000u);
         if (sign_in >= 0 && sign_in < timeout) timeout = (int)sign_in;
-        zmq_pollitem_t item = {c->sock, 0, ZMQ_POLLIN, 0};
-        int n = zmq_poll(&item, 1, timeout);
+        zmq_pollitem_t items[2] = {{c->sock, 0, ZMQ_POLLIN, 0}, {c->otlp_sock, 0, ZMQ_POLLIN, 0}};
+        int n = zmq_poll(items, c->otlp_sock ? 2 : 1, timeout);
         if (n < 0 && errno != EINTR) {
             clog_line(CLOG_ERROR, "zmq_poll: %s", zmq_strerror(errno));
             break;
@@ -702,7 +773,8 @@ int collector_run(collector *c, volatile sig_atomic_t *stop)
             else
                 auth_zap_reload(c->auth, NULL); /* logs either way */
         }
-        while (!group_is_full(c) && recv_one(c))
+        /* Both sockets in turn, so that neither starves the other. */
+        while (!group_is_full(c) && (recv_one(c, c->sock) | recv_one(c, c->otlp_sock)))
             ;
         if (c->nbatches &&
             (group_is_full(c) || mono_ns() >= c->group_start + group_ns || group_ns == 0))
