@@ -87,6 +87,12 @@ static void test_exporter_retries_across_sigkill_every_span_once(void **state)
     char *err = tu_read_file(err_path, NULL), *out = tu_read_file(out_path, NULL);
     if (status != 0) fail_msg("flood.mjs exited %d:\n%s%s", status, out, err);
     fprintf(stderr, "flood.mjs: %s", out);
+    /* The exporter met the dead collector and retried (the SDK's diag log says so). */
+    size_t retries = 0;
+    for (const char *r = err; (r = strstr(r, "Scheduling export retry")) != NULL; r++)
+        retries++;
+    fprintf(stderr, "flood.mjs: %zu export retries\n", retries);
+    if (retries == 0) fail_msg("flood.mjs never retried an export:\n%s", err);
     TU_FREE(out, err);
     assert_int_equal(kills, KILLS);
     for (int k = 0; k < KILLS; k++) {

@@ -8,8 +8,11 @@ import { parseArgs, startTracing } from './otel.mjs';
 
 const opts = parseArgs({ service: 'flood-agent', dri: 'alice@example.com',
                          workflow: 'flood', spans: '2000' });
+// While the collector is down, exports wait in the exporter's backoff: allow all of them to
+// be pending at once (the default, 30, fails the ones past it: the exporter's own drop).
 const { tracer, finish } = startTracing(opts, {}, { maxExportBatchSize: 50,
-                                                    scheduledDelayMillis: 10 });
+                                                    scheduledDelayMillis: 10 },
+                                        { concurrencyLimit: 1000 });
 const total = Number(opts.spans);
 const ids = [];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -4,6 +4,7 @@
 // once the request carries the tool's result, a text answer. Every reply has usage with
 // prompt_tokens_details.cached_tokens. The reply text carries the marker SECRET-REPLY-.
 import http from 'node:http';
+import { trace } from '@opentelemetry/api';
 
 export const USAGE = [
   { prompt_tokens: 120, completion_tokens: 18, total_tokens: 138,
@@ -57,8 +58,19 @@ export function startMockOpenAI() {
   });
 }
 
-// The agent loop both openai scripts run: ask, run the requested tool, ask again.
-export async function runWeatherAgent(client) {
+// The agent loop both openai scripts run, in one trace under a plain span of the agent's own
+// (not AI work by itself): ask, run the requested tool, ask again.
+export function runWeatherAgent(client) {
+  return trace.getTracer('weather-agent').startActiveSpan('weather-agent run', async (span) => {
+    try {
+      return await weatherLoop(client);
+    } finally {
+      span.end();
+    }
+  });
+}
+
+async function weatherLoop(client) {
   const tools = [{ type: 'function', function: {
     name: 'get_weather', description: 'Current weather of a city',
     parameters: { type: 'object', properties: { city: { type: 'string' } },

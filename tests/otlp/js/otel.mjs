@@ -2,7 +2,9 @@
 // (ENDPOINT [--format proto|json] [--service NAME] [--dri D] [--workflow W]), a real
 // OpenTelemetry NodeTracerProvider with the real OTLP exporter of the chosen format, and the
 // flush/shutdown every script does before it exits, failing the process when an export failed
-// (so a test tells "the exporter gave up" from "the collector lost spans").
+// (so a test tells "the exporter gave up" from "the collector lost spans"), with the SDK's
+// warnings and retries on stderr.
+import { DiagLogLevel, diag } from '@opentelemetry/api';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -56,14 +58,22 @@ class CountingExporter {
 }
 
 // opts: from parseArgs; resource: extra resource attributes; batch: BatchSpanProcessor
-// settings. Returns { provider, tracer, finish } where finish() flushes, shuts down and exits.
-export function startTracing(opts, resource = {}, batch = {}) {
+// settings; exporter: more options of the OTLP exporter. Returns { provider, tracer, finish } where finish() flushes, shuts down and exits.
+export function startTracing(opts, resource = {}, batch = {}, exporterOpts = {}) {
+  // The SDK's own log on stderr: its errors and warnings, and of the rest only what tells of
+  // retries (a retried export logs "Scheduling export retry in N ms" at its verbose level).
+  const says = (msg) => console.error(`otel: ${msg}`);
+  const retryOnly = (msg) => { if (/Scheduling export retry|not retrying|maximum retry/.test(String(msg))) says(msg); };
+  diag.setLogger({ error: says, warn: says, info: retryOnly, debug: retryOnly,
+                   verbose: retryOnly }, { logLevel: DiagLogLevel.VERBOSE,
+                                           suppressOverrideMessage: true });
   const attrs = { [ATTR_SERVICE_NAME]: opts.service || 'agent', ...resource };
   if (opts.dri) attrs['agenttrail.dri'] = opts.dri;
   if (opts.workflow) attrs['agenttrail.workflow'] = opts.workflow;
   const Exporter = opts.format === 'json' ? JsonExporter : ProtoExporter;
   const exporter = new CountingExporter(
-      new Exporter({ url: opts.endpoint, timeoutMillis: Number(opts.timeout || 30000) }));
+      new Exporter({ url: opts.endpoint, timeoutMillis: Number(opts.timeout || 30000),
+                     ...exporterOpts }));
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes(attrs),
     spanProcessors: [new BatchSpanProcessor(exporter, {
@@ -77,8 +87,13 @@ export function startTracing(opts, resource = {}, batch = {}) {
   provider.register();
   const tracer = provider.getTracer('agenttrail-test-agent', '1.0.0');
   async function finish() {
-    await provider.forceFlush();
-    await provider.shutdown();
+    try {
+      await provider.forceFlush();
+      await provider.shutdown();
+    } catch (e) {
+      console.error(`flush or shutdown failed: ${e}`);
+      exporter.failed++;
+    }
     console.log(JSON.stringify({ exports_ok: exporter.ok, exports_failed: exporter.failed,
                                  spans_exported: exporter.spans }));
     process.exit(exporter.failed === 0 ? 0 : 1);
