@@ -1,10 +1,10 @@
 /*
  * test_otlp_sigkill.c - the real OpenTelemetry JS exporter (tests/otlp/js/flood.mjs, protobuf)
  * streams thousands of GenAI spans to trace-collector --otlp-http while the collector is
- * SIGKILLed mid-stream, twice, and restarted on the same port each time. The exporter retries
- * refused and reset requests with its own backoff; at the end every span it made is stored
- * exactly once (counted by span id over trace-query find --format jsonl), none lost, none
- * twice, and the exporter gave up on none. Skipped only when node is not installed.
+ * SIGKILLed mid-request (each commit waits 100 ms), twice, and restarted on the same port each
+ * time. The exporter retries refused and reset requests with its own backoff; at the end every span
+ * it made is stored exactly once (counted by span id over trace-query find --format jsonl), none
+ * lost, none twice, and the exporter gave up on none. Skipped only when node is not installed.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -25,6 +25,10 @@
 
 #define SPANS 3000
 #define KILLS 2
+
+/* Each group commit waits 100 ms for more: a request is almost always in flight, its spans
+ * not yet durable, when the SIGKILL comes (the exporter sees a reset, not only refusals). */
+static const char *const slow_commit[] = {"--group-ms", "100", NULL};
 
 static int still_running(pid_t pid, int *status)
 {
@@ -58,7 +62,7 @@ static void test_exporter_retries_across_sigkill_every_span_once(void **state)
     (void)state;
     otlp_env *e = oe_new("otlp-sigkill");
     if (!e) skip();
-    oe_collector_start(e, NULL);
+    oe_collector_start(e, slow_commit);
     char ids_path[600], out_path[600], err_path[600], spans[16];
     snprintf(ids_path, sizeof ids_path, "%s/ids", e->dir);
     snprintf(out_path, sizeof out_path, "%s/flood.out", e->dir);
@@ -73,13 +77,14 @@ static void test_exporter_retries_across_sigkill_every_span_once(void **state)
     uint64_t at_kill[KILLS] = {0};
     while (still_running(flood, &status)) {
         if (kills < KILLS) {
-            /* Kill once the store holds some of the spans (the exporter is mid-stream). */
-            uint64_t stored = e->collector > 0 ? pu_store_total(e->store) : 0;
-            if (stored > (uint64_t)(kills + 1) * SPANS / 4) {
+            /* Kill as soon as the exporter got spans through (again, after a restart): it is
+             * mid-stream, and with a 100 ms commit mid-request. */
+            uint64_t stored = pu_store_total(e->store);
+            if (stored > (kills ? at_kill[kills - 1] : 0)) {
                 oe_collector_kill(e);
                 at_kill[kills++] = stored;
                 pu_sleep_ms(300); /* the exporter sees refused connections meanwhile */
-                oe_collector_start(e, NULL);
+                oe_collector_start(e, slow_commit);
             }
         }
         pu_sleep_ms(20);

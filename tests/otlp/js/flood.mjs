@@ -1,5 +1,5 @@
 // flood.mjs - an agent that sends many GenAI chat spans (--spans N, default 2000) in small
-// batches over a second or two, through the real protobuf exporter, so that a test can SIGKILL
+// batches over about four seconds, through the real protobuf exporter, so that a test can SIGKILL
 // and restart the collector while requests are in flight. The exporter retries (connection
 // refused or reset, 429, 503) with its own backoff; the script exits 1 if any export was
 // finally given up, and prints every span id it made, one a line, to --ids FILE.
@@ -23,7 +23,7 @@ for (let i = 0; i < total; i++) {
     'gen_ai.usage.output_tokens': 2, 'agenttrail.seq': i } });
   ids.push(span.spanContext().spanId);
   span.end();
-  if (i % 25 === 24) await sleep(15);
+  if (i % 25 === 24) await sleep(30);
 }
 if (opts.ids) fs.writeFileSync(opts.ids, ids.join('\n') + '\n');
 await finish();
