@@ -58,12 +58,16 @@ class CountingExporter {
 }
 
 // opts: from parseArgs; resource: extra resource attributes; batch: BatchSpanProcessor
-// settings; exporter: more options of the OTLP exporter. Returns { provider, tracer, finish } where finish() flushes, shuts down and exits.
+// settings; exporterOpts: more options of the OTLP exporter. Returns { provider, tracer,
+// finish, exporter } where finish() flushes, shuts down and exits.
 export function startTracing(opts, resource = {}, batch = {}, exporterOpts = {}) {
   // The SDK's own log on stderr: its errors and warnings, and of the rest only what tells of
   // retries (a retried export logs "Scheduling export retry in N ms" at its verbose level).
-  const says = (msg) => console.error(`otel: ${msg}`);
-  const retryOnly = (msg) => { if (/Scheduling export retry|not retrying|maximum retry/.test(String(msg))) says(msg); };
+  const text = (a) => (typeof a === 'string' ? a : JSON.stringify(a));
+  const says = (msg, ...args) => console.error(['otel:', msg, ...args].map(text).join(' '));
+  const retryOnly = (msg, ...args) => {
+    if (/Scheduling export retry|not retrying|maximum retry/.test(String(msg))) says(msg, ...args);
+  };
   diag.setLogger({ error: says, warn: says, info: retryOnly, debug: retryOnly,
                    verbose: retryOnly }, { logLevel: DiagLogLevel.VERBOSE,
                                            suppressOverrideMessage: true });
