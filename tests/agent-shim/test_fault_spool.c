@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "fault_sweep.h"
 #include "spool.h"
 #include "testutil.h"
@@ -157,7 +158,7 @@ static void check_append(void *arg, int rc, unsigned long n)
 
 static spool_ctx g_ctx;
 
-static void test_every_spool_append_fault_keeps_what_was_reported_durable(void **state)
+AT_TEST(test_every_spool_append_fault_keeps_what_was_reported_durable)
 {
     (void)state;
     static const ft_op op = {.max_runs = 200,
@@ -211,7 +212,7 @@ static void check_replay(void *arg, int rc, unsigned long n)
         fail_msg("N=%lu: a failed replay lost records: %d of %d left", n, seen, GROUPS * PER_GROUP);
 }
 
-static void test_every_spool_replay_fault_loses_nothing(void **state)
+AT_TEST(test_every_spool_replay_fault_loses_nothing)
 {
     (void)state;
     static const ft_op op = {.max_runs = 200,
@@ -222,13 +223,4 @@ static void test_every_spool_replay_fault_loses_nothing(void **state)
                              .ctx = &g_ctx};
     ft_sweep_as(&op, AT_FAULT_ALLOC, "spool replay, allocations");
     ft_sweep_as(&op, AT_FAULT_IO, "spool replay, writes");
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_spool_append_fault_keeps_what_was_reported_durable),
-        cmocka_unit_test(test_every_spool_replay_fault_loses_nothing),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "pipeline_util.h"
 #include "shim_monitor.h"
 #include "testutil.h"
@@ -60,7 +61,7 @@ static int peer_recv(void *r, char *out, size_t cap)
     return 1;
 }
 
-static void test_a_connection_event_after_the_monitor_stopped_stalls_and_leaks_nothing(void **state)
+AT_TEST(test_a_connection_event_after_the_monitor_stopped_stalls_and_leaks_nothing)
 {
     (void)state;
     char *dir = tu_tempdir("monitor");
@@ -105,13 +106,4 @@ static void test_a_connection_event_after_the_monitor_stopped_stalls_and_leaks_n
     zmq_close(sock);
     zmq_ctx_term(zctx);
     tu_rmtree_free(dir);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(
-            test_a_connection_event_after_the_monitor_stopped_stalls_and_leaks_nothing),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "spool.h"
 #include "testutil.h"
 
@@ -32,7 +33,7 @@ static void append_records(spool *sp, int n)
     }
 }
 
-static void test_spool_records_survive_reopen_and_keep_the_shim_id(void **state)
+AT_TEST(test_spool_records_survive_reopen_and_keep_the_shim_id)
 {
     (void)state;
     char *dir = tu_tempdir("spool");
@@ -159,7 +160,7 @@ static void seg_free(seg *g)
     tu_rmtree_free(g->dir);
 }
 
-static void test_torn_last_record_is_reported_and_the_rest_read(void **state)
+AT_TEST(test_torn_last_record_is_reported_and_the_rest_read)
 {
     (void)state;
     seg g;
@@ -169,7 +170,7 @@ static void test_torn_last_record_is_reported_and_the_rest_read(void **state)
     seg_free(&g);
 }
 
-static void test_flipped_byte_loses_one_record_and_resyncs(void **state)
+AT_TEST(test_flipped_byte_loses_one_record_and_resyncs)
 {
     (void)state;
     seg g;
@@ -189,7 +190,7 @@ static void test_flipped_byte_loses_one_record_and_resyncs(void **state)
     seg_free(&g);
 }
 
-static void test_length_ffffffff_in_the_first_record_skips_only_it(void **state)
+AT_TEST(test_length_ffffffff_in_the_first_record_skips_only_it)
 {
     (void)state;
     seg g;
@@ -202,7 +203,7 @@ static void test_length_ffffffff_in_the_first_record_skips_only_it(void **state)
     seg_free(&g);
 }
 
-static void test_version_1_segments_are_read_and_other_versions_refused(void **state)
+AT_TEST(test_version_1_segments_are_read_and_other_versions_refused)
 {
     (void)state;
     /* Version 1: u32 length, u32 CRC, payload; no file header. */
@@ -237,7 +238,7 @@ static void test_version_1_segments_are_read_and_other_versions_refused(void **s
     assert_int_equal(c.version, -1);
 }
 
-static void test_record_over_the_limit_is_refused_before_writing(void **state)
+AT_TEST(test_record_over_the_limit_is_refused_before_writing)
 {
     (void)state;
     char *dir = tu_tempdir("spool");
@@ -256,7 +257,7 @@ static void test_record_over_the_limit_is_refused_before_writing(void **state)
     tu_rmtree_free(dir);
 }
 
-static void test_spool_directory_is_locked_by_one_client(void **state)
+AT_TEST(test_spool_directory_is_locked_by_one_client)
 {
     (void)state;
     char *dir = tu_tempdir("spool");
@@ -272,18 +273,4 @@ static void test_spool_directory_is_locked_by_one_client(void **state)
     assert_int_equal(spool_open(dir, &b, id, &locked, &err), 0);
     spool_close(&b);
     tu_rmtree_free(dir);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_spool_records_survive_reopen_and_keep_the_shim_id),
-        cmocka_unit_test(test_torn_last_record_is_reported_and_the_rest_read),
-        cmocka_unit_test(test_flipped_byte_loses_one_record_and_resyncs),
-        cmocka_unit_test(test_length_ffffffff_in_the_first_record_skips_only_it),
-        cmocka_unit_test(test_version_1_segments_are_read_and_other_versions_refused),
-        cmocka_unit_test(test_record_over_the_limit_is_refused_before_writing),
-        cmocka_unit_test(test_spool_directory_is_locked_by_one_client),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "auth.h"
 #include "testutil.h"
 
@@ -190,7 +191,7 @@ static int round_trip(fixture *fx, void *d, char *users, size_t ulen)
     return 0;
 }
 
-static void test_auth_keygen_writes_secret_0600_and_public_pair(void **state)
+AT_TEST_F(test_auth_keygen_writes_secret_0600_and_public_pair, setup, teardown)
 {
     fixture *fx = *state;
     struct stat st;
@@ -216,7 +217,7 @@ static void test_auth_keygen_writes_secret_0600_and_public_pair(void **state)
 
 /* A key pair lands whole under its names, with exact modes whatever the umask, and nothing
  * else is left in the directory (at_file_create's temporary files are gone). */
-static void test_auth_keygen_writes_exact_modes_and_leaves_no_temporary_file(void **state)
+AT_TEST(test_auth_keygen_writes_exact_modes_and_leaves_no_temporary_file)
 {
     (void)state;
     char *dir = tu_tempdir("keygen");
@@ -242,7 +243,7 @@ static void test_auth_keygen_writes_exact_modes_and_leaves_no_temporary_file(voi
     tu_rmtree_free(dir);
 }
 
-static void test_auth_secret_key_readable_by_others_is_refused(void **state)
+AT_TEST_F(test_auth_secret_key_readable_by_others_is_refused, setup, teardown)
 {
     fixture *fx = *state;
     assert_int_equal(chmod(fx->b_key, 0644), 0);
@@ -286,7 +287,7 @@ static void assert_allowlist_refused(const char *path, int code, const char *why
     if (!strstr(err.what, why)) fail_msg("\"%s\" does not say \"%s\"", err.what, why);
 }
 
-static void test_auth_unsafe_allowlist_files_are_refused(void **state)
+AT_TEST_F(test_auth_unsafe_allowlist_files_are_refused, setup, teardown)
 {
     fixture *fx = *state;
     auth_allowlist *a = NULL;
@@ -334,7 +335,7 @@ static void test_auth_unsafe_allowlist_files_are_refused(void **state)
     free(cerr);
 }
 
-static void test_auth_secret_key_is_refused_where_a_public_key_is_wanted(void **state)
+AT_TEST_F(test_auth_secret_key_is_refused_where_a_public_key_is_wanted, setup, teardown)
 {
     fixture *fx = *state;
     char *text = tu_read_file(fx->server_key, NULL);
@@ -396,7 +397,7 @@ static void test_auth_secret_key_is_refused_where_a_public_key_is_wanted(void **
     free(serr);
 }
 
-static void test_auth_allowlist_parses_names_keys_and_comments(void **state)
+AT_TEST(test_auth_allowlist_parses_names_keys_and_comments)
 {
     (void)state;
     char pa[41], sa[41], pb[41], sb[41];
@@ -426,7 +427,7 @@ static void test_auth_allowlist_parses_names_keys_and_comments(void **state)
     auth_allowlist_destroy(&a);
 }
 
-static void test_auth_allowlist_errors_name_file_and_line(void **state)
+AT_TEST(test_auth_allowlist_errors_name_file_and_line)
 {
     (void)state;
     char pa[41], sa[41];
@@ -471,7 +472,7 @@ static void test_auth_allowlist_errors_name_file_and_line(void **state)
     }
 }
 
-static void test_auth_allowed_key_is_served_and_named(void **state)
+AT_TEST_F(test_auth_allowed_key_is_served_and_named, setup, teardown)
 {
     fixture *fx = *state;
     void *a = client(fx, fx->server_pub, fx->a_key);
@@ -502,7 +503,7 @@ static void assert_refused_beside_allowed(fixture *fx, void *bad)
     zmq_close(good);
 }
 
-static void test_auth_unknown_key_is_refused(void **state)
+AT_TEST_F(test_auth_unknown_key_is_refused, setup, teardown)
 {
     fixture *fx = *state;
     void *b = client(fx, fx->server_pub, fx->b_key);
@@ -525,14 +526,14 @@ static void assert_handshake_refused(fixture *fx, void *sock)
     zmq_close(sock);
 }
 
-static void test_auth_client_without_curve_is_refused(void **state)
+AT_TEST_F(test_auth_client_without_curve_is_refused, setup, teardown)
 {
     fixture *fx = *state;
     void *plain = client(fx, NULL, NULL);
     assert_handshake_refused(fx, plain);
 }
 
-static void test_auth_client_with_wrong_server_key_is_refused(void **state)
+AT_TEST_F(test_auth_client_with_wrong_server_key_is_refused, setup, teardown)
 {
     fixture *fx = *state;
     /* shim-a's own key, but it trusts shim-b's public key as the server's. */
@@ -540,7 +541,7 @@ static void test_auth_client_with_wrong_server_key_is_refused(void **state)
     assert_handshake_refused(fx, w);
 }
 
-static void test_auth_reload_revokes_a_key(void **state)
+AT_TEST_F(test_auth_reload_revokes_a_key, setup, teardown)
 {
     fixture *fx = *state;
     void *a = client(fx, fx->server_pub, fx->a_key);
@@ -576,7 +577,7 @@ static void test_auth_reload_revokes_a_key(void **state)
     zmq_close(a2);
 }
 
-static void test_auth_second_handler_in_a_context_refuses_to_start(void **state)
+AT_TEST_F(test_auth_second_handler_in_a_context_refuses_to_start, setup, teardown)
 {
     fixture *fx = *state;
     auth_zap *z2 = NULL;
@@ -599,26 +600,5 @@ int main(void)
         fprintf(stderr, "libzmq without CURVE: the collector refuses --allow; nothing to test\n");
         return 1;
     }
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_auth_keygen_writes_secret_0600_and_public_pair, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_auth_secret_key_readable_by_others_is_refused, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_auth_unsafe_allowlist_files_are_refused, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(
-            test_auth_secret_key_is_refused_where_a_public_key_is_wanted, setup, teardown),
-        cmocka_unit_test(test_auth_keygen_writes_exact_modes_and_leaves_no_temporary_file),
-        cmocka_unit_test(test_auth_allowlist_parses_names_keys_and_comments),
-        cmocka_unit_test(test_auth_allowlist_errors_name_file_and_line),
-        cmocka_unit_test_setup_teardown(test_auth_allowed_key_is_served_and_named, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_auth_unknown_key_is_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_auth_client_without_curve_is_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_auth_client_with_wrong_server_key_is_refused, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_auth_reload_revokes_a_key, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_auth_second_handler_in_a_context_refuses_to_start,
-                                        setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return at_test_run();
 }

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 #include <zmq.h>
 
+#include "at_test.h"
 #include "pipeline_util.h"
 #include "testutil.h"
 #include "traceproto.h"
@@ -155,7 +156,7 @@ static tp_ack *ack_ok_with(env *e, const void *frame, size_t len, uint32_t accep
     return ack;
 }
 
-static void test_bad_batches_are_rejected_and_the_collector_keeps_serving(void **state)
+AT_TEST(test_bad_batches_are_rejected_and_the_collector_keeps_serving)
 {
     (void)state;
     const char *args[] = {"--max-batch-bytes", "64K", NULL};
@@ -189,7 +190,7 @@ static void test_bad_batches_are_rejected_and_the_collector_keeps_serving(void *
     env_free(e);
 }
 
-static void test_bad_events_are_named_and_their_neighbours_stored(void **state)
+AT_TEST(test_bad_events_are_named_and_their_neighbours_stored)
 {
     (void)state;
     env *e = env_new(NULL);
@@ -207,7 +208,7 @@ static void test_bad_events_are_named_and_their_neighbours_stored(void **state)
     env_free(e);
 }
 
-static void test_resent_batch_is_acked_again_and_stored_once(void **state)
+AT_TEST(test_resent_batch_is_acked_again_and_stored_once)
 {
     (void)state;
     env *e = env_new(NULL);
@@ -225,7 +226,7 @@ static void test_resent_batch_is_acked_again_and_stored_once(void **state)
     env_free(e);
 }
 
-static void test_full_store_answers_retry_then_stores_once_space_returns(void **state)
+AT_TEST(test_full_store_answers_retry_then_stores_once_space_returns)
 {
     (void)state;
     const char *args[] = {"--map-size-max", "2M", NULL};
@@ -321,7 +322,7 @@ static void append_field_99(uint8_t **buf, size_t *len)
     *buf = p;
 }
 
-static void test_unknown_protobuf_fields_are_refused_not_stored(void **state)
+AT_TEST(test_unknown_protobuf_fields_are_refused_not_stored)
 {
     (void)state;
     env *e = env_new(NULL);
@@ -347,8 +348,7 @@ static void test_unknown_protobuf_fields_are_refused_not_stored(void **state)
     env_free(e);
 }
 
-static void
-test_an_event_reusing_a_stored_id_with_other_content_is_rejected_and_counted(void **state)
+AT_TEST(test_an_event_reusing_a_stored_id_with_other_content_is_rejected_and_counted)
 {
     (void)state;
     env *e = env_new(NULL);
@@ -399,7 +399,7 @@ static void set_long_incident(uint8_t **buf, size_t *len)
     tp_event_destroy(&x);
 }
 
-static void test_an_incident_too_long_to_index_is_refused(void **state)
+AT_TEST(test_an_incident_too_long_to_index_is_refused)
 {
     (void)state;
     env *e = env_new(NULL);
@@ -408,19 +408,4 @@ static void test_an_incident_too_long_to_index_is_refused(void **state)
     free(reason);
     assert_int_equal(store_count(e->store), 1);
     env_free(e);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_batches_are_rejected_and_the_collector_keeps_serving),
-        cmocka_unit_test(test_bad_events_are_named_and_their_neighbours_stored),
-        cmocka_unit_test(test_resent_batch_is_acked_again_and_stored_once),
-        cmocka_unit_test(test_full_store_answers_retry_then_stores_once_space_returns),
-        cmocka_unit_test(test_unknown_protobuf_fields_are_refused_not_stored),
-        cmocka_unit_test(test_an_incident_too_long_to_index_is_refused),
-        cmocka_unit_test(
-            test_an_event_reusing_a_stored_id_with_other_content_is_rejected_and_counted),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

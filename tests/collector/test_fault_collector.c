@@ -28,6 +28,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "canary.h"
 #include "fault_events.h"
 #include "fault_sweep.h"
@@ -212,19 +213,19 @@ static void sweep(const char *var, const char *key, unsigned long max, int witne
     free(ns);
 }
 
-static void test_no_allocation_failure_lets_a_raw_secret_into_the_store(void **state)
+AT_TEST(test_no_allocation_failure_lets_a_raw_secret_into_the_store)
 {
     (void)state;
     sweep("AGENTTRAIL_FAULT_ALLOC", "alloc", 160, 0);
 }
 
-static void test_no_lmdb_write_failure_breaks_the_collector(void **state)
+AT_TEST(test_no_lmdb_write_failure_breaks_the_collector)
 {
     (void)state;
     sweep("AGENTTRAIL_FAULT_LMDB", "lmdb", 60, 0);
 }
 
-static void test_no_checkpoint_or_witness_write_failure_breaks_the_collector(void **state)
+AT_TEST(test_no_checkpoint_or_witness_write_failure_breaks_the_collector)
 {
     (void)state;
     sweep("AGENTTRAIL_FAULT_IO", "io", 0, 1);
@@ -232,12 +233,7 @@ static void test_no_checkpoint_or_witness_write_failure_breaks_the_collector(voi
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_no_allocation_failure_lets_a_raw_secret_into_the_store),
-        cmocka_unit_test(test_no_lmdb_write_failure_breaks_the_collector),
-        cmocka_unit_test(test_no_checkpoint_or_witness_write_failure_breaks_the_collector),
-    };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = at_test_run();
     free(g_frame);
     return rc;
 }

@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "checkpoint.h"
 #include "ledger_fixture.h"
 #include "signer.h"
@@ -40,7 +41,7 @@ static void latest(ts_store *s, const cp_key *k, cp_checkpoint *c)
     free(note);
 }
 
-static void test_signer_creates_a_private_key_on_first_start_and_reuses_it(void **state)
+AT_TEST(test_signer_creates_a_private_key_on_first_start_and_reuses_it)
 {
     (void)state;
     char *dir;
@@ -84,7 +85,7 @@ static signer *signer_every(ts_store *s, const char *dir, uint64_t interval_ms)
     return g;
 }
 
-static void test_signer_signs_at_most_every_interval_after_commits(void **state)
+AT_TEST(test_signer_signs_at_most_every_interval_after_commits)
 {
     (void)state;
     char *dir;
@@ -124,7 +125,7 @@ static void test_signer_signs_at_most_every_interval_after_commits(void **state)
     fx_done(&s, dir);
 }
 
-static void test_signer_heals_a_crash_between_commit_and_signing(void **state)
+AT_TEST(test_signer_heals_a_crash_between_commit_and_signing)
 {
     (void)state;
     char *dir;
@@ -165,7 +166,7 @@ static void test_signer_heals_a_crash_between_commit_and_signing(void **state)
     fx_done(&s, dir);
 }
 
-static void test_signer_keygen_never_overwrites_and_exports_the_public_key(void **state)
+AT_TEST(test_signer_keygen_never_overwrites_and_exports_the_public_key)
 {
     (void)state;
     char *dir = tu_tempdir("signer-keygen");
@@ -196,15 +197,4 @@ static void test_signer_keygen_never_overwrites_and_exports_the_public_key(void 
     free(kp);
     free(pubp);
     tu_rmtree_free(dir);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_signer_creates_a_private_key_on_first_start_and_reuses_it),
-        cmocka_unit_test(test_signer_signs_at_most_every_interval_after_commits),
-        cmocka_unit_test(test_signer_heals_a_crash_between_commit_and_signing),
-        cmocka_unit_test(test_signer_keygen_never_overwrites_and_exports_the_public_key),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

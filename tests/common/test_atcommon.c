@@ -13,10 +13,11 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "atcommon.h"
 #include "testutil.h"
 
-static void sizes_take_suffixes_and_zero(void **state)
+AT_TEST(sizes_take_suffixes_and_zero)
 {
     (void)state;
     uint64_t v = 7;
@@ -36,7 +37,7 @@ static void sizes_take_suffixes_and_zero(void **state)
     assert_int_equal(at_parse_size("17179869184G", &v), AT_ERANGE);
 }
 
-static void durations_need_a_unit(void **state)
+AT_TEST(durations_need_a_unit)
 {
     (void)state;
     uint64_t v = 0;
@@ -51,7 +52,7 @@ static void durations_need_a_unit(void **state)
     assert_int_equal(at_parse_duration("99999999999w", &v), AT_ERANGE);
 }
 
-static void buffer_grows_and_hands_over(void **state)
+AT_TEST(buffer_grows_and_hands_over)
 {
     (void)state;
     at_buf b = {0};
@@ -75,7 +76,7 @@ static void buffer_grows_and_hands_over(void **state)
     free(v);
 }
 
-static void hex_round_trips_lowercase_only(void **state)
+AT_TEST(hex_round_trips_lowercase_only)
 {
     (void)state;
     const uint8_t in[4] = {0x00, 0xab, 0x7f, 0xff};
@@ -89,7 +90,7 @@ static void hex_round_trips_lowercase_only(void **state)
     assert_int_equal(at_hex_decode("00ab7f", 6, out, 4), AT_EINVAL);
 }
 
-static void sha256_matches_the_published_vectors(void **state)
+AT_TEST(sha256_matches_the_published_vectors)
 {
     (void)state;
     uint8_t md[AT_SHA256_LEN];
@@ -115,7 +116,7 @@ static void sha256_matches_the_published_vectors(void **state)
     assert_memory_equal(md, md3, 32);
 }
 
-static void file_create_never_overwrites_and_sets_the_mode(void **state)
+AT_TEST(file_create_never_overwrites_and_sets_the_mode)
 {
     (void)state;
     char *dir = tu_tempdir("atcommon");
@@ -141,17 +142,4 @@ static void file_create_never_overwrites_and_sets_the_mode(void **state)
     free(missing);
     tu_rmtree_free(dir);
     free(path);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(sizes_take_suffixes_and_zero),
-        cmocka_unit_test(durations_need_a_unit),
-        cmocka_unit_test(buffer_grows_and_hands_over),
-        cmocka_unit_test(hex_round_trips_lowercase_only),
-        cmocka_unit_test(sha256_matches_the_published_vectors),
-        cmocka_unit_test(file_create_never_overwrites_and_sets_the_mode),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,9 +10,10 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "atcommon.h"
 
-static void a_code_gives_its_row_else_the_fallback(void **state)
+AT_TEST(a_code_gives_its_row_else_the_fallback)
 {
     (void)state;
     static const at_code_name t[] = {{0, "success"}, {-7, "seven"}, {-9, "nine"}};
@@ -21,12 +22,4 @@ static void a_code_gives_its_row_else_the_fallback(void **state)
     assert_string_equal(at_code_text(t, 3, -8, "unknown"), "unknown");
     assert_string_equal(at_code_text(t, 2, -9, "none"), "none"); /* only n rows are read */
     assert_string_equal(at_code_text(NULL, 0, 0, "empty"), "empty");
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(a_code_gives_its_row_else_the_fallback),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,9 +11,10 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "atcommon.h"
 
-static void a_long_path_and_message_are_kept_whole(void **state)
+AT_TEST(a_long_path_and_message_are_kept_whole)
 {
     (void)state;
     char where[250], what[1000];
@@ -30,12 +31,4 @@ static void a_long_path_and_message_are_kept_whole(void **state)
     assert_int_equal(strlen(buf), strlen(where) + 2 + strlen(what));
     assert_int_equal(at_errf(&e, -1, "%s", what), -1);
     assert_string_equal(e.what, what);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(a_long_path_and_message_are_kept_whole),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

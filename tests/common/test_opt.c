@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "atcommon.h"
 #include "testutil.h"
 
@@ -127,7 +128,7 @@ static int parse(cfg *c, at_opt_result *r, at_error *err, ...)
     return at_opt_parse(&prog, argc, argv, c, r, err);
 }
 
-static void every_kind_parses_and_defaults_apply(void **state)
+AT_TEST(every_kind_parses_and_defaults_apply)
 {
     (void)state;
     cfg c;
@@ -160,7 +161,7 @@ static void every_kind_parses_and_defaults_apply(void **state)
 }
 
 /* Each bad command line and the message it gets: it names the option and the value. */
-static void errors_name_the_option_and_the_value(void **state)
+AT_TEST(errors_name_the_option_and_the_value)
 {
     (void)state;
     static const struct {
@@ -203,7 +204,7 @@ static void errors_name_the_option_and_the_value(void **state)
     at_opt_done(&r);
 }
 
-static void positionals_follow_the_program_rule(void **state)
+AT_TEST(positionals_follow_the_program_rule)
 {
     (void)state;
     cfg c;
@@ -222,7 +223,7 @@ static void positionals_follow_the_program_rule(void **state)
     prog.positionals = AT_OPT_POS_MIX;
 }
 
-static void config_keys_go_through_the_same_rows(void **state)
+AT_TEST(config_keys_go_through_the_same_rows)
 {
     (void)state;
     cfg c;
@@ -251,7 +252,7 @@ static void config_keys_go_through_the_same_rows(void **state)
                         "f.conf:12: endpoints '6': too many of this option"); /* the key's name */
 }
 
-static void help_lists_every_shown_row_within_80_columns(void **state)
+AT_TEST(help_lists_every_shown_row_within_80_columns)
 {
     (void)state;
     at_opt_result r;
@@ -283,7 +284,7 @@ static void help_lists_every_shown_row_within_80_columns(void **state)
     free(text);
 }
 
-static void the_man_page_is_roff_groff_reads_without_warnings(void **state)
+AT_TEST(the_man_page_is_roff_groff_reads_without_warnings)
 {
     (void)state;
     char *dir = tu_tempdir("opt-man");
@@ -318,17 +319,4 @@ static void the_man_page_is_roff_groff_reads_without_warnings(void **state)
     free(page);
     free(errs);
     tu_rmtree_free(dir);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(every_kind_parses_and_defaults_apply),
-        cmocka_unit_test(errors_name_the_option_and_the_value),
-        cmocka_unit_test(positionals_follow_the_program_rule),
-        cmocka_unit_test(config_keys_go_through_the_same_rows),
-        cmocka_unit_test(help_lists_every_shown_row_within_80_columns),
-        cmocka_unit_test(the_man_page_is_roff_groff_reads_without_warnings),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

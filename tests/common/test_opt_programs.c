@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "pipeline_util.h"
 #include "testutil.h"
 
@@ -49,7 +50,7 @@ static int collector_status(const char *dir, const char *size, int n)
     return rc;
 }
 
-static void the_same_size_is_accepted_or_refused_alike_by_shim_and_collector(void **state)
+AT_TEST(the_same_size_is_accepted_or_refused_alike_by_shim_and_collector)
 {
     (void)state;
     static const struct {
@@ -105,7 +106,7 @@ static void help_lists_the_table(const char *prog, const char *cmd, int least)
     TU_FREE(help, man, bin);
 }
 
-static void help_of_every_program_lists_every_option_of_its_table(void **state)
+AT_TEST(help_of_every_program_lists_every_option_of_its_table)
 {
     (void)state;
     help_lists_the_table("trace-collector", NULL, 22);
@@ -128,7 +129,7 @@ static void fits_80(const char *what, const char *text)
 
 /* --help, and the man page as man prints it (groff -man -Tascii, when groff is there), of
  * every program and of every trace-query command fit 80 columns. */
-static void every_help_fits_80_columns(void **state)
+AT_TEST(every_help_fits_80_columns)
 {
     (void)state;
     static const char *const runs[][2] = {
@@ -163,14 +164,4 @@ static void every_help_fits_80_columns(void **state)
     free(page);
     tu_rmtree(dir);
     free(dir);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(the_same_size_is_accepted_or_refused_alike_by_shim_and_collector),
-        cmocka_unit_test(help_of_every_program_lists_every_option_of_its_table),
-        cmocka_unit_test(every_help_fits_80_columns),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

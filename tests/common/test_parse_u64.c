@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "atcommon.h"
 
 static int parse(const char *s, uint64_t max, uint64_t *v)
@@ -19,7 +20,7 @@ static int parse(const char *s, uint64_t max, uint64_t *v)
     return at_parse_u64(s, strlen(s), max, v);
 }
 
-static void digits_only(void **state)
+AT_TEST(digits_only)
 {
     (void)state;
     uint64_t v = 7;
@@ -35,7 +36,7 @@ static void digits_only(void **state)
     assert_int_equal(at_parse_u64(NULL, 0, UINT64_MAX, &v), AT_EINVAL);
 }
 
-static void range_checked(void **state)
+AT_TEST(range_checked)
 {
     (void)state;
     uint64_t v = 0;
@@ -49,7 +50,7 @@ static void range_checked(void **state)
     assert_int_equal(parse("9223372036854775808", (UINT64_C(1) << 63) - 1, &v), AT_ERANGE);
 }
 
-static void reads_exactly_n_bytes(void **state)
+AT_TEST(reads_exactly_n_bytes)
 {
     (void)state;
     uint64_t v = 0;
@@ -60,7 +61,7 @@ static void reads_exactly_n_bytes(void **state)
     assert_int_equal(at_parse_u64(seg + 4, 0, UINT64_MAX, &v), AT_EINVAL);
 }
 
-static void sorted_ascending(void **state)
+AT_TEST(sorted_ascending)
 {
     (void)state;
     uint64_t v[] = {UINT64_MAX, 3, 0, UINT64_MAX - 1, 3, 1};
@@ -69,15 +70,4 @@ static void sorted_ascending(void **state)
     assert_memory_equal(v, want, sizeof want);
     uint64_t key = 3;
     assert_non_null(bsearch(&key, v, 6, sizeof v[0], at_cmp_u64));
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(digits_only),
-        cmocka_unit_test(range_checked),
-        cmocka_unit_test(reads_exactly_n_bytes),
-        cmocka_unit_test(sorted_ascending),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "checkpoint.h"
 #include "ledger_fixture.h"
 #include "pipeline_util.h"
@@ -151,7 +152,7 @@ static void verify_store(env *e)
     free(err);
 }
 
-static void test_collector_signs_checkpoints_and_heals_a_sigkill(void **state)
+AT_TEST(test_collector_signs_checkpoints_and_heals_a_sigkill)
 {
     env *e = *state;
     const char *fast[] = {"--checkpoint-ms", "20", NULL};
@@ -214,7 +215,7 @@ static void test_collector_signs_checkpoints_and_heals_a_sigkill(void **state)
     TU_FREE(out, bundle, kp);
 }
 
-static void test_collector_keygen_makes_a_new_key_and_never_overwrites(void **state)
+AT_TEST(test_collector_keygen_makes_a_new_key_and_never_overwrites)
 {
     env *e = *state;
     char *kp = tu_path(e->dir, "new-signing.key"), *out = NULL, *err = NULL;
@@ -256,7 +257,7 @@ static void expect_refusal(env *e, const char *store, const char *const *extra, 
     free(log);
 }
 
-static void test_collector_never_makes_a_new_key_for_an_existing_log(void **state)
+AT_TEST(test_collector_never_makes_a_new_key_for_an_existing_log)
 {
     env *e = *state;
     /* The store of the first test: 45 entries signed with STORE/checkpoint.key. */
@@ -305,7 +306,7 @@ static void expect_verify(env *e, int want, const char *store, const char *pub, 
     free(err);
 }
 
-static void test_collector_bounds_the_unsigned_tail(void **state)
+AT_TEST(test_collector_bounds_the_unsigned_tail)
 {
     env *e = *state;
     char *store = tu_path(e->dir, "tail-store"), *pub = tu_path(e->dir, "tail.pub");
@@ -344,7 +345,7 @@ static void test_collector_bounds_the_unsigned_tail(void **state)
     free(pub);
 }
 
-static void test_witness_catches_a_rollback_and_removed_checkpoints(void **state)
+AT_TEST(test_witness_catches_a_rollback_and_removed_checkpoints)
 {
     env *e = *state;
     char *store = tu_path(e->dir, "w-store"), *early = tu_path(e->dir, "w-early"),
@@ -399,7 +400,7 @@ static void test_witness_catches_a_rollback_and_removed_checkpoints(void **state
     TU_FREE(notdir, bad, removed, store, early, wdir, pub);
 }
 
-static void test_a_failing_witness_is_loud_and_acks_go_on(void **state)
+AT_TEST(test_a_failing_witness_is_loud_and_acks_go_on)
 {
     env *e = *state;
     char *store = tu_path(e->dir, "wf-store"), *wdir = tu_path(e->dir, "wf-witness"),
@@ -426,15 +427,4 @@ static void test_a_failing_witness_is_loud_and_acks_go_on(void **state)
     TU_FREE(store, wdir, away, pub);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_collector_signs_checkpoints_and_heals_a_sigkill),
-        cmocka_unit_test(test_collector_keygen_makes_a_new_key_and_never_overwrites),
-        cmocka_unit_test(test_collector_never_makes_a_new_key_for_an_existing_log),
-        cmocka_unit_test(test_collector_bounds_the_unsigned_tail),
-        cmocka_unit_test(test_witness_catches_a_rollback_and_removed_checkpoints),
-        cmocka_unit_test(test_a_failing_witness_is_loud_and_acks_go_on),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+AT_TEST_GROUP(setup, teardown);

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "pipeline_util.h"
 #include "testutil.h"
 
@@ -102,7 +103,7 @@ static char *driver_output(env *e, pid_t d)
     return o;
 }
 
-static void test_two_services_deliver_every_event_exactly_once(void **state)
+AT_TEST_F(test_two_services_deliver_every_event_exactly_once, setup, teardown)
 {
     env *e = *state;
     pid_t c = pu_collector_start(e->store, e->ep, e->log, NULL);
@@ -121,7 +122,7 @@ static void test_two_services_deliver_every_event_exactly_once(void **state)
     assert_store_holds_exactly(e, 2, 3000);
 }
 
-static void test_events_spool_while_collector_down_then_arrive(void **state)
+AT_TEST_F(test_events_spool_while_collector_down_then_arrive, setup, teardown)
 {
     env *e = *state;
     pid_t d = driver_start(e, 1, "2000", "", e->out, NULL);
@@ -134,7 +135,7 @@ static void test_events_spool_while_collector_down_then_arrive(void **state)
     stop_and_expect_exactly(e, c, 1, 2000);
 }
 
-static void test_service_killed_after_flush_loses_nothing(void **state)
+AT_TEST_F(test_service_killed_after_flush_loses_nothing, setup, teardown)
 {
     env *e = *state;
     pid_t c = pu_collector_start(e->store, e->ep, e->log, NULL);
@@ -145,7 +146,7 @@ static void test_service_killed_after_flush_loses_nothing(void **state)
     stop_and_expect_exactly(e, c, 1, 2000);
 }
 
-static void test_flush_timeout_spools_and_the_next_process_delivers(void **state)
+AT_TEST_F(test_flush_timeout_spools_and_the_next_process_delivers, setup, teardown)
 {
     env *e = *state;
     /* Collector down: flush gives up after 300 ms with everything in the spool. */
@@ -168,7 +169,7 @@ static void test_flush_timeout_spools_and_the_next_process_delivers(void **state
     stop_and_expect_exactly(e, c, 1, 2000);
 }
 
-static void test_spool_of_service_killed_before_flush_replays_on_restart(void **state)
+AT_TEST_F(test_spool_of_service_killed_before_flush_replays_on_restart, setup, teardown)
 {
     env *e = *state;
     const char *wait[] = {"--wait-spooled", NULL};
@@ -183,7 +184,7 @@ static void test_spool_of_service_killed_before_flush_replays_on_restart(void **
     stop_and_expect_exactly(e, c, 1, 2000);
 }
 
-static void test_emit_stays_fast_and_spools_while_collector_stopped(void **state)
+AT_TEST_F(test_emit_stays_fast_and_spools_while_collector_stopped, setup, teardown)
 {
     env *e = *state;
     pid_t c = pu_collector_start(e->store, e->ep, e->log, NULL);
@@ -205,7 +206,7 @@ static void test_emit_stays_fast_and_spools_while_collector_stopped(void **state
     stop_and_expect_exactly(e, c, 1, 20000);
 }
 
-static void test_second_collector_on_the_same_store_is_refused(void **state)
+AT_TEST_F(test_second_collector_on_the_same_store_is_refused, setup, teardown)
 {
     env *e = *state;
     pid_t a = pu_collector_start(e->store, e->ep, e->log, NULL);
@@ -218,7 +219,7 @@ static void test_second_collector_on_the_same_store_is_refused(void **state)
     assert_int_equal(pu_kill_wait(a, SIGTERM), 0);
 }
 
-static void test_full_store_makes_shims_spool_and_all_arrive_once_space_returns(void **state)
+AT_TEST_F(test_full_store_makes_shims_spool_and_all_arrive_once_space_returns, setup, teardown)
 {
     env *e = *state;
     const char *small[] = {"--map-size-max", "2M", NULL};
@@ -239,7 +240,7 @@ static void test_full_store_makes_shims_spool_and_all_arrive_once_space_returns(
     stop_and_expect_exactly(e, c, 1, 3000);
 }
 
-static void test_large_events_are_split_into_batches_under_the_size_limit(void **state)
+AT_TEST_F(test_large_events_are_split_into_batches_under_the_size_limit, setup, teardown)
 {
     env *e = *state;
     /* Collector and shim both limit a framed batch to 1 MiB. 60 events of ~65 KB (3.9 MB)
@@ -259,7 +260,7 @@ static void test_large_events_are_split_into_batches_under_the_size_limit(void *
     stop_and_expect_exactly(e, c, 1, 60);
 }
 
-static void test_spooled_large_events_replay_in_batches_under_the_size_limit(void **state)
+AT_TEST_F(test_spooled_large_events_replay_in_batches_under_the_size_limit, setup, teardown)
 {
     env *e = *state;
     /* Collector down: 60 events of ~65 KB (3.9 MB) go to the spool. Then a collector with a
@@ -285,31 +286,4 @@ static void test_spooled_large_events_replay_in_batches_under_the_size_limit(voi
     free(o);
     assert_false(pu_wait_for_text(e->log, "batch rejected", 0));
     stop_and_expect_exactly(e, c, 1, 60);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_two_services_deliver_every_event_exactly_once, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_events_spool_while_collector_down_then_arrive, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_service_killed_after_flush_loses_nothing, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_flush_timeout_spools_and_the_next_process_delivers,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_spool_of_service_killed_before_flush_replays_on_restart, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_emit_stays_fast_and_spools_while_collector_stopped,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_second_collector_on_the_same_store_is_refused, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(
-            test_full_store_makes_shims_spool_and_all_arrive_once_space_returns, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_large_events_are_split_into_batches_under_the_size_limit, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_spooled_large_events_replay_in_batches_under_the_size_limit, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "pipeline_util.h"
 #include "testutil.h"
 
@@ -97,7 +98,7 @@ static int stream_through_kills(const char *endpoint, int ndrivers, const char *
     return k;
 }
 
-static void test_collector_sigkilled_while_three_services_stream_loses_nothing(void **state)
+AT_TEST(test_collector_sigkilled_while_three_services_stream_loses_nothing)
 {
     (void)state;
     char *dir = tu_tempdir("sigkill-ep");
@@ -108,7 +109,7 @@ static void test_collector_sigkilled_while_three_services_stream_loses_nothing(v
     tu_rmtree_free(dir);
 }
 
-static void test_collector_sigkilled_over_tcp_with_large_groups_loses_nothing(void **state)
+AT_TEST(test_collector_sigkilled_over_tcp_with_large_groups_loses_nothing)
 {
     (void)state;
     char ep[64];
@@ -116,13 +117,4 @@ static void test_collector_sigkilled_over_tcp_with_large_groups_loses_nothing(vo
     const char *args[] = {"--group-ms", "20", NULL};
     int k = stream_through_kills(ep, 2, "8000", "2000", 8, args);
     assert_true(k >= 8);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_collector_sigkilled_while_three_services_stream_loses_nothing),
-        cmocka_unit_test(test_collector_sigkilled_over_tcp_with_large_groups_loses_nothing),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

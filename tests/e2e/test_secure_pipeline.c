@@ -32,6 +32,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "canary.h"
 #include "checkpoint.h"
 #include "pipeline_util.h"
@@ -76,7 +77,7 @@ static void sign_checkpoint_if_none(env *e)
     cp_key_destroy(&k);
 }
 
-static void test_canary_secrets_reach_neither_the_store_nor_a_bundle(void **state)
+AT_TEST_F(test_canary_secrets_reach_neither_the_store_nor_a_bundle, setup, teardown)
 {
     env *e = *state;
     char *err = NULL;
@@ -210,7 +211,7 @@ static void test_canary_secrets_reach_neither_the_store_nor_a_bundle(void **stat
     free(f_argv[0]);
 }
 
-static void test_refused_shims_exit_3_while_the_collector_keeps_serving(void **state)
+AT_TEST_F(test_refused_shims_exit_3_while_the_collector_keeps_serving, setup, teardown)
 {
     env *e = *state;
     start_collector(e, NULL);
@@ -273,7 +274,7 @@ static void test_refused_shims_exit_3_while_the_collector_keeps_serving(void **s
     free(log);
 }
 
-static void test_garbage_from_an_authenticated_client_never_stops_the_collector(void **state)
+AT_TEST_F(test_garbage_from_an_authenticated_client_never_stops_the_collector, setup, teardown)
 {
     env *e = *state;
     const char *small[] = {"--max-batch-bytes", "64K", "--max-event-bytes", "8K", NULL};
@@ -349,7 +350,7 @@ static void test_garbage_from_an_authenticated_client_never_stops_the_collector(
     stop_collector(e);
 }
 
-static void test_sighup_reload_revokes_a_connected_shim(void **state)
+AT_TEST_F(test_sighup_reload_revokes_a_connected_shim, setup, teardown)
 {
     env *e = *state;
     start_collector(e, NULL);
@@ -383,7 +384,7 @@ static void test_sighup_reload_revokes_a_connected_shim(void **state)
     stop_collector(e);
 }
 
-static void test_collector_refuses_unsafe_configurations(void **state)
+AT_TEST_F(test_collector_refuses_unsafe_configurations, setup, teardown)
 {
     env *e = *state;
     char *err = NULL;
@@ -429,7 +430,7 @@ static void test_collector_refuses_unsafe_configurations(void **state)
 /* A secret in a field that is indexed and stored exactly (service) is
  * refused, not masked: by trace-shim (--dry-run and sending) and by the
  * collector, in the ack, with the field and the rule named. */
-static void test_a_secret_in_an_indexed_field_is_refused_everywhere(void **state)
+AT_TEST_F(test_a_secret_in_an_indexed_field_is_refused_everywhere, setup, teardown)
 {
     env *e = *state;
     static const char *const why = "service: holds what looks like a secret (github_token); "
@@ -480,23 +481,4 @@ static void test_a_secret_in_an_indexed_field_is_refused_everywhere(void **state
     assert_int_equal(found, 2);
     free(out);
     free(q_argv[0]);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_canary_secrets_reach_neither_the_store_nor_a_bundle,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refused_shims_exit_3_while_the_collector_keeps_serving,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_garbage_from_an_authenticated_client_never_stops_the_collector, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sighup_reload_revokes_a_connected_shim, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_collector_refuses_unsafe_configurations, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_a_secret_in_an_indexed_field_is_refused_everywhere,
-                                        setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

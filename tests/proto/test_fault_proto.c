@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "canary.h"
 #include "fault_events.h"
 #include "fault_sweep.h"
@@ -151,7 +152,7 @@ static void check_events(void *arg, int rc, unsigned long n)
     packs_clear(&c->out, c->lines.n);
 }
 
-static void test_every_event_path_allocation_fails_cleanly_and_never_half_masks(void **state)
+AT_TEST(test_every_event_path_allocation_fails_cleanly_and_never_half_masks)
 {
     proto_ctx *c = *state;
     ft_op op = {.name = "json->prepare->pack",
@@ -210,7 +211,7 @@ static void check_batch(void *arg, int rc, unsigned long n)
         fail_msg("N=%lu: batch path failed with %d (%s)", n, rc, tp_strerror(rc));
 }
 
-static void test_every_batch_decode_allocation_fails_cleanly(void **state)
+AT_TEST(test_every_batch_decode_allocation_fails_cleanly)
 {
     proto_ctx *c = *state;
     if (!c->clean_done) {
@@ -227,11 +228,4 @@ static void test_every_batch_decode_allocation_fails_cleanly(void **state)
     assert_true(ft_sweep(&op) > 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_event_path_allocation_fails_cleanly_and_never_half_masks),
-        cmocka_unit_test(test_every_batch_decode_allocation_fails_cleanly),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+AT_TEST_GROUP(setup, teardown);

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "at_test.h"
 #include "mask.h"
 #include "testutil.h"
 
@@ -33,7 +34,7 @@ static char *mask(const char *in, unsigned flags, unsigned *count)
     return out;
 }
 
-static void test_mask_every_rule_masks_its_positive_fixtures(void **state)
+AT_TEST(test_mask_every_rule_masks_its_positive_fixtures)
 {
     (void)state;
     size_t n = 0;
@@ -54,7 +55,7 @@ static void test_mask_every_rule_masks_its_positive_fixtures(void **state)
     }
 }
 
-static void test_mask_no_rule_masks_any_negative_fixture(void **state)
+AT_TEST(test_mask_no_rule_masks_any_negative_fixture)
 {
     (void)state;
     size_t n = 0;
@@ -101,7 +102,7 @@ static const char *const ordinary[] = {
     "",
 };
 
-static void test_mask_leaves_ordinary_text_alone(void **state)
+AT_TEST(test_mask_leaves_ordinary_text_alone)
 {
     (void)state;
     for (size_t k = 0; k < sizeof ordinary / sizeof *ordinary; k++) {
@@ -116,7 +117,7 @@ static void test_mask_leaves_ordinary_text_alone(void **state)
 /* Real agent runs from ../shared/data carry no secrets: masking them must
  * change (almost) nothing. Each hit is printed so a new false positive is
  * easy to see; the bound is one hit per thousand lines. */
-static void test_mask_rarely_fires_on_real_agent_runs(void **state)
+AT_TEST(test_mask_rarely_fires_on_real_agent_runs)
 {
     (void)state;
     const char *files[] = {"data/tau2.jsonl", "data/swe-agent.jsonl"};
@@ -153,7 +154,7 @@ static void test_mask_rarely_fires_on_real_agent_runs(void **state)
 
 /* The secrets below are split by one level of JSON escaping, as they are
  * inside tool_call.arguments or inside a JSON string in a note. */
-static void test_mask_finds_secrets_split_by_json_escapes(void **state)
+AT_TEST(test_mask_finds_secrets_split_by_json_escapes)
 {
     (void)state;
     static const struct {
@@ -198,7 +199,7 @@ static const char *const remask[] = {
     "xbht-\\\"",
 };
 
-static void test_mask_masking_masked_text_changes_nothing(void **state)
+AT_TEST(test_mask_masking_masked_text_changes_nothing)
 {
     (void)state;
     for (size_t k = 0; k < sizeof remask / sizeof *remask; k++) {
@@ -227,7 +228,7 @@ static void test_mask_masking_masked_text_changes_nothing(void **state)
 
 /* Text masking of these would cut across JSON strings; the result must
  * still parse and hold no key material. */
-static void test_mask_keeps_json_arguments_valid(void **state)
+AT_TEST(test_mask_keeps_json_arguments_valid)
 {
     (void)state;
     static const struct {
@@ -264,7 +265,7 @@ static void test_mask_keeps_json_arguments_valid(void **state)
 /* 1 MiB of each adversarial pattern; the scanner's step count stays within
  * a small constant of the length (a backtracking or rescanning scanner
  * would take ~len^2/period steps). */
-static void test_mask_work_is_linear_on_adversarial_input(void **state)
+AT_TEST(test_mask_work_is_linear_on_adversarial_input)
 {
     (void)state;
     static const char *const patterns[] = {
@@ -352,7 +353,7 @@ static char *dupstr(const char *s)
     return p;
 }
 
-static void test_mask_event_masks_every_free_text_field_and_counts(void **state)
+AT_TEST(test_mask_event_masks_every_free_text_field_and_counts)
 {
     (void)state;
     tp_event *ev = calloc(1, sizeof *ev);
@@ -417,7 +418,7 @@ static void test_mask_event_masks_every_free_text_field_and_counts(void **state)
     agenttrail__v1__trace_event__free_unpacked(ev, NULL);
 }
 
-static void test_mask_event_without_secrets_keeps_redactions_absent(void **state)
+AT_TEST(test_mask_event_without_secrets_keeps_redactions_absent)
 {
     (void)state;
     tp_event ev;
@@ -450,7 +451,7 @@ static void string_fields(const ProtobufCMessageDescriptor *d, const char *prefi
 
 /* A string field added to trace.proto must be classified in the field
  * table (proto/mask_event.c) before this passes; every row names a field. */
-static void test_mask_field_table_classifies_every_string_field(void **state)
+AT_TEST(test_mask_field_table_classifies_every_string_field)
 {
     (void)state;
     char paths[64][64];
@@ -480,7 +481,7 @@ static void test_mask_field_table_classifies_every_string_field(void **state)
 
 /* Exact fields refuse the event, naming the field and the rule, and stay
  * as they were. */
-static void test_mask_event_refuses_a_secret_in_an_exact_field(void **state)
+AT_TEST(test_mask_event_refuses_a_secret_in_an_exact_field)
 {
     (void)state;
     static const struct {
@@ -526,7 +527,7 @@ static void test_mask_event_refuses_a_secret_in_an_exact_field(void **state)
 
 /* Attribute keys are masked; a random value under a secret-looking key is
  * masked whole; two keys that mask alike refuse the event. */
-static void test_mask_event_masks_attribute_keys_and_refuses_clashes(void **state)
+AT_TEST(test_mask_event_masks_attribute_keys_and_refuses_clashes)
 {
     (void)state;
     tp_event *ev = tp_event_new();
@@ -561,24 +562,4 @@ static void test_mask_event_masks_attribute_keys_and_refuses_clashes(void **stat
     assert_string_equal(err.where, "attributes");
     assert_non_null(strstr(err.what, "mask to the same key \"[REDACTED:github_token]\""));
     tp_event_destroy(&ev);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mask_every_rule_masks_its_positive_fixtures),
-        cmocka_unit_test(test_mask_no_rule_masks_any_negative_fixture),
-        cmocka_unit_test(test_mask_leaves_ordinary_text_alone),
-        cmocka_unit_test(test_mask_rarely_fires_on_real_agent_runs),
-        cmocka_unit_test(test_mask_finds_secrets_split_by_json_escapes),
-        cmocka_unit_test(test_mask_masking_masked_text_changes_nothing),
-        cmocka_unit_test(test_mask_keeps_json_arguments_valid),
-        cmocka_unit_test(test_mask_work_is_linear_on_adversarial_input),
-        cmocka_unit_test(test_mask_event_masks_every_free_text_field_and_counts),
-        cmocka_unit_test(test_mask_event_without_secrets_keeps_redactions_absent),
-        cmocka_unit_test(test_mask_field_table_classifies_every_string_field),
-        cmocka_unit_test(test_mask_event_refuses_a_secret_in_an_exact_field),
-        cmocka_unit_test(test_mask_event_masks_attribute_keys_and_refuses_clashes),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,6 +28,7 @@
 #include <glob.h>
 #include <jansson.h>
 
+#include "at_test.h"
 #include "mask.h"
 #include "testutil.h"
 #include "traceproto.h"
@@ -173,7 +174,7 @@ static int run_line(const char *line, const char *leak, at_error *why)
     return leaked ? LEAKED : KEPT_MASKED;
 }
 
-static void test_mask_corpus_every_format_in_every_field_is_caught(void **state)
+AT_TEST(test_mask_corpus_every_format_in_every_field_is_caught)
 {
     (void)state;
     size_t nf = 0;
@@ -258,7 +259,7 @@ static void show_change(const char *file, size_t line, const char *after)
 /* Every event of the sample data through the masker (as the collector does
  * after decoding): how many change, and which rules fire. The sample data
  * are real agent runs; a change is a false positive unless it is a secret. */
-static void test_mask_corpus_sample_data_changes(void **state)
+AT_TEST(test_mask_corpus_sample_data_changes)
 {
     (void)state;
     char *pattern = tu_shared("data/*.jsonl");
@@ -318,13 +319,4 @@ static void test_mask_corpus_sample_data_changes(void **state)
     /* Every change was read (docs/security.md, "False positives"). */
     assert_true(changed <= SAMPLE_CHANGES_EXPECTED);
     assert_int_equal(refused, 0);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mask_corpus_every_format_in_every_field_is_caught),
-        cmocka_unit_test(test_mask_corpus_sample_data_changes),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

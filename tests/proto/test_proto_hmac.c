@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "testutil.h"
 #include "traceproto.h"
 
@@ -50,7 +51,7 @@ static const rfc4231_case vectors[] = {
      0, 152, 32, "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"},
 };
 
-static void test_hmac_sha256_matches_every_rfc4231_vector(void **state)
+AT_TEST(test_hmac_sha256_matches_every_rfc4231_vector)
 {
     (void)state;
     for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
@@ -105,7 +106,7 @@ static int load(const char *content, size_t len, uint8_t key[32], at_error *err)
     return tp_hmac_key_load(path, key, err);
 }
 
-static void test_key_file_accepts_64_hex_digits_and_one_optional_newline(void **state)
+AT_TEST(test_key_file_accepts_64_hex_digits_and_one_optional_newline)
 {
     (void)state;
     uint8_t key[32];
@@ -117,7 +118,7 @@ static void test_key_file_accepts_64_hex_digits_and_one_optional_newline(void **
     assert_int_equal(key[31], 31);
 }
 
-static void test_key_file_refuses_anything_else_and_says_how_to_make_one(void **state)
+AT_TEST(test_key_file_refuses_anything_else_and_says_how_to_make_one)
 {
     (void)state;
     static const struct {
@@ -159,7 +160,7 @@ static void test_key_file_refuses_anything_else_and_says_how_to_make_one(void **
     unlink(path);
 }
 
-static void test_prepare_replaces_prompt_text_by_its_hmac(void **state)
+AT_TEST(test_prepare_replaces_prompt_text_by_its_hmac)
 {
     (void)state;
     uint8_t key[32];
@@ -198,13 +199,4 @@ static void test_prepare_replaces_prompt_text_by_its_hmac(void **state)
     tp_event_destroy(&ev);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hmac_sha256_matches_every_rfc4231_vector),
-        cmocka_unit_test(test_key_file_accepts_64_hex_digits_and_one_optional_newline),
-        cmocka_unit_test(test_key_file_refuses_anything_else_and_says_how_to_make_one),
-        cmocka_unit_test(test_prepare_replaces_prompt_text_by_its_hmac),
-    };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
-}
+AT_TEST_GROUP(make_dir, remove_dir);

@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "traceproto.h"
 
 #define BASE "\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\",\"note\":\"n\""
@@ -257,7 +258,7 @@ static const reject_case cases[] = {
      "stored.log_index", "must be a JSON integer, got string"},
 };
 
-static void test_each_rule_rejects_for_exactly_its_field_and_reason(void **state)
+AT_TEST(test_each_rule_rejects_for_exactly_its_field_and_reason)
 {
     (void)state;
     int failures = 0;
@@ -283,7 +284,7 @@ static void test_each_rule_rejects_for_exactly_its_field_and_reason(void **state
     assert_int_equal(failures, 0);
 }
 
-static void test_base_event_and_boundary_values_are_accepted(void **state)
+AT_TEST(test_base_event_and_boundary_values_are_accepted)
 {
     (void)state;
     static const char *const good[] = {
@@ -319,7 +320,7 @@ static void test_base_event_and_boundary_values_are_accepted(void **state)
     free(inc);
 }
 
-static void test_lenient_turns_unknown_top_level_fields_into_a_warning(void **state)
+AT_TEST(test_lenient_turns_unknown_top_level_fields_into_a_warning)
 {
     (void)state;
     const char *line = "{" BASE ",\"extra\":{\"a\":1}}";
@@ -346,7 +347,7 @@ static void test_lenient_turns_unknown_top_level_fields_into_a_warning(void **st
     assert_string_equal(err.where, "usage.tokens");
 }
 
-static void test_stored_is_dropped_on_input_unless_kept(void **state)
+AT_TEST(test_stored_is_dropped_on_input_unless_kept)
 {
     (void)state;
     const char *line = "{" BASE ",\"stored\":{\"log_index\":3,\"source\":\"anonymous\"}}";
@@ -360,15 +361,4 @@ static void test_stored_is_dropped_on_input_unless_kept(void **state)
     assert_string_equal(out, "{" BASE ",\"stored\":{\"log_index\":3,\"source\":\"anonymous\"}}");
     free(out);
     tp_event_destroy(&ev);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_each_rule_rejects_for_exactly_its_field_and_reason),
-        cmocka_unit_test(test_base_event_and_boundary_values_are_accepted),
-        cmocka_unit_test(test_lenient_turns_unknown_top_level_fields_into_a_warning),
-        cmocka_unit_test(test_stored_is_dropped_on_input_unless_kept),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

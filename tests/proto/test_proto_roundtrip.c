@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "testutil.h"
 #include "traceproto.h"
 
@@ -50,7 +51,7 @@ static void roundtrip_line(const char *file, size_t lineno, const char *line, si
     assert_null(ev);
 }
 
-static void test_every_shared_data_line_round_trips_byte_identically(void **state)
+AT_TEST(test_every_shared_data_line_round_trips_byte_identically)
 {
     (void)state;
     char *pattern = tu_shared("data/*.jsonl");
@@ -82,7 +83,7 @@ static void test_every_shared_data_line_round_trips_byte_identically(void **stat
     free(pattern);
 }
 
-static void test_input_key_order_and_spaces_are_free_output_is_canonical(void **state)
+AT_TEST(test_input_key_order_and_spaces_are_free_output_is_canonical)
 {
     (void)state;
     const char *in = "{ \"dri\" : \"a@b\", \"kind\":\"note\", \"note\":\"x\\u0001\\u007f\\/\","
@@ -100,7 +101,7 @@ static void test_input_key_order_and_spaces_are_free_output_is_canonical(void **
     tp_event_destroy(&ev);
 }
 
-static void test_clone_is_deep_and_equal(void **state)
+AT_TEST(test_clone_is_deep_and_equal)
 {
     (void)state;
     const char *in = "{\"kind\":\"diff\",\"workflow\":\"w\",\"dri\":\"d\",\"diff\":{\"paths\":"
@@ -118,14 +119,4 @@ static void test_clone_is_deep_and_equal(void **state)
     tp_event_destroy(&copy);
     tp_event_destroy(&copy); /* idempotent on NULL */
     tp_event_destroy(NULL);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_shared_data_line_round_trips_byte_identically),
-        cmocka_unit_test(test_input_key_order_and_spaces_are_free_output_is_canonical),
-        cmocka_unit_test(test_clone_is_deep_and_equal),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

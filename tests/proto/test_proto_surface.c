@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "testutil.h"
 
 /* Builds target surface_<probe>; returns the exit status, the output in *out (malloc'd). */
@@ -35,7 +36,7 @@ static int build_probe(const char *probe, char **out)
     return rc;
 }
 
-static void test_a_consumer_of_the_public_headers_builds(void **state)
+AT_TEST(test_a_consumer_of_the_public_headers_builds)
 {
     (void)state;
     char *out = NULL;
@@ -51,7 +52,7 @@ static const char *const private_headers[] = {
     "spool", "shim_monitor", "shim_replay",   "shim_internal",
 };
 
-static void test_no_private_header_is_reachable_by_a_consumer(void **state)
+AT_TEST(test_no_private_header_is_reachable_by_a_consumer)
 {
     (void)state;
     for (size_t i = 0; i < sizeof private_headers / sizeof private_headers[0]; i++) {
@@ -65,13 +66,4 @@ static void test_no_private_header_is_reachable_by_a_consumer(void **state)
                      probe, rc, header, out);
         free(out);
     }
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_a_consumer_of_the_public_headers_builds),
-        cmocka_unit_test(test_no_private_header_is_reachable_by_a_consumer),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

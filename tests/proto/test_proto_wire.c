@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "testutil.h"
 #include "traceproto.h"
 
@@ -70,7 +71,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static void test_batch_of_real_events_round_trips(void **state)
+AT_TEST(test_batch_of_real_events_round_trips)
 {
     fixture *f = *state;
     assert_memory_equal(f->batch, "ATB\x01", 4);
@@ -94,7 +95,7 @@ static void test_batch_of_real_events_round_trips(void **state)
     tp_batch_destroy(&b);
 }
 
-static void test_every_truncated_prefix_of_a_batch_is_refused(void **state)
+AT_TEST(test_every_truncated_prefix_of_a_batch_is_refused)
 {
     fixture *f = *state;
     for (size_t n = 0; n < f->batch_len; n++) {
@@ -118,7 +119,7 @@ static void test_every_truncated_prefix_of_a_batch_is_refused(void **state)
     }
 }
 
-static void test_oversized_batch_is_refused_before_decoding(void **state)
+AT_TEST(test_oversized_batch_is_refused_before_decoding)
 {
     fixture *f = *state;
     tp_limits lim = tp_limits_default();
@@ -142,7 +143,7 @@ static void test_oversized_batch_is_refused_before_decoding(void **state)
     assert_null(b);
 }
 
-static void test_wrong_magic_and_wrong_version_are_named(void **state)
+AT_TEST(test_wrong_magic_and_wrong_version_are_named)
 {
     fixture *f = *state;
     uint8_t *copy = malloc(f->batch_len);
@@ -173,7 +174,7 @@ static uint64_t rng_next(uint64_t *s)
     return *s * 2685821657736338717ull;
 }
 
-static void test_random_bytes_never_crash_batch_or_event_decoding(void **state)
+AT_TEST(test_random_bytes_never_crash_batch_or_event_decoding)
 {
     fixture *f = *state;
     uint64_t seed = 0x9e3779b97f4a7c15ull;
@@ -224,7 +225,7 @@ static void test_random_bytes_never_crash_batch_or_event_decoding(void **state)
     print_message("%zu of 20000 hostile frames decoded as batches\n", decoded);
 }
 
-static void test_unpacked_event_without_ids_is_refused(void **state)
+AT_TEST(test_unpacked_event_without_ids_is_refused)
 {
     (void)state;
     const char *line = "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\",\"note\":\"n\"}";
@@ -258,7 +259,7 @@ static void test_unpacked_event_without_ids_is_refused(void **state)
     tp_event_destroy(&ev);
 }
 
-static void test_event_bytes_that_do_not_re_encode_identically_are_refused(void **state)
+AT_TEST(test_event_bytes_that_do_not_re_encode_identically_are_refused)
 {
     (void)state;
     const char *line = "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\",\"note\":\"n\"}";
@@ -333,7 +334,7 @@ static void assert_unknown_refused(tp_event *ev, const char *field, const char *
     free(buf);
 }
 
-static void test_unknown_fields_at_any_depth_are_refused(void **state)
+AT_TEST(test_unknown_fields_at_any_depth_are_refused)
 {
     fixture *f = *state;
     /* The attack as sent: a valid event with a secret appended as field 99. */
@@ -381,7 +382,7 @@ static void test_unknown_fields_at_any_depth_are_refused(void **state)
     tp_event_destroy(&ev);
 }
 
-static void test_unknown_fields_in_the_batch_envelope_are_refused(void **state)
+AT_TEST(test_unknown_fields_in_the_batch_envelope_are_refused)
 {
     fixture *f = *state;
     size_t n = f->batch_len, k = strlen(SMUGGLED);
@@ -401,7 +402,7 @@ static void test_unknown_fields_in_the_batch_envelope_are_refused(void **state)
     free(frame);
 }
 
-static void test_ack_round_trips_and_checks_its_frame(void **state)
+AT_TEST(test_ack_round_trips_and_checks_its_frame)
 {
     (void)state;
     tp_ack ack = AGENTTRAIL__V1__ACK__INIT;
@@ -440,7 +441,7 @@ static void test_ack_round_trips_and_checks_its_frame(void **state)
     free(buf);
 }
 
-static void test_event_ids_are_time_ordered_and_random(void **state)
+AT_TEST(test_event_ids_are_time_ordered_and_random)
 {
     (void)state;
     uint8_t a[16], b[16];
@@ -467,20 +468,4 @@ static void test_event_ids_are_time_ordered_and_random(void **state)
     assert_int_equal(tp_time_parse_rfc3339("1969-12-31T23:59:59Z", &ns), TP_EINVAL);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_batch_of_real_events_round_trips),
-        cmocka_unit_test(test_every_truncated_prefix_of_a_batch_is_refused),
-        cmocka_unit_test(test_oversized_batch_is_refused_before_decoding),
-        cmocka_unit_test(test_wrong_magic_and_wrong_version_are_named),
-        cmocka_unit_test(test_random_bytes_never_crash_batch_or_event_decoding),
-        cmocka_unit_test(test_unpacked_event_without_ids_is_refused),
-        cmocka_unit_test(test_event_bytes_that_do_not_re_encode_identically_are_refused),
-        cmocka_unit_test(test_unknown_fields_at_any_depth_are_refused),
-        cmocka_unit_test(test_unknown_fields_in_the_batch_envelope_are_refused),
-        cmocka_unit_test(test_ack_round_trips_and_checks_its_frame),
-        cmocka_unit_test(test_event_ids_are_time_ordered_and_random),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+AT_TEST_GROUP(setup, teardown);

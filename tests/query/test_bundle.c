@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "bundle_fixture.h"
 #include "ledger_fixture.h"
 #include "store_fixture.h"
@@ -110,7 +111,7 @@ static void reseal(bundle *b, const cp_key *k)
 
 /* ---- the happy path ------------------------------------------------------------------ */
 
-static void test_bundle_exported_from_a_store_verifies_with_the_pinned_key(void **state)
+AT_TEST(test_bundle_exported_from_a_store_verifies_with_the_pinned_key)
 {
     (void)state;
     char *err = NULL, *out = NULL;
@@ -141,7 +142,7 @@ static void test_bundle_exported_from_a_store_verifies_with_the_pinned_key(void 
     bundle_clear(&b);
 }
 
-static void test_bundle_export_is_byte_identical_for_the_same_state_and_query(void **state)
+AT_TEST(test_bundle_export_is_byte_identical_for_the_same_state_and_query)
 {
     (void)state;
     char *again = lf_path(dir, "again.tar");
@@ -155,7 +156,7 @@ static void test_bundle_export_is_byte_identical_for_the_same_state_and_query(vo
     TU_FREE(a, b, again);
 }
 
-static void test_bundle_checks_with_openssl_and_sha256sum_as_verify_txt_says(void **state)
+AT_TEST(test_bundle_checks_with_openssl_and_sha256sum_as_verify_txt_says)
 {
     (void)state;
     char *x = lf_path(dir, "extracted");
@@ -192,7 +193,7 @@ static void test_bundle_checks_with_openssl_and_sha256sum_as_verify_txt_says(voi
 
 /* ---- tampering ------------------------------------------------------------------------- */
 
-static void test_bundle_flipped_byte_in_any_file_is_named(void **state)
+AT_TEST(test_bundle_flipped_byte_in_any_file_is_named)
 {
     (void)state;
     bundle orig;
@@ -281,7 +282,7 @@ static void reorder_events(bundle *b, const size_t *order, size_t n, long drop)
     bundle_clear(&src);
 }
 
-static void test_bundle_deleted_event_is_named(void **state)
+AT_TEST(test_bundle_deleted_event_is_named)
 {
     (void)state;
     size_t order[100];
@@ -308,7 +309,7 @@ static void test_bundle_deleted_event_is_named(void **state)
     expect_failure(scratch, pub, NULL, "event 37", "proof order");
 }
 
-static void test_bundle_two_swapped_events_are_named(void **state)
+AT_TEST(test_bundle_two_swapped_events_are_named)
 {
     (void)state;
     size_t order[100];
@@ -328,7 +329,7 @@ static void test_bundle_two_swapped_events_are_named(void **state)
     expect_failure(scratch, pub, NULL, "event 11", "log order");
 }
 
-static void test_bundle_event_from_another_store_is_named(void **state)
+AT_TEST(test_bundle_event_from_another_store_is_named)
 {
     (void)state;
     /* Event 5 of the other store's bundle (same workflow, same log index) put in place of
@@ -364,7 +365,7 @@ static void test_bundle_event_from_another_store_is_named(void **state)
     expect_failure(scratch, pub, NULL, "event 5", "leaf hash");
 }
 
-static void test_bundle_manifest_resigned_with_another_key_is_named(void **state)
+AT_TEST(test_bundle_manifest_resigned_with_another_key_is_named)
 {
     (void)state;
     bundle b;
@@ -413,7 +414,7 @@ static int verify_with(const char *path, const char *opt, const char *val, char 
     return rc;
 }
 
-static void test_bundle_forged_with_a_new_key_fails_unless_that_key_is_trusted(void **state)
+AT_TEST(test_bundle_forged_with_a_new_key_fails_unless_that_key_is_trusted)
 {
     (void)state;
     char *out = NULL, *err = NULL, fp[CP_FINGERPRINT_LEN];
@@ -462,7 +463,7 @@ static void test_bundle_forged_with_a_new_key_fails_unless_that_key_is_trusted(v
     TU_FREE(out, err, kr1, kr2);
 }
 
-static void test_bundle_checkpoint_with_a_smaller_tree_is_named(void **state)
+AT_TEST(test_bundle_checkpoint_with_a_smaller_tree_is_named)
 {
     (void)state;
     ts_store *s = fx_open(store, TS_OPEN_RDONLY, NULL);
@@ -484,7 +485,7 @@ static void test_bundle_checkpoint_with_a_smaller_tree_is_named(void **state)
     free(older);
 }
 
-static void test_bundle_prior_checkpoint_consistency_is_checked(void **state)
+AT_TEST(test_bundle_prior_checkpoint_consistency_is_checked)
 {
     (void)state;
     ts_store *s = fx_open(store, TS_OPEN_RDONLY, NULL);
@@ -538,7 +539,7 @@ static void test_bundle_prior_checkpoint_consistency_is_checked(void **state)
     TU_FREE(foreign, older, prior);
 }
 
-static void test_bundle_that_is_not_an_archive_fails_verification(void **state)
+AT_TEST(test_bundle_that_is_not_an_archive_fails_verification)
 {
     (void)state;
     assert_int_equal(tu_write_file(scratch, "not a tar archive at all", 24), 0);
@@ -556,7 +557,7 @@ static void test_bundle_that_is_not_an_archive_fails_verification(void **state)
 
 /* BUNDLE_ codes are their own block of the registry (atcommon.h), so that a bare code says
  * it is about a bundle; a buffer whose growth failed is refused, not stored short. */
-static void test_bundle_codes_are_in_their_block_and_a_failed_buffer_is_refused(void **state)
+AT_TEST(test_bundle_codes_are_in_their_block_and_a_failed_buffer_is_refused)
 {
     (void)state;
     const int codes[] = {BUNDLE_EFORMAT, BUNDLE_EIO, BUNDLE_ENOMEM, BUNDLE_EVERIFY, BUNDLE_ECRYPTO};
@@ -580,22 +581,4 @@ static void test_bundle_codes_are_in_their_block_and_a_failed_buffer_is_refused(
     bundle_clear(&b);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bundle_exported_from_a_store_verifies_with_the_pinned_key),
-        cmocka_unit_test(test_bundle_export_is_byte_identical_for_the_same_state_and_query),
-        cmocka_unit_test(test_bundle_checks_with_openssl_and_sha256sum_as_verify_txt_says),
-        cmocka_unit_test(test_bundle_flipped_byte_in_any_file_is_named),
-        cmocka_unit_test(test_bundle_deleted_event_is_named),
-        cmocka_unit_test(test_bundle_two_swapped_events_are_named),
-        cmocka_unit_test(test_bundle_event_from_another_store_is_named),
-        cmocka_unit_test(test_bundle_manifest_resigned_with_another_key_is_named),
-        cmocka_unit_test(test_bundle_forged_with_a_new_key_fails_unless_that_key_is_trusted),
-        cmocka_unit_test(test_bundle_checkpoint_with_a_smaller_tree_is_named),
-        cmocka_unit_test(test_bundle_prior_checkpoint_consistency_is_checked),
-        cmocka_unit_test(test_bundle_that_is_not_an_archive_fails_verification),
-        cmocka_unit_test(test_bundle_codes_are_in_their_block_and_a_failed_buffer_is_refused),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+AT_TEST_GROUP(setup, teardown);

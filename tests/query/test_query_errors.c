@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "at_test.h"
 #include "query_fixture.h"
 #include "testutil.h"
 
@@ -33,7 +34,7 @@ static void expect_error(int code, const char *needle, ...)
     TU_FREE(out, err);
 }
 
-static void test_missing_store_says_how_to_make_one(void **state)
+AT_TEST(test_missing_store_says_how_to_make_one)
 {
     (void)state;
     char *dir = tu_tempdir("nostore");
@@ -56,7 +57,7 @@ static void test_missing_store_says_how_to_make_one(void **state)
     tu_rmtree_free(dir);
 }
 
-static void test_store_from_environment_is_used(void **state)
+AT_TEST(test_store_from_environment_is_used)
 {
     (void)state;
     setenv("AGENTTRAIL_STORE", qf.swe_store, 1);
@@ -71,7 +72,7 @@ static void test_store_from_environment_is_used(void **state)
     free(out);
 }
 
-static void test_usage_errors_exit_2_and_name_the_problem(void **state)
+AT_TEST(test_usage_errors_exit_2_and_name_the_problem)
 {
     (void)state;
     expect_error(2, "unknown command 'fnd'", "--store", qf.swe_store, "fnd", NULL);
@@ -106,7 +107,7 @@ static void test_usage_errors_exit_2_and_name_the_problem(void **state)
                  NULL);
 }
 
-static void test_help_on_every_command_shows_usage_options_and_examples(void **state)
+AT_TEST(test_help_on_every_command_shows_usage_options_and_examples)
 {
     (void)state;
     const char *cmds[] = {"find", "show", "stats", "link"};
@@ -159,7 +160,7 @@ static void expect_full_output(const char *const *args, const char *needle)
     free(bin);
 }
 
-static void test_output_that_cannot_be_written_exits_3_and_says_so(void **state)
+AT_TEST(test_output_that_cannot_be_written_exits_3_and_says_so)
 {
     (void)state;
     const char *find[] = {"find", "--format", "jsonl", NULL};
@@ -173,14 +174,4 @@ static void test_output_that_cannot_be_written_exits_3_and_says_so(void **state)
                        "trace-query stats: cannot write the output (output closed or disk full)");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_missing_store_says_how_to_make_one),
-        cmocka_unit_test(test_store_from_environment_is_used),
-        cmocka_unit_test(test_usage_errors_exit_2_and_name_the_problem),
-        cmocka_unit_test(test_help_on_every_command_shows_usage_options_and_examples),
-        cmocka_unit_test(test_output_that_cannot_be_written_exits_3_and_says_so),
-    };
-    return cmocka_run_group_tests(tests, qf_setup_swe, qf_teardown);
-}
+AT_TEST_GROUP(qf_setup_swe, qf_teardown);

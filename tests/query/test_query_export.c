@@ -24,6 +24,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "at_test.h"
 #include "ledger_fixture.h"
 #include "query_fixture.h"
 #include "testutil.h"
@@ -68,7 +69,7 @@ static void assert_no_temporary_file(void)
     closedir(d);
 }
 
-static void test_export_refuses_a_symlink_and_leaves_it_and_its_target(void **state)
+AT_TEST(test_export_refuses_a_symlink_and_leaves_it_and_its_target)
 {
     (void)state;
     char *victim = lf_path(dir, "victim.txt"), *link_path = lf_path(dir, "link.tar");
@@ -87,7 +88,7 @@ static void test_export_refuses_a_symlink_and_leaves_it_and_its_target(void **st
     free(link_path);
 }
 
-static void test_export_refuses_a_fifo_a_directory_and_a_device(void **state)
+AT_TEST(test_export_refuses_a_fifo_a_directory_and_a_device)
 {
     (void)state;
     char *fifo = lf_path(dir, "fifo.tar"), *sub = lf_path(dir, "sub.tar");
@@ -115,7 +116,7 @@ static void test_export_refuses_a_fifo_a_directory_and_a_device(void **state)
     free(sub);
 }
 
-static void test_export_replaces_an_existing_file_only_with_force(void **state)
+AT_TEST(test_export_replaces_an_existing_file_only_with_force)
 {
     (void)state;
     char *path = lf_path(dir, "old.tar");
@@ -135,7 +136,7 @@ static void test_export_replaces_an_existing_file_only_with_force(void **state)
     free(path);
 }
 
-static void test_export_to_stdout_writes_the_same_bundle(void **state)
+AT_TEST(test_export_to_stdout_writes_the_same_bundle)
 {
     (void)state;
     char *path = lf_path(dir, "file.tar"), *out = NULL, *err = NULL;
@@ -150,7 +151,7 @@ static void test_export_to_stdout_writes_the_same_bundle(void **state)
     TU_FREE(file, out, err, path);
 }
 
-static void test_export_of_nothing_writes_nothing_unless_allowed(void **state)
+AT_TEST(test_export_of_nothing_writes_nothing_unless_allowed)
 {
     (void)state;
     char *path = lf_path(dir, "empty.tar"), *err = NULL;
@@ -172,7 +173,7 @@ static void test_export_of_nothing_writes_nothing_unless_allowed(void **state)
 
 /* On a terminal, export draws its progress over one line ("\r") and erases it before its
  * summary; into a pipe it writes no progress at all. */
-static void test_export_shows_progress_only_on_a_terminal(void **state)
+AT_TEST(test_export_shows_progress_only_on_a_terminal)
 {
     (void)state;
     if (access("/usr/bin/script", X_OK) != 0) skip(); /* util-linux: the pty runner */
@@ -222,15 +223,4 @@ static int teardown(void **state)
     return 0;
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_export_refuses_a_symlink_and_leaves_it_and_its_target),
-        cmocka_unit_test(test_export_refuses_a_fifo_a_directory_and_a_device),
-        cmocka_unit_test(test_export_replaces_an_existing_file_only_with_force),
-        cmocka_unit_test(test_export_to_stdout_writes_the_same_bundle),
-        cmocka_unit_test(test_export_of_nothing_writes_nothing_unless_allowed),
-        cmocka_unit_test(test_export_shows_progress_only_on_a_terminal),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+AT_TEST_GROUP(setup, teardown);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "at_test.h"
 #include "query_fixture.h"
 #include "testutil.h"
 
@@ -101,7 +102,7 @@ static void check_jsonl_set(char *out, json_t *want, const char *ctx)
     free(lines);
 }
 
-static void test_find_by_workflow_returns_exactly_that_workflow_in_time_order(void **state)
+AT_TEST(test_find_by_workflow_returns_exactly_that_workflow_in_time_order)
 {
     (void)state;
     const char *wfs[] = {"swe-agent-marshmallow", "swe-agent-ctf-crypto", "swe-agent-test-repo"};
@@ -118,7 +119,7 @@ static void test_find_by_workflow_returns_exactly_that_workflow_in_time_order(vo
     }
 }
 
-static void test_find_without_filters_returns_every_event(void **state)
+AT_TEST(test_find_without_filters_returns_every_event)
 {
     (void)state;
     char *out = NULL;
@@ -130,7 +131,7 @@ static void test_find_without_filters_returns_every_event(void **state)
     free(out);
 }
 
-static void test_find_by_tool_and_kind_returns_exact_tool_calls(void **state)
+AT_TEST(test_find_by_tool_and_kind_returns_exact_tool_calls)
 {
     (void)state;
     char *out = NULL;
@@ -184,7 +185,7 @@ static char *page_through(const char *store, const char *limit, const char *filt
     return all;
 }
 
-static void test_find_pages_return_every_event_once(void **state)
+AT_TEST(test_find_pages_return_every_event_once)
 {
     (void)state;
     int pages = 0;
@@ -204,7 +205,7 @@ static void test_find_pages_return_every_event_once(void **state)
     free(all);
 }
 
-static void test_find_time_window_is_half_open_in_rfc3339(void **state)
+AT_TEST(test_find_time_window_is_half_open_in_rfc3339)
 {
     (void)state;
     /* The window between the times of tau's 101st and 901st events, in RFC 3339. */
@@ -236,7 +237,7 @@ static void test_find_time_window_is_half_open_in_rfc3339(void **state)
     free(out);
 }
 
-static void test_find_relative_since_counts_back_from_now(void **state)
+AT_TEST(test_find_relative_since_counts_back_from_now)
 {
     (void)state;
     /* The sample data is from 2024: nothing in the last hour, everything in 1000 weeks. */
@@ -255,7 +256,7 @@ static void test_find_relative_since_counts_back_from_now(void **state)
     free(out);
 }
 
-static void test_find_jsonl_round_trips_the_input_event(void **state)
+AT_TEST(test_find_jsonl_round_trips_the_input_event)
 {
     (void)state;
     /* A tool call carries no prompt text, so its stored JSON is the input line plus the
@@ -299,7 +300,7 @@ static void test_find_jsonl_round_trips_the_input_event(void **state)
     TU_FREE(in, text, path);
 }
 
-static void test_find_jsonl_feeds_back_into_trace_shim_dry_run(void **state)
+AT_TEST(test_find_jsonl_feeds_back_into_trace_shim_dry_run)
 {
     (void)state;
     /* EVENTS.md: find --format jsonl, fed back through trace-shim --dry-run, prints identical
@@ -333,7 +334,7 @@ static void test_find_jsonl_feeds_back_into_trace_shim_dry_run(void **state)
     tu_rmtree_free(dir);
 }
 
-static void test_find_uses_the_index_of_the_most_selective_filter(void **state)
+AT_TEST(test_find_uses_the_index_of_the_most_selective_filter)
 {
     (void)state;
     struct {
@@ -358,7 +359,7 @@ static void test_find_uses_the_index_of_the_most_selective_filter(void **state)
     }
 }
 
-static void test_find_table_aligns_columns_and_fits_the_width(void **state)
+AT_TEST(test_find_table_aligns_columns_and_fits_the_width)
 {
     (void)state;
     setenv("COLUMNS", "120", 1);
@@ -391,7 +392,7 @@ static void test_find_table_aligns_columns_and_fits_the_width(void **state)
     free(out);
 }
 
-static void test_find_table_ends_with_the_next_page_cursor(void **state)
+AT_TEST(test_find_table_ends_with_the_next_page_cursor)
 {
     (void)state;
     char *out = NULL;
@@ -420,7 +421,7 @@ static void test_find_table_ends_with_the_next_page_cursor(void **state)
 /* A table longer than its window (256 rows) streams with the layout of its first rows: every
  * event is there once, in order, each row's trace id and kind where the header says, and
  * every line fits the width. */
-static void test_find_table_streams_every_row_across_the_window(void **state)
+AT_TEST(test_find_table_streams_every_row_across_the_window)
 {
     (void)state;
     char *js = NULL;
@@ -476,7 +477,7 @@ static int match_error_text(json_t *ev, const void *arg)
 /* --status and --error-text select tool calls by their status and by text in their error,
  * exactly (computed from the input with jansson), through the time index and a workflow
  * index alike; they contradict another --kind. */
-static void test_find_filters_tool_calls_by_status_and_error_text(void **state)
+AT_TEST(test_find_filters_tool_calls_by_status_and_error_text)
 {
     (void)state;
     char *out = NULL, *err = NULL;
@@ -517,7 +518,7 @@ static void test_find_filters_tool_calls_by_status_and_error_text(void **state)
 
 /* At 80 columns every row of find is one line that shows the trace (short id), the kind and
  * the status: a failed tool call says "error", an outcome its decision. */
-static void test_find_table_at_80_columns_is_one_line_per_row_with_status(void **state)
+AT_TEST(test_find_table_at_80_columns_is_one_line_per_row_with_status)
 {
     (void)state;
     const char *stores[] = {qf.swe_store, qf.tau_store};
@@ -548,23 +549,4 @@ static void test_find_table_at_80_columns_is_one_line_per_row_with_status(void *
     }
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_find_by_workflow_returns_exactly_that_workflow_in_time_order),
-        cmocka_unit_test(test_find_without_filters_returns_every_event),
-        cmocka_unit_test(test_find_by_tool_and_kind_returns_exact_tool_calls),
-        cmocka_unit_test(test_find_pages_return_every_event_once),
-        cmocka_unit_test(test_find_time_window_is_half_open_in_rfc3339),
-        cmocka_unit_test(test_find_relative_since_counts_back_from_now),
-        cmocka_unit_test(test_find_jsonl_round_trips_the_input_event),
-        cmocka_unit_test(test_find_jsonl_feeds_back_into_trace_shim_dry_run),
-        cmocka_unit_test(test_find_uses_the_index_of_the_most_selective_filter),
-        cmocka_unit_test(test_find_table_aligns_columns_and_fits_the_width),
-        cmocka_unit_test(test_find_table_ends_with_the_next_page_cursor),
-        cmocka_unit_test(test_find_table_streams_every_row_across_the_window),
-        cmocka_unit_test(test_find_filters_tool_calls_by_status_and_error_text),
-        cmocka_unit_test(test_find_table_at_80_columns_is_one_line_per_row_with_status),
-    };
-    return cmocka_run_group_tests(tests, qf_setup_all, qf_teardown);
-}
+AT_TEST_GROUP(qf_setup_all, qf_teardown);

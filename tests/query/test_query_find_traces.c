@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "at_test.h"
 #include "query_fixture.h"
 #include "testutil.h"
 
@@ -96,7 +97,7 @@ static size_t check_lines(char *out, json_t *want, json_t *seen)
     return n;
 }
 
-static void test_find_traces_lists_each_trace_once_with_its_figures(void **state)
+AT_TEST(test_find_traces_lists_each_trace_once_with_its_figures)
 {
     (void)state;
     json_t *want = expected_traces();
@@ -113,7 +114,7 @@ static void test_find_traces_lists_each_trace_once_with_its_figures(void **state
 
 /* With a filter, the traces that have a matching event, still summarised over all their
  * events; paged by 7, every such trace on exactly one page. */
-static void test_find_traces_pages_by_trace_with_a_filter(void **state)
+AT_TEST(test_find_traces_pages_by_trace_with_a_filter)
 {
     (void)state;
     json_t *want = expected_traces(), *with_errors = json_object();
@@ -154,7 +155,7 @@ static void test_find_traces_pages_by_trace_with_a_filter(void **state)
 }
 
 /* At 80 columns: one line per trace, the outcome and the errors always there. */
-static void test_find_traces_table_fits_80_columns(void **state)
+AT_TEST(test_find_traces_table_fits_80_columns)
 {
     (void)state;
     setenv("COLUMNS", "80", 1);
@@ -177,12 +178,4 @@ static void test_find_traces_table_fits_80_columns(void **state)
     free(out);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_find_traces_lists_each_trace_once_with_its_figures),
-        cmocka_unit_test(test_find_traces_pages_by_trace_with_a_filter),
-        cmocka_unit_test(test_find_traces_table_fits_80_columns),
-    };
-    return cmocka_run_group_tests(tests, qf_setup_tau, qf_teardown);
-}
+AT_TEST_GROUP(qf_setup_tau, qf_teardown);

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "at_test.h"
 #include "query_fixture.h"
 #include "testutil.h"
 
@@ -211,7 +212,7 @@ static expect expected(json_t *evs)
     return x;
 }
 
-static void test_html_page_of_a_trace_with_failed_tool_calls_in_chromium(void **state)
+AT_TEST(test_html_page_of_a_trace_with_failed_tool_calls_in_chromium)
 {
     (void)state;
     if (!need_chromium()) skip();
@@ -299,7 +300,7 @@ static char *screenshot(const char *page, int i, char **bytes, size_t *len)
  * frame before every tile was drawn (1 run in 80, twenty at a time on two cores, with the flags
  * above): when the two differ, a third must equal one of them. A page that changes between loads (a
  * clock, an animation, random ids) gives three different images and fails. */
-static void test_html_screenshots_of_the_page_are_stable(void **state)
+AT_TEST(test_html_screenshots_of_the_page_are_stable)
 {
     (void)state;
     if (!need_chromium()) skip();
@@ -395,7 +396,7 @@ static void assert_no_markup_from_events(const char *html)
     assert_non_null(strstr(html, "&lt;img src=x onerror=&quot;"));
 }
 
-static void test_html_hostile_text_in_every_field_injects_no_markup(void **state)
+AT_TEST(test_html_hostile_text_in_every_field_injects_no_markup)
 {
     (void)state;
     char *page = write_page(evil_store, EVIL_TRACE, "evil.html");
@@ -438,7 +439,7 @@ static double column_sum(const char *dom, const char *key, size_t *cells)
     return sum;
 }
 
-static void test_html_stats_page_has_a_row_per_group_with_the_jsonl_figures(void **state)
+AT_TEST(test_html_stats_page_has_a_row_per_group_with_the_jsonl_figures)
 {
     (void)state;
     char *page = tu_path(tmp, "stats.html"), *out = NULL, *err = NULL;
@@ -504,7 +505,7 @@ static void test_html_stats_page_has_a_row_per_group_with_the_jsonl_figures(void
 
 /* ---- where the page goes ---------------------------------------------------------------- */
 
-static void test_html_output_rules(void **state)
+AT_TEST(test_html_output_rules)
 {
     (void)state;
     char *page = tu_path(tmp, "rules.html"), *link = tu_path(tmp, "rules-link.html");
@@ -588,14 +589,4 @@ static int teardown(void **state)
     return 0;
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_html_page_of_a_trace_with_failed_tool_calls_in_chromium),
-        cmocka_unit_test(test_html_screenshots_of_the_page_are_stable),
-        cmocka_unit_test(test_html_hostile_text_in_every_field_injects_no_markup),
-        cmocka_unit_test(test_html_output_rules),
-        cmocka_unit_test(test_html_stats_page_has_a_row_per_group_with_the_jsonl_figures),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+AT_TEST_GROUP(setup, teardown);

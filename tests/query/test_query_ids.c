@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "at_test.h"
 #include "query_fixture.h"
 #include "testutil.h"
 
@@ -59,7 +60,7 @@ static void assert_trace_cells(char *out, size_t col, const char *const *want, s
     free(lines);
 }
 
-static void test_tables_show_the_shortest_unique_prefix(void **state)
+AT_TEST(test_tables_show_the_shortest_unique_prefix)
 {
     (void)state;
     char *out = NULL;
@@ -82,7 +83,7 @@ static void test_tables_show_the_shortest_unique_prefix(void **state)
     free(out);
 }
 
-static void test_a_unique_prefix_is_taken_where_a_trace_id_is(void **state)
+AT_TEST(test_a_unique_prefix_is_taken_where_a_trace_id_is)
 {
     (void)state;
     char *out = NULL;
@@ -107,7 +108,7 @@ static void test_a_unique_prefix_is_taken_where_a_trace_id_is(void **state)
     free(out);
 }
 
-static void test_an_ambiguous_prefix_lists_the_candidates(void **state)
+AT_TEST(test_an_ambiguous_prefix_lists_the_candidates)
 {
     (void)state;
     char *err = NULL;
@@ -131,7 +132,7 @@ static void test_an_ambiguous_prefix_lists_the_candidates(void **state)
     free(err);
 }
 
-static void test_an_unknown_or_too_short_prefix_is_refused(void **state)
+AT_TEST(test_an_unknown_or_too_short_prefix_is_refused)
 {
     (void)state;
     char *err = NULL;
@@ -148,7 +149,7 @@ static void test_an_unknown_or_too_short_prefix_is_refused(void **state)
 /* A streamed table (more than 256 rows) fixes its TRACE width from its first rows (8); a
  * later trace that needs 13 digits is shown whole, and its row keeps the width and the
  * WORKFLOW column where the header has it. */
-static void test_a_streamed_table_never_cuts_a_later_longer_id(void **state)
+AT_TEST(test_a_streamed_table_never_cuts_a_later_longer_id)
 {
     (void)state;
     char path[4200];
@@ -209,14 +210,4 @@ static int teardown(void **state)
     return 0;
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tables_show_the_shortest_unique_prefix),
-        cmocka_unit_test(test_a_unique_prefix_is_taken_where_a_trace_id_is),
-        cmocka_unit_test(test_an_ambiguous_prefix_lists_the_candidates),
-        cmocka_unit_test(test_an_unknown_or_too_short_prefix_is_refused),
-        cmocka_unit_test(test_a_streamed_table_never_cuts_a_later_longer_id),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+AT_TEST_GROUP(setup, teardown);

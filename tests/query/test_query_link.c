@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "at_test.h"
 #include "query_fixture.h"
 #include "testutil.h"
 #include "tracestore.h"
@@ -131,7 +132,7 @@ static size_t find_incident(const char *incident, size_t *links)
     return find_incident_in(store, incident, links);
 }
 
-static void test_link_puts_the_traces_under_the_incident(void **state)
+AT_TEST(test_link_puts_the_traces_under_the_incident)
 {
     (void)state;
     char *out = NULL, *err = NULL;
@@ -203,7 +204,7 @@ static void test_link_puts_the_traces_under_the_incident(void **state)
     free(out);
 }
 
-static void test_linking_twice_is_harmless(void **state)
+AT_TEST(test_linking_twice_is_harmless)
 {
     (void)state;
     for (int i = 0; i < 2; i++) {
@@ -219,7 +220,7 @@ static void test_linking_twice_is_harmless(void **state)
     assert_int_equal(links, 2);
 }
 
-static void test_link_resolves_a_workflow_window_to_its_traces(void **state)
+AT_TEST(test_link_resolves_a_workflow_window_to_its_traces)
 {
     (void)state;
     /* swe-agent-test-repo holds two traces (T2 then T1), in May 2024. */
@@ -241,7 +242,7 @@ static void test_link_resolves_a_workflow_window_to_its_traces(void **state)
     assert_int_equal(links, 1);
 }
 
-static void test_link_without_a_collector_says_so_and_links_nothing(void **state)
+AT_TEST(test_link_without_a_collector_says_so_and_links_nothing)
 {
     (void)state;
     char other[4300], *err = NULL;
@@ -257,7 +258,7 @@ static void test_link_without_a_collector_says_so_and_links_nothing(void **state
     assert_int_equal(find_incident("INC-4", &links), 0);
 }
 
-static void test_link_errors_are_clear_and_link_nothing(void **state)
+AT_TEST(test_link_errors_are_clear_and_link_nothing)
 {
     (void)state;
     struct {
@@ -307,7 +308,7 @@ static void test_link_errors_are_clear_and_link_nothing(void **state)
     assert_int_equal(find_incident("INC-5", &links), 0);
 }
 
-static void test_link_through_the_collector_of_another_store_is_refused(void **state)
+AT_TEST(test_link_through_the_collector_of_another_store_is_refused)
 {
     (void)state;
     char *out = NULL, *err = NULL;
@@ -333,7 +334,7 @@ static void test_link_through_the_collector_of_another_store_is_refused(void **s
     free(out);
 }
 
-static void test_link_acked_but_not_in_the_store_fails(void **state)
+AT_TEST(test_link_acked_but_not_in_the_store_fails)
 {
     (void)state;
     /* A copy of A (same log origin) with its own collector: the origin check passes and the
@@ -365,7 +366,7 @@ static void test_link_acked_but_not_in_the_store_fails(void **state)
     tu_rmtree_free(copy);
 }
 
-static void test_dry_run_lists_the_traces_and_sends_nothing(void **state)
+AT_TEST(test_dry_run_lists_the_traces_and_sends_nothing)
 {
     (void)state;
     /* No collector on this endpoint: a dry run never needs one. */
@@ -446,17 +447,4 @@ static int teardown(void **state)
     return 0;
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_link_puts_the_traces_under_the_incident),
-        cmocka_unit_test(test_linking_twice_is_harmless),
-        cmocka_unit_test(test_link_resolves_a_workflow_window_to_its_traces),
-        cmocka_unit_test(test_link_without_a_collector_says_so_and_links_nothing),
-        cmocka_unit_test(test_link_errors_are_clear_and_link_nothing),
-        cmocka_unit_test(test_link_through_the_collector_of_another_store_is_refused),
-        cmocka_unit_test(test_link_acked_but_not_in_the_store_fails),
-        cmocka_unit_test(test_dry_run_lists_the_traces_and_sends_nothing),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+AT_TEST_GROUP(setup, teardown);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "at_test.h"
 #include "query_fixture.h"
 #include "testutil.h"
 
@@ -31,7 +32,7 @@ static char *show_ok(const char *store, const char *trace, const char *format)
     return out;
 }
 
-static void test_show_prints_the_span_tree_of_a_known_trace(void **state)
+AT_TEST(test_show_prints_the_span_tree_of_a_known_trace)
 {
     (void)state;
     char *out = show_ok(qf.swe_store, SWE_TRACE, "table");
@@ -64,7 +65,7 @@ static void test_show_prints_the_span_tree_of_a_known_trace(void **state)
     free(out);
 }
 
-static void test_show_foot_gives_the_outcome_and_its_dri(void **state)
+AT_TEST(test_show_foot_gives_the_outcome_and_its_dri)
 {
     (void)state;
     char *out = show_ok(qf.tau_store, TAU_TRACE, "table");
@@ -77,7 +78,7 @@ static void test_show_foot_gives_the_outcome_and_its_dri(void **state)
     free(out);
 }
 
-static void test_show_jsonl_gives_the_trace_events_in_time_order(void **state)
+AT_TEST(test_show_jsonl_gives_the_trace_events_in_time_order)
 {
     (void)state;
     char *out = show_ok(qf.tau_store, TAU_TRACE, "jsonl");
@@ -98,7 +99,7 @@ static void test_show_jsonl_gives_the_trace_events_in_time_order(void **state)
     free(out);
 }
 
-static void test_show_unknown_trace_is_a_store_error(void **state)
+AT_TEST(test_show_unknown_trace_is_a_store_error)
 {
     (void)state;
     char *err = NULL;
@@ -109,7 +110,7 @@ static void test_show_unknown_trace_is_a_store_error(void **state)
     free(err);
 }
 
-static void test_show_malformed_id_is_a_usage_error(void **state)
+AT_TEST(test_show_malformed_id_is_a_usage_error)
 {
     (void)state;
     const char *bad[] = {"xyz", "012E39DDA9B29F048A68039110163FB8", "012",
@@ -129,7 +130,7 @@ static void test_show_malformed_id_is_a_usage_error(void **state)
 }
 
 /* Into a pipe (not a terminal) show prints its table, not jsonl: `show ID | less` reads. */
-static void test_show_keeps_its_table_when_piped(void **state)
+AT_TEST(test_show_keeps_its_table_when_piped)
 {
     (void)state;
     char *piped = NULL, *table = NULL;
@@ -145,7 +146,7 @@ static void test_show_keeps_its_table_when_piped(void **state)
 
 /* At 80 columns each event is one line and its STATUS is there: the failed tool call of the
  * tau trace says "error", the outcome "rejected". A prefix of the id shows the same. */
-static void test_show_at_80_columns_keeps_status_on_one_line_per_event(void **state)
+AT_TEST(test_show_at_80_columns_keeps_status_on_one_line_per_event)
 {
     (void)state;
     setenv("COLUMNS", "80", 1);
@@ -176,16 +177,4 @@ static void test_show_at_80_columns_keeps_status_on_one_line_per_event(void **st
     TU_FREE(lines, out, by_prefix);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_show_prints_the_span_tree_of_a_known_trace),
-        cmocka_unit_test(test_show_foot_gives_the_outcome_and_its_dri),
-        cmocka_unit_test(test_show_jsonl_gives_the_trace_events_in_time_order),
-        cmocka_unit_test(test_show_unknown_trace_is_a_store_error),
-        cmocka_unit_test(test_show_malformed_id_is_a_usage_error),
-        cmocka_unit_test(test_show_keeps_its_table_when_piped),
-        cmocka_unit_test(test_show_at_80_columns_keeps_status_on_one_line_per_event),
-    };
-    return cmocka_run_group_tests(tests, qf_setup_all, qf_teardown);
-}
+AT_TEST_GROUP(qf_setup_all, qf_teardown);

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "at_test.h"
 #include "query_fixture.h"
 #include "stats_expect.h"
 #include "testutil.h"
@@ -27,7 +28,7 @@
 static const char *const dims[] = {"workflow", "dri", "model", "service", "tool", "source"};
 #define NDIMS 6
 
-static void test_stats_match_independent_figures_for_every_file_and_dimension(void **state)
+AT_TEST(test_stats_match_independent_figures_for_every_file_and_dimension)
 {
     (void)state;
     for (int f = 0; f < NFILES; f++)
@@ -35,7 +36,7 @@ static void test_stats_match_independent_figures_for_every_file_and_dimension(vo
             check_store_dim(stores[f], inputs[f], files[f], dims[d]);
 }
 
-static void test_stats_link_events_form_their_own_row(void **state)
+AT_TEST(test_stats_link_events_form_their_own_row)
 {
     (void)state;
     for (int d = 0; d < NDIMS; d++)
@@ -70,7 +71,7 @@ static void test_stats_link_events_form_their_own_row(void **state)
     free(out);
 }
 
-static void test_stats_workflow_filter_keeps_only_that_workflow(void **state)
+AT_TEST(test_stats_workflow_filter_keeps_only_that_workflow)
 {
     (void)state;
     char *out = stats_out(stores[2], "--workflow", "tau2-retail", "--format", "jsonl", NULL);
@@ -89,7 +90,7 @@ static void test_stats_workflow_filter_keeps_only_that_workflow(void **state)
     free(out);
 }
 
-static void test_stats_kind_filter_counts_only_that_kind(void **state)
+AT_TEST(test_stats_kind_filter_counts_only_that_kind)
 {
     (void)state;
     char *out = stats_out(stores[1], "--kind", "outcome", "--outcome", "rejected", "--format",
@@ -112,7 +113,7 @@ static void test_stats_kind_filter_counts_only_that_kind(void **state)
 }
 
 /* --sort FIELD orders the groups (numbers largest first, nulls last), --top N keeps N. */
-static void test_stats_sort_and_top_order_and_cut_the_groups(void **state)
+AT_TEST(test_stats_sort_and_top_order_and_cut_the_groups)
 {
     (void)state;
     expected x = compute(inputs[2], "tool");
@@ -171,14 +172,4 @@ static void test_stats_sort_and_top_order_and_cut_the_groups(void **state)
     free(out);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_stats_match_independent_figures_for_every_file_and_dimension),
-        cmocka_unit_test(test_stats_link_events_form_their_own_row),
-        cmocka_unit_test(test_stats_workflow_filter_keeps_only_that_workflow),
-        cmocka_unit_test(test_stats_kind_filter_counts_only_that_kind),
-        cmocka_unit_test(test_stats_sort_and_top_order_and_cut_the_groups),
-    };
-    return cmocka_run_group_tests(tests, stats_stores_setup, stats_stores_teardown);
-}
+AT_TEST_GROUP(stats_stores_setup, stats_stores_teardown);

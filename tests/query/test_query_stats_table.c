@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "at_test.h"
 #include "query_fixture.h"
 #include "stats_expect.h"
 #include "testutil.h"
@@ -61,7 +62,7 @@ static void want_duration(long long ns, char *buf, size_t len)
 
 /* At 80 columns the default table has one line per group (and the links row) for every file
  * and dimension, none wider than 80. */
-static void test_stats_default_table_is_one_line_per_group_within_80_columns(void **state)
+AT_TEST(test_stats_default_table_is_one_line_per_group_within_80_columns)
 {
     (void)state;
     setenv("COLUMNS", "80", 1);
@@ -89,7 +90,7 @@ static void test_stats_default_table_is_one_line_per_group_within_80_columns(voi
     unsetenv("COLUMNS");
 }
 
-static void test_stats_table_shows_each_group_with_rates_as_percent(void **state)
+AT_TEST(test_stats_table_shows_each_group_with_rates_as_percent)
 {
     (void)state;
     char *out = stats_out(stores[2], "--format", "table", NULL);
@@ -118,7 +119,7 @@ static void test_stats_table_shows_each_group_with_rates_as_percent(void **state
 }
 
 /* --columns picks the columns (GROUP first) in the order given. */
-static void test_stats_columns_choose_the_table_columns(void **state)
+AT_TEST(test_stats_columns_choose_the_table_columns)
 {
     (void)state;
     char *out =
@@ -191,7 +192,7 @@ static void check_duration_cells(const expect *e, char *const c[2], size_t count
 
 /* A cost is "unknown" when no LLM call of the group is priced, a lower bound ("+") when some
  * are not; tau.jsonl has no usage at all, so its cost is unknown, never $0. */
-static void test_stats_unpriced_calls_make_the_cost_unknown_or_a_lower_bound(void **state)
+AT_TEST(test_stats_unpriced_calls_make_the_cost_unknown_or_a_lower_bound)
 {
     (void)state;
     size_t counts[2] = {0, 0}; /* unknown, lower bound */
@@ -204,7 +205,7 @@ static void test_stats_unpriced_calls_make_the_cost_unknown_or_a_lower_bound(voi
 }
 
 /* Tool calls take microseconds: their percentiles print below 1 ms, never "0ms". */
-static void test_stats_durations_below_a_millisecond_keep_their_precision(void **state)
+AT_TEST(test_stats_durations_below_a_millisecond_keep_their_precision)
 {
     (void)state;
     size_t counts[2] = {0, 0}; /* cells below 1 ms */
@@ -212,7 +213,7 @@ static void test_stats_durations_below_a_millisecond_keep_their_precision(void *
     assert_true(counts[0] > 10);
 }
 
-static void test_stats_columns_all_on_a_narrow_terminal_prints_one_block_per_group(void **state)
+AT_TEST(test_stats_columns_all_on_a_narrow_terminal_prints_one_block_per_group)
 {
     (void)state;
     setenv("COLUMNS", "80", 1);
@@ -253,7 +254,7 @@ static void check_help_lists_every_column(const char *err)
 
 /* --status and --error-text (shared with find) narrow the scorecard to those tool calls: with
  * --status error every tool row's calls are all errors, and their count is the input's. */
-static void test_stats_takes_the_tool_call_filters_of_find(void **state)
+AT_TEST(test_stats_takes_the_tool_call_filters_of_find)
 {
     (void)state;
     for (int f = 0; f < NFILES; f++) {
@@ -285,7 +286,7 @@ static void test_stats_takes_the_tool_call_filters_of_find(void **state)
     }
 }
 
-static void test_stats_rejects_bad_options_with_what_to_use(void **state)
+AT_TEST(test_stats_rejects_bad_options_with_what_to_use)
 {
     (void)state;
     static const struct {
@@ -313,17 +314,4 @@ static void test_stats_rejects_bad_options_with_what_to_use(void **state)
     }
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_stats_default_table_is_one_line_per_group_within_80_columns),
-        cmocka_unit_test(test_stats_table_shows_each_group_with_rates_as_percent),
-        cmocka_unit_test(test_stats_columns_choose_the_table_columns),
-        cmocka_unit_test(test_stats_unpriced_calls_make_the_cost_unknown_or_a_lower_bound),
-        cmocka_unit_test(test_stats_durations_below_a_millisecond_keep_their_precision),
-        cmocka_unit_test(test_stats_columns_all_on_a_narrow_terminal_prints_one_block_per_group),
-        cmocka_unit_test(test_stats_takes_the_tool_call_filters_of_find),
-        cmocka_unit_test(test_stats_rejects_bad_options_with_what_to_use),
-    };
-    return cmocka_run_group_tests(tests, stats_stores_setup, stats_stores_teardown);
-}
+AT_TEST_GROUP(stats_stores_setup, stats_stores_teardown);

@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "at_test.h"
 #include "ledger_fixture.h"
 #include "log.h"
 #include "pipeline_util.h"
@@ -187,7 +188,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static void test_term_clean_replaces_bytes_that_are_not_utf8(void **state)
+AT_TEST(test_term_clean_replaces_bytes_that_are_not_utf8)
 {
     (void)state;
     static const struct {
@@ -212,7 +213,7 @@ static void test_term_clean_replaces_bytes_that_are_not_utf8(void **state)
 }
 
 /* What shims send reaches the collector's log only through clog_line: one cleaned line. */
-static void test_collector_log_line_is_cleaned(void **state)
+AT_TEST(test_collector_log_line_is_cleaned)
 {
     (void)state;
     char *path = lf_path(dir, "clog.txt");
@@ -240,7 +241,7 @@ static const char *const every_field[] = {
     "tpl", "tplv", "ctx", "tool", "scope",      "toolerr",  "repo",
     "rev", "path", "by",  "note", "checkpoint", "approver", "reason"};
 
-static void test_find_table_shows_hostile_text_cleaned_and_aligned(void **state)
+AT_TEST(test_find_table_shows_hostile_text_cleaned_and_aligned)
 {
     (void)state;
     char *out = NULL, *err = NULL;
@@ -275,7 +276,7 @@ static void test_find_table_shows_hostile_text_cleaned_and_aligned(void **state)
     free(out);
 }
 
-static void test_show_and_its_foot_show_hostile_text_cleaned(void **state)
+AT_TEST(test_show_and_its_foot_show_hostile_text_cleaned)
 {
     (void)state;
     char *out = NULL, *err = NULL;
@@ -294,7 +295,7 @@ static void test_show_and_its_foot_show_hostile_text_cleaned(void **state)
     free(err);
 }
 
-static void test_stats_by_every_key_shows_group_names_cleaned(void **state)
+AT_TEST(test_stats_by_every_key_shows_group_names_cleaned)
 {
     (void)state;
     static const struct {
@@ -320,7 +321,7 @@ static void test_stats_by_every_key_shows_group_names_cleaned(void **state)
     }
 }
 
-static void test_link_export_verify_and_shim_messages_are_clean(void **state)
+AT_TEST(test_link_export_verify_and_shim_messages_are_clean)
 {
     (void)state;
     assert_clean("link's message", link_out);
@@ -362,15 +363,4 @@ static void test_link_export_verify_and_shim_messages_are_clean(void **state)
     TU_FREE(missing, out, err);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_term_clean_replaces_bytes_that_are_not_utf8),
-        cmocka_unit_test(test_collector_log_line_is_cleaned),
-        cmocka_unit_test(test_find_table_shows_hostile_text_cleaned_and_aligned),
-        cmocka_unit_test(test_show_and_its_foot_show_hostile_text_cleaned),
-        cmocka_unit_test(test_stats_by_every_key_shows_group_names_cleaned),
-        cmocka_unit_test(test_link_export_verify_and_shim_messages_are_clean),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+AT_TEST_GROUP(setup, teardown);

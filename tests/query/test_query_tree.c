@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "at_test.h"
 #include "tree.h"
 
 /* An event with span `span` and parent `parent` (0: none); ids are 8-byte big-endian. */
@@ -73,7 +74,7 @@ static void expect_order(tp_event **evs, size_t n, const size_t *want_idx, const
     free_all(evs, n);
 }
 
-static void test_tree_puts_children_under_their_parent_in_time_order(void **state)
+AT_TEST(test_tree_puts_children_under_their_parent_in_time_order)
 {
     (void)state;
     /* 0 root(1); 1 child of 1 (span 2); 2 child of 2 (span 3); 3 child of 1 (span 4) */
@@ -81,14 +82,14 @@ static void test_tree_puts_children_under_their_parent_in_time_order(void **stat
     expect_order(evs, 4, (size_t[]){0, 1, 2, 3}, (int[]){0, 1, 2, 1});
 }
 
-static void test_tree_makes_events_with_a_missing_parent_roots(void **state)
+AT_TEST(test_tree_makes_events_with_a_missing_parent_roots)
 {
     (void)state;
     tp_event *evs[] = {ev_span(5, 99), ev_span(6, 5), ev_span(7, 0)};
     expect_order(evs, 3, (size_t[]){0, 1, 2}, (int[]){0, 1, 0});
 }
 
-static void test_tree_breaks_a_cycle_of_parents_and_shows_each_event_once(void **state)
+AT_TEST(test_tree_breaks_a_cycle_of_parents_and_shows_each_event_once)
 {
     (void)state;
     /* 10 -> 11 -> 12 -> 10 (a cycle), 13 hangs off 12, 14 is a plain root: the true root
@@ -98,7 +99,7 @@ static void test_tree_breaks_a_cycle_of_parents_and_shows_each_event_once(void *
     expect_order(evs, 5, (size_t[]){4, 0, 1, 2, 3}, (int[]){0, 0, 1, 2, 3});
 }
 
-static void test_tree_handles_a_deep_chain_without_recursion(void **state)
+AT_TEST(test_tree_handles_a_deep_chain_without_recursion)
 {
     (void)state;
     enum { N = 200000 };
@@ -116,22 +117,10 @@ static void test_tree_handles_a_deep_chain_without_recursion(void **state)
     free(evs);
 }
 
-static void test_tree_with_duplicate_spans_keeps_every_event(void **state)
+AT_TEST(test_tree_with_duplicate_spans_keeps_every_event)
 {
     (void)state;
     /* Two events claim span 20; the child attaches to the earliest. */
     tp_event *evs[] = {ev_span(20, 0), ev_span(20, 0), ev_span(21, 20)};
     expect_order(evs, 3, (size_t[]){0, 2, 1}, (int[]){0, 1, 0});
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tree_puts_children_under_their_parent_in_time_order),
-        cmocka_unit_test(test_tree_makes_events_with_a_missing_parent_roots),
-        cmocka_unit_test(test_tree_breaks_a_cycle_of_parents_and_shows_each_event_once),
-        cmocka_unit_test(test_tree_handles_a_deep_chain_without_recursion),
-        cmocka_unit_test(test_tree_with_duplicate_spans_keeps_every_event),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

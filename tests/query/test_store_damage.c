@@ -26,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "ledger_fixture.h"
 #include "store_fixture.h"
 #include "testutil.h"
@@ -98,7 +99,7 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void test_bit_flips_never_end_trace_query_by_a_signal(void **state)
+AT_TEST(test_bit_flips_never_end_trace_query_by_a_signal)
 {
     (void)state;
     int rc_all, rc_index;
@@ -160,7 +161,7 @@ static void test_bit_flips_never_end_trace_query_by_a_signal(void **state)
     assert_true(caught > 0);
 }
 
-static void test_a_read_past_the_file_is_reported_not_a_signal(void **state)
+AT_TEST(test_a_read_past_the_file_is_reported_not_a_signal)
 {
     (void)state;
     /* A copy cut short (an interrupted copy, a full disk): LMDB maps the pages its meta page
@@ -218,11 +219,4 @@ static void test_a_read_past_the_file_is_reported_not_a_signal(void **state)
     TU_FREE(err, cut, cutmdb, bundle);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bit_flips_never_end_trace_query_by_a_signal),
-        cmocka_unit_test(test_a_read_past_the_file_is_reported_not_a_signal),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+AT_TEST_GROUP(setup, teardown);

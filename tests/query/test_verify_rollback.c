@@ -26,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "ledger_fixture.h"
 #include "store_fixture.h"
 #include "testutil.h"
@@ -99,7 +100,7 @@ static void expect(int want, const char *store, const char *opt, const char *val
     free(err);
 }
 
-static void test_every_checkpoint_removed_and_an_event_rewritten(void **state)
+AT_TEST(test_every_checkpoint_removed_and_an_event_rewritten)
 {
     (void)state;
     /* Removed only. */
@@ -135,7 +136,7 @@ static char *tail_rewritten(const char *name, uint64_t tail_max)
     return s;
 }
 
-static void test_latest_checkpoint_removed_and_the_tail_rewritten(void **state)
+AT_TEST(test_latest_checkpoint_removed_and_the_tail_rewritten)
 {
     (void)state;
     char *s = tail_rewritten("long-tail", 20);
@@ -160,7 +161,7 @@ static void test_latest_checkpoint_removed_and_the_tail_rewritten(void **state)
     free(s);
 }
 
-static void test_prior_checkpoint_catches_a_rollback(void **state)
+AT_TEST(test_prior_checkpoint_catches_a_rollback)
 {
     (void)state;
     /* The earlier copy against the newer checkpoint the auditor kept. */
@@ -199,12 +200,4 @@ static void test_prior_checkpoint_catches_a_rollback(void **state)
     free(forged);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_checkpoint_removed_and_an_event_rewritten),
-        cmocka_unit_test(test_latest_checkpoint_removed_and_the_tail_rewritten),
-        cmocka_unit_test(test_prior_checkpoint_catches_a_rollback),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+AT_TEST_GROUP(setup, teardown);

@@ -28,6 +28,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "bundle_fixture.h"
 #include "ledger_fixture.h"
 #include "pipeline_util.h"
@@ -504,7 +505,7 @@ static const tampering TAMPERINGS[] = {
     {"insider: a checkpoint of a smaller tree", put_early_checkpoint, 1, 4, "inclusion proof"},
 };
 
-static void test_script_accepts_the_good_bundles_as_trace_query_does(void **state)
+AT_TEST(test_script_accepts_the_good_bundles_as_trace_query_does)
 {
     (void)state;
     same_verdict("the whole store", good, pub, NULL, 0, NULL, 0);
@@ -528,7 +529,7 @@ static void test_script_accepts_the_good_bundles_as_trace_query_does(void **stat
     bundle_clear(&b);
 }
 
-static void test_script_fingerprint_is_the_documented_openssl_command(void **state)
+AT_TEST(test_script_fingerprint_is_the_documented_openssl_command)
 {
     (void)state;
     char cmd[4200];
@@ -544,7 +545,7 @@ static void test_script_fingerprint_is_the_documented_openssl_command(void **sta
     free(out);
 }
 
-static void test_script_and_trace_query_agree_on_every_tampering(void **state)
+AT_TEST(test_script_and_trace_query_agree_on_every_tampering)
 {
     (void)state;
     for (size_t i = 0; i < sizeof TAMPERINGS / sizeof TAMPERINGS[0]; i++) {
@@ -561,7 +562,7 @@ static void test_script_and_trace_query_agree_on_every_tampering(void **state)
     }
 }
 
-static void test_script_trusting_the_bundle_key_says_so_with_exit_5(void **state)
+AT_TEST(test_script_trusting_the_bundle_key_says_so_with_exit_5)
 {
     (void)state;
     char *out = NULL, *err = NULL;
@@ -597,7 +598,7 @@ static void test_script_trusting_the_bundle_key_says_so_with_exit_5(void **state
     free(err);
 }
 
-static void test_script_and_trace_query_agree_on_keys_and_prior_checkpoints(void **state)
+AT_TEST(test_script_and_trace_query_agree_on_keys_and_prior_checkpoints)
 {
     (void)state;
     same_verdict("a wrong --key", good, forger_pub, NULL, 4, "manifest signature", 1);
@@ -663,7 +664,7 @@ static void save_with_duplicate(const char *name, const void *data, size_t len)
     bundle_clear(&b);
 }
 
-static void test_script_and_trace_query_agree_on_damaged_archives(void **state)
+AT_TEST(test_script_and_trace_query_agree_on_damaged_archives)
 {
     (void)state;
     size_t len = 0;
@@ -684,7 +685,7 @@ static void test_script_and_trace_query_agree_on_damaged_archives(void **state)
     free(missing);
 }
 
-static void test_script_checks_consistency_proofs_trace_query_leaves_unread(void **state)
+AT_TEST(test_script_checks_consistency_proofs_trace_query_leaves_unread)
 {
     (void)state;
     /* A consistency line nobody asked about with --prior: trace-query does not read it, the
@@ -704,7 +705,7 @@ static void test_script_checks_consistency_proofs_trace_query_leaves_unread(void
     free(err);
 }
 
-static void test_script_usage_errors_exit_2(void **state)
+AT_TEST(test_script_usage_errors_exit_2)
 {
     (void)state;
     char *argv[] = {SCRIPT, good, NULL}, *err = NULL;
@@ -717,17 +718,4 @@ static void test_script_usage_errors_exit_2(void **state)
     assert_int_equal(run(none, NULL, NULL), 2);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_script_accepts_the_good_bundles_as_trace_query_does),
-        cmocka_unit_test(test_script_fingerprint_is_the_documented_openssl_command),
-        cmocka_unit_test(test_script_and_trace_query_agree_on_every_tampering),
-        cmocka_unit_test(test_script_trusting_the_bundle_key_says_so_with_exit_5),
-        cmocka_unit_test(test_script_and_trace_query_agree_on_keys_and_prior_checkpoints),
-        cmocka_unit_test(test_script_and_trace_query_agree_on_damaged_archives),
-        cmocka_unit_test(test_script_checks_consistency_proofs_trace_query_leaves_unread),
-        cmocka_unit_test(test_script_usage_errors_exit_2),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+AT_TEST_GROUP(setup, teardown);

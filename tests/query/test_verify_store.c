@@ -19,6 +19,7 @@
 #include <lmdb.h>
 #include <openssl/sha.h>
 
+#include "at_test.h"
 #include "ledger_fixture.h"
 #include "store_fixture.h"
 #include "testutil.h"
@@ -91,7 +92,7 @@ static void flip_value(lf_raw *r, MDB_dbi d, uint64_t key8, size_t at)
     free(copy);
 }
 
-static void test_verify_store_accepts_an_untouched_store(void **state)
+AT_TEST(test_verify_store_accepts_an_untouched_store)
 {
     (void)state;
     char *out = NULL;
@@ -115,7 +116,7 @@ static void test_verify_store_accepts_an_untouched_store(void **state)
     free(tq);
 }
 
-static void test_verify_store_names_a_flipped_byte_in_a_block(void **state)
+AT_TEST(test_verify_store_names_a_flipped_byte_in_a_block)
 {
     (void)state;
     char *s = copy_store();
@@ -129,7 +130,7 @@ static void test_verify_store_names_a_flipped_byte_in_a_block(void **state)
     free(s);
 }
 
-static void test_verify_store_names_a_deleted_block(void **state)
+AT_TEST(test_verify_store_names_a_deleted_block)
 {
     (void)state;
     char *s = copy_store();
@@ -144,7 +145,7 @@ static void test_verify_store_names_a_deleted_block(void **state)
     free(s);
 }
 
-static void test_verify_store_names_a_changed_leaf_or_node(void **state)
+AT_TEST(test_verify_store_names_a_changed_leaf_or_node)
 {
     (void)state;
     char *s = copy_store();
@@ -192,7 +193,7 @@ static void test_verify_store_names_a_changed_leaf_or_node(void **state)
     free(s);
 }
 
-static void test_verify_store_names_a_truncated_log(void **state)
+AT_TEST(test_verify_store_names_a_truncated_log)
 {
     (void)state;
     char *s = copy_store();
@@ -225,7 +226,7 @@ static void put_checkpoint(const char *s, uint64_t seq, const char *note)
     lf_raw_close(&r);
 }
 
-static void test_verify_store_names_a_forged_checkpoint(void **state)
+AT_TEST(test_verify_store_names_a_forged_checkpoint)
 {
     (void)state;
     ts_store *st = fx_open(pristine, TS_OPEN_RDONLY, NULL);
@@ -265,15 +266,4 @@ static void test_verify_store_names_a_forged_checkpoint(void **state)
     free(s);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_verify_store_accepts_an_untouched_store),
-        cmocka_unit_test(test_verify_store_names_a_flipped_byte_in_a_block),
-        cmocka_unit_test(test_verify_store_names_a_deleted_block),
-        cmocka_unit_test(test_verify_store_names_a_changed_leaf_or_node),
-        cmocka_unit_test(test_verify_store_names_a_truncated_log),
-        cmocka_unit_test(test_verify_store_names_a_forged_checkpoint),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+AT_TEST_GROUP(setup, teardown);

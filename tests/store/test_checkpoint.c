@@ -18,6 +18,7 @@
 #include <cmocka.h>
 #include <openssl/sha.h>
 
+#include "at_test.h"
 #include "checkpoint.h"
 #include "testutil.h"
 
@@ -48,7 +49,7 @@ static cp_checkpoint sample(uint64_t size)
     return c;
 }
 
-static void test_checkpoint_sign_then_verify_round_trips(void **state)
+AT_TEST(test_checkpoint_sign_then_verify_round_trips)
 {
     (void)state;
     cp_key *k = NULL;
@@ -80,7 +81,7 @@ static void test_checkpoint_sign_then_verify_round_trips(void **state)
     cp_key_destroy(NULL);
 }
 
-static void test_checkpoint_text_follows_c2sp_layout(void **state)
+AT_TEST(test_checkpoint_text_follows_c2sp_layout)
 {
     (void)state;
     cp_key *k = NULL;
@@ -145,7 +146,7 @@ static void test_checkpoint_text_follows_c2sp_layout(void **state)
     cp_key_destroy(&k);
 }
 
-static void test_checkpoint_verify_rejects_tampering_and_other_keys(void **state)
+AT_TEST(test_checkpoint_verify_rejects_tampering_and_other_keys)
 {
     (void)state;
     cp_key *k = NULL, *other = NULL;
@@ -184,7 +185,7 @@ static void test_checkpoint_verify_rejects_tampering_and_other_keys(void **state
     cp_key_destroy(&other);
 }
 
-static void test_checkpoint_parser_rejects_malformed_notes(void **state)
+AT_TEST(test_checkpoint_parser_rejects_malformed_notes)
 {
     (void)state;
     static const char *root = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
@@ -241,7 +242,7 @@ static void test_checkpoint_parser_rejects_malformed_notes(void **state)
     assert_int_equal(sigs[0].sig_len, 64);
 }
 
-static void test_base64_is_strict_and_round_trips(void **state)
+AT_TEST(test_base64_is_strict_and_round_trips)
 {
     (void)state;
     uint8_t in[40], out[40];
@@ -265,7 +266,7 @@ static void test_base64_is_strict_and_round_trips(void **state)
     assert_int_equal(cp_base64_decode("Zm9vYmFy", 8, out, 5, &olen), CP_EFORMAT);
 }
 
-static void test_key_file_is_created_0600_and_never_overwritten(void **state)
+AT_TEST(test_key_file_is_created_0600_and_never_overwritten)
 {
     (void)state;
     cp_key *k = NULL, *again = NULL, *k2 = NULL;
@@ -302,7 +303,7 @@ static void test_key_file_is_created_0600_and_never_overwritten(void **state)
     cp_key_destroy(&k2);
 }
 
-static void test_public_key_loads_from_pem_and_verifier_line(void **state)
+AT_TEST(test_public_key_loads_from_pem_and_verifier_line)
 {
     (void)state;
     cp_key *k = NULL, *p = NULL;
@@ -338,16 +339,4 @@ static void test_public_key_loads_from_pem_and_verifier_line(void **state)
     cp_key_destroy(&k);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_checkpoint_sign_then_verify_round_trips),
-        cmocka_unit_test(test_checkpoint_text_follows_c2sp_layout),
-        cmocka_unit_test(test_checkpoint_verify_rejects_tampering_and_other_keys),
-        cmocka_unit_test(test_checkpoint_parser_rejects_malformed_notes),
-        cmocka_unit_test(test_base64_is_strict_and_round_trips),
-        cmocka_unit_test(test_key_file_is_created_0600_and_never_overwritten),
-        cmocka_unit_test(test_public_key_loads_from_pem_and_verifier_line),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+AT_TEST_GROUP(setup, teardown);

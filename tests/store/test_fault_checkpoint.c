@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "checkpoint.h"
 #include "fault_sweep.h"
 #include "testutil.h"
@@ -155,23 +156,14 @@ static const ft_op checkpoint_op = {.max_runs = 200,
                                     .teardown = teardown_run,
                                     .ctx = &g_ctx};
 
-static void test_every_checkpoint_allocation_fails_cleanly(void **state)
+AT_TEST(test_every_checkpoint_allocation_fails_cleanly)
 {
     (void)state;
     ft_sweep_as(&checkpoint_op, AT_FAULT_ALLOC, "key save + sign + witness, allocations");
 }
 
-static void test_every_key_and_witness_write_fails_without_a_half_written_file(void **state)
+AT_TEST(test_every_key_and_witness_write_fails_without_a_half_written_file)
 {
     (void)state;
     ft_sweep_as(&checkpoint_op, AT_FAULT_IO, "key save + sign + witness, writes");
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_checkpoint_allocation_fails_cleanly),
-        cmocka_unit_test(test_every_key_and_witness_write_fails_without_a_half_written_file),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "fault_sweep.h"
 #include "store_fixture.h"
 #include "testutil.h"
@@ -143,23 +144,14 @@ static const ft_op store_op = {.max_runs = 150,
                                .teardown = teardown_run,
                                .ctx = &g_ctx};
 
-static void test_every_store_allocation_fails_cleanly_and_leaves_whole_groups(void **state)
+AT_TEST(test_every_store_allocation_fails_cleanly_and_leaves_whole_groups)
 {
     (void)state;
     ft_sweep_as(&store_op, AT_FAULT_ALLOC, "store open/append/close, allocations");
 }
 
-static void test_every_lmdb_write_fails_cleanly_and_leaves_whole_groups(void **state)
+AT_TEST(test_every_lmdb_write_fails_cleanly_and_leaves_whole_groups)
 {
     (void)state;
     ft_sweep_as(&store_op, AT_FAULT_LMDB, "store open/append/close, LMDB writes");
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_store_allocation_fails_cleanly_and_leaves_whole_groups),
-        cmocka_unit_test(test_every_lmdb_write_fails_cleanly_and_leaves_whole_groups),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

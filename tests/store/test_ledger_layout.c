@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "ledger.h"
 #include "merkle_ref.h"
 #include "store_fixture.h"
@@ -216,7 +217,7 @@ static void check_log_then_reread(ts_store **s, const char *dir)
     ts_close(s);
 }
 
-static void test_ledger_sparse_layout_matches_the_reference_at_every_size_0_to_300(void **state)
+AT_TEST(test_ledger_sparse_layout_matches_the_reference_at_every_size_0_to_300)
 {
     (void)state;
     char *dir;
@@ -241,7 +242,7 @@ static void test_ledger_sparse_layout_matches_the_reference_at_every_size_0_to_3
     tu_rmtree_free(dir);
 }
 
-static void test_ledger_old_layout_store_gives_the_same_proofs(void **state)
+AT_TEST(test_ledger_old_layout_store_gives_the_same_proofs)
 {
     (void)state;
     char *dir;
@@ -271,7 +272,7 @@ static void test_ledger_old_layout_store_gives_the_same_proofs(void **state)
     tu_rmtree_free(dir);
 }
 
-static void test_ledger_every_minimum_level_gives_the_reference_tree(void **state)
+AT_TEST(test_ledger_every_minimum_level_gives_the_reference_tree)
 {
     (void)state;
     for (unsigned lvl = 1; lvl <= TS_NODE_LEVEL_MAX; lvl++) {
@@ -306,7 +307,7 @@ static void test_ledger_every_minimum_level_gives_the_reference_tree(void **stat
     ref_free();
 }
 
-static void test_ledger_check_nodes_catches_a_flipped_missing_or_extra_node(void **state)
+AT_TEST(test_ledger_check_nodes_catches_a_flipped_missing_or_extra_node)
 {
     (void)state;
     char *dir;
@@ -372,7 +373,7 @@ static void test_ledger_check_nodes_catches_a_flipped_missing_or_extra_node(void
     fx_done(&s, dir);
 }
 
-static void test_ledger_layout_is_chosen_once_and_a_damaged_record_is_refused(void **state)
+AT_TEST(test_ledger_layout_is_chosen_once_and_a_damaged_record_is_refused)
 {
     (void)state;
     char *dir;
@@ -404,7 +405,7 @@ static void test_ledger_layout_is_chosen_once_and_a_damaged_record_is_refused(vo
     fx_done(&s, dir);
 }
 
-static void test_ledger_catch_up_at_open_grows_a_full_map(void **state)
+AT_TEST(test_ledger_catch_up_at_open_grows_a_full_map)
 {
     (void)state;
     char *dir = tu_tempdir("ledger-grow");
@@ -440,17 +441,4 @@ static void test_ledger_catch_up_at_open_grows_a_full_map(void **state)
     ts_close(&s);
     ref_free();
     tu_rmtree_free(dir);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ledger_sparse_layout_matches_the_reference_at_every_size_0_to_300),
-        cmocka_unit_test(test_ledger_old_layout_store_gives_the_same_proofs),
-        cmocka_unit_test(test_ledger_every_minimum_level_gives_the_reference_tree),
-        cmocka_unit_test(test_ledger_check_nodes_catches_a_flipped_missing_or_extra_node),
-        cmocka_unit_test(test_ledger_layout_is_chosen_once_and_a_damaged_record_is_refused),
-        cmocka_unit_test(test_ledger_catch_up_at_open_grows_a_full_map),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "checkpoint.h"
 #include "merkle.h"
 #include "store_fixture.h"
@@ -60,7 +61,7 @@ static void recompute(ts_store *s, merkle_frontier *f, uint64_t upto)
     }
 }
 
-static void test_ledger_roots_and_proofs_match_the_stored_events(void **state)
+AT_TEST(test_ledger_roots_and_proofs_match_the_stored_events)
 {
     (void)state;
     char *dir;
@@ -117,7 +118,7 @@ static void test_ledger_roots_and_proofs_match_the_stored_events(void **state)
     fx_done(&s, dir);
 }
 
-static void test_ledger_nodes_catch_up_after_writes_without_the_hook(void **state)
+AT_TEST(test_ledger_nodes_catch_up_after_writes_without_the_hook)
 {
     (void)state;
     char *dir;
@@ -155,7 +156,7 @@ static char *signed_note(cp_key *k, const char *origin, uint64_t size, const uin
     return note;
 }
 
-static void test_ledger_keeps_checkpoints_that_match_and_refuses_others(void **state)
+AT_TEST(test_ledger_keeps_checkpoints_that_match_and_refuses_others)
 {
     (void)state;
     char *dir;
@@ -221,14 +222,4 @@ static void test_ledger_keeps_checkpoints_that_match_and_refuses_others(void **s
         free(notes[i]);
     cp_key_destroy(&k);
     fx_done(&s, dir);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ledger_roots_and_proofs_match_the_stored_events),
-        cmocka_unit_test(test_ledger_nodes_catch_up_after_writes_without_the_hook),
-        cmocka_unit_test(test_ledger_keeps_checkpoints_that_match_and_refuses_others),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "merkle.h"
 #include "merkle_ref.h"
 
@@ -94,7 +95,7 @@ static void assert_hash_equal(const uint8_t a[H], const uint8_t b[H])
 
 /* ---- tests ----------------------------------------------------------- */
 
-static void test_merkle_roots_match_reference_at_every_size_0_to_256(void **state)
+AT_TEST(test_merkle_roots_match_reference_at_every_size_0_to_256)
 {
     (void)state;
     for (size_t n = 0; n <= N_MAX; n++) {
@@ -125,7 +126,7 @@ static int ct_node(void *ctx, unsigned level, uint64_t index, uint8_t out[H])
     return 0;
 }
 
-static void test_merkle_roots_match_published_ct_vectors(void **state)
+AT_TEST(test_merkle_roots_match_published_ct_vectors)
 {
     (void)state;
     static const char *hexleaves[8] = {"",
@@ -178,7 +179,7 @@ static size_t proof_of(int which, size_t m, size_t n, uint8_t (*proof)[H])
     return len;
 }
 
-static void test_merkle_inclusion_proofs_match_reference_and_verify(void **state)
+AT_TEST(test_merkle_inclusion_proofs_match_reference_and_verify)
 {
     (void)state;
     for (size_t n = 1; n <= N_MAX; n++) {
@@ -201,7 +202,7 @@ static void test_merkle_inclusion_proofs_match_reference_and_verify(void **state
     }
 }
 
-static void test_merkle_consistency_proofs_match_reference_and_verify(void **state)
+AT_TEST(test_merkle_consistency_proofs_match_reference_and_verify)
 {
     (void)state;
     for (size_t n = 0; n <= N_MAX; n++) {
@@ -224,7 +225,7 @@ static void test_merkle_consistency_proofs_match_reference_and_verify(void **sta
     }
 }
 
-static void test_merkle_rejects_tampered_inclusion_proofs(void **state)
+AT_TEST(test_merkle_rejects_tampered_inclusion_proofs)
 {
     (void)state;
     size_t checked = 0;
@@ -259,7 +260,7 @@ static void test_merkle_rejects_tampered_inclusion_proofs(void **state)
     assert_true(checked > 100);
 }
 
-static void test_merkle_rejects_tampered_consistency_proofs(void **state)
+AT_TEST(test_merkle_rejects_tampered_consistency_proofs)
 {
     (void)state;
     for (size_t n = 2; n <= N_MAX; n += 5) {
@@ -316,7 +317,7 @@ static int check_emit(void *ctx, unsigned level, uint64_t index, const uint8_t h
     return 0;
 }
 
-static void test_merkle_frontier_builds_the_reference_tree_leaf_by_leaf(void **state)
+AT_TEST(test_merkle_frontier_builds_the_reference_tree_leaf_by_leaf)
 {
     (void)state;
     merkle_frontier f;
@@ -342,7 +343,7 @@ static void test_merkle_frontier_builds_the_reference_tree_leaf_by_leaf(void **s
     assert_int_equal(e.count, N_MAX - 1); /* a full binary tree of 256 leaves has 255 nodes */
 }
 
-static void test_merkle_proofs_refuse_out_of_range_requests(void **state)
+AT_TEST(test_merkle_proofs_refuse_out_of_range_requests)
 {
     (void)state;
     uint8_t proof[MERKLE_MAX_PROOF][H];
@@ -363,17 +364,4 @@ static void test_merkle_proofs_refuse_out_of_range_requests(void **state)
     assert_int_equal(merkle_root(sha(), ref_node, &limit, 10, root), MERKLE_ESOURCE);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_merkle_roots_match_reference_at_every_size_0_to_256),
-        cmocka_unit_test(test_merkle_roots_match_published_ct_vectors),
-        cmocka_unit_test(test_merkle_inclusion_proofs_match_reference_and_verify),
-        cmocka_unit_test(test_merkle_consistency_proofs_match_reference_and_verify),
-        cmocka_unit_test(test_merkle_rejects_tampered_inclusion_proofs),
-        cmocka_unit_test(test_merkle_rejects_tampered_consistency_proofs),
-        cmocka_unit_test(test_merkle_frontier_builds_the_reference_tree_leaf_by_leaf),
-        cmocka_unit_test(test_merkle_proofs_refuse_out_of_range_requests),
-    };
-    return cmocka_run_group_tests(tests, setup_leaves, teardown_leaves);
-}
+AT_TEST_GROUP(setup_leaves, teardown_leaves);

@@ -12,13 +12,14 @@
 #include <cmocka.h>
 #include <openssl/sha.h>
 
+#include "at_test.h"
 #include "store_fixture.h"
 #include "store_internal.h"
 #include "testutil.h"
 
 #define T0 1717200000000000000ull
 
-static void test_store_append_gives_consecutive_log_indexes(void **state)
+AT_TEST(test_store_append_gives_consecutive_log_indexes)
 {
     (void)state;
     char *dir;
@@ -57,7 +58,7 @@ static void test_store_append_gives_consecutive_log_indexes(void **state)
     fx_done(&s, dir);
 }
 
-static void test_store_keeps_collector_stamps(void **state)
+AT_TEST(test_store_keeps_collector_stamps)
 {
     (void)state;
     char *dir;
@@ -82,7 +83,7 @@ static void test_store_keeps_collector_stamps(void **state)
     fx_done(&s, dir);
 }
 
-static void test_store_dedups_within_a_group(void **state)
+AT_TEST(test_store_dedups_within_a_group)
 {
     (void)state;
     char *dir;
@@ -103,7 +104,7 @@ static void test_store_dedups_within_a_group(void **state)
     fx_done(&s, dir);
 }
 
-static void test_store_dedups_across_groups(void **state)
+AT_TEST(test_store_dedups_across_groups)
 {
     (void)state;
     char *dir;
@@ -138,7 +139,7 @@ static void test_store_dedups_across_groups(void **state)
  * DUPLICATE; same id, other bytes is a CONFLICT, within a group (first copy in
  * the block being built, or in a block written earlier in the transaction)
  * and across groups and a reopen; neither is stored. */
-static void test_store_tells_a_resend_from_another_event_under_the_same_id(void **state)
+AT_TEST(test_store_tells_a_resend_from_another_event_under_the_same_id)
 {
     (void)state;
     char *dir;
@@ -185,7 +186,7 @@ static void test_store_tells_a_resend_from_another_event_under_the_same_id(void 
 /* The longest workflow, dri and incident the contract accepts (traceproto.h)
  * are keys the indexes hold: each finds its event, and an event validated
  * with a longer one never reaches the store. */
-static void test_store_indexes_the_longest_keys_the_contract_allows(void **state)
+AT_TEST(test_store_indexes_the_longest_keys_the_contract_allows)
 {
     (void)state;
     char *dir;
@@ -218,7 +219,7 @@ static void test_store_indexes_the_longest_keys_the_contract_allows(void **state
     fx_done(&s, dir);
 }
 
-static void test_store_rejects_events_without_id(void **state)
+AT_TEST(test_store_rejects_events_without_id)
 {
     (void)state;
     char *dir;
@@ -237,7 +238,7 @@ static void test_store_rejects_events_without_id(void **state)
 /* The stored bytes are the event's protobuf with its stamps, bit for bit,
  * and log_leaves holds SHA-256(0x00 || them). Across a dictionary being
  * trained, old and new events read back. */
-static void test_store_stored_bytes_match_leaf_hashes_across_dictionaries(void **state)
+AT_TEST(test_store_stored_bytes_match_leaf_hashes_across_dictionaries)
 {
     (void)state;
     char *dir;
@@ -336,7 +337,7 @@ static tp_event *drifted_event(uint64_t n)
     return ev;
 }
 
-static void test_store_retrains_when_the_data_drifts(void **state)
+AT_TEST(test_store_retrains_when_the_data_drifts)
 {
     (void)state;
     char *dir;
@@ -391,7 +392,7 @@ static int count_hook(void *ctx, ts_store *s, MDB_txn *txn, uint64_t first, uint
     return hook_fail ? TS_ECORRUPT : 0;
 }
 
-static void test_store_append_hook_runs_inside_the_transaction(void **state)
+AT_TEST(test_store_append_hook_runs_inside_the_transaction)
 {
     (void)state;
     char *dir;
@@ -413,21 +414,4 @@ static void test_store_append_hook_runs_inside_the_transaction(void **state)
     assert_int_equal(hook_first, 2);
     fx_free(ev, 3);
     fx_done(&s, dir);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_store_append_gives_consecutive_log_indexes),
-        cmocka_unit_test(test_store_keeps_collector_stamps),
-        cmocka_unit_test(test_store_dedups_within_a_group),
-        cmocka_unit_test(test_store_tells_a_resend_from_another_event_under_the_same_id),
-        cmocka_unit_test(test_store_indexes_the_longest_keys_the_contract_allows),
-        cmocka_unit_test(test_store_dedups_across_groups),
-        cmocka_unit_test(test_store_rejects_events_without_id),
-        cmocka_unit_test(test_store_stored_bytes_match_leaf_hashes_across_dictionaries),
-        cmocka_unit_test(test_store_append_hook_runs_inside_the_transaction),
-        cmocka_unit_test(test_store_retrains_when_the_data_drifts),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include <openssl/sha.h>
 
+#include "at_test.h"
 #include "store_fixture.h"
 #include "store_internal.h"
 #include "testutil.h"
@@ -52,7 +53,7 @@ static void check_and_remove(ts_store *s, char *dir, tp_event **ev, size_t n)
     fx_done(&s, dir);
 }
 
-static void test_store_groups_a_traces_events_into_one_block(void **state)
+AT_TEST(test_store_groups_a_traces_events_into_one_block)
 {
     (void)state;
     char *dir;
@@ -112,7 +113,7 @@ static void test_store_groups_a_traces_events_into_one_block(void **state)
     check_and_remove(s, dir, ev, N);
 }
 
-static void test_store_splits_a_long_trace_into_blocks_of_the_limit(void **state)
+AT_TEST(test_store_splits_a_long_trace_into_blocks_of_the_limit)
 {
     (void)state;
     char *dir;
@@ -140,7 +141,7 @@ static void test_store_splits_a_long_trace_into_blocks_of_the_limit(void **state
 /* by_trace names blocks; a trace query still returns the trace's events in
  * time order across groups (a late group holding earlier events included),
  * page by page, within since/until, and a link indexes every one of them. */
-static void test_store_trace_query_orders_events_across_blocks(void **state)
+AT_TEST(test_store_trace_query_orders_events_across_blocks)
 {
     (void)state;
     char *dir;
@@ -197,7 +198,7 @@ static void test_store_trace_query_orders_events_across_blocks(void **state)
 
 /* A raw (uncompressed) block decodes to its events; lengths that do not add
  * up, an unknown version and a wrong SHA-256 are refused. */
-static void test_store_decodes_blocks_and_refuses_bad_ones(void **state)
+AT_TEST(test_store_decodes_blocks_and_refuses_bad_ones)
 {
     (void)state;
     char *dir;
@@ -266,7 +267,7 @@ static void test_store_decodes_blocks_and_refuses_bad_ones(void **state)
 
 /* Dictionary training (dict.c, the codec layer) decodes its samples from the units itself:
  * it must not read through the read layer's block cache, which sits above it. */
-static void test_store_trains_its_dictionary_without_the_read_cache(void **state)
+AT_TEST(test_store_trains_its_dictionary_without_the_read_cache)
 {
     (void)state;
     char *dir;
@@ -283,16 +284,4 @@ static void test_store_trains_its_dictionary_without_the_read_cache(void **state
         assert_true(s->cache[i].first == UINT64_MAX);
     check_and_remove(s, dir, ev, N);
     free(ev);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_store_groups_a_traces_events_into_one_block),
-        cmocka_unit_test(test_store_splits_a_long_trace_into_blocks_of_the_limit),
-        cmocka_unit_test(test_store_trace_query_orders_events_across_blocks),
-        cmocka_unit_test(test_store_decodes_blocks_and_refuses_bad_ones),
-        cmocka_unit_test(test_store_trains_its_dictionary_without_the_read_cache),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "store_fixture.h"
 #include "store_internal.h"
 #include "testutil.h"
@@ -103,7 +104,7 @@ static int group_present(ts_store *s, uint64_t g)
     return found == k;
 }
 
-static void test_store_survives_sigkill_of_the_writer(void **state)
+AT_TEST(test_store_survives_sigkill_of_the_writer)
 {
     (void)state;
     char *dir;
@@ -170,12 +171,4 @@ static void test_store_survives_sigkill_of_the_writer(void **state)
             (unsigned long long)st.events, st.dictionaries);
     assert_true(reported_total > 0);
     tu_rmtree_free(dir);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_store_survives_sigkill_of_the_writer),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

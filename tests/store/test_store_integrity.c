@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "store_fixture.h"
 #include "store_internal.h"
 #include "testutil.h"
@@ -30,7 +31,7 @@ static void append_range(ts_store *s, uint64_t from, uint64_t n)
     free(ev);
 }
 
-static void test_store_map_grows_from_a_tiny_map(void **state)
+AT_TEST(test_store_map_grows_from_a_tiny_map)
 {
     (void)state;
     char *dir = tu_tempdir("store-map");
@@ -51,7 +52,7 @@ static void test_store_map_grows_from_a_tiny_map(void **state)
     fx_done(&s, dir);
 }
 
-static void test_store_map_limit_stops_the_whole_group(void **state)
+AT_TEST(test_store_map_limit_stops_the_whole_group)
 {
     (void)state;
     char *dir = tu_tempdir("store-map");
@@ -96,7 +97,7 @@ static void unit_copy(ts_store *s, uint64_t li, uint8_t *out, size_t cap, size_t
     mdb_txn_abort(txn);
 }
 
-static void test_store_check_detects_a_corrupted_unit(void **state)
+AT_TEST(test_store_check_detects_a_corrupted_unit)
 {
     (void)state;
     char *dir;
@@ -129,7 +130,7 @@ static void test_store_check_detects_a_corrupted_unit(void **state)
     fx_done(&s, dir);
 }
 
-static void test_store_check_detects_missing_and_stray_index_entries(void **state)
+AT_TEST(test_store_check_detects_missing_and_stray_index_entries)
 {
     (void)state;
     char *dir;
@@ -176,7 +177,7 @@ static void test_store_check_detects_missing_and_stray_index_entries(void **stat
     fx_done(&s, dir);
 }
 
-static void test_store_check_detects_a_trace_number_given_twice(void **state)
+AT_TEST(test_store_check_detects_a_trace_number_given_twice)
 {
     (void)state;
     char *dir;
@@ -201,16 +202,4 @@ static void test_store_check_detects_a_trace_number_given_twice(void **state)
     assert_int_equal(ts_check(s, fx_report, &problems), TS_ECORRUPT);
     assert_true(problems >= 1);
     fx_done(&s, dir);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_store_map_grows_from_a_tiny_map),
-        cmocka_unit_test(test_store_map_limit_stops_the_whole_group),
-        cmocka_unit_test(test_store_check_detects_a_corrupted_unit),
-        cmocka_unit_test(test_store_check_detects_missing_and_stray_index_entries),
-        cmocka_unit_test(test_store_check_detects_a_trace_number_given_twice),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

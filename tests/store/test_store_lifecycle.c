@@ -14,10 +14,11 @@
 #include <cmocka.h>
 #include <lmdb.h>
 
+#include "at_test.h"
 #include "store_fixture.h"
 #include "testutil.h"
 
-static void test_store_creates_private_dir_and_files(void **state)
+AT_TEST(test_store_creates_private_dir_and_files)
 {
     (void)state;
     char *base = tu_tempdir("store-life");
@@ -40,7 +41,7 @@ static void test_store_creates_private_dir_and_files(void **state)
     tu_rmtree_free(base);
 }
 
-static void test_store_open_missing_is_notfound(void **state)
+AT_TEST(test_store_open_missing_is_notfound)
 {
     (void)state;
     char *base = tu_tempdir("store-life");
@@ -57,7 +58,7 @@ static void test_store_open_missing_is_notfound(void **state)
     tu_rmtree_free(base);
 }
 
-static void test_store_second_writer_is_locked_out(void **state)
+AT_TEST(test_store_second_writer_is_locked_out)
 {
     (void)state;
     char *dir;
@@ -80,7 +81,7 @@ static void test_store_second_writer_is_locked_out(void **state)
     fx_done(&s, dir);
 }
 
-static void test_store_unknown_schema_version_is_refused(void **state)
+AT_TEST(test_store_unknown_schema_version_is_refused)
 {
     (void)state;
     char *dir;
@@ -107,7 +108,7 @@ static void test_store_unknown_schema_version_is_refused(void **state)
     tu_rmtree_free(dir);
 }
 
-static void test_store_read_only_refuses_appends_and_reads(void **state)
+AT_TEST(test_store_read_only_refuses_appends_and_reads)
 {
     (void)state;
     char *dir;
@@ -135,7 +136,7 @@ static void test_store_read_only_refuses_appends_and_reads(void **state)
     tu_rmtree_free(dir);
 }
 
-static void test_store_errors_have_names(void **state)
+AT_TEST(test_store_errors_have_names)
 {
     (void)state;
     int codes[] = {TS_OK,       TS_EINVAL,   TS_ENOMEM, TS_EIO,     TS_ENOTFOUND,
@@ -144,17 +145,4 @@ static void test_store_errors_have_names(void **state)
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
         assert_string_not_equal(ts_strerror(codes[i]), "unknown store error");
     assert_string_equal(ts_strerror(-1), "unknown store error");
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_store_creates_private_dir_and_files),
-        cmocka_unit_test(test_store_open_missing_is_notfound),
-        cmocka_unit_test(test_store_second_writer_is_locked_out),
-        cmocka_unit_test(test_store_unknown_schema_version_is_refused),
-        cmocka_unit_test(test_store_read_only_refuses_appends_and_reads),
-        cmocka_unit_test(test_store_errors_have_names),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

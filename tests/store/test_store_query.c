@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "store_fixture.h"
 #include "testutil.h"
 
@@ -135,7 +136,7 @@ static int p_wf_dri(const tp_event *ev, const void *arg)
     return strcmp(ev->workflow, cur_filter->workflow) == 0 && strcmp(ev->dri, cur_filter->dri) == 0;
 }
 
-static void test_store_query_by_workflow_in_time_order(void **state)
+AT_TEST(test_store_query_by_workflow_in_time_order)
 {
     world *w = *state;
     ts_filter f = {.workflow = "code-review"};
@@ -144,7 +145,7 @@ static void test_store_query_by_workflow_in_time_order(void **state)
     expect_query(w, &f, p_workflow, "no-such-workflow", "workflow", 0);
 }
 
-static void test_store_query_by_workflow_in_a_time_window(void **state)
+AT_TEST(test_store_query_by_workflow_in_a_time_window)
 {
     world *w = *state;
     ts_filter f = {.workflow = "airline-support", .since = T0 + HOUR, .until = T0 + 2 * HOUR};
@@ -152,7 +153,7 @@ static void test_store_query_by_workflow_in_a_time_window(void **state)
     expect_query(w, &f, p_window_workflow, "airline-support", "workflow", 0);
 }
 
-static void test_store_query_by_dri_trace_service_tool(void **state)
+AT_TEST(test_store_query_by_dri_trace_service_tool)
 {
     world *w = *state;
     ts_filter f = {.dri = "dri3@example.com"};
@@ -173,7 +174,7 @@ static void test_store_query_by_dri_trace_service_tool(void **state)
     free(got);
 }
 
-static void test_store_query_picks_the_most_selective_index(void **state)
+AT_TEST(test_store_query_picks_the_most_selective_index)
 {
     world *w = *state;
     /* A DRI has fewer events than a workflow. */
@@ -189,7 +190,7 @@ static void test_store_query_picks_the_most_selective_index(void **state)
     ts_iter_destroy(&it);
 }
 
-static void test_store_paging_with_cursors_returns_every_event_once(void **state)
+AT_TEST(test_store_paging_with_cursors_returns_every_event_once)
 {
     world *w = *state;
     ts_filter all = {0};
@@ -199,7 +200,7 @@ static void test_store_paging_with_cursors_returns_every_event_once(void **state
     expect_query(w, &f, p_workflow, "incident-summary", "workflow", 64);
 }
 
-static void test_store_query_rejects_a_bad_cursor(void **state)
+AT_TEST(test_store_query_rejects_a_bad_cursor)
 {
     world *w = *state;
     ts_cursor c;
@@ -211,7 +212,7 @@ static void test_store_query_rejects_a_bad_cursor(void **state)
     assert_int_equal(ts_query(w->s, &f, NULL, &it), TS_EINVAL);
 }
 
-static void test_store_iter_gives_stored_bytes(void **state)
+AT_TEST(test_store_iter_gives_stored_bytes)
 {
     world *w = *state;
     uint8_t tr[16];
@@ -243,6 +244,8 @@ static void test_store_iter_gives_stored_bytes(void **state)
     ts_iter_destroy(&b);
 }
 
+AT_TEST_GROUP(setup, teardown);
+
 /* ---- incidents -------------------------------------------------------- */
 
 static tp_event *link_event(uint64_t n, const char *incident, const uint64_t *traces, size_t nt)
@@ -269,7 +272,7 @@ static size_t incident_count(ts_store *s, const char *inc, uint64_t **li)
     return fx_query_all(s, &f, 0, li);
 }
 
-static void test_store_incident_link_indexes_linked_traces(void **state)
+AT_TEST(test_store_incident_link_indexes_linked_traces)
 {
     (void)state;
     char *dir;
@@ -315,22 +318,4 @@ static void test_store_incident_link_indexes_linked_traces(void **state)
     tp_event_destroy(&late);
     tp_event_destroy(&again);
     fx_done(&s, dir);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_store_query_by_workflow_in_time_order),
-        cmocka_unit_test(test_store_query_by_workflow_in_a_time_window),
-        cmocka_unit_test(test_store_query_by_dri_trace_service_tool),
-        cmocka_unit_test(test_store_query_picks_the_most_selective_index),
-        cmocka_unit_test(test_store_paging_with_cursors_returns_every_event_once),
-        cmocka_unit_test(test_store_query_rejects_a_bad_cursor),
-        cmocka_unit_test(test_store_iter_gives_stored_bytes),
-    };
-    const struct CMUnitTest alone[] = {
-        cmocka_unit_test(test_store_incident_link_indexes_linked_traces),
-    };
-    int rc = cmocka_run_group_tests(tests, setup, teardown);
-    return rc | cmocka_run_group_tests(alone, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "store_fixture.h"
 #include "store_internal.h"
 #include "testutil.h"
@@ -57,7 +58,7 @@ static int count_busy(const char *msg, void *ctx)
     return 0;
 }
 
-static void test_store_reader_iterates_while_a_writer_appends(void **state)
+AT_TEST(test_store_reader_iterates_while_a_writer_appends)
 {
     (void)state;
     char *dir = tu_tempdir("store-reader");
@@ -107,12 +108,4 @@ static void test_store_reader_iterates_while_a_writer_appends(void **state)
     assert_true(st.map_size > 128 * 1024);
     assert_int_equal(ts_check(s, fx_report, NULL), 0);
     fx_done(&s, dir);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_store_reader_iterates_while_a_writer_appends),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

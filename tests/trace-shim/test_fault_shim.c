@@ -25,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "canary.h"
 #include "fault_events.h"
 #include "fault_sweep.h"
@@ -141,7 +142,7 @@ static unsigned long dry_run(unsigned long n)
     return count;
 }
 
-static void test_dry_run_never_prints_a_partly_masked_event(void **state)
+AT_TEST(test_dry_run_never_prints_a_partly_masked_event)
 {
     (void)state;
     unsigned long count = dry_run(0), max = ft_max_runs(DRY_RUNS);
@@ -222,7 +223,7 @@ static unsigned long send_run(unsigned long n, size_t *events)
     return finish("send", status, n);
 }
 
-static void test_no_emitted_batch_holds_a_partly_masked_event(void **state)
+AT_TEST(test_no_emitted_batch_holds_a_partly_masked_event)
 {
     (void)state;
     size_t events = 0;
@@ -236,11 +237,4 @@ static void test_no_emitted_batch_holds_a_partly_masked_event(void **state)
     free(ns);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dry_run_never_prints_a_partly_masked_event),
-        cmocka_unit_test(test_no_emitted_batch_holds_a_partly_masked_event),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+AT_TEST_GROUP(setup, teardown);

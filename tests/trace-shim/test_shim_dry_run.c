@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "testutil.h"
 #include "traceproto.h"
 
@@ -53,7 +54,7 @@ static int shim_run(const char *in, char **out, size_t *out_len, char **err, ...
     return rc;
 }
 
-static void test_dry_run_of_shared_data_passes_check_events_and_is_a_fixed_point(void **state)
+AT_TEST(test_dry_run_of_shared_data_passes_check_events_and_is_a_fixed_point)
 {
     (void)state;
     char *f1 = tu_shared("data/swe-agent.jsonl"), *f2 = tu_shared("data/tau.jsonl"),
@@ -91,7 +92,7 @@ static void test_dry_run_of_shared_data_passes_check_events_and_is_a_fixed_point
 
 #define GOOD "{\"kind\":\"note\",\"workflow\":\"w\",\"dri\":\"d\",\"note\":\"n\"}\n"
 
-static void test_rejected_line_exits_1_names_file_line_field_and_keeps_valid_lines(void **state)
+AT_TEST(test_rejected_line_exits_1_names_file_line_field_and_keeps_valid_lines)
 {
     (void)state;
     char *in = tu_path(dir, "mixed.jsonl");
@@ -109,7 +110,7 @@ static void test_rejected_line_exits_1_names_file_line_field_and_keeps_valid_lin
     TU_FREE(out, err, in);
 }
 
-static void test_stdin_is_read_when_no_file_or_dash_is_given(void **state)
+AT_TEST(test_stdin_is_read_when_no_file_or_dash_is_given)
 {
     (void)state;
     char *in = tu_path(dir, "one.jsonl");
@@ -130,7 +131,7 @@ static void test_stdin_is_read_when_no_file_or_dash_is_given(void **state)
     TU_FREE(out, err, in);
 }
 
-static void test_usage_errors_exit_2(void **state)
+AT_TEST(test_usage_errors_exit_2)
 {
     (void)state;
     char *err = NULL, *out = NULL;
@@ -180,7 +181,7 @@ static void test_usage_errors_exit_2(void **state)
     TU_FREE(out, absent, missing, in);
 }
 
-static void test_prompt_text_without_a_key_is_refused_with_how_to_make_one(void **state)
+AT_TEST(test_prompt_text_without_a_key_is_refused_with_how_to_make_one)
 {
     (void)state;
     char *in = tu_path(dir, "prompt.jsonl");
@@ -209,7 +210,7 @@ static void test_prompt_text_without_a_key_is_refused_with_how_to_make_one(void 
     TU_FREE(out, err, in);
 }
 
-static void test_line_over_the_event_limit_is_rejected_and_reading_goes_on(void **state)
+AT_TEST(test_line_over_the_event_limit_is_rejected_and_reading_goes_on)
 {
     (void)state;
     size_t big = 3 * 1024 * 1024;
@@ -239,7 +240,7 @@ static void test_line_over_the_event_limit_is_rejected_and_reading_goes_on(void 
     TU_FREE(out, err, in, text);
 }
 
-static void test_lenient_reports_unknown_fields_as_warnings_and_exits_0(void **state)
+AT_TEST(test_lenient_reports_unknown_fields_as_warnings_and_exits_0)
 {
     (void)state;
     char *in = tu_path(dir, "lenient.jsonl");
@@ -333,7 +334,7 @@ static const char *line_with_prefix(const char *text, const char *prefix)
     return NULL;
 }
 
-static void test_every_rejection_is_worded_like_check_events(void **state)
+AT_TEST(test_every_rejection_is_worded_like_check_events)
 {
     (void)state;
     char *in = tu_path(dir, "agreement.jsonl");
@@ -373,7 +374,7 @@ static void test_every_rejection_is_worded_like_check_events(void **state)
     TU_FREE(check, out, ours, theirs, in);
 }
 
-static void test_keygen_makes_a_0600_key_and_never_overwrites(void **state)
+AT_TEST(test_keygen_makes_a_0600_key_and_never_overwrites)
 {
     (void)state;
     struct stat st;
@@ -395,18 +396,4 @@ static void test_keygen_makes_a_0600_key_and_never_overwrites(void **state)
     TU_FREE(err, before, after);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dry_run_of_shared_data_passes_check_events_and_is_a_fixed_point),
-        cmocka_unit_test(test_rejected_line_exits_1_names_file_line_field_and_keeps_valid_lines),
-        cmocka_unit_test(test_stdin_is_read_when_no_file_or_dash_is_given),
-        cmocka_unit_test(test_usage_errors_exit_2),
-        cmocka_unit_test(test_prompt_text_without_a_key_is_refused_with_how_to_make_one),
-        cmocka_unit_test(test_line_over_the_event_limit_is_rejected_and_reading_goes_on),
-        cmocka_unit_test(test_lenient_reports_unknown_fields_as_warnings_and_exits_0),
-        cmocka_unit_test(test_every_rejection_is_worded_like_check_events),
-        cmocka_unit_test(test_keygen_makes_a_0600_key_and_never_overwrites),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+AT_TEST_GROUP(setup, teardown);

@@ -31,6 +31,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "pipeline_util.h"
 #include "spool.h"
 #include "testutil.h"
@@ -179,7 +180,7 @@ static void flip_a_byte_in_record_1000(env *e)
     patch_file(flipped_seg, flipped_at + 30, &b, 1);
 }
 
-static void test_a_flipped_byte_loses_one_record_and_the_rest_is_stored(void **state)
+AT_TEST_F(test_a_flipped_byte_loses_one_record_and_the_rest_is_stored, setup, teardown)
 {
     env *e = *state;
     char *err = spool_damage_replay(e, 5000, flip_a_byte_in_record_1000, 4);
@@ -201,7 +202,7 @@ static void length_ffffffff_in_the_first_record(env *e)
     patch_file(flipped_seg, flipped_at + 4, ff, 4);
 }
 
-static void test_length_ffffffff_in_the_first_record_loses_only_it(void **state)
+AT_TEST_F(test_length_ffffffff_in_the_first_record_loses_only_it, setup, teardown)
 {
     env *e = *state;
     char *err = spool_damage_replay(e, 2000, length_ffffffff_in_the_first_record, 4);
@@ -215,7 +216,7 @@ static void test_length_ffffffff_in_the_first_record_loses_only_it(void **state)
     assert_int_equal(stored(e), 1999);
 }
 
-static void test_a_full_spool_file_system_counts_dropped_events_and_exits_4(void **state)
+AT_TEST_F(test_a_full_spool_file_system_counts_dropped_events_and_exits_4, setup, teardown)
 {
     env *e = *state;
     assert_int_equal(mkdir(e->spool, 0700), 0);
@@ -246,7 +247,7 @@ static void test_a_full_spool_file_system_counts_dropped_events_and_exits_4(void
     assert_int_equal(stored(e), (uint64_t)spooled);
 }
 
-static void test_events_above_the_record_limit_are_refused(void **state)
+AT_TEST_F(test_events_above_the_record_limit_are_refused, setup, teardown)
 {
     env *e = *state;
     /* trace-shim: a size no batch can hold is a usage error, before anything is read. */
@@ -289,7 +290,8 @@ static void test_events_above_the_record_limit_are_refused(void **state)
     assert_true(traceshim_event_max(NULL) < tp_limits_default().batch_max_bytes);
 }
 
-static void test_batches_too_big_for_the_collector_are_cut_and_a_lone_event_set_aside(void **state)
+AT_TEST_F(test_batches_too_big_for_the_collector_are_cut_and_a_lone_event_set_aside, setup,
+          teardown)
 {
     env *e = *state;
     /* The collector takes batches of 256 KiB (and closes connections on frames over
@@ -347,7 +349,7 @@ static void test_batches_too_big_for_the_collector_are_cut_and_a_lone_event_set_
     free(data);
 }
 
-static void test_a_refused_curve_key_is_said_as_such(void **state)
+AT_TEST_F(test_a_refused_curve_key_is_said_as_such, setup, teardown)
 {
     env *e = *state;
     char base[3][600], *err = NULL;
@@ -384,23 +386,4 @@ static void test_a_refused_curve_key_is_said_as_such(void **state)
     assert_null(strstr(err, "is trace-collector running?"));
     free(err);
     assert_int_equal(pu_kill_wait(c, SIGTERM), 0);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_a_flipped_byte_loses_one_record_and_the_rest_is_stored,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_length_ffffffff_in_the_first_record_loses_only_it,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_a_full_spool_file_system_counts_dropped_events_and_exits_4, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_events_above_the_record_limit_are_refused, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(
-            test_batches_too_big_for_the_collector_are_cut_and_a_lone_event_set_aside, setup,
-            teardown),
-        cmocka_unit_test_setup_teardown(test_a_refused_curve_key_is_said_as_such, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "at_test.h"
 #include "pipeline_util.h"
 #include "testutil.h"
 
@@ -81,7 +82,7 @@ static void stop_and_expect_stored(env *e, pid_t c, uint64_t n)
     assert_int_equal(stored(e), n);
 }
 
-static void test_send_acks_every_line_and_exits_0(void **state)
+AT_TEST_F(test_send_acks_every_line_and_exits_0, setup, teardown)
 {
     env *e = *state;
     pid_t c = pu_collector_start(e->store, e->ep, e->log, NULL);
@@ -90,7 +91,7 @@ static void test_send_acks_every_line_and_exits_0(void **state)
     stop_and_expect_stored(e, c, 500);
 }
 
-static void test_send_names_bad_lines_as_dry_run_does_and_exits_1(void **state)
+AT_TEST_F(test_send_names_bad_lines_as_dry_run_does_and_exits_1, setup, teardown)
 {
     env *e = *state;
     pid_t c = pu_collector_start(e->store, e->ep, e->log, NULL);
@@ -111,7 +112,7 @@ static void test_send_names_bad_lines_as_dry_run_does_and_exits_1(void **state)
     stop_and_expect_stored(e, c, 19);
 }
 
-static void test_send_without_collector_exits_3_and_next_run_delivers(void **state)
+AT_TEST_F(test_send_without_collector_exits_3_and_next_run_delivers, setup, teardown)
 {
     env *e = *state;
     write_lines(e->input, 0, 300, 0, "w");
@@ -121,7 +122,7 @@ static void test_send_without_collector_exits_3_and_next_run_delivers(void **sta
     stop_and_expect_stored(e, c, 300);
 }
 
-static void test_follow_ships_lines_appended_to_a_growing_file(void **state)
+AT_TEST_F(test_follow_ships_lines_appended_to_a_growing_file, setup, teardown)
 {
     env *e = *state;
     pid_t c = pu_collector_start(e->store, e->ep, e->log, NULL);
@@ -144,7 +145,7 @@ static void test_follow_ships_lines_appended_to_a_growing_file(void **state)
 /* On a terminal a big file shows how far the sending is, one line redrawn in place; a
  * message (a rejected line) erases it first and starts on a clean line; into a pipe
  * nothing of it is written. */
-static void test_send_shows_progress_only_on_a_terminal(void **state)
+AT_TEST_F(test_send_shows_progress_only_on_a_terminal, setup, teardown)
 {
     env *e = *state;
     if (access("/usr/bin/script", X_OK) != 0) skip(); /* util-linux: the pty runner */
@@ -176,20 +177,4 @@ static void test_send_shows_progress_only_on_a_terminal(void **state)
     assert_true(summary[-1] == '\r' || summary[-1] == '\n');
     free(tty);
     stop_and_expect_stored(e, c, 5998);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_send_acks_every_line_and_exits_0, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_send_names_bad_lines_as_dry_run_does_and_exits_1,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_send_without_collector_exits_3_and_next_run_delivers,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_send_shows_progress_only_on_a_terminal, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_follow_ships_lines_appended_to_a_growing_file, setup,
-                                        teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }
