@@ -6,7 +6,6 @@
 #include "otlp_env.h"
 
 #include <dirent.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,8 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cmocka.h>
-
+#include "at_test.h"
 #include "pipeline_util.h"
 #include "testutil.h"
 

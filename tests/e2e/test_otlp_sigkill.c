@@ -6,10 +6,7 @@
  * it made is stored exactly once (counted by span id over trace-query find --format jsonl), none
  * lost, none twice, and the exporter gave up on none. Skipped only when node is not installed.
  */
-#include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cmocka.h>
-
+#include "at_test.h"
 #include "otlp_env.h"
 #include "pipeline_util.h"
 #include "testutil.h"
@@ -57,7 +53,7 @@ static char **read_ids(const char *path, size_t *n)
     return ids;
 }
 
-static void test_exporter_retries_across_sigkill_every_span_once(void **state)
+AT_TEST(test_exporter_retries_across_sigkill_every_span_once)
 {
     (void)state;
     otlp_env *e = oe_new("otlp-sigkill");
@@ -129,12 +125,4 @@ static void test_exporter_retries_across_sigkill_every_span_once(void **state)
     TU_FREE(ids, seen);
     json_decref(events);
     oe_free(&e);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_exporter_retries_across_sigkill_every_span_once),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
 }
