@@ -243,7 +243,10 @@ static int tool_span(span_map *m, tp_event *ev)
             m->cls.dialect == OTLP_DIALECT_OPENINFERENCE ? "input.value" : "traceloop.entity.input",
             NULL};
         const otlp_any *a = otlp_attr(&m->v, in[0]);
-        if (a) otlp_any_text(a, &b);
+        if (a) {
+            otlp_any_text(a, &b);
+            at_buf_putc(&b, '\0'); /* an at_buf is not a C string by itself */
+        }
         if (b.failed) return OTLP_ENOMEM;
         args = b.data;
     }
@@ -573,8 +576,9 @@ static int keep_attributes(span_map *m, tp_event *ev)
         if (m->v.used[i] || !kv->value || otlp_key_is_content(kv->key)) continue;
         at_buf b = {0};
         otlp_any_text(kv->value, &b);
+        at_buf_putc(&b, '\0'); /* keep() takes C strings; an at_buf is not one by itself */
         if (b.failed) return OTLP_ENOMEM;
-        rc = keep(m, ev, &cap, kv->key, b.data ? b.data : "", &dropped);
+        rc = keep(m, ev, &cap, kv->key, b.data, &dropped);
         at_buf_free(&b);
     }
     if (!rc && dropped) {
