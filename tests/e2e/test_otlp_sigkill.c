@@ -53,10 +53,24 @@ static char **read_ids(const char *path, size_t *n)
     return ids;
 }
 
-AT_TEST(test_exporter_retries_across_sigkill_every_span_once)
+/* The environment (NULL without node: the test skips); teardown also ends a collector that a
+ * failed assertion left running. */
+static int setup(void **state)
 {
-    (void)state;
-    otlp_env *e = oe_new("otlp-sigkill");
+    *state = oe_new("otlp-sigkill");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    otlp_env *e = *state;
+    oe_free(&e);
+    return 0;
+}
+
+AT_TEST_F(test_exporter_retries_across_sigkill_every_span_once, setup, teardown)
+{
+    otlp_env *e = *state;
     if (!e) skip();
     oe_collector_start(e, slow_commit);
     char ids_path[600], out_path[600], err_path[600], spans[16];
@@ -124,5 +138,4 @@ AT_TEST(test_exporter_retries_across_sigkill_every_span_once)
         free(ids[k]);
     TU_FREE(ids, seen);
     json_decref(events);
-    oe_free(&e);
 }
