@@ -6,11 +6,13 @@
 #include "otlp_env.h"
 
 #include <dirent.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -188,6 +190,52 @@ json_t *oe_find(otlp_env *e)
     }
     free(out);
     return all;
+}
+
+/* GET path over HTTP/1.0 on the collector's port: the whole response, malloc'd. */
+static char *http_get(otlp_env *e, const char *path)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((uint16_t)e->port);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+        fail_msg("GET %s: cannot connect to %s", path, e->addr);
+    char req[256];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", path, e->addr);
+    assert_int_equal(write(fd, req, (size_t)n), n);
+    size_t len = 0, cap = 1 << 16;
+    char *buf = malloc(cap);
+    ssize_t got;
+    while (buf && (got = read(fd, buf + len, cap - len - 1)) > 0) {
+        len += (size_t)got;
+        if (cap - len < 2) buf = realloc(buf, cap *= 2);
+    }
+    close(fd);
+    assert_non_null(buf);
+    buf[len] = '\0';
+    return buf;
+}
+
+long long oe_metric(otlp_env *e, const char *sample)
+{
+    char *r = http_get(e, "/metrics");
+    if (strncmp(r, "HTTP/1.", 7) != 0 || strncmp(r + 8, " 200", 4) != 0)
+        fail_msg("GET /metrics: %.200s", r);
+    size_t sl = strlen(sample);
+    long long v = -1;
+    for (const char *l = strstr(r, "\r\n\r\n"); l && *l; l = strchr(l, '\n')) {
+        l += *l == '\n' ? 1 : 4;
+        if (strncmp(l, sample, sl) == 0 && l[sl] == ' ') {
+            v = strtoll(l + sl + 1, NULL, 10);
+            break;
+        }
+    }
+    if (v < 0) fail_msg("GET /metrics has no sample %s:\n%s", sample, r);
+    free(r);
+    return v;
 }
 
 static int file_has(const char *path, const char *needle)

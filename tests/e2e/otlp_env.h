@@ -61,6 +61,11 @@ int oe_query(otlp_env *e, char **out, ...);
  * command fails or a line is not JSON. The caller json_decref()s it. */
 json_t *oe_find(otlp_env *e);
 
+/* The value of one sample of the running collector's GET /metrics (Prometheus text), by its
+ * whole name with labels ("agenttrail_otlp_spans_total{dialect=\"genai\"}"); fails the test
+ * when the request fails or the sample is absent. */
+long long oe_metric(otlp_env *e, const char *sample);
+
 /* How many files of the store directory (and the collector's log) contain `needle`. */
 size_t oe_grep_store(otlp_env *e, const char *needle);
 

@@ -3,12 +3,13 @@
  * installed from npm (tests/otlp/js), send to a real trace-collector --otlp-http on a free
  * loopback port; what trace-query find --format jsonl then returns is asserted: kinds, model,
  * tokens (cached <= input, usage counted once), cost, tool names and status, workflow, DRI,
- * service, and that no prompt or reply text of the scripts (their SECRET- markers) is anywhere
- * in the store's files, the collector's log, or the output of find and show. The clients:
- * the OpenTelemetry JS SDK with the protobuf and, separately, the JSON exporter sending
- * hand-made GenAI spans; the real `openai` client against a local mock of the chat completions
- * API, instrumented by OpenInference and by OpenLLMetry; the Vercel AI SDK's generateText with
- * its mock model and telemetry on. Skipped only when node is not installed.
+ * service; how /metrics counts the spans (by dialect, not AI work, none rejected); and that no
+ * prompt or reply text of the scripts (their SECRET- markers) is anywhere in the store's
+ * files, the collector's log, or the output of find and show. The clients: the OpenTelemetry
+ * JS SDK with the protobuf and, separately, the JSON exporter sending hand-made GenAI spans;
+ * the real `openai` client against a local mock of the chat completions API, instrumented by
+ * OpenInference and by OpenLLMetry; the Vercel AI SDK's generateText with its mock model and
+ * telemetry on. Skipped only when node is not installed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,8 @@ typedef struct expect {
     size_t prompts;                               /* prompt events */
     long long usage[4];                           /* input, output, cached, cost micros */
     const char *tools[3];                         /* each tool_call name, exactly once */
+    const char *dialect;                          /* how the collector recognises the spans */
+    long long dialect_spans, not_ai;              /* its /metrics counts after the run */
 } expect;
 
 static const expect genai_proto = {
@@ -38,6 +41,9 @@ static const expect genai_proto = {
     2,
     {270, 43, 164, 930},
     {"get_weather", "get_forecast"},
+    "genai",
+    5,
+    1,
 };
 
 /* A fresh environment with its collector running; NULL without node (the test skips). */
@@ -71,6 +77,14 @@ static json_t *run_agent(otlp_env *e, const expect *x)
         fail_msg("node %s exited %d:\n%s%s", x->script, rc, out ? out : "", err ? err : "");
     assert_non_null(strstr(out, "\"exports_failed\":0"));
     TU_FREE(out, err);
+    /* The collector recognised the instrumentation and skipped what is not AI work. */
+    char sample[128];
+    snprintf(sample, sizeof sample, "agenttrail_otlp_spans_total{dialect=\"%s\"}", x->dialect);
+    assert_int_equal(oe_metric(e, sample), x->dialect_spans);
+    assert_int_equal(oe_metric(e, "agenttrail_otlp_spans_total{dialect=\"none\"}"), x->not_ai);
+    assert_int_equal(oe_metric(e, "agenttrail_otlp_span_results_total{result=\"not_ai\"}"),
+                     x->not_ai);
+    assert_int_equal(oe_metric(e, "agenttrail_otlp_span_results_total{result=\"rejected\"}"), 0);
     oe_collector_stop(e);
     return oe_find(e);
 }
@@ -188,6 +202,9 @@ static const expect openinference = {
     2,
     {270, 43, 164, 0},
     {"get_weather"},
+    "openinference",
+    2,
+    1,
 };
 
 /* The issue's "done when": the openai client under OpenInference ends up as correct events
@@ -235,6 +252,9 @@ AT_TEST_F(test_openai_openllmetry_stored, setup, teardown)
         2,
         {270, 43, 0, 0},
         {"get_weather"},
+        "genai", /* this version of the instrumentation writes the GenAI conventions */
+        2,
+        1,
     };
     json_t *events = run_agent(e, &x);
     assert_expected(e, events, &x);
@@ -246,8 +266,18 @@ AT_TEST_F(test_aisdk_generate_text_stored, setup, teardown)
 {
     otlp_env *e = env_or_skip(state);
     static const expect x = {
-        "aisdk.mjs",    {NULL}, "aisdk-weather",   "carol@example.com", "aisdk-agent",
-        "mock-model-1", 2,      {270, 43, 164, 0}, {"get_weather"},
+        "aisdk.mjs",
+        {NULL},
+        "aisdk-weather",
+        "carol@example.com",
+        "aisdk-agent",
+        "mock-model-1",
+        2,
+        {270, 43, 164, 0},
+        {"get_weather"},
+        "aisdk",
+        4,
+        0,
     };
     json_t *events = run_agent(e, &x);
     assert_expected(e, events, &x);
