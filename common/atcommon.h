@@ -15,6 +15,7 @@
  *    -400 .. -499  CP_*        checkpoints and signing keys (checkpoint.h)
  *    -500 .. -599  MERKLE_*    the Merkle tree (merkle.h)
  *    -600 .. -699  BUNDLE_*    compliance bundles (query/bundle.h)
+ *    -700 .. -799  OTLP_*      libtraceotlp (traceotlp.h)
  *    -900 .. -999  AT_*        this library
  * 0 is success everywhere.
  *

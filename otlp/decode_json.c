@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_alloc.h" /* proto/'s, on purpose: otlp/CMakeLists.txt says why */
 #include "otlp_internal.h"
 
 typedef Opentelemetry__Proto__Common__V1__ArrayValue otlp_array;
@@ -443,7 +444,12 @@ int otlp_decode_json(const uint8_t *body, size_t len, otlp_request **out, at_err
     jctx c = {.path = "", .err = err};
     json_error_t je;
     *out = NULL;
+    tp_json_watch(); /* jansson does not say every allocation that failed */
     json_t *root = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &je);
+    if (tp_json_failed()) {
+        json_decref(root);
+        return nomem(&c);
+    }
     if (!root) {
         char where[64];
         snprintf(where, sizeof where, "line %d column %d", je.line, je.column);

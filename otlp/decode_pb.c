@@ -104,6 +104,23 @@ static int scan(const ProtobufCMessageDescriptor *d, const uint8_t *p, const uin
     return 0;
 }
 
+/* protobuf-c's allocator, noting a failure: its unpack returns NULL both for bad bytes and for
+ * memory, and only the first may be answered 400 (the exporter drops what it is told is bad;
+ * out of memory must be "retry later"). Blocks come from malloc, so otlp_request_free frees
+ * them with the default allocator. */
+static void *pb_alloc(void *data, size_t size)
+{
+    void *p = malloc(size);
+    if (!p) *(bool *)data = true;
+    return p;
+}
+
+static void pb_free(void *data, void *p)
+{
+    (void)data;
+    free(p);
+}
+
 int otlp_decode_pb(const uint8_t *body, size_t len, otlp_request **out, at_error *err)
 {
     char path[256] = "";
@@ -112,12 +129,19 @@ int otlp_decode_pb(const uint8_t *body, size_t len, otlp_request **out, at_error
         scan(&opentelemetry__proto__collector__trace__v1__export_trace_service_request__descriptor,
              body, body + len, 0, path, sizeof path, err);
     if (rc) return rc;
+    bool failed = false;
+    ProtobufCAllocator alloc = {pb_alloc, pb_free, &failed};
     otlp_request *r =
-        opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(NULL, len,
-                                                                                         body);
+        opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(&alloc,
+                                                                                         len, body);
+    if (failed) {
+        otlp_request_free(&r); /* malloc'd blocks: the default allocator frees them */
+        at_error_set(err, "-", "out of memory");
+        return OTLP_ENOMEM;
+    }
     if (!r) {
         /* The scan passed, so the bytes are well formed: a value of the wrong type for its
-         * field (or memory). */
+         * field (a varint where a message should be, ...). */
         at_error_set(err, "-", "not an ExportTraceServiceRequest (a field has the wrong type)");
         return OTLP_EDECODE;
     }

@@ -31,7 +31,7 @@ static int cmp_str(const void *a, const void *b)
 
 const otlp_span *otlp_find_parent(const otlp_map_ctx *c, const otlp_span *s)
 {
-    if (s->parent_span_id.len != 8) return NULL;
+    if (s->parent_span_id.len != 8 || !c->n_index) return NULL;
     otlp_span key = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__INIT;
     key.trace_id = s->trace_id;
     key.span_id = s->parent_span_id;
@@ -42,7 +42,7 @@ const otlp_span *otlp_find_parent(const otlp_map_ctx *c, const otlp_span *s)
 
 bool otlp_has_tool_span(const otlp_map_ctx *c, const char *call_id)
 {
-    return call_id &&
+    return call_id && c->n_tool_ids &&
            bsearch(&call_id, c->tool_ids, c->n_tool_ids, sizeof *c->tool_ids, cmp_str) != NULL;
 }
 
@@ -113,8 +113,8 @@ static int build_index(otlp_map_ctx *c, const otlp_request *req, size_t n)
                 }
             }
         }
-    qsort(c->index, c->n_index, sizeof *c->index, cmp_span);
-    qsort(c->tool_ids, c->n_tool_ids, sizeof *c->tool_ids, cmp_str);
+    if (c->n_index) qsort(c->index, c->n_index, sizeof *c->index, cmp_span);
+    if (c->n_tool_ids) qsort(c->tool_ids, c->n_tool_ids, sizeof *c->tool_ids, cmp_str);
     return 0;
 }
 

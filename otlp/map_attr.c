@@ -7,12 +7,14 @@
  * Threading: reentrant; the table is constant.
  */
 #include <inttypes.h>
+#include <jansson.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_alloc.h" /* proto/'s, on purpose: otlp/CMakeLists.txt says why */
 #include "otlp_internal.h"
 
 /* Content keys. A pattern ending in '.' is a prefix ("llm.input_messages." covers
@@ -68,6 +70,23 @@ static const struct content_key {
     {"ai.values", true},
     {"ai.embedding", false},
     {"ai.embeddings", false},
+    /* the same lists not flattened, as some exporters send them */
+    {"llm.input_messages", true},
+    {"llm.prompts", true},
+    {"llm.output_messages", false},
+    {"llm.choices", false},
+    {"retrieval.documents", false},
+    {"embedding.embeddings", false},
+    /* other instrumentations seen beside these (Logfire / Pydantic AI, Langfuse, MLflow) */
+    {"all_messages_events", true},
+    {"pydantic_ai.all_messages", true},
+    {"final_result", false},
+    {"langfuse.observation.input", true},
+    {"langfuse.observation.output", false},
+    {"langfuse.trace.input", true},
+    {"langfuse.trace.output", false},
+    {"mlflow.spanInputs", true},
+    {"mlflow.spanOutputs", false},
     {NULL, false},
 };
 
@@ -91,6 +110,19 @@ bool otlp_key_is_prompt_input(const char *key)
 {
     const struct content_key *k = content_match(key);
     return k && k->prompt;
+}
+
+int otlp_json_load(const char *s, size_t len, size_t flags, json_t **out)
+{
+    tp_json_watch();
+    json_t *j = json_loadb(s ? s : "", s ? len : 0, flags, NULL);
+    if (tp_json_failed()) {
+        json_decref(j);
+        *out = NULL;
+        return OTLP_ENOMEM;
+    }
+    *out = j;
+    return 0;
 }
 
 bool otlp_utf8_valid(const char *s, size_t len)
@@ -297,12 +329,20 @@ static void any_json(const otlp_any *a, at_buf *b, bool top_text)
     }
 }
 
+/* Leaves b NUL-terminated (data is never NULL unless failed). */
+static void terminate(at_buf *b)
+{
+    if (at_buf_reserve(b, 1) == 0) b->data[b->len] = 0;
+}
+
 void otlp_any_text(const otlp_any *a, at_buf *b)
 {
     any_json(a, b, true);
+    terminate(b);
 }
 
 void otlp_any_json(const otlp_any *a, at_buf *b)
 {
     any_json(a, b, false);
+    terminate(b);
 }

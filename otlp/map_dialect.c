@@ -6,8 +6,9 @@
  *
  * Recognition order (first that matches): OpenInference (openinference.span.kind), the Vercel
  * AI SDK (ai.operationId, or a span name "ai.*"), OpenLLMetry (traceloop.span.kind,
- * llm.request.type, gen_ai.prompt.N / gen_ai.completion.N), the OTel GenAI conventions
- * (gen_ai.operation.name, or gen_ai.system / gen_ai.provider.name with a model), agenttrail.kind;
+ * llm.request.type, gen_ai.prompt.N / gen_ai.completion.N, or a "traceloop" scope), the OTel
+ * GenAI conventions (gen_ai.operation.name, or gen_ai.system / gen_ai.provider.name with a
+ * model), agenttrail.kind;
  * else the span is not AI work.
  *
  * Threading: reentrant; tables are constant.
@@ -107,7 +108,10 @@ otlp_class otlp_classify(otlp_view *v)
         return c;
     }
     if ((w = otlp_attr_first(v, (const char *const[]){"gen_ai.operation.name", NULL}))) {
-        c.dialect = OTLP_DIALECT_GENAI;
+        /* OpenLLMetry's instrumentations now write the GenAI conventions themselves: their
+         * scope ("@traceloop/instrumentation-openai") still tells where the span came from. */
+        c.dialect =
+            strstr(v->scope_name, "traceloop") ? OTLP_DIALECT_OPENLLMETRY : OTLP_DIALECT_GENAI;
         c.role = lookup(genai_ops, w, false);
         c.label = w;
         return c;
@@ -208,22 +212,25 @@ static int json_tool(tools *ts, json_t *o, const char *id_key, const char *name_
     return rc;
 }
 
-static json_t *attr_json(otlp_view *v, const char *key)
+/* The attribute's value parsed as JSON: 0 and *out (NULL when absent or not JSON), or
+ * OTLP_ENOMEM. */
+static int attr_json(otlp_view *v, const char *key, json_t **out)
 {
+    *out = NULL;
     const otlp_any *a = otlp_attr(v, key);
-    if (!a) return NULL;
+    if (!a) return 0;
     at_buf b = {0};
     otlp_any_text(a, &b);
-    json_t *j = b.failed ? NULL : json_loadb(b.data ? b.data : "", b.len, 0, NULL);
+    int rc = b.failed ? OTLP_ENOMEM : otlp_json_load(b.data, b.len, 0, out);
     at_buf_free(&b);
-    return j;
+    return rc;
 }
 
 /* AI SDK: ai.response.toolCalls, a JSON array of {toolCallId, toolName, args | input}. */
 static int aisdk_tools(otlp_view *v, tools *ts)
 {
-    json_t *j = attr_json(v, "ai.response.toolCalls");
-    int rc = 0;
+    json_t *j;
+    int rc = attr_json(v, "ai.response.toolCalls", &j);
     for (size_t i = 0; json_is_array(j) && i < json_array_size(j) && !rc; i++)
         rc = json_tool(ts, json_array_get(j, i), "toolCallId", "toolName", "args", "input");
     json_decref(j);
@@ -234,8 +241,8 @@ static int aisdk_tools(otlp_view *v, tools *ts)
  * arguments}]}]. */
 static int genai_tools(otlp_view *v, tools *ts)
 {
-    json_t *j = attr_json(v, "gen_ai.output.messages");
-    int rc = 0;
+    json_t *j;
+    int rc = attr_json(v, "gen_ai.output.messages", &j);
     for (size_t i = 0; json_is_array(j) && i < json_array_size(j) && !rc; i++) {
         json_t *parts = json_object_get(json_array_get(j, i), "parts");
         for (size_t p = 0; json_is_array(parts) && p < json_array_size(parts) && !rc; p++) {
@@ -276,11 +283,4 @@ void otlp_req_tools_free(otlp_req_tool *t, size_t n)
         free(t[i].arguments);
     }
     free(t);
-}
-
-const char *otlp_tool_span_call_id(otlp_view *v)
-{
-    static const char *const keys[] = {"gen_ai.tool.call.id", "ai.toolCall.id", "tool_call.id",
-                                       "tool.call_id", NULL};
-    return otlp_attr_first(v, keys);
 }

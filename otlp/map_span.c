@@ -71,6 +71,7 @@ static const char *workflow_of(span_map *m)
         w = inherited(m, *k);
     for (const char *const *k = keys; *k; k++)
         otlp_attr(&m->v, *k); /* mapped, even when another won */
+    if (!w) w = m->c->o->workflow;
     return w ? w : otlp_res_str(&m->v, "service.name");
 }
 
@@ -153,6 +154,8 @@ static int set_model(span_map *m, tp_event *ev)
                                             "ai.model.provider",    NULL};
     const char *name = first_str(&m->v, names), *prov = first_str(&m->v, providers);
     if (!name && !prov) return 0;
+    /* A prompt needs both; a span that names its model but not the provider still counts. */
+    if (name && !prov) prov = "unknown";
     ev->model = malloc(sizeof *ev->model);
     if (!ev->model) return OTLP_ENOMEM;
     agenttrail__v1__model__init(ev->model);
@@ -202,14 +205,18 @@ static int set_prompt(span_map *m, tp_event *ev)
     return rc;
 }
 
-/* Arguments as JSON text: JSON as it is, any other text as a JSON string. */
+/* Arguments as JSON text: JSON as it is, any other text as a JSON string. NULL: out of
+ * memory. */
 static char *json_text(const char *s)
 {
-    json_t *j = json_loads(s, JSON_DECODE_ANY, NULL);
+    json_t *j;
+    if (otlp_json_load(s, strlen(s), JSON_DECODE_ANY, &j)) return NULL;
     if (j) {
         json_decref(j);
         return strdup(s);
     }
+    /* not UTF-8: kept as it is, so validation names the field and rejects the span */
+    if (!otlp_utf8_valid(s, strlen(s))) return strdup(s);
     json_t *str = json_string(s);
     char *out = str ? json_dumps(str, JSON_ENCODE_ANY) : NULL;
     json_decref(str);
@@ -243,14 +250,13 @@ static int tool_span(span_map *m, tp_event *ev)
             m->cls.dialect == OTLP_DIALECT_OPENINFERENCE ? "input.value" : "traceloop.entity.input",
             NULL};
         const otlp_any *a = otlp_attr(&m->v, in[0]);
-        if (a) {
-            otlp_any_text(a, &b);
-            at_buf_putc(&b, '\0'); /* an at_buf is not a C string by itself */
+        if (a) otlp_any_text(a, &b);
+        if (b.failed) {
+            at_buf_free(&b);
+            return OTLP_ENOMEM;
         }
-        if (b.failed) return OTLP_ENOMEM;
         args = b.data;
     }
-    otlp_tool_span_call_id(&m->v);
     int rc = set_tool(m, ev, name, args);
     at_buf_free(&b);
     if (rc) return rc;
@@ -291,7 +297,8 @@ static int retrieval_span(span_map *m, tp_event *ev)
     if (docs && !rc) {
         at_buf b = {0};
         otlp_any_text(docs, &b);
-        json_t *j = b.data ? json_loadb(b.data, b.len, 0, NULL) : NULL;
+        json_t *j = NULL;
+        rc = b.failed ? OTLP_ENOMEM : otlp_json_load(b.data, b.len, 0, &j);
         at_buf_free(&b);
         for (size_t i = 0; json_is_array(j) && i < json_array_size(j) && !rc; i++) {
             json_t *id = json_object_get(json_array_get(j, i), "id");
@@ -576,9 +583,11 @@ static int keep_attributes(span_map *m, tp_event *ev)
         if (m->v.used[i] || !kv->value || otlp_key_is_content(kv->key)) continue;
         at_buf b = {0};
         otlp_any_text(kv->value, &b);
-        at_buf_putc(&b, '\0'); /* keep() takes C strings; an at_buf is not one by itself */
-        if (b.failed) return OTLP_ENOMEM;
-        rc = keep(m, ev, &cap, kv->key, b.data, &dropped);
+        if (b.failed) {
+            at_buf_free(&b);
+            return OTLP_ENOMEM;
+        }
+        rc = keep(m, ev, &cap, kv->key, b.data ? b.data : "", &dropped);
         at_buf_free(&b);
     }
     if (!rc && dropped) {
@@ -600,7 +609,9 @@ static int commit(span_map *m)
         ev->event_id.data = id, ev->event_id.len = 16, ev->has_event_id = 1;
         if (otlp_event_id(m->s, m->subs[i], id)) return OTLP_ECRYPTO;
         at_error verr;
-        if (tp_event_validate(ev, lim, &verr) != TP_OK) {
+        int vrc = tp_event_validate(ev, lim, &verr);
+        if (vrc == TP_ENOMEM) return OTLP_ENOMEM; /* its JSON check ran out of memory */
+        if (vrc != TP_OK) {
             otlp_reject(m->c, m->s, "%s%s: %s", i ? "derived event: " : "", verr.where, verr.what);
             return 0;
         }

@@ -69,7 +69,7 @@ const char *otlp_res_str(const otlp_view *v, const char *key);
 /* True when a span attribute key starts with prefix. */
 bool otlp_attr_has_prefix(const otlp_view *v, const char *prefix);
 /* Any value as text into b: strings as they are, numbers and bools formatted, arrays and
- * kvlists as compact JSON, bytes as base64. */
+ * kvlists as compact JSON, bytes as base64; b is left NUL-terminated. */
 void otlp_any_text(const otlp_any *a, at_buf *b);
 /* Any value as JSON text (strings quoted). */
 void otlp_any_json(const otlp_any *a, at_buf *b);
@@ -81,6 +81,12 @@ bool otlp_key_is_content(const char *key);
 bool otlp_key_is_prompt_input(const char *key);
 
 bool otlp_utf8_valid(const char *s, size_t len);
+
+/* Parses s[0..len) as JSON (jansson flags): 0 and *out (NULL when it is not JSON), or
+ * OTLP_ENOMEM when jansson ran out of memory, which it does not always say (proto/json_alloc.h):
+ * every parse of libtraceotlp goes through here or watches the same way. */
+struct json_t;
+int otlp_json_load(const char *s, size_t len, size_t flags, struct json_t **out);
 
 /* ---- dialects (map_dialect.c) -------------------------------------------------------------- */
 
@@ -116,8 +122,6 @@ typedef struct otlp_req_tool {
  * otlp_req_tools_free. OTLP_ENOMEM or 0. */
 int otlp_requested_tools(otlp_view *v, otlp_req_tool **out, size_t *n);
 void otlp_req_tools_free(otlp_req_tool *t, size_t n);
-/* The call id of a tool span (gen_ai.tool.call.id, ai.toolCall.id, tool_call.id), or NULL. */
-const char *otlp_tool_span_call_id(otlp_view *v);
 
 /* ---- the mapping (map.c, map_span.c) ------------------------------------------------------ */
 

@@ -79,7 +79,11 @@ typedef struct otlp_map_opts {
     const uint8_t *hmac_key;   /* TP_HMAC_KEY_LEN bytes: prompt and message content is
                                   reduced to its HMAC under it, never kept in clear */
     const tp_limits *limits;   /* the collector's limits (size of fields, attributes) */
-    size_t max_spans;          /* most spans in one request; more: OTLP_ETOOBIG */
+    size_t max_spans;          /* most spans in one request; more: OTLP_ETOOBIG (0: no
+                                  limit) */
+    const char *workflow;      /* may be NULL: the workflow of spans that name none (no
+                                  agenttrail.workflow nor a dialect's workflow name); when
+                                  NULL, such spans take the resource's service.name */
 } otlp_map_opts;
 
 /* One span that could not be stored, and why ("dri: no agenttrail.dri attribute and no
@@ -92,11 +96,11 @@ typedef struct otlp_rejection {
 typedef struct otlp_result {
     tp_event **events; /* owned; unmasked (the collector masks them), content already HMACed */
     size_t n_events;
-    size_t n_spans;                      /* spans in the request */
-    size_t n_not_ai;                     /* not AI work: counted, not stored, not rejected */
-    size_t n_rejected;                   /* spans that cannot be stored */
+    size_t n_spans;                        /* spans in the request */
+    size_t n_not_ai;                       /* not AI work: counted, not stored, not rejected */
+    size_t n_rejected;                     /* spans that cannot be stored */
     size_t by_dialect[OTLP_DIALECT_COUNT]; /* spans recognised per dialect */
-    otlp_rejection *rejections;          /* the first ones, at most OTLP_MAX_REJECTIONS */
+    otlp_rejection *rejections;            /* the first ones, at most OTLP_MAX_REJECTIONS */
     size_t n_rejections;
 } otlp_result;
 
