@@ -2,11 +2,9 @@
  * http.c - trace-collector's HTTP endpoint on libmicrohttpd (see http.h, docs/http.md).
  *
  * Owns: the daemons (one per distinct address of --otlp-http / --http), the per-request
- * state (body buffer, zlib stream) and the in-flight count of OTLP requests. Bodies are
- * accumulated up to --otlp-max-body; a gzip body is inflated as it arrives and the limit is
- * checked on the inflated size as it grows (a gzip bomb costs at most the limit, never its
- * expansion), and on the compressed bytes too; past the limit the rest of the body is read
- * and dropped, and the answer is 413. What the body means is ingest.c's.
+ * state (route, format, the body: http_body.c, which keeps it under --otlp-max-body and
+ * inflates gzip as it arrives) and the in-flight count of OTLP requests. What the body
+ * means is ingest.c's.
  *
  * Invariants: every answer is counted in metrics by status; an OTLP request counts in
  * `inflight` from its first call to its completion callback.
@@ -24,22 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <zlib.h>
 
+#include "http_body.h"
 #include "log.h"
 
 #define RETRY_AFTER_429_S 1
-#define INFLATE_STEP 65536
 
 enum { ROUTE_METRICS = 1, ROUTE_HEALTH, ROUTE_TRACES };
-
-struct http_server {
-    struct MHD_Daemon *d[2];
-    const collector_config *cfg;
-    metrics *m;
-    ingest *g;
-    atomic_int inflight;
-};
 
 /* One daemon's view: whether it serves OTLP. */
 typedef struct http_site {
@@ -47,19 +36,22 @@ typedef struct http_site {
     int otlp;
 } http_site;
 
+struct http_server {
+    struct MHD_Daemon *d[2];
+    http_site site[2]; /* the access handler's argument of each daemon */
+    const collector_config *cfg;
+    metrics *m;
+    ingest *g;
+    atomic_int inflight;
+};
+
 typedef struct request {
     int route;
     int counted; /* holds a slot of inflight */
     otlp_format fmt;
-    int gzip, zinit, zdone;
-    z_stream z;
-    at_buf body;
-    size_t compressed;
-    int too_big, bad;
-    char why[160];
+    int started; /* body initialised */
+    http_body body;
 } request;
-
-static http_site g_sites[2];
 
 /* ---- addresses ------------------------------------------------------------ */
 
@@ -197,61 +189,6 @@ static int parse_type(const char *ct)
     return -1;
 }
 
-static void body_too_big(request *r, size_t max)
-{
-    r->too_big = 1;
-    snprintf(r->why, sizeof r->why, "request body over %zu bytes (--otlp-max-body)%s", max,
-             r->gzip ? " once inflated" : "");
-    at_buf_free(&r->body);
-}
-
-/* Inflates p[0..n) into the body, at most max + 1 bytes in all. */
-static void inflate_some(request *r, const uint8_t *p, size_t n, size_t max)
-{
-    r->z.next_in = (Bytef *)p;
-    r->z.avail_in = (uInt)n;
-    while (r->z.avail_in > 0 && !r->too_big && !r->bad) {
-        if (r->zdone) {
-            r->bad = 1;
-            snprintf(r->why, sizeof r->why, "gzip: data after the end of the stream");
-            return;
-        }
-        if (at_buf_reserve(&r->body, INFLATE_STEP) != 0) {
-            body_too_big(r, max);
-            return;
-        }
-        size_t room = r->body.cap - r->body.len, left = max + 1 - r->body.len;
-        if (room > left) room = left;
-        r->z.next_out = (Bytef *)r->body.data + r->body.len;
-        r->z.avail_out = (uInt)room;
-        int zr = inflate(&r->z, Z_NO_FLUSH);
-        r->body.len += room - r->z.avail_out;
-        if (r->body.len > max) {
-            body_too_big(r, max);
-        } else if (zr == Z_STREAM_END) {
-            r->zdone = 1;
-        } else if (zr != Z_OK && zr != Z_BUF_ERROR) {
-            r->bad = 1;
-            snprintf(r->why, sizeof r->why, "gzip: %s", r->z.msg ? r->z.msg : "bad stream");
-        }
-    }
-}
-
-static void take_body(http_server *h, request *r, const char *data, size_t n)
-{
-    size_t max = h->cfg->otlp_max_body;
-    r->compressed += n;
-    if (r->too_big || r->bad) return; /* read and dropped */
-    if (r->compressed > max) {
-        body_too_big(r, max);
-    } else if (r->gzip) {
-        inflate_some(r, (const uint8_t *)data, n, max);
-    } else {
-        at_buf_put(&r->body, data, n);
-        if (r->body.failed) body_too_big(r, max);
-    }
-}
-
 /* ---- routing ----------------------------------------------------------------- */
 
 /* The first call of a POST /v1/traces: the checks that need no body. Returns 1 when an
@@ -274,7 +211,7 @@ static int start_traces(struct MHD_Connection *conn, http_server *h, request *r,
         *res = reply_status(conn, h, r, 415, 3, 0, "Content-Encoding must be gzip or identity");
         return 1;
     }
-    r->gzip = ce && strcasecmp(ce, "gzip") == 0;
+    int gzip = ce && strcasecmp(ce, "gzip") == 0;
     uint64_t declared = 0;
     if (cl && at_parse_size(cl, &declared) == 0 && declared > h->cfg->otlp_max_body) {
         char msg[128];
@@ -289,27 +226,22 @@ static int start_traces(struct MHD_Connection *conn, http_server *h, request *r,
                             "too many requests in flight (--otlp-max-inflight); retry");
         return 1;
     }
-    if (r->gzip) {
-        if (inflateInit2(&r->z, 16 + MAX_WBITS) != Z_OK) {
-            *res = reply_status(conn, h, r, 503, 14, 1, "collector out of memory");
-            return 1;
-        }
-        r->zinit = 1;
+    if (http_body_init(&r->body, gzip, h->cfg->otlp_max_body) != 0) {
+        *res = reply_status(conn, h, r, 503, 14, 1, "collector out of memory");
+        return 1;
     }
+    r->started = 1;
     return 0;
 }
 
 static enum MHD_Result finish_traces(struct MHD_Connection *conn, http_server *h, request *r)
 {
-    if (r->gzip && !r->zdone && !r->too_big && !r->bad) {
-        r->bad = 1;
-        snprintf(r->why, sizeof r->why, "gzip: truncated stream");
-    }
-    if (r->too_big) return reply_status(conn, h, r, 413, 8, 0, r->why);
-    if (r->bad) return reply_status(conn, h, r, 400, 3, 0, r->why);
+    int status = http_body_finish(&r->body);
+    if (status == 413) return reply_status(conn, h, r, 413, 8, 0, r->body.why);
+    if (status != 0) return reply_status(conn, h, r, 400, 3, 0, r->body.why);
     ingest_answer a;
-    ingest_handle(h->g, (const uint8_t *)r->body.data, r->body.len, r->fmt, &a);
-    at_buf_free(&r->body);
+    ingest_handle(h->g, (const uint8_t *)r->body.data.data, r->body.data.len, r->fmt, &a);
+    http_body_free(&r->body);
     return reply(conn, h, a.status, format_type(r->fmt), a.body, a.len, a.retry_after, NULL);
 }
 
@@ -346,7 +278,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return start_traces(conn, h, r, &res) ? res : MHD_YES;
     }
     if (*upload_data_size) {
-        take_body(h, r, upload_data, *upload_data_size);
+        if (r->started) http_body_feed(&r->body, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -362,8 +294,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     request *r = *con_cls;
     if (!r) return;
     if (r->counted) atomic_fetch_sub(&site->h->inflight, 1);
-    if (r->zinit) inflateEnd(&r->z);
-    at_buf_free(&r->body);
+    if (r->started) http_body_free(&r->body);
     free(r);
     *con_cls = NULL;
 }
@@ -374,7 +305,7 @@ static void on_log(void *cls, const char *fmt, va_list ap)
     char line[512];
     vsnprintf(line, sizeof line, fmt, ap);
     line[strcspn(line, "\n")] = 0;
-    clog_line(CLOG_WARN, "http: %s", line);
+    clog_line(CLOG_INFO, "http: %s", line); /* mostly clients going away */
 }
 
 /* ---- starting ------------------------------------------------------------------ */
@@ -387,16 +318,16 @@ static int start_one(http_server *h, int i, const char *text, int otlp)
         clog_line(CLOG_ERROR, "http %s: %s", text, why);
         return 3;
     }
-    g_sites[i] = (http_site){h, otlp};
+    h->site[i] = (http_site){h, otlp};
     unsigned limit = (unsigned)(h->cfg->otlp_max_inflight * 2 + 16);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                      MHD_USE_ERROR_LOG | (a.ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     /* The logger first: MHD logs options given before it on stderr by itself. */
     h->d[i] = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, &g_sites[i], MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL,
+        flags, 0, NULL, NULL, on_request, &h->site[i], MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a.ss, MHD_OPTION_CONNECTION_LIMIT, limit,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        &g_sites[i], MHD_OPTION_END);
+        &h->site[i], MHD_OPTION_END);
     if (!h->d[i]) {
         clog_line(CLOG_ERROR, "http %s: cannot listen there (in use? give another port)", text);
         return 3;

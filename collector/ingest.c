@@ -119,7 +119,8 @@ int ingest_open(const collector_config *cfg, void *zctx, metrics *m, ingest **ou
         ingest_close(&g);
         return 3;
     }
-    g->mopts = (otlp_map_opts){g->owners, g->key, &g->limits, MAX_SPANS};
+    g->mopts = (otlp_map_opts){
+        .owners = g->owners, .hmac_key = g->key, .limits = &g->limits, .max_spans = MAX_SPANS};
     *out = g;
     return 0;
 }

@@ -217,6 +217,8 @@ static const at_opt_section man_sections[] = {
                  "  trace-collector keygen --curve -o collector\n"
                  "  trace-collector --curve-secret collector.key --allow shims.allow \\\n"
                  "      --listen tcp://0.0.0.0:7600\n"
+                 "  trace-collector --store /var/lib/agenttrail --otlp-http 4318 \\\n"
+                 "      --owners /etc/agenttrail/owners\n"
                  "  trace-collector --store /var/lib/agenttrail --print-public-key \\\n"
                  "      > collector.pub.pem"},
     {"SEE ALSO", "trace-shim(1), trace-query(1)"},
@@ -258,6 +260,11 @@ static int check(collector_config *cfg)
     if (!cfg->curve_secret != !cfg->allow) {
         fprintf(stderr, "trace-collector: --curve-secret and --allow go together: CURVE serves "
                         "only the keys the allowlist names\n");
+        return -1;
+    }
+    if (!cfg->otlp_http && (cfg->owners || cfg->hmac_key_file)) {
+        fprintf(stderr, "trace-collector: --owners and --hmac-key-file are for OTLP spans: give "
+                        "--otlp-http ADDR:PORT too\n");
         return -1;
     }
     const char *addrs[2][2] = {{"otlp-http", cfg->otlp_http}, {"http", cfg->http}};

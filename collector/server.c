@@ -199,16 +199,18 @@ static void sign_if_due(collector *c, int committed)
 
 /* The inproc ROUTER the HTTP threads' DEALERs send OTLP batches to: no CURVE (it never
  * leaves the process), the limits of the main socket. */
+static void set_router_options(void *sock, int hwm, int linger, int64_t maxmsg)
+{
+    zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+}
+
 static int open_otlp_socket(collector *c, int hwm, int64_t maxmsg)
 {
     c->otlp_sock = zmq_socket(c->zctx, ZMQ_ROUTER);
-    int linger = 0;
-    if (c->otlp_sock) {
-        zmq_setsockopt(c->otlp_sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
-        zmq_setsockopt(c->otlp_sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-        zmq_setsockopt(c->otlp_sock, ZMQ_LINGER, &linger, sizeof linger);
-        zmq_setsockopt(c->otlp_sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
-    }
+    if (c->otlp_sock) set_router_options(c->otlp_sock, hwm, 0, maxmsg);
     if (!c->otlp_sock || zmq_bind(c->otlp_sock, COLLECTOR_OTLP_ENDPOINT) != 0) {
         clog_line(CLOG_ERROR, "zmq: %s: %s", COLLECTOR_OTLP_ENDPOINT, zmq_strerror(errno));
         return 3;
@@ -273,10 +275,7 @@ int collector_open(const collector_config *cfg, metrics *m, collector **out)
     /* Bigger frames than this close the connection; between batch_max_bytes
      * and this they get a REJECTED ack naming the limit. */
     int64_t maxmsg = (int64_t)cfg->batch_max_bytes * 2 + 4096;
-    zmq_setsockopt(c->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(c->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    set_router_options(c->sock, hwm, linger, maxmsg);
     if (setup_security(c, cfg) != 0) {
         collector_close(&c);
         return 3;

@@ -19,7 +19,29 @@
 #include "pipeline_util.h"
 #include "testutil.h"
 
+/* Starts the collector of e (its args) and reads its port: the last one its log names. */
+static void start_collector(hf_env *e)
+{
+    e->pid = pu_collector_start(e->store, e->ep, e->log, (const char *const *)e->args);
+    assert_true(e->pid > 0);
+    char *log = tu_read_file(e->log, NULL);
+    assert_non_null(log);
+    const char *key = "http: listening on 127.0.0.1:", *at = NULL;
+    for (const char *p = log; (p = strstr(p, key)); p++)
+        at = p;
+    if (!at) fprintf(stderr, "collector log:\n%s\n", log);
+    assert_non_null(at);
+    e->port = (int)strtol(at + strlen(key), NULL, 10);
+    assert_true(e->port > 0);
+    free(log);
+}
+
 hf_env *hf_start(const char *tag, const char *const *extra)
+{
+    return hf_start_with(tag, 1, extra);
+}
+
+hf_env *hf_start_with(const char *tag, int otlp, const char *const *extra)
 {
     hf_env *e = calloc(1, sizeof *e);
     assert_non_null(e);
@@ -27,22 +49,23 @@ hf_env *hf_start(const char *tag, const char *const *extra)
     snprintf(e->store, sizeof e->store, "%s/store", e->dir);
     snprintf(e->ep, sizeof e->ep, "ipc://%s/c.sock", e->dir);
     snprintf(e->log, sizeof e->log, "%s/collector.log", e->dir);
-    const char *args[32] = {"--otlp-http", "127.0.0.1:0"};
-    int n = 2;
-    for (int i = 0; extra && extra[i] && n < 31; i++)
-        args[n++] = extra[i];
-    args[n] = NULL;
-    e->pid = pu_collector_start(e->store, e->ep, e->log, args);
-    assert_true(e->pid > 0);
-    char *log = tu_read_file(e->log, NULL);
-    assert_non_null(log);
-    const char *at = strstr(log, "http: listening on 127.0.0.1:");
-    if (!at) fprintf(stderr, "collector log:\n%s\n", log);
-    assert_non_null(at);
-    e->port = (int)strtol(at + strlen("http: listening on 127.0.0.1:"), NULL, 10);
-    assert_true(e->port > 0);
-    free(log);
+    int n = 0;
+    if (otlp) {
+        e->args[n++] = "--otlp-http";
+        e->args[n++] = "127.0.0.1:0";
+    }
+    for (int i = 0; extra && extra[i] && n < HF_MAX_ARGS - 1; i++)
+        e->args[n++] = extra[i];
+    e->args[n] = NULL;
+    start_collector(e);
     return e;
+}
+
+int hf_restart(hf_env *e, int sig)
+{
+    int st = pu_kill_wait(e->pid, sig);
+    start_collector(e);
+    return st;
 }
 
 void hf_stop(hf_env **ep)

@@ -10,8 +10,11 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#define HF_MAX_ARGS 32
+
 typedef struct hf_env {
     char *dir;
+    const char *args[HF_MAX_ARGS]; /* the collector's options (borrowed strings) */
     char store[512], ep[600], log[512];
     pid_t pid;
     int port;
@@ -20,6 +23,11 @@ typedef struct hf_env {
 /* A collector on a new temp store with --otlp-http 127.0.0.1:0 and `extra` (NULL-terminated,
  * may be NULL). Aborts the test when it does not come up. */
 hf_env *hf_start(const char *tag, const char *const *extra);
+/* The same, without --otlp-http when otlp is 0 (extra must then give --http 127.0.0.1:0). */
+hf_env *hf_start_with(const char *tag, int otlp, const char *const *extra);
+/* Stops the collector with `sig` and starts it again on the same store and options (a new
+ * port, in e->port). Returns how the old one ended (as pu_wait). */
+int hf_restart(hf_env *e, int sig);
 /* SIGTERM (asserting a clean exit), removes the directory; accepts NULL; sets *e to NULL. */
 void hf_stop(hf_env **e);
 

@@ -139,6 +139,36 @@ static void test_metrics_parse_as_prometheus_text_and_count_stored_spans(void **
     hf_stop(&e);
 }
 
+/* Batches over ZeroMQ (trace-shim) and over HTTP land in the same counters; the shim's
+ * connection is counted as a connected shim. */
+static void test_metrics_count_zeromq_batches_and_connected_shims(void **state)
+{
+    (void)state;
+    hf_env *e = hf_start("http-shims", NULL);
+    char *lines = NULL;
+    size_t len = 0;
+    char *tau = tu_shared("data/tau2.jsonl");
+    char *all = tu_read_file(tau, &len);
+    assert_non_null(all);
+    size_t cut = 0;
+    for (int n = 0; n < 10 && cut < len; cut++)
+        n += all[cut] == '\n';
+    lines = write_body(e, "ten.jsonl", all, cut);
+    char *shim = tu_bin("trace-shim"), *spool = hf_file(e, "spool");
+    char *key = tu_path(e->store, "otlp-hmac.key"); /* the collector made it: same format */
+    char *argv[] = {shim, "--endpoint",      e->ep, "--spool-dir", spool, "--timeout",
+                    "20", "--hmac-key-file", key,   lines,         NULL};
+    assert_int_equal(tu_run(argv, NULL, NULL, NULL, NULL), 0);
+    hf_reply r;
+    get(e, &r, "/metrics");
+    assert_true(hf_metric(r.body, "agenttrail_events_stored_total") == 10);
+    assert_true(hf_metric(r.body, "agenttrail_connected_shims") >= 1);
+    assert_true(hf_metric(r.body, "agenttrail_otlp_spans_total{dialect=\"genai\"}") == 0);
+    hf_reply_free(&r);
+    TU_FREE(tau, all, lines, shim, spool, key);
+    hf_stop(&e);
+}
+
 static void test_healthz_and_unknown_routes_methods_and_types(void **state)
 {
     (void)state;
@@ -169,6 +199,30 @@ static void test_healthz_and_unknown_routes_methods_and_types(void **state)
     assert_int_equal(r.code, 405);
     hf_reply_free(&r);
     TU_FREE(allow, file);
+    hf_stop(&e);
+}
+
+static void test_http_alone_serves_metrics_and_health_but_no_otlp(void **state)
+{
+    (void)state;
+    const char *args[] = {"--http", "127.0.0.1:0", NULL};
+    hf_env *e = hf_start_with("http-only", 0, args);
+    hf_reply r;
+    get(e, &r, "/metrics");
+    assert_int_equal(r.code, 200);
+    assert_prometheus_text(r.body);
+    hf_reply_free(&r);
+    get(e, &r, "/healthz");
+    assert_int_equal(r.code, 200);
+    hf_reply_free(&r);
+    char *body = hf_otlp_json(TRACE, 0, 1, 0, "ann@example.com", 0);
+    char *file = write_body(e, "req.json", body, strlen(body));
+    hf_request(e, &r, "POST", "/v1/traces", JSON, file);
+    assert_int_equal(r.code, 404);
+    hf_reply_free(&r);
+    char *key = hf_file(e, "store/otlp-hmac.key");
+    assert_int_not_equal(access(key, F_OK), 0); /* no OTLP, no key made */
+    TU_FREE(body, file, key);
     hf_stop(&e);
 }
 
@@ -338,7 +392,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics_parse_as_prometheus_text_and_count_stored_spans),
+        cmocka_unit_test(test_metrics_count_zeromq_batches_and_connected_shims),
         cmocka_unit_test(test_healthz_and_unknown_routes_methods_and_types),
+        cmocka_unit_test(test_http_alone_serves_metrics_and_health_but_no_otlp),
         cmocka_unit_test(test_gzip_body_is_inflated_and_stored),
         cmocka_unit_test(test_gzip_bomb_gets_413_and_costs_at_most_the_limit),
         cmocka_unit_test(test_100mb_body_gets_413_without_the_collector_holding_it),

@@ -193,8 +193,109 @@ static void test_hmac_key_is_created_0600_and_owners_errors_exit_2(void **state)
     assert_non_null(strstr(err, "no-such-owners"));
     char *argv2[] = {col, "--otlp-http", "127.0.0.1:99999", NULL};
     assert_int_equal(tu_run(argv2, NULL, NULL, NULL, NULL), 2);
+    char *argv3[] = {col, "--owners", missing, NULL}; /* OTLP options without OTLP */
+    assert_int_equal(tu_run(argv3, NULL, NULL, NULL, NULL), 2);
     TU_FREE(key, k, store, col, missing, err);
     tu_rmtree_free(dir);
+    hf_stop(&e);
+}
+
+static void test_request_resent_after_a_sigkill_mid_request_stores_every_span_once(void **state)
+{
+    (void)state;
+    /* Small batches: a request is many commits, so the kill may fall between two. */
+    const char *args[] = {"--max-batch-events", "200", NULL};
+    hf_env *e = hf_start("otlp-kill", args);
+    enum { SPANS = 4000 };
+    char *half = hf_otlp_json(TRACE, 5000, SPANS / 2, 0, "ann@example.com", 200);
+    char *body = hf_otlp_json(TRACE, 5000, SPANS, 0, "ann@example.com", 200);
+    char *hfile = write_body(e, "half.json", half, strlen(half));
+    char *file = write_body(e, "req.json", body, strlen(body));
+    /* The first half stored already: the retry overlaps what is durable. */
+    hf_reply r;
+    hf_request(e, &r, "POST", "/v1/traces", JSON, hfile);
+    assert_int_equal(r.code, 200);
+    hf_reply_free(&r);
+    /* A client in flight when the collector dies: it gets no answer, or not a 200. */
+    char url[128], data[600];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/traces", e->port);
+    snprintf(data, sizeof data, "@%s", file);
+    char *curl_argv[] = {"/usr/bin/curl",
+                         "-s",
+                         "-o",
+                         "/dev/null",
+                         "-w",
+                         "%{http_code}",
+                         "-H",
+                         "Content-Type: application/json",
+                         "--data-binary",
+                         data,
+                         url,
+                         NULL};
+    char *out = hf_file(e, "curl.out");
+    pid_t client = pu_spawn(curl_argv, out, NULL);
+    pu_sleep_ms(40);
+    assert_int_equal(hf_restart(e, SIGKILL), 128 + SIGKILL);
+    pu_wait(client);
+    char *code = tu_read_file(out, NULL);
+    uint64_t after_kill = pu_store_total(e->store);
+    fprintf(stderr, "killed mid-request: client saw \"%s\", %llu of %d spans stored\n",
+            code ? code : "", (unsigned long long)after_kill, SPANS);
+    /* The exporter's retry: the same request, to the restarted collector. */
+    hf_request(e, &r, "POST", "/v1/traces", JSON, file);
+    assert_int_equal(r.code, 200);
+    hf_reply_free(&r);
+    assert_int_equal(pu_store_total(e->store), SPANS);
+    hf_request(e, &r, "POST", "/v1/traces", JSON, file);
+    assert_int_equal(r.code, 200);
+    hf_reply_free(&r);
+    assert_int_equal(pu_store_total(e->store), SPANS);
+    TU_FREE(half, hfile, body, file, out, code);
+    hf_stop(&e);
+}
+
+/* Many requests at once, each on its own thread of the collector and its own DEALER: every
+ * one answered 200, every span stored once. */
+static void test_concurrent_requests_are_all_stored(void **state)
+{
+    (void)state;
+    hf_env *e = hf_start("otlp-many", NULL);
+    enum { CLIENTS = 12, SPANS = 300 };
+    pid_t pids[CLIENTS];
+    char *files[CLIENTS], *outs[CLIENTS], url[128], data[CLIENTS][600];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/traces", e->port);
+    for (int i = 0; i < CLIENTS; i++) {
+        char *body = hf_otlp_json(TRACE, 20000 + i * SPANS, SPANS, 1, "ann@example.com", 64);
+        char name[32];
+        snprintf(name, sizeof name, "req-%d.json", i);
+        files[i] = write_body(e, name, body, strlen(body));
+        snprintf(name, sizeof name, "out-%d", i);
+        outs[i] = hf_file(e, name);
+        snprintf(data[i], sizeof data[i], "@%s", files[i]);
+        free(body);
+    }
+    for (int i = 0; i < CLIENTS; i++) {
+        char *argv[] = {"/usr/bin/curl",
+                        "-s",
+                        "-o",
+                        "/dev/null",
+                        "-w",
+                        "%{http_code}",
+                        "-H",
+                        "Content-Type: application/json",
+                        "--data-binary",
+                        data[i],
+                        url,
+                        NULL};
+        pids[i] = pu_spawn(argv, outs[i], NULL);
+    }
+    for (int i = 0; i < CLIENTS; i++) {
+        assert_int_equal(pu_wait(pids[i]), 0);
+        char *code = tu_read_file(outs[i], NULL);
+        assert_string_equal(code, "200");
+        TU_FREE(code, files[i], outs[i]);
+    }
+    assert_int_equal(pu_store_total(e->store), CLIENTS * SPANS);
     hf_stop(&e);
 }
 
@@ -205,7 +306,9 @@ int main(void)
         cmocka_unit_test(test_protobuf_spans_are_stored_and_answered_in_protobuf),
         cmocka_unit_test(test_partial_success_counts_unstorable_spans_and_names_not_ai_ones),
         cmocka_unit_test(test_full_store_answers_503_with_retry_after_and_healthz_says_why),
+        cmocka_unit_test(test_concurrent_requests_are_all_stored),
         cmocka_unit_test(test_hmac_key_is_created_0600_and_owners_errors_exit_2),
+        cmocka_unit_test(test_request_resent_after_a_sigkill_mid_request_stores_every_span_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
