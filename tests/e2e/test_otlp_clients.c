@@ -252,7 +252,7 @@ AT_TEST_F(test_openai_openllmetry_stored, setup, teardown)
         2,
         {270, 43, 0, 0},
         {"get_weather"},
-        "genai", /* this version of the instrumentation writes the GenAI conventions */
+        "openllmetry", /* by its scope: this version writes only gen_ai.* attributes */
         2,
         1,
     };
