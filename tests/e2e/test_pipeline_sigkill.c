@@ -5,7 +5,6 @@
  * they accepted is stored, none lost, none twice. Real processes, real
  * sockets (ipc:// and tcp:// on 127.0.0.1), a real LMDB store.
  */
-#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -14,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,22 +21,6 @@
 #include "at_test.h"
 #include "pipeline_util.h"
 #include "testutil.h"
-
-/* A TCP port on 127.0.0.1 free right now. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-        abort();
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 static int driver_running(pid_t pid, int *status)
 {
@@ -131,7 +113,7 @@ AT_TEST(test_collector_sigkilled_over_tcp_with_large_groups_loses_nothing)
 {
     (void)state;
     char ep[64];
-    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", free_port());
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", pu_free_port());
     const char *args[] = {"--group-ms", "20", NULL};
     int k = stream_through_kills(ep, 2, "8000", "2000", 8, args);
     assert_true(k >= 8);

@@ -40,6 +40,12 @@ long long pu_field(const char *text, const char *key);
 int pu_set_check(const char *store, uint32_t ntags, uint64_t count, uint64_t *lost,
                  uint64_t *duplicated, uint64_t *total);
 
+/* A TCP port on 127.0.0.1 free right now (bound to port 0, read back, closed). */
+int pu_free_port(void);
+
+/* Waits until a TCP connect to 127.0.0.1:port succeeds (up to timeout_ms). 1 yes, 0 no. */
+int pu_wait_for_port(int port, int timeout_ms);
+
 /* Sleeps ms milliseconds. */
 void pu_sleep_ms(int ms);
 
