@@ -81,6 +81,9 @@ static const struct content_key {
     {"all_messages_events", true},
     {"pydantic_ai.all_messages", true},
     {"final_result", false},
+    {"request_data", true},   /* Logfire's instrument_openai / _anthropic: the request body */
+    {"response_data", false}, /* and the response */
+    {"events", false},        /* older Pydantic AI: the message events as one JSON attribute */
     {"langfuse.observation.input", true},
     {"langfuse.observation.output", false},
     {"langfuse.trace.input", true},
