@@ -81,6 +81,9 @@ static const struct content_key {
     {"all_messages_events", true},
     {"pydantic_ai.all_messages", true},
     {"final_result", false},
+    {"request_data", true},   /* Logfire's instrument_openai / _anthropic: the request body */
+    {"response_data", false}, /* and the response */
+    {"events", false},        /* older Pydantic AI: the message events as one JSON attribute */
     {"langfuse.observation.input", true},
     {"langfuse.observation.output", false},
     {"langfuse.trace.input", true},
@@ -90,15 +93,27 @@ static const struct content_key {
     {NULL, false},
 };
 
+/* Attributes under a content key's name that are not content (the AI SDK's tool definitions
+ * and tool choice sit under ai.prompt.). */
+static const char *const not_content_keys[] = {"ai.prompt.tools", "ai.prompt.toolChoice", NULL};
+
+/* An exact pattern also covers its flattened forms (`gen_ai.input.messages.0.parts.0.content`,
+ * `gen_ai.input.messages[1]`), as exporters flatten lists and maps; an exact match wins over
+ * such a form (ai.prompt.messages is itself in the table). */
 static const struct content_key *content_match(const char *key)
 {
+    for (const char *const *nc = not_content_keys; *nc; nc++)
+        if (strcmp(key, *nc) == 0) return NULL;
+    const struct content_key *under = NULL;
     for (const struct content_key *k = content_keys; k->pattern; k++) {
         size_t n = strlen(k->pattern);
         if (k->pattern[n - 1] == '.' ? strncmp(key, k->pattern, n) == 0
                                      : strcmp(key, k->pattern) == 0)
             return k;
+        if (!under && strncmp(key, k->pattern, n) == 0 && (key[n] == '.' || key[n] == '['))
+            under = k;
     }
-    return NULL;
+    return under;
 }
 
 bool otlp_key_is_content(const char *key)

@@ -568,3 +568,49 @@ AT_TEST(test_invalid_event_rejects_the_span_with_the_validate_message)
     assert_non_null(strstr(r.rejections[1].reason, "workflow"));
     otlp_result_clear(&r);
 }
+
+/* Content attributes sent flattened (one attribute per list element or field, as some
+ * exporters do with lists and maps) are content as well, in every dialect. */
+AT_TEST(test_flattened_content_keys_never_reach_an_event)
+{
+    (void)state;
+    static const tattr g[] = {TS("gen_ai.operation.name", "chat"), TS("gen_ai.request.model", "m1"),
+                              TS("gen_ai.input.messages.0.parts.0.content", "SECRET-FLAT-1"),
+                              TS("gen_ai.output.messages.0.parts.0.content", "SECRET-FLAT-2"),
+                              TS("gen_ai.system_instructions.0.content", "SECRET-FLAT-3"),
+                              TS("gen_ai.input.messages[1]", "SECRET-FLAT-4"),
+                              /* Logfire's instrument_openai: the request and response bodies */
+                              TS("request_data", "{\"messages\":[\"SECRET-FLAT-11\"]}"),
+                              TS("response_data", "{\"message\":\"SECRET-FLAT-12\"}"),
+                              /* older Pydantic AI: the message events as one JSON attribute */
+                              TS("events", "[{\"content\":\"SECRET-FLAT-13\"}]"), TEND};
+    static const tattr a[] = {TS("ai.operationId", "ai.generateText.doGenerate"),
+                              TS("ai.model.id", "m2"),
+                              TS("ai.model.provider", "p"),
+                              TS("ai.prompt.messages.0.content", "SECRET-FLAT-5"),
+                              TS("ai.response.text.0", "SECRET-FLAT-6"),
+                              TEND};
+    static const tattr o[] = {TS("openinference.span.kind", "LLM"), TS("llm.model_name", "m3"),
+                              TS("input.value.text", "SECRET-FLAT-7"),
+                              TS("output.value.text", "SECRET-FLAT-8"), TEND};
+    static const tattr w[] = {TS("gen_ai.operation.name", "invoke_agent"),
+                              TS("gen_ai.input.messages.0", "SECRET-FLAT-9"),
+                              TS("gen_ai.tool.call.result.0", "SECRET-FLAT-10"), TEND};
+    tspan s[] = {
+        {T1, "8000000000000001", NULL, "chat", T0, T0 + MS, 0, NULL, g},
+        {T1, "8000000000000002", NULL, "ai.generateText.doGenerate", T0, T0 + MS, 0, NULL, a},
+        {T1, "8000000000000003", NULL, "llm", T0, T0 + MS, 0, NULL, o},
+        {T1, "8000000000000004", NULL, "invoke_agent", T0, T0 + MS, 0, NULL, w}};
+    otlp_result r = {0};
+    fx_map_both(at_res, s, 4, NULL, &r);
+    assert_int_equal(r.n_rejected, 0);
+    assert_int_equal(r.n_events, 4);
+    char needle[32];
+    for (int i = 1; i <= 13; i++) {
+        snprintf(needle, sizeof needle, "SECRET-FLAT-%d", i);
+        fx_assert_absent(&r, needle);
+    }
+    const tp_event *p = fx_event(&r, PROMPT, 0);
+    assert_true(p && p->prompt && p->prompt->has_hmac_sha256);
+    otlp_result_clear(&r);
+}
