@@ -1,6 +1,6 @@
 /*
- * bench_common.c - the helpers of bench_common.h: clocks, fatal errors, number parsing, the
- * double comparator, the working directory, its removal and running gen-events.
+ * bench_common.c - the helpers of bench_common.h: clocks, fatal errors, number parsing, waiting
+ * for a child, the double comparator, the working directory, its removal and running gen-events.
  *
  * Owns nothing but the borrowed program-name pointer. Invariant: bench_die always exits.
  * Threading: see bench_common.h (single-threaded programs).
@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #ifndef AGENTTRAIL_SHARED_DIR
@@ -90,6 +91,14 @@ int bench_parse_u64(const char *s, uint64_t *out)
     if (errno || !end || end == s || *end) return -1;
     *out = v;
     return 0;
+}
+
+int bench_wait_pid(pid_t pid)
+{
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 int bench_cmp_double(const void *a, const void *b)

@@ -13,6 +13,7 @@
 #define AGENTTRAIL_BENCH_COMMON_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Sets the name that prefixes bench_die's messages (default "bench"). `name` is borrowed and
  * must stay valid for the life of the process. Not thread-safe: call once at the top of main. */
@@ -47,6 +48,10 @@ _Noreturn void bench_die(const char *what, const char *detail);
 /* Parses a whole decimal unsigned number into *out. Returns 0, or -1 (and leaves *out
  * unchanged) when `s` is NULL, empty, negative, has trailing characters or overflows. */
 int bench_parse_u64(const char *s, uint64_t *out);
+
+/* Waits for child `pid` (retrying on EINTR): its exit status, or 128 + the signal that ended
+ * it. */
+int bench_wait_pid(pid_t pid);
 
 /* qsort comparator for ascending doubles (a and b point to double). */
 int bench_cmp_double(const void *a, const void *b);

@@ -33,50 +33,16 @@
 #include <unistd.h>
 
 #include "bench_common.h"
+#include "bench_events.h"
 #include "traceshim.h"
 #include "tracestore.h"
 
 static char g_bindir[PATH_MAX], g_tmp[PATH_MAX];
-static char **g_lines;
-static size_t *g_lens, g_n;
+static bench_events g_ev;
 
 static tp_event *parse(size_t i)
 {
-    tp_limits lim = tp_limits_default();
-    tp_event *ev = NULL;
-    at_error err;
-    if (tp_event_from_json(g_lines[i], g_lens[i], &lim, 0, &ev, &err, NULL) != 0)
-        bench_die("gen-events line does not parse", err.what);
-    return ev;
-}
-
-static void load_events(size_t n, unsigned seed)
-{
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/events.jsonl", g_tmp);
-    bench_generate_events(n, seed, path);
-    FILE *f = fopen(path, "r");
-    if (!f) bench_die(path, strerror(errno));
-    g_lines = calloc(n, sizeof *g_lines);
-    g_lens = calloc(n, sizeof *g_lens);
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    while (g_n < n && (len = getline(&line, &cap, f)) > 0) {
-        if (line[len - 1] == '\n') line[--len] = 0;
-        g_lines[g_n] = strndup(line, (size_t)len);
-        g_lens[g_n++] = (size_t)len;
-    }
-    free(line);
-    fclose(f);
-}
-
-static int wait_pid(pid_t pid)
-{
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return bench_events_parse(&g_ev, i);
 }
 
 /* trace-collector on `store` with `ep`, and --otlp-http 127.0.0.1:PORT when port > 0. */
@@ -101,34 +67,6 @@ static pid_t start_collector(const char *store, const char *ep, int port)
 
 /* ---- the store alone and the ZeroMQ path ------------------------------------- */
 
-static double store_alone(void)
-{
-    char dir[PATH_MAX + 32];
-    snprintf(dir, sizeof dir, "%s/store-alone", g_tmp);
-    ts_store *s = NULL;
-    at_error err = {0};
-    if (ts_open(dir, TS_OPEN_CREATE, NULL, &s, &err) != 0) bench_die(dir, err.what);
-    enum { G = 1000 };
-    tp_event *group[G];
-    ts_result res[G];
-    double spent = 0;
-    for (size_t at = 0; at < g_n; at += G) {
-        size_t g = g_n - at < G ? g_n - at : G;
-        for (size_t i = 0; i < g; i++) {
-            group[i] = parse(at + i);
-            at_error e;
-            tp_event_prepare(group[i], NULL, 0, &e);
-        }
-        double t = bench_now_s();
-        if (ts_append(s, group, g, res) != 0) bench_die("ts_append", ts_last_error(s));
-        spent += bench_now_s() - t;
-        for (size_t i = 0; i < g; i++)
-            tp_event_destroy(&group[i]);
-    }
-    ts_close(&s);
-    return (double)g_n / spent;
-}
-
 /* Runs k children, child(i, from, to) each over its share; returns items/s from the go
  * signal until every child exited 0. */
 typedef int (*child_fn)(int i, size_t from, size_t to, int ready_fd, int go_fd, void *arg);
@@ -141,8 +79,8 @@ static double run_children(int k, child_fn fn, void *arg)
     for (int i = 0; i < k; i++) {
         pids[i] = fork();
         if (pids[i] == 0)
-            _exit(fn(i, g_n * (size_t)i / (size_t)k, g_n * (size_t)(i + 1) / (size_t)k, ready[1],
-                     go[0], arg));
+            _exit(fn(i, g_ev.n * (size_t)i / (size_t)k, g_ev.n * (size_t)(i + 1) / (size_t)k,
+                     ready[1], go[0], arg));
     }
     char c;
     for (int i = 0; i < k; i++)
@@ -152,14 +90,14 @@ static double run_children(int k, child_fn fn, void *arg)
         if (write(go[1], "g", 1) != 1) bench_die("pipe", strerror(errno));
     int bad = 0;
     for (int i = 0; i < k; i++)
-        bad += wait_pid(pids[i]) != 0;
+        bad += bench_wait_pid(pids[i]) != 0;
     double secs = bench_now_s() - t0;
     close(go[0]);
     close(go[1]);
     close(ready[0]);
     close(ready[1]);
     if (bad) bench_die("a client did not get every event acked", "see the collector");
-    return (double)g_n / secs;
+    return (double)g_ev.n / secs;
 }
 
 static int shim_child(int i, size_t from, size_t to, int ready_fd, int go_fd, void *arg)
@@ -216,7 +154,7 @@ static void add_attr(span_model *m, const char *k, const char *v, int isint)
 static void model_of(size_t i, span_model *m)
 {
     memset(m, 0, sizeof *m);
-    json_t *e = json_loadb(g_lines[i], g_lens[i], 0, NULL);
+    json_t *e = json_loadb(g_ev.lines[i], g_ev.lens[i], 0, NULL);
     if (!e) bench_die("gen-events line", "not JSON");
     snprintf(m->trace, sizeof m->trace, "%s", jstr(e, "trace_id"));
     snprintf(m->span, sizeof m->span, "%s", jstr(e, "span_id"));
@@ -503,10 +441,12 @@ int main(int argc, char **argv)
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     bench_make_work_dir(NULL, g_tmp);
     signal(SIGPIPE, SIG_IGN);
-    load_events((size_t)n, (unsigned)seed);
-    fprintf(stderr, "bench-otlp: %zu events from gen-events, temp %s\n", g_n, g_tmp);
+    bench_events_load(&g_ev, (size_t)n, seed, g_tmp);
+    fprintf(stderr, "bench-otlp: %zu events from gen-events, temp %s\n", g_ev.n, g_tmp);
 
-    double base = store_alone();
+    char alone[PATH_MAX + 32];
+    snprintf(alone, sizeof alone, "%s/store-alone", g_tmp);
+    double base = bench_store_alone(&g_ev, alone);
     fprintf(stderr, "bench-otlp: store alone %.0f events/s\n", base);
 
     char store[PATH_MAX + 32], ep[PATH_MAX + 32];
@@ -516,7 +456,7 @@ int main(int argc, char **argv)
     usleep(300000);
     double zmq = run_children((int)k, shim_child, ep);
     kill(c, SIGTERM);
-    wait_pid(c);
+    bench_wait_pid(c);
     uint64_t zmq_stored = stored_events(store);
     fprintf(stderr, "bench-otlp: ZeroMQ, %d shims: %.0f durable events/s\n", (int)k, zmq);
 
@@ -527,15 +467,16 @@ int main(int argc, char **argv)
     usleep(300000);
     double otlp = run_children((int)k, http_child, &r);
     kill(c, SIGTERM);
-    if (wait_pid(c) != 0) bench_die("collector", "did not stop cleanly");
+    if (bench_wait_pid(c) != 0) bench_die("collector", "did not stop cleanly");
     uint64_t otlp_stored = stored_events(store);
     fprintf(stderr, "bench-otlp: OTLP/HTTP, %d clients: %.0f durable spans/s\n", (int)k, otlp);
 
     printf("bench-otlp: %zu gen-events events, durable (answered after commit), loopback, %d "
            "concurrent clients, 2 cores shared by clients and collector\n",
-           g_n, (int)k);
+           g_ev.n, (int)k);
     printf("%-52s %12s %9s %9s\n", "what", "events/s", "vs store", "stored");
-    printf("%-52s %12.0f %9.2f %9zu\n", "store alone (ts_append, groups of 1000)", base, 1.0, g_n);
+    printf("%-52s %12.0f %9.2f %9zu\n", "store alone (ts_append, groups of 1000)", base, 1.0,
+           g_ev.n);
     char what[96];
     snprintf(what, sizeof what, "ZeroMQ: %d shims (libtraceshim, TCP)", (int)k);
     printf("%-52s %12.0f %9.2f %9llu\n", what, zmq, zmq / base, (unsigned long long)zmq_stored);
@@ -547,7 +488,7 @@ int main(int argc, char **argv)
         "{\"events\":%zu,\"clients\":%d,\"batch\":%zu,\"format\":\"%s\",\"store_alone_eps\":%.0f,"
         "\"zmq_eps\":%.0f,\"otlp_eps\":%.0f,\"otlp_vs_zmq\":%.3f,\"zmq_stored\":%llu,"
         "\"otlp_stored\":%llu}\n",
-        g_n, (int)k, (size_t)batch, protobuf ? "protobuf" : "json", base, zmq, otlp, otlp / zmq,
+        g_ev.n, (int)k, (size_t)batch, protobuf ? "protobuf" : "json", base, zmq, otlp, otlp / zmq,
         (unsigned long long)zmq_stored, (unsigned long long)otlp_stored);
     bench_remove_tree(g_tmp);
     return 0;
