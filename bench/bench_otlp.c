@@ -34,6 +34,7 @@
 
 #include "bench_common.h"
 #include "bench_events.h"
+#include "pb_write.h"
 #include "traceshim.h"
 #include "tracestore.h"
 
@@ -233,75 +234,31 @@ static void json_span(at_buf *b, const span_model *m)
     json_decref(rs);
 }
 
-static void pb_varint(at_buf *b, uint64_t v)
-{
-    while (v >= 0x80) {
-        at_buf_putc(b, (char)(v | 0x80));
-        v >>= 7;
-    }
-    at_buf_putc(b, (char)v);
-}
-
-static void pb_bytes(at_buf *b, int field, const void *p, size_t n)
-{
-    pb_varint(b, (uint64_t)field << 3 | 2);
-    pb_varint(b, n);
-    at_buf_put(b, p, n);
-}
-
-static void pb_msg(at_buf *b, int field, at_buf *inner)
-{
-    pb_bytes(b, field, inner->data ? inner->data : "", inner->len);
-    at_buf_free(inner);
-}
-
-/* KeyValue {1 key, 2 AnyValue {1 string_value | 3 int_value}}. */
-static void pb_attr(at_buf *b, int field, const char *key, const char *value, int isint)
-{
-    at_buf any = {0}, kv = {0};
-    if (isint) {
-        pb_varint(&any, 3 << 3);
-        pb_varint(&any, strtoull(value, NULL, 10));
-    } else {
-        pb_bytes(&any, 1, value, strlen(value));
-    }
-    pb_bytes(&kv, 1, key, strlen(key));
-    pb_msg(&kv, 2, &any);
-    pb_msg(b, field, &kv);
-}
-
-static void pb_fixed64(at_buf *b, int field, uint64_t v)
-{
-    pb_varint(b, (uint64_t)field << 3 | 1);
-    for (int i = 0; i < 8; i++)
-        at_buf_putc(b, (char)(v >> (8 * i)));
-}
-
 /* One ResourceSpans (ExportTraceServiceRequest field 1) holding the span. */
 static void pb_span(at_buf *req, const span_model *m)
 {
     at_buf res = {0}, span = {0}, scope = {0}, sc = {0}, rs = {0};
-    pb_attr(&res, 1, "service.name", m->service, 0);
-    pb_attr(&res, 1, "deployment.environment.name", m->env, 0);
+    pbw_attr(&res, 1, "service.name", m->service, 0);
+    pbw_attr(&res, 1, "deployment.environment.name", m->env, 0);
     uint8_t id[16];
     at_hex_decode(m->trace, 32, id, 16);
-    pb_bytes(&span, 1, id, 16);
+    pbw_bytes(&span, 1, id, 16);
     at_hex_decode(m->span, 16, id, 8);
-    pb_bytes(&span, 2, id, 8);
-    if (m->parent[0] && at_hex_decode(m->parent, 16, id, 8) == 0) pb_bytes(&span, 4, id, 8);
-    pb_bytes(&span, 5, m->name, strlen(m->name));
-    pb_varint(&span, 6 << 3);
-    pb_varint(&span, 1);
-    pb_fixed64(&span, 7, m->start);
-    pb_fixed64(&span, 8, m->end);
+    pbw_bytes(&span, 2, id, 8);
+    if (m->parent[0] && at_hex_decode(m->parent, 16, id, 8) == 0) pbw_bytes(&span, 4, id, 8);
+    pbw_bytes(&span, 5, m->name, strlen(m->name));
+    pbw_varint(&span, 6 << 3);
+    pbw_varint(&span, 1);
+    pbw_fixed64(&span, 7, m->start);
+    pbw_fixed64(&span, 8, m->end);
     for (int i = 0; i < m->n; i++)
-        pb_attr(&span, 9, m->keys[i], m->vals[i], m->nint[i]);
-    pb_bytes(&sc, 1, "bench-otlp", 10); /* InstrumentationScope.name */
-    pb_msg(&scope, 1, &sc);
-    pb_msg(&scope, 2, &span);
-    pb_msg(&rs, 1, &res);
-    pb_msg(&rs, 2, &scope);
-    pb_msg(req, 1, &rs);
+        pbw_attr(&span, 9, m->keys[i], m->vals[i], m->nint[i]);
+    pbw_bytes(&sc, 1, "bench-otlp", 10); /* InstrumentationScope.name */
+    pbw_msg(&scope, 1, &sc);
+    pbw_msg(&scope, 2, &span);
+    pbw_msg(&rs, 1, &res);
+    pbw_msg(&rs, 2, &scope);
+    pbw_msg(req, 1, &rs);
 }
 
 /* ---- the HTTP clients -------------------------------------------------------------- */
