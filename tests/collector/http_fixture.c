@@ -116,6 +116,26 @@ void hf_request(hf_env *e, hf_reply *r, const char *method, const char *path,
     TU_FREE(out, hfile, bfile);
 }
 
+pid_t hf_post_json_async(hf_env *e, const char *body_file, const char *out)
+{
+    char url[128], data[600];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/traces", e->port);
+    snprintf(data, sizeof data, "@%s", body_file);
+    char *argv[] = {"/usr/bin/curl",
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "-H",
+                    "Content-Type: application/json",
+                    "--data-binary",
+                    data,
+                    url,
+                    NULL};
+    return pu_spawn(argv, out, NULL);
+}
+
 char *hf_header(const hf_reply *r, const char *name)
 {
     size_t n = strlen(name);
