@@ -178,9 +178,7 @@ AT_TEST(test_hmac_key_is_created_0600_and_owners_errors_exit_2)
     (void)state;
     hf_env *e = hf_start("otlp-key", NULL);
     char *key = tu_path(e->store, "otlp-hmac.key");
-    struct stat st;
-    assert_int_equal(stat(key, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0600);
+    TU_ASSERT_MODE(key, 0600);
     size_t len = 0;
     char *k = tu_read_file(key, &len);
     assert_int_equal(len, 65);
