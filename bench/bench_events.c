@@ -1,6 +1,6 @@
 /*
  * bench_events.c - the helpers of bench_events.h: loading gen-events lines, parsing one, and
- * the store-alone baseline.
+ * the store-alone baseline, the start of an ingest benchmark.
  *
  * Owns the loaded lines (kept for the process's life). Threading: single-threaded.
  */
@@ -8,10 +8,12 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "bench_common.h"
 #include "tracestore.h"
@@ -72,4 +74,24 @@ double bench_store_alone(const bench_events *ev, const char *dir)
     }
     ts_close(&s);
     return (double)ev->n / spent;
+}
+
+double bench_ingest_begin(const char *name, size_t n, uint64_t seed, char *bindir,
+                          size_t bindir_cap, char *tmp, size_t tmp_cap, bench_events *ev)
+{
+    ssize_t l = readlink("/proc/self/exe", bindir, bindir_cap - 1);
+    if (l <= 0) bench_die("/proc/self/exe", strerror(errno));
+    bindir[l] = 0;
+    *strrchr(bindir, '/') = 0;
+    snprintf(tmp, tmp_cap, "%s/agenttrail-%s-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
+             name);
+    bench_make_work_dir(NULL, tmp);
+    signal(SIGPIPE, SIG_IGN);
+    bench_events_load(ev, n, seed, tmp);
+    fprintf(stderr, "%s: %zu events from gen-events, temp %s\n", name, ev->n, tmp);
+    char alone[PATH_MAX + 32];
+    snprintf(alone, sizeof alone, "%s/store-alone", tmp);
+    double base = bench_store_alone(ev, alone);
+    fprintf(stderr, "%s: store alone %.0f events/s\n", name, base);
+    return base;
 }

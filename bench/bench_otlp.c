@@ -390,21 +390,8 @@ int main(int argc, char **argv)
             bench_die(argv[i], "--spans N --clients K --batch B --format json|protobuf --seed S");
     }
     if (k > 256) k = 256;
-    ssize_t l = readlink("/proc/self/exe", g_bindir, sizeof g_bindir - 1);
-    if (l <= 0) bench_die("/proc/self/exe", strerror(errno));
-    g_bindir[l] = 0;
-    *strrchr(g_bindir, '/') = 0;
-    snprintf(g_tmp, sizeof g_tmp, "%s/agenttrail-bench-otlp-XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    bench_make_work_dir(NULL, g_tmp);
-    signal(SIGPIPE, SIG_IGN);
-    bench_events_load(&g_ev, (size_t)n, seed, g_tmp);
-    fprintf(stderr, "bench-otlp: %zu events from gen-events, temp %s\n", g_ev.n, g_tmp);
-
-    char alone[PATH_MAX + 32];
-    snprintf(alone, sizeof alone, "%s/store-alone", g_tmp);
-    double base = bench_store_alone(&g_ev, alone);
-    fprintf(stderr, "bench-otlp: store alone %.0f events/s\n", base);
+    double base = bench_ingest_begin("bench-otlp", (size_t)n, seed, g_bindir, sizeof g_bindir,
+                                     g_tmp, sizeof g_tmp, &g_ev);
 
     char store[PATH_MAX + 32], ep[PATH_MAX + 32];
     snprintf(store, sizeof store, "%s/store-zmq", g_tmp);

@@ -251,22 +251,9 @@ int main(int argc, char **argv)
         else
             bench_die(argv[i], "unknown option (--events N --emit-events N --kills K --seed S)");
     }
-    ssize_t l = readlink("/proc/self/exe", g_bindir, sizeof g_bindir - 1);
-    if (l <= 0) bench_die("/proc/self/exe", strerror(errno));
-    g_bindir[l] = 0;
-    *strrchr(g_bindir, '/') = 0;
-    snprintf(g_tmp, sizeof g_tmp, "%s/agenttrail-bench-pipeline-XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(g_tmp)) bench_die("mkdtemp", strerror(errno));
-    signal(SIGPIPE, SIG_IGN);
     srand(seed);
-    bench_events_load(&g_ev, (size_t)n, seed, g_tmp);
-    fprintf(stderr, "bench-pipeline: %zu events from gen-events, temp %s\n", g_ev.n, g_tmp);
-
-    char alone[PATH_MAX + 32];
-    snprintf(alone, sizeof alone, "%s/store-alone", g_tmp);
-    double base = bench_store_alone(&g_ev, alone);
-    fprintf(stderr, "bench-pipeline: store alone %.0f events/s\n", base);
+    double base = bench_ingest_begin("bench-pipeline", (size_t)n, seed, g_bindir, sizeof g_bindir,
+                                     g_tmp, sizeof g_tmp, &g_ev);
 
     int shims[3] = {1, 4, 16};
     double eps[3];
