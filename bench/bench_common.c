@@ -1,6 +1,7 @@
 /*
  * bench_common.c - the helpers of bench_common.h: clocks, fatal errors, number parsing, waiting
- * for a child, the double comparator, the working directory, its removal and running gen-events.
+ * for a child, the start signal of children, the double comparator, the working directory, its
+ * removal and running gen-events.
  *
  * Owns nothing but the borrowed program-name pointer. Invariant: bench_die always exits.
  * Threading: see bench_common.h (single-threaded programs).
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifndef AGENTTRAIL_SHARED_DIR
 #define AGENTTRAIL_SHARED_DIR "../shared"
@@ -99,6 +101,17 @@ int bench_wait_pid(pid_t pid)
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+double bench_start_signal(int k, int ready_fd, int go_fd, const char *who)
+{
+    char c;
+    for (int i = 0; i < k; i++)
+        if (read(ready_fd, &c, 1) != 1) bench_die(who, "did not start");
+    double t0 = bench_now_s();
+    for (int i = 0; i < k; i++)
+        if (write(go_fd, "g", 1) != 1) bench_die("pipe", strerror(errno));
+    return t0;
 }
 
 int bench_cmp_double(const void *a, const void *b)

@@ -1,7 +1,7 @@
 /*
  * bench_common.h - helpers every benchmark program repeats: its name in messages, a monotonic
- * and a CPU clock, fatal errors, number parsing, sorting doubles, the temp directory's removal
- * and the generated event file.
+ * and a CPU clock, fatal errors, number parsing, waiting for and starting child processes,
+ * sorting doubles, the temp directory's removal and the generated event file.
  *
  * Responsibility: small process-level utilities for the programs in bench/; nothing here is
  * timed itself or changes a figure. Ownership: nothing is allocated or kept, apart from the
@@ -52,6 +52,11 @@ int bench_parse_u64(const char *s, uint64_t *out);
 /* Waits for child `pid` (retrying on EINTR): its exit status, or 128 + the signal that ended
  * it. */
 int bench_wait_pid(pid_t pid);
+
+/* The start signal of `k` child processes: waits for one byte from each on ready_fd (dies,
+ * naming `who`, when one does not come), then writes k bytes to go_fd. Returns bench_now_s()
+ * at the signal. */
+double bench_start_signal(int k, int ready_fd, int go_fd, const char *who);
 
 /* qsort comparator for ascending doubles (a and b point to double). */
 int bench_cmp_double(const void *a, const void *b);

@@ -83,12 +83,7 @@ static double run_children(int k, child_fn fn, void *arg)
             _exit(fn(i, g_ev.n * (size_t)i / (size_t)k, g_ev.n * (size_t)(i + 1) / (size_t)k,
                      ready[1], go[0], arg));
     }
-    char c;
-    for (int i = 0; i < k; i++)
-        if (read(ready[0], &c, 1) != 1) bench_die("child", "did not start");
-    double t0 = bench_now_s();
-    for (int i = 0; i < k; i++)
-        if (write(go[1], "g", 1) != 1) bench_die("pipe", strerror(errno));
+    double t0 = bench_start_signal(k, ready[0], go[1], "child");
     int bad = 0;
     for (int i = 0; i < k; i++)
         bad += bench_wait_pid(pids[i]) != 0;

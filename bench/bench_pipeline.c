@@ -147,12 +147,7 @@ static double run_shims(int k, const char *ep, const char *spool_base, unsigned 
         pids[i] = start_shim(ep, spool, g_ev.n * (size_t)i / (size_t)k,
                              g_ev.n * (size_t)(i + 1) / (size_t)k, go[0], ready[1], rate);
     }
-    char c;
-    for (int i = 0; i < k; i++)
-        if (read(ready[0], &c, 1) != 1) bench_die("shim", "did not start");
-    uint64_t t0 = mono();
-    for (int i = 0; i < k; i++)
-        if (write(go[1], "g", 1) != 1) bench_die("pipe", strerror(errno));
+    double t0 = bench_start_signal(k, ready[0], go[1], "shim");
     int running = k, bad = 0;
     *kills_done = 0;
     while (running > 0) {
@@ -171,7 +166,7 @@ static double run_shims(int k, const char *ep, const char *spool_base, unsigned 
                 if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) bad++;
             }
     }
-    double secs = (double)(mono() - t0) / 1e9;
+    double secs = bench_now_s() - t0;
     close(go[0]);
     close(go[1]);
     close(ready[0]);
