@@ -103,15 +103,28 @@ int bench_wait_pid(pid_t pid)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-double bench_start_signal(int k, int ready_fd, int go_fd, const char *who)
+void bench_gate_open(bench_gate *g)
+{
+    if (pipe(g->go) != 0 || pipe(g->ready) != 0) bench_die("pipe", strerror(errno));
+}
+
+double bench_gate_release(bench_gate *g, int k, const char *who)
 {
     char c;
     for (int i = 0; i < k; i++)
-        if (read(ready_fd, &c, 1) != 1) bench_die(who, "did not start");
+        if (read(g->ready[0], &c, 1) != 1) bench_die(who, "did not start");
     double t0 = bench_now_s();
     for (int i = 0; i < k; i++)
-        if (write(go_fd, "g", 1) != 1) bench_die("pipe", strerror(errno));
+        if (write(g->go[1], "g", 1) != 1) bench_die("pipe", strerror(errno));
     return t0;
+}
+
+void bench_gate_close(bench_gate *g)
+{
+    close(g->go[0]);
+    close(g->go[1]);
+    close(g->ready[0]);
+    close(g->ready[1]);
 }
 
 int bench_cmp_double(const void *a, const void *b)

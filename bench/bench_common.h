@@ -53,10 +53,21 @@ int bench_parse_u64(const char *s, uint64_t *out);
  * it. */
 int bench_wait_pid(pid_t pid);
 
-/* The start signal of `k` child processes: waits for one byte from each on ready_fd (dies,
- * naming `who`, when one does not come), then writes k bytes to go_fd. Returns bench_now_s()
- * at the signal. */
-double bench_start_signal(int k, int ready_fd, int go_fd, const char *who);
+/* The start signal of child processes: each writes one byte to ready[1] once set up, then
+ * waits to read one from go[0]. */
+typedef struct bench_gate {
+    int go[2], ready[2];
+} bench_gate;
+
+/* Makes the gate's pipes; dies when it cannot. */
+void bench_gate_open(bench_gate *g);
+
+/* Waits for the ready byte of `k` children (dies, naming `who`, when one does not come), then
+ * writes k go bytes. Returns bench_now_s() at the signal. */
+double bench_gate_release(bench_gate *g, int k, const char *who);
+
+/* Closes the gate's pipes. */
+void bench_gate_close(bench_gate *g);
 
 /* qsort comparator for ascending doubles (a and b point to double). */
 int bench_cmp_double(const void *a, const void *b);

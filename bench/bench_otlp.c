@@ -74,24 +74,21 @@ typedef int (*child_fn)(int i, size_t from, size_t to, int ready_fd, int go_fd, 
 
 static double run_children(int k, child_fn fn, void *arg)
 {
-    int go[2], ready[2];
-    if (pipe(go) != 0 || pipe(ready) != 0) bench_die("pipe", strerror(errno));
+    bench_gate gate;
+    bench_gate_open(&gate);
     pid_t pids[256];
     for (int i = 0; i < k; i++) {
         pids[i] = fork();
         if (pids[i] == 0)
             _exit(fn(i, g_ev.n * (size_t)i / (size_t)k, g_ev.n * (size_t)(i + 1) / (size_t)k,
-                     ready[1], go[0], arg));
+                     gate.ready[1], gate.go[0], arg));
     }
-    double t0 = bench_start_signal(k, ready[0], go[1], "child");
+    double t0 = bench_gate_release(&gate, k, "child");
     int bad = 0;
     for (int i = 0; i < k; i++)
         bad += bench_wait_pid(pids[i]) != 0;
     double secs = bench_now_s() - t0;
-    close(go[0]);
-    close(go[1]);
-    close(ready[0]);
-    close(ready[1]);
+    bench_gate_close(&gate);
     if (bad) bench_die("a client did not get every event acked", "see the collector");
     return (double)g_ev.n / secs;
 }

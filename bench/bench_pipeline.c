@@ -138,16 +138,16 @@ static pid_t start_shim(const char *ep, const char *spool, size_t from, size_t t
 static double run_shims(int k, const char *ep, const char *spool_base, unsigned rate, int kills,
                         const char *store, pid_t *collector, int *kills_done)
 {
-    int go[2], ready[2];
-    if (pipe(go) != 0 || pipe(ready) != 0) bench_die("pipe", strerror(errno));
+    bench_gate gate;
+    bench_gate_open(&gate);
     pid_t pids[64];
     for (int i = 0; i < k; i++) {
         char spool[PATH_MAX + 64];
         snprintf(spool, sizeof spool, "%s-%d", spool_base, i);
         pids[i] = start_shim(ep, spool, g_ev.n * (size_t)i / (size_t)k,
-                             g_ev.n * (size_t)(i + 1) / (size_t)k, go[0], ready[1], rate);
+                             g_ev.n * (size_t)(i + 1) / (size_t)k, gate.go[0], gate.ready[1], rate);
     }
-    double t0 = bench_start_signal(k, ready[0], go[1], "shim");
+    double t0 = bench_gate_release(&gate, k, "shim");
     int running = k, bad = 0;
     *kills_done = 0;
     while (running > 0) {
@@ -167,10 +167,7 @@ static double run_shims(int k, const char *ep, const char *spool_base, unsigned 
             }
     }
     double secs = bench_now_s() - t0;
-    close(go[0]);
-    close(go[1]);
-    close(ready[0]);
-    close(ready[1]);
+    bench_gate_close(&gate);
     if (bad) bench_die("a shim did not get every event acked", "see the collector");
     return (double)g_ev.n / secs;
 }
