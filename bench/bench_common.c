@@ -1,6 +1,7 @@
 /*
- * bench_common.c - the helpers of bench_common.h: clocks, fatal errors, number parsing, the
- * double comparator, the working directory, its removal and running gen-events.
+ * bench_common.c - the helpers of bench_common.h: clocks, fatal errors, number parsing, waiting
+ * for a child, the start signal of children, the double comparator, the working directory, its
+ * removal and running gen-events.
  *
  * Owns nothing but the borrowed program-name pointer. Invariant: bench_die always exits.
  * Threading: see bench_common.h (single-threaded programs).
@@ -14,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifndef AGENTTRAIL_SHARED_DIR
 #define AGENTTRAIL_SHARED_DIR "../shared"
@@ -90,6 +93,38 @@ int bench_parse_u64(const char *s, uint64_t *out)
     if (errno || !end || end == s || *end) return -1;
     *out = v;
     return 0;
+}
+
+int bench_wait_pid(pid_t pid)
+{
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+void bench_gate_open(bench_gate *g)
+{
+    if (pipe(g->go) != 0 || pipe(g->ready) != 0) bench_die("pipe", strerror(errno));
+}
+
+double bench_gate_release(bench_gate *g, int k, const char *who)
+{
+    char c;
+    for (int i = 0; i < k; i++)
+        if (read(g->ready[0], &c, 1) != 1) bench_die(who, "did not start");
+    double t0 = bench_now_s();
+    for (int i = 0; i < k; i++)
+        if (write(g->go[1], "g", 1) != 1) bench_die("pipe", strerror(errno));
+    return t0;
+}
+
+void bench_gate_close(bench_gate *g)
+{
+    close(g->go[0]);
+    close(g->go[1]);
+    close(g->ready[0]);
+    close(g->ready[1]);
 }
 
 int bench_cmp_double(const void *a, const void *b)

@@ -1,7 +1,7 @@
 /*
  * bench_common.h - helpers every benchmark program repeats: its name in messages, a monotonic
- * and a CPU clock, fatal errors, number parsing, sorting doubles, the temp directory's removal
- * and the generated event file.
+ * and a CPU clock, fatal errors, number parsing, waiting for and starting child processes,
+ * sorting doubles, the temp directory's removal and the generated event file.
  *
  * Responsibility: small process-level utilities for the programs in bench/; nothing here is
  * timed itself or changes a figure. Ownership: nothing is allocated or kept, apart from the
@@ -13,6 +13,7 @@
 #define AGENTTRAIL_BENCH_COMMON_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Sets the name that prefixes bench_die's messages (default "bench"). `name` is borrowed and
  * must stay valid for the life of the process. Not thread-safe: call once at the top of main. */
@@ -47,6 +48,26 @@ _Noreturn void bench_die(const char *what, const char *detail);
 /* Parses a whole decimal unsigned number into *out. Returns 0, or -1 (and leaves *out
  * unchanged) when `s` is NULL, empty, negative, has trailing characters or overflows. */
 int bench_parse_u64(const char *s, uint64_t *out);
+
+/* Waits for child `pid` (retrying on EINTR): its exit status, or 128 + the signal that ended
+ * it. */
+int bench_wait_pid(pid_t pid);
+
+/* The start signal of child processes: each writes one byte to ready[1] once set up, then
+ * waits to read one from go[0]. */
+typedef struct bench_gate {
+    int go[2], ready[2];
+} bench_gate;
+
+/* Makes the gate's pipes; dies when it cannot. */
+void bench_gate_open(bench_gate *g);
+
+/* Waits for the ready byte of `k` children (dies, naming `who`, when one does not come), then
+ * writes k go bytes. Returns bench_now_s() at the signal. */
+double bench_gate_release(bench_gate *g, int k, const char *who);
+
+/* Closes the gate's pipes. */
+void bench_gate_close(bench_gate *g);
 
 /* qsort comparator for ascending doubles (a and b point to double). */
 int bench_cmp_double(const void *a, const void *b);

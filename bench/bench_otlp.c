@@ -33,50 +33,17 @@
 #include <unistd.h>
 
 #include "bench_common.h"
+#include "bench_events.h"
+#include "pb_write.h"
 #include "traceshim.h"
 #include "tracestore.h"
 
 static char g_bindir[PATH_MAX], g_tmp[PATH_MAX];
-static char **g_lines;
-static size_t *g_lens, g_n;
+static bench_events g_ev;
 
 static tp_event *parse(size_t i)
 {
-    tp_limits lim = tp_limits_default();
-    tp_event *ev = NULL;
-    at_error err;
-    if (tp_event_from_json(g_lines[i], g_lens[i], &lim, 0, &ev, &err, NULL) != 0)
-        bench_die("gen-events line does not parse", err.what);
-    return ev;
-}
-
-static void load_events(size_t n, unsigned seed)
-{
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/events.jsonl", g_tmp);
-    bench_generate_events(n, seed, path);
-    FILE *f = fopen(path, "r");
-    if (!f) bench_die(path, strerror(errno));
-    g_lines = calloc(n, sizeof *g_lines);
-    g_lens = calloc(n, sizeof *g_lens);
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    while (g_n < n && (len = getline(&line, &cap, f)) > 0) {
-        if (line[len - 1] == '\n') line[--len] = 0;
-        g_lines[g_n] = strndup(line, (size_t)len);
-        g_lens[g_n++] = (size_t)len;
-    }
-    free(line);
-    fclose(f);
-}
-
-static int wait_pid(pid_t pid)
-{
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return bench_events_parse(&g_ev, i);
 }
 
 /* trace-collector on `store` with `ep`, and --otlp-http 127.0.0.1:PORT when port > 0. */
@@ -101,65 +68,29 @@ static pid_t start_collector(const char *store, const char *ep, int port)
 
 /* ---- the store alone and the ZeroMQ path ------------------------------------- */
 
-static double store_alone(void)
-{
-    char dir[PATH_MAX + 32];
-    snprintf(dir, sizeof dir, "%s/store-alone", g_tmp);
-    ts_store *s = NULL;
-    at_error err = {0};
-    if (ts_open(dir, TS_OPEN_CREATE, NULL, &s, &err) != 0) bench_die(dir, err.what);
-    enum { G = 1000 };
-    tp_event *group[G];
-    ts_result res[G];
-    double spent = 0;
-    for (size_t at = 0; at < g_n; at += G) {
-        size_t g = g_n - at < G ? g_n - at : G;
-        for (size_t i = 0; i < g; i++) {
-            group[i] = parse(at + i);
-            at_error e;
-            tp_event_prepare(group[i], NULL, 0, &e);
-        }
-        double t = bench_now_s();
-        if (ts_append(s, group, g, res) != 0) bench_die("ts_append", ts_last_error(s));
-        spent += bench_now_s() - t;
-        for (size_t i = 0; i < g; i++)
-            tp_event_destroy(&group[i]);
-    }
-    ts_close(&s);
-    return (double)g_n / spent;
-}
-
 /* Runs k children, child(i, from, to) each over its share; returns items/s from the go
  * signal until every child exited 0. */
 typedef int (*child_fn)(int i, size_t from, size_t to, int ready_fd, int go_fd, void *arg);
 
 static double run_children(int k, child_fn fn, void *arg)
 {
-    int go[2], ready[2];
-    if (pipe(go) != 0 || pipe(ready) != 0) bench_die("pipe", strerror(errno));
+    bench_gate gate;
+    bench_gate_open(&gate);
     pid_t pids[256];
     for (int i = 0; i < k; i++) {
         pids[i] = fork();
         if (pids[i] == 0)
-            _exit(fn(i, g_n * (size_t)i / (size_t)k, g_n * (size_t)(i + 1) / (size_t)k, ready[1],
-                     go[0], arg));
+            _exit(fn(i, g_ev.n * (size_t)i / (size_t)k, g_ev.n * (size_t)(i + 1) / (size_t)k,
+                     gate.ready[1], gate.go[0], arg));
     }
-    char c;
-    for (int i = 0; i < k; i++)
-        if (read(ready[0], &c, 1) != 1) bench_die("child", "did not start");
-    double t0 = bench_now_s();
-    for (int i = 0; i < k; i++)
-        if (write(go[1], "g", 1) != 1) bench_die("pipe", strerror(errno));
+    double t0 = bench_gate_release(&gate, k, "child");
     int bad = 0;
     for (int i = 0; i < k; i++)
-        bad += wait_pid(pids[i]) != 0;
+        bad += bench_wait_pid(pids[i]) != 0;
     double secs = bench_now_s() - t0;
-    close(go[0]);
-    close(go[1]);
-    close(ready[0]);
-    close(ready[1]);
+    bench_gate_close(&gate);
     if (bad) bench_die("a client did not get every event acked", "see the collector");
-    return (double)g_n / secs;
+    return (double)g_ev.n / secs;
 }
 
 static int shim_child(int i, size_t from, size_t to, int ready_fd, int go_fd, void *arg)
@@ -216,7 +147,7 @@ static void add_attr(span_model *m, const char *k, const char *v, int isint)
 static void model_of(size_t i, span_model *m)
 {
     memset(m, 0, sizeof *m);
-    json_t *e = json_loadb(g_lines[i], g_lens[i], 0, NULL);
+    json_t *e = json_loadb(g_ev.lines[i], g_ev.lens[i], 0, NULL);
     if (!e) bench_die("gen-events line", "not JSON");
     snprintf(m->trace, sizeof m->trace, "%s", jstr(e, "trace_id"));
     snprintf(m->span, sizeof m->span, "%s", jstr(e, "span_id"));
@@ -295,75 +226,31 @@ static void json_span(at_buf *b, const span_model *m)
     json_decref(rs);
 }
 
-static void pb_varint(at_buf *b, uint64_t v)
-{
-    while (v >= 0x80) {
-        at_buf_putc(b, (char)(v | 0x80));
-        v >>= 7;
-    }
-    at_buf_putc(b, (char)v);
-}
-
-static void pb_bytes(at_buf *b, int field, const void *p, size_t n)
-{
-    pb_varint(b, (uint64_t)field << 3 | 2);
-    pb_varint(b, n);
-    at_buf_put(b, p, n);
-}
-
-static void pb_msg(at_buf *b, int field, at_buf *inner)
-{
-    pb_bytes(b, field, inner->data ? inner->data : "", inner->len);
-    at_buf_free(inner);
-}
-
-/* KeyValue {1 key, 2 AnyValue {1 string_value | 3 int_value}}. */
-static void pb_attr(at_buf *b, int field, const char *key, const char *value, int isint)
-{
-    at_buf any = {0}, kv = {0};
-    if (isint) {
-        pb_varint(&any, 3 << 3);
-        pb_varint(&any, strtoull(value, NULL, 10));
-    } else {
-        pb_bytes(&any, 1, value, strlen(value));
-    }
-    pb_bytes(&kv, 1, key, strlen(key));
-    pb_msg(&kv, 2, &any);
-    pb_msg(b, field, &kv);
-}
-
-static void pb_fixed64(at_buf *b, int field, uint64_t v)
-{
-    pb_varint(b, (uint64_t)field << 3 | 1);
-    for (int i = 0; i < 8; i++)
-        at_buf_putc(b, (char)(v >> (8 * i)));
-}
-
 /* One ResourceSpans (ExportTraceServiceRequest field 1) holding the span. */
 static void pb_span(at_buf *req, const span_model *m)
 {
     at_buf res = {0}, span = {0}, scope = {0}, sc = {0}, rs = {0};
-    pb_attr(&res, 1, "service.name", m->service, 0);
-    pb_attr(&res, 1, "deployment.environment.name", m->env, 0);
+    pbw_attr(&res, 1, "service.name", m->service, 0);
+    pbw_attr(&res, 1, "deployment.environment.name", m->env, 0);
     uint8_t id[16];
     at_hex_decode(m->trace, 32, id, 16);
-    pb_bytes(&span, 1, id, 16);
+    pbw_bytes(&span, 1, id, 16);
     at_hex_decode(m->span, 16, id, 8);
-    pb_bytes(&span, 2, id, 8);
-    if (m->parent[0] && at_hex_decode(m->parent, 16, id, 8) == 0) pb_bytes(&span, 4, id, 8);
-    pb_bytes(&span, 5, m->name, strlen(m->name));
-    pb_varint(&span, 6 << 3);
-    pb_varint(&span, 1);
-    pb_fixed64(&span, 7, m->start);
-    pb_fixed64(&span, 8, m->end);
+    pbw_bytes(&span, 2, id, 8);
+    if (m->parent[0] && at_hex_decode(m->parent, 16, id, 8) == 0) pbw_bytes(&span, 4, id, 8);
+    pbw_bytes(&span, 5, m->name, strlen(m->name));
+    pbw_varint(&span, 6 << 3);
+    pbw_varint(&span, 1);
+    pbw_fixed64(&span, 7, m->start);
+    pbw_fixed64(&span, 8, m->end);
     for (int i = 0; i < m->n; i++)
-        pb_attr(&span, 9, m->keys[i], m->vals[i], m->nint[i]);
-    pb_bytes(&sc, 1, "bench-otlp", 10); /* InstrumentationScope.name */
-    pb_msg(&scope, 1, &sc);
-    pb_msg(&scope, 2, &span);
-    pb_msg(&rs, 1, &res);
-    pb_msg(&rs, 2, &scope);
-    pb_msg(req, 1, &rs);
+        pbw_attr(&span, 9, m->keys[i], m->vals[i], m->nint[i]);
+    pbw_bytes(&sc, 1, "bench-otlp", 10); /* InstrumentationScope.name */
+    pbw_msg(&scope, 1, &sc);
+    pbw_msg(&scope, 2, &span);
+    pbw_msg(&rs, 1, &res);
+    pbw_msg(&rs, 2, &scope);
+    pbw_msg(req, 1, &rs);
 }
 
 /* ---- the HTTP clients -------------------------------------------------------------- */
@@ -495,19 +382,8 @@ int main(int argc, char **argv)
             bench_die(argv[i], "--spans N --clients K --batch B --format json|protobuf --seed S");
     }
     if (k > 256) k = 256;
-    ssize_t l = readlink("/proc/self/exe", g_bindir, sizeof g_bindir - 1);
-    if (l <= 0) bench_die("/proc/self/exe", strerror(errno));
-    g_bindir[l] = 0;
-    *strrchr(g_bindir, '/') = 0;
-    snprintf(g_tmp, sizeof g_tmp, "%s/agenttrail-bench-otlp-XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    bench_make_work_dir(NULL, g_tmp);
-    signal(SIGPIPE, SIG_IGN);
-    load_events((size_t)n, (unsigned)seed);
-    fprintf(stderr, "bench-otlp: %zu events from gen-events, temp %s\n", g_n, g_tmp);
-
-    double base = store_alone();
-    fprintf(stderr, "bench-otlp: store alone %.0f events/s\n", base);
+    double base = bench_ingest_begin("bench-otlp", (size_t)n, seed, g_bindir, sizeof g_bindir,
+                                     g_tmp, sizeof g_tmp, &g_ev);
 
     char store[PATH_MAX + 32], ep[PATH_MAX + 32];
     snprintf(store, sizeof store, "%s/store-zmq", g_tmp);
@@ -516,7 +392,7 @@ int main(int argc, char **argv)
     usleep(300000);
     double zmq = run_children((int)k, shim_child, ep);
     kill(c, SIGTERM);
-    wait_pid(c);
+    bench_wait_pid(c);
     uint64_t zmq_stored = stored_events(store);
     fprintf(stderr, "bench-otlp: ZeroMQ, %d shims: %.0f durable events/s\n", (int)k, zmq);
 
@@ -527,15 +403,16 @@ int main(int argc, char **argv)
     usleep(300000);
     double otlp = run_children((int)k, http_child, &r);
     kill(c, SIGTERM);
-    if (wait_pid(c) != 0) bench_die("collector", "did not stop cleanly");
+    if (bench_wait_pid(c) != 0) bench_die("collector", "did not stop cleanly");
     uint64_t otlp_stored = stored_events(store);
     fprintf(stderr, "bench-otlp: OTLP/HTTP, %d clients: %.0f durable spans/s\n", (int)k, otlp);
 
     printf("bench-otlp: %zu gen-events events, durable (answered after commit), loopback, %d "
            "concurrent clients, 2 cores shared by clients and collector\n",
-           g_n, (int)k);
+           g_ev.n, (int)k);
     printf("%-52s %12s %9s %9s\n", "what", "events/s", "vs store", "stored");
-    printf("%-52s %12.0f %9.2f %9zu\n", "store alone (ts_append, groups of 1000)", base, 1.0, g_n);
+    printf("%-52s %12.0f %9.2f %9zu\n", "store alone (ts_append, groups of 1000)", base, 1.0,
+           g_ev.n);
     char what[96];
     snprintf(what, sizeof what, "ZeroMQ: %d shims (libtraceshim, TCP)", (int)k);
     printf("%-52s %12.0f %9.2f %9llu\n", what, zmq, zmq / base, (unsigned long long)zmq_stored);
@@ -547,7 +424,7 @@ int main(int argc, char **argv)
         "{\"events\":%zu,\"clients\":%d,\"batch\":%zu,\"format\":\"%s\",\"store_alone_eps\":%.0f,"
         "\"zmq_eps\":%.0f,\"otlp_eps\":%.0f,\"otlp_vs_zmq\":%.3f,\"zmq_stored\":%llu,"
         "\"otlp_stored\":%llu}\n",
-        g_n, (int)k, (size_t)batch, protobuf ? "protobuf" : "json", base, zmq, otlp, otlp / zmq,
+        g_ev.n, (int)k, (size_t)batch, protobuf ? "protobuf" : "json", base, zmq, otlp, otlp / zmq,
         (unsigned long long)zmq_stored, (unsigned long long)otlp_stored);
     bench_remove_tree(g_tmp);
     return 0;

@@ -34,16 +34,12 @@
 #include <unistd.h>
 
 #include "bench_common.h"
+#include "bench_events.h"
 #include "traceshim.h"
 #include "tracestore.h"
 
-#ifndef AGENTTRAIL_SHARED_DIR
-#define AGENTTRAIL_SHARED_DIR "../shared"
-#endif
-
 static char g_bindir[PATH_MAX], g_tmp[PATH_MAX];
-static char **g_lines;
-static size_t *g_lens, g_n;
+static bench_events g_ev;
 
 static uint64_t mono(void)
 {
@@ -61,35 +57,7 @@ static void sleep_ms(int ms)
 
 static tp_event *parse(size_t i)
 {
-    tp_limits lim = tp_limits_default();
-    tp_event *ev = NULL;
-    at_error err;
-    if (tp_event_from_json(g_lines[i], g_lens[i], &lim, 0, &ev, &err, NULL) != 0)
-        bench_die("gen-events line does not parse", err.what);
-    return ev;
-}
-
-static void load_events(size_t n, unsigned seed)
-{
-    char path[PATH_MAX + 32], cmd[2 * PATH_MAX + 128];
-    snprintf(path, sizeof path, "%s/events.jsonl", g_tmp);
-    snprintf(cmd, sizeof cmd, "%s/tools/gen-events %zu --seed %u -o %s", AGENTTRAIL_SHARED_DIR, n,
-             seed, path);
-    if (system(cmd) != 0) bench_die("gen-events failed", cmd);
-    FILE *f = fopen(path, "r");
-    if (!f) bench_die(path, strerror(errno));
-    g_lines = calloc(n, sizeof *g_lines);
-    g_lens = calloc(n, sizeof *g_lens);
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    while (g_n < n && (len = getline(&line, &cap, f)) > 0) {
-        if (line[len - 1] == '\n') line[--len] = 0;
-        g_lines[g_n] = strndup(line, (size_t)len);
-        g_lens[g_n++] = (size_t)len;
-    }
-    free(line);
-    fclose(f);
+    return bench_events_parse(&g_ev, i);
 }
 
 /* ---- processes ----------------------------------------------------------- */
@@ -106,14 +74,6 @@ static pid_t start_collector(const char *store, const char *ep)
         _exit(127);
     }
     return pid;
-}
-
-static int wait_pid(pid_t pid)
-{
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 /* A shim of the defaults sending to `ep`, resending after `ack_ms`, spooling to `spool` (NULL:
@@ -178,28 +138,23 @@ static pid_t start_shim(const char *ep, const char *spool, size_t from, size_t t
 static double run_shims(int k, const char *ep, const char *spool_base, unsigned rate, int kills,
                         const char *store, pid_t *collector, int *kills_done)
 {
-    int go[2], ready[2];
-    if (pipe(go) != 0 || pipe(ready) != 0) bench_die("pipe", strerror(errno));
+    bench_gate gate;
+    bench_gate_open(&gate);
     pid_t pids[64];
     for (int i = 0; i < k; i++) {
         char spool[PATH_MAX + 64];
         snprintf(spool, sizeof spool, "%s-%d", spool_base, i);
-        pids[i] = start_shim(ep, spool, g_n * (size_t)i / (size_t)k,
-                             g_n * (size_t)(i + 1) / (size_t)k, go[0], ready[1], rate);
+        pids[i] = start_shim(ep, spool, g_ev.n * (size_t)i / (size_t)k,
+                             g_ev.n * (size_t)(i + 1) / (size_t)k, gate.go[0], gate.ready[1], rate);
     }
-    char c;
-    for (int i = 0; i < k; i++)
-        if (read(ready[0], &c, 1) != 1) bench_die("shim", "did not start");
-    uint64_t t0 = mono();
-    for (int i = 0; i < k; i++)
-        if (write(go[1], "g", 1) != 1) bench_die("pipe", strerror(errno));
+    double t0 = bench_gate_release(&gate, k, "shim");
     int running = k, bad = 0;
     *kills_done = 0;
     while (running > 0) {
         if (*kills_done < kills) {
             sleep_ms(20 + rand() % 80);
             kill(*collector, SIGKILL);
-            wait_pid(*collector);
+            bench_wait_pid(*collector);
             (*kills_done)++;
             *collector = start_collector(store, ep);
         }
@@ -211,44 +166,13 @@ static double run_shims(int k, const char *ep, const char *spool_base, unsigned 
                 if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) bad++;
             }
     }
-    double secs = (double)(mono() - t0) / 1e9;
-    close(go[0]);
-    close(go[1]);
-    close(ready[0]);
-    close(ready[1]);
+    double secs = bench_now_s() - t0;
+    bench_gate_close(&gate);
     if (bad) bench_die("a shim did not get every event acked", "see the collector");
-    return (double)g_n / secs;
+    return (double)g_ev.n / secs;
 }
 
 /* ---- phases ---------------------------------------------------------------- */
-
-static double store_alone(void)
-{
-    char dir[PATH_MAX + 32];
-    snprintf(dir, sizeof dir, "%s/store-alone", g_tmp);
-    ts_store *s = NULL;
-    at_error err = {0};
-    if (ts_open(dir, TS_OPEN_CREATE, NULL, &s, &err) != 0) bench_die(dir, err.what);
-    enum { G = 1000 };
-    tp_event *group[G];
-    ts_result res[G];
-    uint64_t spent = 0;
-    for (size_t at = 0; at < g_n; at += G) {
-        size_t g = g_n - at < G ? g_n - at : G;
-        for (size_t i = 0; i < g; i++) {
-            group[i] = parse(at + i);
-            at_error e;
-            tp_event_prepare(group[i], NULL, 0, &e);
-        }
-        uint64_t t = mono();
-        if (ts_append(s, group, g, res) != 0) bench_die("ts_append", ts_last_error(s));
-        spent += mono() - t;
-        for (size_t i = 0; i < g; i++)
-            tp_event_destroy(&group[i]);
-    }
-    ts_close(&s);
-    return (double)g_n / ((double)spent / 1e9);
-}
 
 /* Emit cost in this process: median and p99 ns over n calls. */
 static void emit_cost(const char *ep, const char *spool, size_t n, int take, uint64_t *p50,
@@ -260,7 +184,7 @@ static void emit_cost(const char *ep, const char *spool, size_t n, int take, uin
     tp_event **evs = malloc(n * sizeof *evs);
     uint64_t *lat = malloc(n * sizeof *lat);
     for (size_t i = 0; i < n; i++)
-        evs[i] = parse(i % g_n);
+        evs[i] = parse(i % g_ev.n);
     for (size_t i = 0; i < n; i++) {
         uint64_t a = mono();
         if (take)
@@ -288,13 +212,13 @@ static void set_check(const char *store, uint64_t *lost, uint64_t *dup, uint64_t
     ts_stats st;
     ts_stat(s, &st);
     *total = st.events;
-    for (size_t i = 0; i < g_n; i++) {
+    for (size_t i = 0; i < g_ev.n; i++) {
         tp_event *ev = parse(i), *got = NULL;
         if (ts_get(s, ev->event_id.data, &got) != 0) (*lost)++;
         tp_event_destroy(&got);
         tp_event_destroy(&ev);
     }
-    if (*total + *lost > g_n) *dup = *total + *lost - g_n;
+    if (*total + *lost > g_ev.n) *dup = *total + *lost - g_ev.n;
     ts_close(&s);
 }
 
@@ -319,20 +243,9 @@ int main(int argc, char **argv)
         else
             bench_die(argv[i], "unknown option (--events N --emit-events N --kills K --seed S)");
     }
-    ssize_t l = readlink("/proc/self/exe", g_bindir, sizeof g_bindir - 1);
-    if (l <= 0) bench_die("/proc/self/exe", strerror(errno));
-    g_bindir[l] = 0;
-    *strrchr(g_bindir, '/') = 0;
-    snprintf(g_tmp, sizeof g_tmp, "%s/agenttrail-bench-pipeline-XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(g_tmp)) bench_die("mkdtemp", strerror(errno));
-    signal(SIGPIPE, SIG_IGN);
     srand(seed);
-    load_events(n, seed);
-    fprintf(stderr, "bench-pipeline: %zu events from gen-events, temp %s\n", g_n, g_tmp);
-
-    double base = store_alone();
-    fprintf(stderr, "bench-pipeline: store alone %.0f events/s\n", base);
+    double base = bench_ingest_begin("bench-pipeline", (size_t)n, seed, g_bindir, sizeof g_bindir,
+                                     g_tmp, sizeof g_tmp, &g_ev);
 
     int shims[3] = {1, 4, 16};
     double eps[3];
@@ -346,7 +259,7 @@ int main(int argc, char **argv)
         int kd = 0;
         eps[r] = run_shims(shims[r], ep, spool, 0, 0, store, &c, &kd);
         kill(c, SIGTERM);
-        wait_pid(c);
+        bench_wait_pid(c);
         fprintf(stderr, "bench-pipeline: %d shims: %.0f durable events/s\n", shims[r], eps[r]);
     }
 
@@ -364,7 +277,7 @@ int main(int argc, char **argv)
             if (st == 2) {
                 kill(c, SIGCONT);
                 kill(c, SIGTERM);
-                wait_pid(c);
+                bench_wait_pid(c);
             }
             for (int take = 0; take < 2; take++) {
                 char spool[PATH_MAX + 64];
@@ -386,17 +299,17 @@ int main(int argc, char **argv)
         pid_t c = start_collector(store, ep);
         wait_serving(ep);
         /* Spread the events over the kill phase (~70 ms per kill). */
-        unsigned rate = (unsigned)((double)g_n / 4 / (kills * 0.07 + 1));
+        unsigned rate = (unsigned)((double)g_ev.n / 4 / (kills * 0.07 + 1));
         if (rate == 0) rate = 1;
         kill_eps = run_shims(4, ep, spool, rate, kills, store, &c, &kills_done);
         kill(c, SIGTERM);
-        wait_pid(c);
+        bench_wait_pid(c);
         set_check(store, &lost, &dup, &total);
     }
 
     printf("bench-pipeline: %zu gen-events events, durable (acked after commit), TCP loopback, "
            "2 cores shared by shims and collector\n",
-           g_n);
+           g_ev.n);
     printf("%-42s %14s %10s\n", "what", "events/s", "vs store");
     printf("%-42s %14.0f %10.2f\n", "store alone (ts_append, groups of 1000)", base, 1.0);
     for (int r = 0; r < 3; r++) {
@@ -422,7 +335,7 @@ int main(int argc, char **argv)
            ",\"take_stopped_p50_ns\":%" PRIu64 ",\"take_stopped_p99_ns\":%" PRIu64
            ",\"take_down_p50_ns\":%" PRIu64 ",\"take_down_p99_ns\":%" PRIu64
            ",\"kills\":%d,\"lost\":%" PRIu64 ",\"duplicated\":%" PRIu64 "}\n",
-           g_n, base, eps[0], eps[1], eps[2], eps[1] / base, cost[0][0][0], cost[0][0][1],
+           g_ev.n, base, eps[0], eps[1], eps[2], eps[1] / base, cost[0][0][0], cost[0][0][1],
            cost[1][0][0], cost[1][0][1], cost[2][0][0], cost[2][0][1], cost[0][1][0], cost[0][1][1],
            cost[1][1][0], cost[1][1][1], cost[2][1][0], cost[2][1][1], kills_done, lost, dup);
     char cmd[PATH_MAX + 16];

@@ -240,23 +240,35 @@ static uint64_t peers_recent(metrics *m)
     return n;
 }
 
+/* One family of one unlabelled sample `v`. */
+static void single(at_buf *b, const char *name, const char *type, const char *help, uint64_t v)
+{
+    head(b, name, type, help);
+    sample(b, name, NULL, NULL, v);
+}
+
+/* One counter family of `count` samples, `label` taking the value names[i] (or name_of(i) when
+ * names is NULL) for c[i]. */
+static void labelled(at_buf *b, const char *name, const char *help, const char *label,
+                     const char *const *names, const char *(*name_of)(int), counter *c, int count)
+{
+    head(b, name, "counter", help);
+    for (int i = 0; i < count; i++)
+        sample(b, name, label, names ? names[i] : name_of(i), get(&c[i]));
+}
+
 int metrics_render(metrics *m, at_buf *b)
 {
-    const char *n = "agenttrail_events_stored_total";
-    head(b, n, "counter", "Events newly stored (durable).");
-    sample(b, n, NULL, NULL, get(&m->stored));
-    n = "agenttrail_events_duplicate_total";
-    head(b, n, "counter", "Events received again and already stored (not stored twice).");
-    sample(b, n, NULL, NULL, get(&m->duplicates));
-    n = "agenttrail_events_rejected_total";
-    head(b, n, "counter", "Events refused, by reason class.");
-    for (int i = 0; i < RJ_COUNT; i++)
-        sample(b, n, "reason", reject_names[i], get(&m->rejected[i]));
-    n = "agenttrail_batches_total";
-    head(b, n, "counter", "Batches received (ZeroMQ and OTLP/HTTP), by ack status.");
-    for (int i = 0; i < METRICS_BATCH_COUNT; i++)
-        sample(b, n, "status", batch_names[i], get(&m->batches[i]));
-    n = "agenttrail_http_requests_total";
+    single(b, "agenttrail_events_stored_total", "counter", "Events newly stored (durable).",
+           get(&m->stored));
+    single(b, "agenttrail_events_duplicate_total", "counter",
+           "Events received again and already stored (not stored twice).", get(&m->duplicates));
+    labelled(b, "agenttrail_events_rejected_total", "Events refused, by reason class.", "reason",
+             reject_names, NULL, m->rejected, RJ_COUNT);
+    labelled(b, "agenttrail_batches_total",
+             "Batches received (ZeroMQ and OTLP/HTTP), by ack status.", "status", batch_names, NULL,
+             m->batches, METRICS_BATCH_COUNT);
+    const char *n = "agenttrail_http_requests_total";
     head(b, n, "counter", "HTTP requests answered, by status code.");
     char code[16];
     for (size_t i = 0; i <= HTTP_CODES; i++) {
@@ -268,29 +280,23 @@ int metrics_render(metrics *m, at_buf *b)
                      commit_bounds, COMMIT_BUCKETS, 1);
     render_histogram(b, "agenttrail_commit_group_events", "Events in one group commit.", &m->group,
                      group_bounds, GROUP_BUCKETS, 0);
-    n = "agenttrail_store_bytes";
-    head(b, n, "gauge", "Size of the store's data file (after the last commit).");
-    sample(b, n, NULL, NULL, get(&m->store_bytes));
-    n = "agenttrail_store_map_bytes";
-    head(b, n, "gauge", "Size of the store's LMDB map (after the last commit).");
-    sample(b, n, NULL, NULL, get(&m->map_size));
-    n = "agenttrail_store_events";
-    head(b, n, "gauge", "Events in the store (after the last commit).");
-    sample(b, n, NULL, NULL, get(&m->store_events));
+    single(b, "agenttrail_store_bytes", "gauge",
+           "Size of the store's data file (after the last commit).", get(&m->store_bytes));
+    single(b, "agenttrail_store_map_bytes", "gauge",
+           "Size of the store's LMDB map (after the last commit).", get(&m->map_size));
+    single(b, "agenttrail_store_events", "gauge", "Events in the store (after the last commit).",
+           get(&m->store_events));
     char why[256];
-    n = "agenttrail_store_healthy";
-    head(b, n, "gauge", "1 while the last commit succeeded, 0 while the store is full or failing.");
-    sample(b, n, NULL, NULL, (uint64_t)metrics_healthy(m, why, sizeof why));
-    n = "agenttrail_otlp_spans_total";
-    head(b, n, "counter", "OTLP spans received, by the instrumentation that made them.");
-    for (int i = 0; i < OTLP_DIALECT_COUNT; i++)
-        sample(b, n, "dialect", otlp_dialect_name(i), get(&m->spans_dialect[i]));
-    n = "agenttrail_otlp_span_results_total";
-    head(b, n, "counter", "OTLP spans (and the events derived from them) by mapping result.");
-    for (int i = 0; i < METRICS_SPAN_COUNT; i++)
-        sample(b, n, "result", span_names[i], get(&m->spans_result[i]));
-    n = "agenttrail_connected_shims";
-    head(b, n, "gauge", "ZeroMQ connections that sent a batch in the last 60 s.");
-    sample(b, n, NULL, NULL, peers_recent(m));
+    single(b, "agenttrail_store_healthy", "gauge",
+           "1 while the last commit succeeded, 0 while the store is full or failing.",
+           (uint64_t)metrics_healthy(m, why, sizeof why));
+    labelled(b, "agenttrail_otlp_spans_total",
+             "OTLP spans received, by the instrumentation that made them.", "dialect", NULL,
+             otlp_dialect_name, m->spans_dialect, OTLP_DIALECT_COUNT);
+    labelled(b, "agenttrail_otlp_span_results_total",
+             "OTLP spans (and the events derived from them) by mapping result.", "result",
+             span_names, NULL, m->spans_result, METRICS_SPAN_COUNT);
+    single(b, "agenttrail_connected_shims", "gauge",
+           "ZeroMQ connections that sent a batch in the last 60 s.", peers_recent(m));
     return b->failed ? AT_ENOMEM : 0;
 }

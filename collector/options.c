@@ -26,20 +26,18 @@ static int set_level(void *cfg, const at_opt *o, const char *v, at_error *err)
 }
 
 #define CFG(m) AT_OPT_AT(collector_config, m)
-/* The rows of a size (N), a positive size and a time in milliseconds (MS), with the default
- * `d` (a string) and the help `h`; of a string and a flag (atcommon.h). */
-#define SIZE_ROW(n, m, d, h)                                                                       \
+/* The rows of a number of kind `k` (AT_OPT_SIZE or AT_OPT_UINT) shown as `mv`, at least `lo`
+ * (0: no minimum), with the default `d` (a string) and the help `h`: a size (N), a positive size,
+ * a positive whole number and a time in milliseconds (MS); then of a string and a flag
+ * (atcommon.h). */
+#define NUMBER_ROW(k, mv, lo, n, m, d, h)                                                          \
     {                                                                                              \
-        .name = n, .kind = AT_OPT_SIZE, CFG(m), .def = d, .metavar = "N", .help = h                \
+        .name = n, .kind = k, CFG(m), .def = d, .metavar = mv, .min = lo, .help = h                \
     }
-#define POSITIVE_SIZE_ROW(n, m, d, h)                                                              \
-    {                                                                                              \
-        .name = n, .kind = AT_OPT_SIZE, CFG(m), .def = d, .metavar = "N", .min = 1, .help = h      \
-    }
-#define MS_ROW(n, m, d, h)                                                                         \
-    {                                                                                              \
-        .name = n, .kind = AT_OPT_UINT, CFG(m), .def = d, .metavar = "MS", .help = h               \
-    }
+#define SIZE_ROW(n, m, d, h) NUMBER_ROW(AT_OPT_SIZE, "N", 0, n, m, d, h)
+#define POSITIVE_SIZE_ROW(n, m, d, h) NUMBER_ROW(AT_OPT_SIZE, "N", 1, n, m, d, h)
+#define POSITIVE_UINT_ROW(n, m, d, h) NUMBER_ROW(AT_OPT_UINT, "N", 1, n, m, d, h)
+#define MS_ROW(n, m, d, h) NUMBER_ROW(AT_OPT_UINT, "MS", 0, n, m, d, h)
 #define STRING_ROW(n, m, mv, h) AT_OPT_STRING_ROW(collector_config, n, m, mv, h)
 #define FLAG_ROW(n, m, h) AT_OPT_FLAG_ROW(collector_config, n, m, h)
 
@@ -108,13 +106,8 @@ static const at_opt table[] = {
                "STORE/otlp-hmac.key, created 0600 on first start)"),
     POSITIVE_SIZE_ROW("otlp-max-body", otlp_max_body, "16M",
                       "largest OTLP request body once inflated (gzip); larger get 413"),
-    {.name = "otlp-max-inflight",
-     .kind = AT_OPT_UINT,
-     CFG(otlp_max_inflight),
-     .def = "64",
-     .metavar = "N",
-     .min = 1,
-     .help = "OTLP requests served at once; more get 429 with Retry-After"},
+    POSITIVE_UINT_ROW("otlp-max-inflight", otlp_max_inflight, "64",
+                      "OTLP requests served at once; more get 429 with Retry-After"),
     {.name = "print-public-key",
      .kind = AT_OPT_FLAG,
      CFG(print_public_key),

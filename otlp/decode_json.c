@@ -26,6 +26,8 @@
 
 typedef Opentelemetry__Proto__Common__V1__ArrayValue otlp_array;
 typedef Opentelemetry__Proto__Common__V1__KeyValueList otlp_kvlist;
+typedef Opentelemetry__Proto__Common__V1__InstrumentationScope otlp_scope;
+typedef Opentelemetry__Proto__Resource__V1__Resource otlp_resource;
 typedef Opentelemetry__Proto__Trace__V1__Span__Event otlp_sevent;
 
 /* Where the decoder is: a path it extends and cuts back. */
@@ -328,28 +330,54 @@ static int span_status(jctx *c, json_t *o, otlp_span *s)
     return rc;
 }
 
-static int span_events(jctx *c, json_t *o, otlp_span *s)
+/* Decodes the array member `camel` (or `snake`) of o, whose elements must be objects: each
+ * turned by `one` into a new message appended to *arr, counted in *n (one sets *msg as soon as
+ * the message is allocated, so that a failure inside it is still freed with the request). The
+ * error path names camel[i]. */
+static int repeated(jctx *c, json_t *o, const char *camel, const char *snake, void ***arr,
+                    size_t *n, int (*one)(jctx *c, json_t *e, void **msg))
 {
     json_t *a;
-    int rc = get_array(c, o, "events", NULL, &a);
+    int rc = get_array(c, o, camel, snake, &a);
     if (rc || !a) return rc;
-    if ((rc = alloc_rep(c, (void ***)&s->events, json_array_size(a)))) return rc;
+    if ((rc = alloc_rep(c, arr, json_array_size(a)))) return rc;
     for (size_t i = 0; i < json_array_size(a); i++) {
         json_t *e = json_array_get(a, i);
-        size_t mark = path_push(c, "events", (long)i);
+        size_t mark = path_push(c, camel, (long)i);
         if (!json_is_object(e)) return fail(c, "", "expected an object");
-        otlp_sevent *ev = malloc(sizeof *ev);
-        if (!ev) return nomem(c);
-        opentelemetry__proto__trace__v1__span__event__init(ev);
-        s->events[s->n_events++] = ev;
-        if ((rc = get_u64(c, e, "timeUnixNano", "time_unix_nano", &ev->time_unix_nano)) ||
-            (rc = get_string(c, e, "name", NULL, &ev->name)) ||
-            (rc = key_values(c, e, "attributes", NULL, &ev->n_attributes, &ev->attributes, 0)))
-            return rc;
+        void *m = NULL;
+        rc = one(c, e, &m);
+        if (m) (*arr)[(*n)++] = m;
+        if (rc) return rc;
         c->path[mark] = 0;
     }
     return 0;
 }
+
+/* A `one` of repeated(): allocates a `type`, initialises it with `init`, hands it to *msg, then
+ * decodes it with `decode`. */
+#define NEW_THEN_DECODE(name, type, init, decode)                                                  \
+    static int name(jctx *c, json_t *e, void **msg)                                                \
+    {                                                                                              \
+        type *m = malloc(sizeof *m);                                                               \
+        if (!m) return nomem(c);                                                                   \
+        init(m);                                                                                   \
+        *msg = m;                                                                                  \
+        return decode(c, e, m);                                                                    \
+    }
+
+static int span_event_fields(jctx *c, json_t *e, otlp_sevent *ev)
+{
+    int rc;
+    if ((rc = get_u64(c, e, "timeUnixNano", "time_unix_nano", &ev->time_unix_nano)) ||
+        (rc = get_string(c, e, "name", NULL, &ev->name)) ||
+        (rc = key_values(c, e, "attributes", NULL, &ev->n_attributes, &ev->attributes, 0)))
+        return rc;
+    return 0;
+}
+
+NEW_THEN_DECODE(span_event, otlp_sevent, opentelemetry__proto__trace__v1__span__event__init,
+                span_event_fields)
 
 static int span(jctx *c, json_t *o, otlp_span *s)
 {
@@ -366,78 +394,75 @@ static int span(jctx *c, json_t *o, otlp_span *s)
                       &s->start_time_unix_nano)) ||
         (rc = get_u64(c, o, "endTimeUnixNano", "end_time_unix_nano", &s->end_time_unix_nano)) ||
         (rc = key_values(c, o, "attributes", NULL, &s->n_attributes, &s->attributes, 0)) ||
-        (rc = span_events(c, o, s)) || (rc = span_status(c, o, s)))
+        (rc = repeated(c, o, "events", NULL, (void ***)&s->events, &s->n_events, span_event)) ||
+        (rc = span_status(c, o, s)))
         return rc;
     s->kind = (Opentelemetry__Proto__Trace__V1__Span__SpanKind)kind;
     s->flags = (uint32_t)flags;
     return 0;
 }
 
-static int scope_spans(jctx *c, json_t *o, otlp_sspans *ss)
+NEW_THEN_DECODE(span_new, otlp_span, opentelemetry__proto__trace__v1__span__init, span)
+
+/* The optional object member `key` of o, turned by `one` into a new message in *msg; the error
+ * path names key. */
+static int optional(jctx *c, json_t *o, const char *key, void **msg,
+                    int (*one)(jctx *c, json_t *e, void **msg))
 {
-    json_t *scope = member(o, "scope", NULL), *a;
+    json_t *v = member(o, key, NULL);
+    if (!v) return 0;
+    if (!json_is_object(v)) return fail(c, key, "expected an object");
+    size_t mark = path_push(c, key, -1);
+    int rc = one(c, v, msg);
+    if (!rc) c->path[mark] = 0;
+    return rc;
+}
+
+static int scope_fields(jctx *c, json_t *o, otlp_scope *sc)
+{
     int rc;
-    if (scope) {
-        if (!json_is_object(scope)) return fail(c, "scope", "expected an object");
-        ss->scope = malloc(sizeof *ss->scope);
-        if (!ss->scope) return nomem(c);
-        opentelemetry__proto__common__v1__instrumentation_scope__init(ss->scope);
-        size_t mark = path_push(c, "scope", -1);
-        if ((rc = get_string(c, scope, "name", NULL, &ss->scope->name)) ||
-            (rc = get_string(c, scope, "version", NULL, &ss->scope->version)) ||
-            (rc = key_values(c, scope, "attributes", NULL, &ss->scope->n_attributes,
-                             &ss->scope->attributes, 0)))
-            return rc;
-        c->path[mark] = 0;
-    }
-    if ((rc = get_string(c, o, "schemaUrl", "schema_url", &ss->schema_url))) return rc;
-    if ((rc = get_array(c, o, "spans", NULL, &a)) || !a) return rc;
-    if ((rc = alloc_rep(c, (void ***)&ss->spans, json_array_size(a)))) return rc;
-    for (size_t i = 0; i < json_array_size(a); i++) {
-        json_t *e = json_array_get(a, i);
-        size_t mark = path_push(c, "spans", (long)i);
-        if (!json_is_object(e)) return fail(c, "", "expected an object");
-        otlp_span *s = malloc(sizeof *s);
-        if (!s) return nomem(c);
-        opentelemetry__proto__trace__v1__span__init(s);
-        ss->spans[ss->n_spans++] = s;
-        if ((rc = span(c, e, s))) return rc;
-        c->path[mark] = 0;
-    }
+    if ((rc = get_string(c, o, "name", NULL, &sc->name)) ||
+        (rc = get_string(c, o, "version", NULL, &sc->version)) ||
+        (rc = key_values(c, o, "attributes", NULL, &sc->n_attributes, &sc->attributes, 0)))
+        return rc;
     return 0;
 }
 
+NEW_THEN_DECODE(scope_new, otlp_scope,
+                opentelemetry__proto__common__v1__instrumentation_scope__init, scope_fields)
+
+static int scope_spans(jctx *c, json_t *o, otlp_sspans *ss)
+{
+    int rc;
+    if ((rc = optional(c, o, "scope", (void **)&ss->scope, scope_new)) ||
+        (rc = get_string(c, o, "schemaUrl", "schema_url", &ss->schema_url)))
+        return rc;
+    return repeated(c, o, "spans", NULL, (void ***)&ss->spans, &ss->n_spans, span_new);
+}
+
+NEW_THEN_DECODE(scope_spans_new, otlp_sspans, opentelemetry__proto__trace__v1__scope_spans__init,
+                scope_spans)
+
+static int resource_fields(jctx *c, json_t *o, otlp_resource *r)
+{
+    return key_values(c, o, "attributes", NULL, &r->n_attributes, &r->attributes, 0);
+}
+
+NEW_THEN_DECODE(resource_new, otlp_resource, opentelemetry__proto__resource__v1__resource__init,
+                resource_fields)
+
 static int resource_spans(jctx *c, json_t *o, otlp_rspans *rs)
 {
-    json_t *res = member(o, "resource", NULL), *a;
     int rc;
-    if (res) {
-        if (!json_is_object(res)) return fail(c, "resource", "expected an object");
-        rs->resource = malloc(sizeof *rs->resource);
-        if (!rs->resource) return nomem(c);
-        opentelemetry__proto__resource__v1__resource__init(rs->resource);
-        size_t mark = path_push(c, "resource", -1);
-        if ((rc = key_values(c, res, "attributes", NULL, &rs->resource->n_attributes,
-                             &rs->resource->attributes, 0)))
-            return rc;
-        c->path[mark] = 0;
-    }
-    if ((rc = get_string(c, o, "schemaUrl", "schema_url", &rs->schema_url))) return rc;
-    if ((rc = get_array(c, o, "scopeSpans", "scope_spans", &a)) || !a) return rc;
-    if ((rc = alloc_rep(c, (void ***)&rs->scope_spans, json_array_size(a)))) return rc;
-    for (size_t i = 0; i < json_array_size(a); i++) {
-        json_t *e = json_array_get(a, i);
-        size_t mark = path_push(c, "scopeSpans", (long)i);
-        if (!json_is_object(e)) return fail(c, "", "expected an object");
-        otlp_sspans *ss = malloc(sizeof *ss);
-        if (!ss) return nomem(c);
-        opentelemetry__proto__trace__v1__scope_spans__init(ss);
-        rs->scope_spans[rs->n_scope_spans++] = ss;
-        if ((rc = scope_spans(c, e, ss))) return rc;
-        c->path[mark] = 0;
-    }
-    return 0;
+    if ((rc = optional(c, o, "resource", (void **)&rs->resource, resource_new)) ||
+        (rc = get_string(c, o, "schemaUrl", "schema_url", &rs->schema_url)))
+        return rc;
+    return repeated(c, o, "scopeSpans", "scope_spans", (void ***)&rs->scope_spans,
+                    &rs->n_scope_spans, scope_spans_new);
 }
+
+NEW_THEN_DECODE(resource_spans_new, otlp_rspans,
+                opentelemetry__proto__trace__v1__resource_spans__init, resource_spans)
 
 int otlp_decode_json(const uint8_t *body, size_t len, otlp_request **out, at_error *err)
 {
@@ -467,26 +492,8 @@ int otlp_decode_json(const uint8_t *body, size_t len, otlp_request **out, at_err
         return nomem(&c);
     }
     opentelemetry__proto__collector__trace__v1__export_trace_service_request__init(r);
-    json_t *a;
-    int rc = get_array(&c, root, "resourceSpans", "resource_spans", &a);
-    if (!rc && a) rc = alloc_rep(&c, (void ***)&r->resource_spans, json_array_size(a));
-    for (size_t i = 0; !rc && a && i < json_array_size(a); i++) {
-        json_t *e = json_array_get(a, i);
-        size_t mark = path_push(&c, "resourceSpans", (long)i);
-        if (!json_is_object(e)) {
-            rc = fail(&c, "", "expected an object");
-            break;
-        }
-        otlp_rspans *rs = malloc(sizeof *rs);
-        if (!rs) {
-            rc = nomem(&c);
-            break;
-        }
-        opentelemetry__proto__trace__v1__resource_spans__init(rs);
-        r->resource_spans[r->n_resource_spans++] = rs;
-        rc = resource_spans(&c, e, rs);
-        c.path[mark] = 0;
-    }
+    int rc = repeated(&c, root, "resourceSpans", "resource_spans", (void ***)&r->resource_spans,
+                      &r->n_resource_spans, resource_spans_new);
     json_decref(root);
     if (rc) {
         otlp_request_free(&r);

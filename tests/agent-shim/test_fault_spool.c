@@ -161,12 +161,7 @@ static spool_ctx g_ctx;
 AT_TEST(test_every_spool_append_fault_keeps_what_was_reported_durable)
 {
     (void)state;
-    static const ft_op op = {.max_runs = 200,
-                             .setup = setup_run,
-                             .run = run_append,
-                             .check = check_append,
-                             .teardown = teardown_run,
-                             .ctx = &g_ctx};
+    static const ft_op op = FT_OP(200, setup_run, run_append, check_append, teardown_run, &g_ctx);
     ft_sweep_as(&op, AT_FAULT_ALLOC, "spool append, allocations");
     ft_sweep_as(&op, AT_FAULT_IO, "spool append, writes");
 }
@@ -215,12 +210,8 @@ static void check_replay(void *arg, int rc, unsigned long n)
 AT_TEST(test_every_spool_replay_fault_loses_nothing)
 {
     (void)state;
-    static const ft_op op = {.max_runs = 200,
-                             .setup = setup_replay,
-                             .run = run_replay,
-                             .check = check_replay,
-                             .teardown = teardown_run,
-                             .ctx = &g_ctx};
+    static const ft_op op =
+        FT_OP(200, setup_replay, run_replay, check_replay, teardown_run, &g_ctx);
     ft_sweep_as(&op, AT_FAULT_ALLOC, "spool replay, allocations");
     ft_sweep_as(&op, AT_FAULT_IO, "spool replay, writes");
 }

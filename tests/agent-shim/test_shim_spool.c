@@ -33,6 +33,17 @@ static void append_records(spool *sp, int n)
     }
 }
 
+/* The spool in `dir`, opened (asserted to succeed). */
+static spool *open_spool(const char *dir)
+{
+    char id[33];
+    at_error err;
+    int locked = 0;
+    spool *sp = NULL;
+    assert_int_equal(spool_open(dir, &sp, id, &locked, &err), 0);
+    return sp;
+}
+
 AT_TEST(test_spool_records_survive_reopen_and_keep_the_shim_id)
 {
     (void)state;
@@ -77,11 +88,7 @@ AT_TEST(test_spool_records_survive_reopen_and_keep_the_shim_id)
 /* Writes n records, closes, returns the segment's bytes (malloc'd). */
 static uint8_t *segment_of(const char *dir, int n, size_t *flen, char *path, size_t plen)
 {
-    char id[33];
-    at_error err;
-    int locked = 0;
-    spool *sp = NULL;
-    assert_int_equal(spool_open(dir, &sp, id, &locked, &err), 0);
+    spool *sp = open_spool(dir);
     append_records(sp, n);
     assert_int_equal(spool_sync(sp, NULL), n);
     spool_close(&sp);
@@ -242,11 +249,7 @@ AT_TEST(test_record_over_the_limit_is_refused_before_writing)
 {
     (void)state;
     char *dir = tu_tempdir("spool");
-    char id[33];
-    at_error err;
-    int locked = 0;
-    spool *sp = NULL;
-    assert_int_equal(spool_open(dir, &sp, id, &locked, &err), 0);
+    spool *sp = open_spool(dir);
     append_records(sp, 1);
     const uint8_t *bufs[2] = {(const uint8_t *)"x", (const uint8_t *)"y"};
     size_t lens[2] = {1, (size_t)SPOOL_RECORD_MAX + 1};

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "atcommon.h"
+#include "pb_write.h"
 #include "pipeline_util.h"
 #include "testutil.h"
 
@@ -115,6 +116,26 @@ void hf_request(hf_env *e, hf_reply *r, const char *method, const char *path,
     TU_FREE(out, hfile, bfile);
 }
 
+pid_t hf_post_json_async(hf_env *e, const char *body_file, const char *out)
+{
+    char url[128], data[600];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/traces", e->port);
+    snprintf(data, sizeof data, "@%s", body_file);
+    char *argv[] = {"/usr/bin/curl",
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "-H",
+                    "Content-Type: application/json",
+                    "--data-binary",
+                    data,
+                    url,
+                    NULL};
+    return pu_spawn(argv, out, NULL);
+}
+
 char *hf_header(const hf_reply *r, const char *name)
 {
     size_t n = strlen(name);
@@ -186,52 +207,12 @@ char *hf_otlp_json(const char *trace_hex, int first, int n, int not_ai, const ch
 
 /* ---- protobuf, from the published field numbers of opentelemetry-proto ---------- */
 
-static void pb_varint(at_buf *b, uint64_t v)
-{
-    while (v >= 0x80) {
-        at_buf_putc(b, (char)(v | 0x80));
-        v >>= 7;
-    }
-    at_buf_putc(b, (char)v);
-}
-
-static void pb_bytes(at_buf *b, int field, const void *p, size_t n)
-{
-    pb_varint(b, (uint64_t)field << 3 | 2);
-    pb_varint(b, n);
-    at_buf_put(b, p, n);
-}
-
-/* A nested message: its bytes built in `inner`, then framed into b and freed. */
-static void pb_msg(at_buf *b, int field, at_buf *inner)
-{
-    pb_bytes(b, field, inner->data ? inner->data : "", inner->len);
-    at_buf_free(inner);
-}
-
-/* KeyValue {1 key, 2 value: AnyValue {1 string_value}} as field `field` of b. */
-static void pb_attr(at_buf *b, int field, const char *key, const char *value)
-{
-    at_buf any = {0}, kv = {0};
-    pb_bytes(&any, 1, value, strlen(value));
-    pb_bytes(&kv, 1, key, strlen(key));
-    pb_msg(&kv, 2, &any);
-    pb_msg(b, field, &kv);
-}
-
-static void pb_fixed64(at_buf *b, int field, uint64_t v)
-{
-    pb_varint(b, (uint64_t)field << 3 | 1);
-    for (int i = 0; i < 8; i++)
-        at_buf_putc(b, (char)(v >> (8 * i)));
-}
-
 unsigned char *hf_otlp_protobuf(const char *trace_hex, int first, int n, const char *dri,
                                 size_t *len)
 {
     at_buf resource = {0}, scope = {0}, rs = {0}, req = {0};
-    pb_attr(&resource, 1, "service.name", "agent");
-    if (dri) pb_attr(&resource, 1, "agenttrail.dri", dri);
+    pbw_attr(&resource, 1, "service.name", "agent", 0);
+    if (dri) pbw_attr(&resource, 1, "agenttrail.dri", dri, 0);
     uint8_t tid[16];
     assert_int_equal(at_hex_decode(trace_hex, 32, tid, 16), 0);
     for (int i = 0; i < n; i++) {
@@ -241,21 +222,21 @@ unsigned char *hf_otlp_protobuf(const char *trace_hex, int first, int n, const c
         span_id(first + i, sid_hex);
         assert_int_equal(at_hex_decode(sid_hex, 16, sid, 8), 0);
         uint64_t t = 1754793848000000000ull + (uint64_t)(first + i) * 1000000u;
-        pb_bytes(&span, 1, tid, 16);                                /* trace_id */
-        pb_bytes(&span, 2, sid, 8);                                 /* span_id */
-        pb_bytes(&span, 5, "execute_tool search", 19);              /* name */
-        pb_varint(&span, 6 << 3), pb_varint(&span, 1);              /* kind INTERNAL */
-        pb_fixed64(&span, 7, t);                                    /* start */
-        pb_fixed64(&span, 8, t + 500000);                           /* end */
-        pb_attr(&span, 9, "gen_ai.operation.name", "execute_tool"); /* attributes */
-        pb_attr(&span, 9, "gen_ai.tool.name", "search");
+        pbw_bytes(&span, 1, tid, 16);                                   /* trace_id */
+        pbw_bytes(&span, 2, sid, 8);                                    /* span_id */
+        pbw_bytes(&span, 5, "execute_tool search", 19);                 /* name */
+        pbw_varint(&span, 6 << 3), pbw_varint(&span, 1);                /* kind INTERNAL */
+        pbw_fixed64(&span, 7, t);                                       /* start */
+        pbw_fixed64(&span, 8, t + 500000);                              /* end */
+        pbw_attr(&span, 9, "gen_ai.operation.name", "execute_tool", 0); /* attributes */
+        pbw_attr(&span, 9, "gen_ai.tool.name", "search", 0);
         snprintf(args, sizeof args, "{\"q\":\"%d\"}", first + i);
-        pb_attr(&span, 9, "gen_ai.tool.call.arguments", args);
-        pb_msg(&scope, 2, &span); /* ScopeSpans.spans */
+        pbw_attr(&span, 9, "gen_ai.tool.call.arguments", args, 0);
+        pbw_msg(&scope, 2, &span); /* ScopeSpans.spans */
     }
-    pb_msg(&rs, 1, &resource); /* ResourceSpans.resource */
-    pb_msg(&rs, 2, &scope);    /* ResourceSpans.scope_spans */
-    pb_msg(&req, 1, &rs);      /* ExportTraceServiceRequest.resource_spans */
+    pbw_msg(&rs, 1, &resource); /* ResourceSpans.resource */
+    pbw_msg(&rs, 2, &scope);    /* ResourceSpans.scope_spans */
+    pbw_msg(&req, 1, &rs);      /* ExportTraceServiceRequest.resource_spans */
     unsigned char *out = (unsigned char *)at_buf_take(&req, len);
     assert_non_null(out);
     return out;

@@ -43,6 +43,9 @@ typedef struct hf_reply {
  * (NULL-terminated, may be NULL) and the body from file `body_file` (NULL: none). */
 void hf_request(hf_env *e, hf_reply *r, const char *method, const char *path,
                 const char *const *headers, const char *body_file);
+/* Starts curl POSTing file `body_file` as application/json to /v1/traces without waiting:
+ * the status code goes to file `out`. Returns curl's pid (pu_wait it). */
+pid_t hf_post_json_async(hf_env *e, const char *body_file, const char *out);
 /* The value of a response header (case-insensitive name), malloc'd, or NULL. */
 char *hf_header(const hf_reply *r, const char *name);
 void hf_reply_free(hf_reply *r);

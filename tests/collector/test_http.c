@@ -58,6 +58,15 @@ static void get(hf_env *e, hf_reply *r, const char *path)
     hf_request(e, r, "GET", path, NULL, NULL);
 }
 
+/* GET `path`, asserting the status `code`; the reply is not kept. */
+static void expect_get(hf_env *e, const char *path, int code)
+{
+    hf_reply r;
+    get(e, &r, path);
+    assert_int_equal(r.code, code);
+    hf_reply_free(&r);
+}
+
 /* Every line is a comment (# HELP / # TYPE NAME counter|gauge|histogram) or a sample
  * "NAME[{labels}] VALUE" whose metric family (NAME less _bucket/_sum/_count for histograms)
  * was TYPEd before it, with a numeric VALUE. Returns the number of samples. */
@@ -179,9 +188,7 @@ AT_TEST(test_healthz_and_unknown_routes_methods_and_types)
     assert_int_equal(r.code, 200);
     assert_string_equal(r.body, "ok\n");
     hf_reply_free(&r);
-    get(e, &r, "/v1/logs");
-    assert_int_equal(r.code, 404);
-    hf_reply_free(&r);
+    expect_get(e, "/v1/logs", 404);
     get(e, &r, "/v1/traces");
     assert_int_equal(r.code, 405);
     char *allow = hf_header(&r, "Allow");
@@ -213,9 +220,7 @@ AT_TEST(test_http_alone_serves_metrics_and_health_but_no_otlp)
     assert_int_equal(r.code, 200);
     assert_prometheus_text(r.body);
     hf_reply_free(&r);
-    get(e, &r, "/healthz");
-    assert_int_equal(r.code, 200);
-    hf_reply_free(&r);
+    expect_get(e, "/healthz", 200);
     char *body = hf_otlp_json(TRACE, 0, 1, 0, "ann@example.com", 0);
     char *file = write_body(e, "req.json", body, strlen(body));
     hf_request(e, &r, "POST", "/v1/traces", JSON, file);
@@ -252,9 +257,7 @@ AT_TEST(test_gzip_body_is_inflated_and_stored)
 static void assert_still_serving(hf_env *e, int first)
 {
     hf_reply r;
-    get(e, &r, "/healthz");
-    assert_int_equal(r.code, 200);
-    hf_reply_free(&r);
+    expect_get(e, "/healthz", 200);
     char *body = hf_otlp_json(TRACE, first, 2, 0, "ann@example.com", 0);
     char *file = write_body(e, "after.json", body, strlen(body));
     hf_request(e, &r, "POST", "/v1/traces", JSON, file);
@@ -376,9 +379,7 @@ AT_TEST(test_requests_over_max_inflight_get_429_with_retry_after)
     assert_true(strtol(ra, NULL, 10) > 0);
     hf_reply_free(&r);
     /* /metrics and /healthz are not OTLP requests: still answered. */
-    get(e, &r, "/healthz");
-    assert_int_equal(r.code, 200);
-    hf_reply_free(&r);
+    expect_get(e, "/healthz", 200);
     close(a);
     close(b);
     pu_sleep_ms(300);

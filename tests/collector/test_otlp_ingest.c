@@ -178,9 +178,7 @@ AT_TEST(test_hmac_key_is_created_0600_and_owners_errors_exit_2)
     (void)state;
     hf_env *e = hf_start("otlp-key", NULL);
     char *key = tu_path(e->store, "otlp-hmac.key");
-    struct stat st;
-    assert_int_equal(stat(key, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0600);
+    TU_ASSERT_MODE(key, 0600);
     size_t len = 0;
     char *k = tu_read_file(key, &len);
     assert_int_equal(len, 65);
@@ -218,23 +216,8 @@ AT_TEST(test_request_resent_after_a_sigkill_mid_request_stores_every_span_once)
     assert_int_equal(r.code, 200);
     hf_reply_free(&r);
     /* A client in flight when the collector dies: it gets no answer, or not a 200. */
-    char url[128], data[600];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/traces", e->port);
-    snprintf(data, sizeof data, "@%s", file);
-    char *curl_argv[] = {"/usr/bin/curl",
-                         "-s",
-                         "-o",
-                         "/dev/null",
-                         "-w",
-                         "%{http_code}",
-                         "-H",
-                         "Content-Type: application/json",
-                         "--data-binary",
-                         data,
-                         url,
-                         NULL};
     char *out = hf_file(e, "curl.out");
-    pid_t client = pu_spawn(curl_argv, out, NULL);
+    pid_t client = hf_post_json_async(e, file, out);
     pu_sleep_ms(40);
     assert_int_equal(hf_restart(e, SIGKILL), 128 + SIGKILL);
     pu_wait(client);
@@ -263,8 +246,7 @@ AT_TEST(test_concurrent_requests_are_all_stored)
     hf_env *e = hf_start("otlp-many", NULL);
     enum { CLIENTS = 12, SPANS = 300 };
     pid_t pids[CLIENTS];
-    char *files[CLIENTS], *outs[CLIENTS], url[128], data[CLIENTS][600];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/traces", e->port);
+    char *files[CLIENTS], *outs[CLIENTS];
     for (int i = 0; i < CLIENTS; i++) {
         char *body = hf_otlp_json(TRACE, 20000 + i * SPANS, SPANS, 1, "ann@example.com", 64);
         char name[32];
@@ -272,23 +254,10 @@ AT_TEST(test_concurrent_requests_are_all_stored)
         files[i] = write_body(e, name, body, strlen(body));
         snprintf(name, sizeof name, "out-%d", i);
         outs[i] = hf_file(e, name);
-        snprintf(data[i], sizeof data[i], "@%s", files[i]);
         free(body);
     }
     for (int i = 0; i < CLIENTS; i++) {
-        char *argv[] = {"/usr/bin/curl",
-                        "-s",
-                        "-o",
-                        "/dev/null",
-                        "-w",
-                        "%{http_code}",
-                        "-H",
-                        "Content-Type: application/json",
-                        "--data-binary",
-                        data[i],
-                        url,
-                        NULL};
-        pids[i] = pu_spawn(argv, outs[i], NULL);
+        pids[i] = hf_post_json_async(e, files[i], outs[i]);
     }
     for (int i = 0; i < CLIENTS; i++) {
         assert_int_equal(pu_wait(pids[i]), 0);

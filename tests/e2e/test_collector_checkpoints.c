@@ -160,9 +160,7 @@ AT_TEST(test_collector_signs_checkpoints_and_heals_a_sigkill)
     assert_true(pu_wait_for_text(e->log, "checkpoints: signed with", 1000));
     assert_true(pu_wait_for_text(e->log, "new key, mode 0600", 10));
     char *kp = tu_path(e->store, "checkpoint.key");
-    struct stat st;
-    assert_int_equal(stat(kp, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0600);
+    TU_ASSERT_MODE(kp, 0600);
     send_events(e, 0, 25);
     pu_sleep_ms(100);
     assert_int_equal(pu_kill_wait(pid, SIGTERM), 0);
@@ -224,9 +222,7 @@ AT_TEST(test_collector_keygen_makes_a_new_key_and_never_overwrites)
     assert_non_null(strstr(out, "BEGIN PUBLIC KEY"));
     free(out);
     free(err);
-    struct stat st;
-    assert_int_equal(stat(kp, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0600);
+    TU_ASSERT_MODE(kp, 0600);
     assert_int_equal(tu_run(argv, NULL, NULL, NULL, &err), 3);
     assert_non_null(strstr(err, "never overwritten"));
     free(err);
@@ -360,9 +356,7 @@ AT_TEST(test_witness_catches_a_rollback_and_removed_checkpoints)
     assert_int_equal(pu_kill_wait(pid, SIGTERM), 0);
     save_public_key(e, store, pub);
     /* The witness: a 0700 directory, one 0600 file for this log. */
-    struct stat st;
-    assert_int_equal(stat(wdir, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0700);
+    TU_ASSERT_MODE(wdir, 0700);
     char origin[CP_ORIGIN_MAX], wfile[4096];
     ts_store *s = NULL;
     at_error err = {0};
@@ -373,8 +367,7 @@ AT_TEST(test_witness_catches_a_rollback_and_removed_checkpoints)
     for (size_t i = strlen(wfile), j = 0; origin[j] && i + 1 < sizeof wfile; i++, j++)
         wfile[i] = origin[j] == '/' ? '_' : origin[j], wfile[i + 1] = 0;
     strncat(wfile, ".checkpoints", sizeof wfile - strlen(wfile) - 1);
-    assert_int_equal(stat(wfile, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0600);
+    TU_ASSERT_MODE(wfile, 0600);
 
     expect_verify(e, 0, store, pub, wdir, NULL);
     expect_verify(e, 0, store, NULL, wdir, NULL); /* the witness vouches, even without --key */

@@ -94,31 +94,30 @@ static void wrap(uint8_t tag, uint8_t **buf, uint8_t **tmp, size_t *len)
     *tmp = sw;
 }
 
+/* A JSON request of one span whose attribute value is `depth` array values deep. */
+static void nested_json(at_buf *b, int depth)
+{
+    at_buf_puts(b, "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" SPAN_OK
+                   ",\"attributes\":[{\"key\":\"a\",\"value\":");
+    for (int i = 0; i < depth; i++)
+        at_buf_puts(b, "{\"arrayValue\":{\"values\":[");
+    at_buf_puts(b, "{\"intValue\":1}");
+    for (int i = 0; i < depth; i++)
+        at_buf_puts(b, "]}}");
+    at_buf_puts(b, "}]}]}]}]}");
+}
+
 AT_TEST(test_deep_nesting_is_refused_in_both_formats)
 {
     (void)state;
     at_buf b = {0};
-    at_buf_puts(&b, "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" SPAN_OK
-                    ",\"attributes\":[{\"key\":\"a\",\"value\":");
-    for (int i = 0; i < 5000; i++)
-        at_buf_puts(&b, "{\"arrayValue\":{\"values\":[");
-    at_buf_puts(&b, "{\"intValue\":1}");
-    for (int i = 0; i < 5000; i++)
-        at_buf_puts(&b, "]}}");
-    at_buf_puts(&b, "}]}]}]}]}");
+    nested_json(&b, 5000);
     otlp_result r = {0};
     at_error err = {{0}};
     assert_int_equal(map_raw(b.data, b.len, OTLP_JSON, 0, &r, &err), OTLP_EDECODE);
     at_buf_free(&b);
     /* 20 levels: valid JSON for jansson, over the decoder's own bound */
-    at_buf_puts(&b, "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{" SPAN_OK
-                    ",\"attributes\":[{\"key\":\"a\",\"value\":");
-    for (int i = 0; i < 20; i++)
-        at_buf_puts(&b, "{\"arrayValue\":{\"values\":[");
-    at_buf_puts(&b, "{\"intValue\":1}");
-    for (int i = 0; i < 20; i++)
-        at_buf_puts(&b, "]}}");
-    at_buf_puts(&b, "}]}]}]}]}");
+    nested_json(&b, 20);
     assert_int_equal(map_raw(b.data, b.len, OTLP_JSON, 0, &r, &err), OTLP_EDECODE);
     assert_string_equal(err.what, "nested too deeply");
     assert_non_null(strstr(err.where, "spans[0].attributes[0].value.arrayValue.values[0]"));

@@ -50,35 +50,21 @@ typedef struct fixture {
 #define OK AGENTTRAIL__V1__TOOL_STATUS__TOOL_OK
 #define ERR AGENTTRAIL__V1__TOOL_STATUS__TOOL_ERROR
 
+/* The GenAI fixture's expectations, the same in both of its encodings. */
+#define GENAI_WEATHER(file, fmt)                                                                   \
+    {                                                                                              \
+        file, fmt, OTLP_DIALECT_GENAI, 6, 1, 1, "weather-report", "alice@example.com",             \
+            "weather-agent", "test",                                                               \
+            {{"openai", "gpt-4o-mini-2024-07-18", 120, 18, 64, 420},                               \
+             {"openai", "gpt-4o-mini-2024-07-18", 150, 25, 100, 510}},                             \
+            {{"get_weather", "{\"city\":\"Paris\"}", OK, NULL},                                    \
+             {"get_forecast", "{\"city\":\"Paris\",\"days\":3}", ERR,                              \
+              "forecast service unavailable"}},                                                    \
+    }
+
 static const fixture fixtures[] = {
-    {"genai.json",
-     OTLP_JSON,
-     OTLP_DIALECT_GENAI,
-     6,
-     1,
-     1,
-     "weather-report",
-     "alice@example.com",
-     "weather-agent",
-     "test",
-     {{"openai", "gpt-4o-mini-2024-07-18", 120, 18, 64, 420},
-      {"openai", "gpt-4o-mini-2024-07-18", 150, 25, 100, 510}},
-     {{"get_weather", "{\"city\":\"Paris\"}", OK, NULL},
-      {"get_forecast", "{\"city\":\"Paris\",\"days\":3}", ERR, "forecast service unavailable"}}},
-    {"genai.pb",
-     OTLP_PROTOBUF,
-     OTLP_DIALECT_GENAI,
-     6,
-     1,
-     1,
-     "weather-report",
-     "alice@example.com",
-     "weather-agent",
-     "test",
-     {{"openai", "gpt-4o-mini-2024-07-18", 120, 18, 64, 420},
-      {"openai", "gpt-4o-mini-2024-07-18", 150, 25, 100, 510}},
-     {{"get_weather", "{\"city\":\"Paris\"}", OK, NULL},
-      {"get_forecast", "{\"city\":\"Paris\",\"days\":3}", ERR, "forecast service unavailable"}}},
+    GENAI_WEATHER("genai.json", OTLP_JSON),
+    GENAI_WEATHER("genai.pb", OTLP_PROTOBUF),
     {"openinference.json",
      OTLP_JSON,
      OTLP_DIALECT_OPENINFERENCE,
@@ -120,21 +106,9 @@ static const fixture fixtures[] = {
      {{"get_weather", "{\"city\":\"Paris\"}", OK, NULL}}},
 };
 
-static size_t count_prompts(const want_prompt *p)
-{
-    size_t n = 0;
-    while (n < 3 && p[n].model)
-        n++;
-    return n;
-}
-
-static size_t count_tools(const want_tool *t)
-{
-    size_t n = 0;
-    while (n < 3 && t[n].name)
-        n++;
-    return n;
-}
+/* How many of the (at most 3) wanted rows are set: those before the first NULL `field`. */
+#define COUNT_SET(rows, field)                                                                     \
+    ((rows)[0].field == NULL ? 0 : (rows)[1].field == NULL ? 1 : (rows)[2].field == NULL ? 2 : 3)
 
 static void check_fixture(const fixture *f, const otlp_owners *ow)
 {
@@ -144,7 +118,7 @@ static void check_fixture(const fixture *f, const otlp_owners *ow)
     if (!body) fail_msg("%s: cannot read", path);
     otlp_result r = {0};
     fx_map((const uint8_t *)body, len, f->fmt, ow, &r);
-    size_t np = count_prompts(f->prompts), nt = count_tools(f->tools);
+    size_t np = COUNT_SET(f->prompts, model), nt = COUNT_SET(f->tools, name);
     assert_int_equal(r.n_spans, f->spans);
     assert_int_equal(r.n_not_ai, f->not_ai);
     assert_int_equal(r.n_rejected, 0);

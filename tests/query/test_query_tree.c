@@ -17,24 +17,23 @@
 #include "tree.h"
 
 /* An event with span `span` and parent `parent` (0: none); ids are 8-byte big-endian. */
+/* An 8-byte id, big-endian `v`, into *id (malloc'd); *has set. */
+static void set_id8(protobuf_c_boolean *has, ProtobufCBinaryData *id, uint64_t v)
+{
+    *has = 1;
+    id->len = 8;
+    id->data = malloc(8);
+    assert_non_null(id->data);
+    for (int i = 0; i < 8; i++)
+        id->data[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
 static tp_event *ev_span(uint64_t span, uint64_t parent)
 {
     tp_event *ev = tp_event_new();
     assert_non_null(ev);
-    ev->has_span_id = 1;
-    ev->span_id.len = 8;
-    ev->span_id.data = malloc(8);
-    assert_non_null(ev->span_id.data);
-    for (int i = 0; i < 8; i++)
-        ev->span_id.data[i] = (uint8_t)(span >> (56 - 8 * i));
-    if (parent) {
-        ev->has_parent_span_id = 1;
-        ev->parent_span_id.len = 8;
-        ev->parent_span_id.data = malloc(8);
-        assert_non_null(ev->parent_span_id.data);
-        for (int i = 0; i < 8; i++)
-            ev->parent_span_id.data[i] = (uint8_t)(parent >> (56 - 8 * i));
-    }
+    set_id8(&ev->has_span_id, &ev->span_id, span);
+    if (parent) set_id8(&ev->has_parent_span_id, &ev->parent_span_id, parent);
     return ev;
 }
 

@@ -149,12 +149,8 @@ static void check_checkpoint(void *arg, int rc, unsigned long n)
 }
 
 static cp_ctx g_ctx;
-static const ft_op checkpoint_op = {.max_runs = 200,
-                                    .setup = setup_run,
-                                    .run = run_checkpoint,
-                                    .check = check_checkpoint,
-                                    .teardown = teardown_run,
-                                    .ctx = &g_ctx};
+static const ft_op checkpoint_op =
+    FT_OP(200, setup_run, run_checkpoint, check_checkpoint, teardown_run, &g_ctx);
 
 AT_TEST(test_every_checkpoint_allocation_fails_cleanly)
 {

@@ -137,12 +137,7 @@ static void check_store(void *arg, int rc, unsigned long n)
 }
 
 static store_ctx g_ctx;
-static const ft_op store_op = {.max_runs = 150,
-                               .setup = setup_run,
-                               .run = run_store,
-                               .check = check_store,
-                               .teardown = teardown_run,
-                               .ctx = &g_ctx};
+static const ft_op store_op = FT_OP(150, setup_run, run_store, check_store, teardown_run, &g_ctx);
 
 AT_TEST(test_every_store_allocation_fails_cleanly_and_leaves_whole_groups)
 {

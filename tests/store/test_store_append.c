@@ -19,6 +19,13 @@
 
 #define T0 1717200000000000000ull
 
+/* One ts_append result: its status and the log index it names. */
+static void expect_result(const ts_result *r, int status, uint64_t log_index)
+{
+    assert_int_equal(r->status, status);
+    assert_int_equal(r->log_index, log_index);
+}
+
 AT_TEST(test_store_append_gives_consecutive_log_indexes)
 {
     (void)state;
@@ -94,10 +101,8 @@ AT_TEST(test_store_dedups_within_a_group)
     assert_int_equal(ts_append(s, ev, 4, r), 0);
     assert_int_equal(r[0].status, TS_RESULT_STORED);
     assert_int_equal(r[1].status, TS_RESULT_STORED);
-    assert_int_equal(r[2].status, TS_RESULT_DUPLICATE);
-    assert_int_equal(r[2].log_index, r[0].log_index);
-    assert_int_equal(r[3].status, TS_RESULT_STORED);
-    assert_int_equal(r[3].log_index, 2);
+    expect_result(&r[2], TS_RESULT_DUPLICATE, r[0].log_index);
+    expect_result(&r[3], TS_RESULT_STORED, 2);
     fx_expect_events(s, 3);
     assert_int_equal(ts_check(s, fx_report, NULL), 0);
     fx_free(ev, 4);
@@ -118,12 +123,9 @@ AT_TEST(test_store_dedups_across_groups)
                       fx_event(1, 1, "wf", NULL, T0)};
     ts_result r[3];
     assert_int_equal(ts_append(s, b, 3, r), 0);
-    assert_int_equal(r[0].status, TS_RESULT_DUPLICATE);
-    assert_int_equal(r[0].log_index, 2);
-    assert_int_equal(r[1].status, TS_RESULT_STORED);
-    assert_int_equal(r[1].log_index, 3);
-    assert_int_equal(r[2].status, TS_RESULT_DUPLICATE);
-    assert_int_equal(r[2].log_index, 0);
+    expect_result(&r[0], TS_RESULT_DUPLICATE, 2);
+    expect_result(&r[1], TS_RESULT_STORED, 3);
+    expect_result(&r[2], TS_RESULT_DUPLICATE, 0);
     /* A group of only duplicates changes nothing. */
     assert_int_equal(ts_append(s, a, 3, r), 0);
     for (int i = 0; i < 3; i++)
@@ -156,11 +158,9 @@ AT_TEST(test_store_tells_a_resend_from_another_event_under_the_same_id)
     assert_int_equal(ts_append(s, ev, 5, r), 0);
     assert_int_equal(r[0].status, TS_RESULT_STORED);
     assert_int_equal(r[1].status, TS_RESULT_STORED);
-    assert_int_equal(r[2].status, TS_RESULT_CONFLICT); /* first copy in the open block */
-    assert_int_equal(r[2].log_index, r[0].log_index);
-    assert_int_equal(r[3].status, TS_RESULT_CONFLICT); /* another trace: a written block */
-    assert_int_equal(r[3].log_index, r[0].log_index);
-    assert_int_equal(r[4].status, TS_RESULT_DUPLICATE); /* other stamps, same event */
+    expect_result(&r[2], TS_RESULT_CONFLICT, r[0].log_index); /* first copy in the open block */
+    expect_result(&r[3], TS_RESULT_CONFLICT, r[0].log_index); /* another trace: a written block */
+    assert_int_equal(r[4].status, TS_RESULT_DUPLICATE);       /* other stamps, same event */
     fx_free(ev, 5);
     ts_close(&s);
     s = fx_open(dir, 0, NULL);
@@ -168,10 +168,8 @@ AT_TEST(test_store_tells_a_resend_from_another_event_under_the_same_id)
                       fx_event(2, 1, "wf", "someone-else@example.com", T0 + 1)};
     assert_int_equal(ts_append(s, b, 3, r), 0);
     assert_int_equal(r[0].status, TS_RESULT_DUPLICATE);
-    assert_int_equal(r[1].status, TS_RESULT_CONFLICT);
-    assert_int_equal(r[1].log_index, 0);
-    assert_int_equal(r[2].status, TS_RESULT_CONFLICT);
-    assert_int_equal(r[2].log_index, 1);
+    expect_result(&r[1], TS_RESULT_CONFLICT, 0);
+    expect_result(&r[2], TS_RESULT_CONFLICT, 1);
     fx_expect_events(s, 2);
     tp_event *got = NULL;
     assert_int_equal(ts_get(s, b[0]->event_id.data, &got), 0);

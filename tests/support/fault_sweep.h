@@ -22,6 +22,14 @@ typedef struct ft_op {
     void *ctx;
 } ft_op;
 
+/* An ft_op (without name and kind: ft_sweep_as gives them) of a sample size, setup, run,
+ * check, teardown and context. */
+#define FT_OP(max, setup_fn, run_fn, check_fn, teardown_fn, context)                               \
+    {                                                                                              \
+        .max_runs = (max), .setup = (setup_fn), .run = (run_fn), .check = (check_fn),              \
+        .teardown = (teardown_fn), .ctx = (context)                                                \
+    }
+
 /* Runs op clean (it must succeed), then for each sampled N. Returns the count. */
 unsigned long ft_sweep(const ft_op *op);
 /* ft_sweep of a copy of op with this kind and name; fails the test when the operation makes

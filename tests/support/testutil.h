@@ -7,11 +7,20 @@
 #define AGENTTRAIL_TESTUTIL_H
 #include <stdarg.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 /* TU_FREE(a, b, ...): free() of each pointer (any of them may be NULL), in one line. */
 #define TU_FREE(...)                                                                               \
     tu_free_n((void *[]){__VA_ARGS__}, sizeof((void *[]){__VA_ARGS__}) / sizeof(void *))
 void tu_free_n(void *const *ptrs, size_t n);
+/* TU_ASSERT_MODE(path, mode): asserts (cmocka, included by the test) that `path` exists and
+ * that its permission bits are `mode`. */
+#define TU_ASSERT_MODE(path, mode)                                                                 \
+    do {                                                                                           \
+        struct stat tu_st_;                                                                        \
+        assert_int_equal(stat((path), &tu_st_), 0);                                                \
+        assert_int_equal(tu_st_.st_mode & 0777, (mode));                                           \
+    } while (0)
 /* A new empty directory under $TMPDIR (or /tmp), 0700; malloc'd path. Aborts on failure. */
 char *tu_tempdir(const char *tag);
 /* Removes a directory tree (best effort). */

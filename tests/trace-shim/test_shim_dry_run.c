@@ -377,9 +377,7 @@ AT_TEST(test_every_rejection_is_worded_like_check_events)
 AT_TEST(test_keygen_makes_a_0600_key_and_never_overwrites)
 {
     (void)state;
-    struct stat st;
-    assert_int_equal(stat(key, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0600);
+    TU_ASSERT_MODE(key, 0600);
     size_t len = 0;
     char *before = tu_read_file(key, &len);
     assert_int_equal(len, 65);
