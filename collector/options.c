@@ -115,6 +115,19 @@ static const at_opt table[] = {
      .metavar = "N",
      .min = 1,
      .help = "OTLP requests served at once; more get 429 with Retry-After"},
+    {.name = "otlp-max-inflight-bytes",
+     .kind = AT_OPT_SIZE,
+     CFG(otlp_max_inflight_bytes),
+     .def = "256M",
+     .metavar = "N",
+     .min = 1,
+     .help = "bytes the OTLP request bodies in flight may hold together (inflated); a request "
+             "that would pass it gets 429 with Retry-After",
+     .man = "Bytes the bodies of the OTLP requests in flight may hold together, once inflated: "
+            "each body reserves its bytes as it grows and gives them back when its request "
+            "is answered; a request whose body would pass the budget gets 429 with "
+            "Retry-After 1. Keep it at least --otlp-max-body, or a body of that size never "
+            "fits."},
     {.name = "print-public-key",
      .kind = AT_OPT_FLAG,
      CFG(print_public_key),
