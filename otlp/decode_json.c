@@ -442,7 +442,8 @@ static int resource_spans(jctx *c, json_t *o, otlp_rspans *rs)
 }
 
 /* The values of a JSON text, counted before jansson builds its tree (which costs tens of
- * bytes a value, "[0,0,...]" two bytes): each ':', ',' and '[' outside strings. */
+ * bytes a value, "[0,0,...]" two bytes): each ':', ',' and '[' outside strings, and 4 for
+ * each '{'. */
 size_t otlp_json_values(const uint8_t *p, size_t len)
 {
     size_t n = 0;
@@ -452,6 +453,8 @@ size_t otlp_json_values(const uint8_t *p, size_t len)
                 if (p[i] == '\\') i++;
         } else if (p[i] == ':' || p[i] == ',' || p[i] == '[') {
             n++;
+        } else if (p[i] == '{') {
+            n += 4; /* jansson's object and its hash table: ~300 bytes for "{}" */
         }
     }
     return n;

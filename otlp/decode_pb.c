@@ -57,7 +57,8 @@ static int scan_fail(at_error *err, const char *path, const char *what, uint32_t
     return OTLP_EDECODE;
 }
 
-/* Scans one message of type d in [p, end); path names it; *fields counts every field seen. */
+/* Scans one message of type d in [p, end); path names it; *fields counts every field seen,
+ * a message field 1 + its struct's size / 64 (OTLP_MAX_FIELDS). */
 static int scan(const ProtobufCMessageDescriptor *d, const uint8_t *p, const uint8_t *end,
                 int depth, char *path, size_t pathcap, size_t *fields, at_error *err)
 {
@@ -67,7 +68,7 @@ static int scan(const ProtobufCMessageDescriptor *d, const uint8_t *p, const uin
         uint64_t tag, len = 0, v;
         if (varint(&p, end, &tag)) return scan_fail(err, path, "bad tag", 0);
         uint32_t num = (uint32_t)(tag >> 3);
-        (*fields)++; /* each one costs protobuf-c a struct, a string, a slot or an unknown */
+        (*fields)++; /* each costs protobuf-c a struct, a string, a slot or an unknown */
         if (num == 0 || tag >> 3 > 0x1fffffff) return scan_fail(err, path, "bad field number", 0);
         switch (tag & 7) {
         case 0:
@@ -90,6 +91,11 @@ static int scan(const ProtobufCMessageDescriptor *d, const uint8_t *p, const uin
         }
         const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(d, num);
         if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+            /* a message costs its struct: an empty span (2 bytes) is a ~220-byte Span */
+            *fields +=
+                f->descriptor
+                    ? ((const ProtobufCMessageDescriptor *)f->descriptor)->sizeof_message / 64
+                    : 0;
             size_t plen = strlen(path);
             char name[64];
             camel(f->name, name, sizeof name);
