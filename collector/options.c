@@ -121,13 +121,15 @@ static const at_opt table[] = {
      .def = "256M",
      .metavar = "N",
      .min = 1,
-     .help = "bytes the OTLP request bodies in flight may hold together (inflated); a request "
-             "that would pass it gets 429 with Retry-After",
-     .man = "Bytes the bodies of the OTLP requests in flight may hold together, once inflated: "
-            "each body reserves its bytes as it grows and gives them back when its request "
-            "is answered; a request whose body would pass the budget gets 429 with "
-            "Retry-After 1. Keep it at least --otlp-max-body, or a body of that size never "
-            "fits."},
+     .help = "bytes the OTLP requests in flight may hold together (bodies inflated, and "
+             "what decoding them costs); a request that would pass it gets 429 with "
+             "Retry-After",
+     .man = "Bytes the OTLP requests in flight may hold together: each body reserves its "
+            "inflated bytes as it grows, then what decoding it will cost (112 bytes a "
+            "protobuf field or JSON value, counted before decoding), and gives them back when "
+            "its request is answered; a request that would pass the budget gets 429 with "
+            "Retry-After 1. Keep it well above --otlp-max-body (the largest request may "
+            "reserve ~240M with the default limits), or the largest requests never fit."},
     {.name = "print-public-key",
      .kind = AT_OPT_FLAG,
      CFG(print_public_key),
