@@ -18,6 +18,14 @@
 #include "at_test.h"
 #include "http_body.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
 AT_TEST(test_bodies_share_the_budget_and_give_it_back)
 {
     (void)state;
@@ -74,7 +82,7 @@ AT_TEST(test_bodies_share_the_budget_and_give_it_back)
 AT_TEST(test_out_of_memory_reading_the_body_is_503_not_413)
 {
     (void)state;
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef UNDER_ASAN
     skip(); /* ASan reserves terabytes of address space: RLIMIT_AS cannot be used */
 #else
     size_t big = (size_t)256 << 20;
