@@ -3,7 +3,8 @@
  *
  * Owns: the daemons (one per distinct address of --otlp-http / --http), the per-request
  * state (route, format, the body: http_body.c, which keeps it under --otlp-max-body and
- * inflates gzip as it arrives) and the in-flight count of OTLP requests. What the body
+ * inflates gzip as it arrives), the in-flight count of OTLP requests and the budget their
+ * bodies share (--otlp-max-inflight-bytes). What the body
  * means is ingest.c's.
  *
  * Invariants: every answer is counted in metrics by status; an OTLP request counts in
@@ -27,6 +28,7 @@
 #include "log.h"
 
 #define RETRY_AFTER_429_S 1
+#define RETRY_AFTER_503_S 5
 
 enum { ROUTE_METRICS = 1, ROUTE_HEALTH, ROUTE_TRACES };
 
@@ -43,6 +45,7 @@ struct http_server {
     metrics *m;
     ingest *g;
     atomic_int inflight;
+    http_budget budget; /* --otlp-max-inflight-bytes: the bodies in flight together */
 };
 
 typedef struct request {
@@ -226,7 +229,7 @@ static int start_traces(struct MHD_Connection *conn, http_server *h, request *r,
                             "too many requests in flight (--otlp-max-inflight); retry");
         return 1;
     }
-    if (http_body_init(&r->body, gzip, h->cfg->otlp_max_body) != 0) {
+    if (http_body_init(&r->body, gzip, h->cfg->otlp_max_body, &h->budget) != 0) {
         *res = reply_status(conn, h, r, 503, 14, 1, "collector out of memory");
         return 1;
     }
@@ -238,7 +241,15 @@ static enum MHD_Result finish_traces(struct MHD_Connection *conn, http_server *h
 {
     int status = http_body_finish(&r->body);
     if (status == 413) return reply_status(conn, h, r, 413, 8, 0, r->body.why);
+    if (status == 429) return reply_status(conn, h, r, 429, 8, RETRY_AFTER_429_S, r->body.why);
+    if (status == 503) return reply_status(conn, h, r, 503, 14, RETRY_AFTER_503_S, r->body.why);
     if (status != 0) return reply_status(conn, h, r, 400, 3, 0, r->body.why);
+    /* What decoding will cost, held in the budget with the body until the answer (a body
+     * over OTLP_MAX_FIELDS / _JSON_VALUES is refused before it is decoded: not charged). */
+    size_t n = otlp_request_values((const uint8_t *)r->body.data.data, r->body.data.len, r->fmt);
+    size_t cap = r->fmt == OTLP_JSON ? OTLP_MAX_JSON_VALUES : OTLP_MAX_FIELDS;
+    if (n <= cap && http_body_reserve(&r->body, n * OTLP_VALUE_COST) != 0)
+        return reply_status(conn, h, r, 429, 8, RETRY_AFTER_429_S, r->body.why);
     ingest_answer a;
     ingest_handle(h->g, (const uint8_t *)r->body.data.data, r->body.data.len, r->fmt, &a);
     http_body_free(&r->body);
@@ -367,6 +378,7 @@ int http_start(const collector_config *cfg, metrics *m, ingest *g, http_server *
     h->cfg = cfg;
     h->m = m;
     h->g = g;
+    h->budget.max = cfg->otlp_max_inflight_bytes;
     int rc = 0;
     if (cfg->otlp_http) rc = start_one(h, 0, cfg->otlp_http, 1);
     if (rc == 0 && cfg->http && !(cfg->otlp_http && same_address(cfg->otlp_http, cfg->http)))

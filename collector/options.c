@@ -108,6 +108,21 @@ static const at_opt table[] = {
                       "largest OTLP request body once inflated (gzip); larger get 413"),
     POSITIVE_UINT_ROW("otlp-max-inflight", otlp_max_inflight, "64",
                       "OTLP requests served at once; more get 429 with Retry-After"),
+    {.name = "otlp-max-inflight-bytes",
+     .kind = AT_OPT_SIZE,
+     CFG(otlp_max_inflight_bytes),
+     .def = "256M",
+     .metavar = "N",
+     .min = 1,
+     .help = "bytes the OTLP requests in flight may hold together (bodies inflated, and "
+             "what decoding them costs); a request that would pass it gets 429 with "
+             "Retry-After",
+     .man = "Bytes the OTLP requests in flight may hold together: each body reserves its "
+            "inflated bytes as it grows, then what decoding it will cost (112 bytes a "
+            "protobuf field or JSON value, counted before decoding), and gives them back when "
+            "its request is answered; a request that would pass the budget gets 429 with "
+            "Retry-After 1. Keep it well above --otlp-max-body (the largest request may "
+            "reserve ~240M with the default limits), or the largest requests never fit."},
     {.name = "print-public-key",
      .kind = AT_OPT_FLAG,
      CFG(print_public_key),

@@ -42,6 +42,7 @@ typedef struct collector_config {
     const char *hmac_key_file; /* --hmac-key-file (NULL: STORE/otlp-hmac.key) */
     size_t otlp_max_body;      /* --otlp-max-body: largest request body, once inflated */
     size_t otlp_max_inflight;  /* --otlp-max-inflight: OTLP requests at once, more get 429 */
+    size_t otlp_max_inflight_bytes; /* --otlp-max-inflight-bytes: their bodies together */
 } collector_config;
 
 /* Fills defaults, then parses argv. Returns 0 to run, 1 when --help,

@@ -12,6 +12,8 @@
  * protobuf_c_empty_string, so otlp_request_free (protobuf_c_message_free_unpacked with the
  * default allocator) frees what this builds, whole or half built.
  *
+ * Before jansson parses, the values are counted (OTLP_MAX_JSON_VALUES; more: OTLP_ETOOBIG).
+ *
  * Threading: reentrant; jansson is used through its thread-safe parse.
  */
 #include <errno.h>
@@ -464,11 +466,36 @@ static int resource_spans(jctx *c, json_t *o, otlp_rspans *rs)
 NEW_THEN_DECODE(resource_spans_new, otlp_rspans,
                 opentelemetry__proto__trace__v1__resource_spans__init, resource_spans)
 
+/* The values of a JSON text, counted before jansson builds its tree (which costs tens of
+ * bytes a value, "[0,0,...]" two bytes): each ':', ',' and '[' outside strings, and 4 for
+ * each '{'. */
+size_t otlp_json_values(const uint8_t *p, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] == '"') {
+            for (i++; i < len && p[i] != '"'; i++)
+                if (p[i] == '\\') i++;
+        } else if (p[i] == ':' || p[i] == ',' || p[i] == '[') {
+            n++;
+        } else if (p[i] == '{') {
+            n += 4; /* jansson's object and its hash table: ~300 bytes for "{}" */
+        }
+    }
+    return n;
+}
+
 int otlp_decode_json(const uint8_t *body, size_t len, otlp_request **out, at_error *err)
 {
     jctx c = {.path = "", .err = err};
     json_error_t je;
     *out = NULL;
+    size_t values = otlp_json_values(body, len);
+    if (values > OTLP_MAX_JSON_VALUES) {
+        at_error_set(err, "-", "%zu JSON values in one request, at most %zu", values,
+                     OTLP_MAX_JSON_VALUES);
+        return OTLP_ETOOBIG;
+    }
     tp_json_watch(); /* jansson does not say every allocation that failed */
     json_t *root = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &je);
     if (tp_json_failed()) {

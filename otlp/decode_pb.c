@@ -6,7 +6,9 @@
  * checks every tag, length and nesting level: protobuf-c recurses once per nested message and
  * says nothing of where bytes go wrong, so the scan bounds the depth (OTLP_MAX_DEPTH) and names
  * the first bad field in OTLP/JSON terms ("resourceSpans[0].scopeSpans[0].spans[2]: field 7:
- * truncated"). Unknown fields are skipped, as OTLP asks.
+ * truncated"). Unknown fields are skipped, as OTLP asks. The scan also counts the fields, and
+ * more than OTLP_MAX_FIELDS is OTLP_ETOOBIG before anything is allocated: unpacked, a 2-byte
+ * empty attribute costs protobuf-c ~45 times its size, so the body's size alone bounds nothing.
  *
  * Threading: reentrant; no state.
  */
@@ -55,9 +57,10 @@ static int scan_fail(at_error *err, const char *path, const char *what, uint32_t
     return OTLP_EDECODE;
 }
 
-/* Scans one message of type d in [p, end); path names it. */
+/* Scans one message of type d in [p, end); path names it; *fields counts every field seen,
+ * a message field 1 + its struct's size / 64 (OTLP_MAX_FIELDS). */
 static int scan(const ProtobufCMessageDescriptor *d, const uint8_t *p, const uint8_t *end,
-                int depth, char *path, size_t pathcap, at_error *err)
+                int depth, char *path, size_t pathcap, size_t *fields, at_error *err)
 {
     unsigned seen[32] = {0};
     if (depth > OTLP_MAX_DEPTH) return scan_fail(err, path, "nested too deeply", 0);
@@ -65,6 +68,7 @@ static int scan(const ProtobufCMessageDescriptor *d, const uint8_t *p, const uin
         uint64_t tag, len = 0, v;
         if (varint(&p, end, &tag)) return scan_fail(err, path, "bad tag", 0);
         uint32_t num = (uint32_t)(tag >> 3);
+        (*fields)++; /* each costs protobuf-c a struct, a string, a slot or an unknown */
         if (num == 0 || tag >> 3 > 0x1fffffff) return scan_fail(err, path, "bad field number", 0);
         switch (tag & 7) {
         case 0:
@@ -87,6 +91,11 @@ static int scan(const ProtobufCMessageDescriptor *d, const uint8_t *p, const uin
         }
         const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(d, num);
         if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+            /* a message costs its struct: an empty span (2 bytes) is a ~220-byte Span */
+            *fields +=
+                f->descriptor
+                    ? ((const ProtobufCMessageDescriptor *)f->descriptor)->sizeof_message / 64
+                    : 0;
             size_t plen = strlen(path);
             char name[64];
             camel(f->name, name, sizeof name);
@@ -95,7 +104,7 @@ static int scan(const ProtobufCMessageDescriptor *d, const uint8_t *p, const uin
                          num < 32 ? seen[num]++ : 0);
             else
                 snprintf(path + plen, pathcap - plen, "%s%s", plen ? "." : "", name);
-            int rc = scan(f->descriptor, p, p + len, depth + 1, path, pathcap, err);
+            int rc = scan(f->descriptor, p, p + len, depth + 1, path, pathcap, fields, err);
             path[plen] = 0;
             if (rc) return rc;
         }
@@ -121,14 +130,31 @@ static void pb_free(void *data, void *p)
     free(p);
 }
 
+/* The fields of a protobuf body (otlp_decode_json.c counts JSON values). */
+size_t otlp_pb_fields(const uint8_t *body, size_t len)
+{
+    char path[256] = "";
+    size_t fields = 0;
+    at_error err = {0};
+    scan(&opentelemetry__proto__collector__trace__v1__export_trace_service_request__descriptor,
+         body, body + len, 0, path, sizeof path, &fields, &err);
+    return fields;
+}
+
 int otlp_decode_pb(const uint8_t *body, size_t len, otlp_request **out, at_error *err)
 {
     char path[256] = "";
+    size_t fields = 0;
     *out = NULL;
     int rc =
         scan(&opentelemetry__proto__collector__trace__v1__export_trace_service_request__descriptor,
-             body, body + len, 0, path, sizeof path, err);
+             body, body + len, 0, path, sizeof path, &fields, err);
     if (rc) return rc;
+    if (fields > OTLP_MAX_FIELDS) {
+        at_error_set(err, "-", "%zu protobuf fields in one request, at most %zu", fields,
+                     OTLP_MAX_FIELDS);
+        return OTLP_ETOOBIG;
+    }
     bool failed = false;
     ProtobufCAllocator alloc = {pb_alloc, pb_free, &failed};
     otlp_request *r =

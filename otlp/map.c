@@ -131,6 +131,12 @@ static int map_all(otlp_map_ctx *c, const otlp_request *req)
     return 0;
 }
 
+size_t otlp_request_values(const uint8_t *body, size_t len, otlp_format fmt)
+{
+    if (!body) return 0;
+    return fmt == OTLP_JSON ? otlp_json_values(body, len) : otlp_pb_fields(body, len);
+}
+
 int otlp_map_request(const uint8_t *body, size_t len, otlp_format fmt, const otlp_map_opts *o,
                      otlp_result *out, at_error *err)
 {

@@ -40,6 +40,9 @@ int otlp_decode_json(const uint8_t *body, size_t len, otlp_request **out, at_err
  * max_spans spans (OTLP_ETOOBIG). */
 int otlp_request_check(const otlp_request *r, size_t max_spans, size_t *n_spans, at_error *err);
 void otlp_request_free(otlp_request **r);
+/* What otlp_request_values counts, per format. */
+size_t otlp_pb_fields(const uint8_t *body, size_t len);
+size_t otlp_json_values(const uint8_t *body, size_t len);
 
 /* ---- one span as the mapper sees it (map_attr.c) ------------------------------------------ */
 

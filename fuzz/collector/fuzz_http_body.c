@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *body = data + 2;
     size_t n = size - 2;
     http_body b;
-    if (http_body_init(&b, gzip, max) != 0) abort();
+    if (http_body_init(&b, gzip, max, NULL) != 0) abort();
     for (size_t at = 0; at < n;) {
         seed = seed * 1103515245u + 12345u;
         size_t piece = 1 + (seed >> 16) % 300;

@@ -37,8 +37,28 @@ enum {
 
 const char *otlp_strerror(int code);
 
+/* What one request may hold before it is decoded, so that decoding costs a bounded multiple
+ * of these counts whatever the body's size or compression (docs/http.md): the fields of
+ * every message on the protobuf wire (known or not, each tag counts; a message field counts
+ * 1 more per 64 bytes of its struct: a span 4), and the values of the JSON text (each ':',
+ * ',' and '[' outside strings, and 4 for each '{', an object being costlier). More:
+ * OTLP_ETOOBIG naming the count. An exporter at the OpenTelemetry SDK's limits (512 spans a
+ * batch, 128 attributes, events and links a span) stays below both. */
+#define OTLP_MAX_FIELDS ((size_t)1 << 20)
+#define OTLP_MAX_JSON_VALUES ((size_t)1 << 21)
+/* What one field or value costs once decoded, at most (measured with the hostile bodies of
+ * tests/collector/test_http_budget.c: up to ~88 bytes a protobuf field, ~89 a JSON value): a
+ * server that budgets memory across requests reserves otlp_request_values() times this
+ * before mapping. Both limits times this, plus a 16 MiB body, stay under 256 MiB. */
+#define OTLP_VALUE_COST 112
+
 /* The body's encoding, from Content-Type: application/x-protobuf or application/json. */
 typedef enum { OTLP_PROTOBUF = 0, OTLP_JSON = 1 } otlp_format;
+
+/* The fields (protobuf) or values (JSON) of a body, as the limits above count them, without
+ * decoding it: a cheap pass over the bytes (a malformed body counts what precedes the fault;
+ * otlp_map_request names it). */
+size_t otlp_request_values(const uint8_t *body, size_t len, otlp_format fmt);
 
 /* Which instrumentation a span came from (how it was recognised), for metrics. */
 typedef enum {

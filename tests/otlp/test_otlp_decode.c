@@ -236,6 +236,60 @@ AT_TEST(test_too_many_spans)
     otlp_result_clear(&r);
 }
 
+/* The counts of otlp_request_values, and OTLP_ETOOBIG past the limits before decoding. */
+AT_TEST(test_too_many_values_before_decoding)
+{
+    (void)state;
+    /* JSON: 4 a '{' (WRAP: 3 + the span's), ':' 5 (4 + traceId, spanId), ',' 1, '[' 3;
+     * the ones inside strings do not count */
+    static const char one[] = WRAP("{" SPAN_OK ",\"name\":\"a:b,{[\\\"\"}");
+    assert_int_equal(otlp_request_values((const uint8_t *)one, strlen(one), OTLP_JSON),
+                     4 * 4 + 6 + 2 + 3);
+    /* protobuf: resource_spans, scope_spans, spans (a span counts 1 + its struct / 64),
+     * trace_id, span_id and an empty attribute */
+    static const uint8_t pb[] = {0x0a, 0x22, 0x12, 0x20, 0x12, 0x1e, 0x0a, 0x10, 1,  2,  3,    4,
+                                 5,    6,    7,    8,    9,    10,   11,   12,   13, 14, 15,   16,
+                                 0x12, 0x08, 1,    2,    3,    4,    5,    6,    7,  8,  0x4a, 0};
+    size_t span_units = 1 + opentelemetry__proto__trace__v1__span__descriptor.sizeof_message / 64;
+    assert_int_equal(otlp_request_values(pb, sizeof pb, OTLP_PROTOBUF), 2 + span_units + 3);
+    otlp_result r = {0};
+    at_error err = {{0}};
+    assert_int_equal(map_raw((const char *)pb, sizeof pb, OTLP_PROTOBUF, 0, &r, &err), 0);
+    otlp_result_clear(&r);
+    /* over: a protobuf span of OTLP_MAX_FIELDS empty attributes, a JSON array of as many
+     * values; both refused naming the count */
+    size_t n = OTLP_MAX_FIELDS, len = 2 * n + 64;
+    uint8_t *big = malloc(len);
+    assert_non_null(big);
+    size_t o = 0, span = 2 * n, inner = span + 1 + 3, outer = inner + 1 + 3;
+    big[o++] = 0x0a; /* resource_spans, scope_spans, spans: lengths as 3-byte varints */
+    for (size_t v = outer, k = 0; k < 3; k++, v >>= 7)
+        big[o++] = (uint8_t)((v & 0x7f) | (k < 2 ? 0x80 : 0));
+    big[o++] = 0x12;
+    for (size_t v = inner, k = 0; k < 3; k++, v >>= 7)
+        big[o++] = (uint8_t)((v & 0x7f) | (k < 2 ? 0x80 : 0));
+    big[o++] = 0x12;
+    for (size_t v = span, k = 0; k < 3; k++, v >>= 7)
+        big[o++] = (uint8_t)((v & 0x7f) | (k < 2 ? 0x80 : 0));
+    for (size_t i = 0; i < n; i++) {
+        big[o++] = 0x4a;
+        big[o++] = 0;
+    }
+    assert_int_equal(map_raw((const char *)big, o, OTLP_PROTOBUF, 0, &r, &err), OTLP_ETOOBIG);
+    assert_non_null(strstr(err.what, "protobuf fields in one request, at most 1048576"));
+    free(big);
+    n = OTLP_MAX_JSON_VALUES;
+    char *j = malloc(2 * n + 64), *p = j;
+    assert_non_null(j);
+    p += sprintf(p, "{\"resourceSpans\":[");
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, i ? ",0" : "0");
+    p += sprintf(p, "]}"); /* n - 1 commas, a { (4), a : and a [: n + 5 */
+    assert_int_equal(map_raw(j, (size_t)(p - j), OTLP_JSON, 0, &r, &err), OTLP_ETOOBIG);
+    assert_non_null(strstr(err.what, "2097157 JSON values in one request, at most 2097152"));
+    free(j);
+}
+
 AT_TEST(test_owners_file)
 {
     (void)state;
