@@ -84,6 +84,25 @@ char *hf_file(hf_env *e, const char *name)
     return tu_path(e->dir, name);
 }
 
+char *hf_write_body(hf_env *e, const char *name, const void *data, size_t len)
+{
+    char *p = hf_file(e, name);
+    assert_int_equal(tu_write_file(p, data, len), 0);
+    return p;
+}
+
+void hf_assert_stores(hf_env *e, const char *trace_hex, int first)
+{
+    hf_reply r;
+    char *body = hf_otlp_json(trace_hex, first, 2, 0, "ann@example.com", 0);
+    char *file = hf_write_body(e, "stores.json", body, strlen(body));
+    static const char *const json[] = {"Content-Type: application/json", NULL};
+    hf_request(e, &r, "POST", "/v1/traces", json, file);
+    assert_int_equal(r.code, 200);
+    hf_reply_free(&r);
+    TU_FREE(body, file);
+}
+
 void hf_request(hf_env *e, hf_reply *r, const char *method, const char *path,
                 const char *const *headers, const char *body_file)
 {

@@ -52,6 +52,11 @@ void hf_reply_free(hf_reply *r);
 
 /* A path in the environment's directory, malloc'd. */
 char *hf_file(hf_env *e, const char *name);
+/* Writes `len` bytes of `data` to file `name` of the environment; its path, malloc'd. */
+char *hf_write_body(hf_env *e, const char *name, const void *data, size_t len);
+/* POSTs two execute_tool spans (ids first, first+1) of trace `trace_hex` as OTLP/JSON and
+ * asserts 200: the collector still stores. */
+void hf_assert_stores(hf_env *e, const char *trace_hex, int first);
 
 /* An OTLP/JSON ExportTraceServiceRequest: `n` execute_tool spans (gen_ai.tool.name "search",
  * arguments {"q":"<i>"} padded with `pad` random hex digits) of trace `trace_hex` with span ids

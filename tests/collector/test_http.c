@@ -30,13 +30,6 @@ static const char *const JSON_GZ[] = {"Content-Type: application/json", "Content
 static const char *const PROTO[] = {"Content-Type: application/x-protobuf", NULL};
 static const char *TRACE = "5b8efff798038103d269b633813fc60c";
 
-static char *write_body(hf_env *e, const char *name, const void *data, size_t len)
-{
-    char *p = hf_file(e, name);
-    assert_int_equal(tu_write_file(p, data, len), 0);
-    return p;
-}
-
 /* gzip of `total` zero bytes (or of `data` when not NULL) into file `name`. */
 static char *write_gzip(hf_env *e, const char *name, const void *data, size_t total)
 {
@@ -130,7 +123,7 @@ AT_TEST(test_metrics_parse_as_prometheus_text_and_count_stored_spans)
     assert_true(hf_metric(r.body, "agenttrail_events_stored_total") == 0);
     hf_reply_free(&r);
     char *body = hf_otlp_json(TRACE, 0, 3, 2, "ann@example.com", 0);
-    char *file = write_body(e, "req.json", body, strlen(body));
+    char *file = hf_write_body(e, "req.json", body, strlen(body));
     hf_request(e, &r, "POST", "/v1/traces", JSON, file);
     assert_int_equal(r.code, 200);
     hf_reply_free(&r);
@@ -163,7 +156,7 @@ AT_TEST(test_metrics_count_zeromq_batches_and_connected_shims)
     size_t cut = 0;
     for (int n = 0; n < 10 && cut < len; cut++)
         n += all[cut] == '\n';
-    lines = write_body(e, "ten.jsonl", all, cut);
+    lines = hf_write_body(e, "ten.jsonl", all, cut);
     char *shim = tu_bin("trace-shim"), *spool = hf_file(e, "spool");
     char *key = tu_path(e->store, "otlp-hmac.key"); /* the collector made it: same format */
     char *argv[] = {shim, "--endpoint",      e->ep, "--spool-dir", spool, "--timeout",
@@ -194,7 +187,7 @@ AT_TEST(test_healthz_and_unknown_routes_methods_and_types)
     char *allow = hf_header(&r, "Allow");
     assert_string_equal(allow, "POST");
     hf_reply_free(&r);
-    char *file = write_body(e, "x.txt", "hello", 5);
+    char *file = hf_write_body(e, "x.txt", "hello", 5);
     const char *const text[] = {"Content-Type: text/plain", NULL};
     hf_request(e, &r, "POST", "/v1/traces", text, file);
     assert_int_equal(r.code, 415);
@@ -222,7 +215,7 @@ AT_TEST(test_http_alone_serves_metrics_and_health_but_no_otlp)
     hf_reply_free(&r);
     expect_get(e, "/healthz", 200);
     char *body = hf_otlp_json(TRACE, 0, 1, 0, "ann@example.com", 0);
-    char *file = write_body(e, "req.json", body, strlen(body));
+    char *file = hf_write_body(e, "req.json", body, strlen(body));
     hf_request(e, &r, "POST", "/v1/traces", JSON, file);
     assert_int_equal(r.code, 404);
     hf_reply_free(&r);
@@ -244,7 +237,7 @@ AT_TEST(test_gzip_body_is_inflated_and_stored)
     hf_reply_free(&r);
     assert_int_equal(pu_store_total(e->store), 5);
     /* gzip that is not: 400, named. */
-    char *bad = write_body(e, "bad.gz", "\x1f\x8b\x08\x00garbage-garbage", 19);
+    char *bad = hf_write_body(e, "bad.gz", "\x1f\x8b\x08\x00garbage-garbage", 19);
     hf_request(e, &r, "POST", "/v1/traces", JSON_GZ, bad);
     assert_int_equal(r.code, 400);
     assert_non_null(strstr(r.body, "gzip"));
@@ -256,14 +249,8 @@ AT_TEST(test_gzip_body_is_inflated_and_stored)
 /* Answers, then the collector still stores a good request: it kept serving. */
 static void assert_still_serving(hf_env *e, int first)
 {
-    hf_reply r;
     expect_get(e, "/healthz", 200);
-    char *body = hf_otlp_json(TRACE, first, 2, 0, "ann@example.com", 0);
-    char *file = write_body(e, "after.json", body, strlen(body));
-    hf_request(e, &r, "POST", "/v1/traces", JSON, file);
-    assert_int_equal(r.code, 200);
-    hf_reply_free(&r);
-    TU_FREE(body, file);
+    hf_assert_stores(e, TRACE, first);
 }
 
 AT_TEST(test_gzip_bomb_gets_413_and_costs_at_most_the_limit)
@@ -326,7 +313,7 @@ AT_TEST(test_malformed_protobuf_and_json_get_400_and_the_collector_keeps_serving
     const char *json_bad[] = {"{\"resourceSpans\":[{", "[1,2,3", "\xff\xfe", "nonsense"};
     hf_reply r;
     for (size_t i = 0; i < sizeof json_bad / sizeof json_bad[0]; i++) {
-        char *file = write_body(e, "bad.json", json_bad[i], strlen(json_bad[i]));
+        char *file = hf_write_body(e, "bad.json", json_bad[i], strlen(json_bad[i]));
         hf_request(e, &r, "POST", "/v1/traces", JSON, file);
         assert_int_equal(r.code, 400);
         /* google.rpc.Status in JSON: code INVALID_ARGUMENT and a message */
@@ -338,7 +325,7 @@ AT_TEST(test_malformed_protobuf_and_json_get_400_and_the_collector_keeps_serving
     /* Protobuf: a length running past the end, a wrong wire type. */
     const char *pb_bad[] = {"\x0a\x7f\x0a", "\x0b\x01\x02\x03"};
     for (size_t i = 0; i < 2; i++) {
-        char *file = write_body(e, "bad.pb", pb_bad[i], strlen(pb_bad[i]));
+        char *file = hf_write_body(e, "bad.pb", pb_bad[i], strlen(pb_bad[i]));
         hf_request(e, &r, "POST", "/v1/traces", PROTO, file);
         assert_int_equal(r.code, 400);
         assert_true(r.len >= 2 && (unsigned char)r.body[0] == 0x08 && r.body[1] == 3);
@@ -370,7 +357,7 @@ AT_TEST(test_requests_over_max_inflight_get_429_with_retry_after)
     int a = hold_request(e->port), b = hold_request(e->port);
     pu_sleep_ms(300);
     char *body = hf_otlp_json(TRACE, 30, 1, 0, "ann@example.com", 0);
-    char *file = write_body(e, "one.json", body, strlen(body));
+    char *file = hf_write_body(e, "one.json", body, strlen(body));
     hf_reply r;
     hf_request(e, &r, "POST", "/v1/traces", JSON, file);
     assert_int_equal(r.code, 429);

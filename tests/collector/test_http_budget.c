@@ -64,24 +64,6 @@ static unsigned char *empty_attributes(size_t n, size_t *len)
     return b;
 }
 
-static char *write_body(hf_env *e, const char *name, const void *data, size_t len)
-{
-    char *p = hf_file(e, name);
-    assert_int_equal(tu_write_file(p, data, len), 0);
-    return p;
-}
-
-static void assert_stores(hf_env *e, int first)
-{
-    hf_reply r;
-    char *body = hf_otlp_json(TRACE, first, 2, 0, "ann@example.com", 0);
-    char *file = write_body(e, "ok.json", body, strlen(body));
-    hf_request(e, &r, "POST", "/v1/traces", JSON, file);
-    assert_int_equal(r.code, 200);
-    hf_reply_free(&r);
-    TU_FREE(body, file);
-}
-
 AT_TEST(test_millions_of_empty_attributes_get_413_before_decoding)
 {
     (void)state;
@@ -89,7 +71,7 @@ AT_TEST(test_millions_of_empty_attributes_get_413_before_decoding)
     long before = hf_peak_rss_kb(e->pid);
     size_t len = 0;
     unsigned char *pb = empty_attributes(7500000, &len); /* ~15 MB */
-    char *file = write_body(e, "attrs.pb", pb, len);
+    char *file = hf_write_body(e, "attrs.pb", pb, len);
     hf_reply r;
     hf_request(e, &r, "POST", "/v1/traces", PROTO, file);
     assert_int_equal(r.code, 413);
@@ -104,14 +86,14 @@ AT_TEST(test_millions_of_empty_attributes_get_413_before_decoding)
     free(pb);
     free(file);
     pb = empty_attributes(OTLP_MAX_FIELDS - 16, &len);
-    file = write_body(e, "attrs-ok.pb", pb, len);
+    file = hf_write_body(e, "attrs-ok.pb", pb, len);
     hf_request(e, &r, "POST", "/v1/traces", PROTO, file);
     assert_int_equal(r.code, 200);
     hf_reply_free(&r);
     long under = hf_peak_rss_kb(e->pid);
     fprintf(stderr, "%zu empty attributes (%zu bytes): peak RSS -> %ld KiB\n", OTLP_MAX_FIELDS - 16,
             len, under);
-    assert_stores(e, 0);
+    hf_assert_stores(e, TRACE, 0);
     TU_FREE(pb, file);
     hf_stop(&e);
 }
@@ -131,7 +113,7 @@ AT_TEST(test_millions_of_json_values_get_413_before_parsing)
         *p++ = i ? '0' : ' ';
     }
     p += sprintf(p, "]}]}]}");
-    char *file = write_body(e, "values.json", body, (size_t)(p - body));
+    char *file = hf_write_body(e, "values.json", body, (size_t)(p - body));
     hf_reply r;
     hf_request(e, &r, "POST", "/v1/traces", JSON, file);
     assert_int_equal(r.code, 413);
@@ -141,7 +123,7 @@ AT_TEST(test_millions_of_json_values_get_413_before_parsing)
     fprintf(stderr, "3M JSON values (%zu bytes): peak RSS %ld -> %ld KiB\n", (size_t)(p - body),
             before, after);
     assert_true(before > 0 && after - before < 24 * 1024);
-    assert_stores(e, 0);
+    hf_assert_stores(e, TRACE, 0);
     TU_FREE(body, file);
     hf_stop(&e);
 }
@@ -153,7 +135,7 @@ AT_TEST(test_bodies_over_max_inflight_bytes_get_429_and_give_the_budget_back)
     hf_env *e = hf_start("http-budget", args);
     size_t len = 0;
     unsigned char *pb = empty_attributes(600000, &len); /* 1.2 MB: over the budget alone */
-    char *file = write_body(e, "big.pb", pb, len);
+    char *file = hf_write_body(e, "big.pb", pb, len);
     hf_reply r;
     for (int i = 0; i < 3; i++) {
         hf_request(e, &r, "POST", "/v1/traces", PROTO, file);
@@ -167,19 +149,19 @@ AT_TEST(test_bodies_over_max_inflight_bytes_get_429_and_give_the_budget_back)
     }
     /* what the refused bodies reserved was given back: a small one still fits, many times */
     for (int i = 0; i < 5; i++)
-        assert_stores(e, 10 * i);
+        hf_assert_stores(e, TRACE, 10 * i);
     TU_FREE(pb, file);
     hf_stop(&e);
     /* A body that fits, but not what decoding it costs (OTLP_VALUE_COST a field): 429 too. */
     const char *args8[] = {"--otlp-max-inflight-bytes", "8M", NULL};
     e = hf_start("http-budget-decode", args8);
     pb = empty_attributes(200000, &len); /* 400 KB, ~21 MB decoded */
-    file = write_body(e, "mid.pb", pb, len);
+    file = hf_write_body(e, "mid.pb", pb, len);
     hf_request(e, &r, "POST", "/v1/traces", PROTO, file);
     assert_int_equal(r.code, 429);
     assert_non_null(strstr(r.body, "--otlp-max-inflight-bytes"));
     hf_reply_free(&r);
-    assert_stores(e, 100);
+    hf_assert_stores(e, TRACE, 100);
     TU_FREE(pb, file);
     hf_stop(&e);
 }
