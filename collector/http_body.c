@@ -63,7 +63,11 @@ static void nomem(http_body *b)
  * would hold more than the budget. */
 static int reserve(http_body *b, size_t total)
 {
-    if (!b->budget || total <= b->reserved) return 0;
+    if (total <= b->reserved) return 0;
+    if (!b->budget) { /* no budget: only the room inflate_some may fill */
+        b->reserved = total;
+        return 0;
+    }
     size_t more = total - b->reserved;
     size_t was = atomic_fetch_add(&b->budget->used, more);
     if (was + more > b->budget->max) {
