@@ -79,6 +79,32 @@ AT_TEST(test_bodies_share_the_budget_and_give_it_back)
     assert_int_equal(atomic_load(&bud.used), 0);
 }
 
+/* Without a budget (as the fuzz target runs it) a gzip body is inflated whole: the room it may
+ * fill was once 0 bytes, and inflate looped on it forever. */
+AT_TEST(test_gzip_body_without_a_budget_is_inflated)
+{
+    (void)state;
+    static const char text[] = "{\"resourceSpans\":[]}";
+    unsigned char gz[256];
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    z.next_in = (Bytef *)text;
+    z.avail_in = sizeof text - 1;
+    z.next_out = gz;
+    z.avail_out = sizeof gz;
+    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+    size_t gzlen = sizeof gz - z.avail_out;
+    deflateEnd(&z);
+    http_body b;
+    assert_int_equal(http_body_init(&b, 1, 1000, NULL), 0);
+    http_body_feed(&b, gz, gzlen);
+    assert_int_equal(http_body_finish(&b), 0);
+    assert_int_equal(b.data.len, sizeof text - 1);
+    assert_memory_equal(b.data.data, text, sizeof text - 1);
+    http_body_free(&b);
+}
+
 AT_TEST(test_out_of_memory_reading_the_body_is_503_not_413)
 {
     (void)state;
