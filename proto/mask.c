@@ -120,6 +120,7 @@ static int scan_all(scan *sc, const size_t *map, size_t rawlen, spans *sp)
             re = k < sc->n ? map[k] : rawlen;
         }
         if (spans_add(sp, rs, re, hit) != 0) return TP_ENOMEM;
+        tp_mask_context_skip(sc, ms, me);
         i = me > i ? me : i + 1;
         sc->fresh = me;
     }
