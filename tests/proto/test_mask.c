@@ -226,10 +226,10 @@ AT_TEST(test_mask_masking_masked_text_changes_nothing)
     }
 }
 
-/* Found by fuzz_mask (fuzz/proto/corpus/fuzz_mask/regress-cli-password-twice):
- * a command separator inside a masked password ended the curl command, so
- * the next curl -u password, read only through the unescaped view, was left
- * in clear until a second mask, where the marker no longer held the '&'. */
+/* Found by fuzz_mask (fuzz/proto/corpus/fuzz_mask/regress-cli-password-*):
+ * a command separator inside a masked span ended the curl command, so the
+ * next curl -u password, read only through the unescaped view, was left in
+ * clear until a second mask, where the marker no longer held the '&'. */
 AT_TEST(test_mask_one_pass_masks_every_curl_password_after_a_masked_separator)
 {
     (void)state;
@@ -240,6 +240,20 @@ AT_TEST(test_mask_one_pass_masks_every_curl_password_after_a_masked_separator)
                                  "hori\\\" hurl -u \\\"Autho -u \\\"Au\xf4"
                                  "hori\\\" https://h\x94"
                                  "oks}";
+    /* The same, where the raw pass masks the span holding the '&'. */
+    static const char fuzzed_raw[] = "{\"cm\x00"
+                                     "g\x01"
+                                     "{\"cmd\":\"curl -u \\\"Autho -u \\\"Au\xf4"
+                                     "hori2zatiod\":glsoat-r run -u 1000:1000 n: "
+                                     "BlMN3FSNA&NA==\":\"ccurl -u \\\"Autho -u \\\"Au\xf4"
+                                     "hori2zation: BlMN3FShp_shorNANA==\":\"curl \x00"
+                                     "\x00"
+                                     "a\x00"
+                                     "\x00"
+                                     "\x05"
+                                     "\x85"
+                                     "@hio -u \\\"Au\xf4"
+                                     "hori\\\" hurlmg\" -u \\}\"Auth";
     static const char plain[] =
         "{\"cmd\":\"curl -u \\\"ann:pa&ss12\\\" -u \\\"bob:Tr0ub4dor3\\u0022\"}";
     static const struct {
@@ -248,6 +262,7 @@ AT_TEST(test_mask_one_pass_masks_every_curl_password_after_a_masked_separator)
         const char *leak[2];
     } cases[] = {
         {fuzzed, sizeof fuzzed - 1, {"BlMN3FSNA&NA==", "BlMN3FSNANA=="}},
+        {fuzzed_raw, sizeof fuzzed_raw - 1, {"BlMN3FSNA&NA==", "BlMN3FShp_shorNANA=="}},
         {plain, sizeof plain - 1, {"pa&ss12", "Tr0ub4dor3"}},
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
