@@ -120,6 +120,7 @@ static int scan_all(scan *sc, const size_t *map, size_t rawlen, spans *sp)
             re = k < sc->n ? map[k] : rawlen;
         }
         if (spans_add(sp, rs, re, hit) != 0) return TP_ENOMEM;
+        tp_mask_context_skip(sc, ms, me);
         i = me > i ? me : i + 1;
         sc->fresh = me;
     }
@@ -422,24 +423,22 @@ static int mask_json_document(const char *in, size_t len, const char *masked, si
 
 /* ---- public ----------------------------------------------------------- */
 
-int tp_mask_text_first(const char *in, size_t len, unsigned flags, char **out, size_t *out_len,
-                       unsigned *count, uint64_t *work, const tp_mask_rule **first_rule)
+/* One round: the unescaped view (unless `flags` say raw only, or there is no
+ * escape), then the raw text of its result. *out is the masked copy, or NULL
+ * when the round found nothing. */
+static int mask_round(const char *in, size_t len, unsigned flags, char **out, size_t *out_len,
+                      unsigned *count, uint64_t *work, const tp_mask_rule **first_rule)
 {
-    if (first_rule) *first_rule = NULL;
-    if (!out || (!in && len > 0)) return TP_EINVAL;
-    *out = NULL;
-    if (!in) in = "";
-    unsigned c = 0;
-    uint64_t w = 0;
     char *a = NULL, *b = NULL;
     size_t al = len, bl = 0;
     int rc = 0;
+    *out = NULL;
     if (!(flags & TP_MASK_RAW_ONLY) && memchr(in, '\\', len)) {
-        rc = mask_pass(in, len, 1, &a, &al, &c, &w, first_rule);
+        rc = mask_pass(in, len, 1, &a, &al, count, work, first_rule);
         if (rc != 0) return rc;
         if (!a) al = len;
     }
-    rc = mask_pass(a ? a : in, al, 0, &b, &bl, &c, &w, first_rule);
+    rc = mask_pass(a ? a : in, al, 0, &b, &bl, count, work, first_rule);
     if (rc != 0) {
         free(a);
         return rc;
@@ -450,14 +449,34 @@ int tp_mask_text_first(const char *in, size_t len, unsigned flags, char **out, s
     } else {
         free(a);
     }
+    *out = b;
+    *out_len = b ? bl : len;
+    return 0;
+}
+
+int tp_mask_text_first(const char *in, size_t len, unsigned flags, char **out, size_t *out_len,
+                       unsigned *count, uint64_t *work, const tp_mask_rule **first_rule)
+{
+    if (first_rule) *first_rule = NULL;
+    if (!out || (!in && len > 0)) return TP_EINVAL;
+    *out = NULL;
+    if (!in) in = "";
+    unsigned c = 0;
+    uint64_t w = 0;
+    char *b = NULL;
+    size_t bl = 0;
+    int rc = mask_round(in, len, flags, &b, &bl, &c, &w, first_rule);
+    if (rc != 0) return rc;
     /* A marker can shorten a line enough to reveal a match across it (a PEM
-     * header that fits its window once a token inside it is masked), so raw
-     * passes repeat while they find something, a bounded number of times. */
+     * header that fits its window once a token inside it is masked), and a
+     * span the raw pass masks can hold what hid a match from the view pass
+     * (an '&' ending a curl command), so rounds repeat while they find
+     * something, a bounded number of times. */
     for (int round = 0; round < 3 && b; round++) {
         unsigned more = 0;
         char *r = NULL;
         size_t rl = 0;
-        rc = mask_pass(b, bl, 0, &r, &rl, &more, &w, first_rule);
+        rc = mask_round(b, bl, flags, &r, &rl, &more, &w, first_rule);
         if (rc != 0) {
             free(b);
             return rc;

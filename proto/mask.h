@@ -20,7 +20,9 @@
  * "postgres://u:p\u0040host") is still found; each view byte maps back to the
  * raw bytes it came from and the whole raw span (escapes included) is masked.
  * Then the raw text itself is scanned. One level of escaping is decoded;
- * deeper nesting is seen through the raw pass only.
+ * deeper nesting is seen through the raw pass only. The two passes repeat
+ * (at most three more times) while they find something, as a mask can
+ * reveal a match to either pass.
  *
  * Failure contract: a function here that returns an error (TP_ENOMEM, or
  * TP_EINVAL for a refused event) may

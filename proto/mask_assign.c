@@ -9,7 +9,9 @@
  *
  * Invariants (linear time, see mask.c): each trigger is at the start of an
  * identifier or option and looks at a bounded window; the command context
- * of cli_password is computed forward once per scan (scan.ctx_at).
+ * of cli_password is computed forward once per scan (scan.ctx_at), passing
+ * over masked spans unread (tp_mask_context_skip) so that masking again sees
+ * the same commands.
  *
  * Threading: reentrant; no state.
  */
@@ -311,13 +313,23 @@ static int command_at(scan *sc, size_t i)
         int c = sc->s[k];
         if (c == '\n' || c == ';' || c == '|' || c == '&') {
             sc->ctx_cmd = CMD_NONE;
-        } else if ((c == 'c' || c == 'm') && (k == 0 || !is_ident(sc->s[k - 1]))) {
+        } else if ((c == 'c' || c == 'm') &&
+                   (k == 0 || k == sc->ctx_word || !is_ident(sc->s[k - 1]))) {
             int w = command_word(sc, k);
             if (w != CMD_NONE) sc->ctx_cmd = w;
         }
     }
     sc->ctx_at = i;
     return sc->ctx_cmd;
+}
+
+void tp_mask_context_skip(scan *sc, size_t ms, size_t me)
+{
+    if (ms > sc->ctx_at) command_at(sc, ms);
+    if (me > sc->ctx_at) {
+        sc->ctx_at = me;
+        sc->ctx_word = me; /* after the marker's ']' */
+    }
 }
 
 /* After an option name at k: '=', blanks, or a JSON/shell array step

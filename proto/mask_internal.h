@@ -30,11 +30,12 @@ enum { CMD_NONE = 0, CMD_CURL, CMD_MYSQL };
 typedef struct tp_mask_scan {
     const unsigned char *s; /* the text being scanned (raw or view) */
     size_t n;
-    uint64_t work; /* scanner steps, for the linear-time bound */
-    size_t fresh;  /* end of the last match: a run may start there, as it will
-                      after the marker's ']' once masked */
-    size_t ctx_at; /* the command context is known up to here (mask_assign.c) */
-    int ctx_cmd;   /* CMD_*: the command word of the current command */
+    uint64_t work;   /* scanner steps, for the linear-time bound */
+    size_t fresh;    /* end of the last match: a run may start there, as it will
+                        after the marker's ']' once masked */
+    size_t ctx_at;   /* the command context is known up to here (mask_assign.c) */
+    int ctx_cmd;     /* CMD_*: the command word of the current command */
+    size_t ctx_word; /* end of the last masked span: a word may start there */
 } scan;
 
 #define STEP(sc) ((sc)->work++)
@@ -166,6 +167,11 @@ DETECTOR(tp_mask_detect_generic);
 
 /* The left boundary of a bare AWS secret key: no [A-Za-z0-9+/_.-] before. */
 int tp_mask_aws_secret_left(int c);
+
+/* Passes the command context (cli_password) over the masked span [ms, me):
+ * its bytes are read as the marker will be, which ends no command and names
+ * none, so a second mask sees the same commands (mask_assign.c). */
+void tp_mask_context_skip(scan *sc, size_t ms, size_t me);
 
 /* Does any rule but the generic one (and the command-line rule, which needs
  * positions in order) match at i? (mask_rules.c) */
